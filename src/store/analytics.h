@@ -1,0 +1,17 @@
+/* Analytics of a run, computed by SQL from the recorded rows (never from
+ * the simulator's memory), so `sluice stats` on an old database and the
+ * end-of-run report are the same numbers. */
+#ifndef SL_ANALYTICS_H
+#define SL_ANALYTICS_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "store/store.h"
+
+/* run_id 0 = the latest run. Returns SQLITE_OK, SQLITE_NOTFOUND (no such
+ * run) or an error, with a one-line reason in err. */
+int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, char *err,
+                          size_t err_size);
+
+#endif

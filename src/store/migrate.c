@@ -1,0 +1,180 @@
+#include "store/migrate.h"
+
+#include <stdio.h>
+
+#include "core/clock.h"
+
+/* Timestamps are integer microseconds since the Unix epoch (UTC); the
+ * request_log view shows them as ISO-8601 text. metadata is JSON text:
+ * SQLite 3.40 has no JSONB, json_extract() and ->> query it. */
+static const char up_1[] =
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  command TEXT NOT NULL,"
+    "  started_us INTEGER NOT NULL,"
+    "  finished_us INTEGER,"
+    "  requests INTEGER NOT NULL,"
+    "  concurrency INTEGER NOT NULL,"
+    "  max_in_flight INTEGER,"
+    "  status TEXT NOT NULL DEFAULT 'running',"
+    "  params TEXT NOT NULL DEFAULT '{}'"
+    ");"
+    /* The status CHECK is spelled with OR: SQLite 3.40 evaluates an IN list
+     * check several times slower, which halved the insert rate. */
+    /* id packs (run_id << 32 | request_id): the rowid itself, so rows go
+     * into one b-tree and a run is a contiguous key range. Derived values
+     * are VIRTUAL columns: computed when read, never stored or bound. */
+    "CREATE TABLE requests ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER GENERATED ALWAYS AS (id >> 32) VIRTUAL,"
+    "  request_id INTEGER GENERATED ALWAYS AS (id & 4294967295) VIRTUAL,"
+    "  created_us INTEGER NOT NULL,"
+    "  started_us INTEGER,"
+    "  finished_us INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  retries INTEGER GENERATED ALWAYS AS (max(attempts - 1, 0)) VIRTUAL,"
+    "  queue_ms REAL GENERATED ALWAYS AS ((started_us - created_us) / 1000.0) VIRTUAL,"
+    "  processing_ms REAL GENERATED ALWAYS AS ((finished_us - started_us) / 1000.0) VIRTUAL,"
+    "  status TEXT NOT NULL "
+    "  CHECK (status = 'succeeded' OR status = 'failed' OR status = 'cancelled'),"
+    "  error TEXT,"
+    "  metadata TEXT NOT NULL"
+    ");"
+    "CREATE VIEW request_log AS SELECT run_id, request_id,"
+    "  strftime('%Y-%m-%dT%H:%M:%fZ', created_us / 1e6, 'unixepoch') AS created_at,"
+    "  strftime('%Y-%m-%dT%H:%M:%fZ', started_us / 1e6, 'unixepoch') AS started_at,"
+    "  strftime('%Y-%m-%dT%H:%M:%fZ', finished_us / 1e6, 'unixepoch') AS finished_at,"
+    "  attempts, retries, queue_ms, processing_ms, status, error, metadata"
+    "  FROM requests;";
+
+static const char down_1[] = "DROP VIEW request_log; DROP TABLE requests; DROP TABLE runs;";
+
+static const struct sl_migration migrations[] = {
+    {1, "runs and requests", up_1, down_1},
+};
+
+const struct sl_migration *sl_migrations(int *count)
+{
+    *count = (int)(sizeof(migrations) / sizeof(*migrations));
+    return migrations;
+}
+
+int sl_migrations_latest(void)
+{
+    int n;
+    const struct sl_migration *m = sl_migrations(&n);
+    return m[n - 1].version;
+}
+
+static const char version_table[] = "CREATE TABLE IF NOT EXISTS schema_version ("
+                                    "  version INTEGER PRIMARY KEY,"
+                                    "  name TEXT NOT NULL,"
+                                    "  applied_us INTEGER NOT NULL)";
+
+int sl_migrate_sqlite_version(sqlite3 *db, int *version, char *err, size_t err_size)
+{
+    sqlite3_stmt *stmt = NULL;
+    *version = 0;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                                "name='schema_version'",
+                                -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (rc == SQLITE_DONE)
+        return SQLITE_OK; /* no table: an empty (or foreign) database */
+    if (rc != SQLITE_ROW)
+        goto fail;
+    rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &stmt,
+                            NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW)
+        goto fail;
+    *version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return SQLITE_OK;
+fail:
+    snprintf(err, err_size, "cannot read the schema version: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_OK || rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+}
+
+static int exec(sqlite3 *db, const char *sql, const char *what, char *err, size_t err_size)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_size, "%s: %s", what, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+    }
+    return rc;
+}
+
+/* Applies one step inside the caller's transaction: the schema change and
+ * its version row. */
+static int apply(sqlite3 *db, const struct sl_migration *m, int up, char *err, size_t err_size)
+{
+    char what[128], sql[256];
+    snprintf(what, sizeof(what), "migration %d (%s) %s failed", m->version, m->name,
+             up ? "up" : "down");
+    int rc = exec(db, up ? m->up_sqlite : m->down_sqlite, what, err, err_size);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (up)
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO schema_version(version, name, applied_us) VALUES (%d, '%s', %lld)",
+                 m->version, m->name, (long long)sl_wall_us());
+    else
+        snprintf(sql, sizeof(sql), "DELETE FROM schema_version WHERE version = %d", m->version);
+    return exec(db, sql, what, err, err_size);
+}
+
+/* Each step re-reads the version inside its own BEGIN IMMEDIATE
+ * transaction, so two instances migrating at once take turns and the
+ * second one finds the work done instead of failing on it. */
+int sl_migrate_sqlite_to(sqlite3 *db, int target, int *applied, char *err, size_t err_size)
+{
+    int count;
+    const struct sl_migration *m = sl_migrations(&count);
+    int latest = sl_migrations_latest();
+    *applied = 0;
+    if (target < 0 || target > latest) {
+        snprintf(err, err_size, "no migration version %d (known: 0 to %d)", target, latest);
+        return SQLITE_RANGE;
+    }
+    for (;;) {
+        int current;
+        int rc = exec(db, "BEGIN IMMEDIATE", "cannot start a migration", err, err_size);
+        if (rc != SQLITE_OK)
+            return rc;
+        rc = sl_migrate_sqlite_version(db, &current, err, err_size);
+        if (rc == SQLITE_OK && current > latest) {
+            snprintf(err, err_size,
+                     "database schema version %d is newer than this sluice knows (%d); "
+                     "upgrade sluice",
+                     current, latest);
+            rc = SQLITE_MISMATCH;
+        }
+        if (rc == SQLITE_OK && current == target)
+            return exec(db, "COMMIT", "cannot commit a migration", err, err_size);
+        if (rc == SQLITE_OK)
+            rc = exec(db, version_table, "cannot create schema_version", err, err_size);
+        if (rc == SQLITE_OK) {
+            /* versions are 1..count in order, so version v is m[v - 1] */
+            int up = current < target;
+            rc = apply(db, up ? &m[current] : &m[current - 1], up, err, err_size);
+        }
+        if (rc == SQLITE_OK)
+            rc = exec(db, "COMMIT", "cannot commit a migration", err, err_size);
+        if (rc != SQLITE_OK) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        (*applied)++;
+    }
+}

@@ -1,0 +1,39 @@
+/* Versioned schema migrations.
+ *
+ * Each migration has a version (1, 2, ...), a name, and an up and a down
+ * step. The applied versions are rows of schema_version; the database's
+ * version is the highest one. Every step runs in its own transaction
+ * (BEGIN IMMEDIATE, which also serialises concurrent instances on SQLite)
+ * together with its schema_version row, so a failed step leaves nothing
+ * half-applied. A database whose version is newer than this binary knows is
+ * refused: its layout may mean things we would misread.
+ *
+ * The runner works on an open sqlite3 connection and is called on the
+ * store's writer thread, never on the loop. */
+#ifndef SL_MIGRATE_H
+#define SL_MIGRATE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+struct sl_migration {
+    int version;
+    const char *name;
+    const char *up_sqlite;
+    const char *down_sqlite;
+};
+
+/* The migrations this binary knows, in order; *count receives how many. */
+const struct sl_migration *sl_migrations(int *count);
+int sl_migrations_latest(void);
+
+/* Reads the current version (0 for an empty database). Returns SQLITE_OK or
+ * an error, with a one-line reason in err. */
+int sl_migrate_sqlite_version(sqlite3 *db, int *version, char *err, size_t err_size);
+
+/* Moves the schema up or down to `target` (0 = empty), one transaction per
+ * step. Refuses a database newer than sl_migrations_latest(). *applied
+ * receives the number of steps taken. */
+int sl_migrate_sqlite_to(sqlite3 *db, int target, int *applied, char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,124 @@
+/* The store: where finished requests are recorded, and analytics read back.
+ *
+ * Design
+ *  - The loop hands records to the store with sl_store_append(). That call
+ *    never blocks and never waits on disk: it copies the record into the
+ *    batch being filled. Full batches (and, every flush interval, a partial
+ *    one) go to the backend's writer, which writes each batch in one
+ *    transaction with prepared statements.
+ *  - The queue is bounded: at most `max_batches` batches of `batch_rows`
+ *    rows are pending. When it is full, append returns UV_EAGAIN and the
+ *    caller keeps the record (backpressure, not loss); the store calls
+ *    on_writable once there is room again.
+ *  - Everything the backend does (open, migrate, write, query) reports back
+ *    on the loop thread through callbacks. Only the backend touches the
+ *    database connection.
+ *  - Nothing appended is dropped: sl_store_flush() completes when every
+ *    record appended before it is durable or has failed, and the counters
+ *    say which.
+ *
+ * Ownership: sl_store_open() creates the store; sl_store_close() flushes,
+ * tears the backend down and frees the store after its callback ran. */
+#ifndef SL_STORE_H
+#define SL_STORE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/errclass.h"
+
+enum sl_req_status { SL_REQ_SUCCEEDED, SL_REQ_FAILED, SL_REQ_CANCELLED };
+const char *sl_req_status_name(enum sl_req_status status);
+
+/* One finished request. Strings are borrowed; they must outlive the run
+ * (the simulator uses static model names). */
+struct sl_record {
+    uint64_t request_id;
+    int64_t created_us, started_us, finished_us; /* wall clock; started 0 = never ran */
+    const char *model;
+    uint32_t prompt_tokens;
+    uint16_t attempts;
+    uint8_t status; /* enum sl_req_status */
+    uint8_t error;  /* enum sl_err, SL_OK when it succeeded */
+};
+
+/* The run a batch of records belongs to. */
+struct sl_run_info {
+    const char *command; /* "simulate" */
+    uint64_t requests;
+    unsigned concurrency;
+    const char *params_json; /* the settings, for the record */
+};
+
+/* Analytics of one run, computed by SQL in the database. */
+struct sl_stats {
+    int64_t run_id;
+    char run_status[16];
+    uint64_t requests, db_rows, succeeded, failed, cancelled, retries;
+    unsigned concurrency, max_in_flight;
+    double avg_processing_ms, p50_ms, p95_ms, p99_ms, avg_queue_ms;
+    double makespan_s, ideal_makespan_s, efficiency;
+};
+
+enum sl_sync { SL_SYNC_FULL, SL_SYNC_NORMAL };
+
+struct sl_store_options {
+    unsigned batch_rows;  /* rows per transaction */
+    unsigned max_batches; /* pending batches before append says UV_EAGAIN */
+    unsigned flush_ms;    /* a partial batch goes out after this long */
+    enum sl_sync sync;
+    int create;  /* create the database if missing (stats: no) */
+    int migrate; /* apply pending migrations (else refuse an older schema) */
+};
+
+void sl_store_options_default(struct sl_store_options *opts);
+
+struct sl_store;
+typedef void (*sl_store_cb)(struct sl_store *store, int status, void *arg);
+
+/* Parses a --db value: "sqlite:PATH", a plain path, or a PostgreSQL URL
+ * (not supported yet: a clear error). Writes a one-line reason into err
+ * on failure. Returns 0 or UV_EINVAL / UV_ENOTSUP. */
+int sl_store_parse_url(const char *url, char *path, size_t path_size, char *err, size_t err_size);
+
+/* Opens (creating and migrating as the options say) on the backend's
+ * thread; cb runs on the loop with status 0 or an error whose one-line
+ * reason is in sl_store_error(). On failure the store is still allocated:
+ * close it. A database file that this open created is removed again. */
+int sl_store_open(uv_loop_t *loop, const char *url, const struct sl_store_options *opts,
+                  struct sl_store **out, sl_store_cb cb, void *arg);
+
+const char *sl_store_error(const struct sl_store *store);
+const char *sl_store_path(const struct sl_store *store);
+
+/* Creates a run row; cb gets the id via sl_store_run_id(). */
+void sl_store_begin_run(struct sl_store *store, const struct sl_run_info *info, sl_store_cb cb,
+                        void *arg);
+int64_t sl_store_run_id(const struct sl_store *store);
+
+/* 0, or UV_EAGAIN when full (keep the record; on_writable will be called). */
+int sl_store_append(struct sl_store *store, const struct sl_record *rec);
+void sl_store_on_writable(struct sl_store *store, void (*cb)(struct sl_store *, void *), void *arg);
+
+/* cb runs when everything appended so far is written (or failed). */
+void sl_store_flush(struct sl_store *store, sl_store_cb cb, void *arg);
+
+/* Marks the run finished ("completed" or "interrupted") with its measured
+ * high-water mark of requests in flight. */
+void sl_store_end_run(struct sl_store *store, const char *status, unsigned max_in_flight,
+                      sl_store_cb cb, void *arg);
+
+/* Computes analytics in the database. run_id 0 = the latest run. */
+void sl_store_query_stats(struct sl_store *store, int64_t run_id, struct sl_stats *out,
+                          sl_store_cb cb, void *arg);
+
+/* Counters, on the loop thread. */
+uint64_t sl_store_rows_written(const struct sl_store *store);
+uint64_t sl_store_rows_failed(const struct sl_store *store);
+uint64_t sl_store_rows_pending(const struct sl_store *store);
+
+/* Flushes what is pending, stops the backend and frees the store after cb
+ * (status: 0, or the first write error). */
+void sl_store_close(struct sl_store *store, sl_store_cb cb, void *arg);
+
+#endif
