@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds (optimised and sanitized), starts the
+# services the tests need (none yet: SQLite is embedded), and runs every
+# test under AddressSanitizer + UBSan. Exits non-zero if any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh --asan
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+status=0
+meson test -C build-asan --print-errorlogs --num-processes 2 || status=$?
+
+# One closing line that any reader understands, counted from the TAP
+# results of every test binary.
+python3 - build-asan/meson-logs/testlog.json <<'PY' || status=1
+import json, sys, re
+passed = failed = skipped = 0
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    out = t.get("stdout", "") or ""
+    for m in re.finditer(r"^(not ok|ok)\b(.*)$", out, re.M):
+        if "# SKIP" in m.group(2):
+            skipped += 1
+        elif m.group(1) == "ok":
+            passed += 1
+        else:
+            failed += 1
+    if t.get("result") not in ("OK", "EXPECTEDFAIL") and not re.search(r"^not ok", out, re.M):
+        failed += 1  # crashed or timed out without a TAP failure line
+print(f"tests: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
+exit $status

@@ -1,0 +1,161 @@
+/* Helpers for the end-to-end tests: run the sluice binary (SLUICE_BIN) as
+ * a child process with its output captured in files, and read results
+ * back from its SQLite database. */
+#ifndef SL_E2E_H
+#define SL_E2E_H
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct e2e_run {
+    int status; /* exit status, or 128 + signal */
+    char *out, *err;
+};
+
+static char e2e_dir[256];
+
+static inline void e2e_tmpdir(void)
+{
+    snprintf(e2e_dir, sizeof(e2e_dir), "/tmp/sluice-e2e-XXXXXX");
+    cr_assert_not_null(mkdtemp(e2e_dir));
+}
+
+static inline const char *e2e_path(const char *name)
+{
+    static char buf[32][512];
+    static int next;
+    char *p = buf[next++ % 32];
+    snprintf(p, 512, "%s/%s", e2e_dir, name);
+    return p;
+}
+
+static inline char *e2e_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static inline const char *e2e_bin(void)
+{
+    const char *bin = getenv("SLUICE_BIN");
+    cr_assert_not_null(bin, "SLUICE_BIN is not set (run the tests through meson)");
+    return bin;
+}
+
+/* Starts sluice with argv (NULL-terminated, without the program name). */
+static inline pid_t e2e_spawn(const char *const *args)
+{
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = e2e_bin();
+    for (; *args && n < 63; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int out = open(e2e_path("stdout"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(e2e_path("stderr"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static inline struct e2e_run e2e_wait(pid_t pid)
+{
+    struct e2e_run r = {0};
+    int ws;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    r.out = e2e_slurp(e2e_path("stdout"));
+    r.err = e2e_slurp(e2e_path("stderr"));
+    return r;
+}
+
+static inline struct e2e_run e2e_run(const char *const *args)
+{
+    return e2e_wait(e2e_spawn(args));
+}
+
+static inline void e2e_free(struct e2e_run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* The number after "key": in a flat JSON object; asserts it is there. */
+static inline double e2e_json_num(const char *json, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    cr_assert_not_null(p, "key %s missing from %s", key, json);
+    return strtod(p + strlen(pat), NULL);
+}
+
+static inline int e2e_count_lines(const char *text, const char *prefix)
+{
+    int n = 0;
+    size_t len = strlen(prefix);
+    for (const char *p = text; p && *p;) {
+        if (strncmp(p, prefix, len) == 0)
+            n++;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return n;
+}
+
+static inline int e2e_lines(const char *text)
+{
+    int n = 0;
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+/* Runs one query returning a single integer. */
+static inline long long e2e_sql_int(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s returned no row", sql);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static inline int e2e_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+#endif

@@ -1,0 +1,497 @@
+/* Retry driver on a real loop, with a scripted operation. */
+#include "../support.h"
+#include "retry/retrier.h"
+
+#define MAX_SCRIPT 16
+
+/* A fake operation: attempt n reports script[n-1] (SL_OK ends it), after
+ * op_ms on a uv timer (async) or at once (sync). */
+struct op {
+    uv_timer_t timer;
+    int async;
+    uint64_t op_ms;
+    enum sl_err script[MAX_SCRIPT];
+    double retry_after[MAX_SCRIPT]; /* < 0: none */
+    int nscript;                    /* attempts past the script repeat the last entry */
+    int attempts;                   /* attempt() calls */
+    unsigned seen_attempt[MAX_SCRIPT];
+    int value; /* the result, set on success */
+    /* before_sleep records */
+    int hooks;
+    double hook_wait[MAX_SCRIPT];
+    enum sl_err hook_error[MAX_SCRIPT];
+    unsigned hook_attempt[MAX_SCRIPT];
+    int hook_verdict_bad;
+    /* on_done records */
+    int done_calls;
+    uint64_t t0;
+    double done_ms;
+    struct sl_retry_outcome outcome;
+    struct sl_retrier *r;
+};
+
+static void op_report(struct op *op)
+{
+    int i = op->attempts - 1;
+    if (i >= op->nscript)
+        i = op->nscript - 1;
+    enum sl_err e = op->script[i];
+    if (e == SL_OK)
+        op->value = 42;
+    sl_retrier_report(op->r, e, op->retry_after[i]);
+}
+
+static void op_timer_cb(uv_timer_t *timer)
+{
+    op_report(timer->data);
+}
+
+static void attempt_fn(struct sl_retrier *r)
+{
+    struct op *op = r->data;
+    cr_assert_eq(r->sleeping, 0, "attempt while sleeping");
+    cr_assert(r->running);
+    if (op->attempts < MAX_SCRIPT)
+        op->seen_attempt[op->attempts] = r->state.attempt;
+    op->attempts++;
+    if (op->async)
+        uv_timer_start(&op->timer, op_timer_cb, op->op_ms, 0);
+    else
+        op_report(op);
+}
+
+static void before_sleep_fn(struct sl_retrier *r, enum sl_err error,
+                            const struct sl_retry_decision *d)
+{
+    struct op *op = r->data;
+    if (d->verdict != SL_RETRY_AGAIN)
+        op->hook_verdict_bad++;
+    if (op->hooks < MAX_SCRIPT) {
+        op->hook_wait[op->hooks] = d->wait_ms;
+        op->hook_error[op->hooks] = error;
+        op->hook_attempt[op->hooks] = r->state.attempt;
+    }
+    op->hooks++;
+}
+
+static void done_fn(struct sl_retrier *r)
+{
+    struct op *op = r->data;
+    op->done_calls++;
+    op->done_ms = sl_test_ms_since(op->t0);
+    op->outcome = r->outcome;
+    cr_assert_eq(r->running, 0);
+}
+
+static void op_init(uv_loop_t *loop, struct op *op, struct sl_retrier *r)
+{
+    *op = (struct op){.async = 1, .op_ms = 1, .r = r};
+    for (int i = 0; i < MAX_SCRIPT; i++)
+        op->retry_after[i] = -1;
+    cr_assert_eq(uv_timer_init(loop, &op->timer), 0);
+    op->timer.data = op;
+    cr_assert_eq(sl_retrier_init(loop, r), 0);
+    r->data = op;
+}
+
+static void run(struct sl_retrier *r, struct op *op, const struct sl_retry_policy *p,
+                struct sl_rng *rng)
+{
+    op->t0 = uv_hrtime();
+    sl_retrier_run(r, p, rng, attempt_fn, before_sleep_fn, done_fn);
+}
+
+static void close_all(uv_loop_t *loop, struct sl_retrier *r, struct op *op)
+{
+    sl_retrier_close(r, NULL);
+    uv_close((uv_handle_t *)&op->timer, NULL);
+    sl_test_close_loop(loop);
+}
+
+static struct sl_retry_policy fixed_policy(double ms, unsigned max_attempts)
+{
+    struct sl_retry_policy p;
+    sl_retry_policy_default(&p);
+    p.wait = SL_WAIT_FIXED;
+    p.fixed_ms = ms;
+    p.max_attempts = max_attempts;
+    return p;
+}
+
+Test(retrier, always_failing_stops_after_three_attempts)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.script[0] = SL_E_TIMEOUT;
+    op.script[1] = SL_E_RATE_LIMITED;
+    op.script[2] = SL_E_UNAVAILABLE;
+    op.nscript = 3;
+    struct sl_retry_policy p = fixed_policy(2, 3);
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+
+    run(&r, &op, &p, &rng);
+    cr_assert_eq(op.done_calls, 0, "async attempts: not done yet");
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.attempts, 3);
+    cr_assert_eq(op.outcome.attempts, 3);
+    cr_assert_eq(op.outcome.last_error, SL_E_UNAVAILABLE, "last error %s",
+                 sl_err_name(op.outcome.last_error));
+    cr_assert_eq(op.outcome.reason, SL_RETRY_MAX_ATTEMPTS, "reason %s",
+                 sl_retry_verdict_name(op.outcome.reason));
+    cr_assert_float_eq(op.outcome.total_wait_ms, 4, 1e-9);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(op.seen_attempt[i], (unsigned)i + 1);
+    /* 3 attempts of >= 1 ms and 2 sleeps of 2 ms. */
+    cr_assert_geq(op.done_ms, 6.0, "done after %.2f ms", op.done_ms);
+    cr_assert_lt(op.done_ms, 1000.0);
+    close_all(&loop, &r, &op);
+}
+
+Test(retrier, succeeds_on_second_try)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.script[0] = SL_E_CONN_RESET;
+    op.script[1] = SL_OK;
+    op.nscript = 2;
+    struct sl_retry_policy p = fixed_policy(1, 5);
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+
+    run(&r, &op, &p, &rng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.attempts, 2);
+    cr_assert_eq(op.outcome.attempts, 2);
+    cr_assert_eq(op.outcome.last_error, SL_OK);
+    cr_assert_eq(op.outcome.reason, SL_RETRY_AGAIN);
+    cr_assert_eq(((struct op *)r.data)->value, 42, "the result comes back through r->data");
+    cr_assert_eq(op.hooks, 1);
+    close_all(&loop, &r, &op);
+}
+
+Test(retrier, permanent_error_is_attempted_once)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.script[0] = SL_E_BAD_REQUEST;
+    op.nscript = 1;
+    struct sl_retry_policy p = fixed_policy(1, 5);
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+
+    run(&r, &op, &p, &rng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.attempts, 1);
+    cr_assert_eq(op.outcome.attempts, 1);
+    cr_assert_eq(op.outcome.last_error, SL_E_BAD_REQUEST);
+    cr_assert_eq(op.outcome.reason, SL_RETRY_NOT_RETRYABLE);
+    cr_assert_eq(op.hooks, 0, "no sleep, no before_sleep");
+    cr_assert_eq(op.outcome.total_wait_ms, 0);
+    cr_assert_eq(op.value, 0);
+    close_all(&loop, &r, &op);
+}
+
+Test(retrier, before_sleep_fires_once_per_retry_with_the_wait)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    const enum sl_err script[] = {SL_E_TIMEOUT, SL_E_RATE_LIMITED, SL_E_SERVER_ERROR,
+                                  SL_E_BAD_GATEWAY, SL_OK};
+    for (int i = 0; i < 5; i++)
+        op.script[i] = script[i];
+    op.nscript = 5;
+    op.retry_after[1] = 1; /* the rate-limited reply says: retry after 1 ms */
+    struct sl_retry_policy p = fixed_policy(3, 10);
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+
+    run(&r, &op, &p, &rng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.outcome.attempts, 5);
+    cr_assert_eq(op.outcome.last_error, SL_OK);
+    cr_assert_eq(op.hooks, 4, "before_sleep ran %d times for 5 attempts", op.hooks);
+    cr_assert_eq(op.hook_verdict_bad, 0);
+    const double waits[] = {3, 1, 3, 3};
+    double total = 0;
+    for (int i = 0; i < 4; i++) {
+        cr_assert_float_eq(op.hook_wait[i], waits[i], 1e-9, "hook %d wait %g", i, op.hook_wait[i]);
+        cr_assert_eq(op.hook_error[i], script[i], "hook %d error %s", i,
+                     sl_err_name(op.hook_error[i]));
+        cr_assert_eq(op.hook_attempt[i], (unsigned)i + 1, "hook %d after attempt %u", i,
+                     op.hook_attempt[i]);
+        total += op.hook_wait[i];
+    }
+    cr_assert_float_eq(op.outcome.total_wait_ms, total, 1e-9);
+    cr_assert_float_eq(r.state.prev_wait_ms, 3, 1e-9);
+    close_all(&loop, &r, &op);
+}
+
+/* Hook waits under a random policy are exactly the policy's decisions:
+ * replay them with the same seed. */
+Test(retrier, hook_gets_the_seeded_decisions)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.script[0] = SL_E_UNAVAILABLE;
+    op.nscript = 1;
+    struct sl_retry_policy p;
+    sl_retry_policy_default(&p);
+    p.wait = SL_WAIT_RANDOM;
+    p.min_ms = 0;
+    p.max_ms = 3;
+    p.max_attempts = 6;
+    struct sl_rng rng, replay;
+    sl_rng_seed(&rng, 77, 3);
+    replay = rng;
+
+    run(&r, &op, &p, &rng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(op.outcome.attempts, 6);
+    cr_assert_eq(op.hooks, 5);
+    double total = 0;
+    for (int i = 0; i < 5; i++) {
+        double w = sl_rng_range(&replay, 0, 3);
+        cr_assert_float_eq(op.hook_wait[i], w, 1e-12, "hook %d: %g, replay %g", i, op.hook_wait[i],
+                           w);
+        total += w;
+    }
+    cr_assert_float_eq(op.outcome.total_wait_ms, total, 1e-9);
+    close_all(&loop, &r, &op);
+}
+
+/* --- cancel ---------------------------------------------------------------- */
+
+struct cancel_ctx {
+    struct sl_retrier *r;
+    struct op *op;
+    int rc;
+    int calls;
+    int done_before;
+    int abort_op; /* also stop the op and report it cancelled */
+};
+
+static void canceller_cb(uv_timer_t *timer)
+{
+    struct cancel_ctx *c = timer->data;
+    c->calls++;
+    c->done_before = c->op->done_calls;
+    c->rc = sl_retrier_cancel(c->r);
+    if (c->abort_op && c->rc == UV_EBUSY) {
+        uv_timer_stop(&c->op->timer);
+        sl_retrier_report(c->r, SL_E_CANCELLED, -1);
+    }
+}
+
+Test(retrier, cancel_while_sleeping)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.script[0] = SL_E_UNAVAILABLE;
+    op.nscript = 1;
+    struct sl_retry_policy p = fixed_policy(10000, 5); /* a long sleep */
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+    uv_timer_t canceller;
+    cr_assert_eq(uv_timer_init(&loop, &canceller), 0);
+    struct cancel_ctx c = {.r = &r, .op = &op};
+    canceller.data = &c;
+
+    run(&r, &op, &p, &rng);
+    uv_timer_start(&canceller, canceller_cb, 20, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(c.calls, 1);
+    cr_assert_eq(c.rc, 0);
+    cr_assert_eq(c.done_before, 0);
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.attempts, 1);
+    cr_assert_eq(op.outcome.attempts, 1);
+    cr_assert_eq(op.outcome.last_error, SL_E_CANCELLED, "last error %s",
+                 sl_err_name(op.outcome.last_error));
+    cr_assert_lt(op.done_ms, 1000.0, "the 10 s sleep was not cut short (%.1f ms)", op.done_ms);
+    cr_assert_not(uv_is_active((uv_handle_t *)&r.timer));
+    cr_assert_eq(r.sleeping, 0);
+
+    /* Cancelling a finished retrier does nothing. */
+    cr_assert_eq(sl_retrier_cancel(&r), 0);
+    cr_assert_eq(op.done_calls, 1);
+
+    uv_close((uv_handle_t *)&canceller, NULL);
+    close_all(&loop, &r, &op);
+}
+
+Test(retrier, cancel_during_an_attempt_is_busy)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.script[0] = SL_E_UNAVAILABLE;
+    op.nscript = 1;
+    op.op_ms = 2000; /* a slow attempt */
+    struct sl_retry_policy p = fixed_policy(1, 5);
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+    uv_timer_t canceller;
+    cr_assert_eq(uv_timer_init(&loop, &canceller), 0);
+    struct cancel_ctx c = {.r = &r, .op = &op, .abort_op = 1};
+    canceller.data = &c;
+
+    run(&r, &op, &p, &rng);
+    uv_timer_start(&canceller, canceller_cb, 10, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(c.rc, UV_EBUSY, "cancel during an attempt returned %s", uv_err_name(c.rc));
+    cr_assert_eq(c.done_before, 0);
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.attempts, 1, "a cancelled attempt is never retried");
+    cr_assert_eq(op.outcome.last_error, SL_E_CANCELLED);
+    cr_assert_eq(op.outcome.reason, SL_RETRY_NOT_RETRYABLE);
+    cr_assert_lt(op.done_ms, 1000.0);
+
+    uv_close((uv_handle_t *)&canceller, NULL);
+    close_all(&loop, &r, &op);
+}
+
+/* --- more flows --------------------------------------------------------------- */
+
+Test(retrier, stop_after_delay_never_sleeps_past_it)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.script[0] = SL_E_UNAVAILABLE;
+    op.nscript = 1;
+    struct sl_retry_policy p = fixed_policy(10, 0);
+    p.max_delay_ms = 30;
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+
+    run(&r, &op, &p, &rng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.outcome.reason, SL_RETRY_DEADLINE, "reason %s",
+                 sl_retry_verdict_name(op.outcome.reason));
+    cr_assert_eq(op.outcome.last_error, SL_E_UNAVAILABLE);
+    cr_assert_geq(op.outcome.attempts, 1);
+    cr_assert_leq(op.outcome.attempts, 3, "%u attempts: slept past 30 ms", op.outcome.attempts);
+    cr_assert_eq(op.hooks, (int)op.outcome.attempts - 1);
+    cr_assert_lt(op.outcome.total_wait_ms, 30.0);
+    close_all(&loop, &r, &op);
+}
+
+Test(retrier, synchronous_success_finishes_inside_run)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.async = 0;
+    op.script[0] = SL_OK;
+    op.nscript = 1;
+    struct sl_retry_policy p = fixed_policy(1, 5);
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+
+    run(&r, &op, &p, &rng);
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.outcome.attempts, 1);
+    cr_assert_eq(op.outcome.last_error, SL_OK);
+    cr_assert_eq(op.value, 42);
+    close_all(&loop, &r, &op);
+}
+
+Test(retrier, synchronous_failures_with_no_wait)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.async = 0;
+    op.script[0] = SL_E_CONN_REFUSED;
+    op.nscript = 1;
+    struct sl_retry_policy p = fixed_policy(0, 4);
+    p.wait = SL_WAIT_NONE;
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+
+    run(&r, &op, &p, &rng);
+    cr_assert_eq(op.done_calls, 0, "even a 0 ms wait goes through the loop");
+    cr_assert(r.sleeping);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.outcome.attempts, 4);
+    cr_assert_eq(op.outcome.reason, SL_RETRY_MAX_ATTEMPTS);
+    cr_assert_eq(op.hooks, 3);
+    cr_assert_eq(op.outcome.total_wait_ms, 0);
+    close_all(&loop, &r, &op);
+}
+
+Test(retrier, can_run_again)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_retrier r;
+    struct op op;
+    op_init(&loop, &op, &r);
+    op.script[0] = SL_E_TIMEOUT;
+    op.nscript = 1;
+    struct sl_retry_policy p = fixed_policy(1, 3);
+    struct sl_rng rng;
+    sl_rng_seed(&rng, 1, 1);
+
+    run(&r, &op, &p, &rng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(op.outcome.attempts, 3);
+    cr_assert_float_eq(op.outcome.total_wait_ms, 2, 1e-9);
+
+    /* Second run on the same retrier: counters start afresh. */
+    op.attempts = 0;
+    op.hooks = 0;
+    op.script[0] = SL_E_TIMEOUT;
+    op.script[1] = SL_OK;
+    op.nscript = 2;
+    run(&r, &op, &p, &rng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(op.done_calls, 2);
+    cr_assert_eq(op.outcome.attempts, 2);
+    cr_assert_eq(op.outcome.last_error, SL_OK);
+    cr_assert_float_eq(op.outcome.total_wait_ms, 1, 1e-9);
+    cr_assert_eq(op.hooks, 1);
+    close_all(&loop, &r, &op);
+}
