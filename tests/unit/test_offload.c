@@ -30,10 +30,12 @@ static uint64_t fib_iter(unsigned n)
     return a;
 }
 
-static double time_fib(unsigned n, uint64_t *result)
+static volatile uint64_t fib_sink; /* keeps the timed calls from being optimised away */
+
+static double time_fib(unsigned n)
 {
     uint64_t t = uv_hrtime();
-    *result = fib(n);
+    fib_sink = fib(n);
     return sl_test_ms_since(t);
 }
 
@@ -45,18 +47,17 @@ static double time_fib(unsigned n, uint64_t *result)
 static unsigned calibrate_fib(double *ms_out)
 {
     const double target_ms = 250.0;
-    uint64_t r;
     unsigned n = 20;
-    double ms = time_fib(n, &r);
-    while (ms < 5.0 && n < 60)
-        ms = time_fib(++n, &r);
+    double ms = time_fib(n);
+    while (ms < 5.0 && n < 50)
+        ms = time_fib(++n);
     if (ms < target_ms) {
         double steps = log(target_ms / (ms > 0.01 ? ms : 0.01)) / log(1.618);
         n += (unsigned)steps;
-        ms = time_fib(n, &r);
+        ms = time_fib(n);
     }
-    while (ms < target_ms && n < 60)
-        ms = time_fib(++n, &r);
+    while (ms < target_ms && n < 50)
+        ms = time_fib(++n);
     cr_assert_geq(ms, 200.0, "could not calibrate fib (n=%u, %.1f ms)", n, ms);
     *ms_out = ms;
     return n;
@@ -193,11 +194,17 @@ static void fib_done(void *data, int status)
     uv_timer_stop(&job->hb->timer);
 }
 
-Test(offload, offloaded_cpu_work_keeps_the_heartbeat, .timeout = 60)
-{
-    double cal_ms;
-    struct fib_job job = {.n = calibrate_fib(&cal_ms)};
+/* One offloaded run: checks what must hold every time (status, threads,
+ * result) and returns the timing measurements. */
+struct offload_timing {
+    double fib_ms;
+    double gap_ms; /* largest heartbeat gap between queueing and done */
+    int during;    /* heartbeats while the work ran */
+};
 
+static struct offload_timing run_offloaded(unsigned n)
+{
+    struct fib_job job = {.n = n};
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct heartbeat *hb = calloc(1, sizeof(*hb));
@@ -218,20 +225,42 @@ Test(offload, offloaded_cpu_work_keeps_the_heartbeat, .timeout = 60)
     cr_assert_not(pthread_equal(job.thread, me), "work must run on a pool thread");
     cr_assert_eq(job.result, fib_iter(job.n));
 
-    double fib_ms = (double)(job.end_ns - job.start_ns) / 1e6;
-    cr_assert_geq(fib_ms, 100.0, "fib(%u) took only %.1f ms (calibrated %.1f)", job.n, fib_ms,
-                  cal_ms);
-    double gap = max_gap_ms(hb, queued_ns, done_ns);
-    cr_assert_lt(gap, 60.0, "heartbeat stalled %.1f ms while fib ran %.1f ms off the loop", gap,
-                 fib_ms);
-    int during = ticks_between(hb, job.start_ns, job.end_ns);
-    double expected = fib_ms / HEARTBEAT_MS;
-    cr_assert_geq(during, expected / 3, "only %d ticks during %.1f ms of work (expected ~%.0f)",
-                  during, fib_ms, expected);
-
+    struct offload_timing t = {
+        .fib_ms = (double)(job.end_ns - job.start_ns) / 1e6,
+        .gap_ms = max_gap_ms(hb, queued_ns, done_ns),
+        .during = ticks_between(hb, job.start_ns, job.end_ns),
+    };
     uv_close((uv_handle_t *)&hb->timer, NULL);
     sl_test_close_loop(&loop);
     free(hb);
+    return t;
+}
+
+static int offload_timing_ok(const struct offload_timing *t)
+{
+    return t->gap_ms < 60.0 && t->during >= t->fib_ms / HEARTBEAT_MS / 3;
+}
+
+Test(offload, offloaded_cpu_work_keeps_the_heartbeat, .timeout = 60)
+{
+    double cal_ms;
+    unsigned n = calibrate_fib(&cal_ms);
+    /* A loop thread starved by other processes (a loaded CI box) can miss
+     * beats too, so one rerun is allowed; work that blocks the loop misses
+     * every beat for the whole computation and fails both runs. */
+    struct offload_timing t = run_offloaded(n);
+    if (!offload_timing_ok(&t)) {
+        cr_log_warn("offloaded run: gap %.1f ms, %d ticks in %.1f ms; retrying once", t.gap_ms,
+                    t.during, t.fib_ms);
+        t = run_offloaded(n);
+    }
+    cr_assert_geq(t.fib_ms, 100.0, "fib(%u) took only %.1f ms (calibrated %.1f)", n, t.fib_ms,
+                  cal_ms);
+    cr_assert_lt(t.gap_ms, 60.0, "heartbeat stalled %.1f ms while fib ran %.1f ms off the loop",
+                 t.gap_ms, t.fib_ms);
+    double expected = t.fib_ms / HEARTBEAT_MS;
+    cr_assert_geq(t.during, expected / 3, "only %d ticks during %.1f ms of work (expected ~%.0f)",
+                  t.during, t.fib_ms, expected);
 }
 
 /* --- cancel ----------------------------------------------------------------- */

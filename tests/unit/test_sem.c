@@ -202,6 +202,7 @@ Test(sem, acquire_timeout_expires_without_permit)
 
     struct timed_ctx ctx = {0};
     cr_assert_eq(sl_sem_timed_init(&loop, &ctx.tw), 0);
+    uv_update_time(&loop);
     ctx.t0 = uv_hrtime();
     cr_assert_eq(sl_sem_acquire_timeout(&sem, &ctx.tw, 20, timed_cb), 1);
     cr_assert_eq(sem.queued, 1);

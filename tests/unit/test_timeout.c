@@ -144,10 +144,10 @@ Test(timeout, fast_operation_passes_status_and_result_through)
     cr_assert_eq(op.cancel_calls, 0);
     cr_assert_eq(op.task.status, 0);
     cr_assert_geq(out.elapsed_ms, 9.0);
-    cr_assert_lt(out.elapsed_ms, 400.0);
     /* The deadline timer was stopped: the loop did not wait the 500 ms. */
     cr_assert_not(uv_is_active((uv_handle_t *)&wf.timer));
-    cr_assert_lt(run_ms, 400.0, "loop ran %.1f ms: timer left running?", run_ms);
+    cr_assert_lt(run_ms, out.elapsed_ms + 250.0, "loop ran %.1f ms after the op's %.1f ms", run_ms,
+                 out.elapsed_ms);
 
     sl_wait_for_close(&wf, NULL);
     uv_close((uv_handle_t *)&op.timer, NULL);
@@ -183,7 +183,7 @@ Test(timeout, inner_finishing_inside_start)
     op.sync = 1;
     op.end_result = &the_result;
     struct sl_wait_for wf;
-    cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 1000), 0);
+    cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 60000), 0);
     start_wf(&wf);
     cr_assert_eq(out.calls, 1, "finished within sl_task_start");
     cr_assert_eq(out.status, 0);
@@ -191,7 +191,7 @@ Test(timeout, inner_finishing_inside_start)
     cr_assert_not(uv_is_active((uv_handle_t *)&wf.timer), "deadline timer must be stopped");
     uint64_t t0 = uv_hrtime();
     uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_lt(sl_test_ms_since(t0), 500.0);
+    cr_assert_lt(sl_test_ms_since(t0), 5000.0);
     cr_assert_eq(out.calls, 1);
     sl_wait_for_close(&wf, NULL);
     uv_close((uv_handle_t *)&op.timer, NULL);
@@ -203,7 +203,7 @@ Test(timeout, waits_for_the_inner_cancel_to_be_acknowledged)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 1000);
+    sleep_init(&loop, &op, 60000);
     op.cancel_delay_ms = 40;
     struct sl_wait_for wf;
     cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 30), 0);
@@ -216,7 +216,7 @@ Test(timeout, waits_for_the_inner_cancel_to_be_acknowledged)
     cr_assert_eq(op.cancel_calls, 1);
     /* Finished only after the clean-up: deadline (30) + clean-up (40). */
     cr_assert_geq(out.elapsed_ms, 65.0, "finished after %.1f ms", out.elapsed_ms);
-    cr_assert_lt(out.elapsed_ms, 600.0);
+    cr_assert_lt(out.elapsed_ms, 5000.0);
     sl_wait_for_close(&wf, NULL);
     uv_close((uv_handle_t *)&op.timer, NULL);
     sl_test_close_loop(&loop);
@@ -234,9 +234,9 @@ Test(timeout, cancelling_the_wait_for_cancels_the_inner_task)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 1000);
+    sleep_init(&loop, &op, 60000);
     struct sl_wait_for wf;
-    cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 800), 0);
+    cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 50000), 0);
     cr_assert_eq(uv_timer_init(&loop, &canceller), 0);
     canceller.data = &wf.task;
     uv_update_time(&loop);
@@ -248,7 +248,7 @@ Test(timeout, cancelling_the_wait_for_cancels_the_inner_task)
     cr_assert_not(wf.timed_out);
     cr_assert_eq(op.cancel_calls, 1);
     cr_assert_eq(op.task.status, UV_ECANCELED);
-    cr_assert_lt(out.elapsed_ms, 500.0, "took %.1f ms", out.elapsed_ms);
+    cr_assert_lt(out.elapsed_ms, 5000.0, "took %.1f ms", out.elapsed_ms);
     cr_assert_not(uv_is_active((uv_handle_t *)&wf.timer));
     sl_wait_for_close(&wf, NULL);
     uv_close((uv_handle_t *)&op.timer, NULL);
@@ -261,9 +261,9 @@ Test(timeout, nested_wait_for_composes)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 1000);
+    sleep_init(&loop, &op, 60000);
     struct sl_wait_for inner, outer;
-    cr_assert_eq(sl_wait_for_init(&loop, &inner, &op.task, 900), 0);
+    cr_assert_eq(sl_wait_for_init(&loop, &inner, &op.task, 50000), 0);
     cr_assert_eq(sl_wait_for_init(&loop, &outer, &inner.task, 50), 0);
     uv_update_time(&loop);
     start_wf(&outer);
@@ -275,7 +275,7 @@ Test(timeout, nested_wait_for_composes)
     cr_assert_eq(inner.task.status, UV_ECANCELED);
     cr_assert_eq(op.task.status, UV_ECANCELED);
     cr_assert_geq(out.elapsed_ms, 45.0);
-    cr_assert_lt(out.elapsed_ms, 600.0);
+    cr_assert_lt(out.elapsed_ms, 5000.0);
     sl_wait_for_close(&outer, NULL);
     sl_wait_for_close(&inner, NULL);
     uv_close((uv_handle_t *)&op.timer, NULL);
