@@ -40,6 +40,7 @@ void sl_progress_init(uv_loop_t *loop, struct sl_progress *p, int enabled,
     p->tty = isatty(STDERR_FILENO);
     p->enabled = enabled;
     p->drawn = 0;
+    p->finished = 0;
     p->sample = sample;
     p->data = data;
     p->start_ns = uv_hrtime();
@@ -75,6 +76,9 @@ void sl_progress_log(struct sl_progress *p, const char *fmt, ...)
 
 void sl_progress_finish(struct sl_progress *p)
 {
+    if (p->finished)
+        return;
+    p->finished = 1;
     uv_timer_stop(&p->timer);
     if (p->enabled && p->tty) {
         draw(p);

@@ -14,7 +14,7 @@ struct sl_progress_sample {
 
 struct sl_progress {
     uv_timer_t timer;
-    int tty, enabled, drawn;
+    int tty, enabled, drawn, finished;
     uint64_t start_ns;
     void (*sample)(struct sl_progress *p, struct sl_progress_sample *out);
     void *data;

@@ -28,6 +28,13 @@ static inline void e2e_tmpdir(void)
     cr_assert_not_null(mkdtemp(e2e_dir));
 }
 
+static inline void e2e_rmdir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e2e_dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 static inline const char *e2e_path(const char *name)
 {
     static char buf[32][512];

@@ -2,19 +2,7 @@
  * database left behind. */
 #include "e2e.h"
 
-static void setup(void)
-{
-    e2e_tmpdir();
-}
-
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e2e_dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(cli, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(cli, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 30);
 
 static void expect_usage_error(const char *flag, const char *value, const char *needle)
 {

@@ -1,19 +1,7 @@
 /* sluice simulate end to end, scaled down: real process, real SQLite file. */
 #include "e2e.h"
 
-static void setup(void)
-{
-    e2e_tmpdir();
-}
-
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e2e_dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(simulate, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(simulate, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 60);
 
 Test(simulate, rows_retries_and_concurrency_add_up)
 {
