@@ -5,7 +5,7 @@
 void sl_cancel_init(struct sl_cancel *token)
 {
     token->fired = 0;
-    token->reason = 0;
+    token->reason = UV_ECANCELED;
     sl_list_init(&token->subs);
 }
 

@@ -19,7 +19,8 @@ int sl_offload(uv_loop_t *loop, sl_offload_work_fn work, sl_offload_done_fn done
                struct sl_offload **job_out);
 
 /* Cancels a job that has not started yet: returns 0 (done will run with
- * UV_ECANCELED) or UV_EBUSY when it is running or finished. */
+ * UV_ECANCELED) or UV_EBUSY when it is already running. Only valid before
+ * done ran: the job frees itself right after done. */
 int sl_offload_cancel(struct sl_offload *job);
 
 #endif

@@ -10,14 +10,12 @@
 #include <stddef.h>
 
 #include "core/errclass.h"
-#include "core/rng.h"
+#include "core/weighted.h"
 
 #define SL_ERROR_MIX_DEFAULT "rate_limited:1,unavailable:1,timeout:1"
 
 struct sl_error_mix {
-    int count;
-    enum sl_err classes[SL_E__COUNT];
-    double cumulative[SL_E__COUNT]; /* normalised, last = 1 */
+    struct sl_weighted w; /* ids are enum sl_err */
 };
 
 /* Returns 0, or -1 with a one-line reason in err. */

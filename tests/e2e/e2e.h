@@ -112,6 +112,38 @@ static inline void e2e_free(struct e2e_run *r)
     free(r->err);
 }
 
+/* Starts `sluice mock --listen 127.0.0.1:0 ARGS...` and returns its port,
+ * read from the "listening on" line it prints. */
+static inline int e2e_start_mock(const char *const *extra, pid_t *pid_out)
+{
+    const char *args[40] = {"mock", "--listen", "127.0.0.1:0"};
+    int n = 3;
+    for (; extra && *extra && n < 39; extra++)
+        args[n++] = *extra;
+    args[n] = NULL;
+    unlink(e2e_path("stdout")); /* a previous server's line must not be read */
+    *pid_out = e2e_spawn(args);
+    for (int i = 0; i < 300; i++) {
+        char *out = e2e_slurp(e2e_path("stdout"));
+        const char *at = strstr(out, "listening on http://127.0.0.1:");
+        int port = at ? atoi(at + strlen("listening on http://127.0.0.1:")) : 0;
+        free(out);
+        if (port > 0)
+            return port;
+        usleep(10000);
+    }
+    cr_assert_fail("sluice mock did not start: %s", e2e_slurp(e2e_path("stderr")));
+    return -1;
+}
+
+static inline void e2e_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int ws;
+    waitpid(pid, &ws, 0);
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "the server did not exit cleanly");
+}
+
 /* The number after "key": in a flat JSON object; asserts it is there. */
 static inline double e2e_json_num(const char *json, const char *key)
 {

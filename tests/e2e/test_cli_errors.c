@@ -27,7 +27,7 @@ Test(cli, bad_arguments_are_usage_errors)
     expect_usage_error("--fail-rate", "1.5", "--fail-rate must be a number from 0 to 1");
     expect_usage_error("--fail-rate", "abc", "--fail-rate");
     expect_usage_error("--error-mix", "429:x", "bad weight");
-    expect_usage_error("--error-mix", "teapot", "unknown error class 'teapot'");
+    expect_usage_error("--error-mix", "teapot", "unknown name 'teapot'");
     expect_usage_error("--backoff", "linear", "--backoff must be");
     expect_usage_error("--sync", "maybe", "--sync");
 }

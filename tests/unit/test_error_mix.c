@@ -8,7 +8,7 @@ Test(error_mix, default_is_transient_only_and_even)
     struct sl_error_mix mix;
     char err[256];
     cr_assert_eq(sl_error_mix_parse(&mix, SL_ERROR_MIX_DEFAULT, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(mix.count, 3);
+    cr_assert_eq(mix.w.count, 3);
     struct sl_rng rng;
     sl_rng_seed(&rng, 1, 1);
     int counts[SL_E__COUNT] = {0};
@@ -45,7 +45,7 @@ Test(error_mix, zero_weight_class_never_drawn)
     struct sl_error_mix mix;
     char err[256];
     cr_assert_eq(sl_error_mix_parse(&mix, "503:0,timeout", err, sizeof(err)), 0);
-    cr_assert_eq(mix.count, 1);
+    cr_assert_eq(mix.w.count, 1);
     struct sl_rng rng;
     sl_rng_seed(&rng, 3, 3);
     for (int i = 0; i < 1000; i++)

@@ -362,6 +362,56 @@ Test(sem, cancel_after_grant_keeps_permit)
     cr_assert_eq(a.calls, 1);
 }
 
+/* --- drain ------------------------------------------------------------------ */
+
+static struct sl_sem_waiter *drained[8];
+static int drained_status[8];
+static int ndrained;
+
+static void drain_cb(struct sl_sem_waiter *waiter, int status)
+{
+    drained[ndrained] = waiter;
+    drained_status[ndrained++] = status;
+}
+
+Test(sem, drain_cancels_every_queued_waiter_oldest_first)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct sl_sem sem;
+    sl_sem_init(&sem, 1);
+    ndrained = 0;
+    cr_assert_eq(sl_sem_try_acquire(&sem), 0);
+    struct sl_sem_waiter w[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(sl_sem_acquire(&sem, &w[i], never_cb), 1);
+    struct timed_ctx ctx = {0};
+    cr_assert_eq(sl_sem_timed_init(&loop, &ctx.tw), 0);
+    cr_assert_eq(sl_sem_acquire_timeout(&sem, &ctx.tw, 5, timed_cb), 1);
+
+    /* Each waiter is reported through the drain callback, not its own. */
+    cr_assert_eq(sl_sem_drain(&sem, drain_cb), 4);
+    cr_assert_eq(ndrained, 4);
+    cr_assert_eq(sem.queued, 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(drained[i], &w[i], "drain order: slot %d", i);
+        cr_assert_eq(sl_sem_cancel(&w[i]), UV_ENOENT);
+    }
+    cr_assert_eq(drained[3], &ctx.tw.base);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(drained_status[i], UV_ECANCELED);
+    cr_assert_not(uv_is_active((uv_handle_t *)&ctx.tw.timer), "drain stops a waiter's timer");
+    cr_assert_eq(sem.available, 0, "drain grants and returns nothing");
+    cr_assert_eq(sl_sem_drain(&sem, drain_cb), 0);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(ctx.calls, 0, "a drained timed waiter must not time out later");
+    sl_sem_release(&sem);
+    cr_assert_eq(sem.available, 1, "the held permit goes back to the pool");
+    sl_sem_timed_close(&ctx.tw, NULL);
+    sl_test_close_loop(&loop);
+}
+
 /* --- scenario: 100 tasks under a semaphore of 5 ---------------------------- */
 
 #define NTASKS   100

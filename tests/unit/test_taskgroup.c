@@ -125,7 +125,8 @@ Test(taskgroup, gather_runs_every_task_to_its_end)
         cr_assert_eq(t[i].task.status, fail[i], "task %d status %s", i,
                      uv_err_name(t[i].task.status));
         cr_assert_eq(t[i].cancel_calls, 0, "GATHER must not cancel task %d", i);
-        cr_assert_geq(t[i].ran_ms, (double)t[i].ms - 1, "task %d ran %.1f ms", i, t[i].ran_ms);
+        /* libuv's clock is in whole ms: allow a timer to fire a little early. */
+        cr_assert_geq(t[i].ran_ms, (double)t[i].ms - 3, "task %d ran %.1f ms", i, t[i].ran_ms);
     }
     cr_assert_geq(done_ms, 45.0, "on_done after %.1f ms, before the slowest task", done_ms);
 
@@ -167,7 +168,7 @@ Test(taskgroup, fail_fast_cancels_unfinished_siblings)
         cr_assert_lt(t[i].ran_ms, (double)t[i].ms, "task %d ran its full time", i);
     }
     cr_assert_lt(done_ms, 2500.0, "fail-fast took %.1f ms", done_ms);
-    cr_assert_geq(done_ms, 18.0);
+    cr_assert_geq(done_ms, 15.0);
 
     close_tasks(t, 5);
     sl_test_close_loop(&loop);

@@ -1,0 +1,241 @@
+#include "http/json_scan.h"
+
+#include <string.h>
+
+struct scanner {
+    const char *p, *end, *start;
+    int depth;
+};
+
+static void skip_ws(struct scanner *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int literal(struct scanner *s, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return -1;
+    s->p += n;
+    return 0;
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* At the opening quote; leaves p after the closing one. */
+static int string(struct scanner *s, struct sl_str *out)
+{
+    s->p++;
+    const char *begin = s->p;
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            if (out)
+                *out = (struct sl_str){begin, (size_t)(s->p - begin)};
+            s->p++;
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c == '\\') {
+            s->p++;
+            if (s->p >= s->end)
+                return -1;
+            c = (unsigned char)*s->p;
+            if (c == 'u') {
+                if (s->end - s->p < 5)
+                    return -1;
+                for (int i = 1; i <= 4; i++)
+                    if (!is_hex(s->p[i]))
+                        return -1;
+                s->p += 4;
+            } else if (!strchr("\"\\/bfnrt", c)) {
+                return -1;
+            }
+        }
+        s->p++;
+    }
+    return -1;
+}
+
+static int digits(struct scanner *s)
+{
+    const char *begin = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    return s->p > begin ? 0 : -1;
+}
+
+static int number(struct scanner *s)
+{
+    if (*s->p == '-')
+        s->p++;
+    if (s->p < s->end && *s->p == '0')
+        s->p++;
+    else if (digits(s) != 0)
+        return -1;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (digits(s) != 0)
+            return -1;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (digits(s) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int value(struct scanner *s, struct sl_json_doc *doc, int top, enum sl_json_type *type,
+                 size_t *items);
+
+static int array(struct scanner *s, struct sl_json_doc *doc, size_t *items)
+{
+    s->p++;
+    skip_ws(s);
+    size_t n = 0;
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        *items = 0;
+        return 0;
+    }
+    for (;;) {
+        enum sl_json_type t;
+        size_t sub;
+        if (value(s, doc, 0, &t, &sub) != 0)
+            return -1;
+        n++;
+        skip_ws(s);
+        if (s->p >= s->end)
+            return -1;
+        if (*s->p == ']') {
+            s->p++;
+            *items = n;
+            return 0;
+        }
+        if (*s->p != ',')
+            return -1;
+        s->p++;
+    }
+}
+
+static int object(struct scanner *s, struct sl_json_doc *doc, int top)
+{
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(s);
+        struct sl_str key;
+        if (s->p >= s->end || *s->p != '"' || string(s, &key) != 0)
+            return -1;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            return -1;
+        s->p++;
+        skip_ws(s);
+        const char *vstart = s->p;
+        enum sl_json_type t;
+        size_t items = 0;
+        if (value(s, doc, 0, &t, &items) != 0)
+            return -1;
+        if (top && doc->nmembers < SL_JSON_MAX_MEMBERS) {
+            struct sl_json_member *m = &doc->members[doc->nmembers++];
+            m->key = key;
+            m->type = t;
+            m->items = items;
+            if (t == SL_JSON_STRING)
+                m->value = (struct sl_str){vstart + 1, (size_t)(s->p - vstart) - 2};
+            else
+                m->value = (struct sl_str){vstart, (size_t)(s->p - vstart)};
+        }
+        skip_ws(s);
+        if (s->p >= s->end)
+            return -1;
+        if (*s->p == '}') {
+            s->p++;
+            return 0;
+        }
+        if (*s->p != ',')
+            return -1;
+        s->p++;
+    }
+}
+
+static int value(struct scanner *s, struct sl_json_doc *doc, int top, enum sl_json_type *type,
+                 size_t *items)
+{
+    skip_ws(s);
+    if (s->p >= s->end)
+        return -1;
+    int rc;
+    switch (*s->p) {
+    case '{':
+        if (++s->depth > SL_JSON_MAX_DEPTH)
+            return -1;
+        *type = SL_JSON_OBJECT;
+        rc = object(s, doc, top);
+        s->depth--;
+        return rc;
+    case '[':
+        if (++s->depth > SL_JSON_MAX_DEPTH)
+            return -1;
+        *type = SL_JSON_ARRAY;
+        rc = array(s, doc, items);
+        s->depth--;
+        return rc;
+    case '"':
+        *type = SL_JSON_STRING;
+        return string(s, NULL);
+    case 't':
+        *type = SL_JSON_TRUE;
+        return literal(s, "true");
+    case 'f':
+        *type = SL_JSON_FALSE;
+        return literal(s, "false");
+    case 'n':
+        *type = SL_JSON_NULL;
+        return literal(s, "null");
+    default:
+        *type = SL_JSON_NUMBER;
+        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+            return number(s);
+        return -1;
+    }
+}
+
+int sl_json_scan(const char *text, size_t len, struct sl_json_doc *doc)
+{
+    struct scanner s = {text, text + len, text, 0};
+    size_t items;
+    doc->nmembers = 0;
+    doc->error_at = 0;
+    int rc = value(&s, doc, 1, &doc->type, &items);
+    if (rc == 0) {
+        skip_ws(&s);
+        if (s.p != s.end)
+            rc = -1;
+    }
+    if (rc != 0)
+        doc->error_at = (size_t)(s.p - s.start);
+    return rc;
+}
+
+const struct sl_json_member *sl_json_get(const struct sl_json_doc *doc, const char *key)
+{
+    for (size_t i = 0; i < doc->nmembers; i++)
+        if (sl_str_eq(doc->members[i].key, key))
+            return &doc->members[i];
+    return NULL;
+}

@@ -1,0 +1,798 @@
+/* HTTP/1.1 server.
+ *
+ * Design
+ *  - One struct conn per TCP connection: its socket, one timer (idle or
+ *    request timeout, whichever applies), a read buffer, and the request in
+ *    progress. Connections sit on the server's list so close can reach all.
+ *  - The read buffer holds raw bytes from `pos` (start of the current
+ *    request) to `len`. A parsed head points into it, so the buffer is never
+ *    moved or compacted while a request is being handled; it grows (bounded
+ *    by header limit + body limit) only while a request is being read.
+ *  - States: IDLE (no bytes of a request yet: idle timer), READING (part of
+ *    a request: request timer), HANDLING (handler owns the request; reading
+ *    goes on only to notice the client leaving, and stops when the buffer is
+ *    full), CLOSING.
+ *  - Writes: uv_try_write first; what the kernel did not take is copied
+ *    into one heap write request. `pending` counts those bytes: it is the
+ *    stream's backpressure signal. A connection that must close after its
+ *    response closes once pending reaches zero.
+ *  - A handler may answer inside the callback; `in_process` keeps that from
+ *    recursing into the parse loop, which simply continues with the next
+ *    pipelined request.
+ *  - Teardown: conn_close() closes the socket and the timer; the conn is
+ *    freed when both close callbacks ran. on_abort runs before that if a
+ *    response was still open.
+ */
+#include "http/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/list.h"
+
+enum conn_state { C_IDLE, C_READING, C_HANDLING, C_CLOSING };
+
+struct sl_http_req {
+    struct conn *conn;
+    struct sl_http_head head;
+    struct sl_str body;
+    void (*on_abort)(struct sl_http_req *, void *);
+    void *abort_data;
+    void (*on_drain)(struct sl_http_req *, void *);
+    void *drain_data;
+    int streaming;
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    struct sl_http_server *srv;
+    struct sl_list node;
+    char *buf;
+    size_t len, cap, pos;
+    size_t head_len;
+    struct sl_chunked chunked;
+    enum conn_state state;
+    struct sl_http_req req;
+    size_t pending;
+    int handles_open, reading, in_process, close_after_write, continue_sent;
+};
+
+struct sl_http_server {
+    uv_loop_t *loop;
+    struct sl_http_server_config cfg;
+    sl_http_handler handler;
+    void *data;
+    uv_tcp_t listener;
+    int listening, port, closing;
+    struct sl_list conns;
+    struct sl_http_server_stats stats;
+    void (*close_cb)(void *);
+    void *close_arg;
+    char date[40];
+    time_t date_at;
+};
+
+struct write_req {
+    uv_write_t req;
+    struct conn *conn;
+    size_t len;
+    char data[];
+};
+
+enum { INITIAL_BUF = 4096 };
+
+static void process(struct conn *c);
+static void conn_close(struct conn *c, int reset);
+static void conn_resume(struct conn *c);
+static void maybe_free_server(struct sl_http_server *srv);
+
+void sl_http_server_config_default(struct sl_http_server_config *cfg)
+{
+    *cfg = (struct sl_http_server_config){
+        .max_header_bytes = 16 * 1024,
+        .max_body_bytes = 4 * 1024 * 1024,
+        .idle_timeout_ms = 60000,
+        .request_timeout_ms = 30000,
+        .max_connections = 20000,
+    };
+}
+
+const char *sl_http_status_text(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 499:
+        return "Client Closed Request";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
+    }
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static void maybe_close_after_write(struct conn *c)
+{
+    if (c->close_after_write && c->pending == 0 && c->state != C_CLOSING)
+        conn_close(c, 0);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+    struct conn *c = w->conn;
+    c->pending -= w->len;
+    free(w);
+    if (c->state == C_CLOSING)
+        return;
+    if (status < 0) {
+        conn_close(c, 0);
+        return;
+    }
+    if (c->pending == 0) {
+        if (c->req.on_drain && c->state == C_HANDLING)
+            c->req.on_drain(&c->req, c->req.drain_data);
+        maybe_close_after_write(c);
+    }
+}
+
+/* Writes the buffers in order; never blocks, never fails silently: a
+ * socket error closes the connection (and aborts the request). */
+static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n)
+{
+    if (c->state == C_CLOSING)
+        return;
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
+    size_t done = 0;
+    if (c->pending == 0) {
+        int rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+        if (rc >= 0)
+            done = (size_t)rc;
+        else if (rc != UV_EAGAIN) {
+            conn_close(c, 0);
+            return;
+        }
+    }
+    if (done == total)
+        return;
+    struct write_req *w = malloc(sizeof(*w) + total - done);
+    if (w == NULL) {
+        conn_close(c, 0);
+        return;
+    }
+    size_t off = 0, skip = done;
+    for (unsigned i = 0; i < n; i++) {
+        size_t blen = bufs[i].len;
+        if (skip >= blen) {
+            skip -= blen;
+            continue;
+        }
+        memcpy(w->data + off, bufs[i].base + skip, blen - skip);
+        off += blen - skip;
+        skip = 0;
+    }
+    w->conn = c;
+    w->len = off;
+    c->pending += off;
+    uv_buf_t one = uv_buf_init(w->data, (unsigned)off);
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &one, 1, on_written);
+    if (rc < 0) {
+        c->pending -= off;
+        free(w);
+        conn_close(c, 0);
+    }
+}
+
+static const char *http_date(struct sl_http_server *srv)
+{
+    time_t now = time(NULL);
+    if (now != srv->date_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        srv->date_at = now;
+    }
+    return srv->date;
+}
+
+/* Formats the status line and headers into out (bounded). */
+static size_t format_head(struct conn *c, char *out, size_t size, int status,
+                          const struct sl_http_header *headers, size_t nheaders,
+                          const char *content_type, long long content_length, int keep_alive)
+{
+    size_t n = (size_t)snprintf(out, size, "HTTP/1.1 %d %s\r\nServer: sluice\r\nDate: %s\r\n",
+                                status, sl_http_status_text(status), http_date(c->srv));
+    if (content_type && n < size)
+        n += (size_t)snprintf(out + n, size - n, "Content-Type: %s\r\n", content_type);
+    if (n < size) {
+        if (content_length >= 0)
+            n += (size_t)snprintf(out + n, size - n, "Content-Length: %lld\r\n", content_length);
+        else
+            n += (size_t)snprintf(out + n, size - n, "Transfer-Encoding: chunked\r\n");
+    }
+    if (!keep_alive && n < size)
+        n += (size_t)snprintf(out + n, size - n, "Connection: close\r\n");
+    for (size_t i = 0; i < nheaders && n < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%.*s: %.*s\r\n", (int)headers[i].name.len,
+                              headers[i].name.ptr, (int)headers[i].value.len, headers[i].value.ptr);
+    if (n + 2 < size) {
+        out[n++] = '\r';
+        out[n++] = '\n';
+    }
+    return n < size ? n : size;
+}
+
+/* ---- request lifecycle --------------------------------------------------- */
+
+static void arm_timer(struct conn *c);
+
+/* The response ended: move to the next request (or close). */
+static void finish_request(struct conn *c)
+{
+    size_t used = c->head_len + (c->req.head.chunked ? c->chunked.raw : c->req.body.len);
+    c->pos += used;
+    memset(&c->req, 0, sizeof(c->req));
+    c->req.conn = c;
+    c->head_len = 0;
+    memset(&c->chunked, 0, sizeof(c->chunked));
+    c->continue_sent = 0;
+    if (c->close_after_write) {
+        maybe_close_after_write(c);
+        return;
+    }
+    c->state = C_IDLE;
+    /* Compact: keep only the bytes of the next request(s). */
+    if (c->pos > 0) {
+        memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+        c->len -= c->pos;
+        c->pos = 0;
+    }
+    if (c->cap > INITIAL_BUF && c->len <= INITIAL_BUF) {
+        char *smaller = realloc(c->buf, INITIAL_BUF);
+        if (smaller) {
+            c->buf = smaller;
+            c->cap = INITIAL_BUF;
+        }
+    }
+    arm_timer(c);
+    if (!c->in_process)
+        process(c);
+}
+
+static int status_closes(int status)
+{
+    return status == 400 || status == 408 || status == 413 || status == 431 || status == 501 ||
+           status == 505 || status == 503;
+}
+
+static size_t json_escape(char *out, size_t size, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 7 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch < 0x20) {
+            n += (size_t)snprintf(out + n, size - n, "\\u%04x", ch);
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static size_t format_error_body(char *out, size_t size, const char *type, const char *code,
+                                const char *message)
+{
+    char msg[512];
+    json_escape(msg, sizeof(msg), message);
+    int n =
+        snprintf(out, size,
+                 "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":%s%s%s}}",
+                 msg, type, code ? "\"" : "", code ? code : "null", code ? "\"" : "");
+    return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
+}
+
+void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_header *headers,
+                     size_t nheaders, const char *content_type, const char *body, size_t len)
+{
+    struct conn *c = req->conn;
+    int keep_alive = req->head.keep_alive && !c->srv->closing && !status_closes(status);
+    if (!keep_alive)
+        c->close_after_write = 1;
+    char head[2048];
+    size_t hn = format_head(c, head, sizeof(head), status, headers, nheaders, content_type,
+                            (long long)len, keep_alive);
+    uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)hn), uv_buf_init((char *)body, (unsigned)len)};
+    int head_only = sl_str_eq(req->head.method, "HEAD");
+    write_bufs(c, bufs, head_only || len == 0 ? 1 : 2);
+    if (c->state == C_CLOSING)
+        return;
+    finish_request(c);
+}
+
+void sl_http_respond_error(struct sl_http_req *req, int status, const char *type, const char *code,
+                           const char *message)
+{
+    char body[1024];
+    size_t n = format_error_body(body, sizeof(body), type, code, message);
+    sl_http_respond(req, status, NULL, 0, "application/json", body, n);
+}
+
+void sl_http_stream_start(struct sl_http_req *req, int status, const struct sl_http_header *headers,
+                          size_t nheaders, const char *content_type)
+{
+    struct conn *c = req->conn;
+    int keep_alive = req->head.keep_alive && !c->srv->closing;
+    if (!keep_alive)
+        c->close_after_write = 1;
+    char head[2048];
+    size_t hn =
+        format_head(c, head, sizeof(head), status, headers, nheaders, content_type, -1, keep_alive);
+    uv_buf_t buf = uv_buf_init(head, (unsigned)hn);
+    req->streaming = 1;
+    write_bufs(c, &buf, 1);
+}
+
+void sl_http_stream_write(struct sl_http_req *req, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    char size[24];
+    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+    uv_buf_t bufs[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                        uv_buf_init("\r\n", 2)};
+    write_bufs(req->conn, bufs, 3);
+}
+
+size_t sl_http_stream_pending(const struct sl_http_req *req)
+{
+    return req->conn->pending;
+}
+
+void sl_http_stream_on_drain(struct sl_http_req *req, void (*cb)(struct sl_http_req *, void *),
+                             void *data)
+{
+    req->on_drain = cb;
+    req->drain_data = data;
+}
+
+void sl_http_stream_end(struct sl_http_req *req)
+{
+    struct conn *c = req->conn;
+    uv_buf_t buf = uv_buf_init("0\r\n\r\n", 5);
+    write_bufs(c, &buf, 1);
+    if (c->state == C_CLOSING)
+        return;
+    finish_request(c);
+}
+
+void sl_http_req_drop(struct sl_http_req *req, int reset)
+{
+    struct conn *c = req->conn;
+    req->on_abort = NULL;
+    conn_close(c, reset);
+}
+
+const struct sl_http_head *sl_http_req_head(const struct sl_http_req *req)
+{
+    return &req->head;
+}
+
+struct sl_str sl_http_req_body(const struct sl_http_req *req)
+{
+    return req->body;
+}
+
+uv_loop_t *sl_http_req_loop(const struct sl_http_req *req)
+{
+    return req->conn->srv->loop;
+}
+
+void sl_http_req_on_abort(struct sl_http_req *req, void (*cb)(struct sl_http_req *, void *),
+                          void *data)
+{
+    req->on_abort = cb;
+    req->abort_data = data;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static void on_conn_handle_closed(uv_handle_t *handle)
+{
+    struct conn *c = handle->data;
+    if (--c->handles_open > 0)
+        return;
+    struct sl_http_server *srv = c->srv;
+    free(c->buf);
+    free(c);
+    srv->stats.open_connections--;
+    maybe_free_server(srv);
+}
+
+/* The server goes once closing was asked, the listener is closed and the
+ * last connection's handles are closed. */
+static void maybe_free_server(struct sl_http_server *srv)
+{
+    if (!srv->closing || srv->listening || srv->stats.open_connections > 0 || !srv->close_cb)
+        return;
+    void (*cb)(void *) = srv->close_cb;
+    srv->close_cb = NULL;
+    cb(srv->close_arg);
+    free(srv);
+}
+
+static void conn_close(struct conn *c, int reset)
+{
+    if (c->state == C_CLOSING)
+        return;
+    int aborting = c->state == C_HANDLING && c->req.on_abort;
+    c->state = C_CLOSING;
+    sl_list_remove(&c->node);
+    if (aborting) {
+        void (*cb)(struct sl_http_req *, void *) = c->req.on_abort;
+        c->req.on_abort = NULL;
+        cb(&c->req, c->req.abort_data);
+    }
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    if (reset && uv_tcp_close_reset(&c->tcp, on_conn_handle_closed) == 0)
+        return;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+}
+
+/* The server's own error answers: always close the connection after. */
+static void reject(struct conn *c, int status, const char *code, const char *message)
+{
+    c->srv->stats.status_4xx_limits++;
+    c->state = C_HANDLING;
+    c->req.head.keep_alive = 0;
+    c->req.on_abort = NULL;
+    sl_http_respond_error(&c->req, status, "invalid_request_error", code, message);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    struct conn *c = timer->data;
+    if (c->state == C_READING)
+        reject(c, 408, "request_timeout", "the request did not arrive in time");
+    else if (c->state == C_IDLE)
+        conn_close(c, 0);
+}
+
+static void arm_timer(struct conn *c)
+{
+    unsigned ms =
+        c->state == C_READING ? c->srv->cfg.request_timeout_ms : c->srv->cfg.idle_timeout_ms;
+    if (c->state == C_HANDLING || ms == 0)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void dispatch(struct conn *c)
+{
+    /* The buffer may have moved (grown) since the head was parsed: parse
+     * it again so every pointer in it is into the buffer as it is now. */
+    struct sl_str body = c->req.body;
+    sl_http_parse_request(c->buf + c->pos, c->head_len, &c->req.head);
+    c->req.body = body;
+    c->state = C_HANDLING;
+    uv_timer_stop(&c->timer);
+    c->req.conn = c;
+    c->srv->stats.requests++;
+    c->srv->handler(&c->req, c->srv->data);
+}
+
+static void send_continue(struct conn *c)
+{
+    if (c->continue_sent)
+        return;
+    c->continue_sent = 1;
+    uv_buf_t buf = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+    write_bufs(c, &buf, 1);
+}
+
+/* Parses what is buffered: heads, bodies, and dispatches whole requests. */
+static void process(struct conn *c)
+{
+    const struct sl_http_server_config *cfg = &c->srv->cfg;
+    c->in_process = 1;
+    while (c->state == C_IDLE || c->state == C_READING) {
+        char *start = c->buf + c->pos;
+        size_t avail = c->len - c->pos;
+        if (avail == 0)
+            break;
+        if (c->state == C_IDLE) {
+            c->state = C_READING;
+            arm_timer(c);
+        }
+        if (c->head_len == 0) {
+            int rc = sl_http_parse_request(start, avail, &c->req.head);
+            if (rc == SL_HTTP_INCOMPLETE) {
+                if (avail > cfg->max_header_bytes)
+                    reject(c, 431, "header_too_large", "request headers are too large");
+                break;
+            }
+            if (rc < 0) {
+                if (rc == SL_HTTP_E_TOO_MANY_HEADERS)
+                    reject(c, 431, "too_many_headers", "too many request headers");
+                else if (rc == SL_HTTP_E_VERSION)
+                    reject(c, 505, "http_version", "only HTTP/1.0 and HTTP/1.1 are served");
+                else if (rc == SL_HTTP_E_TRANSFER_CODING)
+                    reject(c, 501, "transfer_coding",
+                           "only the chunked transfer coding is "
+                           "understood");
+                else
+                    reject(c, 400, "bad_request", "malformed HTTP request");
+                break;
+            }
+            if ((size_t)rc > cfg->max_header_bytes) {
+                reject(c, 431, "header_too_large", "request headers are too large");
+                break;
+            }
+            c->head_len = (size_t)rc;
+            if (c->req.head.content_length > (int64_t)cfg->max_body_bytes) {
+                reject(c, 413, "body_too_large", "request body is too large");
+                break;
+            }
+        }
+        char *body = start + c->head_len;
+        size_t have = avail - c->head_len;
+        struct sl_http_head *h = &c->req.head;
+        if (h->chunked) {
+            int rc = sl_chunked_decode(&c->chunked, body, have, cfg->max_body_bytes);
+            if (rc == SL_CHUNKED_TOO_BIG) {
+                reject(c, 413, "body_too_large", "request body is too large");
+                break;
+            }
+            if (rc == SL_CHUNKED_BAD) {
+                reject(c, 400, "bad_request", "malformed chunked request body");
+                break;
+            }
+            if (rc == SL_CHUNKED_MORE) {
+                if (h->expect_continue)
+                    send_continue(c);
+                break;
+            }
+            c->req.body = (struct sl_str){body, c->chunked.decoded};
+        } else {
+            size_t need = h->content_length > 0 ? (size_t)h->content_length : 0;
+            if (have < need) {
+                if (h->expect_continue)
+                    send_continue(c);
+                break;
+            }
+            c->req.body = (struct sl_str){body, need};
+        }
+        dispatch(c);
+    }
+    c->in_process = 0;
+    /* Paused while handling with a full buffer: resume once it's done. */
+    if (!c->reading && c->state != C_CLOSING && c->state != C_HANDLING)
+        conn_resume(c);
+}
+
+static size_t buffer_limit(const struct conn *c)
+{
+    return c->srv->cfg.max_header_bytes + c->srv->cfg.max_body_bytes + 4096;
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct conn *c = handle->data;
+    if (c->cap - c->len < 1024 && c->state != C_HANDLING && c->cap < buffer_limit(c)) {
+        size_t ncap = c->cap * 2;
+        if (ncap > buffer_limit(c))
+            ncap = buffer_limit(c);
+        char *nbuf = realloc(c->buf, ncap);
+        if (nbuf) {
+            c->buf = nbuf;
+            c->cap = ncap;
+        }
+    }
+    *buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct conn *c = stream->data;
+    if (nread == UV_ENOBUFS) {
+        /* Full while a request is being handled: stop reading until the
+         * response ends (the bytes wait in the kernel, the client waits). */
+        uv_read_stop(stream);
+        c->reading = 0;
+        return;
+    }
+    if (nread < 0) {
+        conn_close(c, 0); /* EOF or error: the client went away */
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->len += (size_t)nread;
+    if (c->state == C_IDLE || c->state == C_READING)
+        process(c);
+}
+
+static void conn_resume(struct conn *c)
+{
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct sl_http_server *srv = listener->data;
+    if (status < 0)
+        return;
+    struct conn *c = calloc(1, sizeof(*c));
+    char *buf = malloc(INITIAL_BUF);
+    if (c == NULL || buf == NULL) {
+        free(c);
+        free(buf);
+        return;
+    }
+    c->srv = srv;
+    c->buf = buf;
+    c->cap = INITIAL_BUF;
+    c->req.conn = c;
+    uv_tcp_init(srv->loop, &c->tcp);
+    uv_timer_init(srv->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles_open = 2;
+    c->state = C_IDLE;
+    sl_list_push_back(&srv->conns, &c->node);
+    srv->stats.open_connections++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c, 0);
+        return;
+    }
+    srv->stats.accepted++;
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (srv->stats.open_connections > srv->cfg.max_connections) {
+        srv->stats.rejected++;
+        c->state = C_HANDLING;
+        c->req.head.keep_alive = 0;
+        sl_http_respond_error(&c->req, 503, "server_error", "too_many_connections",
+                              "the server has too many open connections");
+        return;
+    }
+    conn_resume(c);
+    arm_timer(c);
+}
+
+/* ---- the server ---------------------------------------------------------- */
+
+int sl_http_server_new(uv_loop_t *loop, const struct sl_http_server_config *cfg,
+                       sl_http_handler handler, void *data, struct sl_http_server **out)
+{
+    struct sl_http_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return UV_ENOMEM;
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    srv->handler = handler;
+    srv->data = data;
+    sl_list_init(&srv->conns);
+    *out = srv;
+    return 0;
+}
+
+int sl_http_server_listen(struct sl_http_server *srv, const char *host, int port, char *err,
+                          size_t err_size)
+{
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc != 0)
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+    if (rc != 0) {
+        snprintf(err, err_size, "'%s' is not an IP address", host);
+        return rc;
+    }
+    uv_tcp_init(srv->loop, &srv->listener);
+    srv->listener.data = srv;
+    srv->listening = 1;
+    rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+    srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    return 0;
+}
+
+int sl_http_server_port(const struct sl_http_server *srv)
+{
+    return srv->port;
+}
+
+void sl_http_server_stats(const struct sl_http_server *srv, struct sl_http_server_stats *out)
+{
+    *out = srv->stats;
+}
+
+static void on_listener_closed(uv_handle_t *handle)
+{
+    struct sl_http_server *srv = handle->data;
+    srv->listening = 0;
+    maybe_free_server(srv);
+}
+
+void sl_http_server_stop_accepting(struct sl_http_server *srv)
+{
+    if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))
+        uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+}
+
+static void noop_close(void *arg)
+{
+    (void)arg;
+}
+
+void sl_http_server_close(struct sl_http_server *srv, void (*cb)(void *), void *arg)
+{
+    srv->closing = 1;
+    srv->close_cb = cb ? cb : noop_close;
+    srv->close_arg = arg;
+    struct sl_list *node;
+    while ((node = srv->conns.next) != &srv->conns)
+        conn_close(sl_container_of(node, struct conn, node), 0);
+    if (srv->listening)
+        sl_http_server_stop_accepting(srv);
+    else
+        maybe_free_server(srv);
+}

@@ -1,0 +1,135 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http/parser.h"
+
+static const char get_req[] =
+    "GET /v1/models?x=1 HTTP/1.1\r\nHost: a\r\nX-Thing:  spaced  \r\n\r\n";
+
+Test(http_parser, request_line_and_headers)
+{
+    struct sl_http_head h;
+    int rc = sl_http_parse_request(get_req, strlen(get_req), &h);
+    cr_assert_eq(rc, (int)strlen(get_req));
+    cr_assert(sl_str_eq(h.method, "GET"));
+    cr_assert(sl_str_eq(h.path, "/v1/models"));
+    cr_assert(sl_str_eq(h.query, "x=1"));
+    cr_assert_eq(h.minor_version, 1);
+    cr_assert(h.keep_alive);
+    cr_assert_eq(h.content_length, -1);
+    const struct sl_str *v = sl_http_head_get(&h, "x-thing");
+    cr_assert_not_null(v);
+    cr_assert(sl_str_eq(*v, "spaced"));
+    cr_assert_null(sl_http_head_get(&h, "missing"));
+}
+
+Test(http_parser, every_prefix_is_incomplete_then_complete)
+{
+    struct sl_http_head h;
+    size_t n = strlen(get_req);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(sl_http_parse_request(get_req, i, &h), SL_HTTP_INCOMPLETE, "prefix %zu", i);
+    cr_assert_eq(sl_http_parse_request(get_req, n, &h), (int)n);
+}
+
+Test(http_parser, framing_and_connection_semantics)
+{
+    struct sl_http_head h;
+    const char *post = "POST /x HTTP/1.1\r\nContent-Length: 12\r\nConnection: close\r\n\r\n";
+    cr_assert_gt(sl_http_parse_request(post, strlen(post), &h), 0);
+    cr_assert_eq(h.content_length, 12);
+    cr_assert_not(h.keep_alive);
+    const char *old = "GET / HTTP/1.0\r\n\r\n";
+    cr_assert_gt(sl_http_parse_request(old, strlen(old), &h), 0);
+    cr_assert_not(h.keep_alive);
+    const char *old_ka = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+    cr_assert_gt(sl_http_parse_request(old_ka, strlen(old_ka), &h), 0);
+    cr_assert(h.keep_alive);
+    const char *chunked =
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n";
+    cr_assert_gt(sl_http_parse_request(chunked, strlen(chunked), &h), 0);
+    cr_assert(h.chunked);
+    cr_assert(h.expect_continue);
+    const char *bare_lf = "GET / HTTP/1.1\nHost: a\n\n";
+    cr_assert_eq(sl_http_parse_request(bare_lf, strlen(bare_lf), &h), (int)strlen(bare_lf));
+}
+
+Test(http_parser, bad_requests)
+{
+    static const char *const bad[] = {
+        "GET\r\n\r\n",
+        "GET / \r\n\r\n",
+        "G(T / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nNo colon\r\n\r\n",
+        "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+        "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
+        "GET / XTTP/1.1\r\n\r\n",
+    };
+    struct sl_http_head h;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        cr_assert_eq(sl_http_parse_request(bad[i], strlen(bad[i]), &h), SL_HTTP_E_BAD, "%s",
+                     bad[i]);
+    const char *v2 = "GET / HTTP/2.0\r\n\r\n";
+    cr_assert_eq(sl_http_parse_request(v2, strlen(v2), &h), SL_HTTP_E_VERSION);
+    const char *gzip = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+    cr_assert_eq(sl_http_parse_request(gzip, strlen(gzip), &h), SL_HTTP_E_TRANSFER_CODING);
+}
+
+Test(http_parser, too_many_headers)
+{
+    char buf[8192];
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < SL_HTTP_MAX_HEADERS + 1; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "H%d: v\r\n", i);
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\n");
+    struct sl_http_head h;
+    cr_assert_eq(sl_http_parse_request(buf, n, &h), SL_HTTP_E_TOO_MANY_HEADERS);
+}
+
+static const char chunked_body[] = "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
+
+Test(http_parser, chunked_whole_and_split_at_every_offset)
+{
+    size_t n = strlen(chunked_body);
+    for (size_t split = 0; split <= n; split++) {
+        char buf[128];
+        memcpy(buf, chunked_body, n);
+        struct sl_chunked d = {0};
+        int rc = sl_chunked_decode(&d, buf, split, 1024);
+        cr_assert_neq(rc, SL_CHUNKED_BAD);
+        if (split < n)
+            cr_assert_eq(rc, SL_CHUNKED_MORE, "split %zu", split);
+        rc = sl_chunked_decode(&d, buf, n, 1024);
+        cr_assert_eq(rc, SL_CHUNKED_DONE, "split %zu", split);
+        cr_assert_eq(d.raw, n);
+        cr_assert_eq(d.decoded, 12);
+        cr_assert_eq(memcmp(buf, "hello, world", 12), 0);
+    }
+    /* byte by byte */
+    char buf[128];
+    memcpy(buf, chunked_body, n);
+    struct sl_chunked d = {0};
+    int rc = SL_CHUNKED_MORE;
+    for (size_t i = 1; i <= n; i++)
+        rc = sl_chunked_decode(&d, buf, i, 1024);
+    cr_assert_eq(rc, SL_CHUNKED_DONE);
+    cr_assert_eq(memcmp(buf, "hello, world", 12), 0);
+}
+
+Test(http_parser, chunked_errors_and_limit)
+{
+    char bad[] = "zz\r\n";
+    struct sl_chunked d = {0};
+    cr_assert_eq(sl_chunked_decode(&d, bad, strlen(bad), 100), SL_CHUNKED_BAD);
+    char nocrlf[] = "3\r\nabcX";
+    struct sl_chunked d2 = {0};
+    cr_assert_eq(sl_chunked_decode(&d2, nocrlf, strlen(nocrlf), 100), SL_CHUNKED_BAD);
+    char big[] = "ff\r\n";
+    struct sl_chunked d3 = {0};
+    cr_assert_eq(sl_chunked_decode(&d3, big, strlen(big), 100), SL_CHUNKED_TOO_BIG);
+}
