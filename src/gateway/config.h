@@ -1,0 +1,72 @@
+/* Gateway configuration: which models exist, which upstream deployments
+ * serve each, their limits and retry policies, and the gateway's own API
+ * keys. Loaded from YAML (sluice serve --config FILE) or made up from one
+ * URL (sluice serve --upstream URL). A bad file is refused as a whole with
+ * "FILE:LINE: reason". Upstream API keys come from environment variables
+ * named in the file; their values are kept here and never printed. */
+#ifndef SL_GW_CONFIG_H
+#define SL_GW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "retry/policy.h"
+
+struct sl_gw_deployment {
+    char name[64];
+    char url[512];            /* base URL: http(s)://host[:port][/prefix] */
+    char api_key_env[128];    /* the variable's name, for messages */
+    char *api_key;            /* its value at start-up, or NULL */
+    char upstream_model[128]; /* sent upstream; empty = the client's model */
+    double weight;
+    unsigned max_concurrency;
+    unsigned queue_length;
+    unsigned queue_timeout_ms;
+    unsigned connect_timeout_ms;
+    unsigned attempt_timeout_ms;
+    unsigned cooldown_failures; /* consecutive failures that start a cool-down */
+    unsigned cooldown_ms;
+    struct sl_retry_policy retry;
+};
+
+struct sl_gw_model {
+    char name[128]; /* "*" matches any model */
+    unsigned total_timeout_ms;
+    struct sl_gw_deployment *deployments;
+    size_t ndeployments;
+};
+
+struct sl_gw_key {
+    char name[64];
+    unsigned char sha256[32];
+};
+
+struct sl_gw_config {
+    char listen_host[256];
+    int listen_port;
+    char db[1024];
+    int log_json;
+    size_t max_body_bytes;
+    unsigned drain_timeout_ms;
+    struct sl_gw_model *models;
+    size_t nmodels;
+    struct sl_gw_key *keys; /* auth is on when nkeys > 0 */
+    size_t nkeys;
+};
+
+void sl_gw_config_init(struct sl_gw_config *cfg);
+
+/* Returns 0, or -1 with "FILE:LINE: reason" in err. */
+int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, size_t err_size);
+
+/* The quick start: every model goes to one upstream with default limits. */
+int sl_gw_config_single(const char *upstream_url, struct sl_gw_config *cfg, char *err,
+                        size_t err_size);
+
+/* The model entry for a requested name: exact match first, then "*". */
+const struct sl_gw_model *sl_gw_config_model(const struct sl_gw_config *cfg, const char *name,
+                                             size_t len);
+
+void sl_gw_config_free(struct sl_gw_config *cfg);
+
+#endif

@@ -1,0 +1,148 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/config.h"
+
+static char path[64];
+
+static void write_config(const char *text)
+{
+    snprintf(path, sizeof(path), "/tmp/sluice-cfg-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void cleanup(void)
+{
+    unlink(path);
+}
+
+TestSuite(gw_config, .fini = cleanup);
+
+static const char good[] =
+    "listen: 127.0.0.1:9090\n"
+    "db: sqlite:/tmp/x.db\n"
+    "log_format: json\n"
+    "keys:\n"
+    "  - name: team-a\n"
+    "    sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\n"
+    "models:\n"
+    "  - name: gpt-4o-mini\n"
+    "    total_timeout_ms: 30000\n"
+    "    deployments:\n"
+    "      - name: primary\n"
+    "        url: http://127.0.0.1:8081/\n"
+    "        api_key_env: SLUICE_TEST_KEY\n"
+    "        weight: 3\n"
+    "        max_concurrency: 8\n"
+    "        queue_length: 50\n"
+    "        queue_timeout_ms: 250\n"
+    "        retry: {max_attempts: 4, backoff: exponential, base_ms: 10,"
+    " retry_on: [rate_limited, 503]}\n"
+    "      - url: https://backup.example\n"
+    "  - name: \"*\"\n"
+    "    deployments: [{url: 'http://127.0.0.1:9999'}]\n";
+
+Test(gw_config, a_full_config_loads)
+{
+    setenv("SLUICE_TEST_KEY", "sk-secret", 1);
+    write_config(good);
+    struct sl_gw_config cfg;
+    char err[512];
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(cfg.listen_host, "127.0.0.1");
+    cr_assert_eq(cfg.listen_port, 9090);
+    cr_assert_str_eq(cfg.db, "sqlite:/tmp/x.db");
+    cr_assert(cfg.log_json);
+    cr_assert_eq(cfg.nkeys, 1);
+    cr_assert_eq(cfg.keys[0].sha256[0], 0x2c);
+    cr_assert_eq(cfg.nmodels, 2);
+    const struct sl_gw_model *m = sl_gw_config_model(&cfg, "gpt-4o-mini", 11);
+    cr_assert_not_null(m);
+    cr_assert_eq(m->total_timeout_ms, 30000);
+    cr_assert_eq(m->ndeployments, 2);
+    const struct sl_gw_deployment *d = &m->deployments[0];
+    cr_assert_str_eq(d->name, "primary");
+    cr_assert_str_eq(d->url, "http://127.0.0.1:8081"); /* trailing slash dropped */
+    cr_assert_str_eq(d->api_key, "sk-secret");
+    cr_assert_float_eq(d->weight, 3, 1e-9);
+    cr_assert_eq(d->max_concurrency, 8);
+    cr_assert_eq(d->queue_length, 50);
+    cr_assert_eq(d->queue_timeout_ms, 250);
+    cr_assert_eq(d->retry.max_attempts, 4);
+    cr_assert_eq(d->retry.wait, SL_WAIT_EXPONENTIAL);
+    cr_assert_eq(d->retry.retry_on, SL_ERR_BIT(SL_E_RATE_LIMITED) | SL_ERR_BIT(SL_E_UNAVAILABLE));
+    cr_assert_str_eq(m->deployments[1].name, "gpt-4o-mini#2");
+    cr_assert_eq(m->deployments[1].max_concurrency, 100); /* default */
+    /* any other model goes to the wildcard entry */
+    const struct sl_gw_model *any = sl_gw_config_model(&cfg, "llama", 5);
+    cr_assert_not_null(any);
+    cr_assert_str_eq(any->name, "*");
+    sl_gw_config_free(&cfg);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+    write_config(text);
+    struct sl_gw_config cfg;
+    char err[512] = "";
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), -1, "accepted: %s", text);
+    cr_assert_not_null(strstr(err, needle), "'%s' not in '%s'", needle, err);
+    cr_assert_not_null(strstr(err, path), "the file is not named: %s", err);
+    unlink(path);
+}
+
+Test(gw_config, bad_files_name_file_line_and_reason)
+{
+    unsetenv("SLUICE_MISSING_KEY");
+    expect_error(
+        "models:\n  - name: a\n    deployments:\n      - url: http://x\n        wieght: 2\n",
+        ":5: unknown key 'wieght' in a deployment");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
+                 "        max_concurrency: -3\n",
+                 ":5: max_concurrency must be a whole number");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: ftp://x\n",
+                 ":4: url must start with http://");
+    expect_error("models:\n  - name: a\n    deployments: []\n", "needs a non-empty list");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
+                 "        api_key_env: SLUICE_MISSING_KEY\n",
+                 "SLUICE_MISSING_KEY (api_key_env) is not set");
+    expect_error("listen: [oops\n", ":2:");
+    expect_error("models:\n  - name: a\n    deployments: [{url: 'http://x'}]\n"
+                 "  - name: a\n    deployments: [{url: 'http://y'}]\n",
+                 ":4: model 'a' is listed twice");
+    expect_error("db: x\n", "lists no models");
+    expect_error("", "empty");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
+                 "        retry: {backoff: sometimes}\n",
+                 "retry.backoff must be");
+    expect_error("keys:\n  - name: k\n    sha256: abc\nmodels: [{name: a, deployments: [{url: "
+                 "'http://x'}]}]\n",
+                 ":3: sha256 must be 64 hex digits");
+}
+
+Test(gw_config, missing_file)
+{
+    struct sl_gw_config cfg;
+    char err[512];
+    cr_assert_eq(sl_gw_config_load("/nonexistent/sluice.yaml", &cfg, err, sizeof(err)), -1);
+    cr_assert_not_null(strstr(err, "/nonexistent/sluice.yaml: cannot read"), "%s", err);
+}
+
+Test(gw_config, single_upstream_quick_start)
+{
+    struct sl_gw_config cfg;
+    char err[256];
+    cr_assert_eq(sl_gw_config_single("http://127.0.0.1:8081/", &cfg, err, sizeof(err)), 0);
+    const struct sl_gw_model *m = sl_gw_config_model(&cfg, "whatever", 8);
+    cr_assert_not_null(m);
+    cr_assert_str_eq(m->deployments[0].url, "http://127.0.0.1:8081");
+    sl_gw_config_free(&cfg);
+    cr_assert_eq(sl_gw_config_single("localhost:8081", &cfg, err, sizeof(err)), -1);
+    cr_assert_not_null(strstr(err, "--upstream must start with http://"));
+}
