@@ -1,0 +1,114 @@
+/* HTTP client to upstreams, on the libuv loop.
+ *
+ * One sl_http_client per loop; it keeps the connections to upstreams alive
+ * and reuses them. A request is a caller-owned struct sl_http_request: fill
+ * it in, start it, and get exactly one on_done, with the status and an
+ * error class (core/errclass.h) the retry engine decides on. The body is
+ * streamed to on_body as it arrives; on_body may pause delivery
+ * (backpressure) until sl_http_request_resume(). A request in flight can be
+ * cancelled: its upstream connection is closed at once, so the upstream
+ * sees the client go away.
+ *
+ * HTTP/1.1 and HTTPS (over HTTP/1.1, so that a cancel is a disconnect, not
+ * a stream reset on a shared connection). Nothing outside src/http/ sees
+ * the library underneath (libcurl). */
+#ifndef SL_HTTP_CLIENT_H
+#define SL_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/errclass.h"
+
+struct sl_http_client;
+struct sl_http_xfer; /* private: one request in flight */
+struct sl_http_request;
+
+/* A header. In a request both strings are the caller's; in on_headers they
+ * are NUL-terminated, trimmed, and valid only during the callback. */
+struct sl_http_header {
+    const char *name;
+    const char *value;
+};
+
+struct sl_http_result {
+    enum sl_err err;        /* SL_OK when a complete response arrived, whatever its status */
+    int status;             /* the final HTTP status, or 0 when none arrived */
+    const char *message;    /* why it failed ("first byte timeout after 200 ms"), or "" */
+    uint64_t body_bytes;    /* body bytes delivered to on_body */
+    uint64_t first_byte_ns; /* from start to the first response byte, 0 if none */
+    uint64_t total_ns;      /* from start to done */
+    int reused;             /* 1 when it ran on a connection kept from an earlier request */
+};
+
+/* Returned by on_body to refuse the chunk for now: delivery pauses, and the
+ * same bytes are delivered again after sl_http_request_resume(). */
+#define SL_HTTP_PAUSE 1
+
+typedef void (*sl_http_headers_cb)(struct sl_http_request *req, int status,
+                                   const struct sl_http_header *headers, size_t n);
+/* Returns 0 (consumed) or SL_HTTP_PAUSE (not consumed). */
+typedef int (*sl_http_body_cb)(struct sl_http_request *req, const char *data, size_t len);
+/* The last callback of a request; from its start on the request struct is
+ * the caller's again (it may be freed or started anew). */
+typedef void (*sl_http_done_cb)(struct sl_http_request *req, const struct sl_http_result *res);
+
+struct sl_http_request {
+    /* Set by the caller; read by sl_http_request_start and, for body and
+     * headers, kept in use until on_done: keep them alive until then. */
+    const char *method; /* NULL: "POST" with a body, else "GET" */
+    const char *url;    /* http:// or https:// */
+    const struct sl_http_header *headers;
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+    uint32_t connect_timeout_ms;    /* TCP (and TLS) connect; 0: 300 s */
+    uint32_t first_byte_timeout_ms; /* start to the first response byte; 0: none */
+    uint32_t total_timeout_ms;      /* start to the end of the body; 0: none */
+    sl_http_headers_cb on_headers;  /* optional: once, before the first body chunk */
+    sl_http_body_cb on_body;        /* optional */
+    sl_http_done_cb on_done;        /* required */
+    void *data;                     /* the caller's */
+
+    struct sl_http_xfer *xfer; /* private: non-NULL from start to on_done */
+};
+
+struct sl_http_client_opts {
+    unsigned max_idle_connections; /* kept-alive connections cached; 0: 64 */
+    unsigned max_host_connections; /* open at once per host (more wait); 0: unlimited */
+    size_t max_header_bytes;       /* a larger response header block fails; 0: 64 KiB */
+};
+
+/* opts may be NULL. Returns 0 or UV_ENOMEM / UV_EIO (libcurl failed). */
+int sl_http_client_new(uv_loop_t *loop, const struct sl_http_client_opts *opts,
+                       struct sl_http_client **out);
+
+typedef void (*sl_http_client_close_cb)(void *arg);
+
+/* Cancels every request in flight (each gets on_done with SL_E_CANCELLED),
+ * closes all connections and handles, frees the client, then calls cb (may
+ * be NULL). The client must not be used after this call. */
+void sl_http_client_close(struct sl_http_client *client, sl_http_client_close_cb cb, void *arg);
+
+/* Starts a request. Returns 0, after which on_done is called exactly once
+ * and never from inside this call; or UV_EINVAL (no url or on_done),
+ * UV_EBUSY (already in flight), UV_ESHUTDOWN (client closing), UV_ENOMEM,
+ * after which no callback is called. */
+int sl_http_request_start(struct sl_http_client *client, struct sl_http_request *req);
+
+/* Aborts a request in flight: no header or body callback runs after this
+ * returns, the upstream connection is closed (at once, or when called from
+ * one of this client's callbacks, as soon as that returns), and on_done
+ * follows from the loop with SL_E_CANCELLED. Does nothing when the request
+ * is not in flight or already cancelled. */
+void sl_http_request_cancel(struct sl_http_request *req);
+
+/* Resumes body delivery paused by SL_HTTP_PAUSE. The chunk that was refused
+ * is delivered again from the loop, never from inside this call. */
+void sl_http_request_resume(struct sl_http_request *req);
+
+/* The value of the first header called `name` (case-insensitive), or NULL. */
+const char *sl_http_header_get(const struct sl_http_header *headers, size_t n, const char *name);
+
+#endif

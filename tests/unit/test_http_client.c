@@ -1,0 +1,982 @@
+/* HTTP client against a small HTTP/1.1 server on raw libuv, both on the
+ * test's loop: connection reuse, each timeout, streaming in pieces,
+ * cancellation that the server sees as a disconnect, refused and reset as
+ * distinct error classes, pause/resume, and a clean close. */
+#include <arpa/inet.h>
+#include <signal.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../support.h"
+#include "core/list.h"
+#include "http/client.h"
+#include "http/sse.h"
+
+/* The test server. The path chooses the behaviour:
+ *   /ok               200 "hello world" with X-Test: yes
+ *   /status/N         status N
+ *   /delay/MS         200 after MS
+ *   /stream/N/MS      chunked text/event-stream: N events, MS apart
+ *   /hang             never answers
+ *   /reset            resets the connection (RST)
+ *   /cut/N            a chunked stream closed after N events, unfinished
+ *   /bigheader        a 4000-byte header
+ * A connection that starts with a TLS handshake gets a plain-text 400 and
+ * is closed, as nginx does on a plain port. */
+struct srv {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    int port;
+    int accepts, requests, eofs, tls_hellos;
+    uint64_t last_eof_ns;
+    struct sl_buf last; /* the last request, head and body */
+    struct sl_list conns;
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    struct srv *srv;
+    struct sl_list node;
+    struct sl_buf in;
+    int open_handles;
+    int closing;
+    int stream_left, stream_ms, stream_seq;
+};
+
+static void conn_free(uv_handle_t *h)
+{
+    struct conn *cn = h->data;
+    if (--cn->open_handles == 0) {
+        sl_buf_release(&cn->in);
+        free(cn);
+    }
+}
+
+static void conn_close(struct conn *cn, int reset)
+{
+    if (cn->closing)
+        return;
+    cn->closing = 1;
+    sl_list_remove(&cn->node);
+    uv_close((uv_handle_t *)&cn->timer, conn_free);
+    /* A reset fails when the peer has already gone (EINVAL from
+     * SO_LINGER on a dead socket): then a plain close will do. */
+    if (!reset || uv_tcp_close_reset(&cn->tcp, conn_free) != 0)
+        uv_close((uv_handle_t *)&cn->tcp, conn_free);
+}
+
+struct wreq {
+    uv_write_t w;
+    char data[];
+};
+
+static void write_done(uv_write_t *w, int status)
+{
+    (void)status;
+    free(sl_container_of(w, struct wreq, w));
+}
+
+static void srv_write(struct conn *cn, const char *s, size_t n)
+{
+    if (cn->closing)
+        return;
+    struct wreq *r = malloc(sizeof(*r) + n);
+    memcpy(r->data, s, n);
+    uv_buf_t b = uv_buf_init(r->data, (unsigned)n);
+    if (uv_write(&r->w, (uv_stream_t *)&cn->tcp, &b, 1, write_done) != 0)
+        free(r);
+}
+
+static void respond(struct conn *cn, int status, const char *extra_headers, const char *body)
+{
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n",
+                     status, strlen(body), extra_headers);
+    srv_write(cn, head, (size_t)n);
+    srv_write(cn, body, strlen(body));
+}
+
+static void stream_tick(uv_timer_t *t)
+{
+    struct conn *cn = t->data;
+    char chunk[128], event[64];
+    int en = snprintf(event, sizeof(event), "data: chunk %d\n\n", cn->stream_seq++);
+    int n = snprintf(chunk, sizeof(chunk), "%x\r\n%s\r\n", en, event);
+    srv_write(cn, chunk, (size_t)n);
+    if (--cn->stream_left == 0) {
+        srv_write(cn, "0\r\n\r\n", 5);
+        uv_timer_stop(t);
+    }
+}
+
+static void delay_done(uv_timer_t *t)
+{
+    respond(t->data, 200, "", "late");
+}
+
+static void serve(struct conn *cn, const char *path)
+{
+    int a, b;
+    if (strcmp(path, "/ok") == 0) {
+        respond(cn, 200, "X-Test:  yes \r\n", "hello world");
+    } else if (sscanf(path, "/status/%d", &a) == 1) {
+        respond(cn, a, "", "status");
+    } else if (sscanf(path, "/delay/%d", &a) == 1) {
+        uv_timer_start(&cn->timer, delay_done, (uint64_t)a, 0);
+    } else if (sscanf(path, "/stream/%d/%d", &a, &b) == 2) {
+        const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n";
+        srv_write(cn, h, strlen(h));
+        cn->stream_left = a;
+        cn->stream_seq = 0;
+        uv_timer_start(&cn->timer, stream_tick, 0, (uint64_t)b);
+    } else if (sscanf(path, "/cut/%d", &a) == 1) {
+        const char *h = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        srv_write(cn, h, strlen(h));
+        cn->stream_left = -1; /* never the last chunk */
+        for (int i = 0; i < a; i++)
+            stream_tick(&cn->timer);
+        conn_close(cn, 0);
+    } else if (strcmp(path, "/hang") == 0) {
+        /* nothing */
+    } else if (strcmp(path, "/reset") == 0) {
+        conn_close(cn, 1);
+    } else if (strcmp(path, "/bigheader") == 0) {
+        char big[4100] = "X-Big: ";
+        memset(big + 7, 'b', 4000);
+        strcpy(big + 4007, "\r\n");
+        char head[4200];
+        int n =
+            snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n%s\r\nok", big);
+        srv_write(cn, head, (size_t)n);
+    } else {
+        respond(cn, 404, "", "not found");
+    }
+}
+
+/* Handles every complete request in the buffer (keep-alive, pipelining). */
+static void parse_requests(struct conn *cn)
+{
+    while (!cn->closing && cn->in.len) {
+        char *end = strstr(cn->in.ptr, "\r\n\r\n");
+        if (end == NULL)
+            return;
+        size_t head = (size_t)(end + 4 - cn->in.ptr), body = 0;
+        for (char *p = cn->in.ptr; p < end; p = strstr(p, "\r\n") + 2)
+            if (strncasecmp(p, "Content-Length:", 15) == 0)
+                body = strtoul(p + 15, NULL, 10);
+        if (cn->in.len < head + body)
+            return;
+        struct srv *s = cn->srv;
+        s->requests++;
+        sl_buf_reset(&s->last);
+        sl_buf_append(&s->last, cn->in.ptr, head + body);
+        char path[256] = "";
+        sscanf(cn->in.ptr, "%*s %255s", path);
+        memmove(cn->in.ptr, cn->in.ptr + head + body, cn->in.len - head - body + 1);
+        cn->in.len -= head + body;
+        serve(cn, path);
+    }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+    (void)h;
+    buf->base = malloc(size);
+    buf->len = size;
+}
+
+static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *cn = stream->data;
+    struct srv *s = cn->srv;
+    if (nread < 0) {
+        s->eofs++;
+        s->last_eof_ns = uv_hrtime();
+        conn_close(cn, 0);
+    } else if (nread > 0 && cn->in.len == 0 && (unsigned char)buf->base[0] == 0x16) {
+        s->tls_hellos++;
+        respond(cn, 400, "Connection: close\r\n", "plain HTTP on this port");
+        conn_close(cn, 0);
+    } else if (nread > 0) {
+        sl_buf_append(&cn->in, buf->base, (size_t)nread);
+        parse_requests(cn);
+    }
+    free(buf->base);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct srv *s = listener->data;
+    cr_assert_eq(status, 0);
+    struct conn *cn = calloc(1, sizeof(*cn));
+    cn->srv = s;
+    sl_buf_init(&cn->in, 1 << 20);
+    uv_tcp_init(s->loop, &cn->tcp);
+    uv_timer_init(s->loop, &cn->timer);
+    cn->tcp.data = cn->timer.data = cn;
+    cn->open_handles = 2;
+    sl_list_push_back(&s->conns, &cn->node);
+    cr_assert_eq(uv_accept(listener, (uv_stream_t *)&cn->tcp), 0);
+    s->accepts++;
+    uv_read_start((uv_stream_t *)&cn->tcp, alloc_cb, read_cb);
+}
+
+static void srv_start(struct srv *s, uv_loop_t *loop)
+{
+    *s = (struct srv){.loop = loop};
+    sl_list_init(&s->conns);
+    sl_buf_init(&s->last, 1 << 20);
+    struct sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    cr_assert_eq(uv_tcp_init(loop, &s->listener), 0);
+    s->listener.data = s;
+    cr_assert_eq(uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0), 0);
+    cr_assert_eq(uv_listen((uv_stream_t *)&s->listener, 128, on_connection), 0);
+    int len = sizeof(addr);
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&addr, &len);
+    s->port = ntohs(addr.sin_port);
+}
+
+static void srv_close(struct srv *s)
+{
+    while (!sl_list_empty(&s->conns))
+        conn_close(sl_container_of(s->conns.next, struct conn, node), 0);
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    sl_buf_release(&s->last);
+}
+
+/* The fixture: one loop, one server, one client. */
+static uv_loop_t loop;
+static uv_timer_t guard; /* keeps run_until from blocking forever */
+static struct srv srv;
+static struct sl_http_client *client;
+static int client_closed;
+
+static void start_all(const struct sl_http_client_opts *opts)
+{
+    signal(SIGPIPE, SIG_IGN); /* the server writes to peers that went away */
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    srv_start(&srv, &loop);
+    uv_timer_init(&loop, &guard);
+    cr_assert_eq(sl_http_client_new(&loop, opts, &client), 0);
+    client_closed = 0;
+}
+
+static void on_client_closed(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static void close_all(void)
+{
+    sl_http_client_close(client, on_client_closed, &client_closed);
+    srv_close(&srv);
+    uv_close((uv_handle_t *)&guard, NULL);
+    sl_test_close_loop(&loop);
+    cr_assert_eq(client_closed, 1);
+}
+
+/* Runs the loop until *counter reaches n or ms pass; the guard timer keeps
+ * UV_RUN_ONCE from blocking forever. Returns the elapsed ms. */
+static void tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static double run_until_n(const int *counter, int n, double ms)
+{
+    uv_timer_start(&guard, tick, 5, 5);
+    uint64_t t0 = uv_hrtime();
+    while (*counter < n && sl_test_ms_since(t0) < ms)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_timer_stop(&guard);
+    return sl_test_ms_since(t0);
+}
+
+static double run_until(const int *flag, double ms)
+{
+    return run_until_n(flag, 1, ms);
+}
+
+/* A request and everything that happened to it. */
+struct call {
+    struct sl_http_request req;
+    char url[128];
+    int header_calls, status, nheaders;
+    char x_test[32];
+    struct sl_buf body;
+    int body_calls;
+    uint64_t start_ns, first_chunk_ns, last_chunk_ns;
+    int done, err, done_status;
+    struct sl_http_result res;
+    char message[128];
+    int cancel_at_chunk; /* cancel from inside on_body at this chunk (1-based) */
+    int cancel_in_headers;
+    int pause_at_chunk; /* refuse this chunk with SL_HTTP_PAUSE */
+    int close_at_chunk; /* close the whole client from inside on_body */
+    int paused;
+    uint64_t cancel_ns;
+    void (*then)(struct call *); /* runs from on_done */
+    int then_restarted;
+};
+
+static void on_headers(struct sl_http_request *req, int status, const struct sl_http_header *h,
+                       size_t n)
+{
+    struct call *c = req->data;
+    c->header_calls++;
+    c->status = status;
+    c->nheaders = (int)n;
+    const char *v = sl_http_header_get(h, n, "x-test");
+    if (v)
+        snprintf(c->x_test, sizeof(c->x_test), "%s", v);
+    if (c->cancel_in_headers) {
+        c->cancel_ns = uv_hrtime();
+        sl_http_request_cancel(req);
+    }
+}
+
+static int on_body(struct sl_http_request *req, const char *data, size_t len)
+{
+    struct call *c = req->data;
+    cr_assert_eq(c->done, c->then_restarted, "no body after done");
+    cr_assert_eq(c->cancel_ns, 0, "no body after cancel");
+    c->body_calls++;
+    if (c->pause_at_chunk && c->body_calls == c->pause_at_chunk) {
+        c->paused = 1;
+        return SL_HTTP_PAUSE;
+    }
+    uint64_t now = uv_hrtime();
+    if (c->first_chunk_ns == 0)
+        c->first_chunk_ns = now;
+    c->last_chunk_ns = now;
+    sl_buf_append(&c->body, data, len);
+    if (c->close_at_chunk && c->body_calls == c->close_at_chunk) {
+        c->cancel_ns = uv_hrtime();
+        sl_http_client_close(client, on_client_closed, &client_closed);
+    }
+    if (c->cancel_at_chunk && c->body_calls == c->cancel_at_chunk) {
+        c->cancel_ns = uv_hrtime();
+        sl_http_request_cancel(req);
+    }
+    return 0;
+}
+
+static void on_done(struct sl_http_request *req, const struct sl_http_result *res)
+{
+    struct call *c = req->data;
+    cr_assert_eq(req->xfer, NULL);
+    c->done++;
+    c->res = *res;
+    c->err = res->err;
+    c->done_status = res->status;
+    snprintf(c->message, sizeof(c->message), "%s", res->message);
+    c->res.message = c->message;
+    if (c->then)
+        c->then(c);
+}
+
+static void call_init(struct call *c, const char *path)
+{
+    *c = (struct call){0};
+    snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%d%s", srv.port, path);
+    c->req = (struct sl_http_request){
+        .url = c->url, .on_headers = on_headers, .on_body = on_body, .on_done = on_done, .data = c};
+    sl_buf_init(&c->body, 1 << 20);
+    sl_buf_append(&c->body, "", 0);
+}
+
+static void call_start(struct call *c)
+{
+    c->start_ns = uv_hrtime();
+    cr_assert_eq(sl_http_request_start(client, &c->req), 0);
+}
+
+static void call_release(struct call *c)
+{
+    sl_buf_release(&c->body);
+}
+
+static double ms_between(uint64_t a, uint64_t b)
+{
+    return (double)(b - a) / 1e6;
+}
+
+Test(http_client, get_delivers_status_headers_and_body)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/ok");
+    call_start(&c);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.done, 1);
+    cr_assert_eq(c.err, SL_OK, "%s", c.message);
+    cr_assert_eq(c.done_status, 200);
+    cr_assert_eq(c.header_calls, 1);
+    cr_assert_eq(c.status, 200);
+    cr_assert_str_eq(c.x_test, "yes", "header values are trimmed");
+    cr_assert_geq(c.nheaders, 3);
+    cr_assert_str_eq(c.body.ptr, "hello world");
+    cr_assert_eq(c.res.body_bytes, 11);
+    cr_assert_gt(c.res.first_byte_ns, 0);
+    cr_assert_geq(c.res.total_ns, c.res.first_byte_ns);
+    cr_assert_str_eq(c.message, "");
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, post_sends_method_headers_and_body_without_expect)
+{
+    start_all(NULL);
+    static char body[3000];
+    memset(body, 'p', sizeof(body) - 1);
+    struct sl_http_header hdrs[] = {{"Content-Type", "application/json"}, {"X-Custom", "42"}};
+    struct call c;
+    call_init(&c, "/ok");
+    c.req.body = body;
+    c.req.body_len = sizeof(body) - 1;
+    c.req.headers = hdrs;
+    c.req.n_headers = 2;
+    call_start(&c);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.err, SL_OK, "%s", c.message);
+    const char *got = srv.last.ptr;
+    cr_assert(strncmp(got, "POST /ok HTTP/1.1\r\n", 19) == 0, "%.40s", got);
+    cr_assert_not_null(strstr(got, "\r\nX-Custom: 42\r\n"));
+    cr_assert_not_null(strstr(got, "\r\nContent-Type: application/json\r\n"));
+    cr_assert_not_null(strstr(got, "\r\nContent-Length: 2999\r\n"));
+    cr_assert_null(strcasestr(got, "Expect:"), "no 100-continue round trip");
+    cr_assert_eq(srv.last.len - (size_t)(strstr(got, "\r\n\r\n") + 4 - got), 2999);
+    call_release(&c);
+
+    /* Another method with a body. */
+    call_init(&c, "/ok");
+    c.req.method = "PUT";
+    c.req.body = "{}";
+    c.req.body_len = 2;
+    call_start(&c);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.err, SL_OK);
+    cr_assert(strncmp(srv.last.ptr, "PUT /ok ", 8) == 0);
+    cr_assert(strcmp(srv.last.ptr + srv.last.len - 4, "\r\n{}") == 0);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, http_error_status_is_a_status_not_a_transport_error)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/status/503");
+    call_start(&c);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.err, SL_OK);
+    cr_assert_eq(c.done_status, 503);
+    cr_assert_str_eq(c.body.ptr, "status");
+    call_release(&c);
+    close_all();
+}
+
+static struct call seq[3];
+
+static void start_next(struct call *c)
+{
+    if (c < &seq[2])
+        call_start(c + 1);
+}
+
+Test(http_client, sequential_requests_reuse_one_connection)
+{
+    start_all(NULL);
+    for (int i = 0; i < 3; i++) {
+        call_init(&seq[i], i == 1 ? "/status/404" : "/ok");
+        seq[i].then = start_next; /* the next one starts from on_done */
+    }
+    call_start(&seq[0]);
+    run_until(&seq[2].done, 2000);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(seq[i].err, SL_OK, "request %d: %s", i, seq[i].message);
+        cr_assert_eq(seq[i].res.reused, i > 0, "request %d", i);
+    }
+    cr_assert_eq(srv.requests, 3);
+    cr_assert_eq(srv.accepts, 1, "one TCP connection for three requests");
+    for (int i = 0; i < 3; i++)
+        call_release(&seq[i]);
+    close_all();
+}
+
+Test(http_client, concurrent_requests_then_reuse_of_the_pool)
+{
+    start_all(NULL);
+    enum { N = 20 };
+    static struct call calls[N];
+    int done = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            call_init(&calls[i], "/delay/20");
+            call_start(&calls[i]);
+        }
+        for (int i = 0; i < N; i++) {
+            run_until(&calls[i].done, 3000);
+            cr_assert_eq(calls[i].err, SL_OK, "%s", calls[i].message);
+            cr_assert_str_eq(calls[i].body.ptr, "late");
+            done++;
+            call_release(&calls[i]);
+        }
+        cr_assert_eq(srv.accepts, N, "round %d: one connection per concurrent request", round);
+    }
+    cr_assert_eq(done, 2 * N);
+    cr_assert_eq(srv.requests, 2 * N);
+    close_all();
+}
+
+Test(http_client, first_byte_timeout)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/hang");
+    c.req.first_byte_timeout_ms = 150;
+    call_start(&c);
+    double ms = run_until(&c.done, 3000);
+    cr_assert_eq(c.err, SL_E_TIMEOUT);
+    cr_assert_str_eq(c.message, "first byte timeout after 150 ms");
+    cr_assert_eq(c.done_status, 0);
+    cr_assert(ms >= 140 && ms < 1000, "%.1f ms", ms);
+    /* The timed-out connection is closed, not left to the pool. */
+    run_until(&srv.eofs, 1000);
+    cr_assert_eq(srv.eofs, 1);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, first_byte_timeout_does_not_cut_a_slow_body)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/stream/4/60");
+    c.req.first_byte_timeout_ms = 100;
+    call_start(&c);
+    run_until(&c.done, 3000);
+    cr_assert_eq(c.err, SL_OK, "%s", c.message);
+    cr_assert_not_null(strstr(c.body.ptr, "chunk 3"));
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, total_timeout_after_first_byte)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/stream/50/50");
+    c.req.first_byte_timeout_ms = 1000;
+    c.req.total_timeout_ms = 300;
+    call_start(&c);
+    double ms = run_until(&c.done, 3000);
+    cr_assert_eq(c.err, SL_E_TIMEOUT);
+    cr_assert_str_eq(c.message, "total timeout after 300 ms");
+    cr_assert_eq(c.header_calls, 1);
+    cr_assert_eq(c.done_status, 200, "the status that arrived is kept");
+    cr_assert_geq(c.body_calls, 2);
+    cr_assert(ms >= 290 && ms < 1500, "%.1f ms", ms);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, connect_timeout_on_a_full_backlog)
+{
+    start_all(NULL);
+    /* A listener with a full accept queue drops SYNs: connect() hangs. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(addr);
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&addr, alen), 0);
+    cr_assert_eq(listen(lfd, 0), 0);
+    getsockname(lfd, (struct sockaddr *)&addr, &alen);
+    int fill[2];
+    for (int i = 0; i < 2; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *)&addr, alen);
+    }
+    usleep(20000);
+    struct call c;
+    call_init(&c, "");
+    snprintf(c.url, sizeof(c.url), "http://127.0.0.1:%d/", ntohs(addr.sin_port));
+    c.req.connect_timeout_ms = 200;
+    c.req.total_timeout_ms = 2000;
+    call_start(&c);
+    double ms = run_until(&c.done, 3000);
+    cr_assert_eq(c.err, SL_E_TIMEOUT, "%s: %s", sl_err_name(c.err), c.message);
+    cr_assert_str_eq(c.message, "connect timeout after 200 ms");
+    cr_assert(ms >= 190 && ms < 1500, "%.1f ms", ms);
+    for (int i = 0; i < 2; i++)
+        close(fill[i]);
+    close(lfd);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, body_streams_in_pieces_as_it_arrives)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/stream/5/60");
+    call_start(&c);
+    run_until(&c.done, 3000);
+    cr_assert_eq(c.err, SL_OK, "%s", c.message);
+    cr_assert_geq(c.body_calls, 5, "one callback per chunk at least");
+    double first = ms_between(c.start_ns, c.first_chunk_ns);
+    double last = ms_between(c.start_ns, c.last_chunk_ns);
+    cr_assert_lt(first, 150, "the first chunk is delivered at once (%.1f ms)", first);
+    cr_assert_geq(last - first, 200, "the last one 4 intervals later (%.1f ms)", last - first);
+    /* What arrived is the SSE stream, whole and in order. */
+    cr_assert_str_eq(c.body.ptr, "data: chunk 0\n\ndata: chunk 1\n\ndata: chunk 2\n\n"
+                                 "data: chunk 3\n\ndata: chunk 4\n\n");
+    call_release(&c);
+    close_all();
+}
+
+static struct call *to_cancel;
+
+static void cancel_now(uv_timer_t *t)
+{
+    to_cancel->cancel_ns = uv_hrtime();
+    sl_http_request_cancel(&to_cancel->req);
+    cr_assert_eq(to_cancel->done, 0, "on_done is not called from inside cancel");
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+Test(http_client, cancel_closes_the_upstream_connection_at_once)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/stream/100/50");
+    call_start(&c);
+    run_until(&c.body_calls, 2000);
+    cr_assert_gt(c.body_calls, 0);
+    to_cancel = &c;
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    uv_timer_start(&t, cancel_now, 10, 0);
+    run_until(&srv.eofs, 1000);
+    cr_assert_eq(srv.eofs, 1, "the server saw the disconnect");
+    double after = ms_between(c.cancel_ns, srv.last_eof_ns);
+    cr_assert_lt(after, 50, "within %.1f ms of the cancel", after);
+    run_until(&c.done, 1000);
+    cr_assert_eq(c.done, 1);
+    cr_assert_eq(c.err, SL_E_CANCELLED);
+    cr_assert_eq(c.done_status, 200);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, cancel_from_inside_on_body)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/stream/100/30");
+    c.cancel_at_chunk = 2;
+    call_start(&c);
+    run_until(&srv.eofs, 2000);
+    cr_assert_eq(srv.eofs, 1);
+    cr_assert_lt(ms_between(c.cancel_ns, srv.last_eof_ns), 50);
+    run_until(&c.done, 1000);
+    cr_assert_eq(c.done, 1);
+    cr_assert_eq(c.err, SL_E_CANCELLED);
+    cr_assert_eq(c.body_calls, 2, "nothing delivered after the cancel");
+    /* The client still works: a new request gets a new connection. */
+    call_release(&c);
+    call_init(&c, "/ok");
+    call_start(&c);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.err, SL_OK);
+    cr_assert_eq(c.res.reused, 0);
+    cr_assert_eq(srv.accepts, 2);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, cancel_from_inside_on_headers)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/stream/100/30");
+    c.cancel_in_headers = 1;
+    call_start(&c);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.err, SL_E_CANCELLED);
+    cr_assert_eq(c.body_calls, 0);
+    run_until(&srv.eofs, 1000);
+    cr_assert_eq(srv.eofs, 1);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, cancel_right_after_start)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/ok");
+    call_start(&c);
+    sl_http_request_cancel(&c.req);
+    sl_http_request_cancel(&c.req); /* twice is harmless */
+    cr_assert_eq(c.done, 0);
+    run_until(&c.done, 1000);
+    cr_assert_eq(c.done, 1);
+    cr_assert_eq(c.err, SL_E_CANCELLED);
+    cr_assert_str_eq(c.message, "cancelled");
+    run_until(&c.done + 1, 50); /* on_done only once */
+    cr_assert_eq(c.done, 1);
+    sl_http_request_cancel(&c.req); /* after on_done: nothing */
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, refused_and_reset_are_distinct_classes)
+{
+    start_all(NULL);
+    /* A port that nobody listens on: bound, then closed. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(addr);
+    bind(fd, (struct sockaddr *)&addr, alen);
+    getsockname(fd, (struct sockaddr *)&addr, &alen);
+    close(fd);
+    struct call refused, reset;
+    call_init(&refused, "");
+    snprintf(refused.url, sizeof(refused.url), "http://127.0.0.1:%d/", ntohs(addr.sin_port));
+    call_init(&reset, "/reset");
+    call_start(&refused);
+    call_start(&reset);
+    run_until(&refused.done, 2000);
+    run_until(&reset.done, 2000);
+    cr_assert_eq(refused.err, SL_E_CONN_REFUSED, "%s: %s", sl_err_name(refused.err),
+                 refused.message);
+    cr_assert_eq(reset.err, SL_E_CONN_RESET, "%s: %s", sl_err_name(reset.err), reset.message);
+    cr_assert_neq(refused.err, reset.err);
+    cr_assert(SL_ERR_TRANSIENT & SL_ERR_BIT(refused.err), "the retry engine retries it");
+    cr_assert(SL_ERR_TRANSIENT & SL_ERR_BIT(reset.err));
+    cr_assert_eq(reset.header_calls, 0);
+    call_release(&refused);
+    call_release(&reset);
+    close_all();
+}
+
+static struct call *to_resume;
+
+static void resume_now(uv_timer_t *t)
+{
+    cr_assert_eq(to_resume->body_calls, 1, "nothing delivered while paused");
+    sl_http_request_resume(&to_resume->req);
+    cr_assert_eq(to_resume->body_calls, 1, "not redelivered from inside resume");
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+Test(http_client, pause_then_resume_redelivers_and_completes)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/stream/3/20");
+    c.pause_at_chunk = 1;
+    call_start(&c);
+    int never = 0;
+    run_until(&c.paused, 2000);
+    cr_assert_eq(c.paused, 1);
+    run_until(&never, 150); /* the whole stream has been sent meanwhile */
+    to_resume = &c;
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    uv_timer_start(&t, resume_now, 0, 0);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.err, SL_OK, "%s", c.message);
+    cr_assert_geq(ms_between(c.start_ns, c.first_chunk_ns), 150, "held until resumed");
+    cr_assert_str_eq(c.body.ptr, "data: chunk 0\n\ndata: chunk 1\n\ndata: chunk 2\n\n");
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, oversize_response_headers_fail)
+{
+    struct sl_http_client_opts opts = {.max_header_bytes = 1024};
+    start_all(&opts);
+    struct call c;
+    call_init(&c, "/bigheader");
+    call_start(&c);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.err, SL_E_BAD_GATEWAY);
+    cr_assert_str_eq(c.message, "response headers over 1024 bytes");
+    cr_assert_eq(c.header_calls, 0);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, stream_cut_in_the_middle_is_a_reset)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "/cut/2");
+    call_start(&c);
+    run_until(&c.done, 2000);
+    cr_assert_eq(c.err, SL_E_CONN_RESET, "%s: %s", sl_err_name(c.err), c.message);
+    cr_assert_eq(c.done_status, 200);
+    cr_assert_str_eq(c.body.ptr, "data: chunk 0\n\ndata: chunk 1\n\n", "what came is delivered");
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, https_urls_take_the_tls_path)
+{
+    start_all(NULL);
+    /* Our server speaks plain HTTP: the client must try TLS (the server
+     * sees a ClientHello) and fail the handshake, not refuse the scheme. */
+    struct call c;
+    call_init(&c, "");
+    snprintf(c.url, sizeof(c.url), "https://127.0.0.1:%d/ok", srv.port);
+    call_start(&c);
+    run_until(&c.done, 3000);
+    cr_assert_eq(srv.tls_hellos, 1, "a TLS handshake reached the server");
+    cr_assert_eq(c.err, SL_E_BAD_GATEWAY, "%s: %s", sl_err_name(c.err), c.message);
+    cr_assert(strcasestr(c.message, "ssl") || strcasestr(c.message, "tls"), "%s", c.message);
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, bad_input)
+{
+    start_all(NULL);
+    struct call c;
+    call_init(&c, "");
+    c.req.url = NULL;
+    cr_assert_eq(sl_http_request_start(client, &c.req), UV_EINVAL);
+    snprintf(c.url, sizeof(c.url), "gopher2://127.0.0.1/");
+    c.req.url = c.url;
+    call_start(&c);
+    cr_assert_eq(sl_http_request_start(client, &c.req), UV_EBUSY);
+    cr_assert_eq(c.done, 0, "never from inside start");
+    run_until(&c.done, 1000);
+    cr_assert_eq(c.err, SL_E_BAD_REQUEST, "%s: %s", sl_err_name(c.err), c.message);
+    cr_assert(SL_ERR_TRANSIENT & SL_ERR_BIT(c.err) ? 0 : 1, "not retried");
+    call_release(&c);
+    close_all();
+}
+
+Test(http_client, close_cancels_requests_in_flight)
+{
+    start_all(NULL);
+    struct call c[4];
+    for (int i = 0; i < 3; i++) {
+        call_init(&c[i], "/hang");
+        call_start(&c[i]);
+    }
+    run_until_n(&srv.requests, 3, 2000);
+    cr_assert_eq(srv.requests, 3);
+    sl_http_client_close(client, on_client_closed, &client_closed);
+    cr_assert_eq(c[0].done, 0, "on_done comes from the loop");
+    call_init(&c[3], "/ok");
+    cr_assert_eq(sl_http_request_start(client, &c[3].req), UV_ESHUTDOWN);
+    call_release(&c[3]);
+    run_until(&client_closed, 1000);
+    cr_assert_eq(client_closed, 1);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(c[i].done, 1);
+        cr_assert_eq(c[i].err, SL_E_CANCELLED);
+        call_release(&c[i]);
+    }
+    run_until_n(&srv.eofs, 3, 1000);
+    cr_assert_eq(srv.eofs, 3, "every upstream connection was closed");
+    srv_close(&srv);
+    uv_close((uv_handle_t *)&guard, NULL);
+    sl_test_close_loop(&loop);
+}
+
+/* Many requests of every kind, cancelled at random moments from timers and
+ * from inside callbacks, then the client closed with some still in flight:
+ * each request gets exactly one on_done and nothing is left open. */
+enum { STRESS_N = 120 };
+static struct call stress[STRESS_N];
+static uv_timer_t stress_timers[STRESS_N];
+static int stress_done;
+
+static void stress_cancel(uv_timer_t *t)
+{
+    sl_http_request_cancel(&stress[t - stress_timers].req);
+}
+
+static void stress_then(struct call *c)
+{
+    stress_done++;
+    /* on_done may start more work: restart a few finished ones. */
+    if (c->err == SL_OK && (c - stress) % 7 == 0 && !c->then_restarted) {
+        c->then_restarted = 1;
+        sl_buf_reset(&c->body);
+        c->body_calls = 0;
+        c->first_chunk_ns = 0;
+        c->cancel_at_chunk = 0;
+        c->cancel_ns = 0;
+        cr_assert_eq(sl_http_request_start(client, &c->req), 0);
+    }
+}
+
+Test(http_client, random_cancels_and_close_keep_every_contract)
+{
+    start_all(&(struct sl_http_client_opts){.max_idle_connections = 8});
+    static const char *paths[] = {"/ok",      "/stream/5/5", "/hang",       "/reset",
+                                  "/delay/5", "/status/429", "/stream/50/2"};
+    srand(4);
+    for (int i = 0; i < STRESS_N; i++) {
+        call_init(&stress[i], paths[rand() % 7]);
+        stress[i].then = stress_then;
+        if (rand() % 3 == 0)
+            stress[i].cancel_at_chunk = 1 + rand() % 3;
+        if (rand() % 5 == 0)
+            stress[i].req.first_byte_timeout_ms = 1 + (unsigned)(rand() % 20);
+        call_start(&stress[i]);
+        uv_timer_init(&loop, &stress_timers[i]);
+        if (rand() % 2)
+            uv_timer_start(&stress_timers[i], stress_cancel, (uint64_t)(rand() % 30), 0);
+    }
+    run_until_n(&stress_done, STRESS_N - 10, 3000);
+    sl_http_client_close(client, on_client_closed, &client_closed);
+    run_until(&client_closed, 2000);
+    cr_assert_eq(client_closed, 1);
+    for (int i = 0; i < STRESS_N; i++) {
+        cr_assert_eq(stress[i].done, 1 + stress[i].then_restarted, "request %d", i);
+        uv_close((uv_handle_t *)&stress_timers[i], NULL);
+        call_release(&stress[i]);
+    }
+    srv_close(&srv);
+    uv_close((uv_handle_t *)&guard, NULL);
+    sl_test_close_loop(&loop);
+}
+
+Test(http_client, close_from_inside_a_body_callback)
+{
+    start_all(NULL);
+    struct call c[3];
+    call_init(&c[0], "/stream/100/20");
+    c[0].close_at_chunk = 2;
+    call_init(&c[1], "/hang");
+    call_init(&c[2], "/stream/100/20");
+    for (int i = 0; i < 3; i++)
+        call_start(&c[i]);
+    run_until(&client_closed, 2000);
+    cr_assert_eq(client_closed, 1);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(c[i].done, 1);
+        cr_assert_eq(c[i].err, SL_E_CANCELLED, "%d: %s", i, sl_err_name(c[i].err));
+        call_release(&c[i]);
+    }
+    cr_assert_eq(c[0].body_calls, 2);
+    run_until_n(&srv.eofs, 3, 1000);
+    cr_assert_eq(srv.eofs, 3);
+    srv_close(&srv);
+    uv_close((uv_handle_t *)&guard, NULL);
+    sl_test_close_loop(&loop);
+}
