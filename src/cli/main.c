@@ -16,6 +16,7 @@ static const char usage[] =
     "             concurrency limit, flaky processor, retries, persistence, analytics)\n"
     "  stats      analytics of a recorded run, from the database\n"
     "  migrate    apply or revert schema migrations (up [N] | down [N] | status)\n"
+    "  serve      the OpenAI-compatible LLM gateway\n"
     "  mock       a flaky OpenAI-compatible upstream to develop and test against\n"
     "  version    print the version\n"
     "\n"
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         return sl_cmd_migrate(argc - 2, argv + 2);
     if (strcmp(cmd, "mock") == 0)
         return sl_cmd_mock(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0)
+        return sl_cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("sluice %s\n", SLUICE_VERSION);
         return SL_EXIT_OK;

@@ -438,7 +438,7 @@ static void deliver_headers(struct sl_http_xfer *x)
     size_t max = 1;
     for (size_t i = 0; i < x->hdr.len; i++)
         max += x->hdr.ptr[i] == '\n';
-    struct sl_http_header *h = malloc(max * sizeof(*h));
+    struct sl_http_field *h = malloc(max * sizeof(*h));
     if (h == NULL) {
         xfer_abort(x, SL_E_BAD_GATEWAY, "out of memory for response headers");
         return;
@@ -458,7 +458,7 @@ static void deliver_headers(struct sl_http_xfer *x)
             char *value = colon + 1;
             while (*value == ' ' || *value == '\t')
                 value++;
-            h[n++] = (struct sl_http_header){p, value};
+            h[n++] = (struct sl_http_field){p, value};
         }
         p = next;
     }
@@ -701,7 +701,7 @@ void sl_http_request_resume(struct sl_http_request *req)
     defer(x);
 }
 
-const char *sl_http_header_get(const struct sl_http_header *headers, size_t n, const char *name)
+const char *sl_http_field_get(const struct sl_http_field *headers, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
         if (strcasecmp(headers[i].name, name) == 0)

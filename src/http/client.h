@@ -27,7 +27,7 @@ struct sl_http_request;
 
 /* A header. In a request both strings are the caller's; in on_headers they
  * are NUL-terminated, trimmed, and valid only during the callback. */
-struct sl_http_header {
+struct sl_http_field {
     const char *name;
     const char *value;
 };
@@ -47,7 +47,7 @@ struct sl_http_result {
 #define SL_HTTP_PAUSE 1
 
 typedef void (*sl_http_headers_cb)(struct sl_http_request *req, int status,
-                                   const struct sl_http_header *headers, size_t n);
+                                   const struct sl_http_field *headers, size_t n);
 /* Returns 0 (consumed) or SL_HTTP_PAUSE (not consumed). */
 typedef int (*sl_http_body_cb)(struct sl_http_request *req, const char *data, size_t len);
 /* The last callback of a request; from its start on the request struct is
@@ -59,7 +59,7 @@ struct sl_http_request {
      * headers, kept in use until on_done: keep them alive until then. */
     const char *method; /* NULL: "POST" with a body, else "GET" */
     const char *url;    /* http:// or https:// */
-    const struct sl_http_header *headers;
+    const struct sl_http_field *headers;
     size_t n_headers;
     const char *body;
     size_t body_len;
@@ -109,6 +109,6 @@ void sl_http_request_cancel(struct sl_http_request *req);
 void sl_http_request_resume(struct sl_http_request *req);
 
 /* The value of the first header called `name` (case-insensitive), or NULL. */
-const char *sl_http_header_get(const struct sl_http_header *headers, size_t n, const char *name);
+const char *sl_http_field_get(const struct sl_http_field *headers, size_t n, const char *name);
 
 #endif

@@ -328,14 +328,14 @@ struct call {
     int then_restarted;
 };
 
-static void on_headers(struct sl_http_request *req, int status, const struct sl_http_header *h,
+static void on_headers(struct sl_http_request *req, int status, const struct sl_http_field *h,
                        size_t n)
 {
     struct call *c = req->data;
     c->header_calls++;
     c->status = status;
     c->nheaders = (int)n;
-    const char *v = sl_http_header_get(h, n, "x-test");
+    const char *v = sl_http_field_get(h, n, "x-test");
     if (v)
         snprintf(c->x_test, sizeof(c->x_test), "%s", v);
     if (c->cancel_in_headers) {
@@ -438,7 +438,7 @@ Test(http_client, post_sends_method_headers_and_body_without_expect)
     start_all(NULL);
     static char body[3000];
     memset(body, 'p', sizeof(body) - 1);
-    struct sl_http_header hdrs[] = {{"Content-Type", "application/json"}, {"X-Custom", "42"}};
+    struct sl_http_field hdrs[] = {{"Content-Type", "application/json"}, {"X-Custom", "42"}};
     struct call c;
     call_init(&c, "/ok");
     c.req.body = body;

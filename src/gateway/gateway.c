@@ -1,0 +1,1250 @@
+/* The gateway's request pipeline.
+ *
+ * Design
+ *  - One struct gw_req per proxied request, from the moment its body is
+ *    validated to the moment its log row is handed over. It owns: a copy of
+ *    the body (the upstream may still read it after the client is gone),
+ *    the upstream request, a timed admission waiter and a retrier (one timer
+ *    each), a bounded buffer for non-streamed responses and an SSE parser
+ *    that watches a relayed stream for its usage and its [DONE].
+ *  - The way through: pick a deployment (router) -> admit (semaphore with a
+ *    bounded queue) -> attempts under the retrier (backoff, Retry-After,
+ *    total deadline) -> on exhaustion, the next deployment -> respond ->
+ *    finish (log row, on the thread pool for token counting, then the
+ *    recorder).
+ *  - The commit point: a streamed response is relayed from its first byte,
+ *    and from then on nothing is retried; an upstream failure after it ends
+ *    the stream with an error event. A non-streamed response is buffered
+ *    whole, so any failure before its end can still be retried.
+ *  - Cancellation has one path, cancel(): stop waiting in the queue, or
+ *    cancel the attempt in flight (its on_done reports SL_E_CANCELLED, which
+ *    is never retried), or stop the backoff sleep. Whatever it stops, the
+ *    retrier's on_done (or the queue path) releases the permit and calls
+ *    finish() exactly once.
+ *  - `down` is the client's request; it becomes NULL once the response to
+ *    the client ended or the client went away, and is never touched after.
+ *  - Teardown of a gw_req: finish() unlinks it and closes both timers; the
+ *    struct is freed when both close callbacks ran and the token-counting
+ *    job (if any) came back.
+ */
+#include "gateway/gateway.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/list.h"
+#include "core/offload.h"
+#include "core/rng.h"
+#include "gateway/auth.h"
+#include "gateway/metrics.h"
+#include "gateway/router.h"
+#include "http/buf.h"
+#include "http/client.h"
+#include "http/json_scan.h"
+#include "http/server.h"
+#include "http/sse.h"
+#include "retry/retrier.h"
+
+#define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
+#define STREAM_HIGH_WATER  (256u * 1024)
+
+enum endpoint { EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS };
+static const char *const endpoint_path[] = {"/v1/chat/completions", "/v1/completions",
+                                            "/v1/embeddings"};
+static const char *const endpoint_name[] = {"chat/completions", "completions", "embeddings"};
+
+enum req_state { R_ADMITTING, R_RUNNING, R_FINISHED };
+
+struct dep_metrics {
+    uint64_t status[600];
+    uint64_t retries, attempts;
+    struct sl_prom_hist queue_wait, upstream_latency;
+};
+
+struct model_metrics {
+    struct sl_prom_hist ttft;
+    uint64_t fallbacks;
+};
+
+struct sl_gateway {
+    uv_loop_t *loop;
+    struct sl_gateway_options opts;
+    const struct sl_gw_config *cfg;
+    struct sl_gw_router router;
+    struct sl_http_server *server;
+    struct sl_http_client *client;
+    struct sl_list reqs;
+    uint64_t in_flight;
+    struct sl_rng rng;
+    struct dep_metrics *dm;
+    struct model_metrics *mm;
+    uint64_t status_unrouted[600];
+    uint64_t cancelled, client_gone;
+    int draining, closing, pending_closes, drain_timer_ready;
+    uint64_t drain_deadline_ms;
+    uv_timer_t drain_timer;
+    void (*shutdown_cb)(void *);
+    void *shutdown_arg;
+};
+
+struct gw_req {
+    struct sl_list node;
+    struct sl_gateway *gw;
+    struct sl_http_req *down;
+    char id[40];
+    enum endpoint ep;
+    enum req_state state;
+    const struct sl_gw_model *model;
+    char model_name[128];
+    const char *key_name;
+    int stream;
+
+    char *body; /* the client's body, owned */
+    size_t body_len;
+    char *up_body; /* with the deployment's model name, when it has one */
+    size_t up_body_len;
+
+    struct sl_gw_dep *dep;
+    size_t dep_index;
+    uint64_t tried;
+    int holds_permit, admit_queued;
+    struct sl_sem_timed_waiter admit;
+    struct sl_retrier retrier;
+    struct sl_retry_policy policy;
+    struct sl_rng rng;
+
+    struct sl_http_request up;
+    struct sl_http_field up_headers[4];
+    char auth_header[640];
+    char url[700];
+    int up_active, up_status;
+    double retry_after_ms;
+    struct sl_buf resp;
+    struct sl_sse_parser sse;
+    int saw_done, paused;
+    unsigned usage_prompt, usage_completion;
+
+    int committed, cancelled, client_gone;
+    unsigned attempts;
+    enum sl_err error;
+    int final_status;
+    uint64_t t0_ns, admit_start_ns, queue_ns, first_byte_ns;
+    int64_t started_us;
+    int handles_open, offload_pending;
+    struct sl_gw_log_row row;
+};
+
+static void finish(struct gw_req *r);
+static void pick_and_admit(struct gw_req *r);
+static void maybe_closed(struct sl_gateway *gw);
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static double ms_since(uint64_t t_ns)
+{
+    return (double)(uv_hrtime() - t_ns) / 1e6;
+}
+
+static void new_id(struct sl_gateway *gw, char *out, size_t size)
+{
+    snprintf(out, size, "req_%016" PRIx64, sl_rng_next(&gw->rng));
+}
+
+static void count_status(struct gw_req *r, int status)
+{
+    if (status < 0 || status >= 600)
+        return;
+    if (r->dep)
+        r->gw->dm[r->dep - r->gw->router.deps].status[status]++;
+    else
+        r->gw->status_unrouted[status]++;
+}
+
+/* Sends a JSON response with x-request-id (and Retry-After when > 0). */
+static void respond(struct sl_http_req *down, const char *id, int status, const char *body,
+                    size_t len, int retry_after_s)
+{
+    char ra[16];
+    struct sl_http_header h[2] = {{{"x-request-id", 12}, {id, strlen(id)}}};
+    size_t n = 1;
+    if (retry_after_s > 0) {
+        int k = snprintf(ra, sizeof(ra), "%d", retry_after_s);
+        h[n++] = (struct sl_http_header){{"Retry-After", 11}, {ra, (size_t)k}};
+    }
+    sl_http_respond(down, status, h, n, "application/json", body, len);
+}
+
+static size_t error_json(char *out, size_t size, const char *type, const char *code,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static size_t error_json(char *out, size_t size, const char *type, const char *code,
+                         const char *fmt, ...)
+{
+    char msg[512], esc[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    size_t k = 0;
+    for (const char *p = msg; *p && k + 2 < sizeof(esc); p++) {
+        if (*p == '"' || *p == '\\')
+            esc[k++] = '\\';
+        esc[k++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+    }
+    esc[k] = '\0';
+    int n = snprintf(out, size,
+                     "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
+                     "\"code\":\"%s\"}}",
+                     esc, type, code);
+    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+static void respond_error(struct sl_http_req *down, const char *id, int status, const char *type,
+                          const char *code, const char *message, int retry_after_s)
+{
+    char body[1024];
+    size_t n = error_json(body, sizeof(body), type, code, "%s", message);
+    respond(down, id, status, body, n, retry_after_s);
+}
+
+/* ---- finishing ----------------------------------------------------------- */
+
+static void maybe_free(struct gw_req *r)
+{
+    if (r->handles_open > 0 || r->offload_pending)
+        return;
+    struct sl_gateway *gw = r->gw;
+    sl_buf_release(&r->resp);
+    sl_sse_parser_release(&r->sse);
+    free(r->body);
+    free(r->up_body);
+    free(r);
+    gw->pending_closes--;
+    maybe_closed(gw);
+}
+
+static void on_admit_timer_closed(uv_handle_t *handle)
+{
+    struct gw_req *r = handle->data;
+    r->handles_open--;
+    maybe_free(r);
+}
+
+static void on_retry_timer_closed(uv_handle_t *handle)
+{
+    struct gw_req *r = sl_container_of(handle, struct gw_req, retrier.timer);
+    r->handles_open--;
+    maybe_free(r);
+}
+
+/* Prompt tokens, counted on the thread pool: a rough count (one token per
+ * four bytes of the body's text), but the work is where it belongs. */
+static void count_tokens(void *arg)
+{
+    struct gw_req *r = arg;
+    size_t text = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < r->body_len; i++) {
+        char c = r->body[i];
+        if (c == '"' && (i == 0 || r->body[i - 1] != '\\'))
+            in_string = !in_string;
+        else if (in_string)
+            text++;
+    }
+    r->row.prompt_tokens_counted = (unsigned)((text + 3) / 4);
+}
+
+static void on_tokens_counted(void *arg, int status)
+{
+    struct gw_req *r = arg;
+    (void)status;
+    if (r->gw->opts.record)
+        r->gw->opts.record(&r->row, r->gw->opts.record_arg);
+    r->offload_pending = 0;
+    maybe_free(r);
+}
+
+static void log_line(struct gw_req *r)
+{
+    struct sl_gateway *gw = r->gw;
+    const struct sl_gw_log_row *w = &r->row;
+    if (gw->opts.quiet)
+        return;
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gw->opts.log_json)
+        fprintf(stderr,
+                "{\"ts\":\"%s\",\"event\":\"request\",\"id\":\"%s\",\"model\":\"%s\","
+                "\"deployment\":\"%s\",\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,"
+                "\"outcome\":\"%s\",\"error\":\"%s\",\"attempts\":%u,\"queue_ms\":%.3f,"
+                "\"ttfb_ms\":%.3f,\"total_ms\":%.3f,\"prompt_tokens\":%u,"
+                "\"completion_tokens\":%u}\n",
+                ts, w->id, w->model, w->deployment, w->endpoint, w->stream ? "true" : "false",
+                w->status, w->outcome, sl_err_name(w->error), w->attempts, w->queue_ms, w->ttfb_ms,
+                w->total_ms, w->prompt_tokens, w->completion_tokens);
+    else
+        fprintf(stderr,
+                "%s request id=%s model=%s deployment=%s status=%d outcome=%s%s%s attempts=%u "
+                "queue_ms=%.1f ttfb_ms=%.1f total_ms=%.1f\n",
+                ts, w->id, w->model, w->deployment[0] ? w->deployment : "-", w->status, w->outcome,
+                w->error != SL_OK ? " error=" : "", w->error != SL_OK ? sl_err_name(w->error) : "",
+                w->attempts, w->queue_ms, w->ttfb_ms, w->total_ms);
+}
+
+/* The request is over for the client and the upstream: record and tear
+ * down. Runs exactly once. */
+static void finish(struct gw_req *r)
+{
+    if (r->state == R_FINISHED)
+        return;
+    struct sl_gateway *gw = r->gw;
+    r->state = R_FINISHED;
+    if (r->down) {
+        /* nobody answered yet: should not happen, but never leave a client hanging */
+        respond_error(r->down, r->id, 500, "server_error", "internal", "internal error", 0);
+        r->down = NULL;
+    }
+    sl_list_remove(&r->node);
+    gw->in_flight--;
+    struct sl_gw_log_row *w = &r->row;
+    snprintf(w->id, sizeof(w->id), "%s", r->id);
+    w->key = r->key_name ? r->key_name : "";
+    w->model = r->model_name;
+    w->deployment = r->dep ? r->dep->cfg->name : "";
+    w->endpoint = endpoint_name[r->ep];
+    w->started_us = r->started_us;
+    w->attempts = r->attempts;
+    w->queue_ms = (double)r->queue_ns / 1e6;
+    w->ttfb_ms = r->first_byte_ns ? (double)(r->first_byte_ns - r->t0_ns) / 1e6 : 0;
+    w->total_ms = ms_since(r->t0_ns);
+    w->status = r->final_status;
+    w->error = r->error;
+    w->outcome = r->cancelled ? "cancelled" : r->error == SL_OK ? "ok" : "error";
+    w->stream = r->stream;
+    w->prompt_tokens = r->usage_prompt;
+    w->completion_tokens = r->usage_completion;
+    log_line(r);
+    r->offload_pending = 1;
+    if (sl_offload(gw->loop, count_tokens, on_tokens_counted, r, NULL) != 0) {
+        r->offload_pending = 0;
+        if (gw->opts.record)
+            gw->opts.record(w, gw->opts.record_arg);
+    }
+    sl_sem_timed_close(&r->admit, on_admit_timer_closed);
+    sl_retrier_close(&r->retrier, on_retry_timer_closed);
+}
+
+/* ---- errors after retries ------------------------------------------------ */
+
+static int status_for(enum sl_err e)
+{
+    switch (e) {
+    case SL_E_RATE_LIMITED:
+    case SL_E_UNAVAILABLE:
+        return 503;
+    case SL_E_TIMEOUT:
+    case SL_E_DEADLINE:
+        return 504;
+    default:
+        return 502;
+    }
+}
+
+/* Answers the client for a request that is over without a success. */
+static void respond_failure(struct gw_req *r)
+{
+    if (r->down == NULL)
+        return;
+    char body[1024];
+    size_t n;
+    int status;
+    if (r->cancelled) {
+        status = 499;
+        n = error_json(body, sizeof(body), "cancelled", "request_cancelled",
+                       "request %s was cancelled", r->id);
+    } else if ((r->error == SL_E_BAD_REQUEST || r->error == SL_E_UNAUTHORIZED) && r->up_status &&
+               r->resp.len > 0) {
+        /* a permanent upstream error is the client's to see, as it was */
+        status = r->up_status;
+        count_status(r, status);
+        r->final_status = status;
+        respond(r->down, r->id, status, r->resp.ptr, r->resp.len, 0);
+        r->down = NULL;
+        return;
+    } else {
+        status = status_for(r->error);
+        char upstream[32] = "";
+        if (r->up_status)
+            snprintf(upstream, sizeof(upstream), ", HTTP %d", r->up_status);
+        n = error_json(body, sizeof(body), "upstream_error", sl_err_name(r->error),
+                       "the upstream failed after %u attempt%s: %s%s", r->attempts,
+                       r->attempts == 1 ? "" : "s", sl_err_name(r->error), upstream);
+    }
+    count_status(r, status);
+    r->final_status = status;
+    respond(r->down, r->id, status, body, n, 0);
+    r->down = NULL;
+}
+
+/* Ends a stream that was already committed with an error event. */
+static void end_stream_with_error(struct gw_req *r, const char *type, const char *code,
+                                  const char *message)
+{
+    if (r->down == NULL)
+        return;
+    char body[1024], event[1200];
+    error_json(body, sizeof(body), type, code, "%s", message);
+    int n = snprintf(event, sizeof(event), "data: %s\n\n", body);
+    sl_http_stream_write(r->down, event, (size_t)n);
+    sl_http_stream_end(r->down);
+    r->down = NULL;
+}
+
+/* ---- upstream attempts --------------------------------------------------- */
+
+static enum sl_err classify(const struct sl_http_result *res, int status)
+{
+    if (res->err != SL_OK)
+        return res->err;
+    if (status >= 200 && status < 300)
+        return SL_OK;
+    switch (status) {
+    case 429:
+        return SL_E_RATE_LIMITED;
+    case 500:
+        return SL_E_SERVER_ERROR;
+    case 502:
+        return SL_E_BAD_GATEWAY;
+    case 503:
+        return SL_E_UNAVAILABLE;
+    case 504:
+    case 408:
+        return SL_E_TIMEOUT;
+    case 401:
+    case 403:
+        return SL_E_UNAUTHORIZED;
+    default:
+        return status >= 500 ? SL_E_SERVER_ERROR : SL_E_BAD_REQUEST;
+    }
+}
+
+static void on_stream_drain(struct sl_http_req *down, void *data)
+{
+    (void)down;
+    struct gw_req *r = data;
+    sl_http_stream_on_drain(r->down, NULL, NULL);
+    if (r->paused) {
+        r->paused = 0;
+        sl_http_request_resume(&r->up);
+    }
+}
+
+static void on_sse_event(void *arg, const struct sl_sse_event *ev)
+{
+    struct gw_req *r = arg;
+    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+        r->saw_done = 1;
+        return;
+    }
+    /* the final chunk carries usage (OpenAI, stream_options.include_usage) */
+    if (ev->data_len < 16 || memmem(ev->data, ev->data_len, "\"usage\"", 7) == NULL)
+        return;
+    struct sl_json_doc doc;
+    if (sl_json_scan(ev->data, ev->data_len, &doc) != 0)
+        return;
+    const struct sl_json_member *usage = sl_json_get(&doc, "usage");
+    if (usage == NULL || usage->type != SL_JSON_OBJECT)
+        return;
+    struct sl_json_doc u;
+    if (sl_json_scan(usage->value.ptr, usage->value.len, &u) != 0)
+        return;
+    const struct sl_json_member *p = sl_json_get(&u, "prompt_tokens");
+    const struct sl_json_member *c = sl_json_get(&u, "completion_tokens");
+    if (p && p->type == SL_JSON_NUMBER)
+        r->usage_prompt = (unsigned)strtoul(p->value.ptr, NULL, 10);
+    if (c && c->type == SL_JSON_NUMBER)
+        r->usage_completion = (unsigned)strtoul(c->value.ptr, NULL, 10);
+}
+
+static void on_up_headers(struct sl_http_request *up, int status,
+                          const struct sl_http_field *headers, size_t n)
+{
+    struct gw_req *r = up->data;
+    r->up_status = status;
+    r->retry_after_ms = -1;
+    const char *ra = sl_http_field_get(headers, n, "retry-after");
+    if (ra) {
+        char *end;
+        double s = strtod(ra, &end);
+        if (end != ra && s >= 0)
+            r->retry_after_ms = s * 1000;
+    }
+    if (r->stream && status >= 200 && status < 300 && r->down) {
+        /* the commit point: from here on the client sees this attempt */
+        static const struct sl_http_header cache = {{"Cache-Control", 13}, {"no-cache", 8}};
+        struct sl_http_header h[2] = {{{"x-request-id", 12}, {r->id, strlen(r->id)}}, cache};
+        r->committed = 1;
+        r->first_byte_ns = uv_hrtime();
+        sl_prom_observe(&r->gw->mm[r->model - r->gw->cfg->models].ttft,
+                        (double)(r->first_byte_ns - r->t0_ns) / 1e9);
+        r->final_status = status;
+        count_status(r, status);
+        sl_http_stream_start(r->down, status, h, 2, "text/event-stream");
+    }
+}
+
+static int on_up_body(struct sl_http_request *up, const char *data, size_t len)
+{
+    struct gw_req *r = up->data;
+    if (r->committed) {
+        if (r->down == NULL)
+            return 0; /* the client is gone; the cancel is on its way */
+        if (sl_http_stream_pending(r->down) > STREAM_HIGH_WATER) {
+            r->paused = 1;
+            sl_http_stream_on_drain(r->down, on_stream_drain, r);
+            return SL_HTTP_PAUSE; /* a slow client slows the upstream read */
+        }
+        sl_http_stream_write(r->down, data, len);
+        sl_sse_parser_feed(&r->sse, data, len);
+        return 0;
+    }
+    if (sl_buf_append(&r->resp, data, len) != 0) {
+        /* larger than we will hold: fail the attempt */
+        sl_http_request_cancel(up);
+    }
+    return 0;
+}
+
+static void on_up_done(struct sl_http_request *up, const struct sl_http_result *res)
+{
+    struct gw_req *r = up->data;
+    struct sl_gateway *gw = r->gw;
+    r->up_active = 0;
+    struct dep_metrics *dm = &gw->dm[r->dep - gw->router.deps];
+    dm->attempts++;
+    sl_prom_observe(&dm->upstream_latency, (double)res->total_ns / 1e9);
+    if (r->committed) {
+        /* a relayed stream: its end is the request's end, never a retry */
+        int clean = res->err == SL_OK && r->saw_done;
+        if (!clean && !r->cancelled) {
+            r->error = res->err != SL_OK ? res->err : SL_E_CONN_RESET;
+            end_stream_with_error(r, "upstream_error", "stream_interrupted",
+                                  "the upstream stream ended before [DONE]");
+        } else if (r->down) {
+            sl_http_stream_end(r->down);
+            r->down = NULL;
+        }
+        if (!r->cancelled)
+            sl_gw_report(r->dep, clean, uv_now(gw->loop));
+        sl_retrier_report(&r->retrier, r->cancelled ? SL_E_CANCELLED : SL_OK, -1);
+        return;
+    }
+    enum sl_err err = r->cancelled ? SL_E_CANCELLED : classify(res, r->up_status);
+    if (res->err == SL_OK && r->resp.len > MAX_RESPONSE_BYTES)
+        err = SL_E_BAD_GATEWAY;
+    if (err != SL_E_CANCELLED)
+        sl_gw_report(r->dep, err == SL_OK || err == SL_E_BAD_REQUEST, uv_now(gw->loop));
+    r->error = err;
+    sl_retrier_report(&r->retrier, err, err == SL_E_RATE_LIMITED ? r->retry_after_ms : -1);
+}
+
+static void start_attempt(struct sl_retrier *rt)
+{
+    struct gw_req *r = rt->data;
+    struct sl_gateway *gw = r->gw;
+    const struct sl_gw_deployment *d = r->dep->cfg;
+    r->attempts++;
+    sl_buf_reset(&r->resp);
+    sl_sse_parser_reset(&r->sse);
+    r->up_status = 0;
+    r->saw_done = 0;
+    r->paused = 0;
+    size_t nh = 0;
+    r->up_headers[nh++] = (struct sl_http_field){"Content-Type", "application/json"};
+    if (r->stream)
+        r->up_headers[nh++] = (struct sl_http_field){"Accept", "text/event-stream"};
+    if (d->api_key) {
+        snprintf(r->auth_header, sizeof(r->auth_header), "Bearer %s", d->api_key);
+        r->up_headers[nh++] = (struct sl_http_field){"Authorization", r->auth_header};
+    }
+    double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
+    if (left_ms < 1)
+        left_ms = 1;
+    r->up = (struct sl_http_request){
+        .method = "POST",
+        .url = r->url,
+        .headers = r->up_headers,
+        .n_headers = nh,
+        .body = r->up_body ? r->up_body : r->body,
+        .body_len = r->up_body ? r->up_body_len : r->body_len,
+        .connect_timeout_ms = d->connect_timeout_ms,
+        .first_byte_timeout_ms = d->attempt_timeout_ms,
+        .total_timeout_ms =
+            r->stream
+                ? (uint32_t)left_ms
+                : (uint32_t)(left_ms < d->attempt_timeout_ms ? left_ms : d->attempt_timeout_ms),
+        .on_headers = on_up_headers,
+        .on_body = on_up_body,
+        .on_done = on_up_done,
+        .data = r,
+    };
+    r->up_active = 1;
+    if (sl_http_request_start(gw->client, &r->up) != 0) {
+        r->up_active = 0;
+        r->error = SL_E_CONN_REFUSED;
+        sl_retrier_report(&r->retrier, SL_E_UNAVAILABLE, -1);
+    }
+}
+
+static void before_sleep(struct sl_retrier *rt, enum sl_err error,
+                         const struct sl_retry_decision *d)
+{
+    struct gw_req *r = rt->data;
+    struct sl_gateway *gw = r->gw;
+    gw->dm[r->dep - gw->router.deps].retries++;
+    if (gw->opts.quiet)
+        return;
+    if (gw->opts.log_json)
+        fprintf(stderr,
+                "{\"event\":\"retry\",\"id\":\"%s\",\"deployment\":\"%s\",\"attempt\":%u,"
+                "\"max_attempts\":%u,\"error\":\"%s\",\"wait_ms\":%.0f}\n",
+                r->id, r->dep->cfg->name, rt->state.attempt, rt->policy->max_attempts,
+                sl_err_name(error), d->wait_ms);
+    else
+        fprintf(stderr, "retry id=%s deployment=%s attempt=%u/%u error=%s wait_ms=%.0f\n", r->id,
+                r->dep->cfg->name, rt->state.attempt, rt->policy->max_attempts, sl_err_name(error),
+                d->wait_ms);
+}
+
+static void release_permit(struct gw_req *r)
+{
+    if (r->holds_permit) {
+        r->holds_permit = 0;
+        sl_gw_release(r->dep);
+    }
+}
+
+static void on_attempts_done(struct sl_retrier *rt)
+{
+    struct gw_req *r = rt->data;
+    const struct sl_retry_outcome *o = &rt->outcome;
+    release_permit(r);
+    if (r->cancelled || o->last_error == SL_E_CANCELLED) {
+        r->cancelled = 1;
+        if (r->committed)
+            end_stream_with_error(r, "cancelled", "request_cancelled", "the request was cancelled");
+        respond_failure(r);
+        finish(r);
+        return;
+    }
+    if (r->committed) {
+        finish(r); /* the stream was ended in on_up_done */
+        return;
+    }
+    if (o->last_error == SL_OK) {
+        r->error = SL_OK;
+        r->final_status = r->up_status;
+        r->first_byte_ns = uv_hrtime();
+        sl_prom_observe(&r->gw->mm[r->model - r->gw->cfg->models].ttft,
+                        (double)(r->first_byte_ns - r->t0_ns) / 1e9);
+        count_status(r, r->up_status);
+        /* usage from a whole JSON response */
+        struct sl_json_doc doc;
+        if (r->resp.len && sl_json_scan(r->resp.ptr, r->resp.len, &doc) == 0) {
+            const struct sl_json_member *usage = sl_json_get(&doc, "usage");
+            struct sl_json_doc u;
+            if (usage && usage->type == SL_JSON_OBJECT &&
+                sl_json_scan(usage->value.ptr, usage->value.len, &u) == 0) {
+                const struct sl_json_member *p = sl_json_get(&u, "prompt_tokens");
+                const struct sl_json_member *c = sl_json_get(&u, "completion_tokens");
+                if (p)
+                    r->usage_prompt = (unsigned)strtoul(p->value.ptr, NULL, 10);
+                if (c)
+                    r->usage_completion = (unsigned)strtoul(c->value.ptr, NULL, 10);
+            }
+        }
+        if (r->down) {
+            respond(r->down, r->id, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
+            r->down = NULL;
+        }
+        finish(r);
+        return;
+    }
+    r->error = o->last_error;
+    if (o->reason == SL_RETRY_MAX_ATTEMPTS ||
+        (o->reason == SL_RETRY_NOT_RETRYABLE &&
+         (o->last_error == SL_E_CONN_REFUSED || o->last_error == SL_E_UNAUTHORIZED))) {
+        /* this deployment is exhausted: the model's next one, if any */
+        if (sl_gw_router_pick(&r->gw->router, r->model, r->tried, uv_now(r->gw->loop)) >= 0) {
+            r->gw->mm[r->model - r->gw->cfg->models].fallbacks++;
+            pick_and_admit(r);
+            return;
+        }
+    }
+    respond_failure(r);
+    finish(r);
+}
+
+static void start_attempts(struct gw_req *r)
+{
+    r->holds_permit = 1;
+    r->state = R_RUNNING;
+    r->policy = r->dep->cfg->retry;
+    double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
+    r->policy.max_delay_ms = left_ms > 1 ? left_ms : 1;
+    r->retrier.data = r;
+    sl_retrier_run(&r->retrier, &r->policy, &r->rng, start_attempt, before_sleep, on_attempts_done);
+}
+
+static void note_queue_time(struct gw_req *r)
+{
+    uint64_t waited = uv_hrtime() - r->admit_start_ns;
+    r->queue_ns += waited;
+    sl_prom_observe(&r->gw->dm[r->dep - r->gw->router.deps].queue_wait, (double)waited / 1e9);
+}
+
+static void on_admitted(struct sl_sem_waiter *w, int status)
+{
+    struct gw_req *r = sl_container_of(w, struct gw_req, admit.base);
+    r->admit_queued = 0;
+    note_queue_time(r);
+    if (status == 0) {
+        start_attempts(r);
+        return;
+    }
+    /* queue timeout */
+    if (r->down) {
+        count_status(r, 429);
+        r->final_status = 429;
+        r->error = SL_E_RATE_LIMITED;
+        respond_error(r->down, r->id, 429, "rate_limit_error", "queue_timeout",
+                      "timed out waiting for a free upstream slot", 1);
+        r->down = NULL;
+    }
+    finish(r);
+}
+
+/* Builds the upstream body: the client's, with "model" replaced when the
+ * deployment names its own model. */
+static int build_body(struct gw_req *r)
+{
+    free(r->up_body);
+    r->up_body = NULL;
+    const char *um = r->dep->cfg->upstream_model;
+    if (um[0] == '\0')
+        return 0;
+    struct sl_json_doc doc;
+    if (sl_json_scan(r->body, r->body_len, &doc) != 0)
+        return -1;
+    const struct sl_json_member *m = sl_json_get(&doc, "model");
+    if (m == NULL)
+        return -1;
+    size_t before = (size_t)(m->value.ptr - r->body), after_at = before + m->value.len;
+    size_t ulen = strlen(um);
+    r->up_body_len = before + ulen + (r->body_len - after_at);
+    r->up_body = malloc(r->up_body_len);
+    if (r->up_body == NULL)
+        return -1;
+    memcpy(r->up_body, r->body, before);
+    memcpy(r->up_body + before, um, ulen);
+    memcpy(r->up_body + before + ulen, r->body + after_at, r->body_len - after_at);
+    return 0;
+}
+
+static void pick_and_admit(struct gw_req *r)
+{
+    struct sl_gateway *gw = r->gw;
+    struct sl_gw_dep *deps = sl_gw_router_deps(&gw->router, r->model);
+    int full = 0;
+    for (;;) {
+        int k = sl_gw_router_pick(&gw->router, r->model, r->tried, uv_now(gw->loop));
+        if (k < 0)
+            break;
+        r->tried |= UINT64_C(1) << k;
+        r->dep = &deps[k];
+        r->dep_index = (size_t)k;
+        snprintf(r->url, sizeof(r->url), "%s%s", r->dep->cfg->url, endpoint_path[r->ep]);
+        build_body(r);
+        r->state = R_ADMITTING;
+        r->admit_start_ns = uv_hrtime();
+        int rc = sl_gw_admit(r->dep, &r->admit, on_admitted);
+        if (rc == 0) {
+            note_queue_time(r);
+            start_attempts(r);
+            return;
+        }
+        if (rc == 1) {
+            r->admit_queued = 1;
+            return;
+        }
+        full = 1; /* this one's queue is full: another deployment may have room */
+    }
+    if (full && r->attempts == 0) {
+        count_status(r, 429);
+        r->final_status = 429;
+        r->error = SL_E_RATE_LIMITED;
+        if (r->down) {
+            respond_error(r->down, r->id, 429, "rate_limit_error", "queue_full",
+                          "every upstream queue for this model is full", 1);
+            r->down = NULL;
+        }
+        finish(r);
+        return;
+    }
+    respond_failure(r);
+    finish(r);
+}
+
+/* ---- cancellation ------------------------------------------------------- */
+
+static void cancel(struct gw_req *r)
+{
+    if (r->cancelled || r->state == R_FINISHED)
+        return;
+    r->cancelled = 1;
+    r->gw->cancelled++;
+    if (r->state == R_ADMITTING) {
+        if (r->admit_queued && sl_sem_cancel(&r->admit.base) == 0) {
+            r->admit_queued = 0;
+            note_queue_time(r);
+            respond_failure(r);
+            finish(r);
+        }
+        return;
+    }
+    if (r->up_active)
+        sl_http_request_cancel(&r->up); /* on_done reports SL_E_CANCELLED */
+    else
+        sl_retrier_cancel(&r->retrier); /* sleeping: ends now */
+}
+
+static void on_client_gone(struct sl_http_req *down, void *data)
+{
+    (void)down;
+    struct gw_req *r = data;
+    r->down = NULL;
+    r->client_gone = 1;
+    r->gw->client_gone++;
+    if (r->final_status == 0)
+        r->final_status = 499;
+    cancel(r);
+}
+
+/* ---- the front ----------------------------------------------------------- */
+
+static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum endpoint ep,
+                         const char *id)
+{
+    const struct sl_http_head *h = sl_http_req_head(down);
+    const struct sl_gw_config *cfg = gw->cfg;
+    const char *key_name = NULL;
+    if (gw->draining) {
+        gw->status_unrouted[503]++;
+        respond_error(down, id, 503, "server_error", "shutting_down",
+                      "the gateway is shutting down", 1);
+        return;
+    }
+    if (cfg->nkeys > 0) {
+        int k = sl_gw_auth(cfg, sl_http_head_get(h, "authorization"));
+        if (k < 0) {
+            gw->status_unrouted[401]++;
+            respond_error(down, id, 401, "invalid_request_error", "invalid_api_key",
+                          k == -1 ? "missing API key: send Authorization: Bearer KEY"
+                                  : "incorrect API key",
+                          0);
+            return;
+        }
+        key_name = cfg->keys[k].name;
+    }
+    struct sl_str body = sl_http_req_body(down);
+    struct sl_json_doc doc;
+    if (sl_json_scan(body.ptr, body.len, &doc) != 0 || doc.type != SL_JSON_OBJECT) {
+        gw->status_unrouted[400]++;
+        char msg[128];
+        snprintf(msg, sizeof(msg), "the body is not a JSON object (error at byte %zu)",
+                 doc.error_at);
+        respond_error(down, id, 400, "invalid_request_error", "invalid_json", msg, 0);
+        return;
+    }
+    const struct sl_json_member *model = sl_json_get(&doc, "model");
+    if (model == NULL || model->type != SL_JSON_STRING || model->value.len == 0 ||
+        model->value.len >= 128) {
+        gw->status_unrouted[400]++;
+        respond_error(down, id, 400, "invalid_request_error", "missing_model",
+                      "you must provide a model parameter", 0);
+        return;
+    }
+    static const char *const required[] = {"messages", "prompt", "input"};
+    const struct sl_json_member *input = sl_json_get(&doc, required[ep]);
+    if (input == NULL || (ep == EP_CHAT && (input->type != SL_JSON_ARRAY || input->items == 0))) {
+        gw->status_unrouted[400]++;
+        char msg[96];
+        snprintf(msg, sizeof(msg), "'%s' is a required property", required[ep]);
+        respond_error(down, id, 400, "invalid_request_error", "missing_field", msg, 0);
+        return;
+    }
+    const struct sl_gw_model *m = sl_gw_config_model(cfg, model->value.ptr, model->value.len);
+    if (m == NULL) {
+        gw->status_unrouted[404]++;
+        char msg[200];
+        snprintf(msg, sizeof(msg), "the model '%.*s' does not exist", (int)model->value.len,
+                 model->value.ptr);
+        respond_error(down, id, 404, "invalid_request_error", "model_not_found", msg, 0);
+        return;
+    }
+    struct gw_req *r = calloc(1, sizeof(*r));
+    char *copy = malloc(body.len ? body.len : 1);
+    if (r == NULL || copy == NULL) {
+        free(r);
+        free(copy);
+        gw->status_unrouted[503]++;
+        respond_error(down, id, 503, "server_error", "out_of_memory", "out of memory", 1);
+        return;
+    }
+    memcpy(copy, body.ptr, body.len);
+    r->gw = gw;
+    r->down = down;
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    r->ep = ep;
+    r->model = m;
+    memcpy(r->model_name, model->value.ptr, model->value.len);
+    r->key_name = key_name;
+    const struct sl_json_member *stream = sl_json_get(&doc, "stream");
+    r->stream = ep != EP_EMBEDDINGS && stream && stream->type == SL_JSON_TRUE;
+    r->body = copy;
+    r->body_len = body.len;
+    r->t0_ns = uv_hrtime();
+    r->started_us = sl_wall_us();
+    sl_rng_seed(&r->rng, sl_rng_next(&gw->rng), 0);
+    sl_buf_init(&r->resp, MAX_RESPONSE_BYTES + 1);
+    sl_sse_parser_init(&r->sse, 0, on_sse_event, r);
+    sl_sem_timed_init(gw->loop, &r->admit);
+    sl_retrier_init(gw->loop, &r->retrier);
+    r->admit.timer.data = r; /* the retrier's timer keeps its own data */
+    r->retrier.data = r;
+    r->handles_open = 2;
+    gw->pending_closes++;
+    sl_list_push_back(&gw->reqs, &r->node);
+    gw->in_flight++;
+    sl_http_req_on_abort(down, on_client_gone, r);
+    pick_and_admit(r);
+}
+
+static void handle_cancel(struct sl_gateway *gw, struct sl_http_req *down, struct sl_str target,
+                          const char *id)
+{
+    for (struct sl_list *n = gw->reqs.next; n != &gw->reqs; n = n->next) {
+        struct gw_req *r = sl_container_of(n, struct gw_req, node);
+        if (strlen(r->id) == target.len && memcmp(r->id, target.ptr, target.len) == 0) {
+            cancel(r);
+            char body[128];
+            int k = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"cancelled\":true}", r->id);
+            respond(down, id, 200, body, (size_t)k, 0);
+            return;
+        }
+    }
+    respond_error(down, id, 404, "invalid_request_error", "request_not_found",
+                  "no request in flight with that id", 0);
+}
+
+static void respond_models(struct sl_gateway *gw, struct sl_http_req *down, const char *id)
+{
+    struct sl_buf out;
+    sl_buf_init(&out, 1 << 20);
+    sl_buf_append(&out, "{\"object\":\"list\",\"data\":[", 25);
+    int first = 1;
+    for (size_t i = 0; i < gw->cfg->nmodels; i++) {
+        const char *name = gw->cfg->models[i].name;
+        if (!strcmp(name, "*"))
+            continue;
+        char item[256];
+        int n = snprintf(item, sizeof(item),
+                         "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":0,"
+                         "\"owned_by\":\"sluice\"}",
+                         first ? "" : ",", name);
+        sl_buf_append(&out, item, (size_t)n);
+        first = 0;
+    }
+    sl_buf_append(&out, "]}", 2);
+    respond(down, id, 200, out.ptr, out.len, 0);
+    sl_buf_release(&out);
+}
+
+static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, const char *id)
+{
+    struct sl_buf out;
+    sl_buf_init(&out, 64u << 20);
+    char labels[512], model[260], dep[140];
+    sl_prom_help(&out, "sluice_requests_total", "counter",
+                 "Requests answered, by model, deployment and HTTP status.");
+    for (int st = 0; st < 600; st++)
+        if (gw->status_unrouted[st]) {
+            snprintf(labels, sizeof(labels), "model=\"\",deployment=\"\",status=\"%d\"", st);
+            sl_prom_value(&out, "sluice_requests_total", labels, (double)gw->status_unrouted[st]);
+        }
+    for (size_t i = 0; i < gw->router.ndeps; i++) {
+        struct sl_gw_dep *d = &gw->router.deps[i];
+        sl_prom_escape(model, sizeof(model), d->model->name);
+        sl_prom_escape(dep, sizeof(dep), d->cfg->name);
+        for (int st = 0; st < 600; st++)
+            if (gw->dm[i].status[st]) {
+                snprintf(labels, sizeof(labels), "model=\"%s\",deployment=\"%s\",status=\"%d\"",
+                         model, dep, st);
+                sl_prom_value(&out, "sluice_requests_total", labels, (double)gw->dm[i].status[st]);
+            }
+    }
+    static const struct {
+        const char *name, *type, *help;
+    } per_dep[] = {
+        {"sluice_upstream_attempts_total", "counter", "Upstream attempts."},
+        {"sluice_retries_total", "counter", "Retries after a transient upstream failure."},
+        {"sluice_cooldowns_total", "counter", "Times a deployment was cooled down."},
+        {"sluice_queue_length", "gauge", "Requests waiting for a permit."},
+        {"sluice_in_flight", "gauge", "Upstream requests holding a permit."},
+        {"sluice_max_concurrency", "gauge", "The deployment's concurrency limit."},
+    };
+    for (size_t k = 0; k < sizeof(per_dep) / sizeof(*per_dep); k++) {
+        sl_prom_help(&out, per_dep[k].name, per_dep[k].type, per_dep[k].help);
+        for (size_t i = 0; i < gw->router.ndeps; i++) {
+            struct sl_gw_dep *d = &gw->router.deps[i];
+            double v[] = {(double)gw->dm[i].attempts,   (double)gw->dm[i].retries,
+                          (double)d->cooldowns,         (double)d->sem.queued,
+                          (double)sl_sem_held(&d->sem), (double)d->sem.capacity};
+            sl_prom_escape(dep, sizeof(dep), d->cfg->name);
+            snprintf(labels, sizeof(labels), "deployment=\"%s\"", dep);
+            sl_prom_value(&out, per_dep[k].name, labels, v[k]);
+        }
+    }
+    sl_prom_help(&out, "sluice_queue_wait_seconds", "histogram", "Time waiting for a permit.");
+    for (size_t i = 0; i < gw->router.ndeps; i++) {
+        sl_prom_escape(dep, sizeof(dep), gw->router.deps[i].cfg->name);
+        snprintf(labels, sizeof(labels), "deployment=\"%s\"", dep);
+        sl_prom_hist_write(&out, "sluice_queue_wait_seconds", labels, &gw->dm[i].queue_wait);
+    }
+    sl_prom_help(&out, "sluice_upstream_latency_seconds", "histogram",
+                 "Upstream attempt duration, to the end of the response.");
+    for (size_t i = 0; i < gw->router.ndeps; i++) {
+        sl_prom_escape(dep, sizeof(dep), gw->router.deps[i].cfg->name);
+        snprintf(labels, sizeof(labels), "deployment=\"%s\"", dep);
+        sl_prom_hist_write(&out, "sluice_upstream_latency_seconds", labels,
+                           &gw->dm[i].upstream_latency);
+    }
+    sl_prom_help(&out, "sluice_time_to_first_token_seconds", "histogram",
+                 "Time to the first streamed byte sent to the client.");
+    sl_prom_help(&out, "sluice_fallbacks_total", "counter",
+                 "Requests moved to the model's next deployment.");
+    for (size_t i = 0; i < gw->cfg->nmodels; i++) {
+        sl_prom_escape(model, sizeof(model), gw->cfg->models[i].name);
+        snprintf(labels, sizeof(labels), "model=\"%s\"", model);
+        sl_prom_hist_write(&out, "sluice_time_to_first_token_seconds", labels, &gw->mm[i].ttft);
+        sl_prom_value(&out, "sluice_fallbacks_total", labels, (double)gw->mm[i].fallbacks);
+    }
+    sl_prom_help(&out, "sluice_cancelled_total", "counter",
+                 "Requests cancelled (client gone or cancel endpoint).");
+    sl_prom_value(&out, "sluice_cancelled_total", "", (double)gw->cancelled);
+    sl_prom_help(&out, "sluice_client_gone_total", "counter",
+                 "Requests whose client disconnected before the end.");
+    sl_prom_value(&out, "sluice_client_gone_total", "", (double)gw->client_gone);
+    sl_prom_help(&out, "sluice_requests_in_flight", "gauge", "Requests being handled.");
+    sl_prom_value(&out, "sluice_requests_in_flight", "", (double)gw->in_flight);
+    struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
+    sl_http_respond(down, 200, h, 1, "text/plain; version=0.0.4", out.ptr ? out.ptr : "", out.len);
+    sl_buf_release(&out);
+}
+
+static void handle(struct sl_http_req *down, void *data)
+{
+    struct sl_gateway *gw = data;
+    const struct sl_http_head *h = sl_http_req_head(down);
+    char id[40];
+    new_id(gw, id, sizeof(id));
+    int get = sl_str_eq(h->method, "GET"), post = sl_str_eq(h->method, "POST");
+    struct sl_str path = h->path;
+    if (sl_str_eq(path, "/v1/chat/completions") || sl_str_eq(path, "/v1/completions") ||
+        sl_str_eq(path, "/v1/embeddings")) {
+        if (!post) {
+            gw->status_unrouted[405]++;
+            respond_error(down, id, 405, "invalid_request_error", "method_not_allowed", "use POST",
+                          0);
+            return;
+        }
+        enum endpoint ep = sl_str_eq(path, "/v1/chat/completions") ? EP_CHAT
+                           : sl_str_eq(path, "/v1/completions")    ? EP_COMPLETIONS
+                                                                   : EP_EMBEDDINGS;
+        handle_proxy(gw, down, ep, id);
+        return;
+    }
+    static const char prefix[] = "/v1/requests/", suffix[] = "/cancel";
+    size_t pl = sizeof(prefix) - 1, sl = sizeof(suffix) - 1;
+    if (post && path.len > pl + sl && memcmp(path.ptr, prefix, pl) == 0 &&
+        memcmp(path.ptr + path.len - sl, suffix, sl) == 0) {
+        handle_cancel(gw, down, (struct sl_str){path.ptr + pl, path.len - pl - sl}, id);
+        return;
+    }
+    if (get && sl_str_eq(path, "/health")) {
+        respond(down, id, 200, "{\"status\":\"ok\"}", 15, 0);
+    } else if (get && sl_str_eq(path, "/ready")) {
+        if (gw->draining)
+            respond(down, id, 503, "{\"status\":\"draining\"}", 21, 0);
+        else
+            respond(down, id, 200, "{\"status\":\"ready\"}", 18, 0);
+    } else if (get && sl_str_eq(path, "/metrics")) {
+        respond_metrics(gw, down, id);
+    } else if (get && sl_str_eq(path, "/v1/models")) {
+        respond_models(gw, down, id);
+    } else {
+        gw->status_unrouted[404]++;
+        respond_error(down, id, 404, "invalid_request_error", "unknown_url",
+                      "unknown URL; the gateway serves /v1/chat/completions, /v1/completions, "
+                      "/v1/embeddings, /v1/models, /health, /ready, /metrics",
+                      0);
+    }
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,
+                   char *err, size_t err_size)
+{
+    struct sl_gateway *gw = calloc(1, sizeof(*gw));
+    if (gw == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return UV_ENOMEM;
+    }
+    gw->loop = loop;
+    gw->opts = *opts;
+    gw->cfg = opts->cfg;
+    sl_list_init(&gw->reqs);
+    sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
+    int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
+    gw->dm = calloc(gw->router.ndeps ? gw->router.ndeps : 1, sizeof(*gw->dm));
+    gw->mm = calloc(gw->cfg->nmodels ? gw->cfg->nmodels : 1, sizeof(*gw->mm));
+    if (rc != 0 || gw->dm == NULL || gw->mm == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    struct sl_http_server_config scfg;
+    sl_http_server_config_default(&scfg);
+    scfg.max_body_bytes = gw->cfg->max_body_bytes;
+    rc = sl_http_client_new(loop, NULL, &gw->client);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot start the HTTP client: %s", uv_strerror(rc));
+        goto fail;
+    }
+    sl_http_server_new(loop, &scfg, handle, gw, &gw->server);
+    rc = sl_http_server_listen(gw->server, gw->cfg->listen_host, gw->cfg->listen_port, err,
+                               err_size);
+    if (rc != 0) {
+        gw->draining = 1;
+        sl_gateway_shutdown(gw, 0, NULL, NULL);
+        return rc;
+    }
+    uv_timer_init(loop, &gw->drain_timer);
+    gw->drain_timer.data = gw;
+    gw->drain_timer_ready = 1;
+    gw->pending_closes++;
+    *out = gw;
+    return 0;
+fail:
+    sl_gw_router_release_all(&gw->router);
+    free(gw->dm);
+    free(gw->mm);
+    free(gw);
+    return rc ? rc : UV_ENOMEM;
+}
+
+int sl_gateway_port(const struct sl_gateway *gw)
+{
+    return sl_http_server_port(gw->server);
+}
+
+uint64_t sl_gateway_in_flight(const struct sl_gateway *gw)
+{
+    return gw->in_flight;
+}
+
+/* Everything is closed once the server, the client, the drain timer and
+ * every request are gone. */
+static void maybe_closed(struct sl_gateway *gw)
+{
+    if (!gw->closing || gw->pending_closes > 0)
+        return;
+    void (*cb)(void *) = gw->shutdown_cb;
+    void *arg = gw->shutdown_arg;
+    sl_gw_router_release_all(&gw->router);
+    free(gw->dm);
+    free(gw->mm);
+    free(gw);
+    if (cb)
+        cb(arg);
+}
+
+static void on_part_closed(void *arg)
+{
+    struct sl_gateway *gw = arg;
+    gw->pending_closes--;
+    maybe_closed(gw);
+}
+
+static void on_drain_timer_closed(uv_handle_t *handle)
+{
+    on_part_closed(handle->data);
+}
+
+/* Drained (or out of patience): cancel what is left and close. */
+static void close_all(struct sl_gateway *gw)
+{
+    if (gw->closing)
+        return;
+    gw->closing = 1;
+    struct sl_list *n, *next;
+    for (n = gw->reqs.next; n != &gw->reqs; n = next) {
+        next = n->next;
+        cancel(sl_container_of(n, struct gw_req, node));
+    }
+    gw->pending_closes += 2;
+    sl_http_server_close(gw->server, on_part_closed, gw);
+    sl_http_client_close(gw->client, on_part_closed, gw);
+    uv_close((uv_handle_t *)&gw->drain_timer, on_drain_timer_closed);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    struct sl_gateway *gw = t->data;
+    if (gw->in_flight == 0 || uv_now(gw->loop) >= gw->drain_deadline_ms) {
+        uv_timer_stop(t);
+        close_all(gw);
+    }
+}
+
+void sl_gateway_shutdown(struct sl_gateway *gw, unsigned drain_ms, void (*cb)(void *), void *arg)
+{
+    if (gw->closing)
+        return;
+    gw->shutdown_cb = cb;
+    gw->shutdown_arg = arg;
+    gw->draining = 1;
+    sl_http_server_stop_accepting(gw->server);
+    if (!gw->drain_timer_ready) {
+        /* never started (listen failed) */
+        gw->closing = 1;
+        gw->pending_closes += 2;
+        sl_http_server_close(gw->server, on_part_closed, gw);
+        sl_http_client_close(gw->client, on_part_closed, gw);
+        return;
+    }
+    if (gw->in_flight == 0 || drain_ms == 0) {
+        close_all(gw);
+        return;
+    }
+    gw->drain_deadline_ms = uv_now(gw->loop) + drain_ms;
+    uv_timer_start(&gw->drain_timer, on_drain_tick, 10, 10);
+}

@@ -1,0 +1,62 @@
+/* The gateway: an OpenAI-compatible HTTP front that routes each request to
+ * an upstream deployment under that deployment's concurrency limit,
+ * retries what is transient, falls back to the model's next deployment,
+ * streams SSE through without buffering, cancels the upstream the moment
+ * the client goes away (or POST /v1/requests/{id}/cancel is called), and
+ * hands one log row per request to a recorder.
+ *
+ * Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings;
+ * GET /v1/models, /health, /ready, /metrics; POST /v1/requests/{id}/cancel.
+ * Every response carries x-request-id. */
+#ifndef SL_GATEWAY_H
+#define SL_GATEWAY_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/errclass.h"
+#include "gateway/config.h"
+
+/* One row per request, handed to the recorder when the request is over. */
+struct sl_gw_log_row {
+    char id[40];
+    const char *key;        /* the gateway key's name, or "" */
+    const char *model;      /* as the client asked */
+    const char *deployment; /* the last one tried, or "" */
+    const char *endpoint;   /* "chat/completions", ... */
+    int64_t started_us;     /* wall clock */
+    unsigned attempts;
+    double queue_ms, ttfb_ms, total_ms; /* ttfb: to the first byte sent to the client */
+    int status;                         /* HTTP status sent to the client */
+    enum sl_err error;                  /* SL_OK, or why it failed */
+    const char *outcome;                /* "ok", "error", "cancelled" */
+    int stream;
+    unsigned prompt_tokens, completion_tokens; /* from the upstream's usage */
+    unsigned prompt_tokens_counted;            /* counted by the gateway (thread pool) */
+};
+
+typedef void (*sl_gw_recorder)(const struct sl_gw_log_row *row, void *arg);
+
+struct sl_gateway;
+
+struct sl_gateway_options {
+    const struct sl_gw_config *cfg;
+    sl_gw_recorder record;
+    void *record_arg;
+    int log_json;
+    int quiet; /* no per-request log lines */
+    uint64_t seed;
+};
+
+int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,
+                   char *err, size_t err_size);
+int sl_gateway_port(const struct sl_gateway *gw);
+
+/* Stops accepting, answers /ready with 503, lets requests in flight finish
+ * for up to drain_ms, cancels what is left, then closes everything and
+ * calls cb. */
+void sl_gateway_shutdown(struct sl_gateway *gw, unsigned drain_ms, void (*cb)(void *), void *arg);
+
+uint64_t sl_gateway_in_flight(const struct sl_gateway *gw);
+
+#endif
