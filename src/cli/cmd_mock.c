@@ -27,6 +27,8 @@ static const char usage[] =
     "  --error-mix SPEC       which failures, NAME[:WEIGHT],... (default 429,500,502,503);\n"
     "                         names: 429 (with Retry-After), 500, 502, 503, 400, 401,\n"
     "                         reset (TCP reset), stall (never answers), cut (stops half way)\n"
+    "  --sequence LIST        faults for the first requests in arrival order, e.g.\n"
+    "                         429,ok,cut (then the random ones)\n"
     "  --max-concurrency N    answer 429 above N requests in flight (default: no cap)\n"
     "  --retry-after S        Retry-After seconds on 429 (default 1)\n"
     "  --max-connections N    open connections before new ones get 503 (default 20000)\n"
@@ -46,6 +48,7 @@ enum {
     F_RETRY_AFTER,
     F_MAX_CONN,
     F_SEED,
+    F_SEQUENCE,
     F_QUIET,
     F_HELP
 };
@@ -61,6 +64,7 @@ static const struct sl_flag flags[] = {
     {"--retry-after", 1, F_RETRY_AFTER},
     {"--max-connections", 1, F_MAX_CONN},
     {"--seed", 1, F_SEED},
+    {"--sequence", 1, F_SEQUENCE},
     {"--quiet", 0, F_QUIET},
     {"--help", 0, F_HELP},
     {"-h", 0, F_HELP},
@@ -148,6 +152,12 @@ static int parse(int argc, char **argv, struct sl_mock_config *cfg,
             if (sl_parse_u64(cmd, "--seed", v, 0, UINT64_MAX, &u))
                 return -1;
             cfg->seed = u;
+            break;
+        case F_SEQUENCE:
+            if (sl_mock_sequence_parse(cfg, v, err, sizeof(err)) != 0) {
+                sl_usage_error(cmd, "--sequence: %s", err);
+                return -1;
+            }
             break;
         case F_QUIET:
             *quiet = 1;

@@ -534,10 +534,12 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
     if (r->committed) {
         /* a relayed stream: its end is the request's end, never a retry */
         int clean = res->err == SL_OK && r->saw_done;
-        if (!clean && !r->cancelled) {
+        if (r->cancelled) {
+            end_stream_with_error(r, "cancelled", "request_cancelled", "the request was cancelled");
+        } else if (!clean) {
             r->error = res->err != SL_OK ? res->err : SL_E_CONN_RESET;
             end_stream_with_error(r, "upstream_error", "stream_interrupted",
-                                  "the upstream stream ended before [DONE]");
+                                  "the upstream stream ended before its end marker");
         } else if (r->down) {
             sl_http_stream_end(r->down);
             r->down = NULL;

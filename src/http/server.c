@@ -302,12 +302,6 @@ static void finish_request(struct conn *c)
         process(c);
 }
 
-static int status_closes(int status)
-{
-    return status == 400 || status == 408 || status == 413 || status == 431 || status == 501 ||
-           status == 505 || status == 503;
-}
-
 static size_t json_escape(char *out, size_t size, const char *s)
 {
     size_t n = 0;
@@ -342,7 +336,7 @@ void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_h
                      size_t nheaders, const char *content_type, const char *body, size_t len)
 {
     struct conn *c = req->conn;
-    int keep_alive = req->head.keep_alive && !c->srv->closing && !status_closes(status);
+    int keep_alive = req->head.keep_alive && !c->srv->closing;
     if (!keep_alive)
         c->close_after_write = 1;
     char head[2048];

@@ -75,6 +75,31 @@ int sl_mock_faults_parse(struct sl_weighted *w, const char *spec, char *err, siz
                              "429, 500, 502, 503, 400, 401, reset, stall, cut", err, err_size);
 }
 
+int sl_mock_sequence_parse(struct sl_mock_config *cfg, const char *spec, char *err, size_t err_size)
+{
+    cfg->sequence_len = 0;
+    const char *p = spec;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int fault = len == 2 && !memcmp(p, "ok", 2) ? SL_MOCK_OK : fault_lookup(p, (int)len);
+        if (fault < 0) {
+            snprintf(err, err_size,
+                     "unknown fault '%.*s' in sequence (use ok, 429, 500, 502, "
+                     "503, 400, 401, reset, stall, cut)",
+                     (int)len, p);
+            return -1;
+        }
+        if (cfg->sequence_len == sizeof(cfg->sequence) / sizeof(*cfg->sequence)) {
+            snprintf(err, err_size, "a sequence holds at most 64 faults");
+            return -1;
+        }
+        cfg->sequence[cfg->sequence_len++] = fault;
+        p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
 void sl_mock_config_default(struct sl_mock_config *cfg)
 {
     char err[128];
@@ -559,6 +584,8 @@ void sl_mock_handle(struct sl_http_req *req, void *data)
     local.fault = SL_MOCK_OK;
     if (sl_rng_uniform(&local.rng) < m->cfg.fail_rate)
         local.fault = (enum sl_mock_fault)sl_weighted_draw(&m->cfg.faults, &local.rng);
+    if (local.seq < m->cfg.sequence_len)
+        local.fault = (enum sl_mock_fault)m->cfg.sequence[local.seq];
 
     int needs_time = latency > 0 || local.fault == SL_MOCK_STALL ||
                      (local.stream && m->cfg.token_ms > 0) ||

@@ -45,10 +45,17 @@ struct sl_mock_config {
     unsigned max_concurrency; /* 0 = no cap */
     unsigned retry_after_s;   /* on 429 */
     uint64_t seed;
+    /* Faults for the first requests, in arrival order ("429,ok,cut"), before
+     * the random ones: for tests that need an exact script. */
+    int sequence[64];
+    unsigned sequence_len;
 };
 
 void sl_mock_config_default(struct sl_mock_config *cfg);
 int sl_mock_faults_parse(struct sl_weighted *w, const char *spec, char *err, size_t err_size);
+/* Parses a --sequence list into cfg->sequence. Returns 0 or -1 with err. */
+int sl_mock_sequence_parse(struct sl_mock_config *cfg, const char *spec, char *err,
+                           size_t err_size);
 const char *sl_mock_fault_name(int fault);
 
 struct sl_mock;

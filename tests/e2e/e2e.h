@@ -66,20 +66,25 @@ static inline const char *e2e_bin(void)
     return bin;
 }
 
-/* Starts sluice with argv (NULL-terminated, without the program name). */
-static inline pid_t e2e_spawn(const char *const *args)
+/* Starts sluice with argv (NULL-terminated, without the program name),
+ * its output going to NAME.out and NAME.err in the test's directory. */
+static inline pid_t e2e_spawn_as(const char *name, const char *const *args)
 {
     const char *argv[64];
     int n = 0;
+    char out_path[512], err_path[512];
+    snprintf(out_path, sizeof(out_path), "%s/%s.out", e2e_dir, name);
+    snprintf(err_path, sizeof(err_path), "%s/%s.err", e2e_dir, name);
     argv[n++] = e2e_bin();
     for (; *args && n < 63; args++)
         argv[n++] = *args;
     argv[n] = NULL;
+    unlink(out_path); /* a previous process's lines must not be read */
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
-        int out = open(e2e_path("stdout"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(e2e_path("stderr"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
         dup2(out, 1);
@@ -90,14 +95,19 @@ static inline pid_t e2e_spawn(const char *const *args)
     return pid;
 }
 
+static inline pid_t e2e_spawn(const char *const *args)
+{
+    return e2e_spawn_as("cmd", args);
+}
+
 static inline struct e2e_run e2e_wait(pid_t pid)
 {
     struct e2e_run r = {0};
     int ws;
     cr_assert_eq(waitpid(pid, &ws, 0), pid);
     r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    r.out = e2e_slurp(e2e_path("stdout"));
-    r.err = e2e_slurp(e2e_path("stderr"));
+    r.out = e2e_slurp(e2e_path("cmd.out"));
+    r.err = e2e_slurp(e2e_path("cmd.err"));
     return r;
 }
 
@@ -112,28 +122,46 @@ static inline void e2e_free(struct e2e_run *r)
     free(r->err);
 }
 
-/* Starts `sluice mock --listen 127.0.0.1:0 ARGS...` and returns its port,
- * read from the "listening on" line it prints. */
-static inline int e2e_start_mock(const char *const *extra, pid_t *pid_out)
+/* Starts a server command (`sluice mock` or `sluice serve`) as NAME and
+ * returns its port, read from the "listening on http://..." line it prints
+ * on stdout. */
+static inline int e2e_start_server(const char *name, const char *const *args, pid_t *pid_out)
+{
+    *pid_out = e2e_spawn_as(name, args);
+    char out_path[300];
+    snprintf(out_path, sizeof(out_path), "%s.out", name);
+    for (int i = 0; i < 500; i++) {
+        char *out = e2e_slurp(e2e_path(out_path));
+        const char *at = strstr(out, "listening on http://127.0.0.1:");
+        int port = at ? atoi(at + strlen("listening on http://127.0.0.1:")) : 0;
+        free(out);
+        if (port > 0)
+            return port;
+        int ws;
+        if (waitpid(*pid_out, &ws, WNOHANG) == *pid_out) {
+            snprintf(out_path, sizeof(out_path), "%s.err", name);
+            cr_assert_fail("sluice %s exited at start: %s", args[0], e2e_slurp(e2e_path(out_path)));
+        }
+        usleep(10000);
+    }
+    cr_assert_fail("sluice %s did not start", args[0]);
+    return -1;
+}
+
+/* `sluice mock --listen 127.0.0.1:0 ARGS...` as "mock". */
+static inline int e2e_start_mock_as(const char *name, const char *const *extra, pid_t *pid_out)
 {
     const char *args[40] = {"mock", "--listen", "127.0.0.1:0"};
     int n = 3;
     for (; extra && *extra && n < 39; extra++)
         args[n++] = *extra;
     args[n] = NULL;
-    unlink(e2e_path("stdout")); /* a previous server's line must not be read */
-    *pid_out = e2e_spawn(args);
-    for (int i = 0; i < 300; i++) {
-        char *out = e2e_slurp(e2e_path("stdout"));
-        const char *at = strstr(out, "listening on http://127.0.0.1:");
-        int port = at ? atoi(at + strlen("listening on http://127.0.0.1:")) : 0;
-        free(out);
-        if (port > 0)
-            return port;
-        usleep(10000);
-    }
-    cr_assert_fail("sluice mock did not start: %s", e2e_slurp(e2e_path("stderr")));
-    return -1;
+    return e2e_start_server(name, args, pid_out);
+}
+
+static inline int e2e_start_mock(const char *const *extra, pid_t *pid_out)
+{
+    return e2e_start_mock_as("mock", extra, pid_out);
 }
 
 static inline void e2e_stop(pid_t pid)

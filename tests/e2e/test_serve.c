@@ -1,0 +1,420 @@
+/* sluice serve end to end, against sluice mock upstreams on loopback. */
+#include <pthread.h>
+#include <time.h>
+
+#include "../blocking_http.h"
+#include "e2e.h"
+
+TestSuite(serve, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 60);
+
+static const char chat[] = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
+                           "\"content\":\"hello\"}]}";
+static const char chat_stream[] = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"max_tokens\":8,"
+                                  "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Writes a config with one model served by the given mock ports. */
+static const char *write_config(const char *name, const char *body)
+{
+    const char *path = e2e_path(name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(body, f);
+    fclose(f);
+    return path;
+}
+
+static int start_serve(const char *config, pid_t *pid)
+{
+    const char *args[] = {"serve", "--config",           config, "--listen", "127.0.0.1:0",
+                          "--db",  e2e_path("serve.db"), NULL};
+    return e2e_start_server("serve", args, pid);
+}
+
+static int start_serve_upstream(int mock_port, pid_t *pid)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", mock_port);
+    const char *args[] = {"serve", "--upstream",         url, "--listen", "127.0.0.1:0",
+                          "--db",  e2e_path("serve.db"), NULL};
+    return e2e_start_server("serve", args, pid);
+}
+
+static char buf[256 * 1024];
+
+static double mock_stat(int mock_port, const char *key)
+{
+    char local[8192];
+    cr_assert_eq(bh_request(mock_port, "GET", "/mock/stats", NULL, local, sizeof(local)), 200);
+    return e2e_json_num(strstr(local, "\r\n\r\n"), key);
+}
+
+Test(serve, success_json_and_stream_with_request_ids)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+    cr_assert_not_null(strstr(buf, "x-request-id: req_"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"object\":\"chat.completion\""));
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat_stream, buf, sizeof(buf)),
+                 200);
+    cr_assert_not_null(strstr(buf, "text/event-stream"));
+    cr_assert_not_null(strstr(buf, "x-request-id: req_"));
+    cr_assert_not_null(strstr(buf, "data: [DONE]"));
+    cr_assert_eq(bh_request(sp, "POST", "/v1/embeddings", "{\"model\":\"e\",\"input\":\"x\"}", buf,
+                            sizeof(buf)),
+                 200);
+    cr_assert_eq(bh_request(sp, "GET", "/health", NULL, buf, sizeof(buf)), 200);
+    cr_assert_eq(bh_request(sp, "GET", "/ready", NULL, buf, sizeof(buf)), 200);
+    cr_assert_eq(bh_request(sp, "GET", "/metrics", NULL, buf, sizeof(buf)), 200);
+    cr_assert_not_null(strstr(buf, "sluice_requests_total{model=\"*\",deployment=\"upstream\","
+                                   "status=\"200\"} 3"),
+                       "%s", buf);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve, a_429_then_success_costs_one_retry_and_honours_retry_after)
+{
+    const char *margs[] = {"--sequence", "429,ok", "--retry-after", "1", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    double t0 = now_ms();
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+    double took = now_ms() - t0;
+    cr_assert_geq(took, 990, "Retry-After: 1 was not honoured (%.0f ms)", took);
+    cr_assert_lt(took, 5000);
+    cr_assert_eq(mock_stat(mp, "requests"), 2);
+    cr_assert_eq(bh_request(sp, "GET", "/metrics", NULL, buf, sizeof(buf)), 200);
+    cr_assert_not_null(strstr(buf, "sluice_retries_total{deployment=\"upstream\"} 1\n"), "%s", buf);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve, a_permanent_400_is_not_retried)
+{
+    const char *margs[] = {"--sequence", "400", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 400);
+    cr_assert_not_null(strstr(buf, "{\"error\":"));
+    cr_assert_eq(mock_stat(mp, "requests"), 1);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve, exhaustion_falls_back_to_the_next_deployment)
+{
+    const char *bad[] = {"--fail-rate", "1", "--error-mix", "500", NULL};
+    pid_t m1, m2, serve;
+    int p1 = e2e_start_mock_as("mock1", bad, &m1);
+    int p2 = e2e_start_mock_as("mock2", NULL, &m2);
+    char cfg[1024];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n"
+             "  - name: gpt-4o-mini\n"
+             "    deployments:\n"
+             "      - {name: first, url: 'http://127.0.0.1:%d', weight: 1000000,\n"
+             "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5}}\n"
+             "      - {name: second, url: 'http://127.0.0.1:%d', weight: 0.000001}\n",
+             p1, p2);
+    int sp = start_serve(write_config("fallback.yaml", cfg), &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+    cr_assert_eq(mock_stat(p1, "requests"), 2, "the first deployment gets max_attempts");
+    cr_assert_eq(mock_stat(p2, "requests"), 1);
+    cr_assert_eq(bh_request(sp, "GET", "/metrics", NULL, buf, sizeof(buf)), 200);
+    cr_assert_not_null(strstr(buf, "sluice_fallbacks_total{model=\"gpt-4o-mini\"} 1\n"));
+    e2e_stop(serve);
+    e2e_stop(m1);
+    e2e_stop(m2);
+}
+
+struct call {
+    int port, status;
+    const char *body;
+    char retry_after;
+};
+
+static void *call_thread(void *arg)
+{
+    struct call *c = arg;
+    char local[16384];
+    c->status = bh_request(c->port, "POST", "/v1/chat/completions", c->body ? c->body : chat, local,
+                           sizeof(local));
+    c->retry_after = strcasestr(local, "\r\nRetry-After:") != NULL;
+    return NULL;
+}
+
+static void call_many(int port, int n, struct call *calls)
+{
+    pthread_t t[64];
+    for (int i = 0; i < n; i++) {
+        calls[i] = (struct call){.port = port};
+        pthread_create(&t[i], NULL, call_thread, &calls[i]);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+}
+
+Test(serve, the_upstream_never_sees_more_than_the_limit)
+{
+    const char *margs[] = {"--latency-ms", "40-60", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n  - name: gpt-4o-mini\n    deployments:\n"
+             "      - {url: 'http://127.0.0.1:%d', max_concurrency: 3, queue_length: 100}\n",
+             mp);
+    int sp = start_serve(write_config("limit.yaml", cfg), &serve);
+    struct call calls[30];
+    call_many(sp, 30, calls);
+    for (int i = 0; i < 30; i++)
+        cr_assert_eq(calls[i].status, 200, "call %d: %d", i, calls[i].status);
+    cr_assert_eq(mock_stat(mp, "max_in_flight"), 3);
+    cr_assert_eq(mock_stat(mp, "requests"), 30);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve, a_full_queue_answers_429_with_retry_after)
+{
+    const char *margs[] = {"--latency-ms", "400", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n  - name: gpt-4o-mini\n    deployments:\n"
+             "      - {url: 'http://127.0.0.1:%d', max_concurrency: 1, queue_length: 1}\n",
+             mp);
+    int sp = start_serve(write_config("queue.yaml", cfg), &serve);
+    struct call calls[5];
+    call_many(sp, 5, calls);
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 5; i++) {
+        ok += calls[i].status == 200;
+        if (calls[i].status == 429) {
+            limited++;
+            cr_assert(calls[i].retry_after, "429 without Retry-After");
+        }
+    }
+    cr_assert_eq(ok, 2, "one running and one queued succeed");
+    cr_assert_eq(limited, 3);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+/* Reads a streamed response as it arrives; returns the times (ms since
+ * the request) of the first and the last data event. */
+static void read_stream(int fd, double t0, double *first, double *last, char *out, size_t size)
+{
+    size_t len = 0;
+    *first = *last = -1;
+    int events = 0;
+    for (;;) {
+        ssize_t got = recv(fd, out + len, size - len - 1, 0);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        out[len] = '\0';
+        int now_events = 0;
+        for (const char *p = out; (p = strstr(p, "data: ")) != NULL; p++)
+            now_events++;
+        if (now_events > events) {
+            if (*first < 0)
+                *first = now_ms() - t0;
+            *last = now_ms() - t0;
+            events = now_events;
+        }
+        if (strstr(out, "\r\n0\r\n\r\n"))
+            break;
+    }
+    out[len] = '\0';
+}
+
+static int send_stream_request(int port)
+{
+    int fd = bh_dial(port);
+    char req[1024];
+    snprintf(req, sizeof(req),
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(chat_stream), chat_stream);
+    bh_send(fd, req);
+    return fd;
+}
+
+Test(serve, a_stream_arrives_incrementally)
+{
+    const char *margs[] = {"--token-ms", "60", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    double t0 = now_ms(), first, last;
+    int fd = send_stream_request(sp);
+    read_stream(fd, t0, &first, &last, buf, sizeof(buf));
+    close(fd);
+    cr_assert_not_null(strstr(buf, "data: [DONE]"), "%s", buf);
+    /* 8 tokens 60 ms apart: the first well before the last */
+    cr_assert_lt(first, last - 300, "first %.0f ms, last %.0f ms", first, last);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve, a_stream_cut_by_the_upstream_ends_with_an_error_event)
+{
+    const char *margs[] = {"--sequence", "cut", "--token-ms", "10", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    double first, last;
+    int fd = send_stream_request(sp);
+    read_stream(fd, now_ms(), &first, &last, buf, sizeof(buf));
+    close(fd);
+    cr_assert_not_null(strstr(buf, "data: {\"id\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "data: {\"error\":{"), "no error event: %s", buf);
+    cr_assert_null(strstr(buf, "data: [DONE]"));
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve, a_client_disconnect_reaches_the_upstream)
+{
+    const char *margs[] = {"--token-ms", "100", "--tokens", "50", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    int fd = send_stream_request(sp);
+    cr_assert_gt(recv(fd, buf, sizeof(buf), 0), 0);
+    close(fd); /* the user closed the tab */
+    double t0 = now_ms();
+    while (mock_stat(mp, "client_gone") < 1 && now_ms() - t0 < 2000)
+        usleep(20000);
+    cr_assert_eq(mock_stat(mp, "client_gone"), 1);
+    cr_assert_eq(mock_stat(mp, "in_flight"), 0);
+    cr_assert_eq(bh_request(sp, "GET", "/metrics", NULL, buf, sizeof(buf)), 200);
+    cr_assert_not_null(strstr(buf, "sluice_cancelled_total 1\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "sluice_in_flight{deployment=\"upstream\"} 0\n"));
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve, the_cancel_endpoint_reaches_the_upstream)
+{
+    const char *margs[] = {"--token-ms", "100", "--tokens", "50", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    int fd = send_stream_request(sp);
+    ssize_t got = recv(fd, buf, sizeof(buf) - 1, 0);
+    cr_assert_gt(got, 0);
+    buf[got] = '\0';
+    const char *at = strstr(buf, "x-request-id: ");
+    cr_assert_not_null(at, "%s", buf);
+    char id[40] = {0}, path[128];
+    sscanf(at + 14, "%39[^\r]", id);
+    snprintf(path, sizeof(path), "/v1/requests/%s/cancel", id);
+    char local[4096];
+    cr_assert_eq(bh_request(sp, "POST", path, "", local, sizeof(local)), 200, "%s", local);
+    cr_assert_not_null(strstr(local, "\"cancelled\":true"));
+    /* the stream ends, with a cancelled error event */
+    double first, last;
+    read_stream(fd, now_ms(), &first, &last, buf, sizeof(buf));
+    close(fd);
+    cr_assert_not_null(strstr(buf, "request_cancelled"), "%s", buf);
+    double t0 = now_ms();
+    while (mock_stat(mp, "client_gone") < 1 && now_ms() - t0 < 2000)
+        usleep(20000);
+    cr_assert_eq(mock_stat(mp, "client_gone"), 1);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/requests/req_nope/cancel", "", local, sizeof(local)),
+                 404);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve, sigterm_under_load_loses_no_accepted_request)
+{
+    const char *margs[] = {"--latency-ms", "300", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    pthread_t t[20];
+    struct call calls[20];
+    for (int i = 0; i < 20; i++) {
+        calls[i] = (struct call){.port = sp};
+        pthread_create(&t[i], NULL, call_thread, &calls[i]);
+    }
+    usleep(150000); /* all accepted and waiting on the upstream */
+    kill(serve, SIGTERM);
+    for (int i = 0; i < 20; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(calls[i].status, 200, "call %d: %d", i, calls[i].status);
+    }
+    int ws;
+    cr_assert_eq(waitpid(serve, &ws, 0), serve);
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit 0 after SIGTERM");
+    e2e_stop(mock);
+}
+
+Test(serve, bad_requests_get_their_status_and_the_server_keeps_serving)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char cfg[1024];
+    snprintf(cfg, sizeof(cfg),
+             "max_body_bytes: 2048\n"
+             "keys:\n  - {name: team, sha256: "
+             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n"
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = start_serve(write_config("bad.yaml", cfg), &serve);
+    /* no key, then a wrong key */
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 401);
+    int fd = bh_dial(sp);
+    char req[4096];
+    snprintf(req, sizeof(req),
+             "POST /v1/chat/completions HTTP/1.1\r\nAuthorization: Bearer nope\r\n"
+             "Content-Length: %zu\r\n\r\n%s",
+             strlen(chat), chat);
+    bh_send(fd, req);
+    cr_assert_eq(bh_read_response(fd, buf, sizeof(buf)), 401);
+    /* the right key ("hello"): malformed JSON, missing fields, unknown model, OK */
+    static const struct {
+        const char *body;
+        int status;
+    } cases[] = {
+        {"{\"model\":", 400},
+        {"{\"messages\":[{}]}", 400},
+        {"{\"model\":\"gpt-4o-mini\"}", 400},
+        {"{\"model\":\"nope\",\"messages\":[{}]}", 404},
+        {chat, 200},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        snprintf(req, sizeof(req),
+                 "POST /v1/chat/completions HTTP/1.1\r\nAuthorization: Bearer hello\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 strlen(cases[i].body), cases[i].body);
+        bh_send(fd, req);
+        cr_assert_eq(bh_read_response(fd, buf, sizeof(buf)), cases[i].status, "%s: %s",
+                     cases[i].body, buf);
+        cr_assert_not_null(strstr(buf, "x-request-id: "));
+        if (cases[i].status != 200)
+            cr_assert_not_null(strstr(buf, "{\"error\":{\"message\":"), "%s", buf);
+    }
+    close(fd);
+    /* oversized: 413, and the gateway goes on */
+    static char big[4096];
+    memset(big, 'x', sizeof(big) - 1);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", big, buf, sizeof(buf)), 413);
+    cr_assert_eq(bh_request(sp, "GET", "/health", NULL, buf, sizeof(buf)), 200);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
