@@ -85,6 +85,10 @@ struct sl_gateway {
     struct model_metrics *mm;
     uint64_t status_unrouted[600];
     uint64_t cancelled, client_gone;
+    /* finished requests waiting for their prompt tokens to be counted; one
+     * batch at a time goes to the thread pool (one wake-up per batch) */
+    struct sl_list count_queue, count_batch;
+    int count_job_active;
     int draining, closing, pending_closes, drain_timer_ready;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
@@ -244,9 +248,8 @@ static void on_retry_timer_closed(uv_handle_t *handle)
 
 /* Prompt tokens, counted on the thread pool: a rough count (one token per
  * four bytes of the body's text), but the work is where it belongs. */
-static void count_tokens(void *arg)
+static void count_tokens(struct gw_req *r)
 {
-    struct gw_req *r = arg;
     size_t text = 0;
     int in_string = 0;
     for (size_t i = 0; i < r->body_len; i++) {
@@ -259,14 +262,45 @@ static void count_tokens(void *arg)
     r->row.prompt_tokens_counted = (unsigned)((text + 3) / 4);
 }
 
-static void on_tokens_counted(void *arg, int status)
+/* Runs on a pool thread: the batch list belongs to the job until done. */
+static void count_batch(void *arg)
 {
-    struct gw_req *r = arg;
+    struct sl_gateway *gw = arg;
+    for (struct sl_list *n = gw->count_batch.next; n != &gw->count_batch; n = n->next)
+        count_tokens(sl_container_of(n, struct gw_req, node));
+}
+
+static void start_count_job(struct sl_gateway *gw);
+
+static void on_batch_counted(void *arg, int status)
+{
+    struct sl_gateway *gw = arg;
     (void)status;
-    if (r->gw->opts.record)
-        r->gw->opts.record(&r->row, r->gw->opts.record_arg);
-    r->offload_pending = 0;
-    maybe_free(r);
+    gw->count_job_active = 0;
+    struct sl_list *n;
+    while ((n = sl_list_pop_front(&gw->count_batch)) != NULL) {
+        struct gw_req *r = sl_container_of(n, struct gw_req, node);
+        if (gw->opts.record)
+            gw->opts.record(&r->row, gw->opts.record_arg);
+        r->offload_pending = 0;
+        maybe_free(r);
+    }
+    start_count_job(gw);
+}
+
+static void start_count_job(struct sl_gateway *gw)
+{
+    if (gw->count_job_active || sl_list_empty(&gw->count_queue))
+        return;
+    /* move the whole queue into the batch */
+    gw->count_batch.next = gw->count_queue.next;
+    gw->count_batch.prev = gw->count_queue.prev;
+    gw->count_batch.next->prev = &gw->count_batch;
+    gw->count_batch.prev->next = &gw->count_batch;
+    sl_list_init(&gw->count_queue);
+    gw->count_job_active = 1;
+    if (sl_offload(gw->loop, count_batch, on_batch_counted, gw, NULL) != 0)
+        on_batch_counted(gw, UV_ENOMEM); /* count nothing, but record */
 }
 
 static void log_line(struct gw_req *r)
@@ -333,11 +367,8 @@ static void finish(struct gw_req *r)
     w->completion_tokens = r->usage_completion;
     log_line(r);
     r->offload_pending = 1;
-    if (sl_offload(gw->loop, count_tokens, on_tokens_counted, r, NULL) != 0) {
-        r->offload_pending = 0;
-        if (gw->opts.record)
-            gw->opts.record(w, gw->opts.record_arg);
-    }
+    sl_list_push_back(&gw->count_queue, &r->node);
+    start_count_job(gw);
     sl_sem_timed_close(&r->admit, on_admit_timer_closed);
     sl_retrier_close(&r->retrier, on_retry_timer_closed);
 }
@@ -1125,6 +1156,8 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     gw->opts = *opts;
     gw->cfg = opts->cfg;
     sl_list_init(&gw->reqs);
+    sl_list_init(&gw->count_queue);
+    sl_list_init(&gw->count_batch);
     sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
     int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
     gw->dm = calloc(gw->router.ndeps ? gw->router.ndeps : 1, sizeof(*gw->dm));
