@@ -16,6 +16,8 @@ static const char usage[] =
     "             concurrency limit, flaky processor, retries, persistence, analytics)\n"
     "  stats      analytics of a recorded run, from the database\n"
     "  migrate    apply or revert schema migrations (up [N] | down [N] | status)\n"
+    "  load       HTTP load generator: throughput, status counts, latency percentiles\n"
+    "             (closed loop or fixed rate; time to first token when streaming)\n"
     "  version    print the version\n"
     "\n"
     "Run 'sluice COMMAND --help' for the options of a command.\n";
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
         return sl_cmd_stats(argc - 2, argv + 2);
     if (strcmp(cmd, "migrate") == 0)
         return sl_cmd_migrate(argc - 2, argv + 2);
+    if (strcmp(cmd, "load") == 0)
+        return sl_cmd_load(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("sluice %s\n", SLUICE_VERSION);
         return SL_EXIT_OK;
