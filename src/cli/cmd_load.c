@@ -7,6 +7,7 @@
  * Ctrl-C ends the run at once and reports what finished. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,6 +506,19 @@ static double ms(uint64_t us)
     return (double)us / 1000.0;
 }
 
+static const char *bytes_text(uint64_t n, char *buf, size_t cap)
+{
+    if (n < 10000)
+        snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
+    else if (n < 10000000)
+        snprintf(buf, cap, "%.1f kB", (double)n / 1e3);
+    else if (n < 10000000000ULL)
+        snprintf(buf, cap, "%.1f MB", (double)n / 1e6);
+    else
+        snprintf(buf, cap, "%.1f GB", (double)n / 1e9);
+    return buf;
+}
+
 static double elapsed_s(const struct sl_load_result *r)
 {
     return r->end_ns > r->start_ns ? (double)(r->end_ns - r->start_ns) / 1e9 : 0;
@@ -560,26 +574,29 @@ static void report_text(struct ctx *c, const struct sl_load_result *r)
                 ms(sl_hist_percentile(h, 50)), ms(sl_hist_percentile(h, 90)),
                 ms(sl_hist_percentile(h, 99)), ms(sl_hist_percentile(h, 99.9)), ms(sl_hist_max(h)),
                 sl_hist_mean(h) / 1000.0);
-    if (c->stream) {
+    if (c->stream && sl_hist_count(&r->ttft) == 0) {
+        fprintf(o, "  first token   none: no SSE `data:` event in any response\n");
+    } else if (c->stream) {
         h = &r->ttft;
-        fprintf(
-            o,
-            "  first token   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (%llu streams)\n",
-            ms(sl_hist_percentile(h, 50)), ms(sl_hist_percentile(h, 90)),
-            ms(sl_hist_percentile(h, 99)), ms(sl_hist_max(h)),
-            (unsigned long long)sl_hist_count(h));
+        fprintf(o,
+                "  first token   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (%llu "
+                "streams)\n",
+                ms(sl_hist_percentile(h, 50)), ms(sl_hist_percentile(h, 90)),
+                ms(sl_hist_percentile(h, 99)), ms(sl_hist_max(h)),
+                (unsigned long long)sl_hist_count(h));
         h = &r->gap;
-        fprintf(
-            o,
-            "  token gap     p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (%llu tokens)\n",
-            ms(sl_hist_percentile(h, 50)), ms(sl_hist_percentile(h, 90)),
-            ms(sl_hist_percentile(h, 99)), ms(sl_hist_max(h)), (unsigned long long)r->tokens);
+        fprintf(o,
+                "  token gap     p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (%llu "
+                "tokens)\n",
+                ms(sl_hist_percentile(h, 50)), ms(sl_hist_percentile(h, 90)),
+                ms(sl_hist_percentile(h, 99)), ms(sl_hist_max(h)), (unsigned long long)r->tokens);
     }
     if (c->cfg.rate > 0)
         fprintf(o, "  queue         at most %llu due requests waiting for a connection\n",
                 (unsigned long long)r->max_queue);
-    fprintf(o, "  connections   %llu opened; %.1f MB of response bodies\n",
-            (unsigned long long)r->connects, (double)r->body_bytes / 1e6);
+    char bytes[32];
+    fprintf(o, "  connections   %llu opened; %s of response bodies\n",
+            (unsigned long long)r->connects, bytes_text(r->body_bytes, bytes, sizeof(bytes)));
 }
 
 static void json_str(FILE *o, const char *s)
@@ -776,6 +793,9 @@ int sl_cmd_load(int argc, char **argv)
         return rc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
     }
 
+    /* A write to a connection the server has reset raises SIGPIPE; libuv
+     * leaves signals to the program. We want EPIPE, counted as an error. */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&c->loop);
     sl_progress_init(&c->loop, &c->progress, c->progress_on && !c->quiet, sample, c);
     uv_signal_init(&c->loop, &c->sigint);

@@ -25,9 +25,8 @@ struct sl_load {
     unsigned n_idle;
     char *rbuf;
 
-    uv_timer_t sweep;   /* timeouts (and queue expiry in the open loop) */
-    uv_timer_t time_up; /* closed loop: the end of --duration */
-    uv_poll_t pace;     /* open loop: the timerfd of the next send */
+    uv_timer_t sweep; /* timeouts (and queue expiry in the open loop) */
+    uv_poll_t pace;   /* open loop: the timerfd of the next send */
     int tfd, pace_init;
     uint64_t armed_ns; /* what the timerfd is armed for, 0: disarmed */
 
@@ -79,8 +78,10 @@ static void complete(struct sl_load *l, uint64_t now)
     l->res.end_ns = now;
     for (unsigned i = 0; i < l->cfg.concurrency; i++)
         l->res.connects += l->conns[i].connects;
+    /* Nothing ever connected (refused, or every connect timed out). */
+    if (l->res.connects == 0 && l->res.requests > 0 && !l->res.stopped)
+        l->res.unreachable = 1;
     uv_timer_stop(&l->sweep);
-    uv_timer_stop(&l->time_up);
     if (l->pace_init)
         uv_poll_stop(&l->pace);
     l->on_complete(l, l->data);
@@ -112,13 +113,6 @@ static int closed_may_send(struct sl_load *l, uint64_t now)
         return 0;
     }
     return 1;
-}
-
-static void on_time_up(uv_timer_t *t)
-{
-    struct sl_load *l = t->data;
-    l->sending_done = 1;
-    maybe_complete(l, uv_hrtime());
 }
 
 /* ---- open loop ------------------------------------------------------------ */
@@ -301,8 +295,7 @@ int sl_load_new(uv_loop_t *loop, const struct sl_load_config *cfg, sl_load_cb on
     sl_hist_init(&l->res.ttft);
     sl_hist_init(&l->res.gap);
     uv_timer_init(loop, &l->sweep);
-    uv_timer_init(loop, &l->time_up);
-    l->sweep.data = l->time_up.data = l;
+    l->sweep.data = l;
     *out = l;
     return 0;
 }
@@ -328,10 +321,10 @@ void sl_load_start(struct sl_load *l)
         pump(l, now);
         return;
     }
-    if (l->cfg.duration_ms) {
+    /* No timer for the end: every connection is busy until sending stops,
+     * and each completion checks the deadline on the monotonic clock. */
+    if (l->cfg.duration_ms)
         l->deadline_ns = now + l->cfg.duration_ms * 1000000u;
-        uv_timer_start(&l->time_up, on_time_up, l->cfg.duration_ms, 0);
-    }
     for (unsigned i = 0; i < l->cfg.concurrency && closed_may_send(l, now); i++)
         dispatch(l, i, uv_hrtime());
     maybe_complete(l, now);
@@ -406,9 +399,8 @@ void sl_load_close(struct sl_load *l, sl_load_cb on_closed)
         if (sl_conn_shutdown(&l->conns[i]))
             l->open_handles++;
     }
-    l->open_handles += 2;
+    l->open_handles++;
     uv_close((uv_handle_t *)&l->sweep, on_handle_close);
-    uv_close((uv_handle_t *)&l->time_up, on_handle_close);
     if (l->pace_init) {
         l->open_handles++;
         uv_close((uv_handle_t *)&l->pace, on_pace_close);

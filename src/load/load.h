@@ -74,7 +74,7 @@ struct sl_load_result {
     struct sl_hist ttft;    /* streaming: to the first `data:` event */
     struct sl_hist gap;     /* streaming: between consecutive events */
     uint64_t start_ns, end_ns;
-    int unreachable; /* no connection could be opened: the run stopped at once */
+    int unreachable; /* no connection could ever be opened (refused: the run stops at once) */
     int stopped;     /* ended by sl_load_stop */
 };
 

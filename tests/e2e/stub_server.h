@@ -236,6 +236,7 @@ static inline struct stub stub_start(struct stub_opts opts)
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         close(fds[0]);
+        signal(SIGPIPE, SIG_IGN);
         stub_o = opts;
         uv_loop_t loop;
         uv_tcp_t server;
