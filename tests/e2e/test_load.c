@@ -25,9 +25,17 @@ static long num(const char *json, const char *key)
     return (long)e2e_json_num(json, key);
 }
 
+/* The loop closed with nothing left open, and no sanitizer report. */
+static void assert_clean_exit(const struct e2e_run *r)
+{
+    cr_assert_null(strstr(r->err, "internal error"), "%s", r->err);
+    cr_assert_null(strstr(r->err, "Sanitizer"), "%s", r->err);
+}
+
 /* requests == sum of the status counts + errors, from the JSON. */
 static void assert_counts_add_up(const char *json)
 {
+    cr_assert(json[0] == '{', "no JSON: '%s'", json);
     const char *st = strstr(json, "\"status\":{");
     cr_assert_not_null(st, "%s", json);
     long sum = 0;
@@ -67,6 +75,7 @@ Test(load, counts_add_up_and_statuses_match_the_server)
     cr_assert(e2e_json_num(r.out, "p999_ms") <= e2e_json_num(r.out, "max_ms"));
     cr_assert(e2e_json_num(r.out, "rps") > 0);
     cr_assert_eq(r.err[0], '\0', "--quiet --json prints nothing on stderr: %s", r.err);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -87,6 +96,7 @@ Test(load, duration_bounds_a_closed_loop)
     long n = num(r.out, "requests");
     cr_assert(n >= 20 && n <= 400, "%ld requests", n);
     cr_assert(e2e_json_num(r.out, "p50_ms") >= 4, "%s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -109,6 +119,7 @@ Test(load, open_loop_latency_includes_the_queueing_time)
     cr_assert(p99 > 1500, "p99 %.1f ms does not include the queueing: %s", p99, r.out);
     cr_assert(p50 > 500, "p50 %.1f ms: %s", p50, r.out);
     cr_assert(num(r.out, "max_queue") >= 20, "%s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 
     const char *closed[] = {"load", url(&s, "/"), "-n", "10", "-c", "1", "--json", "--quiet", NULL};
@@ -117,6 +128,7 @@ Test(load, open_loop_latency_includes_the_queueing_time)
     cr_assert_eq(r.status, 0);
     double cp99 = e2e_json_num(r.out, "p99_ms");
     cr_assert(cp99 >= 50 && cp99 < 500, "closed loop p99 %.1f ms", cp99);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -133,6 +145,7 @@ Test(load, open_loop_keeps_its_rate_against_a_fast_server)
     double secs = e2e_json_num(r.out, "duration_s");
     cr_assert(secs >= 0.99 && secs < 1.5, "400 requests at 400/s took %.3f s", secs);
     cr_assert(e2e_json_num(r.out, "p50_ms") < 50, "%s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -160,6 +173,7 @@ Test(load, streaming_measures_time_to_first_token)
     cr_assert(p50 >= 19 + 4 * 14, "total %.1f ms", p50);
     double gap50 = e2e_json_num(r.out, "gap_p50_ms");
     cr_assert(gap50 >= 10 && gap50 < 100, "token gap p50 %.1f ms", gap50);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -180,6 +194,7 @@ Test(load, refused_connection_is_a_clear_error)
     snprintf(want, sizeof(want), "sluice load: cannot connect to 127.0.0.1:%d: connection refused",
              port);
     cr_assert_not_null(strstr(r.err, want), "%s", r.err);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -197,6 +212,7 @@ Test(load, silent_server_times_out)
     cr_assert_eq(num(r.out, "timeout"), 4, "%s", r.out);
     cr_assert_eq(num(r.out, "responses"), 0);
     cr_assert(ms >= 400 && ms < 3000, "two rounds of 200 ms took %.0f ms", ms);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -212,6 +228,7 @@ Test(load, resets_are_counted_and_the_run_goes_on)
     cr_assert_eq(num(r.out, "200"), 40, "%s", r.out);
     /* The 50th request is the 10th reset: nothing follows it. */
     cr_assert_eq(num(r.out, "connections"), 10, "a new connection after each reset: %s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -226,6 +243,7 @@ Test(load, connection_close_and_chunked_bodies)
     cr_assert_eq(num(r.out, "200"), 60, "%s", r.out);
     cr_assert_eq(num(r.out, "connections"), 60, "%s", r.out);
     cr_assert_eq(num(r.out, "body_bytes"), 60 * (long)strlen(stub_body), "%s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -242,6 +260,7 @@ Test(load, get_method_header_and_body_file)
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert_eq(num(r.out, "200"), 5, "%s", r.out);
     cr_assert_not_null(strstr(r.out, "\"method\":\"GET\""));
+    assert_clean_exit(&r);
     e2e_free(&r);
 
     const char *body = e2e_path("body.json");
@@ -255,6 +274,7 @@ Test(load, get_method_header_and_body_file)
     stub_stop(&s);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert_eq(num(r.out, "200"), 5, "%s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -272,6 +292,7 @@ Test(load, text_report_and_progress_lines)
     cr_assert_not_null(strstr(r.out, " 200: "), "%s", r.out);
     cr_assert_not_null(strstr(r.out, " 503: "), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "  latency       p50 "), "%s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -291,6 +312,7 @@ Test(load, ctrl_c_reports_what_finished)
     assert_counts_add_up(r.out);
     cr_assert(num(r.out, "requests") > 0, "%s", r.out);
     cr_assert_not_null(strstr(r.out, "\"interrupted\":true"), "%s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -301,6 +323,7 @@ static void expect_usage_error(const char *const *args, const char *needle)
     cr_assert_eq(e2e_lines(r.err), 1, "one line expected, got: %s", r.err);
     cr_assert_not_null(strstr(r.err, needle), "'%s' not in: %s", needle, r.err);
     cr_assert_eq(r.out[0], '\0', "%s", r.out);
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
 
@@ -336,5 +359,6 @@ Test(load, help_exits_0)
     struct e2e_run r = e2e_run(args);
     cr_assert_eq(r.status, 0);
     cr_assert_not_null(strstr(r.out, "usage: sluice load URL"));
+    assert_clean_exit(&r);
     e2e_free(&r);
 }
