@@ -83,8 +83,14 @@ import sys,re
 m=re.match(r'([\d.]+)(us|ms|s)$', sys.argv[1]); v=float(m.group(1))
 print(f'{v/1000 if m.group(2)==\"us\" else v*1000 if m.group(2)==\"s\" else v:.3f}')" "$1"; }
 
+# CPU seconds (user + system) of the nginx worker so far, from /proc.
+worker=$(pgrep -P "$(cat "$dir/nginx.pid")" | head -1)
+ncpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$worker/stat"; }
+per_req() { python3 -c "import sys; print(f'{(float(sys.argv[2]) - float(sys.argv[1])) * 1e6 / max(int(sys.argv[3]), 1):.1f}')" "$@"; }
+
 results=()
 for i in $(seq 1 "$RUNS"); do
+  n0=$(ncpu)
   out=$(taskset -c 1 /usr/bin/time -f "%U %S" -o "$dir/cpu" wrk -t1 -c"$CONNS" -d"${DURATION}s" -s "$dir/post.lua" --latency "$url")
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
@@ -92,16 +98,20 @@ for i in $(seq 1 "$RUNS"); do
   errs=$(echo "$out" | awk '/Socket errors|Non-2xx/ {print}' | tr '\n' ' ')
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   cpu=$(awk -v n="$n" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$dir/cpu")
-  line=$(printf "  wrk          run %d: %10.0f requests/s  p50 %.3f ms  p99 %.3f ms  client CPU %s us/request %s" "$i" "$rps" "$p50" "$p99" "$cpu" "$errs")
+  srv=$(per_req "$n0" "$(ncpu)" "$n")
+  line=$(printf "  wrk          run %d: %10.0f requests/s  p50 %.3f ms  p99 %.3f ms  CPU us/request: client %s, nginx %s %s" "$i" "$rps" "$p50" "$p99" "$cpu" "$srv" "$errs")
   echo "$line"; results+=("wrk $rps")
 
+  n0=$(ncpu)
   json=$(taskset -c 1 /usr/bin/time -f "%U %S" -o "$dir/cpu" "$bin" load "$url" -c "$CONNS" -d "${DURATION}s" --body "$dir/body.json" \
     -H "Content-Type: application/json" --json --quiet)
-  line=$(echo "$json" | CPU="$(cat "$dir/cpu")" python3 -c "
+  n1=$(ncpu)
+  line=$(echo "$json" | CPU="$(cat "$dir/cpu")" N0=$n0 N1=$n1 python3 -c "
 import json,os,sys; d=json.load(sys.stdin)
 bad=d['requests']-d['status'].get('200',0)
 cpu=sum(map(float,os.environ['CPU'].split()))*1e6/max(d['requests'],1)
-print(f\"  sluice load  run $i: {d['rps']:10.0f} requests/s  p50 {d['p50_ms']:.3f} ms  p99 {d['p99_ms']:.3f} ms  client CPU {cpu:.1f} us/request\"
+srv=(float(os.environ['N1'])-float(os.environ['N0']))*1e6/max(d['requests'],1)
+print(f\"  sluice load  run $i: {d['rps']:10.0f} requests/s  p50 {d['p50_ms']:.3f} ms  p99 {d['p99_ms']:.3f} ms  CPU us/request: client {cpu:.1f}, nginx {srv:.1f}\"
       + (f'  ({bad} not 200)' if bad else ''))")
   echo "$line"; results+=("sluice $(echo "$json" | python3 -c "import json,sys; print(json.load(sys.stdin)['rps'])")")
 done
