@@ -259,6 +259,11 @@ static void on_sweep(uv_timer_t *t)
 int sl_load_new(uv_loop_t *loop, const struct sl_load_config *cfg, sl_load_cb on_complete,
                 void *data, struct sl_load **out)
 {
+    /* Every run is bounded: by a count or a duration, and each request by
+     * its timeout. */
+    if (cfg->concurrency == 0 || cfg->concurrency > SL_LOAD_MAX_CONCURRENCY ||
+        (cfg->requests == 0 && cfg->duration_ms == 0) || cfg->timeout_ms == 0 || cfg->rate < 0)
+        return UV_EINVAL;
     struct sl_load *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return UV_ENOMEM;

@@ -85,7 +85,9 @@ struct sl_load_progress {
 struct sl_load;
 typedef void (*sl_load_cb)(struct sl_load *load, void *data);
 
-/* Returns 0, UV_ENOMEM, or a libuv error from creating the timers. */
+/* Returns 0, UV_EINVAL for an unbounded or empty configuration (no
+ * requests and no duration, no timeout, no connections), UV_ENOMEM, or the
+ * error from creating the open loop's timerfd. */
 int sl_load_new(uv_loop_t *loop, const struct sl_load_config *cfg, sl_load_cb on_complete,
                 void *data, struct sl_load **out);
 void sl_load_start(struct sl_load *load);

@@ -171,3 +171,22 @@ Test(load_driver, open_loop_sends_on_time)
     cr_assert(secs >= 0.299 && secs < 0.8, "%.3f s", secs);
     free(r);
 }
+
+Test(load_driver, unbounded_runs_are_refused)
+{
+    uv_loop_t loop;
+    struct sl_load *load = NULL;
+    uv_loop_init(&loop);
+    struct sl_load_config cfg = config(80);
+    cr_assert_eq(sl_load_new(&loop, &cfg, on_complete, NULL, &load), UV_EINVAL, "no bound");
+    cfg.rate = 10;
+    cr_assert_eq(sl_load_new(&loop, &cfg, on_complete, NULL, &load), UV_EINVAL, "open, no bound");
+    cfg.duration_ms = 100;
+    cfg.timeout_ms = 0;
+    cr_assert_eq(sl_load_new(&loop, &cfg, on_complete, NULL, &load), UV_EINVAL, "no timeout");
+    cfg.timeout_ms = 100;
+    cfg.concurrency = 0;
+    cr_assert_eq(sl_load_new(&loop, &cfg, on_complete, NULL, &load), UV_EINVAL, "no connection");
+    cr_assert_null(load);
+    sl_test_close_loop(&loop);
+}
