@@ -18,6 +18,8 @@ static const char usage[] =
     "  migrate    apply or revert schema migrations (up [N] | down [N] | status)\n"
     "  serve      the OpenAI-compatible LLM gateway\n"
     "  mock       a flaky OpenAI-compatible upstream to develop and test against\n"
+    "  load       HTTP load generator: throughput, status counts, latency percentiles\n"
+    "             (closed loop or fixed rate; time to first token when streaming)\n"
     "  version    print the version\n"
     "\n"
     "Run 'sluice COMMAND --help' for the options of a command.\n";
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
         return sl_cmd_mock(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") == 0)
         return sl_cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "load") == 0)
+        return sl_cmd_load(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("sluice %s\n", SLUICE_VERSION);
         return SL_EXIT_OK;

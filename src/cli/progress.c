@@ -6,24 +6,33 @@
 
 static void draw(struct sl_progress *p)
 {
-    struct sl_progress_sample s;
+    struct sl_progress_sample s = {0};
     p->sample(p, &s);
     double secs = (double)(uv_hrtime() - p->start_ns) / 1e9;
+    const char *label = s.retries_label ? s.retries_label : "retries";
+    char done[64];
+    if (s.total || s.duration_s <= 0)
+        snprintf(done, sizeof(done), "%llu/%llu", (unsigned long long)s.done,
+                 (unsigned long long)s.total);
+    else
+        snprintf(done, sizeof(done), "%llu", (unsigned long long)s.done);
     if (p->tty) {
         enum { WIDTH = 30 };
-        int filled = s.total ? (int)(WIDTH * s.done / s.total) : WIDTH;
+        int filled = WIDTH;
+        if (s.total)
+            filled = (int)(WIDTH * s.done / s.total);
+        else if (s.duration_s > 0)
+            filled = secs >= s.duration_s ? WIDTH : (int)(WIDTH * secs / s.duration_s);
         char bar[WIDTH + 1];
         for (int i = 0; i < WIDTH; i++)
             bar[i] = i < filled ? '#' : '.';
         bar[WIDTH] = '\0';
-        fprintf(stderr, "\r\033[K[%s] %llu/%llu done  %llu in flight  %llu retries  %.1fs", bar,
-                (unsigned long long)s.done, (unsigned long long)s.total,
-                (unsigned long long)s.in_flight, (unsigned long long)s.retries, secs);
+        fprintf(stderr, "\r\033[K[%s] %s done  %llu in flight  %llu %s  %.1fs", bar, done,
+                (unsigned long long)s.in_flight, (unsigned long long)s.retries, label, secs);
         p->drawn = 1;
     } else {
-        fprintf(stderr, "progress: %llu/%llu done, %llu in flight, %llu retries, %.1fs\n",
-                (unsigned long long)s.done, (unsigned long long)s.total,
-                (unsigned long long)s.in_flight, (unsigned long long)s.retries, secs);
+        fprintf(stderr, "progress: %s done, %llu in flight, %llu %s, %.1fs\n", done,
+                (unsigned long long)s.in_flight, (unsigned long long)s.retries, label, secs);
     }
     fflush(stderr);
 }

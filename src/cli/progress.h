@@ -10,6 +10,11 @@
 
 struct sl_progress_sample {
     uint64_t done, total, in_flight, retries;
+    /* Optional, zero when unused: a run bounded by time instead of a count
+     * (total 0) fills the bar by elapsed / duration_s; retries_label
+     * replaces "retries". */
+    double duration_s;
+    const char *retries_label;
 };
 
 struct sl_progress {

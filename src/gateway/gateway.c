@@ -277,6 +277,9 @@ static void on_batch_counted(void *arg, int status)
     struct sl_gateway *gw = arg;
     (void)status;
     gw->count_job_active = 0;
+    /* hold the gateway: freeing the last request may otherwise free it
+     * while this loop still walks its batch */
+    gw->pending_closes++;
     struct sl_list *n;
     while ((n = sl_list_pop_front(&gw->count_batch)) != NULL) {
         struct gw_req *r = sl_container_of(n, struct gw_req, node);
@@ -286,6 +289,8 @@ static void on_batch_counted(void *arg, int status)
         maybe_free(r);
     }
     start_count_job(gw);
+    gw->pending_closes--;
+    maybe_closed(gw);
 }
 
 static void start_count_job(struct sl_gateway *gw)

@@ -164,12 +164,25 @@ static inline int e2e_start_mock(const char *const *extra, pid_t *pid_out)
     return e2e_start_mock_as("mock", extra, pid_out);
 }
 
+/* Every NAME.err of the test, for a failure message. */
+static inline char *e2e_all_stderr(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "tail -n 40 '%s'/*.err > '%s/all-stderr' 2>&1", e2e_dir, e2e_dir);
+    if (system(cmd) != 0)
+        return strdup("");
+    return e2e_slurp(e2e_path("all-stderr"));
+}
+
 static inline void e2e_stop(pid_t pid)
 {
     kill(pid, SIGTERM);
     int ws;
     waitpid(pid, &ws, 0);
-    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "the server did not exit cleanly");
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+              "the server did not exit cleanly (status %d, signal %d): %s",
+              WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, WIFSIGNALED(ws) ? WTERMSIG(ws) : 0,
+              e2e_all_stderr());
 }
 
 /* The number after "key": in a flat JSON object; asserts it is there. */
