@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/load.sh: `sluice load` against wrk, both driving the same nginx.
+# bench/load.sh: `sluice load` against wrk, and `sluice mock` against nginx.
 #
 #   bash bench/load.sh                     # 64 connections, 10 s per run, 2 runs each
 #   CONNS=256 DURATION=5 RUNS=3 bash bench/load.sh
@@ -11,6 +11,10 @@
 # headers, same body) over the same number of keep-alive connections for
 # the same duration, alternating: wrk, sluice, wrk, sluice, ...
 # Goal: sluice load generates at least as many requests/s as wrk.
+# Then the same pair of clients drives `sluice mock` (zero latency, pinned to
+# CPU0 too), answering the same POST with its own chat-completion body.
+# Goal: sluice mock serves at least 90% of nginx's requests/s.
+# TARGETS="nginx" skips the mock; TARGETS="mock" skips nginx.
 # Prints one line per run and a summary; nothing here is asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,43 +87,65 @@ import sys,re
 m=re.match(r'([\d.]+)(us|ms|s)$', sys.argv[1]); v=float(m.group(1))
 print(f'{v/1000 if m.group(2)==\"us\" else v*1000 if m.group(2)==\"s\" else v:.3f}')" "$1"; }
 
-# CPU seconds (user + system) of the nginx worker so far, from /proc.
-worker=$(pgrep -P "$(cat "$dir/nginx.pid")" | head -1)
-ncpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$worker/stat"; }
+# CPU seconds (user + system) of the server process so far, from /proc.
+server_pid=
+ncpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$server_pid/stat"; }
 per_req() { python3 -c "import sys; print(f'{(float(sys.argv[2]) - float(sys.argv[1])) * 1e6 / max(int(sys.argv[3]), 1):.1f}')" "$@"; }
 
 results=()
-for i in $(seq 1 "$RUNS"); do
-  n0=$(ncpu)
-  out=$(taskset -c 1 /usr/bin/time -f "%U %S" -o "$dir/cpu" wrk -t1 -c"$CONNS" -d"${DURATION}s" -s "$dir/post.lua" --latency "$url")
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
-  p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
-  errs=$(echo "$out" | awk '/Socket errors|Non-2xx/ {print}' | tr '\n' ' ')
-  n=$(echo "$out" | awk '/requests in/ {print $1}')
-  cpu=$(awk -v n="$n" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$dir/cpu")
-  srv=$(per_req "$n0" "$(ncpu)" "$n")
-  line=$(printf "  wrk          run %d: %10.0f requests/s  p50 %.3f ms  p99 %.3f ms  CPU us/request: client %s, nginx %s %s" "$i" "$rps" "$p50" "$p99" "$cpu" "$srv" "$errs")
-  echo "$line"; results+=("wrk $rps")
+run_target() { # NAME URL
+  local name=$1 url=$2
+  for i in $(seq 1 "$RUNS"); do
+    n0=$(ncpu)
+    out=$(taskset -c 1 /usr/bin/time -f "%U %S" -o "$dir/cpu" wrk -t1 -c"$CONNS" -d"${DURATION}s" -s "$dir/post.lua" --latency "$url")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+    p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+    errs=$(echo "$out" | awk '/Socket errors|Non-2xx/ {print}' | tr '\n' ' ')
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    cpu=$(awk -v n="$n" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$dir/cpu")
+    srv=$(per_req "$n0" "$(ncpu)" "$n")
+    printf "  %-6s wrk          run %d: %10.0f requests/s  p50 %.3f ms  p99 %.3f ms  CPU us/request: client %s, server %s %s\n" "$name" "$i" "$rps" "$p50" "$p99" "$cpu" "$srv" "$errs"
+    results+=("$name-wrk $rps")
 
-  n0=$(ncpu)
-  json=$(taskset -c 1 /usr/bin/time -f "%U %S" -o "$dir/cpu" "$bin" load "$url" -c "$CONNS" -d "${DURATION}s" --body "$dir/body.json" \
-    -H "Content-Type: application/json" --json --quiet)
-  n1=$(ncpu)
-  line=$(echo "$json" | CPU="$(cat "$dir/cpu")" N0=$n0 N1=$n1 python3 -c "
+    n0=$(ncpu)
+    json=$(taskset -c 1 /usr/bin/time -f "%U %S" -o "$dir/cpu" "$bin" load "$url" -c "$CONNS" -d "${DURATION}s" --body "$dir/body.json" \
+      -H "Content-Type: application/json" --json --quiet)
+    n1=$(ncpu)
+    echo "$json" | CPU="$(cat "$dir/cpu")" N0=$n0 N1=$n1 NAME=$name python3 -c "
 import json,os,sys; d=json.load(sys.stdin)
 bad=d['requests']-d['status'].get('200',0)
 cpu=sum(map(float,os.environ['CPU'].split()))*1e6/max(d['requests'],1)
 srv=(float(os.environ['N1'])-float(os.environ['N0']))*1e6/max(d['requests'],1)
-print(f\"  sluice load  run $i: {d['rps']:10.0f} requests/s  p50 {d['p50_ms']:.3f} ms  p99 {d['p99_ms']:.3f} ms  CPU us/request: client {cpu:.1f}, nginx {srv:.1f}\"
-      + (f'  ({bad} not 200)' if bad else ''))")
-  echo "$line"; results+=("sluice $(echo "$json" | python3 -c "import json,sys; print(json.load(sys.stdin)['rps'])")")
-done
+print(f\"  {os.environ['NAME']:<6} sluice load  run $i: {d['rps']:10.0f} requests/s  p50 {d['p50_ms']:.3f} ms  p99 {d['p99_ms']:.3f} ms  CPU us/request: client {cpu:.1f}, server {srv:.1f}\"
+      + (f'  ({bad} not 200)' if bad else ''))"
+    results+=("$name-sluice $(echo "$json" | python3 -c "import json,sys; print(json.load(sys.stdin)['rps'])")")
+  done
+}
+
+TARGETS=${TARGETS:-"nginx mock"}
+if [[ $TARGETS == *nginx* ]]; then
+  server_pid=$(pgrep -P "$(cat "$dir/nginx.pid")" | head -1)
+  run_target nginx "$url"
+fi
+if [[ $TARGETS == *mock* ]]; then
+  taskset -c 0 "$bin" mock --listen 127.0.0.1:$((PORT + 1)) --quiet &
+  mock_pid=$!
+  sleep 0.3
+  server_pid=$mock_pid
+  run_target mock "http://127.0.0.1:$((PORT + 1))/v1/chat/completions"
+  kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
+fi
 
 printf '%s\n' "${results[@]}" | python3 -c "
 import sys
 runs={}
 for l in sys.stdin:
     k,v=l.split(); runs.setdefault(k,[]).append(float(v))
-w=sum(runs['wrk'])/len(runs['wrk']); s=sum(runs['sluice'])/len(runs['sluice'])
-print(f'mean: wrk {w:,.0f} requests/s, sluice load {s:,.0f} requests/s, ratio {s/w:.3f} (goal >= 1)')"
+mean=lambda k: sum(runs[k])/len(runs[k]) if k in runs else None
+w,s=mean('nginx-wrk'),mean('nginx-sluice')
+if w and s: print(f'nginx: wrk {w:,.0f} requests/s, sluice load {s:,.0f} requests/s, ratio {s/w:.3f} (goal >= 1)')
+for c in ('wrk','sluice'):
+    n,m=mean('nginx-'+c),mean('mock-'+c)
+    if n and m: print(f'driven by {c}: sluice mock {m:,.0f} requests/s, nginx {n:,.0f} requests/s, ratio {m/n:.3f} (goal >= 0.9)')
+"
