@@ -58,6 +58,8 @@ struct sl_http_client {
     unsigned char *fd_events; /* by fd: the epoll events registered */
     size_t nfd;
     size_t max_header_bytes;
+    CURL *spare[32]; /* reset easy handles, reused: init and cleanup cost more */
+    int nspare;
     int in_curl;
     unsigned handles; /* open uv handles, ours and the xfers' */
     int closing;
@@ -275,6 +277,21 @@ static void detach(struct sl_http_xfer *x)
     x->in_multi = 0;
 }
 
+static CURL *easy_get(struct sl_http_client *c)
+{
+    return c->nspare ? c->spare[--c->nspare] : curl_easy_init();
+}
+
+static void easy_put(struct sl_http_client *c, CURL *easy)
+{
+    if (c->nspare < (int)(sizeof(c->spare) / sizeof(c->spare[0])) && !c->closing) {
+        curl_easy_reset(easy);
+        c->spare[c->nspare++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
 /* Calls on_done and releases the xfer. The handle is out of the multi. */
 static void finish(struct sl_http_xfer *x, const struct sl_http_result *res)
 {
@@ -289,7 +306,7 @@ static void finish(struct sl_http_xfer *x, const struct sl_http_result *res)
     x->req = NULL;
     req->on_done(req, res);
 
-    curl_easy_cleanup(x->easy);
+    easy_put(c, x->easy);
     curl_slist_free_all(x->req_headers);
     sl_buf_release(&x->hdr);
     if (x->has_timer) {
@@ -428,6 +445,8 @@ static void epoll_closed(uv_handle_t *h)
 static void teardown(struct sl_http_client *c)
 {
     c->torn_down = 1;
+    while (c->nspare)
+        curl_easy_cleanup(c->spare[--c->nspare]);
     curl_multi_cleanup(c->multi); /* closes the cached connections */
     c->multi = NULL;
     curl_global_cleanup();
@@ -711,7 +730,7 @@ int sl_http_request_start(struct sl_http_client *c, struct sl_http_request *req)
     x->req = req;
     x->start_ns = uv_hrtime();
     sl_buf_init(&x->hdr, c->max_header_bytes);
-    x->easy = curl_easy_init();
+    x->easy = easy_get(c);
     if (x->easy == NULL)
         goto fail_free;
     if ((rc = setup_easy(x, req)) != 0)
@@ -734,7 +753,7 @@ int sl_http_request_start(struct sl_http_client *c, struct sl_http_request *req)
     return 0;
 
 fail_easy:
-    curl_easy_cleanup(x->easy);
+    easy_put(c, x->easy);
     curl_slist_free_all(x->req_headers);
 fail_free:
     sl_buf_release(&x->hdr);
