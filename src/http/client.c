@@ -109,16 +109,17 @@ static void handle_closed(uv_handle_t *h)
 /* Sockets
  *
  * The sockets libcurl asks us to watch go into a private epoll set, and one
- * uv_poll watches that set. The obvious alternative, a uv_poll per socket,
- * cost 6 epoll_ctl calls, an ioctl and a handle allocated and closed per
- * request, because libcurl stops watching a kept-alive connection after
- * each response (CURL_POLL_REMOVE) and watches it again for the next one;
- * here that costs one epoll_ctl (see unwatch_lazily). It is also more
- * forgiving: libcurl 7.88 may close a connecting socket before it says
- * REMOVE, and a uv_poll registration still pending for it makes libuv
- * abort, while here the kernel has dropped the closed fd and the next
- * epoll_ctl on that number falls back from MOD to ADD. Linux-only, as
- * sluice is. */
+ * uv_poll watches that set. A uv_poll per socket works too, but libcurl
+ * stops watching a kept-alive connection after each response
+ * (CURL_POLL_REMOVE) and watches it again for the next one, and each time
+ * that cost a handle allocated and closed, an ioctl and 6 epoll_ctl calls
+ * (libuv checks the fd on init, and re-adds it on every start). Keeping the
+ * uv_poll across REMOVE is not safe: libcurl 7.88 may close a connecting
+ * socket before its REMOVE, and a registration still pending for it makes
+ * libuv abort. Here the kernel simply drops a closed fd from the set, our
+ * record of it may be stale, and epoll_ctl errors are handled instead:
+ * about one epoll_ctl per request remains (see unwatch_lazily).
+ * Linux-only, as sluice is. */
 
 static int fd_events_grow(struct sl_http_client *c, curl_socket_t fd)
 {
