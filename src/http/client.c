@@ -169,7 +169,8 @@ static void unwatch_now(struct sl_http_client *c, int fd)
 {
     struct epoll_event e = {0};
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, &e); /* fails if closed already: fine */
-    c->fd_events[fd] = 0;
+    if ((size_t)fd < c->nfd)
+        c->fd_events[fd] = 0;
 }
 
 static void check_multi_info(struct sl_http_client *c);
