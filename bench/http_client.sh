@@ -3,7 +3,7 @@
 # multi on libuv), next to the CPU nginx spends serving the same requests.
 #
 #   bash bench/http_client.sh              # 3 runs of each case
-#   RUNS=1 N=20000 bash bench/http_client.sh
+#   RUNS=1 N=20000 bash bench/http_client.sh   # N requests per run (sequential: N/5)
 #
 # A private nginx (own config, prefix and pid file in a temp dir, one worker,
 # 127.0.0.1 on a high port; the system service is not touched) returns a
@@ -66,20 +66,21 @@ worker_cpu() { awk '{print $14 + $15}' "/proc/$worker/stat"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
      "kernel $(uname -r), libcurl $(curl-config --version | cut -d' ' -f2), libuv $(pkg-config --modversion libuv),"\
      "nginx $(nginx -v 2>&1 | cut -d/ -f2), $(date -u +%F)"
-run() { # concurrency, extra flags
+run() { # requests, concurrency, extra flags
+  local n=$1
   for i in $(seq 1 "$RUNS"); do
     c0=$(worker_cpu)
     line=$(taskset -c 1 ./build/http_client_bench "http://127.0.0.1:$PORT/v1/chat/completions" \
-      -n "$N" -c "$1" ${2:-})
+      -n "$n" -c "$2" ${3:-})
     c1=$(worker_cpu)
     reqs=$(echo "$line" | sed -E 's/.*, ([0-9]+) requests,.*/\1/')
-    # the warm-up (N/10, at most 1000) also hit nginx during this window
-    warm=$(( N / 10 < 1000 ? N / 10 : 1000 ))
+    # the warm-up (n/10, at most 1000) also hit nginx during this window
+    warm=$(( n / 10 < 1000 ? n / 10 : 1000 ))
     ng=$(awk -v d=$((c1 - c0)) -v t="$ticks" -v r=$((reqs + warm)) 'BEGIN{printf "%.1f", d / t * 1e6 / r}')
     echo "  $line; nginx CPU $ng us/request"
   done
 }
-echo "== sequential GET"; run 1
-echo "== GET, concurrency 16"; run 16
-echo "== POST chat body, concurrency 16"; run 16 --post
-echo "== GET, concurrency 64"; run 64
+echo "== sequential GET"; run $((N / 5)) 1
+echo "== GET, concurrency 16"; run "$N" 16
+echo "== POST chat body, concurrency 16"; run "$N" 16 --post
+echo "== GET, concurrency 64"; run "$N" 64
