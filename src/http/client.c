@@ -2,9 +2,9 @@
  *
  * Design
  *  - One CURLM per client. libcurl tells us which sockets to watch
- *    (CURLMOPT_SOCKETFUNCTION: one uv_poll per socket, a `struct sock`
- *    attached with curl_multi_assign) and when to wake it up
- *    (CURLMOPT_TIMERFUNCTION: one uv_timer). Every poll and timer event
+ *    (CURLMOPT_SOCKETFUNCTION: they go into a private epoll set that one
+ *    uv_poll watches, see "Sockets" below) and when to wake it up
+ *    (CURLMOPT_TIMERFUNCTION: one uv_timer). Every socket and timer event
  *    calls curl_multi_socket_action, then reaps finished transfers with
  *    curl_multi_info_read. The multi handle owns the connection cache, so
  *    a request reuses an idle kept-alive connection to the same host.
@@ -27,10 +27,9 @@
  *    event (poll, timer, idle), never from inside a call the user made.
  *    After it no callback touches the request.
  *  - An xfer leaves `xfers` when its on_done runs and is freed when its
- *    timer (if it had one) is closed. A `struct sock` is freed in its
- *    poll's close callback. The client is freed when the last of its
- *    handles (timer, idle, polls, xfer timers) is closed; `handles` counts
- *    them.
+ *    timer (if it had one) is closed. The client is freed when the last of
+ *    its handles (timer, idle, epoll poll, xfer timers) is closed;
+ *    `handles` counts them. The epoll fd is closed after its poll.
  *  - Only HTTP/1.1 is spoken, also over TLS: with HTTP/2 a cancel would
  *    reset one stream on a shared connection instead of disconnecting. */
 #include "http/client.h"
@@ -41,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "core/list.h"
 #include "http/buf.h"
@@ -48,25 +49,23 @@
 struct sl_http_client {
     uv_loop_t *loop;
     CURLM *multi;
-    uv_timer_t timer;        /* libcurl's wake-up */
-    uv_idle_t idle;          /* drains `deferred`, then finishes a close */
-    struct sl_list xfers;    /* requests in flight */
-    struct sl_list deferred; /* xfers with work to do outside libcurl */
-    struct sl_list socks;    /* sockets libcurl asked us to watch */
+    uv_timer_t timer;         /* libcurl's wake-up */
+    uv_idle_t idle;           /* drains `deferred`, then finishes a close */
+    struct sl_list xfers;     /* requests in flight */
+    struct sl_list deferred;  /* xfers with work to do outside libcurl */
+    int epfd;                 /* the sockets libcurl asked us to watch */
+    uv_poll_t epoll;          /* watches epfd */
+    unsigned char *fd_events; /* by fd: the epoll events registered */
+    size_t nfd;
     size_t max_header_bytes;
+    CURL *spare[32]; /* reset easy handles, reused: init and cleanup cost more */
+    int nspare;
     int in_curl;
     unsigned handles; /* open uv handles, ours and the xfers' */
     int closing;
     int torn_down; /* the multi handle is gone */
     sl_http_client_close_cb close_cb;
     void *close_arg;
-};
-
-struct sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct sl_http_client *client;
-    struct sl_list node;
 };
 
 struct sl_http_xfer {
@@ -94,6 +93,7 @@ static void maybe_free_client(struct sl_http_client *c)
         return;
     sl_http_client_close_cb cb = c->close_cb;
     void *arg = c->close_arg;
+    free(c->fd_events);
     free(c);
     if (cb)
         cb(arg);
@@ -106,22 +106,71 @@ static void handle_closed(uv_handle_t *h)
     maybe_free_client(c);
 }
 
-/* Sockets */
+/* Sockets
+ *
+ * The sockets libcurl asks us to watch go into a private epoll set, and one
+ * uv_poll watches that set. A uv_poll per socket works too, but libcurl
+ * stops watching a kept-alive connection after each response
+ * (CURL_POLL_REMOVE) and watches it again for the next one, and each time
+ * that cost a handle allocated and closed, an ioctl and 6 epoll_ctl calls
+ * (libuv checks the fd on init, and re-adds it on every start). Keeping the
+ * uv_poll across REMOVE is not safe: libcurl 7.88 may close a connecting
+ * socket before its REMOVE, and a registration still pending for it makes
+ * libuv abort. Here the kernel simply drops a closed fd from the set, our
+ * record of it may be stale, and epoll_ctl errors are handled instead:
+ * about one epoll_ctl per request remains (see unwatch_lazily).
+ * Linux-only, as sluice is. */
 
-static void sock_closed(uv_handle_t *h)
+static int fd_events_grow(struct sl_http_client *c, curl_socket_t fd)
 {
-    struct sock *s = sl_container_of((uv_poll_t *)h, struct sock, poll);
-    struct sl_http_client *c = s->client;
-    free(s);
-    c->handles--;
-    maybe_free_client(c);
+    size_t n = c->nfd ? c->nfd : 64;
+    while (n <= (size_t)fd)
+        n *= 2;
+    unsigned char *ev = realloc(c->fd_events, n);
+    if (ev == NULL)
+        return UV_ENOMEM;
+    memset(ev + c->nfd, 0, n - c->nfd);
+    c->fd_events = ev;
+    c->nfd = n;
+    return 0;
 }
 
-static void sock_close(struct sock *s)
+#define WANTED 0x80 /* in fd_events: libcurl watches it (else it is left over) */
+
+/* Asks epoll for `events` (EPOLLIN | EPOLLOUT) on fd. What we recorded as
+ * registered can be stale after libcurl closed the fd (the kernel drops it
+ * silently and the number may be reused), so ADD and MOD fall back on each
+ * other. */
+static int watch(struct sl_http_client *c, curl_socket_t fd, unsigned events)
 {
-    uv_poll_stop(&s->poll); /* libcurl calls REMOVE before it closes the fd */
-    sl_list_remove(&s->node);
-    uv_close((uv_handle_t *)&s->poll, sock_closed);
+    if (fd < 0 || ((size_t)fd >= c->nfd && fd_events_grow(c, fd) != 0))
+        return -1;
+    if (c->fd_events[fd] == (events | WANTED))
+        return 0; /* no change while libcurl watches it */
+    struct epoll_event e = {.events = events, .data.fd = fd};
+    int op = c->fd_events[fd] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int rc = epoll_ctl(c->epfd, op, fd, &e);
+    if (rc != 0)
+        rc = epoll_ctl(c->epfd, op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &e);
+    c->fd_events[fd] = rc == 0 ? (unsigned char)(events | WANTED) : 0;
+    return rc;
+}
+
+/* libcurl said REMOVE. Most often that is a kept-alive connection between
+ * two requests, watched again a moment later: so it stays registered, and
+ * is removed only if it fires while unwanted (the upstream closed it). */
+static void unwatch_lazily(struct sl_http_client *c, curl_socket_t fd)
+{
+    if (fd >= 0 && (size_t)fd < c->nfd)
+        c->fd_events[fd] &= (unsigned char)~WANTED;
+}
+
+static void unwatch_now(struct sl_http_client *c, int fd)
+{
+    struct epoll_event e = {0};
+    epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, &e); /* fails if closed already: fine */
+    if ((size_t)fd < c->nfd)
+        c->fd_events[fd] = 0;
 }
 
 static void check_multi_info(struct sl_http_client *c);
@@ -135,53 +184,44 @@ static void socket_action(struct sl_http_client *c, curl_socket_t fd, int ev_bit
     check_multi_info(c);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void on_epoll(uv_poll_t *h, int status, int events)
 {
-    struct sock *s = sl_container_of(h, struct sock, poll);
-    int flags = 0;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    socket_action(s->client, s->fd, flags);
+    (void)status, (void)events;
+    struct sl_http_client *c = h->data;
+    struct epoll_event ev[64];
+    int n = epoll_wait(c->epfd, ev, 64, 0);
+    for (int i = 0; i < n && !c->torn_down; i++) {
+        int fd = ev[i].data.fd;
+        uint32_t e = ev[i].events;
+        if ((size_t)fd >= c->nfd || !(c->fd_events[fd] & WANTED)) {
+            unwatch_now(c, fd);
+            continue;
+        }
+        /* A bare error or hang-up is reported as what was asked for, so
+         * that libcurl reads or writes and finds out (libuv does the same). */
+        if (e & (EPOLLERR | EPOLLHUP))
+            e |= c->fd_events[fd] & (EPOLLIN | EPOLLOUT);
+        int flags = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (e & EPOLLERR ? CURL_CSELECT_ERR : 0);
+        /* An fd removed while handling an earlier event of this batch is
+         * unknown to libcurl by now, and it ignores it. */
+        socket_action(c, fd, flags);
+    }
 }
 
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    (void)easy;
-    struct sl_http_client *c = userp;
-    struct sock *s = socketp;
+    (void)easy, (void)socketp;
+    unsigned events = 0;
+    if (what & CURL_POLL_IN)
+        events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        events |= EPOLLOUT;
     if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            sock_close(s);
-            if (!c->torn_down)
-                curl_multi_assign(c->multi, fd, NULL);
-        }
+        unwatch_lazily(userp, fd);
         return 0;
     }
-    if (s == NULL) {
-        s = malloc(sizeof(*s));
-        if (s == NULL)
-            return -1;
-        if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->fd = fd;
-        s->client = c;
-        c->handles++;
-        sl_list_push_back(&c->socks, &s->node);
-        curl_multi_assign(c->multi, fd, s);
-    }
-    int events = 0;
-    if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
-    uv_poll_start(&s->poll, events, on_poll);
-    return 0;
+    return watch(userp, fd, events);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -239,19 +279,36 @@ static void detach(struct sl_http_xfer *x)
     x->in_multi = 0;
 }
 
+static CURL *easy_get(struct sl_http_client *c)
+{
+    return c->nspare ? c->spare[--c->nspare] : curl_easy_init();
+}
+
+static void easy_put(struct sl_http_client *c, CURL *easy)
+{
+    if (c->nspare < (int)(sizeof(c->spare) / sizeof(c->spare[0])) && !c->closing) {
+        curl_easy_reset(easy);
+        c->spare[c->nspare++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
 /* Calls on_done and releases the xfer. The handle is out of the multi. */
 static void finish(struct sl_http_xfer *x, const struct sl_http_result *res)
 {
     struct sl_http_client *c = x->client;
     struct sl_http_request *req = x->req;
     sl_list_remove(&x->node);
+    if (sl_list_empty(&c->xfers))
+        uv_unref((uv_handle_t *)&c->epoll);
     if (sl_list_linked(&x->deferred))
         sl_list_remove(&x->deferred);
     req->xfer = NULL;
     x->req = NULL;
     req->on_done(req, res);
 
-    curl_easy_cleanup(x->easy);
+    easy_put(c, x->easy);
     curl_slist_free_all(x->req_headers);
     sl_buf_release(&x->hdr);
     if (x->has_timer) {
@@ -380,14 +437,22 @@ static void on_first_byte_timeout(uv_timer_t *t)
     xfer_abort(x, SL_E_TIMEOUT, msg);
 }
 
+static void epoll_closed(uv_handle_t *h)
+{
+    struct sl_http_client *c = h->data;
+    close(c->epfd); /* only now: libuv watched it until the close */
+    handle_closed(h);
+}
+
 static void teardown(struct sl_http_client *c)
 {
     c->torn_down = 1;
+    while (c->nspare)
+        curl_easy_cleanup(c->spare[--c->nspare]);
     curl_multi_cleanup(c->multi); /* closes the cached connections */
     c->multi = NULL;
     curl_global_cleanup();
-    while (!sl_list_empty(&c->socks))
-        sock_close(sl_container_of(c->socks.next, struct sock, node));
+    uv_close((uv_handle_t *)&c->epoll, epoll_closed);
     uv_close((uv_handle_t *)&c->timer, handle_closed);
     uv_close((uv_handle_t *)&c->idle, handle_closed);
 }
@@ -535,11 +600,15 @@ int sl_http_client_new(uv_loop_t *loop, const struct sl_http_client_opts *opts,
     c->multi = curl_multi_init();
     if (c->multi == NULL)
         goto fail_global;
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (c->epfd < 0)
+        goto fail_multi;
+    if ((rc = uv_poll_init(loop, &c->epoll, c->epfd)) != 0)
+        goto fail_epfd;
     c->loop = loop;
     c->max_header_bytes = o.max_header_bytes ? o.max_header_bytes : 64 * 1024;
     sl_list_init(&c->xfers);
     sl_list_init(&c->deferred);
-    sl_list_init(&c->socks);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -548,15 +617,22 @@ int sl_http_client_new(uv_loop_t *loop, const struct sl_http_client_opts *opts,
                       (long)(o.max_idle_connections ? o.max_idle_connections : 64));
     if (o.max_host_connections)
         curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.max_host_connections);
-    /* Both handles live as long as the client; they cannot fail to init on
-     * a live loop. */
+    /* The handles live as long as the client; timer and idle cannot fail to
+     * init on a live loop. The poll is referenced only while requests are
+     * in flight: idle kept-alive connections do not keep the loop alive. */
     uv_timer_init(loop, &c->timer);
     uv_idle_init(loop, &c->idle);
-    c->timer.data = c->idle.data = c;
-    c->handles = 2;
+    c->timer.data = c->idle.data = c->epoll.data = c;
+    uv_poll_start(&c->epoll, UV_READABLE, on_epoll);
+    uv_unref((uv_handle_t *)&c->epoll);
+    c->handles = 3;
     *out = c;
     return 0;
 
+fail_epfd:
+    close(c->epfd);
+fail_multi:
+    curl_multi_cleanup(c->multi);
 fail_global:
     curl_global_cleanup();
 fail_free:
@@ -656,7 +732,7 @@ int sl_http_request_start(struct sl_http_client *c, struct sl_http_request *req)
     x->req = req;
     x->start_ns = uv_hrtime();
     sl_buf_init(&x->hdr, c->max_header_bytes);
-    x->easy = curl_easy_init();
+    x->easy = easy_get(c);
     if (x->easy == NULL)
         goto fail_free;
     if ((rc = setup_easy(x, req)) != 0)
@@ -672,12 +748,14 @@ int sl_http_request_start(struct sl_http_client *c, struct sl_http_request *req)
         c->handles++;
         uv_timer_start(&x->first_byte_timer, on_first_byte_timeout, req->first_byte_timeout_ms, 0);
     }
+    if (sl_list_empty(&c->xfers))
+        uv_ref((uv_handle_t *)&c->epoll);
     sl_list_push_back(&c->xfers, &x->node);
     req->xfer = x;
     return 0;
 
 fail_easy:
-    curl_easy_cleanup(x->easy);
+    easy_put(c, x->easy);
     curl_slist_free_all(x->req_headers);
 fail_free:
     sl_buf_release(&x->hdr);

