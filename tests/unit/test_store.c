@@ -232,9 +232,21 @@ Test(store, url_parsing)
     cr_assert_str_eq(path, "/tmp/a.db");
     cr_assert_eq(sl_store_parse_url("x/y.db", path, sizeof(path), err, sizeof(err)), 0);
     cr_assert_str_eq(path, "x/y.db");
-    cr_assert_eq(sl_store_parse_url("postgresql://u:pw@h/db", path, sizeof(path), err, sizeof(err)),
-                 UV_ENOTSUP);
-    cr_assert_null(strstr(err, "pw"));
+    char masked[128];
+    cr_assert_eq(
+        sl_store_parse_url("postgresql://u:pw@h/db", masked, sizeof(masked), err, sizeof(err)), 0);
+    cr_assert_str_eq(masked, "postgresql://u:***@h/db");
+    cr_assert_eq(sl_store_parse_url("postgres://u:secret1@h:5/db?sslmode=disable&password=x2",
+                                    masked, sizeof(masked), err, sizeof(err)),
+                 0);
+    cr_assert_str_eq(masked, "postgres://u:***@h:5/db?sslmode=disable&password=***");
+    cr_assert_eq(sl_store_parse_url("postgresql://u:secret1@h:notaport/db?bogus=1", masked,
+                                    sizeof(masked), err, sizeof(err)),
+                 UV_EINVAL);
+    cr_assert_not_null(strstr(err, "malformed PostgreSQL URL"), "%s", err);
+    cr_assert_null(strstr(err, "secret1"), "%s", err);
+    cr_assert_eq(sl_store_url_kind("postgres://h/db"), SL_STORE_POSTGRES);
+    cr_assert_eq(sl_store_url_kind("x.db"), SL_STORE_SQLITE);
     cr_assert_eq(sl_store_parse_url("mysql://h/db", path, sizeof(path), err, sizeof(err)),
                  UV_EINVAL);
     cr_assert_eq(sl_store_parse_url("sqlite:", path, sizeof(path), err, sizeof(err)), UV_EINVAL);
