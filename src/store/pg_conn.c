@@ -210,12 +210,21 @@ const char *sl_pg_conn_sqlstate(const struct sl_pg_conn *c)
 
 /* ---- connecting ---------------------------------------------------------- */
 
+/* Notices ("relation ... already exists, skipping") are not errors and
+ * would garble the terminal: drop them. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static void connect_done(struct sl_pg_conn *c, int status)
 {
     uv_timer_stop(&c->timer);
     sl_pg_conn_cb cb = c->connect_cb;
     c->connect_cb = NULL;
     if (status == 0) {
+        PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
         c->state = C_READY;
         watch(c, UV_READABLE); /* notices a server that goes away while idle */
     } else {

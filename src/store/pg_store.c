@@ -1013,6 +1013,12 @@ static void on_handle_closed(uv_handle_t *h)
     part_closed(h->data);
 }
 
+static void on_retrier_closed(uv_handle_t *h)
+{
+    struct sl_retrier *r = h->data; /* the retrier's timer points at it */
+    part_closed(r->data);
+}
+
 static void on_pool_closed(void *arg)
 {
     part_closed(arg);
@@ -1044,7 +1050,7 @@ static void maybe_finish_close(struct pgs *g)
                  "will be replayed by the next run",
                  g->s->path, g->s->rows_spooled, g->spool.path);
     g->close_parts = 4;
-    sl_retrier_close(&g->retrier, on_handle_closed);
+    sl_retrier_close(&g->retrier, on_retrier_closed);
     uv_close((uv_handle_t *)&g->call_timer, on_handle_closed);
     sl_pg_pool_close(g->pool, on_pool_closed, g);
     sl_spool_close(&g->spool, on_spool_closed, g);

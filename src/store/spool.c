@@ -200,12 +200,17 @@ static void after_op(uv_work_t *w, int status)
         sp->rbuf_cap = 0;
         break;
     }
-    if (op->kind == OP_READ)
-        op->read_cb(sp, op->status, op->status == 0 ? sp->rbuf : NULL, op->len, op->rows, op->arg);
-    else if (op->cb)
-        op->cb(sp, op->status, op->arg);
+    /* start the next operation first: the callback may free the spool's
+     * owner (after a close), so nothing touches sp after it */
+    struct spool_op done = *op;
     free(op);
+    const char *rbuf = sp->rbuf;
     next_op(sp);
+    if (done.kind == OP_READ)
+        done.read_cb(sp, done.status, done.status == 0 ? rbuf : NULL, done.len, done.rows,
+                     done.arg);
+    else if (done.cb)
+        done.cb(sp, done.status, done.arg);
 }
 
 static void next_op(struct sl_spool *sp)
