@@ -50,6 +50,10 @@ static const char usage[] =
     "  --no-migrate          refuse a database with an older schema instead of migrating it\n"
     "  --sync full|normal    SQLite durability: full survives a power cut (default),\n"
     "                        normal is faster and survives a crash of sluice\n"
+    "  --batch-rows N        rows per write (transaction or COPY) (default 4096)\n"
+    "  --flush-ms T          a partial batch is written after T ms (default 100)\n"
+    "  --max-batches B       batches held in memory before admission waits or, with\n"
+    "                        PostgreSQL away, batches spill to the spool (default 32)\n"
     "  --pool-size N         PostgreSQL connections kept open, one batch writer each (default 2)\n"
     "  --max-overflow N      extra PostgreSQL connections under load (default 2)\n"
     "  --pool-timeout-ms T   longest wait for a free connection (default 5000)\n"
@@ -80,6 +84,9 @@ enum {
     F_DB,
     F_SYNC,
     F_NO_MIGRATE,
+    F_BATCH_ROWS,
+    F_FLUSH_MS,
+    F_MAX_BATCHES,
     F_POOL_SIZE,
     F_MAX_OVERFLOW,
     F_POOL_TIMEOUT,
@@ -106,6 +113,9 @@ static const struct sl_flag flags[] = {
     {"--db", 1, F_DB},
     {"--sync", 1, F_SYNC},
     {"--no-migrate", 0, F_NO_MIGRATE},
+    {"--batch-rows", 1, F_BATCH_ROWS},
+    {"--flush-ms", 1, F_FLUSH_MS},
+    {"--max-batches", 1, F_MAX_BATCHES},
     {"--pool-size", 1, F_POOL_SIZE},
     {"--max-overflow", 1, F_MAX_OVERFLOW},
     {"--pool-timeout-ms", 1, F_POOL_TIMEOUT},
@@ -225,6 +235,18 @@ static int parse(struct ctx *c, int argc, char **argv)
             break;
         case F_NO_MIGRATE:
             c->store_opts.migrate = 0;
+            break;
+        case F_BATCH_ROWS:
+            if (sl_parse_unsigned(cmd, "--batch-rows", v, 1, 1000000, &c->store_opts.batch_rows))
+                return -1;
+            break;
+        case F_FLUSH_MS:
+            if (sl_parse_unsigned(cmd, "--flush-ms", v, 1, 3600000, &c->store_opts.flush_ms))
+                return -1;
+            break;
+        case F_MAX_BATCHES:
+            if (sl_parse_unsigned(cmd, "--max-batches", v, 1, 100000, &c->store_opts.max_batches))
+                return -1;
             break;
         case F_POOL_SIZE:
             if (sl_parse_unsigned(cmd, "--pool-size", v, 1, 100, &c->store_opts.pool_size))

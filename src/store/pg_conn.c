@@ -496,7 +496,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (c->state != C_BUSY)
         return;
     if (status < 0) {
-        fail_op(c, UV_ECONNRESET, uv_strerror(status));
+        const char *why = PQerrorMessage(c->pg);
+        fail_op(c, UV_ECONNRESET, why && *why ? why : uv_strerror(status));
         return;
     }
     if (events & UV_WRITABLE) {
@@ -510,7 +511,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         }
     }
     if (events & UV_READABLE) {
-        if (!PQconsumeInput(c->pg)) {
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
             fail_op(c, UV_ECONNRESET, PQerrorMessage(c->pg));
             return;
         }

@@ -245,8 +245,8 @@ void sl_pg_pool_release(struct sl_pg_pool *p, struct sl_pg_conn *c, int had_erro
     }
     if (had_error)
         c->needs_ping = 1;
-    if (sl_list_empty(&p->waiters) && total(p) > p->opts.size) {
-        discard(p, c); /* an overflow connection: not kept */
+    if (sl_list_empty(&p->waiters) && total(p) + 1 > p->opts.size) {
+        discard(p, c); /* an overflow connection (c is not counted any more): not kept */
         return;
     }
     c->idle_since_us = 0;

@@ -364,9 +364,11 @@ static void on_spool_removed(struct sl_spool *sp, int status, void *arg)
     (void)sp;
     struct pgs *g = arg;
     g->replaying = 0;
-    if (status != 0)
+    if (status != 0) {
         log_line(g, "store: cannot remove the spool %s: %s", g->spool.path,
                  sl_spool_error(&g->spool));
+        g->replay.error_status = status; /* its rows are in: do not replay it again now */
+    }
     g->s->rows_spooled = 0;
     if (g->replayed_rows)
         log_line(g, "store: replayed %" PRIu64 " rows from the spool %s into %s", g->replayed_rows,
@@ -427,9 +429,10 @@ static void on_frame_read(struct sl_spool *sp, int status, const char *payload, 
     writer_start(wr);
 }
 
+/* A spool file exists (unless its replay failed: then it is kept). */
 static int replay_needed(const struct pgs *g)
 {
-    return g->replay.error_status == 0 && sl_spool_pending(&g->spool);
+    return g->replay.error_status == 0 && g->spool.size > 0;
 }
 
 static void replay_pump(struct pgs *g)
@@ -440,7 +443,10 @@ static void replay_pump(struct pgs *g)
         return;
     }
     g->replaying = 1;
-    sl_spool_read(&g->spool, on_frame_read, g);
+    if (sl_spool_pending(&g->spool))
+        sl_spool_read(&g->spool, on_frame_read, g);
+    else
+        sl_spool_remove(&g->spool, on_spool_removed, g); /* all of it is in */
 }
 
 /* ---- down and up ---------------------------------------------------------- */
@@ -484,8 +490,7 @@ static void reconnect_done(struct sl_retrier *r)
     g->up = 1;
     g->replay.error_status = 0;
     log_line(g, "store: %s is back after %u attempt(s); writing %u queued batch(es)%s", g->s->path,
-             r->outcome.attempts, g->q_len,
-             sl_spool_pending(&g->spool) ? " and replaying the spool" : "");
+             r->outcome.attempts, g->q_len, replay_needed(g) ? " and replaying the spool" : "");
     replay_pump(g);
     pump(g);
 }
