@@ -82,12 +82,17 @@ static const char up_1_pg[] =
     "  status, error, metadata"
     "  FROM requests;";
 
-/* An index that serves "requests whose prompt used more than N tokens". */
-static const char up_2[] = "CREATE INDEX requests_prompt_tokens ON requests "
-                           "(json_extract(metadata, '$.prompt_tokens'));";
+/* An index that serves "requests whose prompt used more than N tokens" on
+ * PostgreSQL (an expression index on the JSONB field). On SQLite the same
+ * index (on json_extract) cut the insert rate from ~450,000 to ~70,000
+ * rows/s, measured with bench/simulate.sh, so there the step only records
+ * the version: a scan of the JSON text answers such queries, and the
+ * embedded store is the one that must keep up with the loop. */
+static const char up_2_sqlite[] = "";
+static const char down_2_sqlite[] = "";
 static const char up_2_pg[] = "CREATE INDEX requests_prompt_tokens ON requests "
                               "(((metadata ->> 'prompt_tokens')::integer));";
-static const char down_2[] = "DROP INDEX requests_prompt_tokens;";
+static const char down_2_pg[] = "DROP INDEX requests_prompt_tokens;";
 
 /* Chat history: a conversation has many messages, numbered by seq. */
 static const char up_3[] =
@@ -124,7 +129,7 @@ static const char down_3[] = "DROP TABLE messages; DROP TABLE conversations;";
 
 static const struct sl_migration migrations[] = {
     {1, "runs and requests", up_1, down_1, up_1_pg, down_1},
-    {2, "index on metadata prompt_tokens", up_2, down_2, up_2_pg, down_2},
+    {2, "index on metadata prompt_tokens", up_2_sqlite, down_2_sqlite, up_2_pg, down_2_pg},
     {3, "chat history", up_3, down_3, up_3_pg, down_3},
 };
 
