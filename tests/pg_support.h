@@ -8,8 +8,11 @@
 #ifndef SL_TEST_PG_SUPPORT_H
 #define SL_TEST_PG_SUPPORT_H
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +136,21 @@ static inline long long pgt_terminate_backends(void)
              "AND pid <> pg_backend_pid()",
              pgt_db_name);
     return pgt_int(pgt_admin_url(), sql);
+}
+
+/* A socket on 127.0.0.1 that accepts TCP connections (the kernel does)
+ * but never speaks: libpq would wait forever for the server's reply.
+ * Returns the socket (close it) and its port in *port. */
+static inline int pgt_silent_server(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(s, 8), 0);
+    socklen_t len = sizeof(a);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return s;
 }
 
 #endif

@@ -107,6 +107,7 @@ struct pgs {
     struct sl_retry_policy policy;
     struct sl_rng rng;
     struct sl_pg_waiter probe;
+    struct sl_pg_conn *probe_conn; /* the probe's check is running on it */
     int reconnecting;
     char down_reason[512];
 
@@ -118,7 +119,6 @@ struct pgs {
     int call_step;
     struct sl_pg_migration mig;
     struct sl__conv_builder conv;
-    char *call_sql_params[4];
     char call_param_buf[4][32];
 };
 
@@ -451,15 +451,36 @@ static void replay_pump(struct pgs *g)
 
 /* ---- down and up ---------------------------------------------------------- */
 
+static void on_probe_checked(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    (void)res;
+    struct pgs *g = arg;
+    g->probe_conn = NULL;
+    if (status != 0)
+        snprintf(g->down_reason, sizeof(g->down_reason), "%s", sl_pg_conn_error(c));
+    sl_pg_pool_release(g->pool, c, status != 0);
+    if (g->closing)
+        sl_retrier_report(&g->retrier, SL_E_CANCELLED, -1);
+    else
+        sl_retrier_report(&g->retrier, status == 0 ? SL_OK : SL_E_CONN_REFUSED, -1);
+}
+
+/* A reconnect attempt: a connection from the pool that answers a query (an
+ * idle one may not have noticed yet that its server restarted). */
 static void on_probe_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int status)
 {
     struct pgs *g = w->data;
-    if (status == 0) {
+    if (status == 0 && g->closing) {
         sl_pg_pool_release(g->pool, conn, 0);
-        sl_retrier_report(&g->retrier, SL_OK, -1);
+        status = UV_ECANCELED;
+    }
+    if (status == 0) {
+        g->probe_conn = conn;
+        sl_pg_conn_query(conn, "", 0, NULL, on_probe_checked, g);
         return;
     }
-    snprintf(g->down_reason, sizeof(g->down_reason), "%s", sl_pg_pool_error(g->pool));
+    if (status != UV_ECANCELED)
+        snprintf(g->down_reason, sizeof(g->down_reason), "%s", sl_pg_pool_error(g->pool));
     sl_retrier_report(&g->retrier, status == UV_ECANCELED ? SL_E_CANCELLED : SL_E_CONN_REFUSED, -1);
 }
 
@@ -1049,7 +1070,7 @@ static void maybe_finish_close(struct pgs *g)
         if (g->writers[i].busy)
             return;
     g->closing = 2;
-    if (g->s->rows_spooled > 0 || sl_spool_pending(&g->spool))
+    if (g->s->rows_spooled > 0)
         log_line(g,
                  "store: %s is unreachable; %" PRIu64 " row(s) are kept in the spool %s and "
                  "will be replayed by the next run",
@@ -1065,8 +1086,10 @@ static void pg_close(struct sl_store *s)
 {
     struct pgs *g = s->impl;
     g->closing = 1;
-    if (g->reconnecting && sl_retrier_cancel(&g->retrier) != 0) {
-        /* a probe is in flight: withdraw it and end the retrier with it */
+    /* Stop reconnecting: a sleeping retrier ends now; a probe waiting for
+     * a connection is withdrawn; a probe's check in flight ends on its own
+     * (its callback sees closing). */
+    if (g->reconnecting && sl_retrier_cancel(&g->retrier) != 0 && g->probe_conn == NULL) {
         sl_pg_pool_cancel(g->pool, &g->probe);
         sl_retrier_report(&g->retrier, SL_E_CANCELLED, -1);
     }

@@ -3,10 +3,6 @@
  * unknown host, a refused port, a server that never answers, no
  * permission): each one clear line, exit 1, the password masked, never a
  * hang past the connect timeout. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include "e2e.h"
 #include "pg_support.h"
 #include <uv.h>

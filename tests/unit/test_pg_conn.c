@@ -2,10 +2,6 @@
  * leaves the loop running, queries, COPY, and bad input (unknown host,
  * wrong password, a server that never answers) as one clear line with the
  * password masked, never past the connect timeout. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include "pg_support.h"
 #include "store/pg_conn.h"
 #include "store/pg_rows.h"
@@ -136,16 +132,9 @@ Test(pg_conn, wrong_password_is_refused_with_the_password_masked)
 
 Test(pg_conn, a_server_that_never_answers_times_out_on_time)
 {
-    /* a socket that accepts TCP connections (the kernel does) but never
-     * speaks: libpq would wait forever for the server's reply */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(listen(s, 8), 0);
-    socklen_t len = sizeof(a);
-    getsockname(s, (struct sockaddr *)&a, &len);
+    int port, s = pgt_silent_server(&port);
     char url[256];
-    snprintf(url, sizeof(url), "postgresql://u:pw-never@127.0.0.1:%d/db", ntohs(a.sin_port));
+    snprintf(url, sizeof(url), "postgresql://u:pw-never@127.0.0.1:%d/db", port);
     struct fx f = {0};
     query_sql = NULL;
     uint64_t t0 = uv_hrtime();

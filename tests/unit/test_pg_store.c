@@ -91,11 +91,6 @@ static void record_for(uint64_t i, struct sl_record *rec)
     };
 }
 
-struct pumpctx {
-    uint64_t next, end;
-    unsigned eagain;
-};
-
 static void on_writable(struct sl_store *s, void *arg)
 {
     (void)s;
