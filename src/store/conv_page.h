@@ -15,6 +15,7 @@
 #include "store/store.h"
 
 #define SL__CONV_MAX_MESSAGES 1000000
+#define SL__CONV_LIMIT_TEXT   "1000001" /* SL__CONV_MAX_MESSAGES + 1, for SQL */
 #define SL__CONV_MAX_BYTES    (64u << 20)
 
 struct sl__conv_builder {

@@ -718,7 +718,8 @@ static void on_conversations(struct sl_pg_conn *c, int status, PGresult *res, vo
     sl_pg_conn_query(c,
                      "SELECT conversation_id, seq, role, content,"
                      " (extract(epoch FROM created_at) * 1e6)::bigint FROM messages"
-                     " WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, seq",
+                     " WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, seq"
+                     " LIMIT " SL__CONV_LIMIT_TEXT, /* one past the bound: "too large" */
                      2, params, on_messages, g);
 }
 

@@ -62,6 +62,35 @@ Test(pg, simulate_writes_each_request_once_and_stats_reads_it_back)
     e2e_free(&r);
 }
 
+Test(pg, ctrl_c_writes_every_row_and_exits_130)
+{
+    const char *args[] = {"simulate", "--requests", "3000", "--concurrency", "10",   "--latency-ms",
+                          "40-80",    "--seed",     "2",    "--json",        "--db", pgt_url,
+                          NULL};
+    pid_t pid = e2e_spawn(args);
+    for (int i = 0; i < 250; i++) {
+        PGconn *c = PQconnectdb(pgt_url);
+        PGresult *r = PQexec(c, "SELECT count(*) FROM runs");
+        int begun = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
+        PQclear(r);
+        PQfinish(c);
+        if (begun)
+            break;
+        usleep(20000);
+    }
+    usleep(300000);
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    struct e2e_run r = e2e_wait(pid);
+    cr_assert_eq(r.status, 130, "exit %d: %s", r.status, r.err);
+    cr_assert_eq(e2e_json_num(r.out, "db_rows"), 3000, "%s", r.out);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(DISTINCT request_id) FROM requests"), 3000);
+    cr_assert_gt(pgt_int(pgt_url, "SELECT count(*) FROM requests WHERE status = 'cancelled'"),
+                 2000);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 1);
+    cr_assert_not_null(strstr(r.err, "interrupted"), "%s", r.err);
+    e2e_free(&r);
+}
+
 Test(pg, migrate_up_down_and_up_again)
 {
     const char *up[] = {"migrate", "up", "--db", pgt_url, NULL};
