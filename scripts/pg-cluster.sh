@@ -8,7 +8,7 @@
 # superuser is `postgres` with the password in DIR/password (scram over
 # TCP, so a wrong password is refused). As root the server runs as the
 # `postgres` system user (PostgreSQL refuses to run as root). On start it
-# prints the URL (PG_CLUSTER_FAST=1: fsync off, for tests), e.g. postgresql://postgres:PW@127.0.0.1:54329/postgres.
+# prints the URL (PG_CLUSTER_FAST=1: fsync off, for tests), e.g. postgresql://postgres:PW@127.0.0.1:25432/postgres.
 set -euo pipefail
 
 bin=${PG_BIN:-}

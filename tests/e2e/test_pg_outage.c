@@ -5,7 +5,9 @@
  * many rows are in the spool, and the next run replays them.
  *
  * The clusters come from scripts/pg-cluster.sh (SLUICE_TEST_PG_CLUSTER),
- * on ports of their own, so the shared test cluster is never touched. */
+ * on ports of their own (below the ephemeral range: an outgoing
+ * connection's local port cannot take them), so the shared test cluster is
+ * never touched. */
 #include "e2e.h"
 #include "pg_support.h"
 
@@ -16,13 +18,17 @@ static void cluster_cmd(const char *verb, int port)
     const char *script = getenv("SLUICE_TEST_PG_CLUSTER");
     cr_assert(script && *script, "SLUICE_TEST_PG_CLUSTER is not set: run the tests with "
                                  "scripts/test.sh");
-    char cmd[2048];
+    char cmd[2048], log[600];
+    snprintf(log, sizeof(log), "%s.log", cluster);
     if (strcmp(verb, "start") == 0)
-        snprintf(cmd, sizeof(cmd), "PG_CLUSTER_FAST=1 bash '%s' start '%s' %d > '%s.url'", script,
-                 cluster, port, cluster);
+        snprintf(cmd, sizeof(cmd), "PG_CLUSTER_FAST=1 bash '%s' start '%s' %d > '%s.url' 2>'%s'",
+                 script, cluster, port, cluster, log);
     else
-        snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s'", script, cluster);
-    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+        snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' 2>'%s'", script, cluster, log);
+    if (system(cmd) != 0) {
+        char *why = e2e_slurp(log);
+        cr_assert_fail("%s failed: %s", cmd, why);
+    }
     if (strcmp(verb, "start") == 0) {
         char path[600];
         snprintf(path, sizeof(path), "%s.url", cluster);
@@ -70,7 +76,7 @@ static void wait_for_run(void)
 
 Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 {
-    cluster_cmd("start", 54331);
+    cluster_cmd("start", 25433);
     const char *spool = e2e_path("run.spool");
     const char *args[] = {"simulate", "--requests",    "6000",      "--concurrency",
                           "60",       "--latency-ms",  "10-30",     "--seed",
@@ -82,7 +88,7 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
     usleep(500000);
     cluster_cmd("stop", 0); /* the database goes away mid-run */
     usleep(1500000);
-    cluster_cmd("start", 54331);
+    cluster_cmd("start", 25433);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert_not_null(strstr(r.err, "store: lost"), "%s", r.err);
@@ -101,7 +107,7 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 
 Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_next_run)
 {
-    cluster_cmd("start", 54332);
+    cluster_cmd("start", 25434);
     const char *spool = e2e_path("left.spool");
     const char *args[] = {"simulate",  "--requests",
                           "3000",      "--concurrency",
@@ -133,7 +139,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
     e2e_free(&r);
 
     /* the next run (of nothing) finds the spool and replays it */
-    cluster_cmd("start", 54332);
+    cluster_cmd("start", 25434);
     const char *next[] = {"simulate", "--requests", "0",         "--spool",
                           spool,      "--db",       cluster_url, NULL};
     r = e2e_run(next);
