@@ -1086,6 +1086,10 @@ static void maybe_finish_close(struct pgs *g)
 static void pg_close(struct sl_store *s)
 {
     struct pgs *g = s->impl;
+    if (g == NULL) { /* the URL was refused before anything started */
+        sl__store_backend_closed(s);
+        return;
+    }
     g->closing = 1;
     /* Stop reconnecting: a sleeping retrier ends now; a probe waiting for
      * a connection is withdrawn; a probe's check in flight ends on its own

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define SPOOL_MAGIC 0x50534c53u /* "SLSP" */
@@ -57,16 +58,29 @@ static int sys_error(struct spool_op *op, const char *what)
     return -e;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+/* Header and payload in one writev: with O_APPEND a frame lands whole at
+ * the end of the file (short writes are continued, but do not happen for
+ * regular files in practice). */
+static int write_frame(int fd, const uint32_t head[4], const char *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
+    struct iovec iov[2] = {{(void *)head, 16}, {(void *)p, n}};
+    int cnt = 2;
+    struct iovec *v = iov;
+    while (cnt > 0) {
+        ssize_t w = writev(fd, v, cnt);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
             return -1;
-        p += w;
-        n -= (size_t)w;
+        while (cnt > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            v->iov_base = (char *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
     }
     return 0;
 }
@@ -105,8 +119,7 @@ static void run_op(uv_work_t *w)
             }
         }
         uint32_t head[4] = {SPOOL_MAGIC, (uint32_t)op->len, op->rows, fnv1a(op->payload, op->len)};
-        if (write_all(sp->wfd, (const char *)head, sizeof(head)) != 0 ||
-            write_all(sp->wfd, op->payload, op->len) != 0 || fdatasync(sp->wfd) != 0)
+        if (write_frame(sp->wfd, head, op->payload, op->len) != 0 || fdatasync(sp->wfd) != 0)
             op->status = sys_error(op, "cannot write to the");
         break;
     }

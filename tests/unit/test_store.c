@@ -223,6 +223,15 @@ Test(store, newer_schema_is_refused)
     cr_assert_not_null(strstr(f.err, "schema version 42, newer"), "%s", f.err);
 }
 
+Test(store, a_refused_url_reports_through_the_callback_and_closes_clean)
+{
+    struct fixture f = {0};
+    open_expect_failure("postgresql://u:pw-x1@h/db?bogus=1", 1, &f);
+    cr_assert_not_null(strstr(f.err, "malformed PostgreSQL URL"), "%s", f.err);
+    cr_assert_null(strstr(f.err, "pw-x1"), "%s", f.err);
+    cr_assert(f.closed);
+}
+
 Test(store, url_parsing)
 {
     char path[64], err[256];
