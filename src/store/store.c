@@ -279,7 +279,8 @@ void sl__store_opened(struct sl_store *s, int status, const char *err)
     c->status = status;
     if (status != 0) {
         s->open_failed = 1;
-        snprintf(c->err, sizeof(c->err), "%s", err ? err : "cannot open the database");
+        if (err != c->err) /* the deferred parse error is already there */
+            snprintf(c->err, sizeof(c->err), "%s", err ? err : "cannot open the database");
     }
     sl__store_called(s, c);
 }
