@@ -804,8 +804,8 @@ static void on_call_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int st
 static void on_call_timeout(uv_timer_t *t)
 {
     struct pgs *g = t->data;
-    if (g->call == NULL || g->call_step != 0)
-        return;
+    if (g->call == NULL || g->call_step != 0 || g->up)
+        return; /* running, or the database is back and the call waits for the replay */
     snprintf(g->call->err, sizeof(g->call->err), "cannot reach %s (%s); waited %u ms", g->s->path,
              g->down_reason, g->s->opts.pool_wait_ms);
     call_finish(g, UV_ECONNREFUSED);
