@@ -40,6 +40,7 @@
 #include "core/clock.h"
 #include "core/rng.h"
 #include "retry/retrier.h"
+#include "store/analytics.h"
 #include "store/conv_page.h"
 #include "store/migrate.h"
 #include "store/pg_conn.h"
@@ -613,9 +614,7 @@ static void on_stats_rows(struct sl_pg_conn *c, int status, PGresult *res, void 
     out->p50_ms = num(res, 9);
     out->p95_ms = num(res, 10);
     out->p99_ms = num(res, 11);
-    /* the ideal: all busy time packed perfectly onto the slots */
-    out->ideal_makespan_s = out->concurrency ? busy_ms / 1000.0 / out->concurrency : 0;
-    out->efficiency = out->makespan_s > 0 ? out->ideal_makespan_s / out->makespan_s : 0;
+    sl_stats_derive(out, busy_ms);
     call_finish(g, 0);
 }
 

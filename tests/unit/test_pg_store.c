@@ -11,6 +11,7 @@
 #include "pg_support.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "store_records.h"
 #include "support.h"
 
 static void setup(void)
@@ -73,22 +74,6 @@ static void close_store(uv_loop_t *loop, struct sl_store *s)
     struct waiter w = {0};
     sl_store_close(s, on_cb, &w);
     wait_for(loop, &w);
-}
-
-static void record_for(uint64_t i, struct sl_record *rec)
-{
-    int64_t base = 1700000000000000;
-    *rec = (struct sl_record){
-        .request_id = i + 1,
-        .created_us = base,
-        .started_us = base + 1000,
-        .finished_us = base + 1000 + (int64_t)(i % 100 + 1) * 1000,
-        .model = "gpt-4o-mini",
-        .prompt_tokens = (uint32_t)(i % 200),
-        .attempts = (uint16_t)(1 + i % 3),
-        .status = i % 10 == 0 ? SL_REQ_FAILED : SL_REQ_SUCCEEDED,
-        .error = i % 10 == 0 ? SL_E_UNAVAILABLE : SL_OK,
-    };
 }
 
 static void on_writable(struct sl_store *s, void *arg)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store_records.h"
 #include "support.h"
 
 static char dir[64];
@@ -42,22 +43,6 @@ static void on_closed(struct sl_store *store, int status, void *arg)
     struct fixture *f = arg;
     f->closed = 1;
     f->status = f->status ? f->status : status;
-}
-
-static void record_for(uint64_t i, struct sl_record *rec)
-{
-    int64_t base = 1700000000000000;
-    *rec = (struct sl_record){
-        .request_id = i + 1,
-        .created_us = base,
-        .started_us = base + 1000,
-        .finished_us = base + 1000 + (int64_t)(i % 100 + 1) * 1000,
-        .model = "gpt-4o-mini",
-        .prompt_tokens = (uint32_t)(i % 200),
-        .attempts = (uint16_t)(1 + i % 3),
-        .status = i % 10 == 0 ? SL_REQ_FAILED : SL_REQ_SUCCEEDED,
-        .error = i % 10 == 0 ? SL_E_UNAVAILABLE : SL_OK,
-    };
 }
 
 static void on_stats(struct sl_store *store, int status, void *arg)
