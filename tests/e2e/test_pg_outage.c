@@ -150,3 +150,43 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
     cr_assert_eq(pgt_int(cluster_url, "SELECT count(DISTINCT request_id) FROM requests"), 3000);
     e2e_free(&r);
 }
+
+Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
+{
+    cluster_cmd("start", 25435);
+    const char *spool = e2e_path("term.spool");
+    const char *args[] = {"simulate", "--requests",    "3000",      "--concurrency",
+                          "20",       "--latency-ms",  "20-40",     "--seed",
+                          "6",        "--no-progress", "--quiet",   "--batch-rows",
+                          "100",      "--spool",       spool,       "--pool-timeout-ms",
+                          "500",      "--db",          cluster_url, NULL};
+    pid_t pid = e2e_spawn(args);
+    wait_for_run();
+    usleep(300000);
+    cluster_cmd("stop", 0);
+    usleep(300000);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    struct e2e_run r = e2e_wait(pid);
+    cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+    const char *w = strstr(r.err, "unreachable: ");
+    cr_assert_not_null(w, "%s", r.err);
+    long long written = strtoll(w + strlen("unreachable: "), NULL, 10);
+    const char *k = strstr(w, "written to it, ");
+    cr_assert_not_null(k, "%s", r.err);
+    long long kept = strtoll(k + strlen("written to it, "), NULL, 10);
+    /* every request was recorded: finished, or cancelled by the signal */
+    cr_assert_eq(written + kept, 3000, "written %lld + kept %lld: %s", written, kept, r.err);
+    cr_assert_gt(kept, 0);
+    e2e_free(&r);
+
+    cluster_cmd("start", 25435);
+    const char *next[] = {"simulate", "--requests", "0",         "--quiet", "--spool",
+                          spool,      "--db",       cluster_url, NULL};
+    r = e2e_run(next);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(!e2e_exists(spool));
+    cr_assert_eq(pgt_int(cluster_url, "SELECT count(*) FROM requests WHERE run_id = 1"), 3000);
+    cr_assert_gt(pgt_int(cluster_url, "SELECT count(*) FROM requests WHERE status = 'cancelled'"),
+                 0);
+    e2e_free(&r);
+}

@@ -5,6 +5,7 @@
 #include "pg_support.h"
 #include "store/pg_conn.h"
 #include "store/pg_rows.h"
+#include "store/pg_url.h"
 #include "support.h"
 
 TestSuite(pg_conn, .timeout = 30);
@@ -93,6 +94,42 @@ Test(pg_conn, connect_is_asynchronous_and_queries_work)
     cr_assert_eq(f.query_status, 0, "%s", f.err);
     cr_assert_str_eq(f.value, "42");
     cr_assert_eq(f.queries, 1);
+}
+
+Test(pg_conn, settings_come_from_the_libpq_environment_too)
+{
+    /* the admin URL taken apart into PG* variables, and a URL with none */
+    char host[64], port[16], pw[128];
+    const char *admin = pgt_admin_url();
+    const char *at = strchr(admin, '@');
+    sscanf(at + 1, "%63[^:]:%15[^/]", host, port);
+    snprintf(pw, sizeof(pw), "%s", pgt_password());
+    setenv("PGHOST", host, 1);
+    setenv("PGPORT", port, 1);
+    setenv("PGUSER", "postgres", 1);
+    setenv("PGPASSWORD", pw, 1);
+    struct fx f = {0};
+    query_sql = "SELECT current_user || '@' || current_database()";
+    run(&f, "postgresql:///postgres", 5000);
+    cr_assert_eq(f.connect_status, 0, "%s", f.err);
+    cr_assert_str_eq(f.value, "postgres@postgres");
+}
+
+Test(pg_conn, a_password_from_the_environment_is_masked_too)
+{
+    setenv("PGPASSWORD", "env-Secret-77", 1);
+    struct sl_pg_params p;
+    cr_assert_eq(sl_pg_params_init(&p, "postgresql://u@db.example/x", 5000), 0);
+    cr_assert_str_eq(p.password, "env-Secret-77");
+    cr_assert_str_eq(p.host, "db.example");
+    char msg[128] = "FATAL: no such user for env-Secret-77\n";
+    sl_pg_mask_secret(msg, sizeof(msg), p.password);
+    cr_assert_str_eq(msg, "FATAL: no such user for ***");
+    sl_pg_params_release(&p);
+    /* and a password in the URL wins, as in libpq */
+    cr_assert_eq(sl_pg_params_init(&p, "postgresql://u:url-pw@db.example/x", 5000), 0);
+    cr_assert_str_eq(p.password, "url-pw");
+    sl_pg_params_release(&p);
 }
 
 Test(pg_conn, a_refused_statement_keeps_the_connection_and_names_its_sqlstate)
