@@ -70,10 +70,12 @@ static void give(struct sl_pg_pool *p, struct sl_pg_conn *c)
     w->cb(w, c, 0);
 }
 
-static void fail_waiter(struct sl_pg_pool *p, struct sl_pg_waiter *w, int status)
+static void fail_waiter(struct sl_pg_pool *p, struct sl_pg_waiter *w, int status,
+                        int connect_failed)
 {
     (void)p;
     sl_list_remove(&w->node);
+    w->connect_failed = connect_failed;
     w->cb(w, NULL, status);
 }
 
@@ -109,13 +111,13 @@ static void on_connected(struct sl_pg_conn *c, int status, void *arg)
     discard(p, c);
     if (!sl_list_empty(&p->waiters)) {
         struct sl_pg_waiter *w = sl_container_of(p->waiters.next, struct sl_pg_waiter, node);
-        fail_waiter(p, w, status);
+        fail_waiter(p, w, status, 1);
     }
     /* nothing else in prospect: the others would only wait for the timeout */
     while (!sl_list_empty(&p->waiters) && p->busy == 0 && p->connecting == 0 && p->checking == 0 &&
            sl_list_empty(&p->idle)) {
         struct sl_pg_waiter *w = sl_container_of(p->waiters.next, struct sl_pg_waiter, node);
-        fail_waiter(p, w, status);
+        fail_waiter(p, w, status, 1);
     }
     serve(p);
 }
@@ -149,7 +151,7 @@ static void on_timer(uv_timer_t *t)
                  "timed out after %u ms waiting for a free connection to %s (pool_size %u, "
                  "max_overflow %u, all in use)",
                  p->opts.wait_ms, p->params->masked, p->opts.size, p->opts.max_overflow);
-        fail_waiter(p, w, UV_ETIMEDOUT);
+        fail_waiter(p, w, UV_ETIMEDOUT, 0);
     }
     arm_timer(p);
 }
@@ -211,6 +213,7 @@ struct sl_pg_pool *sl_pg_pool_new(uv_loop_t *loop, const struct sl_pg_params *pa
 void sl_pg_pool_acquire(struct sl_pg_pool *p, struct sl_pg_waiter *w, sl_pg_acquire_cb cb)
 {
     w->cb = cb;
+    w->connect_failed = 0;
     if (p->closing) {
         cb(w, NULL, UV_ECANCELED);
         return;
@@ -287,7 +290,7 @@ void sl_pg_pool_close(struct sl_pg_pool *p, void (*cb)(void *arg), void *arg)
     p->close_arg = arg;
     while (!sl_list_empty(&p->waiters)) {
         struct sl_pg_waiter *w = sl_container_of(p->waiters.next, struct sl_pg_waiter, node);
-        fail_waiter(p, w, UV_ECANCELED);
+        fail_waiter(p, w, UV_ECANCELED, 0);
     }
     struct sl_list *node;
     while ((node = sl_list_pop_front(&p->idle)) != NULL)

@@ -40,6 +40,7 @@ struct sl_pg_waiter {
     struct sl_list node;
     sl_pg_acquire_cb cb;
     uint64_t deadline_ms; /* uv_now() based */
+    int connect_failed;   /* set with a failure: a connect failed (else: the wait timed out) */
     void *data;
 };
 

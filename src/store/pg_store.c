@@ -237,8 +237,10 @@ static void on_writer_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int 
 {
     struct writer *wr = w->data;
     if (status != 0) {
+        /* a connect that failed (timed out included) means the database is
+         * away; a wait that timed out only that every connection was busy */
         snprintf(wr->err, sizeof(wr->err), "%s", sl_pg_pool_error(wr->g->pool));
-        writer_finish(wr, status == UV_ETIMEDOUT ? UV_ETIMEDOUT : UV_ECONNREFUSED);
+        writer_finish(wr, w->connect_failed ? UV_ECONNREFUSED : UV_ETIMEDOUT);
         return;
     }
     wr->conn = conn;
@@ -742,7 +744,7 @@ static void on_call_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int st
     if (status != 0) {
         snprintf(c->err, sizeof(c->err), "cannot reach %s: %s", g->s->path,
                  sl_pg_pool_error(g->pool));
-        call_finish(g, status == UV_ETIMEDOUT ? UV_ETIMEDOUT : UV_ECONNREFUSED);
+        call_finish(g, w->connect_failed ? UV_ECONNREFUSED : UV_ETIMEDOUT);
         return;
     }
     g->call_conn = conn;

@@ -143,6 +143,7 @@ Test(pg_pool, a_caller_waits_no_longer_than_the_wait_timeout)
         uv_run(&f.loop, UV_RUN_ONCE);
     cr_assert(late->done);
     cr_assert_eq(late->status, UV_ETIMEDOUT);
+    cr_assert_eq(late->w.connect_failed, 0, "a wait timeout is not a connect failure");
     cr_assert_geq(late->waited_ms, 190, "gave up after %.0f ms", late->waited_ms);
     cr_assert_lt(late->waited_ms, 1500, "waited %.0f ms for a 200 ms timeout", late->waited_ms);
     cr_assert_not_null(strstr(sl_pg_pool_error(f.pool), "waiting for a free connection"), "%s",
@@ -150,6 +151,46 @@ Test(pg_pool, a_caller_waits_no_longer_than_the_wait_timeout)
     struct sl_pg_pool_stats st;
     sl_pg_pool_stats(f.pool, &st);
     cr_assert_eq(st.timeouts, 1);
+    teardown_fx(&f);
+}
+
+/* ---- an unreachable database ---------------------------------------------- */
+
+static void on_refused(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int status)
+{
+    (void)conn;
+    struct caller *k = w->data;
+    k->status = status;
+    k->done = 1;
+    k->waited_ms = sl_test_ms_since(k->t0);
+    k->f->finished++;
+}
+
+Test(pg_pool, an_unreachable_database_fails_every_waiter_at_once)
+{
+    struct fx f = {0};
+    uv_loop_init(&f.loop);
+    cr_assert_eq(sl_pg_params_init(&f.params, "postgresql://u:pw@127.0.0.1:1/db", 5000), 0);
+    struct sl_pg_pool_options o = {2, 0, 10000};
+    f.pool = sl_pg_pool_new(&f.loop, &f.params, &o, NULL);
+    for (int i = 0; i < 5; i++) {
+        struct caller *k = &f.callers[i];
+        k->f = &f;
+        k->w.data = k;
+        k->t0 = uv_hrtime();
+        sl_pg_pool_acquire(f.pool, &k->w, on_refused);
+    }
+    while (f.finished < 5)
+        uv_run(&f.loop, UV_RUN_ONCE);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(f.callers[i].status, UV_ECONNREFUSED, "caller %d: %d", i, f.callers[i].status);
+        cr_assert(f.callers[i].w.connect_failed);
+        /* not at the 10 s wait timeout */
+        cr_assert_lt(f.callers[i].waited_ms, 2000, "caller %d waited %.0f ms", i,
+                     f.callers[i].waited_ms);
+    }
+    cr_assert_not_null(strstr(sl_pg_pool_error(f.pool), "Connection refused"), "%s",
+                       sl_pg_pool_error(f.pool));
     teardown_fx(&f);
 }
 
