@@ -61,11 +61,25 @@ void sl_pg_mask_secret(char *msg, size_t size, const char *secret)
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
-    for (char *q = msg; *q; q++)
-        if (*q == '\n' || *q == '\t')
-            *q = ' '; /* one line */
-    if (secret == NULL || strlen(secret) < 3)
-        return;
+    /* one line: libpq's "...failed: Connection refused\n\tIs the server
+     * running...?" becomes "...failed: Connection refused; Is the server..." */
+    char line[1024];
+    size_t w = 0;
+    for (const char *r = msg; *r && w + 3 < sizeof(line);) {
+        if (*r == '\n') {
+            while (*r == '\n' || *r == '\t' || *r == ' ')
+                r++;
+            line[w++] = ';';
+            line[w++] = ' ';
+            continue;
+        }
+        line[w++] = *r == '\t' ? ' ' : *r;
+        r++;
+    }
+    line[w] = '\0';
+    snprintf(msg, size, "%s", line);
+    if (secret == NULL || strlen(secret) < 3 || strstr("***", secret) != NULL)
+        return; /* too short to find safely, or the mask itself */
     size_t slen = strlen(secret);
     char *hit;
     while ((hit = strstr(msg, secret)) != NULL) {

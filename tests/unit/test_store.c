@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/pg_url.h"
 #include "store/store.h"
 #include "store_records.h"
 #include "support.h"
@@ -215,6 +216,18 @@ Test(store, a_refused_url_reports_through_the_callback_and_closes_clean)
     cr_assert_not_null(strstr(f.err, "malformed PostgreSQL URL"), "%s", f.err);
     cr_assert_null(strstr(f.err, "pw-x1"), "%s", f.err);
     cr_assert(f.closed);
+}
+
+Test(store, libpq_messages_become_one_line_with_the_password_masked)
+{
+    char msg[256] = "connection to server failed: Connection refused\n\tIs the server "
+                    "running?\nsecond try with pw-Hunter2 failed\n";
+    sl_pg_mask_secret(msg, sizeof(msg), "pw-Hunter2");
+    cr_assert_str_eq(msg, "connection to server failed: Connection refused; Is the server "
+                          "running?; second try with *** failed");
+    char mask[64] = "a *** b";
+    sl_pg_mask_secret(mask, sizeof(mask), "***"); /* must not loop */
+    cr_assert_str_eq(mask, "a *** b");
 }
 
 Test(store, url_parsing)
