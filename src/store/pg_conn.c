@@ -282,12 +282,16 @@ static void on_connect_timeout(uv_timer_t *t)
     connect_done(c, UV_ETIMEDOUT);
 }
 
-static void start_libpq(struct sl_pg_conn *c, const char *hostaddr)
+/* hostaddr (with host repeated to match) is a list: libpq tries each
+ * address in turn, as it would for a name it looked up itself. */
+static void start_libpq(struct sl_pg_conn *c, const char *host, const char *hostaddr)
 {
-    const char *keys[4] = {"dbname", NULL, NULL, NULL};
-    const char *values[4] = {c->params->url, NULL, NULL, NULL};
+    const char *keys[5] = {"dbname", NULL, NULL, NULL, NULL};
+    const char *values[5] = {c->params->url, NULL, NULL, NULL, NULL};
     int n = 1;
     if (hostaddr) {
+        keys[n] = "host";
+        values[n++] = host;
         keys[n] = "hostaddr";
         values[n++] = hostaddr;
     }
@@ -313,6 +317,8 @@ static void start_libpq(struct sl_pg_conn *c, const char *hostaddr)
     }
 }
 
+#define MAX_ADDRS 8
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct sl_pg_conn *c = req->data;
@@ -330,13 +336,24 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         connect_done(c, UV_EAI_NONAME);
         return;
     }
-    char addr[64] = "";
-    if (res->ai_family == AF_INET6)
-        uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
-    else
-        uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
+    char addrs[MAX_ADDRS * 48] = "", hosts[MAX_ADDRS * 260] = "";
+    int n = 0;
+    for (struct addrinfo *ai = res; ai && n < MAX_ADDRS; ai = ai->ai_next) {
+        char addr[46] = "";
+        if (ai->ai_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, addr, sizeof(addr));
+        else if (ai->ai_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)ai->ai_addr, addr, sizeof(addr));
+        if (addr[0] == '\0')
+            continue;
+        size_t len = strlen(addrs);
+        snprintf(addrs + len, sizeof(addrs) - len, "%s%s", n ? "," : "", addr);
+        len = strlen(hosts);
+        snprintf(hosts + len, sizeof(hosts) - len, "%s%.255s", n ? "," : "", c->params->host);
+        n++;
+    }
     uv_freeaddrinfo(res);
-    start_libpq(c, addr);
+    start_libpq(c, hosts, addrs);
 }
 
 void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
@@ -358,7 +375,7 @@ void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
         connect_done(c, UV_EAI_NONAME);
         return;
     }
-    start_libpq(c, NULL);
+    start_libpq(c, NULL, NULL);
 }
 
 /* ---- operations ---------------------------------------------------------- */

@@ -132,6 +132,22 @@ Test(pg_conn, a_password_from_the_environment_is_masked_too)
     sl_pg_params_release(&p);
 }
 
+Test(pg_conn, a_host_name_is_looked_up_off_the_loop_and_each_address_tried)
+{
+    /* "localhost" may give ::1 before 127.0.0.1; the server listens on the
+     * latter only, so this connects only if every address is tried */
+    char url[512];
+    snprintf(url, sizeof(url), "%s", pgt_admin_url());
+    char *ip = strstr(url, "127.0.0.1");
+    cr_assert_not_null(ip);
+    memcpy(ip, "localhost", 9); /* the same length as "127.0.0.1" */
+    struct fx f = {0};
+    query_sql = "SELECT inet_server_addr()::text";
+    run(&f, url, 5000);
+    cr_assert_eq(f.connect_status, 0, "%s", f.err);
+    cr_assert_str_eq(f.value, "127.0.0.1/32");
+}
+
 Test(pg_conn, a_refused_statement_keeps_the_connection_and_names_its_sqlstate)
 {
     struct fx f = {0};
