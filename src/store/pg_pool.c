@@ -218,6 +218,7 @@ void sl_pg_pool_acquire(struct sl_pg_pool *p, struct sl_pg_waiter *w, sl_pg_acqu
         cb(w, NULL, UV_ECANCELED);
         return;
     }
+    uv_update_time(p->loop); /* a stale loop time would cut the wait short */
     w->deadline_ms = uv_now(p->loop) + p->opts.wait_ms;
     if (sl_list_empty(&p->idle))
         p->waited++;
