@@ -361,6 +361,7 @@ void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
     c->connect_cb = cb;
     c->arg = arg;
     c->err[0] = '\0';
+    uv_update_time(c->loop); /* the timeout counts from now, not from the loop's last tick */
     uv_timer_start(&c->timer, on_connect_timeout, c->params->connect_timeout_ms, 0);
     if (c->params->host) {
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
