@@ -878,10 +878,16 @@ static void on_open_version(struct sl_pg_migration *m, int status)
         return;
     }
     if (m->version < latest && !o->migrate) {
-        snprintf(err, sizeof(err),
-                 "database %s has schema version %d, older than this sluice needs (%d); "
-                 "run: sluice migrate up --db URL",
-                 g->s->path, m->version, latest);
+        if (m->version == 0)
+            snprintf(err, sizeof(err),
+                     "database %s has no sluice tables yet (schema version 0); run a simulate "
+                     "on it, or: sluice migrate up --db URL",
+                     g->s->path);
+        else
+            snprintf(err, sizeof(err),
+                     "database %s has schema version %d, older than this sluice needs (%d); "
+                     "run: sluice migrate up --db URL",
+                     g->s->path, m->version, latest);
         sl_pg_pool_release(g->pool, m->conn, 0);
         open_done(g, UV_EIO, err);
         return;

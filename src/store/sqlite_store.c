@@ -136,10 +136,16 @@ static int do_open(struct lite *l, const struct sl_store_options *opts, struct j
     }
     if (version < latest) {
         if (!opts->migrate) {
-            snprintf(job->err, sizeof(job->err),
-                     "database %s has schema version %d, older than this sluice needs (%d); "
-                     "run: sluice migrate up --db %s",
-                     l->path, version, latest, l->path);
+            if (version == 0)
+                snprintf(job->err, sizeof(job->err),
+                         "database %s has no sluice tables yet (schema version 0); run a "
+                         "simulate on it, or: sluice migrate up --db %s",
+                         l->path, l->path);
+            else
+                snprintf(job->err, sizeof(job->err),
+                         "database %s has schema version %d, older than this sluice needs "
+                         "(%d); run: sluice migrate up --db %s",
+                         l->path, version, latest, l->path);
             goto fail;
         }
         int applied;
