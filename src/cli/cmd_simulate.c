@@ -58,6 +58,8 @@ static const char usage[] =
     "  --max-overflow N      extra PostgreSQL connections under load (default 2)\n"
     "  --pool-timeout-ms T   longest wait for a free connection (default 5000)\n"
     "  --connect-timeout-ms T  one PostgreSQL connection attempt (default 5000)\n"
+    "  --write-timeout-ms T  a PostgreSQL batch write unanswered this long counts as a lost\n"
+    "                        connection: written again or spooled (default 30000; 0 none)\n"
     "  --spool PATH          where rows wait while PostgreSQL is away (default\n"
     "                        sluice-spool-<hash of the URL>.bin here)\n"
     "  --json                print the analytics as one JSON object on stdout\n"
@@ -91,6 +93,7 @@ enum {
     F_MAX_OVERFLOW,
     F_POOL_TIMEOUT,
     F_CONNECT_TIMEOUT,
+    F_WRITE_TIMEOUT,
     F_SPOOL,
     F_JSON,
     F_QUIET,
@@ -120,6 +123,7 @@ static const struct sl_flag flags[] = {
     {"--max-overflow", 1, F_MAX_OVERFLOW},
     {"--pool-timeout-ms", 1, F_POOL_TIMEOUT},
     {"--connect-timeout-ms", 1, F_CONNECT_TIMEOUT},
+    {"--write-timeout-ms", 1, F_WRITE_TIMEOUT},
     {"--spool", 1, F_SPOOL},
     {"--json", 0, F_JSON},
     {"--quiet", 0, F_QUIET},
@@ -264,6 +268,11 @@ static int parse(struct ctx *c, int argc, char **argv)
         case F_CONNECT_TIMEOUT:
             if (sl_parse_unsigned(cmd, "--connect-timeout-ms", v, 1, 3600000,
                                   &c->store_opts.connect_timeout_ms))
+                return -1;
+            break;
+        case F_WRITE_TIMEOUT:
+            if (sl_parse_unsigned(cmd, "--write-timeout-ms", v, 0, 3600000,
+                                  &c->store_opts.write_timeout_ms))
                 return -1;
             break;
         case F_SPOOL:

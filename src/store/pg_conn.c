@@ -383,6 +383,7 @@ void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
 
 static void op_done(struct sl_pg_conn *c)
 {
+    uv_timer_stop(&c->timer);
     sl_pg_result_cb cb = c->cb;
     void *arg = c->arg;
     int status = c->op_status;
@@ -537,6 +538,33 @@ static void on_poll(uv_poll_t *h, int status, int events)
     drain_results(c);
 }
 
+/* No answer in time: the server (or the network to it) is stuck. The
+ * connection is dropped, which the caller sees as a lost connection. */
+static void on_op_timeout(uv_timer_t *t)
+{
+    struct sl_pg_conn *c = t->data;
+    if (c->state != C_BUSY)
+        return;
+    char what[64];
+    snprintf(what, sizeof(what), "%u ms", c->op_timeout_ms);
+    set_error(c, "no answer from the server in %s", what);
+    c->op_status = UV_ETIMEDOUT;
+    drop_poll(c);
+    PQfinish(c->pg);
+    c->pg = NULL;
+    c->copy_state = 0;
+    if (c->last) {
+        PQclear(c->last);
+        c->last = NULL;
+    }
+    op_done(c);
+}
+
+void sl_pg_conn_set_op_timeout(struct sl_pg_conn *c, unsigned ms)
+{
+    c->op_timeout_ms = ms;
+}
+
 static void begin_op(struct sl_pg_conn *c, sl_pg_result_cb cb, void *arg)
 {
     c->cb = cb;
@@ -549,6 +577,10 @@ static void begin_op(struct sl_pg_conn *c, sl_pg_result_cb cb, void *arg)
     c->state = C_BUSY;
     if (c->queries)
         (*c->queries)++;
+    if (c->op_timeout_ms) {
+        uv_update_time(c->loop);
+        uv_timer_start(&c->timer, on_op_timeout, c->op_timeout_ms, 0);
+    }
 }
 
 static void after_send(struct sl_pg_conn *c, int sent)

@@ -11,7 +11,9 @@
  *    several statements, or a COPY FROM STDIN with its data. Its callback
  *    runs once, with 0, UV_EIO (the server refused the statement: the
  *    connection is still usable; sl_pg_conn_sqlstate() says why), or
- *    UV_ECONNRESET (the connection is gone: close it).
+ *    UV_ECONNRESET (the connection is gone, or gave no answer within the
+ *    operation timeout: close it). The same timer serves the connect
+ *    timeout and, afterwards, the operation timeout.
  *  - Settings come from the URL and libpq's environment (PGHOST, PGUSER,
  *    PGPASSWORD, ...): libpq reads both. Messages mask the password.
  *
@@ -69,6 +71,7 @@ struct sl_pg_conn {
     const char *copy_data;
     size_t copy_len, copy_off;
     int copy_state; /* 0 none, 1 sending data, 2 sending the end */
+    unsigned op_timeout_ms;
     PGresult *last;
     int op_status;
     char sqlstate[6];
@@ -93,6 +96,11 @@ void sl_pg_conn_script(struct sl_pg_conn *c, const char *sql, sl_pg_result_cb cb
 /* copy_sql is a COPY ... FROM STDIN; data (len bytes) is its input. */
 void sl_pg_conn_copy(struct sl_pg_conn *c, const char *copy_sql, const char *data, size_t len,
                      sl_pg_result_cb cb, void *arg);
+
+/* Operations started from now on fail with UV_ECONNRESET (and drop the
+ * connection) when the server has not finished them within ms; 0: no limit
+ * (the default). */
+void sl_pg_conn_set_op_timeout(struct sl_pg_conn *c, unsigned ms);
 
 int sl_pg_conn_ok(const struct sl_pg_conn *c);
 int sl_pg_conn_busy(const struct sl_pg_conn *c);

@@ -64,6 +64,7 @@ static void discard(struct sl_pg_pool *p, struct sl_pg_conn *c)
 
 static void give(struct sl_pg_pool *p, struct sl_pg_conn *c)
 {
+    sl_pg_conn_set_op_timeout(c, 0); /* each user sets its own */
     struct sl_list *node = sl_list_pop_front(&p->waiters);
     struct sl_pg_waiter *w = sl_container_of(node, struct sl_pg_waiter, node);
     p->busy++;

@@ -244,6 +244,9 @@ static void on_writer_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int 
         return;
     }
     wr->conn = conn;
+    /* a write that gets no answer counts as a lost connection: its batch is
+     * kept and written again (or spooled), never waited for forever */
+    sl_pg_conn_set_op_timeout(conn, wr->g->s->opts.write_timeout_ms);
     sl_pg_conn_copy(conn, copy_requests, wr->data, wr->len, on_copied, wr);
 }
 

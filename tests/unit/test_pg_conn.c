@@ -200,6 +200,34 @@ Test(pg_conn, a_server_that_never_answers_times_out_on_time)
     cr_assert_not_null(strstr(f.err, "timed out after 300 ms"), "%s", f.err);
 }
 
+static void on_slow_connect(struct sl_pg_conn *c, int status, void *arg)
+{
+    struct fx *f = arg;
+    f->connect_status = status;
+    cr_assert_eq(status, 0, "%s", sl_pg_conn_error(c));
+    sl_pg_conn_set_op_timeout(c, 200);
+    sl_pg_conn_query(c, "SELECT pg_sleep(10)", 0, NULL, on_query, f);
+}
+
+Test(pg_conn, a_statement_without_an_answer_in_time_drops_the_connection)
+{
+    struct fx f = {0};
+    uv_loop_init(&f.loop);
+    cr_assert_eq(sl_pg_params_init(&f.params, pgt_admin_url(), 5000), 0);
+    uv_idle_init(&f.loop, &f.idle);
+    f.idle.data = &f;
+    f.conn = sl_pg_conn_new(&f.loop, &f.params, NULL);
+    uint64_t t0 = uv_hrtime();
+    sl_pg_conn_connect(f.conn, on_slow_connect, &f);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    double ms = sl_test_ms_since(t0);
+    cr_assert_eq(f.query_status, UV_ECONNRESET, "%d: %s", f.query_status, f.err);
+    cr_assert_not_null(strstr(f.err, "no answer from the server in 200 ms"), "%s", f.err);
+    cr_assert_lt(ms, 3000, "took %.0f ms", ms);
+    sl_pg_params_release(&f.params);
+    sl_test_close_loop(&f.loop);
+}
+
 /* ---- COPY ----------------------------------------------------------------- */
 
 struct copy_fx {

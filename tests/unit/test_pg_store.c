@@ -478,3 +478,45 @@ Test(pg_store, no_permission_to_create_tables_is_one_clear_line)
     snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
     pgt_exec(pgt_admin_url(), sql);
 }
+
+Test(pg_store, a_write_stuck_on_the_server_is_dropped_and_done_again_once)
+{
+    char spool[128];
+    snprintf(spool, sizeof(spool), "/tmp/sluice-stuck-%d.spool", (int)getpid());
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct sl_store_options o;
+    sl_store_options_default(&o);
+    o.batch_rows = 100;
+    o.write_timeout_ms = 300;
+    o.spool_path = spool;
+    log_text[0] = '\0';
+    struct sl_store *s = open_store(&loop, pgt_url, &o, 1);
+    begin_run(&loop, s);
+    append_range(&loop, s, 0, 500);
+    flush(&loop, s);
+
+    /* another session holds the table: every COPY now waits without an answer */
+    PGconn *locker = pgt_connect(pgt_url);
+    PQclear(PQexec(locker, "BEGIN"));
+    PGresult *r = PQexec(locker, "LOCK TABLE requests IN ACCESS EXCLUSIVE MODE");
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    append_range(&loop, s, 500, 1000);
+    uint64_t t0 = uv_hrtime();
+    while (sl_test_ms_since(t0) < 1000) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(2000);
+    }
+    cr_assert_not_null(strstr(log_text, "no answer from the server in 300 ms"), "%s", log_text);
+    PQclear(PQexec(locker, "COMMIT"));
+    PQfinish(locker);
+
+    flush(&loop, s);
+    cr_assert_eq(sl_store_rows_failed(s), 0, "%s", sl_store_error(s));
+    close_store(&loop, s);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM requests"), 1000);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(DISTINCT request_id) FROM requests"), 1000);
+    cr_assert_neq(access(spool, F_OK), 0, "the spool was left behind");
+    sl_test_close_loop(&loop);
+}
