@@ -11,7 +11,8 @@
  *    per-session temporary table and from there with INSERT ... ON
  *    CONFLICT DO NOTHING, in one transaction: a batch written twice is
  *    written once.
- *  - Up and down: a lost connection (or a failed connect) marks the
+ *  - Up and down: a lost connection, a failed connect, or a write without
+ *    an answer for write_timeout_ms (its connection is dropped) marks the
  *    database down. Batches then stay in the FIFO, which store.c bounds;
  *    once half the bound is held (or a flush, end of run or close waits)
  *    the oldest are appended to the spool file (spool.c) and count as
