@@ -51,10 +51,9 @@ int sl_pg_params_init(struct sl_pg_params *p, const char *url, unsigned connect_
         password = getenv("PGPASSWORD");
     if (timeout && atoi(timeout) > 0)
         p->connect_timeout_ms = (unsigned)atoi(timeout) * 1000;
-    /* Only a single host name needs our lookup: a socket directory, an
-     * address given, or a list of hosts go to libpq as they are. */
-    if (host && *host && host[0] != '/' && host[0] != '@' && strchr(host, ',') == NULL &&
-        (hostaddr == NULL || *hostaddr == '\0'))
+    /* Host names are looked up by us, off the loop (libpq's own lookup
+     * blocks): keep the host list when no address was given. */
+    if (host && *host && (hostaddr == NULL || *hostaddr == '\0'))
         p->host = strdup(host);
     p->port = strdup(port && *port ? port : "5432");
     p->password = dup_or_null(password);
@@ -110,6 +109,7 @@ static void maybe_free(struct sl_pg_conn *c)
         return;
     void (*cb)(struct sl_pg_conn *, void *) = c->close_cb;
     void *arg = c->close_arg;
+    free(c->lookup);
     free(c);
     if (cb)
         cb(NULL, arg);
@@ -221,6 +221,8 @@ static void ignore_notice(void *arg, const char *message)
 static void connect_done(struct sl_pg_conn *c, int status)
 {
     uv_timer_stop(&c->timer);
+    free(c->lookup);
+    c->lookup = NULL;
     sl_pg_conn_cb cb = c->connect_cb;
     c->connect_cb = NULL;
     if (status == 0) {
@@ -282,18 +284,21 @@ static void on_connect_timeout(uv_timer_t *t)
     connect_done(c, UV_ETIMEDOUT);
 }
 
-/* hostaddr (with host repeated to match) is a list: libpq tries each
- * address in turn, as it would for a name it looked up itself. */
-static void start_libpq(struct sl_pg_conn *c, const char *host, const char *hostaddr)
+/* hostaddr, host and port are parallel lists: libpq tries each entry in
+ * turn, as it would for the names it looked up itself. */
+static void start_libpq(struct sl_pg_conn *c, const char *host, const char *hostaddr,
+                        const char *port)
 {
-    const char *keys[5] = {"dbname", NULL, NULL, NULL, NULL};
-    const char *values[5] = {c->params->url, NULL, NULL, NULL, NULL};
+    const char *keys[6] = {"dbname", NULL, NULL, NULL, NULL, NULL};
+    const char *values[6] = {c->params->url, NULL, NULL, NULL, NULL, NULL};
     int n = 1;
     if (hostaddr) {
         keys[n] = "host";
         values[n++] = host;
         keys[n] = "hostaddr";
         values[n++] = hostaddr;
+        keys[n] = "port";
+        values[n++] = port;
     }
     keys[n] = "fallback_application_name";
     values[n++] = "sluice";
@@ -317,28 +322,71 @@ static void start_libpq(struct sl_pg_conn *c, const char *host, const char *host
     }
 }
 
-#define MAX_ADDRS 8
+/* ---- looking up host names ------------------------------------------------ */
+
+#define MAX_HOSTS 8 /* entries of a host list we look up */
+#define MAX_ADDRS 4 /* addresses tried per name */
+
+struct sl__pg_lookup {
+    char names[MAX_HOSTS][256];
+    char ports[MAX_HOSTS][16];
+    int n, next, entries;
+    char hosts[MAX_HOSTS * MAX_ADDRS * 257];
+    char addrs[MAX_HOSTS * MAX_ADDRS * 47];
+    char portl[MAX_HOSTS * MAX_ADDRS * 17];
+    char failed[300]; /* the first name that could not be found, and why */
+};
+
+static int is_name(const char *h)
+{
+    unsigned char buf[16];
+    return h[0] != '\0' && h[0] != '/' && h[0] != '@' && uv_inet_pton(AF_INET, h, buf) != 0 &&
+           uv_inet_pton(AF_INET6, h, buf) != 0;
+}
+
+/* Splits "a,b,c" into at most max entries of size len each. */
+static int split(const char *list, char *out, size_t len, int max)
+{
+    int n = 0;
+    const char *p = list;
+    while (n < max) {
+        size_t k = strcspn(p, ",");
+        snprintf(out + (size_t)n * len, len, "%.*s", (int)k, p);
+        n++;
+        if (p[k] == '\0')
+            break;
+        p += k + 1;
+    }
+    return n;
+}
+
+static void add_entry(struct sl__pg_lookup *lk, const char *host, const char *addr,
+                      const char *port)
+{
+    const char *sep = lk->entries ? "," : "";
+    size_t h = strlen(lk->hosts), a = strlen(lk->addrs), p = strlen(lk->portl);
+    snprintf(lk->hosts + h, sizeof(lk->hosts) - h, "%s%s", sep, host);
+    snprintf(lk->addrs + a, sizeof(lk->addrs) - a, "%s%s", sep, addr);
+    snprintf(lk->portl + p, sizeof(lk->portl) - p, "%s%s", sep, port);
+    lk->entries++;
+}
+
+static void lookup_next(struct sl_pg_conn *c);
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct sl_pg_conn *c = req->data;
+    struct sl__pg_lookup *lk = c->lookup;
     c->resolving = 0;
     if (c->state != C_RESOLVING) { /* closed or timed out meanwhile */
         uv_freeaddrinfo(res);
         maybe_free(c);
         return;
     }
-    if (status != 0 || res == NULL) {
-        char detail[300];
-        snprintf(detail, sizeof(detail), "%s (%s)", c->params->host, uv_strerror(status));
-        set_error(c, "unknown host %s", detail);
-        uv_freeaddrinfo(res);
-        connect_done(c, UV_EAI_NONAME);
-        return;
-    }
-    char addrs[MAX_ADDRS * 48] = "", hosts[MAX_ADDRS * 260] = "";
-    int n = 0;
-    for (struct addrinfo *ai = res; ai && n < MAX_ADDRS; ai = ai->ai_next) {
+    const char *name = lk->names[lk->next];
+    const char *port = lk->ports[lk->next];
+    int found = 0;
+    for (struct addrinfo *ai = res; ai && found < MAX_ADDRS; ai = ai->ai_next) {
         char addr[46] = "";
         if (ai->ai_family == AF_INET6)
             uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, addr, sizeof(addr));
@@ -346,14 +394,46 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
             uv_ip4_name((struct sockaddr_in *)ai->ai_addr, addr, sizeof(addr));
         if (addr[0] == '\0')
             continue;
-        size_t len = strlen(addrs);
-        snprintf(addrs + len, sizeof(addrs) - len, "%s%s", n ? "," : "", addr);
-        len = strlen(hosts);
-        snprintf(hosts + len, sizeof(hosts) - len, "%s%.255s", n ? "," : "", c->params->host);
-        n++;
+        add_entry(lk, name, addr, port);
+        found++;
     }
     uv_freeaddrinfo(res);
-    start_libpq(c, hosts, addrs);
+    if (found == 0 && lk->failed[0] == '\0')
+        snprintf(lk->failed, sizeof(lk->failed), "%s (%s)", name,
+                 uv_strerror(status ? status : UV_EAI_NONAME));
+    lk->next++;
+    lookup_next(c);
+}
+
+/* Looks the names up one after the other, then starts libpq on the list. */
+static void lookup_next(struct sl_pg_conn *c)
+{
+    struct sl__pg_lookup *lk = c->lookup;
+    while (lk->next < lk->n && !is_name(lk->names[lk->next])) {
+        add_entry(lk, lk->names[lk->next], "", lk->ports[lk->next]);
+        lk->next++;
+    }
+    if (lk->next < lk->n) {
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        c->gai.data = c;
+        int rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, lk->names[lk->next], NULL, &hints);
+        if (rc == 0) {
+            c->resolving = 1;
+            return;
+        }
+        if (lk->failed[0] == '\0')
+            snprintf(lk->failed, sizeof(lk->failed), "%s (%s)", lk->names[lk->next],
+                     uv_strerror(rc));
+        lk->next++;
+        lookup_next(c);
+        return;
+    }
+    if (lk->entries == 0) {
+        set_error(c, "unknown host %s", lk->failed);
+        connect_done(c, UV_EAI_NONAME);
+        return;
+    }
+    start_libpq(c, lk->hosts, lk->addrs, lk->portl);
 }
 
 void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
@@ -364,19 +444,23 @@ void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
     uv_update_time(c->loop); /* the timeout counts from now, not from the loop's last tick */
     uv_timer_start(&c->timer, on_connect_timeout, c->params->connect_timeout_ms, 0);
     if (c->params->host) {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-        c->state = C_RESOLVING;
-        c->gai.data = c;
-        int rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->params->host, NULL, &hints);
-        if (rc == 0) {
-            c->resolving = 1;
+        struct sl__pg_lookup *lk = calloc(1, sizeof(*lk));
+        if (lk == NULL) {
+            set_error(c, "out of memory%s", "");
+            connect_done(c, UV_ENOMEM);
             return;
         }
-        set_error(c, "cannot look up the host: %s", uv_strerror(rc));
-        connect_done(c, UV_EAI_NONAME);
+        c->lookup = lk;
+        char ports[MAX_HOSTS][16];
+        lk->n = split(c->params->host, &lk->names[0][0], sizeof(lk->names[0]), MAX_HOSTS);
+        int np = split(c->params->port, &ports[0][0], sizeof(ports[0]), MAX_HOSTS);
+        for (int i = 0; i < lk->n; i++)
+            snprintf(lk->ports[i], sizeof(lk->ports[i]), "%s", ports[np == lk->n ? i : 0]);
+        c->state = C_RESOLVING;
+        lookup_next(c);
         return;
     }
-    start_libpq(c, NULL, NULL);
+    start_libpq(c, NULL, NULL, NULL);
 }
 
 /* ---- operations ---------------------------------------------------------- */

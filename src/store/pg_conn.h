@@ -4,9 +4,10 @@
  *  - libpq in non-blocking mode: the connection's socket is watched with a
  *    uv_poll handle; PQconnectPoll, PQconsumeInput, PQisBusy, PQflush and
  *    PQputCopyData run when the socket is ready, never waiting. Host names
- *    are resolved with uv_getaddrinfo (the thread pool) and handed to libpq
- *    as hostaddr, because libpq's own lookup blocks. A uv_timer bounds the
- *    whole connect (lookup included).
+ *    (each of a host list) are resolved with uv_getaddrinfo (the thread
+ *    pool) and handed to libpq as parallel host / hostaddr / port lists,
+ *    because libpq's own lookup blocks. A uv_timer bounds the whole connect
+ *    (lookups included).
  *  - One operation at a time: a query (parameters optional), a script of
  *    several statements, or a COPY FROM STDIN with its data. Its callback
  *    runs once, with 0, UV_EIO (the server refused the statement: the
@@ -34,8 +35,8 @@
 struct sl_pg_params {
     char *url;      /* as given (with its secret) */
     char *masked;   /* for messages */
-    char *host;     /* a name to resolve, or NULL (socket, hostaddr given, several hosts) */
-    char *port;     /* for messages */
+    char *host;     /* the host list to look up, or NULL (hostaddr given, none) */
+    char *port;     /* the port list */
     char *password; /* to mask in messages, or NULL */
     unsigned connect_timeout_ms;
 };
@@ -64,6 +65,7 @@ struct sl_pg_conn {
     int poll_fd, poll_events;
     uv_timer_t timer;
     uv_getaddrinfo_t gai;
+    struct sl__pg_lookup *lookup; /* while host names are looked up */
     int state, resolving, handles_open;
     sl_pg_conn_cb connect_cb;
     sl_pg_result_cb cb;

@@ -148,6 +148,29 @@ Test(pg_conn, a_host_name_is_looked_up_off_the_loop_and_each_address_tried)
     cr_assert_str_eq(f.value, "127.0.0.1/32");
 }
 
+Test(pg_conn, each_host_of_a_list_is_looked_up_off_the_loop)
+{
+    /* the first host does not exist, the second is the server (by name) */
+    char host[64], port[16], url[512];
+    const char *at = strchr(pgt_admin_url(), '@');
+    sscanf(at + 1, "%63[^:]:%15[^/]", host, port);
+    snprintf(url, sizeof(url),
+             "postgresql://postgres:%s@no-such-host.invalid:%s,localhost:%s/postgres",
+             pgt_password(), port, port);
+    struct fx f = {0};
+    query_sql = "SELECT 'via ' || inet_server_addr()::text";
+    run(&f, url, 5000);
+    cr_assert_eq(f.connect_status, 0, "%s", f.err);
+    cr_assert_str_eq(f.value, "via 127.0.0.1/32");
+
+    /* none of them exists: the first one is named */
+    struct fx g = {0};
+    query_sql = NULL;
+    run(&g, "postgresql://u:pw@no-such-1.invalid,no-such-2.invalid/db", 5000);
+    cr_assert_eq(g.connect_status, UV_EAI_NONAME, "%s", g.err);
+    cr_assert_not_null(strstr(g.err, "unknown host no-such-1.invalid"), "%s", g.err);
+}
+
 Test(pg_conn, a_refused_statement_keeps_the_connection_and_names_its_sqlstate)
 {
     struct fx f = {0};
