@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config meson ninja-build clang-format
   libuv1-dev libsqlite3-dev sqlite3 libyaml-dev libssl-dev libcurl4-openssl-dev
+  libpq-dev postgresql
   libcriterion-dev
 )
 

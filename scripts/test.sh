@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (optimised and sanitized), starts the
-# services the tests need (none yet: SQLite is embedded), and runs every
-# test under AddressSanitizer + UBSan. Exits non-zero if any test fails.
+# services the tests need (a throwaway PostgreSQL cluster on 127.0.0.1,
+# port 25432 (below the ephemeral range), in a temporary directory, stopped and removed on exit), and
+# runs every test under AddressSanitizer + UBSan. Exits non-zero if any
+# test fails; if PostgreSQL cannot be started the run fails (its tests are
+# never skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh --asan
+
+pg_dir=$(mktemp -d /tmp/sluice-test-pg-XXXXXX)
+chmod 755 "$pg_dir" # the server runs as the postgres user
+cleanup() {
+  bash scripts/pg-cluster.sh stop "$pg_dir/main" >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+}
+trap cleanup EXIT
+if ! SLUICE_TEST_PG_URL=$(PG_CLUSTER_FAST=1 bash scripts/pg-cluster.sh start "$pg_dir/main" "${SLUICE_TEST_PG_PORT:-25432}"); then
+  echo "test: cannot start PostgreSQL for the tests (see above); failing" >&2
+  exit 1
+fi
+export SLUICE_TEST_PG_URL
+# The outage tests start and stop clusters of their own with this script.
+export SLUICE_TEST_PG_CLUSTER="$PWD/scripts/pg-cluster.sh"
+export SLUICE_TEST_PG_TMP="$pg_dir"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -45,9 +45,23 @@ static const char usage[] =
     "  --backoff-max-ms M    largest backoff wait (default 10000)\n"
     "  --seed S              random seed: the same seed replays the same latencies,\n"
     "                        failures and jitter (default: random, printed)\n"
-    "  --db URL              sqlite:PATH or PATH (default sluice.db)\n"
+    "  --db URL              sqlite:PATH, PATH (default sluice.db) or\n"
+    "                        postgresql://USER:PASSWORD@HOST:PORT/DB (PG* variables work too)\n"
+    "  --no-migrate          refuse a database with an older schema instead of migrating it\n"
     "  --sync full|normal    SQLite durability: full survives a power cut (default),\n"
     "                        normal is faster and survives a crash of sluice\n"
+    "  --batch-rows N        rows per write (transaction or COPY) (default 4096)\n"
+    "  --flush-ms T          a partial batch is written after T ms (default 100)\n"
+    "  --max-batches B       batches held in memory before admission waits or, with\n"
+    "                        PostgreSQL away, batches spill to the spool (default 32)\n"
+    "  --pool-size N         PostgreSQL connections kept open, one batch writer each (default 2)\n"
+    "  --max-overflow N      extra PostgreSQL connections under load (default 2)\n"
+    "  --pool-timeout-ms T   longest wait for a free connection (default 5000)\n"
+    "  --connect-timeout-ms T  one PostgreSQL connection attempt (default 5000)\n"
+    "  --write-timeout-ms T  a PostgreSQL batch write unanswered this long counts as a lost\n"
+    "                        connection: written again or spooled (default 30000; 0 none)\n"
+    "  --spool PATH          where rows wait while PostgreSQL is away (default\n"
+    "                        sluice-spool-<hash of the URL>.bin here)\n"
     "  --json                print the analytics as one JSON object on stdout\n"
     "  --quiet               no retry log lines and no progress\n"
     "  --no-progress         keep the retry log, drop the progress bar / lines\n"
@@ -71,6 +85,16 @@ enum {
     F_SEED,
     F_DB,
     F_SYNC,
+    F_NO_MIGRATE,
+    F_BATCH_ROWS,
+    F_FLUSH_MS,
+    F_MAX_BATCHES,
+    F_POOL_SIZE,
+    F_MAX_OVERFLOW,
+    F_POOL_TIMEOUT,
+    F_CONNECT_TIMEOUT,
+    F_WRITE_TIMEOUT,
+    F_SPOOL,
     F_JSON,
     F_QUIET,
     F_NO_PROGRESS,
@@ -91,6 +115,16 @@ static const struct sl_flag flags[] = {
     {"--seed", 1, F_SEED},
     {"--db", 1, F_DB},
     {"--sync", 1, F_SYNC},
+    {"--no-migrate", 0, F_NO_MIGRATE},
+    {"--batch-rows", 1, F_BATCH_ROWS},
+    {"--flush-ms", 1, F_FLUSH_MS},
+    {"--max-batches", 1, F_MAX_BATCHES},
+    {"--pool-size", 1, F_POOL_SIZE},
+    {"--max-overflow", 1, F_MAX_OVERFLOW},
+    {"--pool-timeout-ms", 1, F_POOL_TIMEOUT},
+    {"--connect-timeout-ms", 1, F_CONNECT_TIMEOUT},
+    {"--write-timeout-ms", 1, F_WRITE_TIMEOUT},
+    {"--spool", 1, F_SPOOL},
     {"--json", 0, F_JSON},
     {"--quiet", 0, F_QUIET},
     {"--no-progress", 0, F_NO_PROGRESS},
@@ -115,6 +149,9 @@ struct ctx {
     uint64_t start_ns, handed_ns, persisted_ns;
     int interrupted, exit_code, signals_seen;
     char error[600];
+    /* the store's final counters, from its close callback */
+    uint64_t rows_written, rows_spooled;
+    char db_name[600], spool_path[4200];
 };
 
 static int parse(struct ctx *c, int argc, char **argv)
@@ -200,6 +237,47 @@ static int parse(struct ctx *c, int argc, char **argv)
                 return -1;
             }
             break;
+        case F_NO_MIGRATE:
+            c->store_opts.migrate = 0;
+            break;
+        case F_BATCH_ROWS:
+            if (sl_parse_unsigned(cmd, "--batch-rows", v, 1, 1000000, &c->store_opts.batch_rows))
+                return -1;
+            break;
+        case F_FLUSH_MS:
+            if (sl_parse_unsigned(cmd, "--flush-ms", v, 1, 3600000, &c->store_opts.flush_ms))
+                return -1;
+            break;
+        case F_MAX_BATCHES:
+            if (sl_parse_unsigned(cmd, "--max-batches", v, 1, 100000, &c->store_opts.max_batches))
+                return -1;
+            break;
+        case F_POOL_SIZE:
+            if (sl_parse_unsigned(cmd, "--pool-size", v, 1, 100, &c->store_opts.pool_size))
+                return -1;
+            break;
+        case F_MAX_OVERFLOW:
+            if (sl_parse_unsigned(cmd, "--max-overflow", v, 0, 100, &c->store_opts.max_overflow))
+                return -1;
+            break;
+        case F_POOL_TIMEOUT:
+            if (sl_parse_unsigned(cmd, "--pool-timeout-ms", v, 1, 3600000,
+                                  &c->store_opts.pool_wait_ms))
+                return -1;
+            break;
+        case F_CONNECT_TIMEOUT:
+            if (sl_parse_unsigned(cmd, "--connect-timeout-ms", v, 1, 3600000,
+                                  &c->store_opts.connect_timeout_ms))
+                return -1;
+            break;
+        case F_WRITE_TIMEOUT:
+            if (sl_parse_unsigned(cmd, "--write-timeout-ms", v, 0, 3600000,
+                                  &c->store_opts.write_timeout_ms))
+                return -1;
+            break;
+        case F_SPOOL:
+            c->store_opts.spool_path = v;
+            break;
         case F_JSON:
             c->json = 1;
             break;
@@ -244,9 +322,19 @@ static void fail_runtime(struct ctx *c, const char *msg)
 
 static void on_store_closed(struct sl_store *store, int status, void *arg)
 {
-    (void)store;
     (void)status;
-    (void)arg;
+    struct ctx *c = arg;
+    c->rows_written = sl_store_rows_written(store);
+    c->rows_spooled = sl_store_rows_spooled(store);
+    snprintf(c->db_name, sizeof(c->db_name), "%s", sl_store_path(store));
+    const char *spool = sl_store_spool_path(store);
+    snprintf(c->spool_path, sizeof(c->spool_path), "%s", spool ? spool : "");
+}
+
+static void store_log(const char *line, void *arg)
+{
+    struct ctx *c = arg;
+    sl_progress_log(&c->progress, "%s", line);
 }
 
 static void close_all(struct ctx *c)
@@ -444,6 +532,8 @@ int sl_cmd_simulate(int argc, char **argv)
         return SL_EXIT_RUNTIME;
     sl_sim_config_default(&c->cfg);
     sl_store_options_default(&c->store_opts);
+    c->store_opts.log = store_log;
+    c->store_opts.log_arg = c;
     c->db_url = SL_DEFAULT_DB;
     c->progress_on = 1;
     int rc = parse(c, argc, argv);
@@ -473,9 +563,21 @@ int sl_cmd_simulate(int argc, char **argv)
         fprintf(stderr, "sluice simulate: internal error: handles left open at exit\n");
     if (c->exit_code == SL_EXIT_RUNTIME)
         fprintf(stderr, "sluice simulate: %s\n", c->error);
-    else if (c->exit_code == SL_EXIT_INTERRUPTED)
-        fprintf(stderr, "sluice simulate: interrupted; every finished and cancelled request "
-                        "was written\n");
+    if (c->rows_spooled > 0) {
+        /* the database went away: say where every row is */
+        if (c->exit_code == 0 || c->exit_code == SL_EXIT_INTERRUPTED)
+            c->exit_code = SL_EXIT_RUNTIME;
+        fprintf(stderr,
+                "sluice simulate: %s is unreachable: %llu rows written to it, %llu rows kept in "
+                "the spool %s (replayed by the next run)\n",
+                c->db_name, (unsigned long long)c->rows_written,
+                (unsigned long long)c->rows_spooled, c->spool_path);
+    } else if (c->exit_code == SL_EXIT_INTERRUPTED) {
+        fprintf(stderr,
+                "sluice simulate: interrupted; every finished and cancelled request was "
+                "written (%llu rows)\n",
+                (unsigned long long)c->rows_written);
+    }
     fflush(stderr);
     rc = c->exit_code;
     free(c);

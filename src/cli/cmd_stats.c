@@ -14,7 +14,8 @@ static const char usage[] = "usage: sluice stats [--db URL] [--run ID] [--json]\
                             "Prints the analytics of a recorded run, computed in the database.\n"
                             "\n"
                             "options:\n"
-                            "  --db URL    sqlite:PATH or PATH (default sluice.db)\n"
+                            "  --db URL    sqlite:PATH, PATH (default sluice.db) or\n"
+                            "              postgresql://USER:PASSWORD@HOST:PORT/DB\n"
                             "  --run ID    which run (default: the latest)\n"
                             "  --json      one JSON object on stdout\n"
                             "  -h, --help  this help\n";

@@ -53,6 +53,14 @@ static int percentiles(sqlite3 *db, struct sl_stats *out, uint64_t n, char *err,
     return SQLITE_OK;
 }
 
+void sl_stats_derive(struct sl_stats *out, double busy_ms)
+{
+    /* The ideal: all busy time (attempts and backoff waits) packed
+     * perfectly onto the concurrency slots. */
+    out->ideal_makespan_s = out->concurrency ? busy_ms / 1000.0 / out->concurrency : 0;
+    out->efficiency = out->makespan_s > 0 ? out->ideal_makespan_s / out->makespan_s : 0;
+}
+
 int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, char *err,
                           size_t err_size)
 {
@@ -113,9 +121,6 @@ int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, cha
     out->makespan_s = (double)sqlite3_column_int64(st, 9) / 1e6;
     sqlite3_finalize(st);
 
-    /* The ideal: all busy time (attempts and backoff waits) packed
-     * perfectly onto the concurrency slots. */
-    out->ideal_makespan_s = out->concurrency ? busy_ms / 1000.0 / out->concurrency : 0;
-    out->efficiency = out->makespan_s > 0 ? out->ideal_makespan_s / out->makespan_s : 0;
+    sl_stats_derive(out, busy_ms);
     return percentiles(db, out, started, err, err_size);
 }

@@ -14,4 +14,9 @@
 int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, char *err,
                           size_t err_size);
 
+/* Fills the derived figures (ideal makespan, efficiency) from the rest of
+ * out and the total busy time of the run's requests: what both backends
+ * compute the same way. */
+void sl_stats_derive(struct sl_stats *out, double busy_ms);
+
 #endif

@@ -1,15 +1,18 @@
-/* Versioned schema migrations.
+/* Versioned schema migrations, shared by both backends.
  *
  * Each migration has a version (1, 2, ...), a name, and an up and a down
- * step. The applied versions are rows of schema_version; the database's
- * version is the highest one. Every step runs in its own transaction
- * (BEGIN IMMEDIATE, which also serialises concurrent instances on SQLite)
- * together with its schema_version row, so a failed step leaves nothing
- * half-applied. A database whose version is newer than this binary knows is
- * refused: its layout may mean things we would misread.
+ * step in each dialect (SQLite and PostgreSQL): the same logical schema,
+ * with native types where PostgreSQL has them (timestamptz, jsonb). The applied versions are rows
+ * of schema_version; the database's version is the highest one. Every step runs in its own
+ * transaction (BEGIN IMMEDIATE, which also serialises concurrent instances on SQLite) together with
+ * its schema_version row, so a failed step leaves nothing half-applied. A database whose version is
+ * newer than this binary knows is refused: its layout may mean things we would misread.
  *
- * The runner works on an open sqlite3 connection and is called on the
- * store's writer thread, never on the loop. */
+ * The SQLite runner works on an open sqlite3 connection and is called on
+ * the store's writer thread, never on the loop. The PostgreSQL runner is
+ * in pg_store.c (asynchronous, on the loop): it takes
+ * pg_advisory_xact_lock(SL_MIGRATE_PG_LOCK) in each step's transaction,
+ * which serialises concurrent instances the way BEGIN IMMEDIATE does here. */
 #ifndef SL_MIGRATE_H
 #define SL_MIGRATE_H
 
@@ -21,7 +24,15 @@ struct sl_migration {
     const char *name;
     const char *up_sqlite;
     const char *down_sqlite;
+    const char *up_pg;
+    const char *down_pg;
 };
+
+/* The advisory lock key of PostgreSQL migrations ("sluice" in ASCII). */
+#define SL_MIGRATE_PG_LOCK 0x736c75696365LL
+
+/* The version table, in each dialect. */
+extern const char sl_migrate_pg_version_table[];
 
 /* The migrations this binary knows, in order; *count receives how many. */
 const struct sl_migration *sl_migrations(int *count);

@@ -1,24 +1,22 @@
-/* SQLite store: one writer thread owns the connection.
+/* SQLite backend: one writer thread owns the connection.
  *
  * Design
- *  - The loop thread owns `cur` (the batch being filled), the free list and
- *    every counter. The writer thread owns the sqlite3 connection and the
- *    prepared statements. They meet in two mutex-protected FIFOs of jobs:
- *    `todo` (loop -> writer, with a condition variable) and `done` (writer ->
- *    loop, with a uv_async wake-up).
+ *  - store.c (on the loop) batches and orders the operations; this backend
+ *    receives batches and calls and hands them to the writer thread, which
+ *    owns the sqlite3 connection and the prepared statements. They meet in
+ *    two mutex-protected FIFOs of jobs: `todo` (loop -> writer, with a
+ *    condition variable) and `done` (writer -> loop, with a uv_async
+ *    wake-up).
  *  - A job is: open the database, write one batch in one transaction, run
- *    a function against the connection (begin/end run, analytics, a flush
- *    barrier), or close. Jobs run strictly in order, so a barrier completes
- *    only after every batch queued before it.
- *  - Bound: at most max_batches batches are queued or being written; past
- *    that, append says UV_EAGAIN and on_writable fires when one completes.
- *    A flush may queue one batch beyond the bound, never more.
+ *    a call against the connection (begin/end run, analytics, migrations,
+ *    chat history, a flush barrier), or close. Jobs run strictly in order.
  *  - A batch that fails is retried (the transaction rolled back each time);
  *    if it still fails its rows are counted as failed, with the reason kept
  *    for the caller. Nothing is dropped silently.
  *  - Teardown: the close job finalises and closes the connection, the
- *    thread exits, the loop joins it and closes the async handle; the store
- *    is freed in that close callback, after the user's callback.
+ *    thread exits, the loop joins it and closes the async handle; the
+ *    backend state is freed in that close callback, then store.c frees the
+ *    store.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,55 +28,28 @@
 
 #include "core/clock.h"
 #include "store/analytics.h"
+#include "store/conv_page.h"
 #include "store/migrate.h"
-#include "store/store.h"
+#include "store/store_impl.h"
 
 enum job_kind { JOB_OPEN, JOB_BATCH, JOB_CALL, JOB_CLOSE };
-
-struct batch {
-    struct batch *next;
-    unsigned n;
-    struct sl_record rows[];
-};
-
-struct job;
-typedef int (*job_fn)(struct sl_store *store, struct job *job);
 
 struct job {
     struct job *next;
     enum job_kind kind;
-    struct batch *batch;
-    job_fn fn;
-    sl_store_cb cb;
-    void *arg;
-    void *out;
-    const void *in;
-    int64_t id;
-    unsigned value;
+    struct sl__batch *batch;
+    struct sl__call *call;
     int status;
-    char err[256];
+    uint64_t queries; /* the writer's count when the job finished */
+    char err[512];
 };
 
-struct sl_store {
-    uv_loop_t *loop;
-    struct sl_store_options opts;
+struct lite {
+    struct sl_store *store;
     char path[4096];
-    char err[512];
-    int64_t run_id;
 
     /* loop thread only */
     uv_async_t wake;
-    uv_timer_t flush_timer;
-    struct batch *cur;
-    struct batch *free_batches;
-    unsigned batches_in_flight;
-    uint64_t rows_written, rows_failed, rows_appended;
-    int want_writable, closing, handles_open;
-    void (*on_writable)(struct sl_store *, void *);
-    void *writable_arg;
-    sl_store_cb close_cb;
-    void *close_arg;
-    int close_status;
 
     /* shared, under mu */
     pthread_mutex_t mu;
@@ -86,32 +57,33 @@ struct sl_store {
     struct job *todo_head, **todo_tail;
     struct job *done_head, **done_tail;
     uv_thread_t thread;
-    int thread_started;
 
     /* writer thread only */
     sqlite3 *db;
     sqlite3_stmt *insert;
     int created_file;
+    int64_t run_id;   /* the writer's copy, set by begin_run */
+    uint64_t queries; /* statements run; the loop sees copies in jobs */
 };
 
 /* ---- the writer thread --------------------------------------------------- */
 
-static void remove_created_files(struct sl_store *s)
+static void remove_created_files(struct lite *l)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
     char name[4200];
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
-        snprintf(name, sizeof(name), "%s%s", s->path, suffixes[i]);
+        snprintf(name, sizeof(name), "%s%s", l->path, suffixes[i]);
         unlink(name);
     }
 }
 
-static int exec_sql(sqlite3 *db, const char *sql, struct job *job)
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t err_size)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        snprintf(job->err, sizeof(job->err), "%s", msg ? msg : sqlite3_errstr(rc));
+        snprintf(err, err_size, "%s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
     }
     return rc;
@@ -121,112 +93,88 @@ static const char insert_sql[] =
     "INSERT INTO requests (id, created_us, started_us, finished_us, attempts, status, error, "
     "metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-static int do_open(struct sl_store *s, struct job *job)
+static int do_open(struct lite *l, const struct sl_store_options *opts, struct job *job)
 {
-    int existed = access(s->path, F_OK) == 0;
-    if (!existed && !s->opts.create) {
-        snprintf(job->err, sizeof(job->err), "no database at %s", s->path);
+    int existed = access(l->path, F_OK) == 0;
+    if (!existed && !opts->create) {
+        snprintf(job->err, sizeof(job->err), "no database at %s", l->path);
         return UV_ENOENT;
     }
     int flags =
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (s->opts.create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
-    s->created_file = !existed;
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts->create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(l->path, &l->db, flags, NULL);
+    l->created_file = !existed;
+    char reason[400] = "";
     if (rc != SQLITE_OK) {
-        snprintf(job->err, sizeof(job->err), "cannot open database %s: %s", s->path,
-                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        snprintf(job->err, sizeof(job->err), "cannot open database %s: %s", l->path,
+                 l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_timeout(l->db, 10000);
     char pragmas[256];
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-32768;",
-             s->opts.sync == SL_SYNC_FULL ? "FULL" : "NORMAL");
-    if (exec_sql(s->db, pragmas, job) != SQLITE_OK) {
-        char reason[256];
-        snprintf(reason, sizeof(reason), "%s", job->err);
-        snprintf(job->err, sizeof(job->err), "cannot use database %s: %s", s->path, reason);
+             opts->sync == SL_SYNC_FULL ? "FULL" : "NORMAL");
+    if (exec_sql(l->db, pragmas, reason, sizeof(reason)) != SQLITE_OK) {
+        snprintf(job->err, sizeof(job->err), "cannot use database %s: %s", l->path, reason);
         goto fail;
     }
     int version;
-    char reason[256] = "";
-    if (sl_migrate_sqlite_version(s->db, &version, reason, sizeof(reason)) != SQLITE_OK) {
-        snprintf(job->err, sizeof(job->err), "cannot use database %s: %s", s->path, reason);
+    if (sl_migrate_sqlite_version(l->db, &version, reason, sizeof(reason)) != SQLITE_OK) {
+        snprintf(job->err, sizeof(job->err), "cannot use database %s: %s", l->path, reason);
         goto fail;
     }
+    if (opts->any_schema)
+        return 0;
     int latest = sl_migrations_latest();
     if (version > latest) {
         snprintf(job->err, sizeof(job->err),
                  "database %s has schema version %d, newer than this sluice knows (%d); "
                  "upgrade sluice",
-                 s->path, version, latest);
+                 l->path, version, latest);
         goto fail;
     }
     if (version < latest) {
-        if (!s->opts.migrate) {
-            snprintf(job->err, sizeof(job->err),
-                     "database %s has schema version %d, older than this sluice needs (%d); "
-                     "run: sluice migrate up --db %s",
-                     s->path, version, latest, s->path);
+        if (!opts->migrate) {
+            if (version == 0)
+                snprintf(job->err, sizeof(job->err),
+                         "database %s has no sluice tables yet (schema version 0); run a "
+                         "simulate on it, or: sluice migrate up --db %s",
+                         l->path, l->path);
+            else
+                snprintf(job->err, sizeof(job->err),
+                         "database %s has schema version %d, older than this sluice needs "
+                         "(%d); run: sluice migrate up --db %s",
+                         l->path, version, latest, l->path);
             goto fail;
         }
         int applied;
-        if (sl_migrate_sqlite_to(s->db, latest, &applied, reason, sizeof(reason)) != SQLITE_OK) {
-            snprintf(job->err, sizeof(job->err), "database %s: %s", s->path, reason);
+        if (sl_migrate_sqlite_to(l->db, latest, &applied, reason, sizeof(reason)) != SQLITE_OK) {
+            snprintf(job->err, sizeof(job->err), "database %s: %s", l->path, reason);
             goto fail;
         }
     }
-    rc = sqlite3_prepare_v3(s->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(job->err, sizeof(job->err), "cannot prepare insert: %s", sqlite3_errmsg(s->db));
-        goto fail;
-    }
     return 0;
 fail:
-    sqlite3_close(s->db);
-    s->db = NULL;
-    if (s->created_file)
-        remove_created_files(s);
+    sqlite3_close(l->db);
+    l->db = NULL;
+    if (l->created_file)
+        remove_created_files(l);
     return UV_EIO;
 }
 
-/* {"model":"...","prompt_tokens":N}, written by hand: this runs once per
- * row on the writer's hot path, where snprintf was a visible cost. Model
- * names are the simulator's static ASCII names, no escaping needed. */
-static int format_metadata(char *buf, size_t size, const struct sl_record *r)
+static int insert_rows(struct lite *l, const struct sl__batch *b, struct job *job)
 {
-    static const char head[] = "{\"model\":\"", mid[] = "\",\"prompt_tokens\":";
-    const char *model = r->model ? r->model : "";
-    size_t mlen = strlen(model);
-    if (mlen > size - 48)
-        mlen = size - 48;
-    char *p = buf;
-    memcpy(p, head, sizeof(head) - 1);
-    p += sizeof(head) - 1;
-    memcpy(p, model, mlen);
-    p += mlen;
-    memcpy(p, mid, sizeof(mid) - 1);
-    p += sizeof(mid) - 1;
-    char digits[12];
-    int n = 0;
-    uint32_t v = r->prompt_tokens;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = digits[--n];
-    *p++ = '}';
-    return (int)(p - buf);
-}
-
-static int insert_rows(struct sl_store *s, const struct batch *b, struct job *job)
-{
-    sqlite3_stmt *st = s->insert;
+    if (l->insert == NULL && sqlite3_prepare_v3(l->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                                &l->insert, NULL) != SQLITE_OK) {
+        snprintf(job->err, sizeof(job->err), "cannot prepare insert: %s", sqlite3_errmsg(l->db));
+        return SQLITE_ERROR;
+    }
+    sqlite3_stmt *st = l->insert;
     char meta[160];
     for (unsigned i = 0; i < b->n; i++) {
         const struct sl_record *r = &b->rows[i];
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)(((uint64_t)s->run_id << 32) | r->request_id));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(((uint64_t)l->run_id << 32) | r->request_id));
         sqlite3_bind_int64(st, 2, r->created_us);
         if (r->started_us)
             sqlite3_bind_int64(st, 3, r->started_us);
@@ -239,19 +187,20 @@ static int insert_rows(struct sl_store *s, const struct batch *b, struct job *jo
             sqlite3_bind_text(st, 7, sl_err_name(r->error), -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 7);
-        int len = format_metadata(meta, sizeof(meta), r);
+        int len = sl__format_metadata(meta, sizeof(meta), r);
         sqlite3_bind_text(st, 8, meta, len, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
-            snprintf(job->err, sizeof(job->err), "insert failed: %s", sqlite3_errmsg(s->db));
+            snprintf(job->err, sizeof(job->err), "insert failed: %s", sqlite3_errmsg(l->db));
             return rc;
         }
     }
+    l->queries += b->n;
     return SQLITE_OK;
 }
 
-static int do_batch(struct sl_store *s, struct job *job)
+static int do_batch(struct lite *l, struct job *job)
 {
     /* A failed transaction is rolled back whole, so retrying cannot
      * duplicate rows. The waits are on this thread, never the loop's. */
@@ -260,343 +209,29 @@ static int do_batch(struct sl_store *s, struct job *job)
     for (size_t i = 0; i < sizeof(backoff_ms) / sizeof(*backoff_ms); i++) {
         if (backoff_ms[i])
             usleep(backoff_ms[i] * 1000);
-        rc = exec_sql(s->db, "BEGIN", job);
+        rc = exec_sql(l->db, "BEGIN", job->err, sizeof(job->err));
         if (rc == SQLITE_OK)
-            rc = insert_rows(s, job->batch, job);
+            rc = insert_rows(l, job->batch, job);
         if (rc == SQLITE_OK)
-            rc = exec_sql(s->db, "COMMIT", job);
+            rc = exec_sql(l->db, "COMMIT", job->err, sizeof(job->err));
         if (rc == SQLITE_OK)
             return 0;
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
         if (rc == SQLITE_CONSTRAINT)
             break; /* the same rows would fail the same way */
     }
-    char reason[256];
+    char reason[400];
     snprintf(reason, sizeof(reason), "%s", job->err);
-    snprintf(job->err, sizeof(job->err), "cannot write %u rows to %s: %s", job->batch->n, s->path,
+    snprintf(job->err, sizeof(job->err), "cannot write %u rows to %s: %s", job->batch->n, l->path,
              reason);
     return UV_EIO;
 }
 
-static void do_close(struct sl_store *s)
+static int do_begin_run(struct lite *l, struct sl__call *c)
 {
-    sqlite3_finalize(s->insert);
-    s->insert = NULL;
-    if (s->db) {
-        /* The last connection's close checkpoints and removes the -wal. */
-        sqlite3_close(s->db);
-        s->db = NULL;
-    }
-}
-
-static void writer_main(void *arg)
-{
-    struct sl_store *s = arg;
-    pthread_setname_np(pthread_self(), "sluice-sqlite");
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (s->todo_head == NULL)
-            pthread_cond_wait(&s->cv, &s->mu);
-        struct job *job = s->todo_head;
-        s->todo_head = job->next;
-        if (s->todo_head == NULL)
-            s->todo_tail = &s->todo_head;
-        pthread_mutex_unlock(&s->mu);
-
-        switch (job->kind) {
-        case JOB_OPEN:
-            job->status = do_open(s, job);
-            break;
-        case JOB_BATCH:
-            job->status = s->db ? do_batch(s, job) : UV_EBADF;
-            if (!s->db)
-                snprintf(job->err, sizeof(job->err), "database is not open");
-            break;
-        case JOB_CALL:
-            if (s->db) {
-                job->status = job->fn(s, job);
-            } else {
-                job->status = UV_EBADF;
-                snprintf(job->err, sizeof(job->err), "database is not open");
-            }
-            break;
-        case JOB_CLOSE:
-            do_close(s);
-            break;
-        }
-
-        pthread_mutex_lock(&s->mu);
-        job->next = NULL;
-        *s->done_tail = job;
-        s->done_tail = &job->next;
-        pthread_mutex_unlock(&s->mu);
-        uv_async_send(&s->wake);
-        if (job->kind == JOB_CLOSE)
-            return;
-    }
-}
-
-/* ---- the loop thread ----------------------------------------------------- */
-
-static void submit(struct sl_store *s, struct job *job)
-{
-    job->next = NULL;
-    pthread_mutex_lock(&s->mu);
-    *s->todo_tail = job;
-    s->todo_tail = &job->next;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-static struct job *new_job(enum job_kind kind, sl_store_cb cb, void *arg)
-{
-    struct job *job = calloc(1, sizeof(*job));
-    if (job == NULL) {
-        fprintf(stderr, "sluice: out of memory\n");
-        abort();
-    }
-    job->kind = kind;
-    job->cb = cb;
-    job->arg = arg;
-    return job;
-}
-
-static struct batch *take_batch(struct sl_store *s)
-{
-    struct batch *b = s->free_batches;
-    if (b) {
-        s->free_batches = b->next;
-    } else {
-        b = malloc(sizeof(*b) + (size_t)s->opts.batch_rows * sizeof(struct sl_record));
-        if (b == NULL) {
-            fprintf(stderr, "sluice: out of memory\n");
-            abort();
-        }
-    }
-    b->n = 0;
-    b->next = NULL;
-    return b;
-}
-
-static void push_current(struct sl_store *s)
-{
-    struct job *job = new_job(JOB_BATCH, NULL, NULL);
-    job->batch = s->cur;
-    s->cur = NULL;
-    s->batches_in_flight++;
-    submit(s, job);
-}
-
-static void free_store(uv_handle_t *handle)
-{
-    struct sl_store *s = handle->data;
-    if (--s->handles_open > 0)
-        return;
-    sl_store_cb cb = s->close_cb;
-    void *arg = s->close_arg;
-    int status = s->close_status;
-    while (s->free_batches) {
-        struct batch *b = s->free_batches;
-        s->free_batches = b->next;
-        free(b);
-    }
-    free(s->cur);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    if (cb)
-        cb(NULL, status, arg);
-    free(s);
-}
-
-static void complete(struct sl_store *s, struct job *job)
-{
-    switch (job->kind) {
-    case JOB_BATCH:
-        s->batches_in_flight--;
-        if (job->status == 0) {
-            s->rows_written += job->batch->n;
-        } else {
-            s->rows_failed += job->batch->n;
-            if (s->close_status == 0)
-                s->close_status = job->status;
-            snprintf(s->err, sizeof(s->err), "%s", job->err);
-        }
-        job->batch->next = s->free_batches;
-        s->free_batches = job->batch;
-        if (s->want_writable) {
-            s->want_writable = 0;
-            if (s->on_writable)
-                s->on_writable(s, s->writable_arg);
-        }
-        break;
-    case JOB_OPEN:
-    case JOB_CALL:
-        if (job->status != 0)
-            snprintf(s->err, sizeof(s->err), "%s", job->err);
-        if (job->cb)
-            job->cb(s, job->status, job->arg);
-        break;
-    case JOB_CLOSE:
-        uv_thread_join(&s->thread);
-        s->thread_started = 0;
-        uv_close((uv_handle_t *)&s->wake, free_store);
-        uv_close((uv_handle_t *)&s->flush_timer, free_store);
-        break;
-    }
-    free(job);
-}
-
-static void on_wake(uv_async_t *async)
-{
-    struct sl_store *s = async->data;
-    pthread_mutex_lock(&s->mu);
-    struct job *list = s->done_head;
-    s->done_head = NULL;
-    s->done_tail = &s->done_head;
-    pthread_mutex_unlock(&s->mu);
-    while (list) {
-        struct job *next = list->next;
-        complete(s, list);
-        list = next;
-    }
-}
-
-static void on_flush_timer(uv_timer_t *timer)
-{
-    struct sl_store *s = timer->data;
-    if (s->cur && s->cur->n > 0 && s->batches_in_flight < s->opts.max_batches)
-        push_current(s);
-}
-
-int sl_store_open(uv_loop_t *loop, const char *url, const struct sl_store_options *opts,
-                  struct sl_store **out, sl_store_cb cb, void *arg)
-{
-    struct sl_store *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return UV_ENOMEM;
-    *out = s;
-    s->loop = loop;
-    s->opts = *opts;
-    if (s->opts.batch_rows == 0)
-        s->opts.batch_rows = 1;
-    if (s->opts.max_batches == 0)
-        s->opts.max_batches = 1;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    s->todo_tail = &s->todo_head;
-    s->done_tail = &s->done_head;
-    uv_async_init(loop, &s->wake, on_wake);
-    uv_timer_init(loop, &s->flush_timer);
-    s->wake.data = s->flush_timer.data = s;
-    s->handles_open = 2;
-    uv_unref((uv_handle_t *)&s->flush_timer);
-
-    struct job *job = new_job(JOB_OPEN, cb, arg);
-    int rc = sl_store_parse_url(url, s->path, sizeof(s->path), job->err, sizeof(job->err));
-    if (rc == 0)
-        rc = uv_thread_create(&s->thread, writer_main, s);
-    if (rc != 0) {
-        /* Report through the normal path so callers have one error flow. */
-        job->kind = JOB_CALL;
-        job->status = rc;
-        pthread_mutex_lock(&s->mu);
-        *s->done_tail = job;
-        s->done_tail = &job->next;
-        pthread_mutex_unlock(&s->mu);
-        uv_async_send(&s->wake);
-        return 0;
-    }
-    s->thread_started = 1;
-    uv_timer_start(&s->flush_timer, on_flush_timer, s->opts.flush_ms, s->opts.flush_ms);
-    submit(s, job);
-    return 0;
-}
-
-const char *sl_store_error(const struct sl_store *s)
-{
-    return s->err;
-}
-
-const char *sl_store_path(const struct sl_store *s)
-{
-    return s->path;
-}
-
-int64_t sl_store_run_id(const struct sl_store *s)
-{
-    return s->run_id;
-}
-
-uint64_t sl_store_rows_written(const struct sl_store *s)
-{
-    return s->rows_written;
-}
-
-uint64_t sl_store_rows_failed(const struct sl_store *s)
-{
-    return s->rows_failed;
-}
-
-uint64_t sl_store_rows_pending(const struct sl_store *s)
-{
-    return s->rows_appended - s->rows_written - s->rows_failed;
-}
-
-void sl_store_on_writable(struct sl_store *s, void (*cb)(struct sl_store *, void *), void *arg)
-{
-    s->on_writable = cb;
-    s->writable_arg = arg;
-}
-
-int sl_store_append(struct sl_store *s, const struct sl_record *rec)
-{
-    if (s->cur && s->cur->n == s->opts.batch_rows) {
-        if (s->batches_in_flight >= s->opts.max_batches) {
-            s->want_writable = 1;
-            return UV_EAGAIN;
-        }
-        push_current(s);
-    }
-    if (s->cur == NULL)
-        s->cur = take_batch(s);
-    s->cur->rows[s->cur->n++] = *rec;
-    s->rows_appended++;
-    if (s->cur->n == s->opts.batch_rows && s->batches_in_flight < s->opts.max_batches)
-        push_current(s);
-    return 0;
-}
-
-static void call(struct sl_store *s, job_fn fn, const void *in, void *out, int64_t id,
-                 unsigned value, sl_store_cb cb, void *arg)
-{
-    struct job *job = new_job(JOB_CALL, cb, arg);
-    job->fn = fn;
-    job->in = in;
-    job->out = out;
-    job->id = id;
-    job->value = value;
-    submit(s, job);
-}
-
-static int noop(struct sl_store *s, struct job *job)
-{
-    (void)s;
-    (void)job;
-    return 0;
-}
-
-void sl_store_flush(struct sl_store *s, sl_store_cb cb, void *arg)
-{
-    if (s->cur && s->cur->n > 0)
-        push_current(s);
-    call(s, noop, NULL, NULL, 0, 0, cb, arg);
-}
-
-static int do_begin_run(struct sl_store *s, struct job *job)
-{
-    const struct sl_run_info *info = job->in;
+    const struct sl_run_info *info = c->in;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
+    int rc = sqlite3_prepare_v2(l->db,
                                 "INSERT INTO runs (command, started_us, requests, concurrency, "
                                 "params) VALUES (?1, ?2, ?3, ?4, ?5)",
                                 -1, &st, NULL);
@@ -609,76 +244,303 @@ static int do_begin_run(struct sl_store *s, struct job *job)
         rc = sqlite3_step(st);
     }
     sqlite3_finalize(st);
+    l->queries++;
     if (rc != SQLITE_DONE) {
-        snprintf(job->err, sizeof(job->err), "cannot record the run in %s: %s", s->path,
-                 sqlite3_errmsg(s->db));
+        snprintf(c->err, sizeof(c->err), "cannot record the run in %s: %s", l->path,
+                 sqlite3_errmsg(l->db));
         return UV_EIO;
     }
-    s->run_id = sqlite3_last_insert_rowid(s->db);
+    l->run_id = sqlite3_last_insert_rowid(l->db);
     return 0;
 }
 
-void sl_store_begin_run(struct sl_store *s, const struct sl_run_info *info, sl_store_cb cb,
-                        void *arg)
-{
-    call(s, do_begin_run, info, NULL, 0, 0, cb, arg);
-}
-
-static int do_end_run(struct sl_store *s, struct job *job)
+static int do_end_run(struct lite *l, struct sl__call *c)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
+    int rc = sqlite3_prepare_v2(l->db,
                                 "UPDATE runs SET finished_us = ?1, status = ?2, max_in_flight = ?3 "
                                 "WHERE id = ?4",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, sl_wall_us());
-        sqlite3_bind_text(st, 2, job->in, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, (int)job->value);
-        sqlite3_bind_int64(st, 4, s->run_id);
+        sqlite3_bind_text(st, 2, c->in, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, c->value);
+        sqlite3_bind_int64(st, 4, l->run_id);
         rc = sqlite3_step(st);
     }
     sqlite3_finalize(st);
+    l->queries++;
     if (rc != SQLITE_DONE) {
-        snprintf(job->err, sizeof(job->err), "cannot finish the run in %s: %s", s->path,
-                 sqlite3_errmsg(s->db));
+        snprintf(c->err, sizeof(c->err), "cannot finish the run in %s: %s", l->path,
+                 sqlite3_errmsg(l->db));
         return UV_EIO;
     }
     return 0;
 }
 
-void sl_store_end_run(struct sl_store *s, const char *status, unsigned max_in_flight,
-                      sl_store_cb cb, void *arg)
+/* Two queries whatever the page size: the conversations, then all their
+ * messages (the page is every id in [first, last], so a range finds them). */
+static int do_conversations(struct lite *l, struct sl__call *c)
 {
-    if (s->cur && s->cur->n > 0)
-        push_current(s);
-    call(s, do_end_run, status, NULL, 0, max_in_flight, cb, arg);
+    struct sl__conv_builder b;
+    sl__conv_builder_init(&b);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(l->db,
+                                "SELECT id, title, created_us FROM conversations WHERE id > ?1 "
+                                "ORDER BY id LIMIT ?2",
+                                -1, &st, NULL);
+    int status = 0;
+    if (rc != SQLITE_OK)
+        goto sql_fail;
+    sqlite3_bind_int64(st, 1, c->id);
+    sqlite3_bind_int(st, 2, c->value);
+    l->queries++;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && status == 0)
+        status =
+            sl__conv_add(&b, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                         (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int64(st, 2));
+    if (rc != SQLITE_DONE && status == 0)
+        goto sql_fail;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (status == 0 && b.n_convs > 0) {
+        rc = sqlite3_prepare_v2(l->db,
+                                "SELECT conversation_id, seq, role, content, created_us FROM "
+                                "messages WHERE conversation_id BETWEEN ?1 AND ?2 "
+                                "ORDER BY conversation_id, seq",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            goto sql_fail;
+        sqlite3_bind_int64(st, 1, b.convs[0].id);
+        sqlite3_bind_int64(st, 2, b.convs[b.n_convs - 1].id);
+        l->queries++;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && status == 0)
+            status = sl__conv_add_message(
+                &b, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+                (const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+                (const char *)sqlite3_column_text(st, 3), (size_t)sqlite3_column_bytes(st, 3),
+                sqlite3_column_int64(st, 4));
+        if (rc != SQLITE_DONE && status == 0)
+            goto sql_fail;
+        sqlite3_finalize(st);
+    }
+    if (status == 0)
+        return sl__conv_finish(&b, c->out);
+    snprintf(c->err, sizeof(c->err), "chat history page too large (%s)", uv_strerror(status));
+    sl__conv_builder_release(&b);
+    return status;
+sql_fail:
+    snprintf(c->err, sizeof(c->err), "cannot load conversations from %s: %s", l->path,
+             sqlite3_errmsg(l->db));
+    sqlite3_finalize(st);
+    sl__conv_builder_release(&b);
+    return UV_EIO;
 }
 
-static int do_query_stats(struct sl_store *s, struct job *job)
+static int do_call(struct lite *l, struct sl__call *c)
 {
-    int rc = sl_stats_query_sqlite(s->db, job->id, job->out, job->err, sizeof(job->err));
-    return rc == SQLITE_OK ? 0 : (rc == SQLITE_NOTFOUND ? UV_ENOENT : UV_EIO);
+    char reason[400] = "";
+    int rc;
+    switch (c->kind) {
+    case SL__CALL_BARRIER:
+        return 0;
+    case SL__CALL_BEGIN_RUN:
+        return do_begin_run(l, c);
+    case SL__CALL_END_RUN:
+        return do_end_run(l, c);
+    case SL__CALL_STATS:
+        rc = sl_stats_query_sqlite(l->db, c->id, c->out, c->err, sizeof(c->err));
+        l->queries += 3;
+        return rc == SQLITE_OK ? 0 : (rc == SQLITE_NOTFOUND ? UV_ENOENT : UV_EIO);
+    case SL__CALL_VERSION:
+        l->queries++;
+        if (sl_migrate_sqlite_version(l->db, c->out, reason, sizeof(reason)) == SQLITE_OK)
+            return 0;
+        snprintf(c->err, sizeof(c->err), "%s: %s", l->path, reason);
+        return UV_EIO;
+    case SL__CALL_MIGRATE:
+        if (sl_migrate_sqlite_to(l->db, c->value, c->out, reason, sizeof(reason)) == SQLITE_OK)
+            return 0;
+        snprintf(c->err, sizeof(c->err), "%s: %s", l->path, reason);
+        return UV_EIO;
+    case SL__CALL_CONVERSATIONS:
+        return do_conversations(l, c);
+    }
+    return UV_EINVAL;
 }
 
-void sl_store_query_stats(struct sl_store *s, int64_t run_id, struct sl_stats *out, sl_store_cb cb,
-                          void *arg)
+static void do_close(struct lite *l)
 {
-    call(s, do_query_stats, NULL, out, run_id, 0, cb, arg);
+    sqlite3_finalize(l->insert);
+    l->insert = NULL;
+    if (l->db) {
+        /* The last connection's close checkpoints and removes the -wal. */
+        sqlite3_close(l->db);
+        l->db = NULL;
+    }
 }
 
-void sl_store_close(struct sl_store *s, sl_store_cb cb, void *arg)
+static void writer_main(void *arg)
 {
-    s->closing = 1;
-    s->close_cb = cb;
-    s->close_arg = arg;
-    uv_timer_stop(&s->flush_timer);
-    if (s->cur && s->cur->n > 0 && s->thread_started)
-        push_current(s);
-    if (!s->thread_started) {
-        uv_close((uv_handle_t *)&s->wake, free_store);
-        uv_close((uv_handle_t *)&s->flush_timer, free_store);
+    struct lite *l = arg;
+    pthread_setname_np(pthread_self(), "sluice-sqlite");
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        while (l->todo_head == NULL)
+            pthread_cond_wait(&l->cv, &l->mu);
+        struct job *job = l->todo_head;
+        l->todo_head = job->next;
+        if (l->todo_head == NULL)
+            l->todo_tail = &l->todo_head;
+        pthread_mutex_unlock(&l->mu);
+
+        if (job->kind == JOB_OPEN) {
+            job->status = do_open(l, &l->store->opts, job);
+        } else if (job->kind == JOB_CLOSE) {
+            do_close(l);
+        } else if (l->db == NULL) {
+            job->status = UV_EBADF;
+            snprintf(job->call ? job->call->err : job->err, sizeof(job->err),
+                     "database is not open");
+        } else if (job->kind == JOB_BATCH) {
+            job->status = do_batch(l, job);
+        } else {
+            job->status = job->call->status = do_call(l, job->call);
+        }
+
+        job->queries = l->queries;
+        pthread_mutex_lock(&l->mu);
+        job->next = NULL;
+        *l->done_tail = job;
+        l->done_tail = &job->next;
+        pthread_mutex_unlock(&l->mu);
+        uv_async_send(&l->wake);
+        if (job->kind == JOB_CLOSE)
+            return;
+    }
+}
+
+/* ---- the loop thread ----------------------------------------------------- */
+
+static void submit(struct lite *l, enum job_kind kind, struct sl__batch *b, struct sl__call *c)
+{
+    struct job *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        fprintf(stderr, "sluice: out of memory\n");
+        abort();
+    }
+    job->kind = kind;
+    job->batch = b;
+    job->call = c;
+    pthread_mutex_lock(&l->mu);
+    *l->todo_tail = job;
+    l->todo_tail = &job->next;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void free_lite(uv_handle_t *handle)
+{
+    struct lite *l = handle->data;
+    struct sl_store *s = l->store;
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+    sl__store_backend_closed(s);
+}
+
+static void complete(struct lite *l, struct job *job)
+{
+    struct sl_store *s = l->store;
+    if (job->kind != JOB_CLOSE)
+        s->queries = job->queries;
+    switch (job->kind) {
+    case JOB_BATCH:
+        sl__store_written(s, job->batch, job->status, job->err);
+        break;
+    case JOB_OPEN:
+        sl__store_opened(s, job->status, job->err);
+        break;
+    case JOB_CALL:
+        if (job->call->kind == SL__CALL_BEGIN_RUN && job->status == 0)
+            s->run_id = l->run_id;
+        sl__store_called(s, job->call);
+        break;
+    case JOB_CLOSE:
+        uv_thread_join(&l->thread);
+        uv_close((uv_handle_t *)&l->wake, free_lite);
+        break;
+    }
+    free(job);
+}
+
+static void on_wake(uv_async_t *async)
+{
+    struct lite *l = async->data;
+    pthread_mutex_lock(&l->mu);
+    struct job *list = l->done_head;
+    l->done_head = NULL;
+    l->done_tail = &l->done_head;
+    pthread_mutex_unlock(&l->mu);
+    while (list) {
+        struct job *next = list->next;
+        complete(l, list);
+        list = next;
+    }
+}
+
+static int lite_open(struct sl_store *s, const char *url, char *err, size_t err_size)
+{
+    (void)url;
+    struct lite *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return UV_ENOMEM;
+    }
+    l->store = s;
+    snprintf(l->path, sizeof(l->path), "%s", s->path);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    l->todo_tail = &l->todo_head;
+    l->done_tail = &l->done_head;
+    int rc = uv_thread_create(&l->thread, writer_main, l);
+    if (rc != 0) {
+        pthread_mutex_destroy(&l->mu);
+        pthread_cond_destroy(&l->cv);
+        free(l);
+        snprintf(err, err_size, "cannot start the SQLite writer thread: %s", uv_strerror(rc));
+        return rc;
+    }
+    uv_async_init(s->loop, &l->wake, on_wake);
+    l->wake.data = l;
+    s->impl = l;
+    submit(l, JOB_OPEN, NULL, NULL);
+    return 0;
+}
+
+static void lite_write(struct sl_store *s, struct sl__batch *b)
+{
+    submit(s->impl, JOB_BATCH, b, NULL);
+}
+
+static void lite_call(struct sl_store *s, struct sl__call *c)
+{
+    submit(s->impl, JOB_CALL, NULL, c);
+}
+
+static void lite_close(struct sl_store *s)
+{
+    if (s->impl == NULL) {
+        sl__store_backend_closed(s);
         return;
     }
-    submit(s, new_job(JOB_CLOSE, NULL, NULL));
+    submit(s->impl, JOB_CLOSE, NULL, NULL);
 }
+
+const struct sl__store_backend sl__sqlite_backend = {
+    .name = "sqlite",
+    .open = lite_open,
+    .write = lite_write,
+    .call = lite_call,
+    .close = lite_close,
+};

@@ -12,10 +12,13 @@
  *    on_writable once there is room again.
  *  - Everything the backend does (open, migrate, write, query) reports back
  *    on the loop thread through callbacks. Only the backend touches the
- *    database connection.
+ *    database connection. Two backends: SQLite (a writer thread) and
+ *    PostgreSQL (libpq non-blocking on the loop, pooled, with a spool file
+ *    for outages); store.c holds what they share (store_impl.h).
  *  - Nothing appended is dropped: sl_store_flush() completes when every
- *    record appended before it is durable or has failed, and the counters
- *    say which.
+ *    record appended before it is durable (in the database, or in the
+ *    PostgreSQL spool file while the database is away) or has failed, and
+ *    the counters say which.
  *
  * Ownership: sl_store_open() creates the store; sl_store_close() flushes,
  * tears the backend down and frees the store after its callback ran. */
@@ -67,8 +70,20 @@ struct sl_store_options {
     unsigned max_batches; /* pending batches before append says UV_EAGAIN */
     unsigned flush_ms;    /* a partial batch goes out after this long */
     enum sl_sync sync;
-    int create;  /* create the database if missing (stats: no) */
-    int migrate; /* apply pending migrations (else refuse an older schema) */
+    int create;     /* create the database if missing (stats: no) */
+    int migrate;    /* apply pending migrations (else refuse an older schema) */
+    int any_schema; /* accept any schema version, touch nothing (sluice migrate) */
+    /* PostgreSQL only */
+    unsigned pool_size;          /* connections kept open (and batch writers) */
+    unsigned max_overflow;       /* extra connections under load, closed when idle */
+    unsigned pool_wait_ms;       /* longest wait for a free connection */
+    unsigned connect_timeout_ms; /* one connection attempt, name lookup included */
+    unsigned write_timeout_ms;   /* a batch write without an answer: connection lost; 0: none */
+    const char *spool_path;      /* outage spool; NULL: sluice-spool-<hash>.bin here */
+    /* where the store's own news goes (lost database, reconnects, spool);
+     * NULL: stderr */
+    void (*log)(const char *line, void *arg);
+    void *log_arg;
 };
 
 void sl_store_options_default(struct sl_store_options *opts);
@@ -76,10 +91,14 @@ void sl_store_options_default(struct sl_store_options *opts);
 struct sl_store;
 typedef void (*sl_store_cb)(struct sl_store *store, int status, void *arg);
 
+enum sl_store_kind { SL_STORE_SQLITE, SL_STORE_POSTGRES };
+
 /* Parses a --db value: "sqlite:PATH", a plain path, or a PostgreSQL URL
- * (not supported yet: a clear error). Writes a one-line reason into err
- * on failure. Returns 0 or UV_EINVAL / UV_ENOTSUP. */
+ * (postgresql:// or postgres://). path receives the SQLite path, or the
+ * URL with its password masked. Writes a one-line reason (password masked)
+ * into err on failure. Returns 0 or UV_EINVAL. */
 int sl_store_parse_url(const char *url, char *path, size_t path_size, char *err, size_t err_size);
+enum sl_store_kind sl_store_url_kind(const char *url);
 
 /* Opens (creating and migrating as the options say) on the backend's
  * thread; cb runs on the loop with status 0 or an error whose one-line
@@ -89,7 +108,9 @@ int sl_store_open(uv_loop_t *loop, const char *url, const struct sl_store_option
                   struct sl_store **out, sl_store_cb cb, void *arg);
 
 const char *sl_store_error(const struct sl_store *store);
+/* The file path, or the URL with its password masked: safe to print. */
 const char *sl_store_path(const struct sl_store *store);
+enum sl_store_kind sl_store_kind(const struct sl_store *store);
 
 /* Creates a run row; cb gets the id via sl_store_run_id(). */
 void sl_store_begin_run(struct sl_store *store, const struct sl_run_info *info, sl_store_cb cb,
@@ -112,13 +133,54 @@ void sl_store_end_run(struct sl_store *store, const char *status, unsigned max_i
 void sl_store_query_stats(struct sl_store *store, int64_t run_id, struct sl_stats *out,
                           sl_store_cb cb, void *arg);
 
+/* The schema version of the database (0: empty). */
+void sl_store_schema_version(struct sl_store *store, int *version, sl_store_cb cb, void *arg);
+/* Moves the schema up or down to target, one transaction per step,
+ * serialised across instances; *applied receives the steps taken. */
+void sl_store_migrate(struct sl_store *store, int target, int *applied, sl_store_cb cb, void *arg);
+
+/* Chat history: conversations, each with its messages in order. */
+struct sl_message {
+    int seq;
+    const char *role, *content;
+    int64_t created_us;
+};
+struct sl_conversation {
+    int64_t id;
+    const char *title;
+    int64_t created_us;
+    unsigned n_messages;
+    struct sl_message *messages;
+};
+struct sl_conv_page {
+    unsigned n;
+    struct sl_conversation *convs;
+    /* one allocation holds the page; free with sl_conv_page_free */
+};
+void sl_conv_page_free(struct sl_conv_page *page);
+
+#define SL_CONV_PAGE_MAX 1000
+/* Loads up to limit (<= SL_CONV_PAGE_MAX) conversations with id > after_id,
+ * in id order, with all their messages: two queries whatever the page
+ * size. *out is set on success (free it with sl_conv_page_free). */
+void sl_store_load_conversations(struct sl_store *store, int64_t after_id, unsigned limit,
+                                 struct sl_conv_page **out, sl_store_cb cb, void *arg);
+
 /* Counters, on the loop thread. */
 uint64_t sl_store_rows_written(const struct sl_store *store);
 uint64_t sl_store_rows_failed(const struct sl_store *store);
 uint64_t sl_store_rows_pending(const struct sl_store *store);
+/* Rows kept in the spool file (PostgreSQL away) and not yet replayed. */
+uint64_t sl_store_rows_spooled(const struct sl_store *store);
+/* The spool file (PostgreSQL), or NULL. */
+const char *sl_store_spool_path(const struct sl_store *store);
+/* SQL statements sent to the database so far. */
+uint64_t sl_store_queries(const struct sl_store *store);
 
-/* Flushes what is pending, stops the backend and frees the store after cb
- * (status: 0, or the first write error). */
+/* Flushes what is pending (PostgreSQL away: into the spool), stops the
+ * backend and frees the store after cb (status: 0, or the first write
+ * error). cb gets the store with its final counters; it is freed when cb
+ * returns. */
 void sl_store_close(struct sl_store *store, sl_store_cb cb, void *arg);
 
 #endif

@@ -32,14 +32,19 @@ Test(cli, bad_arguments_are_usage_errors)
     expect_usage_error("--sync", "maybe", "--sync");
 }
 
-Test(cli, postgres_url_is_not_supported_yet)
+Test(cli, malformed_postgres_url_is_a_usage_error_with_the_password_masked)
 {
-    const char *args[] = {"simulate", "--db", "postgresql://u:secret@localhost/x", NULL};
-    struct e2e_run r = e2e_run(args);
-    cr_assert_eq(r.status, 2);
-    cr_assert_not_null(strstr(r.err, "PostgreSQL"), "%s", r.err);
-    cr_assert_null(strstr(r.err, "secret"), "the password was printed: %s", r.err);
-    e2e_free(&r);
+    const char *cmds[][2] = {{"simulate", NULL}, {"stats", NULL}, {"migrate", "up"}};
+    for (int i = 0; i < 3; i++) {
+        const char *args[] = {cmds[i][0], "--db", "postgresql://u:secret@localhost:port/x?foo=1",
+                              cmds[i][1], NULL};
+        struct e2e_run r = e2e_run(args);
+        cr_assert_eq(r.status, 2, "%s: exit %d: %s", cmds[i][0], r.status, r.err);
+        cr_assert_eq(e2e_lines(r.err), 1, "%s", r.err);
+        cr_assert_not_null(strstr(r.err, "malformed PostgreSQL URL"), "%s", r.err);
+        cr_assert_null(strstr(r.err, "secret"), "the password was printed: %s", r.err);
+        e2e_free(&r);
+    }
 }
 
 Test(cli, unwritable_database_path_is_a_runtime_error)

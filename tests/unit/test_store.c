@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/pg_url.h"
 #include "store/store.h"
+#include "store_records.h"
 #include "support.h"
 
 static char dir[64];
@@ -42,22 +44,6 @@ static void on_closed(struct sl_store *store, int status, void *arg)
     struct fixture *f = arg;
     f->closed = 1;
     f->status = f->status ? f->status : status;
-}
-
-static void record_for(uint64_t i, struct sl_record *rec)
-{
-    int64_t base = 1700000000000000;
-    *rec = (struct sl_record){
-        .request_id = i + 1,
-        .created_us = base,
-        .started_us = base + 1000,
-        .finished_us = base + 1000 + (int64_t)(i % 100 + 1) * 1000,
-        .model = "gpt-4o-mini",
-        .prompt_tokens = (uint32_t)(i % 200),
-        .attempts = (uint16_t)(1 + i % 3),
-        .status = i % 10 == 0 ? SL_REQ_FAILED : SL_REQ_SUCCEEDED,
-        .error = i % 10 == 0 ? SL_E_UNAVAILABLE : SL_OK,
-    };
 }
 
 static void on_stats(struct sl_store *store, int status, void *arg)
@@ -223,6 +209,27 @@ Test(store, newer_schema_is_refused)
     cr_assert_not_null(strstr(f.err, "schema version 42, newer"), "%s", f.err);
 }
 
+Test(store, a_refused_url_reports_through_the_callback_and_closes_clean)
+{
+    struct fixture f = {0};
+    open_expect_failure("postgresql://u:pw-x1@h/db?bogus=1", 1, &f);
+    cr_assert_not_null(strstr(f.err, "malformed PostgreSQL URL"), "%s", f.err);
+    cr_assert_null(strstr(f.err, "pw-x1"), "%s", f.err);
+    cr_assert(f.closed);
+}
+
+Test(store, libpq_messages_become_one_line_with_the_password_masked)
+{
+    char msg[256] = "connection to server failed: Connection refused\n\tIs the server "
+                    "running?\nsecond try with pw-Hunter2 failed\n";
+    sl_pg_mask_secret(msg, sizeof(msg), "pw-Hunter2");
+    cr_assert_str_eq(msg, "connection to server failed: Connection refused; Is the server "
+                          "running?; second try with *** failed");
+    char mask[64] = "a *** b";
+    sl_pg_mask_secret(mask, sizeof(mask), "***"); /* must not loop */
+    cr_assert_str_eq(mask, "a *** b");
+}
+
 Test(store, url_parsing)
 {
     char path[64], err[256];
@@ -232,9 +239,21 @@ Test(store, url_parsing)
     cr_assert_str_eq(path, "/tmp/a.db");
     cr_assert_eq(sl_store_parse_url("x/y.db", path, sizeof(path), err, sizeof(err)), 0);
     cr_assert_str_eq(path, "x/y.db");
-    cr_assert_eq(sl_store_parse_url("postgresql://u:pw@h/db", path, sizeof(path), err, sizeof(err)),
-                 UV_ENOTSUP);
-    cr_assert_null(strstr(err, "pw"));
+    char masked[128];
+    cr_assert_eq(
+        sl_store_parse_url("postgresql://u:pw@h/db", masked, sizeof(masked), err, sizeof(err)), 0);
+    cr_assert_str_eq(masked, "postgresql://u:***@h/db");
+    cr_assert_eq(sl_store_parse_url("postgres://u:secret1@h:5/db?sslmode=disable&password=x2",
+                                    masked, sizeof(masked), err, sizeof(err)),
+                 0);
+    cr_assert_str_eq(masked, "postgres://u:***@h:5/db?sslmode=disable&password=***");
+    cr_assert_eq(sl_store_parse_url("postgresql://u:secret1@h:notaport/db?bogus=1", masked,
+                                    sizeof(masked), err, sizeof(err)),
+                 UV_EINVAL);
+    cr_assert_not_null(strstr(err, "malformed PostgreSQL URL"), "%s", err);
+    cr_assert_null(strstr(err, "secret1"), "%s", err);
+    cr_assert_eq(sl_store_url_kind("postgres://h/db"), SL_STORE_POSTGRES);
+    cr_assert_eq(sl_store_url_kind("x.db"), SL_STORE_SQLITE);
     cr_assert_eq(sl_store_parse_url("mysql://h/db", path, sizeof(path), err, sizeof(err)),
                  UV_EINVAL);
     cr_assert_eq(sl_store_parse_url("sqlite:", path, sizeof(path), err, sizeof(err)), UV_EINVAL);

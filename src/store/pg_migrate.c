@@ -1,0 +1,191 @@
+#include "store/pg_migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/migrate.h"
+
+static void finish(struct sl_pg_migration *m, int status)
+{
+    m->cb(m, status);
+}
+
+static void on_version_value(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    struct sl_pg_migration *m = arg;
+    if (status == 0 && res && PQntuples(res) == 1)
+        m->version = m->current = atoi(PQgetvalue(res, 0, 0));
+    else if (status == 0)
+        status = UV_EIO;
+    if (status != 0)
+        snprintf(m->err, sizeof(m->err), "cannot read the schema version of %s: %s", m->db_name,
+                 sl_pg_conn_error(c));
+    finish(m, status);
+}
+
+static void on_version_table(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    struct sl_pg_migration *m = arg;
+    if (status != 0 || res == NULL || PQntuples(res) != 1) {
+        snprintf(m->err, sizeof(m->err), "cannot read the schema version of %s: %s", m->db_name,
+                 sl_pg_conn_error(c));
+        finish(m, status ? status : UV_EIO);
+        return;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        m->version = m->current = 0; /* an empty database */
+        finish(m, 0);
+        return;
+    }
+    sl_pg_conn_query(c, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL,
+                     on_version_value, m);
+}
+
+void sl_pg_version_read(struct sl_pg_migration *m, struct sl_pg_conn *conn, const char *db_name,
+                        sl_pg_migration_cb cb)
+{
+    m->conn = conn;
+    m->db_name = db_name;
+    m->cb = cb;
+    m->err[0] = '\0';
+    sl_pg_conn_query(conn, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL,
+                     on_version_table, m);
+}
+
+static void step(struct sl_pg_migration *m);
+
+static void on_rolled_back(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    (void)c;
+    (void)res;
+    struct sl_pg_migration *m = arg;
+    finish(m, status == UV_ECONNRESET ? UV_ECONNRESET : UV_EIO);
+}
+
+static void fail_step(struct sl_pg_migration *m, int status, const char *what)
+{
+    char reason[400];
+    snprintf(reason, sizeof(reason), "%s", sl_pg_conn_error(m->conn));
+    const char *hint = strcmp(sl_pg_conn_sqlstate(m->conn), "42501") == 0
+                           ? " (the user may not create tables here: run 'sluice migrate up' as "
+                             "the database owner, or grant CREATE on the schema)"
+                           : "";
+    snprintf(m->err, sizeof(m->err), "cannot migrate %s: %s: %s%s", m->db_name, what, reason, hint);
+    if (status == UV_ECONNRESET) {
+        finish(m, status);
+        return;
+    }
+    sl_pg_conn_script(m->conn, "ROLLBACK", on_rolled_back, m);
+}
+
+static void on_step_done(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    (void)c;
+    (void)res;
+    struct sl_pg_migration *m = arg;
+    if (status != 0) {
+        char what[128];
+        int count;
+        const struct sl_migration *all = sl_migrations(&count);
+        snprintf(what, sizeof(what), "migration %d (%s) %s failed", m->step_version,
+                 all[m->step_version - 1].name, m->step_up ? "up" : "down");
+        fail_step(m, status, what);
+        return;
+    }
+    m->applied++;
+    m->current = m->step_up ? m->step_version : m->step_version - 1;
+    step(m);
+}
+
+static void on_committed(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    (void)c;
+    (void)res;
+    struct sl_pg_migration *m = arg;
+    if (status != 0) {
+        fail_step(m, status, "commit failed");
+        return;
+    }
+    finish(m, 0);
+}
+
+static void on_locked(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    struct sl_pg_migration *m = arg;
+    if (status != 0 || res == NULL || PQntuples(res) != 1) {
+        fail_step(m, status ? status : UV_EIO, "cannot start a migration");
+        return;
+    }
+    int current = atoi(PQgetvalue(res, 0, 0));
+    int latest = sl_migrations_latest();
+    if (m->applied == 0)
+        m->version = current;
+    m->current = current;
+    if (current > latest) {
+        snprintf(m->err, sizeof(m->err),
+                 "database %s has schema version %d, newer than this sluice knows (%d); "
+                 "upgrade sluice",
+                 m->db_name, current, latest);
+        sl_pg_conn_script(c, "ROLLBACK", on_rolled_back, m);
+        return;
+    }
+    if (current == m->target) {
+        sl_pg_conn_script(c, "COMMIT", on_committed, m);
+        return;
+    }
+    int count;
+    const struct sl_migration *all = sl_migrations(&count);
+    int up = current < m->target;
+    /* versions are 1..count in order, so version v is all[v - 1] */
+    const struct sl_migration *mig = up ? &all[current] : &all[current - 1];
+    m->step_version = mig->version;
+    m->step_up = up;
+    const char *body = up ? mig->up_pg : mig->down_pg;
+    size_t size = strlen(body) + 512;
+    char *sql = malloc(size);
+    if (sql == NULL) {
+        fail_step(m, UV_ENOMEM, "out of memory");
+        return;
+    }
+    if (up)
+        snprintf(sql, size,
+                 "%s; INSERT INTO schema_version (version, name) VALUES (%d, '%s'); "
+                 "COMMIT",
+                 body, mig->version, mig->name);
+    else
+        snprintf(sql, size, "%s; DELETE FROM schema_version WHERE version = %d; COMMIT", body,
+                 mig->version);
+    /* libpq copies the query into its output buffer: free it at once */
+    sl_pg_conn_script(c, sql, on_step_done, m);
+    free(sql);
+}
+
+static void step(struct sl_pg_migration *m)
+{
+    char sql[768];
+    snprintf(sql, sizeof(sql),
+             "BEGIN; SELECT pg_advisory_xact_lock(%lld); %s; "
+             "SELECT coalesce(max(version), 0) FROM schema_version",
+             (long long)SL_MIGRATE_PG_LOCK, sl_migrate_pg_version_table);
+    sl_pg_conn_script(m->conn, sql, on_locked, m);
+}
+
+void sl_pg_migrate_to(struct sl_pg_migration *m, struct sl_pg_conn *conn, const char *db_name,
+                      int target, sl_pg_migration_cb cb)
+{
+    m->conn = conn;
+    m->db_name = db_name;
+    m->cb = cb;
+    m->target = target;
+    m->applied = 0;
+    m->err[0] = '\0';
+    int latest = sl_migrations_latest();
+    if (target < 0 || target > latest) {
+        snprintf(m->err, sizeof(m->err), "no migration version %d (known: 0 to %d)", target,
+                 latest);
+        finish(m, UV_EINVAL);
+        return;
+    }
+    step(m);
+}

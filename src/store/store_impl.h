@@ -1,0 +1,119 @@
+/* The inside of the store: what store.c (generic) and a backend share.
+ *
+ * store.c owns the batching, the bound, the counters and the order of
+ * operations; a backend (sqlite_store.c, pg_store.c) only writes batches
+ * and runs calls, and reports each completion on the loop thread:
+ *
+ *   generic                          backend
+ *   sl_store_append -> batch full
+ *   dispatch() ---- write(batch) --> ... sl__store_written(s, b, status)
+ *   dispatch() ---- call(call) ----> ... sl__store_called(s, call)
+ *   all done ------ close() -------> ... sl__store_backend_closed(s)
+ *
+ * Order: operations leave store.c in the order they were made. Batches may
+ * be in the backend several at a time (and complete in any order); a call
+ * goes to the backend only when no batch and no other call is there, and
+ * nothing after it goes until it completed. So a call is a barrier: it
+ * sees every row appended before it, and no row appended after it.
+ *
+ * Bound: at most opts.max_batches batches exist between append and
+ * completion (held here or in the backend); flush and close may add one. */
+#ifndef SL_STORE_IMPL_H
+#define SL_STORE_IMPL_H
+
+#include "store/store.h"
+
+struct sl__op {
+    struct sl__op *next;
+    int is_call;
+};
+
+struct sl__batch {
+    struct sl__op op;
+    unsigned n;
+    struct sl_record rows[];
+};
+
+enum sl__call_kind {
+    SL__CALL_BARRIER,
+    SL__CALL_BEGIN_RUN,
+    SL__CALL_END_RUN,
+    SL__CALL_STATS,
+    SL__CALL_VERSION,
+    SL__CALL_MIGRATE,
+    SL__CALL_CONVERSATIONS,
+};
+
+struct sl__call {
+    struct sl__op op;
+    enum sl__call_kind kind;
+    sl_store_cb cb;
+    void *arg;
+    const void *in; /* BEGIN_RUN: sl_run_info; END_RUN: status text */
+    void *out;      /* STATS: sl_stats; VERSION, MIGRATE: int; CONVERSATIONS: page ** */
+    int64_t id;     /* STATS: run id; CONVERSATIONS: after this conversation id */
+    int value;      /* END_RUN: max in flight; MIGRATE: target; CONVERSATIONS: limit */
+    int status;
+    char err[512];
+};
+
+struct sl__store_backend {
+    const char *name;
+    /* Starts opening; reports with sl__store_opened(). A non-zero return
+     * (with err set) means nothing was started. */
+    int (*open)(struct sl_store *s, const char *url, char *err, size_t err_size);
+    void (*write)(struct sl_store *s, struct sl__batch *b);
+    void (*call)(struct sl_store *s, struct sl__call *c);
+    /* Everything completed; release the database and report with
+     * sl__store_backend_closed(). */
+    void (*close)(struct sl_store *s);
+    /* Optional: a call or the close waits for the batches in the backend;
+     * finish them soon (PostgreSQL away: spool them). */
+    void (*drain)(struct sl_store *s);
+};
+
+extern const struct sl__store_backend sl__sqlite_backend;
+extern const struct sl__store_backend sl__pg_backend;
+
+struct sl_store {
+    uv_loop_t *loop;
+    struct sl_store_options opts;
+    const struct sl__store_backend *be;
+    void *impl;      /* the backend's state */
+    char path[4096]; /* what messages name: a file path or a masked URL */
+    char err[512];
+    char spool_path[4096]; /* set by a backend that spools */
+    int64_t run_id;
+    uint64_t queries; /* SQL statements sent, maintained by the backend */
+
+    uv_timer_t flush_timer;
+    struct sl__batch *cur;
+    struct sl__batch *free_batches;
+    struct sl__op *ops_head, **ops_tail; /* made, not yet in the backend */
+    unsigned batches_alive;              /* pushed and not completed: the bound */
+    unsigned batches_in_backend;         /* handed to the backend */
+    int call_in_backend;
+    /* written: rows put in the database (replayed spool rows included);
+     * spooled: rows in the spool file now; done: appended rows completed */
+    uint64_t rows_written, rows_failed, rows_spooled, rows_appended, rows_done;
+    int want_writable, closing, open_failed;
+    void (*on_writable)(struct sl_store *, void *);
+    void *writable_arg;
+    struct sl__call *open_call; /* reports the open */
+    sl_store_cb close_cb;
+    void *close_arg;
+    int close_status;
+};
+
+/* Completions, called by the backend on the loop thread. */
+void sl__store_opened(struct sl_store *s, int status, const char *err);
+/* status 0: written; SL__SPOOLED: kept in the spool file; else failed. */
+#define SL__SPOOLED 1
+void sl__store_written(struct sl_store *s, struct sl__batch *b, int status, const char *err);
+void sl__store_called(struct sl_store *s, struct sl__call *c);
+void sl__store_backend_closed(struct sl_store *s);
+
+/* {"model":"...","prompt_tokens":N}: returns the length written. */
+int sl__format_metadata(char *buf, size_t size, const struct sl_record *r);
+
+#endif

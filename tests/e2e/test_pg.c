@@ -1,0 +1,193 @@
+/* sluice on PostgreSQL end to end: simulate, stats and migrate on a
+ * postgresql:// URL, the schema checks, and bad input (wrong password,
+ * unknown host, a refused port, a server that never answers, no
+ * permission): each one clear line, exit 1, the password masked, never a
+ * hang past the connect timeout. */
+#include "e2e.h"
+#include "pg_support.h"
+#include <uv.h>
+
+static void setup(void)
+{
+    e2e_tmpdir();
+    pgt_new_db();
+}
+
+static void teardown(void)
+{
+    pgt_drop_db();
+    e2e_rmdir();
+}
+
+TestSuite(pg, .init = setup, .fini = teardown, .timeout = 90);
+
+Test(pg, simulate_writes_each_request_once_and_stats_reads_it_back)
+{
+    const char *args[] = {"simulate", "--requests",   "600",   "--concurrency",
+                          "20",       "--latency-ms", "1-5",   "--backoff-base-ms",
+                          "2",        "--seed",       "5",     "--no-progress",
+                          "--json",   "--db",         pgt_url, NULL};
+    struct e2e_run r = e2e_run(args);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_assert_eq(e2e_json_num(r.out, "db_rows"), 600);
+    cr_assert_eq(e2e_json_num(r.out, "max_in_flight"), 20);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM requests"), 600);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(DISTINCT request_id) FROM requests"), 600);
+    int logged = e2e_count_lines(r.err, "retry: ");
+    cr_assert_gt(logged, 0);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT sum(retries) FROM request_log"), logged);
+    cr_assert_eq(e2e_json_num(r.out, "retries"), logged);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM requests WHERE NOT (created_at <= "
+                                  "started_at AND started_at <= finished_at)"),
+                 0);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM runs WHERE status = 'completed' AND "
+                                  "max_in_flight = 20 AND params ->> 'seed' = '5'"),
+                 1);
+    cr_assert_null(strstr(r.err, pgt_password()), "the password was printed");
+    double rows = e2e_json_num(r.out, "db_rows"), p95 = e2e_json_num(r.out, "p95_ms");
+    e2e_free(&r);
+
+    const char *stats[] = {"stats", "--json", "--db", pgt_url, NULL};
+    r = e2e_run(stats);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(e2e_json_num(r.out, "db_rows"), rows);
+    cr_assert_float_eq(e2e_json_num(r.out, "p95_ms"), p95, 1e-3);
+    cr_assert_not_null(strstr(r.out, "postgresql://postgres:***@"), "%s", r.out);
+    e2e_free(&r);
+
+    const char *status[] = {"migrate", "status", "--db", pgt_url, NULL};
+    r = e2e_run(status);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, "schema version 3"), "%s", r.out);
+    e2e_free(&r);
+}
+
+Test(pg, ctrl_c_writes_every_row_and_exits_130)
+{
+    const char *args[] = {"simulate", "--requests", "3000", "--concurrency", "10",   "--latency-ms",
+                          "40-80",    "--seed",     "2",    "--json",        "--db", pgt_url,
+                          NULL};
+    pid_t pid = e2e_spawn(args);
+    for (int i = 0; i < 250; i++) {
+        PGconn *c = PQconnectdb(pgt_url);
+        PGresult *r = PQexec(c, "SELECT count(*) FROM runs");
+        int begun = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
+        PQclear(r);
+        PQfinish(c);
+        if (begun)
+            break;
+        usleep(20000);
+    }
+    usleep(300000);
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    struct e2e_run r = e2e_wait(pid);
+    cr_assert_eq(r.status, 130, "exit %d: %s", r.status, r.err);
+    cr_assert_eq(e2e_json_num(r.out, "db_rows"), 3000, "%s", r.out);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(DISTINCT request_id) FROM requests"), 3000);
+    cr_assert_gt(pgt_int(pgt_url, "SELECT count(*) FROM requests WHERE status = 'cancelled'"),
+                 2000);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 1);
+    cr_assert_not_null(strstr(r.err, "interrupted"), "%s", r.err);
+    e2e_free(&r);
+}
+
+Test(pg, migrate_up_down_and_up_again)
+{
+    const char *up[] = {"migrate", "up", "--db", pgt_url, NULL};
+    const char *down_all[] = {"migrate", "down", "3", "--db", pgt_url, NULL};
+    struct e2e_run r = e2e_run(up);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, "schema version 0 -> 3 (3 steps)"), "%s", r.out);
+    e2e_free(&r);
+    r = e2e_run(down_all);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+                                  "AND tablename <> 'schema_version'"),
+                 0);
+    e2e_free(&r);
+    r = e2e_run(up);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM schema_version"), 3);
+    e2e_free(&r);
+}
+
+Test(pg, an_older_schema_is_migrated_unless_refused_and_a_newer_one_is_refused)
+{
+    const char *up1[] = {"migrate", "up", "1", "--db", pgt_url, NULL};
+    struct e2e_run r = e2e_run(up1);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    e2e_free(&r);
+    const char *refuse[] = {"simulate",     "--requests", "5",     "--quiet",
+                            "--no-migrate", "--db",       pgt_url, NULL};
+    r = e2e_run(refuse);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert_eq(e2e_lines(r.err), 1, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "schema version 1, older than this sluice needs"), "%s",
+                       r.err);
+    e2e_free(&r);
+    const char *sim[] = {"simulate", "--requests", "5",     "--quiet", "--latency-ms",
+                         "0",        "--db",       pgt_url, NULL};
+    r = e2e_run(sim);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT max(version) FROM schema_version"), 3);
+    e2e_free(&r);
+    pgt_exec(pgt_url, "INSERT INTO schema_version (version, name) VALUES (7, 'future')");
+    r = e2e_run(sim);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert_eq(e2e_lines(r.err), 1, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "newer than this sluice"), "%s", r.err);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM runs"), 1);
+    e2e_free(&r);
+}
+
+static void expect_one_line(const char *url, const char *needle, const char *secret, double max_s,
+                            const char *timeout_ms)
+{
+    const char *args[] = {"simulate", "--requests", "5", "--quiet", "--connect-timeout-ms",
+                          timeout_ms, "--db",       url, NULL};
+    uint64_t t0 = uv_hrtime();
+    struct e2e_run r = e2e_run(args);
+    double s = (double)(uv_hrtime() - t0) / 1e9;
+    cr_assert_eq(r.status, 1, "%s: exit %d: %s", needle, r.status, r.err);
+    cr_assert_eq(e2e_lines(r.err), 1, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, needle), "'%s' not in: %s", needle, r.err);
+    cr_assert_null(strstr(r.err, secret), "the password was printed: %s", r.err);
+    cr_assert_lt(s, max_s, "took %.1f s", s);
+    e2e_free(&r);
+}
+
+Test(pg, bad_connections_are_one_clear_line_each)
+{
+    char url[512];
+    pgt_url_for(url, sizeof(url), pgt_db_name, "postgres:Wr0ng-Pw");
+    expect_one_line(url, "password authentication failed", "Wr0ng-Pw", 10, "5000");
+    expect_one_line("postgresql://postgres:Sec-ret1@no-such-host.invalid/db",
+                    "unknown host no-such-host.invalid", "Sec-ret1", 10, "5000");
+    expect_one_line("postgresql://postgres:Sec-ret2@127.0.0.1:1/db", "Connection refused",
+                    "Sec-ret2", 10, "5000");
+    /* a server that accepts the connection and never answers */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(s, 8), 0);
+    socklen_t len = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &len);
+    snprintf(url, sizeof(url), "postgresql://postgres:Sec-ret3@127.0.0.1:%d/db", ntohs(a.sin_port));
+    expect_one_line(url, "timed out after 500 ms", "Sec-ret3", 5, "500");
+    close(s);
+}
+
+Test(pg, a_user_who_may_not_create_tables_gets_one_clear_line)
+{
+    char role[64], sql[256], url[512], userinfo[128];
+    snprintf(role, sizeof(role), "sluice_e2e_ro_%d", (int)getpid());
+    snprintf(sql, sizeof(sql), "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN PASSWORD 'N0-Create'",
+             role, role);
+    pgt_exec(pgt_admin_url(), sql);
+    snprintf(userinfo, sizeof(userinfo), "%s:N0-Create", role);
+    pgt_url_for(url, sizeof(url), pgt_db_name, userinfo);
+    expect_one_line(url, "permission denied for schema public", "N0-Create", 10, "5000");
+    pgt_drop_db();
+    snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
+    pgt_exec(pgt_admin_url(), sql);
+}
