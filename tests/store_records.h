@@ -4,7 +4,14 @@
 #ifndef SL_TEST_STORE_RECORDS_H
 #define SL_TEST_STORE_RECORDS_H
 
+#include <stdio.h>
+
 #include "store/store.h"
+
+/* When set, records carry their own metadata JSON, as serve's do:
+ * {"i": request_id, "pad": 200 zeros}, about 250 bytes. */
+static int custom_metadata;
+static char meta_buf[512];
 
 static inline void record_for(uint64_t i, struct sl_record *rec)
 {
@@ -20,6 +27,12 @@ static inline void record_for(uint64_t i, struct sl_record *rec)
         .status = i % 10 == 0 ? SL_REQ_FAILED : SL_REQ_SUCCEEDED,
         .error = i % 10 == 0 ? SL_E_UNAVAILABLE : SL_OK,
     };
+    if (custom_metadata) {
+        int n = snprintf(meta_buf, sizeof(meta_buf), "{\"i\":%llu,\"pad\":\"%0200d\"}",
+                         (unsigned long long)(i + 1), 0);
+        rec->metadata = meta_buf; /* append copies it: reusing the buffer is fine */
+        rec->metadata_len = (uint32_t)n;
+    }
 }
 
 #endif

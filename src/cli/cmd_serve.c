@@ -9,6 +9,7 @@
 #include "cli/listen.h"
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
+#include "store/store.h"
 
 static const char usage[] =
     "usage: sluice serve (--config FILE | --upstream URL) [options]\n"
@@ -58,28 +59,169 @@ static const struct sl_flag flags[] = {
     {NULL, 0, 0},
 };
 
+/* Log rows waiting for room in the store: bounded; past it rows are
+ * dropped and counted (the store spools on its own when the database is
+ * away, so this only fills when the disk cannot keep up). */
+#define PENDING_MAX 8192
+
+struct pending_row {
+    struct sl_record rec;
+    char meta[SL_STORE_METADATA_MAX];
+};
+
 struct ctx {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     struct sl_gateway *gw;
     struct sl_gw_config cfg;
+    struct sl_store *store;
+    struct sl_run_info run;
+    char params[256];
     unsigned drain_ms;
-    uint64_t rows;
-    int quiet, stopping;
+    uint64_t rows, seq, dropped, max_in_flight;
+    struct pending_row *pending;
+    size_t pending_head, pending_count;
+    int quiet, stopping, ending, exit_code;
+    char error[600];
 };
+
+static size_t json_escape(char *out, size_t size, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 7 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, size - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static void end_run(struct ctx *c);
+
+static int append(struct ctx *c, const struct sl_record *rec)
+{
+    int rc = sl_store_append(c->store, rec);
+    if (rc == 0)
+        c->rows++;
+    return rc;
+}
+
+static void drain_pending(struct sl_store *store, void *arg)
+{
+    (void)store;
+    struct ctx *c = arg;
+    while (c->pending_count > 0) {
+        struct pending_row *p = &c->pending[c->pending_head];
+        p->rec.metadata = p->meta;
+        if (append(c, &p->rec) == UV_EAGAIN)
+            return;
+        c->pending_head = (c->pending_head + 1) % PENDING_MAX;
+        c->pending_count--;
+    }
+    if (c->ending)
+        end_run(c);
+}
 
 static void record(const struct sl_gw_log_row *row, void *arg)
 {
     struct ctx *c = arg;
-    (void)row;
-    c->rows++;
+    struct pending_row p;
+    char model[300], key[140], dep[140];
+    if (c->gw && sl_gateway_max_in_flight(c->gw) > c->max_in_flight)
+        c->max_in_flight = sl_gateway_max_in_flight(c->gw);
+    json_escape(model, sizeof(model), row->model);
+    json_escape(key, sizeof(key), row->key);
+    json_escape(dep, sizeof(dep), row->deployment);
+    int n = snprintf(p.meta, sizeof(p.meta),
+                     "{\"id\":\"%s\",\"key\":\"%s\",\"model\":\"%s\",\"deployment\":\"%s\","
+                     "\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,\"ttfb_ms\":%.3f,"
+                     "\"prompt_tokens\":%u,\"completion_tokens\":%u,"
+                     "\"prompt_tokens_counted\":%u}",
+                     row->id, key, model, dep, row->endpoint, row->stream ? "true" : "false",
+                     row->status, row->ttfb_ms, row->prompt_tokens, row->completion_tokens,
+                     row->prompt_tokens_counted);
+    if (n < 0 || (size_t)n >= sizeof(p.meta))
+        n = snprintf(p.meta, sizeof(p.meta), "{\"id\":\"%s\",\"status\":%d}", row->id, row->status);
+    int64_t queue_us = (int64_t)(row->queue_ms * 1000);
+    p.rec = (struct sl_record){
+        .request_id = ++c->seq,
+        .created_us = row->started_us,
+        .started_us = row->attempts > 0 ? row->started_us + queue_us : 0,
+        .finished_us = row->started_us + (int64_t)(row->total_ms * 1000),
+        .metadata = p.meta,
+        .metadata_len = (uint32_t)n,
+        .attempts = (uint16_t)(row->attempts > 65535 ? 65535 : row->attempts),
+        .status = !strcmp(row->outcome, "ok")          ? SL_REQ_SUCCEEDED
+                  : !strcmp(row->outcome, "cancelled") ? SL_REQ_CANCELLED
+                                                       : SL_REQ_FAILED,
+        .error = (uint8_t)row->error,
+    };
+    if (c->pending_count == 0 && append(c, &p.rec) != UV_EAGAIN)
+        return;
+    if (c->pending_count == PENDING_MAX) {
+        c->dropped++;
+        return;
+    }
+    struct pending_row *slot = &c->pending[(c->pending_head + c->pending_count) % PENDING_MAX];
+    *slot = p;
+    c->pending_count++;
+}
+
+static void fail(struct ctx *c, const char *msg)
+{
+    if (c->exit_code == 0)
+        c->exit_code = SL_EXIT_RUNTIME;
+    if (c->error[0] == '\0')
+        snprintf(c->error, sizeof(c->error), "%s", msg);
+}
+
+static void on_store_closed(struct sl_store *store, int status, void *arg)
+{
+    struct ctx *c = arg;
+    (void)store;
+    (void)status;
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+    uv_close((uv_handle_t *)&c->sigterm, NULL);
+}
+
+static void on_run_ended(struct sl_store *store, int status, void *arg)
+{
+    struct ctx *c = arg;
+    if (status != 0)
+        fail(c, sl_store_error(store));
+    else if (sl_store_rows_failed(store) > 0) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%llu request log rows could not be written: %s",
+                 (unsigned long long)sl_store_rows_failed(store), sl_store_error(store));
+        fail(c, msg);
+    }
+    sl_store_close(store, on_store_closed, c);
+}
+
+/* After the gateway drained: every pending row into the store, then the
+ * run row closed (which also writes the last batch), then the store. */
+static void end_run(struct ctx *c)
+{
+    c->ending = 1;
+    if (c->pending_count > 0)
+        return; /* drain_pending calls again */
+    c->ending = 0;
+    sl_store_end_run(c->store, c->exit_code ? "interrupted" : "completed",
+                     (unsigned)c->max_in_flight, on_run_ended, c);
 }
 
 static void on_gateway_closed(void *arg)
 {
     struct ctx *c = arg;
-    uv_close((uv_handle_t *)&c->sigint, NULL);
-    uv_close((uv_handle_t *)&c->sigterm, NULL);
+    c->gw = NULL;
+    end_run(c);
 }
 
 static void on_signal(uv_signal_t *handle, int signum)
@@ -87,11 +229,66 @@ static void on_signal(uv_signal_t *handle, int signum)
     struct ctx *c = handle->data;
     if (c->stopping++)
         return;
+    if (c->gw == NULL)
+        return; /* still opening the store: on_ready stops */
     if (!c->quiet)
         fprintf(stderr, "serve: %s: draining %" PRIu64 " request(s), up to %u ms\n",
                 signum == SIGINT ? "interrupted" : "terminated", sl_gateway_in_flight(c->gw),
                 c->drain_ms);
     sl_gateway_shutdown(c->gw, c->drain_ms, on_gateway_closed, c);
+}
+
+static void on_run_begun(struct sl_store *store, int status, void *arg)
+{
+    struct ctx *c = arg;
+    char err[1024];
+    if (status != 0) {
+        fail(c, sl_store_error(store));
+        sl_store_close(store, on_store_closed, c);
+        return;
+    }
+    if (c->stopping) {
+        end_run(c);
+        return;
+    }
+    struct sl_gateway_options opts = {
+        .cfg = &c->cfg,
+        .record = record,
+        .record_arg = c,
+        .log_json = c->cfg.log_json,
+        .quiet = c->quiet,
+        .log_dropped = &c->dropped,
+    };
+    if (sl_gateway_new(&c->loop, &opts, &c->gw, err, sizeof(err)) != 0) {
+        c->gw = NULL;
+        fail(c, err);
+        end_run(c);
+        return;
+    }
+    if (!c->quiet)
+        fprintf(stderr, "serve: listening on http://%s:%d (%zu model%s), recording to %s\n",
+                c->cfg.listen_host, sl_gateway_port(c->gw), c->cfg.nmodels,
+                c->cfg.nmodels == 1 ? "" : "s", sl_store_path(store));
+    printf("serve: listening on http://%s:%d\n", c->cfg.listen_host, sl_gateway_port(c->gw));
+    fflush(stdout);
+}
+
+static void on_store_open(struct sl_store *store, int status, void *arg)
+{
+    struct ctx *c = arg;
+    if (status != 0) {
+        fail(c, sl_store_error(store));
+        sl_store_close(store, on_store_closed, c);
+        return;
+    }
+    unsigned limit = 0;
+    for (size_t i = 0; i < c->cfg.nmodels; i++)
+        for (size_t j = 0; j < c->cfg.models[i].ndeployments; j++)
+            limit += c->cfg.models[i].deployments[j].max_concurrency;
+    snprintf(c->params, sizeof(c->params), "{\"listen\":\"%s:%d\",\"models\":%zu}",
+             c->cfg.listen_host, c->cfg.listen_port, c->cfg.nmodels);
+    c->run = (struct sl_run_info){"serve", 0, limit, c->params};
+    sl_store_begin_run(store, &c->run, on_run_begun, c);
 }
 
 int sl_cmd_serve(int argc, char **argv)
@@ -162,35 +359,38 @@ int sl_cmd_serve(int argc, char **argv)
     if (log_json >= 0)
         c.cfg.log_json = log_json;
 
-    uv_loop_init(&c.loop);
-    struct sl_gateway_options opts = {
-        .cfg = &c.cfg,
-        .record = record,
-        .record_arg = &c,
-        .log_json = c.cfg.log_json,
-        .quiet = c.quiet,
-    };
-    if (sl_gateway_new(&c.loop, &opts, &c.gw, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sluice serve: %s\n", err);
-        uv_run(&c.loop, UV_RUN_DEFAULT);
-        uv_loop_close(&c.loop);
+    c.pending = calloc(PENDING_MAX, sizeof(*c.pending));
+    if (c.pending == NULL) {
+        fprintf(stderr, "sluice serve: out of memory\n");
         sl_gw_config_free(&c.cfg);
         return SL_EXIT_RUNTIME;
     }
+    uv_loop_init(&c.loop);
     uv_signal_init(&c.loop, &c.sigint);
     uv_signal_init(&c.loop, &c.sigterm);
     c.sigint.data = c.sigterm.data = &c;
     uv_signal_start(&c.sigint, on_signal, SIGINT);
     uv_signal_start(&c.sigterm, on_signal, SIGTERM);
-    if (!c.quiet)
-        fprintf(stderr, "serve: listening on http://%s:%d (%zu model%s)\n", c.cfg.listen_host,
-                sl_gateway_port(c.gw), c.cfg.nmodels, c.cfg.nmodels == 1 ? "" : "s");
-    printf("serve: listening on http://%s:%d\n", c.cfg.listen_host, sl_gateway_port(c.gw));
-    fflush(stdout);
+    struct sl_store_options sopts;
+    sl_store_options_default(&sopts);
+    sopts.batch_rows = 512; /* rows carry ~300 bytes of metadata: smaller batches */
+    sopts.max_batches = 64;
+    sopts.flush_ms = 100;
+    if (sl_store_open(&c.loop, c.cfg.db, &sopts, &c.store, on_store_open, &c) != 0) {
+        fprintf(stderr, "sluice serve: out of memory\n");
+        return SL_EXIT_RUNTIME;
+    }
+    sl_store_on_writable(c.store, drain_pending, &c);
     uv_run(&c.loop, UV_RUN_DEFAULT);
     uv_loop_close(&c.loop);
-    if (!c.quiet)
-        fprintf(stderr, "serve: stopped after %" PRIu64 " request(s)\n", c.rows);
+    if (c.exit_code)
+        fprintf(stderr, "sluice serve: %s\n", c.error);
+    else if (!c.quiet)
+        fprintf(stderr, "serve: stopped; %" PRIu64 " request(s) recorded%s\n", c.rows,
+                c.dropped ? " (some log rows were dropped: the store could not keep up)" : "");
+    if (c.dropped)
+        fprintf(stderr, "sluice serve: %" PRIu64 " request log rows were dropped\n", c.dropped);
+    free(c.pending);
     sl_gw_config_free(&c.cfg);
-    return SL_EXIT_OK;
+    return c.exit_code;
 }

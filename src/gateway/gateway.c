@@ -79,7 +79,7 @@ struct sl_gateway {
     struct sl_http_server *server;
     struct sl_http_client *client;
     struct sl_list reqs;
-    uint64_t in_flight;
+    uint64_t in_flight, max_in_flight;
     struct sl_rng rng;
     struct dep_metrics *dm;
     struct model_metrics *mm;
@@ -878,26 +878,53 @@ static void on_client_gone(struct sl_http_req *down, void *data)
 
 /* ---- the front ----------------------------------------------------------- */
 
+/* A request refused before it reached any deployment: answered, counted,
+ * and recorded like any other (one log row per request). */
+static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *id,
+                   enum endpoint ep, struct sl_str model, const char *key, int status,
+                   enum sl_err err, const char *type, const char *code, const char *message,
+                   int retry_after_s)
+{
+    gw->status_unrouted[status]++;
+    respond_error(down, id, status, type, code, message, retry_after_s);
+    if (gw->opts.record == NULL)
+        return;
+    char model_name[128];
+    snprintf(model_name, sizeof(model_name), "%.*s", (int)model.len, model.ptr ? model.ptr : "");
+    struct sl_gw_log_row row = {
+        .key = key ? key : "",
+        .model = model_name,
+        .deployment = "",
+        .endpoint = endpoint_name[ep],
+        .started_us = sl_wall_us(),
+        .status = status,
+        .error = err,
+        .outcome = "error",
+    };
+    snprintf(row.id, sizeof(row.id), "%s", id);
+    gw->opts.record(&row, gw->opts.record_arg);
+}
+
 static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum endpoint ep,
                          const char *id)
 {
     const struct sl_http_head *h = sl_http_req_head(down);
     const struct sl_gw_config *cfg = gw->cfg;
     const char *key_name = NULL;
+    struct sl_str no_model = {NULL, 0};
     if (gw->draining) {
-        gw->status_unrouted[503]++;
-        respond_error(down, id, 503, "server_error", "shutting_down",
-                      "the gateway is shutting down", 1);
+        refuse(gw, down, id, ep, no_model, NULL, 503, SL_E_UNAVAILABLE, "server_error",
+               "shutting_down", "the gateway is shutting down", 1);
         return;
     }
     if (cfg->nkeys > 0) {
         int k = sl_gw_auth(cfg, sl_http_head_get(h, "authorization"));
         if (k < 0) {
-            gw->status_unrouted[401]++;
-            respond_error(down, id, 401, "invalid_request_error", "invalid_api_key",
-                          k == -1 ? "missing API key: send Authorization: Bearer KEY"
-                                  : "incorrect API key",
-                          0);
+            refuse(gw, down, id, ep, no_model, NULL, 401, SL_E_UNAUTHORIZED,
+                   "invalid_request_error", "invalid_api_key",
+                   k == -1 ? "missing API key: send Authorization: Bearer KEY"
+                           : "incorrect API key",
+                   0);
             return;
         }
         key_name = cfg->keys[k].name;
@@ -905,37 +932,36 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum e
     struct sl_str body = sl_http_req_body(down);
     struct sl_json_doc doc;
     if (sl_json_scan(body.ptr, body.len, &doc) != 0 || doc.type != SL_JSON_OBJECT) {
-        gw->status_unrouted[400]++;
         char msg[128];
         snprintf(msg, sizeof(msg), "the body is not a JSON object (error at byte %zu)",
                  doc.error_at);
-        respond_error(down, id, 400, "invalid_request_error", "invalid_json", msg, 0);
+        refuse(gw, down, id, ep, no_model, key_name, 400, SL_E_BAD_REQUEST, "invalid_request_error",
+               "invalid_json", msg, 0);
         return;
     }
     const struct sl_json_member *model = sl_json_get(&doc, "model");
     if (model == NULL || model->type != SL_JSON_STRING || model->value.len == 0 ||
         model->value.len >= 128) {
-        gw->status_unrouted[400]++;
-        respond_error(down, id, 400, "invalid_request_error", "missing_model",
-                      "you must provide a model parameter", 0);
+        refuse(gw, down, id, ep, no_model, key_name, 400, SL_E_BAD_REQUEST, "invalid_request_error",
+               "missing_model", "you must provide a model parameter", 0);
         return;
     }
     static const char *const required[] = {"messages", "prompt", "input"};
     const struct sl_json_member *input = sl_json_get(&doc, required[ep]);
     if (input == NULL || (ep == EP_CHAT && (input->type != SL_JSON_ARRAY || input->items == 0))) {
-        gw->status_unrouted[400]++;
         char msg[96];
         snprintf(msg, sizeof(msg), "'%s' is a required property", required[ep]);
-        respond_error(down, id, 400, "invalid_request_error", "missing_field", msg, 0);
+        refuse(gw, down, id, ep, model->value, key_name, 400, SL_E_BAD_REQUEST,
+               "invalid_request_error", "missing_field", msg, 0);
         return;
     }
     const struct sl_gw_model *m = sl_gw_config_model(cfg, model->value.ptr, model->value.len);
     if (m == NULL) {
-        gw->status_unrouted[404]++;
         char msg[200];
         snprintf(msg, sizeof(msg), "the model '%.*s' does not exist", (int)model->value.len,
                  model->value.ptr);
-        respond_error(down, id, 404, "invalid_request_error", "model_not_found", msg, 0);
+        refuse(gw, down, id, ep, model->value, key_name, 404, SL_E_BAD_REQUEST,
+               "invalid_request_error", "model_not_found", msg, 0);
         return;
     }
     struct gw_req *r = calloc(1, sizeof(*r));
@@ -943,8 +969,8 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum e
     if (r == NULL || copy == NULL) {
         free(r);
         free(copy);
-        gw->status_unrouted[503]++;
-        respond_error(down, id, 503, "server_error", "out_of_memory", "out of memory", 1);
+        refuse(gw, down, id, ep, model->value, key_name, 503, SL_E_UNAVAILABLE, "server_error",
+               "out_of_memory", "out of memory", 1);
         return;
     }
     memcpy(copy, body.ptr, body.len);
@@ -971,7 +997,8 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum e
     r->handles_open = 2;
     gw->pending_closes++;
     sl_list_push_back(&gw->reqs, &r->node);
-    gw->in_flight++;
+    if (++gw->in_flight > gw->max_in_flight)
+        gw->max_in_flight = gw->in_flight;
     sl_http_req_on_abort(down, on_client_gone, r);
     pick_and_admit(r);
 }
@@ -1091,6 +1118,11 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, con
     sl_prom_help(&out, "sluice_client_gone_total", "counter",
                  "Requests whose client disconnected before the end.");
     sl_prom_value(&out, "sluice_client_gone_total", "", (double)gw->client_gone);
+    if (gw->opts.log_dropped) {
+        sl_prom_help(&out, "sluice_log_rows_dropped_total", "counter",
+                     "Request log rows dropped because the store could not keep up.");
+        sl_prom_value(&out, "sluice_log_rows_dropped_total", "", (double)*gw->opts.log_dropped);
+    }
     sl_prom_help(&out, "sluice_requests_in_flight", "gauge", "Requests being handled.");
     sl_prom_value(&out, "sluice_requests_in_flight", "", (double)gw->in_flight);
     struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
@@ -1209,6 +1241,11 @@ int sl_gateway_port(const struct sl_gateway *gw)
 uint64_t sl_gateway_in_flight(const struct sl_gateway *gw)
 {
     return gw->in_flight;
+}
+
+uint64_t sl_gateway_max_in_flight(const struct sl_gateway *gw)
+{
+    return gw->max_in_flight;
 }
 
 /* Everything is closed once the server, the client, the drain timer and

@@ -46,6 +46,7 @@ struct sl_gateway_options {
     int log_json;
     int quiet; /* no per-request log lines */
     uint64_t seed;
+    const uint64_t *log_dropped; /* the recorder's count of rows it had to drop, for /metrics */
 };
 
 int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,
@@ -58,5 +59,6 @@ int sl_gateway_port(const struct sl_gateway *gw);
 void sl_gateway_shutdown(struct sl_gateway *gw, unsigned drain_ms, void (*cb)(void *), void *arg);
 
 uint64_t sl_gateway_in_flight(const struct sl_gateway *gw);
+uint64_t sl_gateway_max_in_flight(const struct sl_gateway *gw);
 
 #endif

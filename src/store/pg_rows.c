@@ -6,7 +6,7 @@
 
 /* microseconds from the Unix epoch to PostgreSQL's (2000-01-01) */
 #define PG_EPOCH_US INT64_C(946684800000000)
-#define ROW_MAX     400
+#define ROW_MAX     (200 + SL_STORE_METADATA_MAX)
 
 static char *put16(char *p, uint16_t v)
 {
@@ -79,7 +79,7 @@ size_t sl_pg_rows_encode(char *buf, int64_t run_id, const struct sl_record *rows
         char *len_at = p;
         p += 4;
         *p++ = 1;
-        int len = sl__format_metadata(p, 200, r);
+        int len = sl__format_metadata(p, SL_STORE_METADATA_MAX, r);
         p += len;
         put32(len_at, (uint32_t)(len + 1));
     }

@@ -171,7 +171,7 @@ static int insert_rows(struct lite *l, const struct sl__batch *b, struct job *jo
         return SQLITE_ERROR;
     }
     sqlite3_stmt *st = l->insert;
-    char meta[160];
+    char meta[SL_STORE_METADATA_MAX];
     for (unsigned i = 0; i < b->n; i++) {
         const struct sl_record *r = &b->rows[i];
         sqlite3_bind_int64(st, 1, (sqlite3_int64)(((uint64_t)l->run_id << 32) | r->request_id));

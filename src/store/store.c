@@ -91,6 +91,11 @@ int sl_store_parse_url(const char *url, char *path, size_t path_size, char *err,
  * the simulator's static ASCII names, no escaping needed. */
 int sl__format_metadata(char *buf, size_t size, const struct sl_record *r)
 {
+    if (r->metadata) {
+        size_t n = r->metadata_len < size ? r->metadata_len : size;
+        memcpy(buf, r->metadata, n);
+        return (int)n;
+    }
     static const char head[] = "{\"model\":\"", mid[] = "\",\"prompt_tokens\":";
     const char *model = r->model ? r->model : "";
     size_t mlen = strlen(model);
@@ -201,8 +206,11 @@ static struct sl__batch *take_batch(struct sl_store *s)
             fprintf(stderr, "sluice: out of memory\n");
             abort();
         }
+        b->arena = NULL;
+        b->arena_cap = 0;
     }
     b->n = 0;
+    b->arena_len = 0;
     b->op.next = NULL;
     b->op.is_call = 0;
     return b;
@@ -295,8 +303,11 @@ static void free_store(uv_handle_t *handle)
     while (s->free_batches) {
         struct sl__batch *b = s->free_batches;
         s->free_batches = (struct sl__batch *)b->op.next;
+        free(b->arena);
         free(b);
     }
+    if (s->cur)
+        free(s->cur->arena);
     free(s->cur);
     s->cur = NULL;
     if (cb)
@@ -421,6 +432,32 @@ void sl_store_on_writable(struct sl_store *s, void (*cb)(struct sl_store *, void
     s->writable_arg = arg;
 }
 
+/* Copies a row's metadata into its batch's arena. The arena may move when
+ * it grows: the rows already in it are re-pointed. */
+static int copy_metadata(struct sl__batch *b, struct sl_record *row)
+{
+    if (b->arena_len + row->metadata_len > b->arena_cap) {
+        size_t cap = b->arena_cap ? b->arena_cap * 2 : 64 * 1024;
+        while (cap < b->arena_len + row->metadata_len)
+            cap *= 2;
+        char *arena = malloc(cap);
+        if (arena == NULL)
+            return -1;
+        if (b->arena_len)
+            memcpy(arena, b->arena, b->arena_len);
+        for (unsigned i = 0; i < b->n; i++)
+            if (b->rows[i].metadata)
+                b->rows[i].metadata = arena + (b->rows[i].metadata - b->arena);
+        free(b->arena);
+        b->arena = arena;
+        b->arena_cap = cap;
+    }
+    memcpy(b->arena + b->arena_len, row->metadata, row->metadata_len);
+    row->metadata = b->arena + b->arena_len;
+    b->arena_len += row->metadata_len;
+    return 0;
+}
+
 int sl_store_append(struct sl_store *s, const struct sl_record *rec)
 {
     if (s->cur && s->cur->n == s->opts.batch_rows) {
@@ -430,9 +467,16 @@ int sl_store_append(struct sl_store *s, const struct sl_record *rec)
         }
         push_current(s);
     }
+    if (rec->metadata && rec->metadata_len > SL_STORE_METADATA_MAX)
+        return UV_EINVAL;
     if (s->cur == NULL)
         s->cur = take_batch(s);
-    s->cur->rows[s->cur->n++] = *rec;
+    struct sl__batch *b = s->cur;
+    struct sl_record *row = &b->rows[b->n];
+    *row = *rec;
+    if (rec->metadata && copy_metadata(b, row) != 0)
+        return UV_ENOMEM;
+    b->n++;
     s->rows_appended++;
     if (s->cur->n == s->opts.batch_rows && s->batches_alive < s->opts.max_batches)
         push_current(s);

@@ -33,12 +33,19 @@
 enum sl_req_status { SL_REQ_SUCCEEDED, SL_REQ_FAILED, SL_REQ_CANCELLED };
 const char *sl_req_status_name(enum sl_req_status status);
 
-/* One finished request. Strings are borrowed; they must outlive the run
- * (the simulator uses static model names). */
+/* Longest metadata JSON a record may carry (bytes). */
+#define SL_STORE_METADATA_MAX 768
+
+/* One finished request. `model` is borrowed and must outlive the run (the
+ * simulator uses static model names). `metadata`, when set, is the row's
+ * metadata JSON, used instead of {model, prompt_tokens}; append copies it,
+ * so it need only live for the call. */
 struct sl_record {
     uint64_t request_id;
     int64_t created_us, started_us, finished_us; /* wall clock; started 0 = never ran */
     const char *model;
+    const char *metadata;
+    uint32_t metadata_len; /* at most SL_STORE_METADATA_MAX */
     uint32_t prompt_tokens;
     uint16_t attempts;
     uint8_t status; /* enum sl_req_status */
@@ -117,7 +124,8 @@ void sl_store_begin_run(struct sl_store *store, const struct sl_run_info *info, 
                         void *arg);
 int64_t sl_store_run_id(const struct sl_store *store);
 
-/* 0, or UV_EAGAIN when full (keep the record; on_writable will be called). */
+/* 0, or UV_EAGAIN when full (keep the record; on_writable will be called),
+ * or UV_EINVAL when its metadata is longer than SL_STORE_METADATA_MAX. */
 int sl_store_append(struct sl_store *store, const struct sl_record *rec);
 void sl_store_on_writable(struct sl_store *store, void (*cb)(struct sl_store *, void *), void *arg);
 

@@ -31,6 +31,8 @@ struct sl__op {
 struct sl__batch {
     struct sl__op op;
     unsigned n;
+    char *arena; /* copies of the rows' metadata; grows, kept for reuse */
+    size_t arena_len, arena_cap;
     struct sl_record rows[];
 };
 

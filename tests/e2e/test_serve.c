@@ -79,6 +79,18 @@ Test(serve, success_json_and_stream_with_request_ids)
                        "%s", buf);
     e2e_stop(serve);
     e2e_stop(mock);
+    /* one row per proxied request (health, metrics... are not requests) */
+    const char *db = e2e_path("serve.db");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests"), 3);
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE status = 'succeeded' AND "
+                                 "metadata ->> 'status' = 200 AND attempts = 1"),
+                 3);
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE metadata ->> 'stream' AND "
+                                 "metadata ->> 'completion_tokens' = 8"),
+                 1, "the usage of the final stream chunk is recorded");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM runs WHERE command = 'serve' AND "
+                                 "status = 'completed'"),
+                 1);
 }
 
 Test(serve, a_429_then_success_costs_one_retry_and_honours_retry_after)
@@ -136,6 +148,10 @@ Test(serve, exhaustion_falls_back_to_the_next_deployment)
     e2e_stop(serve);
     e2e_stop(m1);
     e2e_stop(m2);
+    cr_assert_eq(e2e_sql_int(e2e_path("serve.db"),
+                             "SELECT count(*) FROM requests WHERE attempts = 3 AND status = "
+                             "'succeeded' AND metadata ->> 'deployment' = 'second'"),
+                 1);
 }
 
 struct call {
@@ -305,6 +321,9 @@ Test(serve, a_client_disconnect_reaches_the_upstream)
     cr_assert_not_null(strstr(buf, "sluice_in_flight{deployment=\"upstream\"} 0\n"));
     e2e_stop(serve);
     e2e_stop(mock);
+    cr_assert_eq(e2e_sql_int(e2e_path("serve.db"),
+                             "SELECT count(*) FROM requests WHERE status = 'cancelled'"),
+                 1);
 }
 
 Test(serve, the_cancel_endpoint_reaches_the_upstream)
@@ -362,6 +381,10 @@ Test(serve, sigterm_under_load_loses_no_accepted_request)
     cr_assert_eq(waitpid(serve, &ws, 0), serve);
     cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit 0 after SIGTERM");
     e2e_stop(mock);
+    /* every accepted request answered and recorded */
+    cr_assert_eq(e2e_sql_int(e2e_path("serve.db"),
+                             "SELECT count(*) FROM requests WHERE status = 'succeeded'"),
+                 20);
 }
 
 Test(serve, bad_requests_get_their_status_and_the_server_keeps_serving)
@@ -417,4 +440,12 @@ Test(serve, bad_requests_get_their_status_and_the_server_keeps_serving)
     cr_assert_eq(bh_request(sp, "GET", "/health", NULL, buf, sizeof(buf)), 200);
     e2e_stop(serve);
     e2e_stop(mock);
+    /* refused requests are recorded too: 2 x 401, 3 x 400, 404, 200 (the
+     * 413 was refused by the HTTP layer before it was a request) */
+    const char *db = e2e_path("serve.db");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests"), 7);
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE error = 'unauthorized'"), 2);
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE metadata ->> 'key' = "
+                                 "'team'"),
+                 5);
 }

@@ -258,3 +258,33 @@ Test(store, url_parsing)
                  UV_EINVAL);
     cr_assert_eq(sl_store_parse_url("sqlite:", path, sizeof(path), err, sizeof(err)), UV_EINVAL);
 }
+
+Test(store, records_keep_their_own_metadata)
+{
+    struct fixture f = {.total = 10000};
+    custom_metadata = 1;
+    char url[128], path[128];
+    snprintf(path, sizeof(path), "%s/m.db", dir);
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    struct sl_store_options opts;
+    sl_store_options_default(&opts);
+    opts.batch_rows = 1000;
+    opts.sync = SL_SYNC_NORMAL;
+    uv_loop_init(&f.loop);
+    cr_assert_eq(sl_store_open(&f.loop, url, &opts, &f.store, on_open_then_run, &f), 0);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    cr_assert_eq(f.status, 0, "%s", f.err);
+    sl_test_close_loop(&f.loop);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT count(*) FROM requests WHERE metadata ->> 'i' = "
+                                    "request_id AND length(metadata ->> 'pad') = 200",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 10000, "a row lost or mixed up its metadata");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
