@@ -352,6 +352,15 @@ static void pump(struct pgs *g)
             if (!g->up)
                 return; /* the start failed at once and spilled or requeued */
         }
+    } else if (!g->s->opts.spool && draining(g)) {
+        /* no spool (stats, migrate): what cannot be written fails, loudly */
+        struct sl__batch *b;
+        while ((b = q_pop(g)) != NULL) {
+            char msg[800];
+            snprintf(msg, sizeof(msg), "cannot write %u rows: %s is unreachable (%s)", b->n,
+                     g->s->path, g->down_reason);
+            sl__store_written(g->s, b, UV_EIO, msg);
+        }
     } else if (g->spilling == NULL && g->q_head &&
                (g->q_len * 2 >= g->s->opts.max_batches || draining(g))) {
         struct sl__batch *b = q_pop(g);
@@ -994,7 +1003,8 @@ static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_si
     else /* one spool per database; the masked URL names it without its secret */
         snprintf(spool_path, sizeof(spool_path), "sluice-spool-%016" PRIx64 ".bin", fnv64(s->path));
     sl_spool_init(&g->spool, s->loop, spool_path);
-    snprintf(s->spool_path, sizeof(s->spool_path), "%s", spool_path);
+    if (s->opts.spool)
+        snprintf(s->spool_path, sizeof(s->spool_path), "%s", spool_path);
 
     sl_retry_policy_default(&g->policy);
     g->policy.max_attempts = 0;
@@ -1009,7 +1019,12 @@ static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_si
     uv_timer_init(s->loop, &g->call_timer);
     g->call_timer.data = g;
 
-    sl_spool_start(&g->spool, on_spool_started, g);
+    if (s->opts.spool) {
+        sl_spool_start(&g->spool, on_spool_started, g);
+    } else {
+        g->cw.data = g;
+        sl_pg_pool_acquire(g->pool, &g->cw, on_open_conn);
+    }
     return 0;
 }
 

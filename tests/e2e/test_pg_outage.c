@@ -54,26 +54,6 @@ static void teardown(void)
 
 TestSuite(pg_outage, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Waits until the run has begun (its run row exists). */
-static void wait_for_run(void)
-{
-    for (int i = 0; i < 200; i++) {
-        PGconn *c = PQconnectdb(cluster_url);
-        if (PQstatus(c) == CONNECTION_OK) {
-            PGresult *r = PQexec(c, "SELECT count(*) FROM runs");
-            int ok = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
-            PQclear(r);
-            PQfinish(c);
-            if (ok)
-                return;
-        } else {
-            PQfinish(c);
-        }
-        usleep(20000);
-    }
-    cr_assert_fail("the run never began");
-}
-
 Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 {
     cluster_cmd("start", 25433);
@@ -84,7 +64,7 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
                           "200",      "--max-batches", "4",         "--spool",
                           spool,      "--db",          cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
-    wait_for_run();
+    pgt_wait_for_run(cluster_url);
     usleep(500000);
     cluster_cmd("stop", 0); /* the database goes away mid-run */
     usleep(1500000);
@@ -121,7 +101,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
                           "500",       "--db",
                           cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
-    wait_for_run();
+    pgt_wait_for_run(cluster_url);
     usleep(300000);
     cluster_cmd("stop", 0);
     struct e2e_run r = e2e_wait(pid);
@@ -161,7 +141,7 @@ Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
                           "100",      "--spool",       spool,       "--pool-timeout-ms",
                           "500",      "--db",          cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
-    wait_for_run();
+    pgt_wait_for_run(cluster_url);
     usleep(300000);
     cluster_cmd("stop", 0);
     usleep(300000);
