@@ -5,15 +5,17 @@
  * many rows are in the spool, and the next run replays them.
  *
  * The clusters come from scripts/pg-cluster.sh (SLUICE_TEST_PG_CLUSTER),
- * on ports of their own (below the ephemeral range: an outgoing
- * connection's local port cannot take them), so the shared test cluster is
- * never touched. */
+ * on ports of their own (the first free one from 25450, 25470, 25490:
+ * below the ephemeral range, so an outgoing connection cannot take them),
+ * so the shared test cluster is never touched. */
 #include "e2e.h"
 #include "pg_support.h"
 
 static char cluster[512], cluster_url[512];
 
-static void cluster_cmd(const char *verb, int port)
+/* start: the first time on the first free port from base_port up, then
+ * again on the same port (pg-cluster.sh remembers it). */
+static void cluster_cmd(const char *verb, int base_port)
 {
     const char *script = getenv("SLUICE_TEST_PG_CLUSTER");
     cr_assert(script && *script, "SLUICE_TEST_PG_CLUSTER is not set: run the tests with "
@@ -21,8 +23,9 @@ static void cluster_cmd(const char *verb, int port)
     char cmd[2048], log[600];
     snprintf(log, sizeof(log), "%s.log", cluster);
     if (strcmp(verb, "start") == 0)
-        snprintf(cmd, sizeof(cmd), "PG_CLUSTER_FAST=1 bash '%s' start '%s' %d > '%s.url' 2>'%s'",
-                 script, cluster, port, cluster, log);
+        snprintf(cmd, sizeof(cmd),
+                 "PG_CLUSTER_FAST=1 PG_CLUSTER_PORT=%d bash '%s' start '%s' > '%s.url' 2>'%s'",
+                 base_port, script, cluster, cluster, log);
     else
         snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' 2>'%s'", script, cluster, log);
     if (system(cmd) != 0) {
@@ -56,7 +59,7 @@ TestSuite(pg_outage, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 {
-    cluster_cmd("start", 25433);
+    cluster_cmd("start", 25450);
     const char *spool = e2e_path("run.spool");
     const char *args[] = {"simulate", "--requests",    "6000",      "--concurrency",
                           "60",       "--latency-ms",  "10-30",     "--seed",
@@ -68,7 +71,7 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
     usleep(500000);
     cluster_cmd("stop", 0); /* the database goes away mid-run */
     usleep(1500000);
-    cluster_cmd("start", 25433);
+    cluster_cmd("start", 25450);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert_not_null(strstr(r.err, "store: lost"), "%s", r.err);
@@ -87,7 +90,7 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 
 Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_next_run)
 {
-    cluster_cmd("start", 25434);
+    cluster_cmd("start", 25470);
     const char *spool = e2e_path("left.spool");
     const char *args[] = {"simulate",  "--requests",
                           "3000",      "--concurrency",
@@ -119,7 +122,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
     e2e_free(&r);
 
     /* the next run (of nothing) finds the spool and replays it */
-    cluster_cmd("start", 25434);
+    cluster_cmd("start", 25470);
     const char *next[] = {"simulate", "--requests", "0",         "--spool",
                           spool,      "--db",       cluster_url, NULL};
     r = e2e_run(next);
@@ -133,7 +136,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
 
 Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
 {
-    cluster_cmd("start", 25435);
+    cluster_cmd("start", 25490);
     const char *spool = e2e_path("term.spool");
     const char *args[] = {"simulate", "--requests",    "3000",      "--concurrency",
                           "20",       "--latency-ms",  "20-40",     "--seed",
@@ -159,7 +162,7 @@ Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
     cr_assert_gt(kept, 0);
     e2e_free(&r);
 
-    cluster_cmd("start", 25435);
+    cluster_cmd("start", 25490);
     const char *next[] = {"simulate", "--requests", "0",         "--quiet", "--spool",
                           spool,      "--db",       cluster_url, NULL};
     r = e2e_run(next);
