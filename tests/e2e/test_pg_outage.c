@@ -5,17 +5,19 @@
  * many rows are in the spool, and the next run replays them.
  *
  * The clusters come from scripts/pg-cluster.sh (SLUICE_TEST_PG_CLUSTER),
- * on ports of their own (the first free one from 25450, 25470, 25490:
- * below the ephemeral range, so an outgoing connection cannot take them),
- * so the shared test cluster is never touched. */
+ * on ports of their own (from 26000 up: below the ephemeral range, so an
+ * outgoing connection cannot take them), so the shared test cluster is
+ * never touched. */
 #include "e2e.h"
 #include "pg_support.h"
 
 static char cluster[512], cluster_url[512];
 
-/* start: the first time on the first free port from base_port up, then
- * again on the same port (pg-cluster.sh remembers it). */
-static void cluster_cmd(const char *verb, int base_port)
+/* start: the first time on the first free port from a base spread by the
+ * process id over 26000-26899 (so that a test suite running side by side
+ * on the machine does not probe the port of this one's stopped cluster),
+ * then again on the same port (pg-cluster.sh remembers it). */
+static void cluster_cmd(const char *verb, int slot)
 {
     const char *script = getenv("SLUICE_TEST_PG_CLUSTER");
     cr_assert(script && *script, "SLUICE_TEST_PG_CLUSTER is not set: run the tests with "
@@ -25,7 +27,7 @@ static void cluster_cmd(const char *verb, int base_port)
     if (strcmp(verb, "start") == 0)
         snprintf(cmd, sizeof(cmd),
                  "PG_CLUSTER_FAST=1 PG_CLUSTER_PORT=%d bash '%s' start '%s' > '%s.url' 2>'%s'",
-                 base_port, script, cluster, cluster, log);
+                 26000 + ((int)getpid() * 3 + slot * 300) % 900, script, cluster, cluster, log);
     else
         snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' 2>'%s'", script, cluster, log);
     if (system(cmd) != 0) {
@@ -59,7 +61,7 @@ TestSuite(pg_outage, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 {
-    cluster_cmd("start", 25450);
+    cluster_cmd("start", 0);
     const char *spool = e2e_path("run.spool");
     const char *args[] = {"simulate", "--requests",    "6000",      "--concurrency",
                           "60",       "--latency-ms",  "10-30",     "--seed",
@@ -71,7 +73,7 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
     usleep(500000);
     cluster_cmd("stop", 0); /* the database goes away mid-run */
     usleep(1500000);
-    cluster_cmd("start", 25450);
+    cluster_cmd("start", 0);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert_not_null(strstr(r.err, "store: lost"), "%s", r.err);
@@ -90,7 +92,7 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 
 Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_next_run)
 {
-    cluster_cmd("start", 25470);
+    cluster_cmd("start", 1);
     const char *spool = e2e_path("left.spool");
     const char *args[] = {"simulate",  "--requests",
                           "3000",      "--concurrency",
@@ -122,7 +124,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
     e2e_free(&r);
 
     /* the next run (of nothing) finds the spool and replays it */
-    cluster_cmd("start", 25470);
+    cluster_cmd("start", 1);
     const char *next[] = {"simulate", "--requests", "0",         "--spool",
                           spool,      "--db",       cluster_url, NULL};
     r = e2e_run(next);
@@ -136,7 +138,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
 
 Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
 {
-    cluster_cmd("start", 25490);
+    cluster_cmd("start", 2);
     const char *spool = e2e_path("term.spool");
     const char *args[] = {"simulate", "--requests",    "3000",      "--concurrency",
                           "20",       "--latency-ms",  "20-40",     "--seed",
@@ -162,7 +164,7 @@ Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
     cr_assert_gt(kept, 0);
     e2e_free(&r);
 
-    cluster_cmd("start", 25490);
+    cluster_cmd("start", 2);
     const char *next[] = {"simulate", "--requests", "0",         "--quiet", "--spool",
                           spool,      "--db",       cluster_url, NULL};
     r = e2e_run(next);
