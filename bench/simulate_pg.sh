@@ -14,8 +14,8 @@
 # from a file, in one COPY, into an empty copy of the table with the same
 # indexes: what the database itself takes, with a client doing nothing else.
 #
-# The cluster is a throwaway one (initdb in a temporary directory, port
-# 25439, 127.0.0.1 only) with PostgreSQL's default durability: fsync on,
+# The cluster is a throwaway one (initdb in a temporary directory, the
+# first free port from 25439, 127.0.0.1 only) with PostgreSQL's default durability: fsync on,
 # synchronous_commit on. Prints one line per run; nothing is asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ RUNS=${RUNS:-3}
 out=$(mktemp -d /tmp/sluice-bench-pg-XXXXXX)
 chmod 755 "$out"
 trap 'bash scripts/pg-cluster.sh stop "$out/pg" >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
-url=$(bash scripts/pg-cluster.sh start "$out/pg" "${BENCH_PG_PORT:-25439}")
+url=$(PG_CLUSTER_PORT="${BENCH_PG_PORT:-25439}" bash scripts/pg-cluster.sh start "$out/pg")
 bin=./build/sluice
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\

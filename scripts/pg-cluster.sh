@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests (and the benchmark):
 #
-#   bash scripts/pg-cluster.sh start DIR PORT   # initdb into DIR, start on 127.0.0.1:PORT
-#   bash scripts/pg-cluster.sh stop DIR         # fast shutdown
+#   bash scripts/pg-cluster.sh start DIR [PORT]   # initdb into DIR (once), start on 127.0.0.1
+#   bash scripts/pg-cluster.sh stop DIR           # fast shutdown
 #
 # The server listens on 127.0.0.1 only, with its socket in DIR/sock. The
 # superuser is `postgres` with the password in DIR/password (scram over
 # TCP, so a wrong password is refused). As root the server runs as the
-# `postgres` system user (PostgreSQL refuses to run as root). On start it
-# prints the URL (PG_CLUSTER_FAST=1: fsync off, for tests), e.g. postgresql://postgres:PW@127.0.0.1:25432/postgres.
+# `postgres` system user (PostgreSQL refuses to run as root).
+#
+# PORT: the port to use; without it, the port DIR was started on before,
+# or else the first free one from PG_CLUSTER_PORT (default 25432) upward:
+# below the ephemeral range, so no outgoing connection can hold it, and
+# a second test suite running on the same machine simply takes the next.
+# On start it prints the URL, e.g. postgresql://postgres:PW@127.0.0.1:25432/postgres.
+# PG_CLUSTER_FAST=1: fsync off, for tests.
 set -euo pipefail
 
 bin=${PG_BIN:-}
@@ -27,11 +33,11 @@ as_owner() {
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: pg-cluster.sh start DIR PORT | stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: pg-cluster.sh start DIR [PORT] | stop DIR" >&2; exit 2; }
 
 case "$cmd" in
 start)
-  port=${3:?port}
+  port=${3:-}
   mkdir -p "$dir"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     mkdir -p "$dir/data" "$dir/sock"
@@ -43,7 +49,6 @@ start)
       || { cat "$dir/initdb.log" >&2; exit 1; }
     cat >> "$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $port
 unix_socket_directories = '$dir/sock'
 max_connections = 100
 CONF
@@ -52,9 +57,32 @@ CONF
       printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >> "$dir/data/postgresql.conf"
     fi
   fi
+  if [ -z "$port" ] && [ -f "$dir/port" ]; then
+    port=$(cat "$dir/port")
+  fi
   if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start >/dev/null \
-      || { tail -20 "$dir/server.log" >&2; exit 1; }
+    if [ -n "$port" ]; then
+      tries=$port
+    else
+      base=${PG_CLUSTER_PORT:-25432}
+      tries=$(seq "$base" $((base + 40)))
+    fi
+    started=""
+    for p in $tries; do
+      rm -f "$dir/server.log"
+      if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $p" -w -t 30 \
+          start >/dev/null 2>&1; then
+        started=$p
+        break
+      fi
+      grep -q "Address already in use" "$dir/server.log" || break # another failure: report it
+    done
+    if [ -z "$started" ]; then
+      tail -20 "$dir/server.log" >&2
+      exit 1
+    fi
+    port=$started
+    echo "$port" > "$dir/port"
   fi
   echo "postgresql://postgres:$(cat "$dir/password")@127.0.0.1:$port/postgres"
   ;;

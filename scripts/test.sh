@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (optimised and sanitized), starts the
 # services the tests need (a throwaway PostgreSQL cluster on 127.0.0.1,
-# port 25432 (below the ephemeral range), in a temporary directory, stopped and removed on exit), and
+# the first free port from 25432, in a temporary directory, stopped and
+# removed on exit), and
 # runs every test under AddressSanitizer + UBSan. Exits non-zero if any
 # test fails; if PostgreSQL cannot be started the run fails (its tests are
 # never skipped).
@@ -17,7 +18,8 @@ cleanup() {
   rm -rf "$pg_dir"
 }
 trap cleanup EXIT
-if ! SLUICE_TEST_PG_URL=$(PG_CLUSTER_FAST=1 bash scripts/pg-cluster.sh start "$pg_dir/main" "${SLUICE_TEST_PG_PORT:-25432}"); then
+if ! SLUICE_TEST_PG_URL=$(PG_CLUSTER_FAST=1 PG_CLUSTER_PORT="${SLUICE_TEST_PG_PORT:-25432}" \
+    bash scripts/pg-cluster.sh start "$pg_dir/main"); then
   echo "test: cannot start PostgreSQL for the tests (see above); failing" >&2
   exit 1
 fi

@@ -138,6 +138,26 @@ static inline long long pgt_terminate_backends(void)
     return pgt_int(pgt_admin_url(), sql);
 }
 
+/* Waits (at most 4 s) until a run has begun in the database at url: its
+ * run row exists. */
+static inline void pgt_wait_for_run(const char *url)
+{
+    for (int i = 0; i < 200; i++) {
+        PGconn *c = PQconnectdb(url);
+        int begun = 0;
+        if (PQstatus(c) == CONNECTION_OK) {
+            PGresult *r = PQexec(c, "SELECT count(*) FROM runs");
+            begun = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
+            PQclear(r);
+        }
+        PQfinish(c);
+        if (begun)
+            return;
+        usleep(20000);
+    }
+    cr_assert_fail("the run never began");
+}
+
 /* A socket on 127.0.0.1 that accepts TCP connections (the kernel does)
  * but never speaks: libpq would wait forever for the server's reply.
  * Returns the socket (close it) and its port in *port. */

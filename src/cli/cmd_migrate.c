@@ -155,6 +155,7 @@ int sl_cmd_migrate(int argc, char **argv)
     opts.create = strcmp(action, "up") == 0; /* only up may create a SQLite file */
     opts.migrate = 0;
     opts.any_schema = 1;
+    opts.spool = 0; /* rows in a spool are for simulate to replay */
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct sl_store *store;

@@ -69,7 +69,9 @@ static const char usage[] =
     "\n"
     "Ctrl-C stops: queued requests are cancelled, running attempts finish (Ctrl-C again\n"
     "cancels them), every row is written, the analytics of what ran are printed, and\n"
-    "the exit status is 130. Exit status 1: runtime error, 2: bad arguments.\n";
+    "the exit status is 130. With PostgreSQL away, rows that could not be written stay\n"
+    "in the spool and the last line says how many (exit status 1). Exit status 1:\n"
+    "runtime error, 2: bad arguments.\n";
 
 enum {
     F_REQUESTS = 1,

@@ -23,7 +23,8 @@
  *    frame through the same idempotent write, then removed.
  *  - Calls (begin/end run, analytics, migrations, chat history) run one at
  *    a time on a pooled connection, after the spool has been replayed;
- *    while the database is down a call waits for it at most pool_wait_ms.
+ *    while the database is down a call waits for it at most pool_wait_ms
+ *    (pg_calls.c).
  *  - Close: store.c closes the backend once every batch completed (written,
  *    spooled or failed); if the database is up a remaining spool is
  *    replayed first. Then the retrier, the pool and the spool are closed,
@@ -38,19 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "core/rng.h"
-#include "retry/retrier.h"
-#include "store/analytics.h"
-#include "store/conv_page.h"
 #include "store/migrate.h"
-#include "store/pg_conn.h"
-#include "store/pg_migrate.h"
-#include "store/pg_pool.h"
 #include "store/pg_rows.h"
 #include "store/pg_url.h"
-#include "store/spool.h"
-#include "store/store_impl.h"
 
 #define RECONNECT_CAP_MS 2000
 
@@ -64,75 +55,11 @@ static const char stage_insert[] =
     "INSERT INTO requests " SL_PG_COPY_COLUMNS " SELECT " SL_PG_COPY_COLUMNS_BARE
     " FROM sluice_stage ON CONFLICT DO NOTHING; COMMIT";
 
-struct pgs;
+#include "store/pg_store_impl.h"
 
-/* One idempotent write of a COPY stream, for a batch or a spool frame. */
-struct writer {
-    struct pgs *g;
-    struct sl_pg_waiter w;
-    struct sl_pg_conn *conn;
-    struct sl__batch *batch; /* NULL: a spool frame */
-    const char *data;
-    size_t len;
-    uint32_t rows;
-    char *buf;
-    size_t cap;
-    int busy, error_status;
-    char err[512];
-    void (*done)(struct writer *wr, int status);
-};
-
-struct pgs {
-    struct sl_store *s;
-    struct sl_pg_params params;
-    struct sl_pg_pool *pool;
-    struct sl_spool spool;
-    int up, opening, closing, close_parts;
-
-    /* batches handed over by store.c and not being written */
-    struct sl__batch *q_head, **q_tail;
-    unsigned q_len;
-    struct writer *writers;
-    unsigned n_writers;
-
-    /* spilling: one spool append at a time */
-    struct sl__batch *spilling;
-    char *spill_buf;
-
-    /* replay of the spool */
-    struct writer replay;
-    int replaying;
-    uint64_t replayed_rows;
-
-    /* reconnecting */
-    struct sl_retrier retrier;
-    struct sl_retry_policy policy;
-    struct sl_rng rng;
-    struct sl_pg_waiter probe;
-    struct sl_pg_conn *probe_conn; /* the probe's check is running on it */
-    int reconnecting;
-    char down_reason[512];
-
-    /* the call in progress (one at a time) */
-    struct sl__call *call;
-    struct sl_pg_waiter cw;
-    struct sl_pg_conn *call_conn;
-    uv_timer_t call_timer;
-    int call_step;
-    struct sl_pg_migration mig;
-    struct sl__conv_builder conv;
-    char call_param_buf[4][32];
-};
-
-static void pump(struct pgs *g);
-static void replay_pump(struct pgs *g);
-static void on_call_timeout(uv_timer_t *t);
-static void run_call(struct pgs *g);
-static void go_down(struct pgs *g, const char *reason);
 static void maybe_finish_close(struct pgs *g);
 
-static void log_line(struct pgs *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void log_line(struct pgs *g, const char *fmt, ...)
+void sl__pg_log(struct pgs *g, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -307,9 +234,9 @@ static void on_batch_written(struct writer *wr, int status)
          * the batch, first in line */
         q_push_front(g, b);
         if (status != UV_ETIMEDOUT)
-            go_down(g, wr->err);
+            sl__pg_go_down(g, wr->err);
     }
-    pump(g);
+    sl__pg_pump(g);
 }
 
 static void on_spilled(struct sl_spool *sp, int status, void *arg)
@@ -326,7 +253,7 @@ static void on_spilled(struct sl_spool *sp, int status, void *arg)
     } else {
         sl__store_written(g->s, b, SL__SPOOLED, NULL);
     }
-    pump(g);
+    sl__pg_pump(g);
 }
 
 static int draining(const struct pgs *g)
@@ -335,7 +262,7 @@ static int draining(const struct pgs *g)
     return s->closing || (s->ops_head && s->ops_head->is_call) || g->call != NULL;
 }
 
-static void pump(struct pgs *g)
+void sl__pg_pump(struct pgs *g)
 {
     if (g->opening)
         return;
@@ -352,6 +279,15 @@ static void pump(struct pgs *g)
             if (!g->up)
                 return; /* the start failed at once and spilled or requeued */
         }
+    } else if (!g->s->opts.spool && draining(g)) {
+        /* no spool (stats, migrate): what cannot be written fails, loudly */
+        struct sl__batch *b;
+        while ((b = q_pop(g)) != NULL) {
+            char msg[800];
+            snprintf(msg, sizeof(msg), "cannot write %u rows: %s is unreachable (%s)", b->n,
+                     g->s->path, g->down_reason);
+            sl__store_written(g->s, b, UV_EIO, msg);
+        }
     } else if (g->spilling == NULL && g->q_head &&
                (g->q_len * 2 >= g->s->opts.max_batches || draining(g))) {
         struct sl__batch *b = q_pop(g);
@@ -360,7 +296,7 @@ static void pump(struct pgs *g)
         sl_spool_append(&g->spool, g->spill_buf, len, b->n, on_spilled, g);
     }
     if (g->call && g->call_step == 0)
-        run_call(g);
+        sl__pg_run_call(g);
     maybe_finish_close(g);
 }
 
@@ -372,16 +308,16 @@ static void on_spool_removed(struct sl_spool *sp, int status, void *arg)
     struct pgs *g = arg;
     g->replaying = 0;
     if (status != 0) {
-        log_line(g, "store: cannot remove the spool %s: %s", g->spool.path,
-                 sl_spool_error(&g->spool));
+        sl__pg_log(g, "store: cannot remove the spool %s: %s", g->spool.path,
+                   sl_spool_error(&g->spool));
         g->replay.error_status = status; /* its rows are in: do not replay it again now */
     }
     g->s->rows_spooled = 0;
     if (g->replayed_rows)
-        log_line(g, "store: replayed %" PRIu64 " rows from the spool %s into %s", g->replayed_rows,
-                 g->spool.path, g->s->path);
+        sl__pg_log(g, "store: replayed %" PRIu64 " rows from the spool %s into %s",
+                   g->replayed_rows, g->spool.path, g->s->path);
     g->replayed_rows = 0;
-    pump(g);
+    sl__pg_pump(g);
 }
 
 static void on_frame_written(struct writer *wr, int status)
@@ -393,20 +329,20 @@ static void on_frame_written(struct writer *wr, int status)
         g->s->rows_spooled -= wr->rows < g->s->rows_spooled ? wr->rows : g->s->rows_spooled;
         g->replayed_rows += wr->rows;
         g->replaying = 0;
-        replay_pump(g);
+        sl__pg_replay_pump(g);
         return;
     }
     sl_spool_rewind(&g->spool);
     g->replaying = 0;
     if (status == UV_EIO) {
         /* the server refuses these rows: they stay in the spool */
-        log_line(g, "store: cannot replay the spool %s into %s: %s; it is kept", g->spool.path,
-                 g->s->path, wr->err);
+        sl__pg_log(g, "store: cannot replay the spool %s into %s: %s; it is kept", g->spool.path,
+                   g->s->path, wr->err);
         g->replay.error_status = UV_EIO;
     } else if (status != UV_ETIMEDOUT) {
-        go_down(g, wr->err);
+        sl__pg_go_down(g, wr->err);
     }
-    pump(g);
+    sl__pg_pump(g);
 }
 
 static void on_frame_read(struct sl_spool *sp, int status, const char *payload, size_t len,
@@ -422,11 +358,11 @@ static void on_frame_read(struct sl_spool *sp, int status, const char *payload, 
         g->replaying = 0;
         sl_spool_rewind(&g->spool);
         if (status != 0) {
-            log_line(g, "store: cannot read the spool %s: %s; it is kept", g->spool.path,
-                     sl_spool_error(&g->spool));
+            sl__pg_log(g, "store: cannot read the spool %s: %s; it is kept", g->spool.path,
+                       sl_spool_error(&g->spool));
             g->replay.error_status = status;
         }
-        pump(g);
+        sl__pg_pump(g);
         return;
     }
     struct writer *wr = &g->replay;
@@ -437,16 +373,16 @@ static void on_frame_read(struct sl_spool *sp, int status, const char *payload, 
 }
 
 /* A spool file exists (unless its replay failed: then it is kept). */
-static int replay_needed(const struct pgs *g)
+int sl__pg_replay_needed(const struct pgs *g)
 {
     return g->replay.error_status == 0 && g->spool.size > 0;
 }
 
-static void replay_pump(struct pgs *g)
+void sl__pg_replay_pump(struct pgs *g)
 {
-    if (!g->up || g->replaying || g->opening || !replay_needed(g)) {
+    if (!g->up || g->replaying || g->opening || !sl__pg_replay_needed(g)) {
         if (!g->replaying)
-            pump(g);
+            sl__pg_pump(g);
         return;
     }
     g->replaying = 1;
@@ -503,8 +439,8 @@ static void reconnect_sleep(struct sl_retrier *r, enum sl_err error,
 {
     (void)error;
     struct pgs *g = r->data;
-    log_line(g, "store: cannot reach %s (%s); next try in %.0f ms (attempt %u)", g->s->path,
-             g->down_reason, d->wait_ms, r->state.attempt);
+    sl__pg_log(g, "store: cannot reach %s (%s); next try in %.0f ms (attempt %u)", g->s->path,
+               g->down_reason, d->wait_ms, r->state.attempt);
 }
 
 static void reconnect_done(struct sl_retrier *r)
@@ -517,328 +453,28 @@ static void reconnect_done(struct sl_retrier *r)
     }
     g->up = 1;
     g->replay.error_status = 0;
-    log_line(g, "store: %s is back after %u attempt(s); writing %u queued batch(es)%s", g->s->path,
-             r->outcome.attempts, g->q_len, replay_needed(g) ? " and replaying the spool" : "");
-    replay_pump(g);
-    pump(g);
+    sl__pg_log(g, "store: %s is back after %u attempt(s); writing %u queued batch(es)%s",
+               g->s->path, r->outcome.attempts, g->q_len,
+               sl__pg_replay_needed(g) ? " and replaying the spool" : "");
+    sl__pg_replay_pump(g);
+    sl__pg_pump(g);
 }
 
-static void go_down(struct pgs *g, const char *reason)
+void sl__pg_go_down(struct pgs *g, const char *reason)
 {
     if (!g->up || g->opening)
         return;
     g->up = 0;
     snprintf(g->down_reason, sizeof(g->down_reason), "%s", reason);
-    log_line(g, "store: lost %s (%s); keeping rows in memory, then in the spool %s", g->s->path,
-             reason, g->spool.path);
+    sl__pg_log(g, "store: lost %s (%s); keeping rows in memory, then in the spool %s", g->s->path,
+               reason, g->spool.path);
     if (g->call && g->call_step == 0 && !uv_is_active((uv_handle_t *)&g->call_timer))
-        uv_timer_start(&g->call_timer, on_call_timeout, g->s->opts.pool_wait_ms, 0);
+        uv_timer_start(&g->call_timer, sl__pg_call_timeout, g->s->opts.pool_wait_ms, 0);
     if (g->closing)
         return;
     g->reconnecting = 1;
     sl_retrier_run(&g->retrier, &g->policy, &g->rng, reconnect_attempt, reconnect_sleep,
                    reconnect_done);
-}
-
-/* ---- calls ---------------------------------------------------------------- */
-
-static void call_finish(struct pgs *g, int status)
-{
-    struct sl__call *c = g->call;
-    uv_timer_stop(&g->call_timer);
-    if (g->call_conn) {
-        sl_pg_pool_release(g->pool, g->call_conn, status != 0);
-        g->call_conn = NULL;
-    }
-    g->call = NULL;
-    g->call_step = 0;
-    c->status = status;
-    if (status == UV_ECONNRESET || status == UV_ECONNREFUSED)
-        go_down(g, c->err);
-    sl__store_called(g->s, c);
-}
-
-static void call_fail(struct pgs *g, int status, const char *what)
-{
-    snprintf(g->call->err, sizeof(g->call->err), "%s in %s: %s", what, g->s->path,
-             g->call_conn ? sl_pg_conn_error(g->call_conn) : "no connection");
-    call_finish(g, status ? status : UV_EIO);
-}
-
-static const char *i64(struct pgs *g, int slot, int64_t v)
-{
-    snprintf(g->call_param_buf[slot], sizeof(g->call_param_buf[slot]), "%" PRId64, v);
-    return g->call_param_buf[slot];
-}
-
-static void on_begun(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)c;
-    struct pgs *g = arg;
-    if (status != 0 || res == NULL || PQntuples(res) != 1) {
-        call_fail(g, status, "cannot record the run");
-        return;
-    }
-    g->s->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    call_finish(g, 0);
-}
-
-static void on_ended(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)c;
-    (void)res;
-    struct pgs *g = arg;
-    if (status != 0)
-        call_fail(g, status, "cannot finish the run");
-    else
-        call_finish(g, 0);
-}
-
-static double num(PGresult *res, int col)
-{
-    return PQgetisnull(res, 0, col) ? 0 : strtod(PQgetvalue(res, 0, col), NULL);
-}
-
-static void on_stats_rows(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)c;
-    struct pgs *g = arg;
-    struct sl_stats *out = g->call->out;
-    if (status != 0 || res == NULL || PQntuples(res) != 1) {
-        call_fail(g, status, "analytics query failed");
-        return;
-    }
-    out->db_rows = (uint64_t)num(res, 0);
-    out->succeeded = (uint64_t)num(res, 1);
-    out->failed = (uint64_t)num(res, 2);
-    out->cancelled = (uint64_t)num(res, 3);
-    out->retries = (uint64_t)num(res, 4);
-    out->avg_processing_ms = num(res, 5);
-    out->avg_queue_ms = num(res, 6);
-    double busy_ms = num(res, 7);
-    out->makespan_s = num(res, 8) / 1e6;
-    out->p50_ms = num(res, 9);
-    out->p95_ms = num(res, 10);
-    out->p99_ms = num(res, 11);
-    sl_stats_derive(out, busy_ms);
-    call_finish(g, 0);
-}
-
-static void on_stats_run(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    struct pgs *g = arg;
-    struct sl_stats *out = g->call->out;
-    if (status != 0 || res == NULL) {
-        call_fail(g, status, "analytics query failed");
-        return;
-    }
-    if (PQntuples(res) == 0) {
-        if (g->call->id > 0)
-            snprintf(g->call->err, sizeof(g->call->err), "no run %" PRId64 " in this database",
-                     g->call->id);
-        else
-            snprintf(g->call->err, sizeof(g->call->err), "no runs in this database yet");
-        call_finish(g, UV_ENOENT);
-        return;
-    }
-    out->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    out->requests = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-    out->concurrency = (unsigned)atoi(PQgetvalue(res, 0, 2));
-    out->max_in_flight = (unsigned)atoi(PQgetvalue(res, 0, 3));
-    snprintf(out->run_status, sizeof(out->run_status), "%s", PQgetvalue(res, 0, 4));
-    const char *params[1] = {i64(g, 0, out->run_id)};
-    /* percentile_disc is the nearest rank, like the SQLite store's */
-    sl_pg_conn_query(c,
-                     "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'),"
-                     " count(*) FILTER (WHERE status = 'failed'),"
-                     " count(*) FILTER (WHERE status = 'cancelled'),"
-                     " coalesce(sum(greatest(attempts - 1, 0)), 0),"
-                     " coalesce(avg(p), 0), coalesce(avg(q), 0), coalesce(sum(p), 0),"
-                     " coalesce(extract(epoch FROM max(finished_at) - min(created_at)) * 1e6, 0),"
-                     " percentile_disc(0.5) WITHIN GROUP (ORDER BY p),"
-                     " percentile_disc(0.95) WITHIN GROUP (ORDER BY p),"
-                     " percentile_disc(0.99) WITHIN GROUP (ORDER BY p) "
-                     "FROM (SELECT status, attempts, created_at, finished_at,"
-                     " extract(epoch FROM finished_at - started_at) * 1000 AS p,"
-                     " extract(epoch FROM started_at - created_at) * 1000 AS q"
-                     " FROM requests WHERE run_id = $1) r",
-                     1, params, on_stats_rows, g);
-}
-
-static int64_t us_at(PGresult *res, int row, int col)
-{
-    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-static void on_messages(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)c;
-    struct pgs *g = arg;
-    if (status != 0 || res == NULL) {
-        sl__conv_builder_release(&g->conv);
-        call_fail(g, status, "cannot load messages");
-        return;
-    }
-    int rc = 0;
-    for (int i = 0; i < PQntuples(res) && rc == 0; i++)
-        rc = sl__conv_add_message(&g->conv, us_at(res, i, 0), atoi(PQgetvalue(res, i, 1)),
-                                  PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2),
-                                  PQgetvalue(res, i, 3), (size_t)PQgetlength(res, i, 3),
-                                  us_at(res, i, 4));
-    if (rc == 0)
-        rc = sl__conv_finish(&g->conv, g->call->out);
-    else
-        sl__conv_builder_release(&g->conv);
-    if (rc != 0) {
-        snprintf(g->call->err, sizeof(g->call->err), "chat history page too large (%s)",
-                 uv_strerror(rc));
-        call_finish(g, rc);
-        return;
-    }
-    call_finish(g, 0);
-}
-
-static void on_conversations(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    struct pgs *g = arg;
-    if (status != 0 || res == NULL) {
-        call_fail(g, status, "cannot load conversations");
-        return;
-    }
-    sl__conv_builder_init(&g->conv);
-    int rc = 0, n = PQntuples(res);
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = sl__conv_add(&g->conv, us_at(res, i, 0), PQgetvalue(res, i, 1),
-                          (size_t)PQgetlength(res, i, 1), us_at(res, i, 2));
-    if (rc != 0 || n == 0) {
-        if (rc == 0)
-            rc = sl__conv_finish(&g->conv, g->call->out);
-        else
-            sl__conv_builder_release(&g->conv);
-        call_finish(g, rc);
-        return;
-    }
-    /* the page is every id in [first, last]: one range finds the messages */
-    const char *params[2] = {i64(g, 0, g->conv.convs[0].id), i64(g, 1, g->conv.convs[n - 1].id)};
-    sl_pg_conn_query(c,
-                     "SELECT conversation_id, seq, role, content,"
-                     " (extract(epoch FROM created_at) * 1e6)::bigint FROM messages"
-                     " WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, seq"
-                     " LIMIT " SL__CONV_LIMIT_TEXT, /* one past the bound: "too large" */
-                     2, params, on_messages, g);
-}
-
-static void on_migration(struct sl_pg_migration *m, int status)
-{
-    struct pgs *g = m->data;
-    struct sl__call *c = g->call;
-    if (status != 0) {
-        snprintf(c->err, sizeof(c->err), "%s", m->err);
-        call_finish(g, status);
-        return;
-    }
-    *(int *)c->out = c->kind == SL__CALL_VERSION ? m->version : m->applied;
-    call_finish(g, 0);
-}
-
-static void on_call_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int status)
-{
-    struct pgs *g = w->data;
-    struct sl__call *c = g->call;
-    if (status != 0) {
-        snprintf(c->err, sizeof(c->err), "cannot reach %s: %s", g->s->path,
-                 sl_pg_pool_error(g->pool));
-        call_finish(g, w->connect_failed ? UV_ECONNREFUSED : UV_ETIMEDOUT);
-        return;
-    }
-    g->call_conn = conn;
-    g->call_step = 2;
-    g->mig.data = g;
-    const char *p[4];
-    switch (c->kind) {
-    case SL__CALL_BARRIER:
-        call_finish(g, 0);
-        break;
-    case SL__CALL_BEGIN_RUN: {
-        const struct sl_run_info *info = c->in;
-        p[0] = info->command;
-        p[1] = i64(g, 1, (int64_t)info->requests);
-        p[2] = i64(g, 2, info->concurrency);
-        p[3] = info->params_json ? info->params_json : "{}";
-        sl_pg_conn_query(conn,
-                         "INSERT INTO runs (command, started_at, requests, concurrency, params)"
-                         " VALUES ($1, now(), $2, $3, $4) RETURNING id",
-                         4, p, on_begun, g);
-        break;
-    }
-    case SL__CALL_END_RUN:
-        p[0] = c->in;
-        p[1] = i64(g, 1, c->value);
-        p[2] = i64(g, 2, g->s->run_id);
-        sl_pg_conn_query(conn,
-                         "UPDATE runs SET finished_at = now(), status = $1, max_in_flight = $2"
-                         " WHERE id = $3",
-                         3, p, on_ended, g);
-        break;
-    case SL__CALL_STATS:
-        memset(c->out, 0, sizeof(struct sl_stats));
-        p[0] = i64(g, 0, c->id);
-        sl_pg_conn_query(conn,
-                         "SELECT id, requests, concurrency, coalesce(max_in_flight, 0), status"
-                         " FROM runs WHERE id = CASE WHEN $1::bigint > 0 THEN $1::bigint"
-                         " ELSE (SELECT max(id) FROM runs) END",
-                         1, p, on_stats_run, g);
-        break;
-    case SL__CALL_VERSION:
-        sl_pg_version_read(&g->mig, conn, g->s->path, on_migration);
-        break;
-    case SL__CALL_MIGRATE:
-        sl_pg_migrate_to(&g->mig, conn, g->s->path, c->value, on_migration);
-        break;
-    case SL__CALL_CONVERSATIONS:
-        p[0] = i64(g, 0, c->id);
-        p[1] = i64(g, 1, c->value);
-        sl_pg_conn_query(conn,
-                         "SELECT id, title, (extract(epoch FROM created_at) * 1e6)::bigint"
-                         " FROM conversations WHERE id > $1 ORDER BY id LIMIT $2",
-                         2, p, on_conversations, g);
-        break;
-    }
-}
-
-static void on_call_timeout(uv_timer_t *t)
-{
-    struct pgs *g = t->data;
-    if (g->call == NULL || g->call_step != 0 || g->up)
-        return; /* running, or the database is back and the call waits for the replay */
-    snprintf(g->call->err, sizeof(g->call->err), "cannot reach %s (%s); waited %u ms", g->s->path,
-             g->down_reason, g->s->opts.pool_wait_ms);
-    call_finish(g, UV_ECONNREFUSED);
-}
-
-/* Runs the call once the database is up and the spool replayed. */
-static void run_call(struct pgs *g)
-{
-    if (g->call_step != 0)
-        return;
-    if (!g->up || g->replaying || replay_needed(g) || g->spilling) {
-        if (g->up && !g->replaying && replay_needed(g))
-            replay_pump(g);
-        return; /* pump() calls again; the timer bounds the wait */
-    }
-    g->call_step = 1;
-    g->cw.data = g;
-    sl_pg_pool_acquire(g->pool, &g->cw, on_call_conn);
-}
-
-static void pg_call(struct sl_store *s, struct sl__call *c)
-{
-    struct pgs *g = s->impl;
-    g->call = c;
-    g->call_step = 0;
-    if (!g->up)
-        uv_timer_start(&g->call_timer, on_call_timeout, s->opts.pool_wait_ms, 0);
-    pump(g);
 }
 
 /* ---- open ----------------------------------------------------------------- */
@@ -849,8 +485,8 @@ static void open_done(struct pgs *g, int status, const char *err)
     g->up = status == 0;
     sl__store_opened(g->s, status, err);
     if (status == 0) {
-        replay_pump(g);
-        pump(g);
+        sl__pg_replay_pump(g);
+        sl__pg_pump(g);
     }
 }
 
@@ -928,10 +564,10 @@ static void on_spool_started(struct sl_spool *sp, int status, void *arg)
         return;
     }
     if (sp->size > 0)
-        log_line(g,
-                 "store: found the spool %s (%" PRIu64 " bytes) of an earlier run; it will "
-                 "be replayed into %s",
-                 sp->path, sp->size, g->s->path);
+        sl__pg_log(g,
+                   "store: found the spool %s (%" PRIu64 " bytes) of an earlier run; it will "
+                   "be replayed into %s",
+                   sp->path, sp->size, g->s->path);
     g->cw.data = g;
     sl_pg_pool_acquire(g->pool, &g->cw, on_open_conn);
 }
@@ -994,7 +630,8 @@ static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_si
     else /* one spool per database; the masked URL names it without its secret */
         snprintf(spool_path, sizeof(spool_path), "sluice-spool-%016" PRIx64 ".bin", fnv64(s->path));
     sl_spool_init(&g->spool, s->loop, spool_path);
-    snprintf(s->spool_path, sizeof(s->spool_path), "%s", spool_path);
+    if (s->opts.spool)
+        snprintf(s->spool_path, sizeof(s->spool_path), "%s", spool_path);
 
     sl_retry_policy_default(&g->policy);
     g->policy.max_attempts = 0;
@@ -1009,7 +646,12 @@ static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_si
     uv_timer_init(s->loop, &g->call_timer);
     g->call_timer.data = g;
 
-    sl_spool_start(&g->spool, on_spool_started, g);
+    if (s->opts.spool) {
+        sl_spool_start(&g->spool, on_spool_started, g);
+    } else {
+        g->cw.data = g;
+        sl_pg_pool_acquire(g->pool, &g->cw, on_open_conn);
+    }
     return 0;
 }
 
@@ -1019,12 +661,12 @@ static void pg_write(struct sl_store *s, struct sl__batch *b)
 {
     struct pgs *g = s->impl;
     q_push_back(g, b);
-    pump(g);
+    sl__pg_pump(g);
 }
 
 static void pg_drain(struct sl_store *s)
 {
-    pump(s->impl);
+    sl__pg_pump(s->impl);
 }
 
 static void free_pgs(struct pgs *g)
@@ -1074,8 +716,8 @@ static void maybe_finish_close(struct pgs *g)
 {
     if (g->closing != 1 || g->spilling || g->replaying || g->reconnecting || g->q_head)
         return;
-    if (g->up && replay_needed(g)) {
-        replay_pump(g);
+    if (g->up && sl__pg_replay_needed(g)) {
+        sl__pg_replay_pump(g);
         return;
     }
     for (unsigned i = 0; i < g->n_writers; i++)
@@ -1083,10 +725,10 @@ static void maybe_finish_close(struct pgs *g)
             return;
     g->closing = 2;
     if (g->s->rows_spooled > 0)
-        log_line(g,
-                 "store: %s is unreachable; %" PRIu64 " row(s) are kept in the spool %s and "
-                 "will be replayed by the next run",
-                 g->s->path, g->s->rows_spooled, g->spool.path);
+        sl__pg_log(g,
+                   "store: %s is unreachable; %" PRIu64 " row(s) are kept in the spool %s and "
+                   "will be replayed by the next run",
+                   g->s->path, g->s->rows_spooled, g->spool.path);
     g->close_parts = 4;
     sl_retrier_close(&g->retrier, on_retrier_closed);
     uv_close((uv_handle_t *)&g->call_timer, on_handle_closed);
@@ -1116,7 +758,7 @@ const struct sl__store_backend sl__pg_backend = {
     .name = "postgresql",
     .open = pg_open,
     .write = pg_write,
-    .call = pg_call,
+    .call = sl__pg_call,
     .close = pg_close,
     .drain = pg_drain,
 };

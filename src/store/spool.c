@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -47,7 +48,7 @@ void sl_spool_init(struct sl_spool *sp, uv_loop_t *loop, const char *path)
     memset(sp, 0, sizeof(*sp));
     sp->loop = loop;
     snprintf(sp->path, sizeof(sp->path), "%s", path);
-    sp->wfd = sp->rfd = -1;
+    sp->fd = -1;
     sp->tail = &sp->head;
 }
 
@@ -108,31 +109,34 @@ static void run_op(uv_work_t *w)
     struct stat st;
     switch (op->kind) {
     case OP_START:
-        op->size = stat(sp->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+        sp->fd = open(sp->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (sp->fd < 0) {
+            op->status = sys_error(op, "cannot open the");
+            break;
+        }
+        if (flock(sp->fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            snprintf(op->err, sizeof(op->err),
+                     e == EWOULDBLOCK ? "the spool %s is in use by another sluice process; give "
+                                        "each process its own --spool"
+                                      : "cannot lock the spool %s",
+                     sp->path);
+            close(sp->fd);
+            sp->fd = -1;
+            op->status = e == EWOULDBLOCK ? UV_EBUSY : -e;
+            break;
+        }
+        op->size = fstat(sp->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
         break;
     case OP_APPEND: {
-        if (sp->wfd < 0) {
-            sp->wfd = open(sp->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-            if (sp->wfd < 0) {
-                op->status = sys_error(op, "cannot create the");
-                break;
-            }
-        }
         uint32_t head[4] = {SPOOL_MAGIC, (uint32_t)op->len, op->rows, fnv1a(op->payload, op->len)};
-        if (write_frame(sp->wfd, head, op->payload, op->len) != 0 || fdatasync(sp->wfd) != 0)
+        if (write_frame(sp->fd, head, op->payload, op->len) != 0 || fdatasync(sp->fd) != 0)
             op->status = sys_error(op, "cannot write to the");
         break;
     }
     case OP_READ: {
-        if (sp->rfd < 0) {
-            sp->rfd = open(sp->path, O_RDONLY | O_CLOEXEC);
-            if (sp->rfd < 0) {
-                op->status = errno == ENOENT ? UV_EOF : sys_error(op, "cannot open the");
-                break;
-            }
-        }
         uint32_t head[4];
-        int r = read_at(sp->rfd, (char *)head, sizeof(head), op->offset);
+        int r = read_at(sp->fd, (char *)head, sizeof(head), op->offset);
         if (r < 0) {
             op->status = sys_error(op, "cannot read the");
             break;
@@ -150,7 +154,7 @@ static void run_op(uv_work_t *w)
             sp->rbuf = b;
             sp->rbuf_cap = head[1];
         }
-        r = read_at(sp->rfd, sp->rbuf, head[1], op->offset + sizeof(head));
+        r = read_at(sp->fd, sp->rbuf, head[1], op->offset + sizeof(head));
         if (r < 0) {
             op->status = sys_error(op, "cannot read the");
             break;
@@ -165,14 +169,17 @@ static void run_op(uv_work_t *w)
         break;
     }
     case OP_REMOVE:
+        /* emptied, not unlinked: the lock stays ours (unlinked at close) */
+        if (ftruncate(sp->fd, 0) != 0 || fdatasync(sp->fd) != 0)
+            op->status = sys_error(op, "cannot empty the");
+        break;
     case OP_CLOSE:
-        if (sp->wfd >= 0)
-            close(sp->wfd);
-        if (sp->rfd >= 0)
-            close(sp->rfd);
-        sp->wfd = sp->rfd = -1;
-        if (op->kind == OP_REMOVE && unlink(sp->path) != 0 && errno != ENOENT)
-            op->status = sys_error(op, "cannot remove the");
+        if (sp->fd >= 0) {
+            if (fstat(sp->fd, &st) == 0 && st.st_size == 0)
+                unlink(sp->path); /* while still holding the lock */
+            close(sp->fd);
+        }
+        sp->fd = -1;
         break;
     }
 }
@@ -230,6 +237,16 @@ static void next_op(struct sl_spool *sp)
 {
     if (sp->busy || sp->head == NULL)
         return;
+    struct spool_op *first = sp->head;
+    if (sp->fd < 0 && first->kind != OP_START && first->kind != OP_CLOSE) {
+        /* not open (the start failed): every use fails the same way */
+        sp->busy = 1;
+        first->status = UV_EBADF;
+        snprintf(first->err, sizeof(first->err), "the spool %s is not open", sp->path);
+        first->work.data = first;
+        after_op(&first->work, 0);
+        return;
+    }
     sp->busy = 1;
     struct spool_op *op = sp->head;
     if (op->kind == OP_READ)

@@ -39,6 +39,7 @@ void sl_store_options_default(struct sl_store_options *opts)
         .pool_wait_ms = 5000,
         .connect_timeout_ms = 5000,
         .write_timeout_ms = 30000,
+        .spool = 1,
     };
 }
 

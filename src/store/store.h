@@ -86,6 +86,7 @@ struct sl_store_options {
     unsigned pool_wait_ms;       /* longest wait for a free connection */
     unsigned connect_timeout_ms; /* one connection attempt, name lookup included */
     unsigned write_timeout_ms;   /* a batch write without an answer: connection lost; 0: none */
+    int spool;                   /* keep rows in a spool file while the database is away */
     const char *spool_path;      /* outage spool; NULL: sluice-spool-<hash>.bin here */
     /* where the store's own news goes (lost database, reconnects, spool);
      * NULL: stderr */

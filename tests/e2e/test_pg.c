@@ -68,16 +68,7 @@ Test(pg, ctrl_c_writes_every_row_and_exits_130)
                           "40-80",    "--seed",     "2",    "--json",        "--db", pgt_url,
                           NULL};
     pid_t pid = e2e_spawn(args);
-    for (int i = 0; i < 250; i++) {
-        PGconn *c = PQconnectdb(pgt_url);
-        PGresult *r = PQexec(c, "SELECT count(*) FROM runs");
-        int begun = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
-        PQclear(r);
-        PQfinish(c);
-        if (begun)
-            break;
-        usleep(20000);
-    }
+    pgt_wait_for_run(pgt_url);
     usleep(300000);
     cr_assert_eq(kill(pid, SIGINT), 0);
     struct e2e_run r = e2e_wait(pid);
@@ -88,6 +79,31 @@ Test(pg, ctrl_c_writes_every_row_and_exits_130)
                  2000);
     cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 1);
     cr_assert_not_null(strstr(r.err, "interrupted"), "%s", r.err);
+    e2e_free(&r);
+}
+
+Test(pg, a_spool_in_use_by_another_process_is_refused_clearly)
+{
+    const char *spool = e2e_path("shared.spool");
+    const char *a_args[] = {"simulate",     "--requests", "2000",    "--concurrency", "5",
+                            "--latency-ms", "20-40",      "--quiet", "--spool",       spool,
+                            "--db",         pgt_url,      NULL};
+    pid_t a = e2e_spawn(a_args);
+    pgt_wait_for_run(pgt_url);
+    /* e2e_spawn's output files are per test: B's are read before A ends */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' simulate --requests 5 --quiet --spool '%s' --db '%s' 2>'%s'",
+             e2e_bin(), spool, pgt_url, e2e_path("b.err"));
+    int status = system(cmd);
+    char *err = e2e_slurp(e2e_path("b.err"));
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit %d: %s", status, err);
+    cr_assert_eq(e2e_lines(err), 1, "%s", err);
+    cr_assert_not_null(strstr(err, "in use by another sluice process"), "%s", err);
+    free(err);
+    cr_assert_eq(kill(a, SIGINT), 0);
+    struct e2e_run r = e2e_wait(a);
+    cr_assert_eq(r.status, 130, "%s", r.err);
+    cr_assert(!e2e_exists(spool), "the first process left its (empty) spool");
     e2e_free(&r);
 }
 

@@ -5,15 +5,19 @@
  * many rows are in the spool, and the next run replays them.
  *
  * The clusters come from scripts/pg-cluster.sh (SLUICE_TEST_PG_CLUSTER),
- * on ports of their own (below the ephemeral range: an outgoing
- * connection's local port cannot take them), so the shared test cluster is
+ * on ports of their own (from 26000 up: below the ephemeral range, so an
+ * outgoing connection cannot take them), so the shared test cluster is
  * never touched. */
 #include "e2e.h"
 #include "pg_support.h"
 
 static char cluster[512], cluster_url[512];
 
-static void cluster_cmd(const char *verb, int port)
+/* start: the first time on the first free port from a base spread by the
+ * process id over 26000-26899 (so that a test suite running side by side
+ * on the machine does not probe the port of this one's stopped cluster),
+ * then again on the same port (pg-cluster.sh remembers it). */
+static void cluster_cmd(const char *verb, int slot)
 {
     const char *script = getenv("SLUICE_TEST_PG_CLUSTER");
     cr_assert(script && *script, "SLUICE_TEST_PG_CLUSTER is not set: run the tests with "
@@ -21,8 +25,9 @@ static void cluster_cmd(const char *verb, int port)
     char cmd[2048], log[600];
     snprintf(log, sizeof(log), "%s.log", cluster);
     if (strcmp(verb, "start") == 0)
-        snprintf(cmd, sizeof(cmd), "PG_CLUSTER_FAST=1 bash '%s' start '%s' %d > '%s.url' 2>'%s'",
-                 script, cluster, port, cluster, log);
+        snprintf(cmd, sizeof(cmd),
+                 "PG_CLUSTER_FAST=1 PG_CLUSTER_PORT=%d bash '%s' start '%s' > '%s.url' 2>'%s'",
+                 26000 + ((int)getpid() * 3 + slot * 300) % 900, script, cluster, cluster, log);
     else
         snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' 2>'%s'", script, cluster, log);
     if (system(cmd) != 0) {
@@ -54,29 +59,9 @@ static void teardown(void)
 
 TestSuite(pg_outage, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Waits until the run has begun (its run row exists). */
-static void wait_for_run(void)
-{
-    for (int i = 0; i < 200; i++) {
-        PGconn *c = PQconnectdb(cluster_url);
-        if (PQstatus(c) == CONNECTION_OK) {
-            PGresult *r = PQexec(c, "SELECT count(*) FROM runs");
-            int ok = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
-            PQclear(r);
-            PQfinish(c);
-            if (ok)
-                return;
-        } else {
-            PQfinish(c);
-        }
-        usleep(20000);
-    }
-    cr_assert_fail("the run never began");
-}
-
 Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 {
-    cluster_cmd("start", 25433);
+    cluster_cmd("start", 0);
     const char *spool = e2e_path("run.spool");
     const char *args[] = {"simulate", "--requests",    "6000",      "--concurrency",
                           "60",       "--latency-ms",  "10-30",     "--seed",
@@ -84,11 +69,11 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
                           "200",      "--max-batches", "4",         "--spool",
                           spool,      "--db",          cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
-    wait_for_run();
+    pgt_wait_for_run(cluster_url);
     usleep(500000);
     cluster_cmd("stop", 0); /* the database goes away mid-run */
     usleep(1500000);
-    cluster_cmd("start", 25433);
+    cluster_cmd("start", 0);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert_not_null(strstr(r.err, "store: lost"), "%s", r.err);
@@ -107,7 +92,7 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 
 Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_next_run)
 {
-    cluster_cmd("start", 25434);
+    cluster_cmd("start", 1);
     const char *spool = e2e_path("left.spool");
     const char *args[] = {"simulate",  "--requests",
                           "3000",      "--concurrency",
@@ -121,7 +106,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
                           "500",       "--db",
                           cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
-    wait_for_run();
+    pgt_wait_for_run(cluster_url);
     usleep(300000);
     cluster_cmd("stop", 0);
     struct e2e_run r = e2e_wait(pid);
@@ -139,7 +124,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
     e2e_free(&r);
 
     /* the next run (of nothing) finds the spool and replays it */
-    cluster_cmd("start", 25434);
+    cluster_cmd("start", 1);
     const char *next[] = {"simulate", "--requests", "0",         "--spool",
                           spool,      "--db",       cluster_url, NULL};
     r = e2e_run(next);
@@ -153,7 +138,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
 
 Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
 {
-    cluster_cmd("start", 25435);
+    cluster_cmd("start", 2);
     const char *spool = e2e_path("term.spool");
     const char *args[] = {"simulate", "--requests",    "3000",      "--concurrency",
                           "20",       "--latency-ms",  "20-40",     "--seed",
@@ -161,7 +146,7 @@ Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
                           "100",      "--spool",       spool,       "--pool-timeout-ms",
                           "500",      "--db",          cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
-    wait_for_run();
+    pgt_wait_for_run(cluster_url);
     usleep(300000);
     cluster_cmd("stop", 0);
     usleep(300000);
@@ -179,7 +164,7 @@ Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
     cr_assert_gt(kept, 0);
     e2e_free(&r);
 
-    cluster_cmd("start", 25435);
+    cluster_cmd("start", 2);
     const char *next[] = {"simulate", "--requests", "0",         "--quiet", "--spool",
                           spool,      "--db",       cluster_url, NULL};
     r = e2e_run(next);

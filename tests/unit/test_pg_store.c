@@ -250,6 +250,7 @@ Test(pg_store, concurrent_instances_migrate_in_turn)
     sl_store_options_default(&o);
     o.migrate = 0;
     o.any_schema = 1;
+    o.spool = 0; /* two stores on one database in one directory: no spool, like migrate */
     struct sl_store *a = open_store(&loop, pgt_url, &o, 1);
     struct sl_store *b = open_store(&loop, pgt_url, &o, 1);
     int applied_a = -1, applied_b = -1;

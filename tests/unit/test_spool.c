@@ -1,6 +1,6 @@
 /* The spool file: frames come back in order and intact, a torn last frame
- * ends the replay instead of feeding garbage, remove leaves nothing, and an
- * append after a remove starts a new file. */
+ * ends the replay instead of feeding garbage, an emptied spool leaves no
+ * file behind, and one process at a time may use a spool. */
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -80,6 +80,15 @@ static void append(struct fx *f, const char *text, uint32_t rows)
     sl_spool_append(&f->sp, text, strlen(text), rows, on_done, f);
 }
 
+static void start(struct fx *f)
+{
+    uv_loop_init(&f->loop);
+    sl_spool_init(&f->sp, &f->loop, path);
+    f->pending++;
+    sl_spool_start(&f->sp, on_done, f);
+    wait_all(f);
+}
+
 static void close_fx(struct fx *f)
 {
     f->pending++;
@@ -91,13 +100,14 @@ static void close_fx(struct fx *f)
 Test(spool, frames_come_back_in_order_and_a_torn_tail_is_ignored)
 {
     struct fx f = {0};
-    uv_loop_init(&f.loop);
-    sl_spool_init(&f.sp, &f.loop, path);
+    start(&f);
+    cr_assert_eq(f.sp.size, 0);
     append(&f, "first frame", 3);
     append(&f, "second", 5);
     wait_all(&f);
     cr_assert(sl_spool_pending(&f.sp));
     close_fx(&f);
+    cr_assert_eq(access(path, F_OK), 0, "a spool with rows must be kept");
 
     /* a crash in the middle of a third append: half a header and payload */
     int fd = open(path, O_WRONLY | O_APPEND);
@@ -108,11 +118,7 @@ Test(spool, frames_come_back_in_order_and_a_torn_tail_is_ignored)
 
     /* the next run finds it */
     struct fx g = {0};
-    uv_loop_init(&g.loop);
-    sl_spool_init(&g.sp, &g.loop, path);
-    g.pending++;
-    sl_spool_start(&g.sp, on_done, &g);
-    wait_all(&g);
+    start(&g);
     cr_assert_gt(g.sp.size, 0);
     read_all(&g);
     cr_assert_eq(g.n_got, 2);
@@ -123,23 +129,28 @@ Test(spool, frames_come_back_in_order_and_a_torn_tail_is_ignored)
     g.pending++;
     sl_spool_remove(&g.sp, on_done, &g);
     wait_all(&g);
-    cr_assert_neq(access(path, F_OK), 0, "the spool is still there");
     cr_assert(!sl_spool_pending(&g.sp));
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_size, 0, "emptied");
 
-    /* an append after the remove starts a new file */
+    /* appends after that go into the emptied file */
     append(&g, "later", 1);
     wait_all(&g);
     read_all(&g);
     cr_assert_eq(g.n_got, 3);
     cr_assert_str_eq(g.got[2], "later");
+    g.pending++;
+    sl_spool_remove(&g.sp, on_done, &g);
+    wait_all(&g);
     close_fx(&g);
+    cr_assert_neq(access(path, F_OK), 0, "an empty spool is removed at close");
 }
 
 Test(spool, a_corrupted_frame_ends_the_replay)
 {
     struct fx f = {0};
-    uv_loop_init(&f.loop);
-    sl_spool_init(&f.sp, &f.loop, path);
+    start(&f);
     append(&f, "good", 1);
     append(&f, "flipped", 1);
     wait_all(&f);
@@ -148,13 +159,45 @@ Test(spool, a_corrupted_frame_ends_the_replay)
     cr_assert_eq(pwrite(fd, "X", 1, 16 + 4 + 16 + 2), 1); /* inside the second payload */
     close(fd);
     struct fx g = {0};
-    uv_loop_init(&g.loop);
-    sl_spool_init(&g.sp, &g.loop, path);
-    g.pending++;
-    sl_spool_start(&g.sp, on_done, &g);
-    wait_all(&g);
+    start(&g);
     read_all(&g);
     cr_assert_eq(g.n_got, 1);
     cr_assert_str_eq(g.got[0], "good");
     close_fx(&g);
+}
+
+static void on_start_refused(struct sl_spool *sp, int status, void *arg)
+{
+    (void)sp;
+    struct fx *f = arg;
+    f->pending--;
+    f->last_status = status;
+}
+
+Test(spool, one_process_at_a_time)
+{
+    struct fx f = {0};
+    start(&f);
+    append(&f, "mine", 1);
+    wait_all(&f);
+    /* a second user of the same path (another process: flock is per open
+     * file, so a second open in this process stands in for it) */
+    struct fx g = {0};
+    uv_loop_init(&g.loop);
+    sl_spool_init(&g.sp, &g.loop, path);
+    g.pending++;
+    sl_spool_start(&g.sp, on_start_refused, &g);
+    wait_all(&g);
+    cr_assert_eq(g.last_status, UV_EBUSY);
+    cr_assert_not_null(strstr(sl_spool_error(&g.sp), "in use by another sluice process"), "%s",
+                       sl_spool_error(&g.sp));
+    g.pending++;
+    sl_spool_append(&g.sp, "theirs", 6, 1, on_start_refused, &g);
+    wait_all(&g);
+    cr_assert_eq(g.last_status, UV_EBADF, "a refused spool takes no rows");
+    close_fx(&g);
+    read_all(&f);
+    cr_assert_eq(f.n_got, 1);
+    cr_assert_str_eq(f.got[0], "mine");
+    close_fx(&f);
 }
