@@ -46,6 +46,7 @@
 #include "http/buf.h"
 #include "http/client.h"
 #include "http/json_scan.h"
+#include "http/openai.h"
 #include "http/server.h"
 #include "http/sse.h"
 #include "retry/retrier.h"
@@ -53,10 +54,9 @@
 #define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
 #define STREAM_HIGH_WATER  (256u * 1024)
 
-enum endpoint { EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS };
-static const char *const endpoint_path[] = {"/v1/chat/completions", "/v1/completions",
-                                            "/v1/embeddings"};
-static const char *const endpoint_name[] = {"chat/completions", "completions", "embeddings"};
+typedef enum sl_openai_endpoint endpoint_t;
+#define endpoint_path(ep) sl_openai_path(ep)
+#define endpoint_name(ep) sl_openai_name(ep)
 
 enum req_state { R_ADMITTING, R_RUNNING, R_FINISHED };
 
@@ -101,7 +101,7 @@ struct gw_req {
     struct sl_gateway *gw;
     struct sl_http_req *down;
     char id[40];
-    enum endpoint ep;
+    endpoint_t ep;
     enum req_state state;
     const struct sl_gw_model *model;
     char model_name[128];
@@ -358,7 +358,7 @@ static void finish(struct gw_req *r)
     w->key = r->key_name ? r->key_name : "";
     w->model = r->model_name;
     w->deployment = r->dep ? r->dep->cfg->name : "";
-    w->endpoint = endpoint_name[r->ep];
+    w->endpoint = endpoint_name(r->ep);
     w->started_us = r->started_us;
     w->attempts = r->attempts;
     w->queue_ms = (double)r->queue_ns / 1e6;
@@ -809,7 +809,7 @@ static void pick_and_admit(struct gw_req *r)
         r->tried |= UINT64_C(1) << k;
         r->dep = &deps[k];
         r->dep_index = (size_t)k;
-        snprintf(r->url, sizeof(r->url), "%s%s", r->dep->cfg->url, endpoint_path[r->ep]);
+        snprintf(r->url, sizeof(r->url), "%s%s", r->dep->cfg->url, endpoint_path(r->ep));
         build_body(r);
         r->state = R_ADMITTING;
         r->admit_start_ns = uv_hrtime();
@@ -880,10 +880,9 @@ static void on_client_gone(struct sl_http_req *down, void *data)
 
 /* A request refused before it reached any deployment: answered, counted,
  * and recorded like any other (one log row per request). */
-static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *id,
-                   enum endpoint ep, struct sl_str model, const char *key, int status,
-                   enum sl_err err, const char *type, const char *code, const char *message,
-                   int retry_after_s)
+static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *id, endpoint_t ep,
+                   struct sl_str model, const char *key, int status, enum sl_err err,
+                   const char *type, const char *code, const char *message, int retry_after_s)
 {
     gw->status_unrouted[status]++;
     respond_error(down, id, status, type, code, message, retry_after_s);
@@ -895,7 +894,7 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
         .key = key ? key : "",
         .model = model_name,
         .deployment = "",
-        .endpoint = endpoint_name[ep],
+        .endpoint = endpoint_name(ep),
         .started_us = sl_wall_us(),
         .status = status,
         .error = err,
@@ -905,7 +904,7 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
     gw->opts.record(&row, gw->opts.record_arg);
 }
 
-static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum endpoint ep,
+static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, endpoint_t ep,
                          const char *id)
 {
     const struct sl_http_head *h = sl_http_req_head(down);
@@ -930,37 +929,20 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum e
         key_name = cfg->keys[k].name;
     }
     struct sl_str body = sl_http_req_body(down);
-    struct sl_json_doc doc;
-    if (sl_json_scan(body.ptr, body.len, &doc) != 0 || doc.type != SL_JSON_OBJECT) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "the body is not a JSON object (error at byte %zu)",
-                 doc.error_at);
+    struct sl_openai_req oai;
+    const char *code;
+    char msg[200];
+    if (sl_openai_parse(body.ptr, body.len, ep, &oai, &code, msg, sizeof(msg)) != 0) {
         refuse(gw, down, id, ep, no_model, key_name, 400, SL_E_BAD_REQUEST, "invalid_request_error",
-               "invalid_json", msg, 0);
+               code, msg, 0);
         return;
     }
-    const struct sl_json_member *model = sl_json_get(&doc, "model");
-    if (model == NULL || model->type != SL_JSON_STRING || model->value.len == 0 ||
-        model->value.len >= 128) {
-        refuse(gw, down, id, ep, no_model, key_name, 400, SL_E_BAD_REQUEST, "invalid_request_error",
-               "missing_model", "you must provide a model parameter", 0);
-        return;
-    }
-    static const char *const required[] = {"messages", "prompt", "input"};
-    const struct sl_json_member *input = sl_json_get(&doc, required[ep]);
-    if (input == NULL || (ep == EP_CHAT && (input->type != SL_JSON_ARRAY || input->items == 0))) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "'%s' is a required property", required[ep]);
-        refuse(gw, down, id, ep, model->value, key_name, 400, SL_E_BAD_REQUEST,
-               "invalid_request_error", "missing_field", msg, 0);
-        return;
-    }
-    const struct sl_gw_model *m = sl_gw_config_model(cfg, model->value.ptr, model->value.len);
+    struct sl_str model_name = oai.model;
+    const struct sl_gw_model *m = sl_gw_config_model(cfg, model_name.ptr, model_name.len);
     if (m == NULL) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "the model '%.*s' does not exist", (int)model->value.len,
-                 model->value.ptr);
-        refuse(gw, down, id, ep, model->value, key_name, 404, SL_E_BAD_REQUEST,
+        snprintf(msg, sizeof(msg), "the model '%.*s' does not exist", (int)model_name.len,
+                 model_name.ptr);
+        refuse(gw, down, id, ep, model_name, key_name, 404, SL_E_BAD_REQUEST,
                "invalid_request_error", "model_not_found", msg, 0);
         return;
     }
@@ -969,7 +951,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum e
     if (r == NULL || copy == NULL) {
         free(r);
         free(copy);
-        refuse(gw, down, id, ep, model->value, key_name, 503, SL_E_UNAVAILABLE, "server_error",
+        refuse(gw, down, id, ep, model_name, key_name, 503, SL_E_UNAVAILABLE, "server_error",
                "out_of_memory", "out of memory", 1);
         return;
     }
@@ -979,10 +961,9 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, enum e
     snprintf(r->id, sizeof(r->id), "%s", id);
     r->ep = ep;
     r->model = m;
-    memcpy(r->model_name, model->value.ptr, model->value.len);
+    memcpy(r->model_name, model_name.ptr, model_name.len);
     r->key_name = key_name;
-    const struct sl_json_member *stream = sl_json_get(&doc, "stream");
-    r->stream = ep != EP_EMBEDDINGS && stream && stream->type == SL_JSON_TRUE;
+    r->stream = oai.stream;
     r->body = copy;
     r->body_len = body.len;
     r->t0_ns = uv_hrtime();
@@ -1138,18 +1119,15 @@ static void handle(struct sl_http_req *down, void *data)
     new_id(gw, id, sizeof(id));
     int get = sl_str_eq(h->method, "GET"), post = sl_str_eq(h->method, "POST");
     struct sl_str path = h->path;
-    if (sl_str_eq(path, "/v1/chat/completions") || sl_str_eq(path, "/v1/completions") ||
-        sl_str_eq(path, "/v1/embeddings")) {
+    int ep = sl_openai_endpoint(path);
+    if (ep >= 0) {
         if (!post) {
             gw->status_unrouted[405]++;
             respond_error(down, id, 405, "invalid_request_error", "method_not_allowed", "use POST",
                           0);
             return;
         }
-        enum endpoint ep = sl_str_eq(path, "/v1/chat/completions") ? EP_CHAT
-                           : sl_str_eq(path, "/v1/completions")    ? EP_COMPLETIONS
-                                                                   : EP_EMBEDDINGS;
-        handle_proxy(gw, down, ep, id);
+        handle_proxy(gw, down, (endpoint_t)ep, id);
         return;
     }
     static const char prefix[] = "/v1/requests/", suffix[] = "/cancel";

@@ -16,8 +16,14 @@
 
 #include "core/rng.h"
 #include "http/json_scan.h"
+#include "http/openai.h"
 
-enum endpoint { EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS };
+/* the same values as enum sl_openai_endpoint */
+enum endpoint {
+    EP_CHAT = SL_OAI_CHAT,
+    EP_COMPLETIONS = SL_OAI_COMPLETIONS,
+    EP_EMBEDDINGS = SL_OAI_EMBEDDINGS
+};
 
 struct sl_mock {
     uv_loop_t *loop;
@@ -451,41 +457,23 @@ static void on_client_gone(struct sl_http_req *req, void *data)
 static int parse_body(struct sl_mock *m, struct sl_http_req *req, struct mock_req *mr)
 {
     struct sl_str body = sl_http_req_body(req);
-    struct sl_json_doc doc;
-    if (sl_json_scan(body.ptr, body.len, &doc) != 0 || doc.type != SL_JSON_OBJECT) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "the body is not a JSON object (error at byte %zu)",
-                 doc.error_at);
-        respond_client_error(m, req, 400, "invalid_json", msg);
+    struct sl_openai_req oai;
+    const char *code;
+    char msg[160];
+    if (sl_openai_parse(body.ptr, body.len, (enum sl_openai_endpoint)mr->ep, &oai, &code, msg,
+                        sizeof(msg)) != 0) {
+        respond_client_error(m, req, 400, code, msg);
         return -1;
     }
-    const struct sl_json_member *model = sl_json_get(&doc, "model");
-    if (model == NULL || model->type != SL_JSON_STRING || model->value.len == 0 ||
-        model->value.len >= sizeof(mr->model)) {
-        respond_client_error(m, req, 400, "missing_model", "you must provide a model parameter");
-        return -1;
-    }
-    memcpy(mr->model, model->value.ptr, model->value.len);
-    mr->model[model->value.len] = '\0';
-    static const char *const required[] = {
-        [EP_CHAT] = "messages", [EP_COMPLETIONS] = "prompt", [EP_EMBEDDINGS] = "input"};
-    const struct sl_json_member *input = sl_json_get(&doc, required[mr->ep]);
-    if (input == NULL ||
-        (mr->ep == EP_CHAT && (input->type != SL_JSON_ARRAY || input->items == 0))) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "'%s' is a required property", required[mr->ep]);
-        respond_client_error(m, req, 400, "missing_field", msg);
-        return -1;
-    }
-    mr->prompt_tokens = (unsigned)(input->value.len / 4) + 1;
+    memcpy(mr->model, oai.model.ptr, oai.model.len);
+    mr->model[oai.model.len] = '\0';
+    mr->prompt_tokens = (unsigned)(oai.input->value.len / 4) + 1;
     mr->tokens_total = m->cfg.completion_tokens;
-    const struct sl_json_member *max_tokens = sl_json_get(&doc, "max_tokens");
-    if (max_tokens && max_tokens->type == SL_JSON_NUMBER) {
-        long v = strtol(max_tokens->value.ptr, NULL, 10);
-        mr->tokens_total = v < 1 ? 1 : v > 4096 ? 4096 : (unsigned)v;
-    }
-    const struct sl_json_member *stream = sl_json_get(&doc, "stream");
-    mr->stream = mr->ep != EP_EMBEDDINGS && stream && stream->type == SL_JSON_TRUE;
+    if (oai.max_tokens >= 0)
+        mr->tokens_total = oai.max_tokens < 1      ? 1
+                           : oai.max_tokens > 4096 ? 4096
+                                                   : (unsigned)oai.max_tokens;
+    mr->stream = oai.stream;
     return 0;
 }
 
@@ -524,35 +512,35 @@ static void respond_models(struct sl_http_req *req)
     sl_http_respond(req, 200, NULL, 0, "application/json", body, sizeof(body) - 1);
 }
 
-void sl_mock_handle(struct sl_http_req *req, void *data)
+/* The mock's own endpoints (not the OpenAI API). */
+static void handle_other(struct sl_mock *m, struct sl_http_req *req, int is_get, int is_post)
 {
-    struct sl_mock *m = data;
     const struct sl_http_head *h = sl_http_req_head(req);
-    int is_get = sl_str_eq(h->method, "GET"), is_post = sl_str_eq(h->method, "POST");
-    enum endpoint ep;
-    if (sl_str_eq(h->path, "/v1/chat/completions"))
-        ep = EP_CHAT;
-    else if (sl_str_eq(h->path, "/v1/completions"))
-        ep = EP_COMPLETIONS;
-    else if (sl_str_eq(h->path, "/v1/embeddings"))
-        ep = EP_EMBEDDINGS;
-    else if (sl_str_eq(h->path, "/v1/models") && is_get) {
+    if (sl_str_eq(h->path, "/v1/models") && is_get) {
         respond_models(req);
-        return;
     } else if (sl_str_eq(h->path, "/mock/stats") && is_get) {
         respond_stats(m, req);
-        return;
     } else if (sl_str_eq(h->path, "/mock/reset") && is_post) {
         uint64_t in_flight = m->stats.in_flight;
         memset(&m->stats, 0, sizeof(m->stats));
         m->stats.in_flight = m->stats.max_in_flight = in_flight;
         m->seq = 0;
         sl_http_respond(req, 200, NULL, 0, "application/json", "{}", 2);
-        return;
     } else {
         sl_http_respond_error(req, 404, "invalid_request_error", "unknown_url",
                               "unknown URL (the mock serves /v1/chat/completions, "
                               "/v1/completions, /v1/embeddings, /v1/models, /mock/stats)");
+    }
+}
+
+void sl_mock_handle(struct sl_http_req *req, void *data)
+{
+    struct sl_mock *m = data;
+    const struct sl_http_head *h = sl_http_req_head(req);
+    int is_get = sl_str_eq(h->method, "GET"), is_post = sl_str_eq(h->method, "POST");
+    int ep = sl_openai_endpoint(h->path);
+    if (ep < 0) {
+        handle_other(m, req, is_get, is_post);
         return;
     }
     m->stats.requests++;
@@ -560,7 +548,7 @@ void sl_mock_handle(struct sl_http_req *req, void *data)
         respond_client_error(m, req, 405, "method_not_allowed", "use POST");
         return;
     }
-    struct mock_req local = {.m = m, .req = req, .ep = ep, .seq = m->seq++};
+    struct mock_req local = {.m = m, .req = req, .ep = (enum endpoint)ep, .seq = m->seq++};
     sl_rng_seed(&local.rng, m->cfg.seed, local.seq + 1);
     /* Over the cap: refused before it counts as in flight, so
      * max_in_flight shows that the cap held. */

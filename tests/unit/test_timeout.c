@@ -1,68 +1,7 @@
 /* wait_for: a task under a deadline, on a real loop. */
+#include "../sleep_task.h"
 #include "../support.h"
 #include "core/timeout.h"
-
-/* A "sleep task": an operation that takes `ms` on a uv_timer and then ends
- * with `end_status`. Cancel stops the timer and finishes with UV_ECANCELED,
- * at once or, with cancel_delay_ms, after a simulated clean-up. */
-struct sleep_task {
-    struct sl_task task;
-    uv_timer_t timer;
-    uint64_t ms;
-    uint64_t cancel_delay_ms;
-    int end_status;
-    void *end_result;
-    int sync; /* finish inside start */
-    int start_calls, cancel_calls, cleaning;
-    uint64_t started_ns;
-    double ran_ms;
-};
-
-static void sleep_timer_cb(uv_timer_t *timer)
-{
-    struct sleep_task *st = timer->data;
-    st->ran_ms = sl_test_ms_since(st->started_ns);
-    if (st->cleaning)
-        sl_task_finish(&st->task, UV_ECANCELED, NULL);
-    else
-        sl_task_finish(&st->task, st->end_status, st->end_result);
-}
-
-static void sleep_start(struct sl_task *task)
-{
-    struct sleep_task *st = task->data;
-    st->start_calls++;
-    st->started_ns = uv_hrtime();
-    if (st->sync) {
-        sl_task_finish(task, st->end_status, st->end_result);
-        return;
-    }
-    uv_timer_start(&st->timer, sleep_timer_cb, st->ms, 0);
-}
-
-static void sleep_cancel(struct sl_task *task)
-{
-    struct sleep_task *st = task->data;
-    st->cancel_calls++;
-    uv_timer_stop(&st->timer);
-    if (st->cancel_delay_ms) {
-        st->cleaning = 1;
-        uv_timer_start(&st->timer, sleep_timer_cb, st->cancel_delay_ms, 0);
-        return;
-    }
-    st->ran_ms = sl_test_ms_since(st->started_ns);
-    sl_task_finish(task, UV_ECANCELED, NULL);
-}
-
-static const struct sl_task_ops sleep_ops = {sleep_start, sleep_cancel};
-
-static void sleep_init(uv_loop_t *loop, struct sleep_task *st, uint64_t ms)
-{
-    *st = (struct sleep_task){.ms = ms};
-    sl_task_init(&st->task, &sleep_ops, st);
-    cr_assert_eq(uv_timer_init(loop, &st->timer), 0);
-    st->timer.data = st;
-}
 
 /* The outer side: records how the wait_for ended. */
 struct outcome {
@@ -94,7 +33,7 @@ Test(timeout, slow_operation_times_out_and_is_cancelled)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 1000);
+    sleep_init(&loop, &op, 1000, 0);
     struct sl_wait_for wf;
     cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 100), 0);
 
@@ -126,7 +65,7 @@ Test(timeout, fast_operation_passes_status_and_result_through)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 10);
+    sleep_init(&loop, &op, 10, 0);
     op.end_result = &the_result;
     struct sl_wait_for wf;
     cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 500), 0);
@@ -159,7 +98,7 @@ Test(timeout, inner_error_passes_through)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 5);
+    sleep_init(&loop, &op, 5, 0);
     op.end_status = UV_ECONNREFUSED;
     struct sl_wait_for wf;
     cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 500), 0);
@@ -179,7 +118,7 @@ Test(timeout, inner_finishing_inside_start)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 0);
+    sleep_init(&loop, &op, 0, 0);
     op.sync = 1;
     op.end_result = &the_result;
     struct sl_wait_for wf;
@@ -203,7 +142,7 @@ Test(timeout, waits_for_the_inner_cancel_to_be_acknowledged)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 60000);
+    sleep_init(&loop, &op, 60000, 0);
     op.cancel_delay_ms = 40;
     struct sl_wait_for wf;
     cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 30), 0);
@@ -234,7 +173,7 @@ Test(timeout, cancelling_the_wait_for_cancels_the_inner_task)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 60000);
+    sleep_init(&loop, &op, 60000, 0);
     struct sl_wait_for wf;
     cr_assert_eq(sl_wait_for_init(&loop, &wf, &op.task, 50000), 0);
     cr_assert_eq(uv_timer_init(&loop, &canceller), 0);
@@ -261,7 +200,7 @@ Test(timeout, nested_wait_for_composes)
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct sleep_task op;
-    sleep_init(&loop, &op, 60000);
+    sleep_init(&loop, &op, 60000, 0);
     struct sl_wait_for inner, outer;
     cr_assert_eq(sl_wait_for_init(&loop, &inner, &op.task, 50000), 0);
     cr_assert_eq(sl_wait_for_init(&loop, &outer, &inner.task, 50), 0);

@@ -1,0 +1,34 @@
+/* The OpenAI request shapes that both the gateway and the mock accept:
+ * which endpoint a path is, and the validation of a request body (a JSON
+ * object with a model and the endpoint's input), so that both answer a bad
+ * request with the same status, code and message. */
+#ifndef SL_OPENAI_H
+#define SL_OPENAI_H
+
+#include <stddef.h>
+
+#include "http/json_scan.h"
+
+enum sl_openai_endpoint { SL_OAI_CHAT, SL_OAI_COMPLETIONS, SL_OAI_EMBEDDINGS, SL_OAI__COUNT };
+
+/* "/v1/chat/completions" -> SL_OAI_CHAT, ...; -1 for other paths. */
+int sl_openai_endpoint(struct sl_str path);
+const char *sl_openai_path(enum sl_openai_endpoint ep);  /* "/v1/chat/completions" */
+const char *sl_openai_name(enum sl_openai_endpoint ep);  /* "chat/completions" */
+const char *sl_openai_input(enum sl_openai_endpoint ep); /* "messages", "prompt", "input" */
+
+struct sl_openai_req {
+    struct sl_json_doc doc;
+    struct sl_str model;
+    const struct sl_json_member *input;
+    int stream;      /* "stream": true (never for embeddings) */
+    long max_tokens; /* -1 when absent */
+};
+
+/* Validates a body. Returns 0, or -1 with a stable error code
+ * ("invalid_json", "missing_model", "missing_field") and a one-line message
+ * for a 400 answer. */
+int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
+                    struct sl_openai_req *out, const char **code, char *msg, size_t msg_size);
+
+#endif
