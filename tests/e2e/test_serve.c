@@ -449,3 +449,30 @@ Test(serve, bad_requests_get_their_status_and_the_server_keeps_serving)
                                  "'team'"),
                  5);
 }
+
+Test(serve, upstream_keys_never_reach_logs_or_rows)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    setenv("SLUICE_E2E_UPSTREAM_KEY", "sk-very-secret-4242", 1);
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg),
+             "log_format: json\n"
+             "models:\n  - name: gpt-4o-mini\n    deployments:\n"
+             "      - {url: 'http://127.0.0.1:%d', api_key_env: SLUICE_E2E_UPSTREAM_KEY}\n",
+             mp);
+    int sp = start_serve(write_config("secret.yaml", cfg), &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", "{\"model\":", buf, sizeof(buf)),
+                 400);
+    e2e_stop(serve);
+    e2e_stop(mock);
+    char *log = e2e_slurp(e2e_path("serve.err"));
+    cr_assert_not_null(strstr(log, "\"event\":\"request\""), "no JSON log lines: %s", log);
+    cr_assert_null(strstr(log, "sk-very-secret"), "the key is in the log");
+    free(log);
+    cr_assert_eq(e2e_sql_int(e2e_path("serve.db"), "SELECT count(*) FROM requests WHERE "
+                                                   "metadata LIKE '%sk-very-secret%'"),
+                 0);
+    cr_assert_eq(e2e_sql_int(e2e_path("serve.db"), "SELECT count(*) FROM requests"), 2);
+}
