@@ -1,11 +1,11 @@
-/* The load generator's response parser (load/resp.h), protocol cases as
+/* The load generator's response parser (http/resp.h), protocol cases as
  * data: each canned response is fed whole, split in two at every offset,
  * split in three at every pair of offsets, and one byte at a time, and
  * must give the same result every way. */
 #include <string.h>
 
 #include "../support.h"
-#include "load/resp.h"
+#include "http/resp.h"
 
 struct pcase {
     const char *name;

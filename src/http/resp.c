@@ -1,4 +1,4 @@
-#include "load/resp.h"
+#include "http/resp.h"
 
 #include <string.h>
 
