@@ -22,7 +22,8 @@
 #include "core/errclass.h"
 
 struct sl_http_client;
-struct sl_http_xfer; /* private: one request in flight */
+struct sl_http_xfer;     /* private: one request in flight (libcurl) */
+struct sl_upstream_xfer; /* private: one request in flight (http/upstream.h) */
 struct sl_http_request;
 
 /* A header. In a request both strings are the caller's; in on_headers they
@@ -71,7 +72,8 @@ struct sl_http_request {
     sl_http_done_cb on_done;        /* required */
     void *data;                     /* the caller's */
 
-    struct sl_http_xfer *xfer; /* private: non-NULL from start to on_done */
+    struct sl_http_xfer *xfer;      /* private: non-NULL from start to on_done (libcurl) */
+    struct sl_upstream_xfer *uxfer; /* private: the same, for a request the lean client runs */
 };
 
 struct sl_http_client_opts {
