@@ -11,7 +11,9 @@
  *
  * HTTP/1.1 and HTTPS (over HTTP/1.1, so that a cancel is a disconnect, not
  * a stream reset on a shared connection). Nothing outside src/http/ sees
- * the library underneath (libcurl). */
+ * the libraries underneath: http:// URLs go to a lean client on raw libuv
+ * (http/upstream.h, a fraction of libcurl's CPU per request), https:// ones
+ * to libcurl. */
 #ifndef SL_HTTP_CLIENT_H
 #define SL_HTTP_CLIENT_H
 
@@ -80,6 +82,9 @@ struct sl_http_client_opts {
     unsigned max_idle_connections; /* kept-alive connections cached; 0: 64 */
     unsigned max_host_connections; /* open at once per host (more wait); 0: unlimited */
     size_t max_header_bytes;       /* a larger response header block fails; 0: 64 KiB */
+    /* 1: http:// through libcurl too, not the lean client. Also the case
+     * when max_host_connections is set: only libcurl honours it. */
+    int http_via_libcurl;
 };
 
 /* opts may be NULL. Returns 0 or UV_ENOMEM / UV_EIO (libcurl failed). */

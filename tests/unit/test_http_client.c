@@ -1,7 +1,11 @@
 /* HTTP client against a small HTTP/1.1 server on raw libuv, both on the
  * test's loop: connection reuse, each timeout, streaming in pieces,
  * cancellation that the server sees as a disconnect, refused and reset as
- * distinct error classes, pause/resume, and a clean close. */
+ * distinct error classes, pause/resume, and a clean close.
+ *
+ * Built twice (tests/meson.build): as suite http_client, where http:// URLs
+ * take the lean client (http/upstream.h), and with SL_TEST_LIBCURL as suite
+ * http_client_curl, where libcurl runs them too. Same contract, same tests. */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -18,6 +22,14 @@
 #include "http/client.h"
 #include "http/sse.h"
 
+#ifdef SL_TEST_LIBCURL
+#define SUITE       http_client_curl
+#define VIA_LIBCURL 1
+#else
+#define SUITE       http_client
+#define VIA_LIBCURL 0
+#endif
+
 /* The fixture: one loop, one server, one client. */
 static uv_loop_t loop;
 static uv_timer_t guard; /* keeps run_until from blocking forever */
@@ -27,11 +39,13 @@ static int client_closed;
 
 static void start_all(const struct sl_http_client_opts *opts)
 {
+    struct sl_http_client_opts o = opts ? *opts : (struct sl_http_client_opts){0};
+    o.http_via_libcurl = VIA_LIBCURL;
     signal(SIGPIPE, SIG_IGN); /* the server writes to peers that went away */
     cr_assert_eq(uv_loop_init(&loop), 0);
     srv_start(&srv, &loop);
     uv_timer_init(&loop, &guard);
-    cr_assert_eq(sl_http_client_new(&loop, opts, &client), 0);
+    cr_assert_eq(sl_http_client_new(&loop, &o, &client), 0);
     client_closed = 0;
 }
 
@@ -139,6 +153,7 @@ static void on_done(struct sl_http_request *req, const struct sl_http_result *re
 {
     struct call *c = req->data;
     cr_assert_eq(req->xfer, NULL);
+    cr_assert_eq(req->uxfer, NULL);
     c->done++;
     c->res = *res;
     c->err = res->err;
@@ -175,12 +190,14 @@ static double ms_between(uint64_t a, uint64_t b)
     return (double)(b - a) / 1e6;
 }
 
-Test(http_client, get_delivers_status_headers_and_body)
+Test(SUITE, get_delivers_status_headers_and_body)
 {
     start_all(NULL);
     struct call c;
     call_init(&c, "/ok");
     call_start(&c);
+    cr_assert_eq(c.req.uxfer != NULL, !VIA_LIBCURL, "http:// takes the lean client by default");
+    cr_assert_eq(c.req.xfer != NULL, VIA_LIBCURL);
     run_until(&c.done, 2000);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
@@ -198,7 +215,7 @@ Test(http_client, get_delivers_status_headers_and_body)
     close_all();
 }
 
-Test(http_client, post_sends_method_headers_and_body_without_expect)
+Test(SUITE, post_sends_method_headers_and_body_without_expect)
 {
     start_all(NULL);
     static char body[3000];
@@ -236,7 +253,7 @@ Test(http_client, post_sends_method_headers_and_body_without_expect)
     close_all();
 }
 
-Test(http_client, http_error_status_is_a_status_not_a_transport_error)
+Test(SUITE, http_error_status_is_a_status_not_a_transport_error)
 {
     start_all(NULL);
     struct call c;
@@ -258,7 +275,7 @@ static void start_next(struct call *c)
         call_start(c + 1);
 }
 
-Test(http_client, sequential_requests_reuse_one_connection)
+Test(SUITE, sequential_requests_reuse_one_connection)
 {
     start_all(NULL);
     for (int i = 0; i < 3; i++) {
@@ -278,7 +295,7 @@ Test(http_client, sequential_requests_reuse_one_connection)
     close_all();
 }
 
-Test(http_client, concurrent_requests_then_reuse_of_the_pool)
+Test(SUITE, concurrent_requests_then_reuse_of_the_pool)
 {
     start_all(NULL);
     enum { N = 20 };
@@ -303,7 +320,7 @@ Test(http_client, concurrent_requests_then_reuse_of_the_pool)
     close_all();
 }
 
-Test(http_client, first_byte_timeout)
+Test(SUITE, first_byte_timeout)
 {
     start_all(NULL);
     struct call c;
@@ -322,7 +339,7 @@ Test(http_client, first_byte_timeout)
     close_all();
 }
 
-Test(http_client, first_byte_timeout_does_not_cut_a_slow_body)
+Test(SUITE, first_byte_timeout_does_not_cut_a_slow_body)
 {
     start_all(NULL);
     struct call c;
@@ -336,7 +353,7 @@ Test(http_client, first_byte_timeout_does_not_cut_a_slow_body)
     close_all();
 }
 
-Test(http_client, total_timeout_after_first_byte)
+Test(SUITE, total_timeout_after_first_byte)
 {
     start_all(NULL);
     struct call c;
@@ -355,7 +372,7 @@ Test(http_client, total_timeout_after_first_byte)
     close_all();
 }
 
-Test(http_client, connect_timeout_on_a_full_backlog)
+Test(SUITE, connect_timeout_on_a_full_backlog)
 {
     start_all(NULL);
     /* A listener with a full accept queue drops SYNs: connect() hangs. */
@@ -388,7 +405,7 @@ Test(http_client, connect_timeout_on_a_full_backlog)
     close_all();
 }
 
-Test(http_client, body_streams_in_pieces_as_it_arrives)
+Test(SUITE, body_streams_in_pieces_as_it_arrives)
 {
     start_all(NULL);
     struct call c;
@@ -418,7 +435,7 @@ static void cancel_now(uv_timer_t *t)
     uv_close((uv_handle_t *)t, NULL);
 }
 
-Test(http_client, cancel_closes_the_upstream_connection_at_once)
+Test(SUITE, cancel_closes_the_upstream_connection_at_once)
 {
     start_all(NULL);
     struct call c;
@@ -442,7 +459,7 @@ Test(http_client, cancel_closes_the_upstream_connection_at_once)
     close_all();
 }
 
-Test(http_client, cancel_from_inside_on_body)
+Test(SUITE, cancel_from_inside_on_body)
 {
     start_all(NULL);
     struct call c;
@@ -468,7 +485,7 @@ Test(http_client, cancel_from_inside_on_body)
     close_all();
 }
 
-Test(http_client, cancel_from_inside_on_headers)
+Test(SUITE, cancel_from_inside_on_headers)
 {
     start_all(NULL);
     struct call c;
@@ -484,7 +501,7 @@ Test(http_client, cancel_from_inside_on_headers)
     close_all();
 }
 
-Test(http_client, cancel_right_after_start)
+Test(SUITE, cancel_right_after_start)
 {
     start_all(NULL);
     struct call c;
@@ -504,7 +521,7 @@ Test(http_client, cancel_right_after_start)
     close_all();
 }
 
-Test(http_client, refused_and_reset_are_distinct_classes)
+Test(SUITE, refused_and_reset_are_distinct_classes)
 {
     start_all(NULL);
     /* A port that nobody listens on: bound, then closed. */
@@ -544,7 +561,7 @@ static void resume_now(uv_timer_t *t)
     uv_close((uv_handle_t *)t, NULL);
 }
 
-Test(http_client, pause_then_resume_redelivers_and_completes)
+Test(SUITE, pause_then_resume_redelivers_and_completes)
 {
     start_all(NULL);
     struct call c;
@@ -567,7 +584,7 @@ Test(http_client, pause_then_resume_redelivers_and_completes)
     close_all();
 }
 
-Test(http_client, oversize_response_headers_fail)
+Test(SUITE, oversize_response_headers_fail)
 {
     struct sl_http_client_opts opts = {.max_header_bytes = 1024};
     start_all(&opts);
@@ -582,7 +599,7 @@ Test(http_client, oversize_response_headers_fail)
     close_all();
 }
 
-Test(http_client, stream_cut_in_the_middle_is_a_reset)
+Test(SUITE, stream_cut_in_the_middle_is_a_reset)
 {
     start_all(NULL);
     struct call c;
@@ -596,7 +613,7 @@ Test(http_client, stream_cut_in_the_middle_is_a_reset)
     close_all();
 }
 
-Test(http_client, https_urls_take_the_tls_path)
+Test(SUITE, https_urls_take_the_tls_path)
 {
     start_all(NULL);
     /* Our server speaks plain HTTP: the client must try TLS (the server
@@ -613,7 +630,7 @@ Test(http_client, https_urls_take_the_tls_path)
     close_all();
 }
 
-Test(http_client, bad_input)
+Test(SUITE, bad_input)
 {
     start_all(NULL);
     struct call c;
@@ -632,7 +649,7 @@ Test(http_client, bad_input)
     close_all();
 }
 
-Test(http_client, close_cancels_requests_in_flight)
+Test(SUITE, close_cancels_requests_in_flight)
 {
     start_all(NULL);
     struct call c[4];
@@ -689,7 +706,7 @@ static void stress_then(struct call *c)
     }
 }
 
-Test(http_client, random_cancels_and_close_keep_every_contract)
+Test(SUITE, random_cancels_and_close_keep_every_contract)
 {
     start_all(&(struct sl_http_client_opts){.max_idle_connections = 8});
     static const char *paths[] = {"/ok",      "/stream/5/5", "/hang",       "/reset",
@@ -721,7 +738,7 @@ Test(http_client, random_cancels_and_close_keep_every_contract)
     sl_test_close_loop(&loop);
 }
 
-Test(http_client, close_from_inside_a_body_callback)
+Test(SUITE, close_from_inside_a_body_callback)
 {
     start_all(NULL);
     struct call c[3];
