@@ -1,5 +1,6 @@
 /* sluice: a high-throughput LLM gateway. This file only dispatches to the
  * subcommands in src/cli/cmd_*.c. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,9 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    /* A peer that closed its socket must be an error on that write (EPIPE),
+     * never a signal that kills the whole gateway. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         fputs(usage, stderr);
         return SL_EXIT_USAGE;
