@@ -413,7 +413,7 @@ static void deliver_headers(struct sl_upstream_xfer *x, char *block, size_t len)
         }
         p = eol + 1;
     }
-    req->on_headers(req, x->status, f, n);
+    req->on_headers(req, x->status, n ? f : NULL, n); /* NULL for none: gcc -O3 warns */
     if (f != small)
         free(f);
 }
