@@ -27,7 +27,8 @@ struct sl_upstream_opts {
     unsigned max_idle_connections; /* idle kept-alive connections, all origins; 0: 64 */
     uint32_t idle_timeout_ms;      /* an idle connection is closed after; 0: 60 s */
     uint32_t dns_ttl_ms;           /* a resolved host name is reused for; 0: 60 s */
-    size_t max_header_bytes;       /* a larger response head fails the request; 0: 64 KiB */
+    size_t max_header_bytes;       /* a larger response head fails the request; 0: 64 KiB,
+                                      also the most (http/resp.h's own bound) */
 };
 
 /* Counters since the pool was created, and what is open now. */
