@@ -31,7 +31,12 @@
  *    its handles (timer, idle, epoll poll, xfer timers) is closed;
  *    `handles` counts them. The epoll fd is closed after its poll.
  *  - Only HTTP/1.1 is spoken, also over TLS: with HTTP/2 a cancel would
- *    reset one stream on a shared connection instead of disconnecting. */
+ *    reset one stream on a shared connection instead of disconnecting.
+ *  - http:// requests go to the lean client (http/upstream.h) unless
+ *    opts.http_via_libcurl: its pool is created by the first of them, and
+ *    counts as one of our handles until it is closed. A request is the
+ *    lean client's exactly while req->uxfer is set; start, cancel and
+ *    resume dispatch on that, so callers see one client. */
 #include "http/client.h"
 
 #include <curl/curl.h>
@@ -45,6 +50,7 @@
 
 #include "core/list.h"
 #include "http/buf.h"
+#include "http/upstream.h"
 
 struct sl_http_client {
     uv_loop_t *loop;
@@ -66,6 +72,9 @@ struct sl_http_client {
     int torn_down; /* the multi handle is gone */
     sl_http_client_close_cb close_cb;
     void *close_arg;
+    struct sl_upstream_pool *lean; /* http:// requests; NULL until the first */
+    struct sl_upstream_opts lean_opts;
+    int http_via_libcurl;
 };
 
 struct sl_http_xfer {
@@ -607,6 +616,9 @@ int sl_http_client_new(uv_loop_t *loop, const struct sl_http_client_opts *opts,
         goto fail_epfd;
     c->loop = loop;
     c->max_header_bytes = o.max_header_bytes ? o.max_header_bytes : 64 * 1024;
+    c->lean_opts = (struct sl_upstream_opts){.max_idle_connections = o.max_idle_connections,
+                                             .max_header_bytes = c->max_header_bytes};
+    c->http_via_libcurl = o.http_via_libcurl || o.max_host_connections;
     sl_list_init(&c->xfers);
     sl_list_init(&c->deferred);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
@@ -641,6 +653,14 @@ fail:
     return rc;
 }
 
+static void lean_closed(void *arg)
+{
+    struct sl_http_client *c = arg;
+    c->lean = NULL;
+    c->handles--;
+    maybe_free_client(c);
+}
+
 void sl_http_client_close(struct sl_http_client *c, sl_http_client_close_cb cb, void *arg)
 {
     if (c->closing)
@@ -648,6 +668,8 @@ void sl_http_client_close(struct sl_http_client *c, sl_http_client_close_cb cb, 
     c->closing = 1;
     c->close_cb = cb;
     c->close_arg = arg;
+    if (c->lean)
+        sl_upstream_close(c->lean, lean_closed, c);
     for (struct sl_list *n = c->xfers.next; n != &c->xfers; n = n->next)
         xfer_abort(sl_container_of(n, struct sl_http_xfer, node), SL_E_CANCELLED, "client closed");
     /* The rest from the idle callback: never inside libcurl, and after the
@@ -716,14 +738,27 @@ static int setup_easy(struct sl_http_xfer *x, const struct sl_http_request *req)
     return rc;
 }
 
+static int start_lean(struct sl_http_client *c, struct sl_http_request *req)
+{
+    if (c->lean == NULL) {
+        int rc = sl_upstream_new(c->loop, &c->lean_opts, &c->lean);
+        if (rc != 0)
+            return rc;
+        c->handles++; /* until lean_closed */
+    }
+    return sl_upstream_start(c->lean, req);
+}
+
 int sl_http_request_start(struct sl_http_client *c, struct sl_http_request *req)
 {
     if (req->url == NULL || req->on_done == NULL)
         return UV_EINVAL;
-    if (req->xfer)
+    if (req->xfer || req->uxfer)
         return UV_EBUSY;
     if (c->closing)
         return UV_ESHUTDOWN;
+    if (!c->http_via_libcurl && strncasecmp(req->url, "http://", 7) == 0)
+        return start_lean(c, req);
     int rc = UV_ENOMEM;
     struct sl_http_xfer *x = calloc(1, sizeof(*x));
     if (x == NULL)
@@ -766,12 +801,18 @@ fail:
 
 void sl_http_request_cancel(struct sl_http_request *req)
 {
-    if (req->xfer)
+    if (req->uxfer)
+        sl_upstream_cancel(req);
+    else if (req->xfer)
         xfer_abort(req->xfer, SL_E_CANCELLED, "cancelled");
 }
 
 void sl_http_request_resume(struct sl_http_request *req)
 {
+    if (req->uxfer) {
+        sl_upstream_resume(req);
+        return;
+    }
     struct sl_http_xfer *x = req->xfer;
     if (x == NULL || x->aborting)
         return;

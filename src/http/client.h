@@ -11,7 +11,9 @@
  *
  * HTTP/1.1 and HTTPS (over HTTP/1.1, so that a cancel is a disconnect, not
  * a stream reset on a shared connection). Nothing outside src/http/ sees
- * the library underneath (libcurl). */
+ * the libraries underneath: http:// URLs go to a lean client on raw libuv
+ * (http/upstream.h, a fraction of libcurl's CPU per request), https:// ones
+ * to libcurl. */
 #ifndef SL_HTTP_CLIENT_H
 #define SL_HTTP_CLIENT_H
 
@@ -22,7 +24,8 @@
 #include "core/errclass.h"
 
 struct sl_http_client;
-struct sl_http_xfer; /* private: one request in flight */
+struct sl_http_xfer;     /* private: one request in flight (libcurl) */
+struct sl_upstream_xfer; /* private: one request in flight (http/upstream.h) */
 struct sl_http_request;
 
 /* A header. In a request both strings are the caller's; in on_headers they
@@ -71,13 +74,17 @@ struct sl_http_request {
     sl_http_done_cb on_done;        /* required */
     void *data;                     /* the caller's */
 
-    struct sl_http_xfer *xfer; /* private: non-NULL from start to on_done */
+    struct sl_http_xfer *xfer;      /* private: non-NULL from start to on_done (libcurl) */
+    struct sl_upstream_xfer *uxfer; /* private: the same, for a request the lean client runs */
 };
 
 struct sl_http_client_opts {
     unsigned max_idle_connections; /* kept-alive connections cached; 0: 64 */
     unsigned max_host_connections; /* open at once per host (more wait); 0: unlimited */
     size_t max_header_bytes;       /* a larger response header block fails; 0: 64 KiB */
+    /* 1: http:// through libcurl too, not the lean client. Also the case
+     * when max_host_connections is set: only libcurl honours it. */
+    int http_via_libcurl;
 };
 
 /* opts may be NULL. Returns 0 or UV_ENOMEM / UV_EIO (libcurl failed). */

@@ -5,7 +5,7 @@
  * on every request, with uv_try_write first (no request object, no copy);
  * only a partial write falls back to uv_write. Responses are read into a
  * buffer shared by all connections of the loop (each read is parsed
- * before the next one starts) and parsed incrementally (load/resp.h).
+ * before the next one starts) and parsed incrementally (http/resp.h).
  *
  * Lifecycle: a connection is opened lazily by the first request, reused
  * while the server keeps it alive, closed when the server closes it, says
@@ -29,7 +29,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "load/resp.h"
+#include "http/resp.h"
 
 enum sl_conn_err {
     SL_CONN_OK = 0,

@@ -1,7 +1,11 @@
 /* HTTP client against a small HTTP/1.1 server on raw libuv, both on the
  * test's loop: connection reuse, each timeout, streaming in pieces,
  * cancellation that the server sees as a disconnect, refused and reset as
- * distinct error classes, pause/resume, and a clean close. */
+ * distinct error classes, pause/resume, and a clean close.
+ *
+ * Built twice (tests/meson.build): as suite http_client, where http:// URLs
+ * take the lean client (http/upstream.h), and with SL_TEST_LIBCURL as suite
+ * http_client_curl, where libcurl runs them too. Same contract, same tests. */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -12,246 +16,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../http_test_server.h"
 #include "../support.h"
 #include "core/list.h"
 #include "http/client.h"
 #include "http/sse.h"
 
-/* The test server. The path chooses the behaviour:
- *   /ok               200 "hello world" with X-Test: yes
- *   /status/N         status N
- *   /delay/MS         200 after MS
- *   /stream/N/MS      chunked text/event-stream: N events, MS apart
- *   /hang             never answers
- *   /reset            resets the connection (RST)
- *   /cut/N            a chunked stream closed after N events, unfinished
- *   /bigheader        a 4000-byte header
- * A connection that starts with a TLS handshake gets a plain-text 400 and
- * is closed, as nginx does on a plain port. */
-struct srv {
-    uv_loop_t *loop;
-    uv_tcp_t listener;
-    int port;
-    int accepts, requests, eofs, tls_hellos;
-    uint64_t last_eof_ns;
-    struct sl_buf last; /* the last request, head and body */
-    struct sl_list conns;
-};
-
-struct conn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    struct srv *srv;
-    struct sl_list node;
-    struct sl_buf in;
-    int open_handles;
-    int closing;
-    int stream_left, stream_ms, stream_seq;
-};
-
-static void conn_free(uv_handle_t *h)
-{
-    struct conn *cn = h->data;
-    if (--cn->open_handles == 0) {
-        sl_buf_release(&cn->in);
-        free(cn);
-    }
-}
-
-static void conn_close(struct conn *cn, int reset)
-{
-    if (cn->closing)
-        return;
-    cn->closing = 1;
-    sl_list_remove(&cn->node);
-    uv_close((uv_handle_t *)&cn->timer, conn_free);
-    /* A reset fails when the peer has already gone (EINVAL from
-     * SO_LINGER on a dead socket): then a plain close will do. */
-    if (!reset || uv_tcp_close_reset(&cn->tcp, conn_free) != 0)
-        uv_close((uv_handle_t *)&cn->tcp, conn_free);
-}
-
-struct wreq {
-    uv_write_t w;
-    char data[];
-};
-
-static void write_done(uv_write_t *w, int status)
-{
-    (void)status;
-    free(sl_container_of(w, struct wreq, w));
-}
-
-static void srv_write(struct conn *cn, const char *s, size_t n)
-{
-    if (cn->closing)
-        return;
-    struct wreq *r = malloc(sizeof(*r) + n);
-    memcpy(r->data, s, n);
-    uv_buf_t b = uv_buf_init(r->data, (unsigned)n);
-    if (uv_write(&r->w, (uv_stream_t *)&cn->tcp, &b, 1, write_done) != 0)
-        free(r);
-}
-
-static void respond(struct conn *cn, int status, const char *extra_headers, const char *body)
-{
-    char head[256];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n",
-                     status, strlen(body), extra_headers);
-    srv_write(cn, head, (size_t)n);
-    srv_write(cn, body, strlen(body));
-}
-
-static void stream_tick(uv_timer_t *t)
-{
-    struct conn *cn = t->data;
-    char chunk[128], event[64];
-    int en = snprintf(event, sizeof(event), "data: chunk %d\n\n", cn->stream_seq++);
-    int n = snprintf(chunk, sizeof(chunk), "%x\r\n%s\r\n", en, event);
-    srv_write(cn, chunk, (size_t)n);
-    if (--cn->stream_left == 0) {
-        srv_write(cn, "0\r\n\r\n", 5);
-        uv_timer_stop(t);
-    }
-}
-
-static void delay_done(uv_timer_t *t)
-{
-    respond(t->data, 200, "", "late");
-}
-
-static void serve(struct conn *cn, const char *path)
-{
-    int a, b;
-    if (strcmp(path, "/ok") == 0) {
-        respond(cn, 200, "X-Test:  yes \r\n", "hello world");
-    } else if (sscanf(path, "/status/%d", &a) == 1) {
-        respond(cn, a, "", "status");
-    } else if (sscanf(path, "/delay/%d", &a) == 1) {
-        uv_timer_start(&cn->timer, delay_done, (uint64_t)a, 0);
-    } else if (sscanf(path, "/stream/%d/%d", &a, &b) == 2) {
-        const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                        "Transfer-Encoding: chunked\r\n\r\n";
-        srv_write(cn, h, strlen(h));
-        cn->stream_left = a;
-        cn->stream_seq = 0;
-        uv_timer_start(&cn->timer, stream_tick, 0, (uint64_t)b);
-    } else if (sscanf(path, "/cut/%d", &a) == 1) {
-        const char *h = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-        srv_write(cn, h, strlen(h));
-        cn->stream_left = -1; /* never the last chunk */
-        for (int i = 0; i < a; i++)
-            stream_tick(&cn->timer);
-        conn_close(cn, 0);
-    } else if (strcmp(path, "/hang") == 0) {
-        /* nothing */
-    } else if (strcmp(path, "/reset") == 0) {
-        conn_close(cn, 1);
-    } else if (strcmp(path, "/bigheader") == 0) {
-        char big[4100] = "X-Big: ";
-        memset(big + 7, 'b', 4000);
-        strcpy(big + 4007, "\r\n");
-        char head[4200];
-        int n =
-            snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n%s\r\nok", big);
-        srv_write(cn, head, (size_t)n);
-    } else {
-        respond(cn, 404, "", "not found");
-    }
-}
-
-/* Handles every complete request in the buffer (keep-alive, pipelining). */
-static void parse_requests(struct conn *cn)
-{
-    while (!cn->closing && cn->in.len) {
-        char *end = strstr(cn->in.ptr, "\r\n\r\n");
-        if (end == NULL)
-            return;
-        size_t head = (size_t)(end + 4 - cn->in.ptr), body = 0;
-        for (char *p = cn->in.ptr; p < end; p = strstr(p, "\r\n") + 2)
-            if (strncasecmp(p, "Content-Length:", 15) == 0)
-                body = strtoul(p + 15, NULL, 10);
-        if (cn->in.len < head + body)
-            return;
-        struct srv *s = cn->srv;
-        s->requests++;
-        sl_buf_reset(&s->last);
-        sl_buf_append(&s->last, cn->in.ptr, head + body);
-        char path[256] = "";
-        sscanf(cn->in.ptr, "%*s %255s", path);
-        memmove(cn->in.ptr, cn->in.ptr + head + body, cn->in.len - head - body + 1);
-        cn->in.len -= head + body;
-        serve(cn, path);
-    }
-}
-
-static void alloc_cb(uv_handle_t *h, size_t size, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = malloc(size);
-    buf->len = size;
-}
-
-static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    struct conn *cn = stream->data;
-    struct srv *s = cn->srv;
-    if (nread < 0) {
-        s->eofs++;
-        s->last_eof_ns = uv_hrtime();
-        conn_close(cn, 0);
-    } else if (nread > 0 && cn->in.len == 0 && (unsigned char)buf->base[0] == 0x16) {
-        s->tls_hellos++;
-        respond(cn, 400, "Connection: close\r\n", "plain HTTP on this port");
-        conn_close(cn, 0);
-    } else if (nread > 0) {
-        sl_buf_append(&cn->in, buf->base, (size_t)nread);
-        parse_requests(cn);
-    }
-    free(buf->base);
-}
-
-static void on_connection(uv_stream_t *listener, int status)
-{
-    struct srv *s = listener->data;
-    cr_assert_eq(status, 0);
-    struct conn *cn = calloc(1, sizeof(*cn));
-    cn->srv = s;
-    sl_buf_init(&cn->in, 1 << 20);
-    uv_tcp_init(s->loop, &cn->tcp);
-    uv_timer_init(s->loop, &cn->timer);
-    cn->tcp.data = cn->timer.data = cn;
-    cn->open_handles = 2;
-    sl_list_push_back(&s->conns, &cn->node);
-    cr_assert_eq(uv_accept(listener, (uv_stream_t *)&cn->tcp), 0);
-    s->accepts++;
-    uv_read_start((uv_stream_t *)&cn->tcp, alloc_cb, read_cb);
-}
-
-static void srv_start(struct srv *s, uv_loop_t *loop)
-{
-    *s = (struct srv){.loop = loop};
-    sl_list_init(&s->conns);
-    sl_buf_init(&s->last, 1 << 20);
-    struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", 0, &addr);
-    cr_assert_eq(uv_tcp_init(loop, &s->listener), 0);
-    s->listener.data = s;
-    cr_assert_eq(uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0), 0);
-    cr_assert_eq(uv_listen((uv_stream_t *)&s->listener, 128, on_connection), 0);
-    int len = sizeof(addr);
-    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&addr, &len);
-    s->port = ntohs(addr.sin_port);
-}
-
-static void srv_close(struct srv *s)
-{
-    while (!sl_list_empty(&s->conns))
-        conn_close(sl_container_of(s->conns.next, struct conn, node), 0);
-    uv_close((uv_handle_t *)&s->listener, NULL);
-    sl_buf_release(&s->last);
-}
+#ifdef SL_TEST_LIBCURL
+#define SUITE       http_client_curl
+#define VIA_LIBCURL 1
+#else
+#define SUITE       http_client
+#define VIA_LIBCURL 0
+#endif
 
 /* The fixture: one loop, one server, one client. */
 static uv_loop_t loop;
@@ -262,11 +39,13 @@ static int client_closed;
 
 static void start_all(const struct sl_http_client_opts *opts)
 {
+    struct sl_http_client_opts o = opts ? *opts : (struct sl_http_client_opts){0};
+    o.http_via_libcurl = VIA_LIBCURL;
     signal(SIGPIPE, SIG_IGN); /* the server writes to peers that went away */
     cr_assert_eq(uv_loop_init(&loop), 0);
     srv_start(&srv, &loop);
     uv_timer_init(&loop, &guard);
-    cr_assert_eq(sl_http_client_new(&loop, opts, &client), 0);
+    cr_assert_eq(sl_http_client_new(&loop, &o, &client), 0);
     client_closed = 0;
 }
 
@@ -374,6 +153,7 @@ static void on_done(struct sl_http_request *req, const struct sl_http_result *re
 {
     struct call *c = req->data;
     cr_assert_eq(req->xfer, NULL);
+    cr_assert_eq(req->uxfer, NULL);
     c->done++;
     c->res = *res;
     c->err = res->err;
@@ -410,12 +190,14 @@ static double ms_between(uint64_t a, uint64_t b)
     return (double)(b - a) / 1e6;
 }
 
-Test(http_client, get_delivers_status_headers_and_body)
+Test(SUITE, get_delivers_status_headers_and_body)
 {
     start_all(NULL);
     struct call c;
     call_init(&c, "/ok");
     call_start(&c);
+    cr_assert_eq(c.req.uxfer != NULL, !VIA_LIBCURL, "http:// takes the lean client by default");
+    cr_assert_eq(c.req.xfer != NULL, VIA_LIBCURL);
     run_until(&c.done, 2000);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
@@ -433,7 +215,7 @@ Test(http_client, get_delivers_status_headers_and_body)
     close_all();
 }
 
-Test(http_client, post_sends_method_headers_and_body_without_expect)
+Test(SUITE, post_sends_method_headers_and_body_without_expect)
 {
     start_all(NULL);
     static char body[3000];
@@ -471,7 +253,7 @@ Test(http_client, post_sends_method_headers_and_body_without_expect)
     close_all();
 }
 
-Test(http_client, http_error_status_is_a_status_not_a_transport_error)
+Test(SUITE, http_error_status_is_a_status_not_a_transport_error)
 {
     start_all(NULL);
     struct call c;
@@ -493,7 +275,7 @@ static void start_next(struct call *c)
         call_start(c + 1);
 }
 
-Test(http_client, sequential_requests_reuse_one_connection)
+Test(SUITE, sequential_requests_reuse_one_connection)
 {
     start_all(NULL);
     for (int i = 0; i < 3; i++) {
@@ -513,7 +295,7 @@ Test(http_client, sequential_requests_reuse_one_connection)
     close_all();
 }
 
-Test(http_client, concurrent_requests_then_reuse_of_the_pool)
+Test(SUITE, concurrent_requests_then_reuse_of_the_pool)
 {
     start_all(NULL);
     enum { N = 20 };
@@ -538,7 +320,7 @@ Test(http_client, concurrent_requests_then_reuse_of_the_pool)
     close_all();
 }
 
-Test(http_client, first_byte_timeout)
+Test(SUITE, first_byte_timeout)
 {
     start_all(NULL);
     struct call c;
@@ -557,7 +339,7 @@ Test(http_client, first_byte_timeout)
     close_all();
 }
 
-Test(http_client, first_byte_timeout_does_not_cut_a_slow_body)
+Test(SUITE, first_byte_timeout_does_not_cut_a_slow_body)
 {
     start_all(NULL);
     struct call c;
@@ -571,7 +353,7 @@ Test(http_client, first_byte_timeout_does_not_cut_a_slow_body)
     close_all();
 }
 
-Test(http_client, total_timeout_after_first_byte)
+Test(SUITE, total_timeout_after_first_byte)
 {
     start_all(NULL);
     struct call c;
@@ -590,7 +372,7 @@ Test(http_client, total_timeout_after_first_byte)
     close_all();
 }
 
-Test(http_client, connect_timeout_on_a_full_backlog)
+Test(SUITE, connect_timeout_on_a_full_backlog)
 {
     start_all(NULL);
     /* A listener with a full accept queue drops SYNs: connect() hangs. */
@@ -623,7 +405,7 @@ Test(http_client, connect_timeout_on_a_full_backlog)
     close_all();
 }
 
-Test(http_client, body_streams_in_pieces_as_it_arrives)
+Test(SUITE, body_streams_in_pieces_as_it_arrives)
 {
     start_all(NULL);
     struct call c;
@@ -653,7 +435,7 @@ static void cancel_now(uv_timer_t *t)
     uv_close((uv_handle_t *)t, NULL);
 }
 
-Test(http_client, cancel_closes_the_upstream_connection_at_once)
+Test(SUITE, cancel_closes_the_upstream_connection_at_once)
 {
     start_all(NULL);
     struct call c;
@@ -677,7 +459,7 @@ Test(http_client, cancel_closes_the_upstream_connection_at_once)
     close_all();
 }
 
-Test(http_client, cancel_from_inside_on_body)
+Test(SUITE, cancel_from_inside_on_body)
 {
     start_all(NULL);
     struct call c;
@@ -703,7 +485,7 @@ Test(http_client, cancel_from_inside_on_body)
     close_all();
 }
 
-Test(http_client, cancel_from_inside_on_headers)
+Test(SUITE, cancel_from_inside_on_headers)
 {
     start_all(NULL);
     struct call c;
@@ -719,7 +501,7 @@ Test(http_client, cancel_from_inside_on_headers)
     close_all();
 }
 
-Test(http_client, cancel_right_after_start)
+Test(SUITE, cancel_right_after_start)
 {
     start_all(NULL);
     struct call c;
@@ -739,7 +521,7 @@ Test(http_client, cancel_right_after_start)
     close_all();
 }
 
-Test(http_client, refused_and_reset_are_distinct_classes)
+Test(SUITE, refused_and_reset_are_distinct_classes)
 {
     start_all(NULL);
     /* A port that nobody listens on: bound, then closed. */
@@ -779,7 +561,7 @@ static void resume_now(uv_timer_t *t)
     uv_close((uv_handle_t *)t, NULL);
 }
 
-Test(http_client, pause_then_resume_redelivers_and_completes)
+Test(SUITE, pause_then_resume_redelivers_and_completes)
 {
     start_all(NULL);
     struct call c;
@@ -802,7 +584,7 @@ Test(http_client, pause_then_resume_redelivers_and_completes)
     close_all();
 }
 
-Test(http_client, oversize_response_headers_fail)
+Test(SUITE, oversize_response_headers_fail)
 {
     struct sl_http_client_opts opts = {.max_header_bytes = 1024};
     start_all(&opts);
@@ -817,7 +599,7 @@ Test(http_client, oversize_response_headers_fail)
     close_all();
 }
 
-Test(http_client, stream_cut_in_the_middle_is_a_reset)
+Test(SUITE, stream_cut_in_the_middle_is_a_reset)
 {
     start_all(NULL);
     struct call c;
@@ -831,7 +613,7 @@ Test(http_client, stream_cut_in_the_middle_is_a_reset)
     close_all();
 }
 
-Test(http_client, https_urls_take_the_tls_path)
+Test(SUITE, https_urls_take_the_tls_path)
 {
     start_all(NULL);
     /* Our server speaks plain HTTP: the client must try TLS (the server
@@ -848,7 +630,7 @@ Test(http_client, https_urls_take_the_tls_path)
     close_all();
 }
 
-Test(http_client, bad_input)
+Test(SUITE, bad_input)
 {
     start_all(NULL);
     struct call c;
@@ -867,7 +649,7 @@ Test(http_client, bad_input)
     close_all();
 }
 
-Test(http_client, close_cancels_requests_in_flight)
+Test(SUITE, close_cancels_requests_in_flight)
 {
     start_all(NULL);
     struct call c[4];
@@ -924,7 +706,7 @@ static void stress_then(struct call *c)
     }
 }
 
-Test(http_client, random_cancels_and_close_keep_every_contract)
+Test(SUITE, random_cancels_and_close_keep_every_contract)
 {
     start_all(&(struct sl_http_client_opts){.max_idle_connections = 8});
     static const char *paths[] = {"/ok",      "/stream/5/5", "/hang",       "/reset",
@@ -956,7 +738,7 @@ Test(http_client, random_cancels_and_close_keep_every_contract)
     sl_test_close_loop(&loop);
 }
 
-Test(http_client, close_from_inside_a_body_callback)
+Test(SUITE, close_from_inside_a_body_callback)
 {
     start_all(NULL);
     struct call c[3];

@@ -1,11 +1,12 @@
-/* The load generator's response parser (load/resp.h), protocol cases as
- * data: each canned response is fed whole, split in two at every offset,
- * split in three at every pair of offsets, and one byte at a time, and
- * must give the same result every way. */
+/* The response parser (http/resp.h) of the load generator and the
+ * upstream client, protocol cases as data: each canned response is fed
+ * whole, split in two at every offset, split in three at every pair of
+ * offsets, and one byte at a time, and must give the same result every
+ * way; in relay mode too, with every body run refused once. */
 #include <string.h>
 
 #include "../support.h"
-#include "load/resp.h"
+#include "http/resp.h"
 
 struct pcase {
     const char *name;
@@ -272,4 +273,127 @@ Test(load_parser, header_block_is_bounded)
     for (int i = 0; i < 100 && rc == SL_RESP_MORE; i++)
         rc = sl_resp_feed(&p, line, sizeof(line) - 2, &used);
     cr_assert_eq(rc, SL_RESP_ERROR);
+}
+
+/* Relay mode: the head ends at the same byte and the decoded body is the
+ * same whatever the splits, and a refused run comes back from its first
+ * byte when the rest is fed again. */
+struct relay {
+    struct sl_resp p;
+    int rc;
+    size_t head_len; /* bytes up to the end of the final header block */
+    size_t used_total;
+    char body[1024];
+    size_t body_len;
+    const char *refused; /* the run refused last, to be offered again */
+    int refusals;
+};
+
+static int relay_body(void *arg, const char *d, size_t n)
+{
+    struct relay *r = arg;
+    if (r->refused == NULL) {
+        r->refused = d;
+        r->refusals++;
+        return 1;
+    }
+    cr_assert_eq(d, r->refused, "a refused run is offered again from its start");
+    r->refused = NULL;
+    cr_assert_leq(r->body_len + n, sizeof(r->body));
+    memcpy(r->body + r->body_len, d, n);
+    r->body_len += n;
+    return 0;
+}
+
+static void feed_relay(struct relay *r, const struct pcase *c, const size_t *cuts, int ncuts)
+{
+    memset(r, 0, sizeof(*r));
+    r->head_len = (size_t)-1;
+    sl_resp_init(&r->p, c->head_only, c->sse);
+    sl_resp_relay(&r->p, relay_body, r);
+    size_t len = strlen(c->bytes), from = 0;
+    r->rc = SL_RESP_MORE;
+    for (int k = 0; k <= ncuts; k++) {
+        size_t to = k < ncuts ? cuts[k] : len;
+        while (from < to) {
+            size_t used = 0;
+            r->rc = sl_resp_feed(&r->p, c->bytes + from, to - from, &used);
+            if (r->head_len == (size_t)-1 && (r->rc == SL_RESP_HEAD || r->rc == SL_RESP_DONE))
+                r->head_len = from + used;
+            from += used;
+            r->used_total = from;
+            if (r->rc == SL_RESP_DONE || r->rc == SL_RESP_ERROR)
+                return;
+            if (r->rc == SL_RESP_MORE)
+                cr_assert_eq(from, to, "%s: MORE must consume everything", c->name);
+        }
+    }
+}
+
+static void check_relay(const struct pcase *c, const struct relay *whole, const size_t *cuts,
+                        int ncuts, const char *how)
+{
+    struct relay r;
+    feed_relay(&r, c, cuts, ncuts);
+    int rc = r.rc;
+    if (rc == SL_RESP_HEAD || rc == SL_RESP_PAUSE)
+        rc = SL_RESP_MORE; /* ended there: the body runs until the close */
+    if (c->rc == SL_RESP_MORE && rc == SL_RESP_MORE)
+        rc = sl_resp_eof(&r.p) == SL_RESP_DONE ? SL_RESP_MORE : SL_RESP_ERROR;
+    cr_assert_eq(rc, c->rc, "%s (relay, %s): rc %d (%s)", c->name, how, r.rc,
+                 r.p.error ? r.p.error : "");
+    if (c->rc == SL_RESP_ERROR)
+        return;
+    cr_assert_eq(r.head_len, whole->head_len, "%s (relay, %s): head ends at %zu, not %zu", c->name,
+                 how, r.head_len, whole->head_len);
+    cr_assert_eq(r.body_len, c->body_bytes, "%s (relay, %s): body %zu", c->name, how, r.body_len);
+    cr_assert_eq(r.p.body_bytes, c->body_bytes, "%s (relay, %s): counted", c->name, how);
+    cr_assert(memcmp(r.body, whole->body, r.body_len) == 0, "%s (relay, %s): body", c->name, how);
+    cr_assert_eq(r.p.events, c->events, "%s (relay, %s): events", c->name, how);
+    if (c->body_bytes)
+        cr_assert_gt(r.refusals, 0);
+}
+
+Test(load_parser, relay_mode_at_every_split)
+{
+    for (size_t i = 0; i < NCASES; i++) {
+        const struct pcase *c = &cases[i];
+        struct relay whole;
+        feed_relay(&whole, c, NULL, 0);
+        check_relay(c, &whole, NULL, 0, "whole");
+        size_t len = strlen(c->bytes);
+        for (size_t cut = 0; cut <= len; cut++) {
+            char how[32];
+            snprintf(how, sizeof(how), "cut at %zu", cut);
+            check_relay(c, &whole, &cut, 1, how);
+        }
+        size_t cuts[1024];
+        for (size_t k = 1; k < len; k++)
+            cuts[k - 1] = k;
+        check_relay(c, &whole, cuts, (int)len - 1, "bytewise");
+    }
+}
+
+Test(load_parser, relay_mode_stops_at_the_head_and_decodes_chunks)
+{
+    const char *resp = "HTTP/1.1 100 Continue\r\n\r\n"
+                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\n\r\n";
+    const struct pcase c = {"chunks", resp, 0, 0, SL_RESP_DONE, 200, 1, 16, 0, 0};
+    struct relay r;
+    feed_relay(&r, &c, NULL, 0);
+    cr_assert_eq(r.rc, SL_RESP_DONE);
+    cr_assert_eq(r.head_len, (size_t)(strstr(resp, "5\r\nhello") - resp),
+                 "the head includes the interim block, up to the final blank line");
+    cr_assert_eq(r.body_len, 16);
+    cr_assert(memcmp(r.body, "hello 0123456789", 16) == 0);
+    cr_assert_eq(r.used_total, strlen(resp));
+    /* Without a body the response ends with its head: DONE, not HEAD. */
+    struct sl_resp p;
+    size_t used;
+    sl_resp_init(&p, 0, 0);
+    sl_resp_relay(&p, relay_body, &r);
+    const char *empty = "HTTP/1.1 204 No Content\r\n\r\n";
+    cr_assert_eq(sl_resp_feed(&p, empty, strlen(empty), &used), SL_RESP_DONE);
+    cr_assert_eq(used, strlen(empty));
 }

@@ -1,4 +1,4 @@
-#include "load/resp.h"
+#include "http/resp.h"
 
 #include <string.h>
 
@@ -16,11 +16,18 @@ enum {
 
 void sl_resp_init(struct sl_resp *p, int head_only, int sse)
 {
-    /* Everything but the line buffers, which are only read after a write. */
+    /* Everything but the line buffers, which are only read after a write;
+     * relay mode is off until sl_resp_relay. */
     memset(p, 0, offsetof(struct sl_resp, sse_prefix));
     p->state = S_STATUS;
     p->head_only = (uint8_t)head_only;
     p->sse = (uint8_t)sse;
+}
+
+void sl_resp_relay(struct sl_resp *p, sl_resp_body_cb on_body, void *arg)
+{
+    p->on_body = on_body;
+    p->arg = arg;
 }
 
 static int fail(struct sl_resp *p, const char *why)
@@ -165,7 +172,10 @@ static int end_of_headers(struct sl_resp *p)
     if (p->status < 200 && p->status != 101) {
         /* 100 Continue and friends: the real response follows. */
         int keep = p->keep_alive;
+        sl_resp_body_cb on_body = p->on_body;
+        void *arg = p->arg;
         sl_resp_init(p, p->head_only, p->sse);
+        sl_resp_relay(p, on_body, arg);
         p->keep_alive = keep;
         return SL_RESP_MORE;
     }
@@ -185,7 +195,7 @@ static int end_of_headers(struct sl_resp *p)
         p->state = S_BODY_EOF;
         p->keep_alive = 0;
     }
-    return SL_RESP_MORE;
+    return p->on_body ? SL_RESP_HEAD : SL_RESP_MORE;
 }
 
 /* ---- SSE: `data:` lines of the body ------------------------------------- */
@@ -231,11 +241,15 @@ static void sse_scan(struct sl_resp *p, const char *d, size_t n)
     }
 }
 
-static void body(struct sl_resp *p, const char *d, size_t n)
+/* Returns 0 when the bytes were taken, 1 when on_body refused them. */
+static int body(struct sl_resp *p, const char *d, size_t n)
 {
+    if (p->on_body && p->on_body(p->arg, d, n) != 0)
+        return 1;
     p->body_bytes += n;
     if (p->sse)
         sse_scan(p, d, n);
+    return 0;
 }
 
 /* ---- the state machine ---------------------------------------------------- */
@@ -308,7 +322,10 @@ int sl_resp_feed(struct sl_resp *p, const char *d, size_t len, size_t *used)
             size_t take = len - pos;
             if (take > p->remaining)
                 take = (size_t)p->remaining;
-            body(p, d + pos, take);
+            if (body(p, d + pos, take)) {
+                rc = SL_RESP_PAUSE;
+                break;
+            }
             pos += take;
             p->remaining -= take;
             if (p->remaining == 0) {
@@ -322,7 +339,10 @@ int sl_resp_feed(struct sl_resp *p, const char *d, size_t len, size_t *used)
             break;
         }
         case S_BODY_EOF:
-            body(p, d + pos, len - pos);
+            if (body(p, d + pos, len - pos)) {
+                rc = SL_RESP_PAUSE;
+                break;
+            }
             pos = len;
             break;
         default:
