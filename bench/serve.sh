@@ -26,7 +26,10 @@ PARTS=${PARTS:-"cpu latency ttft streams"}
 CONNS=${CONNS:-64}
 DURATION=${DURATION:-10}
 RATE=${RATE:-5000}
-STREAMS=${STREAMS:-10000}
+# 10,000 is the goal's figure, but this sandbox caps every process at 20,000
+# open files (root cannot raise it), and serve needs two per stream (client
+# and upstream): 9,500 is the most that fits with room to spare.
+STREAMS=${STREAMS:-9500}
 BASE=${PORT:-18100}
 bin=$PWD/build/sluice
 for tool in nginx taskset; do
@@ -144,15 +147,17 @@ if [[ $PARTS == *ttft* ]]; then
 fi
 if [[ $PARTS == *streams* ]]; then
   echo "== streams: $STREAMS concurrent open streams through sluice serve"
-  start_mock --token-ms 500 --tokens 12
+  start_mock --token-ms 500
   kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
   start_serve
   before=$(rss_peak_kib "$serve_pid")
-  j=$(load "$(url $SERVE)" --stream -c "$STREAMS" -n "$STREAMS" --timeout-ms 60000)
+  # 12 tokens half a second apart: every stream stays open about 6 s
+  printf '%s' '{"model":"gpt-4o-mini","stream":true,"max_tokens":12,"messages":[{"role":"user","content":"Tell me a story."}]}' >"$dir/stream.json"
+  j=$(load "$(url $SERVE)" --stream --body "$dir/stream.json" -c "$STREAMS" -n "$STREAMS" --timeout-ms 60000)
   peak=$(rss_peak_kib "$serve_pid")
   show "serve, $STREAMS streams" "$j"
   echo "  sluice serve peak RSS: $((peak / 1024)) MiB (at start: $((before / 1024)) MiB)"
 fi
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
-rows=$(sqlite3 "$dir/serve.db" "SELECT count(*) FROM gateway_requests" 2>/dev/null || echo "?")
+rows=$(sqlite3 "$dir/serve.db" "SELECT count(*) FROM requests" 2>/dev/null || echo "?")
 echo "rows recorded by the last sluice serve: $rows"
