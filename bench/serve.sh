@@ -140,9 +140,10 @@ fi
 if [[ $PARTS == *ttft* ]]; then
   echo "== ttft: streams of 16 tokens 5 ms apart, open loop at 200/s, ${DURATION}s each"
   start_mock --token-ms 5
+  printf '%s' '{"model":"gpt-4o-mini","stream":true,"max_tokens":16,"messages":[{"role":"user","content":"Count to sixteen."}]}' >"$dir/ttft.json"
   for t in "direct $MOCK" "nginx $NGINX" "serve $SERVE"; do
     set -- $t
-    show "$1" "$(load "$(url "$2")" --stream -r 200 -c 64 -d "${DURATION}s")"
+    show "$1" "$(load "$(url "$2")" --stream --body "$dir/ttft.json" -r 200 -c 64 -d "${DURATION}s")"
   done
 fi
 if [[ $PARTS == *streams* ]]; then

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-#define SUB   (1u << SL_HIST_SUB_BITS) /* 128 */
-#define EXACT (2u * SUB)               /* values below 256 have a bucket each */
+#define SUB   (1u << SL_HIST_SUB_BITS) /* 2048 */
+#define EXACT (2u * SUB)               /* values below 4096 have a bucket each */
 
 void sl_hist_init(struct sl_hist *h)
 {
@@ -19,7 +19,7 @@ unsigned sl_hist_index(uint64_t v)
     if (v < EXACT)
         return (unsigned)v;
     unsigned msb = 63u - (unsigned)__builtin_clzll(v);
-    unsigned shift = msb - SL_HIST_SUB_BITS; /* >= 1: v >> shift is in [128, 256) */
+    unsigned shift = msb - SL_HIST_SUB_BITS; /* >= 1: v >> shift is in [SUB, 2 * SUB) */
     return EXACT + (shift - 1) * SUB + (unsigned)((v >> shift) - SUB);
 }
 
