@@ -34,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/list.h"
@@ -52,7 +55,12 @@
 #include "retry/retrier.h"
 
 #define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
-#define STREAM_HIGH_WATER  (256u * 1024)
+/* Token counting goes to the thread pool in batches of up to COUNT_BATCH
+ * requests, or after COUNT_DELAY_MS: one thread wake-up per batch, not per
+ * request (a wake-up per request cost more than the counting). */
+#define COUNT_BATCH       256
+#define COUNT_DELAY_MS    10
+#define STREAM_HIGH_WATER (256u * 1024)
 
 typedef enum sl_openai_endpoint endpoint_t;
 #define endpoint_path(ep) sl_openai_path(ep)
@@ -88,7 +96,9 @@ struct sl_gateway {
     /* finished requests waiting for their prompt tokens to be counted; one
      * batch at a time goes to the thread pool (one wake-up per batch) */
     struct sl_list count_queue, count_batch;
+    size_t count_queued;
     int count_job_active;
+    uv_timer_t count_timer; /* sends a partial batch after COUNT_DELAY_MS */
     int draining, closing, pending_closes, drain_timer_ready;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
@@ -266,11 +276,22 @@ static void count_tokens(struct gw_req *r)
 static void count_batch(void *arg)
 {
     struct sl_gateway *gw = arg;
+    /* background work yields to the event loop when they share a core */
+    static _Thread_local int niced;
+    if (!niced) {
+        niced = 1;
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    }
     for (struct sl_list *n = gw->count_batch.next; n != &gw->count_batch; n = n->next)
         count_tokens(sl_container_of(n, struct gw_req, node));
 }
 
 static void start_count_job(struct sl_gateway *gw);
+
+static void on_count_timer(uv_timer_t *t)
+{
+    start_count_job(t->data);
+}
 
 static void on_batch_counted(void *arg, int status)
 {
@@ -297,6 +318,8 @@ static void start_count_job(struct sl_gateway *gw)
 {
     if (gw->count_job_active || sl_list_empty(&gw->count_queue))
         return;
+    gw->count_queued = 0;
+    uv_timer_stop(&gw->count_timer);
     /* move the whole queue into the batch */
     gw->count_batch.next = gw->count_queue.next;
     gw->count_batch.prev = gw->count_queue.prev;
@@ -373,7 +396,10 @@ static void finish(struct gw_req *r)
     log_line(r);
     r->offload_pending = 1;
     sl_list_push_back(&gw->count_queue, &r->node);
-    start_count_job(gw);
+    if (++gw->count_queued >= COUNT_BATCH || gw->closing || !gw->drain_timer_ready)
+        start_count_job(gw);
+    else if (!uv_is_active((uv_handle_t *)&gw->count_timer))
+        uv_timer_start(&gw->count_timer, on_count_timer, COUNT_DELAY_MS, 0);
     sl_sem_timed_close(&r->admit, on_admit_timer_closed);
     sl_retrier_close(&r->retrier, on_retry_timer_closed);
 }
@@ -1184,7 +1210,16 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     struct sl_http_server_config scfg;
     sl_http_server_config_default(&scfg);
     scfg.max_body_bytes = gw->cfg->max_body_bytes;
-    rc = sl_http_client_new(loop, NULL, &gw->client);
+    /* Keep as many idle upstream connections as the deployments may use at
+     * once: fewer would close and reopen connections under steady load. */
+    size_t limit = 0;
+    for (size_t i = 0; i < gw->router.ndeps; i++)
+        limit += gw->router.deps[i].cfg->max_concurrency;
+    struct sl_http_client_opts copts = {.max_idle_connections =
+                                            (unsigned)(limit < 64      ? 64
+                                                       : limit > 16384 ? 16384
+                                                                       : limit)};
+    rc = sl_http_client_new(loop, &copts, &gw->client);
     if (rc != 0) {
         snprintf(err, err_size, "cannot start the HTTP client: %s", uv_strerror(rc));
         goto fail;
@@ -1199,8 +1234,10 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     }
     uv_timer_init(loop, &gw->drain_timer);
     gw->drain_timer.data = gw;
+    uv_timer_init(loop, &gw->count_timer);
+    gw->count_timer.data = gw;
     gw->drain_timer_ready = 1;
-    gw->pending_closes++;
+    gw->pending_closes += 2; /* both timers, closed in close_all */
     *out = gw;
     return 0;
 fail:
@@ -1268,7 +1305,9 @@ static void close_all(struct sl_gateway *gw)
     gw->pending_closes += 2;
     sl_http_server_close(gw->server, on_part_closed, gw);
     sl_http_client_close(gw->client, on_part_closed, gw);
+    start_count_job(gw); /* what waited for the batch timer goes now */
     uv_close((uv_handle_t *)&gw->drain_timer, on_drain_timer_closed);
+    uv_close((uv_handle_t *)&gw->count_timer, on_drain_timer_closed);
 }
 
 static void on_drain_tick(uv_timer_t *t)

@@ -20,6 +20,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,6 +386,9 @@ static void writer_main(void *arg)
 {
     struct lite *l = arg;
     pthread_setname_np(pthread_self(), "sluice-sqlite");
+    /* Background work: when it shares a core with the event loop, the loop
+     * (requests in flight) goes first. Linux applies nice per thread. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     for (;;) {
         pthread_mutex_lock(&l->mu);
         while (l->todo_head == NULL)
