@@ -238,31 +238,80 @@ static const char *http_date(struct sl_http_server *srv)
     return srv->date;
 }
 
+/* A bounded writer for the response head: memcpy, no printf, because this
+ * runs once per response. Past the end it stops writing and marks
+ * overflow; the caller's buffer (2 KiB) holds any sane head. */
+struct head_writer {
+    char *out;
+    size_t size, n;
+};
+
+static void put(struct head_writer *w, const char *s, size_t len)
+{
+    if (w->n + len > w->size) {
+        w->n = w->size;
+        return;
+    }
+    memcpy(w->out + w->n, s, len);
+    w->n += len;
+}
+
+#define PUT_LIT(w, lit) put((w), (lit), sizeof(lit) - 1)
+
+static void put_str(struct head_writer *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+static void put_uint(struct head_writer *w, unsigned long long v)
+{
+    char digits[24];
+    int k = 0;
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    char rev[24];
+    for (int i = 0; i < k; i++)
+        rev[i] = digits[k - 1 - i];
+    put(w, rev, (size_t)k);
+}
+
 /* Formats the status line and headers into out (bounded). */
 static size_t format_head(struct conn *c, char *out, size_t size, int status,
                           const struct sl_http_header *headers, size_t nheaders,
                           const char *content_type, long long content_length, int keep_alive)
 {
-    size_t n = (size_t)snprintf(out, size, "HTTP/1.1 %d %s\r\nServer: sluice\r\nDate: %s\r\n",
-                                status, sl_http_status_text(status), http_date(c->srv));
-    if (content_type && n < size)
-        n += (size_t)snprintf(out + n, size - n, "Content-Type: %s\r\n", content_type);
-    if (n < size) {
-        if (content_length >= 0)
-            n += (size_t)snprintf(out + n, size - n, "Content-Length: %lld\r\n", content_length);
-        else
-            n += (size_t)snprintf(out + n, size - n, "Transfer-Encoding: chunked\r\n");
+    struct head_writer w = {out, size, 0};
+    PUT_LIT(&w, "HTTP/1.1 ");
+    put_uint(&w, (unsigned long long)status);
+    PUT_LIT(&w, " ");
+    put_str(&w, sl_http_status_text(status));
+    PUT_LIT(&w, "\r\nServer: sluice\r\nDate: ");
+    put_str(&w, http_date(c->srv));
+    PUT_LIT(&w, "\r\n");
+    if (content_type) {
+        PUT_LIT(&w, "Content-Type: ");
+        put_str(&w, content_type);
+        PUT_LIT(&w, "\r\n");
     }
-    if (!keep_alive && n < size)
-        n += (size_t)snprintf(out + n, size - n, "Connection: close\r\n");
-    for (size_t i = 0; i < nheaders && n < size; i++)
-        n += (size_t)snprintf(out + n, size - n, "%.*s: %.*s\r\n", (int)headers[i].name.len,
-                              headers[i].name.ptr, (int)headers[i].value.len, headers[i].value.ptr);
-    if (n + 2 < size) {
-        out[n++] = '\r';
-        out[n++] = '\n';
+    if (content_length >= 0) {
+        PUT_LIT(&w, "Content-Length: ");
+        put_uint(&w, (unsigned long long)content_length);
+        PUT_LIT(&w, "\r\n");
+    } else {
+        PUT_LIT(&w, "Transfer-Encoding: chunked\r\n");
     }
-    return n < size ? n : size;
+    if (!keep_alive)
+        PUT_LIT(&w, "Connection: close\r\n");
+    for (size_t i = 0; i < nheaders; i++) {
+        put(&w, headers[i].name.ptr, headers[i].name.len);
+        PUT_LIT(&w, ": ");
+        put(&w, headers[i].value.ptr, headers[i].value.len);
+        PUT_LIT(&w, "\r\n");
+    }
+    PUT_LIT(&w, "\r\n");
+    return w.n;
 }
 
 /* ---- request lifecycle --------------------------------------------------- */
