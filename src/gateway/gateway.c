@@ -509,6 +509,53 @@ static void on_stream_drain(struct sl_http_req *down, void *data)
     }
 }
 
+/* The end of the JSON object that starts at p ('{'), or NULL. Strings are
+ * skipped with their escapes, so braces inside them do not count. */
+static const char *object_end(const char *p, const char *end)
+{
+    int depth = 0, in_string = 0;
+    for (; p < end; p++) {
+        if (in_string) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                in_string = 0;
+        } else if (*p == '"') {
+            in_string = 1;
+        } else if (*p == '{') {
+            depth++;
+        } else if (*p == '}' && --depth == 0) {
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+/* Token usage from a response or a final stream chunk: the last "usage"
+ * key's object. Only that object is parsed, not the whole body (this runs
+ * for every request, and the body is the client's, passed through as is). */
+static void read_usage(struct gw_req *r, const char *text, size_t len)
+{
+    const char *end = text + len, *at = NULL;
+    for (const char *p = text; (p = memmem(p, (size_t)(end - p), "\"usage\"", 7)) != NULL; p += 7)
+        at = p;
+    if (at == NULL)
+        return;
+    const char *p = at + 7;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':'))
+        p++;
+    const char *obj_end = p < end && *p == '{' ? object_end(p, end) : NULL;
+    struct sl_json_doc u;
+    if (obj_end == NULL || sl_json_scan(p, (size_t)(obj_end - p), &u) != 0)
+        return;
+    const struct sl_json_member *pt = sl_json_get(&u, "prompt_tokens");
+    const struct sl_json_member *ct = sl_json_get(&u, "completion_tokens");
+    if (pt && pt->type == SL_JSON_NUMBER)
+        r->usage_prompt = (unsigned)strtoul(pt->value.ptr, NULL, 10);
+    if (ct && ct->type == SL_JSON_NUMBER)
+        r->usage_completion = (unsigned)strtoul(ct->value.ptr, NULL, 10);
+}
+
 static void on_sse_event(void *arg, const struct sl_sse_event *ev)
 {
     struct gw_req *r = arg;
@@ -517,23 +564,7 @@ static void on_sse_event(void *arg, const struct sl_sse_event *ev)
         return;
     }
     /* the final chunk carries usage (OpenAI, stream_options.include_usage) */
-    if (ev->data_len < 16 || memmem(ev->data, ev->data_len, "\"usage\"", 7) == NULL)
-        return;
-    struct sl_json_doc doc;
-    if (sl_json_scan(ev->data, ev->data_len, &doc) != 0)
-        return;
-    const struct sl_json_member *usage = sl_json_get(&doc, "usage");
-    if (usage == NULL || usage->type != SL_JSON_OBJECT)
-        return;
-    struct sl_json_doc u;
-    if (sl_json_scan(usage->value.ptr, usage->value.len, &u) != 0)
-        return;
-    const struct sl_json_member *p = sl_json_get(&u, "prompt_tokens");
-    const struct sl_json_member *c = sl_json_get(&u, "completion_tokens");
-    if (p && p->type == SL_JSON_NUMBER)
-        r->usage_prompt = (unsigned)strtoul(p->value.ptr, NULL, 10);
-    if (c && c->type == SL_JSON_NUMBER)
-        r->usage_completion = (unsigned)strtoul(c->value.ptr, NULL, 10);
+    read_usage(r, ev->data, ev->data_len);
 }
 
 static void on_up_headers(struct sl_http_request *up, int status,
@@ -720,21 +751,8 @@ static void on_attempts_done(struct sl_retrier *rt)
         sl_prom_observe(&r->gw->mm[r->model - r->gw->cfg->models].ttft,
                         (double)(r->first_byte_ns - r->t0_ns) / 1e9);
         count_status(r, r->up_status);
-        /* usage from a whole JSON response */
-        struct sl_json_doc doc;
-        if (r->resp.len && sl_json_scan(r->resp.ptr, r->resp.len, &doc) == 0) {
-            const struct sl_json_member *usage = sl_json_get(&doc, "usage");
-            struct sl_json_doc u;
-            if (usage && usage->type == SL_JSON_OBJECT &&
-                sl_json_scan(usage->value.ptr, usage->value.len, &u) == 0) {
-                const struct sl_json_member *p = sl_json_get(&u, "prompt_tokens");
-                const struct sl_json_member *c = sl_json_get(&u, "completion_tokens");
-                if (p)
-                    r->usage_prompt = (unsigned)strtoul(p->value.ptr, NULL, 10);
-                if (c)
-                    r->usage_completion = (unsigned)strtoul(c->value.ptr, NULL, 10);
-            }
-        }
+        if (r->resp.len)
+            read_usage(r, r->resp.ptr, r->resp.len);
         if (r->down) {
             respond(r->down, r->id, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
             r->down = NULL;

@@ -88,6 +88,10 @@ Test(serve, success_json_and_stream_with_request_ids)
     cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE metadata ->> 'stream' AND "
                                  "metadata ->> 'completion_tokens' = 8"),
                  1, "the usage of the final stream chunk is recorded");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE NOT metadata ->> 'stream' "
+                                 "AND metadata ->> 'completion_tokens' = 16 AND "
+                                 "metadata ->> 'prompt_tokens' > 0"),
+                 1, "the usage of a JSON response is recorded");
     cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM runs WHERE command = 'serve' AND "
                                  "status = 'completed'"),
                  1);
