@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 
+#include "http/json_scan.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -378,31 +379,14 @@ static int read_body(struct ctx *c)
     return 0;
 }
 
-static void json_escape(char *out, size_t cap, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
-    }
-    out[o] = '\0';
-}
-
 static int default_body(struct ctx *c)
 {
     char model[512], prompt[8192];
-    json_escape(model, sizeof(model), c->model ? c->model : "gpt-4o-mini");
-    json_escape(prompt, sizeof(prompt),
-                c->prompt ? c->prompt
-                          : "Explain in two sentences why the sky is blue, for a curious "
-                            "ten-year-old.");
+    sl_json_escape(model, sizeof(model), c->model ? c->model : "gpt-4o-mini");
+    sl_json_escape(prompt, sizeof(prompt),
+                   c->prompt ? c->prompt
+                             : "Explain in two sentences why the sky is blue, for a curious "
+                               "ten-year-old.");
     size_t cap = strlen(model) + strlen(prompt) + 512;
     c->body = malloc(cap);
     if (c->body == NULL)

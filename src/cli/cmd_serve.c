@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/json_scan.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/listen.h"
@@ -85,24 +86,6 @@ struct ctx {
     char error[600];
 };
 
-static size_t json_escape(char *out, size_t size, const char *s)
-{
-    size_t n = 0;
-    for (; *s && n + 7 < size; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)c;
-        } else if (c < 0x20) {
-            n += (size_t)snprintf(out + n, size - n, "\\u%04x", c);
-        } else {
-            out[n++] = (char)c;
-        }
-    }
-    out[n] = '\0';
-    return n;
-}
-
 static void end_run(struct ctx *c);
 
 static int append(struct ctx *c, const struct sl_record *rec)
@@ -136,9 +119,9 @@ static void record(const struct sl_gw_log_row *row, void *arg)
     char model[300], key[140], dep[140];
     if (c->gw && sl_gateway_max_in_flight(c->gw) > c->max_in_flight)
         c->max_in_flight = sl_gateway_max_in_flight(c->gw);
-    json_escape(model, sizeof(model), row->model);
-    json_escape(key, sizeof(key), row->key);
-    json_escape(dep, sizeof(dep), row->deployment);
+    sl_json_escape(model, sizeof(model), row->model);
+    sl_json_escape(key, sizeof(key), row->key);
+    sl_json_escape(dep, sizeof(dep), row->deployment);
     int n = snprintf(p.meta, sizeof(p.meta),
                      "{\"id\":\"%s\",\"key\":\"%s\",\"model\":\"%s\",\"deployment\":\"%s\","
                      "\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,\"ttfb_ms\":%.3f,"

@@ -2,19 +2,13 @@
 
 #include <string.h>
 
+#include "http/json_scan.h"
+
 static void json_string(FILE *out, const char *s)
 {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
+    char esc[8192];
+    sl_json_escape(esc, sizeof(esc), s);
+    fprintf(out, "\"%s\"", esc);
 }
 
 void sl_report_text(FILE *out, const struct sl_stats *s, const char *db_path)

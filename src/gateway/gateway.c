@@ -193,36 +193,12 @@ static void respond(struct sl_http_req *down, const char *id, int status, const 
     sl_http_respond(down, status, h, n, "application/json", body, len);
 }
 
-static size_t error_json(char *out, size_t size, const char *type, const char *code,
-                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static size_t error_json(char *out, size_t size, const char *type, const char *code,
-                         const char *fmt, ...)
-{
-    char msg[512], esc[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    size_t k = 0;
-    for (const char *p = msg; *p && k + 2 < sizeof(esc); p++) {
-        if (*p == '"' || *p == '\\')
-            esc[k++] = '\\';
-        esc[k++] = (unsigned char)*p < 0x20 ? ' ' : *p;
-    }
-    esc[k] = '\0';
-    int n = snprintf(out, size,
-                     "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
-                     "\"code\":\"%s\"}}",
-                     esc, type, code);
-    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
-}
-
+/* Sends an OpenAI-shaped error with x-request-id (and Retry-After when > 0). */
 static void respond_error(struct sl_http_req *down, const char *id, int status, const char *type,
                           const char *code, const char *message, int retry_after_s)
 {
-    char body[1024];
-    size_t n = error_json(body, sizeof(body), type, code, "%s", message);
+    char body[1536];
+    size_t n = sl_http_error_body(body, sizeof(body), type, code, message);
     respond(down, id, status, body, n, retry_after_s);
 }
 
@@ -430,8 +406,9 @@ static void respond_failure(struct gw_req *r)
     int status;
     if (r->cancelled) {
         status = 499;
-        n = error_json(body, sizeof(body), "cancelled", "request_cancelled",
-                       "request %s was cancelled", r->id);
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request %s was cancelled", r->id);
+        n = sl_http_error_body(body, sizeof(body), "cancelled", "request_cancelled", msg);
     } else if ((r->error == SL_E_BAD_REQUEST || r->error == SL_E_UNAUTHORIZED) && r->up_status &&
                r->resp.len > 0) {
         /* a permanent upstream error is the client's to see, as it was */
@@ -446,9 +423,10 @@ static void respond_failure(struct gw_req *r)
         char upstream[32] = "";
         if (r->up_status)
             snprintf(upstream, sizeof(upstream), ", HTTP %d", r->up_status);
-        n = error_json(body, sizeof(body), "upstream_error", sl_err_name(r->error),
-                       "the upstream failed after %u attempt%s: %s%s", r->attempts,
-                       r->attempts == 1 ? "" : "s", sl_err_name(r->error), upstream);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "the upstream failed after %u attempt%s: %s%s", r->attempts,
+                 r->attempts == 1 ? "" : "s", sl_err_name(r->error), upstream);
+        n = sl_http_error_body(body, sizeof(body), "upstream_error", sl_err_name(r->error), msg);
     }
     count_status(r, status);
     r->final_status = status;
@@ -463,7 +441,7 @@ static void end_stream_with_error(struct gw_req *r, const char *type, const char
     if (r->down == NULL)
         return;
     char body[1024], event[1200];
-    error_json(body, sizeof(body), type, code, "%s", message);
+    sl_http_error_body(body, sizeof(body), type, code, message);
     int n = snprintf(event, sizeof(event), "data: %s\n\n", body);
     sl_http_stream_write(r->down, event, (size_t)n);
     sl_http_stream_end(r->down);

@@ -1,5 +1,6 @@
 #include "http/json_scan.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct scanner {
@@ -238,4 +239,24 @@ const struct sl_json_member *sl_json_get(const struct sl_json_doc *doc, const ch
         if (sl_str_eq(doc->members[i].key, key))
             return &doc->members[i];
     return NULL;
+}
+
+size_t sl_json_escape(char *out, size_t size, const char *s)
+{
+    size_t n = 0;
+    if (size == 0)
+        return 0;
+    for (; *s && n + 7 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch < 0x20) {
+            n += (size_t)snprintf(out + n, size - n, "\\u%04x", ch);
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    out[n] = '\0';
+    return n;
 }

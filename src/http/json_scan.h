@@ -43,4 +43,9 @@ int sl_json_scan(const char *text, size_t len, struct sl_json_doc *doc);
 
 const struct sl_json_member *sl_json_get(const struct sl_json_doc *doc, const char *key);
 
+/* Writes s as the inside of a JSON string (quotes, backslashes and control
+ * characters escaped) into out, always NUL-terminated; stops early rather
+ * than overflow. Returns the length written. */
+size_t sl_json_escape(char *out, size_t size, const char *s);
+
 #endif

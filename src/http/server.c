@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "core/list.h"
+#include "http/json_scan.h"
 
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_CLOSING };
 
@@ -351,29 +352,11 @@ static void finish_request(struct conn *c)
         process(c);
 }
 
-static size_t json_escape(char *out, size_t size, const char *s)
+size_t sl_http_error_body(char *out, size_t size, const char *type, const char *code,
+                          const char *message)
 {
-    size_t n = 0;
-    for (; *s && n + 7 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            n += (size_t)snprintf(out + n, size - n, "\\u%04x", ch);
-        } else {
-            out[n++] = (char)ch;
-        }
-    }
-    out[n] = '\0';
-    return n;
-}
-
-static size_t format_error_body(char *out, size_t size, const char *type, const char *code,
-                                const char *message)
-{
-    char msg[512];
-    json_escape(msg, sizeof(msg), message);
+    char msg[1024];
+    sl_json_escape(msg, sizeof(msg), message);
     int n =
         snprintf(out, size,
                  "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":%s%s%s}}",
@@ -402,9 +385,16 @@ void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_h
 void sl_http_respond_error(struct sl_http_req *req, int status, const char *type, const char *code,
                            const char *message)
 {
-    char body[1024];
-    size_t n = format_error_body(body, sizeof(body), type, code, message);
-    sl_http_respond(req, status, NULL, 0, "application/json", body, n);
+    sl_http_respond_error_with(req, status, NULL, 0, type, code, message);
+}
+
+void sl_http_respond_error_with(struct sl_http_req *req, int status,
+                                const struct sl_http_header *headers, size_t nheaders,
+                                const char *type, const char *code, const char *message)
+{
+    char body[1536];
+    size_t n = sl_http_error_body(body, sizeof(body), type, code, message);
+    sl_http_respond(req, status, headers, nheaders, "application/json", body, n);
 }
 
 void sl_http_stream_start(struct sl_http_req *req, int status, const struct sl_http_header *headers,

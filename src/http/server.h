@@ -69,9 +69,17 @@ void sl_http_req_on_abort(struct sl_http_req *req, void (*cb)(struct sl_http_req
 void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_header *headers,
                      size_t nheaders, const char *content_type, const char *body, size_t len);
 
-/* An error in the OpenAI shape: {"error":{"message","type","param","code"}}. */
+/* An error in the OpenAI shape: {"error":{"message","type","param","code"}}
+ * (code NULL: null). sl_http_error_body writes the body alone, e.g. for a
+ * stream's error event. */
+size_t sl_http_error_body(char *out, size_t size, const char *type, const char *code,
+                          const char *message);
 void sl_http_respond_error(struct sl_http_req *req, int status, const char *type, const char *code,
                            const char *message);
+/* The same with extra headers (x-request-id, Retry-After). */
+void sl_http_respond_error_with(struct sl_http_req *req, int status,
+                                const struct sl_http_header *headers, size_t nheaders,
+                                const char *type, const char *code, const char *message);
 
 /* Streaming (chunked transfer coding). */
 void sl_http_stream_start(struct sl_http_req *req, int status, const struct sl_http_header *headers,

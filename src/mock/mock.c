@@ -214,12 +214,8 @@ static void respond_fault(struct mock_req *mr)
         h[nh++] = (struct sl_http_header){{"Retry-After", 11}, {retry_after, (size_t)n}};
     }
     count_status(mr->m, status);
-    /* sl_http_respond_error has no extra headers: format the body here. */
-    int n = snprintf(mr->m->scratch, sizeof(mr->m->scratch),
-                     "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
-                     "\"code\":\"%s\"}}",
-                     errors[mr->fault].message, errors[mr->fault].type, errors[mr->fault].code);
-    sl_http_respond(mr->req, status, h, nh, "application/json", mr->m->scratch, (size_t)n);
+    sl_http_respond_error_with(mr->req, status, h, nh, errors[mr->fault].type,
+                               errors[mr->fault].code, errors[mr->fault].message);
     finish(mr);
 }
 
