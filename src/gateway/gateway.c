@@ -34,10 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/list.h"
@@ -61,10 +58,6 @@
 #define COUNT_BATCH       256
 #define COUNT_DELAY_MS    10
 #define STREAM_HIGH_WATER (256u * 1024)
-
-typedef enum sl_openai_endpoint endpoint_t;
-#define endpoint_path(ep) sl_openai_path(ep)
-#define endpoint_name(ep) sl_openai_name(ep)
 
 enum req_state { R_ADMITTING, R_RUNNING, R_FINISHED };
 
@@ -99,7 +92,7 @@ struct sl_gateway {
     size_t count_queued;
     int count_job_active;
     uv_timer_t count_timer; /* sends a partial batch after COUNT_DELAY_MS */
-    int draining, closing, pending_closes, drain_timer_ready;
+    int draining, closing, pending_closes, started;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
     void (*shutdown_cb)(void *);
@@ -111,7 +104,7 @@ struct gw_req {
     struct sl_gateway *gw;
     struct sl_http_req *down;
     char id[40];
-    endpoint_t ep;
+    enum sl_openai_endpoint ep;
     enum req_state state;
     const struct sl_gw_model *model;
     char model_name[128];
@@ -120,11 +113,11 @@ struct gw_req {
 
     char *body; /* the client's body, owned */
     size_t body_len;
-    char *up_body; /* with the deployment's model name, when it has one */
+    size_t model_at, model_len; /* the "model" value inside body */
+    char *up_body;              /* with the deployment's model name, when it has one */
     size_t up_body_len;
 
     struct sl_gw_dep *dep;
-    size_t dep_index;
     uint64_t tried;
     int holds_permit, admit_queued;
     struct sl_sem_timed_waiter admit;
@@ -209,10 +202,7 @@ static void maybe_free(struct gw_req *r)
     if (r->handles_open > 0 || r->offload_pending)
         return;
     struct sl_gateway *gw = r->gw;
-    sl_buf_release(&r->resp);
-    sl_sse_parser_release(&r->sse);
     free(r->body);
-    free(r->up_body);
     free(r);
     gw->pending_closes--;
     maybe_closed(gw);
@@ -252,12 +242,6 @@ static void count_tokens(struct gw_req *r)
 static void count_batch(void *arg)
 {
     struct sl_gateway *gw = arg;
-    /* background work yields to the event loop when they share a core */
-    static _Thread_local int niced;
-    if (!niced) {
-        niced = 1;
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-    }
     for (struct sl_list *n = gw->count_batch.next; n != &gw->count_batch; n = n->next)
         count_tokens(sl_container_of(n, struct gw_req, node));
 }
@@ -357,7 +341,7 @@ static void finish(struct gw_req *r)
     w->key = r->key_name ? r->key_name : "";
     w->model = r->model_name;
     w->deployment = r->dep ? r->dep->cfg->name : "";
-    w->endpoint = endpoint_name(r->ep);
+    w->endpoint = sl_openai_name(r->ep);
     w->started_us = r->started_us;
     w->attempts = r->attempts;
     w->queue_ms = (double)r->queue_ns / 1e6;
@@ -372,10 +356,15 @@ static void finish(struct gw_req *r)
     log_line(r);
     r->offload_pending = 1;
     sl_list_push_back(&gw->count_queue, &r->node);
-    if (++gw->count_queued >= COUNT_BATCH || gw->closing || !gw->drain_timer_ready)
+    if (++gw->count_queued >= COUNT_BATCH || gw->closing || !gw->started)
         start_count_job(gw);
     else if (!uv_is_active((uv_handle_t *)&gw->count_timer))
         uv_timer_start(&gw->count_timer, on_count_timer, COUNT_DELAY_MS, 0);
+    /* what waits for token counting keeps only the row and the client's body */
+    sl_buf_release(&r->resp);
+    sl_sse_parser_release(&r->sse);
+    free(r->up_body);
+    r->up_body = NULL;
     sl_sem_timed_close(&r->admit, on_admit_timer_closed);
     sl_retrier_close(&r->retrier, on_retry_timer_closed);
 }
@@ -725,9 +714,7 @@ static void on_attempts_done(struct sl_retrier *rt)
     if (o->last_error == SL_OK) {
         r->error = SL_OK;
         r->final_status = r->up_status;
-        r->first_byte_ns = uv_hrtime();
-        sl_prom_observe(&r->gw->mm[r->model - r->gw->cfg->models].ttft,
-                        (double)(r->first_byte_ns - r->t0_ns) / 1e9);
+        r->first_byte_ns = uv_hrtime(); /* a JSON response goes out whole, now */
         count_status(r, r->up_status);
         if (r->resp.len)
             read_usage(r, r->resp.ptr, r->resp.len);
@@ -742,12 +729,10 @@ static void on_attempts_done(struct sl_retrier *rt)
     if (o->reason == SL_RETRY_MAX_ATTEMPTS ||
         (o->reason == SL_RETRY_NOT_RETRYABLE &&
          (o->last_error == SL_E_CONN_REFUSED || o->last_error == SL_E_UNAUTHORIZED))) {
-        /* this deployment is exhausted: the model's next one, if any */
-        if (sl_gw_router_pick(&r->gw->router, r->model, r->tried, uv_now(r->gw->loop)) >= 0) {
-            r->gw->mm[r->model - r->gw->cfg->models].fallbacks++;
-            pick_and_admit(r);
-            return;
-        }
+        /* this deployment is exhausted: the model's next one, if any (when
+         * none is left, pick_and_admit answers the failure) */
+        pick_and_admit(r);
+        return;
     }
     respond_failure(r);
     finish(r);
@@ -801,13 +786,7 @@ static int build_body(struct gw_req *r)
     const char *um = r->dep->cfg->upstream_model;
     if (um[0] == '\0')
         return 0;
-    struct sl_json_doc doc;
-    if (sl_json_scan(r->body, r->body_len, &doc) != 0)
-        return -1;
-    const struct sl_json_member *m = sl_json_get(&doc, "model");
-    if (m == NULL)
-        return -1;
-    size_t before = (size_t)(m->value.ptr - r->body), after_at = before + m->value.len;
+    size_t before = r->model_at, after_at = before + r->model_len;
     size_t ulen = strlen(um);
     r->up_body_len = before + ulen + (r->body_len - after_at);
     r->up_body = malloc(r->up_body_len);
@@ -828,11 +807,13 @@ static void pick_and_admit(struct gw_req *r)
         int k = sl_gw_router_pick(&gw->router, r->model, r->tried, uv_now(gw->loop));
         if (k < 0)
             break;
+        if (r->tried)
+            gw->mm[r->model - gw->cfg->models].fallbacks++;
         r->tried |= UINT64_C(1) << k;
         r->dep = &deps[k];
-        r->dep_index = (size_t)k;
-        snprintf(r->url, sizeof(r->url), "%s%s", r->dep->cfg->url, endpoint_path(r->ep));
-        build_body(r);
+        snprintf(r->url, sizeof(r->url), "%s%s", r->dep->cfg->url, sl_openai_path(r->ep));
+        if (build_body(r) != 0)
+            continue; /* out of memory for this deployment's body: try the next */
         r->state = R_ADMITTING;
         r->admit_start_ns = uv_hrtime();
         int rc = sl_gw_admit(r->dep, &r->admit, on_admitted);
@@ -902,9 +883,10 @@ static void on_client_gone(struct sl_http_req *down, void *data)
 
 /* A request refused before it reached any deployment: answered, counted,
  * and recorded like any other (one log row per request). */
-static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *id, endpoint_t ep,
-                   struct sl_str model, const char *key, int status, enum sl_err err,
-                   const char *type, const char *code, const char *message, int retry_after_s)
+static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *id,
+                   enum sl_openai_endpoint ep, struct sl_str model, const char *key, int status,
+                   enum sl_err err, const char *type, const char *code, const char *message,
+                   int retry_after_s)
 {
     gw->status_unrouted[status]++;
     respond_error(down, id, status, type, code, message, retry_after_s);
@@ -916,7 +898,7 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
         .key = key ? key : "",
         .model = model_name,
         .deployment = "",
-        .endpoint = endpoint_name(ep),
+        .endpoint = sl_openai_name(ep),
         .started_us = sl_wall_us(),
         .status = status,
         .error = err,
@@ -926,8 +908,8 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
     gw->opts.record(&row, gw->opts.record_arg);
 }
 
-static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, endpoint_t ep,
-                         const char *id)
+static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
+                         enum sl_openai_endpoint ep, const char *id)
 {
     const struct sl_http_head *h = sl_http_req_head(down);
     const struct sl_gw_config *cfg = gw->cfg;
@@ -978,6 +960,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, endpoi
         return;
     }
     memcpy(copy, body.ptr, body.len);
+    size_t model_at = (size_t)(model_name.ptr - body.ptr);
     r->gw = gw;
     r->down = down;
     snprintf(r->id, sizeof(r->id), "%s", id);
@@ -988,6 +971,8 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down, endpoi
     r->stream = oai.stream;
     r->body = copy;
     r->body_len = body.len;
+    r->model_at = model_at;
+    r->model_len = model_name.len;
     r->t0_ns = uv_hrtime();
     r->started_us = sl_wall_us();
     sl_rng_seed(&r->rng, sl_rng_next(&gw->rng), 0);
@@ -1149,7 +1134,7 @@ static void handle(struct sl_http_req *down, void *data)
                           0);
             return;
         }
-        handle_proxy(gw, down, (endpoint_t)ep, id);
+        handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id);
         return;
     }
     static const char prefix[] = "/v1/requests/", suffix[] = "/cancel";
@@ -1220,7 +1205,12 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
         snprintf(err, err_size, "cannot start the HTTP client: %s", uv_strerror(rc));
         goto fail;
     }
-    sl_http_server_new(loop, &scfg, handle, gw, &gw->server);
+    rc = sl_http_server_new(loop, &scfg, handle, gw, &gw->server);
+    if (rc != 0) {
+        snprintf(err, err_size, "out of memory");
+        sl_http_client_close(gw->client, NULL, NULL);
+        goto fail;
+    }
     rc = sl_http_server_listen(gw->server, gw->cfg->listen_host, gw->cfg->listen_port, err,
                                err_size);
     if (rc != 0) {
@@ -1232,7 +1222,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     gw->drain_timer.data = gw;
     uv_timer_init(loop, &gw->count_timer);
     gw->count_timer.data = gw;
-    gw->drain_timer_ready = 1;
+    gw->started = 1;
     gw->pending_closes += 2; /* both timers, closed in close_all */
     *out = gw;
     return 0;
@@ -1282,7 +1272,7 @@ static void on_part_closed(void *arg)
     maybe_closed(gw);
 }
 
-static void on_drain_timer_closed(uv_handle_t *handle)
+static void on_timer_closed(uv_handle_t *handle)
 {
     on_part_closed(handle->data);
 }
@@ -1302,8 +1292,8 @@ static void close_all(struct sl_gateway *gw)
     sl_http_server_close(gw->server, on_part_closed, gw);
     sl_http_client_close(gw->client, on_part_closed, gw);
     start_count_job(gw); /* what waited for the batch timer goes now */
-    uv_close((uv_handle_t *)&gw->drain_timer, on_drain_timer_closed);
-    uv_close((uv_handle_t *)&gw->count_timer, on_drain_timer_closed);
+    uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&gw->count_timer, on_timer_closed);
 }
 
 static void on_drain_tick(uv_timer_t *t)
@@ -1323,7 +1313,7 @@ void sl_gateway_shutdown(struct sl_gateway *gw, unsigned drain_ms, void (*cb)(vo
     gw->shutdown_arg = arg;
     gw->draining = 1;
     sl_http_server_stop_accepting(gw->server);
-    if (!gw->drain_timer_ready) {
+    if (!gw->started) {
         /* never started (listen failed) */
         gw->closing = 1;
         gw->pending_closes += 2;

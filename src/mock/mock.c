@@ -18,13 +18,6 @@
 #include "http/json_scan.h"
 #include "http/openai.h"
 
-/* the same values as enum sl_openai_endpoint */
-enum endpoint {
-    EP_CHAT = SL_OAI_CHAT,
-    EP_COMPLETIONS = SL_OAI_COMPLETIONS,
-    EP_EMBEDDINGS = SL_OAI_EMBEDDINGS
-};
-
 struct sl_mock {
     uv_loop_t *loop;
     struct sl_mock_config cfg;
@@ -41,7 +34,7 @@ struct mock_req {
     struct sl_http_req *req;
     struct sl_rng rng;
     enum sl_mock_fault fault;
-    enum endpoint ep;
+    enum sl_openai_endpoint ep;
     int stream, heap, finished, streaming;
     unsigned prompt_tokens, tokens_total, tokens_sent;
     uint64_t seq;
@@ -247,7 +240,7 @@ static void respond_body(struct mock_req *mr)
     char *out = m->scratch;
     size_t size = sizeof(m->scratch);
     int n;
-    if (mr->ep == EP_EMBEDDINGS) {
+    if (mr->ep == SL_OAI_EMBEDDINGS) {
         n = snprintf(out, size,
                      "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
                      "\"index\":0,\"embedding\":[");
@@ -260,7 +253,7 @@ static void respond_body(struct mock_req *mr)
     } else {
         char text[64 * 1024];
         append_words(text, sizeof(text), 0, mr->tokens_total);
-        if (mr->ep == EP_CHAT)
+        if (mr->ep == SL_OAI_CHAT)
             n = snprintf(out, size,
                          "{\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":\"chat.completion\","
                          "\"created\":%lld,\"model\":\"%s\",\"choices\":[{\"index\":0,"
@@ -291,7 +284,7 @@ static size_t format_event(struct mock_req *mr, unsigned i, char *out, size_t si
     if (!last)
         append_words(text, sizeof(text), i, 1);
     int n;
-    if (mr->ep == EP_CHAT) {
+    if (mr->ep == SL_OAI_CHAT) {
         char delta[160] = "";
         if (!last)
             snprintf(delta, sizeof(delta), "%s\"content\":\"%s\"",
@@ -456,8 +449,7 @@ static int parse_body(struct sl_mock *m, struct sl_http_req *req, struct mock_re
     struct sl_openai_req oai;
     const char *code;
     char msg[160];
-    if (sl_openai_parse(body.ptr, body.len, (enum sl_openai_endpoint)mr->ep, &oai, &code, msg,
-                        sizeof(msg)) != 0) {
+    if (sl_openai_parse(body.ptr, body.len, mr->ep, &oai, &code, msg, sizeof(msg)) != 0) {
         respond_client_error(m, req, 400, code, msg);
         return -1;
     }
@@ -544,7 +536,8 @@ void sl_mock_handle(struct sl_http_req *req, void *data)
         respond_client_error(m, req, 405, "method_not_allowed", "use POST");
         return;
     }
-    struct mock_req local = {.m = m, .req = req, .ep = (enum endpoint)ep, .seq = m->seq++};
+    struct mock_req local = {
+        .m = m, .req = req, .ep = (enum sl_openai_endpoint)ep, .seq = m->seq++};
     sl_rng_seed(&local.rng, m->cfg.seed, local.seq + 1);
     /* Over the cap: refused before it counts as in flight, so
      * max_in_flight shows that the cap held. */
