@@ -585,17 +585,9 @@ static void report_text(struct ctx *c, const struct sl_load_result *r)
 
 static void json_str(FILE *o, const char *s)
 {
-    fputc('"', o);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(o, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(o, "\\u%04x", ch);
-        else
-            fputc(ch, o);
-    }
-    fputc('"', o);
+    char esc[8192];
+    sl_json_escape(esc, sizeof(esc), s);
+    fprintf(o, "\"%s\"", esc);
 }
 
 static void json_hist(FILE *o, const char *prefix, const struct sl_hist *h)

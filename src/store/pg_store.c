@@ -582,44 +582,30 @@ static uint64_t fnv64(const char *s)
     return h;
 }
 
-static void oom(void)
-{
-    fprintf(stderr, "sluice: out of memory\n");
-    abort();
-}
-
-static void *xmalloc(size_t size)
-{
-    void *p = calloc(1, size);
-    if (p == NULL)
-        oom();
-    return p;
-}
-
 static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_size)
 {
     (void)err;
     (void)err_size;
-    struct pgs *g = xmalloc(sizeof(*g));
+    struct pgs *g = sl__xcalloc(1, sizeof(*g));
     s->impl = g;
     g->s = s;
     g->opening = 1;
     g->q_tail = &g->q_head;
     if (sl_pg_params_init(&g->params, url, s->opts.connect_timeout_ms) != 0)
-        oom();
+        sl__oom();
     struct sl_pg_pool_options po = {s->opts.pool_size, s->opts.max_overflow, s->opts.pool_wait_ms};
     g->pool = sl_pg_pool_new(s->loop, &g->params, &po, &s->queries);
     if (g->pool == NULL)
-        oom();
+        sl__oom();
     g->n_writers = s->opts.pool_size;
-    g->writers = xmalloc(g->n_writers * sizeof(*g->writers));
-    g->spill_buf = xmalloc(sl_pg_rows_max_size(s->opts.batch_rows));
+    g->writers = sl__xcalloc(1, g->n_writers * sizeof(*g->writers));
+    g->spill_buf = sl__xcalloc(1, sl_pg_rows_max_size(s->opts.batch_rows));
     for (unsigned i = 0; i < g->n_writers; i++) {
         struct writer *wr = &g->writers[i];
         wr->g = g;
         wr->done = on_batch_written;
         wr->cap = sl_pg_rows_max_size(s->opts.batch_rows);
-        wr->buf = xmalloc(wr->cap);
+        wr->buf = sl__xcalloc(1, wr->cap);
     }
     g->replay.g = g;
     g->replay.done = on_frame_written;

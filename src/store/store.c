@@ -122,13 +122,17 @@ int sl__format_metadata(char *buf, size_t size, const struct sl_record *r)
     return (int)(p - buf);
 }
 
-static void *xcalloc(size_t n, size_t size)
+void sl__oom(void)
+{
+    fprintf(stderr, "sluice: out of memory\n");
+    abort();
+}
+
+void *sl__xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n, size);
-    if (p == NULL) {
-        fprintf(stderr, "sluice: out of memory\n");
-        abort();
-    }
+    if (p == NULL)
+        sl__oom();
     return p;
 }
 
@@ -203,10 +207,8 @@ static struct sl__batch *take_batch(struct sl_store *s)
         s->free_batches = (struct sl__batch *)b->op.next;
     } else {
         b = malloc(sizeof(*b) + (size_t)s->opts.batch_rows * sizeof(struct sl_record));
-        if (b == NULL) {
-            fprintf(stderr, "sluice: out of memory\n");
-            abort();
-        }
+        if (b == NULL)
+            sl__oom();
         b->arena = NULL;
         b->arena_cap = 0;
     }
@@ -233,7 +235,7 @@ static void push_partial(struct sl_store *s)
 
 static struct sl__call *new_call(enum sl__call_kind kind, sl_store_cb cb, void *arg)
 {
-    struct sl__call *c = xcalloc(1, sizeof(*c));
+    struct sl__call *c = sl__xcalloc(1, sizeof(*c));
     c->op.is_call = 1;
     c->kind = kind;
     c->cb = cb;

@@ -115,6 +115,12 @@ void sl__store_written(struct sl_store *s, struct sl__batch *b, int status, cons
 void sl__store_called(struct sl_store *s, struct sl__call *c);
 void sl__store_backend_closed(struct sl_store *s);
 
+/* calloc that never returns NULL: the store's bookkeeping structures are
+ * small and fixed; running out of memory for them ends the process with a
+ * message (the rows themselves are bounded by the batch queue). */
+void *sl__xcalloc(size_t n, size_t size);
+void sl__oom(void) __attribute__((noreturn));
+
 /* {"model":"...","prompt_tokens":N}: returns the length written. */
 int sl__format_metadata(char *buf, size_t size, const struct sl_record *r);
 
