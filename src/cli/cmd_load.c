@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "http/json_scan.h"
+#include "http/parser.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -228,18 +229,12 @@ bad:
     return -1;
 }
 
-static int token_char(int ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
 static int check_header(const char *cmd, const char *h)
 {
     const char *colon = strchr(h, ':');
     int ok = colon && colon != h;
     for (const char *p = h; ok && p < colon; p++)
-        ok = token_char((unsigned char)*p);
+        ok = sl_http_is_tchar((unsigned char)*p);
     for (const char *p = h; ok && *p; p++)
         ok = *p != '\r' && *p != '\n';
     if (!ok) {
@@ -301,7 +296,7 @@ static int parse(struct ctx *c, int argc, char **argv)
             break;
         case F_METHOD:
             for (const char *p = v; *p; p++)
-                if (!token_char((unsigned char)*p) || p - v > 20) {
+                if (!sl_http_is_tchar((unsigned char)*p) || p - v > 20) {
                     sl_usage_error(cmd, "--method must be an HTTP method such as GET, got '%s'", v);
                     return -1;
                 }

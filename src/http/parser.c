@@ -15,8 +15,7 @@ int sl_str_ieq(struct sl_str s, const char *lit)
     return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
 }
 
-/* RFC 9110 token characters, for methods and header names. */
-static int is_tchar(unsigned char c)
+int sl_http_is_tchar(unsigned char c)
 {
     if (c >= 'a' && c <= 'z')
         return 1;
@@ -48,7 +47,7 @@ static int parse_request_line(const char *p, size_t n, struct sl_http_head *h)
     if (n && p[n - 1] == '\r')
         n--;
     size_t i = 0;
-    while (i < n && is_tchar((unsigned char)p[i]))
+    while (i < n && sl_http_is_tchar((unsigned char)p[i]))
         i++;
     if (i == 0 || i >= n || p[i] != ' ')
         return SL_HTTP_E_BAD;
@@ -176,7 +175,7 @@ int sl_http_parse_request(const char *buf, size_t len, struct sl_http_head *h)
         if (colon == NULL || colon == p)
             return SL_HTTP_E_BAD;
         for (const char *c = p; c < colon; c++)
-            if (!is_tchar((unsigned char)*c))
+            if (!sl_http_is_tchar((unsigned char)*c))
                 return SL_HTTP_E_BAD;
         if (h->nheaders == SL_HTTP_MAX_HEADERS)
             return SL_HTTP_E_TOO_MANY_HEADERS;

@@ -45,6 +45,9 @@ int sl_http_parse_request(const char *buf, size_t len, struct sl_http_head *head
 /* Case-insensitive header lookup; NULL when absent. */
 const struct sl_str *sl_http_head_get(const struct sl_http_head *head, const char *name);
 
+/* RFC 9110 token characters: methods and header names. */
+int sl_http_is_tchar(unsigned char c);
+
 int sl_str_eq(struct sl_str s, const char *lit);
 int sl_str_ieq(struct sl_str s, const char *lit);
 

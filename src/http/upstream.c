@@ -58,6 +58,7 @@
 
 #include "core/list.h"
 #include "http/buf.h"
+#include "http/parser.h"
 #include "http/resp.h"
 
 #define READ_BUF_SIZE              (64 * 1024)
@@ -885,7 +886,7 @@ static int is_token(const char *s)
     if (*s == '\0')
         return 0;
     for (; *s; s++)
-        if ((unsigned char)*s <= ' ' || *s == ':' || *s == 0x7f)
+        if (!sl_http_is_tchar((unsigned char)*s))
             return 0;
     return 1;
 }
