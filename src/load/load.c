@@ -357,14 +357,6 @@ void sl_load_progress(const struct sl_load *l, struct sl_load_progress *out)
     out->total = open_loop(l) ? (l->total == UINT64_MAX ? 0 : l->total) : l->cfg.requests;
     out->in_flight = l->in_flight;
     out->errors = l->res.errors;
-    out->queued = 0;
-    if (open_loop(l) && !l->sending_done && l->t0) {
-        uint64_t now = uv_hrtime();
-        uint64_t due = (uint64_t)((double)(now - l->t0) * l->cfg.rate / 1e9) + 1;
-        if (due > l->total)
-            due = l->total;
-        out->queued = due > l->next ? due - l->next : 0;
-    }
 }
 
 static void handle_closed(struct sl_load *l)

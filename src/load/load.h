@@ -79,7 +79,7 @@ struct sl_load_result {
 };
 
 struct sl_load_progress {
-    uint64_t finished, total, in_flight, errors, queued;
+    uint64_t finished, total, in_flight, errors;
 };
 
 struct sl_load;
