@@ -141,9 +141,9 @@ static void record(const struct sl_gw_log_row *row, void *arg)
         .metadata = p.meta,
         .metadata_len = (uint32_t)n,
         .attempts = (uint16_t)(row->attempts > 65535 ? 65535 : row->attempts),
-        .status = !strcmp(row->outcome, "ok")          ? SL_REQ_SUCCEEDED
-                  : !strcmp(row->outcome, "cancelled") ? SL_REQ_CANCELLED
-                                                       : SL_REQ_FAILED,
+        .status = row->outcome == SL_GW_OK          ? SL_REQ_SUCCEEDED
+                  : row->outcome == SL_GW_CANCELLED ? SL_REQ_CANCELLED
+                                                    : SL_REQ_FAILED,
         .error = (uint8_t)row->error,
     };
     if (c->pending_count == 0 && append(c, &p.rec) != UV_EAGAIN)

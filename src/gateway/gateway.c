@@ -146,6 +146,11 @@ struct gw_req {
     struct sl_gw_log_row row;
 };
 
+const char *sl_gw_outcome_name(enum sl_gw_outcome outcome)
+{
+    return outcome == SL_GW_OK ? "ok" : outcome == SL_GW_CANCELLED ? "cancelled" : "error";
+}
+
 static void finish(struct gw_req *r);
 static void pick_and_admit(struct gw_req *r);
 static void maybe_closed(struct sl_gateway *gw);
@@ -310,15 +315,16 @@ static void log_line(struct gw_req *r)
                 "\"ttfb_ms\":%.3f,\"total_ms\":%.3f,\"prompt_tokens\":%u,"
                 "\"completion_tokens\":%u}\n",
                 ts, w->id, w->model, w->deployment, w->endpoint, w->stream ? "true" : "false",
-                w->status, w->outcome, sl_err_name(w->error), w->attempts, w->queue_ms, w->ttfb_ms,
-                w->total_ms, w->prompt_tokens, w->completion_tokens);
+                w->status, sl_gw_outcome_name(w->outcome), sl_err_name(w->error), w->attempts,
+                w->queue_ms, w->ttfb_ms, w->total_ms, w->prompt_tokens, w->completion_tokens);
     else
         fprintf(stderr,
                 "%s request id=%s model=%s deployment=%s status=%d outcome=%s%s%s attempts=%u "
                 "queue_ms=%.1f ttfb_ms=%.1f total_ms=%.1f\n",
-                ts, w->id, w->model, w->deployment[0] ? w->deployment : "-", w->status, w->outcome,
-                w->error != SL_OK ? " error=" : "", w->error != SL_OK ? sl_err_name(w->error) : "",
-                w->attempts, w->queue_ms, w->ttfb_ms, w->total_ms);
+                ts, w->id, w->model, w->deployment[0] ? w->deployment : "-", w->status,
+                sl_gw_outcome_name(w->outcome), w->error != SL_OK ? " error=" : "",
+                w->error != SL_OK ? sl_err_name(w->error) : "", w->attempts, w->queue_ms,
+                w->ttfb_ms, w->total_ms);
 }
 
 /* The request is over for the client and the upstream: record and tear
@@ -349,7 +355,7 @@ static void finish(struct gw_req *r)
     w->total_ms = ms_since(r->t0_ns);
     w->status = r->final_status;
     w->error = r->error;
-    w->outcome = r->cancelled ? "cancelled" : r->error == SL_OK ? "ok" : "error";
+    w->outcome = r->cancelled ? SL_GW_CANCELLED : r->error == SL_OK ? SL_GW_OK : SL_GW_ERROR;
     w->stream = r->stream;
     w->prompt_tokens = r->usage_prompt;
     w->completion_tokens = r->usage_completion;
@@ -902,7 +908,7 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
         .started_us = sl_wall_us(),
         .status = status,
         .error = err,
-        .outcome = "error",
+        .outcome = SL_GW_ERROR,
     };
     snprintf(row.id, sizeof(row.id), "%s", id);
     gw->opts.record(&row, gw->opts.record_arg);

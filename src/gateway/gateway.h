@@ -17,6 +17,9 @@
 #include "core/errclass.h"
 #include "gateway/config.h"
 
+enum sl_gw_outcome { SL_GW_OK, SL_GW_ERROR, SL_GW_CANCELLED };
+const char *sl_gw_outcome_name(enum sl_gw_outcome outcome); /* "ok", "error", "cancelled" */
+
 /* One row per request, handed to the recorder when the request is over. */
 struct sl_gw_log_row {
     char id[40];
@@ -29,7 +32,7 @@ struct sl_gw_log_row {
     double queue_ms, ttfb_ms, total_ms; /* ttfb: to the first byte sent to the client */
     int status;                         /* HTTP status sent to the client */
     enum sl_err error;                  /* SL_OK, or why it failed */
-    const char *outcome;                /* "ok", "error", "cancelled" */
+    enum sl_gw_outcome outcome;
     int stream;
     unsigned prompt_tokens, completion_tokens; /* from the upstream's usage */
     unsigned prompt_tokens_counted;            /* counted by the gateway (thread pool) */
