@@ -37,9 +37,22 @@ static struct sl_str trim(const char *p, size_t n)
 {
     while (n && (*p == ' ' || *p == '\t'))
         p++, n--;
-    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
         n--;
     return (struct sl_str){p, n};
+}
+
+/* RFC 9110 field-value bytes: visible ASCII, SP, HTAB, obs-text. NUL, a bare
+ * CR and the other controls are refused (RFC 9110 5.5: a recipient must
+ * reject or replace CR, LF and NUL; replacing would hide what was sent). */
+static int valid_field_value(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
 }
 
 static int parse_request_line(const char *p, size_t n, struct sl_http_head *h)
@@ -62,6 +75,8 @@ static int parse_request_line(const char *p, size_t n, struct sl_http_head *h)
         return SL_HTTP_E_BAD;
     h->target = (struct sl_str){p + t, i - t};
     i++;
+    if (!valid_field_value(p + i, n - i) || memchr(p + i, '\t', n - i))
+        return SL_HTTP_E_BAD; /* a bare CR, NUL or other control */
     if (n - i != 8 || memcmp(p + i, "HTTP/1.", 7) != 0)
         return n - i >= 5 && memcmp(p + i, "HTTP/", 5) == 0 ? SL_HTTP_E_VERSION : SL_HTTP_E_BAD;
     char minor = p[i + 7];
@@ -134,7 +149,8 @@ static int interpret_headers(struct sl_http_head *h)
             else if (has_token(value, "keep-alive"))
                 h->keep_alive = 1;
         } else if (sl_str_ieq(name, "expect")) {
-            if (sl_str_ieq(value, "100-continue"))
+            /* an HTTP/1.0 request's expectation is ignored (RFC 9110 10.1.1) */
+            if (sl_str_ieq(value, "100-continue") && h->minor_version >= 1)
                 h->expect_continue = 1;
         }
     }
@@ -147,9 +163,13 @@ static int interpret_headers(struct sl_http_head *h)
 int sl_http_parse_request(const char *buf, size_t len, struct sl_http_head *h)
 {
     size_t pos = 0;
-    /* Tolerate empty lines before a request (RFC 9112 2.2). */
-    while (pos < len && (buf[pos] == '\r' || buf[pos] == '\n'))
+    /* Tolerate empty lines before a request (RFC 9112 2.2), CRLF or LF;
+     * a CR not followed by LF is a bare CR and bad. */
+    while (pos < len && (buf[pos] == '\n' || buf[pos] == '\r')) {
+        if (buf[pos] == '\r' && pos + 1 < len && buf[pos + 1] != '\n')
+            return SL_HTTP_E_BAD;
         pos++;
+    }
     long eol = line_end(buf, pos, len);
     if (eol < 0)
         return SL_HTTP_INCOMPLETE;
@@ -177,6 +197,8 @@ int sl_http_parse_request(const char *buf, size_t len, struct sl_http_head *h)
         for (const char *c = p; c < colon; c++)
             if (!sl_http_is_tchar((unsigned char)*c))
                 return SL_HTTP_E_BAD;
+        if (!valid_field_value(colon + 1, n - (size_t)(colon - p) - 1))
+            return SL_HTTP_E_BAD;
         if (h->nheaders == SL_HTTP_MAX_HEADERS)
             return SL_HTTP_E_TOO_MANY_HEADERS;
         struct sl_http_header *hd = &h->headers[h->nheaders++];
@@ -197,7 +219,10 @@ const struct sl_str *sl_http_head_get(const struct sl_http_head *h, const char *
 
 /* ---- chunked ------------------------------------------------------------- */
 
+/* CH_SIZE_FIRST is 0, so a zeroed decoder starts there: a size line must
+ * begin with a hex digit (an empty one is not the last chunk). */
 enum {
+    CH_SIZE_FIRST,
     CH_SIZE,
     CH_EXT,
     CH_SIZE_LF,
@@ -206,8 +231,15 @@ enum {
     CH_DATA_LF,
     CH_TRAILER,
     CH_TRAILER_LINE,
+    CH_TRAILER_LF,
+    CH_END_LF,
     CH_DONE
 };
+
+static int is_ctl(char c)
+{
+    return ((unsigned char)c < 0x20 && c != '\t') || c == 0x7f;
+}
 
 static int hexval(char c)
 {
@@ -227,7 +259,9 @@ static int after_size(struct sl_chunked *d, size_t limit)
         d->state = CH_TRAILER;
         return SL_CHUNKED_MORE;
     }
-    if (d->decoded + d->remaining > limit)
+    /* decoded <= limit holds (every chunk was checked), so this cannot wrap
+     * the way decoded + remaining would for a size near 2^64 */
+    if (d->decoded > limit || d->remaining > limit - d->decoded)
         return SL_CHUNKED_TOO_BIG;
     d->state = CH_DATA;
     return SL_CHUNKED_MORE;
@@ -241,11 +275,20 @@ int sl_chunked_decode(struct sl_chunked *d, char *body, size_t len, size_t limit
         int rc;
         char c = body[d->raw];
         switch (d->state) {
+        case CH_SIZE_FIRST: {
+            int v = hexval(c);
+            if (v < 0)
+                return SL_CHUNKED_BAD;
+            d->remaining = (uint64_t)v;
+            d->raw++;
+            d->state = CH_SIZE;
+            break;
+        }
         case CH_SIZE: {
             int v = hexval(c);
             if (v >= 0) {
                 if (d->remaining > (UINT64_MAX >> 4))
-                    return SL_CHUNKED_BAD;
+                    return SL_CHUNKED_TOO_BIG; /* over 2^64: over any limit */
                 d->remaining = d->remaining * 16 + (uint64_t)v;
                 d->raw++;
             } else if (c == ';' || c == ' ' || c == '\t') {
@@ -264,9 +307,17 @@ int sl_chunked_decode(struct sl_chunked *d, char *body, size_t len, size_t limit
             break;
         }
         case CH_EXT:
+            if (c == '\r') {
+                d->state = CH_SIZE_LF;
+            } else if (c == '\n') {
+                d->raw++;
+                if ((rc = after_size(d, limit)) != SL_CHUNKED_MORE)
+                    return rc;
+                break;
+            } else if (is_ctl(c)) {
+                return SL_CHUNKED_BAD;
+            }
             d->raw++;
-            if (c == '\n' && (rc = after_size(d, limit)) != SL_CHUNKED_MORE)
-                return rc;
             break;
         case CH_SIZE_LF:
             if (c != '\n')
@@ -289,7 +340,7 @@ int sl_chunked_decode(struct sl_chunked *d, char *body, size_t len, size_t limit
         case CH_DATA_CR:
             d->raw++;
             if (c == '\n')
-                d->state = CH_SIZE;
+                d->state = CH_SIZE_FIRST;
             else if (c == '\r')
                 d->state = CH_DATA_LF;
             else
@@ -299,7 +350,7 @@ int sl_chunked_decode(struct sl_chunked *d, char *body, size_t len, size_t limit
             if (c != '\n')
                 return SL_CHUNKED_BAD;
             d->raw++;
-            d->state = CH_SIZE;
+            d->state = CH_SIZE_FIRST;
             break;
         case CH_TRAILER: /* at the start of a trailer line */
             d->raw++;
@@ -307,13 +358,32 @@ int sl_chunked_decode(struct sl_chunked *d, char *body, size_t len, size_t limit
                 d->state = CH_DONE;
                 return SL_CHUNKED_DONE;
             }
-            if (c != '\r')
+            if (c == '\r')
+                d->state = CH_END_LF;
+            else if (is_ctl(c))
+                return SL_CHUNKED_BAD;
+            else
                 d->state = CH_TRAILER_LINE;
             break;
         case CH_TRAILER_LINE:
             d->raw++;
             if (c == '\n')
                 d->state = CH_TRAILER;
+            else if (c == '\r')
+                d->state = CH_TRAILER_LF;
+            else if (is_ctl(c))
+                return SL_CHUNKED_BAD;
+            break;
+        case CH_TRAILER_LF:
+        case CH_END_LF:
+            if (c != '\n')
+                return SL_CHUNKED_BAD;
+            d->raw++;
+            if (d->state == CH_END_LF) {
+                d->state = CH_DONE;
+                return SL_CHUNKED_DONE;
+            }
+            d->state = CH_TRAILER;
             break;
         case CH_DONE:
             return SL_CHUNKED_DONE;

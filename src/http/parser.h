@@ -64,7 +64,9 @@ enum { SL_CHUNKED_MORE = 0, SL_CHUNKED_DONE = 1, SL_CHUNKED_BAD = -1, SL_CHUNKED
 
 /* Returns SL_CHUNKED_DONE when the last chunk and trailer were read (then
  * dec->raw is the length of the whole chunked body), SL_CHUNKED_MORE, or
- * SL_CHUNKED_BAD. `limit` caps the decoded size (SL_CHUNKED_TOO_BIG). */
+ * SL_CHUNKED_BAD. `limit` caps the decoded size (SL_CHUNKED_TOO_BIG, as soon
+ * as a chunk's declared size would pass it). A size line must start with a
+ * hex digit; NUL and bare CR are refused in extensions and trailers. */
 int sl_chunked_decode(struct sl_chunked *dec, char *body, size_t len, size_t limit);
 
 #endif

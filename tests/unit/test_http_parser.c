@@ -133,3 +133,80 @@ Test(http_parser, chunked_errors_and_limit)
     struct sl_chunked d3 = {0};
     cr_assert_eq(sl_chunked_decode(&d3, big, strlen(big), 100), SL_CHUNKED_TOO_BIG);
 }
+
+Test(http_parser, chunk_size_overflow_is_too_big)
+{
+    /* decoded + size wraps around 2^64: must still be over the limit */
+    char wrap[] = "1\r\na\r\nffffffffffffffff\r\n";
+    struct sl_chunked d = {0};
+    cr_assert_eq(sl_chunked_decode(&d, wrap, strlen(wrap), 100), SL_CHUNKED_TOO_BIG);
+    char max[] = "ffffffffffffffff\r\n";
+    struct sl_chunked d2 = {0};
+    cr_assert_eq(sl_chunked_decode(&d2, max, strlen(max), 1u << 30), SL_CHUNKED_TOO_BIG);
+    char over[] = "10000000000000000\r\n"; /* 2^64 */
+    struct sl_chunked d5 = {0};
+    cr_assert_eq(sl_chunked_decode(&d5, over, strlen(over), 1u << 30), SL_CHUNKED_TOO_BIG);
+    char near[] = "5\r\nhello\r\nfffffffffffffffb\r\n";
+    struct sl_chunked d3 = {0};
+    cr_assert_eq(sl_chunked_decode(&d3, near, strlen(near), 1u << 20), SL_CHUNKED_TOO_BIG);
+    /* exactly at the limit is fine */
+    char exact[] = "5\r\nhello\r\n0\r\n\r\n";
+    struct sl_chunked d4 = {0};
+    cr_assert_eq(sl_chunked_decode(&d4, exact, strlen(exact), 5), SL_CHUNKED_DONE);
+}
+
+Test(http_parser, chunk_size_lines_need_a_hex_digit)
+{
+    static const char *const bad[] = {
+        "\r\n\r\n",             /* an empty size line is not the last chunk */
+        "\n",                   /* nor with a bare LF */
+        ";ext\r\n\r\n",         /* an extension without a size */
+        " 5\r\nhello\r\n",      /* whitespace before the size */
+        "3\r\nabc\r\n\r\n\r\n", /* an empty size line after a chunk */
+        "3;a\rb\r\nabc\r\n",    /* a bare CR in an extension */
+        "0\r\nX: a\rb\r\n\r\n", /* a bare CR in a trailer */
+        "0\r\n\r\r\n",          /* a bare CR at the end */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        char buf[64];
+        size_t n = strlen(bad[i]);
+        memcpy(buf, bad[i], n);
+        struct sl_chunked d = {0};
+        cr_assert_eq(sl_chunked_decode(&d, buf, n, 1024), SL_CHUNKED_BAD, "case %zu", i);
+    }
+}
+
+Test(http_parser, nul_and_bare_cr_in_the_head_are_bad)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+    } bad[] = {
+#define CASE(lit) {lit, sizeof(lit) - 1}
+        CASE("GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n"),
+        CASE("GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n"),
+        CASE("GET / HTTP/1.1\r\nX-A: ab\r\r\n\r\n"),
+        CASE("GET / HTTP/1.1\r\nX-A: \x01\r\n\r\n"),
+        CASE("GET / HTTP/1.1\r\nX-A: \x7f\r\n\r\n"),
+        CASE("GET /a\0 HTTP/1.1\r\n\r\n"),
+        CASE("GET /a\r HTTP/1.1\r\n\r\n"),
+        CASE("GET / HTTP/1.1\r\r\n\r\n"),
+        CASE("\rGET / HTTP/1.1\r\n\r\n"),
+#undef CASE
+    };
+    struct sl_http_head h;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        cr_assert_eq(sl_http_parse_request(bad[i].s, bad[i].len, &h), SL_HTTP_E_BAD, "case %zu", i);
+    /* tabs and bytes past ASCII are allowed in values; leading CRLFs too */
+    static const char ok[] = "\r\nGET / HTTP/1.1\r\nX-A: a\tb \xc3\xa9\r\n\r\n";
+    cr_assert_eq(sl_http_parse_request(ok, sizeof(ok) - 1, &h), (int)sizeof(ok) - 1);
+    cr_assert_eq(sl_http_head_get(&h, "x-a")->len, 6);
+}
+
+Test(http_parser, http10_expectations_are_ignored)
+{
+    struct sl_http_head h;
+    const char *v10 = "POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n";
+    cr_assert_gt(sl_http_parse_request(v10, strlen(v10), &h), 0);
+    cr_assert_not(h.expect_continue);
+}
