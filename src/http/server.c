@@ -5,20 +5,38 @@
  *    request timeout, whichever applies), a read buffer, and the request in
  *    progress. Connections sit on the server's list so close can reach all.
  *  - The read buffer holds raw bytes from `pos` (start of the current
- *    request) to `len`. A parsed head points into it, so the buffer is never
- *    moved or compacted while a request is being handled; it grows (bounded
- *    by header limit + body limit) only while a request is being read.
+ *    request) to `len`. It grows (bounded by header limit + body limit)
+ *    while a request is being read, so it MOVES while a body arrives. It
+ *    never moves while a request is handled (HANDLING): the body handed to
+ *    the handler points into it.
+ *  - The head buffer: once a head is parsed, its bytes are copied once into
+ *    the connection's head buffer `hbuf` and every sl_str of the parsed head
+ *    is rebased there. hbuf is grow-only (bounded by max_header_bytes) and
+ *    reused by the connection's next requests, so the copy costs one small
+ *    memcpy and no allocation per keep-alive request. Invariant: a parsed
+ *    head never points into the read buffer; reject() (400/408/413 while a
+ *    body arrives) and the handler may read it whatever the read buffer did.
  *  - States: IDLE (no bytes of a request yet: idle timer), READING (part of
  *    a request: request timer), HANDLING (handler owns the request; reading
  *    goes on only to notice the client leaving, and stops when the buffer is
- *    full), CLOSING.
+ *    full), FLUSHING (the response ended and the connection closes once it
+ *    is written), LINGERING (written, write side shut down, reading and
+ *    discarding until the client closes or a short timer: so a client still
+ *    sending a body we refused reads our answer instead of a reset), CLOSING.
+ *  - The end of the client's input (EOF) while a response is in progress
+ *    aborts it, unless the request asked to close the connection: such a
+ *    client may shut down its write side and wait for the answer (a
+ *    half-close). Write errors and resets always abort.
  *  - Writes: uv_try_write first; what the kernel did not take is copied
  *    into one heap write request. `pending` counts those bytes: it is the
- *    stream's backpressure signal. A connection that must close after its
- *    response closes once pending reaches zero.
+ *    stream's backpressure signal.
  *  - A handler may answer inside the callback; `in_process` keeps that from
  *    recursing into the parse loop, which simply continues with the next
- *    pipelined request.
+ *    pipelined request. A response that ends later (from a timer, an
+ *    upstream callback, on_drain) never starts the next pipelined request
+ *    inside sl_http_respond/sl_http_stream_end: that is deferred to the
+ *    loop (a zero timer), so a handler is never re-entered by its own
+ *    answer.
  *  - Teardown: conn_close() closes the socket and the timer; the conn is
  *    freed when both close callbacks ran. on_abort runs before that if a
  *    response was still open.
@@ -30,10 +48,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <assert.h>
+#include <inttypes.h>
+
 #include "core/list.h"
+#include "core/rng.h"
 #include "http/json_scan.h"
 
-enum conn_state { C_IDLE, C_READING, C_HANDLING, C_CLOSING };
+enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FLUSHING, C_LINGERING, C_CLOSING };
 
 struct sl_http_req {
     struct conn *conn;
@@ -44,6 +66,8 @@ struct sl_http_req {
     void (*on_drain)(struct sl_http_req *, void *);
     void *drain_data;
     int streaming;
+    int head_only; /* HEAD: headers as for GET, not a byte of body */
+    int raw;       /* a stream to an HTTP/1.0 client: no chunk framing */
 };
 
 struct conn {
@@ -54,11 +78,16 @@ struct conn {
     char *buf;
     size_t len, cap, pos;
     size_t head_len;
+    char *hbuf; /* the parsed head's bytes: never moves while a request is open */
+    size_t hcap;
     struct sl_chunked chunked;
     enum conn_state state;
     struct sl_http_req req;
     size_t pending;
+    uv_shutdown_t shutdown;
     int handles_open, reading, in_process, close_after_write, continue_sent;
+    int linger;   /* unread request bytes may follow: linger before closing */
+    int peer_eof; /* the client shut down its side (half-close) */
 };
 
 struct sl_http_server {
@@ -74,6 +103,7 @@ struct sl_http_server {
     void *close_arg;
     char date[40];
     time_t date_at;
+    struct sl_rng rng; /* request ids of the server's own answers */
 };
 
 struct write_req {
@@ -83,7 +113,7 @@ struct write_req {
     char data[];
 };
 
-enum { INITIAL_BUF = 4096 };
+enum { INITIAL_BUF = 4096, LINGER_MS = 2000 };
 
 static void process(struct conn *c);
 static void conn_close(struct conn *c, int reset);
@@ -153,10 +183,29 @@ const char *sl_http_status_text(int status)
 
 /* ---- writing ------------------------------------------------------------- */
 
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+static void on_timer(uv_timer_t *timer);
+
+/* FLUSHING: once the last byte is written, close; or, when the client may
+ * still be sending bytes we will not read, shut down our side and linger. */
 static void maybe_close_after_write(struct conn *c)
 {
-    if (c->close_after_write && c->pending == 0 && c->state != C_CLOSING)
+    if (c->state != C_FLUSHING || c->pending > 0)
+        return;
+    if (!c->linger || c->peer_eof ||
+        uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_linger_shutdown) != 0) {
         conn_close(c, 0);
+        return;
+    }
+    c->state = C_LINGERING;
+    uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+    if (!c->reading)
+        conn_resume(c);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -182,7 +231,7 @@ static void on_written(uv_write_t *req, int status)
  * socket error closes the connection (and aborts the request). */
 static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n)
 {
-    if (c->state == C_CLOSING)
+    if (c->state == C_CLOSING || c->state == C_LINGERING)
         return;
     size_t total = 0;
     for (unsigned i = 0; i < n; i++)
@@ -278,7 +327,12 @@ static void put_uint(struct head_writer *w, unsigned long long v)
     put(w, rev, (size_t)k);
 }
 
-/* Formats the status line and headers into out (bounded). */
+enum { LENGTH_CHUNKED = -1, LENGTH_BY_CLOSE = -2 };
+
+/* Formats the status line and headers into out (bounded). content_length
+ * is a length, LENGTH_CHUNKED or LENGTH_BY_CLOSE (a stream to an HTTP/1.0
+ * client). Extra headers that would not fit are left out rather than
+ * sending a cut head. */
 static size_t format_head(struct conn *c, char *out, size_t size, int status,
                           const struct sl_http_header *headers, size_t nheaders,
                           const char *content_type, long long content_length, int keep_alive)
@@ -300,11 +354,14 @@ static size_t format_head(struct conn *c, char *out, size_t size, int status,
         PUT_LIT(&w, "Content-Length: ");
         put_uint(&w, (unsigned long long)content_length);
         PUT_LIT(&w, "\r\n");
-    } else {
+    } else if (content_length == LENGTH_CHUNKED) {
         PUT_LIT(&w, "Transfer-Encoding: chunked\r\n");
     }
     if (!keep_alive)
         PUT_LIT(&w, "Connection: close\r\n");
+    else if (c->req.head.minor_version == 0)
+        PUT_LIT(&w, "Connection: keep-alive\r\n");
+    size_t base = w.n;
     for (size_t i = 0; i < nheaders; i++) {
         put(&w, headers[i].name.ptr, headers[i].name.len);
         PUT_LIT(&w, ": ");
@@ -312,6 +369,10 @@ static size_t format_head(struct conn *c, char *out, size_t size, int status,
         PUT_LIT(&w, "\r\n");
     }
     PUT_LIT(&w, "\r\n");
+    if (w.n == w.size && base + 2 <= w.size) { /* overflowed: drop the extras */
+        w.n = base;
+        PUT_LIT(&w, "\r\n");
+    }
     return w.n;
 }
 
@@ -319,9 +380,11 @@ static size_t format_head(struct conn *c, char *out, size_t size, int status,
 
 static void arm_timer(struct conn *c);
 
-/* The response ended: move to the next request (or close). */
+/* The response ended: move to the next request (or close). The request
+ * struct is reset here: the handler's pointer to it is invalid after. */
 static void finish_request(struct conn *c)
 {
+    assert(c->state == C_HANDLING);
     size_t used = c->head_len + (c->req.head.chunked ? c->chunked.raw : c->req.body.len);
     c->pos += used;
     memset(&c->req, 0, sizeof(c->req));
@@ -330,6 +393,12 @@ static void finish_request(struct conn *c)
     memset(&c->chunked, 0, sizeof(c->chunked));
     c->continue_sent = 0;
     if (c->close_after_write) {
+        /* Bytes after this request (or a body never read) may still come:
+         * linger so the client reads the answer rather than a reset. */
+        c->linger = c->linger || c->len > c->pos;
+        c->len = c->pos = 0; /* from here on, what arrives is discarded */
+        c->state = C_FLUSHING;
+        uv_timer_stop(&c->timer);
         maybe_close_after_write(c);
         return;
     }
@@ -347,9 +416,17 @@ static void finish_request(struct conn *c)
             c->cap = INITIAL_BUF;
         }
     }
-    arm_timer(c);
-    if (!c->in_process)
-        process(c);
+    if (c->in_process) {
+        arm_timer(c); /* the parse loop goes on with what is buffered */
+    } else if (c->len > 0) {
+        /* A pipelined request waits: start it from the loop, not from
+         * inside the caller of sl_http_respond (see the design note). */
+        uv_timer_start(&c->timer, on_timer, 0, 0);
+    } else {
+        arm_timer(c);
+        if (!c->reading && !c->peer_eof)
+            conn_resume(c);
+    }
 }
 
 size_t sl_http_error_body(char *out, size_t size, const char *type, const char *code,
@@ -364,19 +441,27 @@ size_t sl_http_error_body(char *out, size_t size, const char *type, const char *
     return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
 }
 
+static int wants_keep_alive(struct sl_http_req *req)
+{
+    return req->head.keep_alive && !req->conn->srv->closing;
+}
+
 void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_header *headers,
                      size_t nheaders, const char *content_type, const char *body, size_t len)
 {
     struct conn *c = req->conn;
-    int keep_alive = req->head.keep_alive && !c->srv->closing;
+    assert(c->state == C_HANDLING && !req->streaming);
+    /* The answer is whole: a write error from here is not the handler's
+     * to hear about (it would be re-entered from inside this call). */
+    req->on_abort = NULL;
+    int keep_alive = wants_keep_alive(req);
     if (!keep_alive)
         c->close_after_write = 1;
     char head[2048];
     size_t hn = format_head(c, head, sizeof(head), status, headers, nheaders, content_type,
                             (long long)len, keep_alive);
     uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)hn), uv_buf_init((char *)body, (unsigned)len)};
-    int head_only = sl_str_eq(req->head.method, "HEAD");
-    write_bufs(c, bufs, head_only || len == 0 ? 1 : 2);
+    write_bufs(c, bufs, req->head_only || len == 0 ? 1 : 2);
     if (c->state == C_CLOSING)
         return;
     finish_request(c);
@@ -401,12 +486,15 @@ void sl_http_stream_start(struct sl_http_req *req, int status, const struct sl_h
                           size_t nheaders, const char *content_type)
 {
     struct conn *c = req->conn;
-    int keep_alive = req->head.keep_alive && !c->srv->closing;
+    assert(c->state == C_HANDLING && !req->streaming);
+    /* HTTP/1.0 has no chunked coding: the close delimits the body. */
+    req->raw = req->head.minor_version == 0;
+    int keep_alive = wants_keep_alive(req) && !req->raw;
     if (!keep_alive)
         c->close_after_write = 1;
     char head[2048];
-    size_t hn =
-        format_head(c, head, sizeof(head), status, headers, nheaders, content_type, -1, keep_alive);
+    size_t hn = format_head(c, head, sizeof(head), status, headers, nheaders, content_type,
+                            req->raw ? LENGTH_BY_CLOSE : LENGTH_CHUNKED, keep_alive);
     uv_buf_t buf = uv_buf_init(head, (unsigned)hn);
     req->streaming = 1;
     write_bufs(c, &buf, 1);
@@ -414,8 +502,14 @@ void sl_http_stream_start(struct sl_http_req *req, int status, const struct sl_h
 
 void sl_http_stream_write(struct sl_http_req *req, const char *data, size_t len)
 {
-    if (len == 0)
+    assert(req->streaming);
+    if (len == 0 || req->head_only)
         return;
+    if (req->raw) {
+        uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+        write_bufs(req->conn, &buf, 1);
+        return;
+    }
     char size[24];
     int n = snprintf(size, sizeof(size), "%zx\r\n", len);
     uv_buf_t bufs[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
@@ -438,8 +532,12 @@ void sl_http_stream_on_drain(struct sl_http_req *req, void (*cb)(struct sl_http_
 void sl_http_stream_end(struct sl_http_req *req)
 {
     struct conn *c = req->conn;
-    uv_buf_t buf = uv_buf_init("0\r\n\r\n", 5);
-    write_bufs(c, &buf, 1);
+    assert(c->state == C_HANDLING && req->streaming);
+    req->on_abort = NULL;
+    if (!req->head_only && !req->raw) {
+        uv_buf_t buf = uv_buf_init("0\r\n\r\n", 5);
+        write_bufs(c, &buf, 1);
+    }
     if (c->state == C_CLOSING)
         return;
     finish_request(c);
@@ -483,6 +581,7 @@ static void on_conn_handle_closed(uv_handle_t *handle)
         return;
     struct sl_http_server *srv = c->srv;
     free(c->buf);
+    free(c->hbuf);
     free(c);
     srv->stats.open_connections--;
     maybe_free_server(srv);
@@ -519,14 +618,33 @@ static void conn_close(struct conn *c, int reset)
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
 }
 
-/* The server's own error answers: always close the connection after. */
+static void make_request_id(struct sl_http_server *srv, char *out, size_t size)
+{
+    if (srv->cfg.make_request_id)
+        srv->cfg.make_request_id(srv->cfg.request_id_arg, out, size);
+    else
+        snprintf(out, size, "req_%016" PRIx64, sl_rng_next(&srv->rng));
+}
+
+/* The server's own error answers: always close the connection after (and
+ * linger: the rest of the request may still be on its way). They carry an
+ * x-request-id like every answer of the gateway. The head is either whole
+ * (in hbuf) or cleared, never pointing into the read buffer. */
 static void reject(struct conn *c, int status, const char *code, const char *message)
 {
     c->srv->stats.status_4xx_limits++;
+    if (c->head_len == 0)
+        memset(&c->req.head, 0, sizeof(c->req.head));
     c->state = C_HANDLING;
+    uv_timer_stop(&c->timer);
     c->req.head.keep_alive = 0;
     c->req.on_abort = NULL;
-    sl_http_respond_error(&c->req, status, "invalid_request_error", code, message);
+    c->req.head_only = sl_str_eq(c->req.head.method, "HEAD");
+    c->linger = 1;
+    char id[64];
+    make_request_id(c->srv, id, sizeof(id));
+    struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
+    sl_http_respond_error_with(&c->req, status, h, 1, "invalid_request_error", code, message);
 }
 
 static void on_timer(uv_timer_t *timer)
@@ -534,7 +652,9 @@ static void on_timer(uv_timer_t *timer)
     struct conn *c = timer->data;
     if (c->state == C_READING)
         reject(c, 408, "request_timeout", "the request did not arrive in time");
-    else if (c->state == C_IDLE)
+    else if (c->state == C_IDLE && c->len > 0)
+        process(c); /* a pipelined request deferred by finish_request */
+    else if (c->state == C_IDLE || c->state == C_LINGERING)
         conn_close(c, 0);
 }
 
@@ -548,16 +668,42 @@ static void arm_timer(struct conn *c)
         uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+/* Copies the head's bytes into hbuf and rebases every pointer of the parsed
+ * head there (see the design note). Returns 0 or UV_ENOMEM. */
+static int pin_head(struct conn *c, const char *raw, size_t len)
+{
+    if (len > c->hcap) {
+        size_t ncap = c->hcap ? c->hcap : 512;
+        while (ncap < len)
+            ncap *= 2;
+        char *nbuf = realloc(c->hbuf, ncap);
+        if (nbuf == NULL)
+            return UV_ENOMEM;
+        c->hbuf = nbuf;
+        c->hcap = ncap;
+    }
+    memcpy(c->hbuf, raw, len);
+    struct sl_http_head *h = &c->req.head;
+    ptrdiff_t d = c->hbuf - raw;
+#define REBASE(s) ((s).ptr = (s).ptr ? (s).ptr + d : NULL)
+    REBASE(h->method);
+    REBASE(h->target);
+    REBASE(h->path);
+    REBASE(h->query);
+    for (size_t i = 0; i < h->nheaders; i++) {
+        REBASE(h->headers[i].name);
+        REBASE(h->headers[i].value);
+    }
+#undef REBASE
+    return 0;
+}
+
 static void dispatch(struct conn *c)
 {
-    /* The buffer may have moved (grown) since the head was parsed: parse
-     * it again so every pointer in it is into the buffer as it is now. */
-    struct sl_str body = c->req.body;
-    sl_http_parse_request(c->buf + c->pos, c->head_len, &c->req.head);
-    c->req.body = body;
     c->state = C_HANDLING;
     uv_timer_stop(&c->timer);
     c->req.conn = c;
+    c->req.head_only = sl_str_eq(c->req.head.method, "HEAD");
     c->srv->stats.requests++;
     c->srv->handler(&c->req, c->srv->data);
 }
@@ -609,6 +755,10 @@ static void process(struct conn *c)
                 reject(c, 431, "header_too_large", "request headers are too large");
                 break;
             }
+            if (pin_head(c, start, (size_t)rc) != 0) {
+                reject(c, 503, "out_of_memory", "the server is out of memory");
+                break;
+            }
             c->head_len = (size_t)rc;
             if (c->req.head.content_length > (int64_t)cfg->max_body_bytes) {
                 reject(c, 413, "body_too_large", "request body is too large");
@@ -647,7 +797,7 @@ static void process(struct conn *c)
     }
     c->in_process = 0;
     /* Paused while handling with a full buffer: resume once it's done. */
-    if (!c->reading && c->state != C_CLOSING && c->state != C_HANDLING)
+    if (!c->reading && !c->peer_eof && (c->state == C_IDLE || c->state == C_READING))
         conn_resume(c);
 }
 
@@ -660,7 +810,10 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct conn *c = handle->data;
-    if (c->cap - c->len < 1024 && c->state != C_HANDLING && c->cap < buffer_limit(c)) {
+    /* The buffer never moves while a request is handled: its body points
+     * into it. Past a response (FLUSHING, LINGERING) bytes are discarded. */
+    if (c->cap - c->len < 1024 && (c->state == C_IDLE || c->state == C_READING) &&
+        c->cap < buffer_limit(c)) {
         size_t ncap = c->cap * 2;
         if (ncap > buffer_limit(c))
             ncap = buffer_limit(c);
@@ -684,12 +837,29 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         c->reading = 0;
         return;
     }
+    if (nread == UV_EOF && (c->state == C_HANDLING || c->state == C_FLUSHING) &&
+        !c->req.head.keep_alive) {
+        /* A client that asked to close may half-close and wait for the
+         * answer: keep answering; a write error will tell if it is gone. */
+        c->peer_eof = 1;
+        c->reading = 0;
+        uv_read_stop(stream);
+        return;
+    }
+    if (nread == UV_EOF && c->state == C_FLUSHING && c->pending > 0) {
+        c->peer_eof = 1; /* finish writing the answer, then close */
+        c->reading = 0;
+        uv_read_stop(stream);
+        return;
+    }
     if (nread < 0) {
         conn_close(c, 0); /* EOF or error: the client went away */
         return;
     }
     if (nread == 0)
         return;
+    if (c->state == C_FLUSHING || c->state == C_LINGERING)
+        return; /* after the last answer: discarded */
     c->len += (size_t)nread;
     if (c->state == C_IDLE || c->state == C_READING)
         process(c);
@@ -734,8 +904,12 @@ static void on_connection(uv_stream_t *listener, int status)
         srv->stats.rejected++;
         c->state = C_HANDLING;
         c->req.head.keep_alive = 0;
-        sl_http_respond_error(&c->req, 503, "server_error", "too_many_connections",
-                              "the server has too many open connections");
+        c->linger = 1;
+        char id[64];
+        make_request_id(srv, id, sizeof(id));
+        struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
+        sl_http_respond_error_with(&c->req, 503, h, 1, "server_error", "too_many_connections",
+                                   "the server has too many open connections");
         return;
     }
     conn_resume(c);
@@ -754,6 +928,7 @@ int sl_http_server_new(uv_loop_t *loop, const struct sl_http_server_config *cfg,
     srv->cfg = *cfg;
     srv->handler = handler;
     srv->data = data;
+    sl_rng_seed(&srv->rng, uv_hrtime() ^ (uint64_t)(uintptr_t)srv, 2);
     sl_list_init(&srv->conns);
     *out = srv;
     return 0;

@@ -24,6 +24,11 @@ struct sl_http_server_config {
     unsigned idle_timeout_ms;    /* a keep-alive connection with no request is closed */
     unsigned request_timeout_ms; /* a request must arrive whole within this: else 408 */
     unsigned max_connections;    /* past it, new connections get 503 and are closed */
+    /* Writes the x-request-id of a response the server makes itself (400,
+     * 408, 413, 431, 501, 505, 503) into out, NUL-terminated. NULL: the
+     * server makes "req_" + 16 hex digits, the gateway's format. */
+    void (*make_request_id)(void *arg, char *out, size_t size);
+    void *request_id_arg;
 };
 
 void sl_http_server_config_default(struct sl_http_server_config *cfg);
