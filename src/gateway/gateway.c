@@ -519,14 +519,13 @@ static void read_usage(struct gw_req *r, const char *text, size_t len)
         p++;
     const char *obj_end = p < end && *p == '{' ? object_end(p, end) : NULL;
     struct sl_json_doc u;
-    if (obj_end == NULL || sl_json_scan(p, (size_t)(obj_end - p), &u) != 0)
+    struct sl_json_pick pk[2] = {{.key = "prompt_tokens"}, {.key = "completion_tokens"}};
+    if (obj_end == NULL || sl_json_scan_pick(p, (size_t)(obj_end - p), &u, pk, 2) != 0)
         return;
-    const struct sl_json_member *pt = sl_json_get(&u, "prompt_tokens");
-    const struct sl_json_member *ct = sl_json_get(&u, "completion_tokens");
-    if (pt && pt->type == SL_JSON_NUMBER)
-        r->usage_prompt = (unsigned)strtoul(pt->value.ptr, NULL, 10);
-    if (ct && ct->type == SL_JSON_NUMBER)
-        r->usage_completion = (unsigned)strtoul(ct->value.ptr, NULL, 10);
+    if (pk[0].found && pk[0].m.type == SL_JSON_NUMBER)
+        r->usage_prompt = (unsigned)strtoul(pk[0].m.value.ptr, NULL, 10);
+    if (pk[1].found && pk[1].m.type == SL_JSON_NUMBER)
+        r->usage_completion = (unsigned)strtoul(pk[1].m.value.ptr, NULL, 10);
 }
 
 static void on_sse_event(void *arg, const struct sl_sse_event *ev)
