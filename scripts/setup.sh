@@ -8,6 +8,7 @@ packages=(
   libuv1-dev libsqlite3-dev sqlite3 libyaml-dev libssl-dev libcurl4-openssl-dev
   libpq-dev postgresql
   libcriterion-dev
+  python3-prometheus-client  # the reference parser the /metrics test runs (/usr/bin/python3)
 )
 
 missing=()

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/json_scan.h"
 #include "cli/args.h"
@@ -87,6 +88,39 @@ struct ctx {
 };
 
 static void end_run(struct ctx *c);
+
+/* ---- log lines: text, or with --log-format json every line JSON ---------- */
+
+static void timestamp(char out[32])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* An event with a message: text "serve: MESSAGE" (or "sluice serve: MESSAGE"
+ * for an error), or one JSON object {"ts","event","message"}. */
+static void log_message(int json, const char *event, const char *message)
+{
+    if (json) {
+        char ts[32], esc[4096];
+        timestamp(ts);
+        sl_json_escape(esc, sizeof(esc), message);
+        fprintf(stderr, "{\"ts\":\"%s\",\"event\":\"%s\",\"message\":\"%s\"}\n", ts, event, esc);
+    } else if (!strcmp(event, "error")) {
+        fprintf(stderr, "sluice serve: %s\n", message);
+    } else {
+        fprintf(stderr, "serve: %s\n", message);
+    }
+}
+
+/* The store's own lines (a PostgreSQL outage, the spool) in the same format. */
+static void store_log(const char *line, void *arg)
+{
+    const struct ctx *c = arg;
+    log_message(c->cfg.log_json, "store", line);
+}
 
 static int append(struct ctx *c, const struct sl_record *rec)
 {
@@ -214,10 +248,13 @@ static void on_signal(uv_signal_t *handle, int signum)
         return;
     if (c->gw == NULL)
         return; /* still opening the store: on_ready stops */
-    if (!c->quiet)
-        fprintf(stderr, "serve: %s: draining %" PRIu64 " request(s), up to %u ms\n",
-                signum == SIGINT ? "interrupted" : "terminated", sl_gateway_in_flight(c->gw),
-                c->drain_ms);
+    if (!c->quiet) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s: draining %" PRIu64 " request(s), up to %u ms",
+                 signum == SIGINT ? "interrupted" : "terminated", sl_gateway_in_flight(c->gw),
+                 c->drain_ms);
+        log_message(c->cfg.log_json, "draining", msg);
+    }
     sl_gateway_shutdown(c->gw, c->drain_ms, on_gateway_closed, c);
 }
 
@@ -248,11 +285,21 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
         end_run(c);
         return;
     }
-    if (!c->quiet)
-        fprintf(stderr, "serve: listening on http://%s:%d (%zu model%s), recording to %s\n",
-                c->cfg.listen_host, sl_gateway_port(c->gw), c->cfg.nmodels,
-                c->cfg.nmodels == 1 ? "" : "s", sl_store_path(store));
-    printf("serve: listening on http://%s:%d\n", c->cfg.listen_host, sl_gateway_port(c->gw));
+    /* one line, on stdout (scripts read the port from it), even when quiet */
+    char host[600], db[2100];
+    sl_json_escape(host, sizeof(host), c->cfg.listen_host);
+    sl_json_escape(db, sizeof(db), sl_store_path(store));
+    if (c->cfg.log_json) {
+        char ts[32];
+        timestamp(ts);
+        printf("{\"ts\":\"%s\",\"event\":\"listening\",\"url\":\"http://%s:%d\",\"models\":%zu,"
+               "\"db\":\"%s\"}\n",
+               ts, host, sl_gateway_port(c->gw), c->cfg.nmodels, db);
+    } else {
+        printf("serve: listening on http://%s:%d (%zu model%s), recording to %s\n",
+               c->cfg.listen_host, sl_gateway_port(c->gw), c->cfg.nmodels,
+               c->cfg.nmodels == 1 ? "" : "s", sl_store_path(store));
+    }
     fflush(stdout);
 }
 
@@ -329,7 +376,7 @@ int sl_cmd_serve(int argc, char **argv)
     int rc = config ? sl_gw_config_load(config, &c.cfg, err, sizeof(err))
                     : sl_gw_config_single(upstream, &c.cfg, err, sizeof(err));
     if (rc != 0) {
-        fprintf(stderr, "sluice serve: %s\n", err);
+        log_message(log_json == 1, "error", err);
         return config ? SL_EXIT_RUNTIME : SL_EXIT_USAGE;
     }
     if (listen && sl_parse_listen(cmd, listen, c.cfg.listen_host, sizeof(c.cfg.listen_host),
@@ -359,6 +406,8 @@ int sl_cmd_serve(int argc, char **argv)
     sopts.batch_rows = 512; /* rows carry ~300 bytes of metadata: smaller batches */
     sopts.max_batches = 64;
     sopts.flush_ms = 100;
+    sopts.log = store_log;
+    sopts.log_arg = &c;
     if (sl_store_open(&c.loop, c.cfg.db, &sopts, &c.store, on_store_open, &c) != 0) {
         fprintf(stderr, "sluice serve: out of memory\n");
         return SL_EXIT_RUNTIME;
@@ -366,13 +415,18 @@ int sl_cmd_serve(int argc, char **argv)
     sl_store_on_writable(c.store, drain_pending, &c);
     uv_run(&c.loop, UV_RUN_DEFAULT);
     uv_loop_close(&c.loop);
-    if (c.exit_code)
-        fprintf(stderr, "sluice serve: %s\n", c.error);
-    else if (!c.quiet)
-        fprintf(stderr, "serve: stopped; %" PRIu64 " request(s) recorded%s\n", c.rows,
-                c.dropped ? " (some log rows were dropped: the store could not keep up)" : "");
-    if (c.dropped)
-        fprintf(stderr, "sluice serve: %" PRIu64 " request log rows were dropped\n", c.dropped);
+    char msg[200];
+    if (c.exit_code) {
+        log_message(c.cfg.log_json, "error", c.error);
+    } else if (!c.quiet) {
+        snprintf(msg, sizeof(msg), "stopped; %" PRIu64 " request(s) recorded%s", c.rows,
+                 c.dropped ? " (some log rows were dropped: the store could not keep up)" : "");
+        log_message(c.cfg.log_json, "stopped", msg);
+    }
+    if (c.dropped) {
+        snprintf(msg, sizeof(msg), "%" PRIu64 " request log rows were dropped", c.dropped);
+        log_message(c.cfg.log_json, "error", msg);
+    }
     free(c.pending);
     sl_gw_config_free(&c.cfg);
     return c.exit_code;

@@ -46,3 +46,27 @@ int sl_gw_auth(const struct sl_gw_config *cfg, const struct sl_str *authorizatio
             found = (int)i;
     return found;
 }
+
+int sl_gw_needs_key(const struct sl_gw_config *cfg, enum sl_gw_route route)
+{
+    if (cfg->nkeys == 0)
+        return 0;
+    switch (route) {
+    case SL_GW_ROUTE_API:
+    case SL_GW_ROUTE_MODELS:
+        return 1;
+    case SL_GW_ROUTE_METRICS:
+        return !cfg->metrics_public;
+    case SL_GW_ROUTE_HEALTH:
+    case SL_GW_ROUTE_READY:
+        return 0;
+    }
+    return 1;
+}
+
+int sl_gw_may_cancel(const struct sl_gw_config *cfg, int owner, int caller)
+{
+    if (cfg->nkeys == 0)
+        return 1;
+    return owner >= 0 && caller == owner;
+}

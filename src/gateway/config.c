@@ -126,6 +126,17 @@ static int walk_mapping(struct walker *w, yaml_node_t *map, const char *what, me
             fail(w, k, "keys in %s must be plain names", what);
             return -1;
         }
+        /* libyaml keeps both of a repeated key; which one wins would be an
+         * accident of the walk, so a repeat is an error */
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *qk = node_at(w, q->key);
+            const char *earlier = scalar(qk);
+            if (earlier && !strcmp(earlier, key)) {
+                fail(w, k, "duplicate key '%s' in %s (first at line %zu)", key, what,
+                     qk->start_mark.line + 1);
+                return -1;
+            }
+        }
         int rc = fn(w, key, v, ctx);
         if (rc > 0)
             fail(w, k, "unknown key '%s' in %s (known: %s)", key, what, known);
@@ -293,6 +304,11 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
         return;
     }
     size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (n > SL_GW_MAX_DEPLOYMENTS) {
+        fail(w, list, "model '%s' lists %zu deployments; at most %d", m->name, n,
+             SL_GW_MAX_DEPLOYMENTS);
+        return;
+    }
     m->deployments = calloc(n, sizeof(*m->deployments));
     if (m->deployments == NULL) {
         fail(w, list, "out of memory");
@@ -364,12 +380,86 @@ static int key_member(struct walker *w, const char *key, yaml_node_t *v, void *c
     return 0;
 }
 
+static void load_list(struct walker *w, yaml_node_t *list, const char *what, size_t elem,
+                      void **out, size_t *count)
+{
+    if (list->type != YAML_SEQUENCE_NODE) {
+        fail(w, list, "%s must be a list", what);
+        return;
+    }
+    size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+    *out = calloc(n ? n : 1, elem);
+    *count = n;
+    if (*out == NULL)
+        fail(w, list, "out of memory");
+}
+
+/* Every key has a name (the log rows and the cancel endpoint know a
+ * client by it) and its own digest. */
+static void load_keys(struct walker *w, struct sl_gw_config *cfg, yaml_node_t *list)
+{
+    load_list(w, list, "keys", sizeof(*cfg->keys), (void **)&cfg->keys, &cfg->nkeys);
+    for (size_t i = 0; i < cfg->nkeys && !w->failed; i++) {
+        yaml_node_t *kn = node_at(w, list->data.sequence.items.start[i]);
+        struct sl_gw_key *k = &cfg->keys[i];
+        walk_mapping(w, kn, "a key", key_member, k, "name, sha256");
+        if (w->failed)
+            return;
+        if (k->sha256[0] == 0 && !memcmp(k->sha256, k->sha256 + 1, 31))
+            fail(w, kn, "a key needs its sha256");
+        else if (k->name[0] == '\0')
+            fail(w, kn, "a key needs a name (it is what the request log records)");
+        for (size_t j = 0; j < i && !w->failed; j++) {
+            if (!strcmp(cfg->keys[j].name, k->name))
+                fail(w, kn, "key name '%s' is listed twice", k->name);
+            else if (!memcmp(cfg->keys[j].sha256, k->sha256, 32))
+                fail(w, kn, "key '%s' has the same sha256 as key '%s'", k->name, cfg->keys[j].name);
+        }
+    }
+}
+
+/* Deployment names label the metrics and the request log: two deployments
+ * with one name would be one series and indistinguishable rows. */
+static void check_deployment_names(struct walker *w, const struct sl_gw_config *cfg,
+                                   yaml_node_t *models)
+{
+    for (size_t i = 0; i < cfg->nmodels && !w->failed; i++) {
+        const struct sl_gw_model *m = &cfg->models[i];
+        for (size_t j = 0; j < m->ndeployments && !w->failed; j++) {
+            const char *name = m->deployments[j].name;
+            for (size_t i2 = 0; i2 <= i && !w->failed; i2++) {
+                const struct sl_gw_model *m2 = &cfg->models[i2];
+                size_t end = i2 == i ? j : m2->ndeployments;
+                for (size_t j2 = 0; j2 < end; j2++)
+                    if (!strcmp(m2->deployments[j2].name, name)) {
+                        fail(w, node_at(w, models->data.sequence.items.start[i]),
+                             "deployment name '%s' is used twice (models '%s' and '%s'); "
+                             "names label the metrics and the request log",
+                             name, m2->name, m->name);
+                        break;
+                    }
+            }
+        }
+    }
+}
+
 /* ---- top level ------------------------------------------------------------- */
 
 struct top_ctx {
     struct sl_gw_config *cfg;
-    yaml_node_t *models, *keys;
+    yaml_node_t *models, *keys, *auth;
+    int auth_on;
 };
+
+static int metrics_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
+{
+    struct sl_gw_config *cfg = ctx;
+    if (!strcmp(key, "public"))
+        get_bool(w, v, "metrics.public", &cfg->metrics_public);
+    else
+        return 1;
+    return 0;
+}
 
 static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
 {
@@ -416,12 +506,33 @@ static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *c
     } else if (!strcmp(key, "keys")) {
         t->keys = v;
     } else if (!strcmp(key, "auth")) {
-        int on;
-        get_bool(w, v, "auth", &on); /* keys decide; accepted for clarity */
+        t->auth = v;
+        get_bool(w, v, "auth", &t->auth_on);
+    } else if (!strcmp(key, "metrics")) {
+        walk_mapping(w, v, "metrics", metrics_member, cfg, "public");
     } else {
         return 1;
     }
     return 0;
+}
+
+/* The authentication rule, explicit: auth is on exactly when keys are
+ * listed. `auth: true` without keys, an empty `keys: []`, or `auth: false`
+ * next to keys would each leave the gateway open (or look protected while
+ * it is not), so each is refused. */
+static void check_auth(struct walker *w, const struct top_ctx *t)
+{
+    const struct sl_gw_config *cfg = t->cfg;
+    if (t->keys && cfg->nkeys == 0)
+        fail(w, t->keys,
+             "keys is an empty list: list at least one key (sluice serve --hash-key KEY), or "
+             "remove keys to run without authentication");
+    else if (t->auth && t->auth_on && cfg->nkeys == 0)
+        fail(w, t->auth,
+             "auth: true needs at least one key under keys (sluice serve --hash-key "
+             "KEY prints its sha256)");
+    else if (t->auth && !t->auth_on && cfg->nkeys > 0)
+        fail(w, t->auth, "auth: false but keys are listed: remove one or the other");
 }
 
 void sl_gw_config_init(struct sl_gw_config *cfg)
@@ -432,20 +543,6 @@ void sl_gw_config_init(struct sl_gw_config *cfg)
     strcpy(cfg->db, "sluice.db");
     cfg->max_body_bytes = 4 * 1024 * 1024;
     cfg->drain_timeout_ms = 30000;
-}
-
-static void load_list(struct walker *w, yaml_node_t *list, const char *what, size_t elem,
-                      void **out, size_t *count)
-{
-    if (list->type != YAML_SEQUENCE_NODE) {
-        fail(w, list, "%s must be a list", what);
-        return;
-    }
-    size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
-    *out = calloc(n ? n : 1, elem);
-    *count = n;
-    if (*out == NULL)
-        fail(w, list, "out of memory");
 }
 
 int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, size_t err_size)
@@ -468,23 +565,44 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
         fclose(f);
         return -1;
     }
+    /* one document only: a second one ("---") would otherwise be ignored */
+    yaml_document_t extra;
+    if (!yaml_parser_load(&parser, &extra)) {
+        snprintf(err, err_size, "%s:%zu: %s%s%s", path, parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "YAML syntax error", parser.context ? " " : "",
+                 parser.context ? parser.context : "");
+        w.failed = 1;
+    } else {
+        if (yaml_document_get_root_node(&extra) != NULL) {
+            snprintf(err, err_size,
+                     "%s:%zu: a second YAML document: the config is one document (remove the "
+                     "'---')",
+                     path, extra.start_mark.line + 1);
+            w.failed = 1;
+        }
+        yaml_document_delete(&extra);
+    }
     yaml_parser_delete(&parser);
     fclose(f);
 
     yaml_node_t *root = yaml_document_get_root_node(&w.doc);
-    struct top_ctx t = {cfg, NULL, NULL};
-    if (root == NULL) {
+    struct top_ctx t = {cfg, NULL, NULL, NULL, 0};
+    if (w.failed) {
+        /* reported above */
+    } else if (root == NULL) {
         fail(&w, NULL, "the config file is empty");
     } else {
         walk_mapping(&w, root, "the config file", top_member, &t,
                      "listen, db, log_format, max_body_bytes, drain_timeout_ms, auth, keys, "
-                     "models");
+                     "metrics, models");
     }
     if (!w.failed && t.models == NULL)
         fail(&w, root, "the config lists no models");
     if (!w.failed) {
         load_list(&w, t.models, "models", sizeof(*cfg->models), (void **)&cfg->models,
                   &cfg->nmodels);
+        if (!w.failed && cfg->nmodels == 0)
+            fail(&w, t.models, "models is an empty list: the gateway would serve nothing");
         for (size_t i = 0; i < cfg->nmodels && !w.failed; i++) {
             load_model(&w, node_at(&w, t.models->data.sequence.items.start[i]), &cfg->models[i]);
             for (size_t j = 0; j < i && !w.failed; j++)
@@ -492,17 +610,12 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
                     fail(&w, node_at(&w, t.models->data.sequence.items.start[i]),
                          "model '%s' is listed twice", cfg->models[i].name);
         }
+        check_deployment_names(&w, cfg, t.models);
     }
-    if (!w.failed && t.keys) {
-        load_list(&w, t.keys, "keys", sizeof(*cfg->keys), (void **)&cfg->keys, &cfg->nkeys);
-        for (size_t i = 0; i < cfg->nkeys && !w.failed; i++) {
-            yaml_node_t *kn = node_at(&w, t.keys->data.sequence.items.start[i]);
-            walk_mapping(&w, kn, "a key", key_member, &cfg->keys[i], "name, sha256");
-            if (!w.failed && cfg->keys[i].sha256[0] == 0 &&
-                !memcmp(cfg->keys[i].sha256, cfg->keys[i].sha256 + 1, 31))
-                fail(&w, kn, "a key needs its sha256");
-        }
-    }
+    if (!w.failed && t.keys)
+        load_keys(&w, cfg, t.keys);
+    if (!w.failed)
+        check_auth(&w, &t);
     yaml_document_delete(&w.doc);
     if (w.failed) {
         sl_gw_config_free(cfg);

@@ -29,6 +29,9 @@ struct sl_gw_deployment {
     struct sl_retry_policy retry;
 };
 
+/* A request remembers the deployments it tried in one 64-bit mask. */
+#define SL_GW_MAX_DEPLOYMENTS 64
+
 struct sl_gw_model {
     char name[128]; /* "*" matches any model */
     unsigned total_timeout_ms;
@@ -50,8 +53,11 @@ struct sl_gw_config {
     unsigned drain_timeout_ms;
     struct sl_gw_model *models;
     size_t nmodels;
-    struct sl_gw_key *keys; /* auth is on when nkeys > 0 */
+    /* Authentication is on exactly when nkeys > 0: the loader refuses
+     * `auth: true` without keys, `keys: []`, and `auth: false` with keys. */
+    struct sl_gw_key *keys;
     size_t nkeys;
+    int metrics_public; /* metrics: {public: true}: /metrics needs no key */
 };
 
 void sl_gw_config_init(struct sl_gw_config *cfg);

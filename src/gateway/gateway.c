@@ -109,6 +109,7 @@ struct gw_req {
     const struct sl_gw_model *model;
     char model_name[128];
     const char *key_name;
+    int key; /* index of the gateway key that started it, or -1 */
     int stream;
 
     char *body; /* the client's body, owned */
@@ -296,10 +297,10 @@ static void start_count_job(struct sl_gateway *gw)
         on_batch_counted(gw, UV_ENOMEM); /* count nothing, but record */
 }
 
-static void log_line(struct gw_req *r)
+/* One line per request on stderr, text or JSON (every line JSON: the
+ * refused ones too). A success has no error field. */
+static void log_row(const struct sl_gateway *gw, const struct sl_gw_log_row *w)
 {
-    struct sl_gateway *gw = r->gw;
-    const struct sl_gw_log_row *w = &r->row;
     if (gw->opts.quiet)
         return;
     char ts[32];
@@ -307,24 +308,36 @@ static void log_line(struct gw_req *r)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (gw->opts.log_json)
+    const char *dep = w->deployment && w->deployment[0] ? w->deployment : "";
+    if (gw->opts.log_json) {
+        char model[800], deployment[400], error[64] = "";
+        sl_json_escape(model, sizeof(model), w->model ? w->model : "");
+        sl_json_escape(deployment, sizeof(deployment), dep);
+        if (w->error != SL_OK)
+            snprintf(error, sizeof(error), ",\"error\":\"%s\"", sl_err_name(w->error));
         fprintf(stderr,
                 "{\"ts\":\"%s\",\"event\":\"request\",\"id\":\"%s\",\"model\":\"%s\","
                 "\"deployment\":\"%s\",\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,"
-                "\"outcome\":\"%s\",\"error\":\"%s\",\"attempts\":%u,\"queue_ms\":%.3f,"
+                "\"outcome\":\"%s\"%s,\"attempts\":%u,\"queue_ms\":%.3f,"
                 "\"ttfb_ms\":%.3f,\"total_ms\":%.3f,\"prompt_tokens\":%u,"
                 "\"completion_tokens\":%u}\n",
-                ts, w->id, w->model, w->deployment, w->endpoint, w->stream ? "true" : "false",
-                w->status, sl_gw_outcome_name(w->outcome), sl_err_name(w->error), w->attempts,
-                w->queue_ms, w->ttfb_ms, w->total_ms, w->prompt_tokens, w->completion_tokens);
-    else
+                ts, w->id, model, deployment, w->endpoint, w->stream ? "true" : "false", w->status,
+                sl_gw_outcome_name(w->outcome), error, w->attempts, w->queue_ms, w->ttfb_ms,
+                w->total_ms, w->prompt_tokens, w->completion_tokens);
+    } else {
         fprintf(stderr,
                 "%s request id=%s model=%s deployment=%s status=%d outcome=%s%s%s attempts=%u "
                 "queue_ms=%.1f ttfb_ms=%.1f total_ms=%.1f\n",
-                ts, w->id, w->model, w->deployment[0] ? w->deployment : "-", w->status,
+                ts, w->id, w->model && w->model[0] ? w->model : "-", dep[0] ? dep : "-", w->status,
                 sl_gw_outcome_name(w->outcome), w->error != SL_OK ? " error=" : "",
                 w->error != SL_OK ? sl_err_name(w->error) : "", w->attempts, w->queue_ms,
                 w->ttfb_ms, w->total_ms);
+    }
+}
+
+static void log_line(struct gw_req *r)
+{
+    log_row(r->gw, &r->row);
 }
 
 /* The request is over for the client and the upstream: record and tear
@@ -519,14 +532,13 @@ static void read_usage(struct gw_req *r, const char *text, size_t len)
         p++;
     const char *obj_end = p < end && *p == '{' ? object_end(p, end) : NULL;
     struct sl_json_doc u;
-    if (obj_end == NULL || sl_json_scan(p, (size_t)(obj_end - p), &u) != 0)
+    struct sl_json_pick pk[2] = {{.key = "prompt_tokens"}, {.key = "completion_tokens"}};
+    if (obj_end == NULL || sl_json_scan_pick(p, (size_t)(obj_end - p), &u, pk, 2) != 0)
         return;
-    const struct sl_json_member *pt = sl_json_get(&u, "prompt_tokens");
-    const struct sl_json_member *ct = sl_json_get(&u, "completion_tokens");
-    if (pt && pt->type == SL_JSON_NUMBER)
-        r->usage_prompt = (unsigned)strtoul(pt->value.ptr, NULL, 10);
-    if (ct && ct->type == SL_JSON_NUMBER)
-        r->usage_completion = (unsigned)strtoul(ct->value.ptr, NULL, 10);
+    if (pk[0].found && pk[0].m.type == SL_JSON_NUMBER)
+        r->usage_prompt = (unsigned)strtoul(pk[0].m.value.ptr, NULL, 10);
+    if (pk[1].found && pk[1].m.type == SL_JSON_NUMBER)
+        r->usage_completion = (unsigned)strtoul(pk[1].m.value.ptr, NULL, 10);
 }
 
 static void on_sse_event(void *arg, const struct sl_sse_event *ev)
@@ -680,13 +692,19 @@ static void before_sleep(struct sl_retrier *rt, enum sl_err error,
     gw->dm[r->dep - gw->router.deps].retries++;
     if (gw->opts.quiet)
         return;
-    if (gw->opts.log_json)
+    if (gw->opts.log_json) {
+        char ts[32], dep[400];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        sl_json_escape(dep, sizeof(dep), r->dep->cfg->name);
         fprintf(stderr,
-                "{\"event\":\"retry\",\"id\":\"%s\",\"deployment\":\"%s\",\"attempt\":%u,"
-                "\"max_attempts\":%u,\"error\":\"%s\",\"wait_ms\":%.0f}\n",
-                r->id, r->dep->cfg->name, rt->state.attempt, rt->policy->max_attempts,
-                sl_err_name(error), d->wait_ms);
-    else
+                "{\"ts\":\"%s\",\"event\":\"retry\",\"id\":\"%s\",\"deployment\":\"%s\","
+                "\"attempt\":%u,\"max_attempts\":%u,\"error\":\"%s\",\"wait_ms\":%.0f}\n",
+                ts, r->id, dep, rt->state.attempt, rt->policy->max_attempts, sl_err_name(error),
+                d->wait_ms);
+    } else
         fprintf(stderr, "retry id=%s deployment=%s attempt=%u/%u error=%s wait_ms=%.0f\n", r->id,
                 r->dep->cfg->name, rt->state.attempt, rt->policy->max_attempts, sl_err_name(error),
                 d->wait_ms);
@@ -896,8 +914,6 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
 {
     gw->status_unrouted[status]++;
     respond_error(down, id, status, type, code, message, retry_after_s);
-    if (gw->opts.record == NULL)
-        return;
     char model_name[128];
     snprintf(model_name, sizeof(model_name), "%.*s", (int)model.len, model.ptr ? model.ptr : "");
     struct sl_gw_log_row row = {
@@ -911,7 +927,9 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
         .outcome = SL_GW_ERROR,
     };
     snprintf(row.id, sizeof(row.id), "%s", id);
-    gw->opts.record(&row, gw->opts.record_arg);
+    log_row(gw, &row);
+    if (gw->opts.record)
+        gw->opts.record(&row, gw->opts.record_arg);
 }
 
 static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
@@ -920,13 +938,14 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
     const struct sl_http_head *h = sl_http_req_head(down);
     const struct sl_gw_config *cfg = gw->cfg;
     const char *key_name = NULL;
+    int key = -1;
     struct sl_str no_model = {NULL, 0};
     if (gw->draining) {
         refuse(gw, down, id, ep, no_model, NULL, 503, SL_E_UNAVAILABLE, "server_error",
                "shutting_down", "the gateway is shutting down", 1);
         return;
     }
-    if (cfg->nkeys > 0) {
+    if (sl_gw_needs_key(cfg, SL_GW_ROUTE_API)) {
         int k = sl_gw_auth(cfg, sl_http_head_get(h, "authorization"));
         if (k < 0) {
             refuse(gw, down, id, ep, no_model, NULL, 401, SL_E_UNAUTHORIZED,
@@ -937,6 +956,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
             return;
         }
         key_name = cfg->keys[k].name;
+        key = k;
     }
     struct sl_str body = sl_http_req_body(down);
     struct sl_openai_req oai;
@@ -974,6 +994,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
     r->model = m;
     memcpy(r->model_name, model_name.ptr, model_name.len);
     r->key_name = key_name;
+    r->key = key;
     r->stream = oai.stream;
     r->body = copy;
     r->body_len = body.len;
@@ -997,12 +1018,18 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
     pick_and_admit(r);
 }
 
+/* Cancels a request in flight, but only for the key that started it: for
+ * any other key, or none, the answer is the same 404 as for an unknown id,
+ * so that ids cannot be probed. `key` is the caller's key index (-1 when
+ * none was sent, -2 when it matched no key); without authentication
+ * every request's key is -1 and anyone may cancel. */
 static void handle_cancel(struct sl_gateway *gw, struct sl_http_req *down, struct sl_str target,
-                          const char *id)
+                          const char *id, int key)
 {
     for (struct sl_list *n = gw->reqs.next; n != &gw->reqs; n = n->next) {
         struct gw_req *r = sl_container_of(n, struct gw_req, node);
-        if (strlen(r->id) == target.len && memcmp(r->id, target.ptr, target.len) == 0) {
+        if (strlen(r->id) == target.len && memcmp(r->id, target.ptr, target.len) == 0 &&
+            sl_gw_may_cancel(gw->cfg, r->key, key)) {
             cancel(r);
             char body[128];
             int k = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"cancelled\":true}", r->id);
@@ -1096,14 +1123,20 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, con
         sl_prom_hist_write(&out, "sluice_upstream_latency_seconds", labels,
                            &gw->dm[i].upstream_latency);
     }
+    /* each family whole, its HELP/TYPE first, before the next one starts:
+     * a parser takes a family that reappears for an untyped duplicate */
     sl_prom_help(&out, "sluice_time_to_first_token_seconds", "histogram",
                  "Time to the first streamed byte sent to the client.");
+    for (size_t i = 0; i < gw->cfg->nmodels; i++) {
+        sl_prom_escape(model, sizeof(model), gw->cfg->models[i].name);
+        snprintf(labels, sizeof(labels), "model=\"%s\"", model);
+        sl_prom_hist_write(&out, "sluice_time_to_first_token_seconds", labels, &gw->mm[i].ttft);
+    }
     sl_prom_help(&out, "sluice_fallbacks_total", "counter",
                  "Requests moved to the model's next deployment.");
     for (size_t i = 0; i < gw->cfg->nmodels; i++) {
         sl_prom_escape(model, sizeof(model), gw->cfg->models[i].name);
         snprintf(labels, sizeof(labels), "model=\"%s\"", model);
-        sl_prom_hist_write(&out, "sluice_time_to_first_token_seconds", labels, &gw->mm[i].ttft);
         sl_prom_value(&out, "sluice_fallbacks_total", labels, (double)gw->mm[i].fallbacks);
     }
     sl_prom_help(&out, "sluice_cancelled_total", "counter",
@@ -1124,20 +1157,61 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, con
     sl_buf_release(&out);
 }
 
+/* 405 with the Allow header the status requires (RFC 9110 15.5.6). */
+static void respond_405(struct sl_gateway *gw, struct sl_http_req *down, const char *id,
+                        const char *allow)
+{
+    struct sl_http_header h[2] = {{{"x-request-id", 12}, {id, strlen(id)}},
+                                  {{"Allow", 5}, {allow, strlen(allow)}}};
+    char msg[64];
+    snprintf(msg, sizeof(msg), "method not allowed; use %s", allow);
+    gw->status_unrouted[405]++;
+    sl_http_respond_error_with(down, 405, h, 2, "invalid_request_error", "method_not_allowed", msg);
+}
+
+/* The caller's key: its index, -1 when none was sent, -2 when it matched
+ * none. */
+static int caller_key(const struct sl_gateway *gw, const struct sl_http_head *h)
+{
+    return sl_gw_auth(gw->cfg, sl_http_head_get(h, "authorization"));
+}
+
+/* For a route that needs a key (sl_gw_needs_key): answers 401 and returns
+ * 0 when the caller has none that matches. */
+static int authorized(struct sl_gateway *gw, struct sl_http_req *down, const char *id,
+                      enum sl_gw_route route)
+{
+    if (!sl_gw_needs_key(gw->cfg, route))
+        return 1;
+    int k = caller_key(gw, sl_http_req_head(down));
+    if (k >= 0)
+        return 1;
+    gw->status_unrouted[401]++;
+    respond_error(down, id, 401, "invalid_request_error", "invalid_api_key",
+                  k == -1 ? "missing API key: send Authorization: Bearer KEY" : "incorrect API key",
+                  0);
+    return 0;
+}
+
+/* Routing. The API endpoints (POST) and GET /v1/models need a key when
+ * keys are configured, and so does /metrics unless metrics.public; the
+ * cancel endpoint answers only the key that started the request; /health
+ * and /ready are always open. HEAD is accepted wherever GET is (the server
+ * sends the head without the body). A known path with another method is
+ * 405 with Allow. */
 static void handle(struct sl_http_req *down, void *data)
 {
     struct sl_gateway *gw = data;
     const struct sl_http_head *h = sl_http_req_head(down);
     char id[40];
     new_id(gw, id, sizeof(id));
-    int get = sl_str_eq(h->method, "GET"), post = sl_str_eq(h->method, "POST");
+    int get = sl_str_eq(h->method, "GET") || sl_str_eq(h->method, "HEAD");
+    int post = sl_str_eq(h->method, "POST");
     struct sl_str path = h->path;
     int ep = sl_openai_endpoint(path);
     if (ep >= 0) {
         if (!post) {
-            gw->status_unrouted[405]++;
-            respond_error(down, id, 405, "invalid_request_error", "method_not_allowed", "use POST",
-                          0);
+            respond_405(gw, down, id, "POST");
             return;
         }
         handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id);
@@ -1145,22 +1219,32 @@ static void handle(struct sl_http_req *down, void *data)
     }
     static const char prefix[] = "/v1/requests/", suffix[] = "/cancel";
     size_t pl = sizeof(prefix) - 1, sl = sizeof(suffix) - 1;
-    if (post && path.len > pl + sl && memcmp(path.ptr, prefix, pl) == 0 &&
+    if (path.len > pl + sl && memcmp(path.ptr, prefix, pl) == 0 &&
         memcmp(path.ptr + path.len - sl, suffix, sl) == 0) {
-        handle_cancel(gw, down, (struct sl_str){path.ptr + pl, path.len - pl - sl}, id);
+        if (!post)
+            respond_405(gw, down, id, "POST");
+        else
+            handle_cancel(gw, down, (struct sl_str){path.ptr + pl, path.len - pl - sl}, id,
+                          caller_key(gw, h));
         return;
     }
-    if (get && sl_str_eq(path, "/health")) {
+    int health = sl_str_eq(path, "/health"), ready = sl_str_eq(path, "/ready");
+    int metrics = sl_str_eq(path, "/metrics"), models = sl_str_eq(path, "/v1/models");
+    if ((health || ready || metrics || models) && !get) {
+        respond_405(gw, down, id, "GET, HEAD");
+    } else if (health) {
         respond(down, id, 200, "{\"status\":\"ok\"}", 15, 0);
-    } else if (get && sl_str_eq(path, "/ready")) {
+    } else if (ready) {
         if (gw->draining)
             respond(down, id, 503, "{\"status\":\"draining\"}", 21, 0);
         else
             respond(down, id, 200, "{\"status\":\"ready\"}", 18, 0);
-    } else if (get && sl_str_eq(path, "/metrics")) {
-        respond_metrics(gw, down, id);
-    } else if (get && sl_str_eq(path, "/v1/models")) {
-        respond_models(gw, down, id);
+    } else if (metrics) {
+        if (authorized(gw, down, id, SL_GW_ROUTE_METRICS))
+            respond_metrics(gw, down, id);
+    } else if (models) {
+        if (authorized(gw, down, id, SL_GW_ROUTE_MODELS))
+            respond_models(gw, down, id);
     } else {
         gw->status_unrouted[404]++;
         respond_error(down, id, 404, "invalid_request_error", "unknown_url",
@@ -1283,7 +1367,9 @@ static void on_timer_closed(uv_handle_t *handle)
     on_part_closed(handle->data);
 }
 
-/* Drained (or out of patience): cancel what is left and close. */
+/* Drained (or out of patience): cancel what is left and close, the
+ * listener included (it stayed open during the drain so that /ready could
+ * answer 503 and new API requests a 503 with Retry-After). */
 static void close_all(struct sl_gateway *gw)
 {
     if (gw->closing)
@@ -1318,7 +1404,6 @@ void sl_gateway_shutdown(struct sl_gateway *gw, unsigned drain_ms, void (*cb)(vo
     gw->shutdown_cb = cb;
     gw->shutdown_arg = arg;
     gw->draining = 1;
-    sl_http_server_stop_accepting(gw->server);
     if (!gw->started) {
         /* never started (listen failed) */
         gw->closing = 1;

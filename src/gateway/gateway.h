@@ -56,9 +56,10 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
                    char *err, size_t err_size);
 int sl_gateway_port(const struct sl_gateway *gw);
 
-/* Stops accepting, answers /ready with 503, lets requests in flight finish
- * for up to drain_ms, cancels what is left, then closes everything and
- * calls cb. */
+/* Drains: while requests in flight finish (for up to drain_ms) the
+ * listener stays open, /health answers 200, /ready 503, and new API
+ * requests 503 with Retry-After; then what is left is cancelled, the
+ * listener and every connection are closed, and cb is called. */
 void sl_gateway_shutdown(struct sl_gateway *gw, unsigned drain_ms, void (*cb)(void *), void *arg);
 
 uint64_t sl_gateway_in_flight(const struct sl_gateway *gw);

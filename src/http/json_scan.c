@@ -5,7 +5,9 @@
 
 struct scanner {
     const char *p, *end, *start;
-    int depth;
+    int depth, too_deep;
+    struct sl_json_pick *picks; /* wanted top-level members */
+    size_t npicks;
 };
 
 static void skip_ws(struct scanner *s)
@@ -151,15 +153,21 @@ static int object(struct scanner *s, struct sl_json_doc *doc, int top)
         size_t items = 0;
         if (value(s, doc, 0, &t, &items) != 0)
             return -1;
-        if (top && doc->nmembers < SL_JSON_MAX_MEMBERS) {
-            struct sl_json_member *m = &doc->members[doc->nmembers++];
-            m->key = key;
-            m->type = t;
-            m->items = items;
-            if (t == SL_JSON_STRING)
-                m->value = (struct sl_str){vstart + 1, (size_t)(s->p - vstart) - 2};
-            else
-                m->value = (struct sl_str){vstart, (size_t)(s->p - vstart)};
+        if (top) {
+            doc->nmembers++;
+            for (size_t i = 0; i < s->npicks; i++) {
+                struct sl_json_pick *pk = &s->picks[i];
+                if (pk->found || !sl_str_eq(key, pk->key))
+                    continue;
+                pk->found = 1;
+                pk->m.key = key;
+                pk->m.type = t;
+                pk->m.items = items;
+                if (t == SL_JSON_STRING)
+                    pk->m.value = (struct sl_str){vstart + 1, (size_t)(s->p - vstart) - 2};
+                else
+                    pk->m.value = (struct sl_str){vstart, (size_t)(s->p - vstart)};
+            }
         }
         skip_ws(s);
         if (s->p >= s->end)
@@ -183,15 +191,19 @@ static int value(struct scanner *s, struct sl_json_doc *doc, int top, enum sl_js
     int rc;
     switch (*s->p) {
     case '{':
-        if (++s->depth > SL_JSON_MAX_DEPTH)
+        if (++s->depth > SL_JSON_MAX_DEPTH) {
+            s->too_deep = 1;
             return -1;
+        }
         *type = SL_JSON_OBJECT;
         rc = object(s, doc, top);
         s->depth--;
         return rc;
     case '[':
-        if (++s->depth > SL_JSON_MAX_DEPTH)
+        if (++s->depth > SL_JSON_MAX_DEPTH) {
+            s->too_deep = 1;
             return -1;
+        }
         *type = SL_JSON_ARRAY;
         rc = array(s, doc, items);
         s->depth--;
@@ -216,29 +228,48 @@ static int value(struct scanner *s, struct sl_json_doc *doc, int top, enum sl_js
     }
 }
 
-int sl_json_scan(const char *text, size_t len, struct sl_json_doc *doc)
+int sl_json_scan_pick(const char *text, size_t len, struct sl_json_doc *doc,
+                      struct sl_json_pick *picks, size_t npicks)
 {
-    struct scanner s = {text, text + len, text, 0};
+    struct scanner s = {text, text + len, text, 0, 0, picks, npicks};
     size_t items;
+    for (size_t i = 0; i < npicks; i++)
+        picks[i].found = 0;
+    doc->text = text;
+    doc->len = len;
     doc->nmembers = 0;
     doc->error_at = 0;
+    doc->error = NULL;
     int rc = value(&s, doc, 1, &doc->type, &items);
     if (rc == 0) {
         skip_ws(&s);
         if (s.p != s.end)
             rc = -1;
     }
-    if (rc != 0)
+    if (rc != 0) {
         doc->error_at = (size_t)(s.p - s.start);
+        doc->error = s.too_deep ? "nested deeper than 64 levels" : "invalid JSON";
+        for (size_t i = 0; i < npicks; i++)
+            picks[i].found = 0;
+    }
     return rc;
 }
 
-const struct sl_json_member *sl_json_get(const struct sl_json_doc *doc, const char *key)
+int sl_json_scan(const char *text, size_t len, struct sl_json_doc *doc)
 {
-    for (size_t i = 0; i < doc->nmembers; i++)
-        if (sl_str_eq(doc->members[i].key, key))
-            return &doc->members[i];
-    return NULL;
+    return sl_json_scan_pick(text, len, doc, NULL, 0);
+}
+
+int sl_json_get(const struct sl_json_doc *doc, const char *key, struct sl_json_member *out)
+{
+    if (doc->type != SL_JSON_OBJECT || doc->error)
+        return 0;
+    struct sl_json_doc again;
+    struct sl_json_pick pick = {.key = key};
+    if (sl_json_scan_pick(doc->text, doc->len, &again, &pick, 1) != 0 || !pick.found)
+        return 0;
+    *out = pick.m;
+    return 1;
 }
 
 size_t sl_json_escape(char *out, size_t size, const char *s)

@@ -27,21 +27,39 @@ struct sl_json_member {
     size_t items; /* arrays: number of elements */
 };
 
-#define SL_JSON_MAX_MEMBERS 32
-#define SL_JSON_MAX_DEPTH   64
+#define SL_JSON_MAX_DEPTH 64
+
+/* A top-level member the caller wants: set key; the scan sets found and m
+ * (the first member of that name, as a JSON parser keeping the first of
+ * duplicates would). */
+struct sl_json_pick {
+    const char *key;
+    int found;
+    struct sl_json_member m;
+};
 
 struct sl_json_doc {
     enum sl_json_type type; /* of the top-level value */
-    struct sl_json_member members[SL_JSON_MAX_MEMBERS];
-    size_t nmembers; /* top-level object members kept (the first 32) */
-    size_t error_at; /* offset of the first error */
+    const char *text;       /* the scanned text (sl_json_get walks it again) */
+    size_t len;
+    size_t nmembers;   /* top-level object members, all of them: there is no cap */
+    size_t error_at;   /* offset of the first error */
+    const char *error; /* why: "invalid JSON" or "nested deeper than 64 levels" */
 };
 
 /* Returns 0 when text is exactly one valid JSON value (surrounding
- * whitespace allowed), -1 otherwise (error_at says where). */
+ * whitespace allowed), -1 otherwise (error_at and error say where and why).
+ * The top-level object may have any number of members; each pick is
+ * filled in the same single pass, so a member is never missed for coming
+ * late in the body. */
+int sl_json_scan_pick(const char *text, size_t len, struct sl_json_doc *doc,
+                      struct sl_json_pick *picks, size_t npicks);
 int sl_json_scan(const char *text, size_t len, struct sl_json_doc *doc);
 
-const struct sl_json_member *sl_json_get(const struct sl_json_doc *doc, const char *key);
+/* The first top-level member named key of a document scanned without
+ * error: returns 1 and fills *out, or 0. Walks the text again (O(length));
+ * to read several members of a large body, pick them during the scan. */
+int sl_json_get(const struct sl_json_doc *doc, const char *key, struct sl_json_member *out);
 
 /* Writes s as the inside of a JSON string (quotes, backslashes and control
  * characters escaped) into out, always NUL-terminated; stops early rather

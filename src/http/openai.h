@@ -20,9 +20,9 @@ const char *sl_openai_input(enum sl_openai_endpoint ep); /* "messages", "prompt"
 struct sl_openai_req {
     struct sl_json_doc doc;
     struct sl_str model;
-    const struct sl_json_member *input;
-    int stream;      /* "stream": true (never for embeddings) */
-    long max_tokens; /* -1 when absent */
+    struct sl_json_member input; /* the endpoint's input member */
+    int stream;                  /* "stream": true (never for embeddings) */
+    long max_tokens;             /* -1 when absent */
 };
 
 /* Validates a body. Returns 0, or -1 with a stable error code

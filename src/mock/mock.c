@@ -455,7 +455,7 @@ static int parse_body(struct sl_mock *m, struct sl_http_req *req, struct mock_re
     }
     memcpy(mr->model, oai.model.ptr, oai.model.len);
     mr->model[oai.model.len] = '\0';
-    mr->prompt_tokens = (unsigned)(oai.input->value.len / 4) + 1;
+    mr->prompt_tokens = (unsigned)(oai.input.value.len / 4) + 1;
     mr->tokens_total = m->cfg.completion_tokens;
     if (oai.max_tokens >= 0)
         mr->tokens_total = oai.max_tokens < 1      ? 1

@@ -132,8 +132,11 @@ static inline int e2e_start_server(const char *name, const char *const *args, pi
     snprintf(out_path, sizeof(out_path), "%s.out", name);
     for (int i = 0; i < 500; i++) {
         char *out = e2e_slurp(e2e_path(out_path));
-        const char *at = strstr(out, "listening on http://127.0.0.1:");
-        int port = at ? atoi(at + strlen("listening on http://127.0.0.1:")) : 0;
+        /* the text line, or with --log-format json the "listening" event */
+        static const char text[] = "listening on http://127.0.0.1:";
+        static const char json[] = "\"event\":\"listening\",\"url\":\"http://127.0.0.1:";
+        const char *at = strstr(out, text), *at_json = strstr(out, json);
+        int port = at ? atoi(at + strlen(text)) : at_json ? atoi(at_json + strlen(json)) : 0;
         free(out);
         if (port > 0)
             return port;

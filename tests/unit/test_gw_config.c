@@ -146,3 +146,75 @@ Test(gw_config, single_upstream_quick_start)
     cr_assert_eq(sl_gw_config_single("localhost:8081", &cfg, err, sizeof(err)), -1);
     cr_assert_not_null(strstr(err, "--upstream must start with http://"));
 }
+
+#define MODELS "models: [{name: a, deployments: [{url: 'http://x'}]}]\n"
+#define KEY_A                                                                                      \
+    "  - {name: a, sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n"
+
+/* A config that asks for authentication it cannot enforce is refused:
+ * before, each of these started a gateway that answered everyone. */
+Test(gw_config, auth_that_cannot_be_enforced_is_refused)
+{
+    expect_error("auth: true\n" MODELS, ":1: auth: true needs at least one key");
+    expect_error("keys: []\n" MODELS, ":1: keys is an empty list");
+    expect_error("auth: true\nkeys: []\n" MODELS, ":2: keys is an empty list");
+    expect_error("auth: false\nkeys:\n" KEY_A MODELS, ":1: auth: false but keys are listed");
+    expect_error("keys:\n  - {sha256: "
+                 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n" MODELS,
+                 ":2: a key needs a name");
+    expect_error("keys:\n" KEY_A KEY_A MODELS, ":3: key name 'a' is listed twice");
+    expect_error("auth: maybe\n" MODELS, ":1: auth must be true or false");
+}
+
+Test(gw_config, the_auth_rule_keys_decide)
+{
+    struct sl_gw_config cfg;
+    char err[512];
+    write_config("auth: true\nkeys:\n" KEY_A MODELS);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cfg.nkeys, 1);
+    cr_assert_not(cfg.metrics_public);
+    sl_gw_config_free(&cfg);
+    write_config("auth: false\n" MODELS);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cfg.nkeys, 0);
+    sl_gw_config_free(&cfg);
+    write_config("keys:\n" KEY_A "metrics: {public: true}\n" MODELS);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert(cfg.metrics_public);
+    sl_gw_config_free(&cfg);
+    expect_error("metrics: {public: 2}\n" MODELS, ":1: metrics.public must be true or false");
+    expect_error("metrics: {pubilc: true}\n" MODELS, ":1: unknown key 'pubilc' in metrics");
+}
+
+Test(gw_config, duplicate_keys_empty_models_and_second_documents_are_errors)
+{
+    expect_error("db: a.db\ndb: b.db\n" MODELS,
+                 ":2: duplicate key 'db' in the config file (first at line 1)");
+    expect_error("models:\n  - name: a\n    name: b\n    deployments: [{url: 'http://x'}]\n",
+                 ":3: duplicate key 'name' in a model");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
+                 "        weight: 1\n        weight: 2\n",
+                 ":6: duplicate key 'weight' in a deployment");
+    expect_error("models: []\n", ":1: models is an empty list");
+    expect_error(MODELS "---\n" MODELS, ":2: a second YAML document");
+    expect_error(MODELS "---\n", ":2: a second YAML document");
+    expect_error(MODELS "--- [oops\n", ":3: did not find expected");
+    /* the end marker alone is one document */
+    struct sl_gw_config cfg;
+    char err[512];
+    write_config("---\n" MODELS "...\n");
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    sl_gw_config_free(&cfg);
+}
+
+Test(gw_config, deployment_names_are_unique_and_bounded)
+{
+    expect_error("models:\n  - name: a\n    deployments: [{name: d, url: 'http://x'}]\n"
+                 "  - name: b\n    deployments: [{name: d, url: 'http://y'}]\n",
+                 ":4: deployment name 'd' is used twice");
+    char text[8192] = "models:\n  - name: a\n    deployments:\n";
+    for (int i = 0; i < 65; i++)
+        strcat(text, "      - url: http://x\n");
+    expect_error(text, ":4: model 'a' lists 65 deployments; at most 64");
+}

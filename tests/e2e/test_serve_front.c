@@ -1,0 +1,491 @@
+/* sluice serve's front, end to end: who may call what (keys, the cancel
+ * endpoint, /metrics, /v1/models), routing (HEAD, 405 with Allow), the
+ * /metrics text read by a real Prometheus parser, the drain on SIGTERM,
+ * the JSON log, and request bodies with many members. */
+#include <pthread.h>
+#include <time.h>
+
+#include "../blocking_http.h"
+#include "e2e.h"
+
+TestSuite(serve_front, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 60);
+
+static const char chat[] = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
+                           "\"content\":\"hello\"}]}";
+
+/* sha256("hello") and sha256("world"): keys "team-a" and "team-b" */
+#define KEY_A "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+#define KEY_B "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
+
+static char buf[256 * 1024];
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *write_config(const char *name, const char *body)
+{
+    const char *path = e2e_path(name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(body, f);
+    fclose(f);
+    return path;
+}
+
+/* extra: NULL, or "json" for --log-format json */
+static int start_serve(const char *config, const char *extra, pid_t *pid)
+{
+    const char *args[] = {"serve",
+                          "--config",
+                          config,
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--db",
+                          e2e_path("serve.db"),
+                          extra ? "--log-format" : NULL,
+                          extra,
+                          NULL};
+    return e2e_start_server("serve", args, pid);
+}
+
+static double mock_stat(int mock_port, const char *key)
+{
+    char local[8192];
+    cr_assert_eq(bh_request(mock_port, "GET", "/mock/stats", NULL, local, sizeof(local)), 200);
+    return e2e_json_num(strstr(local, "\r\n\r\n"), key);
+}
+
+/* One request with optional extra header lines ("Name: value\r\n"). */
+static int call(int port, const char *method, const char *path, const char *headers,
+                const char *body, char *out, size_t size)
+{
+    char req[16384];
+    snprintf(req, sizeof(req),
+             "%s %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             method, path, headers ? headers : "", body ? strlen(body) : 0, body ? body : "");
+    int fd = bh_dial(port);
+    bh_send(fd, req);
+    int status = bh_read_response(fd, out, size);
+    close(fd);
+    return status;
+}
+
+/* A HEAD request, read to the end of the connection: the whole response. */
+static int call_head(int port, const char *path, const char *headers, char *out, size_t size)
+{
+    char req[1024];
+    snprintf(req, sizeof(req), "HEAD %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n", path,
+             headers ? headers : "");
+    int fd = bh_dial(port);
+    bh_send(fd, req);
+    size_t len = 0;
+    ssize_t got;
+    while (len < size - 1 && (got = recv(fd, out + len, size - 1 - len, 0)) > 0)
+        len += (size_t)got;
+    out[len] = '\0';
+    close(fd);
+    return len > 9 ? atoi(out + 9) : -1;
+}
+
+/* Starts a stream with the given auth header lines; returns the socket
+ * and the request id the response headers carry. */
+static int start_stream(int port, const char *headers, char id[40])
+{
+    static const char body[] = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":"
+                               "[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    int fd = bh_dial(port);
+    char req[2048];
+    snprintf(req, sizeof(req),
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\n%sContent-Length: %zu\r\n\r\n%s",
+             headers, strlen(body), body);
+    bh_send(fd, req);
+    ssize_t got = recv(fd, buf, sizeof(buf) - 1, 0);
+    cr_assert_gt(got, 0);
+    buf[got] = '\0';
+    cr_assert_eq(atoi(buf + 9), 200, "%s", buf);
+    const char *at = strstr(buf, "x-request-id: ");
+    cr_assert_not_null(at, "%s", buf);
+    memset(id, 0, 40);
+    sscanf(at + 14, "%39[^\r]", id);
+    return fd;
+}
+
+Test(serve_front, keys_guard_cancel_models_and_metrics)
+{
+    const char *margs[] = {"--token-ms", "100", "--tokens", "100", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    char cfg[1024];
+    snprintf(cfg, sizeof(cfg),
+             "keys:\n  - {name: team-a, sha256: " KEY_A "}\n  - {name: team-b, sha256: " KEY_B
+             "}\nmodels:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = start_serve(write_config("keys.yaml", cfg), NULL, &serve);
+    static const char *const a = "Authorization: Bearer hello\r\n";
+    static const char *const b = "Authorization: Bearer world\r\n";
+    static const char *const wrong = "Authorization: Bearer nope\r\n";
+    char id[40], path[128], local[8192];
+    int fd = start_stream(sp, a, id);
+    snprintf(path, sizeof(path), "/v1/requests/%s/cancel", id);
+    /* another key, a wrong key or none: the same 404 as an unknown id */
+    const char *others[] = {NULL, b, wrong};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(call(sp, "POST", path, others[i], "", local, sizeof(local)), 404, "%s", local);
+        cr_assert_not_null(strstr(local, "request_not_found"), "%s", local);
+    }
+    cr_assert_eq(mock_stat(mp, "in_flight"), 1, "the request was cancelled by another key");
+    /* the key that started it */
+    cr_assert_eq(call(sp, "POST", path, a, "", local, sizeof(local)), 200, "%s", local);
+    cr_assert_not_null(strstr(local, "\"cancelled\":true"));
+    close(fd);
+    /* /v1/models and /metrics need a key; /health and /ready do not */
+    cr_assert_eq(call(sp, "GET", "/v1/models", NULL, NULL, local, sizeof(local)), 401, "%s", local);
+    cr_assert_not_null(strstr(local, "invalid_api_key"));
+    cr_assert_eq(call(sp, "GET", "/v1/models", wrong, NULL, local, sizeof(local)), 401);
+    cr_assert_eq(call(sp, "GET", "/v1/models", b, NULL, local, sizeof(local)), 200);
+    cr_assert_not_null(strstr(local, "\"id\":\"gpt-4o-mini\""), "%s", local);
+    cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, local, sizeof(local)), 401, "%s", local);
+    cr_assert_eq(call(sp, "GET", "/metrics", wrong, NULL, local, sizeof(local)), 401);
+    cr_assert_eq(call(sp, "GET", "/metrics", a, NULL, buf, sizeof(buf)), 200);
+    cr_assert_not_null(strstr(buf, "sluice_cancelled_total 1\n"), "%s", buf);
+    cr_assert_eq(call(sp, "GET", "/health", NULL, NULL, local, sizeof(local)), 200);
+    cr_assert_eq(call(sp, "GET", "/ready", NULL, NULL, local, sizeof(local)), 200);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve_front, without_keys_anyone_may_cancel_and_metrics_public_opens_metrics)
+{
+    const char *margs[] = {"--token-ms", "100", "--tokens", "100", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    char cfg[1024], local[8192], id[40], path[128];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = start_serve(write_config("open.yaml", cfg), NULL, &serve);
+    int fd = start_stream(sp, "", id);
+    snprintf(path, sizeof(path), "/v1/requests/%s/cancel", id);
+    cr_assert_eq(call(sp, "POST", path, NULL, "", local, sizeof(local)), 200, "%s", local);
+    close(fd);
+    cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
+    cr_assert_eq(call(sp, "GET", "/v1/models", NULL, NULL, local, sizeof(local)), 200);
+    e2e_stop(serve);
+    snprintf(cfg, sizeof(cfg),
+             "keys: [{name: team-a, sha256: " KEY_A "}]\nmetrics: {public: true}\n"
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    sp = start_serve(write_config("public.yaml", cfg), NULL, &serve);
+    cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
+    cr_assert_eq(call(sp, "GET", "/v1/models", NULL, NULL, local, sizeof(local)), 401);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+Test(serve_front, auth_without_keys_is_refused_at_start)
+{
+    const char *path = write_config("auth.yaml", "auth: true\nmodels: [{name: a, deployments: "
+                                                 "[{url: 'http://127.0.0.1:9'}]}]\n");
+    const char *args[] = {"serve", "--config",           path, "--listen", "127.0.0.1:0",
+                          "--db",  e2e_path("serve.db"), NULL};
+    struct e2e_run r = e2e_run(args);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "auth.yaml:1: auth: true needs at least one key"), "%s",
+                       r.err);
+    cr_assert_null(strstr(r.out, "listening"));
+    e2e_free(&r);
+}
+
+Test(serve_front, head_works_where_get_does_and_405_says_allow)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char cfg[1024], local[8192];
+    snprintf(cfg, sizeof(cfg),
+             "keys: [{name: team-a, sha256: " KEY_A "}]\n"
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = start_serve(write_config("head.yaml", cfg), NULL, &serve);
+    static const char *const a = "Authorization: Bearer hello\r\n";
+    const char *paths[] = {"/health", "/ready", "/v1/models", "/metrics"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(call_head(sp, paths[i], a, local, sizeof(local)), 200, "HEAD %s: %s", paths[i],
+                     local);
+        const char *end = strstr(local, "\r\n\r\n");
+        cr_assert_not_null(end);
+        cr_assert_str_eq(end + 4, "", "HEAD %s sent a body", paths[i]);
+        cr_assert_not_null(strstr(local, "x-request-id: "));
+    }
+    cr_assert_eq(call_head(sp, "/v1/models", NULL, local, sizeof(local)), 401);
+    static const struct {
+        const char *method, *path, *allow;
+    } wrong[] = {
+        {"GET", "/v1/chat/completions", "Allow: POST\r\n"},
+        {"HEAD", "/v1/embeddings", "Allow: POST\r\n"},
+        {"GET", "/v1/requests/req_0123456789abcdef/cancel", "Allow: POST\r\n"},
+        {"POST", "/health", "Allow: GET, HEAD\r\n"},
+        {"DELETE", "/metrics", "Allow: GET, HEAD\r\n"},
+        {"PUT", "/v1/models", "Allow: GET, HEAD\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(*wrong); i++) {
+        int status = !strcmp(wrong[i].method, "HEAD")
+                         ? call_head(sp, wrong[i].path, a, local, sizeof(local))
+                         : call(sp, wrong[i].method, wrong[i].path, a, "", local, sizeof(local));
+        cr_assert_eq(status, 405, "%s %s: %s", wrong[i].method, wrong[i].path, local);
+        cr_assert_not_null(strstr(local, wrong[i].allow), "%s %s: %s", wrong[i].method,
+                           wrong[i].path, local);
+    }
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
+/* The scraped text, parsed by the reference parser (Debian's
+ * python3-prometheus-client, at /usr/bin/python3): every family typed,
+ * none twice, every histogram with _bucket (+Inf included), _sum and
+ * _count for each of its label sets, no sample twice. */
+static const char prom_check[] =
+    "import sys, collections\n"
+    "from prometheus_client.parser import text_string_to_metric_families\n"
+    "text = open(sys.argv[1]).read()\n"
+    "seen = set(); samples = set(); n = 0\n"
+    "for f in text_string_to_metric_families(text):\n"
+    "    assert f.type != 'unknown', 'untyped family ' + f.name\n"
+    "    assert f.name not in seen, 'family twice: ' + f.name\n"
+    "    seen.add(f.name)\n"
+    "    parts = collections.defaultdict(set)\n"
+    "    for s in f.samples:\n"
+    "        key = (s.name, tuple(sorted(s.labels.items())))\n"
+    "        assert key not in samples, 'sample twice: %r' % (key,)\n"
+    "        samples.add(key); n += 1\n"
+    "        if f.type == 'histogram':\n"
+    "            base = tuple(sorted((k, v) for k, v in s.labels.items() if k != 'le'))\n"
+    "            suffix = s.name[len(f.name):]\n"
+    "            parts[base].add(suffix + ('+Inf' if s.labels.get('le') == '+Inf' else ''))\n"
+    "    for base, got in parts.items():\n"
+    "        for want in ('_bucket', '_bucket+Inf', '_sum', '_count'):\n"
+    "            assert want in got, '%s %r lacks %s' % (f.name, base, want)\n"
+    "for name in sys.argv[2:]:\n"
+    "    assert name in seen, 'no family ' + name\n"
+    "print('families', len(seen), 'samples', n)\n";
+
+Test(serve_front, metrics_parse_with_the_reference_prometheus_parser)
+{
+    const char *bad[] = {"--fail-rate", "1", "--error-mix", "500", NULL};
+    pid_t m1, m2, serve;
+    int p1 = e2e_start_mock_as("mock1", bad, &m1);
+    int p2 = e2e_start_mock_as("mock2", NULL, &m2);
+    char cfg[2048];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n"
+             "  - name: gpt-4o-mini\n"
+             "    deployments:\n"
+             "      - {name: flaky, url: 'http://127.0.0.1:%d', weight: 1000000,\n"
+             "         retry: {max_attempts: 2, backoff: fixed, base_ms: 1}}\n"
+             "      - {name: good, url: 'http://127.0.0.1:%d', weight: 0.000001}\n"
+             "  - name: gpt-4o\n"
+             "    deployments: [{name: other, url: 'http://127.0.0.1:%d'}]\n"
+             "  - name: \"*\"\n"
+             "    deployments: [{name: any, url: 'http://127.0.0.1:%d'}]\n",
+             p1, p2, p2, p2);
+    int sp = start_serve(write_config("metrics.yaml", cfg), NULL, &serve);
+    /* traffic on several models, streamed and not, with fallbacks */
+    static const char *const models[] = {"gpt-4o-mini", "gpt-4o", "llama"};
+    char body[512], local[16384];
+    for (int i = 0; i < 3; i++)
+        for (int stream = 0; stream < 2; stream++) {
+            snprintf(body, sizeof(body),
+                     "{\"model\":\"%s\",\"stream\":%s,\"messages\":[{\"role\":\"user\","
+                     "\"content\":\"hi\"}]}",
+                     models[i], stream ? "true" : "false");
+            cr_assert_eq(call(sp, "POST", "/v1/chat/completions", NULL, body, local, sizeof(local)),
+                         200, "%s", local);
+        }
+    cr_assert_eq(
+        call(sp, "POST", "/v1/chat/completions", NULL, "{\"model\":", local, sizeof(local)), 400);
+    cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
+    e2e_stop(serve);
+    e2e_stop(m1);
+    e2e_stop(m2);
+    const char *text = strstr(buf, "\r\n\r\n");
+    cr_assert_not_null(text);
+    cr_assert_not_null(strstr(text, "sluice_fallbacks_total{model=\"gpt-4o-mini\"} 2\n"), "%s",
+                       text);
+    const char *path = e2e_path("metrics.txt");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text + 4, f);
+    fclose(f);
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 -c \"$(cat <<'EOF'\n%sEOF\n)\" '%s' sluice_requests "
+             "sluice_time_to_first_token_seconds sluice_fallbacks sluice_queue_wait_seconds "
+             "sluice_upstream_latency_seconds sluice_requests_in_flight > '%s' 2>&1",
+             prom_check, path, e2e_path("prom.log"));
+    int rc = system(cmd);
+    char *log = e2e_slurp(e2e_path("prom.log"));
+    cr_assert_eq(rc, 0, "the Prometheus parser refused /metrics: %s\n%s", log, text);
+    cr_assert_not_null(strstr(log, "families"), "%s", log);
+    free(log);
+}
+
+struct bg_call {
+    int port, status;
+};
+
+static void *bg_chat(void *arg)
+{
+    struct bg_call *c = arg;
+    char local[16384];
+    c->status = bh_request(c->port, "POST", "/v1/chat/completions", chat, local, sizeof(local));
+    return NULL;
+}
+
+Test(serve_front, drain_keeps_answering_health_and_ready_until_in_flight_finish)
+{
+    const char *margs[] = {"--latency-ms", "1500", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    char cfg[512], local[8192];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = start_serve(write_config("drain.yaml", cfg), NULL, &serve);
+    struct bg_call slow = {.port = sp};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_chat, &slow);
+    double t0 = now_ms();
+    while (mock_stat(mp, "in_flight") < 1 && now_ms() - t0 < 5000)
+        usleep(5000);
+    cr_assert_eq(mock_stat(mp, "in_flight"), 1, "the slow request never reached the upstream");
+    kill(serve, SIGTERM);
+    /* /ready turns 503 once the signal is handled; the listener stays open */
+    int ready = 0;
+    for (t0 = now_ms(); now_ms() - t0 < 1000; usleep(2000)) {
+        ready = bh_request(sp, "GET", "/ready", NULL, local, sizeof(local));
+        if (ready == 503)
+            break;
+        cr_assert_eq(ready, 200);
+    }
+    cr_assert_eq(ready, 503, "/ready during the drain: %d", ready);
+    cr_assert_not_null(strstr(local, "draining"), "%s", local);
+    cr_assert_eq(bh_request(sp, "GET", "/health", NULL, local, sizeof(local)), 200);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, local, sizeof(local)), 503);
+    cr_assert_not_null(strcasestr(local, "\r\nRetry-After: "), "%s", local);
+    cr_assert_not_null(strstr(local, "{\"error\":{"), "%s", local);
+    cr_assert_not_null(strstr(local, "shutting_down"), "%s", local);
+    pthread_join(t, NULL);
+    cr_assert_eq(slow.status, 200, "the request in flight did not finish: %d", slow.status);
+    int ws;
+    cr_assert_eq(waitpid(serve, &ws, 0), serve);
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit 0: %s", e2e_all_stderr());
+    e2e_stop(mock);
+    /* the listener closed when the drain ended */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sp)};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    cr_assert_neq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    close(fd);
+    const char *db = e2e_path("serve.db");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE status = 'succeeded'"), 1);
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE metadata ->> 'status' = 503"),
+                 1);
+}
+
+/* Every line of a --log-format json run parses as JSON, from the start line
+ * to the stop line, refused requests included; a success has no error. */
+static const char json_check[] =
+    "import sys, json\n"
+    "n = 0; events = {}\n"
+    "for path in sys.argv[1:]:\n"
+    "    for line in open(path):\n"
+    "        d = json.loads(line); n += 1\n"
+    "        events[d['event']] = events.get(d['event'], 0) + 1\n"
+    "        if d['event'] == 'request' and d['outcome'] == 'ok':\n"
+    "            assert 'error' not in d, line\n"
+    "        if d['event'] == 'request' and d['status'] >= 400:\n"
+    "            assert d['error'], line\n"
+    "assert events.get('listening') == 1, events\n"
+    "assert events.get('request') == 4, events\n"
+    "assert events.get('draining') == 1 and events.get('stopped') == 1, events\n"
+    "print('lines', n, events)\n";
+
+Test(serve_front, json_log_makes_every_line_json)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char cfg[512], local[8192];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = start_serve(write_config("log.yaml", cfg), "json", &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, local, sizeof(local)), 200);
+    cr_assert_eq(
+        bh_request(sp, "POST", "/v1/chat/completions", "{\"model\":", local, sizeof(local)), 400);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions",
+                            "{\"model\":\"x\\\"y\",\"messages\":[1]}", local, sizeof(local)),
+                 404);
+    cr_assert_eq(
+        bh_request(sp, "POST", "/v1/embeddings", "{\"model\":\"e\"}", local, sizeof(local)), 400);
+    e2e_stop(serve);
+    e2e_stop(mock);
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 -c \"$(cat <<'EOF'\n%sEOF\n)\" '%s' '%s' > '%s' 2>&1", json_check,
+             e2e_path("serve.out"), e2e_path("serve.err"), e2e_path("json.log"));
+    int rc = system(cmd);
+    char *log = e2e_slurp(e2e_path("json.log"));
+    cr_assert_eq(rc, 0, "%s\nstdout: %s\nstderr: %s", log, e2e_slurp(e2e_path("serve.out")),
+                 e2e_slurp(e2e_path("serve.err")));
+    free(log);
+}
+
+Test(serve_front, listening_is_printed_once)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    start_serve(write_config("once.yaml", cfg), NULL, &serve);
+    e2e_stop(serve);
+    e2e_stop(mock);
+    char *out = e2e_slurp(e2e_path("serve.out")), *err = e2e_slurp(e2e_path("serve.err"));
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, "listening")) != NULL; p++)
+        n++;
+    for (const char *p = err; (p = strstr(p, "listening")) != NULL; p++)
+        n++;
+    cr_assert_eq(n, 1, "stdout: %s\nstderr: %s", out, err);
+    free(out);
+    free(err);
+}
+
+/* Before, the JSON scanner kept the first 32 members of the body: a valid
+ * request whose "model" came 34th was answered 400 missing_model. */
+Test(serve_front, a_body_whose_model_is_its_34th_member_is_accepted)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char cfg[512], local[16384], body[4096];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = start_serve(write_config("keys34.yaml", cfg), NULL, &serve);
+    size_t n = (size_t)snprintf(body, sizeof(body), "{");
+    for (int i = 0; i < 32; i++)
+        n += (size_t)snprintf(body + n, sizeof(body) - n, "\"metadata_%d\":%d,", i, i);
+    snprintf(body + n, sizeof(body) - n,
+             "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"model\":\"gpt-4o-mini\","
+             "\"stream\":true}");
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", body, buf, sizeof(buf)), 200, "%s",
+                 buf);
+    cr_assert_not_null(strstr(buf, "data: [DONE]"), "\"stream\" (35th) was not seen: %s", buf);
+    e2e_stop(serve);
+    e2e_stop(mock);
+    (void)local;
+}
