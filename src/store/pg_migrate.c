@@ -34,6 +34,8 @@ static void on_version_table(struct sl_pg_conn *c, int status, PGresult *res, vo
         finish(m, status ? status : UV_EIO);
         return;
     }
+    m->public_tables =
+        strcmp(PQgetvalue(res, 0, 1), "t") == 0 && strcmp(m->conn->params->schema, "public") != 0;
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         m->version = m->current = 0; /* an empty database */
         finish(m, 0);
@@ -50,8 +52,12 @@ void sl_pg_version_read(struct sl_pg_migration *m, struct sl_pg_conn *conn, cons
     m->db_name = db_name;
     m->cb = cb;
     m->err[0] = '\0';
-    sl_pg_conn_query(conn, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL,
-                     on_version_table, m);
+    m->public_tables = 0;
+    /* sluice kept its tables in public before it had a schema of its own */
+    sl_pg_conn_query(conn,
+                     "SELECT to_regclass('schema_version') IS NOT NULL,"
+                     " to_regclass('public.schema_version') IS NOT NULL",
+                     0, NULL, on_version_table, m);
 }
 
 static void step(struct sl_pg_migration *m);

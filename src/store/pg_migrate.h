@@ -23,6 +23,7 @@ struct sl_pg_migration {
     int current;         /* as the steps go */
     int applied;
     int step_version, step_up;
+    int public_tables; /* version read: an earlier sluice's tables are in public */
     sl_pg_migration_cb cb;
     void *data;
     char err[512];

@@ -531,12 +531,16 @@ static void on_open_version(struct sl_pg_migration *m, int status)
         open_done(g, UV_EIO, err);
         return;
     }
+    const char *legacy = m->version == 0 && m->public_tables
+                             ? "; the tables of an earlier sluice are in schema public: add "
+                               "?schema=public to the URL to keep using them"
+                             : "";
     if (m->version < latest && !o->migrate) {
         if (m->version == 0)
             snprintf(err, sizeof(err),
-                     "database %s has no sluice tables yet (schema version 0); run a simulate "
+                     "database %s has no sluice tables yet (schema version 0)%s; run a simulate "
                      "on it, or: sluice migrate up --db URL",
-                     g->s->path);
+                     g->s->path, legacy);
         else
             snprintf(err, sizeof(err),
                      "database %s has schema version %d, older than this sluice needs (%d); "
@@ -547,6 +551,9 @@ static void on_open_version(struct sl_pg_migration *m, int status)
         return;
     }
     if (m->version < latest) {
+        if (*legacy)
+            sl__pg_log(g, "store: creating sluice's tables in schema %s of %s%s", g->params.schema,
+                       g->s->path, legacy);
         sl_pg_migrate_to(m, m->conn, g->s->path, latest, on_open_migrated);
         return;
     }

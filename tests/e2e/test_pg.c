@@ -386,3 +386,27 @@ Test(pg, a_schema_made_for_a_user_without_create_rights_is_used)
     snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
     pgt_exec(pgt_admin_url(), sql);
 }
+
+/* The tables of a sluice from before its own schema are in public: the
+ * new default schema is empty, and the messages say how to keep them. */
+Test(pg, tables_of_an_earlier_sluice_in_public_are_pointed_out)
+{
+    char url_public[600];
+    snprintf(url_public, sizeof(url_public), "%s?schema=public", pgt_url);
+    const char *old[] = {"simulate", "--requests", "10", "--latency-ms", "0", "--quiet",
+                         "--db",     url_public,   NULL};
+    struct e2e_run r = e2e_run(old);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    e2e_free(&r);
+    const char *stats[] = {"stats", "--db", pgt_url, NULL};
+    r = e2e_run(stats);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert_eq(e2e_lines(r.err), 1, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "add ?schema=public"), "%s", r.err);
+    e2e_free(&r);
+    const char *stats_public[] = {"stats", "--json", "--db", url_public, NULL};
+    r = e2e_run(stats_public);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(e2e_json_num(r.out, "db_rows"), 10);
+    e2e_free(&r);
+}
