@@ -156,11 +156,11 @@ static inline long long pgt_terminate_backends(void)
     return pgt_int(pgt_admin_url(), sql);
 }
 
-/* Waits (at most 4 s) until a run has begun in the database at url: its
- * run row exists. */
+/* Waits (at most 30 s: a loaded machine opens and migrates slowly) until a
+ * run has begun in the database at url: its run row exists. */
 static inline void pgt_wait_for_run(const char *url)
 {
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 1500; i++) {
         PGconn *c = PQconnectdb(url);
         int begun = 0;
         if (PQstatus(c) == CONNECTION_OK) {

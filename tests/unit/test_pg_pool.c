@@ -317,7 +317,12 @@ Test(pg_pool, a_broken_connection_is_replaced_not_reused)
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)::int", pid);
     cr_assert_eq(pgt_int(pgt_admin_url(), sql), 1);
-    wait_ms(&f.loop, 100); /* the idle connection sees its server leave */
+    /* the backend ends asynchronously (slowly on a loaded machine): wait
+     * until it is gone, then let the idle connection see its server leave */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %lld", pid);
+    for (int i = 0; i < 500 && pgt_int(pgt_admin_url(), sql) > 0; i++)
+        wait_ms(&f.loop, 10);
+    wait_ms(&f.loop, 100);
     long long again = pid_of(&f, &status);
     cr_assert_eq(status, 0);
     cr_assert_neq(again, pid);
