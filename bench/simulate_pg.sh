@@ -31,12 +31,12 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
      "kernel $(uname -r), $(psql "$url" -Atc 'SHOW server_version' | cut -d' ' -f1), $(date -u +%F)"
 echo "== 1,000,000 requests, concurrency 1000, zero latency, fail rate 0.3, PostgreSQL"
 for i in $(seq 1 "$RUNS"); do
-  psql -q "$url" -c "DROP TABLE IF EXISTS requests, runs, conversations, messages, schema_version CASCADE" 2>/dev/null
+  psql -q "$url" -c "DROP SCHEMA IF EXISTS sluice CASCADE" 2>/dev/null
   t0=$(date +%s.%N)
   json=$("$bin" simulate --requests 1000000 --concurrency 1000 --latency-ms 0 \
     --fail-rate 0.3 --backoff none --seed "$i" --quiet --json --db "$url" --spool "$out/spool")
   t1=$(date +%s.%N)
-  rows=$(psql "$url" -Atc "SELECT count(*) FROM requests")
+  rows=$(psql "$url" -Atc "SELECT count(*) FROM sluice.requests")
   echo "$json" | ROWS=$rows T0=$t0 T1=$t1 python3 -c "
 import json,os,sys; d=json.load(sys.stdin)
 print(f\"  run {d['seed']}: {d['throughput_rps']:,.0f} requests/s to the last row \"
@@ -46,9 +46,9 @@ print(f\"  run {d['seed']}: {d['throughput_rps']:,.0f} requests/s to the last ro
 done
 
 echo "== reference: one COPY of the same 1,000,000 rows by psql from a file"
-psql -q "$url" -c "\\copy requests TO '$out/rows.bin' (FORMAT binary)"
+psql -q "$url" -c "\\copy sluice.requests TO '$out/rows.bin' (FORMAT binary)"
 for i in $(seq 1 "$RUNS"); do
-  psql -q "$url" -c "DROP TABLE IF EXISTS ref; CREATE TABLE ref (LIKE requests INCLUDING ALL)"
+  psql -q "$url" -c "DROP TABLE IF EXISTS ref; CREATE TABLE ref (LIKE sluice.requests INCLUDING ALL)"
   t0=$(date +%s.%N)
   psql -q "$url" -c "\\copy ref FROM '$out/rows.bin' (FORMAT binary)"
   t1=$(date +%s.%N)

@@ -57,11 +57,14 @@ static void pgt_quiet(void *arg, const char *message)
     (void)message;
 }
 
+/* A connection whose search_path is sluice's default schema, so that the
+ * tests name sluice's tables as sluice does (other schemas: qualified). */
 static inline PGconn *pgt_connect(const char *url)
 {
     PGconn *c = PQconnectdb(url);
     cr_assert_eq(PQstatus(c), CONNECTION_OK, "cannot connect: %s", PQerrorMessage(c));
     PQsetNoticeProcessor(c, pgt_quiet, NULL);
+    PQclear(PQexec(c, "SET search_path TO sluice"));
     return c;
 }
 
@@ -127,6 +130,21 @@ static inline void pgt_drop_db(void)
     pgt_db_name[0] = '\0';
 }
 
+/* The test cluster's Unix socket directory (scripts/pg-cluster.sh puts it
+ * in DIR/sock; scripts/test.sh starts the cluster in $SLUICE_TEST_PG_TMP/main)
+ * and its port, from the admin URL. */
+static inline void pgt_socket(char *dir, size_t size, char *port, size_t port_size)
+{
+    const char *tmp = getenv("SLUICE_TEST_PG_TMP");
+    cr_assert(tmp && *tmp, "SLUICE_TEST_PG_TMP is not set: run the tests with scripts/test.sh");
+    snprintf(dir, size, "%s/main/sock", tmp);
+    const char *admin = pgt_admin_url();
+    const char *colon = strrchr(admin, ':');
+    const char *slash = strrchr(admin, '/');
+    cr_assert(colon && slash && slash > colon, "unexpected URL %s", admin);
+    snprintf(port, port_size, "%.*s", (int)(slash - colon - 1), colon + 1);
+}
+
 /* Ends every other session on the test's database (as a crash would). */
 static inline long long pgt_terminate_backends(void)
 {
@@ -138,15 +156,15 @@ static inline long long pgt_terminate_backends(void)
     return pgt_int(pgt_admin_url(), sql);
 }
 
-/* Waits (at most 4 s) until a run has begun in the database at url: its
- * run row exists. */
+/* Waits (at most 30 s: a loaded machine opens and migrates slowly) until a
+ * run has begun in the database at url: its run row exists. */
 static inline void pgt_wait_for_run(const char *url)
 {
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 1500; i++) {
         PGconn *c = PQconnectdb(url);
         int begun = 0;
         if (PQstatus(c) == CONNECTION_OK) {
-            PGresult *r = PQexec(c, "SELECT count(*) FROM runs");
+            PGresult *r = PQexec(c, "SELECT count(*) FROM sluice.runs");
             begun = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
             PQclear(r);
         }

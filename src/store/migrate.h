@@ -10,9 +10,12 @@
  *
  * The SQLite runner works on an open sqlite3 connection and is called on
  * the store's writer thread, never on the loop. The PostgreSQL runner is
- * in pg_store.c (asynchronous, on the loop): it takes
- * pg_advisory_xact_lock(SL_MIGRATE_PG_LOCK) in each step's transaction,
- * which serialises concurrent instances the way BEGIN IMMEDIATE does here. */
+ * in pg_migrate.c (asynchronous, on the loop): it takes
+ * pg_advisory_xact_lock(SL_MIGRATE_PG_LOCK, hash of the schema) in each
+ * step's transaction, which serialises concurrent instances migrating the
+ * same schema the way BEGIN IMMEDIATE does here. All of sluice's objects
+ * live in that schema (search_path), so the PostgreSQL steps name no
+ * schema. */
 #ifndef SL_MIGRATE_H
 #define SL_MIGRATE_H
 
@@ -28,8 +31,9 @@ struct sl_migration {
     const char *down_pg;
 };
 
-/* The advisory lock key of PostgreSQL migrations ("sluice" in ASCII). */
-#define SL_MIGRATE_PG_LOCK 0x736c75696365LL
+/* The first advisory lock key of PostgreSQL migrations ("sluc" in ASCII);
+ * the second is a hash of the schema name. */
+#define SL_MIGRATE_PG_LOCK 0x736c7563
 
 /* The version table, in each dialect. */
 extern const char sl_migrate_pg_version_table[];

@@ -222,6 +222,9 @@ static void on_call_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int st
     g->call_conn = conn;
     g->call_step = 2;
     g->mig.data = g;
+    sl_pg_conn_set_op_timeout(conn, c->kind == SL__CALL_MIGRATE || c->kind == SL__CALL_VERSION
+                                        ? SL__PG_MIGRATE_TIMEOUT_MS
+                                        : SL__PG_CALL_TIMEOUT_MS);
     const char *p[4];
     switch (c->kind) {
     case SL__CALL_BARRIER:

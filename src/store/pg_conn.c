@@ -24,10 +24,17 @@ int sl_pg_params_init(struct sl_pg_params *p, const char *url, unsigned connect_
     if (p->url == NULL || p->masked == NULL)
         goto nomem;
     sl_pg_url_mask(url, p->masked, strlen(url) + 8);
+    char err[256];
+    int rc = sl_pg_url_split(url, &p->conninfo, p->schema, err, sizeof(err));
+    if (rc != 0) {
+        sl_pg_params_release(p);
+        return rc;
+    }
     char *msg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, &msg);
+    PQconninfoOption *opts = PQconninfoParse(p->conninfo, &msg);
     PQfreemem(msg);
     const char *host = NULL, *hostaddr = NULL, *port = NULL, *password = NULL, *timeout = NULL;
+    const char *options = NULL;
     for (PQconninfoOption *o = opts; o && o->keyword; o++) {
         if (strcmp(o->keyword, "host") == 0)
             host = o->val;
@@ -39,6 +46,8 @@ int sl_pg_params_init(struct sl_pg_params *p, const char *url, unsigned connect_
             password = o->val;
         else if (strcmp(o->keyword, "connect_timeout") == 0)
             timeout = o->val;
+        else if (strcmp(o->keyword, "options") == 0)
+            options = o->val;
     }
     /* libpq's environment, as libpq itself would read it */
     if (host == NULL || *host == '\0')
@@ -49,6 +58,8 @@ int sl_pg_params_init(struct sl_pg_params *p, const char *url, unsigned connect_
         port = getenv("PGPORT");
     if (password == NULL || *password == '\0')
         password = getenv("PGPASSWORD");
+    if (options == NULL || *options == '\0')
+        options = getenv("PGOPTIONS"); /* replaced by ours, so kept in it */
     if (timeout && atoi(timeout) > 0)
         p->connect_timeout_ms = (unsigned)atoi(timeout) * 1000;
     /* Host names are looked up by us, off the loop (libpq's own lookup
@@ -57,8 +68,15 @@ int sl_pg_params_init(struct sl_pg_params *p, const char *url, unsigned connect_
         p->host = strdup(host);
     p->port = strdup(port && *port ? port : "5432");
     p->password = dup_or_null(password);
+    /* the schema name needs no quoting (sl_pg_url_split checked it), and
+     * a search_path the user's options set is overridden: ours comes last */
+    size_t olen = (options ? strlen(options) : 0) + strlen(p->schema) + 32;
+    p->options = malloc(olen);
+    if (p->options)
+        snprintf(p->options, olen, "%s%s-c search_path=%s", options ? options : "",
+                 options && *options ? " " : "", p->schema);
     PQconninfoFree(opts);
-    if (p->port == NULL)
+    if (p->port == NULL || p->options == NULL)
         goto nomem;
     return 0;
 nomem:
@@ -69,6 +87,8 @@ nomem:
 void sl_pg_params_release(struct sl_pg_params *p)
 {
     free(p->url);
+    free(p->conninfo);
+    free(p->options);
     free(p->masked);
     free(p->host);
     free(p->port);
@@ -218,9 +238,26 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+static void connect_done(struct sl_pg_conn *c, int status);
+
+static void on_connect_deferred(uv_timer_t *t)
+{
+    struct sl_pg_conn *c = t->data;
+    connect_done(c, c->deferred_status);
+}
+
+/* Ends the connect. A connect that fails before sl_pg_conn_connect()
+ * returns (a Unix socket that does not exist fails inside libpq's first
+ * step) reports on the next loop turn: a caller that reacts to a failure
+ * by connecting again must not recurse, nor keep the loop from turning. */
 static void connect_done(struct sl_pg_conn *c, int status)
 {
     uv_timer_stop(&c->timer);
+    if (c->in_connect) {
+        c->deferred_status = status;
+        uv_timer_start(&c->timer, on_connect_deferred, 0, 0);
+        return;
+    }
     free(c->lookup);
     c->lookup = NULL;
     sl_pg_conn_cb cb = c->connect_cb;
@@ -289,9 +326,10 @@ static void on_connect_timeout(uv_timer_t *t)
 static void start_libpq(struct sl_pg_conn *c, const char *host, const char *hostaddr,
                         const char *port)
 {
-    const char *keys[6] = {"dbname", NULL, NULL, NULL, NULL, NULL};
-    const char *values[6] = {c->params->url, NULL, NULL, NULL, NULL, NULL};
-    int n = 1;
+    /* later keywords override what the URL (expanded from dbname) says */
+    const char *keys[7] = {"dbname", "options", NULL, NULL, NULL, NULL, NULL};
+    const char *values[7] = {c->params->conninfo, c->params->options, NULL, NULL, NULL, NULL, NULL};
+    int n = 2;
     if (hostaddr) {
         keys[n] = "host";
         values[n++] = host;
@@ -441,6 +479,7 @@ void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
     c->connect_cb = cb;
     c->arg = arg;
     c->err[0] = '\0';
+    c->in_connect = 1;
     uv_update_time(c->loop); /* the timeout counts from now, not from the loop's last tick */
     uv_timer_start(&c->timer, on_connect_timeout, c->params->connect_timeout_ms, 0);
     if (c->params->host) {
@@ -448,6 +487,7 @@ void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
         if (lk == NULL) {
             set_error(c, "out of memory%s", "");
             connect_done(c, UV_ENOMEM);
+            c->in_connect = 0;
             return;
         }
         c->lookup = lk;
@@ -458,9 +498,10 @@ void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg)
             snprintf(lk->ports[i], sizeof(lk->ports[i]), "%s", ports[np == lk->n ? i : 0]);
         c->state = C_RESOLVING;
         lookup_next(c);
-        return;
+    } else {
+        start_libpq(c, NULL, NULL, NULL);
     }
-    start_libpq(c, NULL, NULL, NULL);
+    c->in_connect = 0;
 }
 
 /* ---- operations ---------------------------------------------------------- */

@@ -16,7 +16,12 @@
  *    operation timeout: close it). The same timer serves the connect
  *    timeout and, afterwards, the operation timeout.
  *  - Settings come from the URL and libpq's environment (PGHOST, PGUSER,
- *    PGPASSWORD, ...): libpq reads both. Messages mask the password.
+ *    PGPASSWORD, ...): libpq reads both. Messages mask the password. No
+ *    host (postgresql:///db) means libpq's Unix socket directory; a
+ *    directory is given as ?host=/path or PGHOST=/path.
+ *  - A connect never reports before sl_pg_conn_connect() returned, and
+ *    never later than connect_timeout_ms after it. Retrying is the
+ *    caller's (the store's, with a capped backoff).
  *
  * Ownership: sl_pg_conn_new() allocates; sl_pg_conn_close() tears down and
  * frees after the poll and timer handles closed (and a pending lookup came
@@ -33,15 +38,20 @@
 
 /* Where to connect: the URL, parsed once. */
 struct sl_pg_params {
-    char *url;      /* as given (with its secret) */
-    char *masked;   /* for messages */
-    char *host;     /* the host list to look up, or NULL (hostaddr given, none) */
-    char *port;     /* the port list */
-    char *password; /* to mask in messages, or NULL */
+    char *url;       /* as given (with its secret) */
+    char *conninfo;  /* the URL without sluice's own parameters: libpq's */
+    char *masked;    /* for messages */
+    char *options;   /* libpq's options: the URL's (or PGOPTIONS) and the search_path */
+    char schema[64]; /* where sluice's objects live (schema=, default "sluice") */
+    char *host;      /* the host list to look up, or NULL (hostaddr given, none) */
+    char *port;      /* the port list */
+    char *password;  /* to mask in messages, or NULL */
     unsigned connect_timeout_ms;
 };
 
-/* Parses url (already checked by sl_pg_url_check); 0 or UV_ENOMEM. */
+/* Parses url (already checked by sl_pg_url_check); 0, UV_EINVAL (a bad
+ * schema name) or UV_ENOMEM. Every connection made with p has its
+ * search_path set to p->schema (libpq's options, -c search_path=...). */
 int sl_pg_params_init(struct sl_pg_params *p, const char *url, unsigned connect_timeout_ms);
 void sl_pg_params_release(struct sl_pg_params *p);
 
@@ -67,6 +77,8 @@ struct sl_pg_conn {
     uv_getaddrinfo_t gai;
     struct sl__pg_lookup *lookup; /* while host names are looked up */
     int state, resolving, handles_open;
+    int in_connect;      /* inside sl_pg_conn_connect(): a failure is reported later */
+    int deferred_status; /* that failure */
     sl_pg_conn_cb connect_cb;
     sl_pg_result_cb cb;
     void *arg;
@@ -86,8 +98,8 @@ struct sl_pg_conn {
 struct sl_pg_conn *sl_pg_conn_new(uv_loop_t *loop, const struct sl_pg_params *params,
                                   uint64_t *queries);
 
-/* Connects; cb gets 0, UV_ETIMEDOUT, UV_EAI_NONAME (unknown host) or
- * UV_ECONNREFUSED (any other refusal: see sl_pg_conn_error). */
+/* Connects; cb runs later, never before this returns, and gets 0, UV_ETIMEDOUT, UV_EAI_NONAME
+ * (unknown host) or UV_ECONNREFUSED (any other refusal: see sl_pg_conn_error). */
 void sl_pg_conn_connect(struct sl_pg_conn *c, sl_pg_conn_cb cb, void *arg);
 
 /* One statement, with text parameters when nparams > 0. */

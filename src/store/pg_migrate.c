@@ -1,5 +1,6 @@
 #include "store/pg_migrate.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ static void on_version_table(struct sl_pg_conn *c, int status, PGresult *res, vo
         finish(m, status ? status : UV_EIO);
         return;
     }
+    m->public_tables =
+        strcmp(PQgetvalue(res, 0, 1), "t") == 0 && strcmp(m->conn->params->schema, "public") != 0;
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         m->version = m->current = 0; /* an empty database */
         finish(m, 0);
@@ -49,8 +52,12 @@ void sl_pg_version_read(struct sl_pg_migration *m, struct sl_pg_conn *conn, cons
     m->db_name = db_name;
     m->cb = cb;
     m->err[0] = '\0';
-    sl_pg_conn_query(conn, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL,
-                     on_version_table, m);
+    m->public_tables = 0;
+    /* sluice kept its tables in public before it had a schema of its own */
+    sl_pg_conn_query(conn,
+                     "SELECT to_regclass('schema_version') IS NOT NULL,"
+                     " to_regclass('public.schema_version') IS NOT NULL",
+                     0, NULL, on_version_table, m);
 }
 
 static void step(struct sl_pg_migration *m);
@@ -68,8 +75,9 @@ static void fail_step(struct sl_pg_migration *m, int status, const char *what)
     char reason[400];
     snprintf(reason, sizeof(reason), "%s", sl_pg_conn_error(m->conn));
     const char *hint = strcmp(sl_pg_conn_sqlstate(m->conn), "42501") == 0
-                           ? " (the user may not create tables here: run 'sluice migrate up' as "
-                             "the database owner, or grant CREATE on the schema)"
+                           ? " (the user may not create sluice's schema or its tables: run "
+                             "'sluice migrate up' as the database owner, or create the schema "
+                             "for this user: CREATE SCHEMA name AUTHORIZATION user)"
                            : "";
     snprintf(m->err, sizeof(m->err), "cannot migrate %s: %s: %s%s", m->db_name, what, reason, hint);
     if (status == UV_ECONNRESET) {
@@ -161,13 +169,31 @@ static void on_locked(struct sl_pg_conn *c, int status, PGresult *res, void *arg
     free(sql);
 }
 
+static int32_t schema_lock_key(const char *schema)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *schema; schema++) {
+        h ^= (unsigned char)*schema;
+        h *= 16777619u;
+    }
+    return (int32_t)h;
+}
+
+/* One step's transaction: the lock of this schema (instances migrating
+ * other schemas of the database do not wait), the schema itself when it is
+ * missing (CREATE SCHEMA IF NOT EXISTS would need the right to create
+ * schemas even when it exists), the version table, the version. The
+ * schema name needs no quoting: sl_pg_url_split() allows [a-z0-9_] only. */
 static void step(struct sl_pg_migration *m)
 {
-    char sql[768];
+    const char *schema = m->conn->params->schema;
+    char sql[1024];
     snprintf(sql, sizeof(sql),
-             "BEGIN; SELECT pg_advisory_xact_lock(%lld); %s; "
-             "SELECT coalesce(max(version), 0) FROM schema_version",
-             (long long)SL_MIGRATE_PG_LOCK, sl_migrate_pg_version_table);
+             "BEGIN; SELECT pg_advisory_xact_lock(%d, %d); "
+             "DO $sluice$BEGIN IF to_regnamespace('%s') IS NULL THEN CREATE SCHEMA %s; END IF; "
+             "END$sluice$; %s; SELECT coalesce(max(version), 0) FROM schema_version",
+             SL_MIGRATE_PG_LOCK, schema_lock_key(schema), schema, schema,
+             sl_migrate_pg_version_table);
     sl_pg_conn_script(m->conn, sql, on_locked, m);
 }
 

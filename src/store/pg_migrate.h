@@ -1,7 +1,8 @@
 /* The PostgreSQL migration runner: asynchronous, on one pooled connection.
  *
- * Each step is its own transaction: BEGIN, pg_advisory_xact_lock (so
- * concurrent instances take turns), create schema_version if missing, read
+ * Each step is its own transaction: BEGIN, pg_advisory_xact_lock of the
+ * schema (so concurrent instances migrating it take turns), create the
+ * schema (the connection's search_path) and schema_version if missing, read
  * the version, apply one up or down step with its version row, COMMIT.
  * The version is re-read in every step, so an instance that waited on the
  * lock finds the work done instead of failing on it. A database newer than
@@ -22,6 +23,7 @@ struct sl_pg_migration {
     int current;         /* as the steps go */
     int applied;
     int step_version, step_up;
+    int public_tables; /* version read: an earlier sluice's tables are in public */
     sl_pg_migration_cb cb;
     void *data;
     char err[512];

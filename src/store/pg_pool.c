@@ -172,14 +172,16 @@ static void serve(struct sl_pg_pool *p)
         if (c->needs_ping) {
             p->checking++;
             sl_list_push_back(&p->pending, &c->node);
+            /* a server that accepts and never answers must not hold it */
+            sl_pg_conn_set_op_timeout(c, p->params->connect_timeout_ms);
             sl_pg_conn_query(c, "", 0, NULL, on_checked, NULL);
             continue;
         }
         give(p, c);
     }
-    unsigned waiting = count(&p->waiters);
+    /* counted afresh each time: a connect that fails fails a waiter */
     unsigned max = p->opts.size + p->opts.max_overflow;
-    while (waiting > p->connecting + p->checking && total(p) < max) {
+    while (count(&p->waiters) > p->connecting + p->checking && total(p) < max) {
         struct sl_pg_conn *c = sl_pg_conn_new(p->loop, p->params, p->queries);
         if (c == NULL)
             break;

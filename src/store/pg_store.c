@@ -21,10 +21,18 @@
  *    once with the wait to the next try. When a connect succeeds the
  *    database is up: writers resume and the spool is replayed frame by
  *    frame through the same idempotent write, then removed.
+ *  - Open: the first connect is tried at most OPEN_ATTEMPTS times, with
+ *    exponential backoff, by the same retrier; then the open fails with
+ *    the last reason (one line).
  *  - Calls (begin/end run, analytics, migrations, chat history) run one at
  *    a time on a pooled connection, after the spool has been replayed;
  *    while the database is down a call waits for it at most pool_wait_ms
- *    (pg_calls.c).
+ *    (pg_calls.c). Every statement has a client-side bound: writes
+ *    write_timeout_ms, calls SL__PG_CALL_TIMEOUT_MS (migrations
+ *    SL__PG_MIGRATE_TIMEOUT_MS), checks connect_timeout_ms.
+ *  - Schema: every connection's search_path is the URL's schema (default
+ *    sluice; pg_conn.h), so no statement names a schema and two schemas
+ *    of one database are two independent stores.
  *  - Close: store.c closes the backend once every batch completed (written,
  *    spooled or failed); if the database is up a remaining spool is
  *    replayed first. Then the retrier, the pool and the spool are closed,
@@ -44,6 +52,11 @@
 #include "store/pg_url.h"
 
 #define RECONNECT_CAP_MS 2000
+/* Opening: a refused connect (the server may be starting) is tried again
+ * after 250 ms, then 500 ms; a third refusal, a timeout or an unknown host
+ * ends the open. Each attempt is bounded by connect_timeout_ms. */
+#define OPEN_ATTEMPTS   3
+#define OPEN_BACKOFF_MS 250
 
 static const char copy_requests[] =
     "COPY requests " SL_PG_COPY_COLUMNS " FROM STDIN (FORMAT binary)";
@@ -419,6 +432,7 @@ static void on_probe_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int s
     }
     if (status == 0) {
         g->probe_conn = conn;
+        sl_pg_conn_set_op_timeout(conn, g->params.connect_timeout_ms);
         sl_pg_conn_query(conn, "", 0, NULL, on_probe_checked, g);
         return;
     }
@@ -517,12 +531,16 @@ static void on_open_version(struct sl_pg_migration *m, int status)
         open_done(g, UV_EIO, err);
         return;
     }
+    const char *legacy = m->version == 0 && m->public_tables
+                             ? "; the tables of an earlier sluice are in schema public: add "
+                               "?schema=public to the URL to keep using them"
+                             : "";
     if (m->version < latest && !o->migrate) {
         if (m->version == 0)
             snprintf(err, sizeof(err),
-                     "database %s has no sluice tables yet (schema version 0); run a simulate "
+                     "database %s has no sluice tables yet (schema version 0)%s; run a simulate "
                      "on it, or: sluice migrate up --db URL",
-                     g->s->path);
+                     g->s->path, legacy);
         else
             snprintf(err, sizeof(err),
                      "database %s has schema version %d, older than this sluice needs (%d); "
@@ -533,6 +551,9 @@ static void on_open_version(struct sl_pg_migration *m, int status)
         return;
     }
     if (m->version < latest) {
+        if (*legacy)
+            sl__pg_log(g, "store: creating sluice's tables in schema %s of %s%s", g->params.schema,
+                       g->s->path, legacy);
         sl_pg_migrate_to(m, m->conn, g->s->path, latest, on_open_migrated);
         return;
     }
@@ -544,14 +565,56 @@ static void on_open_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int st
 {
     struct pgs *g = w->data;
     if (status != 0) {
-        char err[700];
-        snprintf(err, sizeof(err), "cannot connect to %s: %s", g->s->path,
-                 sl_pg_pool_error(g->pool));
-        open_done(g, status, err);
+        snprintf(g->down_reason, sizeof(g->down_reason), "%s", sl_pg_pool_error(g->pool));
+        g->open_status = status;
+        /* a refusal may pass (a server starting up); a timeout already
+         * waited its whole budget, and an unknown name stays unknown */
+        sl_retrier_report(
+            &g->retrier,
+            status == UV_ECONNREFUSED && w->connect_failed ? SL_E_CONN_REFUSED : SL_E_TIMEOUT, -1);
         return;
     }
+    g->open_conn = conn;
+    sl_retrier_report(&g->retrier, SL_OK, -1);
+}
+
+static void open_attempt(struct sl_retrier *r)
+{
+    struct pgs *g = r->data;
+    g->cw.data = g;
+    sl_pg_pool_acquire(g->pool, &g->cw, on_open_conn);
+}
+
+static void open_attempts_done(struct sl_retrier *r)
+{
+    struct pgs *g = r->data;
+    if (r->outcome.last_error != SL_OK) {
+        char err[700];
+        if (r->outcome.attempts > 1)
+            snprintf(err, sizeof(err), "cannot connect to %s (%u attempts): %s", g->s->path,
+                     r->outcome.attempts, g->down_reason);
+        else
+            snprintf(err, sizeof(err), "cannot connect to %s: %s", g->s->path, g->down_reason);
+        open_done(g, g->open_status ? g->open_status : UV_ECONNREFUSED, err);
+        return;
+    }
+    struct sl_pg_conn *conn = g->open_conn;
+    g->open_conn = NULL;
+    /* reading the version and migrating: bounded like any call */
+    sl_pg_conn_set_op_timeout(conn, SL__PG_MIGRATE_TIMEOUT_MS);
     g->mig.data = g;
     sl_pg_version_read(&g->mig, conn, g->s->path, on_open_version);
+}
+
+static void open_start(struct pgs *g)
+{
+    sl_retry_policy_default(&g->open_policy);
+    g->open_policy.max_attempts = OPEN_ATTEMPTS;
+    g->open_policy.wait = SL_WAIT_EXPONENTIAL;
+    g->open_policy.multiplier_ms = OPEN_BACKOFF_MS;
+    g->open_policy.max_ms = RECONNECT_CAP_MS;
+    g->open_policy.retry_on = SL_ERR_BIT(SL_E_CONN_REFUSED);
+    sl_retrier_run(&g->retrier, &g->open_policy, &g->rng, open_attempt, NULL, open_attempts_done);
 }
 
 static void on_spool_started(struct sl_spool *sp, int status, void *arg)
@@ -568,8 +631,7 @@ static void on_spool_started(struct sl_spool *sp, int status, void *arg)
                    "store: found the spool %s (%" PRIu64 " bytes) of an earlier run; it will "
                    "be replayed into %s",
                    sp->path, sp->size, g->s->path);
-    g->cw.data = g;
-    sl_pg_pool_acquire(g->pool, &g->cw, on_open_conn);
+    open_start(g);
 }
 
 static uint64_t fnv64(const char *s)
@@ -632,12 +694,10 @@ static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_si
     uv_timer_init(s->loop, &g->call_timer);
     g->call_timer.data = g;
 
-    if (s->opts.spool) {
+    if (s->opts.spool)
         sl_spool_start(&g->spool, on_spool_started, g);
-    } else {
-        g->cw.data = g;
-        sl_pg_pool_acquire(g->pool, &g->cw, on_open_conn);
-    }
+    else
+        open_start(g);
     return 0;
 }
 

@@ -16,6 +16,13 @@
 
 struct pgs;
 
+/* Client-side bounds of the statements other than batch writes (those
+ * have write_timeout_ms): a server that stops answering fails the call
+ * instead of hanging it. Migrations may build an index on a large table,
+ * or wait for another instance's migration: a generous bound. */
+#define SL__PG_CALL_TIMEOUT_MS    120000u
+#define SL__PG_MIGRATE_TIMEOUT_MS 600000u
+
 /* One idempotent write of a COPY stream, for a batch or a spool frame. */
 struct writer {
     struct pgs *g;
@@ -38,6 +45,11 @@ struct pgs {
     struct sl_pg_pool *pool;
     struct sl_spool spool;
     int up, opening, closing, close_parts;
+
+    /* opening: the first connect, tried a few times (the retrier) */
+    struct sl_retry_policy open_policy;
+    struct sl_pg_conn *open_conn;
+    int open_status;
 
     /* batches handed over by store.c and not being written */
     struct sl__batch *q_head, **q_tail;

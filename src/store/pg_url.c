@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -92,12 +93,83 @@ void sl_pg_mask_secret(char *msg, size_t size, const char *secret)
     }
 }
 
+static int schema_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > SL_PG_SCHEMA_MAX || (s[0] >= '0' && s[0] <= '9') ||
+        (n >= 3 && memcmp(s, "pg_", 3) == 0))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+int sl_pg_url_split(const char *url, char **libpq_url, char *schema, char *err, size_t err_size)
+{
+    size_t len = strlen(url);
+    char *out = malloc(len + 1);
+    *libpq_url = NULL;
+    if (out == NULL)
+        return UV_ENOMEM;
+    snprintf(schema, SL_PG_SCHEMA_MAX + 1, "%s", SL_PG_SCHEMA_DEFAULT);
+    const char *start = strstr(url, "://");
+    const char *q = strchr(start ? start + 3 : url, '?');
+    if (q == NULL) {
+        memcpy(out, url, len + 1);
+        *libpq_url = out;
+        return 0;
+    }
+    size_t w = (size_t)(q - url);
+    memcpy(out, url, w);
+    int first = 1;
+    for (const char *p = q + 1; *p;) {
+        size_t n = strcspn(p, "&");
+        if (n >= 7 && memcmp(p, "schema=", 7) == 0) {
+            if (!schema_name_ok(p + 7, n - 7)) {
+                char masked[1024];
+                sl_pg_url_mask(url, masked, sizeof(masked));
+                snprintf(err, err_size,
+                         "invalid schema name '%.*s' in the PostgreSQL URL '%s' (use lowercase "
+                         "letters, digits and _, at most %d, not starting with a digit or pg_)",
+                         (int)(n - 7 < 64 ? n - 7 : 64), p + 7, masked, SL_PG_SCHEMA_MAX);
+                free(out);
+                return UV_EINVAL;
+            }
+            snprintf(schema, SL_PG_SCHEMA_MAX + 1, "%.*s", (int)(n - 7), p + 7);
+        } else if (n == 6 && memcmp(p, "schema", 6) == 0) {
+            snprintf(err, err_size, "empty schema name in the PostgreSQL URL");
+            free(out);
+            return UV_EINVAL;
+        } else if (n > 0) {
+            out[w++] = first ? '?' : '&';
+            memcpy(out + w, p, n);
+            w += n;
+            first = 0;
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    out[w] = '\0';
+    *libpq_url = out;
+    return 0;
+}
+
 int sl_pg_url_check(const char *url, char *err, size_t err_size)
 {
     char *msg = NULL;
     char masked[1024];
+    char schema[SL_PG_SCHEMA_MAX + 1];
+    char *libpq_url;
+    int rc = sl_pg_url_split(url, &libpq_url, schema, err, err_size);
+    if (rc != 0) {
+        if (rc == UV_ENOMEM)
+            snprintf(err, err_size, "out of memory");
+        return rc == UV_ENOMEM ? UV_ENOMEM : UV_EINVAL;
+    }
     sl_pg_url_mask(url, masked, sizeof(masked));
-    PQconninfoOption *opts = PQconninfoParse(url, &msg);
+    PQconninfoOption *opts = PQconninfoParse(libpq_url, &msg);
+    free(libpq_url);
     if (opts == NULL) {
         char reason[512];
         snprintf(reason, sizeof(reason), "%s", msg ? msg : "out of memory");

@@ -9,7 +9,21 @@
 
 #include <stddef.h>
 
-/* 0 if libpq accepts the URL; else UV_EINVAL with a one-line reason. */
+/* sluice's objects (tables, views, the schema version) live in one schema
+ * of the database, named by the URL's query parameter schema=NAME: a
+ * sluice-only parameter, removed before the URL reaches libpq. */
+#define SL_PG_SCHEMA_DEFAULT "sluice"
+#define SL_PG_SCHEMA_MAX     63
+
+/* Takes schema=NAME off url: *libpq_url (malloc'd) receives the URL
+ * without it, schema (SL_PG_SCHEMA_MAX + 1 bytes) the name, or
+ * SL_PG_SCHEMA_DEFAULT. A name is lowercase letters, digits and '_', not
+ * starting with a digit or "pg_" (so it needs no quoting anywhere). 0,
+ * UV_EINVAL with a one-line reason in err, or UV_ENOMEM. */
+int sl_pg_url_split(const char *url, char **libpq_url, char *schema, char *err, size_t err_size);
+
+/* 0 if the schema is valid and libpq accepts the rest of the URL; else
+ * UV_EINVAL with a one-line reason. */
 int sl_pg_url_check(const char *url, char *err, size_t err_size);
 
 /* Copies url into out with any password replaced by "***". */

@@ -171,6 +171,160 @@ Test(pg_conn, each_host_of_a_list_is_looked_up_off_the_loop)
     cr_assert_not_null(strstr(g.err, "unknown host no-such-1.invalid"), "%s", g.err);
 }
 
+/* ---- the URL: Unix sockets, no host, the schema ---------------------------- */
+
+Test(pg_conn, url_without_a_host_means_libpqs_socket_directory)
+{
+    unsetenv("PGHOST");
+    unsetenv("PGHOSTADDR");
+    unsetenv("PGPORT");
+    unsetenv("PGOPTIONS");
+    struct sl_pg_params p;
+    const char *urls[] = {"postgresql://", "postgresql:///db", "postgres:///"};
+    for (size_t i = 0; i < sizeof(urls) / sizeof(*urls); i++) {
+        char err[256] = "";
+        cr_assert_eq(sl_pg_url_check(urls[i], err, sizeof(err)), 0, "%s: %s", urls[i], err);
+        cr_assert_eq(sl_pg_params_init(&p, urls[i], 5000), 0);
+        cr_assert_null(p.host, "%s: host %s", urls[i], p.host); /* nothing to look up */
+        cr_assert_str_eq(p.port, "5432");
+        cr_assert_str_eq(p.schema, "sluice");
+        cr_assert_str_eq(p.conninfo, urls[i]);
+        cr_assert_str_eq(p.options, "-c search_path=sluice");
+        sl_pg_params_release(&p);
+    }
+}
+
+Test(pg_conn, url_socket_directory_from_the_query_the_host_or_pghost)
+{
+    unsetenv("PGHOST");
+    unsetenv("PGOPTIONS");
+    struct sl_pg_params p;
+    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db?host=/run/postgresql&port=5433", 5000), 0);
+    cr_assert_str_eq(p.host, "/run/postgresql");
+    cr_assert_str_eq(p.port, "5433");
+    sl_pg_params_release(&p);
+    cr_assert_eq(sl_pg_params_init(&p, "postgresql://%2Frun%2Fpg/db", 5000), 0);
+    cr_assert_str_eq(p.host, "/run/pg");
+    sl_pg_params_release(&p);
+    setenv("PGHOST", "/tmp/pgsock", 1);
+    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db", 5000), 0);
+    cr_assert_str_eq(p.host, "/tmp/pgsock");
+    sl_pg_params_release(&p);
+    /* the URL's host wins over PGHOST, as in libpq */
+    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db?host=/elsewhere", 5000), 0);
+    cr_assert_str_eq(p.host, "/elsewhere");
+    sl_pg_params_release(&p);
+    unsetenv("PGHOST");
+}
+
+Test(pg_conn, url_schema_is_taken_off_before_libpq_and_set_as_search_path)
+{
+    unsetenv("PGOPTIONS");
+    struct sl_pg_params p;
+    char err[512] = "";
+    const char *url = "postgresql://u:pw@h/db?sslmode=disable&schema=app_1&connect_timeout=3";
+    cr_assert_eq(sl_pg_url_check(url, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sl_pg_params_init(&p, url, 5000), 0);
+    cr_assert_str_eq(p.schema, "app_1");
+    cr_assert_str_eq(p.conninfo, "postgresql://u:pw@h/db?sslmode=disable&connect_timeout=3");
+    cr_assert_str_eq(p.options, "-c search_path=app_1");
+    cr_assert_eq(p.connect_timeout_ms, 3000);
+    sl_pg_params_release(&p);
+    /* the only parameter: no '?' left */
+    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db?schema=x", 5000), 0);
+    cr_assert_str_eq(p.conninfo, "postgresql:///db");
+    sl_pg_params_release(&p);
+    /* the user's own options are kept, ours come last (and win) */
+    cr_assert_eq(
+        sl_pg_params_init(&p, "postgresql:///db?options=-c%20work_mem%3D8MB&schema=s2", 5000), 0);
+    cr_assert_str_eq(p.options, "-c work_mem=8MB -c search_path=s2");
+    sl_pg_params_release(&p);
+    setenv("PGOPTIONS", "-c statement_timeout=0", 1);
+    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db", 5000), 0);
+    cr_assert_str_eq(p.options, "-c statement_timeout=0 -c search_path=sluice");
+    sl_pg_params_release(&p);
+    unsetenv("PGOPTIONS");
+    /* names that would need quoting, or that PostgreSQL reserves */
+    const char *bad[] = {"postgresql:///db?schema=",        "postgresql:///db?schema",
+                         "postgresql:///db?schema=Sluice",  "postgresql:///db?schema=a-b",
+                         "postgresql:///db?schema=pg_mine", "postgresql:///db?schema=1st",
+                         "postgresql:///db?schema=a%20b",   "postgresql:///db?schema=x;drop"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        err[0] = '\0';
+        cr_assert_eq(sl_pg_url_check(bad[i], err, sizeof(err)), UV_EINVAL, "%s", bad[i]);
+        cr_assert_not_null(strstr(err, "schema name"), "%s: %s", bad[i], err);
+        cr_assert_null(strchr(err, '\n'), "%s", err);
+        cr_assert_eq(sl_pg_params_init(&p, bad[i], 5000), UV_EINVAL, "%s", bad[i]);
+    }
+    char longname[128];
+    snprintf(longname, sizeof(longname), "postgresql:///db?schema=%064d", 0);
+    longname[strlen("postgresql:///db?schema=")] = 'a';
+    cr_assert_eq(sl_pg_url_check(longname, err, sizeof(err)), UV_EINVAL);
+    /* and the password is masked in the message */
+    cr_assert_eq(sl_pg_url_check("postgresql://u:Hid-den9@h/db?schema=A", err, sizeof(err)),
+                 UV_EINVAL);
+    cr_assert_null(strstr(err, "Hid-den9"), "%s", err);
+}
+
+static int connect_cb_ran;
+
+static void on_connect_count(struct sl_pg_conn *c, int status, void *arg)
+{
+    connect_cb_ran++;
+    on_connect(c, status, arg);
+}
+
+/* A socket directory that does not exist fails inside libpq before the
+ * connect call returns; the callback still runs later, on the loop. */
+Test(pg_conn, a_connect_that_fails_at_once_reports_on_the_loop)
+{
+    struct fx f = {0};
+    query_sql = NULL;
+    uv_loop_init(&f.loop);
+    cr_assert_eq(
+        sl_pg_params_init(&f.params, "postgresql:///db?host=/nonexistent-sluice-dir", 5000), 0);
+    uv_idle_init(&f.loop, &f.idle);
+    f.idle.data = &f;
+    uv_idle_start(&f.idle, on_tick);
+    f.conn = sl_pg_conn_new(&f.loop, &f.params, &f.queries);
+    connect_cb_ran = 0;
+    sl_pg_conn_connect(f.conn, on_connect_count, &f);
+    cr_assert_eq(connect_cb_ran, 0, "the callback ran before sl_pg_conn_connect returned");
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    cr_assert_eq(connect_cb_ran, 1);
+    cr_assert(f.closed);
+    cr_assert_eq(f.connect_status, UV_ECONNREFUSED, "%s", f.err);
+    cr_assert_not_null(strstr(f.err, "/nonexistent-sluice-dir/.s.PGSQL.5432"), "%s", f.err);
+    cr_assert_null(strchr(f.err, '\n'), "%s", f.err);
+    sl_pg_params_release(&f.params);
+    sl_test_close_loop(&f.loop);
+}
+
+/* The test cluster's socket, as ?host= and as PGHOST; the schema of the
+ * URL is the connection's search_path. */
+Test(pg_conn, a_unix_socket_url_works_and_sets_the_search_path)
+{
+    char dir[400], port[16], url[600];
+    pgt_socket(dir, sizeof(dir), port, sizeof(port));
+    snprintf(url, sizeof(url), "postgresql:///postgres?host=%s&port=%s&user=postgres&schema=app_2",
+             dir, port);
+    struct fx f = {0};
+    query_sql = "SELECT current_setting('search_path') || ' ' || "
+                "coalesce(inet_server_addr()::text, 'socket')";
+    run(&f, url, 5000);
+    cr_assert_eq(f.connect_status, 0, "%s", f.err);
+    cr_assert_str_eq(f.value, "app_2 socket");
+
+    setenv("PGHOST", dir, 1);
+    setenv("PGPORT", port, 1);
+    setenv("PGUSER", "postgres", 1);
+    unsetenv("PGOPTIONS");
+    struct fx g = {0};
+    run(&g, "postgresql:///postgres", 5000);
+    cr_assert_eq(g.connect_status, 0, "%s", g.err);
+    cr_assert_str_eq(g.value, "sluice socket");
+}
+
 Test(pg_conn, a_refused_statement_keeps_the_connection_and_names_its_sqlstate)
 {
     struct fx f = {0};

@@ -111,7 +111,10 @@ Test(pg_pool, more_callers_than_connections_are_served_in_turn)
 static void on_hold(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int status)
 {
     struct caller *k = w->data;
-    cr_assert_eq(status, 0, "%s", sl_pg_pool_error(k->f->pool));
+    k->done = 1;
+    /* a connect slower than the 200 ms wait (a loaded machine): the test
+     * asks again, and gets the connection once it is made */
+    cr_assert(status == 0 || status == UV_ETIMEDOUT, "%s", sl_pg_pool_error(k->f->pool));
     k->conn = conn; /* held until the other caller timed out */
 }
 
@@ -134,9 +137,15 @@ Test(pg_pool, a_caller_waits_no_longer_than_the_wait_timeout)
     holder->f = late->f = &f;
     holder->w.data = holder;
     late->w.data = late;
-    sl_pg_pool_acquire(f.pool, &holder->w, on_hold);
-    while (holder->conn == NULL)
-        uv_run(&f.loop, UV_RUN_ONCE);
+    for (int tries = 0; holder->conn == NULL && tries < 50; tries++) {
+        holder->done = 0;
+        sl_pg_pool_acquire(f.pool, &holder->w, on_hold);
+        while (!holder->done)
+            uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    cr_assert_not_null(holder->conn);
+    struct sl_pg_pool_stats st0;
+    sl_pg_pool_stats(f.pool, &st0);
     late->t0 = uv_hrtime();
     sl_pg_pool_acquire(f.pool, &late->w, on_wait_result);
     while (!late->done)
@@ -150,7 +159,7 @@ Test(pg_pool, a_caller_waits_no_longer_than_the_wait_timeout)
                        sl_pg_pool_error(f.pool));
     struct sl_pg_pool_stats st;
     sl_pg_pool_stats(f.pool, &st);
-    cr_assert_eq(st.timeouts, 1);
+    cr_assert_eq(st.timeouts, st0.timeouts + 1);
     teardown_fx(&f);
 }
 
@@ -191,6 +200,40 @@ Test(pg_pool, an_unreachable_database_fails_every_waiter_at_once)
     }
     cr_assert_not_null(strstr(sl_pg_pool_error(f.pool), "Connection refused"), "%s",
                        sl_pg_pool_error(f.pool));
+    teardown_fx(&f);
+}
+
+/* A Unix socket that does not exist fails inside libpq's first step,
+ * before the connect call returns: the pool once retried that in a tight
+ * loop that never let the loop turn (and never freed the connections). */
+Test(pg_pool, a_connect_that_fails_at_once_fails_each_waiter_once)
+{
+    struct fx f = {0};
+    uv_loop_init(&f.loop);
+    cr_assert_eq(
+        sl_pg_params_init(&f.params, "postgresql:///db?host=/nonexistent-sluice-dir", 5000), 0);
+    struct sl_pg_pool_options o = {2, 2, 10000};
+    f.pool = sl_pg_pool_new(&f.loop, &f.params, &o, NULL);
+    for (int i = 0; i < 5; i++) {
+        struct caller *k = &f.callers[i];
+        k->f = &f;
+        k->w.data = k;
+        k->t0 = uv_hrtime();
+        sl_pg_pool_acquire(f.pool, &k->w, on_refused);
+    }
+    for (int turns = 0; f.finished < 5 && turns < 1000; turns++)
+        uv_run(&f.loop, UV_RUN_ONCE);
+    cr_assert_eq(f.finished, 5);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(f.callers[i].status, UV_ECONNREFUSED, "caller %d: %d", i, f.callers[i].status);
+        cr_assert_lt(f.callers[i].waited_ms, 2000, "caller %d waited %.0f ms", i,
+                     f.callers[i].waited_ms);
+    }
+    cr_assert_not_null(strstr(sl_pg_pool_error(f.pool), "/nonexistent-sluice-dir"), "%s",
+                       sl_pg_pool_error(f.pool));
+    struct sl_pg_pool_stats st;
+    sl_pg_pool_stats(f.pool, &st);
+    cr_assert_eq(st.opened + st.connecting + st.idle + st.busy, 0);
     teardown_fx(&f);
 }
 
@@ -274,7 +317,12 @@ Test(pg_pool, a_broken_connection_is_replaced_not_reused)
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)::int", pid);
     cr_assert_eq(pgt_int(pgt_admin_url(), sql), 1);
-    wait_ms(&f.loop, 100); /* the idle connection sees its server leave */
+    /* the backend ends asynchronously (slowly on a loaded machine): wait
+     * until it is gone, then let the idle connection see its server leave */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %lld", pid);
+    for (int i = 0; i < 500 && pgt_int(pgt_admin_url(), sql) > 0; i++)
+        wait_ms(&f.loop, 10);
+    wait_ms(&f.loop, 100);
     long long again = pid_of(&f, &status);
     cr_assert_eq(status, 0);
     cr_assert_neq(again, pid);

@@ -208,7 +208,7 @@ static int migrate(uv_loop_t *loop, struct sl_store *s, int target)
 
 static long long user_tables(void)
 {
-    return pgt_int(pgt_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND "
+    return pgt_int(pgt_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice' AND "
                             "tablename <> 'schema_version'");
 }
 
@@ -235,7 +235,7 @@ Test(pg_store, migrations_up_from_empty_down_to_empty_and_up_again)
     cr_assert_eq(migrate(&loop, s, 0), 1);
     cr_assert_eq(version_of(&loop, s), 0);
     cr_assert_eq(user_tables(), 0);
-    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM pg_views WHERE schemaname = 'public'"), 0);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM pg_views WHERE schemaname = 'sluice'"), 0);
     cr_assert_eq(migrate(&loop, s, latest), latest);
     cr_assert_eq(user_tables(), 4);
     close_store(&loop, s);
