@@ -62,7 +62,7 @@ struct lite {
 
     /* writer thread only */
     sqlite3 *db;
-    sqlite3_stmt *insert;
+    sqlite3_stmt *insert, *replay;
     int created_file;
     int64_t run_id;   /* the writer's copy, set by begin_run */
     uint64_t queries; /* statements run; the loop sees copies in jobs */
@@ -91,9 +91,14 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t err_size)
     return rc;
 }
 
-static const char insert_sql[] =
-    "INSERT INTO requests (id, created_us, started_us, finished_us, attempts, status, error, "
-    "metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/* Replayed rows (the overflow spool) may already be there if a crash came
+ * between their write and the spool's emptying: those are skipped. */
+static const char insert_sql[] = "INSERT INTO requests (id, created_us, started_us, finished_us, "
+                                 "attempts, status, error, metadata) VALUES (?1, ?2, ?3, ?4, ?5, "
+                                 "?6, ?7, ?8)";
+static const char replay_sql[] = "INSERT OR IGNORE INTO requests (id, created_us, started_us, "
+                                 "finished_us, attempts, status, error, "
+                                 "metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 static int do_open(struct lite *l, const struct sl_store_options *opts, struct job *job)
 {
@@ -167,16 +172,18 @@ fail:
 
 static int insert_rows(struct lite *l, const struct sl__batch *b, struct job *job)
 {
-    if (l->insert == NULL && sqlite3_prepare_v3(l->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                                &l->insert, NULL) != SQLITE_OK) {
+    sqlite3_stmt **stp = b->replay ? &l->replay : &l->insert;
+    if (*stp == NULL && sqlite3_prepare_v3(l->db, b->replay ? replay_sql : insert_sql, -1,
+                                           SQLITE_PREPARE_PERSISTENT, stp, NULL) != SQLITE_OK) {
         snprintf(job->err, sizeof(job->err), "cannot prepare insert: %s", sqlite3_errmsg(l->db));
         return SQLITE_ERROR;
     }
-    sqlite3_stmt *st = l->insert;
+    sqlite3_stmt *st = *stp;
+    uint64_t run_id = (uint64_t)(b->run_id ? b->run_id : l->run_id);
     char meta[SL_STORE_METADATA_MAX];
     for (unsigned i = 0; i < b->n; i++) {
         const struct sl_record *r = &b->rows[i];
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)(((uint64_t)l->run_id << 32) | r->request_id));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)((run_id << 32) | r->request_id));
         sqlite3_bind_int64(st, 2, r->created_us);
         if (r->started_us)
             sqlite3_bind_int64(st, 3, r->started_us);
@@ -374,7 +381,8 @@ static int do_call(struct lite *l, struct sl__call *c)
 static void do_close(struct lite *l)
 {
     sqlite3_finalize(l->insert);
-    l->insert = NULL;
+    sqlite3_finalize(l->replay);
+    l->insert = l->replay = NULL;
     if (l->db) {
         /* The last connection's close checkpoints and removes the -wal. */
         sqlite3_close(l->db);
