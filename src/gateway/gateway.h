@@ -49,7 +49,13 @@ struct sl_gateway_options {
     int log_json;
     int quiet; /* no per-request log lines */
     uint64_t seed;
-    const uint64_t *log_dropped; /* the recorder's count of rows it had to drop, for /metrics */
+    /* The recorder's state (called with record_arg): rows it sent to a
+     * spool file so far (/metrics), and whether it holds rows the store
+     * cannot take yet: then new API requests get 503 with Retry-After and
+     * no row (not accepted), so its backlog stays bounded by the requests
+     * already in flight. Either may be NULL. */
+    uint64_t (*log_spooled)(void *record_arg);
+    int (*log_backlogged)(void *record_arg);
 };
 
 int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,
