@@ -159,10 +159,10 @@ static void record(const struct sl_gw_log_row *row, void *arg)
                      "{\"id\":\"%s\",\"key\":\"%s\",\"model\":\"%s\",\"deployment\":\"%s\","
                      "\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,\"ttfb_ms\":%.3f,"
                      "\"prompt_tokens\":%u,\"completion_tokens\":%u,"
-                     "\"prompt_tokens_counted\":%u}",
+                     "\"prompt_tokens_counted\":%u,\"fallbacks\":%u}",
                      row->id, key, model, dep, row->endpoint, row->stream ? "true" : "false",
                      row->status, row->ttfb_ms, row->prompt_tokens, row->completion_tokens,
-                     row->prompt_tokens_counted);
+                     row->prompt_tokens_counted, row->fallbacks);
     if (n < 0 || (size_t)n >= sizeof(p.meta))
         n = snprintf(p.meta, sizeof(p.meta), "{\"id\":\"%s\",\"status\":%d}", row->id, row->status);
     int64_t queue_us = (int64_t)(row->queue_ms * 1000);

@@ -350,6 +350,7 @@ static void finish(struct gw_req *r)
     w->endpoint = sl_openai_name(r->ep);
     w->started_us = r->started_us;
     w->attempts = r->attempts;
+    w->fallbacks = r->tried ? (unsigned)__builtin_popcountll(r->tried) - 1 : 0;
     w->queue_ms = (double)r->queue_ns / 1e6;
     w->ttfb_ms = r->first_byte_ns ? (double)(r->first_byte_ns - r->t0_ns) / 1e6 : 0;
     w->total_ms = ms_since(r->t0_ns);

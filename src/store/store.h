@@ -64,10 +64,39 @@ struct sl_run_info {
     const char *params_json; /* the settings, for the record */
 };
 
-/* Analytics of one run, computed by SQL in the database. */
+/* serve runs: the requests of one status, model or deployment. */
+struct sl_serve_group {
+    char key[64]; /* the HTTP status, model or deployment ("" when none) */
+    uint64_t requests, succeeded, failed, cancelled, retries, fallbacks;
+    uint64_t prompt_tokens, completion_tokens;
+};
+/* A distribution in milliseconds; percentiles by nearest rank. */
+struct sl_serve_dist {
+    uint64_t n;
+    double p50, p95, p99, avg, max;
+};
+#define SL_SERVE_GROUPS_MAX 32
+struct sl_serve_stats {
+    struct sl_serve_group total;
+    uint64_t streamed;
+    double span_s;                /* first request in to last request out */
+    struct sl_serve_dist latency; /* in to out, queue included */
+    struct sl_serve_dist ttfb;    /* to the first byte sent; rows that sent one */
+    /* the largest groups first; *_more: how many did not fit */
+    unsigned n_status, n_model, n_deployment;
+    unsigned status_more, model_more, deployment_more;
+    struct sl_serve_group status[SL_SERVE_GROUPS_MAX], model[SL_SERVE_GROUPS_MAX],
+        deployment[SL_SERVE_GROUPS_MAX];
+};
+
+/* Analytics of one run, computed by SQL in the database. Which figures
+ * depends on the run's command: a serve run fills `serve`, any other
+ * (simulate) the rest. */
 struct sl_stats {
     int64_t run_id;
     char run_status[16];
+    char command[16];
+    struct sl_serve_stats serve;
     uint64_t requests, db_rows, succeeded, failed, cancelled, retries;
     unsigned concurrency, max_in_flight;
     double avg_processing_ms, p50_ms, p95_ms, p99_ms, avg_queue_ms;

@@ -75,3 +75,95 @@ Test(serve_store, a_store_that_falls_behind_spools_and_drops_nothing)
               spooled);
     free(err);
 }
+
+static const char chat_stream_other[] = "{\"model\":\"other\",\"stream\":true,\"max_tokens\":8,"
+                                        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+/* `sluice stats` on a serve run shows what the gateway did: requests by
+ * status, model and deployment, latency and TTFB, retries, fallbacks,
+ * tokens; not the simulator's makespan. */
+Test(serve_store, stats_of_a_serve_run_are_the_gateways_figures)
+{
+    const char *bad[] = {"--fail-rate", "1", "--error-mix", "500", NULL};
+    pid_t m1, m2, serve;
+    int p1 = e2e_start_mock_as("mock1", bad, &m1);
+    int p2 = e2e_start_mock_as("mock2", NULL, &m2);
+    char cfg[1024];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n"
+             "  - name: gpt-4o-mini\n"
+             "    deployments:\n"
+             "      - {name: first, url: 'http://127.0.0.1:%d', weight: 1000000,\n"
+             "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5}}\n"
+             "      - {name: second, url: 'http://127.0.0.1:%d', weight: 0.000001}\n"
+             "  - name: other\n"
+             "    deployments:\n"
+             "      - {name: solo, url: 'http://127.0.0.1:%d'}\n",
+             p1, p2, p2);
+    FILE *f = fopen(e2e_path("stats.yaml"), "w");
+    cr_assert_not_null(f);
+    fputs(cfg, f);
+    fclose(f);
+    const char *args[] = {"serve",       "--config", e2e_path("stats.yaml"), "--listen",
+                          "127.0.0.1:0", "--db",     e2e_path("serve.db"),   NULL};
+    int sp = e2e_start_server("serve", args, &serve);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+    cr_assert_eq(
+        bh_request(sp, "POST", "/v1/chat/completions", chat_stream_other, buf, sizeof(buf)), 200);
+    cr_assert_eq(
+        bh_request(sp, "POST", "/v1/chat/completions",
+                   "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", buf,
+                   sizeof(buf)),
+        404);
+    e2e_stop(serve);
+    e2e_stop(m1);
+    e2e_stop(m2);
+
+    char db[300];
+    snprintf(db, sizeof(db), "sqlite:%s", e2e_path("serve.db"));
+    const char *json_args[] = {"stats", "--db", db, "--json", NULL};
+    struct e2e_run r = e2e_run(json_args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    const char *expect[] = {
+        "\"command\":\"serve\",\"status\":\"completed\"",
+        "\"requests\":4,\"succeeded\":3,\"failed\":1,\"cancelled\":0,\"retries\":4,"
+        "\"fallbacks\":2,",
+        "\"completion_tokens\":40,\"streamed\":1,",
+        "\"by_status\":[{\"status\":\"200\",\"requests\":3,",
+        "{\"status\":\"404\",\"requests\":1,\"succeeded\":0,\"failed\":1,",
+        "\"by_model\":[{\"model\":\"gpt-4o-mini\",\"requests\":2,\"succeeded\":2,\"failed\":0,"
+        "\"cancelled\":0,\"retries\":4,\"fallbacks\":2,",
+        "{\"model\":\"nope\",\"requests\":1,",
+        "{\"model\":\"other\",\"requests\":1,",
+        "\"by_deployment\":[{\"deployment\":\"second\",\"requests\":2,",
+        "{\"deployment\":\"solo\",\"requests\":1,",
+        "\"latency_ms\":{\"n\":4,",
+    };
+    for (size_t i = 0; i < sizeof(expect) / sizeof(*expect); i++)
+        cr_assert_not_null(strstr(r.out, expect[i]), "missing %s in %s", expect[i], r.out);
+    /* three requests sent a first byte; latency percentiles are ordered */
+    const char *ttfb = strstr(r.out, "\"ttfb_ms\":");
+    cr_assert_not_null(ttfb);
+    cr_assert_eq(e2e_json_num(ttfb, "n"), 3, "%s", r.out);
+    const char *lat = strstr(r.out, "\"latency_ms\":");
+    double p50 = e2e_json_num(lat, "p50"), p99 = e2e_json_num(lat, "p99");
+    cr_assert(p50 > 0 && p50 <= p99, "%s", r.out);
+    cr_assert_null(strstr(r.out, "makespan"), "simulator figures in %s", r.out);
+    e2e_free(&r);
+
+    const char *text_args[] = {"stats", "--db", db, NULL};
+    r = e2e_run(text_args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    const char *lines[] = {"run 1 (serve, completed)",
+                           "  requests        4 (streamed 1)",
+                           "  fallbacks       2\n",
+                           "  retries         4\n",
+                           "  by model\n",
+                           "    gpt-4o-mini              2  retries 4  fallbacks 2\n",
+                           "  ttfb            p50 "};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++)
+        cr_assert_not_null(strstr(r.out, lines[i]), "missing '%s' in %s", lines[i], r.out);
+    cr_assert_null(strstr(r.out, "makespan"), "%s", r.out);
+    e2e_free(&r);
+}
