@@ -2,6 +2,7 @@
  * falls behind, and `sluice stats` reads a serve run as a serve run. */
 #include "../blocking_http.h"
 #include "e2e.h"
+#include "pg_support.h"
 
 TestSuite(serve_store, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 90);
 
@@ -165,5 +166,77 @@ Test(serve_store, stats_of_a_serve_run_are_the_gateways_figures)
     for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++)
         cr_assert_not_null(strstr(r.out, lines[i]), "missing '%s' in %s", lines[i], r.out);
     cr_assert_null(strstr(r.out, "makespan"), "%s", r.out);
+    e2e_free(&r);
+}
+
+/* PostgreSQL: the same two properties. The test holds an exclusive lock on
+ * the requests table, so the writers wait while 30 requests finish; then
+ * every row is there once, and stats reads the run with the same SQL. */
+static void pg_setup(void)
+{
+    e2e_tmpdir();
+    pgt_new_db();
+}
+
+static void pg_teardown(void)
+{
+    pgt_drop_db();
+    e2e_rmdir();
+}
+
+TestSuite(serve_store_pg, .init = pg_setup, .fini = pg_teardown, .timeout = 90);
+
+Test(serve_store_pg, spools_when_behind_and_stats_read_the_serve_run)
+{
+    enum { N = 30 };
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", mp);
+    setenv("SLUICE_TEST_STORE_QUEUE", "2,1", 1);
+    const char *args[] = {"serve",       "--upstream", url,     "--listen",
+                          "127.0.0.1:0", "--db",       pgt_url, NULL};
+    int sp = e2e_start_server("serve", args, &serve);
+    unsetenv("SLUICE_TEST_STORE_QUEUE");
+    PGconn *blocker = pgt_connect(pgt_url);
+    PGresult *res = PQexec(blocker, "BEGIN; LOCK TABLE requests IN ACCESS EXCLUSIVE MODE");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200,
+                     "request %d: %s", i, buf);
+    double spooled = 0;
+    for (int i = 0; i < 500 && (spooled = metric(sp, "sluice_log_rows_spooled_total")) < N - 4; i++)
+        usleep(10000);
+    cr_assert_geq(spooled, N - 4, "spooled %g: %s", spooled, buf);
+    res = PQexec(blocker, "COMMIT");
+    PQclear(res);
+    PQfinish(blocker);
+    e2e_stop(serve);
+    e2e_stop(mock);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM requests"), N);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(DISTINCT metadata ->> 'id') FROM requests"), N);
+
+    const char *stats[] = {"stats", "--json", "--db", pgt_url, NULL};
+    struct e2e_run r = e2e_run(stats);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char expect[200];
+    snprintf(expect, sizeof(expect), "\"command\":\"serve\",\"status\":\"completed\"");
+    cr_assert_not_null(strstr(r.out, expect), "%s", r.out);
+    snprintf(expect, sizeof(expect),
+             "\"requests\":%d,\"succeeded\":%d,\"failed\":0,\"cancelled\":0,\"retries\":0,"
+             "\"fallbacks\":0,",
+             N, N);
+    cr_assert_not_null(strstr(r.out, expect), "%s", r.out);
+    snprintf(expect, sizeof(expect), "\"by_status\":[{\"status\":\"200\",\"requests\":%d,", N);
+    cr_assert_not_null(strstr(r.out, expect), "%s", r.out);
+    snprintf(expect, sizeof(expect), "\"by_model\":[{\"model\":\"gpt-4o-mini\",\"requests\":%d,",
+             N);
+    cr_assert_not_null(strstr(r.out, expect), "%s", r.out);
+    const char *lat = strstr(r.out, "\"latency_ms\":");
+    cr_assert_not_null(lat, "%s", r.out);
+    cr_assert_eq(e2e_json_num(lat, "n"), N);
+    cr_assert_eq(e2e_json_num(strstr(r.out, "\"ttfb_ms\":"), "n"), N);
+    cr_assert_leq(e2e_json_num(lat, "p50"), e2e_json_num(lat, "p99"));
     e2e_free(&r);
 }
