@@ -113,6 +113,10 @@ struct sl_store_options {
     int create;     /* create the database if missing (stats: no) */
     int migrate;    /* apply pending migrations (else refuse an older schema) */
     int any_schema; /* accept any schema version, touch nothing (sluice migrate) */
+    /* read and never write (stats): the journal mode is left as it is,
+     * and no -wal or -shm is left behind, even by a user who may only read
+     * the file (SQLite) */
+    int read_only;
     /* PostgreSQL only */
     unsigned pool_size;          /* connections kept open (and batch writers) */
     unsigned max_overflow;       /* extra connections under load, closed when idle */

@@ -240,3 +240,67 @@ Test(serve_store_pg, spools_when_behind_and_stats_read_the_serve_run)
     cr_assert_leq(e2e_json_num(lat, "p50"), e2e_json_num(lat, "p99"));
     e2e_free(&r);
 }
+
+/* Runs `sluice ARGS` as a user who may read the database but not write it:
+ * nobody when the tests run as root, else the same user with the file made
+ * read-only. Returns the exit status; stderr goes to ro.err. */
+static int run_as_reader(const char *const *args)
+{
+    const char *argv[16] = {e2e_bin()};
+    int n = 1;
+    for (; *args && n < 15; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int err = open(e2e_path("ro.err"), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int out = open("/dev/null", O_WRONLY);
+        dup2(out, 1);
+        dup2(err, 2);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int ws;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* `sluice stats` on a database it may only read leaves no -wal or -shm
+ * behind, whether its directory is writable or not, and still answers. */
+Test(serve_store, stats_on_a_database_it_may_only_read_leaves_no_wal_or_shm)
+{
+    char dir[300], db[320], url[330], wal[330], shm[330];
+    snprintf(dir, sizeof(dir), "%s", e2e_path("ro"));
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    snprintf(db, sizeof(db), "%s/r.db", dir);
+    snprintf(url, sizeof(url), "sqlite:%s", db);
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    snprintf(shm, sizeof(shm), "%s-shm", db);
+    const char *sim[] = {"simulate", "--requests", "50", "--no-progress", "--db", url, NULL};
+    struct e2e_run r = e2e_run(sim);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    e2e_free(&r);
+    /* (not e2e_sql_int here: its read-only connection leaves a -wal) */
+    cr_assert(!e2e_exists(wal) && !e2e_exists(shm));
+    /* everyone may read; the directory's permissions vary below */
+    cr_assert_eq(chmod(e2e_dir, 0755), 0);
+    cr_assert_eq(chmod(db, 0444), 0);
+    const char *stats[] = {"stats", "--db", url, NULL};
+    for (int writable_dir = 1; writable_dir >= 0; writable_dir--) {
+        cr_assert_eq(chmod(dir, writable_dir ? 0777 : 0555), 0);
+        int status = run_as_reader(stats);
+        char *err = e2e_slurp(e2e_path("ro.err"));
+        cr_assert_eq(status, 0, "stats (directory %s): %s", writable_dir ? "writable" : "read-only",
+                     err);
+        free(err);
+        cr_assert(!e2e_exists(wal), "%s left behind (directory %s)", wal,
+                  writable_dir ? "writable" : "read-only");
+        cr_assert(!e2e_exists(shm), "%s left behind (directory %s)", shm,
+                  writable_dir ? "writable" : "read-only");
+    }
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(chmod(e2e_dir, 0700), 0);
+}
