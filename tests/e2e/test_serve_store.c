@@ -77,6 +77,74 @@ Test(serve_store, a_store_that_falls_behind_spools_and_drops_nothing)
     free(err);
 }
 
+/* e2e_sql_int with a read-write connection: this process held the
+ * database open before (the blocker), and a read-only connection then
+ * failed with "file is not a database" (SQLite's per-process file state). */
+static long long sql_int_rw(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(db));
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* serve killed while rows wait in the overflow spool: the next serve on the
+ * database replays them (under the killed run's id) and removes the file. */
+Test(serve_store, a_spool_left_by_a_killed_serve_is_replayed_by_the_next)
+{
+    enum { N = 40 };
+    setenv("SLUICE_TEST_STORE_QUEUE", "2,1", 1);
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    int sp = start_serve_upstream(mp, &serve);
+    unsetenv("SLUICE_TEST_STORE_QUEUE");
+    const char *db_path = e2e_path("serve.db");
+    sqlite3 *blocker;
+    cr_assert_eq(sqlite3_open(db_path, &blocker), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+    double spooled = 0;
+    for (int i = 0; i < 500 && (spooled = metric(sp, "sluice_log_rows_spooled_total")) < N - 4; i++)
+        usleep(10000);
+    cr_assert_geq(spooled, N - 4);
+    kill(serve, SIGKILL);
+    int ws;
+    cr_assert_eq(waitpid(serve, &ws, 0), serve);
+    cr_assert_eq(sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(blocker);
+    cr_assert(e2e_exists(e2e_path("serve.db.spool")));
+
+    sp = start_serve_upstream(mp, &serve);
+    for (int i = 0; i < 500; i++) {
+        char *text = e2e_slurp(e2e_path("serve.err"));
+        int done = strstr(text, "replayed") != NULL;
+        free(text);
+        if (done)
+            break;
+        usleep(10000);
+    }
+    e2e_stop(serve);
+    e2e_stop(mock);
+    char *err = e2e_slurp(e2e_path("serve.err"));
+    cr_assert_not_null(strstr(err, "found the overflow spool"), "%s", err);
+    cr_assert_not_null(strstr(err, "replayed"), "%s", err);
+    free(err);
+    cr_assert(!e2e_exists(e2e_path("serve.db.spool")), "the spool was left behind");
+    /* every spooled row of the killed run (run 1) is there, once */
+    long long rows = sql_int_rw(db_path, "SELECT count(*) FROM requests WHERE run_id = 1");
+    cr_assert_geq(rows, (long long)spooled);
+    cr_assert_leq(rows, N);
+    cr_assert_eq(sql_int_rw(db_path, "SELECT count(DISTINCT metadata ->> 'id') FROM requests"),
+                 sql_int_rw(db_path, "SELECT count(*) FROM requests"));
+}
+
 static const char chat_stream_other[] = "{\"model\":\"other\",\"stream\":true,\"max_tokens\":8,"
                                         "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
