@@ -29,7 +29,7 @@ struct sl_gw_log_row {
     const char *endpoint;   /* "chat/completions", ... */
     int64_t started_us;     /* wall clock */
     unsigned attempts;
-    unsigned fallbacks; /* deployments tried after the first */
+    unsigned fallbacks;                 /* deployments tried after the first */
     double queue_ms, ttfb_ms, total_ms; /* ttfb: to the first byte sent to the client */
     int status;                         /* HTTP status sent to the client */
     enum sl_err error;                  /* SL_OK, or why it failed */

@@ -71,12 +71,12 @@ void sl_stats_derive(struct sl_stats *out, double busy_ms)
 
 #define DBL(x) "CAST(" x " AS double precision)"
 #define ZERO   DBL("0")
-#define SUMS                                                                                               \
-    DBL("coalesce(sum(ok), 0)")                                                                            \
-    ", " DBL("coalesce(sum(bad), 0)") ", " DBL("coalesce(sum(cxl), 0)") ", " DBL("coalesce(sum("           \
-                                                                                 "retries), 0)") ", " DBL( \
-        "coalesce(sum(fallbacks), 0)") ", " DBL("coalesce(sum(pt), 0)") ", " DBL("coalesce(sum("           \
-                                                                                 "ct), 0)")
+#define SUMS                                                                                                              \
+    DBL("coalesce(sum(ok), 0)")                                                                                           \
+    ", " DBL("coalesce(sum(bad), 0)") ", " DBL("coalesce(sum(cxl), 0)") ", " DBL(                                         \
+        "coalesce(sum("                                                                                                   \
+        "retries), 0)") ", " DBL("coalesce(sum(fallbacks), 0)") ", " DBL("coalesce(sum(pt), 0)") ", " DBL("coalesce(sum(" \
+                                                                                                          "ct), 0)")
 #define RANK(q) "max(CASE WHEN 100 * rn >= " q " * c AND 100 * (rn - 1) < " q " * c THEN v END)"
 #define DIST(grp, expr, where)                                                                     \
     "SELECT '" grp "', '', count(*), " RANK("50") ", " RANK("95") ", " RANK(                       \
@@ -128,18 +128,26 @@ static const char serve_sql_sqlite[] = "WITH r AS (SELECT " DBL(
                                            "status, attempts, metadata"
                                            " FROM requests WHERE id BETWEEN $1 AND $2), ";
 
-static const char serve_sql_pg[] =
-    "WITH r AS (SELECT " DBL(
-        "extract(epoch FROM finished_at - created_at) * 1000") " AS lat_ms,"
-                                                               " " DBL("extract(epoch FROM "
-                                                                       "created_at)") " AS t0,"
-                                                                                      " " DBL(
-                                                                                          "extract("
-                                                                                          "epoch "
-                                                                                          "FROM "
-                                                                                          "finished"
-                                                                                          "_at)") " AS t1, status, attempts, metadata"
-                                                                                                  " FROM requests WHERE run_id = $1), ";
+static const char serve_sql_pg[] = "WITH r AS (SELECT " DBL(
+    "extract(epoch FROM finished_at - created_at) * 1000") " AS lat_ms,"
+                                                           " " DBL(
+                                                               "extract(epoch FROM "
+                                                               "created_at)") " AS t0,"
+                                                                              " " DBL(
+                                                                                  "extract("
+                                                                                  "epoch "
+                                                                                  "FROM "
+                                                                                  "finished"
+                                                                                  "_at)") " AS t1, "
+                                                                                          "status, "
+                                                                                          "attempts"
+                                                                                          ", "
+                                                                                          "metadata"
+                                                                                          " FROM "
+                                                                                          "requests"
+                                                                                          " WHERE "
+                                                                                          "run_id "
+                                                                                          "= $1), ";
 
 const char *sl_stats_serve_sql(enum sl_store_kind kind)
 {
