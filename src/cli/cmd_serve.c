@@ -61,10 +61,13 @@ static const struct sl_flag flags[] = {
     {NULL, 0, 0},
 };
 
-/* Log rows waiting for room in the store: bounded; past it rows are
- * dropped and counted (the store spools on its own when the database is
- * away, so this only fills when the disk cannot keep up). */
-#define PENDING_MAX 8192
+/* Log rows the store cannot take yet. The store spools full batches to a
+ * file when it falls behind (store/overflow.c) and says UV_EAGAIN only
+ * when that file is at its cap; then rows wait here, in a ring that grows
+ * (never drops), and the gateway refuses new API requests (503, not
+ * recorded) until the ring is empty: what it holds is bounded by the
+ * requests that were already in flight. */
+#define PENDING_INITIAL 1024
 
 struct pending_row {
     struct sl_record rec;
@@ -80,9 +83,9 @@ struct ctx {
     struct sl_run_info run;
     char params[256];
     unsigned drain_ms;
-    uint64_t rows, seq, dropped, max_in_flight;
+    uint64_t rows, seq, max_in_flight, spooled_total;
     struct pending_row *pending;
-    size_t pending_head, pending_count;
+    size_t pending_head, pending_count, pending_cap;
     int quiet, stopping, ending, exit_code;
     char error[600];
 };
@@ -139,11 +142,41 @@ static void drain_pending(struct sl_store *store, void *arg)
         p->rec.metadata = p->meta;
         if (append(c, &p->rec) == UV_EAGAIN)
             return;
-        c->pending_head = (c->pending_head + 1) % PENDING_MAX;
+        c->pending_head = (c->pending_head + 1) % c->pending_cap;
         c->pending_count--;
     }
     if (c->ending)
         end_run(c);
+}
+
+/* Doubles the ring, unwrapping it; out of memory ends the process loudly
+ * (a row is never dropped quietly). */
+static void grow_pending(struct ctx *c)
+{
+    size_t cap = c->pending_cap * 2;
+    struct pending_row *p = malloc(cap * sizeof(*p));
+    if (p == NULL) {
+        fprintf(stderr, "sluice serve: out of memory for %zu waiting log rows\n", c->pending_count);
+        abort();
+    }
+    for (size_t i = 0; i < c->pending_count; i++)
+        p[i] = c->pending[(c->pending_head + i) % c->pending_cap];
+    free(c->pending);
+    c->pending = p;
+    c->pending_cap = cap;
+    c->pending_head = 0;
+}
+
+static uint64_t log_spooled(void *arg)
+{
+    struct ctx *c = arg;
+    return sl_store_rows_spooled_total(c->store);
+}
+
+static int log_backlogged(void *arg)
+{
+    struct ctx *c = arg;
+    return c->pending_count > 0;
 }
 
 static void record(const struct sl_gw_log_row *row, void *arg)
@@ -160,10 +193,10 @@ static void record(const struct sl_gw_log_row *row, void *arg)
                      "{\"id\":\"%s\",\"key\":\"%s\",\"model\":\"%s\",\"deployment\":\"%s\","
                      "\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,\"ttfb_ms\":%.3f,"
                      "\"prompt_tokens\":%u,\"completion_tokens\":%u,"
-                     "\"prompt_tokens_counted\":%u}",
+                     "\"prompt_tokens_counted\":%u,\"fallbacks\":%u}",
                      row->id, key, model, dep, row->endpoint, row->stream ? "true" : "false",
                      row->status, row->ttfb_ms, row->prompt_tokens, row->completion_tokens,
-                     row->prompt_tokens_counted);
+                     row->prompt_tokens_counted, row->fallbacks);
     if (n < 0 || (size_t)n >= sizeof(p.meta))
         n = snprintf(p.meta, sizeof(p.meta), "{\"id\":\"%s\",\"status\":%d}", row->id, row->status);
     int64_t queue_us = (int64_t)(row->queue_ms * 1000);
@@ -182,11 +215,9 @@ static void record(const struct sl_gw_log_row *row, void *arg)
     };
     if (c->pending_count == 0 && append(c, &p.rec) != UV_EAGAIN)
         return;
-    if (c->pending_count == PENDING_MAX) {
-        c->dropped++;
-        return;
-    }
-    struct pending_row *slot = &c->pending[(c->pending_head + c->pending_count) % PENDING_MAX];
+    if (c->pending_count == c->pending_cap)
+        grow_pending(c);
+    struct pending_row *slot = &c->pending[(c->pending_head + c->pending_count) % c->pending_cap];
     *slot = p;
     c->pending_count++;
 }
@@ -202,8 +233,16 @@ static void fail(struct ctx *c, const char *msg)
 static void on_store_closed(struct sl_store *store, int status, void *arg)
 {
     struct ctx *c = arg;
-    (void)store;
     (void)status;
+    c->spooled_total = sl_store_rows_spooled_total(store);
+    if (sl_store_rows_spooled(store) > 0) {
+        char msg[600];
+        snprintf(msg, sizeof(msg),
+                 "%" PRIu64 " request log rows are kept in a spool file (see above); the next "
+                 "serve on this database replays them",
+                 sl_store_rows_spooled(store));
+        fail(c, msg);
+    }
     uv_close((uv_handle_t *)&c->sigint, NULL);
     uv_close((uv_handle_t *)&c->sigterm, NULL);
 }
@@ -277,7 +316,8 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
         .record_arg = c,
         .log_json = c->cfg.log_json,
         .quiet = c->quiet,
-        .log_dropped = &c->dropped,
+        .log_spooled = log_spooled,
+        .log_backlogged = log_backlogged,
     };
     if (sl_gateway_new(&c->loop, &opts, &c->gw, err, sizeof(err)) != 0) {
         c->gw = NULL;
@@ -319,6 +359,18 @@ static void on_store_open(struct sl_store *store, int status, void *arg)
              c->cfg.listen_host, c->cfg.listen_port, c->cfg.nmodels);
     c->run = (struct sl_run_info){"serve", 0, limit, c->params};
     sl_store_begin_run(store, &c->run, on_run_begun, c);
+}
+
+/* For tests only: SLUICE_TEST_STORE_QUEUE=ROWS,BATCHES makes the store's
+ * queue tiny, so that a test can overflow it with a few requests. */
+static void serve_test_knobs(struct sl_store_options *o)
+{
+    const char *v = getenv("SLUICE_TEST_STORE_QUEUE");
+    unsigned rows, batches;
+    if (v && sscanf(v, "%u,%u", &rows, &batches) == 2 && rows > 0 && batches > 0) {
+        o->batch_rows = rows;
+        o->max_batches = batches;
+    }
 }
 
 int sl_cmd_serve(int argc, char **argv)
@@ -389,7 +441,8 @@ int sl_cmd_serve(int argc, char **argv)
     if (log_json >= 0)
         c.cfg.log_json = log_json;
 
-    c.pending = calloc(PENDING_MAX, sizeof(*c.pending));
+    c.pending_cap = PENDING_INITIAL;
+    c.pending = calloc(c.pending_cap, sizeof(*c.pending));
     if (c.pending == NULL) {
         fprintf(stderr, "sluice serve: out of memory\n");
         sl_gw_config_free(&c.cfg);
@@ -408,6 +461,8 @@ int sl_cmd_serve(int argc, char **argv)
     sopts.flush_ms = 100;
     sopts.log = store_log;
     sopts.log_arg = &c;
+    sopts.overflow_spool = 1; /* a store that falls behind spools, never drops */
+    serve_test_knobs(&sopts);
     if (sl_store_open(&c.loop, c.cfg.db, &sopts, &c.store, on_store_open, &c) != 0) {
         fprintf(stderr, "sluice serve: out of memory\n");
         return SL_EXIT_RUNTIME;
@@ -415,17 +470,14 @@ int sl_cmd_serve(int argc, char **argv)
     sl_store_on_writable(c.store, drain_pending, &c);
     uv_run(&c.loop, UV_RUN_DEFAULT);
     uv_loop_close(&c.loop);
-    char msg[200];
     if (c.exit_code) {
         log_message(c.cfg.log_json, "error", c.error);
     } else if (!c.quiet) {
-        snprintf(msg, sizeof(msg), "stopped; %" PRIu64 " request(s) recorded%s", c.rows,
-                 c.dropped ? " (some log rows were dropped: the store could not keep up)" : "");
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "stopped; %" PRIu64 " request(s) recorded (%" PRIu64 " through the spool)", c.rows,
+                 c.spooled_total);
         log_message(c.cfg.log_json, "stopped", msg);
-    }
-    if (c.dropped) {
-        snprintf(msg, sizeof(msg), "%" PRIu64 " request log rows were dropped", c.dropped);
-        log_message(c.cfg.log_json, "error", msg);
     }
     free(c.pending);
     sl_gw_config_free(&c.cfg);

@@ -95,6 +95,7 @@ int sl_cmd_stats(int argc, char **argv)
     opts.create = 0;  /* reading: never create an empty database */
     opts.migrate = 0; /* reading: never change the schema */
     opts.spool = 0;   /* nor replay rows a simulate left in a spool */
+    opts.read_only = 1;
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct sl_store *store;

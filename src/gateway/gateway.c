@@ -363,6 +363,7 @@ static void finish(struct gw_req *r)
     w->endpoint = sl_openai_name(r->ep);
     w->started_us = r->started_us;
     w->attempts = r->attempts;
+    w->fallbacks = r->tried ? (unsigned)__builtin_popcountll(r->tried) - 1 : 0;
     w->queue_ms = (double)r->queue_ns / 1e6;
     w->ttfb_ms = r->first_byte_ns ? (double)(r->first_byte_ns - r->t0_ns) / 1e6 : 0;
     w->total_ms = ms_since(r->t0_ns);
@@ -945,6 +946,12 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
                "shutting_down", "the gateway is shutting down", 1);
         return;
     }
+    if (gw->opts.log_backlogged && gw->opts.log_backlogged(gw->opts.record_arg)) {
+        gw->status_unrouted[503]++;
+        respond_error(down, id, 503, "server_error", "log_backlogged",
+                      "the request log cannot keep up; retry shortly", 1);
+        return;
+    }
     if (sl_gw_needs_key(cfg, SL_GW_ROUTE_API)) {
         int k = sl_gw_auth(cfg, sl_http_head_get(h, "authorization"));
         if (k < 0) {
@@ -1145,10 +1152,11 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, con
     sl_prom_help(&out, "sluice_client_gone_total", "counter",
                  "Requests whose client disconnected before the end.");
     sl_prom_value(&out, "sluice_client_gone_total", "", (double)gw->client_gone);
-    if (gw->opts.log_dropped) {
-        sl_prom_help(&out, "sluice_log_rows_dropped_total", "counter",
-                     "Request log rows dropped because the store could not keep up.");
-        sl_prom_value(&out, "sluice_log_rows_dropped_total", "", (double)*gw->opts.log_dropped);
+    if (gw->opts.log_spooled) {
+        sl_prom_help(&out, "sluice_log_rows_spooled_total", "counter",
+                     "Request log rows written to a spool file (store behind or away).");
+        sl_prom_value(&out, "sluice_log_rows_spooled_total", "",
+                      (double)gw->opts.log_spooled(gw->opts.record_arg));
     }
     sl_prom_help(&out, "sluice_requests_in_flight", "gauge", "Requests being handled.");
     sl_prom_value(&out, "sluice_requests_in_flight", "", (double)gw->in_flight);

@@ -29,6 +29,7 @@ struct sl_gw_log_row {
     const char *endpoint;   /* "chat/completions", ... */
     int64_t started_us;     /* wall clock */
     unsigned attempts;
+    unsigned fallbacks;                 /* deployments tried after the first */
     double queue_ms, ttfb_ms, total_ms; /* ttfb: to the first byte sent to the client */
     int status;                         /* HTTP status sent to the client */
     enum sl_err error;                  /* SL_OK, or why it failed */
@@ -49,7 +50,13 @@ struct sl_gateway_options {
     int log_json;
     int quiet; /* no per-request log lines */
     uint64_t seed;
-    const uint64_t *log_dropped; /* the recorder's count of rows it had to drop, for /metrics */
+    /* The recorder's state (called with record_arg): rows it sent to a
+     * spool file so far (/metrics), and whether it holds rows the store
+     * cannot take yet: then new API requests get 503 with Retry-After and
+     * no row (not accepted), so its backlog stays bounded by the requests
+     * already in flight. Either may be NULL. */
+    uint64_t (*log_spooled)(void *record_arg);
+    int (*log_backlogged)(void *record_arg);
 };
 
 int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int fail(sqlite3 *db, sqlite3_stmt *st, char *err, size_t err_size)
@@ -61,14 +62,174 @@ void sl_stats_derive(struct sl_stats *out, double busy_ms)
     out->efficiency = out->makespan_s > 0 ? out->ideal_makespan_s / out->makespan_s : 0;
 }
 
+/* ---- serve runs ----------------------------------------------------------
+ * serve's rows keep what the gateway saw in their metadata JSON (model,
+ * deployment, HTTP status, ttfb_ms, tokens, fallbacks, stream): ->> reads
+ * it on both databases (SQLite: JSON text; PostgreSQL: jsonb). Percentiles
+ * are nearest rank, from row_number() over the ordered values: the row
+ * whose rank is the smallest integer >= q * n, in integer arithmetic. */
+
+#define DBL(x) "CAST(" x " AS double precision)"
+#define ZERO   DBL("0")
+#define SUMS                                                                                                              \
+    DBL("coalesce(sum(ok), 0)")                                                                                           \
+    ", " DBL("coalesce(sum(bad), 0)") ", " DBL("coalesce(sum(cxl), 0)") ", " DBL(                                         \
+        "coalesce(sum("                                                                                                   \
+        "retries), 0)") ", " DBL("coalesce(sum(fallbacks), 0)") ", " DBL("coalesce(sum(pt), 0)") ", " DBL("coalesce(sum(" \
+                                                                                                          "ct), 0)")
+#define RANK(q) "max(CASE WHEN 100 * rn >= " q " * c AND 100 * (rn - 1) < " q " * c THEN v END)"
+#define DIST(grp, expr, where)                                                                     \
+    "SELECT '" grp "', '', count(*), " RANK("50") ", " RANK("95") ", " RANK(                       \
+        "99") ", "                                                                                 \
+              "avg(v), max(v), " ZERO ", " ZERO ", " ZERO ", " ZERO " FROM (SELECT " expr          \
+              " AS v, "                                                                            \
+              "row_number() OVER (ORDER BY " expr ") AS rn, count(*) OVER () AS c FROM m" where    \
+              ") x "
+#define GROUP(grp, col)                                                                            \
+    "SELECT '" grp "', " col ", count(*), " SUMS ", " ZERO ", " ZERO " FROM m GROUP BY " col " "
+
+static const char serve_sql_common[] =
+    "m AS (SELECT lat_ms, t0, t1,"
+    " CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END AS ok,"
+    " CASE WHEN status = 'failed' THEN 1 ELSE 0 END AS bad,"
+    " CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END AS cxl,"
+    " CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END AS retries,"
+    " CAST(coalesce(metadata ->> 'fallbacks', '0') AS bigint) AS fallbacks,"
+    " CAST(coalesce(metadata ->> 'prompt_tokens', '0') AS bigint) AS pt,"
+    " CAST(coalesce(metadata ->> 'completion_tokens', '0') AS bigint) AS ct,"
+    " " DBL(
+        "coalesce(metadata ->> 'ttfb_ms', '0')") " AS ttfb,"
+                                                 " CASE WHEN CAST(metadata ->> 'stream' AS text) "
+                                                 "IN ('true', '1') THEN 1 ELSE 0 END"
+                                                 " AS streamed,"
+                                                 " CAST(coalesce(metadata ->> 'status', '') AS "
+                                                 "text) AS http,"
+                                                 " CAST(coalesce(metadata ->> 'model', '') AS "
+                                                 "text) AS model,"
+                                                 " CAST(coalesce(metadata ->> 'deployment', '') AS "
+                                                 "text) AS dep FROM r) "
+                                                 "SELECT 'total' AS grp, '' AS name, count(*) AS "
+                                                 "n, " SUMS
+                                                 ", " DBL("coalesce(sum(streamed), 0)") ", " DBL(
+                                                     "coalesce(max(t1) - min(t0), 0)") " FROM m "
+                                                                                       "UNION "
+                                                                                       "ALL " GROUP("status", "http") "UNION ALL " GROUP("model", "model") "UNION ALL " GROUP(
+                                                                                           "deploym"
+                                                                                           "ent",
+                                                                                           "dep") "UNION ALL " DIST("latency",
+                                                                                                                    "lat_ms",
+                                                                                                                    "") "UNION ALL " DIST("ttfb",
+                                                                                                                                          "ttfb",
+                                                                                                                                          " WHERE ttfb > 0") "ORDER BY grp, n DESC, name";
+
+static const char serve_sql_sqlite[] = "WITH r AS (SELECT " DBL(
+    "(finished_us - created_us) / 1000.0") " AS lat_ms,"
+                                           " created_us / 1e6 AS t0, finished_us / 1e6 AS t1, "
+                                           "status, attempts, metadata"
+                                           " FROM requests WHERE id BETWEEN $1 AND $2), ";
+
+static const char serve_sql_pg[] = "WITH r AS (SELECT " DBL(
+    "extract(epoch FROM finished_at - created_at) * 1000") " AS lat_ms,"
+                                                           " " DBL(
+                                                               "extract(epoch FROM "
+                                                               "created_at)") " AS t0,"
+                                                                              " " DBL(
+                                                                                  "extract("
+                                                                                  "epoch "
+                                                                                  "FROM "
+                                                                                  "finished"
+                                                                                  "_at)") " AS t1, "
+                                                                                          "status, "
+                                                                                          "attempts"
+                                                                                          ", "
+                                                                                          "metadata"
+                                                                                          " FROM "
+                                                                                          "requests"
+                                                                                          " WHERE "
+                                                                                          "run_id "
+                                                                                          "= $1), ";
+
+const char *sl_stats_serve_sql(enum sl_store_kind kind)
+{
+    /* built once: the two heads and the common body */
+    static char sqlite_sql[sizeof(serve_sql_sqlite) + sizeof(serve_sql_common)];
+    static char pg_sql[sizeof(serve_sql_pg) + sizeof(serve_sql_common)];
+    char *buf = kind == SL_STORE_POSTGRES ? pg_sql : sqlite_sql;
+    if (buf[0] == '\0')
+        snprintf(buf, kind == SL_STORE_POSTGRES ? sizeof(pg_sql) : sizeof(sqlite_sql), "%s%s",
+                 kind == SL_STORE_POSTGRES ? serve_sql_pg : serve_sql_sqlite, serve_sql_common);
+    return buf;
+}
+
+static void fill_group(struct sl_serve_group *g, const char *name, uint64_t n, const double *v)
+{
+    snprintf(g->key, sizeof(g->key), "%s", name ? name : "");
+    g->requests = n;
+    uint64_t *dst[7] = {&g->succeeded, &g->failed,        &g->cancelled,        &g->retries,
+                        &g->fallbacks, &g->prompt_tokens, &g->completion_tokens};
+    for (int i = 0; i < 7; i++)
+        *dst[i] = v[i] > 0 ? (uint64_t)llround(v[i]) : 0;
+}
+
+static void add_group(struct sl_serve_group *arr, unsigned *n_arr, unsigned *more, const char *name,
+                      uint64_t n, const double *v)
+{
+    if (*n_arr < SL_SERVE_GROUPS_MAX)
+        fill_group(&arr[(*n_arr)++], name, n, v);
+    else
+        (*more)++;
+}
+
+void sl_stats_serve_row(struct sl_stats *out, const char *grp, const char *name, uint64_t n,
+                        const double v[SL_SERVE_VALUES])
+{
+    struct sl_serve_stats *s = &out->serve;
+    if (strcmp(grp, "total") == 0) {
+        fill_group(&s->total, "", n, v);
+        s->streamed = v[7] > 0 ? (uint64_t)llround(v[7]) : 0;
+        s->span_s = v[8];
+        out->db_rows = n;
+    } else if (strcmp(grp, "status") == 0) {
+        add_group(s->status, &s->n_status, &s->status_more, name, n, v);
+    } else if (strcmp(grp, "model") == 0) {
+        add_group(s->model, &s->n_model, &s->model_more, name, n, v);
+    } else if (strcmp(grp, "deployment") == 0) {
+        add_group(s->deployment, &s->n_deployment, &s->deployment_more, name, n, v);
+    } else if (strcmp(grp, "latency") == 0 || strcmp(grp, "ttfb") == 0) {
+        struct sl_serve_dist *d = grp[0] == 'l' ? &s->latency : &s->ttfb;
+        *d = (struct sl_serve_dist){n, v[0], v[1], v[2], v[3], v[4]};
+    }
+}
+
+static int serve_query_sqlite(sqlite3 *db, struct sl_stats *out, char *err, size_t err_size)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sl_stats_serve_sql(SL_STORE_SQLITE), -1, &st, NULL) != SQLITE_OK)
+        return fail(db, st, err, err_size);
+    bind_run_range(st, out->run_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        double v[SL_SERVE_VALUES];
+        for (int i = 0; i < SL_SERVE_VALUES; i++)
+            v[i] = sqlite3_column_double(st, 3 + i);
+        sl_stats_serve_row(out, (const char *)sqlite3_column_text(st, 0),
+                           (const char *)sqlite3_column_text(st, 1),
+                           (uint64_t)sqlite3_column_int64(st, 2), v);
+    }
+    if (rc != SQLITE_DONE)
+        return fail(db, st, err, err_size);
+    sqlite3_finalize(st);
+    return SQLITE_OK;
+}
+
 int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, char *err,
                           size_t err_size)
 {
     sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof(*out));
     if (sqlite3_prepare_v2(db,
-                           "SELECT id, requests, concurrency, coalesce(max_in_flight, 0), status "
-                           "FROM runs WHERE id = CASE WHEN ?1 > 0 THEN ?1 ELSE "
+                           "SELECT id, requests, concurrency, coalesce(max_in_flight, 0), status,"
+                           " command FROM runs WHERE id = CASE WHEN ?1 > 0 THEN ?1 ELSE "
                            "(SELECT max(id) FROM runs) END",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(db, st, err, err_size);
@@ -89,8 +250,11 @@ int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, cha
     out->concurrency = (unsigned)sqlite3_column_int(st, 2);
     out->max_in_flight = (unsigned)sqlite3_column_int(st, 3);
     snprintf(out->run_status, sizeof(out->run_status), "%s", sqlite3_column_text(st, 4));
+    snprintf(out->command, sizeof(out->command), "%s", sqlite3_column_text(st, 5));
     sqlite3_finalize(st);
     st = NULL;
+    if (strcmp(out->command, "serve") == 0)
+        return serve_query_sqlite(db, out, err, err_size);
 
     if (sqlite3_prepare_v2(db,
                            "SELECT count(*),"

@@ -19,4 +19,13 @@ int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, cha
  * compute the same way. */
 void sl_stats_derive(struct sl_stats *out, double busy_ms);
 
+/* serve runs: one query, the same SQL on SQLite and PostgreSQL but for its
+ * first line, which selects the run's rows ($1, $2: the SQLite id range;
+ * $1: the PostgreSQL run id). Each result row is (grp, name, n, v1..v9),
+ * handed to sl_stats_serve_row in order. */
+const char *sl_stats_serve_sql(enum sl_store_kind kind);
+#define SL_SERVE_VALUES 9
+void sl_stats_serve_row(struct sl_stats *out, const char *grp, const char *name, uint64_t n,
+                        const double v[SL_SERVE_VALUES]);
+
 #endif

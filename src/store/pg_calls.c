@@ -92,6 +92,24 @@ static void on_stats_rows(struct sl_pg_conn *c, int status, PGresult *res, void 
     call_finish(g, 0);
 }
 
+static void on_serve_rows(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    (void)c;
+    struct pgs *g = arg;
+    if (status != 0 || res == NULL) {
+        call_fail(g, status, "analytics query failed");
+        return;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        double v[SL_SERVE_VALUES];
+        for (int k = 0; k < SL_SERVE_VALUES; k++)
+            v[k] = PQgetisnull(res, i, 3 + k) ? 0 : strtod(PQgetvalue(res, i, 3 + k), NULL);
+        sl_stats_serve_row(g->call->out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                           strtoull(PQgetvalue(res, i, 2), NULL, 10), v);
+    }
+    call_finish(g, 0);
+}
+
 static void on_stats_run(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
 {
     struct pgs *g = arg;
@@ -114,7 +132,12 @@ static void on_stats_run(struct sl_pg_conn *c, int status, PGresult *res, void *
     out->concurrency = (unsigned)atoi(PQgetvalue(res, 0, 2));
     out->max_in_flight = (unsigned)atoi(PQgetvalue(res, 0, 3));
     snprintf(out->run_status, sizeof(out->run_status), "%s", PQgetvalue(res, 0, 4));
+    snprintf(out->command, sizeof(out->command), "%s", PQgetvalue(res, 0, 5));
     const char *params[1] = {i64(g, 0, out->run_id)};
+    if (strcmp(out->command, "serve") == 0) {
+        sl_pg_conn_query(c, sl_stats_serve_sql(SL_STORE_POSTGRES), 1, params, on_serve_rows, g);
+        return;
+    }
     /* percentile_disc is the nearest rank, like the SQLite store's */
     sl_pg_conn_query(c,
                      "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'),"
@@ -255,8 +278,8 @@ static void on_call_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int st
         memset(c->out, 0, sizeof(struct sl_stats));
         p[0] = i64(g, 0, c->id);
         sl_pg_conn_query(conn,
-                         "SELECT id, requests, concurrency, coalesce(max_in_flight, 0), status"
-                         " FROM runs WHERE id = CASE WHEN $1::bigint > 0 THEN $1::bigint"
+                         "SELECT id, requests, concurrency, coalesce(max_in_flight, 0), status,"
+                         " command FROM runs WHERE id = CASE WHEN $1::bigint > 0 THEN $1::bigint"
                          " ELSE (SELECT max(id) FROM runs) END",
                          1, p, on_stats_run, g);
         break;

@@ -285,7 +285,9 @@ void sl__pg_pump(struct pgs *g)
             if (wr->busy)
                 continue;
             wr->batch = q_pop(g);
-            wr->len = sl_pg_rows_encode(wr->buf, g->s->run_id, wr->batch->rows, wr->batch->n);
+            wr->len =
+                sl_pg_rows_encode(wr->buf, wr->batch->run_id ? wr->batch->run_id : g->s->run_id,
+                                  wr->batch->rows, wr->batch->n);
             wr->data = wr->buf;
             wr->rows = wr->batch->n;
             writer_start(wr);
@@ -305,7 +307,8 @@ void sl__pg_pump(struct pgs *g)
                (g->q_len * 2 >= g->s->opts.max_batches || draining(g))) {
         struct sl__batch *b = q_pop(g);
         g->spilling = b;
-        size_t len = sl_pg_rows_encode(g->spill_buf, g->s->run_id, b->rows, b->n);
+        size_t len =
+            sl_pg_rows_encode(g->spill_buf, b->run_id ? b->run_id : g->s->run_id, b->rows, b->n);
         sl_spool_append(&g->spool, g->spill_buf, len, b->n, on_spilled, g);
     }
     if (g->call && g->call_step == 0)

@@ -62,7 +62,7 @@ struct lite {
 
     /* writer thread only */
     sqlite3 *db;
-    sqlite3_stmt *insert;
+    sqlite3_stmt *insert, *replay;
     int created_file;
     int64_t run_id;   /* the writer's copy, set by begin_run */
     uint64_t queries; /* statements run; the loop sees copies in jobs */
@@ -91,9 +91,55 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t err_size)
     return rc;
 }
 
-static const char insert_sql[] =
-    "INSERT INTO requests (id, created_us, started_us, finished_us, attempts, status, error, "
-    "metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/* Replayed rows (the overflow spool) may already be there if a crash came
+ * between their write and the spool's emptying: those are skipped. */
+static const char insert_sql[] = "INSERT INTO requests (id, created_us, started_us, finished_us, "
+                                 "attempts, status, error, metadata) VALUES (?1, ?2, ?3, ?4, ?5, "
+                                 "?6, ?7, ?8)";
+static const char replay_sql[] = "INSERT OR IGNORE INTO requests (id, created_us, started_us, "
+                                 "finished_us, attempts, status, error, "
+                                 "metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/* How a reader (stats) opens the file without leaving side files.
+ *
+ * A WAL-mode database gets its -wal and -shm when a connection opens it;
+ * the last connection to close removes them, but only if it could write:
+ * a read-only connection leaves both behind (in a directory where it may
+ * create files), or cannot open at all (where it may not). So:
+ *  - file and directory writable: read-write (the close cleans up), with
+ *    query_only set: the reader still writes nothing;
+ *  - else, no -wal (no writer has it open, nothing waits to be checkpointed):
+ *    immutable=1, which reads the file alone, no side files, no locks;
+ *  - else a writer is at work and its -wal/-shm exist already: read-only. */
+static int reader_flags(const char *path, char *uri, size_t size, const char **name)
+{
+    char dir[4096], wal[4200];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(path, W_OK) == 0 && access(dir, W_OK | X_OK) == 0)
+        return SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    if (access(wal, F_OK) == 0)
+        return SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+    /* file:PATH?immutable=1, with the characters a URI gives meaning to
+     * escaped; an absolute path gets an empty authority */
+    size_t n = (size_t)snprintf(uri, size, "file:%s", path[0] == '/' ? "//" : "");
+    for (const char *p = path; *p && n + 4 < size; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            n += (size_t)snprintf(uri + n, size - n, "%%%02x", (unsigned char)*p);
+        else
+            uri[n++] = *p;
+    }
+    snprintf(uri + n, size - n, "?immutable=1");
+    *name = uri;
+    return SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+}
 
 static int do_open(struct lite *l, const struct sl_store_options *opts, struct job *job)
 {
@@ -102,9 +148,13 @@ static int do_open(struct lite *l, const struct sl_store_options *opts, struct j
         snprintf(job->err, sizeof(job->err), "no database at %s", l->path);
         return UV_ENOENT;
     }
+    char uri[4096 * 3 + 64];
+    const char *name = l->path;
     int flags =
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts->create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(l->path, &l->db, flags, NULL);
+    if (opts->read_only)
+        flags = reader_flags(l->path, uri, sizeof(uri), &name);
+    int rc = sqlite3_open_v2(name, &l->db, flags, NULL);
     l->created_file = !existed;
     char reason[400] = "";
     if (rc != SQLITE_OK) {
@@ -114,9 +164,12 @@ static int do_open(struct lite *l, const struct sl_store_options *opts, struct j
     }
     sqlite3_busy_timeout(l->db, 10000);
     char pragmas[256];
-    snprintf(pragmas, sizeof(pragmas),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-32768;",
-             opts->sync == SL_SYNC_FULL ? "FULL" : "NORMAL");
+    if (opts->read_only) /* a reader does not change the journal mode */
+        snprintf(pragmas, sizeof(pragmas), "PRAGMA query_only=1; PRAGMA cache_size=-32768;");
+    else
+        snprintf(pragmas, sizeof(pragmas),
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-32768;",
+                 opts->sync == SL_SYNC_FULL ? "FULL" : "NORMAL");
     if (exec_sql(l->db, pragmas, reason, sizeof(reason)) != SQLITE_OK) {
         snprintf(job->err, sizeof(job->err), "cannot use database %s: %s", l->path, reason);
         goto fail;
@@ -167,16 +220,18 @@ fail:
 
 static int insert_rows(struct lite *l, const struct sl__batch *b, struct job *job)
 {
-    if (l->insert == NULL && sqlite3_prepare_v3(l->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                                &l->insert, NULL) != SQLITE_OK) {
+    sqlite3_stmt **stp = b->replay ? &l->replay : &l->insert;
+    if (*stp == NULL && sqlite3_prepare_v3(l->db, b->replay ? replay_sql : insert_sql, -1,
+                                           SQLITE_PREPARE_PERSISTENT, stp, NULL) != SQLITE_OK) {
         snprintf(job->err, sizeof(job->err), "cannot prepare insert: %s", sqlite3_errmsg(l->db));
         return SQLITE_ERROR;
     }
-    sqlite3_stmt *st = l->insert;
+    sqlite3_stmt *st = *stp;
+    uint64_t run_id = (uint64_t)(b->run_id ? b->run_id : l->run_id);
     char meta[SL_STORE_METADATA_MAX];
     for (unsigned i = 0; i < b->n; i++) {
         const struct sl_record *r = &b->rows[i];
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)(((uint64_t)l->run_id << 32) | r->request_id));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)((run_id << 32) | r->request_id));
         sqlite3_bind_int64(st, 2, r->created_us);
         if (r->started_us)
             sqlite3_bind_int64(st, 3, r->started_us);
@@ -374,7 +429,8 @@ static int do_call(struct lite *l, struct sl__call *c)
 static void do_close(struct lite *l)
 {
     sqlite3_finalize(l->insert);
-    l->insert = NULL;
+    sqlite3_finalize(l->replay);
+    l->insert = l->replay = NULL;
     if (l->db) {
         /* The last connection's close checkpoints and removes the -wal. */
         sqlite3_close(l->db);

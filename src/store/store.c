@@ -5,6 +5,7 @@
  * Ownership: the store owns its batches (a free list reuses them), its
  * calls until they complete, and its flush timer; it is freed in the
  * timer's close callback, after the backend reported it closed. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ void sl_store_options_default(struct sl_store_options *opts)
         .connect_timeout_ms = 5000,
         .write_timeout_ms = 30000,
         .spool = 1,
+        .overflow_spool_max_bytes = UINT64_C(1) << 30,
     };
 }
 
@@ -128,6 +130,19 @@ void sl__oom(void)
     abort();
 }
 
+void sl__store_log(struct sl_store *s, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (s->opts.log)
+        s->opts.log(line, s->opts.log_arg);
+    else
+        fprintf(stderr, "sluice: %s\n", line);
+}
+
 void *sl__xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n, size);
@@ -158,12 +173,17 @@ static struct sl__op *pop(struct sl_store *s)
     return op;
 }
 
+static void close_backend(struct sl_store *s)
+{
+    s->be->close(s);
+}
+
 static void maybe_close_backend(struct sl_store *s)
 {
     if (s->closing == 1 && s->open_call == NULL && s->ops_head == NULL &&
-        s->batches_in_backend == 0 && !s->call_in_backend) {
+        s->batches_in_backend == 0 && !s->call_in_backend && sl__overflow_idle(s)) {
         s->closing = 2;
-        s->be->close(s);
+        sl__overflow_close(s, close_backend);
     }
 }
 
@@ -173,7 +193,8 @@ static void dispatch(struct sl_store *s)
         return; /* the backend is still opening */
     while (s->ops_head && !s->call_in_backend) {
         if (s->ops_head->is_call) {
-            if (s->batches_in_backend > 0)
+            /* a barrier: rows on their way to the overflow spool too */
+            if (s->batches_in_backend > 0 || s->ov.appends > 0)
                 break;
             struct sl__call *c = (struct sl__call *)pop(s);
             if (s->open_failed) {
@@ -197,10 +218,17 @@ static void dispatch(struct sl_store *s)
     if (s->be->drain && s->batches_in_backend > 0 && !s->open_failed &&
         (s->closing || (s->ops_head && s->ops_head->is_call)))
         s->be->drain(s);
+    if (s->closing < 2)
+        sl__overflow_kick(s);
     maybe_close_backend(s);
 }
 
-static struct sl__batch *take_batch(struct sl_store *s)
+void sl__store_dispatch(struct sl_store *s)
+{
+    dispatch(s);
+}
+
+struct sl__batch *sl__store_take_batch(struct sl_store *s)
 {
     struct sl__batch *b = s->free_batches;
     if (b) {
@@ -213,18 +241,31 @@ static struct sl__batch *take_batch(struct sl_store *s)
         b->arena_cap = 0;
     }
     b->n = 0;
+    b->run_id = 0;
+    b->replay = 0;
     b->arena_len = 0;
     b->op.next = NULL;
     b->op.is_call = 0;
     return b;
 }
 
+void sl__store_free_batch(struct sl_store *s, struct sl__batch *b)
+{
+    b->op.next = (struct sl__op *)s->free_batches; /* op is the first member */
+    s->free_batches = b;
+}
+
+void sl__store_push_batch(struct sl_store *s, struct sl__batch *b)
+{
+    s->batches_alive++;
+    enqueue(s, &b->op);
+}
+
 static void push_current(struct sl_store *s)
 {
     struct sl__batch *b = s->cur;
     s->cur = NULL;
-    s->batches_alive++;
-    enqueue(s, &b->op);
+    sl__store_push_batch(s, b);
 }
 
 static void push_partial(struct sl_store *s)
@@ -245,28 +286,35 @@ static struct sl__call *new_call(enum sl__call_kind kind, sl_store_cb cb, void *
 
 /* ---- completions from the backend ---------------------------------------- */
 
+void sl__store_notify_writable(struct sl_store *s)
+{
+    if (s->want_writable && !s->closing) {
+        s->want_writable = 0;
+        if (s->on_writable)
+            s->on_writable(s, s->writable_arg);
+    }
+}
+
 void sl__store_written(struct sl_store *s, struct sl__batch *b, int status, const char *err)
 {
     s->batches_in_backend--;
     s->batches_alive--;
-    s->rows_done += b->n;
-    if (status == 0) {
+    if (b->replay) {
+        /* its rows were done when they reached the overflow spool */
+        sl__overflow_replayed(s, b, status, err);
+    } else if ((s->rows_done += b->n, status == 0)) {
         s->rows_written += b->n;
     } else if (status == SL__SPOOLED) {
         s->rows_spooled += b->n;
+        s->rows_spooled_total += b->n;
     } else {
         s->rows_failed += b->n;
         if (s->close_status == 0)
             s->close_status = status;
         snprintf(s->err, sizeof(s->err), "%s", err ? err : "write failed");
     }
-    b->op.next = (struct sl__op *)s->free_batches; /* op is the first member */
-    s->free_batches = b;
-    if (s->want_writable && !s->closing) {
-        s->want_writable = 0;
-        if (s->on_writable)
-            s->on_writable(s, s->writable_arg);
-    }
+    sl__store_free_batch(s, b);
+    sl__store_notify_writable(s);
     dispatch(s);
 }
 
@@ -376,6 +424,8 @@ int sl_store_open(uv_loop_t *loop, const char *url, const struct sl_store_option
     }
     if (s->opts.flush_ms > 0)
         uv_timer_start(&s->flush_timer, on_flush_timer, s->opts.flush_ms, s->opts.flush_ms);
+    if (s->opts.overflow_spool)
+        sl__overflow_start(s);
     return 0;
 }
 
@@ -417,6 +467,16 @@ uint64_t sl_store_rows_pending(const struct sl_store *s)
 uint64_t sl_store_rows_spooled(const struct sl_store *s)
 {
     return s->rows_spooled;
+}
+
+uint64_t sl_store_rows_spooled_total(const struct sl_store *s)
+{
+    return s->rows_spooled_total;
+}
+
+const char *sl_store_overflow_path(const struct sl_store *s)
+{
+    return s->ov.state != SL__OV_OFF ? s->ov.spool.path : NULL;
 }
 
 const char *sl_store_spool_path(const struct sl_store *s)
@@ -461,28 +521,46 @@ static int copy_metadata(struct sl__batch *b, struct sl_record *row)
     return 0;
 }
 
+int sl__batch_add(struct sl__batch *b, const struct sl_record *rec)
+{
+    struct sl_record *row = &b->rows[b->n];
+    *row = *rec;
+    if (rec->metadata && copy_metadata(b, row) != 0)
+        return -1;
+    b->n++;
+    return 0;
+}
+
+/* A full current batch goes to the backend if the bound allows, else to
+ * the overflow spool if there is one; else it stays (0: it went). */
+static int move_full_batch(struct sl_store *s)
+{
+    if (s->batches_alive < s->opts.max_batches) {
+        push_current(s);
+        return 0;
+    }
+    if (s->opts.overflow_spool && sl__overflow_spill(s, s->cur) == 0) {
+        s->cur = NULL;
+        return 0;
+    }
+    return UV_EAGAIN;
+}
+
 int sl_store_append(struct sl_store *s, const struct sl_record *rec)
 {
-    if (s->cur && s->cur->n == s->opts.batch_rows) {
-        if (s->batches_alive >= s->opts.max_batches) {
-            s->want_writable = 1;
-            return UV_EAGAIN;
-        }
-        push_current(s);
+    if (s->cur && s->cur->n == s->opts.batch_rows && move_full_batch(s) != 0) {
+        s->want_writable = 1;
+        return UV_EAGAIN;
     }
     if (rec->metadata && rec->metadata_len > SL_STORE_METADATA_MAX)
         return UV_EINVAL;
     if (s->cur == NULL)
-        s->cur = take_batch(s);
-    struct sl__batch *b = s->cur;
-    struct sl_record *row = &b->rows[b->n];
-    *row = *rec;
-    if (rec->metadata && copy_metadata(b, row) != 0)
+        s->cur = sl__store_take_batch(s);
+    if (sl__batch_add(s->cur, rec) != 0)
         return UV_ENOMEM;
-    b->n++;
     s->rows_appended++;
-    if (s->cur->n == s->opts.batch_rows && s->batches_alive < s->opts.max_batches)
-        push_current(s);
+    if (s->cur->n == s->opts.batch_rows)
+        move_full_batch(s);
     return 0;
 }
 

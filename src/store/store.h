@@ -9,16 +9,20 @@
  *  - The queue is bounded: at most `max_batches` batches of `batch_rows`
  *    rows are pending. When it is full, append returns UV_EAGAIN and the
  *    caller keeps the record (backpressure, not loss); the store calls
- *    on_writable once there is room again.
+ *    on_writable once there is room again. With opts.overflow_spool (serve)
+ *    a full queue spills whole batches to a spool file instead, replayed
+ *    when the backend catches up; UV_EAGAIN then means the file is at its
+ *    cap (overflow.c).
  *  - Everything the backend does (open, migrate, write, query) reports back
  *    on the loop thread through callbacks. Only the backend touches the
  *    database connection. Two backends: SQLite (a writer thread) and
  *    PostgreSQL (libpq non-blocking on the loop, pooled, with a spool file
  *    for outages); store.c holds what they share (store_impl.h).
  *  - Nothing appended is dropped: sl_store_flush() completes when every
- *    record appended before it is durable (in the database, or in the
- *    PostgreSQL spool file while the database is away) or has failed, and
- *    the counters say which.
+ *    record appended before it is durable (in the database, in the
+ *    overflow spool, or in the PostgreSQL spool file while the database is
+ *    away) or has failed, and the counters say which. sl_store_close()
+ *    replays the overflow spool into the database before it closes.
  *
  * Ownership: sl_store_open() creates the store; sl_store_close() flushes,
  * tears the backend down and frees the store after its callback ran. */
@@ -60,10 +64,39 @@ struct sl_run_info {
     const char *params_json; /* the settings, for the record */
 };
 
-/* Analytics of one run, computed by SQL in the database. */
+/* serve runs: the requests of one status, model or deployment. */
+struct sl_serve_group {
+    char key[64]; /* the HTTP status, model or deployment ("" when none) */
+    uint64_t requests, succeeded, failed, cancelled, retries, fallbacks;
+    uint64_t prompt_tokens, completion_tokens;
+};
+/* A distribution in milliseconds; percentiles by nearest rank. */
+struct sl_serve_dist {
+    uint64_t n;
+    double p50, p95, p99, avg, max;
+};
+#define SL_SERVE_GROUPS_MAX 32
+struct sl_serve_stats {
+    struct sl_serve_group total;
+    uint64_t streamed;
+    double span_s;                /* first request in to last request out */
+    struct sl_serve_dist latency; /* in to out, queue included */
+    struct sl_serve_dist ttfb;    /* to the first byte sent; rows that sent one */
+    /* the largest groups first; *_more: how many did not fit */
+    unsigned n_status, n_model, n_deployment;
+    unsigned status_more, model_more, deployment_more;
+    struct sl_serve_group status[SL_SERVE_GROUPS_MAX], model[SL_SERVE_GROUPS_MAX],
+        deployment[SL_SERVE_GROUPS_MAX];
+};
+
+/* Analytics of one run, computed by SQL in the database. Which figures
+ * depends on the run's command: a serve run fills `serve`, any other
+ * (simulate) the rest. */
 struct sl_stats {
     int64_t run_id;
     char run_status[16];
+    char command[16];
+    struct sl_serve_stats serve;
     uint64_t requests, db_rows, succeeded, failed, cancelled, retries;
     unsigned concurrency, max_in_flight;
     double avg_processing_ms, p50_ms, p95_ms, p99_ms, avg_queue_ms;
@@ -80,6 +113,10 @@ struct sl_store_options {
     int create;     /* create the database if missing (stats: no) */
     int migrate;    /* apply pending migrations (else refuse an older schema) */
     int any_schema; /* accept any schema version, touch nothing (sluice migrate) */
+    /* read and never write (stats): the journal mode is left as it is,
+     * and no -wal or -shm is left behind, even by a user who may only read
+     * the file (SQLite) */
+    int read_only;
     /* PostgreSQL only */
     unsigned pool_size;          /* connections kept open (and batch writers) */
     unsigned max_overflow;       /* extra connections under load, closed when idle */
@@ -88,6 +125,13 @@ struct sl_store_options {
     unsigned write_timeout_ms;   /* a batch write without an answer: connection lost; 0: none */
     int spool;                   /* keep rows in a spool file while the database is away */
     const char *spool_path;      /* outage spool; NULL: sluice-spool-<hash>.bin here */
+    /* Overflow (serve): when the queue is at its bound, full batches go to
+     * a spool file and are replayed once the backend has room, so append
+     * says UV_EAGAIN only when that file is at its cap (or unusable). */
+    int overflow_spool;
+    const char *overflow_spool_path;   /* NULL: PATH.spool beside a SQLite file,
+                                          sluice-overflow-<hash>.bin here for PostgreSQL */
+    uint64_t overflow_spool_max_bytes; /* the cap (default 1 GiB) */
     /* where the store's own news goes (lost database, reconnects, spool);
      * NULL: stderr */
     void (*log)(const char *line, void *arg);
@@ -181,6 +225,11 @@ uint64_t sl_store_rows_failed(const struct sl_store *store);
 uint64_t sl_store_rows_pending(const struct sl_store *store);
 /* Rows kept in the spool file (PostgreSQL away) and not yet replayed. */
 uint64_t sl_store_rows_spooled(const struct sl_store *store);
+/* Rows ever put in a spool file by this store: the overflow spool (the
+ * queue was full) and the outage spool (PostgreSQL away). */
+uint64_t sl_store_rows_spooled_total(const struct sl_store *store);
+/* The overflow spool file, or NULL when not enabled. */
+const char *sl_store_overflow_path(const struct sl_store *store);
 /* The spool file (PostgreSQL), or NULL. */
 const char *sl_store_spool_path(const struct sl_store *store);
 /* SQL statements sent to the database so far. */

@@ -21,6 +21,7 @@
 #ifndef SL_STORE_IMPL_H
 #define SL_STORE_IMPL_H
 
+#include "store/spool.h"
 #include "store/store.h"
 
 struct sl__op {
@@ -31,7 +32,9 @@ struct sl__op {
 struct sl__batch {
     struct sl__op op;
     unsigned n;
-    char *arena; /* copies of the rows' metadata; grows, kept for reuse */
+    int64_t run_id; /* the run of its rows; 0: the run begun on this store */
+    int replay;     /* read back from the overflow spool (overflow.c) */
+    char *arena;    /* copies of the rows' metadata; grows, kept for reuse */
     size_t arena_len, arena_cap;
     struct sl_record rows[];
 };
@@ -75,6 +78,28 @@ struct sl__store_backend {
 };
 
 extern const struct sl__store_backend sl__sqlite_backend;
+
+/* The overflow spool (overflow.c): where full batches go when the queue
+ * is at its bound, replayed when the backend catches up. */
+enum sl__ov_state {
+    SL__OV_OFF,      /* not enabled (stats, migrate, simulate) */
+    SL__OV_STARTING, /* opening the file */
+    SL__OV_LEFTOVER, /* replaying what an earlier process left; no spills yet */
+    SL__OV_READY,
+    SL__OV_BROKEN, /* a file error: no more spills (backpressure); the file is kept */
+    SL__OV_CLOSING,
+    SL__OV_CLOSED,
+};
+
+struct sl__overflow {
+    enum sl__ov_state state;
+    struct sl_spool spool;
+    unsigned appends;       /* frames handed to the spool, not yet on disk */
+    uint64_t append_bytes;  /* their size */
+    int replaying;          /* a frame is being read, or its batch is in the backend */
+    int replay_failed;      /* the backend refused replayed rows: they stay in the file */
+    uint64_t leftover_rows; /* replayed from an earlier process's file */
+};
 extern const struct sl__store_backend sl__pg_backend;
 
 struct sl_store {
@@ -98,6 +123,8 @@ struct sl_store {
     /* written: rows put in the database (replayed spool rows included);
      * spooled: rows in the spool file now; done: appended rows completed */
     uint64_t rows_written, rows_failed, rows_spooled, rows_appended, rows_done;
+    uint64_t rows_spooled_total; /* rows ever put in a spool (overflow or outage) */
+    struct sl__overflow ov;
     int want_writable, closing, open_failed;
     void (*on_writable)(struct sl_store *, void *);
     void *writable_arg;
@@ -120,6 +147,33 @@ void sl__store_backend_closed(struct sl_store *s);
  * message (the rows themselves are bounded by the batch queue). */
 void *sl__xcalloc(size_t n, size_t size);
 void sl__oom(void) __attribute__((noreturn));
+
+/* The overflow spool, driven by store.c on the loop thread. */
+void sl__overflow_start(struct sl_store *s);
+/* Takes a full batch into the spool (the batch returns to the free list);
+ * UV_EAGAIN when it cannot (not ready, at the size cap, too many frames
+ * in flight): the caller applies backpressure. */
+int sl__overflow_spill(struct sl_store *s, struct sl__batch *b);
+/* Starts replaying the next frame if the backend has room (or the store
+ * is closing). */
+void sl__overflow_kick(struct sl_store *s);
+/* A replayed batch completed in the backend. */
+void sl__overflow_replayed(struct sl_store *s, struct sl__batch *b, int status, const char *err);
+/* Nothing in flight and nothing left to replay (or replay impossible). */
+int sl__overflow_idle(const struct sl_store *s);
+/* Closes the file (removed when empty), then calls done. */
+void sl__overflow_close(struct sl_store *s, void (*done)(struct sl_store *s));
+/* Shared with store.c: a batch from the free list, and queueing one. */
+struct sl__batch *sl__store_take_batch(struct sl_store *s);
+/* Copies rec (and its metadata) into b; -1 when out of memory. */
+int sl__batch_add(struct sl__batch *b, const struct sl_record *rec);
+void sl__store_push_batch(struct sl_store *s, struct sl__batch *b);
+void sl__store_free_batch(struct sl_store *s, struct sl__batch *b);
+void sl__store_log(struct sl_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The store's state changed: run what can run (calls, the close). */
+void sl__store_dispatch(struct sl_store *s);
+/* Room again for the caller that was told UV_EAGAIN. */
+void sl__store_notify_writable(struct sl_store *s);
 
 /* {"model":"...","prompt_tokens":N}: returns the length written. */
 int sl__format_metadata(char *buf, size_t size, const struct sl_record *r);

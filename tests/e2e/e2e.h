@@ -128,10 +128,13 @@ static inline void e2e_free(struct e2e_run *r)
 static inline int e2e_start_server(const char *name, const char *const *args, pid_t *pid_out)
 {
     *pid_out = e2e_spawn_as(name, args);
-    char out_path[300];
-    snprintf(out_path, sizeof(out_path), "%s.out", name);
+    /* local paths: e2e_path's few buffers are reused, and a caller may
+     * still hold one (its --db path, say) */
+    char out_path[600], err_path[600];
+    snprintf(out_path, sizeof(out_path), "%s/%s.out", e2e_dir, name);
+    snprintf(err_path, sizeof(err_path), "%s/%s.err", e2e_dir, name);
     for (int i = 0; i < 500; i++) {
-        char *out = e2e_slurp(e2e_path(out_path));
+        char *out = e2e_slurp(out_path);
         /* the text line, or with --log-format json the "listening" event */
         static const char text[] = "listening on http://127.0.0.1:";
         static const char json[] = "\"event\":\"listening\",\"url\":\"http://127.0.0.1:";
@@ -141,10 +144,8 @@ static inline int e2e_start_server(const char *name, const char *const *args, pi
         if (port > 0)
             return port;
         int ws;
-        if (waitpid(*pid_out, &ws, WNOHANG) == *pid_out) {
-            snprintf(out_path, sizeof(out_path), "%s.err", name);
-            cr_assert_fail("sluice %s exited at start: %s", args[0], e2e_slurp(e2e_path(out_path)));
-        }
+        if (waitpid(*pid_out, &ws, WNOHANG) == *pid_out)
+            cr_assert_fail("sluice %s exited at start: %s", args[0], e2e_slurp(err_path));
         usleep(10000);
     }
     cr_assert_fail("sluice %s did not start", args[0]);
