@@ -19,6 +19,7 @@ static const struct {
     [SL_E_UNAUTHORIZED] = {"unauthorized", 401},
     [SL_E_DEADLINE] = {"deadline_exceeded", 0},
     [SL_E_CANCELLED] = {"cancelled", 0},
+    [SL_E_TOO_LARGE] = {"response_too_large", 0},
 };
 
 const char *sl_err_name(enum sl_err err)

@@ -19,6 +19,7 @@ enum sl_err {
     SL_E_UNAUTHORIZED, /* 401 */
     SL_E_DEADLINE,     /* the request's total deadline passed */
     SL_E_CANCELLED,    /* stopped by the user */
+    SL_E_TOO_LARGE,    /* the response (or one SSE event) passed the gateway's limit */
     SL_E__COUNT
 };
 

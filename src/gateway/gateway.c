@@ -23,6 +23,16 @@
  *    finish() exactly once.
  *  - `down` is the client's request; it becomes NULL once the response to
  *    the client ended or the client went away, and is never touched after.
+ *    Only the down_* functions write to the client (see "the client side").
+ *  - A stream is relayed event by event: bytes go to the client only up to
+ *    the end of the last whole event, the rest waits (at most one event,
+ *    bounded by SL_SSE_DEFAULT_MAX_EVENT). So the client never gets half an
+ *    event, nothing of an event over the limit, and nothing after [DONE]:
+ *    the client's stream ends at [DONE], whatever the upstream does next.
+ *  - What a request's row says (docs/serve.md): `error` is the final one
+ *    (SL_OK for a stream that succeeded after retries); a cancelled request
+ *    has error SL_E_CANCELLED, streamed or not; `final_status` is what the
+ *    client saw (499 when nothing reached it).
  *  - Teardown of a gw_req: finish() unlinks it and closes both timers; the
  *    struct is freed when both close callbacks ran and the token-counting
  *    job (if any) came back.
@@ -52,6 +62,7 @@
 #include "retry/retrier.h"
 
 #define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
+#define MAX_EVENT_BYTES    SL_SSE_DEFAULT_MAX_EVENT
 /* Token counting goes to the thread pool in batches of up to COUNT_BATCH
  * requests, or after COUNT_DELAY_MS: one thread wake-up per batch, not per
  * request (a wake-up per request cost more than the counting). */
@@ -134,7 +145,11 @@ struct gw_req {
     double retry_after_ms;
     struct sl_buf resp;
     struct sl_sse_parser sse;
+    struct sl_buf held; /* a stream's bytes after its last whole event */
+    size_t done_at;     /* where [DONE] ended, in the chunk that held it */
     int saw_done, paused;
+    int stream_ok; /* the client's stream ended with [DONE]: the request succeeded */
+    int too_large; /* the response, or one event, passed the limit */
     unsigned usage_prompt, usage_completion;
 
     int committed, cancelled, client_gone;
@@ -199,6 +214,75 @@ static void respond_error(struct sl_http_req *down, const char *id, int status, 
     char body[1536];
     size_t n = sl_http_error_body(body, sizeof(body), type, code, message);
     respond(down, id, status, body, n, retry_after_s);
+}
+
+/* ---- the client side ------------------------------------------------------
+ *
+ * r->down is the one place that knows whether the client can still be
+ * written to, and the functions below are the only ones that write to it.
+ * It is cleared by a terminal write (a whole response, a stream's end),
+ * which first detaches on_abort, so that whatever the socket does inside the
+ * write the request is not called back; and by on_client_gone, which can run
+ * inside a stream start or write: the kernel refuses the bytes because the
+ * client had reset the connection before the server read that reset (it had
+ * stopped reading, for example because the client pipelined more bytes).
+ * So every write checks r->down, and no code may assume the client is still
+ * there after a stream start or write. */
+
+static struct sl_http_req *down_take(struct gw_req *r)
+{
+    struct sl_http_req *d = r->down;
+    if (d != NULL) {
+        r->down = NULL;
+        sl_http_req_on_abort(d, NULL, NULL);
+    }
+    return d;
+}
+
+/* A whole JSON response (when the client is still there), counted and
+ * recorded as the status the client saw. */
+static void down_respond(struct gw_req *r, int status, const char *body, size_t len,
+                         int retry_after_s)
+{
+    struct sl_http_req *d = down_take(r);
+    if (d == NULL)
+        return;
+    count_status(r, status);
+    r->final_status = status;
+    respond(d, r->id, status, body, len, retry_after_s);
+}
+
+static void down_respond_error(struct gw_req *r, int status, const char *type, const char *code,
+                               const char *message, int retry_after_s)
+{
+    char body[1536];
+    size_t n = sl_http_error_body(body, sizeof(body), type, code, message);
+    down_respond(r, status, body, n, retry_after_s);
+}
+
+/* Part of a stream. The client may turn out to be gone: then
+ * on_client_gone ran inside this call and r->down is NULL. */
+static void down_stream_write(struct gw_req *r, const char *data, size_t len)
+{
+    if (r->down != NULL && len > 0)
+        sl_http_stream_write(r->down, data, len);
+}
+
+/* Ends a committed stream: cleanly when type is NULL, else with one error
+ * event. Nothing is written to the client after. */
+static void down_stream_end(struct gw_req *r, const char *type, const char *code,
+                            const char *message)
+{
+    struct sl_http_req *d = down_take(r);
+    if (d == NULL)
+        return;
+    if (type != NULL) {
+        char body[1024], event[1200];
+        sl_http_error_body(body, sizeof(body), type, code, message);
+        int n = snprintf(event, sizeof(event), "data: %s\n\n", body);
+        sl_http_stream_write(d, event, (size_t)n);
+    }
+    sl_http_stream_end(d); /* safe on a connection that failed in the write */
 }
 
 /* ---- finishing ----------------------------------------------------------- */
@@ -348,11 +432,10 @@ static void finish(struct gw_req *r)
         return;
     struct sl_gateway *gw = r->gw;
     r->state = R_FINISHED;
-    if (r->down) {
-        /* nobody answered yet: should not happen, but never leave a client hanging */
-        respond_error(r->down, r->id, 500, "server_error", "internal", "internal error", 0);
-        r->down = NULL;
-    }
+    /* nobody answered yet: should not happen, but never leave a client hanging */
+    down_respond_error(r, 500, "server_error", "internal", "internal error", 0);
+    if (r->cancelled)
+        r->error = SL_E_CANCELLED; /* streamed or not, whatever the attempt said */
     sl_list_remove(&r->node);
     gw->in_flight--;
     struct sl_gw_log_row *w = &r->row;
@@ -369,7 +452,9 @@ static void finish(struct gw_req *r)
     w->total_ms = ms_since(r->t0_ns);
     w->status = r->final_status;
     w->error = r->error;
-    w->outcome = r->cancelled ? SL_GW_CANCELLED : r->error == SL_OK ? SL_GW_OK : SL_GW_ERROR;
+    w->outcome = r->error == SL_OK            ? SL_GW_OK
+                 : r->error == SL_E_CANCELLED ? SL_GW_CANCELLED
+                                              : SL_GW_ERROR;
     w->stream = r->stream;
     w->prompt_tokens = r->usage_prompt;
     w->completion_tokens = r->usage_completion;
@@ -382,6 +467,7 @@ static void finish(struct gw_req *r)
         uv_timer_start(&gw->count_timer, on_count_timer, COUNT_DELAY_MS, 0);
     /* what waits for token counting keeps only the row and the client's body */
     sl_buf_release(&r->resp);
+    sl_buf_release(&r->held);
     sl_sse_parser_release(&r->sse);
     free(r->up_body);
     r->up_body = NULL;
@@ -410,51 +496,28 @@ static void respond_failure(struct gw_req *r)
 {
     if (r->down == NULL)
         return;
-    char body[1024];
-    size_t n;
-    int status;
+    char msg[160];
     if (r->cancelled) {
-        status = 499;
-        char msg[96];
         snprintf(msg, sizeof(msg), "request %s was cancelled", r->id);
-        n = sl_http_error_body(body, sizeof(body), "cancelled", "request_cancelled", msg);
-    } else if ((r->error == SL_E_BAD_REQUEST || r->error == SL_E_UNAUTHORIZED) && r->up_status &&
-               r->resp.len > 0) {
-        /* a permanent upstream error is the client's to see, as it was */
-        status = r->up_status;
-        count_status(r, status);
-        r->final_status = status;
-        respond(r->down, r->id, status, r->resp.ptr, r->resp.len, 0);
-        r->down = NULL;
+        down_respond_error(r, 499, "cancelled", "request_cancelled", msg, 0);
         return;
-    } else {
-        status = status_for(r->error);
-        char upstream[32] = "";
-        if (r->up_status)
-            snprintf(upstream, sizeof(upstream), ", HTTP %d", r->up_status);
-        char msg[160];
+    }
+    if ((r->error == SL_E_BAD_REQUEST || r->error == SL_E_UNAUTHORIZED) && r->up_status &&
+        r->resp.len > 0) {
+        /* a permanent upstream error is the client's to see, as it was */
+        down_respond(r, r->up_status, r->resp.ptr, r->resp.len, 0);
+        return;
+    }
+    char upstream[32] = "";
+    if (r->up_status)
+        snprintf(upstream, sizeof(upstream), ", HTTP %d", r->up_status);
+    if (r->error == SL_E_TOO_LARGE)
+        snprintf(msg, sizeof(msg), "the upstream's response is larger than %u MiB%s",
+                 MAX_RESPONSE_BYTES >> 20, upstream);
+    else
         snprintf(msg, sizeof(msg), "the upstream failed after %u attempt%s: %s%s", r->attempts,
                  r->attempts == 1 ? "" : "s", sl_err_name(r->error), upstream);
-        n = sl_http_error_body(body, sizeof(body), "upstream_error", sl_err_name(r->error), msg);
-    }
-    count_status(r, status);
-    r->final_status = status;
-    respond(r->down, r->id, status, body, n, 0);
-    r->down = NULL;
-}
-
-/* Ends a stream that was already committed with an error event. */
-static void end_stream_with_error(struct gw_req *r, const char *type, const char *code,
-                                  const char *message)
-{
-    if (r->down == NULL)
-        return;
-    char body[1024], event[1200];
-    sl_http_error_body(body, sizeof(body), type, code, message);
-    int n = snprintf(event, sizeof(event), "data: %s\n\n", body);
-    sl_http_stream_write(r->down, event, (size_t)n);
-    sl_http_stream_end(r->down);
-    r->down = NULL;
+    down_respond_error(r, status_for(r->error), "upstream_error", sl_err_name(r->error), msg, 0);
 }
 
 /* ---- upstream attempts --------------------------------------------------- */
@@ -487,9 +550,8 @@ static enum sl_err classify(const struct sl_http_result *res, int status)
 
 static void on_stream_drain(struct sl_http_req *down, void *data)
 {
-    (void)down;
     struct gw_req *r = data;
-    sl_http_stream_on_drain(r->down, NULL, NULL);
+    sl_http_stream_on_drain(down, NULL, NULL);
     if (r->paused) {
         r->paused = 0;
         sl_http_request_resume(&r->up);
@@ -545,8 +607,11 @@ static void read_usage(struct gw_req *r, const char *text, size_t len)
 static void on_sse_event(void *arg, const struct sl_sse_event *ev)
 {
     struct gw_req *r = arg;
+    if (r->saw_done)
+        return; /* events after [DONE] are not the client's */
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         r->saw_done = 1;
+        r->done_at = r->sse.boundary;
         return;
     }
     /* the final chunk carries usage (OpenAI, stream_options.include_usage) */
@@ -576,27 +641,66 @@ static void on_up_headers(struct sl_http_request *up, int status,
                         (double)(r->first_byte_ns - r->t0_ns) / 1e9);
         r->final_status = status;
         count_status(r, status);
+        /* the client may turn out to be gone: then on_client_gone ran */
         sl_http_stream_start(r->down, status, h, 2, "text/event-stream");
     }
+}
+
+/* Relays a piece of a committed stream, whole events only (see the design
+ * notes): up to the end of the last whole event, or of [DONE]; the rest is
+ * held for the next piece. [DONE] ends the client's stream; an event over
+ * the limit ends it with one error event. Either way the upstream is
+ * dropped if it has more to say. */
+static void relay(struct gw_req *r, const char *data, size_t len)
+{
+    int rc = sl_sse_parser_feed(&r->sse, data, len);
+    size_t upto = r->saw_done ? r->done_at : r->sse.boundary;
+    if (upto > 0) {
+        down_stream_write(r, r->held.ptr, r->held.len);
+        sl_buf_reset(&r->held);
+        down_stream_write(r, data, upto);
+    }
+    if (r->down == NULL)
+        return; /* the client is gone: on_client_gone cancelled the upstream */
+    if (r->saw_done) {
+        r->stream_ok = 1;
+        down_stream_end(r, NULL, NULL, NULL);
+        if (upto < len)
+            sl_http_request_cancel(&r->up); /* bytes after [DONE]: not worth reusing */
+        return;
+    }
+    if (rc == 0 && sl_buf_append(&r->held, data + upto, len - upto) == 0)
+        return;
+    r->too_large = 1;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "an event of the upstream's stream is larger than %u KiB",
+             (unsigned)(MAX_EVENT_BYTES >> 10));
+    down_stream_end(r, "upstream_error", "response_too_large", msg);
+    sl_http_request_cancel(&r->up);
 }
 
 static int on_up_body(struct sl_http_request *up, const char *data, size_t len)
 {
     struct gw_req *r = up->data;
     if (r->committed) {
-        if (r->down == NULL)
-            return 0; /* the client is gone; the cancel is on its way */
+        if (r->down == NULL) {
+            /* the client is gone (the cancel is on its way), or its stream
+             * is over: bytes after [DONE] or past the limit go nowhere */
+            if (r->stream_ok && len > 0)
+                sl_http_request_cancel(up);
+            return 0;
+        }
         if (sl_http_stream_pending(r->down) > STREAM_HIGH_WATER) {
             r->paused = 1;
             sl_http_stream_on_drain(r->down, on_stream_drain, r);
             return SL_HTTP_PAUSE; /* a slow client slows the upstream read */
         }
-        sl_http_stream_write(r->down, data, len);
-        sl_sse_parser_feed(&r->sse, data, len);
+        relay(r, data, len);
         return 0;
     }
-    if (sl_buf_append(&r->resp, data, len) != 0) {
-        /* larger than we will hold: fail the attempt */
+    if (!r->too_large && sl_buf_append(&r->resp, data, len) != 0) {
+        /* larger than we will hold: fail the attempt (a 502, not a cancel) */
+        r->too_large = 1;
         sl_http_request_cancel(up);
     }
     return 0;
@@ -611,26 +715,28 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
     dm->attempts++;
     sl_prom_observe(&dm->upstream_latency, (double)res->total_ns / 1e9);
     if (r->committed) {
-        /* a relayed stream: its end is the request's end, never a retry */
-        int clean = res->err == SL_OK && r->saw_done;
-        if (r->cancelled) {
-            end_stream_with_error(r, "cancelled", "request_cancelled", "the request was cancelled");
-        } else if (!clean) {
+        /* a relayed stream: its end is the request's end, never a retry;
+         * its outcome is this attempt's, whatever the earlier ones were */
+        if (r->stream_ok) {
+            r->error = SL_OK; /* [DONE] reached the client; what followed is not its concern */
+        } else if (r->cancelled) {
+            r->error = SL_E_CANCELLED;
+            down_stream_end(r, "cancelled", "request_cancelled", "the request was cancelled");
+        } else if (r->too_large) {
+            r->error = SL_E_TOO_LARGE; /* the stream was ended in relay() */
+        } else {
             r->error = res->err != SL_OK ? res->err : SL_E_CONN_RESET;
-            end_stream_with_error(r, "upstream_error", "stream_interrupted",
-                                  "the upstream stream ended before its end marker");
-        } else if (r->down) {
-            sl_http_stream_end(r->down);
-            r->down = NULL;
+            down_stream_end(r, "upstream_error", "stream_interrupted",
+                            "the upstream stream ended before its end marker");
         }
         if (!r->cancelled)
-            sl_gw_report(r->dep, clean, uv_now(gw->loop));
+            sl_gw_report(r->dep, r->stream_ok, uv_now(gw->loop));
         sl_retrier_report(&r->retrier, r->cancelled ? SL_E_CANCELLED : SL_OK, -1);
         return;
     }
-    enum sl_err err = r->cancelled ? SL_E_CANCELLED : classify(res, r->up_status);
-    if (res->err == SL_OK && r->resp.len > MAX_RESPONSE_BYTES)
-        err = SL_E_BAD_GATEWAY;
+    enum sl_err err = r->cancelled   ? SL_E_CANCELLED
+                      : r->too_large ? SL_E_TOO_LARGE
+                                     : classify(res, r->up_status);
     if (err != SL_E_CANCELLED)
         sl_gw_report(r->dep, err == SL_OK || err == SL_E_BAD_REQUEST, uv_now(gw->loop));
     r->error = err;
@@ -644,9 +750,12 @@ static void start_attempt(struct sl_retrier *rt)
     const struct sl_gw_deployment *d = r->dep->cfg;
     r->attempts++;
     sl_buf_reset(&r->resp);
+    sl_buf_reset(&r->held);
     sl_sse_parser_reset(&r->sse);
     r->up_status = 0;
     r->saw_done = 0;
+    r->done_at = 0;
+    r->too_large = 0;
     r->paused = 0;
     size_t nh = 0;
     r->up_headers[nh++] = (struct sl_http_field){"Content-Type", "application/json"};
@@ -724,29 +833,22 @@ static void on_attempts_done(struct sl_retrier *rt)
     struct gw_req *r = rt->data;
     const struct sl_retry_outcome *o = &rt->outcome;
     release_permit(r);
+    if (r->committed) {
+        finish(r); /* on_up_done ended the stream and set r->error */
+        return;
+    }
     if (r->cancelled || o->last_error == SL_E_CANCELLED) {
         r->cancelled = 1;
-        if (r->committed)
-            end_stream_with_error(r, "cancelled", "request_cancelled", "the request was cancelled");
         respond_failure(r);
         finish(r);
         return;
     }
-    if (r->committed) {
-        finish(r); /* the stream was ended in on_up_done */
-        return;
-    }
     if (o->last_error == SL_OK) {
         r->error = SL_OK;
-        r->final_status = r->up_status;
         r->first_byte_ns = uv_hrtime(); /* a JSON response goes out whole, now */
-        count_status(r, r->up_status);
         if (r->resp.len)
             read_usage(r, r->resp.ptr, r->resp.len);
-        if (r->down) {
-            respond(r->down, r->id, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
-            r->down = NULL;
-        }
+        down_respond(r, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
         finish(r);
         return;
     }
@@ -791,14 +893,9 @@ static void on_admitted(struct sl_sem_waiter *w, int status)
         return;
     }
     /* queue timeout */
-    if (r->down) {
-        count_status(r, 429);
-        r->final_status = 429;
-        r->error = SL_E_RATE_LIMITED;
-        respond_error(r->down, r->id, 429, "rate_limit_error", "queue_timeout",
-                      "timed out waiting for a free upstream slot", 1);
-        r->down = NULL;
-    }
+    r->error = SL_E_RATE_LIMITED;
+    down_respond_error(r, 429, "rate_limit_error", "queue_timeout",
+                       "timed out waiting for a free upstream slot", 1);
     finish(r);
 }
 
@@ -854,14 +951,9 @@ static void pick_and_admit(struct gw_req *r)
         full = 1; /* this one's queue is full: another deployment may have room */
     }
     if (full && r->attempts == 0) {
-        count_status(r, 429);
-        r->final_status = 429;
         r->error = SL_E_RATE_LIMITED;
-        if (r->down) {
-            respond_error(r->down, r->id, 429, "rate_limit_error", "queue_full",
-                          "every upstream queue for this model is full", 1);
-            r->down = NULL;
-        }
+        down_respond_error(r, 429, "rate_limit_error", "queue_full",
+                           "every upstream queue for this model is full", 1);
         finish(r);
         return;
     }
@@ -873,7 +965,9 @@ static void pick_and_admit(struct gw_req *r)
 
 static void cancel(struct gw_req *r)
 {
-    if (r->cancelled || r->state == R_FINISHED)
+    /* a stream that reached [DONE] is answered: nothing left to cancel for
+     * the client (its upstream still goes, on close, with the client) */
+    if (r->cancelled || r->state == R_FINISHED || r->stream_ok)
         return;
     r->cancelled = 1;
     r->gw->cancelled++;
@@ -1010,7 +1104,8 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
     r->t0_ns = uv_hrtime();
     r->started_us = sl_wall_us();
     sl_rng_seed(&r->rng, sl_rng_next(&gw->rng), 0);
-    sl_buf_init(&r->resp, MAX_RESPONSE_BYTES + 1);
+    sl_buf_init(&r->resp, MAX_RESPONSE_BYTES);
+    sl_buf_init(&r->held, MAX_EVENT_BYTES);
     sl_sse_parser_init(&r->sse, 0, on_sse_event, r);
     sl_sem_timed_init(gw->loop, &r->admit);
     sl_retrier_init(gw->loop, &r->retrier);

@@ -24,9 +24,10 @@
  *    discarding until the client closes or a short timer: so a client still
  *    sending a body we refused reads our answer instead of a reset), CLOSING.
  *  - The end of the client's input (EOF) while a response is in progress
- *    aborts it, unless the request asked to close the connection: such a
- *    client may shut down its write side and wait for the answer (a
- *    half-close). Write errors and resets always abort.
+ *    aborts it, Connection: close or not (as nginx does): a half-close
+ *    cannot be told from a client that left, and for a gateway an answer
+ *    nobody reads is upstream work to stop. Once the response has ended,
+ *    an EOF only waits for the last bytes to be written.
  *  - Writes: uv_try_write first; what the kernel did not take is copied
  *    into one heap write request. `pending` counts those bytes: it is the
  *    stream's backpressure signal.
@@ -532,7 +533,9 @@ void sl_http_stream_on_drain(struct sl_http_req *req, void (*cb)(struct sl_http_
 void sl_http_stream_end(struct sl_http_req *req)
 {
     struct conn *c = req->conn;
-    assert(c->state == C_HANDLING && req->streaming);
+    /* CLOSING: a write of this response failed just now, with on_abort
+     * detached; the request lives until the close callbacks run */
+    assert(req->streaming && (c->state == C_HANDLING || c->state == C_CLOSING));
     req->on_abort = NULL;
     if (!req->head_only && !req->raw) {
         uv_buf_t buf = uv_buf_init("0\r\n\r\n", 5);
@@ -835,15 +838,6 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
          * response ends (the bytes wait in the kernel, the client waits). */
         uv_read_stop(stream);
         c->reading = 0;
-        return;
-    }
-    if (nread == UV_EOF && (c->state == C_HANDLING || c->state == C_FLUSHING) &&
-        !c->req.head.keep_alive) {
-        /* A client that asked to close may half-close and wait for the
-         * answer: keep answering; a write error will tell if it is gone. */
-        c->peer_eof = 1;
-        c->reading = 0;
-        uv_read_stop(stream);
         return;
     }
     if (nread == UV_EOF && c->state == C_FLUSHING && c->pending > 0) {

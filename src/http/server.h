@@ -95,7 +95,9 @@ size_t sl_http_stream_pending(const struct sl_http_req *req);
 /* cb runs when pending drops to zero after having been above zero. */
 void sl_http_stream_on_drain(struct sl_http_req *req, void (*cb)(struct sl_http_req *, void *),
                              void *data);
-/* Ends the stream cleanly. The request is invalid after. */
+/* Ends the stream cleanly. The request is invalid after. Also allowed
+ * right after a stream write that failed (the connection is closing) when
+ * on_abort was detached first: it then only releases the request. */
 void sl_http_stream_end(struct sl_http_req *req);
 
 /* Drops the connection without ending the response: with reset, a TCP RST

@@ -134,6 +134,7 @@ int sl_sse_parser_feed(struct sl_sse_parser *p, const char *data, size_t len)
 {
     const char *s = data, *end = data + len;
     int rc = p->error;
+    p->boundary = 0;
     if (rc != 0)
         goto out;
     /* A BOM may itself arrive split; bytes that only looked like one are
@@ -167,6 +168,9 @@ int sl_sse_parser_feed(struct sl_sse_parser *p, const char *data, size_t len)
         if (p->in_comment) {
             p->in_comment = 0;
         } else if (p->line.len == 0) { /* whole line in this chunk: no copy */
+            if (eol == s) /* a blank line: the event ends after it (and its CRLF's LF) */
+                p->boundary =
+                    (size_t)(eol - data) + 1 + (*eol == '\r' && eol + 1 < end && eol[1] == '\n');
             rc = process_line(p, s, (size_t)(eol - s));
         } else {
             rc = put(p, &p->line, s, (size_t)(eol - s));

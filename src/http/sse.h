@@ -55,6 +55,11 @@ struct sl_sse_parser {
     unsigned char pending;    /* a field line was seen since the last blank line */
     unsigned char skip_lf;    /* the last chunk ended in CR: drop a leading LF */
     unsigned char in_comment; /* inside a comment line, which is not buffered */
+    /* Bytes of the data given to the current sl_sse_parser_feed() up to and
+     * including the last blank line (the end of an event), or 0. Valid in
+     * the callback (the end of the event being dispatched) and after feed
+     * returns: a relay that forwards only up to here forwards whole events. */
+    size_t boundary;
 };
 
 /* max_event 0 means SL_SSE_DEFAULT_MAX_EVENT. */

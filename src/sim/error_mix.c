@@ -1,11 +1,12 @@
 #include "sim/error_mix.h"
 
-/* Every class an attempt can fail with; deadline and cancellation are
- * outcomes of the run, not of the processor. */
+/* Every class an attempt can fail with; deadline, cancellation and a
+ * response over the gateway's limit are outcomes of the run, not of the
+ * processor. */
 static int lookup(const char *name, int len)
 {
     int cls = sl_err_parse(name, len);
-    return cls == SL_E_DEADLINE || cls == SL_E_CANCELLED ? -1 : cls;
+    return cls == SL_E_DEADLINE || cls == SL_E_CANCELLED || cls == SL_E_TOO_LARGE ? -1 : cls;
 }
 
 static const char *class_name(int id)

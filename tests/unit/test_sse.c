@@ -437,3 +437,29 @@ Test(sse, append_is_bounded_and_atomic)
     cr_assert_str_eq(buf.ptr, SL_SSE_DONE);
     sl_buf_release(&buf);
 }
+
+/* The boundary is what a relay may forward: the bytes up to the end of the
+ * last blank line of the piece just fed (CRLF's LF included when it is in
+ * the piece), or 0 when the piece ended no event. */
+static void boundary_cb(void *arg, const struct sl_sse_event *ev)
+{
+    struct sl_sse_parser *p = arg;
+    (void)ev;
+    cr_assert_gt(p->boundary, 0, "the event's end is known in its callback");
+}
+
+Test(sse, boundary_marks_the_end_of_the_last_whole_event)
+{
+    struct sl_sse_parser p;
+    sl_sse_parser_init(&p, 0, boundary_cb, &p);
+    p.arg = &p;
+    cr_assert_eq(FEED(&p, "data: a\n\ndata: b"), 0);
+    cr_assert_eq(p.boundary, 9);
+    cr_assert_eq(FEED(&p, "cd"), 0);
+    cr_assert_eq(p.boundary, 0, "no event ended in this piece");
+    cr_assert_eq(FEED(&p, "\r\n\r\n: ping\r\n\r\nda"), 0);
+    cr_assert_eq(p.boundary, 14, "after the comment's blank line, its LF included");
+    cr_assert_eq(FEED(&p, "ta: x\n\r"), 0);
+    cr_assert_eq(p.boundary, 7, "a split CRLF: up to the CR");
+    sl_sse_parser_release(&p);
+}
