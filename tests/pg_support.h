@@ -156,24 +156,36 @@ static inline long long pgt_terminate_backends(void)
     return pgt_int(pgt_admin_url(), sql);
 }
 
-/* Waits (at most 30 s: a loaded machine opens and migrates slowly) until a
- * run has begun in the database at url: its run row exists. */
-static inline void pgt_wait_for_run(const char *url)
+/* Waits (at most 30 s: a loaded machine, ASan, a cold cluster) until the
+ * query `sql` (one integer, sluice's schema on the search path) in the
+ * database at url returns at least min. Connection failures and errors
+ * (no table yet) count as not yet. */
+static inline void pgt_wait_for_count(const char *url, const char *sql, long long min,
+                                      const char *what)
 {
     for (int i = 0; i < 1500; i++) {
         PGconn *c = PQconnectdb(url);
-        int begun = 0;
+        long long n = -1;
         if (PQstatus(c) == CONNECTION_OK) {
-            PGresult *r = PQexec(c, "SELECT count(*) FROM sluice.runs");
-            begun = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
+            PQsetNoticeProcessor(c, pgt_quiet, NULL);
+            PQclear(PQexec(c, "SET search_path TO sluice"));
+            PGresult *r = PQexec(c, sql);
+            if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+                n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
             PQclear(r);
         }
         PQfinish(c);
-        if (begun)
+        if (n >= min)
             return;
         usleep(20000);
     }
-    cr_assert_fail("the run never began");
+    cr_assert_fail("%s: %s never reached %lld", what, sql, min);
+}
+
+/* Waits until a run has begun in the database at url: its run row exists. */
+static inline void pgt_wait_for_run(const char *url)
+{
+    pgt_wait_for_count(url, "SELECT count(*) FROM runs", 1, "the run never began");
 }
 
 /* A socket on 127.0.0.1 that accepts TCP connections (the kernel does)

@@ -83,18 +83,19 @@ Test(load, duration_bounds_a_closed_loop)
 {
     struct stub s = stub_start((struct stub_opts){.delay_ms = 5});
     const char *args[] = {"load", url(&s, "/"), "-d", "500ms", "-c", "2", "--json", NULL};
-    uint64_t t0 = uv_hrtime();
     struct e2e_run r = e2e_run(args);
-    double wall_ms = ms_since(t0);
     stub_stop(&s);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     assert_counts_add_up(r.out);
     double secs = e2e_json_num(r.out, "duration_s");
-    cr_assert(secs >= 0.5 && secs < 1.5, "duration %.3f s", secs);
-    cr_assert(wall_ms < 5000, "took %.0f ms", wall_ms);
-    /* Two connections, ~5 ms each: ~200 requests in 0.5 s; generous bounds. */
+    /* Not before the duration; the wide ceiling only catches a bound read
+     * in the wrong unit (a loaded machine stretches the last responses, not
+     * seconds into tens of them). */
+    cr_assert(secs >= 0.5 && secs < 10, "duration %.3f s", secs);
+    /* Two connections, >= 5 ms each: at most ~200 requests in 0.5 s. How
+     * many it managed is a speed figure, so the floor is only 'some'. */
     long n = num(r.out, "requests");
-    cr_assert(n >= 20 && n <= 400, "%ld requests", n);
+    cr_assert(n >= 2 && n <= 400, "%ld requests", n);
     cr_assert(e2e_json_num(r.out, "p50_ms") >= 4, "%s", r.out);
     assert_clean_exit(&r);
     e2e_free(&r);
@@ -126,8 +127,11 @@ Test(load, open_loop_latency_includes_the_queueing_time)
     r = e2e_run(closed);
     stub_stop(&s);
     cr_assert_eq(r.status, 0);
+    /* The contrast, as an order: the closed loop's worst is a request's
+     * own 50 ms, below the open loop's p99 that includes the queue. */
     double cp99 = e2e_json_num(r.out, "p99_ms");
-    cr_assert(cp99 >= 50 && cp99 < 500, "closed loop p99 %.1f ms", cp99);
+    cr_assert(cp99 >= 50 && cp99 < p99, "closed loop p99 %.1f ms, open loop p99 %.1f ms", cp99,
+              p99);
     assert_clean_exit(&r);
     e2e_free(&r);
 }
@@ -142,9 +146,11 @@ Test(load, open_loop_keeps_its_rate_against_a_fast_server)
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     assert_counts_add_up(r.out);
     cr_assert_eq(num(r.out, "200"), 400, "%s", r.out);
+    /* Never faster than the rate. How close it stays to it on this machine
+     * (and the latency a fast server gives) are speed figures for
+     * bench/load.sh, not something a loaded test machine can promise. */
     double secs = e2e_json_num(r.out, "duration_s");
-    cr_assert(secs >= 0.99 && secs < 1.5, "400 requests at 400/s took %.3f s", secs);
-    cr_assert(e2e_json_num(r.out, "p50_ms") < 50, "%s", r.out);
+    cr_assert_geq(secs, 0.99, "400 requests at 400/s took %.3f s", secs);
     assert_clean_exit(&r);
     e2e_free(&r);
 }
@@ -172,7 +178,7 @@ Test(load, streaming_measures_time_to_first_token)
               ttft99, p50);
     cr_assert(p50 >= 19 + 4 * 14, "total %.1f ms", p50);
     double gap50 = e2e_json_num(r.out, "gap_p50_ms");
-    cr_assert(gap50 >= 10 && gap50 < 100, "token gap p50 %.1f ms", gap50);
+    cr_assert(gap50 >= 10 && gap50 < p50, "token gap p50 %.1f ms, total p50 %.1f", gap50, p50);
     assert_clean_exit(&r);
     e2e_free(&r);
 }
@@ -211,7 +217,7 @@ Test(load, silent_server_times_out)
     assert_counts_add_up(r.out);
     cr_assert_eq(num(r.out, "timeout"), 4, "%s", r.out);
     cr_assert_eq(num(r.out, "responses"), 0);
-    cr_assert(ms >= 400 && ms < 3000, "two rounds of 200 ms took %.0f ms", ms);
+    cr_assert_geq(ms, 400, "two rounds of 200 ms took %.0f ms", ms);
     assert_clean_exit(&r);
     e2e_free(&r);
 }
@@ -296,21 +302,34 @@ Test(load, text_report_and_progress_lines)
     e2e_free(&r);
 }
 
+/* A progress line on stderr (one a second off a terminal) that counts at
+ * least one finished request. */
+static int progress_shows_work(void)
+{
+    char *err = e2e_slurp(e2e_path("cmd.err"));
+    int seen = 0;
+    for (const char *p = strstr(err, "progress: "); p && !seen; p = strstr(p + 1, "progress: "))
+        seen = strtoull(p + strlen("progress: "), NULL, 10) > 0;
+    free(err);
+    return seen;
+}
+
 Test(load, ctrl_c_reports_what_finished)
 {
     struct stub s = stub_start((struct stub_opts){.delay_ms = 10});
-    const char *args[] = {"load", url(&s, "/"), "-d", "20s", "-c", "4", "--json", "--quiet", NULL};
+    const char *args[] = {"load", url(&s, "/"), "-d", "20s", "-c", "4", "--json", NULL};
     pid_t pid = e2e_spawn(args);
-    usleep(400 * 1000);
+    /* SIGINT once the run has finished some requests (its progress line
+     * says so), not after a guessed sleep; well before the 20 s. */
+    for (int i = 0; i < 1000 && !progress_shows_work(); i++)
+        usleep(10000);
     kill(pid, SIGINT);
-    uint64_t t0 = uv_hrtime();
     struct e2e_run r = e2e_wait(pid);
-    double ms = ms_since(t0);
     stub_stop(&s);
     cr_assert_eq(r.status, 130, "exit %d: %s", r.status, r.err);
-    cr_assert(ms < 2000, "took %.0f ms to stop", ms);
     assert_counts_add_up(r.out);
     cr_assert(num(r.out, "requests") > 0, "%s", r.out);
+    /* The signal ended it, not the 20 s: no ceiling on how fast it stopped. */
     cr_assert_not_null(strstr(r.out, "\"interrupted\":true"), "%s", r.out);
     assert_clean_exit(&r);
     e2e_free(&r);

@@ -14,6 +14,20 @@ static const char chat_stream[] = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"
 
 static char buf[256 * 1024];
 
+/* Waits (at most 10 s) until the counter `key` of /mock/stats equals want:
+ * what the mock did is read from its state, not guessed from a sleep. */
+static void wait_stat(int port, const char *key, double want)
+{
+    char stats[16384];
+    for (int i = 0; i < 1000; i++) {
+        cr_assert_eq(bh_request(port, "GET", "/mock/stats", NULL, stats, sizeof(stats)), 200);
+        if (e2e_json_num(strstr(stats, "\r\n\r\n"), key) == want)
+            return;
+        usleep(10000);
+    }
+    cr_assert_fail("/mock/stats %s never reached %g: %s", key, want, stats);
+}
+
 Test(mock, openai_shapes)
 {
     pid_t pid;
@@ -134,13 +148,18 @@ static void *one_request(void *arg)
 
 Test(mock, concurrency_cap_holds)
 {
-    const char *args[] = {"--max-concurrency", "2", "--latency-ms", "300", NULL};
+    /* Two requests take the two places; once the mock says both are in
+     * flight, four more are refused. The latency only has to outlast the
+     * poll and four requests answered at once. */
+    const char *args[] = {"--max-concurrency", "2", "--latency-ms", "3000", NULL};
     pid_t pid;
     int port = e2e_start_mock(args, &pid);
     enum { N = 6 };
     pthread_t threads[N];
     struct concurrent c[N];
     for (int i = 0; i < N; i++) {
+        if (i == 2)
+            wait_stat(port, "in_flight", 2);
         c[i] = (struct concurrent){port, 0};
         pthread_create(&threads[i], NULL, one_request, &c[i]);
     }
@@ -175,11 +194,10 @@ Test(mock, reset_stall_and_cut)
              "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s", strlen(chat),
              chat);
     bh_send(fd, req);
-    struct timeval tv = {0, 200000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    cr_assert_lt(recv(fd, buf, sizeof(buf), 0), 0, "a stall answered");
+    wait_stat(port, "stalls", 1); /* the request arrived and stalls */
+    cr_assert_lt(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0, "a stall answered");
     close(fd); /* the client gives up */
-    usleep(100000);
+    wait_stat(port, "client_gone", 1);
     cr_assert_eq(bh_request(port, "GET", "/mock/stats", NULL, buf, sizeof(buf)), 200);
     char *body = strstr(buf, "\r\n\r\n");
     cr_assert_eq(e2e_json_num(body, "client_gone"), 1, "%s", body);

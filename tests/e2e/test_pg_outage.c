@@ -59,6 +59,25 @@ static void teardown(void)
 
 TestSuite(pg_outage, .init = setup, .fini = teardown, .timeout = 120);
 
+/* Waits (at most 20 s) until rows were appended to the spool file (it is
+ * created empty when the store opens): the store saw the outage. */
+static void wait_for_spooled_rows(const char *spool)
+{
+    struct stat st;
+    for (int i = 0; i < 1000; i++) {
+        if (stat(spool, &st) == 0 && st.st_size > 0)
+            return;
+        usleep(20000);
+    }
+    cr_assert_fail("no row reached the spool %s: %s", spool, e2e_all_stderr());
+}
+
+/* Waits until the run has written its first rows: it is under way. */
+static void wait_for_rows(void)
+{
+    pgt_wait_for_count(cluster_url, "SELECT count(*) FROM requests", 1, "no row was written");
+}
+
 Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
 {
     cluster_cmd("start", 0);
@@ -69,10 +88,12 @@ Test(pg_outage, postgres_restarted_mid_run_loses_and_duplicates_nothing)
                           "200",      "--max-batches", "4",         "--spool",
                           spool,      "--db",          cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
+    /* Each step waits for what the next needs, not for a guessed time:
+     * rows being written, then the outage seen (rows in the spool). */
     pgt_wait_for_run(cluster_url);
-    usleep(500000);
+    wait_for_rows();
     cluster_cmd("stop", 0); /* the database goes away mid-run */
-    usleep(1500000);
+    wait_for_spooled_rows(spool);
     cluster_cmd("start", 0);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
@@ -107,7 +128,7 @@ Test(pg_outage, postgres_down_at_the_end_leaves_the_rows_in_the_spool_for_the_ne
                           cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
     pgt_wait_for_run(cluster_url);
-    usleep(300000);
+    wait_for_rows(); /* under way, with most of its 3000 requests to go */
     cluster_cmd("stop", 0);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
@@ -140,16 +161,24 @@ Test(pg_outage, sigterm_while_postgres_is_down_keeps_every_row_in_the_spool)
 {
     cluster_cmd("start", 2);
     const char *spool = e2e_path("term.spool");
-    const char *args[] = {"simulate", "--requests",    "3000",      "--concurrency",
-                          "20",       "--latency-ms",  "20-40",     "--seed",
-                          "6",        "--no-progress", "--quiet",   "--batch-rows",
-                          "100",      "--spool",       spool,       "--pool-timeout-ms",
-                          "500",      "--db",          cluster_url, NULL};
+    const char *args[] = {"simulate",  "--requests",
+                          "3000",      "--concurrency",
+                          "20",        "--latency-ms",
+                          "20-40",     "--seed",
+                          "6",         "--no-progress",
+                          "--quiet",   "--batch-rows",
+                          "100",       "--max-batches",
+                          "2",         "--spool",
+                          spool,       "--pool-timeout-ms",
+                          "500",       "--db",
+                          cluster_url, NULL};
     pid_t pid = e2e_spawn(args);
+    /* Under way, then down, then the store has seen it (with a bound of 2
+     * batches, the first batch held goes to the spool): then SIGTERM. */
     pgt_wait_for_run(cluster_url);
-    usleep(300000);
+    wait_for_rows();
     cluster_cmd("stop", 0);
-    usleep(300000);
+    wait_for_spooled_rows(spool);
     cr_assert_eq(kill(pid, SIGTERM), 0);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);

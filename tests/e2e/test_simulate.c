@@ -167,9 +167,10 @@ Test(simulate, max_attempts_and_deadline_bound_retries)
     r = e2e_run(args2);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_assert_eq(e2e_sql_int(db2, "SELECT count(*) FROM requests WHERE status = 'failed'"), 20);
-    /* 30 ms attempts + 10 ms waits within 120 ms: a few attempts, never 100 */
+    /* 30 ms attempts + 10 ms waits within 120 ms: a few attempts, never
+     * 100. The attempt count is the proof; a ceiling on processing_ms would
+     * measure how late a loaded machine ran the timers. */
     cr_assert_leq(e2e_sql_int(db2, "SELECT max(attempts) FROM requests"), 4);
-    cr_assert_leq(e2e_sql_int(db2, "SELECT max(processing_ms) FROM requests"), 200);
     e2e_free(&r);
 }
 
@@ -201,6 +202,21 @@ Test(simulate, stats_reads_the_same_numbers_back)
     e2e_free(&again);
 }
 
+/* One integer from a database another process is writing: -1 while it
+ * cannot be read yet (no file, no table, busy). */
+static long long sql_try(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
 Test(simulate, ctrl_c_cancels_the_queue_and_keeps_every_row)
 {
     const char *db = e2e_path("int.db");
@@ -208,10 +224,10 @@ Test(simulate, ctrl_c_cancels_the_queue_and_keeps_every_row)
                           "40-80",    "--seed",     "2",    "--json",        "--db", db,
                           NULL};
     pid_t pid = e2e_spawn(args);
-    /* wait until the run is under way (its run row exists), then interrupt */
-    for (int i = 0; i < 250 && !e2e_exists(db); i++)
+    /* wait until the run is under way (its first rows are in the
+     * database, at most 10 s), then interrupt: not a guessed sleep */
+    for (int i = 0; i < 500 && sql_try(db, "SELECT count(*) FROM requests") < 1; i++)
         usleep(20000);
-    usleep(300000);
     cr_assert_eq(kill(pid, SIGINT), 0);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 130, "exit %d, stderr: %s", r.status, r.err);

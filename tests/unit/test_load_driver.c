@@ -10,6 +10,7 @@ struct run {
     struct sl_load *load;
     int completed, closed;
     uv_timer_t stop_timer;
+    uint64_t stop_after; /* stop once this many requests finished (0: never) */
 };
 
 static const char request[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -42,22 +43,29 @@ static struct sl_load_config config(int port)
     return cfg;
 }
 
+/* Polls the driver's progress: stops it once stop_after requests have
+ * finished (a point in the run, whatever the machine's speed). */
 static void on_stop_timer(uv_timer_t *t)
 {
     struct run *r = t->data;
-    sl_load_stop(r->load);
+    struct sl_load_progress p;
+    sl_load_progress(r->load, &p);
+    if (p.finished >= r->stop_after) {
+        uv_timer_stop(t);
+        sl_load_stop(r->load);
+    }
 }
 
-/* Runs cfg to completion (or until stop_after_ms) and returns the result,
- * copied before the driver is freed. */
-static struct sl_load_result *run_load(const struct sl_load_config *cfg, uint64_t stop_after_ms)
+/* Runs cfg to completion (or until stop_after requests finished) and
+ * returns the result, copied before the driver is freed. */
+static struct sl_load_result *run_load(const struct sl_load_config *cfg, uint64_t stop_after)
 {
-    struct run r = {0};
+    struct run r = {.stop_after = stop_after};
     cr_assert_eq(uv_loop_init(&r.loop), 0);
     uv_timer_init(&r.loop, &r.stop_timer);
     r.stop_timer.data = &r;
-    if (stop_after_ms)
-        uv_timer_start(&r.stop_timer, on_stop_timer, stop_after_ms, 0);
+    if (stop_after)
+        uv_timer_start(&r.stop_timer, on_stop_timer, 1, 1);
     cr_assert_eq(sl_load_new(&r.loop, cfg, on_complete, &r, &r.load), 0);
     sl_load_start(r.load);
     uv_run(&r.loop, UV_RUN_DEFAULT);
@@ -124,8 +132,10 @@ Test(load_driver, open_loop_expires_queued_requests)
     cr_assert_eq(wire + queued, 200);
     cr_assert_geq(wire, 1);
     cr_assert_geq(queued, 100, "%llu expired in the queue", (unsigned long long)queued);
-    /* The last request is due at 199 ms, its deadline is 299 ms. */
-    cr_assert(ms >= 290 && ms < 1500, "took %.0f ms", ms);
+    /* The last request is due at 199 ms, its deadline is 299 ms: not
+     * before. (No ceiling: the counts above show every request ended by a
+     * timeout, and a loaded machine only runs the sweeps later.) */
+    cr_assert_geq(ms, 290, "took %.0f ms", ms);
     free(r);
 }
 
@@ -134,12 +144,14 @@ Test(load_driver, stop_cancels_what_is_in_flight)
     struct stub s = stub_start((struct stub_opts){.delay_ms = 30});
     struct sl_load_config cfg = config(s.port);
     cfg.duration_ms = 10000;
-    struct sl_load_result *r = run_load(&cfg, 100);
+    /* Stopped after 8 responses (it was 'after 100 ms', which a slow
+     * machine could reach before a single response). */
+    struct sl_load_result *r = run_load(&cfg, 8);
     stub_stop(&s);
     assert_adds_up(r);
     cr_assert(r->stopped);
     cr_assert_eq(r->cancelled, 4, "%llu", (unsigned long long)r->cancelled);
-    cr_assert_geq(r->responses, 4);
+    cr_assert_geq(r->responses, 8);
     free(r);
 }
 
@@ -167,8 +179,10 @@ Test(load_driver, open_loop_sends_on_time)
     assert_adds_up(r);
     cr_assert_eq(r->status[200], 300);
     double secs = (double)(r->end_ns - r->start_ns) / 1e9;
-    /* The last request is due at 0.299 s. */
-    cr_assert(secs >= 0.299 && secs < 0.8, "%.3f s", secs);
+    /* The last request is due at 0.299 s: none is sent early. How close to
+     * its due time each one went is a speed figure (bench/load.sh), which
+     * a loaded machine cannot promise. */
+    cr_assert_geq(secs, 0.299, "%.3f s", secs);
     free(r);
 }
 
