@@ -74,7 +74,7 @@ enum req_state { R_ADMITTING, R_RUNNING, R_FINISHED };
 
 struct dep_metrics {
     uint64_t status[600];
-    uint64_t retries, attempts;
+    uint64_t retries, attempts, resent;
     struct sl_prom_hist queue_wait, upstream_latency;
 };
 
@@ -713,6 +713,7 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
     r->up_active = 0;
     struct dep_metrics *dm = &gw->dm[r->dep - gw->router.deps];
     dm->attempts++;
+    dm->resent += (uint64_t)res->resent;
     sl_prom_observe(&dm->upstream_latency, (double)res->total_ns / 1e9);
     if (r->committed) {
         /* a relayed stream: its end is the request's end, never a retry;
@@ -726,7 +727,9 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
             r->error = SL_E_TOO_LARGE; /* the stream was ended in relay() */
         } else {
             r->error = res->err != SL_OK ? res->err : SL_E_CONN_RESET;
-            down_stream_end(r, "upstream_error", "stream_interrupted",
+            /* the event's code is the row's error class: what the client
+             * saw is what the log says */
+            down_stream_end(r, "upstream_error", sl_err_name(r->error),
                             "the upstream stream ended before its end marker");
         }
         if (!r->cancelled)
@@ -1194,6 +1197,9 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, con
     } per_dep[] = {
         {"sluice_upstream_attempts_total", "counter", "Upstream attempts."},
         {"sluice_retries_total", "counter", "Retries after a transient upstream failure."},
+        {"sluice_upstream_resent_total", "counter",
+         "Requests sent again on a fresh connection after a kept-alive one failed them before "
+         "any response byte (not an attempt of the retry policy)."},
         {"sluice_cooldowns_total", "counter", "Times a deployment was cooled down."},
         {"sluice_queue_length", "gauge", "Requests waiting for a permit."},
         {"sluice_in_flight", "gauge", "Upstream requests holding a permit."},
@@ -1203,9 +1209,10 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, con
         sl_prom_help(&out, per_dep[k].name, per_dep[k].type, per_dep[k].help);
         for (size_t i = 0; i < gw->router.ndeps; i++) {
             struct sl_gw_dep *d = &gw->router.deps[i];
-            double v[] = {(double)gw->dm[i].attempts,   (double)gw->dm[i].retries,
-                          (double)d->cooldowns,         (double)d->sem.queued,
-                          (double)sl_sem_held(&d->sem), (double)d->sem.capacity};
+            double v[] = {(double)gw->dm[i].attempts, (double)gw->dm[i].retries,
+                          (double)gw->dm[i].resent,   (double)d->cooldowns,
+                          (double)d->sem.queued,      (double)sl_sem_held(&d->sem),
+                          (double)d->sem.capacity};
             sl_prom_escape(dep, sizeof(dep), d->cfg->name);
             snprintf(labels, sizeof(labels), "deployment=\"%s\"", dep);
             sl_prom_value(&out, per_dep[k].name, labels, v[k]);

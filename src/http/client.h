@@ -43,6 +43,8 @@ struct sl_http_result {
     uint64_t first_byte_ns; /* from start to the first response byte, 0 if none */
     uint64_t total_ns;      /* from start to done */
     int reused;             /* 1 when it ran on a connection kept from an earlier request */
+    int resent;             /* 1 when a kept-alive connection failed it before any response byte and
+                             * it went again on a fresh one: the upstream may have seen it twice */
 };
 
 /* Returned by on_body to refuse the chunk for now: delivery pauses, and the

@@ -179,6 +179,7 @@ static void finish(struct sl_upstream_xfer *x)
         .first_byte_ns = x->first_byte_ns ? x->first_byte_ns - x->start_ns : 0,
         .total_ns = uv_hrtime() - x->start_ns,
         .reused = x->reused,
+        .resent = x->retried,
     };
     req->uxfer = NULL;
     req->on_done(req, &res);
