@@ -133,7 +133,7 @@ static inline int e2e_start_server(const char *name, const char *const *args, pi
     char out_path[600], err_path[600];
     snprintf(out_path, sizeof(out_path), "%s/%s.out", e2e_dir, name);
     snprintf(err_path, sizeof(err_path), "%s/%s.err", e2e_dir, name);
-    for (int i = 0; i < 500; i++) {
+    for (int i = 0; i < 2000; i++) { /* 20 s: ASan on a loaded machine starts slowly */
         char *out = e2e_slurp(out_path);
         /* the text line, or with --log-format json the "listening" event */
         static const char text[] = "listening on http://127.0.0.1:";

@@ -68,8 +68,7 @@ Test(pg, ctrl_c_writes_every_row_and_exits_130)
                           "40-80",    "--seed",     "2",    "--json",        "--db", pgt_url,
                           NULL};
     pid_t pid = e2e_spawn(args);
-    pgt_wait_for_run(pgt_url);
-    usleep(300000);
+    pgt_wait_for_count(pgt_url, "SELECT count(*) FROM requests", 1, "no row was written");
     cr_assert_eq(kill(pid, SIGINT), 0);
     struct e2e_run r = e2e_wait(pid);
     cr_assert_eq(r.status, 130, "exit %d: %s", r.status, r.err);

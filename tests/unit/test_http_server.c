@@ -410,6 +410,14 @@ Test(http_server, connections_over_the_limit_get_503)
     run(&f, &cfg, too_many);
 }
 
+/* Waits (bounded) until a counter the loop thread updates reaches n. */
+static void wait_for_count(const int *counter, int n)
+{
+    uint64_t t0 = uv_hrtime();
+    while (*(const volatile int *)counter < n && sl_test_ms_since(t0) < 10000)
+        usleep(1000);
+}
+
 static void disconnects(struct fixture *f)
 {
     char buf[4096];
@@ -420,16 +428,16 @@ static void disconnects(struct fixture *f)
     /* gone while the handler works on it: on_abort */
     fd = bh_dial(f->port);
     bh_send(fd, "GET /slow HTTP/1.1\r\n\r\n");
-    usleep(30000);
+    wait_for_count(&f->handled, 1); /* the handler has it */
     close(fd);
-    usleep(50000);
+    wait_for_count(&f->aborts, 1);
     /* gone in the middle of a streamed response: on_abort */
     fd = bh_dial(f->port);
     bh_send(fd, "GET /stream HTTP/1.1\r\n\r\n");
     ssize_t got = recv(fd, buf, sizeof(buf), 0);
     cr_assert_gt(got, 0);
     close(fd);
-    usleep(100000);
+    wait_for_count(&f->aborts, 2);
     /* and the server keeps serving */
     fd = bh_dial(f->port);
     bh_send(fd, "GET /after HTTP/1.1\r\n\r\n");
@@ -930,9 +938,7 @@ static void big_stream_half_close(struct fixture *f)
     int fd = dial_small_rcvbuf(f->port);
     bh_send(fd, "GET /big HTTP/1.1\r\nConnection: close\r\n\r\n");
     shutdown(fd, SHUT_WR);
-    uint64_t t0 = uv_hrtime();
-    while (*(volatile int *)&f->aborts == 0 && sl_test_ms_since(t0) < 10000)
-        usleep(1000);
+    wait_for_count(&f->aborts, 1);
     close(fd);
 }
 
