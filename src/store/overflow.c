@@ -131,16 +131,6 @@ static int decode(const char *p, size_t len, struct sl__batch *b, unsigned max_r
 
 /* ---- start ---------------------------------------------------------------- */
 
-static uint64_t fnv64(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static void on_started(struct sl_spool *sp, int status, void *arg)
 {
     struct sl_store *s = arg;
@@ -171,7 +161,7 @@ void sl__overflow_start(struct sl_store *s)
     else if (sl_store_kind(s) == SL_STORE_SQLITE)
         snprintf(path, sizeof(path), "%.4000s.spool", s->path);
     else /* the masked URL names it without its secret */
-        snprintf(path, sizeof(path), "sluice-overflow-%016" PRIx64 ".bin", fnv64(s->path));
+        snprintf(path, sizeof(path), "sluice-overflow-%016" PRIx64 ".bin", sl__path_hash(s->path));
     sl_spool_init(&s->ov.spool, s->loop, path);
     s->ov.state = SL__OV_STARTING;
     sl_spool_start(&s->ov.spool, on_started, s);

@@ -637,16 +637,6 @@ static void on_spool_started(struct sl_spool *sp, int status, void *arg)
     open_start(g);
 }
 
-static uint64_t fnv64(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_size)
 {
     (void)err;
@@ -679,7 +669,7 @@ static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_si
     if (s->opts.spool_path)
         snprintf(spool_path, sizeof(spool_path), "%s", s->opts.spool_path);
     else /* one spool per database; the masked URL names it without its secret */
-        snprintf(spool_path, sizeof(spool_path), "sluice-spool-%016" PRIx64 ".bin", fnv64(s->path));
+        snprintf(spool_path, sizeof(spool_path), "sluice-spool-%016" PRIx64 ".bin", sl__path_hash(s->path));
     sl_spool_init(&g->spool, s->loop, spool_path);
     if (s->opts.spool)
         snprintf(s->spool_path, sizeof(s->spool_path), "%s", spool_path);

@@ -130,6 +130,16 @@ void sl__oom(void)
     abort();
 }
 
+uint64_t sl__path_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 void sl__store_log(struct sl_store *s, const char *fmt, ...)
 {
     char line[1024];

@@ -148,6 +148,10 @@ void sl__store_backend_closed(struct sl_store *s);
 void *sl__xcalloc(size_t n, size_t size);
 void sl__oom(void) __attribute__((noreturn));
 
+/* FNV-1a of a database URL or path: names the spool files of a database
+ * that has no directory of its own (PostgreSQL) in the working directory. */
+uint64_t sl__path_hash(const char *s);
+
 /* The overflow spool, driven by store.c on the loop thread. */
 void sl__overflow_start(struct sl_store *s);
 /* Takes a full batch into the spool (the batch returns to the free list);
