@@ -107,7 +107,7 @@ int sl_pg_url_check(const char *url, char *err, size_t err_size)
         const char *at = strrchr(url, '@');
         const char *colon = NULL;
         const char *start = strstr(url, "://");
-        if (at && start) {
+        if (at && start && at > start + 3) { /* an '@' before "://" is no user info */
             colon = memchr(start + 3, ':', (size_t)(at - start - 3));
             if (colon) {
                 char secret[256];
