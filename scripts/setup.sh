@@ -8,6 +8,7 @@ packages=(
   libuv1-dev libsqlite3-dev sqlite3 libyaml-dev libssl-dev libcurl4-openssl-dev
   libpq-dev postgresql
   libcriterion-dev
+  clang libclang-rt-14-dev libhttp-parser-dev libjansson-dev
 )
 
 missing=()
