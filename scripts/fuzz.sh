@@ -30,6 +30,7 @@ shift || true
 # Target name and the sources it links (besides tests/fuzz/fuzz_NAME.c).
 declare -A sources=(
   [http_request]="src/http/parser.c"
+  [http_server]="src/http/server.c src/http/parser.c src/http/json_scan.c"
   [http_response]="src/http/resp.c"
   [sse]="src/http/sse.c src/http/buf.c"
   [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c"
@@ -37,7 +38,7 @@ declare -A sources=(
   [pg_url]="src/store/pg_url.c"
   [spool]="src/store/spool.c"
 )
-all=(http_request http_response sse json config pg_url spool)
+all=(http_request http_server http_response sse json config pg_url spool)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
