@@ -14,6 +14,9 @@
  *            the syntax only (RFC 8259 6 lets implementations set limits).
  *  - depth:  nesting deeper than SL_JSON_MAX_DEPTH (64): sluice refuses on
  *            purpose, to bound its recursion; jansson allows 2048.
+ *  - nul:    a raw NUL byte after a value: jansson's reader stops there
+ *            and accepts what came before; it is not JSON whitespace, and
+ *            sluice refuses it (jansson's quirk, sluice is right).
  *
  * jansson runs with JSON_DECODE_ANY (a top-level scalar is JSON) and
  * JSON_ALLOW_NUL (\u0000 is a valid escape), so that it judges the text by
@@ -112,6 +115,8 @@ static const char *allowed(const struct verdict *v, const char *text, size_t len
         return "range";
     if (!v->sluice && v->jansson && max_depth(text, len) > SL_JSON_MAX_DEPTH)
         return "depth";
+    if (!v->sluice && v->jansson && memchr(text, '\0', len))
+        return "nul";
     return NULL;
 }
 
@@ -149,7 +154,7 @@ Test(diff_json, fuzz_corpus)
     struct diff_file *files;
     size_t n = diff_read_dir("tests/fuzz/corpus/json", &files);
     cr_assert_gt(n, 5, "the JSON fuzz corpus is missing");
-    size_t same = 0, utf8 = 0, range = 0, depth = 0;
+    size_t same = 0, utf8 = 0, range = 0, depth = 0, nul = 0;
     for (size_t k = 0; k < n; k++) {
         struct diff_file *f = &files[k];
         struct verdict v = judge(f->data, f->len);
@@ -161,10 +166,11 @@ Test(diff_json, fuzz_corpus)
         cr_expect(cls != NULL, "corpus/json/%s: sluice %s, jansson %s (%s)", f->name,
                   v.sluice ? "accepts" : "refuses", v.jansson ? "accepts" : "refuses", v.why);
         if (cls)
-            (*(cls[0] == 'u' ? &utf8 : cls[0] == 'r' ? &range : &depth))++;
+            (*(cls[0] == 'u' ? &utf8 : cls[0] == 'r' ? &range : cls[0] == 'n' ? &nul : &depth))++;
     }
-    cr_log_info("fuzz corpus: %zu inputs, %zu same, allowed: %zu utf8, %zu range, %zu depth", n,
-                same, utf8, range, depth);
+    cr_log_info("fuzz corpus: %zu inputs, %zu same, allowed: %zu utf8, %zu range, %zu depth, "
+                "%zu nul",
+                n, same, utf8, range, depth, nul);
     diff_free_files(files, n);
 }
 
