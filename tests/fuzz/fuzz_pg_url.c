@@ -2,9 +2,9 @@
  * src/store/pg_url.c, which see the --db value and every libpq message.
  *
  * Checked: the masked URL and the error for a malformed URL never contain
- * the URL's password (when it is distinctive: 4+ characters with a digit
- * that occur nowhere else in the URL), outputs are NUL-terminated within their size
- * whatever the size, and masking a secret out of a message removes it. */
+ * the URL's password (when it is distinctive: 4+ letters and digits, a
+ * digit among them, that occur nowhere else in the URL), outputs are NUL-terminated within their
+ * size whatever the size, and masking a secret out of a message removes it. */
 #include <string.h>
 #include <uv.h>
 
@@ -62,9 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == 0 || (rc == UV_EINVAL && err[0] != '\0'));
 
     char pw[512];
-    /* A password with a digit: the fixed words of the messages ("malformed
-     * PostgreSQL URL", libpq's texts) hold none, so a hit is a leak. */
+    /* A password of letters and digits with a digit: the fixed words of
+     * the messages ("malformed PostgreSQL URL", libpq's texts) hold no
+     * digit, and quotes around a URL piece cannot complete it, so a hit is
+     * a leak. */
     if (password_of(url, pw, sizeof(pw)) && strlen(pw) >= 4 && strpbrk(pw, "0123456789") &&
+        strspn(pw, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") ==
+            strlen(pw) &&
         occurrences(url, pw) == 1) {
         FUZZ_CHECK(strstr(masked, pw) == NULL);
         if (rc != 0)
