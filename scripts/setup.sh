@@ -9,6 +9,8 @@ packages=(
   libpq-dev postgresql
   libcriterion-dev
   python3-prometheus-client  # the reference parser the /metrics test runs (/usr/bin/python3)
+  clang libclang-rt-14-dev     # libFuzzer: scripts/fuzz.sh and the smoke in scripts/test.sh
+  libhttp-parser-dev libjansson-dev  # reference parsers of the differential tests
 )
 
 missing=()

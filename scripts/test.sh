@@ -34,9 +34,15 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 meson test -C build-asan --print-errorlogs --num-processes 2 || status=$?
 
+# A short smoke of every fuzz target (tests/fuzz/, built with clang), from
+# its seed corpus, so that a crash fails the run; TAP lines for the tally.
+fuzz_tap=build-asan/meson-logs/fuzz.tap
+rm -f "$fuzz_tap"
+FUZZ_SEEDS_ONLY=1 bash scripts/fuzz.sh --tap "$fuzz_tap" "${SLUICE_FUZZ_SMOKE_SECONDS:-12}" || status=$?
+
 # One closing line that any reader understands, counted from the TAP
 # results of every test binary.
-python3 - build-asan/meson-logs/testlog.json <<'PY' || status=1
+python3 - build-asan/meson-logs/testlog.json "$fuzz_tap" <<'PY' || status=1
 import json, sys, re
 passed = failed = skipped = 0
 for line in open(sys.argv[1]):
@@ -51,6 +57,16 @@ for line in open(sys.argv[1]):
             failed += 1
     if t.get("result") not in ("OK", "EXPECTEDFAIL") and not re.search(r"^not ok", out, re.M):
         failed += 1  # crashed or timed out without a TAP failure line
+# The fuzz smoke's TAP (missing: it did not run, which is a failure).
+try:
+    out = open(sys.argv[2]).read()
+except OSError:
+    out = "not ok - fuzz smoke did not run\n"
+for m in re.finditer(r"^(not ok|ok)\b", out, re.M):
+    if m.group(1) == "ok":
+        passed += 1
+    else:
+        failed += 1
 print(f"tests: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed else 0)
 PY

@@ -34,6 +34,11 @@ static void fail(struct walker *w, const yaml_node_t *node, const char *fmt, ...
     if (n > 0 && (size_t)n < w->err_size)
         vsnprintf(w->err + n, w->err_size - (size_t)n, fmt, ap);
     va_end(ap);
+    /* One line, whatever the quoted value holds (a multi-line scalar, a
+     * terminal escape): control characters become spaces. */
+    for (char *c = w->err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
 }
 
 static yaml_node_t *node_at(struct walker *w, int index)

@@ -83,8 +83,13 @@ static int next_line(struct sl_resp *p, const char *d, size_t len, size_t *pos, 
     if (p->line_total >= SL_RESP_HEAD_MAX)
         return -1;
     if (nl && p->line_len == 0) {
+        /* A whole line longer than the buffer is read as a split one
+         * would be: its first SL_RESP_LINE_MAX bytes, marked truncated, so
+         * that the result never depends on where the reads split. */
         *line = start;
-        *n = take;
+        *n = take < sizeof(p->line) ? take : sizeof(p->line);
+        if (take > sizeof(p->line))
+            p->trunc = 1;
     } else {
         size_t room = sizeof(p->line) - p->line_len;
         size_t c = take < room ? take : room;
@@ -156,10 +161,14 @@ static int parse_header(struct sl_resp *p, const char *s, size_t n)
         p->has_length = 1;
         p->remaining = x;
     } else if (name_is(s, name_len, "transfer-encoding")) {
+        if (p->over) /* the framing depends on its last coding: unknown */
+            return fail(p, "Transfer-Encoding too long");
         if (has_token(v, vn, "chunked"))
             p->chunked = 1;
     } else if (name_is(s, name_len, "connection")) {
-        if (has_token(v, vn, "close"))
+        if (p->over) /* unread tokens might say close: closing is always safe */
+            p->keep_alive = 0;
+        else if (has_token(v, vn, "close"))
             p->keep_alive = 0;
         else if (has_token(v, vn, "keep-alive"))
             p->keep_alive = 1;

@@ -176,11 +176,17 @@ int sl_pg_url_check(const char *url, char *err, size_t err_size)
         PQfreemem(msg);
         /* the password may be quoted back: find it the way libpq would not */
         sl_pg_mask_secret(reason, sizeof(reason), NULL);
-        const char *at = strrchr(url, '@');
-        const char *colon = NULL;
+        /* the user info as sl_pg_url_mask sees it: up to the last '@' of
+         * the authority (an '@' in the path or query is not part of it) */
         const char *start = strstr(url, "://");
-        if (at && start) {
-            colon = memchr(start + 3, ':', (size_t)(at - start - 3));
+        if (start) {
+            const char *auth = start + 3;
+            size_t auth_len = strcspn(auth, "/?");
+            const char *at = NULL;
+            for (size_t i = 0; i < auth_len; i++)
+                if (auth[i] == '@')
+                    at = auth + i;
+            const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
             if (colon) {
                 char secret[256];
                 snprintf(secret, sizeof(secret), "%.*s", (int)(at - colon - 1), colon + 1);

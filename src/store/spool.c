@@ -145,8 +145,8 @@ static void run_op(uv_work_t *w)
             op->status = UV_EOF; /* the end, or a torn frame */
             break;
         }
-        if (head[1] > sp->rbuf_cap) {
-            char *b = realloc(sp->rbuf, head[1]);
+        if (head[1] > sp->rbuf_cap || sp->rbuf == NULL) { /* an empty frame too has a payload */
+            char *b = realloc(sp->rbuf, head[1] ? head[1] : 1);
             if (b == NULL) {
                 op->status = UV_ENOMEM;
                 break;

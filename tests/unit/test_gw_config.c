@@ -126,6 +126,20 @@ Test(gw_config, bad_files_name_file_line_and_reason)
                  ":3: sha256 must be 64 hex digits");
 }
 
+/* Found by tests/fuzz/fuzz_config.c: a quoted multi-line value made the
+ * one-line error span several lines. */
+Test(gw_config, an_error_quoting_a_multi_line_value_is_one_line)
+{
+    write_config("models:\n  - name: m\n    deployments:\n      - name: d\n"
+                 "        url: \"ftp://x\\nsecond line\\r\\x1b[31m\"\n");
+    struct sl_gw_config cfg;
+    char err[512];
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "url must start with http://") != NULL, "%s", err);
+    for (const char *c = err; *c; c++)
+        cr_assert((unsigned char)*c >= 0x20 && *c != 0x7f, "a control character in: %s", err);
+}
+
 Test(gw_config, missing_file)
 {
     struct sl_gw_config cfg;

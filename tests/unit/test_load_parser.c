@@ -101,6 +101,31 @@ static const struct pcase cases[] = {
      SL_RESP_ERROR, 200, 1, 2, 0, 0},
     {"header_without_colon", "HTTP/1.1 200 OK\r\nbroken\r\n\r\n", 0, 0, SL_RESP_ERROR, 200, 1, 0, 0,
      0},
+    /* Lines longer than SL_RESP_LINE_MAX give the same result whole and
+     * split (found by tests/fuzz/fuzz_http_response.c): a header name that
+     * does not end within the line buffer is malformed, a Transfer-Encoding
+     * too long to read is refused, an unreadable Connection closes. */
+    {"long_header_name",
+     "HTTP/1.1 200 OK\r\nX-"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     ": v\r\nContent-Length: 1\r\n\r\nx",
+     0, 0, SL_RESP_ERROR, 200, 1, 0, 0, 0},
+    {"long_transfer_encoding",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+     "x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, "
+     "x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, "
+     "x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, "
+     "chunked\r\n\r\n0\r\n\r\n",
+     0, 0, SL_RESP_ERROR, 200, 1, 0, 0, 0},
+    {"long_connection",
+     "HTTP/1.1 200 OK\r\nConnection: "
+     "x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, "
+     "x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, "
+     "x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, "
+     "close\r\nContent-Length: 2\r\n\r\nok",
+     0, 0, SL_RESP_DONE, 200, 0, 2, 0, 0},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))

@@ -132,6 +132,25 @@ Test(pg_conn, a_password_from_the_environment_is_masked_too)
     sl_pg_params_release(&p);
 }
 
+/* Found by tests/fuzz/fuzz_pg_url.c: an '@' before the first "://" made the
+ * password search read far past the end of the URL, and an '@' after the
+ * authority hid the password from the mask. */
+Test(pg_conn, a_malformed_url_with_an_at_sign_before_the_scheme_is_refused_cleanly)
+{
+    char err[512];
+    cr_assert_eq(sl_pg_url_check("bad=1 user@host postgresql://h", err, sizeof(err)), UV_EINVAL);
+    cr_assert(strstr(err, "malformed PostgreSQL URL") != NULL, "%s", err);
+    cr_assert_eq(sl_pg_url_check("postgresql://u:Secret-42@h/db?bogus=1", err, sizeof(err)),
+                 UV_EINVAL);
+    cr_assert(strstr(err, "Secret-42") == NULL, "%s", err);
+    /* an '@' in the query is not the end of the user info: libpq quotes
+     * the bad percent-encoded password back, and it must be masked */
+    cr_assert_eq(
+        sl_pg_url_check("postgresql://u:s3cret%zz@h/db?application_name=a@b", err, sizeof(err)),
+        UV_EINVAL);
+    cr_assert(strstr(err, "s3cret") == NULL, "%s", err);
+}
+
 Test(pg_conn, a_host_name_is_looked_up_off_the_loop_and_each_address_tried)
 {
     /* "localhost" may give ::1 before 127.0.0.1; the server listens on the

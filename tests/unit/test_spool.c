@@ -59,6 +59,7 @@ static void on_read(struct sl_spool *sp, int status, const char *payload, size_t
         return;
     }
     cr_assert_eq(status, 0, "%s", sl_spool_error(sp));
+    cr_assert_not_null(payload, "a frame read without its payload");
     snprintf(f->got[f->n_got], sizeof(f->got[0]), "%.*s", (int)len, payload);
     f->rows[f->n_got++] = rows;
     sl_spool_consumed(sp);
@@ -145,6 +146,22 @@ Test(spool, frames_come_back_in_order_and_a_torn_tail_is_ignored)
     wait_all(&g);
     close_fx(&g);
     cr_assert_neq(access(path, F_OK), 0, "an empty spool is removed at close");
+}
+
+/* Found by tests/fuzz/fuzz_spool.c: an empty first frame came back with a
+ * NULL payload (the read buffer was never allocated). */
+Test(spool, an_empty_frame_comes_back_with_a_payload)
+{
+    struct fx f = {0};
+    start(&f);
+    append(&f, "", 0);
+    append(&f, "row", 1);
+    wait_all(&f);
+    read_all(&f);
+    cr_assert_eq(f.n_got, 2);
+    cr_assert_str_eq(f.got[0], "");
+    cr_assert_str_eq(f.got[1], "row");
+    close_fx(&f);
 }
 
 Test(spool, a_corrupted_frame_ends_the_replay)

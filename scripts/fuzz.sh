@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz/ with clang (ASan + UBSan,
+# into build-fuzz/, which the gcc builds never touch) and runs each for
+# SECONDS (default 60), one at a time, on one core.
+#
+#   scripts/fuzz.sh [--tap FILE] [SECONDS] [TARGET...]
+#
+# Each target starts from its seed corpus (tests/fuzz/corpus/TARGET, read
+# only) and a working corpus that grows across runs
+# (build-fuzz/corpus/TARGET, not in git). A crashing input is saved as
+# build-fuzz/crashes/TARGET/crash-*; reproduce it with
+#   build-fuzz/fuzz_TARGET build-fuzz/crashes/TARGET/crash-...
+# Prints one line per target (runs, coverage, corpus, crash) and exits
+# non-zero if any target crashed. --tap FILE also writes the results as
+# TAP ("ok N - fuzz_TARGET"), which scripts/test.sh counts.
+# FUZZ_SEEDS_ONLY=1 uses a fresh scratch corpus (the test run's smoke).
+# FUZZ_CFLAGS adds compiler flags, e.g. -DSL_FUZZ_SKIP_PENDING to look past
+# the issue 8 defects whose fixes are pending (see docs/fuzzing.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tap=""
+if [ "${1:-}" = "--tap" ]; then
+  tap=$2
+  shift 2
+fi
+seconds=${1:-60}
+shift || true
+
+# Target name and the sources it links (besides tests/fuzz/fuzz_NAME.c).
+declare -A sources=(
+  [http_request]="src/http/parser.c"
+  [http_server]="src/http/server.c src/http/parser.c src/http/json_scan.c"
+  [http_response]="src/http/resp.c"
+  [sse]="src/http/sse.c src/http/buf.c"
+  [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c"
+  [config]="src/gateway/config.c src/retry/policy.c src/core/errclass.c"
+  [pg_url]="src/store/pg_url.c"
+  [spool]="src/store/spool.c"
+)
+all=(http_request http_server http_response sse json config pg_url spool)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+
+out=build-fuzz
+mkdir -p "$out"
+cc=${CC_FUZZ:-clang}
+extra=${FUZZ_CFLAGS:-}
+flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+  -Wall -Wextra -Wno-missing-field-initializers -Isrc -Itests/fuzz)
+read -r -a pkg_cflags <<<"$(pkg-config --cflags libuv yaml-0.1 libpq)"
+read -r -a pkg_libs <<<"$(pkg-config --libs libuv yaml-0.1 libpq)"
+
+build() {
+  local t=$1 bin=$out/fuzz_$1
+  local srcs=(tests/fuzz/fuzz_$t.c ${sources[$t]})
+  local newest
+  newest=$(ls -t "${srcs[@]}" tests/fuzz/fuzz.h src/*/*.h scripts/fuzz.sh | head -1)
+  if [ -x "$bin" ] && [ "$bin" -nt "$newest" ] && [ "$(cat "$bin.flags" 2>/dev/null)" = "$extra" ]; then
+    return 0
+  fi
+  # shellcheck disable=SC2086 # FUZZ_CFLAGS is a list of flags
+  "$cc" "${flags[@]}" $extra "${pkg_cflags[@]}" "${srcs[@]}" -o "$bin" "${pkg_libs[@]}" -lm
+  echo "$extra" >"$bin.flags"
+}
+
+for t in "${targets[@]}"; do
+  if [ -z "${sources[$t]+x}" ]; then
+    echo "fuzz: unknown target '$t' (targets: ${all[*]})" >&2
+    exit 2
+  fi
+  build "$t"
+done
+
+scratch=""
+cleanup() { [ -z "$scratch" ] || rm -rf "$scratch"; }
+trap cleanup EXIT
+if [ "${FUZZ_SEEDS_ONLY:-0}" = 1 ]; then
+  scratch=$(mktemp -d /tmp/sluice-fuzz-XXXXXX)
+fi
+
+status=0
+n=0
+[ -z "$tap" ] || echo "1..${#targets[@]}" >"$tap"
+printf '%-14s %10s %8s %8s %8s  %s\n' target runs exec/s cov corpus result
+for t in "${targets[@]}"; do
+  n=$((n + 1))
+  work=${scratch:-$out}/corpus/$t
+  crashes=$out/crashes/$t
+  mkdir -p "$work" "$crashes"
+  log=$out/fuzz_$t.log
+  rc=0
+  # -timeout: one input may take at most 10 s (a hang is a finding too);
+  # -rss_limit_mb: memory that grows without bound is one as well.
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -max_len=65536 -print_final_stats=1 -artifact_prefix="$crashes/" \
+    "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
+  if [ $rc -eq 0 ]; then
+    result=ok
+    [ -z "$tap" ] || echo "ok $n - fuzz_$t ${seconds}s ${runs:-?} runs" >>"$tap"
+  else
+    status=1
+    artifact=$(grep -o "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/.* to //')
+    result="CRASH (exit $rc) ${artifact:-no input saved}; log $log"
+    [ -z "$tap" ] || echo "not ok $n - fuzz_$t crashed: ${artifact:-see $log}" >>"$tap"
+    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*check failed)' "$log" | head -3 >&2 || true
+  fi
+  printf '%-14s %10s %8s %8s %8s  %s\n' "$t" "${runs:-?}" "${eps:-?}" "${cov:-?}" "${corp:-?}" "$result"
+done
+exit $status
