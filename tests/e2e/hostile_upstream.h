@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "../blocking_http.h"
+#include "uv_child.h"
 
 enum hu_op { HU_END = 0, HU_SEND, HU_REPEAT, HU_WAIT_GO, HU_SLEEP, HU_CLOSE, HU_RESET };
 
@@ -253,15 +254,10 @@ static void hu_process(struct hu_conn *c)
 {
     if (c->step || c->closing)
         return;
-    char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-    if (end == NULL)
+    size_t head, size = uvc_request_size(c->buf, c->len, &head);
+    if (size == 0)
         return;
-    size_t head = (size_t)(end - c->buf) + 4, body = 0;
-    for (char *p = c->buf; p < end; p++)
-        if (*p == '\n' && strncasecmp(p + 1, "content-length:", 15) == 0)
-            body = strtoul(p + 16, NULL, 10);
-    if (c->len < head + body)
-        return;
+    size_t body = size - head;
     char path[64] = "";
     const char *sp = memchr(c->buf, ' ', head);
     if (sp)
@@ -329,46 +325,16 @@ struct hu {
  * fork); returns once it listens. */
 static inline struct hu hu_start(const struct hu_script *scripts, int n)
 {
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        close(fds[0]);
-        signal(SIGPIPE, SIG_IGN);
-        hu_scripts = scripts;
-        hu_nscripts = n;
-        uv_loop_t loop;
-        uv_tcp_t server;
-        struct sockaddr_in addr;
-        uv_loop_init(&loop);
-        uv_tcp_init(&loop, &server);
-        uv_ip4_addr("127.0.0.1", 0, &addr);
-        if (uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0) != 0 ||
-            uv_listen((uv_stream_t *)&server, 1024, hu_accept) != 0)
-            _exit(3);
-        struct sockaddr_in bound;
-        int len = sizeof(bound);
-        uv_tcp_getsockname(&server, (struct sockaddr *)&bound, &len);
-        int port = ntohs(bound.sin_port);
-        if (write(fds[1], &port, sizeof(port)) != sizeof(port))
-            _exit(3);
-        close(fds[1]);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        _exit(0);
-    }
-    close(fds[1]);
-    struct hu h = {pid, 0};
-    cr_assert_eq(read(fds[0], &h.port, sizeof(h.port)), (ssize_t)sizeof(h.port),
-                 "the hostile upstream did not start");
-    close(fds[0]);
+    hu_scripts = scripts;
+    hu_nscripts = n;
+    struct hu h;
+    h.pid = uvc_start(hu_accept, &h.port, "the hostile upstream");
     return h;
 }
 
 static inline void hu_stop(struct hu *h)
 {
-    kill(h->pid, SIGKILL);
-    waitpid(h->pid, NULL, 0);
+    uvc_stop(h->pid);
 }
 
 static inline double hu_stat(const struct hu *h, const char *key)

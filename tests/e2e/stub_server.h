@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "uv_child.h"
+
 struct stub_opts {
     int every_nth; /* answer every Nth request with nth_status (0: never) */
     int nth_status;
@@ -159,17 +161,11 @@ static void stub_process(struct stub_conn *c)
 {
     if (c->busy || c->closing)
         return;
-    char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-    if (end == NULL)
+    size_t head, size = uvc_request_size(c->buf, c->len, &head);
+    if (size == 0)
         return;
-    size_t head = (size_t)(end - c->buf) + 4, body = 0;
-    for (char *p = c->buf; p < end; p++)
-        if (*p == '\n' && strncasecmp(p + 1, "content-length:", 15) == 0)
-            body = strtoul(p + 16, NULL, 10);
-    if (c->len < head + body)
-        return;
-    memmove(c->buf, c->buf + head + body, c->len - head - body);
-    c->len -= head + body;
+    memmove(c->buf, c->buf + size, c->len - size);
+    c->len -= size;
     unsigned long n = ++stub_count;
     c->busy = 1;
     if (stub_o.never)
@@ -230,45 +226,15 @@ static void stub_accept(uv_stream_t *server, int status)
 /* Starts the server in a child process; returns once it listens. */
 static inline struct stub stub_start(struct stub_opts opts)
 {
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        close(fds[0]);
-        signal(SIGPIPE, SIG_IGN);
-        stub_o = opts;
-        uv_loop_t loop;
-        uv_tcp_t server;
-        struct sockaddr_in addr;
-        uv_loop_init(&loop);
-        uv_tcp_init(&loop, &server);
-        uv_ip4_addr("127.0.0.1", 0, &addr);
-        if (uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0) != 0 ||
-            uv_listen((uv_stream_t *)&server, 1024, stub_accept) != 0)
-            _exit(3);
-        struct sockaddr_in bound;
-        int len = sizeof(bound);
-        uv_tcp_getsockname(&server, (struct sockaddr *)&bound, &len);
-        int port = ntohs(bound.sin_port);
-        if (write(fds[1], &port, sizeof(port)) != sizeof(port))
-            _exit(3);
-        close(fds[1]);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        _exit(0);
-    }
-    close(fds[1]);
-    struct stub s = {pid, 0};
-    cr_assert_eq(read(fds[0], &s.port, sizeof(s.port)), (ssize_t)sizeof(s.port),
-                 "the stub server did not start");
-    close(fds[0]);
+    stub_o = opts; /* inherited by the child */
+    struct stub s;
+    s.pid = uvc_start(stub_accept, &s.port, "the stub server");
     return s;
 }
 
 static inline void stub_stop(struct stub *s)
 {
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
+    uvc_stop(s->pid);
 }
 
 /* A port on 127.0.0.1 that nothing listens on (bound, then released). */

@@ -10,12 +10,9 @@
  * Afterwards the gateway still answers a normal request, and it exits 0
  * on SIGTERM: a crash, a sanitizer report or a leak at exit fails the test.
  * Every loop is bounded in count, and every socket has a read timeout. */
-#include <netinet/tcp.h>
 #include <pthread.h>
-#include <time.h>
 
-#include "../blocking_http.h"
-#include "e2e.h"
+#include "serve_support.h"
 
 TestSuite(abuse, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 240);
 
@@ -35,19 +32,9 @@ static volatile int gateway_gone;
 
 static int dial(int port, int timeout_ms)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    int fd = e2e_dial_timeout(port, timeout_ms);
+    if (fd < 0)
         gateway_gone = 1; /* it stopped listening: it crashed */
-        close(fd);
-        return -1;
-    }
     return fd;
 }
 
@@ -294,15 +281,9 @@ static pid_t start_serve(int mock_port, int *port)
              "         attempt_timeout_ms: 1000, retry: {max_attempts: 2, backoff: fixed,\n"
              "         base_ms: 5, retry_after_cap_ms: 20}}\n",
              mock_port);
-    const char *path = e2e_path("abuse.yaml");
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(cfg, f);
-    fclose(f);
-    const char *args[] = {"serve", "--config",           path,      "--listen", "127.0.0.1:0",
-                          "--db",  e2e_path("serve.db"), "--quiet", NULL};
+    const char *quiet[] = {"--quiet", NULL};
     pid_t pid;
-    *port = e2e_start_server("serve", args, &pid);
+    *port = e2e_start_serve(e2e_write_config("abuse.yaml", cfg), quiet, &pid);
     return pid;
 }
 

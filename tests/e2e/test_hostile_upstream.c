@@ -13,28 +13,11 @@
  *    with the error class the error body named;
  * and at the end that serve still answers and exits cleanly (the ASan
  * build: nothing leaked). */
-#include <time.h>
-
-#include "e2e.h"
 #include "hostile_upstream.h"
+#include "serve_support.h"
 #include "stream_client.h"
 
-static pid_t live_serve, live_upstream;
-
-static void cleanup(void)
-{
-    if (live_serve > 0 && waitpid(live_serve, NULL, WNOHANG) == 0) {
-        kill(live_serve, SIGKILL);
-        waitpid(live_serve, NULL, 0);
-    }
-    if (live_upstream > 0 && waitpid(live_upstream, NULL, WNOHANG) == 0) {
-        kill(live_upstream, SIGKILL);
-        waitpid(live_upstream, NULL, 0);
-    }
-    e2e_rmdir();
-}
-
-TestSuite(hostile, .init = e2e_tmpdir, .fini = cleanup, .timeout = 240);
+TestSuite(hostile, .init = e2e_tmpdir, .fini = e2e_kill_live, .timeout = 240);
 
 #define JSON_200(extra) "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" extra
 #define CHUNKED_SSE                                                                                \
@@ -212,13 +195,6 @@ static const struct hostile_case cases[] = {
 
 #define NCASES ((int)(sizeof(cases) / sizeof(*cases)))
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* The value of "code" in a JSON error body, or "". */
 static void error_code(const char *body, char *out, size_t size)
 {
@@ -284,40 +260,21 @@ Test(hostile, every_reply_is_well_framed_and_its_row_agrees)
     for (int i = 0; i < NCASES; i++)
         scripts[i] = cases[i].script;
     struct hu h = hu_start(scripts, NCASES);
-    live_upstream = h.pid;
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml),
-             "drain_timeout_ms: 2000\n"
-             "models:\n"
-             "  - name: m\n"
-             "    total_timeout_ms: 20000\n"
-             "    deployments:\n"
-             "      - {name: hostile, url: 'http://127.0.0.1:%d', attempt_timeout_ms: 5000,\n"
-             "         cooldown_failures: 100000,\n"
-             "         retry: {max_attempts: 2, backoff: fixed, base_ms: 10,\n"
-             "                 retry_after_cap_ms: 200}}\n",
-             h.port);
-    const char *path = e2e_path("serve.yaml");
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(yaml, f);
-    fclose(f);
-    const char *args[] = {"serve", "--config",           path, "--listen", "127.0.0.1:0",
-                          "--db",  e2e_path("serve.db"), NULL};
+    e2e_live_upstream = h.pid;
     pid_t serve;
-    int sp = e2e_start_server("serve", args, &serve);
-    live_serve = serve;
+    int sp = e2e_start_serve_in_front(h.port, 2, 10, 100000, &serve);
     static struct reply replies[NCASES];
     for (int i = 0; i < NCASES; i++) {
-        double t0 = now_ms();
+        double t0 = e2e_now_ms();
         sc_read(sc_send(sp, sc_chat_body(i, cases[i].stream), 0), &replies[i]);
-        cr_assert_lt(now_ms() - t0, 15000, "%s took %.0f ms", cases[i].script.name, now_ms() - t0);
+        cr_assert_lt(e2e_now_ms() - t0, 15000, "%s took %.0f ms", cases[i].script.name,
+                     e2e_now_ms() - t0);
         if (cases[i].script.steps[1].op == HU_WAIT_GO) {
             /* the unsolicited bytes go now, on the idle connection: the
              * gateway must drop it, not read them as the next response */
             double eof = hu_stat(&h, "eof");
             hu_go(&h);
-            while (hu_stat(&h, "eof") <= eof && now_ms() - t0 < 5000)
+            while (hu_stat(&h, "eof") <= eof && e2e_now_ms() - t0 < 5000)
                 usleep(5000);
             cr_assert_gt(hu_stat(&h, "eof"), eof, "the gateway kept a connection with junk");
         }

@@ -15,11 +15,9 @@
  * Run on SQLite, on PostgreSQL, and once with SIGTERM in the middle. */
 #include <errno.h>
 #include <pthread.h>
-#include <time.h>
 
-#include "../blocking_http.h"
-#include "e2e.h"
 #include "pg_support.h"
+#include "serve_support.h"
 
 static void setup(void)
 {
@@ -49,27 +47,11 @@ struct client {
     int attempts;      /* from "after N attempt(s)", else -1 */
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* A connection with a generous read timeout (requests may queue behind
  * stalled attempts); -1 when refused (the gateway stopped listening). */
 static int dial(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return e2e_dial_timeout(port, 30000);
 }
 
 static void copy_json_string(const char *text, const char *key, char *out, size_t size)
@@ -266,27 +248,6 @@ static int load_rows_pg(const char *url, struct row *rows, int max)
 
 /* ---- the scenario ---------------------------------------------------------- */
 
-static double mock_stat(int mock_port, const char *key)
-{
-    char local[8192];
-    cr_assert_eq(bh_request(mock_port, "GET", "/mock/stats", NULL, local, sizeof(local)), 200);
-    return e2e_json_num(strstr(local, "\r\n\r\n"), key);
-}
-
-/* The sum of a family's samples in serve's /metrics (prefix: "name{"). */
-static double serve_metric(int port, const char *prefix)
-{
-    static char out[256 * 1024];
-    cr_assert_eq(bh_request(port, "GET", "/metrics", NULL, out, sizeof(out)), 200);
-    double sum = 0;
-    for (const char *p = out; (p = strstr(p, prefix)) != NULL; p++) {
-        const char *v = strchr(p, '}');
-        if (v)
-            sum += strtod(v + 1, NULL);
-    }
-    return sum;
-}
-
 /* What the row must say, given what its client saw. */
 static void check_row(const struct client *c, const struct row *r)
 {
@@ -360,14 +321,8 @@ static void run_scenario(const struct scenario *scenario)
              "         retry: {max_attempts: 3, backoff: fixed, base_ms: 5,\n"
              "                 retry_after_cap_ms: 20}}\n",
              mp);
-    const char *cfg_path = e2e_path("invariant.yaml");
-    FILE *f = fopen(cfg_path, "w");
-    cr_assert_not_null(f);
-    fputs(cfg, f);
-    fclose(f);
-    const char *args[] = {"serve",       "--config", cfg_path, "--listen",
-                          "127.0.0.1:0", "--db",     s->db,    NULL};
-    int sp = e2e_start_server("serve", args, &serve);
+    int sp = e2e_start_serve_with("--config", e2e_write_config("invariant.yaml", cfg), s->db, NULL,
+                                  &serve);
 
     static struct client clients[CLIENTS];
     memset(clients, 0, sizeof(clients));
@@ -384,17 +339,15 @@ static void run_scenario(const struct scenario *scenario)
         pthread_create(&t[i], NULL, worker_main, &w[i]);
     }
     if (s->sigterm) {
-        double t0 = now_ms();
-        while (mock_stat(mp, "requests") < s->sigterm && now_ms() - t0 < 30000)
-            usleep(5000);
+        e2e_wait_mock_stat(mp, "requests", s->sigterm, 30000);
         kill(serve, SIGTERM);
     }
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    double upstream_requests = mock_stat(mp, "requests");
+    double upstream_requests = e2e_mock_stat(mp, "requests");
     /* requests the http:// client sent again on a fresh connection: the
      * upstream saw them, no attempt counts them (SIGTERM: serve is gone) */
-    double resent = s->sigterm ? -1 : serve_metric(sp, "sluice_upstream_resent_total{");
+    double resent = s->sigterm ? -1 : e2e_metric_sum(sp, "sluice_upstream_resent_total{");
     e2e_stop(serve);
     e2e_stop(mock);
 

@@ -1,9 +1,7 @@
 /* sluice serve end to end, against sluice mock upstreams on loopback. */
 #include <pthread.h>
-#include <time.h>
 
-#include "../blocking_http.h"
-#include "e2e.h"
+#include "serve_support.h"
 
 TestSuite(serve, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 60);
 
@@ -12,54 +10,13 @@ static const char chat[] = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\
 static const char chat_stream[] = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"max_tokens\":8,"
                                   "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Writes a config with one model served by the given mock ports. */
-static const char *write_config(const char *name, const char *body)
-{
-    const char *path = e2e_path(name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(body, f);
-    fclose(f);
-    return path;
-}
-
-static int start_serve(const char *config, pid_t *pid)
-{
-    const char *args[] = {"serve", "--config",           config, "--listen", "127.0.0.1:0",
-                          "--db",  e2e_path("serve.db"), NULL};
-    return e2e_start_server("serve", args, pid);
-}
-
-static int start_serve_upstream(int mock_port, pid_t *pid)
-{
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", mock_port);
-    const char *args[] = {"serve", "--upstream",         url, "--listen", "127.0.0.1:0",
-                          "--db",  e2e_path("serve.db"), NULL};
-    return e2e_start_server("serve", args, pid);
-}
-
 static char buf[256 * 1024];
-
-static double mock_stat(int mock_port, const char *key)
-{
-    char local[8192];
-    cr_assert_eq(bh_request(mock_port, "GET", "/mock/stats", NULL, local, sizeof(local)), 200);
-    return e2e_json_num(strstr(local, "\r\n\r\n"), key);
-}
 
 Test(serve, success_json_and_stream_with_request_ids)
 {
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    int sp = start_serve_upstream(mp, &serve);
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
     cr_assert_not_null(strstr(buf, "x-request-id: req_"), "%s", buf);
     cr_assert_not_null(strstr(buf, "\"object\":\"chat.completion\""));
@@ -102,13 +59,13 @@ Test(serve, a_429_then_success_costs_one_retry_and_honours_retry_after)
     const char *margs[] = {"--sequence", "429,ok", "--retry-after", "1", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    int sp = start_serve_upstream(mp, &serve);
-    double t0 = now_ms();
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
+    double t0 = e2e_now_ms();
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
-    double took = now_ms() - t0;
+    double took = e2e_now_ms() - t0;
     cr_assert_geq(took, 990, "Retry-After: 1 was not honoured (%.0f ms)", took);
     cr_assert_lt(took, 20000, "a retry after 1 s took %.0f ms", took); /* bounded, generously */
-    cr_assert_eq(mock_stat(mp, "requests"), 2);
+    cr_assert_eq(e2e_mock_stat(mp, "requests"), 2);
     cr_assert_eq(bh_request(sp, "GET", "/metrics", NULL, buf, sizeof(buf)), 200);
     cr_assert_not_null(strstr(buf, "sluice_retries_total{deployment=\"upstream\"} 1\n"), "%s", buf);
     e2e_stop(serve);
@@ -120,10 +77,10 @@ Test(serve, a_permanent_400_is_not_retried)
     const char *margs[] = {"--sequence", "400", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    int sp = start_serve_upstream(mp, &serve);
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 400);
     cr_assert_not_null(strstr(buf, "{\"error\":"));
-    cr_assert_eq(mock_stat(mp, "requests"), 1);
+    cr_assert_eq(e2e_mock_stat(mp, "requests"), 1);
     e2e_stop(serve);
     e2e_stop(mock);
 }
@@ -143,10 +100,10 @@ Test(serve, exhaustion_falls_back_to_the_next_deployment)
              "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5}}\n"
              "      - {name: second, url: 'http://127.0.0.1:%d', weight: 0.000001}\n",
              p1, p2);
-    int sp = start_serve(write_config("fallback.yaml", cfg), &serve);
+    int sp = e2e_start_serve(e2e_write_config("fallback.yaml", cfg), NULL, &serve);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
-    cr_assert_eq(mock_stat(p1, "requests"), 2, "the first deployment gets max_attempts");
-    cr_assert_eq(mock_stat(p2, "requests"), 1);
+    cr_assert_eq(e2e_mock_stat(p1, "requests"), 2, "the first deployment gets max_attempts");
+    cr_assert_eq(e2e_mock_stat(p2, "requests"), 1);
     cr_assert_eq(bh_request(sp, "GET", "/metrics", NULL, buf, sizeof(buf)), 200);
     cr_assert_not_null(strstr(buf, "sluice_fallbacks_total{model=\"gpt-4o-mini\"} 1\n"));
     e2e_stop(serve);
@@ -195,13 +152,13 @@ Test(serve, the_upstream_never_sees_more_than_the_limit)
              "models:\n  - name: gpt-4o-mini\n    deployments:\n"
              "      - {url: 'http://127.0.0.1:%d', max_concurrency: 3, queue_length: 100}\n",
              mp);
-    int sp = start_serve(write_config("limit.yaml", cfg), &serve);
+    int sp = e2e_start_serve(e2e_write_config("limit.yaml", cfg), NULL, &serve);
     struct call calls[30];
     call_many(sp, 30, calls);
     for (int i = 0; i < 30; i++)
         cr_assert_eq(calls[i].status, 200, "call %d: %d", i, calls[i].status);
-    cr_assert_eq(mock_stat(mp, "max_in_flight"), 3);
-    cr_assert_eq(mock_stat(mp, "requests"), 30);
+    cr_assert_eq(e2e_mock_stat(mp, "max_in_flight"), 3);
+    cr_assert_eq(e2e_mock_stat(mp, "requests"), 30);
     e2e_stop(serve);
     e2e_stop(mock);
 }
@@ -216,7 +173,7 @@ Test(serve, a_full_queue_answers_429_with_retry_after)
              "models:\n  - name: gpt-4o-mini\n    deployments:\n"
              "      - {url: 'http://127.0.0.1:%d', max_concurrency: 1, queue_length: 1}\n",
              mp);
-    int sp = start_serve(write_config("queue.yaml", cfg), &serve);
+    int sp = e2e_start_serve(e2e_write_config("queue.yaml", cfg), NULL, &serve);
     struct call calls[5];
     call_many(sp, 5, calls);
     int ok = 0, limited = 0;
@@ -251,8 +208,8 @@ static void read_stream(int fd, double t0, double *first, double *last, char *ou
             now_events++;
         if (now_events > events) {
             if (*first < 0)
-                *first = now_ms() - t0;
-            *last = now_ms() - t0;
+                *first = e2e_now_ms() - t0;
+            *last = e2e_now_ms() - t0;
             events = now_events;
         }
         if (strstr(out, "\r\n0\r\n\r\n"))
@@ -277,8 +234,8 @@ Test(serve, a_stream_arrives_incrementally)
     const char *margs[] = {"--token-ms", "60", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    int sp = start_serve_upstream(mp, &serve);
-    double t0 = now_ms(), first, last;
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
+    double t0 = e2e_now_ms(), first, last;
     int fd = send_stream_request(sp);
     read_stream(fd, t0, &first, &last, buf, sizeof(buf));
     close(fd);
@@ -294,10 +251,10 @@ Test(serve, a_stream_cut_by_the_upstream_ends_with_an_error_event)
     const char *margs[] = {"--sequence", "cut", "--token-ms", "10", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    int sp = start_serve_upstream(mp, &serve);
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
     double first, last;
     int fd = send_stream_request(sp);
-    read_stream(fd, now_ms(), &first, &last, buf, sizeof(buf));
+    read_stream(fd, e2e_now_ms(), &first, &last, buf, sizeof(buf));
     close(fd);
     cr_assert_not_null(strstr(buf, "data: {\"id\""), "%s", buf);
     cr_assert_not_null(strstr(buf, "data: {\"error\":{"), "no error event: %s", buf);
@@ -311,15 +268,13 @@ Test(serve, a_client_disconnect_reaches_the_upstream)
     const char *margs[] = {"--token-ms", "100", "--tokens", "50", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    int sp = start_serve_upstream(mp, &serve);
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
     int fd = send_stream_request(sp);
     cr_assert_gt(recv(fd, buf, sizeof(buf), 0), 0);
     close(fd); /* the user closed the tab */
-    double t0 = now_ms();
-    while (mock_stat(mp, "client_gone") < 1 && now_ms() - t0 < 10000)
-        usleep(20000);
-    cr_assert_eq(mock_stat(mp, "client_gone"), 1);
-    cr_assert_eq(mock_stat(mp, "in_flight"), 0);
+    e2e_wait_mock_stat(mp, "client_gone", 1, 10000);
+    cr_assert_eq(e2e_mock_stat(mp, "client_gone"), 1);
+    cr_assert_eq(e2e_mock_stat(mp, "in_flight"), 0);
     cr_assert_eq(bh_request(sp, "GET", "/metrics", NULL, buf, sizeof(buf)), 200);
     cr_assert_not_null(strstr(buf, "sluice_cancelled_total 1\n"), "%s", buf);
     cr_assert_not_null(strstr(buf, "sluice_in_flight{deployment=\"upstream\"} 0\n"));
@@ -335,7 +290,7 @@ Test(serve, the_cancel_endpoint_reaches_the_upstream)
     const char *margs[] = {"--token-ms", "100", "--tokens", "50", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    int sp = start_serve_upstream(mp, &serve);
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
     int fd = send_stream_request(sp);
     ssize_t got = recv(fd, buf, sizeof(buf) - 1, 0);
     cr_assert_gt(got, 0);
@@ -350,13 +305,11 @@ Test(serve, the_cancel_endpoint_reaches_the_upstream)
     cr_assert_not_null(strstr(local, "\"cancelled\":true"));
     /* the stream ends, with a cancelled error event */
     double first, last;
-    read_stream(fd, now_ms(), &first, &last, buf, sizeof(buf));
+    read_stream(fd, e2e_now_ms(), &first, &last, buf, sizeof(buf));
     close(fd);
     cr_assert_not_null(strstr(buf, "request_cancelled"), "%s", buf);
-    double t0 = now_ms();
-    while (mock_stat(mp, "client_gone") < 1 && now_ms() - t0 < 10000)
-        usleep(20000);
-    cr_assert_eq(mock_stat(mp, "client_gone"), 1);
+    e2e_wait_mock_stat(mp, "client_gone", 1, 10000);
+    cr_assert_eq(e2e_mock_stat(mp, "client_gone"), 1);
     cr_assert_eq(bh_request(sp, "POST", "/v1/requests/req_nope/cancel", "", local, sizeof(local)),
                  404);
     e2e_stop(serve);
@@ -377,7 +330,7 @@ Test(serve, sigterm_under_load_loses_no_accepted_request)
     const char *margs[] = {"--latency-ms", "3000", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    int sp = start_serve_upstream(mp, &serve);
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
     pthread_t t[20];
     struct call calls[20];
     for (int i = 0; i < 20; i++) {
@@ -385,8 +338,8 @@ Test(serve, sigterm_under_load_loses_no_accepted_request)
         pthread_create(&t[i], NULL, call_thread, &calls[i]);
     }
     /* all 20 accepted and waiting on the upstream (or in its queue) */
-    double t0 = now_ms();
-    while (!serve_in_flight_is(sp, 20) && now_ms() - t0 < 20000)
+    double t0 = e2e_now_ms();
+    while (!serve_in_flight_is(sp, 20) && e2e_now_ms() - t0 < 20000)
         usleep(5000);
     cr_assert(serve_in_flight_is(sp, 20), "the 20 requests never were in flight together");
     kill(serve, SIGTERM);
@@ -415,7 +368,7 @@ Test(serve, bad_requests_get_their_status_and_the_server_keeps_serving)
              "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n"
              "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    int sp = start_serve(write_config("bad.yaml", cfg), &serve);
+    int sp = e2e_start_serve(e2e_write_config("bad.yaml", cfg), NULL, &serve);
     /* no key, then a wrong key */
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 401);
     int fd = bh_dial(sp);
@@ -478,7 +431,7 @@ Test(serve, upstream_keys_never_reach_logs_or_rows)
              "models:\n  - name: gpt-4o-mini\n    deployments:\n"
              "      - {url: 'http://127.0.0.1:%d', api_key_env: SLUICE_E2E_UPSTREAM_KEY}\n",
              mp);
-    int sp = start_serve(write_config("secret.yaml", cfg), &serve);
+    int sp = e2e_start_serve(e2e_write_config("secret.yaml", cfg), NULL, &serve);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", "{\"model\":", buf, sizeof(buf)),
                  400);

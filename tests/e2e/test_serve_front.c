@@ -3,10 +3,8 @@
  * /metrics text read by a real Prometheus parser, the drain on SIGTERM,
  * the JSON log, and request bodies with many members. */
 #include <pthread.h>
-#include <time.h>
 
-#include "../blocking_http.h"
-#include "e2e.h"
+#include "serve_support.h"
 
 TestSuite(serve_front, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 60);
 
@@ -18,46 +16,6 @@ static const char chat[] = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\
 #define KEY_B "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
 
 static char buf[256 * 1024];
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static const char *write_config(const char *name, const char *body)
-{
-    const char *path = e2e_path(name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(body, f);
-    fclose(f);
-    return path;
-}
-
-/* extra: NULL, or "json" for --log-format json */
-static int start_serve(const char *config, const char *extra, pid_t *pid)
-{
-    const char *args[] = {"serve",
-                          "--config",
-                          config,
-                          "--listen",
-                          "127.0.0.1:0",
-                          "--db",
-                          e2e_path("serve.db"),
-                          extra ? "--log-format" : NULL,
-                          extra,
-                          NULL};
-    return e2e_start_server("serve", args, pid);
-}
-
-static double mock_stat(int mock_port, const char *key)
-{
-    char local[8192];
-    cr_assert_eq(bh_request(mock_port, "GET", "/mock/stats", NULL, local, sizeof(local)), 200);
-    return e2e_json_num(strstr(local, "\r\n\r\n"), key);
-}
 
 /* One request with optional extra header lines ("Name: value\r\n"). */
 static int call(int port, const char *method, const char *path, const char *headers,
@@ -124,7 +82,7 @@ Test(serve_front, keys_guard_cancel_models_and_metrics)
              "keys:\n  - {name: team-a, sha256: " KEY_A "}\n  - {name: team-b, sha256: " KEY_B
              "}\nmodels:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    int sp = start_serve(write_config("keys.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve(e2e_write_config("keys.yaml", cfg), NULL, &serve);
     static const char *const a = "Authorization: Bearer hello\r\n";
     static const char *const b = "Authorization: Bearer world\r\n";
     static const char *const wrong = "Authorization: Bearer nope\r\n";
@@ -137,7 +95,7 @@ Test(serve_front, keys_guard_cancel_models_and_metrics)
         cr_assert_eq(call(sp, "POST", path, others[i], "", local, sizeof(local)), 404, "%s", local);
         cr_assert_not_null(strstr(local, "request_not_found"), "%s", local);
     }
-    cr_assert_eq(mock_stat(mp, "in_flight"), 1, "the request was cancelled by another key");
+    cr_assert_eq(e2e_mock_stat(mp, "in_flight"), 1, "the request was cancelled by another key");
     /* the key that started it */
     cr_assert_eq(call(sp, "POST", path, a, "", local, sizeof(local)), 200, "%s", local);
     cr_assert_not_null(strstr(local, "\"cancelled\":true"));
@@ -167,7 +125,7 @@ Test(serve_front, without_keys_anyone_may_cancel_and_metrics_public_opens_metric
     snprintf(cfg, sizeof(cfg),
              "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    int sp = start_serve(write_config("open.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve(e2e_write_config("open.yaml", cfg), NULL, &serve);
     int fd = start_stream(sp, "", id);
     snprintf(path, sizeof(path), "/v1/requests/%s/cancel", id);
     cr_assert_eq(call(sp, "POST", path, NULL, "", local, sizeof(local)), 200, "%s", local);
@@ -179,7 +137,7 @@ Test(serve_front, without_keys_anyone_may_cancel_and_metrics_public_opens_metric
              "keys: [{name: team-a, sha256: " KEY_A "}]\nmetrics: {public: true}\n"
              "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    sp = start_serve(write_config("public.yaml", cfg), NULL, &serve);
+    sp = e2e_start_serve(e2e_write_config("public.yaml", cfg), NULL, &serve);
     cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
     cr_assert_eq(call(sp, "GET", "/v1/models", NULL, NULL, local, sizeof(local)), 401);
     e2e_stop(serve);
@@ -188,8 +146,8 @@ Test(serve_front, without_keys_anyone_may_cancel_and_metrics_public_opens_metric
 
 Test(serve_front, auth_without_keys_is_refused_at_start)
 {
-    const char *path = write_config("auth.yaml", "auth: true\nmodels: [{name: a, deployments: "
-                                                 "[{url: 'http://127.0.0.1:9'}]}]\n");
+    const char *path = e2e_write_config("auth.yaml", "auth: true\nmodels: [{name: a, deployments: "
+                                                     "[{url: 'http://127.0.0.1:9'}]}]\n");
     const char *args[] = {"serve", "--config",           path, "--listen", "127.0.0.1:0",
                           "--db",  e2e_path("serve.db"), NULL};
     struct e2e_run r = e2e_run(args);
@@ -209,7 +167,7 @@ Test(serve_front, head_works_where_get_does_and_405_says_allow)
              "keys: [{name: team-a, sha256: " KEY_A "}]\n"
              "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    int sp = start_serve(write_config("head.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve(e2e_write_config("head.yaml", cfg), NULL, &serve);
     static const char *const a = "Authorization: Bearer hello\r\n";
     const char *paths[] = {"/health", "/ready", "/v1/models", "/metrics"};
     for (int i = 0; i < 4; i++) {
@@ -291,7 +249,7 @@ Test(serve_front, metrics_parse_with_the_reference_prometheus_parser)
              "  - name: \"*\"\n"
              "    deployments: [{name: any, url: 'http://127.0.0.1:%d'}]\n",
              p1, p2, p2, p2);
-    int sp = start_serve(write_config("metrics.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve(e2e_write_config("metrics.yaml", cfg), NULL, &serve);
     /* traffic on several models, streamed and not, with fallbacks */
     static const char *const models[] = {"gpt-4o-mini", "gpt-4o", "llama"};
     char body[512], local[16384];
@@ -353,18 +311,16 @@ Test(serve_front, drain_keeps_answering_health_and_ready_until_in_flight_finish)
     snprintf(cfg, sizeof(cfg),
              "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    int sp = start_serve(write_config("drain.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve(e2e_write_config("drain.yaml", cfg), NULL, &serve);
     struct bg_call slow = {.port = sp};
     pthread_t t;
     pthread_create(&t, NULL, bg_chat, &slow);
-    double t0 = now_ms();
-    while (mock_stat(mp, "in_flight") < 1 && now_ms() - t0 < 5000)
-        usleep(5000);
-    cr_assert_eq(mock_stat(mp, "in_flight"), 1, "the slow request never reached the upstream");
+    e2e_wait_mock_stat(mp, "in_flight", 1, 5000);
+    cr_assert_eq(e2e_mock_stat(mp, "in_flight"), 1, "the slow request never reached the upstream");
     kill(serve, SIGTERM);
     /* /ready turns 503 once the signal is handled; the listener stays open */
     int ready = 0;
-    for (t0 = now_ms(); now_ms() - t0 < 1000; usleep(2000)) {
+    for (double t0 = e2e_now_ms(); e2e_now_ms() - t0 < 1000; usleep(2000)) {
         ready = bh_request(sp, "GET", "/ready", NULL, local, sizeof(local));
         if (ready == 503)
             break;
@@ -421,7 +377,8 @@ Test(serve_front, json_log_makes_every_line_json)
     snprintf(cfg, sizeof(cfg),
              "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    int sp = start_serve(write_config("log.yaml", cfg), "json", &serve);
+    const char *json_log[] = {"--log-format", "json", NULL};
+    int sp = e2e_start_serve(e2e_write_config("log.yaml", cfg), json_log, &serve);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, local, sizeof(local)), 200);
     cr_assert_eq(
         bh_request(sp, "POST", "/v1/chat/completions", "{\"model\":", local, sizeof(local)), 400);
@@ -451,7 +408,7 @@ Test(serve_front, listening_is_printed_once)
     snprintf(cfg, sizeof(cfg),
              "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    start_serve(write_config("once.yaml", cfg), NULL, &serve);
+    e2e_start_serve(e2e_write_config("once.yaml", cfg), NULL, &serve);
     e2e_stop(serve);
     e2e_stop(mock);
     char *out = e2e_slurp(e2e_path("serve.out")), *err = e2e_slurp(e2e_path("serve.err"));
@@ -475,7 +432,7 @@ Test(serve_front, a_body_whose_model_is_its_34th_member_is_accepted)
     snprintf(cfg, sizeof(cfg),
              "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
              mp);
-    int sp = start_serve(write_config("keys34.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve(e2e_write_config("keys34.yaml", cfg), NULL, &serve);
     size_t n = (size_t)snprintf(body, sizeof(body), "{");
     for (int i = 0; i < 32; i++)
         n += (size_t)snprintf(body + n, sizeof(body) - n, "\"metadata_%d\":%d,", i, i);

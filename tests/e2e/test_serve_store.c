@@ -1,7 +1,6 @@
 /* serve and its store, end to end: rows are never dropped when the store
  * falls behind, and `sluice stats` reads a serve run as a serve run. */
-#include "../blocking_http.h"
-#include "e2e.h"
+#include "serve_support.h"
 #include "pg_support.h"
 
 TestSuite(serve_store, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 90);
@@ -11,23 +10,31 @@ static const char chat[] = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\
 
 static char buf[256 * 1024];
 
-static int start_serve_upstream(int mock_port, pid_t *pid)
+/* serve in front of a mock, its store's queue one batch of two rows (a test
+ * knob), and SQLite's write lock taken by the returned connection: the
+ * store's writer is stuck on its first batch until the test commits. */
+static sqlite3 *start_with_a_stuck_store(int *mp, pid_t *mock, int *sp, pid_t *serve)
 {
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", mock_port);
-    const char *args[] = {"serve", "--upstream",         url, "--listen", "127.0.0.1:0",
-                          "--db",  e2e_path("serve.db"), NULL};
-    return e2e_start_server("serve", args, pid);
+    setenv("SLUICE_TEST_STORE_QUEUE", "2,1", 1);
+    *mp = e2e_start_mock(NULL, mock);
+    *sp = e2e_start_serve_upstream(*mp, NULL, serve);
+    unsetenv("SLUICE_TEST_STORE_QUEUE");
+    sqlite3 *blocker;
+    cr_assert_eq(sqlite3_open(e2e_path("serve.db"), &blocker), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    return blocker;
 }
 
-/* The value of an unlabelled sample in /metrics, or -1 when absent. */
-static double metric(int port, const char *name)
+/* Waits (at most about 5 s) until at least MIN rows went to the overflow
+ * spool; returns how many did. The /metrics text stays in
+ * e2e_metrics_text(). */
+static double wait_spooled(int port, double min)
 {
-    cr_assert_eq(bh_request(port, "GET", "/metrics", NULL, buf, sizeof(buf)), 200);
-    char pat[128];
-    snprintf(pat, sizeof(pat), "\n%s ", name);
-    const char *p = strstr(buf, pat);
-    return p ? strtod(p + strlen(pat), NULL) : -1;
+    double spooled = 0;
+    for (int i = 0; i < 500 && (spooled = e2e_metric(port, "sluice_log_rows_spooled_total")) < min;
+         i++)
+        usleep(10000);
+    return spooled;
 }
 
 /* The store's queue holds one batch of two rows (a test knob), and the test
@@ -37,26 +44,19 @@ static double metric(int port, const char *name)
 Test(serve_store, a_store_that_falls_behind_spools_and_drops_nothing)
 {
     enum { N = 60 };
-    setenv("SLUICE_TEST_STORE_QUEUE", "2,1", 1);
     pid_t mock, serve;
-    int mp = e2e_start_mock(NULL, &mock);
-    int sp = start_serve_upstream(mp, &serve);
-    unsetenv("SLUICE_TEST_STORE_QUEUE");
+    int mp, sp;
+    sqlite3 *blocker = start_with_a_stuck_store(&mp, &mock, &sp, &serve);
     const char *db_path = e2e_path("serve.db");
-    sqlite3 *blocker;
-    cr_assert_eq(sqlite3_open(db_path, &blocker), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     for (int i = 0; i < N; i++)
         cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200,
                      "request %d: %s", i, buf);
     /* every row but the stuck batch's (and at most one partial batch) is
      * on disk in the spool while the writer is still held */
-    double spooled = 0;
-    for (int i = 0; i < 500 && (spooled = metric(sp, "sluice_log_rows_spooled_total")) < N - 4; i++)
-        usleep(10000);
-    cr_assert_geq(spooled, N - 4, "spooled %g: %s", spooled, buf);
+    double spooled = wait_spooled(sp, N - 4);
+    cr_assert_geq(spooled, N - 4, "spooled %g: %s", spooled, e2e_metrics_text());
     cr_assert(e2e_exists(e2e_path("serve.db.spool")));
-    cr_assert_null(strstr(buf, "dropped"), "%s", buf);
+    cr_assert_null(strstr(e2e_metrics_text(), "dropped"), "%s", e2e_metrics_text());
     cr_assert_eq(sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(blocker);
     e2e_stop(serve);
@@ -82,20 +82,13 @@ Test(serve_store, a_store_that_falls_behind_spools_and_drops_nothing)
 Test(serve_store, a_spool_left_by_a_killed_serve_is_replayed_by_the_next)
 {
     enum { N = 40 };
-    setenv("SLUICE_TEST_STORE_QUEUE", "2,1", 1);
     pid_t mock, serve;
-    int mp = e2e_start_mock(NULL, &mock);
-    int sp = start_serve_upstream(mp, &serve);
-    unsetenv("SLUICE_TEST_STORE_QUEUE");
+    int mp, sp;
+    sqlite3 *blocker = start_with_a_stuck_store(&mp, &mock, &sp, &serve);
     const char *db_path = e2e_path("serve.db");
-    sqlite3 *blocker;
-    cr_assert_eq(sqlite3_open(db_path, &blocker), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     for (int i = 0; i < N; i++)
         cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
-    double spooled = 0;
-    for (int i = 0; i < 500 && (spooled = metric(sp, "sluice_log_rows_spooled_total")) < N - 4; i++)
-        usleep(10000);
+    double spooled = wait_spooled(sp, N - 4);
     cr_assert_geq(spooled, N - 4);
     kill(serve, SIGKILL);
     int ws;
@@ -104,7 +97,7 @@ Test(serve_store, a_spool_left_by_a_killed_serve_is_replayed_by_the_next)
     sqlite3_close(blocker);
     cr_assert(e2e_exists(e2e_path("serve.db.spool")));
 
-    sp = start_serve_upstream(mp, &serve);
+    sp = e2e_start_serve_upstream(mp, NULL, &serve);
     for (int i = 0; i < 500; i++) {
         char *text = e2e_slurp(e2e_path("serve.err"));
         int done = strstr(text, "replayed") != NULL;
@@ -152,13 +145,7 @@ Test(serve_store, stats_of_a_serve_run_are_the_gateways_figures)
              "    deployments:\n"
              "      - {name: solo, url: 'http://127.0.0.1:%d'}\n",
              p1, p2, p2);
-    FILE *f = fopen(e2e_path("stats.yaml"), "w");
-    cr_assert_not_null(f);
-    fputs(cfg, f);
-    fclose(f);
-    const char *args[] = {"serve",       "--config", e2e_path("stats.yaml"), "--listen",
-                          "127.0.0.1:0", "--db",     e2e_path("serve.db"),   NULL};
-    int sp = e2e_start_server("serve", args, &serve);
+    int sp = e2e_start_serve(e2e_write_config("stats.yaml", cfg), NULL, &serve);
     for (int i = 0; i < 2; i++)
         cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
     cr_assert_eq(
@@ -242,12 +229,8 @@ Test(serve_store_pg, spools_when_behind_and_stats_read_the_serve_run)
     enum { N = 30 };
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", mp);
     setenv("SLUICE_TEST_STORE_QUEUE", "2,1", 1);
-    const char *args[] = {"serve",       "--upstream", url,     "--listen",
-                          "127.0.0.1:0", "--db",       pgt_url, NULL};
-    int sp = e2e_start_server("serve", args, &serve);
+    int sp = e2e_start_serve_upstream(mp, pgt_url, &serve);
     unsetenv("SLUICE_TEST_STORE_QUEUE");
     PGconn *blocker = pgt_connect(pgt_url);
     PGresult *res = PQexec(blocker, "BEGIN; LOCK TABLE requests IN ACCESS EXCLUSIVE MODE");
@@ -256,10 +239,8 @@ Test(serve_store_pg, spools_when_behind_and_stats_read_the_serve_run)
     for (int i = 0; i < N; i++)
         cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200,
                      "request %d: %s", i, buf);
-    double spooled = 0;
-    for (int i = 0; i < 500 && (spooled = metric(sp, "sluice_log_rows_spooled_total")) < N - 4; i++)
-        usleep(10000);
-    cr_assert_geq(spooled, N - 4, "spooled %g: %s", spooled, buf);
+    double spooled = wait_spooled(sp, N - 4);
+    cr_assert_geq(spooled, N - 4, "spooled %g: %s", spooled, e2e_metrics_text());
     res = PQexec(blocker, "COMMIT");
     PQclear(res);
     PQfinish(blocker);

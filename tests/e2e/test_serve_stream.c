@@ -2,68 +2,18 @@
  * not, against sluice mock and a scripted upstream (hostile_upstream.h)
  * whose steps the test orders. */
 #include <sys/socket.h>
-#include <time.h>
 
-#include "e2e.h"
 #include "hostile_upstream.h"
+#include "serve_support.h"
 #include "stream_client.h"
 
-/* What a failed assertion would leave running. */
-static pid_t live_serve, live_upstream;
-
-static void cleanup(void)
-{
-    if (live_serve > 0 && waitpid(live_serve, NULL, WNOHANG) == 0) {
-        kill(live_serve, SIGKILL);
-        waitpid(live_serve, NULL, 0);
-    }
-    if (live_upstream > 0 && waitpid(live_upstream, NULL, WNOHANG) == 0) {
-        kill(live_upstream, SIGKILL);
-        waitpid(live_upstream, NULL, 0);
-    }
-    e2e_rmdir();
-}
-
-TestSuite(serve_stream, .init = e2e_tmpdir, .fini = cleanup, .timeout = 120);
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int start_serve_config(const char *yaml, pid_t *pid)
-{
-    const char *path = e2e_path("serve.yaml");
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(yaml, f);
-    fclose(f);
-    const char *args[] = {"serve", "--config",           path, "--listen", "127.0.0.1:0",
-                          "--db",  e2e_path("serve.db"), NULL};
-    int port = e2e_start_server("serve", args, pid);
-    live_serve = *pid;
-    return port;
-}
+TestSuite(serve_stream, .init = e2e_tmpdir, .fini = e2e_kill_live, .timeout = 120);
 
 /* serve in front of one scripted upstream. */
 static int start_serve_hostile(const struct hu *h, int max_attempts, int base_ms, pid_t *pid)
 {
-    live_upstream = h->pid;
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml),
-             "drain_timeout_ms: 2000\n"
-             "models:\n"
-             "  - name: m\n"
-             "    total_timeout_ms: 20000\n"
-             "    deployments:\n"
-             "      - {name: hostile, url: 'http://127.0.0.1:%d', attempt_timeout_ms: 5000,\n"
-             "         cooldown_failures: 1000,\n"
-             "         retry: {max_attempts: %d, backoff: fixed, base_ms: %d,\n"
-             "                 retry_after_cap_ms: 200}}\n",
-             h->port, max_attempts, base_ms);
-    return start_serve_config(yaml, pid);
+    e2e_live_upstream = h->pid;
+    return e2e_start_serve_in_front(h->port, max_attempts, base_ms, 1000, pid);
 }
 
 static void assert_serving(int port)
@@ -75,8 +25,8 @@ static void assert_serving(int port)
 
 static void wait_stat(const struct hu *h, const char *key, double want)
 {
-    double t0 = now_ms();
-    while (hu_stat(h, key) < want && now_ms() - t0 < 5000)
+    double t0 = e2e_now_ms();
+    while (hu_stat(h, key) < want && e2e_now_ms() - t0 < 5000)
         usleep(5000);
     cr_assert_geq(hu_stat(h, key), want, "upstream %s never reached %.0f", key, want);
 }
@@ -85,13 +35,13 @@ static void wait_stat(const struct hu *h, const char *key, double want)
 static void wait_idle(int port)
 {
     static char out[65536];
-    double t0 = now_ms();
+    double t0 = e2e_now_ms();
     for (;;) {
         cr_assert_eq(bh_request(port, "GET", "/metrics", NULL, out, sizeof(out)), 200,
                      "serve stopped answering: %s", e2e_all_stderr());
         if (strstr(out, "\nsluice_requests_in_flight 0\n"))
             return;
-        cr_assert_lt(now_ms() - t0, 5000, "requests still in flight: %s", out);
+        cr_assert_lt(e2e_now_ms() - t0, 5000, "requests still in flight: %s", out);
         usleep(5000);
     }
 }
@@ -109,7 +59,8 @@ Test(serve_stream, a_stream_that_succeeds_after_a_503_is_recorded_as_succeeded)
              "      - {url: 'http://127.0.0.1:%d', retry: {max_attempts: 3, backoff: fixed, "
              "base_ms: 10}}\n",
              mp);
-    int sp = start_serve_config(yaml, &serve);
+    int sp = e2e_start_serve(e2e_write_config("serve.yaml", yaml), NULL, &serve);
+    e2e_live_serve = serve;
     struct reply r;
     sc_read(sc_send(sp, sc_chat_body(0, 1), 0), &r);
     struct sse_summary s;
@@ -369,8 +320,8 @@ Test(serve_stream, a_non_stream_cancelled_in_its_backoff_is_recorded_as_cancelle
     int fd = sc_send(sp, sc_chat_body(0, 0), 0);
     /* the retry line names the request */
     char id[40] = "";
-    double t0 = now_ms();
-    while (id[0] == '\0' && now_ms() - t0 < 5000) {
+    double t0 = e2e_now_ms();
+    while (id[0] == '\0' && e2e_now_ms() - t0 < 5000) {
         char *log = e2e_slurp(e2e_path("serve.err"));
         const char *at = strstr(log, "retry id=");
         if (at)

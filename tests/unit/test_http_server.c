@@ -574,6 +574,17 @@ static struct sl_http_server_config body_limits(void)
     return cfg;
 }
 
+/* Runs SCENARIO against a server with CFG: no request reaches the handler.
+ * Returns what the server counted. */
+static struct sl_http_server_stats run_refused(struct sl_http_server_config *cfg,
+                                               void (*scenario)(struct fixture *))
+{
+    struct fixture f = {0};
+    run(&f, cfg, scenario);
+    cr_assert_eq(f.handled, 0);
+    return f.stats;
+}
+
 static void chunk_grows_then_breaks(struct fixture *f)
 {
     /* 8000 bytes of chunk data grow the 4 KiB read buffer; then a size line
@@ -589,65 +600,57 @@ static void chunk_grows_then_breaks(struct fixture *f)
 
 Test(http_server, malformed_chunk_after_the_buffer_grew_is_400)
 {
-    struct fixture f = {0};
     struct sl_http_server_config cfg = body_limits();
-    run(&f, &cfg, chunk_grows_then_breaks);
-    cr_assert_eq(f.handled, 0);
-    cr_assert_eq(f.stats.status_4xx_limits, 1);
+    cr_assert_eq(run_refused(&cfg, chunk_grows_then_breaks).status_4xx_limits, 1);
 }
 
-static void five_big_chunks(struct fixture *f)
+/* Sends the head of POST /chunks and five chunks of 1 MiB; returns 1 when
+ * every byte went, 0 when a send failed (the server stopped reading). */
+static int send_five_mib_chunks(int fd)
 {
     size_t mib = 1u << 20;
     char *chunk = malloc(mib);
     memset(chunk, 'c', mib);
-    int fd = bh_dial(f->port);
     bh_send(fd, "POST /chunks HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
-    /* the server answers after the fourth size line and stops reading:
-     * sends may fail from there on */
     int ok = 1;
     for (int i = 0; i < 5 && ok; i++)
         ok = send_all(fd, "100000\r\n", 8) == 8 && send_all(fd, chunk, mib) == mib &&
              send_all(fd, "\r\n", 2) == 2;
-    if (ok)
+    free(chunk);
+    return ok;
+}
+
+static void five_big_chunks(struct fixture *f)
+{
+    int fd = bh_dial(f->port);
+    /* the server answers after the fourth size line and stops reading:
+     * sends may fail from there on */
+    if (send_five_mib_chunks(fd))
         send_all(fd, "0\r\n\r\n", 5);
     char buf[4096];
     int status = bh_read_response(fd, buf, sizeof(buf));
     cr_assert_eq(status, 413, "%s", buf);
     cr_assert_not_null(strstr(buf, "body_too_large"), "%s", buf);
     close(fd);
-    free(chunk);
 }
 
 Test(http_server, five_one_mib_chunks_over_the_limit_are_413)
 {
-    struct fixture f = {0};
     struct sl_http_server_config cfg = small_limits();
     cfg.max_body_bytes = 3u << 20;
     cfg.request_timeout_ms = 10000;
-    run(&f, &cfg, five_big_chunks);
-    cr_assert_eq(f.handled, 0);
-    cr_assert_eq(f.stats.status_4xx_limits, 1);
+    cr_assert_eq(run_refused(&cfg, five_big_chunks).status_4xx_limits, 1);
 }
 
 static void five_big_chunks_accepted(struct fixture *f)
 {
-    size_t mib = 1u << 20;
-    char *chunk = malloc(mib);
-    memset(chunk, 'c', mib);
     int fd = bh_dial(f->port);
-    bh_send(fd, "POST /chunks HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
-    for (int i = 0; i < 5; i++) {
-        cr_assert_eq(send_all(fd, "100000\r\n", 8), 8);
-        cr_assert_eq(send_all(fd, chunk, mib), mib);
-        cr_assert_eq(send_all(fd, "\r\n", 2), 2);
-    }
+    cr_assert(send_five_mib_chunks(fd), "a send failed");
     bh_send(fd, "0\r\n\r\n");
     char buf[4096];
     cr_assert_eq(bh_read_response(fd, buf, sizeof(buf)), 200, "%s", buf);
     cr_assert_not_null(strstr(buf, "POST /chunks 5242880:cccc"), "%s", buf);
     close(fd);
-    free(chunk);
 }
 
 Test(http_server, five_one_mib_chunks_under_the_limit_are_accepted)
@@ -671,11 +674,8 @@ static void body_stalls_halfway(struct fixture *f)
 
 Test(http_server, a_body_that_stalls_after_the_buffer_grew_is_408)
 {
-    struct fixture f = {0};
     struct sl_http_server_config cfg = body_limits();
-    run(&f, &cfg, body_stalls_halfway);
-    cr_assert_eq(f.handled, 0);
-    cr_assert_eq(f.stats.status_4xx_limits, 1);
+    cr_assert_eq(run_refused(&cfg, body_stalls_halfway).status_4xx_limits, 1);
 }
 
 /* ---- issue 8.2: a chunk size near 2^64 is 413 at once ------------------- */
@@ -697,11 +697,9 @@ static void huge_chunk_size(struct fixture *f)
 
 Test(http_server, a_chunk_size_near_two_to_the_64_is_413)
 {
-    struct fixture f = {0};
     struct sl_http_server_config cfg = small_limits();
     cfg.request_timeout_ms = 10000;
-    run(&f, &cfg, huge_chunk_size);
-    cr_assert_eq(f.handled, 0);
+    run_refused(&cfg, huge_chunk_size);
 }
 
 /* ---- issue 8.11: conformance -------------------------------------------- */
@@ -732,10 +730,8 @@ static void malformed_heads(struct fixture *f)
 
 Test(http_server, empty_chunk_size_bare_cr_and_nul_are_400)
 {
-    struct fixture f = {0};
     struct sl_http_server_config cfg = small_limits();
-    run(&f, &cfg, malformed_heads);
-    cr_assert_eq(f.handled, 0);
+    run_refused(&cfg, malformed_heads);
 }
 
 static void rejections_carry_a_request_id(struct fixture *f)

@@ -115,6 +115,15 @@ Test(pg_conn, settings_come_from_the_libpq_environment_too)
     cr_assert_str_eq(f.value, "postgres@postgres");
 }
 
+/* URL parses, and its parameters' FIELD is the string WANT. */
+#define PARAM_IS(url, field, want)                                                                 \
+    do {                                                                                           \
+        struct sl_pg_params p_;                                                                    \
+        cr_assert_eq(sl_pg_params_init(&p_, url, 5000), 0, "%s", url);                             \
+        cr_assert_str_eq(p_.field, want, "%s", url);                                               \
+        sl_pg_params_release(&p_);                                                                 \
+    } while (0)
+
 Test(pg_conn, a_password_from_the_environment_is_masked_too)
 {
     setenv("PGPASSWORD", "env-Secret-77", 1);
@@ -127,9 +136,7 @@ Test(pg_conn, a_password_from_the_environment_is_masked_too)
     cr_assert_str_eq(msg, "FATAL: no such user for ***");
     sl_pg_params_release(&p);
     /* and a password in the URL wins, as in libpq */
-    cr_assert_eq(sl_pg_params_init(&p, "postgresql://u:url-pw@db.example/x", 5000), 0);
-    cr_assert_str_eq(p.password, "url-pw");
-    sl_pg_params_release(&p);
+    PARAM_IS("postgresql://u:url-pw@db.example/x", password, "url-pw");
 }
 
 /* Found by tests/fuzz/fuzz_pg_url.c: an '@' before the first "://" made the
@@ -222,17 +229,11 @@ Test(pg_conn, url_socket_directory_from_the_query_the_host_or_pghost)
     cr_assert_str_eq(p.host, "/run/postgresql");
     cr_assert_str_eq(p.port, "5433");
     sl_pg_params_release(&p);
-    cr_assert_eq(sl_pg_params_init(&p, "postgresql://%2Frun%2Fpg/db", 5000), 0);
-    cr_assert_str_eq(p.host, "/run/pg");
-    sl_pg_params_release(&p);
+    PARAM_IS("postgresql://%2Frun%2Fpg/db", host, "/run/pg");
     setenv("PGHOST", "/tmp/pgsock", 1);
-    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db", 5000), 0);
-    cr_assert_str_eq(p.host, "/tmp/pgsock");
-    sl_pg_params_release(&p);
+    PARAM_IS("postgresql:///db", host, "/tmp/pgsock");
     /* the URL's host wins over PGHOST, as in libpq */
-    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db?host=/elsewhere", 5000), 0);
-    cr_assert_str_eq(p.host, "/elsewhere");
-    sl_pg_params_release(&p);
+    PARAM_IS("postgresql:///db?host=/elsewhere", host, "/elsewhere");
     unsetenv("PGHOST");
 }
 
@@ -250,18 +251,12 @@ Test(pg_conn, url_schema_is_taken_off_before_libpq_and_set_as_search_path)
     cr_assert_eq(p.connect_timeout_ms, 3000);
     sl_pg_params_release(&p);
     /* the only parameter: no '?' left */
-    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db?schema=x", 5000), 0);
-    cr_assert_str_eq(p.conninfo, "postgresql:///db");
-    sl_pg_params_release(&p);
+    PARAM_IS("postgresql:///db?schema=x", conninfo, "postgresql:///db");
     /* the user's own options are kept, ours come last (and win) */
-    cr_assert_eq(
-        sl_pg_params_init(&p, "postgresql:///db?options=-c%20work_mem%3D8MB&schema=s2", 5000), 0);
-    cr_assert_str_eq(p.options, "-c work_mem=8MB -c search_path=s2");
-    sl_pg_params_release(&p);
+    PARAM_IS("postgresql:///db?options=-c%20work_mem%3D8MB&schema=s2", options,
+             "-c work_mem=8MB -c search_path=s2");
     setenv("PGOPTIONS", "-c statement_timeout=0", 1);
-    cr_assert_eq(sl_pg_params_init(&p, "postgresql:///db", 5000), 0);
-    cr_assert_str_eq(p.options, "-c statement_timeout=0 -c search_path=sluice");
-    sl_pg_params_release(&p);
+    PARAM_IS("postgresql:///db", options, "-c statement_timeout=0 -c search_path=sluice");
     unsetenv("PGOPTIONS");
     /* names that would need quoting, or that PostgreSQL reserves */
     const char *bad[] = {"postgresql:///db?schema=",        "postgresql:///db?schema",

@@ -37,12 +37,30 @@ static void on_pool_closed(void *arg)
     f->pool_closed = 1;
 }
 
-static void setup_fx(struct fx *f, unsigned size, unsigned overflow, unsigned wait_ms)
+static void setup_fx_on(struct fx *f, const char *url, unsigned size, unsigned overflow,
+                        unsigned wait_ms)
 {
     uv_loop_init(&f->loop);
-    cr_assert_eq(sl_pg_params_init(&f->params, pgt_admin_url(), 5000), 0);
+    cr_assert_eq(sl_pg_params_init(&f->params, url, 5000), 0);
     struct sl_pg_pool_options o = {size, overflow, wait_ms};
     f->pool = sl_pg_pool_new(&f->loop, &f->params, &o, &f->queries);
+}
+
+static void setup_fx(struct fx *f, unsigned size, unsigned overflow, unsigned wait_ms)
+{
+    setup_fx_on(f, pgt_admin_url(), size, overflow, wait_ms);
+}
+
+/* The first N callers ask the pool for a connection, all at once. */
+static void acquire_all(struct fx *f, int n, sl_pg_acquire_cb cb)
+{
+    for (int i = 0; i < n; i++) {
+        struct caller *k = &f->callers[i];
+        k->f = f;
+        k->w.data = k;
+        k->t0 = uv_hrtime();
+        sl_pg_pool_acquire(f->pool, &k->w, cb);
+    }
 }
 
 static void teardown_fx(struct fx *f)
@@ -83,13 +101,7 @@ Test(pg_pool, more_callers_than_connections_are_served_in_turn)
 {
     struct fx f = {0};
     setup_fx(&f, 2, 1, 10000);
-    for (int i = 0; i < CALLERS; i++) {
-        struct caller *k = &f.callers[i];
-        k->f = &f;
-        k->w.data = k;
-        k->t0 = uv_hrtime();
-        sl_pg_pool_acquire(f.pool, &k->w, on_got);
-    }
+    acquire_all(&f, CALLERS, on_got);
     /* idle connections keep watching their sockets: run until all are done */
     while (f.finished < CALLERS)
         uv_run(&f.loop, UV_RUN_ONCE);
@@ -179,19 +191,10 @@ static void on_refused(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int stat
 Test(pg_pool, an_unreachable_database_fails_every_waiter_at_once)
 {
     struct fx f = {0};
-    uv_loop_init(&f.loop);
-    cr_assert_eq(sl_pg_params_init(&f.params, "postgresql://u:pw@127.0.0.1:1/db", 5000), 0);
     /* A wait timeout past the suite's 30 s: a waiter left to it would fail
      * the test by its status (ETIMEDOUT), not by a ceiling on the time. */
-    struct sl_pg_pool_options o = {2, 0, 60000};
-    f.pool = sl_pg_pool_new(&f.loop, &f.params, &o, NULL);
-    for (int i = 0; i < 5; i++) {
-        struct caller *k = &f.callers[i];
-        k->f = &f;
-        k->w.data = k;
-        k->t0 = uv_hrtime();
-        sl_pg_pool_acquire(f.pool, &k->w, on_refused);
-    }
+    setup_fx_on(&f, "postgresql://u:pw@127.0.0.1:1/db", 2, 0, 60000);
+    acquire_all(&f, 5, on_refused);
     while (f.finished < 5)
         uv_run(&f.loop, UV_RUN_ONCE);
     for (int i = 0; i < 5; i++) {
@@ -209,18 +212,8 @@ Test(pg_pool, an_unreachable_database_fails_every_waiter_at_once)
 Test(pg_pool, a_connect_that_fails_at_once_fails_each_waiter_once)
 {
     struct fx f = {0};
-    uv_loop_init(&f.loop);
-    cr_assert_eq(
-        sl_pg_params_init(&f.params, "postgresql:///db?host=/nonexistent-sluice-dir", 5000), 0);
-    struct sl_pg_pool_options o = {2, 2, 10000};
-    f.pool = sl_pg_pool_new(&f.loop, &f.params, &o, NULL);
-    for (int i = 0; i < 5; i++) {
-        struct caller *k = &f.callers[i];
-        k->f = &f;
-        k->w.data = k;
-        k->t0 = uv_hrtime();
-        sl_pg_pool_acquire(f.pool, &k->w, on_refused);
-    }
+    setup_fx_on(&f, "postgresql:///db?host=/nonexistent-sluice-dir", 2, 2, 10000);
+    acquire_all(&f, 5, on_refused);
     for (int turns = 0; f.finished < 5 && turns < 1000; turns++)
         uv_run(&f.loop, UV_RUN_ONCE);
     cr_assert_eq(f.finished, 5);
