@@ -327,7 +327,7 @@ static int serve_in_flight_is(int port, int n)
 
 Test(serve, sigterm_under_load_loses_no_accepted_request)
 {
-    const char *margs[] = {"--latency-ms", "3000", NULL};
+    const char *margs[] = {"--latency-ms", "1500", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
     int sp = e2e_start_serve_upstream(mp, NULL, &serve);
@@ -337,7 +337,8 @@ Test(serve, sigterm_under_load_loses_no_accepted_request)
         calls[i] = (struct call){.port = sp};
         pthread_create(&t[i], NULL, call_thread, &calls[i]);
     }
-    /* all 20 accepted and waiting on the upstream (or in its queue) */
+    /* all 20 accepted and waiting on the upstream (or in its queue); the
+     * mock answers after 1.5 s, within the clients' 3 s read timeout */
     double t0 = e2e_now_ms();
     while (!serve_in_flight_is(sp, 20) && e2e_now_ms() - t0 < 20000)
         usleep(5000);
