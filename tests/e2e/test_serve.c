@@ -447,3 +447,54 @@ Test(serve, upstream_keys_never_reach_logs_or_rows)
                  0);
     cr_assert_eq(e2e_sql_int(e2e_path("serve.db"), "SELECT count(*) FROM requests"), 2);
 }
+
+/* Pipelining on the gateway's asynchronous path: a slow stream, then a
+ * JSON request and a GET buffered behind it on the same connection. They
+ * are answered in order, each whole, and the stream's end (an upstream
+ * callback) starts the next pipelined request without re-entering it. */
+Test(serve, pipelined_requests_behind_a_slow_stream_answer_in_order)
+{
+    const char *margs[] = {"--token-ms", "25", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
+    char req[4096];
+    int n =
+        snprintf(req, sizeof(req),
+                 "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s"
+                 "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s"
+                 "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                 strlen(chat_stream), chat_stream, strlen(chat), chat);
+    cr_assert_lt(n, (int)sizeof(req));
+    int fd = bh_dial(sp);
+    bh_send(fd, req);
+    size_t len = 0;
+    for (;;) { /* to the end: the last request closes the connection */
+        ssize_t got = recv(fd, buf + len, sizeof(buf) - len - 1, 0);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+    }
+    buf[len] = '\0';
+    close(fd);
+    const char *first = strstr(buf, "HTTP/1.1 200");
+    cr_assert_not_null(first, "%s", buf);
+    const char *second = strstr(first + 1, "HTTP/1.1 200");
+    cr_assert_not_null(second, "%s", buf);
+    const char *third = strstr(second + 1, "HTTP/1.1 200");
+    cr_assert_not_null(third, "%s", buf);
+    cr_assert_null(strstr(third + 1, "HTTP/1.1 "), "a fourth response: %s", buf);
+    /* the stream first, whole; then the JSON; then /health */
+    const char *done = strstr(first, "data: [DONE]\n\n\r\n0\r\n\r\n");
+    cr_assert(done && done < second, "the stream did not end whole before the next: %s", buf);
+    cr_assert_not_null(strstr(first, "text/event-stream"));
+    const char *json = strstr(second, "\"object\":\"chat.completion\"");
+    cr_assert(json && json < third, "%s", buf);
+    cr_assert_not_null(strstr(third, "Connection: close"), "%s", buf);
+    cr_assert_eq(bh_request(sp, "GET", "/health", NULL, buf, sizeof(buf)), 200);
+    e2e_stop(serve);
+    e2e_stop(mock);
+    cr_assert_eq(e2e_sql_int(e2e_path("serve.db"),
+                             "SELECT count(*) FROM requests WHERE status = 'succeeded'"),
+                 2);
+}
