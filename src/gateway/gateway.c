@@ -1011,9 +1011,10 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
                    int retry_after_s)
 {
     gw->status_unrouted[status]++;
-    respond_error(down, id, status, type, code, message, retry_after_s);
+    /* model points into the request: copied before the answer ends it */
     char model_name[128];
     snprintf(model_name, sizeof(model_name), "%.*s", (int)model.len, model.ptr ? model.ptr : "");
+    respond_error(down, id, status, type, code, message, retry_after_s);
     struct sl_gw_log_row row = {
         .key = key ? key : "",
         .model = model_name,

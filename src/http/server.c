@@ -381,6 +381,27 @@ static size_t format_head(struct conn *c, char *out, size_t size, int status,
 
 static void arm_timer(struct conn *c);
 
+/* Keeps only the bytes of the next request(s), at the start of a buffer
+ * shrunk back to its first size when they fit. Only while no request is
+ * open (IDLE, or READING a head that is not yet dispatched): a handled
+ * request's body points into the buffer. */
+static void compact(struct conn *c)
+{
+    assert(c->state == C_IDLE || c->state == C_READING);
+    if (c->pos > 0) {
+        memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+        c->len -= c->pos;
+        c->pos = 0;
+    }
+    if (c->cap > INITIAL_BUF && c->len <= INITIAL_BUF) {
+        char *smaller = realloc(c->buf, INITIAL_BUF);
+        if (smaller) {
+            c->buf = smaller;
+            c->cap = INITIAL_BUF;
+        }
+    }
+}
+
 /* The response ended: move to the next request (or close). The request
  * struct is reset here: the handler's pointer to it is invalid after. */
 static void finish_request(struct conn *c)
@@ -404,22 +425,15 @@ static void finish_request(struct conn *c)
         return;
     }
     c->state = C_IDLE;
-    /* Compact: keep only the bytes of the next request(s). */
-    if (c->pos > 0) {
-        memmove(c->buf, c->buf + c->pos, c->len - c->pos);
-        c->len -= c->pos;
-        c->pos = 0;
-    }
-    if (c->cap > INITIAL_BUF && c->len <= INITIAL_BUF) {
-        char *smaller = realloc(c->buf, INITIAL_BUF);
-        if (smaller) {
-            c->buf = smaller;
-            c->cap = INITIAL_BUF;
-        }
-    }
     if (c->in_process) {
-        arm_timer(c); /* the parse loop goes on with what is buffered */
-    } else if (c->len > 0) {
+        /* The handler answered inside dispatch and may still read its
+         * request (the body is in the read buffer): the parse loop goes on
+         * from pos and compacts once the handler has returned. */
+        arm_timer(c);
+        return;
+    }
+    compact(c);
+    if (c->len > 0) {
         /* A pipelined request waits: start it from the loop, not from
          * inside the caller of sl_http_respond (see the design note). */
         uv_timer_start(&c->timer, on_timer, 0, 0);
@@ -687,8 +701,9 @@ static int pin_head(struct conn *c, const char *raw, size_t len)
     }
     memcpy(c->hbuf, raw, len);
     struct sl_http_head *h = &c->req.head;
-    ptrdiff_t d = c->hbuf - raw;
-#define REBASE(s) ((s).ptr = (s).ptr ? (s).ptr + d : NULL)
+    /* offsets into raw, applied to hbuf (never a difference between two
+     * objects, which C leaves undefined) */
+#define REBASE(s) ((s).ptr = (s).ptr ? c->hbuf + ((s).ptr - raw) : NULL)
     REBASE(h->method);
     REBASE(h->target);
     REBASE(h->path);
@@ -799,6 +814,8 @@ static void process(struct conn *c)
         dispatch(c);
     }
     c->in_process = 0;
+    if (c->state == C_IDLE || c->state == C_READING)
+        compact(c); /* no handler holds the buffer now */
     /* Paused while handling with a full buffer: resume once it's done. */
     if (!c->reading && !c->peer_eof && (c->state == C_IDLE || c->state == C_READING))
         conn_resume(c);

@@ -498,3 +498,38 @@ Test(serve, pipelined_requests_behind_a_slow_stream_answer_in_order)
                              "SELECT count(*) FROM requests WHERE status = 'succeeded'"),
                  2);
 }
+
+/* A refused request's row is built from its body: the body must still be
+ * there after the answer. A keep-alive connection compacts its buffer once
+ * a response ends; it did so under the handler, so the row of the first of
+ * two pipelined requests took its model from the second one's bytes (or,
+ * with a buffer that shrank, from freed memory). */
+Test(serve, a_refused_pipelined_request_is_recorded_with_its_own_model)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char cfg[256];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = e2e_start_serve(e2e_write_config("one.yaml", cfg), NULL, &serve);
+    /* the second request's bytes land where the first one's model was */
+    static const char req[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 32\r\n\r\n"
+        "{\"messages\":[{}],\"model\":\"aaaa\"}"
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nX-Pad: 0123456789\r\n"
+        "Content-Length: 32\r\n\r\n{\"messages\":[{}],\"model\":\"bbbb\"}";
+    int fd = bh_dial(sp);
+    bh_send(fd, req);
+    cr_assert_eq(bh_read_response(fd, buf, sizeof(buf)), 404, "%s", buf);
+    close(fd);
+    e2e_stop(serve);
+    e2e_stop(mock);
+    const char *db = e2e_path("serve.db");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE metadata ->> 'model' = "
+                                 "'aaaa'"),
+                 1);
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE metadata ->> 'model' = "
+                                 "'bbbb'"),
+                 1);
+}
