@@ -20,14 +20,17 @@
  *    a request: request timer), HANDLING (handler owns the request; reading
  *    goes on only to notice the client leaving, and stops when the buffer is
  *    full), FLUSHING (the response ended and the connection closes once it
- *    is written), LINGERING (written, write side shut down, reading and
- *    discarding until the client closes or a short timer: so a client still
- *    sending a body we refused reads our answer instead of a reset), CLOSING.
+ *    is written; bounded: no write progress for the idle timeout closes
+ *    it, so a client that never reads cannot hold it), LINGERING (written, write side shut down,
+ * reading and discarding until the client closes or a short timer: so a client still sending a body
+ * we refused reads our answer instead of a reset), CLOSING.
  *  - The end of the client's input (EOF) while a response is in progress
  *    aborts it, Connection: close or not (as nginx does): a half-close
  *    cannot be told from a client that left, and for a gateway an answer
  *    nobody reads is upstream work to stop. Once the response has ended,
- *    an EOF only waits for the last bytes to be written.
+ *    an EOF (or the idle timer, or the server closing) only waits for the
+ *    last bytes to be written (FLUSHING): an answer that was given is not
+ *    cut.
  *  - Writes: uv_try_write first; what the kernel did not take is copied
  *    into one heap write request. `pending` counts those bytes: it is the
  *    stream's backpressure signal.
@@ -114,7 +117,9 @@ struct write_req {
     char data[];
 };
 
-enum { INITIAL_BUF = 4096, LINGER_MS = 2000 };
+/* FLUSH_AT_CLOSE_MS: how long a closing server lets a client read the
+ * last answer it was given (the end of a drain). */
+enum { INITIAL_BUF = 4096, LINGER_MS = 2000, FLUSH_AT_CLOSE_MS = 5000 };
 
 static void process(struct conn *c);
 static void conn_close(struct conn *c, int reset);
@@ -209,6 +214,36 @@ static void maybe_close_after_write(struct conn *c)
         conn_resume(c);
 }
 
+/* How long a connection may take to write its last answer without
+ * progress: a client that never reads must not hold it (and its queued
+ * bytes) forever. */
+static unsigned flush_ms(const struct conn *c)
+{
+    unsigned ms = c->srv->cfg.idle_timeout_ms;
+    return ms ? ms : 60000;
+}
+
+/* No request is open, but an answer is still being written (pending > 0)
+ * and the connection must end: stop reading, finish writing, then close
+ * (FLUSHING), giving up after ms without progress. Closing at once would
+ * cut the answer, while its row says it was given. */
+static void flush_then_close(struct conn *c, unsigned ms)
+{
+    assert(c->state == C_IDLE || c->state == C_READING || c->state == C_FLUSHING);
+    c->close_after_write = 1;
+    c->linger = 0; /* nothing more will be read */
+    c->len = c->pos = 0;
+    c->head_len = 0;
+    memset(&c->req.head, 0, sizeof(c->req.head));
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    c->state = C_FLUSHING;
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+    maybe_close_after_write(c);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     struct write_req *w = (struct write_req *)req;
@@ -221,6 +256,8 @@ static void on_written(uv_write_t *req, int status)
         conn_close(c, 0);
         return;
     }
+    if (c->state == C_FLUSHING && uv_is_active((uv_handle_t *)&c->timer))
+        uv_timer_again(&c->timer); /* progress: the flush bound starts again */
     if (c->pending == 0) {
         if (c->req.on_drain && c->state == C_HANDLING)
             c->req.on_drain(&c->req, c->req.drain_data);
@@ -420,7 +457,7 @@ static void finish_request(struct conn *c)
         c->linger = c->linger || c->len > c->pos;
         c->len = c->pos = 0; /* from here on, what arrives is discarded */
         c->state = C_FLUSHING;
-        uv_timer_stop(&c->timer);
+        uv_timer_start(&c->timer, on_timer, flush_ms(c), 0);
         maybe_close_after_write(c);
         return;
     }
@@ -671,8 +708,10 @@ static void on_timer(uv_timer_t *timer)
         reject(c, 408, "request_timeout", "the request did not arrive in time");
     else if (c->state == C_IDLE && c->len > 0)
         process(c); /* a pipelined request deferred by finish_request */
-    else if (c->state == C_IDLE || c->state == C_LINGERING)
-        conn_close(c, 0);
+    else if (c->state == C_IDLE && c->pending > 0)
+        flush_then_close(c, flush_ms(c)); /* idle, but its last answer is not out yet */
+    else if (c->state == C_IDLE || c->state == C_LINGERING || c->state == C_FLUSHING)
+        conn_close(c, 0); /* FLUSHING: no progress within the bound */
 }
 
 static void arm_timer(struct conn *c)
@@ -857,6 +896,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         c->reading = 0;
         return;
     }
+    if (nread == UV_EOF && (c->state == C_IDLE || c->state == C_READING) && c->pending > 0) {
+        flush_then_close(c, flush_ms(c)); /* a half-close: the last answer still goes out */
+        return;
+    }
     if (nread == UV_EOF && c->state == C_FLUSHING && c->pending > 0) {
         c->peer_eof = 1; /* finish writing the answer, then close */
         c->reading = 0;
@@ -1007,9 +1050,19 @@ void sl_http_server_close(struct sl_http_server *srv, void (*cb)(void *), void *
     srv->closing = 1;
     srv->close_cb = cb ? cb : noop_close;
     srv->close_arg = arg;
-    struct sl_list *node;
-    while ((node = srv->conns.next) != &srv->conns)
-        conn_close(sl_container_of(node, struct conn, node), 0);
+    /* A connection still writing an answer that has ended (no request
+     * open) finishes it, briefly; every other one closes now, aborting a
+     * request in progress. */
+    struct sl_list *node = srv->conns.next;
+    while (node != &srv->conns) {
+        struct conn *c = sl_container_of(node, struct conn, node);
+        node = node->next; /* conn_close unlinks c */
+        int idle = c->state == C_IDLE || c->state == C_READING || c->state == C_FLUSHING;
+        if (idle && c->pending > 0)
+            flush_then_close(c, FLUSH_AT_CLOSE_MS);
+        else
+            conn_close(c, 0);
+    }
     if (srv->listening)
         sl_http_server_stop_accepting(srv);
     else
