@@ -378,7 +378,8 @@ int sl_cmd_serve(int argc, char **argv)
     const char *cmd = "serve", *v, *config = NULL, *upstream = NULL, *db = NULL;
     const char *listen = NULL;
     int id, i = 0, log_json = -1;
-    struct ctx c = {.drain_ms = 30000};
+    struct ctx c = {0};
+    int drain_given = 0;
     while ((id = sl_args_next(argc, argv, &i, flags, cmd, 0, &v)) > 0) {
         switch (id) {
         case F_CONFIG:
@@ -406,6 +407,7 @@ int sl_cmd_serve(int argc, char **argv)
         case F_DRAIN:
             if (sl_parse_unsigned(cmd, "--drain-timeout-ms", v, 0, 3600000, &c.drain_ms))
                 return SL_EXIT_USAGE;
+            drain_given = 1;
             break;
         case F_HASH_KEY: {
             char hex[65];
@@ -440,6 +442,8 @@ int sl_cmd_serve(int argc, char **argv)
         snprintf(c.cfg.db, sizeof(c.cfg.db), "%s", db);
     if (log_json >= 0)
         c.cfg.log_json = log_json;
+    if (!drain_given) /* the config's drain_timeout_ms (30000 by default) */
+        c.drain_ms = c.cfg.drain_timeout_ms;
 
     c.pending_cap = PENDING_INITIAL;
     c.pending = calloc(c.pending_cap, sizeof(*c.pending));

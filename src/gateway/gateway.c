@@ -153,6 +153,7 @@ struct gw_req {
     unsigned usage_prompt, usage_completion;
 
     int committed, cancelled, client_gone;
+    int shut_down; /* cancelled by the gateway's own shutdown, not by the client */
     unsigned attempts;
     enum sl_err error;
     int final_status;
@@ -170,6 +171,7 @@ const char *sl_gw_outcome_name(enum sl_gw_outcome outcome)
 static void finish(struct gw_req *r);
 static void pick_and_admit(struct gw_req *r);
 static void maybe_closed(struct sl_gateway *gw);
+static void close_parts_soon(struct sl_gateway *gw);
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -434,10 +436,15 @@ static void finish(struct gw_req *r)
     r->state = R_FINISHED;
     /* nobody answered yet: should not happen, but never leave a client hanging */
     down_respond_error(r, 500, "server_error", "internal", "internal error", 0);
-    if (r->cancelled)
+    if (r->cancelled && r->shut_down) {
+        r->cancelled = 0; /* stopped by the gateway's shutdown: a failure, not a cancel */
+        r->error = SL_E_UNAVAILABLE;
+    } else if (r->cancelled) {
         r->error = SL_E_CANCELLED; /* streamed or not, whatever the attempt said */
+    }
     sl_list_remove(&r->node);
-    gw->in_flight--;
+    if (--gw->in_flight == 0 && gw->closing)
+        close_parts_soon(gw); /* the last request cancelled by close_all */
     struct sl_gw_log_row *w = &r->row;
     snprintf(w->id, sizeof(w->id), "%s", r->id);
     w->key = r->key_name ? r->key_name : "";
@@ -497,6 +504,11 @@ static void respond_failure(struct gw_req *r)
     if (r->down == NULL)
         return;
     char msg[160];
+    if (r->cancelled && r->shut_down) {
+        down_respond_error(r, 503, "server_error", "shutting_down",
+                           "the gateway shut down before the request finished", 1);
+        return;
+    }
     if (r->cancelled) {
         snprintf(msg, sizeof(msg), "request %s was cancelled", r->id);
         down_respond_error(r, 499, "cancelled", "request_cancelled", msg, 0);
@@ -639,10 +651,13 @@ static void on_up_headers(struct sl_http_request *up, int status,
         r->first_byte_ns = uv_hrtime();
         sl_prom_observe(&r->gw->mm[r->model - r->gw->cfg->models].ttft,
                         (double)(r->first_byte_ns - r->t0_ns) / 1e9);
-        r->final_status = status;
-        count_status(r, status);
-        /* the client may turn out to be gone: then on_client_gone ran */
+        /* the client may turn out to be gone: then on_client_gone ran and
+         * the row keeps the 499 it set (the client saw nothing) */
         sl_http_stream_start(r->down, status, h, 2, "text/event-stream");
+        if (r->down) {
+            r->final_status = status;
+            count_status(r, status);
+        }
     }
 }
 
@@ -720,6 +735,9 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
          * its outcome is this attempt's, whatever the earlier ones were */
         if (r->stream_ok) {
             r->error = SL_OK; /* [DONE] reached the client; what followed is not its concern */
+        } else if (r->cancelled && r->shut_down) {
+            down_stream_end(r, "server_error", "shutting_down",
+                            "the gateway shut down before the stream ended");
         } else if (r->cancelled) {
             r->error = SL_E_CANCELLED;
             down_stream_end(r, "cancelled", "request_cancelled", "the request was cancelled");
@@ -966,14 +984,19 @@ static void pick_and_admit(struct gw_req *r)
 
 /* ---- cancellation ------------------------------------------------------- */
 
-static void cancel(struct gw_req *r)
+/* Returns 1 when the request is (now or already) cancelled, 0 when it was
+ * answered already and there is nothing to cancel. */
+static int cancel(struct gw_req *r)
 {
+    if (r->cancelled)
+        return 1;
     /* a stream that reached [DONE] is answered: nothing left to cancel for
      * the client (its upstream still goes, on close, with the client) */
-    if (r->cancelled || r->state == R_FINISHED || r->stream_ok)
-        return;
+    if (r->state == R_FINISHED || r->stream_ok)
+        return 0;
     r->cancelled = 1;
-    r->gw->cancelled++;
+    if (!r->shut_down)
+        r->gw->cancelled++;
     if (r->state == R_ADMITTING) {
         if (r->admit_queued && sl_sem_cancel(&r->admit.base) == 0) {
             r->admit_queued = 0;
@@ -981,12 +1004,13 @@ static void cancel(struct gw_req *r)
             respond_failure(r);
             finish(r);
         }
-        return;
+        return 1;
     }
     if (r->up_active)
         sl_http_request_cancel(&r->up); /* on_done reports SL_E_CANCELLED */
     else
         sl_retrier_cancel(&r->retrier); /* sleeping: ends now */
+    return 1;
 }
 
 static void on_client_gone(struct sl_http_req *down, void *data)
@@ -1136,7 +1160,11 @@ static void handle_cancel(struct sl_gateway *gw, struct sl_http_req *down, struc
         struct gw_req *r = sl_container_of(n, struct gw_req, node);
         if (strlen(r->id) == target.len && memcmp(r->id, target.ptr, target.len) == 0 &&
             sl_gw_may_cancel(gw->cfg, r->key, key)) {
-            cancel(r);
+            if (!cancel(r)) {
+                respond_error(down, id, 409, "invalid_request_error", "already_answered",
+                              "the request was answered already: nothing to cancel", 0);
+                return;
+            }
             char body[128];
             int k = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"cancelled\":true}", r->id);
             respond(down, id, 200, body, (size_t)k, 0);
@@ -1478,6 +1506,22 @@ static void on_timer_closed(uv_handle_t *handle)
     on_part_closed(handle->data);
 }
 
+static void on_close_parts(uv_timer_t *t)
+{
+    struct sl_gateway *gw = t->data;
+    uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
+    sl_http_server_close(gw->server, on_part_closed, gw);
+    sl_http_client_close(gw->client, on_part_closed, gw);
+}
+
+/* From the loop, not from inside the callback of the last request (an
+ * upstream or server callback must not close its own client or server). */
+static void close_parts_soon(struct sl_gateway *gw)
+{
+    uv_timer_stop(&gw->drain_timer);
+    uv_timer_start(&gw->drain_timer, on_close_parts, 0, 0);
+}
+
 /* Drained (or out of patience): cancel what is left and close, the
  * listener included (it stayed open during the drain so that /ready could
  * answer 503 and new API requests a 503 with Retry-After). */
@@ -1489,14 +1533,18 @@ static void close_all(struct sl_gateway *gw)
     struct sl_list *n, *next;
     for (n = gw->reqs.next; n != &gw->reqs; n = next) {
         next = n->next;
-        cancel(sl_container_of(n, struct gw_req, node));
+        struct gw_req *r = sl_container_of(n, struct gw_req, node);
+        r->shut_down = 1; /* the client cancelled nothing: 503, failed */
+        cancel(r);
     }
-    gw->pending_closes += 2;
-    sl_http_server_close(gw->server, on_part_closed, gw);
-    sl_http_client_close(gw->client, on_part_closed, gw);
     start_count_job(gw); /* what waited for the batch timer goes now */
-    uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
     uv_close((uv_handle_t *)&gw->count_timer, on_timer_closed);
+    /* the server and the client close once the cancelled requests have
+     * answered (cancelling an attempt completes on the loop): closing the
+     * server now would drop their connections instead of the 503 */
+    gw->pending_closes += 2;
+    if (gw->in_flight == 0)
+        close_parts_soon(gw);
 }
 
 static void on_drain_tick(uv_timer_t *t)

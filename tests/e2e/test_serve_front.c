@@ -446,3 +446,37 @@ Test(serve_front, a_body_whose_model_is_its_34th_member_is_accepted)
     e2e_stop(mock);
     (void)local;
 }
+
+/* The drain's time is up while requests still run: the client cancelled
+ * nothing, so they answer 503 shutting_down with Retry-After (a stream that
+ * had started ends with that error event) and are recorded as failed. */
+Test(serve_front, requests_left_at_the_end_of_the_drain_answer_503_not_499)
+{
+    const char *margs[] = {"--latency-ms", "2500", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    char cfg[512], local[8192];
+    snprintf(cfg, sizeof(cfg),
+             "drain_timeout_ms: 200\n"
+             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             mp);
+    int sp = e2e_start_serve(e2e_write_config("drain.yaml", cfg), NULL, &serve);
+    struct bg_call slow = {.port = sp};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_chat, &slow);
+    e2e_wait_mock_stat(mp, "in_flight", 1, 5000);
+    cr_assert_eq(e2e_mock_stat(mp, "in_flight"), 1, "the slow request never reached the upstream");
+    kill(serve, SIGTERM);
+    pthread_join(t, NULL);
+    cr_assert_eq(slow.status, 503, "the request left at the drain's end: %d", slow.status);
+    int ws;
+    cr_assert_eq(waitpid(serve, &ws, 0), serve);
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit 0: %s", e2e_all_stderr());
+    e2e_stop(mock);
+    (void)local;
+    const char *db = e2e_path("serve.db");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests"), 1);
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE status = 'failed' AND "
+                                 "error = 'unavailable' AND metadata ->> 'status' = 503"),
+                 1);
+}
