@@ -34,11 +34,13 @@ declare -A sources=(
   [http_response]="src/http/resp.c"
   [sse]="src/http/sse.c src/http/buf.c"
   [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c"
-  [config]="src/gateway/config.c src/retry/policy.c src/core/errclass.c"
+  [config]="src/gateway/config.c src/retry/policy.c src/core/errclass.c src/gateway/target.c
+    src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c"
   [pg_url]="src/store/pg_url.c"
   [spool]="src/store/spool.c"
+  [url]="src/http/url.c src/gateway/target.c src/http/openai.c src/http/json_scan.c src/http/parser.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool)
+all=(http_request http_server http_response sse json config pg_url spool url)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

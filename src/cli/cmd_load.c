@@ -16,6 +16,7 @@
 
 #include "http/json_scan.h"
 #include "http/parser.h"
+#include "http/url.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -159,7 +160,7 @@ static int parse_duration(const char *cmd, const char *text, uint64_t *out_ms)
     return 0;
 }
 
-/* http://HOST[:PORT][/PATH]; HOST may be [IPv6]. */
+/* http://HOST[:PORT][/PATH][?QUERY]; HOST may be [IPv6]. */
 static int parse_url(const char *cmd, struct ctx *c)
 {
     const char *u = c->url;
@@ -172,61 +173,22 @@ static int parse_url(const char *cmd, struct ctx *c)
         sl_usage_error(cmd, "URL must start with http://, got '%s'", u);
         return -1;
     }
-    const char *h = u + 7;
-    const char *slash = strchr(h, '/');
-    size_t auth_len = slash ? (size_t)(slash - h) : strlen(h);
-    const char *port = NULL;
-    size_t host_len;
-    const char *host = h;
-    if (auth_len > 0 && h[0] == '[') {
-        const char *rb = memchr(h, ']', auth_len);
-        if (rb == NULL)
-            goto bad;
-        host = h + 1;
-        host_len = (size_t)(rb - host);
-        if (rb + 1 < h + auth_len) {
-            if (rb[1] != ':')
-                goto bad;
-            port = rb + 2;
-        }
-    } else {
-        const char *colon = memchr(h, ':', auth_len);
-        host_len = colon ? (size_t)(colon - h) : auth_len;
-        if (colon)
-            port = colon + 1;
+    struct sl_url p;
+    const char *why = sl_url_parse(u, &p);
+    if (why == NULL && p.target_len + 1 >= sizeof(c->path))
+        why = "path too long";
+    if (why) {
+        sl_usage_error(cmd, "bad URL '%s': %s (expected http://HOST[:PORT][/PATH])", u, why);
+        return -1;
     }
-    if (host_len == 0 || host_len >= sizeof(c->host) || memchr(h, '@', auth_len))
-        goto bad;
-    memcpy(c->host, host, host_len);
-    c->host[host_len] = '\0';
-    if (port) {
-        size_t plen = (size_t)(h + auth_len - port);
-        unsigned long v = 0;
-        if (plen == 0 || plen > 5)
-            goto bad;
-        for (size_t i = 0; i < plen; i++) {
-            if (port[i] < '0' || port[i] > '9')
-                goto bad;
-            v = v * 10 + (unsigned long)(port[i] - '0');
-        }
-        if (v == 0 || v > 65535)
-            goto bad;
-        snprintf(c->port, sizeof(c->port), "%lu", v);
-    } else {
-        strcpy(c->port, "80");
-    }
-    snprintf(c->hostport, sizeof(c->hostport), "%.*s", (int)auth_len, h);
-    const char *path = slash ? slash : "/";
-    if (strlen(path) >= sizeof(c->path))
-        goto bad;
-    for (const char *p = path; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            goto bad;
-    strcpy(c->path, path);
+    memcpy(c->host, p.host, p.host_len);
+    c->host[p.host_len] = '\0';
+    snprintf(c->port, sizeof(c->port), "%u", p.port);
+    /* the authority as given: what Host: says */
+    snprintf(c->hostport, sizeof(c->hostport), "%.*s", (int)(p.target - (u + 7)), u + 7);
+    snprintf(c->path, sizeof(c->path), "%s%.*s", p.target_len && p.target[0] == '/' ? "" : "/",
+             (int)p.target_len, p.target);
     return 0;
-bad:
-    sl_usage_error(cmd, "bad URL '%s' (expected http://HOST[:PORT][/PATH])", u);
-    return -1;
 }
 
 static int check_header(const char *cmd, const char *h)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "http/url.h"
+
 struct walker {
     yaml_document_t doc;
     const char *file;
@@ -206,9 +208,13 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
     if (!strcmp(key, "name"))
         get_string(w, v, "name", d->name, sizeof(d->name));
     else if (!strcmp(key, "url")) {
-        if (get_string(w, v, "url", d->url, sizeof(d->url)) == 0 &&
-            strncmp(d->url, "http://", 7) != 0 && strncmp(d->url, "https://", 8) != 0)
-            fail(w, v, "url must start with http:// or https://, got '%s'", d->url);
+        if (get_string(w, v, "url", d->url, sizeof(d->url)) == 0) {
+            const char *why = sl_gw_target_check_url(d->url);
+            if (why == sl_url_err_scheme)
+                fail(w, v, "url must start with http:// or https://, got '%s'", d->url);
+            else if (why)
+                fail(w, v, "url '%s': %s", d->url, why);
+        }
         size_t n = strlen(d->url);
         while (n > 0 && d->url[n - 1] == '/')
             d->url[--n] = '\0';
@@ -337,6 +343,10 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
             snprintf(d->name, sizeof(d->name), "%s#%zu", m->name, i + 1);
         if (resolve_key(w, dn, d) != 0)
             return;
+        if (sl_gw_target_init(&d->target, d->url, d->api_key) != 0) {
+            fail(w, dn, "deployment '%s': cannot resolve its url", d->name);
+            return;
+        }
     }
 }
 
@@ -632,8 +642,13 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
 int sl_gw_config_single(const char *url, struct sl_gw_config *cfg, char *err, size_t err_size)
 {
     sl_gw_config_init(cfg);
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+    const char *why = sl_gw_target_check_url(url);
+    if (why == sl_url_err_scheme) {
         snprintf(err, err_size, "--upstream must start with http:// or https://, got '%s'", url);
+        return -1;
+    }
+    if (why) {
+        snprintf(err, err_size, "--upstream URL '%s': %s", url, why);
         return -1;
     }
     if (strlen(url) >= sizeof(cfg->models->deployments->url)) {
@@ -664,6 +679,11 @@ int sl_gw_config_single(const char *url, struct sl_gw_config *cfg, char *err, si
         strcpy(d->api_key_env, "OPENAI_API_KEY");
         d->api_key = strdup(key);
     }
+    if (sl_gw_target_init(&d->target, d->url, d->api_key) != 0 || (key && *key && !d->api_key)) {
+        sl_gw_config_free(cfg);
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -685,6 +705,7 @@ void sl_gw_config_free(struct sl_gw_config *cfg)
 {
     for (size_t i = 0; i < cfg->nmodels; i++) {
         for (size_t j = 0; j < cfg->models[i].ndeployments; j++) {
+            sl_gw_target_release(&cfg->models[i].deployments[j].target);
             char *key = cfg->models[i].deployments[j].api_key;
             if (key) {
                 /* do not leave the secret lying around in freed memory */

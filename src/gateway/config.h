@@ -10,14 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/target.h"
 #include "retry/policy.h"
 
 struct sl_gw_deployment {
     char name[64];
-    char url[512];            /* base URL: http(s)://host[:port][/prefix] */
-    char api_key_env[128];    /* the variable's name, for messages */
-    char *api_key;            /* its value at start-up, or NULL */
-    char upstream_model[128]; /* sent upstream; empty = the client's model */
+    char url[SL_GW_BASE_URL_SIZE]; /* base URL: http(s)://host[:port][/path] */
+    char api_key_env[128];         /* the variable's name, for messages */
+    char *api_key;                 /* its value at start-up, or NULL */
+    char upstream_model[128];      /* sent upstream; empty = the client's model */
     double weight;
     unsigned max_concurrency;
     unsigned queue_length;
@@ -27,6 +28,7 @@ struct sl_gw_deployment {
     unsigned cooldown_failures; /* consecutive failures that start a cool-down */
     unsigned cooldown_ms;
     struct sl_retry_policy retry;
+    struct sl_gw_target target; /* url and api_key resolved at load */
 };
 
 /* A request remembers the deployments it tried in one 64-bit mask. */

@@ -139,8 +139,6 @@ struct gw_req {
 
     struct sl_http_request up;
     struct sl_http_field up_headers[4];
-    char auth_header[640];
-    char url[700];
     int up_active, up_status;
     double retry_after_ms;
     struct sl_buf resp;
@@ -782,16 +780,14 @@ static void start_attempt(struct sl_retrier *rt)
     r->up_headers[nh++] = (struct sl_http_field){"Content-Type", "application/json"};
     if (r->stream)
         r->up_headers[nh++] = (struct sl_http_field){"Accept", "text/event-stream"};
-    if (d->api_key) {
-        snprintf(r->auth_header, sizeof(r->auth_header), "Bearer %s", d->api_key);
-        r->up_headers[nh++] = (struct sl_http_field){"Authorization", r->auth_header};
-    }
+    if (d->target.authorization)
+        r->up_headers[nh++] = (struct sl_http_field){"Authorization", d->target.authorization};
     double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
     if (left_ms < 1)
         left_ms = 1;
     r->up = (struct sl_http_request){
         .method = "POST",
-        .url = r->url,
+        .url = d->target.url[r->ep],
         .headers = r->up_headers,
         .n_headers = nh,
         .body = r->up_body ? r->up_body : r->body,
@@ -954,7 +950,6 @@ static void pick_and_admit(struct gw_req *r)
             gw->mm[r->model - gw->cfg->models].fallbacks++;
         r->tried |= UINT64_C(1) << k;
         r->dep = &deps[k];
-        snprintf(r->url, sizeof(r->url), "%s%s", r->dep->cfg->url, sl_openai_path(r->ep));
         if (build_body(r) != 0)
             continue; /* out of memory for this deployment's body: try the next */
         r->state = R_ADMITTING;

@@ -533,3 +533,36 @@ Test(serve, a_refused_pipelined_request_is_recorded_with_its_own_model)
                                  "'bbbb'"),
                  1);
 }
+
+/* A deployment URL's path takes the place of /v1 (docs/serve.md): a base
+ * ending in /v1, the way SDK base URLs are written, reaches
+ * /v1/chat/completions and not /v1/v1/chat/completions, which the mock
+ * answers with 404 unknown_url; any other path is a prefix. */
+Test(serve, a_base_url_path_takes_the_place_of_v1)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char cfg[1024];
+    snprintf(cfg, sizeof(cfg),
+             "models:\n"
+             "  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d/v1/'}]\n"
+             "  - name: prefixed\n    deployments: [{url: 'http://127.0.0.1:%d/openai'}]\n",
+             mp, mp);
+    int sp = e2e_start_serve(e2e_write_config("base.yaml", cfg), NULL, &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200, "%s",
+                 buf);
+    cr_assert_not_null(strstr(buf, "\"object\":\"chat.completion\""), "%s", buf);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/embeddings",
+                            "{\"model\":\"gpt-4o-mini\",\"input\":\"x\"}", buf, sizeof(buf)),
+                 200, "%s", buf);
+    cr_assert_eq(e2e_mock_stat(mp, "requests"), 2);
+    /* the prefix went in front of chat/completions: /openai/chat/completions,
+     * a path the mock does not serve */
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions",
+                            "{\"model\":\"prefixed\",\"messages\":[{}]}", buf, sizeof(buf)),
+                 404, "%s", buf);
+    cr_assert_not_null(strstr(buf, "unknown_url"), "%s", buf);
+    cr_assert_eq(e2e_mock_stat(mp, "requests"), 2);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}

@@ -158,6 +158,33 @@ Test(serve_front, auth_without_keys_is_refused_at_start)
     e2e_free(&r);
 }
 
+/* A deployment URL is parsed at start-up: a bad one stops serve before it
+ * listens, with the file and line, instead of failing each request. */
+Test(serve_front, a_bad_deployment_url_is_refused_at_start)
+{
+    const char *path = e2e_write_config("url.yaml", "models:\n  - name: a\n    deployments:\n"
+                                                    "      - url: 'http://127.0.0.1:0/v1'\n");
+    const char *args[] = {"serve", "--config",           path, "--listen", "127.0.0.1:0",
+                          "--db",  e2e_path("serve.db"), NULL};
+    struct e2e_run r = e2e_run(args);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "url.yaml:4: url 'http://127.0.0.1:0/v1': port must be a "
+                                     "number from 1 to 65535"),
+                       "%s", r.err);
+    cr_assert_eq(e2e_lines(r.err), 1, "%s", r.err);
+    cr_assert_null(strstr(r.out, "listening"));
+    e2e_free(&r);
+    const char *quick[] = {"serve",       "--upstream", "http://127.0.0.1:9/v1?x=1", "--listen",
+                           "127.0.0.1:0", "--db",       e2e_path("serve.db"),        NULL};
+    r = e2e_run(quick);
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "--upstream URL 'http://127.0.0.1:9/v1?x=1': a query"), "%s",
+                       r.err);
+    cr_assert_eq(e2e_lines(r.err), 1, "%s", r.err);
+    cr_assert_null(strstr(r.out, "listening"));
+    e2e_free(&r);
+}
+
 Test(serve_front, head_works_where_get_does_and_405_says_allow)
 {
     pid_t mock, serve;

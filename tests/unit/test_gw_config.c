@@ -161,6 +161,76 @@ Test(gw_config, single_upstream_quick_start)
     cr_assert_not_null(strstr(err, "--upstream must start with http://"));
 }
 
+/* A deployment URL is parsed once, at load: a bad one is an error that
+ * names its line, not a failure of the first request. */
+Test(gw_config, bad_deployment_urls_are_refused_at_load)
+{
+    const char *head = "models:\n  - name: a\n    deployments:\n      - name: d\n        url: ";
+    const struct {
+        const char *url, *needle;
+    } cases[] = {
+        {"'gopher://x'", ":5: url must start with http:// or https://"},
+        {"'http://'", ":5: url 'http://': no host in URL"},
+        {"'http://h:70000'", ":5: url 'http://h:70000': port must be a number from 1 to 65535"},
+        {"'http://h:'", ":5: url 'http://h:': port must be"},
+        {"'https://h/v1?api-version=2024'", ":5: url 'https://h/v1?api-version=2024': a query"},
+        {"'https://h/v1#x'", ":5: url 'https://h/v1#x': a fragment"},
+        {"'http://me@h'", ":5: url 'http://me@h': user names in URLs are not supported"},
+        {"'http://[::1'", ":5: url 'http://[::1': no ']'"},
+        {"'http://h b'", ":5: url 'http://h b': space, control or non-ASCII byte in URL"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "%s%s\n", head, cases[i].url);
+        expect_error(text, cases[i].needle);
+    }
+}
+
+Test(gw_config, deployments_are_resolved_at_load)
+{
+    setenv("SLUICE_TEST_KEY", "sk-secret", 1);
+    write_config("models:\n  - name: a\n    deployments:\n"
+                 "      - {url: 'https://host/v1/', api_key_env: SLUICE_TEST_KEY}\n"
+                 "      - {url: 'https://generativelanguage.googleapis.com/v1beta/openai'}\n"
+                 "      - {url: 'HTTP://[::1]:8081'}\n");
+    struct sl_gw_config cfg;
+    char err[512] = "";
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    const struct sl_gw_deployment *d = cfg.models[0].deployments;
+    cr_assert_str_eq(d[0].target.url[SL_OAI_CHAT], "https://host/v1/chat/completions");
+    cr_assert_str_eq(d[0].target.authorization, "Bearer sk-secret");
+    cr_assert_str_eq(d[1].target.url[SL_OAI_EMBEDDINGS],
+                     "https://generativelanguage.googleapis.com/v1beta/openai/embeddings");
+    cr_assert_null(d[1].target.authorization);
+    cr_assert_str_eq(d[2].target.url[SL_OAI_COMPLETIONS], "HTTP://[::1]:8081/v1/completions");
+    sl_gw_config_free(&cfg);
+
+    cr_assert_eq(sl_gw_config_single("http://127.0.0.1:8081/", &cfg, err, sizeof(err)), 0);
+    cr_assert_str_eq(cfg.models[0].deployments[0].target.url[SL_OAI_CHAT],
+                     "http://127.0.0.1:8081/v1/chat/completions");
+    sl_gw_config_free(&cfg);
+}
+
+Test(gw_config, a_bad_upstream_url_is_one_line)
+{
+    struct sl_gw_config cfg;
+    char err[256];
+    const struct {
+        const char *url, *needle;
+    } cases[] = {
+        {"http://127.0.0.1:0", "--upstream URL 'http://127.0.0.1:0': port must be"},
+        {"http://", "--upstream URL 'http://': no host"},
+        {"https://h/v1?x=1", "--upstream URL 'https://h/v1?x=1': a query"},
+        {"ftp://h", "--upstream must start with http://"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_assert_eq(sl_gw_config_single(cases[i].url, &cfg, err, sizeof(err)), -1, "%s",
+                     cases[i].url);
+        cr_assert_not_null(strstr(err, cases[i].needle), "'%s' not in '%s'", cases[i].needle, err);
+        cr_assert_null(strchr(err, '\n'));
+    }
+}
+
 #define MODELS "models: [{name: a, deployments: [{url: 'http://x'}]}]\n"
 #define KEY_A                                                                                      \
     "  - {name: a, sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n"

@@ -843,7 +843,7 @@ Test(upstream, the_next_address_is_tried_when_one_refuses)
     getsockname(fd, (struct sockaddr *)&closed, &alen);
     close(fd);
     /* An origin whose name stood for two addresses, the first refusing. */
-    struct url u;
+    struct sl_url u;
     cr_assert_null(parse_url("http://two.test/", &u));
     struct origin *o = origin_get(pool, &u);
     o->numeric = 1;

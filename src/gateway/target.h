@@ -1,0 +1,45 @@
+/* A deployment resolved once, at config load, for the hot path: the full
+ * URL of each endpoint and the prebuilt Authorization header value, so
+ * that an attempt formats nothing and a bad URL fails at start-up.
+ *
+ * The endpoint URL rule: a base URL with an empty path gets the OpenAI
+ * path, "/v1/chat/completions" and so on; a base URL with a path P gets
+ * P (without trailing slashes) followed by "/chat/completions" and so on,
+ * i.e. the base path takes the place of "/v1". So https://host and
+ * https://host/v1 both reach https://host/v1/chat/completions, and
+ * https://host/v1beta/openai reaches https://host/v1beta/openai/chat/completions. */
+#ifndef SL_GW_TARGET_H
+#define SL_GW_TARGET_H
+
+#include <stddef.h>
+
+#include "http/openai.h"
+
+/* The longest deployment base URL, NUL included. */
+#define SL_GW_BASE_URL_SIZE 512
+
+struct sl_gw_target {
+    /* one per endpoint: the base and the longest endpoint path fit */
+    char url[SL_OAI__COUNT][SL_GW_BASE_URL_SIZE + 32];
+    char *authorization; /* "Bearer KEY", or NULL when there is no key */
+};
+
+/* Why url cannot be a deployment's base URL (not http:// or https://, no
+ * host, a bad port, a query, a fragment...), as one line, or NULL.
+ * sl_url_err_scheme (http/url.h) for a scheme other than http and https. */
+const char *sl_gw_target_check_url(const char *url);
+
+/* Writes the URL of endpoint ep under base (which sl_gw_target_check_url
+ * accepts) into out. Returns 0, or -1 when base is not usable or the URL
+ * does not fit in size bytes. */
+int sl_gw_endpoint_url(const char *base, enum sl_openai_endpoint ep, char *out, size_t size);
+
+/* Resolves base and api_key (NULL: none) into t. Returns 0, or -1 (a bad
+ * or too long base URL, or out of memory); t needs sl_gw_target_release
+ * either way. */
+int sl_gw_target_init(struct sl_gw_target *t, const char *base, const char *api_key);
+
+/* Frees what t holds, wiping the key from memory first. */
+void sl_gw_target_release(struct sl_gw_target *t);
+
+#endif
