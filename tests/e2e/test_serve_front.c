@@ -329,22 +329,34 @@ static void *bg_chat(void *arg)
     return NULL;
 }
 
+/* serve (config lines `extra`, then one model) in front of a mock started
+ * with margs, one chat request in flight on thread *t: SIGTERM once the
+ * upstream has it. Returns serve's port. */
+static int sigterm_with_one_in_flight(const char *extra, const char *const *margs, pid_t *mock,
+                                      pid_t *serve, struct bg_call *slow, pthread_t *t, int *mp)
+{
+    *mp = e2e_start_mock(margs, mock);
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg),
+             "%smodels:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+             extra, *mp);
+    int sp = e2e_start_serve(e2e_write_config("drain.yaml", cfg), NULL, serve);
+    *slow = (struct bg_call){.port = sp};
+    pthread_create(t, NULL, bg_chat, slow);
+    e2e_wait_mock_stat(*mp, "in_flight", 1, 5000);
+    cr_assert_eq(e2e_mock_stat(*mp, "in_flight"), 1, "the slow request never reached the upstream");
+    kill(*serve, SIGTERM);
+    return sp;
+}
+
 Test(serve_front, drain_keeps_answering_health_and_ready_until_in_flight_finish)
 {
     const char *margs[] = {"--latency-ms", "1500", NULL};
     pid_t mock, serve;
-    int mp = e2e_start_mock(margs, &mock);
-    char cfg[512], local[8192];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("drain.yaml", cfg), NULL, &serve);
-    struct bg_call slow = {.port = sp};
+    char local[8192];
+    struct bg_call slow;
     pthread_t t;
-    pthread_create(&t, NULL, bg_chat, &slow);
-    e2e_wait_mock_stat(mp, "in_flight", 1, 5000);
-    cr_assert_eq(e2e_mock_stat(mp, "in_flight"), 1, "the slow request never reached the upstream");
-    kill(serve, SIGTERM);
+    int mp, sp = sigterm_with_one_in_flight("", margs, &mock, &serve, &slow, &t, &mp);
     /* /ready turns 503 once the signal is handled; the listener stays open */
     int ready = 0;
     for (double t0 = e2e_now_ms(); e2e_now_ms() - t0 < 1000; usleep(2000)) {
@@ -481,26 +493,16 @@ Test(serve_front, requests_left_at_the_end_of_the_drain_answer_503_not_499)
 {
     const char *margs[] = {"--latency-ms", "2500", NULL};
     pid_t mock, serve;
-    int mp = e2e_start_mock(margs, &mock);
-    char cfg[512], local[8192];
-    snprintf(cfg, sizeof(cfg),
-             "drain_timeout_ms: 200\n"
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("drain.yaml", cfg), NULL, &serve);
-    struct bg_call slow = {.port = sp};
+    struct bg_call slow;
     pthread_t t;
-    pthread_create(&t, NULL, bg_chat, &slow);
-    e2e_wait_mock_stat(mp, "in_flight", 1, 5000);
-    cr_assert_eq(e2e_mock_stat(mp, "in_flight"), 1, "the slow request never reached the upstream");
-    kill(serve, SIGTERM);
+    int mp;
+    sigterm_with_one_in_flight("drain_timeout_ms: 200\n", margs, &mock, &serve, &slow, &t, &mp);
     pthread_join(t, NULL);
     cr_assert_eq(slow.status, 503, "the request left at the drain's end: %d", slow.status);
     int ws;
     cr_assert_eq(waitpid(serve, &ws, 0), serve);
     cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit 0: %s", e2e_all_stderr());
     e2e_stop(mock);
-    (void)local;
     const char *db = e2e_path("serve.db");
     cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests"), 1);
     cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE status = 'failed' AND "

@@ -987,6 +987,21 @@ static uint64_t open_connections(struct fixture *f)
     return *(volatile uint64_t *)&st.open_connections;
 }
 
+/* Reads /bigbody's answer to the end of the connection (then closes fd):
+ * all 12 MiB of it, or the answer was cut. */
+static void read_whole_bigbody(int fd)
+{
+    size_t len;
+    char *all = read_to_eof(fd, 13u << 20, &len);
+    close(fd);
+    char *body = strstr(all, "\r\n\r\n");
+    cr_assert_not_null(body);
+    body += 4;
+    cr_assert_eq(len - (size_t)(body - all), (size_t)12 << 20, "the answer was cut: %zu bytes",
+                 len - (size_t)(body - all));
+    free(all);
+}
+
 /* A keep-alive client that half-closes after its request: the answer was
  * given (its row would say so), so it goes out whole before the close. */
 static void half_close_after_request(struct fixture *f)
@@ -997,15 +1012,7 @@ static void half_close_after_request(struct fixture *f)
     /* let the server see the FIN while the 12 MiB wait for this reader
      * (seen later, the case is merely easier: it cannot fail wrongly) */
     usleep(100000);
-    size_t len;
-    char *all = read_to_eof(fd, 13u << 20, &len);
-    close(fd);
-    char *body = strstr(all, "\r\n\r\n");
-    cr_assert_not_null(body);
-    body += 4;
-    cr_assert_eq(len - (size_t)(body - all), (size_t)12 << 20, "the answer was cut: %zu bytes",
-                 len - (size_t)(body - all));
-    free(all);
+    read_whole_bigbody(fd);
 }
 
 Test(http_server, a_half_close_after_a_request_still_gets_the_whole_answer)
@@ -1050,15 +1057,7 @@ static void close_while_reading(struct fixture *f)
         usleep(1000);
     atomic_store(&f->closed_early, 1);
     uv_async_send(&f->close_now);
-    size_t len;
-    char *all = read_to_eof(fd, 13u << 20, &len);
-    close(fd);
-    char *body = strstr(all, "\r\n\r\n");
-    cr_assert_not_null(body);
-    body += 4;
-    cr_assert_eq(len - (size_t)(body - all), (size_t)12 << 20, "the answer was cut: %zu bytes",
-                 len - (size_t)(body - all));
-    free(all);
+    read_whole_bigbody(fd);
 }
 
 Test(http_server, closing_the_server_lets_a_given_answer_finish)
