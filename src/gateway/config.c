@@ -262,6 +262,17 @@ static void deployment_defaults(struct sl_gw_deployment *d)
     d->retry.max_ms = 5000;
 }
 
+/* An API key goes into a request header as it is: a CR, LF or other
+ * control byte (a key file read with its line break) would break every
+ * request, so it is refused at start-up. */
+static int has_control_byte(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
 static int resolve_key(struct walker *w, yaml_node_t *at, struct sl_gw_deployment *d)
 {
     if (d->api_key_env[0] == '\0')
@@ -270,6 +281,13 @@ static int resolve_key(struct walker *w, yaml_node_t *at, struct sl_gw_deploymen
     if (value == NULL || *value == '\0') {
         fail(w, at, "deployment '%s': environment variable %s (api_key_env) is not set", d->name,
              d->api_key_env);
+        return -1;
+    }
+    if (has_control_byte(value)) {
+        fail(w, at,
+             "deployment '%s': %s (api_key_env) holds a control character (a line break?): it "
+             "cannot be sent in a header",
+             d->name, d->api_key_env);
         return -1;
     }
     d->api_key = strdup(value);
@@ -675,6 +693,13 @@ int sl_gw_config_single(const char *url, struct sl_gw_config *cfg, char *err, si
     while (n > 0 && d->url[n - 1] == '/')
         d->url[--n] = '\0';
     const char *key = getenv("OPENAI_API_KEY");
+    if (key && *key && has_control_byte(key)) {
+        sl_gw_config_free(cfg);
+        snprintf(err, err_size,
+                 "OPENAI_API_KEY holds a control character (a line break?): it cannot be sent "
+                 "in a header");
+        return -1;
+    }
     if (key && *key) {
         strcpy(d->api_key_env, "OPENAI_API_KEY");
         d->api_key = strdup(key);

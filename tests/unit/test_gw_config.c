@@ -112,6 +112,12 @@ Test(gw_config, bad_files_name_file_line_and_reason)
     expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
                  "        api_key_env: SLUICE_MISSING_KEY\n",
                  "SLUICE_MISSING_KEY (api_key_env) is not set");
+    setenv("SLUICE_KEY_WITH_NEWLINE", "sk-abc\n", 1); /* a key file read with its line break */
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
+                 "        api_key_env: SLUICE_KEY_WITH_NEWLINE\n",
+                 ":4: deployment 'a#1': SLUICE_KEY_WITH_NEWLINE (api_key_env) holds a "
+                 "control character");
+    unsetenv("SLUICE_KEY_WITH_NEWLINE");
     expect_error("listen: [oops\n", ":2:");
     expect_error("models:\n  - name: a\n    deployments: [{url: 'http://x'}]\n"
                  "  - name: a\n    deployments: [{url: 'http://y'}]\n",
