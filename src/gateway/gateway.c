@@ -113,7 +113,7 @@ struct sl_gateway {
 struct gw_req {
     struct sl_list node;
     struct sl_gateway *gw;
-    struct sl_http_req *down;
+    struct sl_http_exchange *down;
     char id[40];
     enum sl_openai_endpoint ep;
     enum req_state state;
@@ -194,7 +194,7 @@ static void count_status(struct gw_req *r, int status)
 }
 
 /* Sends a JSON response with x-request-id (and Retry-After when > 0). */
-static void respond(struct sl_http_req *down, const char *id, int status, const char *body,
+static void respond(struct sl_http_exchange *down, const char *id, int status, const char *body,
                     size_t len, int retry_after_s)
 {
     char ra[16];
@@ -208,8 +208,9 @@ static void respond(struct sl_http_req *down, const char *id, int status, const 
 }
 
 /* Sends an OpenAI-shaped error with x-request-id (and Retry-After when > 0). */
-static void respond_error(struct sl_http_req *down, const char *id, int status, const char *type,
-                          const char *code, const char *message, int retry_after_s)
+static void respond_error(struct sl_http_exchange *down, const char *id, int status,
+                          const char *type, const char *code, const char *message,
+                          int retry_after_s)
 {
     char body[1536];
     size_t n = sl_http_error_body(body, sizeof(body), type, code, message);
@@ -229,12 +230,12 @@ static void respond_error(struct sl_http_req *down, const char *id, int status, 
  * So every write checks r->down, and no code may assume the client is still
  * there after a stream start or write. */
 
-static struct sl_http_req *down_take(struct gw_req *r)
+static struct sl_http_exchange *down_take(struct gw_req *r)
 {
-    struct sl_http_req *d = r->down;
+    struct sl_http_exchange *d = r->down;
     if (d != NULL) {
         r->down = NULL;
-        sl_http_req_on_abort(d, NULL, NULL);
+        sl_http_exchange_on_abort(d, NULL, NULL);
     }
     return d;
 }
@@ -244,7 +245,7 @@ static struct sl_http_req *down_take(struct gw_req *r)
 static void down_respond(struct gw_req *r, int status, const char *body, size_t len,
                          int retry_after_s)
 {
-    struct sl_http_req *d = down_take(r);
+    struct sl_http_exchange *d = down_take(r);
     if (d == NULL)
         return;
     count_status(r, status);
@@ -273,7 +274,7 @@ static void down_stream_write(struct gw_req *r, const char *data, size_t len)
 static void down_stream_end(struct gw_req *r, const char *type, const char *code,
                             const char *message)
 {
-    struct sl_http_req *d = down_take(r);
+    struct sl_http_exchange *d = down_take(r);
     if (d == NULL)
         return;
     if (type != NULL) {
@@ -558,7 +559,7 @@ static enum sl_err classify(const struct sl_http_result *res, int status)
     }
 }
 
-static void on_stream_drain(struct sl_http_req *down, void *data)
+static void on_stream_drain(struct sl_http_exchange *down, void *data)
 {
     struct gw_req *r = data;
     sl_http_stream_on_drain(down, NULL, NULL);
@@ -1008,7 +1009,7 @@ static int cancel(struct gw_req *r)
     return 1;
 }
 
-static void on_client_gone(struct sl_http_req *down, void *data)
+static void on_client_gone(struct sl_http_exchange *down, void *data)
 {
     (void)down;
     struct gw_req *r = data;
@@ -1024,7 +1025,7 @@ static void on_client_gone(struct sl_http_req *down, void *data)
 
 /* A request refused before it reached any deployment: answered, counted,
  * and recorded like any other (one log row per request). */
-static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *id,
+static void refuse(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
                    enum sl_openai_endpoint ep, struct sl_str model, const char *key, int status,
                    enum sl_err err, const char *type, const char *code, const char *message,
                    int retry_after_s)
@@ -1050,10 +1051,10 @@ static void refuse(struct sl_gateway *gw, struct sl_http_req *down, const char *
         gw->opts.record(&row, gw->opts.record_arg);
 }
 
-static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
+static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
                          enum sl_openai_endpoint ep, const char *id)
 {
-    const struct sl_http_head *h = sl_http_req_head(down);
+    const struct sl_http_head *h = sl_http_exchange_head(down);
     const struct sl_gw_config *cfg = gw->cfg;
     const char *key_name = NULL;
     int key = -1;
@@ -1082,7 +1083,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
         key_name = cfg->keys[k].name;
         key = k;
     }
-    struct sl_str body = sl_http_req_body(down);
+    struct sl_str body = sl_http_exchange_body(down);
     struct sl_openai_req oai;
     const char *code;
     char msg[200];
@@ -1139,7 +1140,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
     sl_list_push_back(&gw->reqs, &r->node);
     if (++gw->in_flight > gw->max_in_flight)
         gw->max_in_flight = gw->in_flight;
-    sl_http_req_on_abort(down, on_client_gone, r);
+    sl_http_exchange_on_abort(down, on_client_gone, r);
     pick_and_admit(r);
 }
 
@@ -1148,8 +1149,8 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_req *down,
  * so that ids cannot be probed. `key` is the caller's key index (-1 when
  * none was sent, -2 when it matched no key); without authentication
  * every request's key is -1 and anyone may cancel. */
-static void handle_cancel(struct sl_gateway *gw, struct sl_http_req *down, struct sl_str target,
-                          const char *id, int key)
+static void handle_cancel(struct sl_gateway *gw, struct sl_http_exchange *down,
+                          struct sl_str target, const char *id, int key)
 {
     for (struct sl_list *n = gw->reqs.next; n != &gw->reqs; n = n->next) {
         struct gw_req *r = sl_container_of(n, struct gw_req, node);
@@ -1170,7 +1171,7 @@ static void handle_cancel(struct sl_gateway *gw, struct sl_http_req *down, struc
                   "no request in flight with that id", 0);
 }
 
-static void respond_models(struct sl_gateway *gw, struct sl_http_req *down, const char *id)
+static void respond_models(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
 {
     struct sl_buf out;
     sl_buf_init(&out, 1 << 20);
@@ -1193,7 +1194,7 @@ static void respond_models(struct sl_gateway *gw, struct sl_http_req *down, cons
     sl_buf_release(&out);
 }
 
-static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, const char *id)
+static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
 {
     struct sl_buf out;
     sl_buf_init(&out, 64u << 20);
@@ -1292,7 +1293,7 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_req *down, con
 }
 
 /* 405 with the Allow header the status requires (RFC 9110 15.5.6). */
-static void respond_405(struct sl_gateway *gw, struct sl_http_req *down, const char *id,
+static void respond_405(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
                         const char *allow)
 {
     struct sl_http_header h[2] = {{{"x-request-id", 12}, {id, strlen(id)}},
@@ -1312,12 +1313,12 @@ static int caller_key(const struct sl_gateway *gw, const struct sl_http_head *h)
 
 /* For a route that needs a key (sl_gw_needs_key): answers 401 and returns
  * 0 when the caller has none that matches. */
-static int authorized(struct sl_gateway *gw, struct sl_http_req *down, const char *id,
+static int authorized(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
                       enum sl_gw_route route)
 {
     if (!sl_gw_needs_key(gw->cfg, route))
         return 1;
-    int k = caller_key(gw, sl_http_req_head(down));
+    int k = caller_key(gw, sl_http_exchange_head(down));
     if (k >= 0)
         return 1;
     gw->status_unrouted[401]++;
@@ -1333,10 +1334,10 @@ static int authorized(struct sl_gateway *gw, struct sl_http_req *down, const cha
  * and /ready are always open. HEAD is accepted wherever GET is (the server
  * sends the head without the body). A known path with another method is
  * 405 with Allow. */
-static void handle(struct sl_http_req *down, void *data)
+static void handle(struct sl_http_exchange *down, void *data)
 {
     struct sl_gateway *gw = data;
-    const struct sl_http_head *h = sl_http_req_head(down);
+    const struct sl_http_head *h = sl_http_exchange_head(down);
     char id[40];
     new_id(gw, id, sizeof(id));
     int get = sl_str_eq(h->method, "GET") || sl_str_eq(h->method, "HEAD");

@@ -61,13 +61,13 @@
 
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FLUSHING, C_LINGERING, C_CLOSING };
 
-struct sl_http_req {
+struct sl_http_exchange {
     struct conn *conn;
     struct sl_http_head head;
     struct sl_str body;
-    void (*on_abort)(struct sl_http_req *, void *);
+    void (*on_abort)(struct sl_http_exchange *, void *);
     void *abort_data;
-    void (*on_drain)(struct sl_http_req *, void *);
+    void (*on_drain)(struct sl_http_exchange *, void *);
     void *drain_data;
     int streaming;
     int head_only; /* HEAD: headers as for GET, not a byte of body */
@@ -86,7 +86,7 @@ struct conn {
     size_t hcap;
     struct sl_chunked chunked;
     enum conn_state state;
-    struct sl_http_req req;
+    struct sl_http_exchange req;
     size_t pending;
     uv_shutdown_t shutdown;
     int handles_open, reading, in_process, close_after_write, continue_sent;
@@ -493,12 +493,12 @@ size_t sl_http_error_body(char *out, size_t size, const char *type, const char *
     return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
 }
 
-static int wants_keep_alive(struct sl_http_req *req)
+static int wants_keep_alive(struct sl_http_exchange *req)
 {
     return req->head.keep_alive && !req->conn->srv->closing;
 }
 
-void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_header *headers,
+void sl_http_respond(struct sl_http_exchange *req, int status, const struct sl_http_header *headers,
                      size_t nheaders, const char *content_type, const char *body, size_t len)
 {
     struct conn *c = req->conn;
@@ -519,13 +519,13 @@ void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_h
     finish_request(c);
 }
 
-void sl_http_respond_error(struct sl_http_req *req, int status, const char *type, const char *code,
-                           const char *message)
+void sl_http_respond_error(struct sl_http_exchange *req, int status, const char *type,
+                           const char *code, const char *message)
 {
     sl_http_respond_error_with(req, status, NULL, 0, type, code, message);
 }
 
-void sl_http_respond_error_with(struct sl_http_req *req, int status,
+void sl_http_respond_error_with(struct sl_http_exchange *req, int status,
                                 const struct sl_http_header *headers, size_t nheaders,
                                 const char *type, const char *code, const char *message)
 {
@@ -534,8 +534,9 @@ void sl_http_respond_error_with(struct sl_http_req *req, int status,
     sl_http_respond(req, status, headers, nheaders, "application/json", body, n);
 }
 
-void sl_http_stream_start(struct sl_http_req *req, int status, const struct sl_http_header *headers,
-                          size_t nheaders, const char *content_type)
+void sl_http_stream_start(struct sl_http_exchange *req, int status,
+                          const struct sl_http_header *headers, size_t nheaders,
+                          const char *content_type)
 {
     struct conn *c = req->conn;
     assert(c->state == C_HANDLING && !req->streaming);
@@ -552,7 +553,7 @@ void sl_http_stream_start(struct sl_http_req *req, int status, const struct sl_h
     write_bufs(c, &buf, 1);
 }
 
-void sl_http_stream_write(struct sl_http_req *req, const char *data, size_t len)
+void sl_http_stream_write(struct sl_http_exchange *req, const char *data, size_t len)
 {
     assert(req->streaming);
     if (len == 0 || req->head_only)
@@ -569,19 +570,19 @@ void sl_http_stream_write(struct sl_http_req *req, const char *data, size_t len)
     write_bufs(req->conn, bufs, 3);
 }
 
-size_t sl_http_stream_pending(const struct sl_http_req *req)
+size_t sl_http_stream_pending(const struct sl_http_exchange *req)
 {
     return req->conn->pending;
 }
 
-void sl_http_stream_on_drain(struct sl_http_req *req, void (*cb)(struct sl_http_req *, void *),
-                             void *data)
+void sl_http_stream_on_drain(struct sl_http_exchange *req,
+                             void (*cb)(struct sl_http_exchange *, void *), void *data)
 {
     req->on_drain = cb;
     req->drain_data = data;
 }
 
-void sl_http_stream_end(struct sl_http_req *req)
+void sl_http_stream_end(struct sl_http_exchange *req)
 {
     struct conn *c = req->conn;
     /* CLOSING: a write of this response failed just now, with on_abort
@@ -597,30 +598,30 @@ void sl_http_stream_end(struct sl_http_req *req)
     finish_request(c);
 }
 
-void sl_http_req_drop(struct sl_http_req *req, int reset)
+void sl_http_exchange_drop(struct sl_http_exchange *req, int reset)
 {
     struct conn *c = req->conn;
     req->on_abort = NULL;
     conn_close(c, reset);
 }
 
-const struct sl_http_head *sl_http_req_head(const struct sl_http_req *req)
+const struct sl_http_head *sl_http_exchange_head(const struct sl_http_exchange *req)
 {
     return &req->head;
 }
 
-struct sl_str sl_http_req_body(const struct sl_http_req *req)
+struct sl_str sl_http_exchange_body(const struct sl_http_exchange *req)
 {
     return req->body;
 }
 
-uv_loop_t *sl_http_req_loop(const struct sl_http_req *req)
+uv_loop_t *sl_http_exchange_loop(const struct sl_http_exchange *req)
 {
     return req->conn->srv->loop;
 }
 
-void sl_http_req_on_abort(struct sl_http_req *req, void (*cb)(struct sl_http_req *, void *),
-                          void *data)
+void sl_http_exchange_on_abort(struct sl_http_exchange *req,
+                               void (*cb)(struct sl_http_exchange *, void *), void *data)
 {
     req->on_abort = cb;
     req->abort_data = data;
@@ -661,7 +662,7 @@ static void conn_close(struct conn *c, int reset)
     c->state = C_CLOSING;
     sl_list_remove(&c->node);
     if (aborting) {
-        void (*cb)(struct sl_http_req *, void *) = c->req.on_abort;
+        void (*cb)(struct sl_http_exchange *, void *) = c->req.on_abort;
         c->req.on_abort = NULL;
         cb(&c->req, c->req.abort_data);
     }

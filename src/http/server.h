@@ -5,10 +5,12 @@
  * with backpressure, and a callback when the client goes away.
  *
  * Ownership: the server owns its connections; a connection owns the
- * request it is handling (struct sl_http_req). A handler may answer at once
- * or later; until it ends the response (sl_http_respond*, sl_http_stream_end,
- * sl_http_req_drop) the request stays valid, unless the client goes away:
- * then on_abort runs once and the request is invalid after it returns. */
+ * exchange it is handling (struct sl_http_exchange: one request and its
+ * response; the HTTP client's outgoing request is struct sl_http_request).
+ * A handler may answer at once or later; until it ends the response
+ * (sl_http_respond*, sl_http_stream_end, sl_http_exchange_drop) the exchange
+ * stays valid, unless the client goes away: then on_abort runs once and the
+ * exchange is invalid after it returns. */
 #ifndef SL_HTTP_SERVER_H
 #define SL_HTTP_SERVER_H
 
@@ -34,9 +36,9 @@ struct sl_http_server_config {
 void sl_http_server_config_default(struct sl_http_server_config *cfg);
 
 struct sl_http_server;
-struct sl_http_req;
+struct sl_http_exchange;
 
-typedef void (*sl_http_handler)(struct sl_http_req *req, void *data);
+typedef void (*sl_http_handler)(struct sl_http_exchange *req, void *data);
 
 int sl_http_server_new(uv_loop_t *loop, const struct sl_http_server_config *cfg,
                        sl_http_handler handler, void *data, struct sl_http_server **out);
@@ -62,16 +64,16 @@ void sl_http_server_close(struct sl_http_server *srv, void (*cb)(void *arg), voi
 
 /* ---- the request --------------------------------------------------------- */
 
-const struct sl_http_head *sl_http_req_head(const struct sl_http_req *req);
-struct sl_str sl_http_req_body(const struct sl_http_req *req);
-uv_loop_t *sl_http_req_loop(const struct sl_http_req *req);
+const struct sl_http_head *sl_http_exchange_head(const struct sl_http_exchange *req);
+struct sl_str sl_http_exchange_body(const struct sl_http_exchange *req);
+uv_loop_t *sl_http_exchange_loop(const struct sl_http_exchange *req);
 
 /* Called once if the connection dies before the response ended. */
-void sl_http_req_on_abort(struct sl_http_req *req, void (*cb)(struct sl_http_req *, void *),
-                          void *data);
+void sl_http_exchange_on_abort(struct sl_http_exchange *req,
+                               void (*cb)(struct sl_http_exchange *, void *), void *data);
 
 /* A whole response. content_type may be NULL. The request is invalid after. */
-void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_header *headers,
+void sl_http_respond(struct sl_http_exchange *req, int status, const struct sl_http_header *headers,
                      size_t nheaders, const char *content_type, const char *body, size_t len);
 
 /* An error in the OpenAI shape: {"error":{"message","type","param","code"}}
@@ -79,31 +81,32 @@ void sl_http_respond(struct sl_http_req *req, int status, const struct sl_http_h
  * stream's error event. */
 size_t sl_http_error_body(char *out, size_t size, const char *type, const char *code,
                           const char *message);
-void sl_http_respond_error(struct sl_http_req *req, int status, const char *type, const char *code,
-                           const char *message);
+void sl_http_respond_error(struct sl_http_exchange *req, int status, const char *type,
+                           const char *code, const char *message);
 /* The same with extra headers (x-request-id, Retry-After). */
-void sl_http_respond_error_with(struct sl_http_req *req, int status,
+void sl_http_respond_error_with(struct sl_http_exchange *req, int status,
                                 const struct sl_http_header *headers, size_t nheaders,
                                 const char *type, const char *code, const char *message);
 
 /* Streaming (chunked transfer coding). */
-void sl_http_stream_start(struct sl_http_req *req, int status, const struct sl_http_header *headers,
-                          size_t nheaders, const char *content_type);
-void sl_http_stream_write(struct sl_http_req *req, const char *data, size_t len);
+void sl_http_stream_start(struct sl_http_exchange *req, int status,
+                          const struct sl_http_header *headers, size_t nheaders,
+                          const char *content_type);
+void sl_http_stream_write(struct sl_http_exchange *req, const char *data, size_t len);
 /* Bytes written but not yet taken by the kernel: the backpressure signal. */
-size_t sl_http_stream_pending(const struct sl_http_req *req);
+size_t sl_http_stream_pending(const struct sl_http_exchange *req);
 /* cb runs when pending drops to zero after having been above zero. */
-void sl_http_stream_on_drain(struct sl_http_req *req, void (*cb)(struct sl_http_req *, void *),
-                             void *data);
+void sl_http_stream_on_drain(struct sl_http_exchange *req,
+                             void (*cb)(struct sl_http_exchange *, void *), void *data);
 /* Ends the stream cleanly. The request is invalid after. Also allowed
  * right after a stream write that failed (the connection is closing) when
  * on_abort was detached first: it then only releases the request. */
-void sl_http_stream_end(struct sl_http_req *req);
+void sl_http_stream_end(struct sl_http_exchange *req);
 
 /* Drops the connection without ending the response: with reset, a TCP RST
  * (what a crashing upstream looks like), else a plain close (a cut stream).
  * on_abort is not called. The request is invalid after. */
-void sl_http_req_drop(struct sl_http_req *req, int reset);
+void sl_http_exchange_drop(struct sl_http_exchange *req, int reset);
 
 const char *sl_http_status_text(int status);
 

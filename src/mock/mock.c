@@ -31,7 +31,7 @@ struct sl_mock {
 struct mock_req {
     uv_timer_t timer;
     struct sl_mock *m;
-    struct sl_http_req *req;
+    struct sl_http_exchange *req;
     struct sl_rng rng;
     enum sl_mock_fault fault;
     enum sl_openai_endpoint ep;
@@ -212,7 +212,7 @@ static void respond_fault(struct mock_req *mr)
     finish(mr);
 }
 
-static void respond_client_error(struct sl_mock *m, struct sl_http_req *req, int status,
+static void respond_client_error(struct sl_mock *m, struct sl_http_exchange *req, int status,
                                  const char *code, const char *message)
 {
     count_status(m, status);
@@ -346,7 +346,7 @@ static void stream_finish(struct mock_req *mr)
     finish(mr);
 }
 
-static void on_drain(struct sl_http_req *req, void *data);
+static void on_drain(struct sl_http_exchange *req, void *data);
 
 static void stream_continue(struct mock_req *mr)
 {
@@ -362,14 +362,14 @@ static void stream_continue(struct mock_req *mr)
     }
     if (mr->fault == SL_MOCK_CUT) {
         mr->m->stats.cuts++;
-        sl_http_req_drop(mr->req, 0);
+        sl_http_exchange_drop(mr->req, 0);
         finish(mr);
         return;
     }
     stream_finish(mr);
 }
 
-static void on_drain(struct sl_http_req *req, void *data)
+static void on_drain(struct sl_http_exchange *req, void *data)
 {
     (void)req;
     struct mock_req *mr = data;
@@ -406,7 +406,7 @@ static void act(struct mock_req *mr)
             count_status(m, 200);
             sl_http_stream_start(mr->req, 200, NULL, 0, "application/json");
             sl_http_stream_write(mr->req, "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.", 37);
-            sl_http_req_drop(mr->req, 0);
+            sl_http_exchange_drop(mr->req, 0);
             finish(mr);
         } else {
             respond_body(mr);
@@ -414,7 +414,7 @@ static void act(struct mock_req *mr)
         return;
     case SL_MOCK_RESET:
         m->stats.resets++;
-        sl_http_req_drop(mr->req, 1);
+        sl_http_exchange_drop(mr->req, 1);
         finish(mr);
         return;
     case SL_MOCK_STALL:
@@ -431,7 +431,7 @@ static void on_latency(uv_timer_t *timer)
     act(timer->data);
 }
 
-static void on_client_gone(struct sl_http_req *req, void *data)
+static void on_client_gone(struct sl_http_exchange *req, void *data)
 {
     (void)req;
     struct mock_req *mr = data;
@@ -443,9 +443,9 @@ static void on_client_gone(struct sl_http_req *req, void *data)
 
 /* Validates the body and fills model, tokens, stream. Returns 0 or answers
  * the 400 itself and returns -1. */
-static int parse_body(struct sl_mock *m, struct sl_http_req *req, struct mock_req *mr)
+static int parse_body(struct sl_mock *m, struct sl_http_exchange *req, struct mock_req *mr)
 {
-    struct sl_str body = sl_http_req_body(req);
+    struct sl_str body = sl_http_exchange_body(req);
     struct sl_openai_req oai;
     const char *code;
     char msg[160];
@@ -465,7 +465,7 @@ static int parse_body(struct sl_mock *m, struct sl_http_req *req, struct mock_re
     return 0;
 }
 
-static void respond_stats(struct sl_mock *m, struct sl_http_req *req)
+static void respond_stats(struct sl_mock *m, struct sl_http_exchange *req)
 {
     char *out = m->scratch;
     size_t size = sizeof(m->scratch);
@@ -488,7 +488,7 @@ static void respond_stats(struct sl_mock *m, struct sl_http_req *req)
     sl_http_respond(req, 200, NULL, 0, "application/json", out, (size_t)n);
 }
 
-static void respond_models(struct sl_http_req *req)
+static void respond_models(struct sl_http_exchange *req)
 {
     static const char body[] =
         "{\"object\":\"list\",\"data\":["
@@ -501,9 +501,9 @@ static void respond_models(struct sl_http_req *req)
 }
 
 /* The mock's own endpoints (not the OpenAI API). */
-static void handle_other(struct sl_mock *m, struct sl_http_req *req, int is_get, int is_post)
+static void handle_other(struct sl_mock *m, struct sl_http_exchange *req, int is_get, int is_post)
 {
-    const struct sl_http_head *h = sl_http_req_head(req);
+    const struct sl_http_head *h = sl_http_exchange_head(req);
     if (sl_str_eq(h->path, "/v1/models") && is_get) {
         respond_models(req);
     } else if (sl_str_eq(h->path, "/mock/stats") && is_get) {
@@ -521,10 +521,10 @@ static void handle_other(struct sl_mock *m, struct sl_http_req *req, int is_get,
     }
 }
 
-void sl_mock_handle(struct sl_http_req *req, void *data)
+void sl_mock_handle(struct sl_http_exchange *req, void *data)
 {
     struct sl_mock *m = data;
-    const struct sl_http_head *h = sl_http_req_head(req);
+    const struct sl_http_head *h = sl_http_exchange_head(req);
     int is_get = sl_str_eq(h->method, "GET"), is_post = sl_str_eq(h->method, "POST");
     int ep = sl_openai_endpoint(h->path);
     if (ep < 0) {
@@ -582,6 +582,6 @@ void sl_mock_handle(struct sl_http_req *req, void *data)
     uv_timer_init(m->loop, &mr->timer);
     mr->timer.data = mr;
     m->live++;
-    sl_http_req_on_abort(req, on_client_gone, mr);
+    sl_http_exchange_on_abort(req, on_client_gone, mr);
     uv_timer_start(&mr->timer, on_latency, latency, 0);
 }

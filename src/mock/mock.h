@@ -62,7 +62,7 @@ struct sl_mock;
 
 int sl_mock_new(uv_loop_t *loop, const struct sl_mock_config *cfg, struct sl_mock **out);
 /* The request handler to give sl_http_server_new (data = the mock). */
-void sl_mock_handle(struct sl_http_req *req, void *mock);
+void sl_mock_handle(struct sl_http_exchange *req, void *mock);
 
 struct sl_mock_stats {
     uint64_t requests, in_flight, max_in_flight, client_gone, resets, stalls, cuts, streams;

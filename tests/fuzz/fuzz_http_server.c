@@ -23,11 +23,11 @@ static uv_loop_t loop;
 static struct sl_http_server *srv;
 static int port;
 
-static void handler(struct sl_http_req *req, void *data)
+static void handler(struct sl_http_exchange *req, void *data)
 {
     (void)data;
-    const struct sl_http_head *h = sl_http_req_head(req);
-    struct sl_str body = sl_http_req_body(req);
+    const struct sl_http_head *h = sl_http_exchange_head(req);
+    struct sl_str body = sl_http_exchange_body(req);
     if (sl_str_eq(h->path, "/stream")) {
         sl_http_stream_start(req, 200, NULL, 0, "text/event-stream");
         sl_http_stream_write(req, "data: a\n\n", 9);

@@ -18,17 +18,17 @@ struct fixture {
     void (*scenario)(struct fixture *);
     int aborts, handled;
     uv_timer_t slow_timer;
-    struct sl_http_req *slow_req;
+    struct sl_http_exchange *slow_req;
     int stream_chunks;
     /* /big: a long stream written with backpressure */
-    struct sl_http_req *big_req;
+    struct sl_http_exchange *big_req;
     uv_timer_t big_timer;
     size_t big_total, big_sent;
     int big_ended;
     atomic_int big_backpressure; /* the server had bytes the kernel did not take */
     /* /later: answered from a timer, one at a time */
     uv_timer_t later_timer;
-    struct sl_http_req *later_req;
+    struct sl_http_exchange *later_req;
     int later_n;
     struct sl_http_server_stats stats; /* taken when the scenario ends */
     uv_async_t close_now;              /* a scenario closes the server itself */
@@ -37,7 +37,7 @@ struct fixture {
 
 /* ---- the handler --------------------------------------------------------- */
 
-static void on_slow_abort(struct sl_http_req *req, void *data)
+static void on_slow_abort(struct sl_http_exchange *req, void *data)
 {
     (void)req;
     struct fixture *f = data;
@@ -73,7 +73,7 @@ static void on_big_timer(uv_timer_t *t);
  * resumes the source; the next write comes from a later callback. */
 static void big_pump(struct fixture *f)
 {
-    struct sl_http_req *req = f->big_req;
+    struct sl_http_exchange *req = f->big_req;
     char event[200];
     memset(event, 'e', sizeof(event));
     event[sizeof(event) - 1] = '\n';
@@ -102,14 +102,14 @@ static void on_big_timer(uv_timer_t *t)
         big_pump(f);
 }
 
-static void on_big_drain(struct sl_http_req *req, void *data)
+static void on_big_drain(struct sl_http_exchange *req, void *data)
 {
     (void)req;
     struct fixture *f = data;
     uv_timer_start(&f->big_timer, on_big_timer, 0, 0);
 }
 
-static void on_big_abort(struct sl_http_req *req, void *data)
+static void on_big_abort(struct sl_http_exchange *req, void *data)
 {
     (void)req;
     struct fixture *f = data;
@@ -118,7 +118,7 @@ static void on_big_abort(struct sl_http_req *req, void *data)
     uv_timer_stop(&f->big_timer);
 }
 
-static void on_later_abort(struct sl_http_req *req, void *data)
+static void on_later_abort(struct sl_http_exchange *req, void *data)
 {
     (void)req;
     struct fixture *f = data;
@@ -132,7 +132,7 @@ static void on_later_abort(struct sl_http_req *req, void *data)
 static void on_later_timer(uv_timer_t *t)
 {
     struct fixture *f = t->data;
-    struct sl_http_req *req = f->later_req;
+    struct sl_http_exchange *req = f->later_req;
     if (req == NULL)
         return;
     char body[32];
@@ -141,15 +141,15 @@ static void on_later_timer(uv_timer_t *t)
     f->later_req = NULL;
 }
 
-static void handler(struct sl_http_req *req, void *data)
+static void handler(struct sl_http_exchange *req, void *data)
 {
     struct fixture *f = data;
-    const struct sl_http_head *h = sl_http_req_head(req);
+    const struct sl_http_head *h = sl_http_exchange_head(req);
     f->handled++;
     if (sl_str_eq(h->path, "/big")) {
         f->big_req = req;
         f->big_total = 10u << 20;
-        sl_http_req_on_abort(req, on_big_abort, f);
+        sl_http_exchange_on_abort(req, on_big_abort, f);
         sl_http_stream_on_drain(req, on_big_drain, f);
         sl_http_stream_start(req, 200, NULL, 0, "text/event-stream");
         uv_timer_start(&f->big_timer, on_big_timer, 0, 0);
@@ -164,7 +164,7 @@ static void handler(struct sl_http_req *req, void *data)
     if (sl_str_eq(h->path, "/later")) {
         cr_assert_null(f->later_req, "a second request started while the first was open");
         f->later_req = req;
-        sl_http_req_on_abort(req, on_later_abort, f);
+        sl_http_exchange_on_abort(req, on_later_abort, f);
         uv_timer_start(&f->later_timer, on_later_timer, 30, 0);
         return;
     }
@@ -183,7 +183,7 @@ static void handler(struct sl_http_req *req, void *data)
     }
     if (sl_str_eq(h->path, "/slow") || sl_str_eq(h->path, "/stream")) {
         f->slow_req = req;
-        sl_http_req_on_abort(req, on_slow_abort, f);
+        sl_http_exchange_on_abort(req, on_slow_abort, f);
         if (sl_str_eq(h->path, "/stream")) {
             f->stream_chunks = 50;
             sl_http_stream_start(req, 200, NULL, 0, "text/plain");
@@ -194,7 +194,7 @@ static void handler(struct sl_http_req *req, void *data)
     /* HEAD gets the response GET would get (the server drops the body) */
     struct sl_str method = sl_str_eq(h->method, "HEAD") ? (struct sl_str){"GET", 3} : h->method;
     char body[256];
-    struct sl_str b = sl_http_req_body(req);
+    struct sl_str b = sl_http_exchange_body(req);
     int n = snprintf(body, sizeof(body), "%.*s %.*s %zu:%.*s", (int)method.len, method.ptr,
                      (int)h->path.len, h->path.ptr, b.len, (int)(b.len > 64 ? 64 : b.len), b.ptr);
     sl_http_respond(req, 200, NULL, 0, "text/plain", body, (size_t)n);
