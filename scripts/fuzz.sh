@@ -32,7 +32,7 @@ declare -A sources=(
   [http_request]="src/http/parser.c"
   [http_server]="src/http/server.c src/http/parser.c src/http/json_scan.c"
   [http_response]="src/http/resp.c"
-  [sse]="src/http/sse.c src/http/buf.c"
+  [sse]="src/http/sse.c src/core/buf.c"
   [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c"
   [config]="src/gateway/config.c src/retry/policy.c src/core/errclass.c src/gateway/target.c
     src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c"

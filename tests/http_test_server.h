@@ -33,7 +33,7 @@
 #include <uv.h>
 
 #include "core/list.h"
-#include "http/buf.h"
+#include "core/buf.h"
 
 struct srv {
     uv_loop_t *loop;

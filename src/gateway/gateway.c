@@ -53,7 +53,7 @@
 #include "gateway/auth.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
-#include "http/buf.h"
+#include "core/buf.h"
 #include "http/client.h"
 #include "http/json_scan.h"
 #include "http/openai.h"

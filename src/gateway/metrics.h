@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "http/buf.h"
+#include "core/buf.h"
 
 #define SL_PROM_NBUCKETS 17
 

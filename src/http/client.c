@@ -49,7 +49,7 @@
 #include <unistd.h>
 
 #include "core/list.h"
-#include "http/buf.h"
+#include "core/buf.h"
 #include "http/upstream.h"
 
 struct sl_http_client {

@@ -3,18 +3,6 @@
 #include <string.h>
 #include <strings.h>
 
-int sl_str_eq(struct sl_str s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s.len == n && memcmp(s.ptr, lit, n) == 0;
-}
-
-int sl_str_ieq(struct sl_str s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
-}
-
 int sl_http_is_tchar(unsigned char c)
 {
     if (c >= 'a' && c <= 'z')

@@ -11,12 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_HTTP_MAX_HEADERS 64
+#include "core/str.h"
 
-struct sl_str {
-    const char *ptr;
-    size_t len;
-};
+#define SL_HTTP_MAX_HEADERS 64
 
 struct sl_http_header {
     struct sl_str name, value;
@@ -47,9 +44,6 @@ const struct sl_str *sl_http_head_get(const struct sl_http_head *head, const cha
 
 /* RFC 9110 token characters: methods and header names. */
 int sl_http_is_tchar(unsigned char c);
-
-int sl_str_eq(struct sl_str s, const char *lit);
-int sl_str_ieq(struct sl_str s, const char *lit);
 
 /* Chunked transfer decoding, in place. Feed the body region (starting right
  * after the head) as it grows; decoded bytes are compacted at its start. */

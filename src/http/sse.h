@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 
-#include "http/buf.h"
+#include "core/buf.h"
 
 /* One event. In a parser callback every string is NUL-terminated and valid
  * only during the callback. For the writer, NULL event/id mean "none". */

@@ -57,7 +57,7 @@
 #include <strings.h>
 
 #include "core/list.h"
-#include "http/buf.h"
+#include "core/buf.h"
 #include "http/parser.h"
 #include "http/resp.h"
 #include "http/url.h"

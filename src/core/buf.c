@@ -1,4 +1,4 @@
-#include "http/buf.h"
+#include "core/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
