@@ -1,7 +1,8 @@
 /* Lean HTTP/1.1 client for http:// upstreams, on raw libuv.
  *
  * The same requests, callbacks and results as http/client.h (struct
- * sl_http_request), without libcurl: sl_http_client sends http:// URLs
+ * sl_http_request, in http/request.h: this lower layer never includes the
+ * client above it), without libcurl: sl_http_client sends http:// URLs
  * here and keeps libcurl for https://. It can also be used on its own: one
  * pool per loop, requests started, cancelled and resumed with the
  * functions below, the same contract as their sl_http_request_*
@@ -19,7 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "http/client.h"
+#include "http/request.h"
 
 struct sl_upstream_pool;
 

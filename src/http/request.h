@@ -1,0 +1,72 @@
+/* An outgoing HTTP request and what comes back: the types both HTTP
+ * clients share (http/client.h, which picks one per URL, and the lean
+ * http:// client below it, http/upstream.h), so that neither includes the
+ * other's header. The functions that run a request are in those headers. */
+#ifndef SL_HTTP_REQUEST_H
+#define SL_HTTP_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/errclass.h"
+
+struct sl_http_xfer;     /* private: one request in flight (libcurl) */
+struct sl_upstream_xfer; /* private: one request in flight (http/upstream.h) */
+struct sl_http_request;
+
+/* A header. In a request both strings are the caller's; in on_headers they
+ * are NUL-terminated, trimmed, and valid only during the callback. */
+struct sl_http_field {
+    const char *name;
+    const char *value;
+};
+
+struct sl_http_result {
+    enum sl_err err;        /* SL_OK when a complete response arrived, whatever its status */
+    int status;             /* the final HTTP status, or 0 when none arrived */
+    const char *message;    /* why it failed ("first byte timeout after 200 ms"), or "" */
+    uint64_t body_bytes;    /* body bytes delivered to on_body */
+    uint64_t first_byte_ns; /* from start to the first response byte, 0 if none */
+    uint64_t total_ns;      /* from start to done */
+    int reused;             /* 1 when it ran on a connection kept from an earlier request */
+    int resent;             /* 1 when a kept-alive connection failed it before any response byte and
+                             * it went again on a fresh one: the upstream may have seen it twice */
+};
+
+/* Returned by on_body to refuse the chunk for now: delivery pauses, and the
+ * same bytes are delivered again after sl_http_request_resume(). */
+#define SL_HTTP_PAUSE 1
+
+typedef void (*sl_http_headers_cb)(struct sl_http_request *req, int status,
+                                   const struct sl_http_field *headers, size_t n);
+/* Returns 0 (consumed) or SL_HTTP_PAUSE (not consumed). */
+typedef int (*sl_http_body_cb)(struct sl_http_request *req, const char *data, size_t len);
+/* The last callback of a request; from its start on the request struct is
+ * the caller's again (it may be freed or started anew). */
+typedef void (*sl_http_done_cb)(struct sl_http_request *req, const struct sl_http_result *res);
+
+struct sl_http_request {
+    /* Set by the caller; read by sl_http_request_start and, for body and
+     * headers, kept in use until on_done: keep them alive until then. */
+    const char *method; /* NULL: "POST" with a body, else "GET" */
+    const char *url;    /* http:// or https:// */
+    const struct sl_http_field *headers;
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+    uint32_t connect_timeout_ms;    /* TCP (and TLS) connect; 0: 300 s */
+    uint32_t first_byte_timeout_ms; /* start to the first response byte; 0: none */
+    uint32_t total_timeout_ms;      /* start to the end of the body; 0: none */
+    sl_http_headers_cb on_headers;  /* optional: once, before the first body chunk */
+    sl_http_body_cb on_body;        /* optional */
+    sl_http_done_cb on_done;        /* required */
+    void *data;                     /* the caller's */
+
+    struct sl_http_xfer *xfer;      /* private: non-NULL from start to on_done (libcurl) */
+    struct sl_upstream_xfer *uxfer; /* private: the same, for a request the lean client runs */
+};
+
+/* The value of the first header called `name` (case-insensitive), or NULL. */
+const char *sl_http_field_get(const struct sl_http_field *headers, size_t n, const char *name);
+
+#endif
