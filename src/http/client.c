@@ -781,6 +781,9 @@ int sl_http_request_start(struct sl_http_client *c, struct sl_http_request *req)
         x->first_byte_timer.data = x;
         x->has_timer = 1;
         c->handles++;
+        /* the loop's cached time lags after a long callback: a timer set
+         * from it would fire early */
+        uv_update_time(c->loop);
         uv_timer_start(&x->first_byte_timer, on_first_byte_timeout, req->first_byte_timeout_ms, 0);
     }
     if (sl_list_empty(&c->xfers))
