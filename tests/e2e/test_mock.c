@@ -150,8 +150,9 @@ Test(mock, concurrency_cap_holds)
 {
     /* Two requests take the two places; once the mock says both are in
      * flight, four more are refused. The latency only has to outlast the
-     * poll and four requests answered at once. */
-    const char *args[] = {"--max-concurrency", "2", "--latency-ms", "3000", NULL};
+     * poll and four requests answered at once, and stay within the
+     * clients' 3 s read timeout (blocking_http.h). */
+    const char *args[] = {"--max-concurrency", "2", "--latency-ms", "1500", NULL};
     pid_t pid;
     int port = e2e_start_mock(args, &pid);
     enum { N = 6 };
