@@ -32,6 +32,7 @@ RATE=${RATE:-5000}
 STREAMS=${STREAMS:-9500}
 BASE=${PORT:-18100}
 bin=$PWD/build/sluice
+command -v nginx >/dev/null || bash "$(dirname "$0")/../scripts/setup.sh" nginx
 for tool in nginx taskset; do
   command -v "$tool" >/dev/null || { echo "bench/serve.sh: $tool is not installed" >&2; exit 1; }
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what sluice needs to build and test, from Debian packages only.
-# Safe to run again: it installs only what is missing.
+# Safe to run again: it installs only what is missing. Extra package names
+# given as arguments are installed too (bench/serve.sh asks for nginx).
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
   clang libclang-rt-14-dev     # libFuzzer: scripts/fuzz.sh and the smoke in scripts/test.sh
   libhttp-parser-dev libjansson-dev  # reference parsers of the differential tests
 )
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
