@@ -48,7 +48,6 @@
 
 #include "core/clock.h"
 #include "core/list.h"
-#include "core/offload.h"
 #include "core/rng.h"
 #include "gateway/auth.h"
 #include "gateway/metrics.h"
@@ -63,12 +62,7 @@
 
 #define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
 #define MAX_EVENT_BYTES    SL_SSE_DEFAULT_MAX_EVENT
-/* Token counting goes to the thread pool in batches of up to COUNT_BATCH
- * requests, or after COUNT_DELAY_MS: one thread wake-up per batch, not per
- * request (a wake-up per request cost more than the counting). */
-#define COUNT_BATCH       256
-#define COUNT_DELAY_MS    10
-#define STREAM_HIGH_WATER (256u * 1024)
+#define STREAM_HIGH_WATER  (256u * 1024)
 
 enum req_state { R_ADMITTING, R_RUNNING, R_FINISHED };
 
@@ -97,12 +91,6 @@ struct sl_gateway {
     struct model_metrics *mm;
     uint64_t status_unrouted[600];
     uint64_t cancelled, client_gone;
-    /* finished requests waiting for their prompt tokens to be counted; one
-     * batch at a time goes to the thread pool (one wake-up per batch) */
-    struct sl_list count_queue, count_batch;
-    size_t count_queued;
-    int count_job_active;
-    uv_timer_t count_timer; /* sends a partial batch after COUNT_DELAY_MS */
     int draining, closing, pending_closes, started;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
@@ -158,13 +146,8 @@ struct gw_req {
     uint64_t t0_ns, admit_start_ns, queue_ns, first_byte_ns;
     int64_t started_us;
     int handles_open, offload_pending;
-    struct sl_gw_log_row row;
+    struct sl_recorder_item item; /* the row, while the recorder holds it */
 };
-
-const char *sl_gw_outcome_name(enum sl_gw_outcome outcome)
-{
-    return outcome == SL_GW_OK ? "ok" : outcome == SL_GW_CANCELLED ? "cancelled" : "error";
-}
 
 static void finish(struct gw_req *r);
 static void pick_and_admit(struct gw_req *r);
@@ -313,73 +296,11 @@ static void on_retry_timer_closed(uv_handle_t *handle)
     maybe_free(r);
 }
 
-/* Prompt tokens, counted on the thread pool: a rough count (one token per
- * four bytes of the body's text), but the work is where it belongs. */
-static void count_tokens(struct gw_req *r)
+static void on_recorded(struct sl_recorder_item *item)
 {
-    size_t text = 0;
-    int in_string = 0;
-    for (size_t i = 0; i < r->body_len; i++) {
-        char c = r->body[i];
-        if (c == '"' && (i == 0 || r->body[i - 1] != '\\'))
-            in_string = !in_string;
-        else if (in_string)
-            text++;
-    }
-    r->row.prompt_tokens_counted = (unsigned)((text + 3) / 4);
-}
-
-/* Runs on a pool thread: the batch list belongs to the job until done. */
-static void count_batch(void *arg)
-{
-    struct sl_gateway *gw = arg;
-    for (struct sl_list *n = gw->count_batch.next; n != &gw->count_batch; n = n->next)
-        count_tokens(sl_container_of(n, struct gw_req, node));
-}
-
-static void start_count_job(struct sl_gateway *gw);
-
-static void on_count_timer(uv_timer_t *t)
-{
-    start_count_job(t->data);
-}
-
-static void on_batch_counted(void *arg, int status)
-{
-    struct sl_gateway *gw = arg;
-    (void)status;
-    gw->count_job_active = 0;
-    /* hold the gateway: freeing the last request may otherwise free it
-     * while this loop still walks its batch */
-    gw->pending_closes++;
-    struct sl_list *n;
-    while ((n = sl_list_pop_front(&gw->count_batch)) != NULL) {
-        struct gw_req *r = sl_container_of(n, struct gw_req, node);
-        if (gw->opts.record)
-            gw->opts.record(&r->row, gw->opts.record_arg);
-        r->offload_pending = 0;
-        maybe_free(r);
-    }
-    start_count_job(gw);
-    gw->pending_closes--;
-    maybe_closed(gw);
-}
-
-static void start_count_job(struct sl_gateway *gw)
-{
-    if (gw->count_job_active || sl_list_empty(&gw->count_queue))
-        return;
-    gw->count_queued = 0;
-    uv_timer_stop(&gw->count_timer);
-    /* move the whole queue into the batch */
-    gw->count_batch.next = gw->count_queue.next;
-    gw->count_batch.prev = gw->count_queue.prev;
-    gw->count_batch.next->prev = &gw->count_batch;
-    gw->count_batch.prev->next = &gw->count_batch;
-    sl_list_init(&gw->count_queue);
-    gw->count_job_active = 1;
-    if (sl_offload(gw->loop, count_batch, on_batch_counted, gw, NULL) != 0)
-        on_batch_counted(gw, UV_ENOMEM); /* count nothing, but record */
+    struct gw_req *r = sl_container_of(item, struct gw_req, item);
+    r->offload_pending = 0;
+    maybe_free(r);
 }
 
 /* One line per request on stderr, text or JSON (every line JSON: the
@@ -420,11 +341,6 @@ static void log_row(const struct sl_gateway *gw, const struct sl_gw_log_row *w)
     }
 }
 
-static void log_line(struct gw_req *r)
-{
-    log_row(r->gw, &r->row);
-}
-
 /* The request is over for the client and the upstream: record and tear
  * down. Runs exactly once. */
 static void finish(struct gw_req *r)
@@ -444,7 +360,7 @@ static void finish(struct gw_req *r)
     sl_list_remove(&r->node);
     if (--gw->in_flight == 0 && gw->closing)
         close_parts_soon(gw); /* the last request cancelled by close_all */
-    struct sl_gw_log_row *w = &r->row;
+    struct sl_gw_log_row *w = &r->item.row;
     snprintf(w->id, sizeof(w->id), "%s", r->id);
     w->key = r->key_name ? r->key_name : "";
     w->model = r->model_name;
@@ -464,13 +380,14 @@ static void finish(struct gw_req *r)
     w->stream = r->stream;
     w->prompt_tokens = r->usage_prompt;
     w->completion_tokens = r->usage_completion;
-    log_line(r);
-    r->offload_pending = 1;
-    sl_list_push_back(&gw->count_queue, &r->node);
-    if (++gw->count_queued >= COUNT_BATCH || gw->closing || !gw->started)
-        start_count_job(gw);
-    else if (!uv_is_active((uv_handle_t *)&gw->count_timer))
-        uv_timer_start(&gw->count_timer, on_count_timer, COUNT_DELAY_MS, 0);
+    log_row(gw, w);
+    if (gw->opts.recorder) {
+        r->offload_pending = 1;
+        r->item.body = r->body;
+        r->item.body_len = r->body_len;
+        r->item.done = on_recorded;
+        sl_recorder_count_and_add(gw->opts.recorder, &r->item);
+    }
     /* what waits for token counting keeps only the row and the client's body */
     sl_buf_release(&r->resp);
     sl_buf_release(&r->held);
@@ -1047,8 +964,8 @@ static void refuse(struct sl_gateway *gw, struct sl_http_exchange *down, const c
     };
     snprintf(row.id, sizeof(row.id), "%s", id);
     log_row(gw, &row);
-    if (gw->opts.record)
-        gw->opts.record(&row, gw->opts.record_arg);
+    if (gw->opts.recorder)
+        sl_recorder_add(gw->opts.recorder, &row);
 }
 
 static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
@@ -1064,7 +981,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
                "shutting_down", "the gateway is shutting down", 1);
         return;
     }
-    if (gw->opts.log_backlogged && gw->opts.log_backlogged(gw->opts.record_arg)) {
+    if (gw->opts.recorder && sl_recorder_backlogged(gw->opts.recorder)) {
         gw->status_unrouted[503]++;
         respond_error(down, id, 503, "server_error", "log_backlogged",
                       "the request log cannot keep up; retry shortly", 1);
@@ -1279,11 +1196,11 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down
     sl_prom_help(&out, "sluice_client_gone_total", "counter",
                  "Requests whose client disconnected before the end.");
     sl_prom_value(&out, "sluice_client_gone_total", "", (double)gw->client_gone);
-    if (gw->opts.log_spooled) {
+    if (gw->opts.recorder) {
         sl_prom_help(&out, "sluice_log_rows_spooled_total", "counter",
                      "Request log rows written to a spool file (store behind or away).");
         sl_prom_value(&out, "sluice_log_rows_spooled_total", "",
-                      (double)gw->opts.log_spooled(gw->opts.record_arg));
+                      (double)sl_recorder_spooled(gw->opts.recorder));
     }
     sl_prom_help(&out, "sluice_requests_in_flight", "gauge", "Requests being handled.");
     sl_prom_value(&out, "sluice_requests_in_flight", "", (double)gw->in_flight);
@@ -1403,8 +1320,6 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     gw->opts = *opts;
     gw->cfg = opts->cfg;
     sl_list_init(&gw->reqs);
-    sl_list_init(&gw->count_queue);
-    sl_list_init(&gw->count_batch);
     sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
     int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
     gw->dm = calloc(gw->router.ndeps ? gw->router.ndeps : 1, sizeof(*gw->dm));
@@ -1445,10 +1360,8 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     }
     uv_timer_init(loop, &gw->drain_timer);
     gw->drain_timer.data = gw;
-    uv_timer_init(loop, &gw->count_timer);
-    gw->count_timer.data = gw;
     gw->started = 1;
-    gw->pending_closes += 2; /* both timers, closed in close_all */
+    gw->pending_closes++; /* the drain timer, closed in on_close_parts */
     *out = gw;
     return 0;
 fail:
@@ -1533,8 +1446,8 @@ static void close_all(struct sl_gateway *gw)
         r->shut_down = 1; /* the client cancelled nothing: 503, failed */
         cancel(r);
     }
-    start_count_job(gw); /* what waited for the batch timer goes now */
-    uv_close((uv_handle_t *)&gw->count_timer, on_timer_closed);
+    if (gw->opts.recorder)
+        sl_recorder_flush(gw->opts.recorder); /* what waited for the batch timer goes now */
     /* the server and the client close once the cancelled requests have
      * answered (cancelling an attempt completes on the loop): closing the
      * server now would drop their connections instead of the 503 */
