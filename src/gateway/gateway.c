@@ -66,17 +66,6 @@
 
 enum req_state { R_ADMITTING, R_RUNNING, R_FINISHED };
 
-struct dep_metrics {
-    uint64_t status[600];
-    uint64_t retries, attempts, resent;
-    struct sl_prom_hist queue_wait, upstream_latency;
-};
-
-struct model_metrics {
-    struct sl_prom_hist ttft;
-    uint64_t fallbacks;
-};
-
 struct sl_gateway {
     uv_loop_t *loop;
     struct sl_gateway_options opts;
@@ -87,10 +76,7 @@ struct sl_gateway {
     struct sl_list reqs;
     uint64_t in_flight, max_in_flight;
     struct sl_rng rng;
-    struct dep_metrics *dm;
-    struct model_metrics *mm;
-    uint64_t status_unrouted[600];
-    uint64_t cancelled, client_gone;
+    struct sl_gw_metrics *metrics;
     int draining, closing, pending_closes, started;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
@@ -168,12 +154,7 @@ static void new_id(struct sl_gateway *gw, char *out, size_t size)
 
 static void count_status(struct gw_req *r, int status)
 {
-    if (status < 0 || status >= 600)
-        return;
-    if (r->dep)
-        r->gw->dm[r->dep - r->gw->router.deps].status[status]++;
-    else
-        r->gw->status_unrouted[status]++;
+    sl_gw_metrics_status(r->gw->metrics, r->dep, status);
 }
 
 /* Sends a JSON response with x-request-id (and Retry-After when > 0). */
@@ -565,8 +546,7 @@ static void on_up_headers(struct sl_http_request *up, int status,
         struct sl_http_header h[2] = {{{"x-request-id", 12}, {r->id, strlen(r->id)}}, cache};
         r->committed = 1;
         r->first_byte_ns = uv_hrtime();
-        sl_prom_observe(&r->gw->mm[r->model - r->gw->cfg->models].ttft,
-                        (double)(r->first_byte_ns - r->t0_ns) / 1e9);
+        sl_gw_metrics_ttft(r->gw->metrics, r->model, (double)(r->first_byte_ns - r->t0_ns) / 1e9);
         /* the client may turn out to be gone: then on_client_gone ran and
          * the row keeps the 499 it set (the client saw nothing) */
         sl_http_stream_start(r->down, status, h, 2, "text/event-stream");
@@ -642,10 +622,7 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
     struct gw_req *r = up->data;
     struct sl_gateway *gw = r->gw;
     r->up_active = 0;
-    struct dep_metrics *dm = &gw->dm[r->dep - gw->router.deps];
-    dm->attempts++;
-    dm->resent += (uint64_t)res->resent;
-    sl_prom_observe(&dm->upstream_latency, (double)res->total_ns / 1e9);
+    sl_gw_metrics_attempt(gw->metrics, r->dep, (unsigned)res->resent, (double)res->total_ns / 1e9);
     if (r->committed) {
         /* a relayed stream: its end is the request's end, never a retry;
          * its outcome is this attempt's, whatever the earlier ones were */
@@ -734,7 +711,7 @@ static void before_sleep(struct sl_retrier *rt, enum sl_err error,
 {
     struct gw_req *r = rt->data;
     struct sl_gateway *gw = r->gw;
-    gw->dm[r->dep - gw->router.deps].retries++;
+    sl_gw_metrics_retry(gw->metrics, r->dep);
     if (gw->opts.quiet)
         return;
     if (gw->opts.log_json) {
@@ -815,7 +792,7 @@ static void note_queue_time(struct gw_req *r)
 {
     uint64_t waited = uv_hrtime() - r->admit_start_ns;
     r->queue_ns += waited;
-    sl_prom_observe(&r->gw->dm[r->dep - r->gw->router.deps].queue_wait, (double)waited / 1e9);
+    sl_gw_metrics_queue_wait(r->gw->metrics, r->dep, (double)waited / 1e9);
 }
 
 static void on_admitted(struct sl_sem_waiter *w, int status)
@@ -865,7 +842,7 @@ static void pick_and_admit(struct gw_req *r)
         if (k < 0)
             break;
         if (r->tried)
-            gw->mm[r->model - gw->cfg->models].fallbacks++;
+            sl_gw_metrics_fallback(gw->metrics, r->model);
         r->tried |= UINT64_C(1) << k;
         r->dep = &deps[k];
         if (build_body(r) != 0)
@@ -909,7 +886,7 @@ static int cancel(struct gw_req *r)
         return 0;
     r->cancelled = 1;
     if (!r->shut_down)
-        r->gw->cancelled++;
+        sl_gw_metrics_cancelled(r->gw->metrics);
     if (r->state == R_ADMITTING) {
         if (r->admit_queued && sl_sem_cancel(&r->admit.base) == 0) {
             r->admit_queued = 0;
@@ -932,7 +909,7 @@ static void on_client_gone(struct sl_http_exchange *down, void *data)
     struct gw_req *r = data;
     r->down = NULL;
     r->client_gone = 1;
-    r->gw->client_gone++;
+    sl_gw_metrics_client_gone(r->gw->metrics);
     if (r->final_status == 0)
         r->final_status = 499;
     cancel(r);
@@ -947,7 +924,7 @@ static void refuse(struct sl_gateway *gw, struct sl_http_exchange *down, const c
                    enum sl_err err, const char *type, const char *code, const char *message,
                    int retry_after_s)
 {
-    gw->status_unrouted[status]++;
+    sl_gw_metrics_status(gw->metrics, NULL, status);
     /* model points into the request: copied before the answer ends it */
     char model_name[128];
     snprintf(model_name, sizeof(model_name), "%.*s", (int)model.len, model.ptr ? model.ptr : "");
@@ -982,7 +959,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
         return;
     }
     if (gw->opts.recorder && sl_recorder_backlogged(gw->opts.recorder)) {
-        gw->status_unrouted[503]++;
+        sl_gw_metrics_status(gw->metrics, NULL, 503);
         respond_error(down, id, 503, "server_error", "log_backlogged",
                       "the request log cannot keep up; retry shortly", 1);
         return;
@@ -1115,95 +1092,8 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down
 {
     struct sl_buf out;
     sl_buf_init(&out, 64u << 20);
-    char labels[512], model[260], dep[140];
-    sl_prom_help(&out, "sluice_requests_total", "counter",
-                 "Requests answered, by model, deployment and HTTP status.");
-    for (int st = 0; st < 600; st++)
-        if (gw->status_unrouted[st]) {
-            snprintf(labels, sizeof(labels), "model=\"\",deployment=\"\",status=\"%d\"", st);
-            sl_prom_value(&out, "sluice_requests_total", labels, (double)gw->status_unrouted[st]);
-        }
-    for (size_t i = 0; i < gw->router.ndeps; i++) {
-        struct sl_gw_dep *d = &gw->router.deps[i];
-        sl_prom_escape(model, sizeof(model), d->model->name);
-        sl_prom_escape(dep, sizeof(dep), d->cfg->name);
-        for (int st = 0; st < 600; st++)
-            if (gw->dm[i].status[st]) {
-                snprintf(labels, sizeof(labels), "model=\"%s\",deployment=\"%s\",status=\"%d\"",
-                         model, dep, st);
-                sl_prom_value(&out, "sluice_requests_total", labels, (double)gw->dm[i].status[st]);
-            }
-    }
-    static const struct {
-        const char *name, *type, *help;
-    } per_dep[] = {
-        {"sluice_upstream_attempts_total", "counter", "Upstream attempts."},
-        {"sluice_retries_total", "counter", "Retries after a transient upstream failure."},
-        {"sluice_upstream_resent_total", "counter",
-         "Requests sent again on a fresh connection after a kept-alive one failed them before "
-         "any response byte (not an attempt of the retry policy)."},
-        {"sluice_cooldowns_total", "counter", "Times a deployment was cooled down."},
-        {"sluice_queue_length", "gauge", "Requests waiting for a permit."},
-        {"sluice_in_flight", "gauge", "Upstream requests holding a permit."},
-        {"sluice_max_concurrency", "gauge", "The deployment's concurrency limit."},
-    };
-    for (size_t k = 0; k < sizeof(per_dep) / sizeof(*per_dep); k++) {
-        sl_prom_help(&out, per_dep[k].name, per_dep[k].type, per_dep[k].help);
-        for (size_t i = 0; i < gw->router.ndeps; i++) {
-            struct sl_gw_dep *d = &gw->router.deps[i];
-            double v[] = {(double)gw->dm[i].attempts, (double)gw->dm[i].retries,
-                          (double)gw->dm[i].resent,   (double)d->cooldowns,
-                          (double)d->sem.queued,      (double)sl_sem_held(&d->sem),
-                          (double)d->sem.capacity};
-            sl_prom_escape(dep, sizeof(dep), d->cfg->name);
-            snprintf(labels, sizeof(labels), "deployment=\"%s\"", dep);
-            sl_prom_value(&out, per_dep[k].name, labels, v[k]);
-        }
-    }
-    sl_prom_help(&out, "sluice_queue_wait_seconds", "histogram", "Time waiting for a permit.");
-    for (size_t i = 0; i < gw->router.ndeps; i++) {
-        sl_prom_escape(dep, sizeof(dep), gw->router.deps[i].cfg->name);
-        snprintf(labels, sizeof(labels), "deployment=\"%s\"", dep);
-        sl_prom_hist_write(&out, "sluice_queue_wait_seconds", labels, &gw->dm[i].queue_wait);
-    }
-    sl_prom_help(&out, "sluice_upstream_latency_seconds", "histogram",
-                 "Upstream attempt duration, to the end of the response.");
-    for (size_t i = 0; i < gw->router.ndeps; i++) {
-        sl_prom_escape(dep, sizeof(dep), gw->router.deps[i].cfg->name);
-        snprintf(labels, sizeof(labels), "deployment=\"%s\"", dep);
-        sl_prom_hist_write(&out, "sluice_upstream_latency_seconds", labels,
-                           &gw->dm[i].upstream_latency);
-    }
-    /* each family whole, its HELP/TYPE first, before the next one starts:
-     * a parser takes a family that reappears for an untyped duplicate */
-    sl_prom_help(&out, "sluice_time_to_first_token_seconds", "histogram",
-                 "Time to the first streamed byte sent to the client.");
-    for (size_t i = 0; i < gw->cfg->nmodels; i++) {
-        sl_prom_escape(model, sizeof(model), gw->cfg->models[i].name);
-        snprintf(labels, sizeof(labels), "model=\"%s\"", model);
-        sl_prom_hist_write(&out, "sluice_time_to_first_token_seconds", labels, &gw->mm[i].ttft);
-    }
-    sl_prom_help(&out, "sluice_fallbacks_total", "counter",
-                 "Requests moved to the model's next deployment.");
-    for (size_t i = 0; i < gw->cfg->nmodels; i++) {
-        sl_prom_escape(model, sizeof(model), gw->cfg->models[i].name);
-        snprintf(labels, sizeof(labels), "model=\"%s\"", model);
-        sl_prom_value(&out, "sluice_fallbacks_total", labels, (double)gw->mm[i].fallbacks);
-    }
-    sl_prom_help(&out, "sluice_cancelled_total", "counter",
-                 "Requests cancelled (client gone or cancel endpoint).");
-    sl_prom_value(&out, "sluice_cancelled_total", "", (double)gw->cancelled);
-    sl_prom_help(&out, "sluice_client_gone_total", "counter",
-                 "Requests whose client disconnected before the end.");
-    sl_prom_value(&out, "sluice_client_gone_total", "", (double)gw->client_gone);
-    if (gw->opts.recorder) {
-        sl_prom_help(&out, "sluice_log_rows_spooled_total", "counter",
-                     "Request log rows written to a spool file (store behind or away).");
-        sl_prom_value(&out, "sluice_log_rows_spooled_total", "",
-                      (double)sl_recorder_spooled(gw->opts.recorder));
-    }
-    sl_prom_help(&out, "sluice_requests_in_flight", "gauge", "Requests being handled.");
-    sl_prom_value(&out, "sluice_requests_in_flight", "", (double)gw->in_flight);
+    uint64_t spooled = gw->opts.recorder ? sl_recorder_spooled(gw->opts.recorder) : 0;
+    sl_gw_metrics_render(gw->metrics, &out, gw->in_flight, gw->opts.recorder ? &spooled : NULL);
     struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
     sl_http_respond(down, 200, h, 1, "text/plain; version=0.0.4", out.ptr ? out.ptr : "", out.len);
     sl_buf_release(&out);
@@ -1217,7 +1107,7 @@ static void respond_405(struct sl_gateway *gw, struct sl_http_exchange *down, co
                                   {{"Allow", 5}, {allow, strlen(allow)}}};
     char msg[64];
     snprintf(msg, sizeof(msg), "method not allowed; use %s", allow);
-    gw->status_unrouted[405]++;
+    sl_gw_metrics_status(gw->metrics, NULL, 405);
     sl_http_respond_error_with(down, 405, h, 2, "invalid_request_error", "method_not_allowed", msg);
 }
 
@@ -1238,7 +1128,7 @@ static int authorized(struct sl_gateway *gw, struct sl_http_exchange *down, cons
     int k = caller_key(gw, sl_http_exchange_head(down));
     if (k >= 0)
         return 1;
-    gw->status_unrouted[401]++;
+    sl_gw_metrics_status(gw->metrics, NULL, 401);
     respond_error(down, id, 401, "invalid_request_error", "invalid_api_key",
                   k == -1 ? "missing API key: send Authorization: Bearer KEY" : "incorrect API key",
                   0);
@@ -1298,7 +1188,7 @@ static void handle(struct sl_http_exchange *down, void *data)
         if (authorized(gw, down, id, SL_GW_ROUTE_MODELS))
             respond_models(gw, down, id);
     } else {
-        gw->status_unrouted[404]++;
+        sl_gw_metrics_status(gw->metrics, NULL, 404);
         respond_error(down, id, 404, "invalid_request_error", "unknown_url",
                       "unknown URL; the gateway serves /v1/chat/completions, /v1/completions, "
                       "/v1/embeddings, /v1/models, /health, /ready, /metrics",
@@ -1322,9 +1212,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     sl_list_init(&gw->reqs);
     sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
     int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
-    gw->dm = calloc(gw->router.ndeps ? gw->router.ndeps : 1, sizeof(*gw->dm));
-    gw->mm = calloc(gw->cfg->nmodels ? gw->cfg->nmodels : 1, sizeof(*gw->mm));
-    if (rc != 0 || gw->dm == NULL || gw->mm == NULL) {
+    if (rc != 0 || sl_gw_metrics_new(gw->cfg, &gw->router, &gw->metrics) != 0) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -1366,8 +1254,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     return 0;
 fail:
     sl_gw_router_release_all(&gw->router);
-    free(gw->dm);
-    free(gw->mm);
+    sl_gw_metrics_free(gw->metrics);
     free(gw);
     return rc ? rc : UV_ENOMEM;
 }
@@ -1396,8 +1283,7 @@ static void maybe_closed(struct sl_gateway *gw)
     void (*cb)(void *) = gw->shutdown_cb;
     void *arg = gw->shutdown_arg;
     sl_gw_router_release_all(&gw->router);
-    free(gw->dm);
-    free(gw->mm);
+    sl_gw_metrics_free(gw->metrics);
     free(gw);
     if (cb)
         cb(arg);
