@@ -177,7 +177,7 @@ static void respond_error(struct sl_http_exchange *down, const char *id, int sta
                           int retry_after_s)
 {
     char body[1536];
-    size_t n = sl_http_error_body(body, sizeof(body), type, code, message);
+    size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
     respond(down, id, status, body, n, retry_after_s);
 }
 
@@ -221,7 +221,7 @@ static void down_respond_error(struct gw_req *r, int status, const char *type, c
                                const char *message, int retry_after_s)
 {
     char body[1536];
-    size_t n = sl_http_error_body(body, sizeof(body), type, code, message);
+    size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
     down_respond(r, status, body, n, retry_after_s);
 }
 
@@ -242,10 +242,9 @@ static void down_stream_end(struct gw_req *r, const char *type, const char *code
     if (d == NULL)
         return;
     if (type != NULL) {
-        char body[1024], event[1200];
-        sl_http_error_body(body, sizeof(body), type, code, message);
-        int n = snprintf(event, sizeof(event), "data: %s\n\n", body);
-        sl_http_stream_write(d, event, (size_t)n);
+        char event[1200];
+        size_t n = sl_openai_error_event(event, sizeof(event), type, code, message);
+        sl_http_stream_write(d, event, n);
     }
     sl_http_stream_end(d); /* safe on a connection that failed in the write */
 }
@@ -467,64 +466,18 @@ static void on_stream_drain(struct sl_http_exchange *down, void *data)
     }
 }
 
-/* The end of the JSON object that starts at p ('{'), or NULL. Strings are
- * skipped with their escapes, so braces inside them do not count. */
-static const char *object_end(const char *p, const char *end)
-{
-    int depth = 0, in_string = 0;
-    for (; p < end; p++) {
-        if (in_string) {
-            if (*p == '\\')
-                p++;
-            else if (*p == '"')
-                in_string = 0;
-        } else if (*p == '"') {
-            in_string = 1;
-        } else if (*p == '{') {
-            depth++;
-        } else if (*p == '}' && --depth == 0) {
-            return p + 1;
-        }
-    }
-    return NULL;
-}
-
-/* Token usage from a response or a final stream chunk: the last "usage"
- * key's object. Only that object is parsed, not the whole body (this runs
- * for every request, and the body is the client's, passed through as is). */
-static void read_usage(struct gw_req *r, const char *text, size_t len)
-{
-    const char *end = text + len, *at = NULL;
-    for (const char *p = text; (p = memmem(p, (size_t)(end - p), "\"usage\"", 7)) != NULL; p += 7)
-        at = p;
-    if (at == NULL)
-        return;
-    const char *p = at + 7;
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':'))
-        p++;
-    const char *obj_end = p < end && *p == '{' ? object_end(p, end) : NULL;
-    struct sl_json_doc u;
-    struct sl_json_pick pk[2] = {{.key = "prompt_tokens"}, {.key = "completion_tokens"}};
-    if (obj_end == NULL || sl_json_scan_pick(p, (size_t)(obj_end - p), &u, pk, 2) != 0)
-        return;
-    if (pk[0].found && pk[0].m.type == SL_JSON_NUMBER)
-        r->usage_prompt = (unsigned)strtoul(pk[0].m.value.ptr, NULL, 10);
-    if (pk[1].found && pk[1].m.type == SL_JSON_NUMBER)
-        r->usage_completion = (unsigned)strtoul(pk[1].m.value.ptr, NULL, 10);
-}
-
 static void on_sse_event(void *arg, const struct sl_sse_event *ev)
 {
     struct gw_req *r = arg;
     if (r->saw_done)
         return; /* events after [DONE] are not the client's */
-    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+    if (sl_openai_is_done(ev->data, ev->data_len)) {
         r->saw_done = 1;
         r->done_at = r->sse.boundary;
         return;
     }
     /* the final chunk carries usage (OpenAI, stream_options.include_usage) */
-    read_usage(r, ev->data, ev->data_len);
+    sl_openai_usage(ev->data, ev->data_len, &r->usage_prompt, &r->usage_completion);
 }
 
 static void on_up_headers(struct sl_http_request *up, int status,
@@ -759,7 +712,7 @@ static void on_attempts_done(struct sl_retrier *rt)
         r->error = SL_OK;
         r->first_byte_ns = uv_hrtime(); /* a JSON response goes out whole, now */
         if (r->resp.len)
-            read_usage(r, r->resp.ptr, r->resp.len);
+            sl_openai_usage(r->resp.ptr, r->resp.len, &r->usage_prompt, &r->usage_completion);
         down_respond(r, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
         finish(r);
         return;
