@@ -39,6 +39,7 @@
  */
 #include "gateway/gateway.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,7 +65,18 @@
 #define MAX_EVENT_BYTES    SL_SSE_DEFAULT_MAX_EVENT
 #define STREAM_HIGH_WATER  (256u * 1024)
 
-enum req_state { R_ADMITTING, R_RUNNING, R_FINISHED };
+/* A request's state (see the design note). Only set_state() changes it. */
+enum gw_state {
+    GW_PICKING,     /* choosing a deployment: the first, or the next one */
+    GW_QUEUED,      /* waiting in the deployment's admission queue (r->admit) */
+    GW_ATTEMPTING,  /* holds a permit; an upstream request is out, the client has nothing yet */
+    GW_DECIDING,    /* holds a permit; the attempt is over, the retrier decides what next */
+    GW_BACKING_OFF, /* holds a permit; the retrier sleeps before the next attempt */
+    GW_STREAMING,   /* holds a permit; committed: the upstream's stream goes to the client */
+    GW_STREAM_DONE, /* the client's stream ended at [DONE]; the upstream may still be open */
+    GW_RESPONDING,  /* the attempts are over: the answer goes out, then finish() */
+    GW_FINISHED,    /* finish() ran: the row is with the recorder, the handles close */
+};
 
 struct sl_gateway {
     uv_loop_t *loop;
@@ -90,7 +102,7 @@ struct gw_req {
     struct sl_http_exchange *down;
     char id[40];
     enum sl_openai_endpoint ep;
-    enum req_state state;
+    enum gw_state state;
     const struct sl_gw_model *model;
     char model_name[128];
     const char *key_name;
@@ -105,7 +117,6 @@ struct gw_req {
 
     struct sl_gw_dep *dep;
     uint64_t tried;
-    int holds_permit, admit_queued;
     struct sl_sem_timed_waiter admit;
     struct sl_retrier retrier;
     struct sl_retry_policy policy;
@@ -113,18 +124,17 @@ struct gw_req {
 
     struct sl_http_request up;
     struct sl_http_field up_headers[4];
-    int up_active, up_status;
+    int up_status;
     double retry_after_ms;
     struct sl_buf resp;
     struct sl_sse_parser sse;
     struct sl_buf held; /* a stream's bytes after its last whole event */
     size_t done_at;     /* where [DONE] ended, in the chunk that held it */
     int saw_done, paused;
-    int stream_ok; /* the client's stream ended with [DONE]: the request succeeded */
     int too_large; /* the response, or one event, passed the limit */
     unsigned usage_prompt, usage_completion;
 
-    int committed, cancelled, client_gone;
+    int cancelled;
     int shut_down; /* cancelled by the gateway's own shutdown, not by the client */
     unsigned attempts;
     enum sl_err error;
@@ -139,6 +149,59 @@ static void finish(struct gw_req *r);
 static void pick_and_admit(struct gw_req *r);
 static void maybe_closed(struct sl_gateway *gw);
 static void close_parts_soon(struct sl_gateway *gw);
+
+/* ---- states -------------------------------------------------------------- */
+
+#define S(x) (1u << (x))
+
+/* The states a request may enter `to` from. */
+static unsigned entered_from(enum gw_state to)
+{
+    switch (to) {
+    case GW_PICKING:
+        return S(GW_DECIDING); /* this deployment is exhausted */
+    case GW_QUEUED:
+        return S(GW_PICKING);
+    case GW_ATTEMPTING:
+        return S(GW_PICKING) | S(GW_QUEUED) | S(GW_BACKING_OFF);
+    case GW_DECIDING:
+        return S(GW_ATTEMPTING);
+    case GW_BACKING_OFF:
+        return S(GW_DECIDING);
+    case GW_STREAMING:
+        return S(GW_ATTEMPTING);
+    case GW_STREAM_DONE:
+        return S(GW_STREAMING);
+    case GW_RESPONDING:
+        return S(GW_PICKING) | S(GW_QUEUED) | S(GW_DECIDING) | S(GW_BACKING_OFF) | S(GW_STREAMING) |
+               S(GW_STREAM_DONE);
+    case GW_FINISHED:
+        return S(GW_RESPONDING);
+    }
+    return 0;
+}
+
+/* Every transition goes through here; one that the design does not allow
+ * (a second finish(), an attempt after the answer) is a bug that stops the
+ * program, as libuv asserts its handle flags. */
+static void set_state(struct gw_req *r, enum gw_state to)
+{
+    assert(entered_from(to) & S(r->state));
+    (void)entered_from;
+    r->state = to;
+}
+
+/* An upstream request is out (its on_done is still to come). */
+static int upstream_out(const struct gw_req *r)
+{
+    return r->state == GW_ATTEMPTING || r->state == GW_STREAMING || r->state == GW_STREAM_DONE;
+}
+
+/* The stream was committed: the client saw this attempt's status. */
+static int committed(const struct gw_req *r)
+{
+    return r->state == GW_STREAMING || r->state == GW_STREAM_DONE;
+}
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -253,6 +316,7 @@ static void down_stream_end(struct gw_req *r, const char *type, const char *code
 
 static void maybe_free(struct gw_req *r)
 {
+    assert(r->state == GW_FINISHED);
     if (r->handles_open > 0 || r->offload_pending)
         return;
     struct sl_gateway *gw = r->gw;
@@ -279,6 +343,7 @@ static void on_retry_timer_closed(uv_handle_t *handle)
 static void on_recorded(struct sl_recorder_item *item)
 {
     struct gw_req *r = sl_container_of(item, struct gw_req, item);
+    assert(r->offload_pending);
     r->offload_pending = 0;
     maybe_free(r);
 }
@@ -322,13 +387,11 @@ static void log_row(const struct sl_gateway *gw, const struct sl_gw_log_row *w)
 }
 
 /* The request is over for the client and the upstream: record and tear
- * down. Runs exactly once. */
+ * down. Runs exactly once, from GW_RESPONDING. */
 static void finish(struct gw_req *r)
 {
-    if (r->state == R_FINISHED)
-        return;
     struct sl_gateway *gw = r->gw;
-    r->state = R_FINISHED;
+    set_state(r, GW_FINISHED);
     /* nobody answered yet: should not happen, but never leave a client hanging */
     down_respond_error(r, 500, "server_error", "internal", "internal error", 0);
     if (r->cancelled && r->shut_down) {
@@ -497,7 +560,7 @@ static void on_up_headers(struct sl_http_request *up, int status,
         /* the commit point: from here on the client sees this attempt */
         static const struct sl_http_header cache = {{"Cache-Control", 13}, {"no-cache", 8}};
         struct sl_http_header h[2] = {{{"x-request-id", 12}, {r->id, strlen(r->id)}}, cache};
-        r->committed = 1;
+        set_state(r, GW_STREAMING);
         r->first_byte_ns = uv_hrtime();
         sl_gw_metrics_ttft(r->gw->metrics, r->model, (double)(r->first_byte_ns - r->t0_ns) / 1e9);
         /* the client may turn out to be gone: then on_client_gone ran and
@@ -527,7 +590,7 @@ static void relay(struct gw_req *r, const char *data, size_t len)
     if (r->down == NULL)
         return; /* the client is gone: on_client_gone cancelled the upstream */
     if (r->saw_done) {
-        r->stream_ok = 1;
+        set_state(r, GW_STREAM_DONE);
         down_stream_end(r, NULL, NULL, NULL);
         if (upto < len)
             sl_http_request_cancel(&r->up); /* bytes after [DONE]: not worth reusing */
@@ -546,11 +609,11 @@ static void relay(struct gw_req *r, const char *data, size_t len)
 static int on_up_body(struct sl_http_request *up, const char *data, size_t len)
 {
     struct gw_req *r = up->data;
-    if (r->committed) {
+    if (committed(r)) {
         if (r->down == NULL) {
             /* the client is gone (the cancel is on its way), or its stream
              * is over: bytes after [DONE] or past the limit go nowhere */
-            if (r->stream_ok && len > 0)
+            if (r->state == GW_STREAM_DONE && len > 0)
                 sl_http_request_cancel(up);
             return 0;
         }
@@ -574,12 +637,13 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
 {
     struct gw_req *r = up->data;
     struct sl_gateway *gw = r->gw;
-    r->up_active = 0;
     sl_gw_metrics_attempt(gw->metrics, r->dep, (unsigned)res->resent, (double)res->total_ns / 1e9);
-    if (r->committed) {
+    if (committed(r)) {
         /* a relayed stream: its end is the request's end, never a retry;
          * its outcome is this attempt's, whatever the earlier ones were */
-        if (r->stream_ok) {
+        int stream_ok = r->state == GW_STREAM_DONE;
+        set_state(r, GW_RESPONDING);
+        if (stream_ok) {
             r->error = SL_OK; /* [DONE] reached the client; what followed is not its concern */
         } else if (r->cancelled && r->shut_down) {
             down_stream_end(r, "server_error", "shutting_down",
@@ -597,10 +661,11 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
                             "the upstream stream ended before its end marker");
         }
         if (!r->cancelled)
-            sl_gw_report(r->dep, r->stream_ok, uv_now(gw->loop));
+            sl_gw_report(r->dep, stream_ok, uv_now(gw->loop));
         sl_retrier_report(&r->retrier, r->cancelled ? SL_E_CANCELLED : SL_OK, -1);
         return;
     }
+    set_state(r, GW_DECIDING);
     enum sl_err err = r->cancelled   ? SL_E_CANCELLED
                       : r->too_large ? SL_E_TOO_LARGE
                                      : classify(res, r->up_status);
@@ -615,6 +680,7 @@ static void start_attempt(struct sl_retrier *rt)
     struct gw_req *r = rt->data;
     struct sl_gateway *gw = r->gw;
     const struct sl_gw_deployment *d = r->dep->cfg;
+    set_state(r, GW_ATTEMPTING);
     r->attempts++;
     sl_buf_reset(&r->resp);
     sl_buf_reset(&r->held);
@@ -651,9 +717,8 @@ static void start_attempt(struct sl_retrier *rt)
         .on_done = on_up_done,
         .data = r,
     };
-    r->up_active = 1;
     if (sl_http_request_start(gw->client, &r->up) != 0) {
-        r->up_active = 0;
+        set_state(r, GW_DECIDING);
         r->error = SL_E_CONN_REFUSED;
         sl_retrier_report(&r->retrier, SL_E_UNAVAILABLE, -1);
     }
@@ -664,6 +729,7 @@ static void before_sleep(struct sl_retrier *rt, enum sl_err error,
 {
     struct gw_req *r = rt->data;
     struct sl_gateway *gw = r->gw;
+    set_state(r, GW_BACKING_OFF);
     sl_gw_metrics_retry(gw->metrics, r->dep);
     if (gw->opts.quiet)
         return;
@@ -685,24 +751,29 @@ static void before_sleep(struct sl_retrier *rt, enum sl_err error,
                 d->wait_ms);
 }
 
-static void release_permit(struct gw_req *r)
-{
-    if (r->holds_permit) {
-        r->holds_permit = 0;
-        sl_gw_release(r->dep);
-    }
-}
-
 static void on_attempts_done(struct sl_retrier *rt)
 {
     struct gw_req *r = rt->data;
     const struct sl_retry_outcome *o = &rt->outcome;
-    release_permit(r);
-    if (r->committed) {
-        finish(r); /* on_up_done ended the stream and set r->error */
+    sl_gw_release(r->dep); /* the permit start_attempts took */
+    if (r->state == GW_RESPONDING) {
+        finish(r); /* a committed stream: on_up_done ended it and set r->error */
         return;
     }
-    if (r->cancelled || o->last_error == SL_E_CANCELLED) {
+    int cancelled = r->cancelled || o->last_error == SL_E_CANCELLED;
+    if (!cancelled && o->last_error != SL_OK &&
+        (o->reason == SL_RETRY_MAX_ATTEMPTS ||
+         (o->reason == SL_RETRY_NOT_RETRYABLE &&
+          (o->last_error == SL_E_CONN_REFUSED || o->last_error == SL_E_UNAUTHORIZED)))) {
+        /* this deployment is exhausted: the model's next one, if any (when
+         * none is left, pick_and_admit answers the failure) */
+        r->error = o->last_error;
+        set_state(r, GW_PICKING);
+        pick_and_admit(r);
+        return;
+    }
+    set_state(r, GW_RESPONDING);
+    if (cancelled) {
         r->cancelled = 1;
         respond_failure(r);
         finish(r);
@@ -718,22 +789,12 @@ static void on_attempts_done(struct sl_retrier *rt)
         return;
     }
     r->error = o->last_error;
-    if (o->reason == SL_RETRY_MAX_ATTEMPTS ||
-        (o->reason == SL_RETRY_NOT_RETRYABLE &&
-         (o->last_error == SL_E_CONN_REFUSED || o->last_error == SL_E_UNAUTHORIZED))) {
-        /* this deployment is exhausted: the model's next one, if any (when
-         * none is left, pick_and_admit answers the failure) */
-        pick_and_admit(r);
-        return;
-    }
     respond_failure(r);
     finish(r);
 }
 
 static void start_attempts(struct gw_req *r)
 {
-    r->holds_permit = 1;
-    r->state = R_RUNNING;
     r->policy = r->dep->cfg->retry;
     double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
     r->policy.max_delay_ms = left_ms > 1 ? left_ms : 1;
@@ -751,13 +812,14 @@ static void note_queue_time(struct gw_req *r)
 static void on_admitted(struct sl_sem_waiter *w, int status)
 {
     struct gw_req *r = sl_container_of(w, struct gw_req, admit.base);
-    r->admit_queued = 0;
+    assert(r->state == GW_QUEUED);
     note_queue_time(r);
     if (status == 0) {
         start_attempts(r);
         return;
     }
     /* queue timeout */
+    set_state(r, GW_RESPONDING);
     r->error = SL_E_RATE_LIMITED;
     down_respond_error(r, 429, "rate_limit_error", "queue_timeout",
                        "timed out waiting for a free upstream slot", 1);
@@ -800,7 +862,6 @@ static void pick_and_admit(struct gw_req *r)
         r->dep = &deps[k];
         if (build_body(r) != 0)
             continue; /* out of memory for this deployment's body: try the next */
-        r->state = R_ADMITTING;
         r->admit_start_ns = uv_hrtime();
         int rc = sl_gw_admit(r->dep, &r->admit, on_admitted);
         if (rc == 0) {
@@ -809,11 +870,12 @@ static void pick_and_admit(struct gw_req *r)
             return;
         }
         if (rc == 1) {
-            r->admit_queued = 1;
+            set_state(r, GW_QUEUED);
             return;
         }
         full = 1; /* this one's queue is full: another deployment may have room */
     }
+    set_state(r, GW_RESPONDING);
     if (full && r->attempts == 0) {
         r->error = SL_E_RATE_LIMITED;
         down_respond_error(r, 429, "rate_limit_error", "queue_full",
@@ -831,28 +893,28 @@ static void pick_and_admit(struct gw_req *r)
  * answered already and there is nothing to cancel. */
 static int cancel(struct gw_req *r)
 {
+    assert(r->state != GW_FINISHED); /* a finished request is off gw->reqs */
     if (r->cancelled)
         return 1;
     /* a stream that reached [DONE] is answered: nothing left to cancel for
      * the client (its upstream still goes, on close, with the client) */
-    if (r->state == R_FINISHED || r->stream_ok)
+    if (r->state == GW_STREAM_DONE)
         return 0;
     r->cancelled = 1;
     if (!r->shut_down)
         sl_gw_metrics_cancelled(r->gw->metrics);
-    if (r->state == R_ADMITTING) {
-        if (r->admit_queued && sl_sem_cancel(&r->admit.base) == 0) {
-            r->admit_queued = 0;
+    if (r->state == GW_QUEUED) {
+        if (sl_sem_cancel(&r->admit.base) == 0) {
+            set_state(r, GW_RESPONDING);
             note_queue_time(r);
             respond_failure(r);
             finish(r);
         }
-        return 1;
-    }
-    if (r->up_active)
+    } else if (upstream_out(r)) {
         sl_http_request_cancel(&r->up); /* on_done reports SL_E_CANCELLED */
-    else
+    } else if (r->state != GW_PICKING) {
         sl_retrier_cancel(&r->retrier); /* sleeping: ends now */
+    }
     return 1;
 }
 
@@ -861,7 +923,6 @@ static void on_client_gone(struct sl_http_exchange *down, void *data)
     (void)down;
     struct gw_req *r = data;
     r->down = NULL;
-    r->client_gone = 1;
     sl_gw_metrics_client_gone(r->gw->metrics);
     if (r->final_status == 0)
         r->final_status = 499;
@@ -960,6 +1021,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
     memcpy(copy, body.ptr, body.len);
     size_t model_at = (size_t)(model_name.ptr - body.ptr);
     r->gw = gw;
+    r->state = GW_PICKING;
     r->down = down;
     snprintf(r->id, sizeof(r->id), "%s", id);
     r->ep = ep;
