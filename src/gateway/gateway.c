@@ -1,149 +1,84 @@
-/* The gateway's request pipeline.
+/* The gateway's request state machine, and the gateway's lifecycle.
  *
- * Design
- *  - One struct gw_req per proxied request, from the moment its body is
- *    validated to the moment its log row is handed over. It owns: a copy of
- *    the body (the upstream may still read it after the client is gone),
- *    the upstream request, a timed admission waiter and a retrier (one timer
- *    each), a bounded buffer for non-streamed responses and an SSE parser
- *    that watches a relayed stream for its usage and its [DONE].
- *  - The way through: pick a deployment (router) -> admit (semaphore with a
- *    bounded queue) -> attempts under the retrier (backoff, Retry-After,
- *    total deadline) -> on exhaustion, the next deployment -> respond ->
- *    finish (log row, on the thread pool for token counting, then the
- *    recorder).
- *  - The commit point: a streamed response is relayed from its first byte,
- *    and from then on nothing is retried; an upstream failure after it ends
- *    the stream with an error event. A non-streamed response is buffered
- *    whole, so any failure before its end can still be retried.
- *  - Cancellation has one path, cancel(): stop waiting in the queue, or
- *    cancel the attempt in flight (its on_done reports SL_E_CANCELLED, which
- *    is never retried), or stop the backoff sleep. Whatever it stops, the
- *    retrier's on_done (or the queue path) releases the permit and calls
- *    finish() exactly once.
- *  - `down` is the client's request; it becomes NULL once the response to
- *    the client ended or the client went away, and is never touched after.
- *    Only the down_* functions write to the client (see "the client side").
- *  - A stream is relayed event by event: bytes go to the client only up to
- *    the end of the last whole event, the rest waits (at most one event,
- *    bounded by SL_SSE_DEFAULT_MAX_EVENT). So the client never gets half an
- *    event, nothing of an event over the limit, and nothing after [DONE]:
- *    the client's stream ends at [DONE], whatever the upstream does next.
- *  - What a request's row says (docs/serve.md): `error` is the final one
- *    (SL_OK for a stream that succeeded after retries); a cancelled request
- *    has error SL_E_CANCELLED, streamed or not; `final_status` is what the
- *    client saw (499 when nothing reached it).
- *  - Teardown of a gw_req: finish() unlinks it and closes both timers; the
- *    struct is freed when both close callbacks ran and the token-counting
- *    job (if any) came back.
+ * Where a request goes: the server hands an exchange to the front
+ * (front.c: routes, validation, refusals), which starts a gw_req here; the
+ * gw_req picks a deployment (router), is admitted (semaphore with a bounded
+ * queue), makes attempts under the retrier (backoff, Retry-After, total
+ * deadline) through the HTTP client, moves to the model's next deployment
+ * when one is exhausted, answers the client (respond.c), and hands its row
+ * to the recorder (recorder.c: token count, store). Nothing calls back up
+ * but to hand back what a layer owns (the recorder's on_recorded).
+ *
+ * States (enum gw_state; set only by sl__gw_set_state, which asserts that
+ * the move is one of these):
+ *
+ *   PICKING      -> QUEUED, ATTEMPTING, RESPONDING
+ *   QUEUED       -> ATTEMPTING, RESPONDING
+ *   ATTEMPTING   -> STREAMING, DECIDING
+ *   DECIDING     -> BACKING_OFF, PICKING, RESPONDING
+ *   BACKING_OFF  -> ATTEMPTING, RESPONDING
+ *   STREAMING    -> STREAM_DONE, RESPONDING
+ *   STREAM_DONE  -> RESPONDING
+ *   RESPONDING   -> FINISHED
+ *
+ *  - PICKING: choosing a deployment the request has not tried; the first,
+ *    or the next after DECIDING gave this one up. QUEUED: in its admission
+ *    queue, r->admit linked. From ATTEMPTING to the end of the attempts the
+ *    request holds one permit of r->dep, released in on_attempts_done.
+ *  - ATTEMPTING: r->up is out; DECIDING: it came back (or did not start)
+ *    and the retrier decides: BACKING_OFF (its timer; then the next
+ *    attempt), PICKING (the next deployment), or RESPONDING.
+ *  - The commit point: a streamed 2xx is relayed from its first byte
+ *    (STREAMING), and from then on nothing is retried; an upstream failure
+ *    after it ends the stream with an error event. STREAM_DONE: the
+ *    client's stream ended at [DONE] and the request succeeded, whatever
+ *    the upstream does next. A non-streamed response is buffered whole, so
+ *    any failure before its end can still be retried.
+ *  - RESPONDING: the attempts are over and the answer goes out; finish()
+ *    is the only way to FINISHED, and runs exactly once (a second call
+ *    asserts).
+ *
+ * Flags that are not states: `cancelled` (with `shut_down`, the reason) is
+ * a cancel on its way through whatever state the request is in; `paused`
+ * is the relay's backpressure; `too_large` is the attempt's result.
+ *
+ * Ownership: a gw_req owns a copy of the client's body (the upstream may
+ * still read it after the client is gone), the upstream request, a timed
+ * admission waiter and a retrier (one timer each), a bounded buffer for a
+ * non-streamed response and an SSE parser that watches a relayed stream
+ * for its usage and its [DONE]. `down` is the client's exchange; it becomes
+ * NULL once the answer ended or the client went away, and only respond.c
+ * writes to it.
+ *
+ * Cancellation has one path, cancel(): it stops the queue wait, or the
+ * attempt in flight (its on_done reports SL_E_CANCELLED, never retried), or
+ * the backoff sleep. Whatever it stops, the request goes on to RESPONDING
+ * and finish() by the ordinary way.
+ *
+ * What a request's row says (docs/serve.md): `error` is the final one
+ * (SL_OK for a stream that succeeded after retries); a cancelled request
+ * has error SL_E_CANCELLED, streamed or not; `final_status` is what the
+ * client saw (499 when nothing reached it).
+ *
+ * Teardown of a gw_req: finish() unlinks it from gw->reqs, releases the
+ * buffers, hands the row to the recorder and closes both timers; the
+ * struct (and the body the recorder counts) is freed in maybe_free() once
+ * both close callbacks ran and the recorder called on_recorded. The
+ * gateway itself is freed once its server, its client, its drain timer and
+ * every gw_req are gone (pending_closes).
  */
-#include "gateway/gateway.h"
-
 #include <assert.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "core/clock.h"
-#include "core/list.h"
-#include "core/rng.h"
-#include "gateway/auth.h"
-#include "gateway/metrics.h"
-#include "gateway/router.h"
 #include "core/buf.h"
-#include "http/client.h"
-#include "http/json_scan.h"
-#include "http/openai.h"
-#include "http/server.h"
+#include "core/clock.h"
+#include "gateway/auth.h"
+#include "gateway/gateway_impl.h"
+#include "gateway/log_line.h"
 #include "http/sse.h"
 #include "retry/retrier.h"
-
-#define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
-#define MAX_EVENT_BYTES    SL_SSE_DEFAULT_MAX_EVENT
-#define STREAM_HIGH_WATER  (256u * 1024)
-
-/* A request's state (see the design note). Only set_state() changes it. */
-enum gw_state {
-    GW_PICKING,     /* choosing a deployment: the first, or the next one */
-    GW_QUEUED,      /* waiting in the deployment's admission queue (r->admit) */
-    GW_ATTEMPTING,  /* holds a permit; an upstream request is out, the client has nothing yet */
-    GW_DECIDING,    /* holds a permit; the attempt is over, the retrier decides what next */
-    GW_BACKING_OFF, /* holds a permit; the retrier sleeps before the next attempt */
-    GW_STREAMING,   /* holds a permit; committed: the upstream's stream goes to the client */
-    GW_STREAM_DONE, /* the client's stream ended at [DONE]; the upstream may still be open */
-    GW_RESPONDING,  /* the attempts are over: the answer goes out, then finish() */
-    GW_FINISHED,    /* finish() ran: the row is with the recorder, the handles close */
-};
-
-struct sl_gateway {
-    uv_loop_t *loop;
-    struct sl_gateway_options opts;
-    const struct sl_gw_config *cfg;
-    struct sl_gw_router router;
-    struct sl_http_server *server;
-    struct sl_http_client *client;
-    struct sl_list reqs;
-    uint64_t in_flight, max_in_flight;
-    struct sl_rng rng;
-    struct sl_gw_metrics *metrics;
-    int draining, closing, pending_closes, started;
-    uint64_t drain_deadline_ms;
-    uv_timer_t drain_timer;
-    void (*shutdown_cb)(void *);
-    void *shutdown_arg;
-};
-
-struct gw_req {
-    struct sl_list node;
-    struct sl_gateway *gw;
-    struct sl_http_exchange *down;
-    char id[40];
-    enum sl_openai_endpoint ep;
-    enum gw_state state;
-    const struct sl_gw_model *model;
-    char model_name[128];
-    const char *key_name;
-    int key; /* index of the gateway key that started it, or -1 */
-    int stream;
-
-    char *body; /* the client's body, owned */
-    size_t body_len;
-    size_t model_at, model_len; /* the "model" value inside body */
-    char *up_body;              /* with the deployment's model name, when it has one */
-    size_t up_body_len;
-
-    struct sl_gw_dep *dep;
-    uint64_t tried;
-    struct sl_sem_timed_waiter admit;
-    struct sl_retrier retrier;
-    struct sl_retry_policy policy;
-    struct sl_rng rng;
-
-    struct sl_http_request up;
-    struct sl_http_field up_headers[4];
-    int up_status;
-    double retry_after_ms;
-    struct sl_buf resp;
-    struct sl_sse_parser sse;
-    struct sl_buf held; /* a stream's bytes after its last whole event */
-    size_t done_at;     /* where [DONE] ended, in the chunk that held it */
-    int saw_done, paused;
-    int too_large; /* the response, or one event, passed the limit */
-    unsigned usage_prompt, usage_completion;
-
-    int cancelled;
-    int shut_down; /* cancelled by the gateway's own shutdown, not by the client */
-    unsigned attempts;
-    enum sl_err error;
-    int final_status;
-    uint64_t t0_ns, admit_start_ns, queue_ns, first_byte_ns;
-    int64_t started_us;
-    int handles_open, offload_pending;
-    struct sl_recorder_item item; /* the row, while the recorder holds it */
-};
 
 static void finish(struct gw_req *r);
 static void pick_and_admit(struct gw_req *r);
@@ -184,7 +119,7 @@ static unsigned entered_from(enum gw_state to)
 /* Every transition goes through here; one that the design does not allow
  * (a second finish(), an attempt after the answer) is a bug that stops the
  * program, as libuv asserts its handle flags. */
-static void set_state(struct gw_req *r, enum gw_state to)
+void sl__gw_set_state(struct gw_req *r, enum gw_state to)
 {
     assert(entered_from(to) & S(r->state));
     (void)entered_from;
@@ -203,113 +138,9 @@ static int committed(const struct gw_req *r)
     return r->state == GW_STREAMING || r->state == GW_STREAM_DONE;
 }
 
-/* ---- small helpers ------------------------------------------------------- */
-
 static double ms_since(uint64_t t_ns)
 {
     return (double)(uv_hrtime() - t_ns) / 1e6;
-}
-
-static void new_id(struct sl_gateway *gw, char *out, size_t size)
-{
-    snprintf(out, size, "req_%016" PRIx64, sl_rng_next(&gw->rng));
-}
-
-static void count_status(struct gw_req *r, int status)
-{
-    sl_gw_metrics_status(r->gw->metrics, r->dep, status);
-}
-
-/* Sends a JSON response with x-request-id (and Retry-After when > 0). */
-static void respond(struct sl_http_exchange *down, const char *id, int status, const char *body,
-                    size_t len, int retry_after_s)
-{
-    char ra[16];
-    struct sl_http_header h[2] = {{{"x-request-id", 12}, {id, strlen(id)}}};
-    size_t n = 1;
-    if (retry_after_s > 0) {
-        int k = snprintf(ra, sizeof(ra), "%d", retry_after_s);
-        h[n++] = (struct sl_http_header){{"Retry-After", 11}, {ra, (size_t)k}};
-    }
-    sl_http_respond(down, status, h, n, "application/json", body, len);
-}
-
-/* Sends an OpenAI-shaped error with x-request-id (and Retry-After when > 0). */
-static void respond_error(struct sl_http_exchange *down, const char *id, int status,
-                          const char *type, const char *code, const char *message,
-                          int retry_after_s)
-{
-    char body[1536];
-    size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
-    respond(down, id, status, body, n, retry_after_s);
-}
-
-/* ---- the client side ------------------------------------------------------
- *
- * r->down is the one place that knows whether the client can still be
- * written to, and the functions below are the only ones that write to it.
- * It is cleared by a terminal write (a whole response, a stream's end),
- * which first detaches on_abort, so that whatever the socket does inside the
- * write the request is not called back; and by on_client_gone, which can run
- * inside a stream start or write: the kernel refuses the bytes because the
- * client had reset the connection before the server read that reset (it had
- * stopped reading, for example because the client pipelined more bytes).
- * So every write checks r->down, and no code may assume the client is still
- * there after a stream start or write. */
-
-static struct sl_http_exchange *down_take(struct gw_req *r)
-{
-    struct sl_http_exchange *d = r->down;
-    if (d != NULL) {
-        r->down = NULL;
-        sl_http_exchange_on_abort(d, NULL, NULL);
-    }
-    return d;
-}
-
-/* A whole JSON response (when the client is still there), counted and
- * recorded as the status the client saw. */
-static void down_respond(struct gw_req *r, int status, const char *body, size_t len,
-                         int retry_after_s)
-{
-    struct sl_http_exchange *d = down_take(r);
-    if (d == NULL)
-        return;
-    count_status(r, status);
-    r->final_status = status;
-    respond(d, r->id, status, body, len, retry_after_s);
-}
-
-static void down_respond_error(struct gw_req *r, int status, const char *type, const char *code,
-                               const char *message, int retry_after_s)
-{
-    char body[1536];
-    size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
-    down_respond(r, status, body, n, retry_after_s);
-}
-
-/* Part of a stream. The client may turn out to be gone: then
- * on_client_gone ran inside this call and r->down is NULL. */
-static void down_stream_write(struct gw_req *r, const char *data, size_t len)
-{
-    if (r->down != NULL && len > 0)
-        sl_http_stream_write(r->down, data, len);
-}
-
-/* Ends a committed stream: cleanly when type is NULL, else with one error
- * event. Nothing is written to the client after. */
-static void down_stream_end(struct gw_req *r, const char *type, const char *code,
-                            const char *message)
-{
-    struct sl_http_exchange *d = down_take(r);
-    if (d == NULL)
-        return;
-    if (type != NULL) {
-        char event[1200];
-        size_t n = sl_openai_error_event(event, sizeof(event), type, code, message);
-        sl_http_stream_write(d, event, n);
-    }
-    sl_http_stream_end(d); /* safe on a connection that failed in the write */
 }
 
 /* ---- finishing ----------------------------------------------------------- */
@@ -348,52 +179,14 @@ static void on_recorded(struct sl_recorder_item *item)
     maybe_free(r);
 }
 
-/* One line per request on stderr, text or JSON (every line JSON: the
- * refused ones too). A success has no error field. */
-static void log_row(const struct sl_gateway *gw, const struct sl_gw_log_row *w)
-{
-    if (gw->opts.quiet)
-        return;
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const char *dep = w->deployment && w->deployment[0] ? w->deployment : "";
-    if (gw->opts.log_json) {
-        char model[800], deployment[400], error[64] = "";
-        sl_json_escape(model, sizeof(model), w->model ? w->model : "");
-        sl_json_escape(deployment, sizeof(deployment), dep);
-        if (w->error != SL_OK)
-            snprintf(error, sizeof(error), ",\"error\":\"%s\"", sl_err_name(w->error));
-        fprintf(stderr,
-                "{\"ts\":\"%s\",\"event\":\"request\",\"id\":\"%s\",\"model\":\"%s\","
-                "\"deployment\":\"%s\",\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,"
-                "\"outcome\":\"%s\"%s,\"attempts\":%u,\"queue_ms\":%.3f,"
-                "\"ttfb_ms\":%.3f,\"total_ms\":%.3f,\"prompt_tokens\":%u,"
-                "\"completion_tokens\":%u}\n",
-                ts, w->id, model, deployment, w->endpoint, w->stream ? "true" : "false", w->status,
-                sl_gw_outcome_name(w->outcome), error, w->attempts, w->queue_ms, w->ttfb_ms,
-                w->total_ms, w->prompt_tokens, w->completion_tokens);
-    } else {
-        fprintf(stderr,
-                "%s request id=%s model=%s deployment=%s status=%d outcome=%s%s%s attempts=%u "
-                "queue_ms=%.1f ttfb_ms=%.1f total_ms=%.1f\n",
-                ts, w->id, w->model && w->model[0] ? w->model : "-", dep[0] ? dep : "-", w->status,
-                sl_gw_outcome_name(w->outcome), w->error != SL_OK ? " error=" : "",
-                w->error != SL_OK ? sl_err_name(w->error) : "", w->attempts, w->queue_ms,
-                w->ttfb_ms, w->total_ms);
-    }
-}
-
 /* The request is over for the client and the upstream: record and tear
  * down. Runs exactly once, from GW_RESPONDING. */
 static void finish(struct gw_req *r)
 {
     struct sl_gateway *gw = r->gw;
-    set_state(r, GW_FINISHED);
+    sl__gw_set_state(r, GW_FINISHED);
     /* nobody answered yet: should not happen, but never leave a client hanging */
-    down_respond_error(r, 500, "server_error", "internal", "internal error", 0);
+    sl__gw_down_respond_error(r, 500, "server_error", "internal", "internal error", 0);
     if (r->cancelled && r->shut_down) {
         r->cancelled = 0; /* stopped by the gateway's shutdown: a failure, not a cancel */
         r->error = SL_E_UNAVAILABLE;
@@ -423,7 +216,8 @@ static void finish(struct gw_req *r)
     w->stream = r->stream;
     w->prompt_tokens = r->usage_prompt;
     w->completion_tokens = r->usage_completion;
-    log_row(gw, w);
+    if (!gw->opts.quiet)
+        sl_gw_log_request(gw->opts.log_json, w);
     if (gw->opts.recorder) {
         r->offload_pending = 1;
         r->item.body = r->body;
@@ -441,107 +235,7 @@ static void finish(struct gw_req *r)
     sl_retrier_close(&r->retrier, on_retry_timer_closed);
 }
 
-/* ---- errors after retries ------------------------------------------------ */
-
-static int status_for(enum sl_err e)
-{
-    switch (e) {
-    case SL_E_RATE_LIMITED:
-    case SL_E_UNAVAILABLE:
-        return 503;
-    case SL_E_TIMEOUT:
-    case SL_E_DEADLINE:
-        return 504;
-    default:
-        return 502;
-    }
-}
-
-/* Answers the client for a request that is over without a success. */
-static void respond_failure(struct gw_req *r)
-{
-    if (r->down == NULL)
-        return;
-    char msg[160];
-    if (r->cancelled && r->shut_down) {
-        down_respond_error(r, 503, "server_error", "shutting_down",
-                           "the gateway shut down before the request finished", 1);
-        return;
-    }
-    if (r->cancelled) {
-        snprintf(msg, sizeof(msg), "request %s was cancelled", r->id);
-        down_respond_error(r, 499, "cancelled", "request_cancelled", msg, 0);
-        return;
-    }
-    if ((r->error == SL_E_BAD_REQUEST || r->error == SL_E_UNAUTHORIZED) && r->up_status &&
-        r->resp.len > 0) {
-        /* a permanent upstream error is the client's to see, as it was */
-        down_respond(r, r->up_status, r->resp.ptr, r->resp.len, 0);
-        return;
-    }
-    char upstream[32] = "";
-    if (r->up_status)
-        snprintf(upstream, sizeof(upstream), ", HTTP %d", r->up_status);
-    if (r->error == SL_E_TOO_LARGE)
-        snprintf(msg, sizeof(msg), "the upstream's response is larger than %u MiB%s",
-                 MAX_RESPONSE_BYTES >> 20, upstream);
-    else
-        snprintf(msg, sizeof(msg), "the upstream failed after %u attempt%s: %s%s", r->attempts,
-                 r->attempts == 1 ? "" : "s", sl_err_name(r->error), upstream);
-    down_respond_error(r, status_for(r->error), "upstream_error", sl_err_name(r->error), msg, 0);
-}
-
 /* ---- upstream attempts --------------------------------------------------- */
-
-static enum sl_err classify(const struct sl_http_result *res, int status)
-{
-    if (res->err != SL_OK)
-        return res->err;
-    if (status >= 200 && status < 300)
-        return SL_OK;
-    switch (status) {
-    case 429:
-        return SL_E_RATE_LIMITED;
-    case 500:
-        return SL_E_SERVER_ERROR;
-    case 502:
-        return SL_E_BAD_GATEWAY;
-    case 503:
-        return SL_E_UNAVAILABLE;
-    case 504:
-    case 408:
-        return SL_E_TIMEOUT;
-    case 401:
-    case 403:
-        return SL_E_UNAUTHORIZED;
-    default:
-        return status >= 500 ? SL_E_SERVER_ERROR : SL_E_BAD_REQUEST;
-    }
-}
-
-static void on_stream_drain(struct sl_http_exchange *down, void *data)
-{
-    struct gw_req *r = data;
-    sl_http_stream_on_drain(down, NULL, NULL);
-    if (r->paused) {
-        r->paused = 0;
-        sl_http_request_resume(&r->up);
-    }
-}
-
-static void on_sse_event(void *arg, const struct sl_sse_event *ev)
-{
-    struct gw_req *r = arg;
-    if (r->saw_done)
-        return; /* events after [DONE] are not the client's */
-    if (sl_openai_is_done(ev->data, ev->data_len)) {
-        r->saw_done = 1;
-        r->done_at = r->sse.boundary;
-        return;
-    }
-    /* the final chunk carries usage (OpenAI, stream_options.include_usage) */
-    sl_openai_usage(ev->data, ev->data_len, &r->usage_prompt, &r->usage_completion);
-}
 
 static void on_up_headers(struct sl_http_request *up, int status,
                           const struct sl_http_field *headers, size_t n)
@@ -560,7 +254,7 @@ static void on_up_headers(struct sl_http_request *up, int status,
         /* the commit point: from here on the client sees this attempt */
         static const struct sl_http_header cache = {{"Cache-Control", 13}, {"no-cache", 8}};
         struct sl_http_header h[2] = {{{"x-request-id", 12}, {r->id, strlen(r->id)}}, cache};
-        set_state(r, GW_STREAMING);
+        sl__gw_set_state(r, GW_STREAMING);
         r->first_byte_ns = uv_hrtime();
         sl_gw_metrics_ttft(r->gw->metrics, r->model, (double)(r->first_byte_ns - r->t0_ns) / 1e9);
         /* the client may turn out to be gone: then on_client_gone ran and
@@ -568,42 +262,9 @@ static void on_up_headers(struct sl_http_request *up, int status,
         sl_http_stream_start(r->down, status, h, 2, "text/event-stream");
         if (r->down) {
             r->final_status = status;
-            count_status(r, status);
+            sl_gw_metrics_status(r->gw->metrics, r->dep, status);
         }
     }
-}
-
-/* Relays a piece of a committed stream, whole events only (see the design
- * notes): up to the end of the last whole event, or of [DONE]; the rest is
- * held for the next piece. [DONE] ends the client's stream; an event over
- * the limit ends it with one error event. Either way the upstream is
- * dropped if it has more to say. */
-static void relay(struct gw_req *r, const char *data, size_t len)
-{
-    int rc = sl_sse_parser_feed(&r->sse, data, len);
-    size_t upto = r->saw_done ? r->done_at : r->sse.boundary;
-    if (upto > 0) {
-        down_stream_write(r, r->held.ptr, r->held.len);
-        sl_buf_reset(&r->held);
-        down_stream_write(r, data, upto);
-    }
-    if (r->down == NULL)
-        return; /* the client is gone: on_client_gone cancelled the upstream */
-    if (r->saw_done) {
-        set_state(r, GW_STREAM_DONE);
-        down_stream_end(r, NULL, NULL, NULL);
-        if (upto < len)
-            sl_http_request_cancel(&r->up); /* bytes after [DONE]: not worth reusing */
-        return;
-    }
-    if (rc == 0 && sl_buf_append(&r->held, data + upto, len - upto) == 0)
-        return;
-    r->too_large = 1;
-    char msg[128];
-    snprintf(msg, sizeof(msg), "an event of the upstream's stream is larger than %u KiB",
-             (unsigned)(MAX_EVENT_BYTES >> 10));
-    down_stream_end(r, "upstream_error", "response_too_large", msg);
-    sl_http_request_cancel(&r->up);
 }
 
 static int on_up_body(struct sl_http_request *up, const char *data, size_t len)
@@ -619,10 +280,10 @@ static int on_up_body(struct sl_http_request *up, const char *data, size_t len)
         }
         if (sl_http_stream_pending(r->down) > STREAM_HIGH_WATER) {
             r->paused = 1;
-            sl_http_stream_on_drain(r->down, on_stream_drain, r);
+            sl_http_stream_on_drain(r->down, sl__gw_on_stream_drain, r);
             return SL_HTTP_PAUSE; /* a slow client slows the upstream read */
         }
-        relay(r, data, len);
+        sl__gw_relay(r, data, len);
         return 0;
     }
     if (!r->too_large && sl_buf_append(&r->resp, data, len) != 0) {
@@ -642,33 +303,35 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
         /* a relayed stream: its end is the request's end, never a retry;
          * its outcome is this attempt's, whatever the earlier ones were */
         int stream_ok = r->state == GW_STREAM_DONE;
-        set_state(r, GW_RESPONDING);
+        sl__gw_set_state(r, GW_RESPONDING);
         if (stream_ok) {
             r->error = SL_OK; /* [DONE] reached the client; what followed is not its concern */
         } else if (r->cancelled && r->shut_down) {
-            down_stream_end(r, "server_error", "shutting_down",
-                            "the gateway shut down before the stream ended");
+            sl__gw_down_stream_end(r, "server_error", "shutting_down",
+                                   "the gateway shut down before the stream ended");
         } else if (r->cancelled) {
             r->error = SL_E_CANCELLED;
-            down_stream_end(r, "cancelled", "request_cancelled", "the request was cancelled");
+            sl__gw_down_stream_end(r, "cancelled", "request_cancelled",
+                                   "the request was cancelled");
         } else if (r->too_large) {
-            r->error = SL_E_TOO_LARGE; /* the stream was ended in relay() */
+            r->error = SL_E_TOO_LARGE; /* the stream was ended in sl__gw_relay() */
         } else {
             r->error = res->err != SL_OK ? res->err : SL_E_CONN_RESET;
             /* the event's code is the row's error class: what the client
              * saw is what the log says */
-            down_stream_end(r, "upstream_error", sl_err_name(r->error),
-                            "the upstream stream ended before its end marker");
+            sl__gw_down_stream_end(r, "upstream_error", sl_err_name(r->error),
+                                   "the upstream stream ended before its end marker");
         }
         if (!r->cancelled)
             sl_gw_report(r->dep, stream_ok, uv_now(gw->loop));
         sl_retrier_report(&r->retrier, r->cancelled ? SL_E_CANCELLED : SL_OK, -1);
         return;
     }
-    set_state(r, GW_DECIDING);
-    enum sl_err err = r->cancelled   ? SL_E_CANCELLED
-                      : r->too_large ? SL_E_TOO_LARGE
-                                     : classify(res, r->up_status);
+    sl__gw_set_state(r, GW_DECIDING);
+    enum sl_err err = r->cancelled        ? SL_E_CANCELLED
+                      : r->too_large      ? SL_E_TOO_LARGE
+                      : res->err != SL_OK ? res->err
+                                          : sl_err_from_http_status(r->up_status);
     if (err != SL_E_CANCELLED)
         sl_gw_report(r->dep, err == SL_OK || err == SL_E_BAD_REQUEST, uv_now(gw->loop));
     r->error = err;
@@ -680,7 +343,7 @@ static void start_attempt(struct sl_retrier *rt)
     struct gw_req *r = rt->data;
     struct sl_gateway *gw = r->gw;
     const struct sl_gw_deployment *d = r->dep->cfg;
-    set_state(r, GW_ATTEMPTING);
+    sl__gw_set_state(r, GW_ATTEMPTING);
     r->attempts++;
     sl_buf_reset(&r->resp);
     sl_buf_reset(&r->held);
@@ -718,7 +381,7 @@ static void start_attempt(struct sl_retrier *rt)
         .data = r,
     };
     if (sl_http_request_start(gw->client, &r->up) != 0) {
-        set_state(r, GW_DECIDING);
+        sl__gw_set_state(r, GW_DECIDING);
         r->error = SL_E_CONN_REFUSED;
         sl_retrier_report(&r->retrier, SL_E_UNAVAILABLE, -1);
     }
@@ -729,26 +392,11 @@ static void before_sleep(struct sl_retrier *rt, enum sl_err error,
 {
     struct gw_req *r = rt->data;
     struct sl_gateway *gw = r->gw;
-    set_state(r, GW_BACKING_OFF);
+    sl__gw_set_state(r, GW_BACKING_OFF);
     sl_gw_metrics_retry(gw->metrics, r->dep);
-    if (gw->opts.quiet)
-        return;
-    if (gw->opts.log_json) {
-        char ts[32], dep[400];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        sl_json_escape(dep, sizeof(dep), r->dep->cfg->name);
-        fprintf(stderr,
-                "{\"ts\":\"%s\",\"event\":\"retry\",\"id\":\"%s\",\"deployment\":\"%s\","
-                "\"attempt\":%u,\"max_attempts\":%u,\"error\":\"%s\",\"wait_ms\":%.0f}\n",
-                ts, r->id, dep, rt->state.attempt, rt->policy->max_attempts, sl_err_name(error),
-                d->wait_ms);
-    } else
-        fprintf(stderr, "retry id=%s deployment=%s attempt=%u/%u error=%s wait_ms=%.0f\n", r->id,
-                r->dep->cfg->name, rt->state.attempt, rt->policy->max_attempts, sl_err_name(error),
-                d->wait_ms);
+    if (!gw->opts.quiet)
+        sl_gw_log_retry(gw->opts.log_json, r->id, r->dep->cfg->name, rt->state.attempt,
+                        rt->policy->max_attempts, error, d->wait_ms);
 }
 
 static void on_attempts_done(struct sl_retrier *rt)
@@ -768,14 +416,14 @@ static void on_attempts_done(struct sl_retrier *rt)
         /* this deployment is exhausted: the model's next one, if any (when
          * none is left, pick_and_admit answers the failure) */
         r->error = o->last_error;
-        set_state(r, GW_PICKING);
+        sl__gw_set_state(r, GW_PICKING);
         pick_and_admit(r);
         return;
     }
-    set_state(r, GW_RESPONDING);
+    sl__gw_set_state(r, GW_RESPONDING);
     if (cancelled) {
         r->cancelled = 1;
-        respond_failure(r);
+        sl__gw_respond_failure(r);
         finish(r);
         return;
     }
@@ -784,12 +432,12 @@ static void on_attempts_done(struct sl_retrier *rt)
         r->first_byte_ns = uv_hrtime(); /* a JSON response goes out whole, now */
         if (r->resp.len)
             sl_openai_usage(r->resp.ptr, r->resp.len, &r->usage_prompt, &r->usage_completion);
-        down_respond(r, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
+        sl__gw_down_respond(r, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
         finish(r);
         return;
     }
     r->error = o->last_error;
-    respond_failure(r);
+    sl__gw_respond_failure(r);
     finish(r);
 }
 
@@ -819,15 +467,15 @@ static void on_admitted(struct sl_sem_waiter *w, int status)
         return;
     }
     /* queue timeout */
-    set_state(r, GW_RESPONDING);
+    sl__gw_set_state(r, GW_RESPONDING);
     r->error = SL_E_RATE_LIMITED;
-    down_respond_error(r, 429, "rate_limit_error", "queue_timeout",
-                       "timed out waiting for a free upstream slot", 1);
+    sl__gw_down_respond_error(r, 429, "rate_limit_error", "queue_timeout",
+                              "timed out waiting for a free upstream slot", 1);
     finish(r);
 }
 
-/* Builds the upstream body: the client's, with "model" replaced when the
- * deployment names its own model. */
+/* The upstream body: the client's, or a copy with the deployment's own
+ * model name. */
 static int build_body(struct gw_req *r)
 {
     free(r->up_body);
@@ -835,18 +483,9 @@ static int build_body(struct gw_req *r)
     const char *um = r->dep->cfg->upstream_model;
     if (um[0] == '\0')
         return 0;
-    size_t before = r->model_at, after_at = before + r->model_len;
-    size_t ulen = strlen(um);
-    r->up_body_len = before + ulen + (r->body_len - after_at);
-    r->up_body = malloc(r->up_body_len);
-    if (r->up_body == NULL)
-        return -1;
-    memcpy(r->up_body, r->body, before);
-    memcpy(r->up_body + before, um, ulen);
-    memcpy(r->up_body + before + ulen, r->body + after_at, r->body_len - after_at);
-    return 0;
+    struct sl_str model = {r->body + r->model_at, r->model_len};
+    return sl_openai_with_model(r->body, r->body_len, model, um, &r->up_body, &r->up_body_len);
 }
-
 static void pick_and_admit(struct gw_req *r)
 {
     struct sl_gateway *gw = r->gw;
@@ -870,20 +509,20 @@ static void pick_and_admit(struct gw_req *r)
             return;
         }
         if (rc == 1) {
-            set_state(r, GW_QUEUED);
+            sl__gw_set_state(r, GW_QUEUED);
             return;
         }
         full = 1; /* this one's queue is full: another deployment may have room */
     }
-    set_state(r, GW_RESPONDING);
+    sl__gw_set_state(r, GW_RESPONDING);
     if (full && r->attempts == 0) {
         r->error = SL_E_RATE_LIMITED;
-        down_respond_error(r, 429, "rate_limit_error", "queue_full",
-                           "every upstream queue for this model is full", 1);
+        sl__gw_down_respond_error(r, 429, "rate_limit_error", "queue_full",
+                                  "every upstream queue for this model is full", 1);
         finish(r);
         return;
     }
-    respond_failure(r);
+    sl__gw_respond_failure(r);
     finish(r);
 }
 
@@ -905,9 +544,9 @@ static int cancel(struct gw_req *r)
         sl_gw_metrics_cancelled(r->gw->metrics);
     if (r->state == GW_QUEUED) {
         if (sl_sem_cancel(&r->admit.base) == 0) {
-            set_state(r, GW_RESPONDING);
+            sl__gw_set_state(r, GW_RESPONDING);
             note_queue_time(r);
-            respond_failure(r);
+            sl__gw_respond_failure(r);
             finish(r);
         }
     } else if (upstream_out(r)) {
@@ -929,117 +568,38 @@ static void on_client_gone(struct sl_http_exchange *down, void *data)
     cancel(r);
 }
 
-/* ---- the front ----------------------------------------------------------- */
+/* ---- the start and the cancel endpoint ------------------------------------ */
 
-/* A request refused before it reached any deployment: answered, counted,
- * and recorded like any other (one log row per request). */
-static void refuse(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
-                   enum sl_openai_endpoint ep, struct sl_str model, const char *key, int status,
-                   enum sl_err err, const char *type, const char *code, const char *message,
-                   int retry_after_s)
+int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const struct sl__gw_start *s)
 {
-    sl_gw_metrics_status(gw->metrics, NULL, status);
-    /* model points into the request: copied before the answer ends it */
-    char model_name[128];
-    snprintf(model_name, sizeof(model_name), "%.*s", (int)model.len, model.ptr ? model.ptr : "");
-    respond_error(down, id, status, type, code, message, retry_after_s);
-    struct sl_gw_log_row row = {
-        .key = key ? key : "",
-        .model = model_name,
-        .deployment = "",
-        .endpoint = sl_openai_name(ep),
-        .started_us = sl_wall_us(),
-        .status = status,
-        .error = err,
-        .outcome = SL_GW_ERROR,
-    };
-    snprintf(row.id, sizeof(row.id), "%s", id);
-    log_row(gw, &row);
-    if (gw->opts.recorder)
-        sl_recorder_add(gw->opts.recorder, &row);
-}
-
-static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
-                         enum sl_openai_endpoint ep, const char *id)
-{
-    const struct sl_http_head *h = sl_http_exchange_head(down);
-    const struct sl_gw_config *cfg = gw->cfg;
-    const char *key_name = NULL;
-    int key = -1;
-    struct sl_str no_model = {NULL, 0};
-    if (gw->draining) {
-        refuse(gw, down, id, ep, no_model, NULL, 503, SL_E_UNAVAILABLE, "server_error",
-               "shutting_down", "the gateway is shutting down", 1);
-        return;
-    }
-    if (gw->opts.recorder && sl_recorder_backlogged(gw->opts.recorder)) {
-        sl_gw_metrics_status(gw->metrics, NULL, 503);
-        respond_error(down, id, 503, "server_error", "log_backlogged",
-                      "the request log cannot keep up; retry shortly", 1);
-        return;
-    }
-    if (sl_gw_needs_key(cfg, SL_GW_ROUTE_API)) {
-        int k = sl_gw_auth(cfg, sl_http_head_get(h, "authorization"));
-        if (k < 0) {
-            refuse(gw, down, id, ep, no_model, NULL, 401, SL_E_UNAUTHORIZED,
-                   "invalid_request_error", "invalid_api_key",
-                   k == -1 ? "missing API key: send Authorization: Bearer KEY"
-                           : "incorrect API key",
-                   0);
-            return;
-        }
-        key_name = cfg->keys[k].name;
-        key = k;
-    }
-    struct sl_str body = sl_http_exchange_body(down);
-    struct sl_openai_req oai;
-    const char *code;
-    char msg[200];
-    if (sl_openai_parse(body.ptr, body.len, ep, &oai, &code, msg, sizeof(msg)) != 0) {
-        refuse(gw, down, id, ep, no_model, key_name, 400, SL_E_BAD_REQUEST, "invalid_request_error",
-               code, msg, 0);
-        return;
-    }
-    struct sl_str model_name = oai.model;
-    const struct sl_gw_model *m = sl_gw_config_model(cfg, model_name.ptr, model_name.len);
-    if (m == NULL) {
-        snprintf(msg, sizeof(msg), "the model '%.*s' does not exist", (int)model_name.len,
-                 model_name.ptr);
-        refuse(gw, down, id, ep, model_name, key_name, 404, SL_E_BAD_REQUEST,
-               "invalid_request_error", "model_not_found", msg, 0);
-        return;
-    }
     struct gw_req *r = calloc(1, sizeof(*r));
-    char *copy = malloc(body.len ? body.len : 1);
+    char *copy = malloc(s->body.len ? s->body.len : 1);
     if (r == NULL || copy == NULL) {
         free(r);
         free(copy);
-        refuse(gw, down, id, ep, model_name, key_name, 503, SL_E_UNAVAILABLE, "server_error",
-               "out_of_memory", "out of memory", 1);
-        return;
+        return UV_ENOMEM;
     }
-    memcpy(copy, body.ptr, body.len);
-    size_t model_at = (size_t)(model_name.ptr - body.ptr);
+    memcpy(copy, s->body.ptr, s->body.len);
     r->gw = gw;
     r->state = GW_PICKING;
     r->down = down;
-    snprintf(r->id, sizeof(r->id), "%s", id);
-    r->ep = ep;
-    r->model = m;
-    memcpy(r->model_name, model_name.ptr, model_name.len);
-    r->key_name = key_name;
-    r->key = key;
-    r->stream = oai.stream;
+    snprintf(r->id, sizeof(r->id), "%s", s->id);
+    r->ep = s->ep;
+    r->model = s->model;
+    memcpy(r->model_name, s->model_name.ptr, s->model_name.len);
+    r->key_name = s->key_name;
+    r->key = s->key;
+    r->stream = s->stream;
     r->body = copy;
-    r->body_len = body.len;
-    r->model_at = model_at;
-    r->model_len = model_name.len;
+    r->body_len = s->body.len;
+    r->model_at = (size_t)(s->model_name.ptr - s->body.ptr);
+    r->model_len = s->model_name.len;
     r->t0_ns = uv_hrtime();
     r->started_us = sl_wall_us();
     sl_rng_seed(&r->rng, sl_rng_next(&gw->rng), 0);
     sl_buf_init(&r->resp, MAX_RESPONSE_BYTES);
     sl_buf_init(&r->held, MAX_EVENT_BYTES);
-    sl_sse_parser_init(&r->sse, 0, on_sse_event, r);
+    sl_sse_parser_init(&r->sse, 0, sl__gw_on_sse_event, r);
     sl_sem_timed_init(gw->loop, &r->admit);
     sl_retrier_init(gw->loop, &r->retrier);
     r->admit.timer.data = r; /* the retrier's timer keeps its own data */
@@ -1051,164 +611,18 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
         gw->max_in_flight = gw->in_flight;
     sl_http_exchange_on_abort(down, on_client_gone, r);
     pick_and_admit(r);
-}
-
-/* Cancels a request in flight, but only for the key that started it: for
- * any other key, or none, the answer is the same 404 as for an unknown id,
- * so that ids cannot be probed. `key` is the caller's key index (-1 when
- * none was sent, -2 when it matched no key); without authentication
- * every request's key is -1 and anyone may cancel. */
-static void handle_cancel(struct sl_gateway *gw, struct sl_http_exchange *down,
-                          struct sl_str target, const char *id, int key)
-{
-    for (struct sl_list *n = gw->reqs.next; n != &gw->reqs; n = n->next) {
-        struct gw_req *r = sl_container_of(n, struct gw_req, node);
-        if (strlen(r->id) == target.len && memcmp(r->id, target.ptr, target.len) == 0 &&
-            sl_gw_may_cancel(gw->cfg, r->key, key)) {
-            if (!cancel(r)) {
-                respond_error(down, id, 409, "invalid_request_error", "already_answered",
-                              "the request was answered already: nothing to cancel", 0);
-                return;
-            }
-            char body[128];
-            int k = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"cancelled\":true}", r->id);
-            respond(down, id, 200, body, (size_t)k, 0);
-            return;
-        }
-    }
-    respond_error(down, id, 404, "invalid_request_error", "request_not_found",
-                  "no request in flight with that id", 0);
-}
-
-static void respond_models(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
-{
-    struct sl_buf out;
-    sl_buf_init(&out, 1 << 20);
-    sl_buf_append(&out, "{\"object\":\"list\",\"data\":[", 25);
-    int first = 1;
-    for (size_t i = 0; i < gw->cfg->nmodels; i++) {
-        const char *name = gw->cfg->models[i].name;
-        if (!strcmp(name, "*"))
-            continue;
-        char item[256];
-        int n = snprintf(item, sizeof(item),
-                         "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":0,"
-                         "\"owned_by\":\"sluice\"}",
-                         first ? "" : ",", name);
-        sl_buf_append(&out, item, (size_t)n);
-        first = 0;
-    }
-    sl_buf_append(&out, "]}", 2);
-    respond(down, id, 200, out.ptr, out.len, 0);
-    sl_buf_release(&out);
-}
-
-static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
-{
-    struct sl_buf out;
-    sl_buf_init(&out, 64u << 20);
-    uint64_t spooled = gw->opts.recorder ? sl_recorder_spooled(gw->opts.recorder) : 0;
-    sl_gw_metrics_render(gw->metrics, &out, gw->in_flight, gw->opts.recorder ? &spooled : NULL);
-    struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
-    sl_http_respond(down, 200, h, 1, "text/plain; version=0.0.4", out.ptr ? out.ptr : "", out.len);
-    sl_buf_release(&out);
-}
-
-/* 405 with the Allow header the status requires (RFC 9110 15.5.6). */
-static void respond_405(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
-                        const char *allow)
-{
-    struct sl_http_header h[2] = {{{"x-request-id", 12}, {id, strlen(id)}},
-                                  {{"Allow", 5}, {allow, strlen(allow)}}};
-    char msg[64];
-    snprintf(msg, sizeof(msg), "method not allowed; use %s", allow);
-    sl_gw_metrics_status(gw->metrics, NULL, 405);
-    sl_http_respond_error_with(down, 405, h, 2, "invalid_request_error", "method_not_allowed", msg);
-}
-
-/* The caller's key: its index, -1 when none was sent, -2 when it matched
- * none. */
-static int caller_key(const struct sl_gateway *gw, const struct sl_http_head *h)
-{
-    return sl_gw_auth(gw->cfg, sl_http_head_get(h, "authorization"));
-}
-
-/* For a route that needs a key (sl_gw_needs_key): answers 401 and returns
- * 0 when the caller has none that matches. */
-static int authorized(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
-                      enum sl_gw_route route)
-{
-    if (!sl_gw_needs_key(gw->cfg, route))
-        return 1;
-    int k = caller_key(gw, sl_http_exchange_head(down));
-    if (k >= 0)
-        return 1;
-    sl_gw_metrics_status(gw->metrics, NULL, 401);
-    respond_error(down, id, 401, "invalid_request_error", "invalid_api_key",
-                  k == -1 ? "missing API key: send Authorization: Bearer KEY" : "incorrect API key",
-                  0);
     return 0;
 }
 
-/* Routing. The API endpoints (POST) and GET /v1/models need a key when
- * keys are configured, and so does /metrics unless metrics.public; the
- * cancel endpoint answers only the key that started the request; /health
- * and /ready are always open. HEAD is accepted wherever GET is (the server
- * sends the head without the body). A known path with another method is
- * 405 with Allow. */
-static void handle(struct sl_http_exchange *down, void *data)
+int sl__gw_cancel_id(struct sl_gateway *gw, struct sl_str id, int key)
 {
-    struct sl_gateway *gw = data;
-    const struct sl_http_head *h = sl_http_exchange_head(down);
-    char id[40];
-    new_id(gw, id, sizeof(id));
-    int get = sl_str_eq(h->method, "GET") || sl_str_eq(h->method, "HEAD");
-    int post = sl_str_eq(h->method, "POST");
-    struct sl_str path = h->path;
-    int ep = sl_openai_endpoint(path);
-    if (ep >= 0) {
-        if (!post) {
-            respond_405(gw, down, id, "POST");
-            return;
-        }
-        handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id);
-        return;
+    for (struct sl_list *n = gw->reqs.next; n != &gw->reqs; n = n->next) {
+        struct gw_req *r = sl_container_of(n, struct gw_req, node);
+        if (strlen(r->id) == id.len && memcmp(r->id, id.ptr, id.len) == 0 &&
+            sl_gw_may_cancel(gw->cfg, r->key, key))
+            return cancel(r);
     }
-    static const char prefix[] = "/v1/requests/", suffix[] = "/cancel";
-    size_t pl = sizeof(prefix) - 1, sl = sizeof(suffix) - 1;
-    if (path.len > pl + sl && memcmp(path.ptr, prefix, pl) == 0 &&
-        memcmp(path.ptr + path.len - sl, suffix, sl) == 0) {
-        if (!post)
-            respond_405(gw, down, id, "POST");
-        else
-            handle_cancel(gw, down, (struct sl_str){path.ptr + pl, path.len - pl - sl}, id,
-                          caller_key(gw, h));
-        return;
-    }
-    int health = sl_str_eq(path, "/health"), ready = sl_str_eq(path, "/ready");
-    int metrics = sl_str_eq(path, "/metrics"), models = sl_str_eq(path, "/v1/models");
-    if ((health || ready || metrics || models) && !get) {
-        respond_405(gw, down, id, "GET, HEAD");
-    } else if (health) {
-        respond(down, id, 200, "{\"status\":\"ok\"}", 15, 0);
-    } else if (ready) {
-        if (gw->draining)
-            respond(down, id, 503, "{\"status\":\"draining\"}", 21, 0);
-        else
-            respond(down, id, 200, "{\"status\":\"ready\"}", 18, 0);
-    } else if (metrics) {
-        if (authorized(gw, down, id, SL_GW_ROUTE_METRICS))
-            respond_metrics(gw, down, id);
-    } else if (models) {
-        if (authorized(gw, down, id, SL_GW_ROUTE_MODELS))
-            respond_models(gw, down, id);
-    } else {
-        sl_gw_metrics_status(gw->metrics, NULL, 404);
-        respond_error(down, id, 404, "invalid_request_error", "unknown_url",
-                      "unknown URL; the gateway serves /v1/chat/completions, /v1/completions, "
-                      "/v1/embeddings, /v1/models, /health, /ready, /metrics",
-                      0);
-    }
+    return -1;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -1248,7 +662,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
         snprintf(err, err_size, "cannot start the HTTP client: %s", uv_strerror(rc));
         goto fail;
     }
-    rc = sl_http_server_new(loop, &scfg, handle, gw, &gw->server);
+    rc = sl_http_server_new(loop, &scfg, sl__gw_handle, gw, &gw->server);
     if (rc != 0) {
         snprintf(err, err_size, "out of memory");
         sl_http_client_close(gw->client, NULL, NULL);

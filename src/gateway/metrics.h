@@ -49,8 +49,7 @@ void sl_gw_metrics_status(struct sl_gw_metrics *m, const struct sl_gw_dep *dep, 
 void sl_gw_metrics_attempt(struct sl_gw_metrics *m, const struct sl_gw_dep *dep, unsigned resent,
                            double seconds);
 void sl_gw_metrics_retry(struct sl_gw_metrics *m, const struct sl_gw_dep *dep);
-void sl_gw_metrics_queue_wait(struct sl_gw_metrics *m, const struct sl_gw_dep *dep,
-                              double seconds);
+void sl_gw_metrics_queue_wait(struct sl_gw_metrics *m, const struct sl_gw_dep *dep, double seconds);
 void sl_gw_metrics_ttft(struct sl_gw_metrics *m, const struct sl_gw_model *model, double seconds);
 void sl_gw_metrics_fallback(struct sl_gw_metrics *m, const struct sl_gw_model *model);
 void sl_gw_metrics_cancelled(struct sl_gw_metrics *m);

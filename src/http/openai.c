@@ -80,6 +80,21 @@ int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
     return 0;
 }
 
+int sl_openai_with_model(const char *body, size_t len, struct sl_str model, const char *name,
+                         char **out, size_t *out_len)
+{
+    size_t before = (size_t)(model.ptr - body), after_at = before + model.len;
+    size_t nlen = strlen(name);
+    *out_len = before + nlen + (len - after_at);
+    *out = malloc(*out_len);
+    if (*out == NULL)
+        return -1;
+    memcpy(*out, body, before);
+    memcpy(*out + before, name, nlen);
+    memcpy(*out + before + nlen, body + after_at, len - after_at);
+    return 0;
+}
+
 /* The end of the JSON object that starts at p ('{'), or NULL. Strings are
  * skipped with their escapes, so braces inside them do not count. */
 static const char *object_end(const char *p, const char *end)

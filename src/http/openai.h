@@ -36,6 +36,12 @@ struct sl_openai_req {
 int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
                     struct sl_openai_req *out, const char **code, char *msg, size_t msg_size);
 
+/* The request body with its "model" value (`model`, a view into body)
+ * replaced by `name`, in a new allocation (*out, the caller frees it).
+ * Returns 0, or -1 when out of memory. */
+int sl_openai_with_model(const char *body, size_t len, struct sl_str model, const char *name,
+                         char **out, size_t *out_len);
+
 /* Token usage from a response body or one stream event's data: the last
  * "usage" key's object. Only that object is parsed, not the whole text.
  * Sets *prompt / *completion for the members present, leaves them else. */
