@@ -89,39 +89,24 @@ static void close_parts_soon(struct sl_gateway *gw);
 
 #define S(x) (1u << (x))
 
-/* The states a request may enter `to` from. */
-static unsigned entered_from(enum gw_state to)
-{
-    switch (to) {
-    case GW_PICKING:
-        return S(GW_DECIDING); /* this deployment is exhausted */
-    case GW_QUEUED:
-        return S(GW_PICKING);
-    case GW_ATTEMPTING:
-        return S(GW_PICKING) | S(GW_QUEUED) | S(GW_BACKING_OFF);
-    case GW_DECIDING:
-        return S(GW_ATTEMPTING);
-    case GW_BACKING_OFF:
-        return S(GW_DECIDING);
-    case GW_STREAMING:
-        return S(GW_ATTEMPTING);
-    case GW_STREAM_DONE:
-        return S(GW_STREAMING);
-    case GW_RESPONDING:
-        return S(GW_PICKING) | S(GW_QUEUED) | S(GW_DECIDING) | S(GW_BACKING_OFF) | S(GW_STREAMING) |
-               S(GW_STREAM_DONE);
-    case GW_FINISHED:
-        return S(GW_RESPONDING);
-    }
-    return 0;
-}
-
 /* Every transition goes through here; one that the design does not allow
  * (a second finish(), an attempt after the answer) is a bug that stops the
  * program, as libuv asserts its handle flags. */
 void sl__gw_set_state(struct gw_req *r, enum gw_state to)
 {
-    assert(entered_from(to) & S(r->state));
+    static const unsigned entered_from[] = {
+        [GW_PICKING] = S(GW_DECIDING), /* this deployment is exhausted */
+        [GW_QUEUED] = S(GW_PICKING),
+        [GW_ATTEMPTING] = S(GW_PICKING) | S(GW_QUEUED) | S(GW_BACKING_OFF),
+        [GW_DECIDING] = S(GW_ATTEMPTING),
+        [GW_BACKING_OFF] = S(GW_DECIDING),
+        [GW_STREAMING] = S(GW_ATTEMPTING),
+        [GW_STREAM_DONE] = S(GW_STREAMING),
+        [GW_RESPONDING] = S(GW_PICKING) | S(GW_QUEUED) | S(GW_DECIDING) | S(GW_BACKING_OFF) |
+                          S(GW_STREAMING) | S(GW_STREAM_DONE),
+        [GW_FINISHED] = S(GW_RESPONDING),
+    };
+    assert(entered_from[to] & S(r->state));
     (void)entered_from;
     r->state = to;
 }
