@@ -61,32 +61,18 @@ static const struct sl_flag flags[] = {
     {NULL, 0, 0},
 };
 
-/* Log rows the store cannot take yet. The store spools full batches to a
- * file when it falls behind (store/overflow.c) and says UV_EAGAIN only
- * when that file is at its cap; then rows wait here, in a ring that grows
- * (never drops), and the gateway refuses new API requests (503, not
- * recorded) until the ring is empty: what it holds is bounded by the
- * requests that were already in flight. */
-#define PENDING_INITIAL 1024
-
-struct pending_row {
-    struct sl_record rec;
-    char meta[SL_STORE_METADATA_MAX];
-};
-
 struct ctx {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     struct sl_gateway *gw;
+    struct sl_recorder *recorder;
     struct sl_gw_config cfg;
     struct sl_store *store;
     struct sl_run_info run;
     char params[256];
     unsigned drain_ms;
-    uint64_t rows, seq, max_in_flight, spooled_total;
-    struct pending_row *pending;
-    size_t pending_head, pending_count, pending_cap;
-    int quiet, stopping, ending, exit_code;
+    uint64_t rows, max_in_flight, spooled_total;
+    int quiet, stopping, exit_code;
     char error[600];
 };
 
@@ -123,103 +109,6 @@ static void store_log(const char *line, void *arg)
 {
     const struct ctx *c = arg;
     log_message(c->cfg.log_json, "store", line);
-}
-
-static int append(struct ctx *c, const struct sl_record *rec)
-{
-    int rc = sl_store_append(c->store, rec);
-    if (rc == 0)
-        c->rows++;
-    return rc;
-}
-
-static void drain_pending(struct sl_store *store, void *arg)
-{
-    (void)store;
-    struct ctx *c = arg;
-    while (c->pending_count > 0) {
-        struct pending_row *p = &c->pending[c->pending_head];
-        p->rec.metadata = p->meta;
-        if (append(c, &p->rec) == UV_EAGAIN)
-            return;
-        c->pending_head = (c->pending_head + 1) % c->pending_cap;
-        c->pending_count--;
-    }
-    if (c->ending)
-        end_run(c);
-}
-
-/* Doubles the ring, unwrapping it; out of memory ends the process loudly
- * (a row is never dropped quietly). */
-static void grow_pending(struct ctx *c)
-{
-    size_t cap = c->pending_cap * 2;
-    struct pending_row *p = malloc(cap * sizeof(*p));
-    if (p == NULL) {
-        fprintf(stderr, "sluice serve: out of memory for %zu waiting log rows\n", c->pending_count);
-        abort();
-    }
-    for (size_t i = 0; i < c->pending_count; i++)
-        p[i] = c->pending[(c->pending_head + i) % c->pending_cap];
-    free(c->pending);
-    c->pending = p;
-    c->pending_cap = cap;
-    c->pending_head = 0;
-}
-
-static uint64_t log_spooled(void *arg)
-{
-    struct ctx *c = arg;
-    return sl_store_rows_spooled_total(c->store);
-}
-
-static int log_backlogged(void *arg)
-{
-    struct ctx *c = arg;
-    return c->pending_count > 0;
-}
-
-static void record(const struct sl_gw_log_row *row, void *arg)
-{
-    struct ctx *c = arg;
-    struct pending_row p;
-    char model[300], key[140], dep[140];
-    if (c->gw && sl_gateway_max_in_flight(c->gw) > c->max_in_flight)
-        c->max_in_flight = sl_gateway_max_in_flight(c->gw);
-    sl_json_escape(model, sizeof(model), row->model);
-    sl_json_escape(key, sizeof(key), row->key);
-    sl_json_escape(dep, sizeof(dep), row->deployment);
-    int n = snprintf(p.meta, sizeof(p.meta),
-                     "{\"id\":\"%s\",\"key\":\"%s\",\"model\":\"%s\",\"deployment\":\"%s\","
-                     "\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,\"ttfb_ms\":%.3f,"
-                     "\"prompt_tokens\":%u,\"completion_tokens\":%u,"
-                     "\"prompt_tokens_counted\":%u,\"fallbacks\":%u}",
-                     row->id, key, model, dep, row->endpoint, row->stream ? "true" : "false",
-                     row->status, row->ttfb_ms, row->prompt_tokens, row->completion_tokens,
-                     row->prompt_tokens_counted, row->fallbacks);
-    if (n < 0 || (size_t)n >= sizeof(p.meta))
-        n = snprintf(p.meta, sizeof(p.meta), "{\"id\":\"%s\",\"status\":%d}", row->id, row->status);
-    int64_t queue_us = (int64_t)(row->queue_ms * 1000);
-    p.rec = (struct sl_record){
-        .request_id = ++c->seq,
-        .created_us = row->started_us,
-        .started_us = row->attempts > 0 ? row->started_us + queue_us : 0,
-        .finished_us = row->started_us + (int64_t)(row->total_ms * 1000),
-        .metadata = p.meta,
-        .metadata_len = (uint32_t)n,
-        .attempts = (uint16_t)(row->attempts > 65535 ? 65535 : row->attempts),
-        .status = row->outcome == SL_GW_OK          ? SL_REQ_SUCCEEDED
-                  : row->outcome == SL_GW_CANCELLED ? SL_REQ_CANCELLED
-                                                    : SL_REQ_FAILED,
-        .error = (uint8_t)row->error,
-    };
-    if (c->pending_count == 0 && append(c, &p.rec) != UV_EAGAIN)
-        return;
-    if (c->pending_count == c->pending_cap)
-        grow_pending(c);
-    struct pending_row *slot = &c->pending[(c->pending_head + c->pending_count) % c->pending_cap];
-    *slot = p;
-    c->pending_count++;
 }
 
 static void fail(struct ctx *c, const char *msg)
@@ -261,16 +150,24 @@ static void on_run_ended(struct sl_store *store, int status, void *arg)
     sl_store_close(store, on_store_closed, c);
 }
 
-/* After the gateway drained: every pending row into the store, then the
- * run row closed (which also writes the last batch), then the store. */
-static void end_run(struct ctx *c)
+static void on_recorder_closed(uint64_t rows, void *arg)
 {
-    c->ending = 1;
-    if (c->pending_count > 0)
-        return; /* drain_pending calls again */
-    c->ending = 0;
+    struct ctx *c = arg;
+    c->recorder = NULL;
+    c->rows = rows;
     sl_store_end_run(c->store, c->exit_code ? "interrupted" : "completed",
                      (unsigned)c->max_in_flight, on_run_ended, c);
+}
+
+/* After the gateway drained: the recorder puts every row it holds into
+ * the store, then the run row is closed (which also writes the last
+ * batch), then the store. */
+static void end_run(struct ctx *c)
+{
+    if (c->recorder)
+        sl_recorder_close(c->recorder, on_recorder_closed, c);
+    else
+        on_recorder_closed(0, c);
 }
 
 static void on_gateway_closed(void *arg)
@@ -294,6 +191,8 @@ static void on_signal(uv_signal_t *handle, int signum)
                  c->drain_ms);
         log_message(c->cfg.log_json, "draining", msg);
     }
+    /* no request is accepted from here on: the run's peak is known */
+    c->max_in_flight = sl_gateway_max_in_flight(c->gw);
     sl_gateway_shutdown(c->gw, c->drain_ms, on_gateway_closed, c);
 }
 
@@ -310,14 +209,16 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
         end_run(c);
         return;
     }
+    if (sl_recorder_new(&c->loop, store, &c->recorder) != 0) {
+        fail(c, "out of memory");
+        end_run(c);
+        return;
+    }
     struct sl_gateway_options opts = {
         .cfg = &c->cfg,
-        .record = record,
-        .record_arg = c,
+        .recorder = c->recorder,
         .log_json = c->cfg.log_json,
         .quiet = c->quiet,
-        .log_spooled = log_spooled,
-        .log_backlogged = log_backlogged,
     };
     if (sl_gateway_new(&c->loop, &opts, &c->gw, err, sizeof(err)) != 0) {
         c->gw = NULL;
@@ -445,13 +346,6 @@ int sl_cmd_serve(int argc, char **argv)
     if (!drain_given) /* the config's drain_timeout_ms (30000 by default) */
         c.drain_ms = c.cfg.drain_timeout_ms;
 
-    c.pending_cap = PENDING_INITIAL;
-    c.pending = calloc(c.pending_cap, sizeof(*c.pending));
-    if (c.pending == NULL) {
-        fprintf(stderr, "sluice serve: out of memory\n");
-        sl_gw_config_free(&c.cfg);
-        return SL_EXIT_RUNTIME;
-    }
     uv_loop_init(&c.loop);
     uv_signal_init(&c.loop, &c.sigint);
     uv_signal_init(&c.loop, &c.sigterm);
@@ -471,7 +365,6 @@ int sl_cmd_serve(int argc, char **argv)
         fprintf(stderr, "sluice serve: out of memory\n");
         return SL_EXIT_RUNTIME;
     }
-    sl_store_on_writable(c.store, drain_pending, &c);
     uv_run(&c.loop, UV_RUN_DEFAULT);
     uv_loop_close(&c.loop);
     if (c.exit_code) {
@@ -483,7 +376,6 @@ int sl_cmd_serve(int argc, char **argv)
                  c.spooled_total);
         log_message(c.cfg.log_json, "stopped", msg);
     }
-    free(c.pending);
     sl_gw_config_free(&c.cfg);
     return c.exit_code;
 }

@@ -46,3 +46,27 @@ int sl_err_parse(const char *text, int len)
     }
     return -1;
 }
+
+enum sl_err sl_err_from_http_status(int status)
+{
+    if (status >= 200 && status < 300)
+        return SL_OK;
+    switch (status) {
+    case 429:
+        return SL_E_RATE_LIMITED;
+    case 500:
+        return SL_E_SERVER_ERROR;
+    case 502:
+        return SL_E_BAD_GATEWAY;
+    case 503:
+        return SL_E_UNAVAILABLE;
+    case 504:
+    case 408:
+        return SL_E_TIMEOUT;
+    case 401:
+    case 403:
+        return SL_E_UNAUTHORIZED;
+    default:
+        return status >= 500 ? SL_E_SERVER_ERROR : SL_E_BAD_REQUEST;
+    }
+}

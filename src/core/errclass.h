@@ -34,6 +34,10 @@ enum sl_err {
 const char *sl_err_name(enum sl_err err);
 /* The HTTP status that usually carries this class, or 0. */
 int sl_err_http_status(enum sl_err err);
+/* The class of an upstream's HTTP status: SL_OK for 2xx, 408 and 504 a
+ * timeout, 401 and 403 unauthorized, another 4xx a bad request, another
+ * 5xx a server error. */
+enum sl_err sl_err_from_http_status(int status);
 /* Parses a name ("rate_limited") or an HTTP status ("429"); returns the
  * class or -1. */
 int sl_err_parse(const char *text, int len);

@@ -14,49 +14,20 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "core/errclass.h"
 #include "gateway/config.h"
-
-enum sl_gw_outcome { SL_GW_OK, SL_GW_ERROR, SL_GW_CANCELLED };
-const char *sl_gw_outcome_name(enum sl_gw_outcome outcome); /* "ok", "error", "cancelled" */
-
-/* One row per request, handed to the recorder when the request is over. */
-struct sl_gw_log_row {
-    char id[40];
-    const char *key;        /* the gateway key's name, or "" */
-    const char *model;      /* as the client asked */
-    const char *deployment; /* the last one tried, or "" */
-    const char *endpoint;   /* "chat/completions", ... */
-    int64_t started_us;     /* wall clock */
-    unsigned attempts;
-    unsigned fallbacks;                 /* deployments tried after the first */
-    double queue_ms, ttfb_ms, total_ms; /* ttfb: to the first byte sent to the client */
-    int status;                         /* HTTP status sent to the client */
-    enum sl_err error;                  /* SL_OK, or why it failed */
-    enum sl_gw_outcome outcome;
-    int stream;
-    unsigned prompt_tokens, completion_tokens; /* from the upstream's usage */
-    unsigned prompt_tokens_counted;            /* counted by the gateway (thread pool) */
-};
-
-typedef void (*sl_gw_recorder)(const struct sl_gw_log_row *row, void *arg);
+#include "gateway/recorder.h"
 
 struct sl_gateway;
 
 struct sl_gateway_options {
     const struct sl_gw_config *cfg;
-    sl_gw_recorder record;
-    void *record_arg;
+    /* where each request's row goes (it must outlive the gateway), or NULL.
+     * While it is backlogged, new API requests get 503 with Retry-After
+     * and no row (not accepted). */
+    struct sl_recorder *recorder;
     int log_json;
     int quiet; /* no per-request log lines */
     uint64_t seed;
-    /* The recorder's state (called with record_arg): rows it sent to a
-     * spool file so far (/metrics), and whether it holds rows the store
-     * cannot take yet: then new API requests get 503 with Retry-After and
-     * no row (not accepted), so its backlog stays bounded by the requests
-     * already in flight. Either may be NULL. */
-    uint64_t (*log_spooled)(void *record_arg);
-    int (*log_backlogged)(void *record_arg);
 };
 
 int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const struct {
     const char *path, *name, *input;
@@ -77,4 +78,90 @@ int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
                           ? strtol(max_tokens->m.value.ptr, NULL, 10)
                           : -1;
     return 0;
+}
+
+int sl_openai_with_model(const char *body, size_t len, struct sl_str model, const char *name,
+                         char **out, size_t *out_len)
+{
+    size_t before = (size_t)(model.ptr - body), after_at = before + model.len;
+    size_t nlen = strlen(name);
+    *out_len = before + nlen + (len - after_at);
+    *out = malloc(*out_len);
+    if (*out == NULL)
+        return -1;
+    memcpy(*out, body, before);
+    memcpy(*out + before, name, nlen);
+    memcpy(*out + before + nlen, body + after_at, len - after_at);
+    return 0;
+}
+
+/* The end of the JSON object that starts at p ('{'), or NULL. Strings are
+ * skipped with their escapes, so braces inside them do not count. */
+static const char *object_end(const char *p, const char *end)
+{
+    int depth = 0, in_string = 0;
+    for (; p < end; p++) {
+        if (in_string) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                in_string = 0;
+        } else if (*p == '"') {
+            in_string = 1;
+        } else if (*p == '{') {
+            depth++;
+        } else if (*p == '}' && --depth == 0) {
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+/* This runs for every response and final stream chunk, and the body is the
+ * client's, passed through as is: so only the usage object is parsed. */
+void sl_openai_usage(const char *text, size_t len, unsigned *prompt, unsigned *completion)
+{
+    const char *end = text + len, *at = NULL;
+    for (const char *p = text; (p = memmem(p, (size_t)(end - p), "\"usage\"", 7)) != NULL; p += 7)
+        at = p;
+    if (at == NULL)
+        return;
+    const char *p = at + 7;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':'))
+        p++;
+    const char *obj_end = p < end && *p == '{' ? object_end(p, end) : NULL;
+    struct sl_json_doc u;
+    struct sl_json_pick pk[2] = {{.key = "prompt_tokens"}, {.key = "completion_tokens"}};
+    if (obj_end == NULL || sl_json_scan_pick(p, (size_t)(obj_end - p), &u, pk, 2) != 0)
+        return;
+    if (pk[0].found && pk[0].m.type == SL_JSON_NUMBER)
+        *prompt = (unsigned)strtoul(pk[0].m.value.ptr, NULL, 10);
+    if (pk[1].found && pk[1].m.type == SL_JSON_NUMBER)
+        *completion = (unsigned)strtoul(pk[1].m.value.ptr, NULL, 10);
+}
+
+int sl_openai_is_done(const char *data, size_t len)
+{
+    return len == 6 && memcmp(data, "[DONE]", 6) == 0;
+}
+
+size_t sl_openai_error_body(char *out, size_t size, const char *type, const char *code,
+                            const char *message)
+{
+    char msg[1024];
+    sl_json_escape(msg, sizeof(msg), message);
+    int n =
+        snprintf(out, size,
+                 "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":%s%s%s}}",
+                 msg, type, code ? "\"" : "", code ? code : "null", code ? "\"" : "");
+    return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
+}
+
+size_t sl_openai_error_event(char *out, size_t size, const char *type, const char *code,
+                             const char *message)
+{
+    char body[1024];
+    sl_openai_error_body(body, sizeof(body), type, code, message);
+    int n = snprintf(out, size, "data: %s\n\n", body);
+    return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
 }

@@ -1,7 +1,12 @@
-/* The OpenAI request shapes that both the gateway and the mock accept:
- * which endpoint a path is, and the validation of a request body (a JSON
- * object with a model and the endpoint's input), so that both answer a bad
- * request with the same status, code and message. */
+/* OpenAI's wire format, in one place (the next provider's format gets a
+ * module of its own beside it):
+ *  - the request shapes that both the gateway and the mock accept: which
+ *    endpoint a path is, and the validation of a request body (a JSON
+ *    object with a model and the endpoint's input), so that both answer a
+ *    bad request with the same status, code and message;
+ *  - what the gateway reads from a response: token usage, from a JSON body
+ *    or a stream's events, and the stream's end marker;
+ *  - error bodies, whole or as one stream event. */
 #ifndef SL_OPENAI_H
 #define SL_OPENAI_H
 
@@ -30,5 +35,27 @@ struct sl_openai_req {
  * for a 400 answer. */
 int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
                     struct sl_openai_req *out, const char **code, char *msg, size_t msg_size);
+
+/* The request body with its "model" value (`model`, a view into body)
+ * replaced by `name`, in a new allocation (*out, the caller frees it).
+ * Returns 0, or -1 when out of memory. */
+int sl_openai_with_model(const char *body, size_t len, struct sl_str model, const char *name,
+                         char **out, size_t *out_len);
+
+/* Token usage from a response body or one stream event's data: the last
+ * "usage" key's object. Only that object is parsed, not the whole text.
+ * Sets *prompt / *completion for the members present, leaves them else. */
+void sl_openai_usage(const char *text, size_t len, unsigned *prompt, unsigned *completion);
+
+/* A stream event's data is the end marker "[DONE]". */
+int sl_openai_is_done(const char *data, size_t len);
+
+/* An error: {"error":{"message","type","param","code"}} (code NULL: null),
+ * truncated to `size` (at most size - 1 bytes and a NUL). Returns its length.
+ * sl_openai_error_event writes it as one stream event ("data: ...\n\n"). */
+size_t sl_openai_error_body(char *out, size_t size, const char *type, const char *code,
+                            const char *message);
+size_t sl_openai_error_event(char *out, size_t size, const char *type, const char *code,
+                             const char *message);
 
 #endif

@@ -58,6 +58,7 @@
 #include "core/list.h"
 #include "core/rng.h"
 #include "http/json_scan.h"
+#include "http/openai.h"
 
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FLUSHING, C_LINGERING, C_CLOSING };
 
@@ -481,18 +482,6 @@ static void finish_request(struct conn *c)
     }
 }
 
-size_t sl_http_error_body(char *out, size_t size, const char *type, const char *code,
-                          const char *message)
-{
-    char msg[1024];
-    sl_json_escape(msg, sizeof(msg), message);
-    int n =
-        snprintf(out, size,
-                 "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":%s%s%s}}",
-                 msg, type, code ? "\"" : "", code ? code : "null", code ? "\"" : "");
-    return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
-}
-
 static int wants_keep_alive(struct sl_http_exchange *req)
 {
     return req->head.keep_alive && !req->conn->srv->closing;
@@ -530,7 +519,7 @@ void sl_http_respond_error_with(struct sl_http_exchange *req, int status,
                                 const char *type, const char *code, const char *message)
 {
     char body[1536];
-    size_t n = sl_http_error_body(body, sizeof(body), type, code, message);
+    size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
     sl_http_respond(req, status, headers, nheaders, "application/json", body, n);
 }
 

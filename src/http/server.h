@@ -76,11 +76,7 @@ void sl_http_exchange_on_abort(struct sl_http_exchange *req,
 void sl_http_respond(struct sl_http_exchange *req, int status, const struct sl_http_header *headers,
                      size_t nheaders, const char *content_type, const char *body, size_t len);
 
-/* An error in the OpenAI shape: {"error":{"message","type","param","code"}}
- * (code NULL: null). sl_http_error_body writes the body alone, e.g. for a
- * stream's error event. */
-size_t sl_http_error_body(char *out, size_t size, const char *type, const char *code,
-                          const char *message);
+/* An error in the OpenAI shape (sl_openai_error_body). */
 void sl_http_respond_error(struct sl_http_exchange *req, int status, const char *type,
                            const char *code, const char *message);
 /* The same with extra headers (x-request-id, Retry-After). */

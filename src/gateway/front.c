@@ -1,0 +1,292 @@
+/* The gateway's front: the routes of its HTTP server. Each exchange gets an
+ * id; the API endpoints are validated here (drain, log backlog, key, body,
+ * model) and either refused, with a log row like any request, or handed to
+ * the request state machine (gateway.c) as a gw_req; the other endpoints
+ * (/health, /ready, /metrics, /v1/models, the cancel endpoint) are answered
+ * here. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "gateway/auth.h"
+#include "gateway/gateway_impl.h"
+#include "gateway/log_line.h"
+
+static void new_id(struct sl_gateway *gw, char *out, size_t size)
+{
+    snprintf(out, size, "req_%016" PRIx64, sl_rng_next(&gw->rng));
+}
+
+/* Sends a JSON response with x-request-id (and Retry-After when > 0). */
+void sl__gw_respond(struct sl_http_exchange *down, const char *id, int status, const char *body,
+                    size_t len, int retry_after_s)
+{
+    char ra[16];
+    struct sl_http_header h[2] = {{{"x-request-id", 12}, {id, strlen(id)}}};
+    size_t n = 1;
+    if (retry_after_s > 0) {
+        int k = snprintf(ra, sizeof(ra), "%d", retry_after_s);
+        h[n++] = (struct sl_http_header){{"Retry-After", 11}, {ra, (size_t)k}};
+    }
+    sl_http_respond(down, status, h, n, "application/json", body, len);
+}
+
+/* Sends an OpenAI-shaped error with x-request-id (and Retry-After when > 0). */
+void sl__gw_respond_error(struct sl_http_exchange *down, const char *id, int status,
+                          const char *type, const char *code, const char *message,
+                          int retry_after_s)
+{
+    char body[1536];
+    size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
+    sl__gw_respond(down, id, status, body, n, retry_after_s);
+}
+
+/* A request refused before it reached any deployment: answered, counted,
+ * and recorded like any other (one log row per request). */
+static void refuse(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                   enum sl_openai_endpoint ep, struct sl_str model, const char *key, int status,
+                   enum sl_err err, const char *type, const char *code, const char *message,
+                   int retry_after_s)
+{
+    sl_gw_metrics_status(gw->metrics, NULL, status);
+    /* model points into the request: copied before the answer ends it */
+    char model_name[128];
+    snprintf(model_name, sizeof(model_name), "%.*s", (int)model.len, model.ptr ? model.ptr : "");
+    sl__gw_respond_error(down, id, status, type, code, message, retry_after_s);
+    struct sl_gw_log_row row = {
+        .key = key ? key : "",
+        .model = model_name,
+        .deployment = "",
+        .endpoint = sl_openai_name(ep),
+        .started_us = sl_wall_us(),
+        .status = status,
+        .error = err,
+        .outcome = SL_GW_ERROR,
+    };
+    snprintf(row.id, sizeof(row.id), "%s", id);
+    if (!gw->opts.quiet)
+        sl_gw_log_request(gw->opts.log_json, &row);
+    if (gw->opts.recorder)
+        sl_recorder_add(gw->opts.recorder, &row);
+}
+
+static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
+                         enum sl_openai_endpoint ep, const char *id)
+{
+    const struct sl_http_head *h = sl_http_exchange_head(down);
+    const struct sl_gw_config *cfg = gw->cfg;
+    const char *key_name = NULL;
+    int key = -1;
+    struct sl_str no_model = {NULL, 0};
+    if (gw->draining) {
+        refuse(gw, down, id, ep, no_model, NULL, 503, SL_E_UNAVAILABLE, "server_error",
+               "shutting_down", "the gateway is shutting down", 1);
+        return;
+    }
+    if (gw->opts.recorder && sl_recorder_backlogged(gw->opts.recorder)) {
+        sl_gw_metrics_status(gw->metrics, NULL, 503);
+        sl__gw_respond_error(down, id, 503, "server_error", "log_backlogged",
+                             "the request log cannot keep up; retry shortly", 1);
+        return;
+    }
+    if (sl_gw_needs_key(cfg, SL_GW_ROUTE_API)) {
+        int k = sl_gw_auth(cfg, sl_http_head_get(h, "authorization"));
+        if (k < 0) {
+            refuse(gw, down, id, ep, no_model, NULL, 401, SL_E_UNAUTHORIZED,
+                   "invalid_request_error", "invalid_api_key",
+                   k == -1 ? "missing API key: send Authorization: Bearer KEY"
+                           : "incorrect API key",
+                   0);
+            return;
+        }
+        key_name = cfg->keys[k].name;
+        key = k;
+    }
+    struct sl_str body = sl_http_exchange_body(down);
+    struct sl_openai_req oai;
+    const char *code;
+    char msg[200];
+    if (sl_openai_parse(body.ptr, body.len, ep, &oai, &code, msg, sizeof(msg)) != 0) {
+        refuse(gw, down, id, ep, no_model, key_name, 400, SL_E_BAD_REQUEST, "invalid_request_error",
+               code, msg, 0);
+        return;
+    }
+    struct sl_str model_name = oai.model;
+    const struct sl_gw_model *m = sl_gw_config_model(cfg, model_name.ptr, model_name.len);
+    if (m == NULL) {
+        snprintf(msg, sizeof(msg), "the model '%.*s' does not exist", (int)model_name.len,
+                 model_name.ptr);
+        refuse(gw, down, id, ep, model_name, key_name, 404, SL_E_BAD_REQUEST,
+               "invalid_request_error", "model_not_found", msg, 0);
+        return;
+    }
+    struct sl__gw_start start = {
+        .id = id,
+        .ep = ep,
+        .model = m,
+        .model_name = model_name,
+        .key_name = key_name,
+        .key = key,
+        .stream = oai.stream,
+        .body = body,
+    };
+    if (sl__gw_proxy(gw, down, &start) != 0)
+        refuse(gw, down, id, ep, model_name, key_name, 503, SL_E_UNAVAILABLE, "server_error",
+               "out_of_memory", "out of memory", 1);
+}
+
+/* Cancels a request in flight, but only for the key that started it: for
+ * any other key, or none, the answer is the same 404 as for an unknown id,
+ * so that ids cannot be probed. `key` is the caller's key index (-1 when
+ * none was sent, -2 when it matched no key); without authentication
+ * every request's key is -1 and anyone may cancel. */
+static void handle_cancel(struct sl_gateway *gw, struct sl_http_exchange *down,
+                          struct sl_str target, const char *id, int key)
+{
+    int rc = sl__gw_cancel_id(gw, target, key);
+    if (rc == 0) {
+        sl__gw_respond_error(down, id, 409, "invalid_request_error", "already_answered",
+                             "the request was answered already: nothing to cancel", 0);
+    } else if (rc > 0) {
+        char body[128];
+        int k = snprintf(body, sizeof(body), "{\"id\":\"%.*s\",\"cancelled\":true}",
+                         (int)target.len, target.ptr);
+        sl__gw_respond(down, id, 200, body, (size_t)k, 0);
+    } else {
+        sl__gw_respond_error(down, id, 404, "invalid_request_error", "request_not_found",
+                             "no request in flight with that id", 0);
+    }
+}
+
+static void respond_models(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
+{
+    struct sl_buf out;
+    sl_buf_init(&out, 1 << 20);
+    sl_buf_append(&out, "{\"object\":\"list\",\"data\":[", 25);
+    int first = 1;
+    for (size_t i = 0; i < gw->cfg->nmodels; i++) {
+        const char *name = gw->cfg->models[i].name;
+        if (!strcmp(name, "*"))
+            continue;
+        char item[256];
+        int n = snprintf(item, sizeof(item),
+                         "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":0,"
+                         "\"owned_by\":\"sluice\"}",
+                         first ? "" : ",", name);
+        sl_buf_append(&out, item, (size_t)n);
+        first = 0;
+    }
+    sl_buf_append(&out, "]}", 2);
+    sl__gw_respond(down, id, 200, out.ptr, out.len, 0);
+    sl_buf_release(&out);
+}
+
+static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
+{
+    struct sl_buf out;
+    sl_buf_init(&out, 64u << 20);
+    uint64_t spooled = gw->opts.recorder ? sl_recorder_spooled(gw->opts.recorder) : 0;
+    sl_gw_metrics_render(gw->metrics, &out, gw->in_flight, gw->opts.recorder ? &spooled : NULL);
+    struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
+    sl_http_respond(down, 200, h, 1, "text/plain; version=0.0.4", out.ptr ? out.ptr : "", out.len);
+    sl_buf_release(&out);
+}
+
+/* 405 with the Allow header the status requires (RFC 9110 15.5.6). */
+static void respond_405(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                        const char *allow)
+{
+    struct sl_http_header h[2] = {{{"x-request-id", 12}, {id, strlen(id)}},
+                                  {{"Allow", 5}, {allow, strlen(allow)}}};
+    char msg[64];
+    snprintf(msg, sizeof(msg), "method not allowed; use %s", allow);
+    sl_gw_metrics_status(gw->metrics, NULL, 405);
+    sl_http_respond_error_with(down, 405, h, 2, "invalid_request_error", "method_not_allowed", msg);
+}
+
+/* The caller's key: its index, -1 when none was sent, -2 when it matched
+ * none. */
+static int caller_key(const struct sl_gateway *gw, const struct sl_http_head *h)
+{
+    return sl_gw_auth(gw->cfg, sl_http_head_get(h, "authorization"));
+}
+
+/* For a route that needs a key (sl_gw_needs_key): answers 401 and returns
+ * 0 when the caller has none that matches. */
+static int authorized(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                      enum sl_gw_route route)
+{
+    if (!sl_gw_needs_key(gw->cfg, route))
+        return 1;
+    int k = caller_key(gw, sl_http_exchange_head(down));
+    if (k >= 0)
+        return 1;
+    sl_gw_metrics_status(gw->metrics, NULL, 401);
+    sl__gw_respond_error(
+        down, id, 401, "invalid_request_error", "invalid_api_key",
+        k == -1 ? "missing API key: send Authorization: Bearer KEY" : "incorrect API key", 0);
+    return 0;
+}
+
+/* Routing. The API endpoints (POST) and GET /v1/models need a key when
+ * keys are configured, and so does /metrics unless metrics.public; the
+ * cancel endpoint answers only the key that started the request; /health
+ * and /ready are always open. HEAD is accepted wherever GET is (the server
+ * sends the head without the body). A known path with another method is
+ * 405 with Allow. */
+void sl__gw_handle(struct sl_http_exchange *down, void *data)
+{
+    struct sl_gateway *gw = data;
+    const struct sl_http_head *h = sl_http_exchange_head(down);
+    char id[40];
+    new_id(gw, id, sizeof(id));
+    int get = sl_str_eq(h->method, "GET") || sl_str_eq(h->method, "HEAD");
+    int post = sl_str_eq(h->method, "POST");
+    struct sl_str path = h->path;
+    int ep = sl_openai_endpoint(path);
+    if (ep >= 0) {
+        if (!post) {
+            respond_405(gw, down, id, "POST");
+            return;
+        }
+        handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id);
+        return;
+    }
+    static const char prefix[] = "/v1/requests/", suffix[] = "/cancel";
+    size_t pl = sizeof(prefix) - 1, sl = sizeof(suffix) - 1;
+    if (path.len > pl + sl && memcmp(path.ptr, prefix, pl) == 0 &&
+        memcmp(path.ptr + path.len - sl, suffix, sl) == 0) {
+        if (!post)
+            respond_405(gw, down, id, "POST");
+        else
+            handle_cancel(gw, down, (struct sl_str){path.ptr + pl, path.len - pl - sl}, id,
+                          caller_key(gw, h));
+        return;
+    }
+    int health = sl_str_eq(path, "/health"), ready = sl_str_eq(path, "/ready");
+    int metrics = sl_str_eq(path, "/metrics"), models = sl_str_eq(path, "/v1/models");
+    if ((health || ready || metrics || models) && !get) {
+        respond_405(gw, down, id, "GET, HEAD");
+    } else if (health) {
+        sl__gw_respond(down, id, 200, "{\"status\":\"ok\"}", 15, 0);
+    } else if (ready) {
+        if (gw->draining)
+            sl__gw_respond(down, id, 503, "{\"status\":\"draining\"}", 21, 0);
+        else
+            sl__gw_respond(down, id, 200, "{\"status\":\"ready\"}", 18, 0);
+    } else if (metrics) {
+        if (authorized(gw, down, id, SL_GW_ROUTE_METRICS))
+            respond_metrics(gw, down, id);
+    } else if (models) {
+        if (authorized(gw, down, id, SL_GW_ROUTE_MODELS))
+            respond_models(gw, down, id);
+    } else {
+        sl_gw_metrics_status(gw->metrics, NULL, 404);
+        sl__gw_respond_error(
+            down, id, 404, "invalid_request_error", "unknown_url",
+            "unknown URL; the gateway serves /v1/chat/completions, /v1/completions, "
+            "/v1/embeddings, /v1/models, /health, /ready, /metrics",
+            0);
+    }
+}

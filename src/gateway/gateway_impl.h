@@ -1,0 +1,160 @@
+/* Internal to the gateway: what gateway.c (the request state machine and
+ * the gateway's lifecycle), respond.c (a request's client side) and front.c
+ * (the routes) share. The design note is in gateway.c. */
+#ifndef SL_GATEWAY_IMPL_H
+#define SL_GATEWAY_IMPL_H
+
+#include "core/list.h"
+#include "core/rng.h"
+#include "gateway/gateway.h"
+#include "gateway/metrics.h"
+#include "gateway/router.h"
+#include "http/client.h"
+#include "http/openai.h"
+#include "http/server.h"
+#include "http/sse.h"
+#include "retry/retrier.h"
+#include "core/buf.h"
+#include "core/sem.h"
+
+struct sl_gateway {
+    uv_loop_t *loop;
+    struct sl_gateway_options opts;
+    const struct sl_gw_config *cfg;
+    struct sl_gw_router router;
+    struct sl_http_server *server;
+    struct sl_http_client *client;
+    struct sl_list reqs;
+    uint64_t in_flight, max_in_flight;
+    struct sl_rng rng;
+    struct sl_gw_metrics *metrics;
+    int draining, closing, pending_closes, started;
+    uint64_t drain_deadline_ms;
+    uv_timer_t drain_timer;
+    void (*shutdown_cb)(void *);
+    void *shutdown_arg;
+};
+
+#define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
+#define MAX_EVENT_BYTES    SL_SSE_DEFAULT_MAX_EVENT
+#define STREAM_HIGH_WATER  (256u * 1024)
+
+/* ---- a request (gateway.c; its client side in respond.c) ---------------- */
+
+/* A request's state (see the design note). Only set_state() changes it. */
+enum gw_state {
+    GW_PICKING,     /* choosing a deployment: the first, or the next one */
+    GW_QUEUED,      /* waiting in the deployment's admission queue (r->admit) */
+    GW_ATTEMPTING,  /* holds a permit; an upstream request is out, the client has nothing yet */
+    GW_DECIDING,    /* holds a permit; the attempt is over, the retrier decides what next */
+    GW_BACKING_OFF, /* holds a permit; the retrier sleeps before the next attempt */
+    GW_STREAMING,   /* holds a permit; committed: the upstream's stream goes to the client */
+    GW_STREAM_DONE, /* the client's stream ended at [DONE]; the upstream may still be open */
+    GW_RESPONDING,  /* the attempts are over: the answer goes out, then finish() */
+    GW_FINISHED,    /* finish() ran: the row is with the recorder, the handles close */
+};
+
+struct gw_req {
+    struct sl_list node;
+    struct sl_gateway *gw;
+    struct sl_http_exchange *down;
+    char id[40];
+    enum sl_openai_endpoint ep;
+    enum gw_state state;
+    const struct sl_gw_model *model;
+    char model_name[128];
+    const char *key_name;
+    int key; /* index of the gateway key that started it, or -1 */
+    int stream;
+
+    char *body; /* the client's body, owned */
+    size_t body_len;
+    size_t model_at, model_len; /* the "model" value inside body */
+    char *up_body;              /* with the deployment's model name, when it has one */
+    size_t up_body_len;
+
+    struct sl_gw_dep *dep;
+    uint64_t tried;
+    struct sl_sem_timed_waiter admit;
+    struct sl_retrier retrier;
+    struct sl_retry_policy policy;
+    struct sl_rng rng;
+
+    struct sl_http_request up;
+    struct sl_http_field up_headers[4];
+    int up_status;
+    double retry_after_ms;
+    struct sl_buf resp;
+    struct sl_sse_parser sse;
+    struct sl_buf held; /* a stream's bytes after its last whole event */
+    size_t done_at;     /* where [DONE] ended, in the chunk that held it */
+    int saw_done, paused;
+    int too_large; /* the response, or one event, passed the limit */
+    unsigned usage_prompt, usage_completion;
+
+    int cancelled;
+    int shut_down; /* cancelled by the gateway's own shutdown, not by the client */
+    unsigned attempts;
+    enum sl_err error;
+    int final_status;
+    uint64_t t0_ns, admit_start_ns, queue_ns, first_byte_ns;
+    int64_t started_us;
+    int handles_open, offload_pending;
+    struct sl_recorder_item item; /* the row, while the recorder holds it */
+};
+
+/* gateway.c: the one way a request's state changes; asserts the move. */
+void sl__gw_set_state(struct gw_req *r, enum gw_state to);
+
+/* respond.c: the client side (its design note). The down_* functions and
+ * respond_failure answer at most once; the client may be gone. */
+void sl__gw_down_respond(struct gw_req *r, int status, const char *body, size_t len,
+                         int retry_after_s);
+void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, const char *code,
+                               const char *message, int retry_after_s);
+void sl__gw_down_stream_end(struct gw_req *r, const char *type, const char *code,
+                            const char *message);
+/* Answers the client for a request that is over without a success. */
+void sl__gw_respond_failure(struct gw_req *r);
+/* A committed stream: a piece of the upstream's bytes, whole events only. */
+void sl__gw_relay(struct gw_req *r, const char *data, size_t len);
+void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev);
+void sl__gw_on_stream_drain(struct sl_http_exchange *down, void *data);
+
+/* ---- the front (front.c) -------------------------------------------------- */
+
+/* front.c: the server's handler (data: the gateway). */
+void sl__gw_handle(struct sl_http_exchange *down, void *data);
+
+/* front.c: a JSON response with x-request-id (and Retry-After when > 0),
+ * and an OpenAI-shaped error the same way. */
+void sl__gw_respond(struct sl_http_exchange *down, const char *id, int status, const char *body,
+                    size_t len, int retry_after_s);
+void sl__gw_respond_error(struct sl_http_exchange *down, const char *id, int status,
+                          const char *type, const char *code, const char *message,
+                          int retry_after_s);
+
+/* A validated API request. model_name and body point into the exchange. */
+struct sl__gw_start {
+    const char *id;
+    enum sl_openai_endpoint ep;
+    const struct sl_gw_model *model;
+    struct sl_str model_name; /* inside body */
+    const char *key_name;     /* the gateway key's name, or NULL */
+    int key;                  /* its index, or -1 */
+    int stream;
+    struct sl_str body;
+};
+
+/* gateway.c: starts a request's way (pick, admit, attempt ...); from here
+ * the request answers the exchange and records its row. Returns 0, or
+ * UV_ENOMEM when nothing started (the caller answers). */
+int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
+                 const struct sl__gw_start *s);
+
+/* gateway.c: cancels the request in flight with that id, if the caller's
+ * key (sl_gw_auth's answer) may: 1 cancelled (now or before), 0 answered
+ * already, -1 no such request for this caller. */
+int sl__gw_cancel_id(struct sl_gateway *gw, struct sl_str id, int key);
+
+#endif

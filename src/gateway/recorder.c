@@ -1,0 +1,289 @@
+/* The recorder (see recorder.h).
+ *
+ * Design
+ *  - Token counting goes to the thread pool in batches of up to
+ *    COUNT_BATCH items, or after COUNT_DELAY_MS: one thread wake-up per
+ *    batch, not per request (a wake-up per request cost more than the
+ *    counting). At most one batch is out at a time; while it is, the items
+ *    in it belong to the pool thread, and new ones wait in `queue`.
+ *  - A record goes straight into the store when nothing waits before it.
+ *    The store spools full batches to a file when it falls behind
+ *    (store/overflow.c) and says UV_EAGAIN only when that file is at its
+ *    cap; then records wait here, in a ring that grows (never drops), in
+ *    order, until the store's on_writable drains it.
+ *  - Closing waits for the batch out, the items queued, and the ring; the
+ *    close callback may run from inside the loop that hands a batch's rows
+ *    over (`delivering`), so the recorder is freed only after that loop.
+ */
+#include "gateway/recorder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/offload.h"
+#include "http/json_scan.h"
+
+#define COUNT_BATCH     256
+#define COUNT_DELAY_MS  10
+#define PENDING_INITIAL 1024
+
+struct pending_row {
+    struct sl_record rec;
+    char meta[SL_STORE_METADATA_MAX];
+};
+
+struct sl_recorder {
+    uv_loop_t *loop;
+    struct sl_store *store;
+    uint64_t rows, seq;
+    /* items waiting for their prompt tokens to be counted, and the batch
+     * out on the thread pool */
+    struct sl_list queue, batch;
+    size_t queued;
+    int job_active, eager, delivering;
+    uv_timer_t timer; /* sends a partial batch after COUNT_DELAY_MS */
+    /* records the store cannot take yet, oldest at head */
+    struct pending_row *pending;
+    size_t pending_head, pending_count, pending_cap;
+    int closing;
+    void (*close_cb)(uint64_t rows, void *arg);
+    void *close_arg;
+};
+
+const char *sl_gw_outcome_name(enum sl_gw_outcome outcome)
+{
+    return outcome == SL_GW_OK ? "ok" : outcome == SL_GW_CANCELLED ? "cancelled" : "error";
+}
+
+static void maybe_closed(struct sl_recorder *rec);
+
+/* ---- the store side ------------------------------------------------------ */
+
+static int append(struct sl_recorder *rec, const struct sl_record *r)
+{
+    int rc = sl_store_append(rec->store, r);
+    if (rc == 0)
+        rec->rows++;
+    return rc;
+}
+
+static void drain_pending(struct sl_store *store, void *arg)
+{
+    (void)store;
+    struct sl_recorder *rec = arg;
+    while (rec->pending_count > 0) {
+        struct pending_row *p = &rec->pending[rec->pending_head];
+        p->rec.metadata = p->meta;
+        if (append(rec, &p->rec) == UV_EAGAIN)
+            return;
+        rec->pending_head = (rec->pending_head + 1) % rec->pending_cap;
+        rec->pending_count--;
+    }
+    maybe_closed(rec);
+}
+
+/* Doubles the ring, unwrapping it; out of memory ends the process loudly
+ * (a row is never dropped quietly). */
+static void grow_pending(struct sl_recorder *rec)
+{
+    size_t cap = rec->pending_cap * 2;
+    struct pending_row *p = malloc(cap * sizeof(*p));
+    if (p == NULL) {
+        fprintf(stderr, "sluice serve: out of memory for %zu waiting log rows\n",
+                rec->pending_count);
+        abort();
+    }
+    for (size_t i = 0; i < rec->pending_count; i++)
+        p[i] = rec->pending[(rec->pending_head + i) % rec->pending_cap];
+    free(rec->pending);
+    rec->pending = p;
+    rec->pending_cap = cap;
+    rec->pending_head = 0;
+}
+
+void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row)
+{
+    struct pending_row p;
+    char model[300], key[140], dep[140];
+    sl_json_escape(model, sizeof(model), row->model);
+    sl_json_escape(key, sizeof(key), row->key);
+    sl_json_escape(dep, sizeof(dep), row->deployment);
+    int n = snprintf(p.meta, sizeof(p.meta),
+                     "{\"id\":\"%s\",\"key\":\"%s\",\"model\":\"%s\",\"deployment\":\"%s\","
+                     "\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,\"ttfb_ms\":%.3f,"
+                     "\"prompt_tokens\":%u,\"completion_tokens\":%u,"
+                     "\"prompt_tokens_counted\":%u,\"fallbacks\":%u}",
+                     row->id, key, model, dep, row->endpoint, row->stream ? "true" : "false",
+                     row->status, row->ttfb_ms, row->prompt_tokens, row->completion_tokens,
+                     row->prompt_tokens_counted, row->fallbacks);
+    if (n < 0 || (size_t)n >= sizeof(p.meta))
+        n = snprintf(p.meta, sizeof(p.meta), "{\"id\":\"%s\",\"status\":%d}", row->id, row->status);
+    int64_t queue_us = (int64_t)(row->queue_ms * 1000);
+    p.rec = (struct sl_record){
+        .request_id = ++rec->seq,
+        .created_us = row->started_us,
+        .started_us = row->attempts > 0 ? row->started_us + queue_us : 0,
+        .finished_us = row->started_us + (int64_t)(row->total_ms * 1000),
+        .metadata = p.meta,
+        .metadata_len = (uint32_t)n,
+        .attempts = (uint16_t)(row->attempts > 65535 ? 65535 : row->attempts),
+        .status = row->outcome == SL_GW_OK          ? SL_REQ_SUCCEEDED
+                  : row->outcome == SL_GW_CANCELLED ? SL_REQ_CANCELLED
+                                                    : SL_REQ_FAILED,
+        .error = (uint8_t)row->error,
+    };
+    if (rec->pending_count == 0 && append(rec, &p.rec) != UV_EAGAIN)
+        return;
+    if (rec->pending_count == rec->pending_cap)
+        grow_pending(rec);
+    struct pending_row *slot =
+        &rec->pending[(rec->pending_head + rec->pending_count) % rec->pending_cap];
+    *slot = p;
+    rec->pending_count++;
+}
+
+int sl_recorder_backlogged(const struct sl_recorder *rec)
+{
+    return rec->pending_count > 0;
+}
+
+uint64_t sl_recorder_spooled(const struct sl_recorder *rec)
+{
+    return sl_store_rows_spooled_total(rec->store);
+}
+
+/* ---- token counting ------------------------------------------------------ */
+
+/* Prompt tokens: a rough count (one token per four bytes of the body's
+ * text), but the work is where it belongs. */
+static void count_tokens(struct sl_recorder_item *item)
+{
+    size_t text = 0;
+    int in_string = 0;
+    const char *b = item->body;
+    for (size_t i = 0; i < item->body_len; i++) {
+        char c = b[i];
+        if (c == '"' && (i == 0 || b[i - 1] != '\\'))
+            in_string = !in_string;
+        else if (in_string)
+            text++;
+    }
+    item->row.prompt_tokens_counted = (unsigned)((text + 3) / 4);
+}
+
+/* Runs on a pool thread: the batch list belongs to the job until done. */
+static void count_batch(void *arg)
+{
+    struct sl_recorder *rec = arg;
+    for (struct sl_list *n = rec->batch.next; n != &rec->batch; n = n->next)
+        count_tokens(sl_container_of(n, struct sl_recorder_item, node));
+}
+
+static void start_count_job(struct sl_recorder *rec);
+
+static void on_count_timer(uv_timer_t *t)
+{
+    start_count_job(t->data);
+}
+
+static void on_batch_counted(void *arg, int status)
+{
+    struct sl_recorder *rec = arg;
+    (void)status;
+    rec->job_active = 0;
+    rec->delivering = 1; /* a done() may end the gateway, and it this recorder */
+    struct sl_list *n;
+    while ((n = sl_list_pop_front(&rec->batch)) != NULL) {
+        struct sl_recorder_item *item = sl_container_of(n, struct sl_recorder_item, node);
+        sl_recorder_add(rec, &item->row);
+        item->done(item);
+    }
+    rec->delivering = 0;
+    start_count_job(rec);
+    maybe_closed(rec);
+}
+
+static void start_count_job(struct sl_recorder *rec)
+{
+    if (rec->job_active || sl_list_empty(&rec->queue))
+        return;
+    rec->queued = 0;
+    uv_timer_stop(&rec->timer);
+    /* move the whole queue into the batch */
+    rec->batch.next = rec->queue.next;
+    rec->batch.prev = rec->queue.prev;
+    rec->batch.next->prev = &rec->batch;
+    rec->batch.prev->next = &rec->batch;
+    sl_list_init(&rec->queue);
+    rec->job_active = 1;
+    if (sl_offload(rec->loop, count_batch, on_batch_counted, rec, NULL) != 0)
+        on_batch_counted(rec, UV_ENOMEM); /* count nothing, but record */
+}
+
+void sl_recorder_count_and_add(struct sl_recorder *rec, struct sl_recorder_item *item)
+{
+    sl_list_push_back(&rec->queue, &item->node);
+    if (++rec->queued >= COUNT_BATCH || rec->eager)
+        start_count_job(rec);
+    else if (!uv_is_active((uv_handle_t *)&rec->timer))
+        uv_timer_start(&rec->timer, on_count_timer, COUNT_DELAY_MS, 0);
+}
+
+void sl_recorder_flush(struct sl_recorder *rec)
+{
+    rec->eager = 1;
+    start_count_job(rec);
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+int sl_recorder_new(uv_loop_t *loop, struct sl_store *store, struct sl_recorder **out)
+{
+    struct sl_recorder *rec = calloc(1, sizeof(*rec));
+    if (rec == NULL)
+        return UV_ENOMEM;
+    rec->pending_cap = PENDING_INITIAL;
+    rec->pending = calloc(rec->pending_cap, sizeof(*rec->pending));
+    if (rec->pending == NULL) {
+        free(rec);
+        return UV_ENOMEM;
+    }
+    rec->loop = loop;
+    rec->store = store;
+    sl_list_init(&rec->queue);
+    sl_list_init(&rec->batch);
+    uv_timer_init(loop, &rec->timer);
+    rec->timer.data = rec;
+    sl_store_on_writable(store, drain_pending, rec);
+    *out = rec;
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    struct sl_recorder *rec = handle->data;
+    void (*cb)(uint64_t, void *) = rec->close_cb;
+    void *arg = rec->close_arg;
+    uint64_t rows = rec->rows;
+    free(rec->pending);
+    free(rec);
+    cb(rows, arg);
+}
+
+static void maybe_closed(struct sl_recorder *rec)
+{
+    if (!rec->closing || rec->delivering || rec->job_active || !sl_list_empty(&rec->queue) ||
+        rec->pending_count > 0 || uv_is_closing((uv_handle_t *)&rec->timer))
+        return;
+    sl_store_on_writable(rec->store, NULL, NULL);
+    uv_close((uv_handle_t *)&rec->timer, on_timer_closed);
+}
+
+void sl_recorder_close(struct sl_recorder *rec, void (*cb)(uint64_t rows, void *arg), void *arg)
+{
+    rec->closing = 1;
+    rec->close_cb = cb;
+    rec->close_arg = arg;
+    sl_recorder_flush(rec);
+    maybe_closed(rec);
+}

@@ -1,0 +1,180 @@
+/* The client side of a gateway request: every write to the client, the
+ * answers for a request that failed, and the relay of a committed stream.
+ *
+ * r->down is the one place that knows whether the client can still be
+ * written to, and the functions below are the only ones that write to it.
+ * It is cleared by a terminal write (a whole response, a stream's end),
+ * which first detaches on_abort, so that whatever the socket does inside the
+ * write the request is not called back; and by on_client_gone, which can run
+ * inside a stream start or write: the kernel refuses the bytes because the
+ * client had reset the connection before the server read that reset (it had
+ * stopped reading, for example because the client pipelined more bytes).
+ * So every write checks r->down, and no code may assume the client is still
+ * there after a stream start or write. */
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/gateway_impl.h"
+
+static struct sl_http_exchange *down_take(struct gw_req *r)
+{
+    struct sl_http_exchange *d = r->down;
+    if (d != NULL) {
+        r->down = NULL;
+        sl_http_exchange_on_abort(d, NULL, NULL);
+    }
+    return d;
+}
+
+/* A whole JSON response (when the client is still there), counted and
+ * recorded as the status the client saw. */
+void sl__gw_down_respond(struct gw_req *r, int status, const char *body, size_t len,
+                         int retry_after_s)
+{
+    struct sl_http_exchange *d = down_take(r);
+    if (d == NULL)
+        return;
+    sl_gw_metrics_status(r->gw->metrics, r->dep, status);
+    r->final_status = status;
+    sl__gw_respond(d, r->id, status, body, len, retry_after_s);
+}
+
+void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, const char *code,
+                               const char *message, int retry_after_s)
+{
+    char body[1536];
+    size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
+    sl__gw_down_respond(r, status, body, n, retry_after_s);
+}
+
+/* Part of a stream. The client may turn out to be gone: then
+ * on_client_gone ran inside this call and r->down is NULL. */
+static void down_stream_write(struct gw_req *r, const char *data, size_t len)
+{
+    if (r->down != NULL && len > 0)
+        sl_http_stream_write(r->down, data, len);
+}
+
+/* Ends a committed stream: cleanly when type is NULL, else with one error
+ * event. Nothing is written to the client after. */
+void sl__gw_down_stream_end(struct gw_req *r, const char *type, const char *code,
+                            const char *message)
+{
+    struct sl_http_exchange *d = down_take(r);
+    if (d == NULL)
+        return;
+    if (type != NULL) {
+        char event[1200];
+        size_t n = sl_openai_error_event(event, sizeof(event), type, code, message);
+        sl_http_stream_write(d, event, n);
+    }
+    sl_http_stream_end(d); /* safe on a connection that failed in the write */
+}
+
+/* ---- errors after retries ------------------------------------------------ */
+
+static int status_for(enum sl_err e)
+{
+    switch (e) {
+    case SL_E_RATE_LIMITED:
+    case SL_E_UNAVAILABLE:
+        return 503;
+    case SL_E_TIMEOUT:
+    case SL_E_DEADLINE:
+        return 504;
+    default:
+        return 502;
+    }
+}
+
+/* Answers the client for a request that is over without a success. */
+void sl__gw_respond_failure(struct gw_req *r)
+{
+    if (r->down == NULL)
+        return;
+    char msg[160];
+    if (r->cancelled && r->shut_down) {
+        sl__gw_down_respond_error(r, 503, "server_error", "shutting_down",
+                                  "the gateway shut down before the request finished", 1);
+        return;
+    }
+    if (r->cancelled) {
+        snprintf(msg, sizeof(msg), "request %s was cancelled", r->id);
+        sl__gw_down_respond_error(r, 499, "cancelled", "request_cancelled", msg, 0);
+        return;
+    }
+    if ((r->error == SL_E_BAD_REQUEST || r->error == SL_E_UNAUTHORIZED) && r->up_status &&
+        r->resp.len > 0) {
+        /* a permanent upstream error is the client's to see, as it was */
+        sl__gw_down_respond(r, r->up_status, r->resp.ptr, r->resp.len, 0);
+        return;
+    }
+    char upstream[32] = "";
+    if (r->up_status)
+        snprintf(upstream, sizeof(upstream), ", HTTP %d", r->up_status);
+    if (r->error == SL_E_TOO_LARGE)
+        snprintf(msg, sizeof(msg), "the upstream's response is larger than %u MiB%s",
+                 MAX_RESPONSE_BYTES >> 20, upstream);
+    else
+        snprintf(msg, sizeof(msg), "the upstream failed after %u attempt%s: %s%s", r->attempts,
+                 r->attempts == 1 ? "" : "s", sl_err_name(r->error), upstream);
+    sl__gw_down_respond_error(r, status_for(r->error), "upstream_error", sl_err_name(r->error), msg,
+                              0);
+}
+
+void sl__gw_on_stream_drain(struct sl_http_exchange *down, void *data)
+{
+    struct gw_req *r = data;
+    sl_http_stream_on_drain(down, NULL, NULL);
+    if (r->paused) {
+        r->paused = 0;
+        sl_http_request_resume(&r->up);
+    }
+}
+
+void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev)
+{
+    struct gw_req *r = arg;
+    if (r->saw_done)
+        return; /* events after [DONE] are not the client's */
+    if (sl_openai_is_done(ev->data, ev->data_len)) {
+        r->saw_done = 1;
+        r->done_at = r->sse.boundary;
+        return;
+    }
+    /* the final chunk carries usage (OpenAI, stream_options.include_usage) */
+    sl_openai_usage(ev->data, ev->data_len, &r->usage_prompt, &r->usage_completion);
+}
+
+/* Relays a piece of a committed stream, whole events only (see the design
+ * notes): up to the end of the last whole event, or of [DONE]; the rest is
+ * held for the next piece. [DONE] ends the client's stream; an event over
+ * the limit ends it with one error event. Either way the upstream is
+ * dropped if it has more to say. */
+void sl__gw_relay(struct gw_req *r, const char *data, size_t len)
+{
+    int rc = sl_sse_parser_feed(&r->sse, data, len);
+    size_t upto = r->saw_done ? r->done_at : r->sse.boundary;
+    if (upto > 0) {
+        down_stream_write(r, r->held.ptr, r->held.len);
+        sl_buf_reset(&r->held);
+        down_stream_write(r, data, upto);
+    }
+    if (r->down == NULL)
+        return; /* the client is gone: on_client_gone cancelled the upstream */
+    if (r->saw_done) {
+        sl__gw_set_state(r, GW_STREAM_DONE);
+        sl__gw_down_stream_end(r, NULL, NULL, NULL);
+        if (upto < len)
+            sl_http_request_cancel(&r->up); /* bytes after [DONE]: not worth reusing */
+        return;
+    }
+    if (rc == 0 && sl_buf_append(&r->held, data + upto, len - upto) == 0)
+        return;
+    r->too_large = 1;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "an event of the upstream's stream is larger than %u KiB",
+             (unsigned)(MAX_EVENT_BYTES >> 10));
+    sl__gw_down_stream_end(r, "upstream_error", "response_too_large", msg);
+    sl_http_request_cancel(&r->up);
+}
