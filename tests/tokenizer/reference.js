@@ -167,6 +167,95 @@ for (const encoding of ['cl100k_base', 'o200k_base']) {
   }
   lines.push(`${total >= 100000 || perKind < 9000 ? 'ok' : 'not ok'} ${lines.filter(l => /^(not )?ok/.test(l)).length + 1} - ${encoding}: ${total} strings in all`);
 }
+
+// Request bodies: sluice's count against the OpenAI cookbook's formula
+// (num_tokens_from_messages, num_tokens_for_tools) computed here with the
+// reference tokenizer; image parts count 85 (detail "low") or 765, as
+// documented in docs/tokens.md.
+function cookbook(enc, body, gpt4o) {
+  const len = (s) => enc.encode_ordinary(s).length;
+  const trimDot = (s) => (s.endsWith('.') ? s.slice(0, -1) : s);
+  let n = 0;
+  for (const m of body.messages) {
+    n += 3;
+    for (const [k, v] of Object.entries(m)) {
+      if (typeof v === 'string') n += len(v) + (k === 'name' ? 1 : 0);
+      else if (k === 'content' && Array.isArray(v))
+        for (const part of v)
+          n += typeof part.text === 'string' ? len(part.text) : part.image_url.detail === 'low' ? 85 : 765;
+    }
+  }
+  n += 3;
+  const tools = body.tools || [];
+  for (const t of tools) {
+    const fn = t.function;
+    n += gpt4o ? 7 : 10;
+    n += len(fn.name + ':' + trimDot(fn.description || ''));
+    const props = Object.entries((fn.parameters && fn.parameters.properties) || {});
+    if (props.length) n += 3;
+    for (const [key, p] of props) {
+      n += 3;
+      if (p.enum) {
+        n -= 3;
+        for (const item of p.enum) n += 3 + len(item);
+      }
+      n += len(`${key}:${p.type}:${trimDot(p.description || '')}`);
+    }
+  }
+  if (tools.length) n += 12;
+  return n;
+}
+const kindNames = Object.keys(kinds);
+const someText = () => kinds[pick(kindNames)]() + (rand() < 0.05 ? '\ud800 lone \udfff' : '');
+function chatBody() {
+  const messages = [];
+  for (let i = 0, n = 1 + int(6); i < n; i++) {
+    const m = { role: pick(['system', 'user', 'assistant', 'tool', 'developer']) };
+    if (rand() < 0.2) {
+      m.content = Array.from({ length: 1 + int(3) }, () => rand() < 0.8 ? { type: 'text', text: someText() }
+        : { type: 'image_url', image_url: { url: 'https://x/y.png', detail: pick(['low', 'high', 'auto']) } });
+    } else m.content = someText();
+    if (rand() < 0.2) m.name = pick(['alice', 'Bob_2', 'tool-x']);
+    messages.push(m);
+  }
+  const body = { model: 'x', messages, temperature: 0.5, max_tokens: 100, stream: rand() < 0.5 };
+  if (rand() < 0.3) {
+    body.tools = Array.from({ length: 1 + int(3) }, (_, i) => {
+      const properties = {};
+      for (let k = 0, n = int(4); k < n; k++) {
+        const p = { type: pick(['string', 'number', 'boolean']), description: pick(['', 'The city.', someText()]) };
+        if (rand() < 0.3) p.enum = Array.from({ length: 1 + int(4) }, () => pick(words));
+        properties[pick(words) + k] = p;
+      }
+      return { type: 'function', function: { name: 'fn_' + i, description: pick(['Gets the weather.', someText(), '']),
+        parameters: { type: 'object', properties } } };
+    });
+  }
+  return body;
+}
+for (const [model, encoding, gpt4o] of [['gpt-4o', 'o200k_base', true], ['gpt-4', 'cl100k_base', false]]) {
+  const enc = tiktoken.get_encoding(encoding);
+  const bodies = Array.from({ length: Math.max(200, perKind / 4) }, chatBody);
+  const input = Buffer.concat(bodies.flatMap((b) => {
+    const text = Buffer.from(JSON.stringify(b, null, rand() < 0.5 ? 1 : 0));
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(text.length);
+    return [len, text];
+  }));
+  const run = spawnSync(dump, ['--request', 'chat/completions', model], { input, maxBuffer: 1 << 30 });
+  let bad = 0, example = '';
+  bodies.forEach((b, i) => {
+    const got = run.status === 0 ? run.stdout.readUInt32LE(8 * i) : -1;
+    const want = cookbook(enc, b, gpt4o);
+    if (got !== want && !bad++) example = `# first mismatch: want ${want} got ${got}: ${JSON.stringify(b).slice(0, 300)}`;
+  });
+  enc.free();
+  lines.push(`${bad ? 'not ok' : 'ok'} ${lines.filter((l) => /^(not )?ok/.test(l)).length + 1} - ${model} chat requests: ${bodies.length - bad}/${bodies.length} counts match the cookbook formula`);
+  if (bad) {
+    lines.push(example);
+    failed++;
+  }
+}
 const count = lines.filter((l) => /^(not )?ok/.test(l)).length;
 console.log(`1..${count}`);
 console.log(lines.join('\n'));

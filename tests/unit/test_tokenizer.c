@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "token/request_tokens.h"
 #include "token/tokenizer.h"
 
 static const struct sl_tok_encoding *enc(enum sl_tok_encoding_id id)
@@ -130,4 +131,59 @@ Test(tokenizer, a_megabyte_piece_round_trips)
     cr_assert_gt(n, 0);
     cr_assert_lt(n, len / 8, "a space run merges into long tokens");
     free(text);
+}
+
+Test(request_tokens, model_encodings)
+{
+    enum sl_tok_encoding_id id;
+    cr_assert_eq(sl_tok_encoding_for_model("gpt-4o-mini", &id), 1);
+    cr_assert_eq(id, SL_TOK_O200K_BASE);
+    cr_assert_eq(sl_tok_encoding_for_model("openai/gpt-4.1", &id), 1);
+    cr_assert_eq(id, SL_TOK_O200K_BASE);
+    cr_assert_eq(sl_tok_encoding_for_model("ft:gpt-3.5-turbo:org::abc", &id), 1);
+    cr_assert_eq(id, SL_TOK_CL100K_BASE);
+    cr_assert_eq(sl_tok_encoding_for_model("gpt-4-turbo", &id), 1);
+    cr_assert_eq(id, SL_TOK_CL100K_BASE);
+    cr_assert_eq(sl_tok_encoding_for_model("text-embedding-3-small", &id), 1);
+    cr_assert_eq(id, SL_TOK_CL100K_BASE);
+    cr_assert_eq(sl_tok_encoding_for_model("claude-sonnet-4", &id), 0, "an estimate");
+    cr_assert_eq(id, SL_TOK_O200K_BASE);
+}
+
+static size_t count(const char *endpoint, const char *model, const char *body, int *exact)
+{
+    return sl_tok_count_request(endpoint, model, body, strlen(body), exact);
+}
+
+Test(request_tokens, endpoints)
+{
+    int exact;
+    /* "Hello world" is 2 tokens in o200k_base: 3 + 1 ("user") + 2, + 3 */
+    cr_assert_eq(count("chat/completions", "gpt-4o",
+                       "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"Hello world\"}]}",
+                       &exact),
+                 9);
+    cr_assert_eq(exact, 1);
+    /* a name costs one more; escapes are decoded before counting */
+    cr_assert_eq(count("chat/completions", "gpt-4o",
+                       "{\"messages\":[{\"role\":\"user\",\"name\":\"a\","
+                       "\"content\":\"Hello\\u0020world\"}]}",
+                       &exact),
+                 9 + 1 + 1);
+    cr_assert_eq(count("completions", "gpt-4o", "{\"prompt\":\"Hello world\"}", &exact), 2);
+    cr_assert_eq(count("embeddings", "gpt-4o",
+                       "{\"input\":[\"Hello world\",\"Hello world\",[1,2,3]]}", &exact),
+                 2 + 2 + 3);
+    /* an image part is an estimate */
+    cr_assert_eq(count("chat/completions", "gpt-4o",
+                       "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                       "\"image_url\":{\"url\":\"x\",\"detail\":\"low\"}}]}]}",
+                       &exact),
+                 3 + 1 + 85 + 3);
+    cr_assert_eq(exact, 0);
+    count("chat/completions", "llama-3", "{\"messages\":[]}", &exact);
+    cr_assert_eq(exact, 0);
+    cr_assert_eq(count("chat/completions", "gpt-4o", "{\"messages\":[]}", &exact), 3);
+    cr_assert_eq(count("chat/completions", "gpt-4o", "{}", &exact), 0);
 }
