@@ -39,8 +39,10 @@ declare -A sources=(
   [pg_url]="src/store/pg_url.c"
   [spool]="src/store/spool.c"
   [url]="src/http/url.c src/gateway/target.c src/http/openai.c src/http/json_scan.c src/http/parser.c"
+  [tokenizer]="src/token/tokenizer.c src/token/pretok.c src/token/ranks.c src/token/unicode_class.c
+    src/token/request_tokens.c src/http/json_walk.c src/core/buf.c build-fuzz/token_ranks.S"
 )
-all=(http_request http_server http_response sse json config pg_url spool url)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
@@ -53,6 +55,16 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
   -Wall -Wextra -Wno-missing-field-initializers -Isrc -Itests/fuzz)
 read -r -a pkg_cflags <<<"$(pkg-config --cflags libuv yaml-0.1 libpq)"
 read -r -a pkg_libs <<<"$(pkg-config --libs libuv yaml-0.1 libpq)"
+
+# The rank tables are compiled in from data/tokenizer/ (as meson does).
+ranks_asm() {
+  sed "s|@RANKS_DIR@|$PWD/data/tokenizer|" src/token/ranks.S.in >"$out/token_ranks.S.new"
+  if cmp -s "$out/token_ranks.S.new" "$out/token_ranks.S"; then
+    rm "$out/token_ranks.S.new"
+  else
+    mv "$out/token_ranks.S.new" "$out/token_ranks.S"
+  fi
+}
 
 build() {
   local t=$1 bin=$out/fuzz_$1
@@ -67,6 +79,7 @@ build() {
   echo "$extra" >"$bin.flags"
 }
 
+ranks_asm
 for t in "${targets[@]}"; do
   if [ -z "${sources[$t]+x}" ]; then
     echo "fuzz: unknown target '$t' (targets: ${all[*]})" >&2

@@ -14,6 +14,9 @@ packages=(
   libhttp-parser-dev libjansson-dev  # reference parsers of the differential tests
 )
 packages+=("$@")
+# node and npm run the reference tokenizer (npm tiktoken) of the tokenizer
+# test and benchmark; a machine may already have them from elsewhere.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,4 +30,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages the tests and benchmarks use as references, pinned by
+# tools/node/package-lock.json.
+if [ ! -f tools/node/node_modules/.package-lock.json ] ||
+  ! cmp -s tools/node/package-lock.json tools/node/node_modules/.sluice-lock; then
+  echo "setup: npm ci in tools/node"
+  (cd tools/node && npm ci --silent --no-audit --no-fund && cp package-lock.json node_modules/.sluice-lock)
 fi

@@ -104,3 +104,56 @@ Test(cli, unknown_command_and_help)
     cr_assert_not_null(strstr(r.out, "--concurrency"));
     e2e_free(&r);
 }
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(cli, tokens_counts_and_refuses_bad_input)
+{
+    const char *text = e2e_path("text.txt"), *body = e2e_path("body.json");
+    write_file(text, "Hello world");
+    write_file(body, "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello "
+                     "world\"}]}");
+    const char *count[] = {"tokens", text, NULL};
+    struct e2e_run r = e2e_run(count);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "2\n");
+    e2e_free(&r);
+    const char *ids[] = {"tokens", "--encoding", "cl100k_base", "--ids", text, NULL};
+    r = e2e_run(ids);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "9906\n1917\n"); /* "Hello", " world" */
+    e2e_free(&r);
+    const char *request[] = {"tokens", "--request", "chat/completions", body, NULL};
+    r = e2e_run(request);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "9\n");
+    e2e_free(&r);
+
+    const char *not_json[] = {"tokens", "--request", "embeddings", text, NULL};
+    r = e2e_run(not_json);
+    cr_assert_eq(r.status, 1);
+    cr_assert_eq(e2e_lines(r.err), 1, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "not valid JSON"), "%s", r.err);
+    e2e_free(&r);
+    const char *bad_encoding[] = {"tokens", "--encoding", "p50k_base", text, NULL};
+    r = e2e_run(bad_encoding);
+    cr_assert_eq(r.status, 2);
+    cr_assert_not_null(strstr(r.err, "unknown encoding 'p50k_base'"), "%s", r.err);
+    e2e_free(&r);
+    const char *bad_endpoint[] = {"tokens", "--request", "images", text, NULL};
+    r = e2e_run(bad_endpoint);
+    cr_assert_eq(r.status, 2);
+    cr_assert_not_null(strstr(r.err, "unknown endpoint 'images'"), "%s", r.err);
+    e2e_free(&r);
+    const char *missing[] = {"tokens", e2e_path("nope.txt"), NULL};
+    r = e2e_run(missing);
+    cr_assert_eq(r.status, 1);
+    cr_assert_not_null(strstr(r.err, "cannot open"), "%s", r.err);
+    e2e_free(&r);
+}
