@@ -22,6 +22,7 @@
 
 #include "core/offload.h"
 #include "http/json_scan.h"
+#include "token/request_tokens.h"
 
 #define COUNT_BATCH     256
 #define COUNT_DELAY_MS  10
@@ -154,21 +155,15 @@ uint64_t sl_recorder_spooled(const struct sl_recorder *rec)
 
 /* ---- token counting ------------------------------------------------------ */
 
-/* Prompt tokens: a rough count (one token per four bytes of the body's
- * text), but the work is where it belongs. */
+/* Prompt tokens, counted as OpenAI bills them (token/request_tokens.c,
+ * docs/tokens.md): CPU work, so on the thread pool, never on the loop. */
 static void count_tokens(struct sl_recorder_item *item)
 {
-    size_t text = 0;
-    int in_string = 0;
-    const char *b = item->body;
-    for (size_t i = 0; i < item->body_len; i++) {
-        char c = b[i];
-        if (c == '"' && (i == 0 || b[i - 1] != '\\'))
-            in_string = !in_string;
-        else if (in_string)
-            text++;
-    }
-    item->row.prompt_tokens_counted = (unsigned)((text + 3) / 4);
+    const struct sl_gw_log_row *row = &item->row;
+    if (!item->body || !row->endpoint || !row->model)
+        return;
+    item->row.prompt_tokens_counted =
+        (unsigned)sl_tok_count_request(row->endpoint, row->model, item->body, item->body_len, NULL);
 }
 
 /* Runs on a pool thread: the batch list belongs to the job until done. */

@@ -65,6 +65,10 @@ Test(serve_store, a_store_that_falls_behind_spools_and_drops_nothing)
     cr_assert_eq(e2e_sql_int(db_path, "SELECT count(DISTINCT metadata ->> 'id') FROM requests"), N);
     cr_assert_eq(e2e_sql_int(db_path, "SELECT count(*) FROM requests WHERE status = 'succeeded'"),
                  N);
+    /* prompt tokens counted as OpenAI bills them: 3 + "user" + "hello" + 3 */
+    cr_assert_eq(e2e_sql_int(db_path, "SELECT count(*) FROM requests"
+                                      " WHERE metadata ->> 'prompt_tokens_counted' = 8"),
+                 N);
     cr_assert(!e2e_exists(e2e_path("serve.db.spool")), "the spool was left behind");
     char *err = e2e_slurp(e2e_path("serve.err"));
     char expect[64];

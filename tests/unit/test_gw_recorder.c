@@ -48,7 +48,7 @@ struct fixture {
 };
 
 static int dones;
-static const char body[] = "{\"messages\":[{\"content\":\"abcdefgh\"}]}";
+static const char body[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"Hello world\"}]}";
 
 static void on_store_closed(struct sl_store *store, int status, void *arg)
 {
@@ -101,9 +101,10 @@ static struct sl_gw_log_row row_for(const char *id)
 
 static void count_done(struct sl_recorder_item *item)
 {
-    /* the prompt was counted before the row was recorded: 23 bytes of
-     * string text, one token per four */
-    cr_assert_eq(item->row.prompt_tokens_counted, 6);
+    /* the prompt was counted before the row was recorded, as OpenAI bills
+     * it (docs/tokens.md): 3 per message + "user" (1) + "Hello world" (2)
+     * + 3 for the reply's priming */
+    cr_assert_eq(item->row.prompt_tokens_counted, 9);
     dones++;
 }
 
@@ -184,7 +185,7 @@ Test(gw_recorder, rows_wait_in_order_while_the_store_is_full_and_close_waits_for
         else
             snprintf(want, sizeof(want), "item%d", i - ROWS);
         cr_assert_str_eq((const char *)sqlite3_column_text(st, 1), want);
-        cr_assert_eq(sqlite3_column_int(st, 2), i < ROWS ? 0 : 6);
+        cr_assert_eq(sqlite3_column_int(st, 2), i < ROWS ? 0 : 9);
     }
     cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
