@@ -138,7 +138,7 @@ struct gw_req {
     struct sl_rng rng;
 
     struct sl_http_request up;
-    struct sl_http_field up_headers[4];
+    struct sl_http_header up_headers[4];
     int up_active, up_status;
     double retry_after_ms;
     struct sl_buf resp;
@@ -630,12 +630,13 @@ static void on_sse_event(void *arg, const struct sl_sse_event *ev)
 }
 
 static void on_up_headers(struct sl_http_request *up, int status,
-                          const struct sl_http_field *headers, size_t n)
+                          const struct sl_http_header *headers, size_t n)
 {
     struct gw_req *r = up->data;
     r->up_status = status;
     r->retry_after_ms = -1;
-    const char *ra = sl_http_field_get(headers, n, "retry-after");
+    const struct sl_str *rav = sl_http_header_get(headers, n, "retry-after");
+    const char *ra = rav ? rav->ptr : NULL; /* NUL-terminated in on_headers */
     if (ra) {
         char *end;
         double s = strtod(ra, &end);
@@ -778,11 +779,14 @@ static void start_attempt(struct sl_retrier *rt)
     r->too_large = 0;
     r->paused = 0;
     size_t nh = 0;
-    r->up_headers[nh++] = (struct sl_http_field){"Content-Type", "application/json"};
+    static const struct sl_http_header json =
+        SL_HTTP_HEADER_LIT("Content-Type", "application/json");
+    static const struct sl_http_header sse = SL_HTTP_HEADER_LIT("Accept", "text/event-stream");
+    r->up_headers[nh++] = json;
     if (r->stream)
-        r->up_headers[nh++] = (struct sl_http_field){"Accept", "text/event-stream"};
+        r->up_headers[nh++] = sse;
     if (d->target.authorization)
-        r->up_headers[nh++] = (struct sl_http_field){"Authorization", d->target.authorization};
+        r->up_headers[nh++] = d->target.auth_header;
     double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
     if (left_ms < 1)
         left_ms = 1;

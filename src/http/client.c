@@ -509,33 +509,12 @@ static void deliver_headers(struct sl_http_xfer *x)
     x->headers_done = 1;
     if (req->on_headers == NULL)
         return;
-    size_t max = 1;
-    for (size_t i = 0; i < x->hdr.len; i++)
-        max += x->hdr.ptr[i] == '\n';
-    struct sl_http_field *h = malloc(max * sizeof(*h));
+    struct sl_http_header *h = malloc(sl_http_head_lines(x->hdr.ptr, x->hdr.len) * sizeof(*h));
     if (h == NULL) {
         xfer_abort(x, SL_E_BAD_GATEWAY, "out of memory for response headers");
         return;
     }
-    size_t n = 0;
-    char *p = x->hdr.ptr, *end = p ? p + x->hdr.len : p;
-    while (p && p < end) {
-        char *eol = memchr(p, '\n', (size_t)(end - p));
-        char *next = eol ? eol + 1 : end;
-        char *stop = eol ? eol : end;
-        while (stop > p && (stop[-1] == '\r' || stop[-1] == ' ' || stop[-1] == '\t'))
-            stop--;
-        *stop = '\0';
-        char *colon = memchr(p, ':', (size_t)(stop - p));
-        if (colon) { /* else an obsolete folded line: dropped */
-            *colon = '\0';
-            char *value = colon + 1;
-            while (*value == ' ' || *value == '\t')
-                value++;
-            h[n++] = (struct sl_http_field){p, value};
-        }
-        p = next;
-    }
+    size_t n = x->hdr.ptr ? sl_http_split_head(x->hdr.ptr, x->hdr.len, h) : 0;
     req->on_headers(req, x->status, h, n);
     free(h);
 }
@@ -678,15 +657,16 @@ void sl_http_client_close(struct sl_http_client *c, sl_http_client_close_cb cb, 
 }
 
 /* "Name: value" for curl_slist_append, which copies it. */
-static int add_header(struct curl_slist **list, const char *name, const char *value)
+static int add_header(struct curl_slist **list, const struct sl_http_header *f)
 {
-    size_t nl = strlen(name), vl = strlen(value);
+    size_t nl = f->name.len, vl = f->value.len;
     char small[256], *line = nl + vl + 3 <= sizeof(small) ? small : malloc(nl + vl + 3);
     if (line == NULL)
         return UV_ENOMEM;
-    memcpy(line, name, nl);
+    memcpy(line, f->name.ptr, nl);
     memcpy(line + nl, ": ", 2);
-    memcpy(line + nl + 2, value, vl + 1);
+    memcpy(line + nl + 2, f->value.ptr, vl);
+    line[nl + 2 + vl] = '\0';
     struct curl_slist *l = curl_slist_append(*list, line);
     if (line != small)
         free(line);
@@ -727,7 +707,7 @@ static int setup_easy(struct sl_http_xfer *x, const struct sl_http_request *req)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method); /* also a GET with a body */
     int rc = 0;
     for (size_t i = 0; i < req->n_headers && rc == 0; i++)
-        rc = add_header(&x->req_headers, req->headers[i].name, req->headers[i].value);
+        rc = add_header(&x->req_headers, &req->headers[i]);
     /* No "Expect: 100-continue" round trip before a large body. */
     struct curl_slist *l = rc == 0 ? curl_slist_append(x->req_headers, "Expect:") : NULL;
     if (l)
@@ -821,12 +801,4 @@ void sl_http_request_resume(struct sl_http_request *req)
         return;
     x->resume_pending = 1;
     defer(x);
-}
-
-const char *sl_http_field_get(const struct sl_http_field *headers, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcasecmp(headers[i].name, name) == 0)
-            return headers[i].value;
-    return NULL;
 }

@@ -9,17 +9,11 @@
 #include <stdint.h>
 
 #include "core/errclass.h"
+#include "http/header.h"
 
 struct sl_http_xfer;     /* private: one request in flight (libcurl) */
 struct sl_upstream_xfer; /* private: one request in flight (http/upstream.h) */
 struct sl_http_request;
-
-/* A header. In a request both strings are the caller's; in on_headers they
- * are NUL-terminated, trimmed, and valid only during the callback. */
-struct sl_http_field {
-    const char *name;
-    const char *value;
-};
 
 struct sl_http_result {
     enum sl_err err;        /* SL_OK when a complete response arrived, whatever its status */
@@ -37,8 +31,10 @@ struct sl_http_result {
  * same bytes are delivered again after sl_http_request_resume(). */
 #define SL_HTTP_PAUSE 1
 
+/* The response's fields (the one header type, http/header.h): trimmed,
+ * NUL-terminated, and valid only during the callback. */
 typedef void (*sl_http_headers_cb)(struct sl_http_request *req, int status,
-                                   const struct sl_http_field *headers, size_t n);
+                                   const struct sl_http_header *headers, size_t n);
 /* Returns 0 (consumed) or SL_HTTP_PAUSE (not consumed). */
 typedef int (*sl_http_body_cb)(struct sl_http_request *req, const char *data, size_t len);
 /* The last callback of a request; from its start on the request struct is
@@ -48,9 +44,9 @@ typedef void (*sl_http_done_cb)(struct sl_http_request *req, const struct sl_htt
 struct sl_http_request {
     /* Set by the caller; read by sl_http_request_start and, for body and
      * headers, kept in use until on_done: keep them alive until then. */
-    const char *method; /* NULL: "POST" with a body, else "GET" */
-    const char *url;    /* http:// or https:// */
-    const struct sl_http_field *headers;
+    const char *method;                   /* NULL: "POST" with a body, else "GET" */
+    const char *url;                      /* http:// or https:// */
+    const struct sl_http_header *headers; /* the caller's bytes */
     size_t n_headers;
     const char *body;
     size_t body_len;
@@ -65,8 +61,5 @@ struct sl_http_request {
     struct sl_http_xfer *xfer;      /* private: non-NULL from start to on_done (libcurl) */
     struct sl_upstream_xfer *uxfer; /* private: the same, for a request the lean client runs */
 };
-
-/* The value of the first header called `name` (case-insensitive), or NULL. */
-const char *sl_http_field_get(const struct sl_http_field *headers, size_t n, const char *name);
 
 #endif

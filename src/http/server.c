@@ -82,7 +82,8 @@ struct conn {
     char *buf;
     size_t len, cap, pos;
     size_t head_len;
-    char *hbuf; /* the parsed head's bytes: never moves while a request is open */
+    size_t head_checked; /* of a head still incomplete: bytes found good (parser.h) */
+    char *hbuf;          /* the parsed head's bytes: never moves while a request is open */
     size_t hcap;
     struct sl_chunked chunked;
     enum conn_state state;
@@ -234,6 +235,7 @@ static void flush_then_close(struct conn *c, unsigned ms)
     c->linger = 0; /* nothing more will be read */
     c->len = c->pos = 0;
     c->head_len = 0;
+    c->head_checked = 0;
     memset(&c->req.head, 0, sizeof(c->req.head));
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -449,6 +451,7 @@ static void finish_request(struct conn *c)
     memset(&c->req, 0, sizeof(c->req));
     c->req.conn = c;
     c->head_len = 0;
+    c->head_checked = 0;
     memset(&c->chunked, 0, sizeof(c->chunked));
     c->continue_sent = 0;
     if (c->close_after_write) {
@@ -790,7 +793,7 @@ static void process(struct conn *c)
             arm_timer(c);
         }
         if (c->head_len == 0) {
-            int rc = sl_http_parse_request(start, avail, &c->req.head);
+            int rc = sl_http_parse_request_more(start, avail, &c->req.head, &c->head_checked);
             if (rc == SL_HTTP_INCOMPLETE) {
                 if (avail > cfg->max_header_bytes)
                     reject(c, 431, "header_too_large", "request headers are too large");

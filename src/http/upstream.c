@@ -58,7 +58,7 @@
 
 #include "core/list.h"
 #include "core/buf.h"
-#include "http/parser.h"
+#include "http/header.h"
 #include "http/resp.h"
 #include "http/url.h"
 
@@ -388,33 +388,13 @@ static void deliver_headers(struct sl_upstream_xfer *x, char *block, size_t len)
     x->status = x->resp.status;
     if (req->on_headers == NULL)
         return;
-    size_t max = 0;
-    for (const char *q = block; (q = memchr(q, '\n', (size_t)(block + len - q))) != NULL; q++)
-        max++;
-    struct sl_http_field small[32], *f = small;
+    size_t max = sl_http_head_lines(block, len);
+    struct sl_http_header small[32], *f = small;
     if (max > sizeof(small) / sizeof(small[0]) && (f = malloc(max * sizeof(*f))) == NULL) {
         xfer_fail(x, SL_E_BAD_GATEWAY, "out of memory for response headers");
         return;
     }
-    size_t n = 0;
-    char *p = block, *end = block + len, *eol;
-    while (p < end && (eol = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        char *stop = eol;
-        while (stop > p && (stop[-1] == '\r' || stop[-1] == ' ' || stop[-1] == '\t'))
-            stop--;
-        *stop = '\0';
-        char *colon = memchr(p, ':', (size_t)(stop - p));
-        if (stop - p >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-            n = 0; /* a status line starts a block: an interim 1xx one, or the final */
-        } else if (colon) {
-            *colon = '\0';
-            char *value = colon + 1;
-            while (*value == ' ' || *value == '\t')
-                value++;
-            f[n++] = (struct sl_http_field){p, value};
-        }
-        p = eol + 1;
-    }
+    size_t n = sl_http_split_head(block, len, f);
     req->on_headers(req, x->status, n ? f : NULL, n); /* NULL for none: gcc -O3 warns */
     if (f != small)
         free(f);
@@ -838,19 +818,10 @@ static struct origin *origin_get(struct sl_upstream_pool *p, const struct sl_url
 
 /* ---- the request head --------------------------------------------------- */
 
-static int is_token(const char *s)
+/* A field value we can send: no CR or LF (no header injection). */
+static int is_value(struct sl_str v)
 {
-    if (*s == '\0')
-        return 0;
-    for (; *s; s++)
-        if (!sl_http_is_tchar((unsigned char)*s))
-            return 0;
-    return 1;
-}
-
-static int is_value(const char *s)
-{
-    return strpbrk(s, "\r\n") == NULL;
+    return memchr(v.ptr, '\r', v.len) == NULL && memchr(v.ptr, '\n', v.len) == NULL;
 }
 
 static size_t put(char *out, size_t at, const char *s, size_t n)
@@ -875,15 +846,14 @@ static size_t format_head(char *out, const struct sl_http_request *req, const ch
     at = put(out, at, u->target, u->target_len);
     at = put(out, at, " HTTP/1.1\r\n", 11);
     for (size_t i = 0; i < req->n_headers; i++) {
-        const struct sl_http_field *h = &req->headers[i];
-        if (strcasecmp(h->name, "content-length") == 0 ||
-            strcasecmp(h->name, "transfer-encoding") == 0)
+        const struct sl_http_header *h = &req->headers[i];
+        if (sl_str_ieq(h->name, "content-length") || sl_str_ieq(h->name, "transfer-encoding"))
             continue;
-        if (strcasecmp(h->name, "host") == 0)
+        if (sl_str_ieq(h->name, "host"))
             own_host = 0;
-        at = put(out, at, h->name, strlen(h->name));
+        at = put(out, at, h->name.ptr, h->name.len);
         at = put(out, at, ": ", 2);
-        at = put(out, at, h->value, strlen(h->value));
+        at = put(out, at, h->value.ptr, h->value.len);
         at = put(out, at, "\r\n", 2);
     }
     if (own_host) {
@@ -903,12 +873,12 @@ static size_t format_head(char *out, const struct sl_http_request *req, const ch
 /* Why the request cannot be sent as given, or NULL. */
 static const char *check_request(const struct sl_http_request *req, const char *method)
 {
-    if (!is_token(method))
+    if (!sl_http_is_token((struct sl_str){method, strlen(method)}))
         return "malformed method";
     if (req->body_len > UINT32_MAX)
         return "request body too large"; /* uv_buf_t lengths are unsigned */
     for (size_t i = 0; i < req->n_headers; i++)
-        if (!is_token(req->headers[i].name) || !is_value(req->headers[i].value))
+        if (!sl_http_is_token(req->headers[i].name) || !is_value(req->headers[i].value))
             return "malformed request header";
     return NULL;
 }

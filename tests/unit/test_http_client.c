@@ -112,14 +112,15 @@ struct call {
     int then_restarted;
 };
 
-static void on_headers(struct sl_http_request *req, int status, const struct sl_http_field *h,
+static void on_headers(struct sl_http_request *req, int status, const struct sl_http_header *h,
                        size_t n)
 {
     struct call *c = req->data;
     c->header_calls++;
     c->status = status;
     c->nheaders = (int)n;
-    const char *v = sl_http_field_get(h, n, "x-test");
+    const struct sl_str *sv = sl_http_header_get(h, n, "x-test");
+    const char *v = sv ? sv->ptr : NULL;
     if (v)
         snprintf(c->x_test, sizeof(c->x_test), "%s", v);
     if (c->cancel_in_headers) {
@@ -229,7 +230,8 @@ Test(SUITE, post_sends_method_headers_and_body_without_expect)
     start_all(NULL);
     static char body[3000];
     memset(body, 'p', sizeof(body) - 1);
-    struct sl_http_field hdrs[] = {{"Content-Type", "application/json"}, {"X-Custom", "42"}};
+    struct sl_http_header hdrs[] = {SL_HTTP_HEADER_LIT("Content-Type", "application/json"),
+                                    SL_HTTP_HEADER_LIT("X-Custom", "42")};
     struct call c;
     call_init(&c, "/ok");
     c.req.body = body;

@@ -121,16 +121,18 @@ struct call {
     void (*then)(struct call *);
 };
 
-static void on_headers(struct sl_http_request *req, int status, const struct sl_http_field *h,
+static void on_headers(struct sl_http_request *req, int status, const struct sl_http_header *h,
                        size_t n)
 {
     struct call *c = req->data;
     c->header_calls++;
     c->status = status;
     c->nheaders = (int)n;
-    const char *v = sl_http_field_get(h, n, "x-split");
+    const struct sl_str *sv = sl_http_header_get(h, n, "x-split");
+    const char *v = sv ? sv->ptr : NULL;
     snprintf(c->x_split, sizeof(c->x_split), "%s", v ? v : "");
-    v = sl_http_field_get(h, n, "x-h39");
+    sv = sl_http_header_get(h, n, "x-h39");
+    v = sv ? sv->ptr : NULL;
     snprintf(c->x_h39, sizeof(c->x_h39), "%s", v ? v : "");
 }
 
@@ -686,8 +688,9 @@ Test(upstream, the_request_head_and_body_as_sent)
     start_all(NULL);
     static char body[3000];
     memset(body, 'p', sizeof(body) - 1);
-    struct sl_http_field hdrs[] = {
-        {"Content-Type", "application/json"}, {"X-Custom", "42"}, {"Content-Length", "1"}};
+    struct sl_http_header hdrs[] = {SL_HTTP_HEADER_LIT("Content-Type", "application/json"),
+                                    SL_HTTP_HEADER_LIT("X-Custom", "42"),
+                                    SL_HTTP_HEADER_LIT("Content-Length", "1")};
     struct call c;
     call_init(&c, "/ok#fragment");
     c.req.body = body;
@@ -709,7 +712,7 @@ Test(upstream, the_request_head_and_body_as_sent)
     call_release(&c);
 
     /* A GET has no body and no length; the caller's Host replaces ours. */
-    struct sl_http_field host_hdr[] = {{"Host", "api.example"}};
+    struct sl_http_header host_hdr[] = {SL_HTTP_HEADER_LIT("Host", "api.example")};
     call_init(&c, "/ok");
     c.req.headers = host_hdr;
     c.req.n_headers = 1;
@@ -724,7 +727,7 @@ Test(upstream, the_request_head_and_body_as_sent)
     call_release(&c);
 
     /* What cannot be sent ends in on_done, from the loop. */
-    struct sl_http_field bad[] = {{"X-Evil", "a\r\nInjected: 1"}};
+    struct sl_http_header bad[] = {SL_HTTP_HEADER_LIT("X-Evil", "a\r\nInjected: 1")};
     call_init(&c, "/ok");
     c.req.headers = bad;
     c.req.n_headers = 1;
