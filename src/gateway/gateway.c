@@ -793,6 +793,7 @@ static void start_attempt(struct sl_retrier *rt)
     r->up = (struct sl_http_request){
         .method = "POST",
         .url = d->target.url[r->ep],
+        .route = r->dep->route[r->ep],
         .headers = r->up_headers,
         .n_headers = nh,
         .body = r->up_body ? r->up_body : r->body,
@@ -1432,6 +1433,17 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     rc = sl_http_client_new(loop, &copts, &gw->client);
     if (rc != 0) {
         snprintf(err, err_size, "cannot start the HTTP client: %s", uv_strerror(rc));
+        goto fail;
+    }
+    /* each deployment's transport and origin, once (http/client.h) */
+    for (size_t i = 0; i < gw->router.ndeps && rc == 0; i++) {
+        struct sl_gw_dep *dep = &gw->router.deps[i];
+        for (int ep = 0; ep < SL_OAI__COUNT && rc == 0; ep++)
+            rc = sl_http_client_route(gw->client, dep->cfg->target.url[ep], &dep->route[ep]);
+    }
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot resolve the deployments' URLs: %s", uv_strerror(rc));
+        sl_http_client_close(gw->client, NULL, NULL);
         goto fail;
     }
     rc = sl_http_server_new(loop, &scfg, handle, gw, &gw->server);

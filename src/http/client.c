@@ -73,6 +73,7 @@ struct sl_http_client {
     sl_http_client_close_cb close_cb;
     void *close_arg;
     struct sl_upstream_pool *lean; /* http:// requests; NULL until the first */
+    struct sl_http_route *routes;  /* made by sl_http_client_route, freed with the client */
     struct sl_upstream_opts lean_opts;
     int http_via_libcurl;
 };
@@ -102,6 +103,12 @@ static void maybe_free_client(struct sl_http_client *c)
         return;
     sl_http_client_close_cb cb = c->close_cb;
     void *arg = c->close_arg;
+    while (c->routes) {
+        struct sl_http_route *r = c->routes;
+        c->routes = r->next;
+        free((char *)r->url);
+        free(r);
+    }
     free(c->fd_events);
     free(c);
     if (cb)
@@ -681,7 +688,7 @@ static int setup_easy(struct sl_http_xfer *x, const struct sl_http_request *req)
     CURL *e = x->easy;
     const char *method = req->method ? req->method : req->body ? "POST" : "GET";
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_URL, req->route ? req->route->url : req->url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* upstreams are reached directly, whatever the env */
@@ -718,7 +725,7 @@ static int setup_easy(struct sl_http_xfer *x, const struct sl_http_request *req)
     return rc;
 }
 
-static int start_lean(struct sl_http_client *c, struct sl_http_request *req)
+static int lean_pool(struct sl_http_client *c)
 {
     if (c->lean == NULL) {
         int rc = sl_upstream_new(c->loop, &c->lean_opts, &c->lean);
@@ -726,18 +733,55 @@ static int start_lean(struct sl_http_client *c, struct sl_http_request *req)
             return rc;
         c->handles++; /* until lean_closed */
     }
-    return sl_upstream_start(c->lean, req);
+    return 0;
+}
+
+static int start_lean(struct sl_http_client *c, struct sl_http_request *req)
+{
+    int rc = lean_pool(c);
+    return rc != 0 ? rc : sl_upstream_start(c->lean, req);
+}
+
+/* Whether a URL is the lean client's: http:// unless told otherwise. */
+static int is_lean(const struct sl_http_client *c, const char *url)
+{
+    return !c->http_via_libcurl && strncasecmp(url, "http://", 7) == 0;
+}
+
+int sl_http_client_route(struct sl_http_client *c, const char *url,
+                         const struct sl_http_route **out)
+{
+    if (c->closing)
+        return UV_ESHUTDOWN;
+    struct sl_http_route *r = calloc(1, sizeof(*r));
+    char *copy = strdup(url);
+    int rc = UV_ENOMEM;
+    if (r == NULL || copy == NULL)
+        goto fail;
+    r->url = copy;
+    r->lean = is_lean(c, url);
+    if (r->lean && ((rc = lean_pool(c)) != 0 || (rc = sl_upstream_route(c->lean, r)) != 0))
+        goto fail;
+    r->next = c->routes;
+    c->routes = r;
+    *out = r;
+    return 0;
+
+fail:
+    free(copy);
+    free(r);
+    return rc;
 }
 
 int sl_http_request_start(struct sl_http_client *c, struct sl_http_request *req)
 {
-    if (req->url == NULL || req->on_done == NULL)
+    if ((req->url == NULL && req->route == NULL) || req->on_done == NULL)
         return UV_EINVAL;
     if (req->xfer || req->uxfer)
         return UV_EBUSY;
     if (c->closing)
         return UV_ESHUTDOWN;
-    if (!c->http_via_libcurl && strncasecmp(req->url, "http://", 7) == 0)
+    if (req->route ? req->route->lean : is_lean(c, req->url))
         return start_lean(c, req);
     int rc = UV_ENOMEM;
     struct sl_http_xfer *x = calloc(1, sizeof(*x));

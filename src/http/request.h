@@ -11,9 +11,24 @@
 #include "core/errclass.h"
 #include "http/header.h"
 
-struct sl_http_xfer;     /* private: one request in flight (libcurl) */
-struct sl_upstream_xfer; /* private: one request in flight (http/upstream.h) */
+struct sl_http_xfer;       /* private: one request in flight (libcurl) */
+struct sl_upstream_xfer;   /* private: one request in flight (http/upstream.h) */
+struct sl_upstream_origin; /* private: a host:port of the lean client, with its connections */
 struct sl_http_request;
+
+/* A request URL resolved once, at start-up (sl_http_client_route, or
+ * sl_upstream_route for the lean client on its own): which client runs it
+ * and, for the lean one, its origin (with its connection pool) and the
+ * request target, so that a request started with it neither checks the
+ * scheme nor parses the URL nor looks its origin up. Made and owned by a
+ * client; valid until that client is closed. Read-only for everyone else. */
+struct sl_http_route {
+    const char *url;                   /* NUL-terminated */
+    int lean;                          /* 1: the lean http:// client, 0: libcurl */
+    struct sl_upstream_origin *origin; /* lean: where it goes */
+    struct sl_str target;              /* lean: path and query for the request line, into url */
+    struct sl_http_route *next;        /* the owner's list */
+};
 
 struct sl_http_result {
     enum sl_err err;        /* SL_OK when a complete response arrived, whatever its status */
@@ -44,8 +59,9 @@ typedef void (*sl_http_done_cb)(struct sl_http_request *req, const struct sl_htt
 struct sl_http_request {
     /* Set by the caller; read by sl_http_request_start and, for body and
      * headers, kept in use until on_done: keep them alive until then. */
-    const char *method;                   /* NULL: "POST" with a body, else "GET" */
-    const char *url;                      /* http:// or https:// */
+    const char *method;                /* NULL: "POST" with a body, else "GET" */
+    const char *url;                   /* http:// or https://; or NULL with a route */
+    const struct sl_http_route *route; /* optional: url resolved at start-up; then url is unused */
     const struct sl_http_header *headers; /* the caller's bytes */
     size_t n_headers;
     const char *body;

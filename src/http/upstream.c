@@ -69,7 +69,7 @@
 
 enum conn_state { C_RESOLVING, C_CONNECTING, C_OPEN, C_CLOSING };
 
-struct origin {
+struct sl_upstream_origin {
     struct sl_list node; /* in pool->origins */
     struct sl_upstream_pool *pool;
     uv_getaddrinfo_t gai;
@@ -91,7 +91,7 @@ struct conn {
     uv_connect_t connect_req;
     uv_write_t write_req;
     struct sl_upstream_pool *pool;
-    struct origin *origin;
+    struct sl_upstream_origin *origin;
     struct sl_upstream_xfer *x; /* the request on it; NULL while idle */
     struct sl_list node;        /* in origin->idle or origin->waiting */
     struct sl_list lru;         /* in pool->idle_conns while idle */
@@ -123,7 +123,7 @@ struct sl_upstream_pool {
 struct sl_upstream_xfer {
     struct sl_upstream_pool *pool;
     struct sl_http_request *req;
-    struct origin *origin;
+    struct sl_upstream_origin *origin;
     struct conn *conn;       /* NULL only before a connection was found, or failing without one */
     struct sl_list node;     /* in pool->xfers */
     struct sl_list deferred; /* in pool->deferred, or unlinked */
@@ -293,7 +293,7 @@ static void on_conn_timer(uv_timer_t *t)
         conn_arm(c, xfer_next_due(x));
 }
 
-static struct conn *conn_new(struct sl_upstream_pool *p, struct origin *o)
+static struct conn *conn_new(struct sl_upstream_pool *p, struct sl_upstream_origin *o)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -313,7 +313,7 @@ static struct conn *conn_new(struct sl_upstream_pool *p, struct origin *o)
 /* Puts a connection whose response ended on its origin's stack. */
 static void conn_idle(struct conn *c);
 
-static struct conn *idle_take(struct origin *o)
+static struct conn *idle_take(struct sl_upstream_origin *o)
 {
     if (sl_list_empty(&o->idle))
         return NULL;
@@ -631,7 +631,7 @@ static void conn_send(struct conn *c)
 static void connect_failed(struct conn *c, int err)
 {
     struct sl_upstream_xfer *x = c->x;
-    struct origin *o = c->origin;
+    struct sl_upstream_origin *o = c->origin;
     if (++x->addr_tries < o->naddrs) {
         xfer_reconnect(x, (c->addr + 1) % o->naddrs); /* the name's next address */
         return;
@@ -661,7 +661,7 @@ static void on_connect(uv_connect_t *req, int status)
 
 static void conn_connect(struct conn *c)
 {
-    struct origin *o = c->origin;
+    struct sl_upstream_origin *o = c->origin;
     c->state = C_CONNECTING;
     c->pool->stats.connects++;
     uv_tcp_nodelay(&c->tcp, 1); /* applied when connect creates the socket */
@@ -671,7 +671,7 @@ static void conn_connect(struct conn *c)
         connect_failed(c, r);
 }
 
-static void resolve_failed(struct origin *o, int err)
+static void resolve_failed(struct sl_upstream_origin *o, int err)
 {
     struct sl_list *n;
     while ((n = sl_list_pop_front(&o->waiting)) != NULL) {
@@ -682,7 +682,7 @@ static void resolve_failed(struct origin *o, int err)
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
-    struct origin *o = sl_container_of(req, struct origin, gai);
+    struct sl_upstream_origin *o = sl_container_of(req, struct sl_upstream_origin, gai);
     struct sl_upstream_pool *p = o->pool;
     o->resolving = 0;
     p->ngai--;
@@ -711,7 +711,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static void conn_open(struct conn *c)
 {
-    struct origin *o = c->origin;
+    struct sl_upstream_origin *o = c->origin;
     struct sl_upstream_pool *p = c->pool;
     if (o->naddrs > 0 && (o->numeric || now_ms() < o->expires_ms)) {
         conn_connect(c);
@@ -783,16 +783,16 @@ static const char *parse_url(const char *s, struct sl_url *u)
     return sl_url_parse(s, u);
 }
 
-static struct origin *origin_get(struct sl_upstream_pool *p, const struct sl_url *u)
+static struct sl_upstream_origin *origin_get(struct sl_upstream_pool *p, const struct sl_url *u)
 {
     for (struct sl_list *n = p->origins.next; n != &p->origins; n = n->next) {
-        struct origin *o = sl_container_of(n, struct origin, node);
+        struct sl_upstream_origin *o = sl_container_of(n, struct sl_upstream_origin, node);
         if (o->port == u->port && strncasecmp(o->host, u->host, u->host_len) == 0 &&
             o->host[u->host_len] == '\0')
             return o;
     }
     /* host, then "[host]:port" at most */
-    struct origin *o = calloc(1, sizeof(*o) + 2 * u->host_len + 12);
+    struct sl_upstream_origin *o = calloc(1, sizeof(*o) + 2 * u->host_len + 12);
     if (o == NULL)
         return NULL;
     o->pool = p;
@@ -835,15 +835,15 @@ static size_t put(char *out, size_t at, const char *s, size_t n)
  * Content-Length and Transfer-Encoding are ours: the caller's are dropped;
  * a caller's Host replaces ours. */
 static size_t format_head(char *out, const struct sl_http_request *req, const char *method,
-                          const struct sl_url *u, const struct origin *o)
+                          struct sl_str target, const struct sl_upstream_origin *o)
 {
     size_t at = 0;
     int own_host = 1;
     at = put(out, at, method, strlen(method));
     at = put(out, at, " ", 1);
-    if (u->target_len == 0 || u->target[0] != '/')
+    if (target.len == 0 || target.ptr[0] != '/')
         at = put(out, at, "/", 1);
-    at = put(out, at, u->target, u->target_len);
+    at = put(out, at, target.ptr, target.len);
     at = put(out, at, " HTTP/1.1\r\n", 11);
     for (size_t i = 0; i < req->n_headers; i++) {
         const struct sl_http_header *h = &req->headers[i];
@@ -913,7 +913,7 @@ static void pool_closed(uv_handle_t *h)
     struct sl_upstream_pool *p = h->data;
     struct sl_list *n;
     while ((n = sl_list_pop_front(&p->origins)) != NULL)
-        free(sl_container_of(n, struct origin, node));
+        free(sl_container_of(n, struct sl_upstream_origin, node));
     void (*cb)(void *) = p->close_cb;
     void *arg = p->close_arg;
     free(p);
@@ -942,30 +942,48 @@ void sl_upstream_close(struct sl_upstream_pool *p, void (*cb)(void *arg), void *
     while (!sl_list_empty(&p->idle_conns))
         conn_close(sl_container_of(p->idle_conns.next, struct conn, lru));
     for (struct sl_list *n = p->origins.next; n != &p->origins; n = n->next) {
-        struct origin *o = sl_container_of(n, struct origin, node);
+        struct sl_upstream_origin *o = sl_container_of(n, struct sl_upstream_origin, node);
         if (o->resolving)
             uv_cancel((uv_req_t *)&o->gai); /* else its callback comes when it is done */
     }
     pool_maybe_free(p);
 }
 
+int sl_upstream_route(struct sl_upstream_pool *p, struct sl_http_route *r)
+{
+    struct sl_url u;
+    if (parse_url(r->url, &u) != NULL)
+        return UV_EINVAL;
+    r->lean = 1;
+    r->origin = origin_get(p, &u);
+    r->target = (struct sl_str){u.target, u.target_len};
+    return r->origin ? 0 : UV_ENOMEM;
+}
+
 int sl_upstream_start(struct sl_upstream_pool *p, struct sl_http_request *req)
 {
-    if (req->url == NULL || req->on_done == NULL)
+    if ((req->url == NULL && req->route == NULL) || req->on_done == NULL)
         return UV_EINVAL;
     if (req->uxfer || req->xfer)
         return UV_EBUSY;
     if (p->closing)
         return UV_ESHUTDOWN;
     const char *method = req->method ? req->method : req->body ? "POST" : "GET";
+    struct sl_upstream_origin *o = NULL;
+    struct sl_str target = {NULL, 0};
+    const char *bad = NULL;
     struct sl_url u;
-    const char *bad = parse_url(req->url, &u);
+    if (req->route) {
+        o = req->route->origin; /* resolved at start-up */
+        target = req->route->target;
+    } else if ((bad = parse_url(req->url, &u)) == NULL) {
+        target = (struct sl_str){u.target, u.target_len};
+    }
     if (bad == NULL)
         bad = check_request(req, method);
-    struct origin *o = NULL;
-    if (bad == NULL && (o = origin_get(p, &u)) == NULL)
+    if (bad == NULL && o == NULL && (o = origin_get(p, &u)) == NULL)
         return UV_ENOMEM;
-    size_t out_len = bad ? 0 : format_head(NULL, req, method, &u, o);
+    size_t out_len = bad ? 0 : format_head(NULL, req, method, target, o);
     if (out_len > MAX_REQUEST_HEAD) {
         bad = "request head too large";
         out_len = 0;
@@ -986,7 +1004,7 @@ int sl_upstream_start(struct sl_upstream_pool *p, struct sl_http_request *req)
         xfer_fail(x, SL_E_BAD_REQUEST, "%s", bad); /* on_done from the loop */
         return 0;
     }
-    x->out_len = format_head(x->out, req, method, &u, o);
+    x->out_len = format_head(x->out, req, method, target, o);
     sl_resp_init(&x->resp, strcmp(method, "HEAD") == 0, 0);
     sl_resp_relay(&x->resp, relay_body, x);
     uint64_t now = x->start_ns / 1000000;

@@ -848,7 +848,7 @@ Test(upstream, the_next_address_is_tried_when_one_refuses)
     /* An origin whose name stood for two addresses, the first refusing. */
     struct sl_url u;
     cr_assert_null(parse_url("http://two.test/", &u));
-    struct origin *o = origin_get(pool, &u);
+    struct sl_upstream_origin *o = origin_get(pool, &u);
     o->numeric = 1;
     o->naddrs = 2;
     memcpy(&o->addrs[0], &closed, sizeof(closed));
