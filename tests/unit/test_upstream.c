@@ -20,6 +20,7 @@
 
 /* The module itself, so that a test can reach its origins (STYLE.md). */
 #include "http/upstream.c"
+#include "http/upstream_pool.c"
 
 #include "client_fixture.h"
 
@@ -539,8 +540,8 @@ Test(upstream, the_next_address_is_tried_when_one_refuses)
     close(fd);
     /* An origin whose name stood for two addresses, the first refusing. */
     struct sl_url u;
-    cr_assert_null(parse_url("http://two.test/", &u));
-    struct sl_upstream_origin *o = origin_get(pool, &u);
+    cr_assert_null(sl__up_parse_url("http://two.test/", &u));
+    struct sl_upstream_origin *o = sl__up_origin_get(pool, &u);
     o->numeric = 1;
     o->naddrs = 2;
     memcpy(&o->addrs[0], &closed, sizeof(closed));
