@@ -10,9 +10,13 @@
 #ifndef SL_TEST_CLIENT_FIXTURE_H
 #define SL_TEST_CLIENT_FIXTURE_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../http_test_server.h"
 #include "../support.h"
@@ -61,6 +65,16 @@ static inline void fixture_close(void)
     sl_test_close_loop(&loop);
 }
 
+/* Closes the client (its close callback comes from the loop), then the
+ * rest of the fixture. */
+static inline void close_all(void)
+{
+    client_close();
+    cr_assert_eq(client_closed, 0, "the close callback comes from the loop");
+    fixture_close();
+    cr_assert_eq(client_closed, 1);
+}
+
 static inline void tick(uv_timer_t *t)
 {
     (void)t;
@@ -101,6 +115,18 @@ static inline void run_for(double ms)
     uv_timer_start(&pause_timer, set_flag, (uint64_t)ms, 0);
     run_until(&fired, ms + WAIT_MS);
     cr_assert(fired, "the loop did not run for %.0f ms", ms);
+}
+
+/* A loopback address nobody listens on: a port bound, then closed. */
+static inline struct sockaddr_in closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(addr);
+    bind(fd, (struct sockaddr *)&addr, alen);
+    getsockname(fd, (struct sockaddr *)&addr, &alen);
+    close(fd);
+    return addr;
 }
 
 /* A request and everything that happened to it. */

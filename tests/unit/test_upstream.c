@@ -22,42 +22,11 @@
 #include "http/upstream.c"
 #include "http/upstream_pool.c"
 
-#include "client_fixture.h"
-
-static struct sl_upstream_pool *pool;
-
-static int client_start(struct sl_http_request *req)
-{
-    return sl_upstream_start(pool, req);
-}
-
-static void client_cancel(struct sl_http_request *req)
-{
-    sl_upstream_cancel(req);
-}
-
-static void client_resume(struct sl_http_request *req)
-{
-    sl_upstream_resume(req);
-}
-
-static void client_close(void)
-{
-    sl_upstream_close(pool, on_client_closed, &client_closed);
-}
+#include "lean_driver.h"
 
 static void start_all(const struct sl_upstream_opts *opts)
 {
-    fixture_open();
-    cr_assert_eq(sl_upstream_new(&loop, opts, &pool), 0);
-}
-
-static void close_all(void)
-{
-    client_close();
-    cr_assert_eq(client_closed, 0, "the close callback comes from the loop");
-    fixture_close();
-    cr_assert_eq(client_closed, 1);
+    lean_open(opts);
 }
 
 static struct sl_upstream_stats stats(void)
@@ -532,12 +501,7 @@ Test(upstream, an_expired_name_is_looked_up_again_and_an_unknown_one_is_refused)
 Test(upstream, the_next_address_is_tried_when_one_refuses)
 {
     start_all(NULL);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in closed = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(closed);
-    bind(fd, (struct sockaddr *)&closed, alen);
-    getsockname(fd, (struct sockaddr *)&closed, &alen);
-    close(fd);
+    struct sockaddr_in closed = closed_port();
     /* An origin whose name stood for two addresses, the first refusing. */
     struct sl_url u;
     cr_assert_null(sl__up_parse_url("http://two.test/", &u));
