@@ -28,6 +28,8 @@ static int client_start(struct sl_http_request *req);
 static void client_cancel(struct sl_http_request *req);
 static void client_resume(struct sl_http_request *req);
 static void client_close(void); /* sets client_closed from its close callback */
+/* Resolves url once for requests started with req.route (url must outlive it). */
+static int client_route(const char *url, const struct sl_http_route **out);
 
 static uv_loop_t loop;
 static uv_timer_t guard;       /* keeps run_until from blocking forever */

@@ -29,6 +29,16 @@ static void client_close(void)
     sl_upstream_close(pool, on_client_closed, &client_closed);
 }
 
+static int client_route(const char *url, const struct sl_http_route **out)
+{
+    static struct sl_http_route routes[4];
+    static size_t n;
+    struct sl_http_route *r = &routes[n++ % 4];
+    *r = (struct sl_http_route){.url = url};
+    *out = r;
+    return sl_upstream_route(pool, r);
+}
+
 /* The fixture, then a pool with opts (NULL: the defaults). */
 static void lean_open(const struct sl_upstream_opts *opts)
 {

@@ -87,6 +87,11 @@ static void client_close(void)
 {
     sl_http_client_close(client, on_client_closed, &client_closed);
 }
+
+static int client_route(const char *url, const struct sl_http_route **out)
+{
+    return sl_http_client_route(client, url, out);
+}
 #endif
 
 /* ---- the contract ---------------------------------------------------------- */
@@ -152,6 +157,34 @@ Test(SUITE, post_sends_method_headers_and_body_without_expect)
     cr_assert(strncmp(srv.last.ptr, "PUT /ok ", 8) == 0);
     cr_assert(strcmp(srv.last.ptr + srv.last.len - 4, "\r\n{}") == 0);
     call_release(&c);
+    close_all();
+}
+
+/* A URL resolved once (a deployment's, at gateway start): requests that
+ * carry the route and no URL go where it says, on the same transport. */
+Test(SUITE, requests_on_a_route_resolved_once)
+{
+    start_all(NULL);
+    static char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", srv.port);
+    const struct sl_http_route *route = NULL;
+    cr_assert_eq(client_route(url, &route), 0);
+    cr_assert_eq(route->lean, !VIA_LIBCURL);
+    for (int i = 0; i < 2; i++) {
+        struct call c;
+        call_init(&c, "");
+        c.req.url = NULL;
+        c.req.route = route;
+        call_start(&c);
+        cr_assert_eq(c.req.uxfer != NULL, !VIA_LIBCURL);
+        run_until(&c.done, WAIT_MS);
+        cr_assert_eq(c.err, SL_OK, "%s", c.message);
+        cr_assert_str_eq(c.body.ptr, "hello world");
+        cr_assert_eq(c.res.reused, i > 0, "request %d", i);
+        call_release(&c);
+    }
+    cr_assert(strncmp(srv.last.ptr, "GET /ok HTTP/1.1\r\n", 18) == 0, "%.40s", srv.last.ptr);
+    cr_assert_eq(srv.accepts, 1);
     close_all();
 }
 

@@ -608,3 +608,34 @@ Test(upstream, many_concurrent_requests_then_a_second_wave_on_the_same_connectio
     cr_assert_eq(stats().reused, MANY);
     close_all();
 }
+
+/* A route resolves its URL once: the origin is looked up then, shared by
+ * the URLs of one host:port, and a URL the lean client cannot take is
+ * refused then, not on the first request. */
+Test(upstream, routes_share_the_origin_of_their_host_and_port)
+{
+    start_all(NULL);
+    char a[64], b[64];
+    snprintf(a, sizeof(a), "http://127.0.0.1:%d/v1/chat/completions", srv.port);
+    snprintf(b, sizeof(b), "http://127.0.0.1:%d/v1/embeddings?x=1", srv.port);
+    const struct sl_http_route *ra, *rb, *bad;
+    cr_assert_eq(client_route(a, &ra), 0);
+    cr_assert_eq(client_route(b, &rb), 0);
+    cr_assert(ra->lean && rb->lean);
+    cr_assert_eq(ra->origin, rb->origin);
+    cr_assert(sl_str_eq(rb->target, "/v1/embeddings?x=1"));
+    cr_assert_eq(client_route("https://127.0.0.1/v1", &bad), UV_EINVAL);
+    cr_assert_eq(client_route("http://bad host/", &bad), UV_EINVAL);
+    struct call c;
+    call_init(&c, "");
+    c.req.url = NULL;
+    c.req.route = ra;
+    call_start(&c);
+    run_until(&c.done, WAIT_MS);
+    cr_assert_eq(c.err, SL_OK, "%s", c.message);
+    cr_assert(strncmp(srv.last.ptr, "GET /v1/chat/completions HTTP/1.1\r\n", 35) == 0, "%.50s",
+              srv.last.ptr);
+    cr_assert_eq(stats().requests, 1);
+    call_release(&c);
+    close_all();
+}
