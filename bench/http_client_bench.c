@@ -39,8 +39,9 @@ struct slot {
     struct bench *b;
 };
 
-static const struct sl_http_field post_headers[] = {{"Content-Type", "application/json"},
-                                                     {"Authorization", "Bearer sk-bench"}};
+static const struct sl_http_header post_headers[] = {
+    SL_HTTP_HEADER_LIT("Content-Type", "application/json"),
+    SL_HTTP_HEADER_LIT("Authorization", "Bearer sk-bench")};
 
 static int on_body(struct sl_http_request *req, const char *data, size_t len)
 {

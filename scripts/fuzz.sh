@@ -29,16 +29,16 @@ shift || true
 
 # Target name and the sources it links (besides tests/fuzz/fuzz_NAME.c).
 declare -A sources=(
-  [http_request]="src/http/parser.c"
-  [http_server]="src/http/server.c src/http/parser.c src/http/json_scan.c src/http/openai.c"
-  [http_response]="src/http/resp.c"
+  [http_request]="src/http/parser.c src/http/header.c src/http/chunked.c"
+  [http_server]="src/http/server.c src/http/server_write.c src/http/parser.c src/http/header.c src/http/chunked.c src/http/json_scan.c src/http/openai.c"
+  [http_response]="src/http/resp.c src/http/header.c src/http/chunked.c"
   [sse]="src/http/sse.c src/core/buf.c"
-  [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c"
+  [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [config]="src/gateway/config.c src/retry/policy.c src/core/errclass.c src/gateway/target.c
-    src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c"
+    src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [pg_url]="src/store/pg_url.c"
   [spool]="src/store/spool.c"
-  [url]="src/http/url.c src/gateway/target.c src/http/openai.c src/http/json_scan.c src/http/parser.c"
+  [url]="src/http/url.c src/gateway/target.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [tokenizer]="src/token/tokenizer.c src/token/pretok.c src/token/ranks.c src/token/unicode_class.c
     src/token/request_tokens.c src/http/json_walk.c src/core/buf.c build-fuzz/token_ranks.S"
 )

@@ -223,12 +223,13 @@ static void finish(struct gw_req *r)
 /* ---- upstream attempts --------------------------------------------------- */
 
 static void on_up_headers(struct sl_http_request *up, int status,
-                          const struct sl_http_field *headers, size_t n)
+                          const struct sl_http_header *headers, size_t n)
 {
     struct gw_req *r = up->data;
     r->up_status = status;
     r->retry_after_ms = -1;
-    const char *ra = sl_http_field_get(headers, n, "retry-after");
+    const struct sl_str *rav = sl_http_header_get(headers, n, "retry-after");
+    const char *ra = rav ? rav->ptr : NULL; /* NUL-terminated in on_headers */
     if (ra) {
         char *end;
         double s = strtod(ra, &end);
@@ -339,17 +340,21 @@ static void start_attempt(struct sl_retrier *rt)
     r->too_large = 0;
     r->paused = 0;
     size_t nh = 0;
-    r->up_headers[nh++] = (struct sl_http_field){"Content-Type", "application/json"};
+    static const struct sl_http_header json =
+        SL_HTTP_HEADER_LIT("Content-Type", "application/json");
+    static const struct sl_http_header sse = SL_HTTP_HEADER_LIT("Accept", "text/event-stream");
+    r->up_headers[nh++] = json;
     if (r->stream)
-        r->up_headers[nh++] = (struct sl_http_field){"Accept", "text/event-stream"};
+        r->up_headers[nh++] = sse;
     if (d->target.authorization)
-        r->up_headers[nh++] = (struct sl_http_field){"Authorization", d->target.authorization};
+        r->up_headers[nh++] = d->target.auth_header;
     double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
     if (left_ms < 1)
         left_ms = 1;
     r->up = (struct sl_http_request){
         .method = "POST",
         .url = d->target.url[r->ep],
+        .route = r->dep->route[r->ep],
         .headers = r->up_headers,
         .n_headers = nh,
         .body = r->up_body ? r->up_body : r->body,
@@ -645,6 +650,17 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     rc = sl_http_client_new(loop, &copts, &gw->client);
     if (rc != 0) {
         snprintf(err, err_size, "cannot start the HTTP client: %s", uv_strerror(rc));
+        goto fail;
+    }
+    /* each deployment's transport and origin, once (http/client.h) */
+    for (size_t i = 0; i < gw->router.ndeps && rc == 0; i++) {
+        struct sl_gw_dep *dep = &gw->router.deps[i];
+        for (int ep = 0; ep < SL_OAI__COUNT && rc == 0; ep++)
+            rc = sl_http_client_route(gw->client, dep->cfg->target.url[ep], &dep->route[ep]);
+    }
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot resolve the deployments' URLs: %s", uv_strerror(rc));
+        sl_http_client_close(gw->client, NULL, NULL);
         goto fail;
     }
     rc = sl_http_server_new(loop, &scfg, sl__gw_handle, gw, &gw->server);

@@ -81,7 +81,7 @@ struct gw_req {
     struct sl_rng rng;
 
     struct sl_http_request up;
-    struct sl_http_field up_headers[4];
+    struct sl_http_header up_headers[4];
     int up_status;
     double retry_after_ms;
     struct sl_buf resp;

@@ -20,10 +20,14 @@
 #include "core/rng.h"
 #include "core/sem.h"
 #include "gateway/config.h"
+#include "http/request.h"
 
 struct sl_gw_dep {
     const struct sl_gw_deployment *cfg;
     const struct sl_gw_model *model;
+    /* each endpoint's URL (cfg->target.url) resolved by the HTTP client at
+     * gateway start: its transport and, for http://, its origin pool */
+    const struct sl_http_route *route[SL_OAI__COUNT];
     struct sl_sem sem;
     unsigned consecutive_failures;
     uint64_t cooldown_until_ms; /* loop time */

@@ -47,6 +47,7 @@ int sl_gw_target_init(struct sl_gw_target *t, const char *base, const char *api_
             return -1;
         memcpy(t->authorization, "Bearer ", 7);
         memcpy(t->authorization + 7, api_key, n + 1);
+        t->auth_header = (struct sl_http_header){{"Authorization", 13}, {t->authorization, n + 7}};
     }
     return 0;
 }
@@ -58,5 +59,6 @@ void sl_gw_target_release(struct sl_gw_target *t)
         memset(t->authorization, 0, strlen(t->authorization));
         free(t->authorization);
         t->authorization = NULL;
+        t->auth_header = (struct sl_http_header){{NULL, 0}, {NULL, 0}};
     }
 }

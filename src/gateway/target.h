@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "http/header.h"
 #include "http/openai.h"
 
 /* The longest deployment base URL, NUL included. */
@@ -21,7 +22,8 @@
 struct sl_gw_target {
     /* one per endpoint: the base and the longest endpoint path fit */
     char url[SL_OAI__COUNT][SL_GW_BASE_URL_SIZE + 32];
-    char *authorization; /* "Bearer KEY", or NULL when there is no key */
+    char *authorization;               /* "Bearer KEY", or NULL when there is no key */
+    struct sl_http_header auth_header; /* "Authorization: Bearer KEY", when there is a key */
 };
 
 /* Why url cannot be a deployment's base URL (not http:// or https://, no

@@ -44,8 +44,16 @@ typedef void (*sl_http_client_close_cb)(void *arg);
  * be NULL). The client must not be used after this call. */
 void sl_http_client_close(struct sl_http_client *client, sl_http_client_close_cb cb, void *arg);
 
+/* Resolves url once, for requests started with req->route set to *out:
+ * the client that runs it (the lean one for http://, unless told
+ * otherwise) and, for the lean one, its origin and connection pool. The
+ * route is the client's, valid until the client is closed. Returns 0, or
+ * UV_EINVAL (a URL the lean client cannot use), UV_ENOMEM, UV_ESHUTDOWN. */
+int sl_http_client_route(struct sl_http_client *client, const char *url,
+                         const struct sl_http_route **out);
+
 /* Starts a request. Returns 0, after which on_done is called exactly once
- * and never from inside this call; or UV_EINVAL (no url or on_done),
+ * and never from inside this call; or UV_EINVAL (no url nor route, or no on_done),
  * UV_EBUSY (already in flight), UV_ESHUTDOWN (client closing), UV_ENOMEM,
  * after which no callback is called. */
 int sl_http_request_start(struct sl_http_client *client, struct sl_http_request *req);

@@ -9,16 +9,25 @@
 #include <stdint.h>
 
 #include "core/errclass.h"
+#include "http/header.h"
 
-struct sl_http_xfer;     /* private: one request in flight (libcurl) */
-struct sl_upstream_xfer; /* private: one request in flight (http/upstream.h) */
+struct sl_http_xfer;       /* private: one request in flight (libcurl) */
+struct sl_upstream_xfer;   /* private: one request in flight (http/upstream.h) */
+struct sl_upstream_origin; /* private: a host:port of the lean client, with its connections */
 struct sl_http_request;
 
-/* A header. In a request both strings are the caller's; in on_headers they
- * are NUL-terminated, trimmed, and valid only during the callback. */
-struct sl_http_field {
-    const char *name;
-    const char *value;
+/* A request URL resolved once, at start-up (sl_http_client_route, or
+ * sl_upstream_route for the lean client on its own): which client runs it
+ * and, for the lean one, its origin (with its connection pool) and the
+ * request target, so that a request started with it neither checks the
+ * scheme nor parses the URL nor looks its origin up. Made and owned by a
+ * client; valid until that client is closed. Read-only for everyone else. */
+struct sl_http_route {
+    const char *url;                   /* NUL-terminated */
+    int lean;                          /* 1: the lean http:// client, 0: libcurl */
+    struct sl_upstream_origin *origin; /* lean: where it goes */
+    struct sl_str target;              /* lean: path and query for the request line, into url */
+    struct sl_http_route *next;        /* the owner's list */
 };
 
 struct sl_http_result {
@@ -37,8 +46,10 @@ struct sl_http_result {
  * same bytes are delivered again after sl_http_request_resume(). */
 #define SL_HTTP_PAUSE 1
 
+/* The response's fields (the one header type, http/header.h): trimmed,
+ * NUL-terminated, and valid only during the callback. */
 typedef void (*sl_http_headers_cb)(struct sl_http_request *req, int status,
-                                   const struct sl_http_field *headers, size_t n);
+                                   const struct sl_http_header *headers, size_t n);
 /* Returns 0 (consumed) or SL_HTTP_PAUSE (not consumed). */
 typedef int (*sl_http_body_cb)(struct sl_http_request *req, const char *data, size_t len);
 /* The last callback of a request; from its start on the request struct is
@@ -48,9 +59,10 @@ typedef void (*sl_http_done_cb)(struct sl_http_request *req, const struct sl_htt
 struct sl_http_request {
     /* Set by the caller; read by sl_http_request_start and, for body and
      * headers, kept in use until on_done: keep them alive until then. */
-    const char *method; /* NULL: "POST" with a body, else "GET" */
-    const char *url;    /* http:// or https:// */
-    const struct sl_http_field *headers;
+    const char *method;                /* NULL: "POST" with a body, else "GET" */
+    const char *url;                   /* http:// or https://; or NULL with a route */
+    const struct sl_http_route *route; /* optional: url resolved at start-up; then url is unused */
+    const struct sl_http_header *headers; /* the caller's bytes */
     size_t n_headers;
     const char *body;
     size_t body_len;
@@ -65,8 +77,5 @@ struct sl_http_request {
     struct sl_http_xfer *xfer;      /* private: non-NULL from start to on_done (libcurl) */
     struct sl_upstream_xfer *uxfer; /* private: the same, for a request the lean client runs */
 };
-
-/* The value of the first header called `name` (case-insensitive), or NULL. */
-const char *sl_http_field_get(const struct sl_http_field *headers, size_t n, const char *name);
 
 #endif

@@ -2,15 +2,15 @@
 
 #include <string.h>
 
+#include "http/chunked.h"
+#include "http/header.h"
+
 enum {
     S_STATUS,
     S_HEADERS,
     S_BODY_LEN,
     S_BODY_EOF,
-    S_CHUNK_SIZE,
-    S_CHUNK_DATA,
-    S_CHUNK_CRLF,
-    S_TRAILERS,
+    S_CHUNKED,
     S_DONE,
 };
 
@@ -34,39 +34,6 @@ static int fail(struct sl_resp *p, const char *why)
 {
     p->error = why;
     return SL_RESP_ERROR;
-}
-
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-static int name_is(const char *s, size_t n, const char *lit)
-{
-    size_t m = strlen(lit);
-    if (n != m)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)s[i]) != lit[i])
-            return 0;
-    return 1;
-}
-
-/* Whether the comma-separated list s[0..n) contains token `lit`. */
-static int has_token(const char *s, size_t n, const char *lit)
-{
-    size_t m = strlen(lit);
-    for (size_t i = 0; i + m <= n; i++) {
-        if (i > 0 && s[i - 1] != ',' && s[i - 1] != ' ' && s[i - 1] != '\t')
-            continue;
-        size_t j = 0;
-        while (j < m && lower((unsigned char)s[i + j]) == lit[j])
-            j++;
-        if (j == m && (i + m == n || s[i + m] == ',' || s[i + m] == ' ' || s[i + m] == '\t' ||
-                       s[i + m] == ';'))
-            return 1;
-    }
-    return 0;
 }
 
 /* Takes the next line from d[*pos..len). Returns 1 with the line (CR LF
@@ -147,7 +114,8 @@ static int parse_header(struct sl_resp *p, const char *s, size_t n)
     while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
     size_t vn = (size_t)(end - v);
-    if (name_is(s, name_len, "content-length")) {
+    struct sl_str name = {s, name_len}, value = {v, vn};
+    if (sl_str_ieq(name, "content-length")) {
         if (vn == 0 || vn > 18 || p->over)
             return fail(p, "bad Content-Length");
         uint64_t x = 0;
@@ -160,17 +128,17 @@ static int parse_header(struct sl_resp *p, const char *s, size_t n)
             return fail(p, "conflicting Content-Length");
         p->has_length = 1;
         p->remaining = x;
-    } else if (name_is(s, name_len, "transfer-encoding")) {
+    } else if (sl_str_ieq(name, "transfer-encoding")) {
         if (p->over) /* the framing depends on its last coding: unknown */
             return fail(p, "Transfer-Encoding too long");
-        if (has_token(v, vn, "chunked"))
+        if (sl_http_list_has(value, "chunked"))
             p->chunked = 1;
-    } else if (name_is(s, name_len, "connection")) {
+    } else if (sl_str_ieq(name, "connection")) {
         if (p->over) /* unread tokens might say close: closing is always safe */
             p->keep_alive = 0;
-        else if (has_token(v, vn, "close"))
+        else if (sl_http_list_has(value, "close"))
             p->keep_alive = 0;
-        else if (has_token(v, vn, "keep-alive"))
+        else if (sl_http_list_has(value, "keep-alive"))
             p->keep_alive = 1;
     }
     return SL_RESP_MORE;
@@ -195,7 +163,7 @@ static int end_of_headers(struct sl_resp *p)
         return SL_RESP_DONE;
     }
     if (p->chunked) {
-        p->state = S_CHUNK_SIZE;
+        p->state = S_CHUNKED;
     } else if (p->has_length) {
         p->state = p->remaining ? S_BODY_LEN : S_DONE;
         if (p->state == S_DONE)
@@ -263,24 +231,35 @@ static int body(struct sl_resp *p, const char *d, size_t n)
 
 /* ---- the state machine ---------------------------------------------------- */
 
-static int chunk_size(struct sl_resp *p, const char *s, size_t n)
+/* Chunked body bytes: the framing goes to the decoder, the data to body().
+ * The framing between two runs of data (a size line, the trailer) is held
+ * to the head's bound, as a line of the head is. */
+static int chunked(struct sl_resp *p, const char *d, size_t len, size_t *pos)
 {
-    uint64_t x = 0;
-    size_t i = 0;
-    for (; i < n; i++) {
-        int c = lower((unsigned char)s[i]);
-        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (digit < 0)
-            break;
-        if (i >= 15)
-            return fail(p, "chunk size too large");
-        x = x * 16 + (uint64_t)digit;
+    size_t used, avail;
+    int rc = sl_chunked_step(&p->chunk, d + *pos, len - *pos, &used, &avail, SIZE_MAX);
+    *pos += used;
+    p->frame_bytes += (uint32_t)(used < SL_RESP_HEAD_MAX ? used : SL_RESP_HEAD_MAX);
+    if (p->frame_bytes >= SL_RESP_HEAD_MAX)
+        return fail(p, "chunk framing too long");
+    switch (rc) {
+    case SL_CHUNKED_DATA:
+        if (body(p, d + *pos, avail))
+            return SL_RESP_PAUSE;
+        *pos += avail;
+        sl_chunked_took(&p->chunk, avail);
+        p->frame_bytes = 0;
+        return SL_RESP_MORE;
+    case SL_CHUNKED_MORE:
+        return SL_RESP_MORE;
+    case SL_CHUNKED_DONE:
+        p->state = S_DONE;
+        return SL_RESP_DONE;
+    case SL_CHUNKED_TOO_BIG:
+        return fail(p, "chunk size too large");
+    default:
+        return fail(p, "malformed chunked body");
     }
-    if (i == 0 || (i < n && s[i] != ';' && s[i] != ' ' && s[i] != '\t'))
-        return fail(p, "malformed chunk size");
-    p->remaining = x;
-    p->state = x ? S_CHUNK_DATA : S_TRAILERS;
-    return SL_RESP_MORE;
 }
 
 int sl_resp_feed(struct sl_resp *p, const char *d, size_t len, size_t *used)
@@ -292,17 +271,12 @@ int sl_resp_feed(struct sl_resp *p, const char *d, size_t len, size_t *used)
     while (pos < len && rc == SL_RESP_MORE) {
         switch (p->state) {
         case S_STATUS:
-        case S_HEADERS:
-        case S_TRAILERS:
-        case S_CHUNK_SIZE:
-        case S_CHUNK_CRLF: {
+        case S_HEADERS: {
             size_t before = pos;
             got = next_line(p, d, len, &pos, &line, &n);
-            if (p->state != S_CHUNK_SIZE && p->state != S_CHUNK_CRLF) {
-                p->head_bytes += (uint32_t)(pos - before);
-                if (p->head_bytes > SL_RESP_HEAD_MAX)
-                    got = -1;
-            }
+            p->head_bytes += (uint32_t)(pos - before);
+            if (p->head_bytes > SL_RESP_HEAD_MAX)
+                got = -1;
             if (got < 0) {
                 rc = fail(p, "header block too large");
                 break;
@@ -312,22 +286,15 @@ int sl_resp_feed(struct sl_resp *p, const char *d, size_t len, size_t *used)
             if (p->state == S_STATUS) {
                 rc = parse_status(p, line, n);
                 p->state = S_HEADERS;
-            } else if (p->state == S_HEADERS) {
+            } else {
                 rc = n == 0 ? end_of_headers(p) : parse_header(p, line, n);
-            } else if (p->state == S_CHUNK_SIZE) {
-                rc = chunk_size(p, line, n);
-            } else if (p->state == S_CHUNK_CRLF) {
-                if (n != 0)
-                    rc = fail(p, "missing CRLF after chunk");
-                p->state = S_CHUNK_SIZE;
-            } else if (n == 0) {
-                p->state = S_DONE;
-                rc = SL_RESP_DONE;
             }
             break;
         }
-        case S_BODY_LEN:
-        case S_CHUNK_DATA: {
+        case S_CHUNKED:
+            rc = chunked(p, d, len, &pos);
+            break;
+        case S_BODY_LEN: {
             size_t take = len - pos;
             if (take > p->remaining)
                 take = (size_t)p->remaining;
@@ -338,12 +305,8 @@ int sl_resp_feed(struct sl_resp *p, const char *d, size_t len, size_t *used)
             pos += take;
             p->remaining -= take;
             if (p->remaining == 0) {
-                if (p->state == S_BODY_LEN) {
-                    p->state = S_DONE;
-                    rc = SL_RESP_DONE;
-                } else {
-                    p->state = S_CHUNK_CRLF;
-                }
+                p->state = S_DONE;
+                rc = SL_RESP_DONE;
             }
             break;
         }

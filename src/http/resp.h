@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/chunked.h"
+
 #define SL_RESP_LINE_MAX 256
 #define SL_RESP_HEAD_MAX 65536
 
@@ -56,7 +58,9 @@ struct sl_resp {
     uint8_t sse_has_data, sse_last;
     uint16_t line_len;
     uint32_t head_bytes, line_total, sse_len;
+    uint32_t frame_bytes; /* chunk framing since the last chunk data */
     uint64_t remaining;
+    struct sl_chunked chunk;
     char sse_prefix[16];
     char line[SL_RESP_LINE_MAX];
 };

@@ -41,89 +41,25 @@
  *    inside sl_http_respond/sl_http_stream_end: that is deferred to the
  *    loop (a zero timer), so a handler is never re-entered by its own
  *    answer.
- *  - Teardown: conn_close() closes the socket and the timer; the conn is
+ *  - Teardown: sl__http_conn_close() closes the socket and the timer; the conn is
  *    freed when both close callbacks ran. on_abort runs before that if a
  *    response was still open.
  */
 #include "http/server.h"
 
+#include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <assert.h>
-#include <inttypes.h>
-
-#include "core/list.h"
-#include "core/rng.h"
-#include "http/json_scan.h"
-#include "http/openai.h"
-
-enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FLUSHING, C_LINGERING, C_CLOSING };
-
-struct sl_http_exchange {
-    struct conn *conn;
-    struct sl_http_head head;
-    struct sl_str body;
-    void (*on_abort)(struct sl_http_exchange *, void *);
-    void *abort_data;
-    void (*on_drain)(struct sl_http_exchange *, void *);
-    void *drain_data;
-    int streaming;
-    int head_only; /* HEAD: headers as for GET, not a byte of body */
-    int raw;       /* a stream to an HTTP/1.0 client: no chunk framing */
-};
-
-struct conn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    struct sl_http_server *srv;
-    struct sl_list node;
-    char *buf;
-    size_t len, cap, pos;
-    size_t head_len;
-    char *hbuf; /* the parsed head's bytes: never moves while a request is open */
-    size_t hcap;
-    struct sl_chunked chunked;
-    enum conn_state state;
-    struct sl_http_exchange req;
-    size_t pending;
-    uv_shutdown_t shutdown;
-    int handles_open, reading, in_process, close_after_write, continue_sent;
-    int linger;   /* unread request bytes may follow: linger before closing */
-    int peer_eof; /* the client shut down its side (half-close) */
-};
-
-struct sl_http_server {
-    uv_loop_t *loop;
-    struct sl_http_server_config cfg;
-    sl_http_handler handler;
-    void *data;
-    uv_tcp_t listener;
-    int listening, port, closing;
-    struct sl_list conns;
-    struct sl_http_server_stats stats;
-    void (*close_cb)(void *);
-    void *close_arg;
-    char date[40];
-    time_t date_at;
-    struct sl_rng rng; /* request ids of the server's own answers */
-};
-
-struct write_req {
-    uv_write_t req;
-    struct conn *conn;
-    size_t len;
-    char data[];
-};
+#include "http/server_int.h"
 
 /* FLUSH_AT_CLOSE_MS: how long a closing server lets a client read the
  * last answer it was given (the end of a drain). */
 enum { INITIAL_BUF = 4096, LINGER_MS = 2000, FLUSH_AT_CLOSE_MS = 5000 };
 
 static void process(struct conn *c);
-static void conn_close(struct conn *c, int reset);
 static void conn_resume(struct conn *c);
 static void maybe_free_server(struct sl_http_server *srv);
 
@@ -138,56 +74,6 @@ void sl_http_server_config_default(struct sl_http_server_config *cfg)
     };
 }
 
-const char *sl_http_status_text(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Content Too Large";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 499:
-        return "Client Closed Request";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
-    }
-}
-
 /* ---- writing ------------------------------------------------------------- */
 
 static void on_linger_shutdown(uv_shutdown_t *req, int status)
@@ -200,13 +86,13 @@ static void on_timer(uv_timer_t *timer);
 
 /* FLUSHING: once the last byte is written, close; or, when the client may
  * still be sending bytes we will not read, shut down our side and linger. */
-static void maybe_close_after_write(struct conn *c)
+void sl__http_maybe_close_after_write(struct conn *c)
 {
     if (c->state != C_FLUSHING || c->pending > 0)
         return;
     if (!c->linger || c->peer_eof ||
         uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_linger_shutdown) != 0) {
-        conn_close(c, 0);
+        sl__http_conn_close(c, 0);
         return;
     }
     c->state = C_LINGERING;
@@ -235,6 +121,7 @@ static void flush_then_close(struct conn *c, unsigned ms)
     c->linger = 0; /* nothing more will be read */
     c->len = c->pos = 0;
     c->head_len = 0;
+    c->head_checked = 0;
     memset(&c->req.head, 0, sizeof(c->req.head));
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -242,177 +129,7 @@ static void flush_then_close(struct conn *c, unsigned ms)
     }
     c->state = C_FLUSHING;
     uv_timer_start(&c->timer, on_timer, ms, 0);
-    maybe_close_after_write(c);
-}
-
-static void on_written(uv_write_t *req, int status)
-{
-    struct write_req *w = (struct write_req *)req;
-    struct conn *c = w->conn;
-    c->pending -= w->len;
-    free(w);
-    if (c->state == C_CLOSING)
-        return;
-    if (status < 0) {
-        conn_close(c, 0);
-        return;
-    }
-    if (c->state == C_FLUSHING && uv_is_active((uv_handle_t *)&c->timer))
-        uv_timer_again(&c->timer); /* progress: the flush bound starts again */
-    if (c->pending == 0) {
-        if (c->req.on_drain && c->state == C_HANDLING)
-            c->req.on_drain(&c->req, c->req.drain_data);
-        maybe_close_after_write(c);
-    }
-}
-
-/* Writes the buffers in order; never blocks, never fails silently: a
- * socket error closes the connection (and aborts the request). */
-static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n)
-{
-    if (c->state == C_CLOSING || c->state == C_LINGERING)
-        return;
-    size_t total = 0;
-    for (unsigned i = 0; i < n; i++)
-        total += bufs[i].len;
-    size_t done = 0;
-    if (c->pending == 0) {
-        int rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
-        if (rc >= 0)
-            done = (size_t)rc;
-        else if (rc != UV_EAGAIN) {
-            conn_close(c, 0);
-            return;
-        }
-    }
-    if (done == total)
-        return;
-    struct write_req *w = malloc(sizeof(*w) + total - done);
-    if (w == NULL) {
-        conn_close(c, 0);
-        return;
-    }
-    size_t off = 0, skip = done;
-    for (unsigned i = 0; i < n; i++) {
-        size_t blen = bufs[i].len;
-        if (skip >= blen) {
-            skip -= blen;
-            continue;
-        }
-        memcpy(w->data + off, bufs[i].base + skip, blen - skip);
-        off += blen - skip;
-        skip = 0;
-    }
-    w->conn = c;
-    w->len = off;
-    c->pending += off;
-    uv_buf_t one = uv_buf_init(w->data, (unsigned)off);
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &one, 1, on_written);
-    if (rc < 0) {
-        c->pending -= off;
-        free(w);
-        conn_close(c, 0);
-    }
-}
-
-static const char *http_date(struct sl_http_server *srv)
-{
-    time_t now = time(NULL);
-    if (now != srv->date_at) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        srv->date_at = now;
-    }
-    return srv->date;
-}
-
-/* A bounded writer for the response head: memcpy, no printf, because this
- * runs once per response. Past the end it stops writing and marks
- * overflow; the caller's buffer (2 KiB) holds any sane head. */
-struct head_writer {
-    char *out;
-    size_t size, n;
-};
-
-static void put(struct head_writer *w, const char *s, size_t len)
-{
-    if (w->n + len > w->size) {
-        w->n = w->size;
-        return;
-    }
-    memcpy(w->out + w->n, s, len);
-    w->n += len;
-}
-
-#define PUT_LIT(w, lit) put((w), (lit), sizeof(lit) - 1)
-
-static void put_str(struct head_writer *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
-static void put_uint(struct head_writer *w, unsigned long long v)
-{
-    char digits[24];
-    int k = 0;
-    do {
-        digits[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    char rev[24];
-    for (int i = 0; i < k; i++)
-        rev[i] = digits[k - 1 - i];
-    put(w, rev, (size_t)k);
-}
-
-enum { LENGTH_CHUNKED = -1, LENGTH_BY_CLOSE = -2 };
-
-/* Formats the status line and headers into out (bounded). content_length
- * is a length, LENGTH_CHUNKED or LENGTH_BY_CLOSE (a stream to an HTTP/1.0
- * client). Extra headers that would not fit are left out rather than
- * sending a cut head. */
-static size_t format_head(struct conn *c, char *out, size_t size, int status,
-                          const struct sl_http_header *headers, size_t nheaders,
-                          const char *content_type, long long content_length, int keep_alive)
-{
-    struct head_writer w = {out, size, 0};
-    PUT_LIT(&w, "HTTP/1.1 ");
-    put_uint(&w, (unsigned long long)status);
-    PUT_LIT(&w, " ");
-    put_str(&w, sl_http_status_text(status));
-    PUT_LIT(&w, "\r\nServer: sluice\r\nDate: ");
-    put_str(&w, http_date(c->srv));
-    PUT_LIT(&w, "\r\n");
-    if (content_type) {
-        PUT_LIT(&w, "Content-Type: ");
-        put_str(&w, content_type);
-        PUT_LIT(&w, "\r\n");
-    }
-    if (content_length >= 0) {
-        PUT_LIT(&w, "Content-Length: ");
-        put_uint(&w, (unsigned long long)content_length);
-        PUT_LIT(&w, "\r\n");
-    } else if (content_length == LENGTH_CHUNKED) {
-        PUT_LIT(&w, "Transfer-Encoding: chunked\r\n");
-    }
-    if (!keep_alive)
-        PUT_LIT(&w, "Connection: close\r\n");
-    else if (c->req.head.minor_version == 0)
-        PUT_LIT(&w, "Connection: keep-alive\r\n");
-    size_t base = w.n;
-    for (size_t i = 0; i < nheaders; i++) {
-        put(&w, headers[i].name.ptr, headers[i].name.len);
-        PUT_LIT(&w, ": ");
-        put(&w, headers[i].value.ptr, headers[i].value.len);
-        PUT_LIT(&w, "\r\n");
-    }
-    PUT_LIT(&w, "\r\n");
-    if (w.n == w.size && base + 2 <= w.size) { /* overflowed: drop the extras */
-        w.n = base;
-        PUT_LIT(&w, "\r\n");
-    }
-    return w.n;
+    sl__http_maybe_close_after_write(c);
 }
 
 /* ---- request lifecycle --------------------------------------------------- */
@@ -442,7 +159,7 @@ static void compact(struct conn *c)
 
 /* The response ended: move to the next request (or close). The request
  * struct is reset here: the handler's pointer to it is invalid after. */
-static void finish_request(struct conn *c)
+void sl__http_finish_request(struct conn *c)
 {
     assert(c->state == C_HANDLING);
     size_t used = c->head_len + (c->req.head.chunked ? c->chunked.raw : c->req.body.len);
@@ -450,6 +167,7 @@ static void finish_request(struct conn *c)
     memset(&c->req, 0, sizeof(c->req));
     c->req.conn = c;
     c->head_len = 0;
+    c->head_checked = 0;
     memset(&c->chunked, 0, sizeof(c->chunked));
     c->continue_sent = 0;
     if (c->close_after_write) {
@@ -459,7 +177,7 @@ static void finish_request(struct conn *c)
         c->len = c->pos = 0; /* from here on, what arrives is discarded */
         c->state = C_FLUSHING;
         uv_timer_start(&c->timer, on_timer, flush_ms(c), 0);
-        maybe_close_after_write(c);
+        sl__http_maybe_close_after_write(c);
         return;
     }
     c->state = C_IDLE;
@@ -480,140 +198,6 @@ static void finish_request(struct conn *c)
         if (!c->reading && !c->peer_eof)
             conn_resume(c);
     }
-}
-
-static int wants_keep_alive(struct sl_http_exchange *req)
-{
-    return req->head.keep_alive && !req->conn->srv->closing;
-}
-
-void sl_http_respond(struct sl_http_exchange *req, int status, const struct sl_http_header *headers,
-                     size_t nheaders, const char *content_type, const char *body, size_t len)
-{
-    struct conn *c = req->conn;
-    assert(c->state == C_HANDLING && !req->streaming);
-    /* The answer is whole: a write error from here is not the handler's
-     * to hear about (it would be re-entered from inside this call). */
-    req->on_abort = NULL;
-    int keep_alive = wants_keep_alive(req);
-    if (!keep_alive)
-        c->close_after_write = 1;
-    char head[2048];
-    size_t hn = format_head(c, head, sizeof(head), status, headers, nheaders, content_type,
-                            (long long)len, keep_alive);
-    uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)hn), uv_buf_init((char *)body, (unsigned)len)};
-    write_bufs(c, bufs, req->head_only || len == 0 ? 1 : 2);
-    if (c->state == C_CLOSING)
-        return;
-    finish_request(c);
-}
-
-void sl_http_respond_error(struct sl_http_exchange *req, int status, const char *type,
-                           const char *code, const char *message)
-{
-    sl_http_respond_error_with(req, status, NULL, 0, type, code, message);
-}
-
-void sl_http_respond_error_with(struct sl_http_exchange *req, int status,
-                                const struct sl_http_header *headers, size_t nheaders,
-                                const char *type, const char *code, const char *message)
-{
-    char body[1536];
-    size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
-    sl_http_respond(req, status, headers, nheaders, "application/json", body, n);
-}
-
-void sl_http_stream_start(struct sl_http_exchange *req, int status,
-                          const struct sl_http_header *headers, size_t nheaders,
-                          const char *content_type)
-{
-    struct conn *c = req->conn;
-    assert(c->state == C_HANDLING && !req->streaming);
-    /* HTTP/1.0 has no chunked coding: the close delimits the body. */
-    req->raw = req->head.minor_version == 0;
-    int keep_alive = wants_keep_alive(req) && !req->raw;
-    if (!keep_alive)
-        c->close_after_write = 1;
-    char head[2048];
-    size_t hn = format_head(c, head, sizeof(head), status, headers, nheaders, content_type,
-                            req->raw ? LENGTH_BY_CLOSE : LENGTH_CHUNKED, keep_alive);
-    uv_buf_t buf = uv_buf_init(head, (unsigned)hn);
-    req->streaming = 1;
-    write_bufs(c, &buf, 1);
-}
-
-void sl_http_stream_write(struct sl_http_exchange *req, const char *data, size_t len)
-{
-    assert(req->streaming);
-    if (len == 0 || req->head_only)
-        return;
-    if (req->raw) {
-        uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
-        write_bufs(req->conn, &buf, 1);
-        return;
-    }
-    char size[24];
-    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-    uv_buf_t bufs[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
-                        uv_buf_init("\r\n", 2)};
-    write_bufs(req->conn, bufs, 3);
-}
-
-size_t sl_http_stream_pending(const struct sl_http_exchange *req)
-{
-    return req->conn->pending;
-}
-
-void sl_http_stream_on_drain(struct sl_http_exchange *req,
-                             void (*cb)(struct sl_http_exchange *, void *), void *data)
-{
-    req->on_drain = cb;
-    req->drain_data = data;
-}
-
-void sl_http_stream_end(struct sl_http_exchange *req)
-{
-    struct conn *c = req->conn;
-    /* CLOSING: a write of this response failed just now, with on_abort
-     * detached; the request lives until the close callbacks run */
-    assert(req->streaming && (c->state == C_HANDLING || c->state == C_CLOSING));
-    req->on_abort = NULL;
-    if (!req->head_only && !req->raw) {
-        uv_buf_t buf = uv_buf_init("0\r\n\r\n", 5);
-        write_bufs(c, &buf, 1);
-    }
-    if (c->state == C_CLOSING)
-        return;
-    finish_request(c);
-}
-
-void sl_http_exchange_drop(struct sl_http_exchange *req, int reset)
-{
-    struct conn *c = req->conn;
-    req->on_abort = NULL;
-    conn_close(c, reset);
-}
-
-const struct sl_http_head *sl_http_exchange_head(const struct sl_http_exchange *req)
-{
-    return &req->head;
-}
-
-struct sl_str sl_http_exchange_body(const struct sl_http_exchange *req)
-{
-    return req->body;
-}
-
-uv_loop_t *sl_http_exchange_loop(const struct sl_http_exchange *req)
-{
-    return req->conn->srv->loop;
-}
-
-void sl_http_exchange_on_abort(struct sl_http_exchange *req,
-                               void (*cb)(struct sl_http_exchange *, void *), void *data)
-{
-    req->on_abort = cb;
-    req->abort_data = data;
 }
 
 /* ---- connections --------------------------------------------------------- */
@@ -643,7 +227,7 @@ static void maybe_free_server(struct sl_http_server *srv)
     free(srv);
 }
 
-static void conn_close(struct conn *c, int reset)
+void sl__http_conn_close(struct conn *c, int reset)
 {
     if (c->state == C_CLOSING)
         return;
@@ -701,7 +285,7 @@ static void on_timer(uv_timer_t *timer)
     else if (c->state == C_IDLE && c->pending > 0)
         flush_then_close(c, flush_ms(c)); /* idle, but its last answer is not out yet */
     else if (c->state == C_IDLE || c->state == C_LINGERING || c->state == C_FLUSHING)
-        conn_close(c, 0); /* FLUSHING: no progress within the bound */
+        sl__http_conn_close(c, 0); /* FLUSHING: no progress within the bound */
 }
 
 static void arm_timer(struct conn *c)
@@ -761,7 +345,7 @@ static void send_continue(struct conn *c)
         return;
     c->continue_sent = 1;
     uv_buf_t buf = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
-    write_bufs(c, &buf, 1);
+    sl__http_write(c, &buf, 1);
 }
 
 /* Parses what is buffered: heads, bodies, and dispatches whole requests. */
@@ -779,7 +363,7 @@ static void process(struct conn *c)
             arm_timer(c);
         }
         if (c->head_len == 0) {
-            int rc = sl_http_parse_request(start, avail, &c->req.head);
+            int rc = sl_http_parse_request_more(start, avail, &c->req.head, &c->head_checked);
             if (rc == SL_HTTP_INCOMPLETE) {
                 if (avail > cfg->max_header_bytes)
                     reject(c, 431, "header_too_large", "request headers are too large");
@@ -897,7 +481,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        conn_close(c, 0); /* EOF or error: the client went away */
+        sl__http_conn_close(c, 0); /* EOF or error: the client went away */
         return;
     }
     if (nread == 0)
@@ -939,7 +523,7 @@ static void on_connection(uv_stream_t *listener, int status)
     sl_list_push_back(&srv->conns, &c->node);
     srv->stats.open_connections++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        conn_close(c, 0);
+        sl__http_conn_close(c, 0);
         return;
     }
     srv->stats.accepted++;
@@ -1051,7 +635,7 @@ void sl_http_server_close(struct sl_http_server *srv, void (*cb)(void *), void *
         if (idle && c->pending > 0)
             flush_then_close(c, FLUSH_AT_CLOSE_MS);
         else
-            conn_close(c, 0);
+            sl__http_conn_close(c, 0);
     }
     if (srv->listening)
         sl_http_server_stop_accepting(srv);

@@ -53,10 +53,17 @@ int sl_upstream_new(uv_loop_t *loop, const struct sl_upstream_opts *opts,
  * the loop. The pool must not be used after this call. */
 void sl_upstream_close(struct sl_upstream_pool *pool, void (*cb)(void *arg), void *arg);
 
-/* Starts a request to an http:// URL. Returns 0, after which on_done is
+/* Resolves r->url (an http:// URL, which must outlive r) into r: its
+ * origin in this pool and its request target, for requests started with
+ * req->route = r. Returns 0, UV_EINVAL (not an http:// URL sluice can
+ * use) or UV_ENOMEM. r is valid as long as the pool. */
+int sl_upstream_route(struct sl_upstream_pool *pool, struct sl_http_route *r);
+
+/* Starts a request to an http:// URL (req->url, or req->route resolved
+ * by sl_upstream_route on this pool). Returns 0, after which on_done is
  * called exactly once and never from inside this call (a URL or header
  * that cannot be sent ends in on_done with SL_E_BAD_REQUEST); or
- * UV_EINVAL (no url or on_done), UV_EBUSY (in flight), UV_ESHUTDOWN
+ * UV_EINVAL (no url nor route, or no on_done), UV_EBUSY (in flight), UV_ESHUTDOWN
  * (pool closing), UV_ENOMEM, after which no callback is called. */
 int sl_upstream_start(struct sl_upstream_pool *pool, struct sl_http_request *req);
 

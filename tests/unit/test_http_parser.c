@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/parser.h"
@@ -209,4 +210,142 @@ Test(http_parser, http10_expectations_are_ignored)
     const char *v10 = "POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n";
     cr_assert_gt(sl_http_parse_request(v10, strlen(v10), &h), 0);
     cr_assert_not(h.expect_continue);
+}
+
+/* ---- the rest of the HTTP/1 layer: fields, lists, response heads -------- */
+
+Test(http_layer, header_lists_are_rfc9110_lists)
+{
+    struct {
+        const char *list, *token;
+        int has;
+    } cases[] = {
+        {"close", "close", 1},
+        {"Keep-Alive, Close", "close", 1},
+        {" \tclose\t ", "close", 1},
+        {"x, x, , close", "close", 1},
+        {"gzip, chunked", "chunked", 1},
+        {"closed", "close", 0},
+        {"xclose", "close", 0},
+        /* not list elements of their own: a space is not a separator, and
+         * a transfer coding's parameters make another element */
+        {"keep-alive close", "close", 0},
+        {"chunked;q=1", "chunked", 0},
+        {"", "close", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sl_str l = {cases[i].list, strlen(cases[i].list)};
+        cr_assert_eq(sl_http_list_has(l, cases[i].token), cases[i].has, "'%s' has '%s'",
+                     cases[i].list, cases[i].token);
+    }
+}
+
+Test(http_layer, tokens)
+{
+    cr_assert(sl_http_is_token((struct sl_str){"X-Custom", 8}));
+    cr_assert_not(sl_http_is_token((struct sl_str){"X Custom", 8}));
+    cr_assert_not(sl_http_is_token((struct sl_str){"", 0}));
+    cr_assert_not(sl_http_is_tchar('\0'));
+    cr_assert_not(sl_http_is_tchar(':'));
+}
+
+Test(http_layer, a_response_head_splits_into_trimmed_nul_terminated_fields)
+{
+    char block[] = "HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+                   "HTTP/1.1 200 OK\r\nContent-Type:  text/plain \r\n"
+                   "X-Empty:\r\n folded continuation\r\nRetry-After:\t2\n\r\n";
+    size_t max = sl_http_head_lines(block, strlen(block));
+    struct sl_http_header f[16];
+    cr_assert_leq(max, 16);
+    size_t n = sl_http_split_head(block, strlen(block), f);
+    cr_assert_eq(n, 3, "the interim block's fields and the folded line are dropped");
+    cr_assert(sl_str_eq(f[0].name, "Content-Type") && sl_str_eq(f[0].value, "text/plain"));
+    cr_assert_str_eq(f[0].value.ptr, "text/plain");
+    cr_assert_str_eq(f[0].name.ptr, "Content-Type");
+    cr_assert(sl_str_eq(f[1].name, "X-Empty") && f[1].value.len == 0);
+    cr_assert_str_eq(f[1].value.ptr, "");
+    const struct sl_str *ra = sl_http_header_get(f, n, "retry-after");
+    cr_assert_not_null(ra);
+    cr_assert_str_eq(ra->ptr, "2");
+    cr_assert_null(sl_http_header_get(f, n, "x-interim"));
+}
+
+Test(http_layer, a_header_block_without_a_last_lf_is_split_too)
+{
+    /* libcurl's block: header lines only, in a NUL-terminated buffer */
+    char block[] = "A: 1\r\nB: 2";
+    struct sl_http_header f[4];
+    cr_assert_eq(sl_http_head_lines(block, strlen(block)), 2);
+    cr_assert_eq(sl_http_split_head(block, strlen(block), f), 2);
+    cr_assert_str_eq(f[1].value.ptr, "2");
+    cr_assert_eq(sl_http_head_lines(NULL, 0), 1);
+}
+
+/* The streaming decoder gives what the in-place one gives, taking data a
+ * few bytes at a time (a client that pauses) and fed in any pieces. */
+Test(http_layer, chunked_step_streams_what_decode_compacts)
+{
+    size_t n = strlen(chunked_body);
+    for (size_t piece = 1; piece <= n; piece++) {
+        struct sl_chunked d = {0};
+        char out[64];
+        size_t got = 0, at = 0;
+        int rc = SL_CHUNKED_MORE;
+        while (at < n && rc != SL_CHUNKED_DONE) {
+            size_t end = at + piece < n ? at + piece : n;
+            size_t used, avail;
+            rc = sl_chunked_step(&d, chunked_body + at, end - at, &used, &avail, 1024);
+            at += used;
+            if (rc == SL_CHUNKED_DATA) {
+                size_t take = avail > 3 ? 3 : avail;
+                memcpy(out + got, chunked_body + at, take);
+                got += take;
+                at += take;
+                sl_chunked_took(&d, take);
+            } else {
+                cr_assert(rc == SL_CHUNKED_MORE || rc == SL_CHUNKED_DONE, "piece %zu", piece);
+            }
+        }
+        cr_assert_eq(rc, SL_CHUNKED_DONE, "piece %zu", piece);
+        cr_assert_eq(at, n);
+        cr_assert_eq(got, 12);
+        cr_assert_eq(d.decoded, 12);
+        cr_assert_eq(memcmp(out, "hello, world", 12), 0);
+    }
+}
+
+/* The server's way: the same request from its first byte, more of it each
+ * time, in a buffer that moves; the lines found good are not checked
+ * again, and the result is the whole parse's. */
+Test(http_parser, a_head_in_pieces_parses_as_it_does_whole)
+{
+    size_t n = strlen(get_req);
+    for (size_t step = 1; step <= n; step++) {
+        struct sl_http_head h;
+        size_t checked = 0;
+        int rc = SL_HTTP_INCOMPLETE;
+        for (size_t have = step; rc == SL_HTTP_INCOMPLETE; have += step) {
+            if (have > n)
+                have = n;
+            char *moved = malloc(have); /* a fresh place each time */
+            memcpy(moved, get_req, have);
+            rc = sl_http_parse_request_more(moved, have, &h, &checked);
+            cr_assert_leq(checked, have);
+            if (rc > 0) {
+                cr_assert(sl_str_eq(h.method, "GET") && sl_str_eq(h.path, "/v1/models"));
+                cr_assert(sl_str_eq(h.query, "x=1") && h.minor_version == 1);
+                cr_assert_eq(h.nheaders, 2);
+                cr_assert(sl_str_eq(*sl_http_head_get(&h, "x-thing"), "spaced"));
+            }
+            free(moved);
+        }
+        cr_assert_eq(rc, (int)n, "step %zu", step);
+    }
+    /* a bad line is found as soon as it is whole, as whole */
+    const char bad[] = "GET / HTTP/1.1\r\nBad Name: x\r\nHost: a";
+    size_t checked = 0;
+    struct sl_http_head h;
+    cr_assert_eq(sl_http_parse_request_more(bad, 16, &h, &checked), SL_HTTP_INCOMPLETE);
+    cr_assert_eq(checked, 16);
+    cr_assert_eq(sl_http_parse_request_more(bad, sizeof(bad) - 1, &h, &checked), SL_HTTP_E_BAD);
 }

@@ -5,8 +5,9 @@
  * in pieces, pause/resume, cancel, refused and reset, chunked and
  * close-delimited bodies, heads split across reads, host name lookups,
  * close with work in flight, and many concurrent requests. The contract it
- * shares with libcurl is also run through sl_http_client by
- * test_http_client.c. */
+ * shares with libcurl is test_http_contract.c, which also runs against the
+ * lean client on its own (suite upstream_contract); the fixture is
+ * client_fixture.h. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -17,86 +18,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../http_test_server.h"
-#include "../support.h"
 /* The module itself, so that a test can reach its origins (STYLE.md). */
 #include "http/upstream.c"
+#include "http/upstream_pool.c"
 
-static uv_loop_t loop;
-static uv_timer_t guard;
-static uv_timer_t pause_timer; /* run_for's */
-
-/* The bound on a wait for something that must happen: generous, since the
- * wait returns as soon as it happened. */
-#define WAIT_MS 10000.0
-static struct srv srv;
-static struct sl_upstream_pool *pool;
-static int pool_gone;
-
-static void on_pool_closed(void *arg)
-{
-    *(int *)arg = 1;
-}
+#include "lean_driver.h"
 
 static void start_all(const struct sl_upstream_opts *opts)
 {
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    srv_start(&srv, &loop);
-    uv_timer_init(&loop, &guard);
-    uv_timer_init(&loop, &pause_timer);
-    cr_assert_eq(sl_upstream_new(&loop, opts, &pool), 0);
-    pool_gone = 0;
-}
-
-static void close_all(void)
-{
-    sl_upstream_close(pool, on_pool_closed, &pool_gone);
-    cr_assert_eq(pool_gone, 0, "the close callback comes from the loop");
-    srv_close(&srv);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_close((uv_handle_t *)&pause_timer, NULL);
-    sl_test_close_loop(&loop);
-    cr_assert_eq(pool_gone, 1);
-}
-
-static void tick(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *counter >= n or ms pass; returns the elapsed ms. */
-static double run_until_n(const int *counter, int n, double ms)
-{
-    uv_timer_start(&guard, tick, 5, 5);
-    uint64_t t0 = uv_hrtime();
-    while (*counter < n && sl_test_ms_since(t0) < ms)
-        uv_run(&loop, UV_RUN_ONCE);
-    uv_timer_stop(&guard);
-    return sl_test_ms_since(t0);
-}
-
-static double run_until(const int *flag, double ms)
-{
-    return run_until_n(flag, 1, ms);
-}
-
-static void set_flag(uv_timer_t *t)
-{
-    *(int *)t->data = 1;
-}
-
-/* Lets ms pass on the loop: runs it until a timer of ms, started now, has
- * fired. libuv fires timers in the order they are due, so every timer due
- * before it (a request's deadline, say) has run too, however late a loaded
- * machine ran the loop; a wall-clock wait could end before the loop ran. */
-static void run_for(double ms)
-{
-    int fired = 0;
-    pause_timer.data = &fired;
-    uv_timer_start(&pause_timer, set_flag, (uint64_t)ms, 0);
-    run_until(&fired, ms + WAIT_MS);
-    cr_assert(fired, "the loop did not run for %.0f ms", ms);
+    lean_open(opts);
 }
 
 static struct sl_upstream_stats stats(void)
@@ -104,104 +34,6 @@ static struct sl_upstream_stats stats(void)
     struct sl_upstream_stats s;
     sl_upstream_stats(pool, &s);
     return s;
-}
-
-struct call {
-    struct sl_http_request req;
-    char url[160];
-    int header_calls, status, nheaders;
-    char x_split[16], x_h39[16];
-    struct sl_buf body;
-    int body_calls, pause_every, pauses, cancel_when_paused;
-    int paused;
-    uint64_t start_ns, first_chunk_ns, last_chunk_ns;
-    int done, err;
-    struct sl_http_result res;
-    char message[128];
-    void (*then)(struct call *);
-};
-
-static void on_headers(struct sl_http_request *req, int status, const struct sl_http_field *h,
-                       size_t n)
-{
-    struct call *c = req->data;
-    c->header_calls++;
-    c->status = status;
-    c->nheaders = (int)n;
-    const char *v = sl_http_field_get(h, n, "x-split");
-    snprintf(c->x_split, sizeof(c->x_split), "%s", v ? v : "");
-    v = sl_http_field_get(h, n, "x-h39");
-    snprintf(c->x_h39, sizeof(c->x_h39), "%s", v ? v : "");
-}
-
-static void resume_later(uv_timer_t *t);
-
-static int on_body(struct sl_http_request *req, const char *data, size_t len)
-{
-    struct call *c = req->data;
-    cr_assert_eq(c->done, 0, "no body after done");
-    cr_assert_eq(c->paused, 0, "nothing delivered while paused");
-    c->body_calls++;
-    if (c->pause_every && c->body_calls % c->pause_every == 0) {
-        c->paused = 1;
-        c->pauses++;
-        return SL_HTTP_PAUSE;
-    }
-    uint64_t now = uv_hrtime();
-    if (c->first_chunk_ns == 0)
-        c->first_chunk_ns = now;
-    c->last_chunk_ns = now;
-    cr_assert_eq(sl_buf_append(&c->body, data, len), 0);
-    return 0;
-}
-
-static void on_done(struct sl_http_request *req, const struct sl_http_result *res)
-{
-    struct call *c = req->data;
-    cr_assert_null(req->uxfer);
-    c->done++;
-    c->res = *res;
-    c->err = res->err;
-    snprintf(c->message, sizeof(c->message), "%s", res->message);
-    c->res.message = c->message;
-    if (c->then)
-        c->then(c);
-}
-
-static void call_init(struct call *c, const char *path)
-{
-    *c = (struct call){0};
-    snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%d%s", srv.port, path);
-    c->req = (struct sl_http_request){
-        .url = c->url, .on_headers = on_headers, .on_body = on_body, .on_done = on_done, .data = c};
-    sl_buf_init(&c->body, 16 << 20);
-    sl_buf_append(&c->body, "", 0);
-}
-
-static void call_start(struct call *c)
-{
-    c->start_ns = uv_hrtime();
-    cr_assert_eq(sl_upstream_start(pool, &c->req), 0);
-    cr_assert_eq(c->done, 0, "never from inside start");
-}
-
-static void call_release(struct call *c)
-{
-    sl_buf_release(&c->body);
-}
-
-/* One request, run to its end. */
-static void call_run(struct call *c, const char *path)
-{
-    call_init(c, path);
-    call_start(c);
-    run_until(&c->done, WAIT_MS);
-    cr_assert_eq(c->done, 1, "%s did not finish", path);
-}
-
-static double ms_between(uint64_t a, uint64_t b)
-{
-    return (double)(b - a) / 1e6;
 }
 
 /* ---- reuse and the idle pool ------------------------------------------- */
@@ -400,103 +232,7 @@ Test(upstream, the_transport_retry_happens_once_and_never_after_a_response_byte)
 
 /* ---- timeouts ------------------------------------------------------------ */
 
-Test(upstream, connect_timeout)
-{
-    start_all(NULL);
-    /* A listener with a full accept queue drops SYNs: connect() hangs. */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(addr);
-    cr_assert_eq(bind(lfd, (struct sockaddr *)&addr, alen), 0);
-    cr_assert_eq(listen(lfd, 0), 0);
-    getsockname(lfd, (struct sockaddr *)&addr, &alen);
-    int fill[2];
-    for (int i = 0; i < 2; i++) {
-        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        connect(fill[i], (struct sockaddr *)&addr, alen);
-    }
-    /* The first filler's handshake completes into the accept queue (the
-     * socket turns writable): from then on the queue is full. */
-    struct pollfd pfd = {.fd = fill[0], .events = POLLOUT};
-    cr_assert_eq(poll(&pfd, 1, (int)WAIT_MS), 1, "the first filler never connected");
-    struct call c;
-    call_init(&c, "");
-    snprintf(c.url, sizeof(c.url), "http://127.0.0.1:%d/", ntohs(addr.sin_port));
-    c.req.connect_timeout_ms = 150;
-    c.req.first_byte_timeout_ms = 1000;
-    call_start(&c);
-    run_until(&c.done, WAIT_MS);
-    double ms = sl_test_ms_since(c.start_ns); /* from before the start */
-    cr_assert_eq(c.err, SL_E_TIMEOUT, "%s: %s", sl_err_name(c.err), c.message);
-    cr_assert_str_eq(c.message, "connect timeout after 150 ms", "not the first-byte timeout");
-    cr_assert_geq(ms, 140, "%.1f ms", ms);
-    for (int i = 0; i < 2; i++)
-        close(fill[i]);
-    close(lfd);
-    call_release(&c);
-    close_all();
-}
-
-Test(upstream, first_byte_timeout_on_a_kept_alive_connection)
-{
-    start_all(NULL);
-    struct call c;
-    call_run(&c, "/ok");
-    call_release(&c);
-    call_init(&c, "/hang");
-    c.req.first_byte_timeout_ms = 100;
-    call_start(&c);
-    run_until(&c.done, WAIT_MS);
-    double ms = sl_test_ms_since(c.start_ns); /* from before the start */
-    cr_assert_eq(c.err, SL_E_TIMEOUT);
-    cr_assert_str_eq(c.message, "first byte timeout after 100 ms"); /* /hang never answers */
-    cr_assert_geq(ms, 90, "%.1f ms", ms);
-    cr_assert_eq(c.res.status, 0);
-    run_until(&srv.eofs, WAIT_MS);
-    cr_assert_eq(srv.eofs, 1, "the connection was closed, not kept");
-    call_release(&c);
-    close_all();
-}
-
-Test(upstream, total_timeout_in_the_middle_of_a_stream)
-{
-    start_all(NULL);
-    struct call c;
-    call_init(&c, "/stream/50/40");
-    c.req.first_byte_timeout_ms = 1000;
-    c.req.total_timeout_ms = 200;
-    call_start(&c);
-    run_until(&c.done, WAIT_MS);
-    double ms = sl_test_ms_since(c.start_ns); /* from before the start */
-    cr_assert_eq(c.err, SL_E_TIMEOUT);
-    cr_assert_str_eq(c.message, "total timeout after 200 ms");
-    cr_assert_eq(c.res.status, 200, "the status that arrived is kept");
-    cr_assert_geq(c.body_calls, 2);
-    cr_assert_geq(ms, 190, "%.1f ms", ms); /* the message names the timer; the stream lasts 2 s */
-    call_release(&c);
-    close_all();
-}
-
 /* ---- bodies -------------------------------------------------------------- */
-
-Test(upstream, a_stream_is_delivered_in_pieces_as_it_arrives)
-{
-    start_all(NULL);
-    struct call c;
-    call_init(&c, "/stream/5/60");
-    call_start(&c);
-    run_until(&c.done, WAIT_MS);
-    cr_assert_eq(c.err, SL_OK, "%s", c.message);
-    cr_assert_geq(c.body_calls, 5);
-    double first = ms_between(c.start_ns, c.first_chunk_ns);
-    double last = ms_between(c.start_ns, c.last_chunk_ns);
-    cr_assert_geq(last - first, 200, "first at %.1f ms, last at %.1f ms", first, last);
-    cr_assert_str_eq(c.body.ptr, "data: chunk 0\n\ndata: chunk 1\n\ndata: chunk 2\n\n"
-                                 "data: chunk 3\n\ndata: chunk 4\n\n");
-    cr_assert_eq(c.res.body_bytes, strlen(c.body.ptr));
-    call_release(&c);
-    close_all();
-}
 
 Test(upstream, a_body_delimited_by_the_close)
 {
@@ -573,7 +309,7 @@ static void resume_later(uv_timer_t *t)
     if (c->paused && !c->done) {
         int before = c->body_calls;
         c->paused = 0;
-        sl_upstream_resume(&c->req);
+        client_resume(&c->req);
         cr_assert_eq(c->body_calls, before, "not redelivered from inside resume");
     }
     if (c->done)
@@ -607,87 +343,16 @@ Test(upstream, pause_and_resume_through_a_large_body)
     close_all();
 }
 
-Test(upstream, a_paused_request_can_be_cancelled)
-{
-    start_all(NULL);
-    struct call c;
-    call_init(&c, "/stream/100/10");
-    c.pause_every = 2;
-    call_start(&c);
-    run_until(&c.paused, WAIT_MS);
-    cr_assert_eq(c.paused, 1);
-    sl_upstream_cancel(&c.req);
-    cr_assert_eq(c.done, 0);
-    run_until(&c.done, WAIT_MS);
-    cr_assert_eq(c.err, SL_E_CANCELLED);
-    run_until(&srv.eofs, WAIT_MS);
-    cr_assert_eq(srv.eofs, 1);
-    call_release(&c);
-    close_all();
-}
-
 /* ---- cancel and errors ---------------------------------------------------- */
-
-Test(upstream, cancel_closes_the_connection_and_on_done_follows_from_the_loop)
-{
-    start_all(NULL);
-    struct call c;
-    call_init(&c, "/hang");
-    call_start(&c);
-    run_until(&srv.requests, WAIT_MS);
-    cr_assert_eq(srv.requests, 1);
-    uint64_t t0 = uv_hrtime();
-    sl_upstream_cancel(&c.req);
-    sl_upstream_cancel(&c.req);
-    cr_assert_eq(c.done, 0, "not from inside cancel");
-    run_until(&srv.eofs, WAIT_MS);
-    /* /hang never ends: a disconnect at all is the cancel's doing. */
-    cr_assert_eq(srv.eofs, 1, "the server saw the disconnect");
-    cr_assert_geq(srv.last_eof_ns, t0);
-    run_until(&c.done, WAIT_MS);
-    cr_assert_eq(c.done, 1);
-    cr_assert_eq(c.err, SL_E_CANCELLED);
-    cr_assert_str_eq(c.message, "cancelled");
-    run_for(20);
-    cr_assert_eq(c.done, 1, "once");
-    call_release(&c);
-    close_all();
-}
-
-Test(upstream, refused_and_reset_are_distinct_classes)
-{
-    start_all(NULL);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(addr);
-    bind(fd, (struct sockaddr *)&addr, alen);
-    getsockname(fd, (struct sockaddr *)&addr, &alen);
-    close(fd);
-    struct call refused, reset;
-    call_init(&refused, "");
-    snprintf(refused.url, sizeof(refused.url), "http://127.0.0.1:%d/", ntohs(addr.sin_port));
-    call_init(&reset, "/reset");
-    call_start(&refused);
-    call_start(&reset);
-    run_until(&refused.done, WAIT_MS);
-    run_until(&reset.done, WAIT_MS);
-    cr_assert_eq(refused.err, SL_E_CONN_REFUSED, "%s: %s", sl_err_name(refused.err),
-                 refused.message);
-    cr_assert_not_null(strstr(refused.message, "connection refused"), "%s", refused.message);
-    cr_assert_eq(reset.err, SL_E_CONN_RESET, "%s: %s", sl_err_name(reset.err), reset.message);
-    cr_assert_eq(reset.header_calls, 0);
-    call_release(&refused);
-    call_release(&reset);
-    close_all();
-}
 
 Test(upstream, the_request_head_and_body_as_sent)
 {
     start_all(NULL);
     static char body[3000];
     memset(body, 'p', sizeof(body) - 1);
-    struct sl_http_field hdrs[] = {
-        {"Content-Type", "application/json"}, {"X-Custom", "42"}, {"Content-Length", "1"}};
+    struct sl_http_header hdrs[] = {SL_HTTP_HEADER_LIT("Content-Type", "application/json"),
+                                    SL_HTTP_HEADER_LIT("X-Custom", "42"),
+                                    SL_HTTP_HEADER_LIT("Content-Length", "1")};
     struct call c;
     call_init(&c, "/ok#fragment");
     c.req.body = body;
@@ -709,7 +374,7 @@ Test(upstream, the_request_head_and_body_as_sent)
     call_release(&c);
 
     /* A GET has no body and no length; the caller's Host replaces ours. */
-    struct sl_http_field host_hdr[] = {{"Host", "api.example"}};
+    struct sl_http_header host_hdr[] = {SL_HTTP_HEADER_LIT("Host", "api.example")};
     call_init(&c, "/ok");
     c.req.headers = host_hdr;
     c.req.n_headers = 1;
@@ -724,7 +389,7 @@ Test(upstream, the_request_head_and_body_as_sent)
     call_release(&c);
 
     /* What cannot be sent ends in on_done, from the loop. */
-    struct sl_http_field bad[] = {{"X-Evil", "a\r\nInjected: 1"}};
+    struct sl_http_header bad[] = {SL_HTTP_HEADER_LIT("X-Evil", "a\r\nInjected: 1")};
     call_init(&c, "/ok");
     c.req.headers = bad;
     c.req.n_headers = 1;
@@ -836,16 +501,11 @@ Test(upstream, an_expired_name_is_looked_up_again_and_an_unknown_one_is_refused)
 Test(upstream, the_next_address_is_tried_when_one_refuses)
 {
     start_all(NULL);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in closed = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(closed);
-    bind(fd, (struct sockaddr *)&closed, alen);
-    getsockname(fd, (struct sockaddr *)&closed, &alen);
-    close(fd);
+    struct sockaddr_in closed = closed_port();
     /* An origin whose name stood for two addresses, the first refusing. */
     struct sl_url u;
-    cr_assert_null(parse_url("http://two.test/", &u));
-    struct origin *o = origin_get(pool, &u);
+    cr_assert_null(sl__up_parse_url("http://two.test/", &u));
+    struct sl_upstream_origin *o = sl__up_origin_get(pool, &u);
     o->numeric = 1;
     o->naddrs = 2;
     memcpy(&o->addrs[0], &closed, sizeof(closed));
@@ -893,14 +553,14 @@ Test(upstream, close_cancels_requests_and_waits_for_a_lookup_in_flight)
     call_start(&c[0]);
     call_start(&c[1]);
     run_until(&srv.requests, WAIT_MS);
-    sl_upstream_close(pool, on_pool_closed, &pool_gone);
+    sl_upstream_close(pool, on_client_closed, &client_closed);
     cr_assert_eq(c[0].done, 0, "on_done comes from the loop");
     struct call late;
     call_init(&late, "/ok");
     cr_assert_eq(sl_upstream_start(pool, &late.req), UV_ESHUTDOWN);
     call_release(&late);
-    run_until(&pool_gone, WAIT_MS);
-    cr_assert_eq(pool_gone, 1);
+    run_until(&client_closed, WAIT_MS);
+    cr_assert_eq(client_closed, 1);
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(c[i].done, 1);
         cr_assert_eq(c[i].err, SL_E_CANCELLED);
@@ -946,5 +606,36 @@ Test(upstream, many_concurrent_requests_then_a_second_wave_on_the_same_connectio
     }
     cr_assert_eq(srv.accepts, MANY);
     cr_assert_eq(stats().reused, MANY);
+    close_all();
+}
+
+/* A route resolves its URL once: the origin is looked up then, shared by
+ * the URLs of one host:port, and a URL the lean client cannot take is
+ * refused then, not on the first request. */
+Test(upstream, routes_share_the_origin_of_their_host_and_port)
+{
+    start_all(NULL);
+    char a[64], b[64];
+    snprintf(a, sizeof(a), "http://127.0.0.1:%d/v1/chat/completions", srv.port);
+    snprintf(b, sizeof(b), "http://127.0.0.1:%d/v1/embeddings?x=1", srv.port);
+    const struct sl_http_route *ra, *rb, *bad;
+    cr_assert_eq(client_route(a, &ra), 0);
+    cr_assert_eq(client_route(b, &rb), 0);
+    cr_assert(ra->lean && rb->lean);
+    cr_assert_eq(ra->origin, rb->origin);
+    cr_assert(sl_str_eq(rb->target, "/v1/embeddings?x=1"));
+    cr_assert_eq(client_route("https://127.0.0.1/v1", &bad), UV_EINVAL);
+    cr_assert_eq(client_route("http://bad host/", &bad), UV_EINVAL);
+    struct call c;
+    call_init(&c, "");
+    c.req.url = NULL;
+    c.req.route = ra;
+    call_start(&c);
+    run_until(&c.done, WAIT_MS);
+    cr_assert_eq(c.err, SL_OK, "%s", c.message);
+    cr_assert(strncmp(srv.last.ptr, "GET /v1/chat/completions HTTP/1.1\r\n", 35) == 0, "%.50s",
+              srv.last.ptr);
+    cr_assert_eq(stats().requests, 1);
+    call_release(&c);
     close_all();
 }
