@@ -180,7 +180,7 @@ Test(retrier, succeeds_on_second_try)
     cr_assert_eq(fx.op.outcome.attempts, 2);
     cr_assert_eq(fx.op.outcome.last_error, SL_OK);
     cr_assert_eq(fx.op.outcome.reason, SL_RETRY_AGAIN);
-    cr_assert_eq(((struct op *)fx.r.data)->value, 42, "the result comes back through fx.r->data");
+    cr_assert_eq(((struct op *)fx.r.data)->value, 42, "the result comes back through r->data");
     cr_assert_eq(fx.op.hooks, 1);
     close_all(&fx.loop, &fx.r, &fx.op);
 }
@@ -407,7 +407,7 @@ Test(retrier, synchronous_failures_with_no_wait)
     p.wait = SL_WAIT_NONE;
 
     run(&fx.r, &fx.op, &p, &fx.rng);
-    cr_assert_eq(fx.op.done_calls, 0, "even a 0 ms wait goes through the fx.loop");
+    cr_assert_eq(fx.op.done_calls, 0, "even a 0 ms wait goes through the loop");
     cr_assert(fx.r.sleeping);
     uv_run(&fx.loop, UV_RUN_DEFAULT);
     cr_assert_eq(fx.op.done_calls, 1);
