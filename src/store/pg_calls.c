@@ -65,19 +65,13 @@ static void on_stats_rows(struct sl_pg_conn *c, int status, PGresult *res, void 
         call_fail(r, status, "analytics query failed");
         return;
     }
-    out->db_rows = (uint64_t)num(res, 0);
-    out->succeeded = (uint64_t)num(res, 1);
-    out->failed = (uint64_t)num(res, 2);
-    out->cancelled = (uint64_t)num(res, 3);
-    out->retries = (uint64_t)num(res, 4);
-    out->avg_processing_ms = num(res, 5);
-    out->avg_queue_ms = num(res, 6);
-    double busy_ms = num(res, 7);
-    out->makespan_s = num(res, 8) / 1e6;
+    double v[SL_STATS_TOTALS];
+    for (int k = 0; k < SL_STATS_TOTALS; k++)
+        v[k] = num(res, k);
+    sl_stats_totals(out, v);
     out->p50_ms = num(res, 9);
     out->p95_ms = num(res, 10);
     out->p99_ms = num(res, 11);
-    sl_stats_derive(out, busy_ms);
     call_finish(r, 0);
 }
 
