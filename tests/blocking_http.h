@@ -73,4 +73,23 @@ static inline int bh_request(int port, const char *method, const char *path, con
     return status;
 }
 
+/* One chat request on a thread of its own:
+ * pthread_create(&t, NULL, bh_call_thread, &call), then read call after
+ * pthread_join. */
+struct bh_call {
+    int port;
+    const char *body; /* POSTed to /v1/chat/completions */
+    int status;
+    int retry_after; /* the response had a Retry-After header */
+};
+
+static inline void *bh_call_thread(void *arg)
+{
+    struct bh_call *c = arg;
+    char local[16384];
+    c->status = bh_request(c->port, "POST", "/v1/chat/completions", c->body, local, sizeof(local));
+    c->retry_after = strcasestr(local, "\r\nRetry-After:") != NULL;
+    return NULL;
+}
+
 #endif

@@ -109,6 +109,19 @@ static inline void pgt_text(const char *url, const char *sql, char *out, size_t 
 static char pgt_db_name[64];
 static char pgt_url[512];
 
+/* A login role PREFIX_<pid> with PASSWORD, made afresh, in role (64
+ * bytes); url (512 bytes) is this test's database as that role. */
+static inline void pgt_new_role(char *role, const char *prefix, const char *password, char *url)
+{
+    char sql[256], userinfo[128];
+    snprintf(role, 64, "%s_%d", prefix, (int)getpid());
+    snprintf(sql, sizeof(sql), "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN PASSWORD '%s'", role,
+             role, password);
+    pgt_exec(pgt_admin_url(), sql);
+    snprintf(userinfo, sizeof(userinfo), "%s:%s", role, password);
+    pgt_url_for(url, 512, pgt_db_name, userinfo);
+}
+
 /* A fresh database for this test: pgt_db_name, pgt_url. */
 static inline void pgt_new_db(void)
 {
@@ -128,6 +141,15 @@ static inline void pgt_drop_db(void)
     snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", pgt_db_name);
     pgt_exec(pgt_admin_url(), sql);
     pgt_db_name[0] = '\0';
+}
+
+/* Drops this test's database, then the role (which owned objects in it). */
+static inline void pgt_drop_db_and_role(const char *role)
+{
+    char sql[128];
+    pgt_drop_db();
+    snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
+    pgt_exec(pgt_admin_url(), sql);
 }
 
 /* The test cluster's Unix socket directory (scripts/pg-cluster.sh puts it

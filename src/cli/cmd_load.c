@@ -5,8 +5,6 @@
  * resolve the host (uv_getaddrinfo, on the thread pool) -> run the load ->
  * on_complete: print the report -> close every handle -> the loop runs dry.
  * Ctrl-C ends the run at once and reports what finished. */
-#include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +12,16 @@
 #include <strings.h>
 #include <sys/resource.h>
 
-#include "http/json_scan.h"
 #include "http/parser.h"
 #include "http/url.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "load/load.h"
+#include "load/report.h"
+#include "load/request_build.h"
 
-#define MAX_HEADERS    64
-#define MAX_BODY_BYTES (16u << 20)
-#define MAX_HEAD_BYTES (64u << 10)
+#define MAX_HEADERS 64
 
 static const char usage[] =
     "usage: sluice load URL [options]\n"
@@ -119,8 +116,6 @@ struct ctx {
     unsigned n_headers;
     int stream, json, quiet, progress_on, duration_given;
     char host[256], port[8], hostport[300], path[2048];
-    char *body;
-    size_t body_len;
     char *request;
     uv_getaddrinfo_t resolver;
     struct sl_load *load;
@@ -316,108 +311,27 @@ static int parse(struct ctx *c, int argc, char **argv)
 
 /* ---- the request ---------------------------------------------------------- */
 
-static int read_body(struct ctx *c)
-{
-    FILE *f = fopen(c->body_file, "rb");
-    if (f == NULL) {
-        sl_usage_error("load", "cannot read --body '%s': %s", c->body_file, strerror(errno));
-        return -1;
-    }
-    c->body = malloc(MAX_BODY_BYTES + 1);
-    size_t n = c->body ? fread(c->body, 1, MAX_BODY_BYTES + 1, f) : 0;
-    int err = ferror(f);
-    fclose(f);
-    if (c->body == NULL || err || n > MAX_BODY_BYTES) {
-        sl_usage_error("load", "cannot read --body '%s': %s", c->body_file,
-                       n > MAX_BODY_BYTES ? "larger than 16 MiB" : "read error");
-        return -1;
-    }
-    c->body_len = n;
-    return 0;
-}
-
-static int default_body(struct ctx *c)
-{
-    char model[512], prompt[8192];
-    sl_json_escape(model, sizeof(model), c->model ? c->model : "gpt-4o-mini");
-    sl_json_escape(prompt, sizeof(prompt),
-                   c->prompt ? c->prompt
-                             : "Explain in two sentences why the sky is blue, for a curious "
-                               "ten-year-old.");
-    size_t cap = strlen(model) + strlen(prompt) + 512;
-    c->body = malloc(cap);
-    if (c->body == NULL)
-        return -1;
-    int n = snprintf(c->body, cap,
-                     "{\"model\":\"%s\",\"messages\":[{\"role\":\"system\",\"content\":\"You are "
-                     "a helpful assistant. Answer briefly.\"},{\"role\":\"user\",\"content\":"
-                     "\"%s\"}],\"max_tokens\":128,\"temperature\":0.7%s}",
-                     model, prompt, c->stream ? ",\"stream\":true" : "");
-    c->body_len = (size_t)n;
-    return 0;
-}
-
-static int has_header(const struct ctx *c, const char *name)
-{
-    size_t n = strlen(name);
-    for (unsigned i = 0; i < c->n_headers; i++)
-        if (strncasecmp(c->headers[i], name, n) == 0 && c->headers[i][n] == ':')
-            return 1;
-    return 0;
-}
-
 static int build_request(struct ctx *c)
 {
-    const char *method = c->method ? c->method : "POST";
-    int bodyless =
-        !c->body_file && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
-                          strcmp(method, "DELETE") == 0 || strcmp(method, "OPTIONS") == 0);
-    if (c->body_file) {
-        if (read_body(c))
-            return -1;
-    } else if (!bodyless && default_body(c)) {
+    struct sl_load_request_spec spec = {
+        .method = c->method,
+        .path = c->path,
+        .hostport = c->hostport,
+        .headers = c->headers,
+        .n_headers = c->n_headers,
+        .body_file = c->body_file,
+        .model = c->model,
+        .prompt = c->prompt,
+        .stream = c->stream,
+    };
+    char err[600];
+    if (sl_load_request_build(&spec, &c->cfg.target, err, sizeof(err)) != 0) {
+        if (err[0])
+            sl_usage_error("load", "%s", err);
         return -1;
     }
-    size_t head_cap = MAX_HEAD_BYTES;
-    char *req = malloc(head_cap + c->body_len);
-    if (req == NULL)
-        return -1;
-    size_t o = 0;
-#define ADD(...)                                                                                   \
-    do {                                                                                           \
-        int k_ = snprintf(req + o, head_cap - o, __VA_ARGS__);                                     \
-        if (k_ < 0 || (size_t)k_ >= head_cap - o)                                                  \
-            goto too_big;                                                                          \
-        o += (size_t)k_;                                                                           \
-    } while (0)
-    ADD("%s %s HTTP/1.1\r\n", method, c->path);
-    if (!has_header(c, "Host"))
-        ADD("Host: %s\r\n", c->hostport);
-    if (!has_header(c, "User-Agent"))
-        ADD("User-Agent: sluice-load/0.1.0\r\n");
-    if (!has_header(c, "Accept"))
-        ADD("Accept: %s\r\n", c->stream ? "text/event-stream" : "application/json");
-    if (c->body_len || !bodyless) {
-        if (!has_header(c, "Content-Type"))
-            ADD("Content-Type: application/json\r\n");
-        ADD("Content-Length: %zu\r\n", c->body_len);
-    }
-    for (unsigned i = 0; i < c->n_headers; i++)
-        ADD("%s\r\n", c->headers[i]);
-    ADD("\r\n");
-#undef ADD
-    if (c->body_len)
-        memcpy(req + o, c->body, c->body_len);
-    c->request = req;
-    c->cfg.target.request = req;
-    c->cfg.target.request_len = o + c->body_len;
-    c->cfg.target.head_only = strcmp(method, "HEAD") == 0;
-    c->cfg.target.sse = c->stream;
+    c->request = (char *)c->cfg.target.request;
     return 0;
-too_big:
-    free(req);
-    sl_usage_error("load", "the request headers exceed %u bytes", MAX_HEAD_BYTES);
-    return -1;
 }
 
 /* One descriptor per connection, plus a few for the loop and stdio. */
@@ -440,165 +354,6 @@ static int check_fd_limit(struct ctx *c)
     return -1;
 }
 
-/* ---- report --------------------------------------------------------------- */
-
-static double ms(uint64_t us)
-{
-    return (double)us / 1000.0;
-}
-
-static const char *bytes_text(uint64_t n, char *buf, size_t cap)
-{
-    if (n < 10000)
-        snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
-    else if (n < 10000000)
-        snprintf(buf, cap, "%.1f kB", (double)n / 1e3);
-    else if (n < 10000000000ULL)
-        snprintf(buf, cap, "%.1f MB", (double)n / 1e6);
-    else
-        snprintf(buf, cap, "%.1f GB", (double)n / 1e9);
-    return buf;
-}
-
-static double elapsed_s(const struct sl_load_result *r)
-{
-    return r->end_ns > r->start_ns ? (double)(r->end_ns - r->start_ns) / 1e9 : 0;
-}
-
-static void report_text(struct ctx *c, const struct sl_load_result *r)
-{
-    double secs = elapsed_s(r);
-    FILE *o = stdout;
-    fprintf(o, "%s %s%s\n", c->method ? c->method : "POST", c->url,
-            c->stream ? " (streaming)" : "");
-    if (c->cfg.rate > 0)
-        fprintf(o, "  mode          open loop, %g requests/s, %u connections, %.3f s\n",
-                c->cfg.rate, c->cfg.concurrency, secs);
-    else
-        fprintf(o, "  mode          closed loop, %u connections, %.3f s\n", c->cfg.concurrency,
-                secs);
-    fprintf(o, "  requests      %llu (%llu responses, %llu errors", (unsigned long long)r->requests,
-            (unsigned long long)r->responses, (unsigned long long)r->errors);
-    if (r->cancelled)
-        fprintf(o, "; %llu cancelled in flight", (unsigned long long)r->cancelled);
-    fprintf(o, ")\n");
-    fprintf(o, "  throughput    %.1f responses/s\n", secs > 0 ? (double)r->responses / secs : 0);
-    fprintf(o, "  status       ");
-    int any = 0;
-    for (int s = 0; s < SL_LOAD_STATUS_MAX; s++)
-        if (r->status[s]) {
-            fprintf(o, " %d: %llu", s, (unsigned long long)r->status[s]);
-            any = 1;
-        }
-    if (r->status_other) {
-        fprintf(o, " other: %llu", (unsigned long long)r->status_other);
-        any = 1;
-    }
-    fprintf(o, "%s\n", any ? "" : " none");
-    fprintf(o, "  errors        %llu", (unsigned long long)r->errors);
-    if (r->errors) {
-        const char *sep = " (";
-        for (int e = 0; e < SL_LOAD_E__COUNT; e++)
-            if (r->errors_by[e]) {
-                fprintf(o, "%s%s %llu", sep, sl_load_err_name((enum sl_load_err)e),
-                        (unsigned long long)r->errors_by[e]);
-                sep = ", ";
-            }
-        fprintf(o, ")");
-    }
-    fprintf(o, "\n");
-    const struct sl_hist *h = &r->latency;
-    if (sl_hist_count(h))
-        fprintf(o,
-                "  latency       p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f "
-                "ms  (mean %.3f ms)\n",
-                ms(sl_hist_percentile(h, 50)), ms(sl_hist_percentile(h, 90)),
-                ms(sl_hist_percentile(h, 99)), ms(sl_hist_percentile(h, 99.9)), ms(sl_hist_max(h)),
-                sl_hist_mean(h) / 1000.0);
-    if (c->stream && sl_hist_count(&r->ttft) == 0) {
-        fprintf(o, "  first token   none: no SSE `data:` event in any response\n");
-    } else if (c->stream) {
-        h = &r->ttft;
-        fprintf(o,
-                "  first token   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (%llu "
-                "streams)\n",
-                ms(sl_hist_percentile(h, 50)), ms(sl_hist_percentile(h, 90)),
-                ms(sl_hist_percentile(h, 99)), ms(sl_hist_max(h)),
-                (unsigned long long)sl_hist_count(h));
-        h = &r->gap;
-        fprintf(o,
-                "  token gap     p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (%llu "
-                "tokens)\n",
-                ms(sl_hist_percentile(h, 50)), ms(sl_hist_percentile(h, 90)),
-                ms(sl_hist_percentile(h, 99)), ms(sl_hist_max(h)), (unsigned long long)r->tokens);
-    }
-    if (c->cfg.rate > 0)
-        fprintf(o, "  queue         at most %llu due requests waiting for a connection\n",
-                (unsigned long long)r->max_queue);
-    char bytes[32];
-    fprintf(o, "  connections   %llu opened; %s of response bodies\n",
-            (unsigned long long)r->connects, bytes_text(r->body_bytes, bytes, sizeof(bytes)));
-}
-
-static void json_str(FILE *o, const char *s)
-{
-    char esc[8192];
-    sl_json_escape(esc, sizeof(esc), s);
-    fprintf(o, "\"%s\"", esc);
-}
-
-static void json_hist(FILE *o, const char *prefix, const struct sl_hist *h)
-{
-    fprintf(o, ",\"%sp50_ms\":%.3f,\"%sp90_ms\":%.3f,\"%sp99_ms\":%.3f,\"%sp999_ms\":%.3f", prefix,
-            ms(sl_hist_percentile(h, 50)), prefix, ms(sl_hist_percentile(h, 90)), prefix,
-            ms(sl_hist_percentile(h, 99)), prefix, ms(sl_hist_percentile(h, 99.9)));
-    fprintf(o, ",\"%smax_ms\":%.3f,\"%smean_ms\":%.3f", prefix, ms(sl_hist_max(h)), prefix,
-            sl_hist_mean(h) / 1000.0);
-}
-
-static void report_json(struct ctx *c, const struct sl_load_result *r)
-{
-    FILE *o = stdout;
-    double secs = elapsed_s(r);
-    fprintf(o, "{\"url\":");
-    json_str(o, c->url);
-    fprintf(o, ",\"method\":");
-    json_str(o, c->method ? c->method : "POST");
-    fprintf(o, ",\"mode\":\"%s\",\"concurrency\":%u", c->cfg.rate > 0 ? "open" : "closed",
-            c->cfg.concurrency);
-    if (c->cfg.rate > 0)
-        fprintf(o, ",\"rate\":%g", c->cfg.rate);
-    fprintf(o, ",\"duration_s\":%.6f,\"requests\":%llu,\"responses\":%llu,\"status\":{", secs,
-            (unsigned long long)r->requests, (unsigned long long)r->responses);
-    const char *sep = "";
-    for (int s = 0; s < SL_LOAD_STATUS_MAX; s++)
-        if (r->status[s]) {
-            fprintf(o, "%s\"%d\":%llu", sep, s, (unsigned long long)r->status[s]);
-            sep = ",";
-        }
-    if (r->status_other)
-        fprintf(o, "%s\"other\":%llu", sep, (unsigned long long)r->status_other);
-    fprintf(o, "},\"errors\":%llu,\"errors_by_kind\":{", (unsigned long long)r->errors);
-    for (int e = 0; e < SL_LOAD_E__COUNT; e++)
-        fprintf(o, "%s\"%s\":%llu", e ? "," : "", sl_load_err_name((enum sl_load_err)e),
-                (unsigned long long)r->errors_by[e]);
-    fprintf(o, "},\"cancelled\":%llu,\"rps\":%.1f", (unsigned long long)r->cancelled,
-            secs > 0 ? (double)r->responses / secs : 0);
-    json_hist(o, "", &r->latency);
-    fprintf(o, ",\"min_ms\":%.3f", ms(sl_hist_min(&r->latency)));
-    if (c->stream) {
-        json_hist(o, "ttft_", &r->ttft);
-        json_hist(o, "gap_", &r->gap);
-        fprintf(o, ",\"streams\":%llu,\"tokens\":%llu", (unsigned long long)sl_hist_count(&r->ttft),
-                (unsigned long long)r->tokens);
-    }
-    if (c->cfg.rate > 0)
-        fprintf(o, ",\"max_queue\":%llu", (unsigned long long)r->max_queue);
-    fprintf(o, ",\"connections\":%llu,\"body_bytes\":%llu,\"unreachable\":%s,\"interrupted\":%s}\n",
-            (unsigned long long)r->connects, (unsigned long long)r->body_bytes,
-            r->unreachable ? "true" : "false", r->stopped ? "true" : "false");
-}
-
 /* ---- the run ------------------------------------------------------------- */
 
 static void close_all(struct ctx *c)
@@ -616,10 +371,11 @@ static void on_complete(struct sl_load *load, void *data)
     struct ctx *c = data;
     const struct sl_load_result *r = sl_load_result(load);
     sl_progress_finish(&c->progress);
+    struct sl_load_report_run run = {c->url, c->method, c->stream, &c->cfg};
     if (c->json)
-        report_json(c, r);
+        sl_load_report_json(stdout, &run, r);
     else
-        report_text(c, r);
+        sl_load_report_text(stdout, &run, r);
     fflush(stdout);
     if (r->unreachable) {
         c->exit_code = SL_EXIT_RUNTIME;
@@ -720,7 +476,6 @@ int sl_cmd_load(int argc, char **argv)
     if (rc == 0 && (build_request(c) != 0 || check_fd_limit(c) != 0))
         rc = -1;
     if (rc != 0) {
-        free(c->body);
         free(c->request);
         free(c);
         return rc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
@@ -759,7 +514,6 @@ int sl_cmd_load(int argc, char **argv)
     fflush(stderr);
     rc = c->exit_code;
     sl_load_free(c->load);
-    free(c->body);
     free(c->request);
     free(c);
     return rc;

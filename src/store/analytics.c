@@ -54,12 +54,25 @@ static int percentiles(sqlite3 *db, struct sl_stats *out, uint64_t n, char *err,
     return SQLITE_OK;
 }
 
-void sl_stats_derive(struct sl_stats *out, double busy_ms)
+static void stats_derive(struct sl_stats *out, double busy_ms)
 {
     /* The ideal: all busy time (attempts and backoff waits) packed
      * perfectly onto the concurrency slots. */
     out->ideal_makespan_s = out->concurrency ? busy_ms / 1000.0 / out->concurrency : 0;
     out->efficiency = out->makespan_s > 0 ? out->ideal_makespan_s / out->makespan_s : 0;
+}
+
+void sl_stats_totals(struct sl_stats *out, const double v[SL_STATS_TOTALS])
+{
+    out->db_rows = (uint64_t)v[0];
+    out->succeeded = (uint64_t)v[1];
+    out->failed = (uint64_t)v[2];
+    out->cancelled = (uint64_t)v[3];
+    out->retries = (uint64_t)v[4];
+    out->avg_processing_ms = v[5];
+    out->avg_queue_ms = v[6];
+    out->makespan_s = v[8] / 1e6;
+    stats_derive(out, v[7]);
 }
 
 /* ---- serve runs ----------------------------------------------------------
@@ -265,26 +278,20 @@ int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, cha
                            " coalesce(avg(processing_ms), 0),"
                            " coalesce(avg(queue_ms), 0),"
                            " coalesce(sum(processing_ms), 0),"
-                           " count(processing_ms),"
-                           " coalesce(max(finished_us) - min(created_us), 0) "
+                           " coalesce(max(finished_us) - min(created_us), 0),"
+                           " count(processing_ms) "
                            "FROM requests WHERE id BETWEEN ?1 AND ?2",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(db, st, err, err_size);
     bind_run_range(st, out->run_id);
     if (sqlite3_step(st) != SQLITE_ROW)
         return fail(db, st, err, err_size);
-    out->db_rows = (uint64_t)sqlite3_column_int64(st, 0);
-    out->succeeded = (uint64_t)sqlite3_column_int64(st, 1);
-    out->failed = (uint64_t)sqlite3_column_int64(st, 2);
-    out->cancelled = (uint64_t)sqlite3_column_int64(st, 3);
-    out->retries = (uint64_t)sqlite3_column_int64(st, 4);
-    out->avg_processing_ms = sqlite3_column_double(st, 5);
-    out->avg_queue_ms = sqlite3_column_double(st, 6);
-    double busy_ms = sqlite3_column_double(st, 7);
-    uint64_t started = (uint64_t)sqlite3_column_int64(st, 8);
-    out->makespan_s = (double)sqlite3_column_int64(st, 9) / 1e6;
+    double v[SL_STATS_TOTALS];
+    for (int k = 0; k < SL_STATS_TOTALS; k++)
+        v[k] = sqlite3_column_double(st, k);
+    uint64_t started = (uint64_t)sqlite3_column_int64(st, SL_STATS_TOTALS);
     sqlite3_finalize(st);
 
-    sl_stats_derive(out, busy_ms);
+    sl_stats_totals(out, v);
     return percentiles(db, out, started, err, err_size);
 }

@@ -14,10 +14,13 @@
 int sl_stats_query_sqlite(sqlite3 *db, int64_t run_id, struct sl_stats *out, char *err,
                           size_t err_size);
 
-/* Fills the derived figures (ideal makespan, efficiency) from the rest of
- * out and the total busy time of the run's requests: what both backends
- * compute the same way. */
-void sl_stats_derive(struct sl_stats *out, double busy_ms);
+/* The totals of a run's rows, as both dialects' queries select them, in
+ * this order: rows, succeeded, failed, cancelled, retries, mean processing
+ * ms, mean queue ms, busy ms, makespan in microseconds. Sets them in out,
+ * then the derived figures (ideal makespan, efficiency) from them and the
+ * run's concurrency. */
+#define SL_STATS_TOTALS 9
+void sl_stats_totals(struct sl_stats *out, const double v[SL_STATS_TOTALS]);
 
 /* serve runs: one query, the same SQL on SQLite and PostgreSQL but for its
  * first line, which selects the run's rows ($1, $2: the SQLite id range;

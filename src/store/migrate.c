@@ -263,3 +263,32 @@ int sl_migrate_sqlite_to(sqlite3 *db, int target, int *applied, char *err, size_
         (*applied)++;
     }
 }
+
+enum sl_schema_verdict sl_migrate_open_verdict(int version, int migrate, const char *path,
+                                               const char *db_arg, const char *note, char *err,
+                                               size_t err_size)
+{
+    int latest = sl_migrations_latest();
+    if (version > latest) {
+        snprintf(err, err_size,
+                 "database %s has schema version %d, newer than this sluice knows (%d); "
+                 "upgrade sluice",
+                 path, version, latest);
+        return SL_SCHEMA_REFUSE;
+    }
+    if (version == latest)
+        return SL_SCHEMA_CURRENT;
+    if (migrate)
+        return SL_SCHEMA_MIGRATE;
+    if (version == 0)
+        snprintf(err, err_size,
+                 "database %s has no sluice tables yet (schema version 0)%s; run a simulate "
+                 "on it, or: sluice migrate up --db %s",
+                 path, note, db_arg);
+    else
+        snprintf(err, err_size,
+                 "database %s has schema version %d, older than this sluice needs (%d); "
+                 "run: sluice migrate up --db %s",
+                 path, version, latest, db_arg);
+    return SL_SCHEMA_REFUSE;
+}

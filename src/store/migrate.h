@@ -42,6 +42,20 @@ extern const char sl_migrate_pg_version_table[];
 const struct sl_migration *sl_migrations(int *count);
 int sl_migrations_latest(void);
 
+/* What opening a store does with the schema version it found. */
+enum sl_schema_verdict {
+    SL_SCHEMA_CURRENT, /* go on */
+    SL_SCHEMA_MIGRATE, /* older, and migrating was asked for: migrate up to the latest */
+    SL_SCHEMA_REFUSE,  /* newer than this binary, or older and not to be migrated: err says why */
+};
+
+/* The same rule for both backends. path names the database in err; db_arg
+ * is what to suggest after `sluice migrate up --db`; note is appended to
+ * the reason for an empty database ("" for none). */
+enum sl_schema_verdict sl_migrate_open_verdict(int version, int migrate, const char *path,
+                                               const char *db_arg, const char *note, char *err,
+                                               size_t err_size);
+
 /* Reads the current version (0 for an empty database). Returns SQLITE_OK or
  * an error, with a one-line reason in err. */
 int sl_migrate_sqlite_version(sqlite3 *db, int *version, char *err, size_t err_size);

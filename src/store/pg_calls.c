@@ -1,65 +1,54 @@
-/* The PostgreSQL backend's calls: one at a time (store.c sends a call only
- * when no batch is in the backend), each on a pooled connection, after the
- * spool has been replayed; while the database is down a call waits for it
- * at most pool_wait_ms. */
+/* The SQL of the PostgreSQL backend's calls; see pg_calls.h. When a call
+ * runs is pg_store.c's business. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/analytics.h"
-#include "store/pg_store_impl.h"
+#include "store/pg_calls.h"
 
-static void call_finish(struct pgs *g, int status)
+static void call_finish(struct sl__pg_call_run *r, int status)
 {
-    struct sl__call *c = g->call;
-    uv_timer_stop(&g->call_timer);
-    if (g->call_conn) {
-        sl_pg_pool_release(g->pool, g->call_conn, status != 0);
-        g->call_conn = NULL;
-    }
-    g->call = NULL;
-    g->call_step = 0;
-    c->status = status;
-    if (status == UV_ECONNRESET || status == UV_ECONNREFUSED)
-        sl__pg_go_down(g, c->err);
-    sl__store_called(g->s, c);
+    r->call = NULL;
+    r->conn = NULL;
+    r->done(r, status);
 }
 
-static void call_fail(struct pgs *g, int status, const char *what)
+static void call_fail(struct sl__pg_call_run *r, int status, const char *what)
 {
-    snprintf(g->call->err, sizeof(g->call->err), "%s in %s: %s", what, g->s->path,
-             g->call_conn ? sl_pg_conn_error(g->call_conn) : "no connection");
-    call_finish(g, status ? status : UV_EIO);
+    snprintf(r->call->err, sizeof(r->call->err), "%s in %s: %s", what, r->s->path,
+             sl_pg_conn_error(r->conn));
+    call_finish(r, status ? status : UV_EIO);
 }
 
-static const char *i64(struct pgs *g, int slot, int64_t v)
+static const char *i64(struct sl__pg_call_run *r, int slot, int64_t v)
 {
-    snprintf(g->call_param_buf[slot], sizeof(g->call_param_buf[slot]), "%" PRId64, v);
-    return g->call_param_buf[slot];
+    snprintf(r->param_buf[slot], sizeof(r->param_buf[slot]), "%" PRId64, v);
+    return r->param_buf[slot];
 }
 
 static void on_begun(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
 {
     (void)c;
-    struct pgs *g = arg;
+    struct sl__pg_call_run *r = arg;
     if (status != 0 || res == NULL || PQntuples(res) != 1) {
-        call_fail(g, status, "cannot record the run");
+        call_fail(r, status, "cannot record the run");
         return;
     }
-    g->s->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    call_finish(g, 0);
+    r->s->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    call_finish(r, 0);
 }
 
 static void on_ended(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
 {
     (void)c;
     (void)res;
-    struct pgs *g = arg;
+    struct sl__pg_call_run *r = arg;
     if (status != 0)
-        call_fail(g, status, "cannot finish the run");
+        call_fail(r, status, "cannot finish the run");
     else
-        call_finish(g, 0);
+        call_finish(r, 0);
 }
 
 static double num(PGresult *res, int col)
@@ -70,61 +59,55 @@ static double num(PGresult *res, int col)
 static void on_stats_rows(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
 {
     (void)c;
-    struct pgs *g = arg;
-    struct sl_stats *out = g->call->out;
+    struct sl__pg_call_run *r = arg;
+    struct sl_stats *out = r->call->out;
     if (status != 0 || res == NULL || PQntuples(res) != 1) {
-        call_fail(g, status, "analytics query failed");
+        call_fail(r, status, "analytics query failed");
         return;
     }
-    out->db_rows = (uint64_t)num(res, 0);
-    out->succeeded = (uint64_t)num(res, 1);
-    out->failed = (uint64_t)num(res, 2);
-    out->cancelled = (uint64_t)num(res, 3);
-    out->retries = (uint64_t)num(res, 4);
-    out->avg_processing_ms = num(res, 5);
-    out->avg_queue_ms = num(res, 6);
-    double busy_ms = num(res, 7);
-    out->makespan_s = num(res, 8) / 1e6;
+    double v[SL_STATS_TOTALS];
+    for (int k = 0; k < SL_STATS_TOTALS; k++)
+        v[k] = num(res, k);
+    sl_stats_totals(out, v);
     out->p50_ms = num(res, 9);
     out->p95_ms = num(res, 10);
     out->p99_ms = num(res, 11);
-    sl_stats_derive(out, busy_ms);
-    call_finish(g, 0);
+    call_finish(r, 0);
 }
 
 static void on_serve_rows(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
 {
     (void)c;
-    struct pgs *g = arg;
+    struct sl__pg_call_run *r = arg;
     if (status != 0 || res == NULL) {
-        call_fail(g, status, "analytics query failed");
+        call_fail(r, status, "analytics query failed");
         return;
     }
     for (int i = 0; i < PQntuples(res); i++) {
         double v[SL_SERVE_VALUES];
         for (int k = 0; k < SL_SERVE_VALUES; k++)
             v[k] = PQgetisnull(res, i, 3 + k) ? 0 : strtod(PQgetvalue(res, i, 3 + k), NULL);
-        sl_stats_serve_row(g->call->out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+        sl_stats_serve_row(r->call->out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                            strtoull(PQgetvalue(res, i, 2), NULL, 10), v);
     }
-    call_finish(g, 0);
+    call_finish(r, 0);
 }
 
 static void on_stats_run(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
 {
-    struct pgs *g = arg;
-    struct sl_stats *out = g->call->out;
+    struct sl__pg_call_run *r = arg;
+    struct sl_stats *out = r->call->out;
     if (status != 0 || res == NULL) {
-        call_fail(g, status, "analytics query failed");
+        call_fail(r, status, "analytics query failed");
         return;
     }
     if (PQntuples(res) == 0) {
-        if (g->call->id > 0)
-            snprintf(g->call->err, sizeof(g->call->err), "no run %" PRId64 " in this database",
-                     g->call->id);
+        if (r->call->id > 0)
+            snprintf(r->call->err, sizeof(r->call->err), "no run %" PRId64 " in this database",
+                     r->call->id);
         else
-            snprintf(g->call->err, sizeof(g->call->err), "no runs in this database yet");
-        call_finish(g, UV_ENOENT);
+            snprintf(r->call->err, sizeof(r->call->err), "no runs in this database yet");
+        call_finish(r, UV_ENOENT);
         return;
     }
     out->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -133,9 +116,9 @@ static void on_stats_run(struct sl_pg_conn *c, int status, PGresult *res, void *
     out->max_in_flight = (unsigned)atoi(PQgetvalue(res, 0, 3));
     snprintf(out->run_status, sizeof(out->run_status), "%s", PQgetvalue(res, 0, 4));
     snprintf(out->command, sizeof(out->command), "%s", PQgetvalue(res, 0, 5));
-    const char *params[1] = {i64(g, 0, out->run_id)};
+    const char *params[1] = {i64(r, 0, out->run_id)};
     if (strcmp(out->command, "serve") == 0) {
-        sl_pg_conn_query(c, sl_stats_serve_sql(SL_STORE_POSTGRES), 1, params, on_serve_rows, g);
+        sl_pg_conn_query(c, sl_stats_serve_sql(SL_STORE_POSTGRES), 1, params, on_serve_rows, r);
         return;
     }
     /* percentile_disc is the nearest rank, like the SQLite store's */
@@ -153,7 +136,7 @@ static void on_stats_run(struct sl_pg_conn *c, int status, PGresult *res, void *
                      " extract(epoch FROM finished_at - started_at) * 1000 AS p,"
                      " extract(epoch FROM started_at - created_at) * 1000 AS q"
                      " FROM requests WHERE run_id = $1) r",
-                     1, params, on_stats_rows, g);
+                     1, params, on_stats_rows, r);
 }
 
 static int64_t us_at(PGresult *res, int row, int col)
@@ -164,173 +147,130 @@ static int64_t us_at(PGresult *res, int row, int col)
 static void on_messages(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
 {
     (void)c;
-    struct pgs *g = arg;
+    struct sl__pg_call_run *r = arg;
     if (status != 0 || res == NULL) {
-        sl__conv_builder_release(&g->conv);
-        call_fail(g, status, "cannot load messages");
+        sl__conv_builder_release(&r->conv);
+        call_fail(r, status, "cannot load messages");
         return;
     }
     int rc = 0;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++)
-        rc = sl__conv_add_message(&g->conv, us_at(res, i, 0), atoi(PQgetvalue(res, i, 1)),
+        rc = sl__conv_add_message(&r->conv, us_at(res, i, 0), atoi(PQgetvalue(res, i, 1)),
                                   PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2),
                                   PQgetvalue(res, i, 3), (size_t)PQgetlength(res, i, 3),
                                   us_at(res, i, 4));
     if (rc == 0)
-        rc = sl__conv_finish(&g->conv, g->call->out);
+        rc = sl__conv_finish(&r->conv, r->call->out);
     else
-        sl__conv_builder_release(&g->conv);
+        sl__conv_builder_release(&r->conv);
     if (rc != 0) {
-        snprintf(g->call->err, sizeof(g->call->err), "chat history page too large (%s)",
+        snprintf(r->call->err, sizeof(r->call->err), "chat history page too large (%s)",
                  uv_strerror(rc));
-        call_finish(g, rc);
+        call_finish(r, rc);
         return;
     }
-    call_finish(g, 0);
+    call_finish(r, 0);
 }
 
 static void on_conversations(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
 {
-    struct pgs *g = arg;
+    struct sl__pg_call_run *r = arg;
     if (status != 0 || res == NULL) {
-        call_fail(g, status, "cannot load conversations");
+        call_fail(r, status, "cannot load conversations");
         return;
     }
-    sl__conv_builder_init(&g->conv);
+    sl__conv_builder_init(&r->conv);
     int rc = 0, n = PQntuples(res);
     for (int i = 0; i < n && rc == 0; i++)
-        rc = sl__conv_add(&g->conv, us_at(res, i, 0), PQgetvalue(res, i, 1),
+        rc = sl__conv_add(&r->conv, us_at(res, i, 0), PQgetvalue(res, i, 1),
                           (size_t)PQgetlength(res, i, 1), us_at(res, i, 2));
     if (rc != 0 || n == 0) {
         if (rc == 0)
-            rc = sl__conv_finish(&g->conv, g->call->out);
+            rc = sl__conv_finish(&r->conv, r->call->out);
         else
-            sl__conv_builder_release(&g->conv);
-        call_finish(g, rc);
+            sl__conv_builder_release(&r->conv);
+        call_finish(r, rc);
         return;
     }
     /* the page is every id in [first, last]: one range finds the messages */
-    const char *params[2] = {i64(g, 0, g->conv.convs[0].id), i64(g, 1, g->conv.convs[n - 1].id)};
+    const char *params[2] = {i64(r, 0, r->conv.convs[0].id), i64(r, 1, r->conv.convs[n - 1].id)};
     sl_pg_conn_query(c,
                      "SELECT conversation_id, seq, role, content,"
                      " (extract(epoch FROM created_at) * 1e6)::bigint FROM messages"
                      " WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, seq"
                      " LIMIT " SL__CONV_LIMIT_TEXT, /* one past the bound: "too large" */
-                     2, params, on_messages, g);
+                     2, params, on_messages, r);
 }
 
 static void on_migration(struct sl_pg_migration *m, int status)
 {
-    struct pgs *g = m->data;
-    struct sl__call *c = g->call;
+    struct sl__pg_call_run *r = m->data;
+    struct sl__call *c = r->call;
     if (status != 0) {
         snprintf(c->err, sizeof(c->err), "%s", m->err);
-        call_finish(g, status);
+        call_finish(r, status);
         return;
     }
     *(int *)c->out = c->kind == SL__CALL_VERSION ? m->version : m->applied;
-    call_finish(g, 0);
+    call_finish(r, 0);
 }
 
-static void on_call_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int status)
+void sl__pg_call_exec(struct sl__pg_call_run *r, struct sl_pg_conn *conn, struct sl__call *c)
 {
-    struct pgs *g = w->data;
-    struct sl__call *c = g->call;
-    if (status != 0) {
-        snprintf(c->err, sizeof(c->err), "cannot reach %s: %s", g->s->path,
-                 sl_pg_pool_error(g->pool));
-        call_finish(g, w->connect_failed ? UV_ECONNREFUSED : UV_ETIMEDOUT);
-        return;
-    }
-    g->call_conn = conn;
-    g->call_step = 2;
-    g->mig.data = g;
+    r->call = c;
+    r->conn = conn;
+    r->mig.data = r;
     sl_pg_conn_set_op_timeout(conn, c->kind == SL__CALL_MIGRATE || c->kind == SL__CALL_VERSION
                                         ? SL__PG_MIGRATE_TIMEOUT_MS
                                         : SL__PG_CALL_TIMEOUT_MS);
     const char *p[4];
     switch (c->kind) {
     case SL__CALL_BARRIER:
-        call_finish(g, 0);
+        call_finish(r, 0);
         break;
     case SL__CALL_BEGIN_RUN: {
         const struct sl_run_info *info = c->in;
         p[0] = info->command;
-        p[1] = i64(g, 1, (int64_t)info->requests);
-        p[2] = i64(g, 2, info->concurrency);
+        p[1] = i64(r, 1, (int64_t)info->requests);
+        p[2] = i64(r, 2, info->concurrency);
         p[3] = info->params_json ? info->params_json : "{}";
         sl_pg_conn_query(conn,
                          "INSERT INTO runs (command, started_at, requests, concurrency, params)"
                          " VALUES ($1, now(), $2, $3, $4) RETURNING id",
-                         4, p, on_begun, g);
+                         4, p, on_begun, r);
         break;
     }
     case SL__CALL_END_RUN:
         p[0] = c->in;
-        p[1] = i64(g, 1, c->value);
-        p[2] = i64(g, 2, g->s->run_id);
+        p[1] = i64(r, 1, c->value);
+        p[2] = i64(r, 2, r->s->run_id);
         sl_pg_conn_query(conn,
                          "UPDATE runs SET finished_at = now(), status = $1, max_in_flight = $2"
                          " WHERE id = $3",
-                         3, p, on_ended, g);
+                         3, p, on_ended, r);
         break;
     case SL__CALL_STATS:
         memset(c->out, 0, sizeof(struct sl_stats));
-        p[0] = i64(g, 0, c->id);
+        p[0] = i64(r, 0, c->id);
         sl_pg_conn_query(conn,
                          "SELECT id, requests, concurrency, coalesce(max_in_flight, 0), status,"
                          " command FROM runs WHERE id = CASE WHEN $1::bigint > 0 THEN $1::bigint"
                          " ELSE (SELECT max(id) FROM runs) END",
-                         1, p, on_stats_run, g);
+                         1, p, on_stats_run, r);
         break;
     case SL__CALL_VERSION:
-        sl_pg_version_read(&g->mig, conn, g->s->path, on_migration);
+        sl_pg_version_read(&r->mig, conn, r->s->path, on_migration);
         break;
     case SL__CALL_MIGRATE:
-        sl_pg_migrate_to(&g->mig, conn, g->s->path, c->value, on_migration);
+        sl_pg_migrate_to(&r->mig, conn, r->s->path, c->value, on_migration);
         break;
     case SL__CALL_CONVERSATIONS:
-        p[0] = i64(g, 0, c->id);
-        p[1] = i64(g, 1, c->value);
+        p[0] = i64(r, 0, c->id);
+        p[1] = i64(r, 1, c->value);
         sl_pg_conn_query(conn,
                          "SELECT id, title, (extract(epoch FROM created_at) * 1e6)::bigint"
                          " FROM conversations WHERE id > $1 ORDER BY id LIMIT $2",
-                         2, p, on_conversations, g);
+                         2, p, on_conversations, r);
         break;
     }
-}
-
-void sl__pg_call_timeout(uv_timer_t *t)
-{
-    struct pgs *g = t->data;
-    if (g->call == NULL || g->call_step != 0 || g->up)
-        return; /* running, or the database is back and the call waits for the replay */
-    snprintf(g->call->err, sizeof(g->call->err), "cannot reach %s (%s); waited %u ms", g->s->path,
-             g->down_reason, g->s->opts.pool_wait_ms);
-    call_finish(g, UV_ECONNREFUSED);
-}
-
-/* Runs the call once the database is up and the spool replayed. */
-void sl__pg_run_call(struct pgs *g)
-{
-    if (g->call_step != 0)
-        return;
-    if (!g->up || g->replaying || sl__pg_replay_needed(g) || g->spilling) {
-        if (g->up && !g->replaying && sl__pg_replay_needed(g))
-            sl__pg_replay_pump(g);
-        return; /* sl__pg_pump() calls again; the timer bounds the wait */
-    }
-    g->call_step = 1;
-    g->cw.data = g;
-    sl_pg_pool_acquire(g->pool, &g->cw, on_call_conn);
-}
-
-void sl__pg_call(struct sl_store *s, struct sl__call *c)
-{
-    struct pgs *g = s->impl;
-    g->call = c;
-    g->call_step = 0;
-    if (!g->up)
-        uv_timer_start(&g->call_timer, sl__pg_call_timeout, s->opts.pool_wait_ms, 0);
-    sl__pg_pump(g);
 }

@@ -4,13 +4,7 @@
  * Design
  *  - Writers: pool_size writers, each with its own encode buffer, take
  *    batches from the backend's FIFO. A batch is encoded once into a binary
- *    COPY stream and sent with COPY requests FROM STDIN on a pooled
- *    connection: one round trip, atomic. If the server refuses it because
- *    some of its rows are already there (unique_violation: a replay, or a
- *    retry after a lost acknowledgement), the same stream goes into a
- *    per-session temporary table and from there with INSERT ... ON
- *    CONFLICT DO NOTHING, in one transaction: a batch written twice is
- *    written once.
+ *    COPY stream and written idempotently (pg_write.h).
  *  - Up and down: a lost connection, a failed connect, or a write without
  *    an answer for write_timeout_ms (its connection is dropped) marks the
  *    database down. Batches then stay in the FIFO, which store.c bounds;
@@ -25,11 +19,12 @@
  *    exponential backoff, by the same retrier; then the open fails with
  *    the last reason (one line).
  *  - Calls (begin/end run, analytics, migrations, chat history) run one at
- *    a time on a pooled connection, after the spool has been replayed;
- *    while the database is down a call waits for it at most pool_wait_ms
- *    (pg_calls.c). Every statement has a client-side bound: writes
- *    write_timeout_ms, calls SL__PG_CALL_TIMEOUT_MS (migrations
- *    SL__PG_MIGRATE_TIMEOUT_MS), checks connect_timeout_ms.
+ *    a time (store.c sends a call only when no batch is in the backend) on
+ *    a pooled connection, after the spool has been replayed; while the
+ *    database is down a call waits for it at most pool_wait_ms. This file
+ *    decides when a call runs and what its failure means; pg_calls.c runs
+ *    its SQL. Every statement has a client-side bound: writes
+ *    write_timeout_ms, calls and checks their own (pg_calls.h, connect_timeout_ms).
  *  - Schema: every connection's search_path is the URL's schema (default
  *    sluice; pg_conn.h), so no statement names a schema and two schemas
  *    of one database are two independent stores.
@@ -47,9 +42,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "retry/retrier.h"
 #include "store/migrate.h"
+#include "store/pg_calls.h"
+#include "store/pg_pool.h"
 #include "store/pg_rows.h"
 #include "store/pg_url.h"
+#include "store/pg_write.h"
+#include "store/spool.h"
 
 #define RECONNECT_CAP_MS 2000
 /* Opening: a refused connect (the server may be starting) is tried again
@@ -58,21 +59,68 @@
 #define OPEN_ATTEMPTS   3
 #define OPEN_BACKOFF_MS 250
 
-static const char copy_requests[] =
-    "COPY requests " SL_PG_COPY_COLUMNS " FROM STDIN (FORMAT binary)";
-static const char copy_stage[] =
-    "COPY sluice_stage " SL_PG_COPY_COLUMNS " FROM STDIN (FORMAT binary)";
-static const char stage_begin[] =
-    "BEGIN; CREATE TEMP TABLE IF NOT EXISTS sluice_stage (LIKE requests) ON COMMIT DELETE ROWS";
-static const char stage_insert[] =
-    "INSERT INTO requests " SL_PG_COPY_COLUMNS " SELECT " SL_PG_COPY_COLUMNS_BARE
-    " FROM sluice_stage ON CONFLICT DO NOTHING; COMMIT";
+/* A writer of batches, or the replay of spool frames. */
+struct writer {
+    struct sl_pg_write io;
+    struct pgs *g;
+    struct sl__batch *batch; /* NULL: a spool frame */
+    char *buf;               /* the batch's encoding */
+};
 
-#include "store/pg_store_impl.h"
+struct pgs {
+    struct sl_store *s;
+    struct sl_pg_params params;
+    struct sl_pg_pool *pool;
+    struct sl_spool spool;
+    int up, opening, closing, close_parts;
 
+    /* opening: the first connect, tried a few times (the retrier) */
+    struct sl_retry_policy open_policy;
+    struct sl_pg_conn *open_conn;
+    int open_status;
+
+    /* batches handed over by store.c and not being written */
+    struct sl__batch *q_head, **q_tail;
+    unsigned q_len;
+    struct writer *writers;
+    unsigned n_writers;
+
+    /* spilling: one spool append at a time */
+    struct sl__batch *spilling;
+    char *spill_buf;
+
+    /* replay of the spool */
+    struct writer replay;
+    int replaying;
+    uint64_t replayed_rows;
+
+    /* reconnecting */
+    struct sl_retrier retrier;
+    struct sl_retry_policy policy;
+    struct sl_rng rng;
+    struct sl_pg_waiter probe;
+    struct sl_pg_conn *probe_conn; /* the probe's check is running on it */
+    int reconnecting;
+    char down_reason[512];
+
+    /* the call in progress (one at a time) */
+    struct sl__call *call;
+    struct sl_pg_waiter cw; /* also the open's connect */
+    struct sl_pg_conn *call_conn;
+    uv_timer_t call_timer;
+    int call_step; /* 0 waiting for the database, 1 for a connection, 2 running */
+    struct sl__pg_call_run run;
+    struct sl_pg_migration open_mig;
+};
+
+static void pump(struct pgs *g);
+static void replay_pump(struct pgs *g);
+static void go_down(struct pgs *g, const char *reason);
+static void run_call(struct pgs *g);
+static void on_call_timeout(uv_timer_t *t);
 static void maybe_finish_close(struct pgs *g);
 
-void sl__pg_log(struct pgs *g, const char *fmt, ...)
+static void pg_log(struct pgs *g, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -80,123 +128,7 @@ void sl__pg_log(struct pgs *g, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     sl_pg_mask_secret(line, sizeof(line), g->params.password);
-    if (g->s->opts.log)
-        g->s->opts.log(line, g->s->opts.log_arg);
-    else
-        fprintf(stderr, "sluice: %s\n", line);
-}
-
-/* ---- the idempotent write ------------------------------------------------ */
-
-static void writer_finish(struct writer *wr, int status)
-{
-    struct pgs *g = wr->g;
-    if (wr->conn) {
-        sl_pg_pool_release(g->pool, wr->conn, status != 0);
-        wr->conn = NULL;
-    }
-    wr->busy = 0;
-    wr->done(wr, status);
-}
-
-static void writer_fail(struct writer *wr, int status, const char *what)
-{
-    snprintf(wr->err, sizeof(wr->err), "%s: %s", what,
-             wr->conn ? sl_pg_conn_error(wr->conn) : "no connection");
-    writer_finish(wr, status);
-}
-
-static void on_stage_rolled_back(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)c;
-    (void)res;
-    (void)status;
-    struct writer *wr = arg;
-    writer_finish(wr, wr->error_status);
-}
-
-static void stage_fail(struct writer *wr, int status, const char *what)
-{
-    snprintf(wr->err, sizeof(wr->err), "%s: %s", what, sl_pg_conn_error(wr->conn));
-    wr->error_status = status;
-    if (status == UV_ECONNRESET)
-        writer_finish(wr, status);
-    else
-        sl_pg_conn_script(wr->conn, "ROLLBACK", on_stage_rolled_back, wr);
-}
-
-static void on_stage_inserted(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)c;
-    (void)res;
-    struct writer *wr = arg;
-    if (status != 0)
-        stage_fail(wr, status, "cannot merge the staged rows");
-    else
-        writer_finish(wr, 0);
-}
-
-static void on_stage_copied(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)res;
-    struct writer *wr = arg;
-    if (status != 0) {
-        stage_fail(wr, status, "cannot stage the rows");
-        return;
-    }
-    sl_pg_conn_script(c, stage_insert, on_stage_inserted, wr);
-}
-
-static void on_stage_begun(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)res;
-    struct writer *wr = arg;
-    if (status != 0) {
-        stage_fail(wr, status, "cannot create the staging table");
-        return;
-    }
-    sl_pg_conn_copy(c, copy_stage, wr->data, wr->len, on_stage_copied, wr);
-}
-
-static void on_copied(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
-{
-    (void)res;
-    struct writer *wr = arg;
-    if (status == UV_EIO && strcmp(sl_pg_conn_sqlstate(c), "23505") == 0) {
-        /* some rows are there already: merge instead */
-        sl_pg_conn_script(c, stage_begin, on_stage_begun, wr);
-        return;
-    }
-    if (status != 0) {
-        writer_fail(wr, status, "COPY failed");
-        return;
-    }
-    writer_finish(wr, 0);
-}
-
-static void on_writer_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int status)
-{
-    struct writer *wr = w->data;
-    if (status != 0) {
-        /* a connect that failed (timed out included) means the database is
-         * away; a wait that timed out only that every connection was busy */
-        snprintf(wr->err, sizeof(wr->err), "%s", sl_pg_pool_error(wr->g->pool));
-        writer_finish(wr, w->connect_failed ? UV_ECONNREFUSED : UV_ETIMEDOUT);
-        return;
-    }
-    wr->conn = conn;
-    /* a write that gets no answer counts as a lost connection: its batch is
-     * kept and written again (or spooled), never waited for forever */
-    sl_pg_conn_set_op_timeout(conn, wr->g->s->opts.write_timeout_ms);
-    sl_pg_conn_copy(conn, copy_requests, wr->data, wr->len, on_copied, wr);
-}
-
-static void writer_start(struct writer *wr)
-{
-    wr->busy = 1;
-    wr->err[0] = '\0';
-    wr->w.data = wr;
-    sl_pg_pool_acquire(wr->g->pool, &wr->w, on_writer_conn);
+    sl__store_log(g->s, "%s", line);
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -231,8 +163,9 @@ static struct sl__batch *q_pop(struct pgs *g)
     return b;
 }
 
-static void on_batch_written(struct writer *wr, int status)
+static void on_batch_written(struct sl_pg_write *io, int status)
 {
+    struct writer *wr = io->arg;
     struct pgs *g = wr->g;
     struct sl__batch *b = wr->batch;
     wr->batch = NULL;
@@ -240,16 +173,16 @@ static void on_batch_written(struct writer *wr, int status)
         sl__store_written(g->s, b, 0, NULL);
     } else if (status == UV_EIO) {
         char msg[700];
-        snprintf(msg, sizeof(msg), "cannot write %u rows to %s: %s", b->n, g->s->path, wr->err);
+        snprintf(msg, sizeof(msg), "cannot write %u rows to %s: %s", b->n, g->s->path, io->err);
         sl__store_written(g->s, b, UV_EIO, msg);
     } else {
         /* the database is away (or every connection busy too long): keep
          * the batch, first in line */
         q_push_front(g, b);
         if (status != UV_ETIMEDOUT)
-            sl__pg_go_down(g, wr->err);
+            go_down(g, io->err);
     }
-    sl__pg_pump(g);
+    pump(g);
 }
 
 static void on_spilled(struct sl_spool *sp, int status, void *arg)
@@ -266,7 +199,7 @@ static void on_spilled(struct sl_spool *sp, int status, void *arg)
     } else {
         sl__store_written(g->s, b, SL__SPOOLED, NULL);
     }
-    sl__pg_pump(g);
+    pump(g);
 }
 
 static int draining(const struct pgs *g)
@@ -275,22 +208,22 @@ static int draining(const struct pgs *g)
     return s->closing || (s->ops_head && s->ops_head->is_call) || g->call != NULL;
 }
 
-void sl__pg_pump(struct pgs *g)
+static void pump(struct pgs *g)
 {
     if (g->opening)
         return;
     if (g->up) {
         for (unsigned i = 0; i < g->n_writers && g->q_head; i++) {
             struct writer *wr = &g->writers[i];
-            if (wr->busy)
+            if (wr->io.busy)
                 continue;
             wr->batch = q_pop(g);
-            wr->len =
+            wr->io.len =
                 sl_pg_rows_encode(wr->buf, wr->batch->run_id ? wr->batch->run_id : g->s->run_id,
                                   wr->batch->rows, wr->batch->n);
-            wr->data = wr->buf;
-            wr->rows = wr->batch->n;
-            writer_start(wr);
+            wr->io.data = wr->buf;
+            wr->io.rows = wr->batch->n;
+            sl_pg_write_start(&wr->io);
             if (!g->up)
                 return; /* the start failed at once and spilled or requeued */
         }
@@ -312,7 +245,7 @@ void sl__pg_pump(struct pgs *g)
         sl_spool_append(&g->spool, g->spill_buf, len, b->n, on_spilled, g);
     }
     if (g->call && g->call_step == 0)
-        sl__pg_run_call(g);
+        run_call(g);
     maybe_finish_close(g);
 }
 
@@ -324,41 +257,41 @@ static void on_spool_removed(struct sl_spool *sp, int status, void *arg)
     struct pgs *g = arg;
     g->replaying = 0;
     if (status != 0) {
-        sl__pg_log(g, "store: cannot remove the spool %s: %s", g->spool.path,
-                   sl_spool_error(&g->spool));
-        g->replay.error_status = status; /* its rows are in: do not replay it again now */
+        pg_log(g, "store: cannot remove the spool %s: %s", g->spool.path,
+               sl_spool_error(&g->spool));
+        g->replay.io.error_status = status; /* its rows are in: do not replay it again now */
     }
     g->s->rows_spooled = 0;
     if (g->replayed_rows)
-        sl__pg_log(g, "store: replayed %" PRIu64 " rows from the spool %s into %s",
-                   g->replayed_rows, g->spool.path, g->s->path);
+        pg_log(g, "store: replayed %" PRIu64 " rows from the spool %s into %s", g->replayed_rows,
+               g->spool.path, g->s->path);
     g->replayed_rows = 0;
-    sl__pg_pump(g);
+    pump(g);
 }
 
-static void on_frame_written(struct writer *wr, int status)
+static void on_frame_written(struct sl_pg_write *io, int status)
 {
-    struct pgs *g = wr->g;
+    struct pgs *g = ((struct writer *)io->arg)->g;
     if (status == 0) {
         sl_spool_consumed(&g->spool);
-        g->s->rows_written += wr->rows;
-        g->s->rows_spooled -= wr->rows < g->s->rows_spooled ? wr->rows : g->s->rows_spooled;
-        g->replayed_rows += wr->rows;
+        g->s->rows_written += io->rows;
+        g->s->rows_spooled -= io->rows < g->s->rows_spooled ? io->rows : g->s->rows_spooled;
+        g->replayed_rows += io->rows;
         g->replaying = 0;
-        sl__pg_replay_pump(g);
+        replay_pump(g);
         return;
     }
     sl_spool_rewind(&g->spool);
     g->replaying = 0;
     if (status == UV_EIO) {
         /* the server refuses these rows: they stay in the spool */
-        sl__pg_log(g, "store: cannot replay the spool %s into %s: %s; it is kept", g->spool.path,
-                   g->s->path, wr->err);
-        g->replay.error_status = UV_EIO;
+        pg_log(g, "store: cannot replay the spool %s into %s: %s; it is kept", g->spool.path,
+               g->s->path, io->err);
+        g->replay.io.error_status = UV_EIO;
     } else if (status != UV_ETIMEDOUT) {
-        sl__pg_go_down(g, wr->err);
+        go_down(g, io->err);
     }
-    sl__pg_pump(g);
+    pump(g);
 }
 
 static void on_frame_read(struct sl_spool *sp, int status, const char *payload, size_t len,
@@ -374,31 +307,31 @@ static void on_frame_read(struct sl_spool *sp, int status, const char *payload, 
         g->replaying = 0;
         sl_spool_rewind(&g->spool);
         if (status != 0) {
-            sl__pg_log(g, "store: cannot read the spool %s: %s; it is kept", g->spool.path,
-                       sl_spool_error(&g->spool));
-            g->replay.error_status = status;
+            pg_log(g, "store: cannot read the spool %s: %s; it is kept", g->spool.path,
+                   sl_spool_error(&g->spool));
+            g->replay.io.error_status = status;
         }
-        sl__pg_pump(g);
+        pump(g);
         return;
     }
-    struct writer *wr = &g->replay;
-    wr->data = payload; /* valid until the next spool read: ours */
-    wr->len = len;
-    wr->rows = rows;
-    writer_start(wr);
+    struct sl_pg_write *io = &g->replay.io;
+    io->data = payload; /* valid until the next spool read: ours */
+    io->len = len;
+    io->rows = rows;
+    sl_pg_write_start(io);
 }
 
 /* A spool file exists (unless its replay failed: then it is kept). */
-int sl__pg_replay_needed(const struct pgs *g)
+static int replay_needed(const struct pgs *g)
 {
-    return g->replay.error_status == 0 && g->spool.size > 0;
+    return g->replay.io.error_status == 0 && g->spool.size > 0;
 }
 
-void sl__pg_replay_pump(struct pgs *g)
+static void replay_pump(struct pgs *g)
 {
-    if (!g->up || g->replaying || g->opening || !sl__pg_replay_needed(g)) {
+    if (!g->up || g->replaying || g->opening || !replay_needed(g)) {
         if (!g->replaying)
-            sl__pg_pump(g);
+            pump(g);
         return;
     }
     g->replaying = 1;
@@ -456,8 +389,8 @@ static void reconnect_sleep(struct sl_retrier *r, enum sl_err error,
 {
     (void)error;
     struct pgs *g = r->data;
-    sl__pg_log(g, "store: cannot reach %s (%s); next try in %.0f ms (attempt %u)", g->s->path,
-               g->down_reason, d->wait_ms, r->state.attempt);
+    pg_log(g, "store: cannot reach %s (%s); next try in %.0f ms (attempt %u)", g->s->path,
+           g->down_reason, d->wait_ms, r->state.attempt);
 }
 
 static void reconnect_done(struct sl_retrier *r)
@@ -469,29 +402,102 @@ static void reconnect_done(struct sl_retrier *r)
         return;
     }
     g->up = 1;
-    g->replay.error_status = 0;
-    sl__pg_log(g, "store: %s is back after %u attempt(s); writing %u queued batch(es)%s",
-               g->s->path, r->outcome.attempts, g->q_len,
-               sl__pg_replay_needed(g) ? " and replaying the spool" : "");
-    sl__pg_replay_pump(g);
-    sl__pg_pump(g);
+    g->replay.io.error_status = 0;
+    pg_log(g, "store: %s is back after %u attempt(s); writing %u queued batch(es)%s", g->s->path,
+           r->outcome.attempts, g->q_len, replay_needed(g) ? " and replaying the spool" : "");
+    replay_pump(g);
+    pump(g);
 }
 
-void sl__pg_go_down(struct pgs *g, const char *reason)
+static void go_down(struct pgs *g, const char *reason)
 {
     if (!g->up || g->opening)
         return;
     g->up = 0;
     snprintf(g->down_reason, sizeof(g->down_reason), "%s", reason);
-    sl__pg_log(g, "store: lost %s (%s); keeping rows in memory, then in the spool %s", g->s->path,
-               reason, g->spool.path);
+    pg_log(g, "store: lost %s (%s); keeping rows in memory, then in the spool %s", g->s->path,
+           reason, g->spool.path);
     if (g->call && g->call_step == 0 && !uv_is_active((uv_handle_t *)&g->call_timer))
-        uv_timer_start(&g->call_timer, sl__pg_call_timeout, g->s->opts.pool_wait_ms, 0);
+        uv_timer_start(&g->call_timer, on_call_timeout, g->s->opts.pool_wait_ms, 0);
     if (g->closing)
         return;
     g->reconnecting = 1;
     sl_retrier_run(&g->retrier, &g->policy, &g->rng, reconnect_attempt, reconnect_sleep,
                    reconnect_done);
+}
+
+/* ---- calls: when one runs (its SQL is pg_calls.c's) ----------------------- */
+
+static void call_finish(struct pgs *g, int status)
+{
+    struct sl__call *c = g->call;
+    uv_timer_stop(&g->call_timer);
+    if (g->call_conn) {
+        sl_pg_pool_release(g->pool, g->call_conn, status != 0);
+        g->call_conn = NULL;
+    }
+    g->call = NULL;
+    g->call_step = 0;
+    c->status = status;
+    if (status == UV_ECONNRESET || status == UV_ECONNREFUSED)
+        go_down(g, c->err);
+    sl__store_called(g->s, c);
+}
+
+static void on_call_ran(struct sl__pg_call_run *r, int status)
+{
+    call_finish(r->data, status);
+}
+
+static void on_call_conn(struct sl_pg_waiter *w, struct sl_pg_conn *conn, int status)
+{
+    struct pgs *g = w->data;
+    struct sl__call *c = g->call;
+    if (status != 0) {
+        snprintf(c->err, sizeof(c->err), "cannot reach %s: %s", g->s->path,
+                 sl_pg_pool_error(g->pool));
+        call_finish(g, w->connect_failed ? UV_ECONNREFUSED : UV_ETIMEDOUT);
+        return;
+    }
+    g->call_conn = conn;
+    g->call_step = 2;
+    sl__pg_call_exec(&g->run, conn, c);
+}
+
+/* The call timer: a call waiting for the database gives up. */
+static void on_call_timeout(uv_timer_t *t)
+{
+    struct pgs *g = t->data;
+    if (g->call == NULL || g->call_step != 0 || g->up)
+        return; /* running, or the database is back and the call waits for the replay */
+    snprintf(g->call->err, sizeof(g->call->err), "cannot reach %s (%s); waited %u ms", g->s->path,
+             g->down_reason, g->s->opts.pool_wait_ms);
+    call_finish(g, UV_ECONNREFUSED);
+}
+
+/* Runs the waiting call once the database is up and the spool replayed. */
+static void run_call(struct pgs *g)
+{
+    if (g->call_step != 0)
+        return;
+    if (!g->up || g->replaying || replay_needed(g) || g->spilling) {
+        if (g->up && !g->replaying && replay_needed(g))
+            replay_pump(g);
+        return; /* pump() calls again; the timer bounds the wait */
+    }
+    g->call_step = 1;
+    g->cw.data = g;
+    sl_pg_pool_acquire(g->pool, &g->cw, on_call_conn);
+}
+
+static void pg_call(struct sl_store *s, struct sl__call *c)
+{
+    struct pgs *g = s->impl;
+    g->call = c;
+    g->call_step = 0;
+    if (!g->up)
+        uv_timer_start(&g->call_timer, on_call_timeout, s->opts.pool_wait_ms, 0);
+    pump(g);
 }
 
 /* ---- open ----------------------------------------------------------------- */
@@ -502,8 +508,8 @@ static void open_done(struct pgs *g, int status, const char *err)
     g->up = status == 0;
     sl__store_opened(g->s, status, err);
     if (status == 0) {
-        sl__pg_replay_pump(g);
-        sl__pg_pump(g);
+        replay_pump(g);
+        pump(g);
     }
 }
 
@@ -519,46 +525,29 @@ static void on_open_version(struct sl_pg_migration *m, int status)
     struct pgs *g = m->data;
     const struct sl_store_options *o = &g->s->opts;
     char err[600];
-    int latest = sl_migrations_latest();
     if (status != 0 || o->any_schema) {
         sl_pg_pool_release(g->pool, m->conn, status != 0);
         open_done(g, status, m->err);
-        return;
-    }
-    if (m->version > latest) {
-        snprintf(err, sizeof(err),
-                 "database %s has schema version %d, newer than this sluice knows (%d); "
-                 "upgrade sluice",
-                 g->s->path, m->version, latest);
-        sl_pg_pool_release(g->pool, m->conn, 0);
-        open_done(g, UV_EIO, err);
         return;
     }
     const char *legacy = m->version == 0 && m->public_tables
                              ? "; the tables of an earlier sluice are in schema public: add "
                                "?schema=public to the URL to keep using them"
                              : "";
-    if (m->version < latest && !o->migrate) {
-        if (m->version == 0)
-            snprintf(err, sizeof(err),
-                     "database %s has no sluice tables yet (schema version 0)%s; run a simulate "
-                     "on it, or: sluice migrate up --db URL",
-                     g->s->path, legacy);
-        else
-            snprintf(err, sizeof(err),
-                     "database %s has schema version %d, older than this sluice needs (%d); "
-                     "run: sluice migrate up --db URL",
-                     g->s->path, m->version, latest);
+    switch (sl_migrate_open_verdict(m->version, o->migrate, g->s->path, "URL", legacy, err,
+                                    sizeof(err))) {
+    case SL_SCHEMA_REFUSE:
         sl_pg_pool_release(g->pool, m->conn, 0);
         open_done(g, UV_EIO, err);
         return;
-    }
-    if (m->version < latest) {
+    case SL_SCHEMA_MIGRATE:
         if (*legacy)
-            sl__pg_log(g, "store: creating sluice's tables in schema %s of %s%s", g->params.schema,
-                       g->s->path, legacy);
-        sl_pg_migrate_to(m, m->conn, g->s->path, latest, on_open_migrated);
+            pg_log(g, "store: creating sluice's tables in schema %s of %s%s", g->params.schema,
+                   g->s->path, legacy);
+        sl_pg_migrate_to(m, m->conn, g->s->path, sl_migrations_latest(), on_open_migrated);
         return;
+    case SL_SCHEMA_CURRENT:
+        break;
     }
     sl_pg_pool_release(g->pool, m->conn, 0);
     open_done(g, 0, NULL);
@@ -605,8 +594,8 @@ static void open_attempts_done(struct sl_retrier *r)
     g->open_conn = NULL;
     /* reading the version and migrating: bounded like any call */
     sl_pg_conn_set_op_timeout(conn, SL__PG_MIGRATE_TIMEOUT_MS);
-    g->mig.data = g;
-    sl_pg_version_read(&g->mig, conn, g->s->path, on_open_version);
+    g->open_mig.data = g;
+    sl_pg_version_read(&g->open_mig, conn, g->s->path, on_open_version);
 }
 
 static void open_start(struct pgs *g)
@@ -630,11 +619,19 @@ static void on_spool_started(struct sl_spool *sp, int status, void *arg)
         return;
     }
     if (sp->size > 0)
-        sl__pg_log(g,
-                   "store: found the spool %s (%" PRIu64 " bytes) of an earlier run; it will "
-                   "be replayed into %s",
-                   sp->path, sp->size, g->s->path);
+        pg_log(g,
+               "store: found the spool %s (%" PRIu64 " bytes) of an earlier run; it will "
+               "be replayed into %s",
+               sp->path, sp->size, g->s->path);
     open_start(g);
+}
+
+static void writer_init(struct pgs *g, struct writer *wr,
+                        void (*done)(struct sl_pg_write *io, int status))
+{
+    wr->g = g;
+    wr->io = (struct sl_pg_write){
+        .pool = g->pool, .timeout_ms = g->s->opts.write_timeout_ms, .done = done, .arg = wr};
 }
 
 static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_size)
@@ -656,20 +653,17 @@ static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_si
     g->writers = sl__xcalloc(1, g->n_writers * sizeof(*g->writers));
     g->spill_buf = sl__xcalloc(1, sl_pg_rows_max_size(s->opts.batch_rows));
     for (unsigned i = 0; i < g->n_writers; i++) {
-        struct writer *wr = &g->writers[i];
-        wr->g = g;
-        wr->done = on_batch_written;
-        wr->cap = sl_pg_rows_max_size(s->opts.batch_rows);
-        wr->buf = sl__xcalloc(1, wr->cap);
+        writer_init(g, &g->writers[i], on_batch_written);
+        g->writers[i].buf = sl__xcalloc(1, sl_pg_rows_max_size(s->opts.batch_rows));
     }
-    g->replay.g = g;
-    g->replay.done = on_frame_written;
+    writer_init(g, &g->replay, on_frame_written);
 
     char spool_path[4096];
     if (s->opts.spool_path)
         snprintf(spool_path, sizeof(spool_path), "%s", s->opts.spool_path);
     else /* one spool per database; the masked URL names it without its secret */
-        snprintf(spool_path, sizeof(spool_path), "sluice-spool-%016" PRIx64 ".bin", sl__path_hash(s->path));
+        snprintf(spool_path, sizeof(spool_path), "sluice-spool-%016" PRIx64 ".bin",
+                 sl__path_hash(s->path));
     sl_spool_init(&g->spool, s->loop, spool_path);
     if (s->opts.spool)
         snprintf(s->spool_path, sizeof(s->spool_path), "%s", spool_path);
@@ -686,6 +680,9 @@ static int pg_open(struct sl_store *s, const char *url, char *err, size_t err_si
     g->retrier.data = g;
     uv_timer_init(s->loop, &g->call_timer);
     g->call_timer.data = g;
+    g->run.s = s;
+    g->run.done = on_call_ran;
+    g->run.data = g;
 
     if (s->opts.spool)
         sl_spool_start(&g->spool, on_spool_started, g);
@@ -700,12 +697,12 @@ static void pg_write(struct sl_store *s, struct sl__batch *b)
 {
     struct pgs *g = s->impl;
     q_push_back(g, b);
-    sl__pg_pump(g);
+    pump(g);
 }
 
 static void pg_drain(struct sl_store *s)
 {
-    sl__pg_pump(s->impl);
+    pump(s->impl);
 }
 
 static void free_pgs(struct pgs *g)
@@ -755,19 +752,19 @@ static void maybe_finish_close(struct pgs *g)
 {
     if (g->closing != 1 || g->spilling || g->replaying || g->reconnecting || g->q_head)
         return;
-    if (g->up && sl__pg_replay_needed(g)) {
-        sl__pg_replay_pump(g);
+    if (g->up && replay_needed(g)) {
+        replay_pump(g);
         return;
     }
     for (unsigned i = 0; i < g->n_writers; i++)
-        if (g->writers[i].busy)
+        if (g->writers[i].io.busy)
             return;
     g->closing = 2;
     if (g->s->rows_spooled > 0)
-        sl__pg_log(g,
-                   "store: %s is unreachable; %" PRIu64 " row(s) are kept in the spool %s and "
-                   "will be replayed by the next run",
-                   g->s->path, g->s->rows_spooled, g->spool.path);
+        pg_log(g,
+               "store: %s is unreachable; %" PRIu64 " row(s) are kept in the spool %s and "
+               "will be replayed by the next run",
+               g->s->path, g->s->rows_spooled, g->spool.path);
     g->close_parts = 4;
     sl_retrier_close(&g->retrier, on_retrier_closed);
     uv_close((uv_handle_t *)&g->call_timer, on_handle_closed);
@@ -797,7 +794,7 @@ const struct sl__store_backend sl__pg_backend = {
     .name = "postgresql",
     .open = pg_open,
     .write = pg_write,
-    .call = sl__pg_call,
+    .call = pg_call,
     .close = pg_close,
     .drain = pg_drain,
 };

@@ -181,33 +181,21 @@ static int do_open(struct lite *l, const struct sl_store_options *opts, struct j
     }
     if (opts->any_schema)
         return 0;
-    int latest = sl_migrations_latest();
-    if (version > latest) {
-        snprintf(job->err, sizeof(job->err),
-                 "database %s has schema version %d, newer than this sluice knows (%d); "
-                 "upgrade sluice",
-                 l->path, version, latest);
+    switch (sl_migrate_open_verdict(version, opts->migrate, l->path, l->path, "", job->err,
+                                    sizeof(job->err))) {
+    case SL_SCHEMA_REFUSE:
         goto fail;
-    }
-    if (version < latest) {
-        if (!opts->migrate) {
-            if (version == 0)
-                snprintf(job->err, sizeof(job->err),
-                         "database %s has no sluice tables yet (schema version 0); run a "
-                         "simulate on it, or: sluice migrate up --db %s",
-                         l->path, l->path);
-            else
-                snprintf(job->err, sizeof(job->err),
-                         "database %s has schema version %d, older than this sluice needs "
-                         "(%d); run: sluice migrate up --db %s",
-                         l->path, version, latest, l->path);
-            goto fail;
-        }
+    case SL_SCHEMA_MIGRATE: {
         int applied;
-        if (sl_migrate_sqlite_to(l->db, latest, &applied, reason, sizeof(reason)) != SQLITE_OK) {
+        if (sl_migrate_sqlite_to(l->db, sl_migrations_latest(), &applied, reason, sizeof(reason)) !=
+            SQLITE_OK) {
             snprintf(job->err, sizeof(job->err), "database %s: %s", l->path, reason);
             goto fail;
         }
+        break;
+    }
+    case SL_SCHEMA_CURRENT:
+        break;
     }
     return 0;
 fail:

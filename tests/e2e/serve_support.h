@@ -5,6 +5,7 @@
 #define SL_SERVE_SUPPORT_H
 
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <time.h>
 
 #include "../blocking_http.h"
@@ -48,6 +49,22 @@ static inline int e2e_start_serve_with(const char *flag, const char *value, cons
 static inline int e2e_start_serve(const char *config, const char *const *extra, pid_t *pid)
 {
     return e2e_start_serve_with("--config", config, NULL, extra, pid);
+}
+
+/* serve with the config file NAME in the test's directory, written from
+ * the printf format and its arguments; extra as for e2e_start_serve. */
+static inline int e2e_start_serve_yaml(const char *name, const char *const *extra, pid_t *pid,
+                                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static inline int e2e_start_serve_yaml(const char *name, const char *const *extra, pid_t *pid,
+                                       const char *fmt, ...)
+{
+    char yaml[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(yaml, sizeof(yaml), fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0 && (size_t)n < sizeof(yaml), "the config of %s is too long", name);
+    return e2e_start_serve(e2e_write_config(name, yaml), extra, pid);
 }
 
 /* serve in front of one upstream on 127.0.0.1:MOCK_PORT, recording in DB
@@ -162,21 +179,45 @@ static inline void e2e_kill_live(void)
 static inline int e2e_start_serve_in_front(int upstream_port, int max_attempts, int base_ms,
                                            int cooldown_failures, pid_t *pid)
 {
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml),
-             "drain_timeout_ms: 2000\n"
-             "models:\n"
-             "  - name: m\n"
-             "    total_timeout_ms: 20000\n"
-             "    deployments:\n"
-             "      - {name: hostile, url: 'http://127.0.0.1:%d', attempt_timeout_ms: 5000,\n"
-             "         cooldown_failures: %d,\n"
-             "         retry: {max_attempts: %d, backoff: fixed, base_ms: %d,\n"
-             "                 retry_after_cap_ms: 200}}\n",
-             upstream_port, cooldown_failures, max_attempts, base_ms);
-    int port = e2e_start_serve(e2e_write_config("serve.yaml", yaml), NULL, pid);
+    int port = e2e_start_serve_yaml(
+        "serve.yaml", NULL, pid,
+        "drain_timeout_ms: 2000\n"
+        "models:\n"
+        "  - name: m\n"
+        "    total_timeout_ms: 20000\n"
+        "    deployments:\n"
+        "      - {name: hostile, url: 'http://127.0.0.1:%d', attempt_timeout_ms: 5000,\n"
+        "         cooldown_failures: %d,\n"
+        "         retry: {max_attempts: %d, backoff: fixed, base_ms: %d,\n"
+        "                 retry_after_cap_ms: 200}}\n",
+        upstream_port, cooldown_failures, max_attempts, base_ms);
     e2e_live_serve = *pid;
     return port;
+}
+
+/* A fallback pair: "mock1" fails every request with 500, "mock2" answers. */
+static inline void e2e_start_fallback_mocks(int *bad_port, pid_t *bad, int *good_port, pid_t *good)
+{
+    const char *fail[] = {"--fail-rate", "1", "--error-mix", "500", NULL};
+    *bad_port = e2e_start_mock_as("mock1", fail, bad);
+    *good_port = e2e_start_mock_as("mock2", NULL, good);
+}
+
+/* The model gpt-4o-mini in front of that pair, as YAML in out: deployment
+ * FIRST (the bad mock) is picked nearly always and tried twice, BASE_MS
+ * apart; then SECOND (the good one). Returns out. */
+static inline const char *e2e_fallback_model(char *out, size_t size, const char *first,
+                                             const char *second, int base_ms, int bad_port,
+                                             int good_port)
+{
+    snprintf(out, size,
+             "  - name: gpt-4o-mini\n"
+             "    deployments:\n"
+             "      - {name: %s, url: 'http://127.0.0.1:%d', weight: 1000000,\n"
+             "         retry: {max_attempts: 2, backoff: fixed, base_ms: %d}}\n"
+             "      - {name: %s, url: 'http://127.0.0.1:%d', weight: 0.000001}\n",
+             first, bad_port, base_ms, second, good_port);
+    return out;
 }
 
 #endif

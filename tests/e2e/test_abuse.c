@@ -271,19 +271,18 @@ static void *stream_resets(void *arg)
 
 static pid_t start_serve(int mock_port, int *port)
 {
-    char cfg[1024];
-    snprintf(cfg, sizeof(cfg),
-             "max_body_bytes: 65536\n"
-             "models:\n"
-             "  - name: gpt-4o-mini\n"
-             "    deployments:\n"
-             "      - {url: 'http://127.0.0.1:%d', max_concurrency: 8, queue_length: 500,\n"
-             "         attempt_timeout_ms: 1000, retry: {max_attempts: 2, backoff: fixed,\n"
-             "         base_ms: 5, retry_after_cap_ms: 20}}\n",
-             mock_port);
     const char *quiet[] = {"--quiet", NULL};
     pid_t pid;
-    *port = e2e_start_serve(e2e_write_config("abuse.yaml", cfg), quiet, &pid);
+    *port = e2e_start_serve_yaml(
+        "abuse.yaml", quiet, &pid,
+        "max_body_bytes: 65536\n"
+        "models:\n"
+        "  - name: gpt-4o-mini\n"
+        "    deployments:\n"
+        "      - {url: 'http://127.0.0.1:%d', max_concurrency: 8, queue_length: 500,\n"
+        "         attempt_timeout_ms: 1000, retry: {max_attempts: 2, backoff: fixed,\n"
+        "         base_ms: 5, retry_after_cap_ms: 20}}\n",
+        mock_port);
     return pid;
 }
 

@@ -132,20 +132,6 @@ Test(mock, failures_at_their_rate_and_reproducible)
     e2e_stop(pid);
 }
 
-struct concurrent {
-    int port, status;
-};
-
-static void *one_request(void *arg)
-{
-    struct concurrent *c = arg;
-    char local[8192];
-    c->status = bh_request(c->port, "POST", "/v1/chat/completions", chat, local, sizeof(local));
-    if (c->status == 429 && !strcasestr(local, "Retry-After:"))
-        c->status = -429;
-    return NULL;
-}
-
 Test(mock, concurrency_cap_holds)
 {
     /* Two requests take the two places; once the mock says both are in
@@ -157,18 +143,18 @@ Test(mock, concurrency_cap_holds)
     int port = e2e_start_mock(args, &pid);
     enum { N = 6 };
     pthread_t threads[N];
-    struct concurrent c[N];
+    struct bh_call c[N];
     for (int i = 0; i < N; i++) {
         if (i == 2)
             wait_stat(port, "in_flight", 2);
-        c[i] = (struct concurrent){port, 0};
-        pthread_create(&threads[i], NULL, one_request, &c[i]);
+        c[i] = (struct bh_call){.port = port, .body = chat};
+        pthread_create(&threads[i], NULL, bh_call_thread, &c[i]);
     }
     int ok = 0, limited = 0;
     for (int i = 0; i < N; i++) {
         pthread_join(threads[i], NULL);
         ok += c[i].status == 200;
-        limited += c[i].status == 429;
+        limited += c[i].status == 429 && c[i].retry_after;
     }
     cr_assert_eq(ok, 2);
     cr_assert_eq(limited, 4);

@@ -194,17 +194,10 @@ Test(pg, bad_connections_are_one_clear_line_each)
 
 Test(pg, a_user_who_may_not_create_tables_gets_one_clear_line)
 {
-    char role[64], sql[256], url[512], userinfo[128];
-    snprintf(role, sizeof(role), "sluice_e2e_ro_%d", (int)getpid());
-    snprintf(sql, sizeof(sql), "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN PASSWORD 'N0-Create'",
-             role, role);
-    pgt_exec(pgt_admin_url(), sql);
-    snprintf(userinfo, sizeof(userinfo), "%s:N0-Create", role);
-    pgt_url_for(url, sizeof(url), pgt_db_name, userinfo);
+    char role[64], url[512];
+    pgt_new_role(role, "sluice_e2e_ro", "N0-Create", url);
     expect_one_line(url, "permission denied for database", "N0-Create", 10, "5000");
-    pgt_drop_db();
-    snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
-    pgt_exec(pgt_admin_url(), sql);
+    pgt_drop_db_and_role(role);
 }
 
 /* ---- a database that cannot be reached: bounded, one line, exit 1 --------- */
@@ -366,24 +359,17 @@ Test(pg, sluice_lives_in_its_own_schema_beside_another_apps_tables)
  * made sluice's schema: sluice migrates into it. */
 Test(pg, a_schema_made_for_a_user_without_create_rights_is_used)
 {
-    char role[64], sql[512], url[512], userinfo[128];
-    snprintf(role, sizeof(role), "sluice_e2e_own_%d", (int)getpid());
-    snprintf(sql, sizeof(sql),
-             "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN PASSWORD 'Own-Schema1'", role, role);
-    pgt_exec(pgt_admin_url(), sql);
+    char role[64], sql[512], url[512];
+    pgt_new_role(role, "sluice_e2e_own", "Own-Schema1", url);
     snprintf(sql, sizeof(sql), "CREATE SCHEMA sluice AUTHORIZATION %s", role);
     pgt_exec(pgt_url, sql);
-    snprintf(userinfo, sizeof(userinfo), "%s:Own-Schema1", role);
-    pgt_url_for(url, sizeof(url), pgt_db_name, userinfo);
     const char *sim[] = {"simulate", "--requests", "20", "--latency-ms", "0", "--quiet",
                          "--db",     url,          NULL};
     struct e2e_run r = e2e_run(sim);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     e2e_free(&r);
     cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM sluice.requests"), 20);
-    pgt_drop_db();
-    snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
-    pgt_exec(pgt_admin_url(), sql);
+    pgt_drop_db_and_role(role);
 }
 
 /* The tables of a sluice from before its own schema are in public: the

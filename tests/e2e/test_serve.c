@@ -87,20 +87,13 @@ Test(serve, a_permanent_400_is_not_retried)
 
 Test(serve, exhaustion_falls_back_to_the_next_deployment)
 {
-    const char *bad[] = {"--fail-rate", "1", "--error-mix", "500", NULL};
     pid_t m1, m2, serve;
-    int p1 = e2e_start_mock_as("mock1", bad, &m1);
-    int p2 = e2e_start_mock_as("mock2", NULL, &m2);
-    char cfg[1024];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n"
-             "  - name: gpt-4o-mini\n"
-             "    deployments:\n"
-             "      - {name: first, url: 'http://127.0.0.1:%d', weight: 1000000,\n"
-             "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5}}\n"
-             "      - {name: second, url: 'http://127.0.0.1:%d', weight: 0.000001}\n",
-             p1, p2);
-    int sp = e2e_start_serve(e2e_write_config("fallback.yaml", cfg), NULL, &serve);
+    int p1, p2;
+    e2e_start_fallback_mocks(&p1, &m1, &p2, &m2);
+    char model[512];
+    int sp = e2e_start_serve_yaml(
+        "fallback.yaml", NULL, &serve, "models:\n%s",
+        e2e_fallback_model(model, sizeof(model), "first", "second", 5, p1, p2));
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
     cr_assert_eq(e2e_mock_stat(p1, "requests"), 2, "the first deployment gets max_attempts");
     cr_assert_eq(e2e_mock_stat(p2, "requests"), 1);
@@ -115,28 +108,12 @@ Test(serve, exhaustion_falls_back_to_the_next_deployment)
                  1);
 }
 
-struct call {
-    int port, status;
-    const char *body;
-    char retry_after;
-};
-
-static void *call_thread(void *arg)
-{
-    struct call *c = arg;
-    char local[16384];
-    c->status = bh_request(c->port, "POST", "/v1/chat/completions", c->body ? c->body : chat, local,
-                           sizeof(local));
-    c->retry_after = strcasestr(local, "\r\nRetry-After:") != NULL;
-    return NULL;
-}
-
-static void call_many(int port, int n, struct call *calls)
+static void call_many(int port, int n, struct bh_call *calls)
 {
     pthread_t t[64];
     for (int i = 0; i < n; i++) {
-        calls[i] = (struct call){.port = port};
-        pthread_create(&t[i], NULL, call_thread, &calls[i]);
+        calls[i] = (struct bh_call){.port = port, .body = chat};
+        pthread_create(&t[i], NULL, bh_call_thread, &calls[i]);
     }
     for (int i = 0; i < n; i++)
         pthread_join(t[i], NULL);
@@ -147,13 +124,12 @@ Test(serve, the_upstream_never_sees_more_than_the_limit)
     const char *margs[] = {"--latency-ms", "40-60", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    char cfg[512];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n  - name: gpt-4o-mini\n    deployments:\n"
-             "      - {url: 'http://127.0.0.1:%d', max_concurrency: 3, queue_length: 100}\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("limit.yaml", cfg), NULL, &serve);
-    struct call calls[30];
+    int sp = e2e_start_serve_yaml(
+        "limit.yaml", NULL, &serve,
+        "models:\n  - name: gpt-4o-mini\n    deployments:\n"
+        "      - {url: 'http://127.0.0.1:%d', max_concurrency: 3, queue_length: 100}\n",
+        mp);
+    struct bh_call calls[30];
     call_many(sp, 30, calls);
     for (int i = 0; i < 30; i++)
         cr_assert_eq(calls[i].status, 200, "call %d: %d", i, calls[i].status);
@@ -168,13 +144,12 @@ Test(serve, a_full_queue_answers_429_with_retry_after)
     const char *margs[] = {"--latency-ms", "400", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    char cfg[512];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n  - name: gpt-4o-mini\n    deployments:\n"
-             "      - {url: 'http://127.0.0.1:%d', max_concurrency: 1, queue_length: 1}\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("queue.yaml", cfg), NULL, &serve);
-    struct call calls[5];
+    int sp = e2e_start_serve_yaml(
+        "queue.yaml", NULL, &serve,
+        "models:\n  - name: gpt-4o-mini\n    deployments:\n"
+        "      - {url: 'http://127.0.0.1:%d', max_concurrency: 1, queue_length: 1}\n",
+        mp);
+    struct bh_call calls[5];
     call_many(sp, 5, calls);
     int ok = 0, limited = 0;
     for (int i = 0; i < 5; i++) {
@@ -332,10 +307,10 @@ Test(serve, sigterm_under_load_loses_no_accepted_request)
     int mp = e2e_start_mock(margs, &mock);
     int sp = e2e_start_serve_upstream(mp, NULL, &serve);
     pthread_t t[20];
-    struct call calls[20];
+    struct bh_call calls[20];
     for (int i = 0; i < 20; i++) {
-        calls[i] = (struct call){.port = sp};
-        pthread_create(&t[i], NULL, call_thread, &calls[i]);
+        calls[i] = (struct bh_call){.port = sp, .body = chat};
+        pthread_create(&t[i], NULL, bh_call_thread, &calls[i]);
     }
     /* all 20 accepted and waiting on the upstream (or in its queue); the
      * mock answers after 1.5 s, within the clients' 3 s read timeout */
@@ -362,14 +337,13 @@ Test(serve, bad_requests_get_their_status_and_the_server_keeps_serving)
 {
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    char cfg[1024];
-    snprintf(cfg, sizeof(cfg),
-             "max_body_bytes: 2048\n"
-             "keys:\n  - {name: team, sha256: "
-             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n"
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("bad.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve_yaml(
+        "bad.yaml", NULL, &serve,
+        "max_body_bytes: 2048\n"
+        "keys:\n  - {name: team, sha256: "
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n"
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+        mp);
     /* no key, then a wrong key */
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 401);
     int fd = bh_dial(sp);
@@ -426,13 +400,12 @@ Test(serve, upstream_keys_never_reach_logs_or_rows)
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
     setenv("SLUICE_E2E_UPSTREAM_KEY", "sk-very-secret-4242", 1);
-    char cfg[512];
-    snprintf(cfg, sizeof(cfg),
-             "log_format: json\n"
-             "models:\n  - name: gpt-4o-mini\n    deployments:\n"
-             "      - {url: 'http://127.0.0.1:%d', api_key_env: SLUICE_E2E_UPSTREAM_KEY}\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("secret.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve_yaml(
+        "secret.yaml", NULL, &serve,
+        "log_format: json\n"
+        "models:\n  - name: gpt-4o-mini\n    deployments:\n"
+        "      - {url: 'http://127.0.0.1:%d', api_key_env: SLUICE_E2E_UPSTREAM_KEY}\n",
+        mp);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", "{\"model\":", buf, sizeof(buf)),
                  400);
@@ -508,11 +481,9 @@ Test(serve, a_refused_pipelined_request_is_recorded_with_its_own_model)
 {
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    char cfg[256];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("one.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve_yaml(
+        "one.yaml", NULL, &serve,
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n", mp);
     /* the second request's bytes land where the first one's model was */
     static const char req[] =
         "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 32\r\n\r\n"
@@ -542,13 +513,12 @@ Test(serve, a_base_url_path_takes_the_place_of_v1)
 {
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    char cfg[1024];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n"
-             "  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d/v1/'}]\n"
-             "  - name: prefixed\n    deployments: [{url: 'http://127.0.0.1:%d/openai'}]\n",
-             mp, mp);
-    int sp = e2e_start_serve(e2e_write_config("base.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve_yaml(
+        "base.yaml", NULL, &serve,
+        "models:\n"
+        "  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d/v1/'}]\n"
+        "  - name: prefixed\n    deployments: [{url: 'http://127.0.0.1:%d/openai'}]\n",
+        mp, mp);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200, "%s",
                  buf);
     cr_assert_not_null(strstr(buf, "\"object\":\"chat.completion\""), "%s", buf);

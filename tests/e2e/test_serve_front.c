@@ -77,12 +77,11 @@ Test(serve_front, keys_guard_cancel_models_and_metrics)
     const char *margs[] = {"--token-ms", "100", "--tokens", "100", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    char cfg[1024];
-    snprintf(cfg, sizeof(cfg),
-             "keys:\n  - {name: team-a, sha256: " KEY_A "}\n  - {name: team-b, sha256: " KEY_B
-             "}\nmodels:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("keys.yaml", cfg), NULL, &serve);
+    int sp = e2e_start_serve_yaml(
+        "keys.yaml", NULL, &serve,
+        "keys:\n  - {name: team-a, sha256: " KEY_A "}\n  - {name: team-b, sha256: " KEY_B
+        "}\nmodels:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+        mp);
     static const char *const a = "Authorization: Bearer hello\r\n";
     static const char *const b = "Authorization: Bearer world\r\n";
     static const char *const wrong = "Authorization: Bearer nope\r\n";
@@ -121,11 +120,10 @@ Test(serve_front, without_keys_anyone_may_cancel_and_metrics_public_opens_metric
     const char *margs[] = {"--token-ms", "100", "--tokens", "100", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    char cfg[1024], local[8192], id[40], path[128];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("open.yaml", cfg), NULL, &serve);
+    char local[8192], id[40], path[128];
+    int sp = e2e_start_serve_yaml(
+        "open.yaml", NULL, &serve,
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n", mp);
     int fd = start_stream(sp, "", id);
     snprintf(path, sizeof(path), "/v1/requests/%s/cancel", id);
     cr_assert_eq(call(sp, "POST", path, NULL, "", local, sizeof(local)), 200, "%s", local);
@@ -133,11 +131,11 @@ Test(serve_front, without_keys_anyone_may_cancel_and_metrics_public_opens_metric
     cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
     cr_assert_eq(call(sp, "GET", "/v1/models", NULL, NULL, local, sizeof(local)), 200);
     e2e_stop(serve);
-    snprintf(cfg, sizeof(cfg),
-             "keys: [{name: team-a, sha256: " KEY_A "}]\nmetrics: {public: true}\n"
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    sp = e2e_start_serve(e2e_write_config("public.yaml", cfg), NULL, &serve);
+    sp = e2e_start_serve_yaml(
+        "public.yaml", NULL, &serve,
+        "keys: [{name: team-a, sha256: " KEY_A "}]\nmetrics: {public: true}\n"
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+        mp);
     cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
     cr_assert_eq(call(sp, "GET", "/v1/models", NULL, NULL, local, sizeof(local)), 401);
     e2e_stop(serve);
@@ -189,12 +187,12 @@ Test(serve_front, head_works_where_get_does_and_405_says_allow)
 {
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    char cfg[1024], local[8192];
-    snprintf(cfg, sizeof(cfg),
-             "keys: [{name: team-a, sha256: " KEY_A "}]\n"
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("head.yaml", cfg), NULL, &serve);
+    char local[8192];
+    int sp = e2e_start_serve_yaml(
+        "head.yaml", NULL, &serve,
+        "keys: [{name: team-a, sha256: " KEY_A "}]\n"
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+        mp);
     static const char *const a = "Authorization: Bearer hello\r\n";
     const char *paths[] = {"/health", "/ready", "/v1/models", "/metrics"};
     for (int i = 0; i < 4; i++) {
@@ -259,24 +257,18 @@ static const char prom_check[] =
 
 Test(serve_front, metrics_parse_with_the_reference_prometheus_parser)
 {
-    const char *bad[] = {"--fail-rate", "1", "--error-mix", "500", NULL};
     pid_t m1, m2, serve;
-    int p1 = e2e_start_mock_as("mock1", bad, &m1);
-    int p2 = e2e_start_mock_as("mock2", NULL, &m2);
-    char cfg[2048];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n"
-             "  - name: gpt-4o-mini\n"
-             "    deployments:\n"
-             "      - {name: flaky, url: 'http://127.0.0.1:%d', weight: 1000000,\n"
-             "         retry: {max_attempts: 2, backoff: fixed, base_ms: 1}}\n"
-             "      - {name: good, url: 'http://127.0.0.1:%d', weight: 0.000001}\n"
-             "  - name: gpt-4o\n"
-             "    deployments: [{name: other, url: 'http://127.0.0.1:%d'}]\n"
-             "  - name: \"*\"\n"
-             "    deployments: [{name: any, url: 'http://127.0.0.1:%d'}]\n",
-             p1, p2, p2, p2);
-    int sp = e2e_start_serve(e2e_write_config("metrics.yaml", cfg), NULL, &serve);
+    int p1, p2;
+    e2e_start_fallback_mocks(&p1, &m1, &p2, &m2);
+    char model[512];
+    int sp = e2e_start_serve_yaml(
+        "metrics.yaml", NULL, &serve,
+        "models:\n%s"
+        "  - name: gpt-4o\n"
+        "    deployments: [{name: other, url: 'http://127.0.0.1:%d'}]\n"
+        "  - name: \"*\"\n"
+        "    deployments: [{name: any, url: 'http://127.0.0.1:%d'}]\n",
+        e2e_fallback_model(model, sizeof(model), "flaky", "good", 1, p1, p2), p2, p2);
     /* traffic on several models, streamed and not, with fallbacks */
     static const char *const models[] = {"gpt-4o-mini", "gpt-4o", "llama"};
     char body[512], local[16384];
@@ -317,32 +309,19 @@ Test(serve_front, metrics_parse_with_the_reference_prometheus_parser)
     free(log);
 }
 
-struct bg_call {
-    int port, status;
-};
-
-static void *bg_chat(void *arg)
-{
-    struct bg_call *c = arg;
-    char local[16384];
-    c->status = bh_request(c->port, "POST", "/v1/chat/completions", chat, local, sizeof(local));
-    return NULL;
-}
-
 /* serve (config lines `extra`, then one model) in front of a mock started
  * with margs, one chat request in flight on thread *t: SIGTERM once the
  * upstream has it. Returns serve's port. */
 static int sigterm_with_one_in_flight(const char *extra, const char *const *margs, pid_t *mock,
-                                      pid_t *serve, struct bg_call *slow, pthread_t *t, int *mp)
+                                      pid_t *serve, struct bh_call *slow, pthread_t *t, int *mp)
 {
     *mp = e2e_start_mock(margs, mock);
-    char cfg[512];
-    snprintf(cfg, sizeof(cfg),
-             "%smodels:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             extra, *mp);
-    int sp = e2e_start_serve(e2e_write_config("drain.yaml", cfg), NULL, serve);
-    *slow = (struct bg_call){.port = sp};
-    pthread_create(t, NULL, bg_chat, slow);
+    int sp = e2e_start_serve_yaml(
+        "drain.yaml", NULL, serve,
+        "%smodels:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+        extra, *mp);
+    *slow = (struct bh_call){.port = sp, .body = chat};
+    pthread_create(t, NULL, bh_call_thread, slow);
     e2e_wait_mock_stat(*mp, "in_flight", 1, 5000);
     cr_assert_eq(e2e_mock_stat(*mp, "in_flight"), 1, "the slow request never reached the upstream");
     kill(*serve, SIGTERM);
@@ -354,7 +333,7 @@ Test(serve_front, drain_keeps_answering_health_and_ready_until_in_flight_finish)
     const char *margs[] = {"--latency-ms", "1500", NULL};
     pid_t mock, serve;
     char local[8192];
-    struct bg_call slow;
+    struct bh_call slow;
     pthread_t t;
     int mp, sp = sigterm_with_one_in_flight("", margs, &mock, &serve, &slow, &t, &mp);
     /* /ready turns 503 once the signal is handled; the listener stays open */
@@ -412,12 +391,11 @@ Test(serve_front, json_log_makes_every_line_json)
 {
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    char cfg[512], local[8192];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
+    char local[8192];
     const char *json_log[] = {"--log-format", "json", NULL};
-    int sp = e2e_start_serve(e2e_write_config("log.yaml", cfg), json_log, &serve);
+    int sp = e2e_start_serve_yaml(
+        "log.yaml", json_log, &serve,
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n", mp);
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, local, sizeof(local)), 200);
     cr_assert_eq(
         bh_request(sp, "POST", "/v1/chat/completions", "{\"model\":", local, sizeof(local)), 400);
@@ -443,11 +421,9 @@ Test(serve_front, listening_is_printed_once)
 {
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    char cfg[512];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    e2e_start_serve(e2e_write_config("once.yaml", cfg), NULL, &serve);
+    e2e_start_serve_yaml(
+        "once.yaml", NULL, &serve,
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n", mp);
     e2e_stop(serve);
     e2e_stop(mock);
     char *out = e2e_slurp(e2e_path("serve.out")), *err = e2e_slurp(e2e_path("serve.err"));
@@ -467,11 +443,10 @@ Test(serve_front, a_body_whose_model_is_its_34th_member_is_accepted)
 {
     pid_t mock, serve;
     int mp = e2e_start_mock(NULL, &mock);
-    char cfg[512], local[16384], body[4096];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("keys34.yaml", cfg), NULL, &serve);
+    char local[16384], body[4096];
+    int sp = e2e_start_serve_yaml(
+        "keys34.yaml", NULL, &serve,
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n", mp);
     size_t n = (size_t)snprintf(body, sizeof(body), "{");
     for (int i = 0; i < 32; i++)
         n += (size_t)snprintf(body + n, sizeof(body) - n, "\"metadata_%d\":%d,", i, i);
@@ -493,7 +468,7 @@ Test(serve_front, requests_left_at_the_end_of_the_drain_answer_503_not_499)
 {
     const char *margs[] = {"--latency-ms", "2500", NULL};
     pid_t mock, serve;
-    struct bg_call slow;
+    struct bh_call slow;
     pthread_t t;
     int mp;
     sigterm_with_one_in_flight("drain_timeout_ms: 200\n", margs, &mock, &serve, &slow, &t, &mp);

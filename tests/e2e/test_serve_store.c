@@ -133,23 +133,17 @@ static const char chat_stream_other[] = "{\"model\":\"other\",\"stream\":true,\"
  * tokens; not the simulator's makespan. */
 Test(serve_store, stats_of_a_serve_run_are_the_gateways_figures)
 {
-    const char *bad[] = {"--fail-rate", "1", "--error-mix", "500", NULL};
     pid_t m1, m2, serve;
-    int p1 = e2e_start_mock_as("mock1", bad, &m1);
-    int p2 = e2e_start_mock_as("mock2", NULL, &m2);
-    char cfg[1024];
-    snprintf(cfg, sizeof(cfg),
-             "models:\n"
-             "  - name: gpt-4o-mini\n"
-             "    deployments:\n"
-             "      - {name: first, url: 'http://127.0.0.1:%d', weight: 1000000,\n"
-             "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5}}\n"
-             "      - {name: second, url: 'http://127.0.0.1:%d', weight: 0.000001}\n"
-             "  - name: other\n"
-             "    deployments:\n"
-             "      - {name: solo, url: 'http://127.0.0.1:%d'}\n",
-             p1, p2, p2);
-    int sp = e2e_start_serve(e2e_write_config("stats.yaml", cfg), NULL, &serve);
+    int p1, p2;
+    e2e_start_fallback_mocks(&p1, &m1, &p2, &m2);
+    char model[512];
+    int sp = e2e_start_serve_yaml(
+        "stats.yaml", NULL, &serve,
+        "models:\n%s"
+        "  - name: other\n"
+        "    deployments:\n"
+        "      - {name: solo, url: 'http://127.0.0.1:%d'}\n",
+        e2e_fallback_model(model, sizeof(model), "first", "second", 5, p1, p2), p2);
     for (int i = 0; i < 2; i++)
         cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
     cr_assert_eq(

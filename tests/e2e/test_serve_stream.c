@@ -53,13 +53,12 @@ Test(serve_stream, a_stream_that_succeeds_after_a_503_is_recorded_as_succeeded)
     const char *margs[] = {"--sequence", "503,ok", NULL};
     pid_t mock, serve;
     int mp = e2e_start_mock(margs, &mock);
-    char yaml[512];
-    snprintf(yaml, sizeof(yaml),
-             "models:\n  - name: '*'\n    deployments:\n"
-             "      - {url: 'http://127.0.0.1:%d', retry: {max_attempts: 3, backoff: fixed, "
-             "base_ms: 10}}\n",
-             mp);
-    int sp = e2e_start_serve(e2e_write_config("serve.yaml", yaml), NULL, &serve);
+    int sp = e2e_start_serve_yaml(
+        "serve.yaml", NULL, &serve,
+        "models:\n  - name: '*'\n    deployments:\n"
+        "      - {url: 'http://127.0.0.1:%d', retry: {max_attempts: 3, backoff: fixed, "
+        "base_ms: 10}}\n",
+        mp);
     e2e_live_serve = serve;
     struct reply r;
     sc_read(sc_send(sp, sc_chat_body(0, 1), 0), &r);

@@ -413,8 +413,8 @@ Test(pg_store, a_page_of_conversations_loads_in_two_queries_on_postgres)
 
 Test(pg_store, a_page_of_conversations_loads_in_two_queries_on_sqlite)
 {
-    char dir[] = "/tmp/sluice-chat-XXXXXX", path[64], cmd[96];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[64], path[96];
+    sl_test_mkdtemp(dir, sizeof(dir), "chat");
     snprintf(path, sizeof(path), "%s/c.db", dir);
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -427,8 +427,7 @@ Test(pg_store, a_page_of_conversations_loads_in_two_queries_on_sqlite)
     check_page(&loop, s, 20, 25);
     close_store(&loop, s);
     sl_test_close_loop(&loop);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    sl_test_rmdir(dir);
 }
 
 /* ---- faults --------------------------------------------------------------- */
@@ -456,13 +455,8 @@ Test(pg_store, a_connection_killed_mid_run_is_replaced_and_nothing_is_lost)
 
 Test(pg_store, no_permission_to_create_tables_is_one_clear_line)
 {
-    char role[64], sql[256], url[512], userinfo[128];
-    snprintf(role, sizeof(role), "sluice_ro_%d", (int)getpid());
-    snprintf(sql, sizeof(sql),
-             "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN PASSWORD 'ro-Secret-9'", role, role);
-    pgt_exec(pgt_admin_url(), sql);
-    snprintf(userinfo, sizeof(userinfo), "%s:ro-Secret-9", role);
-    pgt_url_for(url, sizeof(url), pgt_db_name, userinfo);
+    char role[64], url[512];
+    pgt_new_role(role, "sluice_ro", "ro-Secret-9", url);
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct sl_store_options o;
@@ -475,9 +469,7 @@ Test(pg_store, no_permission_to_create_tables_is_one_clear_line)
     cr_assert_null(strchr(err, '\n'), "%s", err);
     close_store(&loop, s);
     sl_test_close_loop(&loop);
-    pgt_drop_db();
-    snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
-    pgt_exec(pgt_admin_url(), sql);
+    pgt_drop_db_and_role(role);
 }
 
 Test(pg_store, a_write_stuck_on_the_server_is_dropped_and_done_again_once)

@@ -119,170 +119,156 @@ static struct sl_retry_policy fixed_policy(double ms, unsigned max_attempts)
     return p;
 }
 
-Test(retrier, always_failing_stops_after_three_attempts)
-{
+/* Every test's fixture: a loop, a retrier and its scripted operation, and
+ * an rng seeded (1, 1); the test closes them with close_all. */
+static struct {
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
     struct sl_retrier r;
     struct op op;
-    op_init(&loop, &op, &r);
-    op.script[0] = SL_E_TIMEOUT;
-    op.script[1] = SL_E_RATE_LIMITED;
-    op.script[2] = SL_E_UNAVAILABLE;
-    op.nscript = 3;
-    struct sl_retry_policy p = fixed_policy(5, 3);
     struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
+} fx;
 
-    run(&r, &op, &p, &rng);
-    cr_assert_eq(op.done_calls, 0, "async attempts: not done yet");
-    uv_run(&loop, UV_RUN_DEFAULT);
+static void setup(void)
+{
+    cr_assert_eq(uv_loop_init(&fx.loop), 0);
+    op_init(&fx.loop, &fx.op, &fx.r);
+    sl_rng_seed(&fx.rng, 1, 1);
+}
 
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.attempts, 3);
-    cr_assert_eq(op.outcome.attempts, 3);
-    cr_assert_eq(op.outcome.last_error, SL_E_UNAVAILABLE, "last error %s",
-                 sl_err_name(op.outcome.last_error));
-    cr_assert_eq(op.outcome.reason, SL_RETRY_MAX_ATTEMPTS, "reason %s",
-                 sl_retry_verdict_name(op.outcome.reason));
-    cr_assert_float_eq(op.outcome.total_wait_ms, 10, 1e-9);
+TestSuite(retrier, .init = setup);
+
+Test(retrier, always_failing_stops_after_three_attempts)
+{
+    fx.op.script[0] = SL_E_TIMEOUT;
+    fx.op.script[1] = SL_E_RATE_LIMITED;
+    fx.op.script[2] = SL_E_UNAVAILABLE;
+    fx.op.nscript = 3;
+    struct sl_retry_policy p = fixed_policy(5, 3);
+
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    cr_assert_eq(fx.op.done_calls, 0, "async attempts: not done yet");
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
+
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.attempts, 3);
+    cr_assert_eq(fx.op.outcome.attempts, 3);
+    cr_assert_eq(fx.op.outcome.last_error, SL_E_UNAVAILABLE, "last error %s",
+                 sl_err_name(fx.op.outcome.last_error));
+    cr_assert_eq(fx.op.outcome.reason, SL_RETRY_MAX_ATTEMPTS, "reason %s",
+                 sl_retry_verdict_name(fx.op.outcome.reason));
+    cr_assert_float_eq(fx.op.outcome.total_wait_ms, 10, 1e-9);
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(op.seen_attempt[i], (unsigned)i + 1);
+        cr_assert_eq(fx.op.seen_attempt[i], (unsigned)i + 1);
     /* 3 attempts of 1 ms and 2 sleeps of 5 ms, each timer on libuv's
      * whole-ms clock (up to ~1 ms early). */
-    cr_assert_geq(op.done_ms, 7.0, "done after %.2f ms", op.done_ms);
-    close_all(&loop, &r, &op);
+    cr_assert_geq(fx.op.done_ms, 7.0, "done after %.2f ms", fx.op.done_ms);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 Test(retrier, succeeds_on_second_try)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.script[0] = SL_E_CONN_RESET;
-    op.script[1] = SL_OK;
-    op.nscript = 2;
+    fx.op.script[0] = SL_E_CONN_RESET;
+    fx.op.script[1] = SL_OK;
+    fx.op.nscript = 2;
     struct sl_retry_policy p = fixed_policy(1, 5);
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
 
-    run(&r, &op, &p, &rng);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
 
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.attempts, 2);
-    cr_assert_eq(op.outcome.attempts, 2);
-    cr_assert_eq(op.outcome.last_error, SL_OK);
-    cr_assert_eq(op.outcome.reason, SL_RETRY_AGAIN);
-    cr_assert_eq(((struct op *)r.data)->value, 42, "the result comes back through r->data");
-    cr_assert_eq(op.hooks, 1);
-    close_all(&loop, &r, &op);
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.attempts, 2);
+    cr_assert_eq(fx.op.outcome.attempts, 2);
+    cr_assert_eq(fx.op.outcome.last_error, SL_OK);
+    cr_assert_eq(fx.op.outcome.reason, SL_RETRY_AGAIN);
+    cr_assert_eq(((struct op *)fx.r.data)->value, 42, "the result comes back through r->data");
+    cr_assert_eq(fx.op.hooks, 1);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 Test(retrier, permanent_error_is_attempted_once)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.script[0] = SL_E_BAD_REQUEST;
-    op.nscript = 1;
+    fx.op.script[0] = SL_E_BAD_REQUEST;
+    fx.op.nscript = 1;
     struct sl_retry_policy p = fixed_policy(1, 5);
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
 
-    run(&r, &op, &p, &rng);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
 
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.attempts, 1);
-    cr_assert_eq(op.outcome.attempts, 1);
-    cr_assert_eq(op.outcome.last_error, SL_E_BAD_REQUEST);
-    cr_assert_eq(op.outcome.reason, SL_RETRY_NOT_RETRYABLE);
-    cr_assert_eq(op.hooks, 0, "no sleep, no before_sleep");
-    cr_assert_eq(op.outcome.total_wait_ms, 0);
-    cr_assert_eq(op.value, 0);
-    close_all(&loop, &r, &op);
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.attempts, 1);
+    cr_assert_eq(fx.op.outcome.attempts, 1);
+    cr_assert_eq(fx.op.outcome.last_error, SL_E_BAD_REQUEST);
+    cr_assert_eq(fx.op.outcome.reason, SL_RETRY_NOT_RETRYABLE);
+    cr_assert_eq(fx.op.hooks, 0, "no sleep, no before_sleep");
+    cr_assert_eq(fx.op.outcome.total_wait_ms, 0);
+    cr_assert_eq(fx.op.value, 0);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 Test(retrier, before_sleep_fires_once_per_retry_with_the_wait)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
     const enum sl_err script[] = {SL_E_TIMEOUT, SL_E_RATE_LIMITED, SL_E_SERVER_ERROR,
                                   SL_E_BAD_GATEWAY, SL_OK};
     for (int i = 0; i < 5; i++)
-        op.script[i] = script[i];
-    op.nscript = 5;
-    op.retry_after[1] = 1; /* the rate-limited reply says: retry after 1 ms */
+        fx.op.script[i] = script[i];
+    fx.op.nscript = 5;
+    fx.op.retry_after[1] = 1; /* the rate-limited reply says: retry after 1 ms */
     struct sl_retry_policy p = fixed_policy(3, 10);
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
 
-    run(&r, &op, &p, &rng);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
 
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.outcome.attempts, 5);
-    cr_assert_eq(op.outcome.last_error, SL_OK);
-    cr_assert_eq(op.hooks, 4, "before_sleep ran %d times for 5 attempts", op.hooks);
-    cr_assert_eq(op.hook_verdict_bad, 0);
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.outcome.attempts, 5);
+    cr_assert_eq(fx.op.outcome.last_error, SL_OK);
+    cr_assert_eq(fx.op.hooks, 4, "before_sleep ran %d times for 5 attempts", fx.op.hooks);
+    cr_assert_eq(fx.op.hook_verdict_bad, 0);
     const double waits[] = {3, 1, 3, 3};
     double total = 0;
     for (int i = 0; i < 4; i++) {
-        cr_assert_float_eq(op.hook_wait[i], waits[i], 1e-9, "hook %d wait %g", i, op.hook_wait[i]);
-        cr_assert_eq(op.hook_error[i], script[i], "hook %d error %s", i,
-                     sl_err_name(op.hook_error[i]));
-        cr_assert_eq(op.hook_attempt[i], (unsigned)i + 1, "hook %d after attempt %u", i,
-                     op.hook_attempt[i]);
-        total += op.hook_wait[i];
+        cr_assert_float_eq(fx.op.hook_wait[i], waits[i], 1e-9, "hook %d wait %g", i,
+                           fx.op.hook_wait[i]);
+        cr_assert_eq(fx.op.hook_error[i], script[i], "hook %d error %s", i,
+                     sl_err_name(fx.op.hook_error[i]));
+        cr_assert_eq(fx.op.hook_attempt[i], (unsigned)i + 1, "hook %d after attempt %u", i,
+                     fx.op.hook_attempt[i]);
+        total += fx.op.hook_wait[i];
     }
-    cr_assert_float_eq(op.outcome.total_wait_ms, total, 1e-9);
-    cr_assert_float_eq(r.state.prev_wait_ms, 3, 1e-9);
-    close_all(&loop, &r, &op);
+    cr_assert_float_eq(fx.op.outcome.total_wait_ms, total, 1e-9);
+    cr_assert_float_eq(fx.r.state.prev_wait_ms, 3, 1e-9);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 /* Hook waits under a random policy are exactly the policy's decisions:
  * replay them with the same seed. */
 Test(retrier, hook_gets_the_seeded_decisions)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.script[0] = SL_E_UNAVAILABLE;
-    op.nscript = 1;
+    fx.op.script[0] = SL_E_UNAVAILABLE;
+    fx.op.nscript = 1;
     struct sl_retry_policy p;
     sl_retry_policy_default(&p);
     p.wait = SL_WAIT_RANDOM;
     p.min_ms = 0;
     p.max_ms = 3;
     p.max_attempts = 6;
-    struct sl_rng rng, replay;
-    sl_rng_seed(&rng, 77, 3);
-    replay = rng;
+    struct sl_rng replay;
+    sl_rng_seed(&fx.rng, 77, 3);
+    replay = fx.rng;
 
-    run(&r, &op, &p, &rng);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
 
-    cr_assert_eq(op.outcome.attempts, 6);
-    cr_assert_eq(op.hooks, 5);
+    cr_assert_eq(fx.op.outcome.attempts, 6);
+    cr_assert_eq(fx.op.hooks, 5);
     double total = 0;
     for (int i = 0; i < 5; i++) {
         double w = sl_rng_range(&replay, 0, 3);
-        cr_assert_float_eq(op.hook_wait[i], w, 1e-12, "hook %d: %g, replay %g", i, op.hook_wait[i],
-                           w);
+        cr_assert_float_eq(fx.op.hook_wait[i], w, 1e-12, "hook %d: %g, replay %g", i,
+                           fx.op.hook_wait[i], w);
         total += w;
     }
-    cr_assert_float_eq(op.outcome.total_wait_ms, total, 1e-9);
-    close_all(&loop, &r, &op);
+    cr_assert_float_eq(fx.op.outcome.total_wait_ms, total, 1e-9);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 /* --- cancel ---------------------------------------------------------------- */
@@ -312,191 +298,150 @@ static void canceller_cb(uv_timer_t *timer)
 
 Test(retrier, cancel_while_sleeping)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.script[0] = SL_E_UNAVAILABLE;
-    op.nscript = 1;
+    fx.op.script[0] = SL_E_UNAVAILABLE;
+    fx.op.nscript = 1;
     struct sl_retry_policy p = fixed_policy(60000, 5); /* a long sleep */
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
     uv_timer_t canceller;
-    cr_assert_eq(uv_timer_init(&loop, &canceller), 0);
-    struct cancel_ctx c = {.r = &r, .op = &op};
+    cr_assert_eq(uv_timer_init(&fx.loop, &canceller), 0);
+    struct cancel_ctx c = {.r = &fx.r, .op = &fx.op};
     canceller.data = &c;
 
-    run(&r, &op, &p, &rng);
+    run(&fx.r, &fx.op, &p, &fx.rng);
     uv_timer_start(&canceller, canceller_cb, 20, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
 
     cr_assert_eq(c.calls, 1);
     cr_assert_eq(c.rc, 0);
     cr_assert_eq(c.done_before, 0);
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.attempts, 1);
-    cr_assert_eq(op.outcome.attempts, 1);
-    cr_assert_eq(op.outcome.last_error, SL_E_CANCELLED, "last error %s",
-                 sl_err_name(op.outcome.last_error));
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.attempts, 1);
+    cr_assert_eq(fx.op.outcome.attempts, 1);
+    cr_assert_eq(fx.op.outcome.last_error, SL_E_CANCELLED, "last error %s",
+                 sl_err_name(fx.op.outcome.last_error));
     /* Cut short: on_done ran inside the cancel, not at the end of the 60 s
      * sleep (state, where a ceiling on done_ms would break under load). */
     cr_assert_eq(c.done_after, 1, "the 60 s sleep was not cut short");
-    cr_assert_not(uv_is_active((uv_handle_t *)&r.timer));
-    cr_assert_eq(r.sleeping, 0);
+    cr_assert_not(uv_is_active((uv_handle_t *)&fx.r.timer));
+    cr_assert_eq(fx.r.sleeping, 0);
 
     /* Cancelling a finished retrier does nothing. */
-    cr_assert_eq(sl_retrier_cancel(&r), 0);
-    cr_assert_eq(op.done_calls, 1);
+    cr_assert_eq(sl_retrier_cancel(&fx.r), 0);
+    cr_assert_eq(fx.op.done_calls, 1);
 
     uv_close((uv_handle_t *)&canceller, NULL);
-    close_all(&loop, &r, &op);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 Test(retrier, cancel_during_an_attempt_is_busy)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.script[0] = SL_E_UNAVAILABLE;
-    op.nscript = 1;
-    op.op_ms = 60000; /* a slow attempt */
+    fx.op.script[0] = SL_E_UNAVAILABLE;
+    fx.op.nscript = 1;
+    fx.op.op_ms = 60000; /* a slow attempt */
     struct sl_retry_policy p = fixed_policy(1, 5);
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
     uv_timer_t canceller;
-    cr_assert_eq(uv_timer_init(&loop, &canceller), 0);
-    struct cancel_ctx c = {.r = &r, .op = &op, .abort_op = 1};
+    cr_assert_eq(uv_timer_init(&fx.loop, &canceller), 0);
+    struct cancel_ctx c = {.r = &fx.r, .op = &fx.op, .abort_op = 1};
     canceller.data = &c;
 
-    run(&r, &op, &p, &rng);
+    run(&fx.r, &fx.op, &p, &fx.rng);
     uv_timer_start(&canceller, canceller_cb, 10, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
 
     cr_assert_eq(c.rc, UV_EBUSY, "cancel during an attempt returned %s", uv_err_name(c.rc));
     cr_assert_eq(c.done_before, 0);
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.attempts, 1, "a cancelled attempt is never retried");
-    cr_assert_eq(op.outcome.last_error, SL_E_CANCELLED);
-    cr_assert_eq(op.outcome.reason, SL_RETRY_NOT_RETRYABLE);
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.attempts, 1, "a cancelled attempt is never retried");
+    cr_assert_eq(fx.op.outcome.last_error, SL_E_CANCELLED);
+    cr_assert_eq(fx.op.outcome.reason, SL_RETRY_NOT_RETRYABLE);
     cr_assert_eq(c.done_after, 1, "the cancelled attempt's report did not end the retrier");
 
     uv_close((uv_handle_t *)&canceller, NULL);
-    close_all(&loop, &r, &op);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 /* --- more flows --------------------------------------------------------------- */
 
 Test(retrier, stop_after_delay_never_sleeps_past_it)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.script[0] = SL_E_UNAVAILABLE;
-    op.nscript = 1;
+    fx.op.script[0] = SL_E_UNAVAILABLE;
+    fx.op.nscript = 1;
     struct sl_retry_policy p = fixed_policy(10, 0);
     p.max_delay_ms = 30;
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
 
-    run(&r, &op, &p, &rng);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
 
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.outcome.reason, SL_RETRY_DEADLINE, "reason %s",
-                 sl_retry_verdict_name(op.outcome.reason));
-    cr_assert_eq(op.outcome.last_error, SL_E_UNAVAILABLE);
-    cr_assert_geq(op.outcome.attempts, 1);
-    cr_assert_leq(op.outcome.attempts, 3, "%u attempts: slept past 30 ms", op.outcome.attempts);
-    cr_assert_eq(op.hooks, (int)op.outcome.attempts - 1);
-    cr_assert_lt(op.outcome.total_wait_ms, 30.0);
-    close_all(&loop, &r, &op);
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.outcome.reason, SL_RETRY_DEADLINE, "reason %s",
+                 sl_retry_verdict_name(fx.op.outcome.reason));
+    cr_assert_eq(fx.op.outcome.last_error, SL_E_UNAVAILABLE);
+    cr_assert_geq(fx.op.outcome.attempts, 1);
+    cr_assert_leq(fx.op.outcome.attempts, 3, "%u attempts: slept past 30 ms",
+                  fx.op.outcome.attempts);
+    cr_assert_eq(fx.op.hooks, (int)fx.op.outcome.attempts - 1);
+    cr_assert_lt(fx.op.outcome.total_wait_ms, 30.0);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 Test(retrier, synchronous_success_finishes_inside_run)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.async = 0;
-    op.script[0] = SL_OK;
-    op.nscript = 1;
+    fx.op.async = 0;
+    fx.op.script[0] = SL_OK;
+    fx.op.nscript = 1;
     struct sl_retry_policy p = fixed_policy(1, 5);
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
 
-    run(&r, &op, &p, &rng);
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.outcome.attempts, 1);
-    cr_assert_eq(op.outcome.last_error, SL_OK);
-    cr_assert_eq(op.value, 42);
-    close_all(&loop, &r, &op);
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.outcome.attempts, 1);
+    cr_assert_eq(fx.op.outcome.last_error, SL_OK);
+    cr_assert_eq(fx.op.value, 42);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 Test(retrier, synchronous_failures_with_no_wait)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.async = 0;
-    op.script[0] = SL_E_CONN_REFUSED;
-    op.nscript = 1;
+    fx.op.async = 0;
+    fx.op.script[0] = SL_E_CONN_REFUSED;
+    fx.op.nscript = 1;
     struct sl_retry_policy p = fixed_policy(0, 4);
     p.wait = SL_WAIT_NONE;
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
 
-    run(&r, &op, &p, &rng);
-    cr_assert_eq(op.done_calls, 0, "even a 0 ms wait goes through the loop");
-    cr_assert(r.sleeping);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.outcome.attempts, 4);
-    cr_assert_eq(op.outcome.reason, SL_RETRY_MAX_ATTEMPTS);
-    cr_assert_eq(op.hooks, 3);
-    cr_assert_eq(op.outcome.total_wait_ms, 0);
-    close_all(&loop, &r, &op);
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    cr_assert_eq(fx.op.done_calls, 0, "even a 0 ms wait goes through the loop");
+    cr_assert(fx.r.sleeping);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.outcome.attempts, 4);
+    cr_assert_eq(fx.op.outcome.reason, SL_RETRY_MAX_ATTEMPTS);
+    cr_assert_eq(fx.op.hooks, 3);
+    cr_assert_eq(fx.op.outcome.total_wait_ms, 0);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }
 
 Test(retrier, can_run_again)
 {
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    struct sl_retrier r;
-    struct op op;
-    op_init(&loop, &op, &r);
-    op.script[0] = SL_E_TIMEOUT;
-    op.nscript = 1;
+    fx.op.script[0] = SL_E_TIMEOUT;
+    fx.op.nscript = 1;
     struct sl_retry_policy p = fixed_policy(1, 3);
-    struct sl_rng rng;
-    sl_rng_seed(&rng, 1, 1);
 
-    run(&r, &op, &p, &rng);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(op.done_calls, 1);
-    cr_assert_eq(op.outcome.attempts, 3);
-    cr_assert_float_eq(op.outcome.total_wait_ms, 2, 1e-9);
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
+    cr_assert_eq(fx.op.done_calls, 1);
+    cr_assert_eq(fx.op.outcome.attempts, 3);
+    cr_assert_float_eq(fx.op.outcome.total_wait_ms, 2, 1e-9);
 
     /* Second run on the same retrier: counters start afresh. */
-    op.attempts = 0;
-    op.hooks = 0;
-    op.script[0] = SL_E_TIMEOUT;
-    op.script[1] = SL_OK;
-    op.nscript = 2;
-    run(&r, &op, &p, &rng);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(op.done_calls, 2);
-    cr_assert_eq(op.outcome.attempts, 2);
-    cr_assert_eq(op.outcome.last_error, SL_OK);
-    cr_assert_float_eq(op.outcome.total_wait_ms, 1, 1e-9);
-    cr_assert_eq(op.hooks, 1);
-    close_all(&loop, &r, &op);
+    fx.op.attempts = 0;
+    fx.op.hooks = 0;
+    fx.op.script[0] = SL_E_TIMEOUT;
+    fx.op.script[1] = SL_OK;
+    fx.op.nscript = 2;
+    run(&fx.r, &fx.op, &p, &fx.rng);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
+    cr_assert_eq(fx.op.done_calls, 2);
+    cr_assert_eq(fx.op.outcome.attempts, 2);
+    cr_assert_eq(fx.op.outcome.last_error, SL_OK);
+    cr_assert_float_eq(fx.op.outcome.total_wait_ms, 1, 1e-9);
+    cr_assert_eq(fx.op.hooks, 1);
+    close_all(&fx.loop, &fx.r, &fx.op);
 }

@@ -11,16 +11,13 @@ static char dir[64], path[128];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/sluice-spool-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    sl_test_mkdtemp(dir, sizeof(dir), "spool");
     snprintf(path, sizeof(path), "%s/s.bin", dir);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    sl_test_rmdir(dir);
 }
 
 TestSuite(spool, .init = setup, .fini = teardown, .timeout = 30);

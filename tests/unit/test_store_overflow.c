@@ -23,15 +23,12 @@ static char dir[64];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/sluice-overflow-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    sl_test_mkdtemp(dir, sizeof(dir), "overflow");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    sl_test_rmdir(dir);
 }
 
 TestSuite(overflow, .init = setup, .fini = teardown, .timeout = 60);
