@@ -41,7 +41,8 @@ struct sl_redis_link {
     struct sl_list in_flight, answers;
     unsigned backoff_ms;
     char sha[41];
-    char why[200]; /* the last failure */
+    char why[200];   /* the last failure */
+    int setup_failed; /* this connection's AUTH or SELECT was refused */
     int handles_open;
     void (*close_cb)(void *);
     void *close_arg;
@@ -209,6 +210,8 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
     if (!reply || link->ac != ac)
         return;
     if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        if (link->setup_failed)
+            return; /* the refusal before it says why */
         snprintf(link->why, sizeof link->why, "cannot load the limit script: %.150s",
                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
         redisAsyncDisconnect(ac); /* then on_disconnect, with link->why */
@@ -228,7 +231,8 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply *reply = r;
     (void)privdata;
     struct sl_redis_link *link = ac->data;
-    if (reply && reply->type == REDIS_REPLY_ERROR && link) {
+    if (reply && reply->type == REDIS_REPLY_ERROR && link && !link->setup_failed) {
+        link->setup_failed = 1;
         snprintf(link->why, sizeof link->why, "redis refused the connection setup: %.150s",
                  reply->str);
         redisAsyncDisconnect(ac); /* then on_disconnect, with link->why */
@@ -246,6 +250,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         went_down(link, ac->errstr[0] ? ac->errstr : "connect failed");
         return;
     }
+    link->setup_failed = 0;
     if (link->password[0]) {
         if (link->user[0])
             redisAsyncCommand(ac, on_setup_reply, link, "AUTH %s %s", link->user, link->password);
