@@ -12,6 +12,7 @@ packages=(
   python3-prometheus-client  # the reference parser the /metrics test runs (/usr/bin/python3)
   clang libclang-rt-14-dev     # libFuzzer: scripts/fuzz.sh and the smoke in scripts/test.sh
   libhttp-parser-dev libjansson-dev  # reference parsers of the differential tests
+  redis-server libhiredis-dev  # limits shared across instances (src/limits/redis_link.c) and their tests
 )
 packages+=("$@")
 # node and npm run the reference tokenizer (npm tiktoken) of the tokenizer

@@ -1,0 +1,474 @@
+#include "limits/redis_link.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/list.h"
+#include "limits/window.h"
+
+extern const char sl_redis_window_lua[];
+
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   2000
+
+enum link_state { L_RESOLVING, L_CONNECTING, L_UP, L_WAITING, L_CLOSING };
+
+/* A command in flight (or an answer deferred to the next loop turn). */
+struct pending {
+    struct sl_list node;
+    struct sl_redis_link *link;
+    int64_t sent_us;
+    sl_redis_window_cb cb;
+    void *arg;
+};
+
+struct sl_redis_link {
+    uv_loop_t *loop;
+    struct sl_redis_link_options opts;
+    char host[256], user[128], password[256];
+    int port, db;
+    enum link_state state;
+    redisAsyncContext *ac;
+    uv_getaddrinfo_t resolve;
+    int resolving;
+    uv_timer_t timer;    /* connect timeout, reply sweep, or backoff */
+    uv_timer_t deferred; /* answers for commands issued while down */
+    struct sl_list in_flight, answers;
+    unsigned backoff_ms;
+    char sha[41];
+    char why[200];   /* the last failure */
+    int setup_failed; /* this connection's AUTH or SELECT was refused */
+    int handles_open;
+    void (*close_cb)(void *);
+    void *close_arg;
+};
+
+static void connect_now(struct sl_redis_link *link);
+
+/* ---- URL ----------------------------------------------------------------- */
+
+static int parse_url(struct sl_redis_link *link, const char *url, char *err, size_t size)
+{
+    const char *p = url;
+    if (strncmp(p, "redis://", 8) != 0) {
+        snprintf(err, size, "redis URL must start with redis:// (got '%.60s')", url);
+        return -1;
+    }
+    p += 8;
+    const char *at = strrchr(p, '@'), *slash;
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        size_t ulen = colon ? (size_t)(colon - p) : 0;
+        const char *pw = colon ? colon + 1 : p;
+        if (ulen >= sizeof link->user || (size_t)(at - pw) >= sizeof link->password) {
+            snprintf(err, size, "redis URL: user or password too long");
+            return -1;
+        }
+        memcpy(link->user, p, ulen);
+        memcpy(link->password, pw, (size_t)(at - pw));
+        p = at + 1;
+    }
+    slash = strchr(p, '/');
+    size_t hlen = slash ? (size_t)(slash - p) : strlen(p);
+    const char *colon = memchr(p, ':', hlen);
+    size_t name = colon ? (size_t)(colon - p) : hlen;
+    if (name == 0 || name >= sizeof link->host) {
+        snprintf(err, size, "redis URL: missing or overlong host in '%.60s'", url);
+        return -1;
+    }
+    memcpy(link->host, p, name);
+    link->port = 6379;
+    if (colon) {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (end != p + hlen || port < 1 || port > 65535) {
+            snprintf(err, size, "redis URL: bad port in '%.60s'", url);
+            return -1;
+        }
+        link->port = (int)port;
+    }
+    if (slash && slash[1]) {
+        char *end;
+        long db = strtol(slash + 1, &end, 10);
+        if (*end || db < 0 || db > 1000000) {
+            snprintf(err, size, "redis URL: bad database number in '%.60s'", url);
+            return -1;
+        }
+        link->db = (int)db;
+    }
+    return 0;
+}
+
+/* ---- answers --------------------------------------------------------------- */
+
+static void answer(struct pending *p, enum sl_redis_result result, int64_t cell, uint64_t retry)
+{
+    sl_list_remove(&p->node);
+    if (p->cb)
+        p->cb(p->arg, result, cell, retry);
+    free(p);
+}
+
+static void on_deferred(uv_timer_t *t)
+{
+    struct sl_redis_link *link = t->data;
+    struct sl_list *n;
+    while ((n = sl_list_pop_front(&link->answers)) != NULL) {
+        sl_list_init(n); /* answer() unlinks it again */
+        answer(sl_container_of(n, struct pending, node), SL_REDIS_UNAVAILABLE, 0, 0);
+    }
+}
+
+/* ---- up and down ------------------------------------------------------------ */
+
+static void changed(struct sl_redis_link *link, int up, const char *why)
+{
+    if (link->opts.on_change)
+        link->opts.on_change(link->opts.arg, up, why);
+}
+
+static void on_backoff(uv_timer_t *t)
+{
+    connect_now(t->data);
+}
+
+/* The connection is gone (or never came): answer what was in flight, then
+ * try again after the backoff. */
+static void went_down(struct sl_redis_link *link, const char *why)
+{
+    int was_up = link->state == L_UP;
+    if (why != link->why)
+        snprintf(link->why, sizeof link->why, "%s", why);
+    link->ac = NULL;
+    struct sl_list *n;
+    while ((n = sl_list_pop_front(&link->in_flight)) != NULL) {
+        sl_list_init(n);
+        answer(sl_container_of(n, struct pending, node), SL_REDIS_UNAVAILABLE, 0, 0);
+    }
+    if (link->state == L_CLOSING)
+        return;
+    link->state = L_WAITING;
+    if (was_up)
+        changed(link, 0, why);
+    uv_timer_start(&link->timer, on_backoff, link->backoff_ms, 0);
+    link->backoff_ms =
+        link->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : link->backoff_ms * 2;
+}
+
+/* hiredis frees the context after this returns. */
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct sl_redis_link *link = ac->data;
+    (void)status;
+    if (link && link->ac == ac)
+        went_down(link, link->why[0] && status == REDIS_OK ? link->why
+                        : ac->errstr[0]                    ? ac->errstr
+                                                           : "connection closed");
+}
+
+/* Drops the connection from outside hiredis's callbacks: freeing the
+ * context answers its commands (their callbacks get no reply), then the
+ * link goes down. */
+static void drop(struct sl_redis_link *link, const char *why)
+{
+    redisAsyncContext *ac = link->ac;
+    if (!ac)
+        return;
+    snprintf(link->why, sizeof link->why, "%s", why);
+    link->ac = NULL;
+    ac->data = NULL; /* on_disconnect must not act twice */
+    redisAsyncFree(ac);
+    went_down(link, link->why);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct sl_redis_link *link = t->data;
+    int64_t timeout_us = (int64_t)link->opts.timeout_ms * 1000;
+    if (link->state == L_CONNECTING) {
+        drop(link, "connect timed out");
+        return;
+    }
+    if (!sl_list_empty(&link->in_flight)) {
+        struct pending *oldest = sl_container_of(link->in_flight.next, struct pending, node);
+        if (sl_mono_us() - oldest->sent_us >= timeout_us) {
+            drop(link, "a reply timed out");
+            return;
+        }
+    }
+}
+
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct sl_redis_link *link = privdata;
+    redisReply *reply = r;
+    if (!reply || link->ac != ac)
+        return;
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        if (link->setup_failed)
+            return; /* the refusal before it says why */
+        snprintf(link->why, sizeof link->why, "cannot load the limit script: %.150s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        redisAsyncDisconnect(ac); /* then on_disconnect, with link->why */
+        return;
+    }
+    memcpy(link->sha, reply->str, 40);
+    link->sha[40] = '\0';
+    link->state = L_UP;
+    link->backoff_ms = BACKOFF_FIRST_MS;
+    uv_timer_start(&link->timer, on_sweep, link->opts.timeout_ms / 2 + 1,
+                   link->opts.timeout_ms / 2 + 1);
+    changed(link, 1, NULL);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+    (void)privdata;
+    struct sl_redis_link *link = ac->data;
+    if (reply && reply->type == REDIS_REPLY_ERROR && link && !link->setup_failed) {
+        link->setup_failed = 1;
+        snprintf(link->why, sizeof link->why, "redis refused the connection setup: %.150s",
+                 reply->str);
+        redisAsyncDisconnect(ac); /* then on_disconnect, with link->why */
+    }
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    struct sl_redis_link *link = ac->data;
+    if (!link || link->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this */
+        went_down(link, ac->errstr[0] ? ac->errstr : "connect failed");
+        return;
+    }
+    link->setup_failed = 0;
+    if (link->password[0]) {
+        if (link->user[0])
+            redisAsyncCommand(ac, on_setup_reply, link, "AUTH %s %s", link->user, link->password);
+        else
+            redisAsyncCommand(ac, on_setup_reply, link, "AUTH %s", link->password);
+    }
+    if (link->db)
+        redisAsyncCommand(ac, on_setup_reply, link, "SELECT %d", link->db);
+    redisAsyncCommand(ac, on_script_loaded, link, "SCRIPT LOAD %s", sl_redis_window_lua);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct sl_redis_link *link = req->data;
+    link->resolving = 0;
+    link->handles_open--;
+    if (link->state == L_CLOSING) {
+        uv_freeaddrinfo(res);
+        if (link->handles_open == 0 && link->close_cb)
+            link->close_cb(link->close_arg), free(link);
+        return;
+    }
+    char ip[64] = "";
+    if (status == 0 && res)
+        uv_ip_name(res->ai_addr, ip, sizeof ip);
+    uv_freeaddrinfo(res);
+    if (!ip[0]) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot resolve %s: %s", link->host,
+                 status ? uv_strerror(status) : "no address");
+        went_down(link, why);
+        return;
+    }
+    redisAsyncContext *ac = redisAsyncConnect(ip, link->port);
+    if (!ac || ac->err) {
+        char why[200];
+        snprintf(why, sizeof why, "cannot connect: %s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        went_down(link, why);
+        return;
+    }
+    ac->data = link;
+    link->ac = ac;
+    redisLibuvAttach(ac, link->loop);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    link->state = L_CONNECTING;
+    uv_timer_start(&link->timer, on_sweep, link->opts.timeout_ms, 0);
+}
+
+static void connect_now(struct sl_redis_link *link)
+{
+    link->state = L_RESOLVING;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    link->resolve.data = link;
+    if (uv_getaddrinfo(link->loop, &link->resolve, on_resolved, link->host, NULL, &hints) != 0) {
+        went_down(link, "cannot start resolving the host");
+        return;
+    }
+    link->resolving = 1;
+    link->handles_open++;
+}
+
+/* ---- the link --------------------------------------------------------------- */
+
+int sl_redis_link_new(uv_loop_t *loop, const struct sl_redis_link_options *opts,
+                      struct sl_redis_link **out, char *err, size_t err_size)
+{
+    struct sl_redis_link *link = calloc(1, sizeof *link);
+    if (!link) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    link->loop = loop;
+    link->opts = *opts;
+    if (!link->opts.timeout_ms)
+        link->opts.timeout_ms = 250;
+    if (parse_url(link, opts->url, err, err_size) < 0) {
+        free(link);
+        return -1;
+    }
+    link->opts.url = NULL; /* not kept: it may hold the password */
+    sl_list_init(&link->in_flight);
+    sl_list_init(&link->answers);
+    link->backoff_ms = BACKOFF_FIRST_MS;
+    uv_timer_init(loop, &link->timer);
+    uv_timer_init(loop, &link->deferred);
+    link->timer.data = link->deferred.data = link;
+    link->handles_open = 2;
+    connect_now(link);
+    *out = link;
+    return 0;
+}
+
+int sl_redis_link_up(const struct sl_redis_link *link)
+{
+    return link->state == L_UP;
+}
+
+const char *sl_redis_link_why(const struct sl_redis_link *link)
+{
+    return link->why;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct sl_redis_link *link = h->data;
+    if (--link->handles_open == 0) {
+        if (link->close_cb)
+            link->close_cb(link->close_arg);
+        free(link);
+    }
+}
+
+void sl_redis_link_close(struct sl_redis_link *link, void (*cb)(void *arg), void *arg)
+{
+    link->close_cb = cb;
+    link->close_arg = arg;
+    if (link->ac)
+        drop(link, "closing");
+    link->state = L_CLOSING;
+    went_down(link, "closing");
+    on_deferred(&link->deferred);
+    if (link->resolving)
+        uv_cancel((uv_req_t *)&link->resolve);
+    uv_close((uv_handle_t *)&link->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&link->deferred, on_handle_closed);
+}
+
+/* ---- the window ------------------------------------------------------------- */
+
+static void on_window_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct pending *p = privdata;
+    redisReply *reply = r;
+    (void)ac;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER) {
+        struct sl_redis_link *link = p->link;
+        answer(p, SL_REDIS_UNAVAILABLE, 0, 0);
+        if (reply && link->ac == ac && link->state == L_UP) {
+            /* an error reply (NOSCRIPT after a SCRIPT FLUSH, a script
+             * error): reconnect, which loads the script again */
+            snprintf(link->why, sizeof link->why, "%.150s",
+                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+            redisAsyncDisconnect(ac);
+        }
+        return;
+    }
+    long long a = reply->element[1]->integer;
+    if (reply->element[0]->integer == 0)
+        answer(p, SL_REDIS_TAKEN, a, 0);
+    else
+        answer(p, SL_REDIS_REFUSED, 0, a < 0 ? UINT64_MAX : (uint64_t)a);
+}
+
+static void on_adjust_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void)ac;
+    (void)r;
+    struct pending *p = privdata;
+    answer(p, SL_REDIS_TAKEN, 0, 0);
+}
+
+static void send_script(struct sl_redis_link *link, struct pending *p, const char *key,
+                        redisCallbackFn *fn, int nargs, const char **args)
+{
+    char cells_key[300], total_key[300];
+    /* one hash tag, so a Redis Cluster keeps both keys on one node */
+    snprintf(cells_key, sizeof cells_key, "sluice:{%s}:cells", key);
+    snprintf(total_key, sizeof total_key, "sluice:{%s}:total", key);
+    const char *argv[16] = {"EVALSHA", link->sha, "2", cells_key, total_key};
+    int argc = 5;
+    for (int i = 0; i < nargs && argc < 16; i++)
+        argv[argc++] = args[i];
+    p->link = link;
+    p->sent_us = sl_mono_us();
+    if (link->state != L_UP || !link->ac ||
+        redisAsyncCommandArgv(link->ac, fn, p, argc, argv, NULL) != REDIS_OK) {
+        sl_list_push_back(&link->answers, &p->node);
+        uv_timer_start(&link->deferred, on_deferred, 0, 0);
+        return;
+    }
+    sl_list_push_back(&link->in_flight, &p->node);
+}
+
+void sl_redis_window_take(struct sl_redis_link *link, const char *key, uint64_t limit,
+                          uint64_t window_us, uint64_t units, sl_redis_window_cb cb, void *arg)
+{
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        cb(arg, SL_REDIS_UNAVAILABLE, 0, 0);
+        return;
+    }
+    p->cb = cb;
+    p->arg = arg;
+    char a[4][24];
+    snprintf(a[0], sizeof a[0], "%llu", (unsigned long long)limit);
+    snprintf(a[1], sizeof a[1], "%llu", (unsigned long long)window_us);
+    snprintf(a[2], sizeof a[2], "%llu", (unsigned long long)(window_us / SL_WINDOW_CELLS));
+    snprintf(a[3], sizeof a[3], "%llu", (unsigned long long)units);
+    const char *args[] = {"take", a[0], a[1], a[2], a[3]};
+    send_script(link, p, key, on_window_reply, 5, args);
+}
+
+void sl_redis_window_adjust(struct sl_redis_link *link, const char *key, uint64_t window_us,
+                            int64_t cell, int64_t delta)
+{
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return;
+    char a[4][24];
+    snprintf(a[0], sizeof a[0], "%lld", (long long)cell);
+    snprintf(a[1], sizeof a[1], "%lld", (long long)delta);
+    snprintf(a[2], sizeof a[2], "%llu", (unsigned long long)window_us);
+    snprintf(a[3], sizeof a[3], "%llu", (unsigned long long)(window_us / SL_WINDOW_CELLS));
+    const char *args[] = {"adjust", a[0], a[1], a[2], a[3]};
+    send_script(link, p, key, on_adjust_reply, 5, args);
+}
