@@ -407,6 +407,10 @@ static int key_member(struct walker *w, const char *key, yaml_node_t *v, void *c
             }
             k->sha256[i] = (unsigned char)b;
         }
+    } else if (!strcmp(key, "rpm")) {
+        get_unsigned(w, v, "rpm", 1, 100000000, &k->rpm);
+    } else if (!strcmp(key, "max_parallel")) {
+        get_unsigned(w, v, "max_parallel", 1, 1000000, &k->max_parallel);
     } else {
         return 1;
     }
@@ -435,7 +439,7 @@ static void load_keys(struct walker *w, struct sl_gw_config *cfg, yaml_node_t *l
     for (size_t i = 0; i < cfg->nkeys && !w->failed; i++) {
         yaml_node_t *kn = node_at(w, list->data.sequence.items.start[i]);
         struct sl_gw_key *k = &cfg->keys[i];
-        walk_mapping(w, kn, "a key", key_member, k, "name, sha256");
+        walk_mapping(w, kn, "a key", key_member, k, "name, sha256, rpm, max_parallel");
         if (w->failed)
             return;
         if (k->sha256[0] == 0 && !memcmp(k->sha256, k->sha256 + 1, 31))

@@ -44,6 +44,8 @@ struct sl_gw_model {
 struct sl_gw_key {
     char name[64];
     unsigned char sha256[32];
+    unsigned rpm;          /* requests per minute, 0: no limit */
+    unsigned max_parallel; /* requests in flight at once, 0: no limit */
 };
 
 struct sl_gw_config {

@@ -121,6 +121,15 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
                "invalid_request_error", "model_not_found", msg, 0);
         return;
     }
+    enum sl_gw_limit limit;
+    unsigned retry_s;
+    if (sl_gw_key_admit(gw->key_limits, key, (uint64_t)sl_mono_us(), &limit, &retry_s, msg,
+                        sizeof(msg)) != 0) {
+        sl_gw_metrics_limited(gw->metrics, key, limit);
+        refuse(gw, down, id, ep, model_name, key_name, 429, SL_E_RATE_LIMITED, "requests",
+               "rate_limit_exceeded", msg, (int)retry_s);
+        return;
+    }
     struct sl__gw_start start = {
         .id = id,
         .ep = ep,
@@ -131,9 +140,11 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
         .stream = oai.stream,
         .body = body,
     };
-    if (sl__gw_proxy(gw, down, &start) != 0)
+    if (sl__gw_proxy(gw, down, &start) != 0) {
+        sl_gw_key_release(gw->key_limits, key);
         refuse(gw, down, id, ep, model_name, key_name, 503, SL_E_UNAVAILABLE, "server_error",
                "out_of_memory", "out of memory", 1);
+    }
 }
 
 /* Cancels a request in flight, but only for the key that started it: for

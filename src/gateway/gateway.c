@@ -178,6 +178,7 @@ static void finish(struct gw_req *r)
     } else if (r->cancelled) {
         r->error = SL_E_CANCELLED; /* streamed or not, whatever the attempt said */
     }
+    sl_gw_key_release(gw->key_limits, r->key); /* admitted at the front */
     sl_list_remove(&r->node);
     if (--gw->in_flight == 0 && gw->closing)
         close_parts_soon(gw); /* the last request cancelled by close_all */
@@ -631,7 +632,8 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     sl_list_init(&gw->reqs);
     sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
     int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
-    if (rc != 0 || sl_gw_metrics_new(gw->cfg, &gw->router, &gw->metrics) != 0) {
+    if (rc != 0 || sl_gw_metrics_new(gw->cfg, &gw->router, &gw->metrics) != 0 ||
+        (gw->key_limits = sl_gw_key_limits_new(gw->cfg)) == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -685,6 +687,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
 fail:
     sl_gw_router_release_all(&gw->router);
     sl_gw_metrics_free(gw->metrics);
+    sl_gw_key_limits_free(gw->key_limits);
     free(gw);
     return rc ? rc : UV_ENOMEM;
 }
@@ -714,6 +717,7 @@ static void maybe_closed(struct sl_gateway *gw)
     void *arg = gw->shutdown_arg;
     sl_gw_router_release_all(&gw->router);
     sl_gw_metrics_free(gw->metrics);
+    sl_gw_key_limits_free(gw->key_limits);
     free(gw);
     if (cb)
         cb(arg);

@@ -7,6 +7,7 @@
 #include "core/list.h"
 #include "core/rng.h"
 #include "gateway/gateway.h"
+#include "gateway/key_limits.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
 #include "http/client.h"
@@ -28,6 +29,7 @@ struct sl_gateway {
     uint64_t in_flight, max_in_flight;
     struct sl_rng rng;
     struct sl_gw_metrics *metrics;
+    struct sl_gw_key_limits *key_limits; /* per-key rpm and max_parallel, at the front */
     int draining, closing, pending_closes, started;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;

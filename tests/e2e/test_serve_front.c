@@ -484,3 +484,59 @@ Test(serve_front, requests_left_at_the_end_of_the_drain_answer_503_not_499)
                                  "error = 'unavailable' AND metadata ->> 'status' = 503"),
                  1);
 }
+
+/* Key limits answer 429 with Retry-After before any deployment is asked:
+ * max_parallel counts the key's requests in flight (a finished one frees
+ * its place), rpm the requests in any minute; other keys are not touched. */
+Test(serve_front, key_limits_refuse_with_429_and_retry_after)
+{
+    const char *margs[] = {"--token-ms", "100", "--tokens", "100", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = e2e_start_serve_yaml(
+        "limits.yaml", NULL, &serve,
+        "keys:\n  - {name: team-a, max_parallel: 2, sha256: " KEY_A "}\n"
+        "  - {name: team-b, rpm: 3, sha256: " KEY_B "}\n"
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n",
+        mp);
+    static const char *const a = "Authorization: Bearer hello\r\n";
+    static const char *const b = "Authorization: Bearer world\r\n";
+    char id[40], local[8192];
+    int f1 = start_stream(sp, a, id);
+    int f2 = start_stream(sp, a, id);
+    cr_assert_eq(call(sp, "POST", "/v1/chat/completions", a, chat, local, sizeof(local)), 429, "%s",
+                 local);
+    cr_assert_not_null(strstr(local, "\"code\":\"rate_limit_exceeded\""), "%s", local);
+    cr_assert_not_null(strstr(local, "max_parallel"), "%s", local);
+    cr_assert_not_null(strcasestr(local, "\r\nRetry-After: 1\r\n"), "%s", local);
+    /* a finished request frees its place (the client went away: cancelled) */
+    close(f1);
+    int st = 0;
+    for (int i = 0; i < 300 && (st = call(sp, "POST", "/v1/chat/completions", a, chat, local,
+                                          sizeof(local))) == 429;
+         i++)
+        usleep(10000);
+    cr_assert_eq(st, 200, "%s", local);
+    close(f2);
+
+    /* rpm: 3 in the minute, then 429 with a Retry-After within the minute */
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(call(sp, "POST", "/v1/chat/completions", b, chat, local, sizeof(local)), 200,
+                     "request %d: %s", i, local);
+    cr_assert_eq(call(sp, "POST", "/v1/chat/completions", b, chat, local, sizeof(local)), 429, "%s",
+                 local);
+    cr_assert_not_null(strstr(local, "over its rate limit of 3 requests per minute"), "%s", local);
+    const char *ra = strcasestr(local, "\r\nRetry-After: ");
+    cr_assert_not_null(ra, "%s", local);
+    int secs = atoi(ra + 15);
+    /* a minute after the first request's 100 ms cell ends, rounded up */
+    cr_assert(secs >= 1 && secs <= 61, "Retry-After: %d", secs);
+    cr_assert_eq(call(sp, "GET", "/metrics", a, NULL, buf, sizeof(buf)), 200);
+    cr_assert_not_null(
+        strstr(buf, "sluice_limit_refusals_total{key=\"team-a\",limit=\"max_parallel\"}"), "%s",
+        buf);
+    cr_assert_not_null(strstr(buf, "sluice_limit_refusals_total{key=\"team-b\",limit=\"rpm\"} 1\n"),
+                       "%s", buf);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}

@@ -308,3 +308,28 @@ Test(gw_config, deployment_names_are_unique_and_bounded)
         strcat(text, "      - url: http://x\n");
     expect_error(text, ":4: model 'a' lists 65 deployments; at most 64");
 }
+
+Test(gw_config, key_limits)
+{
+    struct sl_gw_config cfg;
+    char err[512];
+    write_config("keys:\n  - {name: a, rpm: 120, max_parallel: 4, sha256: "
+                 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n"
+                 "  - {name: b, sha256: "
+                 "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7}\n" MODELS);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cfg.keys[0].rpm, 120);
+    cr_assert_eq(cfg.keys[0].max_parallel, 4);
+    cr_assert_eq(cfg.keys[1].rpm, 0, "no limit unless one is given");
+    cr_assert_eq(cfg.keys[1].max_parallel, 0);
+    sl_gw_config_free(&cfg);
+    expect_error("keys:\n  - {name: a, rpm: 0, sha256: "
+                 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n" MODELS,
+                 ":2: rpm must be a whole number from 1 to 100000000, got '0'");
+    expect_error("keys:\n  - {name: a, max_parallel: lots, sha256: "
+                 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n" MODELS,
+                 ":2: max_parallel must be a whole number");
+    expect_error("keys:\n  - {name: a, tpm: 5, sha256: "
+                 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n" MODELS,
+                 "unknown key 'tpm'");
+}
