@@ -22,6 +22,7 @@
 
 #include "core/offload.h"
 #include "http/json_scan.h"
+#include "limits/prices.h"
 #include "token/request_tokens.h"
 
 #define COUNT_BATCH     256
@@ -117,6 +118,10 @@ void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row)
                      row->id, key, model, dep, row->endpoint, row->stream ? "true" : "false",
                      row->status, row->ttfb_ms, row->prompt_tokens, row->completion_tokens,
                      row->prompt_tokens_counted, row->fallbacks);
+    if (n > 0 && (size_t)n < sizeof(p.meta) && row->cost_usd > 0) /* replace the closing } */
+        n += snprintf(p.meta + n - 1, sizeof(p.meta) - (size_t)n + 1, ",\"cost_usd\":%.9g}",
+                      row->cost_usd) -
+             1;
     if (n < 0 || (size_t)n >= sizeof(p.meta))
         n = snprintf(p.meta, sizeof(p.meta), "{\"id\":\"%s\",\"status\":%d}", row->id, row->status);
     int64_t queue_us = (int64_t)(row->queue_ms * 1000);
@@ -164,6 +169,14 @@ static void count_tokens(struct sl_recorder_item *item)
         return;
     item->row.prompt_tokens_counted =
         (unsigned)sl_tok_count_request(row->endpoint, row->model, item->body, item->body_len, NULL);
+    /* the cost of what the provider reported using, priced by the client's
+     * model name (cached input is not told apart yet: priced as input, an
+     * upper bound) */
+    struct sl_price price;
+    const struct sl_price_table *prices = sl_price_table_builtin();
+    if ((row->prompt_tokens || row->completion_tokens) && prices &&
+        sl_price_find(prices, row->model, &price))
+        item->row.cost_usd = sl_price_cost(&price, row->prompt_tokens, 0, row->completion_tokens);
 }
 
 /* Runs on a pool thread: the batch list belongs to the job until done. */

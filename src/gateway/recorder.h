@@ -35,6 +35,7 @@ struct sl_gw_log_row {
     int stream;
     unsigned prompt_tokens, completion_tokens; /* from the upstream's usage */
     unsigned prompt_tokens_counted;            /* counted by the recorder (thread pool) */
+    double cost_usd; /* from the upstream's usage and the price table; 0: unknown */
 };
 
 /* A row whose prompt is still to be counted. It lives inside the caller's

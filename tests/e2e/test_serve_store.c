@@ -69,6 +69,14 @@ Test(serve_store, a_store_that_falls_behind_spools_and_drops_nothing)
     cr_assert_eq(e2e_sql_int(db_path, "SELECT count(*) FROM requests"
                                       " WHERE metadata ->> 'prompt_tokens_counted' = 8"),
                  N);
+    /* the cost of the mock's reported usage at gpt-4o-mini's price (USD 0.15
+     * and 0.60 per million input and output tokens, data/prices.tsv) */
+    cr_assert_eq(e2e_sql_int(db_path, "SELECT count(*) FROM requests"
+                                      " WHERE metadata ->> 'completion_tokens' > 0 AND"
+                                      " abs((metadata ->> 'cost_usd') -"
+                                      " ((metadata ->> 'prompt_tokens') * 0.15 +"
+                                      " (metadata ->> 'completion_tokens') * 0.6) / 1e6) < 1e-12"),
+                 N);
     cr_assert(!e2e_exists(e2e_path("serve.db.spool")), "the spool was left behind");
     char *err = e2e_slurp(e2e_path("serve.err"));
     char expect[64];
