@@ -26,4 +26,16 @@ static inline int sl_str_ieq(struct sl_str s, const char *lit)
     return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
 }
 
+/* The value of a hex digit, or -1: chunk sizes, JSON \u escapes, digests. */
+static inline int sl_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

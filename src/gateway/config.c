@@ -11,6 +11,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/str.h"
 #include "http/url.h"
 
 struct walker {
@@ -372,20 +373,8 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
 
 static int hexbyte(const char *s)
 {
-    int v = 0;
-    for (int i = 0; i < 2; i++) {
-        char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
-            return -1;
-    }
-    return v;
+    int hi = sl_hex_digit(s[0]), lo = sl_hex_digit(s[1]);
+    return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
 }
 
 static int key_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "core/str.h"
+
 /* CH_SIZE_FIRST is 0, so a zeroed decoder starts there: a size line must
  * begin with a hex digit (an empty one is not the last chunk). */
 enum {
@@ -22,17 +24,6 @@ enum {
 static int is_ctl(char c)
 {
     return ((unsigned char)c < 0x20 && c != '\t') || c == 0x7f;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* The size line ended: data follows, or (size 0) the trailer. */
@@ -60,7 +51,7 @@ int sl_chunked_step(struct sl_chunked *d, const char *in, size_t len, size_t *us
         char c = in[pos];
         switch (d->state) {
         case CH_SIZE_FIRST: {
-            int v = hexval(c);
+            int v = sl_hex_digit(c);
             if (v < 0) {
                 rc = SL_CHUNKED_BAD;
                 break;
@@ -71,7 +62,7 @@ int sl_chunked_step(struct sl_chunked *d, const char *in, size_t len, size_t *us
             break;
         }
         case CH_SIZE: {
-            int v = hexval(c);
+            int v = sl_hex_digit(c);
             if (v >= 0) {
                 if (d->remaining > (UINT64_MAX >> 4)) {
                     rc = SL_CHUNKED_TOO_BIG; /* over 2^64: over any limit */

@@ -25,11 +25,6 @@ static int literal(struct scanner *s, const char *word)
     return 0;
 }
 
-static int is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* At the opening quote; leaves p after the closing one. */
 static int string(struct scanner *s, struct sl_str *out)
 {
@@ -54,7 +49,7 @@ static int string(struct scanner *s, struct sl_str *out)
                 if (s->end - s->p < 5)
                     return -1;
                 for (int i = 1; i <= 4; i++)
-                    if (!is_hex(s->p[i]))
+                    if (sl_hex_digit(s->p[i]) < 0)
                         return -1;
                 s->p += 4;
             } else if (!strchr("\"\\/bfnrt", c)) {

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "core/str.h"
+
 static const char *skip_ws(const char *p, const char *end)
 {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -111,14 +113,10 @@ static int hex4(const char *p, const char *end, unsigned *out)
         return -1;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-            v |= (unsigned)((c | 0x20) - 'a' + 10);
-        else
+        int d = sl_hex_digit(p[i]);
+        if (d < 0)
             return -1;
+        v = v << 4 | (unsigned)d;
     }
     *out = v;
     return 0;
