@@ -41,7 +41,7 @@ struct sl_redis_link {
     struct sl_list in_flight, answers;
     unsigned backoff_ms;
     char sha[41];
-    char why[200];   /* the last failure */
+    char why[200];    /* the last failure */
     int setup_failed; /* this connection's AUTH or SELECT was refused */
     int handles_open;
     void (*close_cb)(void *);
@@ -49,6 +49,17 @@ struct sl_redis_link {
 };
 
 static void connect_now(struct sl_redis_link *link);
+
+/* One of the link's handles (its two timers, a pending resolve) is done
+ * after sl_redis_link_close: the last one frees the link. */
+static void release(struct sl_redis_link *link)
+{
+    if (--link->handles_open > 0)
+        return;
+    if (link->close_cb)
+        link->close_cb(link->close_arg);
+    free(link);
+}
 
 /* ---- URL ----------------------------------------------------------------- */
 
@@ -266,13 +277,12 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct sl_redis_link *link = req->data;
     link->resolving = 0;
-    link->handles_open--;
     if (link->state == L_CLOSING) {
         uv_freeaddrinfo(res);
-        if (link->handles_open == 0 && link->close_cb)
-            link->close_cb(link->close_arg), free(link);
+        release(link);
         return;
     }
+    link->handles_open--; /* the timers keep it above zero */
     char ip[64] = "";
     if (status == 0 && res)
         uv_ip_name(res->ai_addr, ip, sizeof ip);
@@ -358,12 +368,7 @@ const char *sl_redis_link_why(const struct sl_redis_link *link)
 
 static void on_handle_closed(uv_handle_t *h)
 {
-    struct sl_redis_link *link = h->data;
-    if (--link->handles_open == 0) {
-        if (link->close_cb)
-            link->close_cb(link->close_arg);
-        free(link);
-    }
+    release(h->data);
 }
 
 void sl_redis_link_close(struct sl_redis_link *link, void (*cb)(void *arg), void *arg)
