@@ -537,6 +537,13 @@ Test(serve_front, key_limits_refuse_with_429_and_retry_after)
         buf);
     cr_assert_not_null(strstr(buf, "sluice_limit_refusals_total{key=\"team-b\",limit=\"rpm\"} 1\n"),
                        "%s", buf);
+    const char *mp_at = strstr(buf, "limit=\"max_parallel\"} ");
+    cr_assert_not_null(mp_at);
+    long long refused = atoll(mp_at + strlen("limit=\"max_parallel\"} ")) + 1;
     e2e_stop(serve);
     e2e_stop(mock);
+    /* one row per refusal, with the status its client saw */
+    cr_assert_eq(e2e_sql_int(e2e_path("serve.db"),
+                             "SELECT count(*) FROM requests WHERE metadata ->> 'status' = 429"),
+                 refused);
 }
