@@ -478,22 +478,19 @@ static int on_prereq(void *clientp, char *primary_ip, char *local_ip, int primar
     return CURL_PREREQFUNC_OK;
 }
 
+static void call_on_headers(void *arg, const struct sl_http_header *fields, size_t n)
+{
+    struct sl_http_xfer *x = arg;
+    x->req->on_headers(x->req, x->status, fields, n);
+}
+
 /* Splits the header block (lines "Name: value\r\n") in place and hands it
  * to on_headers. */
 static void deliver_headers(struct sl_http_xfer *x)
 {
-    struct sl_http_request *req = x->req;
     x->headers_done = 1;
-    if (req->on_headers == NULL)
-        return;
-    struct sl_http_header *h = malloc(sl_http_head_lines(x->hdr.ptr, x->hdr.len) * sizeof(*h));
-    if (h == NULL) {
+    if (x->req->on_headers && sl_http_head_fields(x->hdr.ptr, x->hdr.len, call_on_headers, x) < 0)
         xfer_abort(x, SL_E_BAD_GATEWAY, "out of memory for response headers");
-        return;
-    }
-    size_t n = x->hdr.ptr ? sl_http_split_head(x->hdr.ptr, x->hdr.len, h) : 0;
-    req->on_headers(req, x->status, h, n);
-    free(h);
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)

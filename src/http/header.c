@@ -1,5 +1,6 @@
 #include "http/header.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -90,4 +91,19 @@ size_t sl_http_split_head(char *block, size_t len, struct sl_http_header *out)
         p = eol ? eol + 1 : end;
     }
     return n;
+}
+
+int sl_http_head_fields(char *block, size_t len,
+                        void (*fn)(void *arg, const struct sl_http_header *fields, size_t n),
+                        void *arg)
+{
+    size_t max = sl_http_head_lines(block, len);
+    struct sl_http_header small[32], *f = small;
+    if (max > sizeof(small) / sizeof(small[0]) && (f = malloc(max * sizeof(*f))) == NULL)
+        return -1;
+    size_t n = len ? sl_http_split_head(block, len, f) : 0;
+    fn(arg, n ? f : NULL, n); /* NULL for none: gcc -O3 warns */
+    if (f != small)
+        free(f);
+    return 0;
 }

@@ -58,4 +58,12 @@ size_t sl_http_head_lines(const char *block, size_t len);
  * number of fields. */
 size_t sl_http_split_head(char *block, size_t len, struct sl_http_header *out);
 
+/* Splits block (as sl_http_split_head) into room of its own (the stack for
+ * up to 32 lines) and calls fn(arg, fields, n), n possibly 0; both clients
+ * hand their response heads over this way. 0, or -1 if memory ran out (fn
+ * was not called). */
+int sl_http_head_fields(char *block, size_t len,
+                        void (*fn)(void *arg, const struct sl_http_header *fields, size_t n),
+                        void *arg);
+
 #endif

@@ -149,25 +149,20 @@ static void complete(struct sl_upstream_xfer *x, int must_close)
     sl__up_finish(x);
 }
 
+static void call_on_headers(void *arg, const struct sl_http_header *fields, size_t n)
+{
+    struct sl_upstream_xfer *x = arg;
+    x->req->on_headers(x->req, x->status, fields, n);
+}
+
 /* Splits a whole head block (status line, header lines, blank line) in
  * place and hands the headers of its final response to on_headers. */
 static void deliver_headers(struct sl_upstream_xfer *x, char *block, size_t len)
 {
-    struct sl_http_request *req = x->req;
     x->headers_done = 1;
     x->status = x->resp.status;
-    if (req->on_headers == NULL)
-        return;
-    size_t max = sl_http_head_lines(block, len);
-    struct sl_http_header small[32], *f = small;
-    if (max > sizeof(small) / sizeof(small[0]) && (f = malloc(max * sizeof(*f))) == NULL) {
+    if (x->req->on_headers && sl_http_head_fields(block, len, call_on_headers, x) < 0)
         sl__up_xfer_fail(x, SL_E_BAD_GATEWAY, "out of memory for response headers");
-        return;
-    }
-    size_t n = sl_http_split_head(block, len, f);
-    req->on_headers(req, x->status, n ? f : NULL, n); /* NULL for none: gcc -O3 warns */
-    if (f != small)
-        free(f);
 }
 
 /* Takes `len` bytes of the response head; `whole`: the head ends there.
