@@ -107,14 +107,9 @@ static int parse_header(struct sl_resp *p, const char *s, size_t n)
     if (colon == NULL || colon == s)
         return fail(p, "malformed header line");
     size_t name_len = (size_t)(colon - s);
-    const char *v = colon + 1;
-    const char *end = s + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    size_t vn = (size_t)(end - v);
-    struct sl_str name = {s, name_len}, value = {v, vn};
+    struct sl_str name = {s, name_len}, value = sl_http_trim(colon + 1, n - name_len - 1);
+    const char *v = value.ptr;
+    size_t vn = value.len;
     if (sl_str_ieq(name, "content-length")) {
         if (vn == 0 || vn > 18 || p->over)
             return fail(p, "bad Content-Length");
