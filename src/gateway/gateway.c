@@ -513,6 +513,8 @@ static void pick_and_admit(struct gw_req *r)
         finish(r);
         return;
     }
+    if (r->error == SL_OK)
+        r->error = SL_E_UNAVAILABLE; /* no deployment could be tried (out of memory) */
     sl__gw_respond_failure(r);
     finish(r);
 }
@@ -763,8 +765,9 @@ static void close_all(struct sl_gateway *gw)
     for (n = gw->reqs.next; n != &gw->reqs; n = next) {
         next = n->next;
         struct gw_req *r = sl_container_of(n, struct gw_req, node);
-        r->shut_down = 1; /* the client cancelled nothing: 503, failed */
-        cancel(r);
+        if (!r->cancelled)
+            r->shut_down = 1; /* the client cancelled nothing: 503, failed */
+        cancel(r);            /* a cancel already on its way stays a cancel */
     }
     if (gw->opts.recorder)
         sl_recorder_flush(gw->opts.recorder); /* what waited for the batch timer goes now */

@@ -1,5 +1,6 @@
 #include "gateway/key_limits.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -82,6 +83,8 @@ int sl_gw_key_admit(struct sl_gw_key_limits *kl, int key, uint64_t now_us, enum 
 
 void sl_gw_key_release(struct sl_gw_key_limits *kl, int key)
 {
-    if (key >= 0 && kl->keys[key].in_flight > 0)
-        kl->keys[key].in_flight--;
+    if (key < 0)
+        return;
+    assert(kl->keys[key].in_flight > 0); /* released once per admitted request */
+    kl->keys[key].in_flight--;
 }

@@ -27,6 +27,7 @@
 
 #define COUNT_BATCH     256
 #define COUNT_DELAY_MS  10
+#define COUNTING_MAX    (64 * COUNT_BATCH) /* items queued or in a batch */
 #define PENDING_INITIAL 1024
 
 struct pending_row {
@@ -43,6 +44,7 @@ struct sl_recorder {
     struct sl_list queue, batch;
     size_t queued;
     int job_active, eager, delivering;
+    size_t counting;  /* items handed over and not yet delivered */
     uv_timer_t timer; /* sends a partial batch after COUNT_DELAY_MS */
     /* records the store cannot take yet, oldest at head */
     struct pending_row *pending;
@@ -150,7 +152,10 @@ void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row)
 
 int sl_recorder_backlogged(const struct sl_recorder *rec)
 {
-    return rec->pending_count > 0;
+    /* rows the store cannot take yet, or more finished requests waiting
+     * for the pool to count them than it should ever hold: each keeps its
+     * request (and body) alive */
+    return rec->pending_count > 0 || rec->counting > COUNTING_MAX;
 }
 
 uint64_t sl_recorder_spooled(const struct sl_recorder *rec)
@@ -198,14 +203,17 @@ static void on_batch_counted(void *arg, int status)
 {
     struct sl_recorder *rec = arg;
     (void)status;
-    rec->job_active = 0;
     rec->delivering = 1; /* a done() may end the gateway, and it this recorder */
     struct sl_list *n;
     while ((n = sl_list_pop_front(&rec->batch)) != NULL) {
         struct sl_recorder_item *item = sl_container_of(n, struct sl_recorder_item, node);
+        rec->counting--;
         sl_recorder_add(rec, &item->row);
         item->done(item);
     }
+    /* only now: a done() that started the next job would take over the
+     * batch while this loop still walks it */
+    rec->job_active = 0;
     rec->delivering = 0;
     start_count_job(rec);
     maybe_closed(rec);
@@ -231,6 +239,7 @@ static void start_count_job(struct sl_recorder *rec)
 void sl_recorder_count_and_add(struct sl_recorder *rec, struct sl_recorder_item *item)
 {
     sl_list_push_back(&rec->queue, &item->node);
+    rec->counting++;
     if (++rec->queued >= COUNT_BATCH || rec->eager)
         start_count_job(rec);
     else if (!uv_is_active((uv_handle_t *)&rec->timer))

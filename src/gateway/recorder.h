@@ -2,9 +2,10 @@
  * store. It counts the prompt's tokens on the thread pool (in batches),
  * turns each log row into a store record, and holds the records the store
  * cannot take yet in a queue that it drains when the store has room again.
- * While that queue holds anything the recorder is "backlogged": the gateway
- * then refuses new API requests, so the queue stays bounded by the
- * requests that were already in flight. */
+ * While that queue holds anything, or the requests waiting to be counted
+ * pass a fixed bound, the recorder is "backlogged": the gateway then
+ * refuses new API requests, so both stay bounded by the requests that were
+ * already in flight. */
 #ifndef SL_GW_RECORDER_H
 #define SL_GW_RECORDER_H
 
@@ -64,7 +65,8 @@ void sl_recorder_count_and_add(struct sl_recorder *rec, struct sl_recorder_item 
  * (the gateway is shutting down). */
 void sl_recorder_flush(struct sl_recorder *rec);
 
-/* Records the store cannot take yet are waiting: refuse new work. */
+/* Records the store cannot take yet are waiting, or too many requests wait
+ * for their count: refuse new work. */
 int sl_recorder_backlogged(const struct sl_recorder *rec);
 /* Rows ever sent to a spool file (/metrics). */
 uint64_t sl_recorder_spooled(const struct sl_recorder *rec);
