@@ -7,10 +7,16 @@
  * the response. Checked: fed whole or in random pieces, with and without
  * refusals, the parser gives the same result (code, status, body bytes,
  * events, the same relayed body); it consumes only what it was given and
- * relays no more body than the input holds. */
+ * relays no more body than the input holds.
+ *
+ * The same bytes also go through the response-head splitter both clients
+ * hand their heads to (src/http/header.c): no more fields than lines, every
+ * name and value inside the block and NUL-terminated, values trimmed, and
+ * sl_http_head_fields agrees with sl_http_split_head. */
 #include <string.h>
 
 #include "fuzz.h"
+#include "http/header.h"
 #include "http/resp.h"
 
 struct sink {
@@ -72,6 +78,46 @@ static struct result run(const char *d, size_t len, int head_only, int sse, int 
     return (struct result){rc, p.status, p.keep_alive, p.body_bytes, p.events, p.done_events, pos};
 }
 
+static size_t fields_seen;
+
+static void count_fields(void *arg, const struct sl_http_header *fields, size_t n)
+{
+    (void)arg;
+    FUZZ_CHECK(n == 0 || fields != NULL);
+    fields_seen = n;
+}
+
+static void check_split(const uint8_t *data, size_t len)
+{
+    char *block = malloc(len + 1), *copy = malloc(len + 1);
+    memcpy(block, data, len);
+    block[len] = '\0';
+    memcpy(copy, block, len + 1);
+    size_t max = sl_http_head_lines(block, len);
+    struct sl_http_header *f = malloc(max * sizeof(*f));
+    size_t n = len ? sl_http_split_head(block, len, f) : 0;
+    FUZZ_CHECK(n <= max);
+    for (size_t i = 0; i < n; i++) {
+        const struct sl_str *parts[] = {&f[i].name, &f[i].value};
+        for (int k = 0; k < 2; k++) {
+            FUZZ_CHECK(parts[k]->ptr >= block && parts[k]->ptr + parts[k]->len <= block + len);
+            FUZZ_CHECK(parts[k]->ptr[parts[k]->len] == '\0');
+        }
+        FUZZ_CHECK(memchr(f[i].name.ptr, ':', f[i].name.len) == NULL);
+        if (f[i].value.len) {
+            char first = f[i].value.ptr[0], last = f[i].value.ptr[f[i].value.len - 1];
+            FUZZ_CHECK(first != ' ' && first != '\t');
+            FUZZ_CHECK(last != ' ' && last != '\t' && last != '\r');
+        }
+    }
+    fields_seen = (size_t)-1;
+    FUZZ_CHECK(sl_http_head_fields(copy, len, count_fields, NULL) == 0);
+    FUZZ_CHECK(fields_seen == n);
+    free(f);
+    free(copy);
+    free(block);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -103,5 +149,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(a.body);
     free(b.body);
     free(d);
+    check_split(data + 1, size - 1);
     return 0;
 }
