@@ -44,6 +44,18 @@ static inline const char *e2e_path(const char *name)
     return p;
 }
 
+/* Writes body to NAME in the test's directory; returns its path (one of
+ * e2e_path's buffers). */
+static inline const char *e2e_write_file(const char *name, const char *body)
+{
+    const char *path = e2e_path(name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(body, f);
+    fclose(f);
+    return path;
+}
+
 static inline char *e2e_slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");

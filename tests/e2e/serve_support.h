@@ -19,18 +19,6 @@ static inline double e2e_now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Writes body to NAME in the test's directory; returns its path (one of
- * e2e_path's buffers). */
-static inline const char *e2e_write_config(const char *name, const char *body)
-{
-    const char *path = e2e_path(name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(body, f);
-    fclose(f);
-    return path;
-}
-
 /* `sluice serve FLAG VALUE --listen 127.0.0.1:0 --db DB EXTRA...` as
  * "serve" (DB NULL: serve.db in the test's directory); returns its port. */
 static inline int e2e_start_serve_with(const char *flag, const char *value, const char *db,
@@ -64,7 +52,7 @@ static inline int e2e_start_serve_yaml(const char *name, const char *const *extr
     int n = vsnprintf(yaml, sizeof(yaml), fmt, ap);
     va_end(ap);
     cr_assert(n >= 0 && (size_t)n < sizeof(yaml), "the config of %s is too long", name);
-    return e2e_start_serve(e2e_write_config(name, yaml), extra, pid);
+    return e2e_start_serve(e2e_write_file(name, yaml), extra, pid);
 }
 
 /* serve in front of one upstream on 127.0.0.1:MOCK_PORT, recording in DB

@@ -105,20 +105,12 @@ Test(cli, unknown_command_and_help)
     e2e_free(&r);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 Test(cli, tokens_counts_and_refuses_bad_input)
 {
-    const char *text = e2e_path("text.txt"), *body = e2e_path("body.json");
-    write_file(text, "Hello world");
-    write_file(body, "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello "
-                     "world\"}]}");
+    const char *text = e2e_write_file("text.txt", "Hello world");
+    const char *body = e2e_write_file(
+        "body.json",
+        "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello world\"}]}");
     const char *count[] = {"tokens", text, NULL};
     struct e2e_run r = e2e_run(count);
     cr_assert_eq(r.status, 0, "%s", r.err);

@@ -321,7 +321,7 @@ static void run_scenario(const struct scenario *scenario)
              "         retry: {max_attempts: 3, backoff: fixed, base_ms: 5,\n"
              "                 retry_after_cap_ms: 20}}\n",
              mp);
-    int sp = e2e_start_serve_with("--config", e2e_write_config("invariant.yaml", cfg), s->db, NULL,
+    int sp = e2e_start_serve_with("--config", e2e_write_file("invariant.yaml", cfg), s->db, NULL,
                                   &serve);
 
     static struct client clients[CLIENTS];

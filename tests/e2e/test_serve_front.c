@@ -144,7 +144,7 @@ Test(serve_front, without_keys_anyone_may_cancel_and_metrics_public_opens_metric
 
 Test(serve_front, auth_without_keys_is_refused_at_start)
 {
-    const char *path = e2e_write_config("auth.yaml", "auth: true\nmodels: [{name: a, deployments: "
+    const char *path = e2e_write_file("auth.yaml", "auth: true\nmodels: [{name: a, deployments: "
                                                      "[{url: 'http://127.0.0.1:9'}]}]\n");
     const char *args[] = {"serve", "--config",           path, "--listen", "127.0.0.1:0",
                           "--db",  e2e_path("serve.db"), NULL};
@@ -160,7 +160,7 @@ Test(serve_front, auth_without_keys_is_refused_at_start)
  * listens, with the file and line, instead of failing each request. */
 Test(serve_front, a_bad_deployment_url_is_refused_at_start)
 {
-    const char *path = e2e_write_config("url.yaml", "models:\n  - name: a\n    deployments:\n"
+    const char *path = e2e_write_file("url.yaml", "models:\n  - name: a\n    deployments:\n"
                                                     "      - url: 'http://127.0.0.1:0/v1'\n");
     const char *args[] = {"serve", "--config",           path, "--listen", "127.0.0.1:0",
                           "--db",  e2e_path("serve.db"), NULL};

@@ -21,15 +21,12 @@ static char dir[64];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/sluice-recorder-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    sl_test_mkdtemp(dir, sizeof(dir), "recorder");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    sl_test_rmdir(dir);
 }
 
 TestSuite(gw_recorder, .init = setup, .fini = teardown, .timeout = 60);
