@@ -249,12 +249,18 @@ static inline void call_release(struct call *c)
 }
 
 /* One request, run to its end. */
+/* Runs the loop until the call finished, which it must. */
+static inline void call_wait(struct call *c)
+{
+    run_until(&c->done, WAIT_MS);
+    cr_assert_eq(c->done, 1, "the call did not finish");
+}
+
 static inline void call_run(struct call *c, const char *path)
 {
     call_init(c, path);
     call_start(c);
-    run_until(&c->done, WAIT_MS);
-    cr_assert_eq(c->done, 1, "%s did not finish", path);
+    call_wait(c);
 }
 
 static inline double ms_between(uint64_t a, uint64_t b)

@@ -104,7 +104,7 @@ Test(SUITE, get_delivers_status_headers_and_body)
     call_start(&c);
     cr_assert_eq(c.req.uxfer != NULL, !VIA_LIBCURL, "http:// takes the lean client by default");
     cr_assert_eq(c.req.xfer != NULL, VIA_LIBCURL);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     cr_assert_eq(c.done_status, 200);
@@ -135,7 +135,7 @@ Test(SUITE, post_sends_method_headers_and_body_without_expect)
     c.req.headers = hdrs;
     c.req.n_headers = 2;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     const char *got = srv.last.ptr;
     cr_assert(strncmp(got, "POST /ok HTTP/1.1\r\n", 19) == 0, "%.40s", got);
@@ -152,7 +152,7 @@ Test(SUITE, post_sends_method_headers_and_body_without_expect)
     c.req.body = "{}";
     c.req.body_len = 2;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK);
     cr_assert(strncmp(srv.last.ptr, "PUT /ok ", 8) == 0);
     cr_assert(strcmp(srv.last.ptr + srv.last.len - 4, "\r\n{}") == 0);
@@ -177,7 +177,7 @@ Test(SUITE, requests_on_a_route_resolved_once)
         c.req.route = route;
         call_start(&c);
         cr_assert_eq(c.req.uxfer != NULL, !VIA_LIBCURL);
-        run_until(&c.done, WAIT_MS);
+        call_wait(&c);
         cr_assert_eq(c.err, SL_OK, "%s", c.message);
         cr_assert_str_eq(c.body.ptr, "hello world");
         cr_assert_eq(c.res.reused, i > 0, "request %d", i);
@@ -194,7 +194,7 @@ Test(SUITE, http_error_status_is_a_status_not_a_transport_error)
     struct call c;
     call_init(&c, "/status/503");
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK);
     cr_assert_eq(c.done_status, 503);
     cr_assert_str_eq(c.body.ptr, "status");
@@ -262,7 +262,7 @@ Test(SUITE, first_byte_timeout)
     call_init(&c, "/hang");
     c.req.first_byte_timeout_ms = 150;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     double ms = sl_test_ms_since(c.start_ns); /* from before the start */
     cr_assert_eq(c.err, SL_E_TIMEOUT);
     cr_assert_str_eq(c.message, "first byte timeout after 150 ms");
@@ -284,7 +284,7 @@ Test(SUITE, first_byte_timeout_does_not_cut_a_slow_body)
     call_init(&c, "/stream/4/400");
     c.req.first_byte_timeout_ms = 500;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     cr_assert_not_null(strstr(c.body.ptr, "chunk 3"));
     call_release(&c);
@@ -299,7 +299,7 @@ Test(SUITE, total_timeout_after_first_byte)
     c.req.first_byte_timeout_ms = 1000;
     c.req.total_timeout_ms = 300;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     double ms = sl_test_ms_since(c.start_ns); /* from before the start */
     cr_assert_eq(c.err, SL_E_TIMEOUT);
     cr_assert_str_eq(c.message, "total timeout after 300 ms");
@@ -367,7 +367,7 @@ Test(SUITE, connect_timeout_on_a_full_backlog)
         c.req.first_byte_timeout_ms = cases[i].first_byte_ms;
         c.req.total_timeout_ms = cases[i].total_ms;
         call_start(&c);
-        run_until(&c.done, WAIT_MS);
+        call_wait(&c);
         double ms = sl_test_ms_since(c.start_ns); /* from before the start */
         cr_assert_eq(c.err, SL_E_TIMEOUT, "%s: %s", sl_err_name(c.err), c.message);
         cr_assert_str_eq(c.message, cases[i].message, "%s", cases[i].not );
@@ -384,7 +384,7 @@ Test(SUITE, body_streams_in_pieces_as_it_arrives)
     struct call c;
     call_init(&c, "/stream/5/60");
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     cr_assert_geq(c.body_calls, 5, "one callback per chunk at least");
     double first = ms_between(c.start_ns, c.first_chunk_ns);
@@ -428,7 +428,7 @@ Test(SUITE, cancel_closes_the_upstream_connection_at_once)
     run_until(&srv.eofs, WAIT_MS);
     cr_assert_eq(srv.eofs, 1, "the server saw the disconnect");
     cr_assert_geq(srv.last_eof_ns, c.cancel_ns, "the disconnect came from the cancel");
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_E_CANCELLED);
     cr_assert_eq(c.done_status, 200);
@@ -446,7 +446,7 @@ Test(SUITE, cancel_from_inside_on_body)
     run_until(&srv.eofs, WAIT_MS);
     cr_assert_eq(srv.eofs, 1);
     cr_assert_geq(srv.last_eof_ns, c.cancel_ns);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_E_CANCELLED);
     cr_assert_eq(c.body_calls, 2, "nothing delivered after the cancel");
@@ -454,7 +454,7 @@ Test(SUITE, cancel_from_inside_on_body)
     call_release(&c);
     call_init(&c, "/ok");
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK);
     cr_assert_eq(c.res.reused, 0);
     cr_assert_eq(srv.accepts, 2);
@@ -469,7 +469,7 @@ Test(SUITE, cancel_from_inside_on_headers)
     call_init(&c, "/stream/100/30");
     c.cancel_in_headers = 1;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_E_CANCELLED);
     cr_assert_eq(c.body_calls, 0);
     run_until(&srv.eofs, WAIT_MS);
@@ -487,7 +487,7 @@ Test(SUITE, cancel_right_after_start)
     client_cancel(&c.req);
     client_cancel(&c.req); /* twice is harmless */
     cr_assert_eq(c.done, 0);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_E_CANCELLED);
     cr_assert_str_eq(c.message, "cancelled");
@@ -551,7 +551,7 @@ Test(SUITE, pause_then_resume_redelivers_and_completes)
     uv_timer_t t;
     uv_timer_init(&loop, &t);
     uv_timer_start(&t, resume_now, 0, 0);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     cr_assert_geq(ms_between(c.start_ns, c.first_chunk_ns), 150, "held until resumed");
     cr_assert_str_eq(c.body.ptr, "data: chunk 0\n\ndata: chunk 1\n\ndata: chunk 2\n\n");
@@ -566,7 +566,7 @@ Test(SUITE, oversize_response_headers_fail)
     struct call c;
     call_init(&c, "/bigheader");
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_E_BAD_GATEWAY);
     cr_assert_str_eq(c.message, "response headers over 1024 bytes");
     cr_assert_eq(c.header_calls, 0);
@@ -580,7 +580,7 @@ Test(SUITE, stream_cut_in_the_middle_is_a_reset)
     struct call c;
     call_init(&c, "/cut/2");
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_E_CONN_RESET, "%s: %s", sl_err_name(c.err), c.message);
     cr_assert_eq(c.done_status, 200);
     cr_assert_str_eq(c.body.ptr, "data: chunk 0\n\ndata: chunk 1\n\n", "what came is delivered");
@@ -599,7 +599,7 @@ Test(SUITE, https_urls_take_the_tls_path)
     call_init(&c, "");
     snprintf(c.url, sizeof(c.url), "https://127.0.0.1:%d/ok", srv.port);
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(srv.tls_hellos, 1, "a TLS handshake reached the server");
     cr_assert_eq(c.err, SL_E_BAD_GATEWAY, "%s: %s", sl_err_name(c.err), c.message);
     cr_assert(strcasestr(c.message, "ssl") || strcasestr(c.message, "tls"), "%s", c.message);
@@ -620,7 +620,7 @@ Test(SUITE, bad_input)
     call_start(&c);
     cr_assert_eq(client_start(&c.req), UV_EBUSY);
     cr_assert_eq(c.done, 0, "never from inside start");
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_E_BAD_REQUEST, "%s: %s", sl_err_name(c.err), c.message);
     cr_assert(SL_ERR_TRANSIENT & SL_ERR_BIT(c.err) ? 0 : 1, "not retried");
     call_release(&c);
@@ -746,7 +746,7 @@ Test(SUITE, first_byte_timeout_on_a_kept_alive_connection)
     call_init(&c, "/hang");
     c.req.first_byte_timeout_ms = 100;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     double ms = sl_test_ms_since(c.start_ns); /* from before the start */
     cr_assert_eq(c.err, SL_E_TIMEOUT);
     cr_assert_str_eq(c.message, "first byte timeout after 100 ms"); /* /hang never answers */
@@ -769,7 +769,7 @@ Test(SUITE, a_paused_request_can_be_cancelled)
     cr_assert_eq(c.paused, 1);
     client_cancel(&c.req);
     cr_assert_eq(c.done, 0);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_E_CANCELLED);
     run_until(&srv.eofs, WAIT_MS);
     cr_assert_eq(srv.eofs, 1);
@@ -793,7 +793,7 @@ Test(SUITE, cancel_closes_the_connection_and_on_done_follows_from_the_loop)
     /* /hang never ends: a disconnect at all is the cancel's doing. */
     cr_assert_eq(srv.eofs, 1, "the server saw the disconnect");
     cr_assert_geq(srv.last_eof_ns, t0);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.done, 1);
     cr_assert_eq(c.err, SL_E_CANCELLED);
     cr_assert_str_eq(c.message, "cancelled");

@@ -133,7 +133,7 @@ Test(upstream, a_finished_requests_deadlines_leave_the_idle_connection_alone)
     c.req.first_byte_timeout_ms = 30;
     c.req.total_timeout_ms = 60;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK);
     run_for(150); /* past both deadlines */
     cr_assert_eq(srv.eofs, 0);
@@ -186,7 +186,7 @@ Test(upstream, a_request_racing_the_servers_close_goes_again_on_a_fresh_connecti
     call_init(&c, "/ok");
     call_start(&c);
     cr_assert_eq(stats().reused, 1, "sent on the kept-alive connection");
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s: %s", sl_err_name(c.err), c.message);
     cr_assert_str_eq(c.body.ptr, "hello world");
     cr_assert_eq(c.res.reused, 0, "answered on a fresh connection");
@@ -327,7 +327,7 @@ Test(upstream, pause_and_resume_through_a_large_body)
     uv_timer_init(&loop, &t);
     uv_timer_start(&t, resume_later, 1, 1);
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     uv_close((uv_handle_t *)&t, NULL);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     cr_assert_geq(c.pauses, 3);
@@ -360,7 +360,7 @@ Test(upstream, the_request_head_and_body_as_sent)
     c.req.headers = hdrs;
     c.req.n_headers = 3;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     const char *got = srv.last.ptr;
     char host[64];
@@ -379,7 +379,7 @@ Test(upstream, the_request_head_and_body_as_sent)
     c.req.headers = host_hdr;
     c.req.n_headers = 1;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK);
     got = srv.last.ptr;
     cr_assert(strncmp(got, "GET /ok HTTP/1.1\r\n", 18) == 0, "%.40s", got);
@@ -394,7 +394,7 @@ Test(upstream, the_request_head_and_body_as_sent)
     c.req.headers = bad;
     c.req.n_headers = 1;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_E_BAD_REQUEST);
     cr_assert_str_eq(c.message, "malformed request header");
     call_release(&c);
@@ -404,7 +404,7 @@ Test(upstream, the_request_head_and_body_as_sent)
         call_init(&c, "");
         snprintf(c.url, sizeof(c.url), "%s", urls[i]);
         call_start(&c);
-        run_until(&c.done, WAIT_MS);
+        call_wait(&c);
         cr_assert_eq(c.err, SL_E_BAD_REQUEST, "%s: %s", urls[i], sl_err_name(c.err));
         call_release(&c);
     }
@@ -424,7 +424,7 @@ Test(upstream, a_large_body_is_written_whole)
     c.req.body = body;
     c.req.body_len = n;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     cr_assert_eq(srv.last_body_len, n);
     call_release(&c);
@@ -473,7 +473,7 @@ Test(upstream, an_expired_name_is_looked_up_again_and_an_unknown_one_is_refused)
     call_init(&c, "");
     snprintf(c.url, sizeof(c.url), "http://localhost:%d/ok", srv.port);
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     call_release(&c);
     srv_close_conns(&srv);
@@ -482,7 +482,7 @@ Test(upstream, an_expired_name_is_looked_up_again_and_an_unknown_one_is_refused)
     call_init(&c, "");
     snprintf(c.url, sizeof(c.url), "http://localhost:%d/ok", srv.port);
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     cr_assert_eq(stats().lookups, 2);
     call_release(&c);
@@ -514,7 +514,7 @@ Test(upstream, the_next_address_is_tried_when_one_refuses)
     call_init(&c, "");
     snprintf(c.url, sizeof(c.url), "http://two.test/ok");
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s: %s", sl_err_name(c.err), c.message);
     cr_assert_eq(o->good, 1, "the address that answered is remembered");
     cr_assert_eq(stats().connects, 2);
@@ -525,7 +525,7 @@ Test(upstream, the_next_address_is_tried_when_one_refuses)
     call_init(&c, "");
     snprintf(c.url, sizeof(c.url), "http://two.test/ok");
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK);
     cr_assert_eq(stats().connects, 3);
     call_release(&c);
@@ -536,7 +536,7 @@ Test(upstream, the_next_address_is_tried_when_one_refuses)
     call_init(&c, "");
     snprintf(c.url, sizeof(c.url), "http://two.test/ok");
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_E_CONN_REFUSED);
     cr_assert_eq(stats().connects, 5);
     call_release(&c);
@@ -631,7 +631,7 @@ Test(upstream, routes_share_the_origin_of_their_host_and_port)
     c.req.url = NULL;
     c.req.route = ra;
     call_start(&c);
-    run_until(&c.done, WAIT_MS);
+    call_wait(&c);
     cr_assert_eq(c.err, SL_OK, "%s", c.message);
     cr_assert(strncmp(srv.last.ptr, "GET /v1/chat/completions HTTP/1.1\r\n", 35) == 0, "%.50s",
               srv.last.ptr);
