@@ -116,7 +116,6 @@ struct ctx {
     unsigned n_headers;
     int stream, json, quiet, progress_on, duration_given;
     char host[256], port[8], hostport[300], path[2048];
-    char *request;
     uv_getaddrinfo_t resolver;
     struct sl_load *load;
     struct sl_progress progress;
@@ -330,7 +329,6 @@ static int build_request(struct ctx *c)
             sl_usage_error("load", "%s", err);
         return -1;
     }
-    c->request = (char *)c->cfg.target.request;
     return 0;
 }
 
@@ -476,7 +474,7 @@ int sl_cmd_load(int argc, char **argv)
     if (rc == 0 && (build_request(c) != 0 || check_fd_limit(c) != 0))
         rc = -1;
     if (rc != 0) {
-        free(c->request);
+        free((char *)c->cfg.target.request);
         free(c);
         return rc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
     }
@@ -514,7 +512,7 @@ int sl_cmd_load(int argc, char **argv)
     fflush(stderr);
     rc = c->exit_code;
     sl_load_free(c->load);
-    free(c->request);
+    free((char *)c->cfg.target.request);
     free(c);
     return rc;
 }
