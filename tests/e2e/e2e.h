@@ -190,15 +190,21 @@ static inline char *e2e_all_stderr(void)
     return e2e_slurp(e2e_path("all-stderr"));
 }
 
-static inline void e2e_stop(pid_t pid)
+/* Waits for a server already told to stop; asserts it exited with 0. */
+static inline void e2e_wait_clean(pid_t pid)
 {
-    kill(pid, SIGTERM);
     int ws;
-    waitpid(pid, &ws, 0);
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
     cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
               "the server did not exit cleanly (status %d, signal %d): %s",
               WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, WIFSIGNALED(ws) ? WTERMSIG(ws) : 0,
               e2e_all_stderr());
+}
+
+static inline void e2e_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    e2e_wait_clean(pid);
 }
 
 /* The number after "key": in a flat JSON object; asserts it is there. */

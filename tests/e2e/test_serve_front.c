@@ -353,9 +353,7 @@ Test(serve_front, drain_keeps_answering_health_and_ready_until_in_flight_finish)
     cr_assert_not_null(strstr(local, "shutting_down"), "%s", local);
     pthread_join(t, NULL);
     cr_assert_eq(slow.status, 200, "the request in flight did not finish: %d", slow.status);
-    int ws;
-    cr_assert_eq(waitpid(serve, &ws, 0), serve);
-    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit 0: %s", e2e_all_stderr());
+    e2e_wait_clean(serve);
     e2e_stop(mock);
     /* the listener closed when the drain ended */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -474,9 +472,7 @@ Test(serve_front, requests_left_at_the_end_of_the_drain_answer_503_not_499)
     sigterm_with_one_in_flight("drain_timeout_ms: 200\n", margs, &mock, &serve, &slow, &t, &mp);
     pthread_join(t, NULL);
     cr_assert_eq(slow.status, 503, "the request left at the drain's end: %d", slow.status);
-    int ws;
-    cr_assert_eq(waitpid(serve, &ws, 0), serve);
-    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit 0: %s", e2e_all_stderr());
+    e2e_wait_clean(serve);
     e2e_stop(mock);
     const char *db = e2e_path("serve.db");
     cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests"), 1);
