@@ -142,15 +142,27 @@ static void close_link(struct fx *f)
     cr_assert(f->closed);
 }
 
-Test(redis_link, the_shared_window_takes_refuses_and_frees)
+/* A fresh redis-server (with a password, or none) and a link to it that is
+ * up; path is the URL's tail ("/2" for database 2, or ""); its port in
+ * *port_out unless NULL. */
+static pid_t redis_up(struct fx *f, const char *password, const char *path, int *port_out)
 {
     int port = free_port();
-    pid_t redis = start_redis(port, NULL);
-    char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/2", port);
+    if (port_out)
+        *port_out = port;
+    pid_t redis = start_redis(port, password);
+    char url[128];
+    snprintf(url, sizeof url, "redis://%s%s%s127.0.0.1:%d%s", password ? ":" : "",
+             password ? password : "", password ? "@" : "", port, path);
+    open_link(f, url);
+    RUN_UNTIL(f, sl_redis_link_up(f->link));
+    return redis;
+}
+
+Test(redis_link, the_shared_window_takes_refuses_and_frees)
+{
     struct fx f;
-    open_link(&f, url);
-    RUN_UNTIL(&f, sl_redis_link_up(f.link));
+    pid_t redis = redis_up(&f, NULL, "/2", NULL);
     /* 5 per 600 ms: a burst of five passes, the sixth waits for its cell */
     for (int i = 0; i < 5; i++) {
         take(&f, "k1", 5, 600000, 1);
@@ -183,13 +195,10 @@ Test(redis_link, the_shared_window_takes_refuses_and_frees)
 
 Test(redis_link, a_password_is_sent_and_a_wrong_one_keeps_it_down)
 {
-    int port = free_port();
-    pid_t redis = start_redis(port, "s3cret");
-    char url[96];
-    snprintf(url, sizeof url, "redis://:s3cret@127.0.0.1:%d", port);
     struct fx f;
-    open_link(&f, url);
-    RUN_UNTIL(&f, sl_redis_link_up(f.link));
+    int port;
+    pid_t redis = redis_up(&f, "s3cret", "", &port);
+    char url[96];
     take(&f, "k", 1, 60000000, 1);
     cr_assert_eq(f.last, SL_REDIS_TAKEN);
     close_link(&f);
@@ -233,13 +242,8 @@ Test(redis_link, down_answers_unavailable_at_once_and_recovers)
 
 Test(redis_link, a_silent_server_times_out)
 {
-    int port = free_port();
-    pid_t redis = start_redis(port, NULL);
-    char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     struct fx f;
-    open_link(&f, url);
-    RUN_UNTIL(&f, sl_redis_link_up(f.link));
+    pid_t redis = redis_up(&f, NULL, "", NULL);
     kill(redis, SIGSTOP); /* alive, connected, silent */
     int before = f.answers;
     f.returned = 0;
