@@ -2,7 +2,6 @@
 
 #include <openssl/evp.h>
 #include <stdio.h>
-#include <strings.h>
 
 void sl_sha256(const void *data, size_t len, unsigned char out[32])
 {
@@ -18,38 +17,9 @@ void sl_sha256_hex(const void *data, size_t len, char out[65])
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static int equal_ct(const unsigned char *a, const unsigned char *b, size_t n)
-{
-    unsigned char diff = 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= a[i] ^ b[i];
-    return diff == 0;
-}
-
-int sl_gw_auth(const struct sl_gw_config *cfg, const struct sl_str *authorization)
-{
-    if (authorization == NULL || authorization->len < 8 ||
-        strncasecmp(authorization->ptr, "Bearer ", 7) != 0)
-        return -1;
-    const char *token = authorization->ptr + 7;
-    size_t len = authorization->len - 7;
-    while (len && *token == ' ')
-        token++, len--;
-    if (len == 0)
-        return -1;
-    unsigned char digest[32];
-    sl_sha256(token, len, digest);
-    int found = -2;
-    /* every key is compared, so timing says nothing about which matched */
-    for (size_t i = 0; i < cfg->nkeys; i++)
-        if (equal_ct(digest, cfg->keys[i].sha256, 32) && found < 0)
-            found = (int)i;
-    return found;
-}
-
 int sl_gw_needs_key(const struct sl_gw_config *cfg, enum sl_gw_route route)
 {
-    if (cfg->nkeys == 0)
+    if (!sl_gw_auth_on(cfg))
         return 0;
     switch (route) {
     case SL_GW_ROUTE_API:
@@ -64,9 +34,14 @@ int sl_gw_needs_key(const struct sl_gw_config *cfg, enum sl_gw_route route)
     return 1;
 }
 
-int sl_gw_may_cancel(const struct sl_gw_config *cfg, int owner, int caller)
+int sl_gw_auth_on(const struct sl_gw_config *cfg)
 {
-    if (cfg->nkeys == 0)
+    return cfg->nkeys > 0 || cfg->virtual_keys;
+}
+
+int sl_gw_may_cancel(const struct sl_gw_config *cfg, const void *owner, const void *caller)
+{
+    if (!sl_gw_auth_on(cfg))
         return 1;
-    return owner >= 0 && caller == owner;
+    return owner != NULL && caller == owner;
 }

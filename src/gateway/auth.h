@@ -1,19 +1,18 @@
 /* Gateway API keys: clients send "Authorization: Bearer KEY"; the config
- * holds only SHA-256 digests, compared in constant time. */
+ * and the database hold only SHA-256 digests (gateway/keyring.h finds a
+ * key). Here: the digest, and who may call what. */
 #ifndef SL_GW_AUTH_H
 #define SL_GW_AUTH_H
 
 #include <stddef.h>
 
 #include "gateway/config.h"
-#include "http/parser.h"
 
 void sl_sha256(const void *data, size_t len, unsigned char out[32]);
 void sl_sha256_hex(const void *data, size_t len, char out[65]);
 
-/* Returns the index of the matching key, -1 when the header is missing or
- * not a Bearer token, -2 when the token matches no key. */
-int sl_gw_auth(const struct sl_gw_config *cfg, const struct sl_str *authorization);
+/* Authentication is on: static keys are listed, or virtual_keys is set. */
+int sl_gw_auth_on(const struct sl_gw_config *cfg);
 
 /* Who may call what, when keys are configured (without keys, anyone may
  * call anything):
@@ -31,8 +30,8 @@ enum sl_gw_route {
 
 int sl_gw_needs_key(const struct sl_gw_config *cfg, enum sl_gw_route route);
 
-/* owner: the key index that started the request (-1: none); caller: what
- * sl_gw_auth() said about the cancelling request. */
-int sl_gw_may_cancel(const struct sl_gw_config *cfg, int owner, int caller);
+/* owner: the key that started the request (NULL: none); caller: the
+ * cancelling request's key (NULL: none or unknown). */
+int sl_gw_may_cancel(const struct sl_gw_config *cfg, const void *owner, const void *caller);
 
 #endif

@@ -115,6 +115,32 @@ static int get_bool(struct walker *w, yaml_node_t *n, const char *key, int *out)
     return 0;
 }
 
+/* Model patterns: a list of strings (or one string), kept comma-separated. */
+static void get_patterns(struct walker *w, yaml_node_t *n, char *out, size_t size)
+{
+    size_t len = 0, count = 1;
+    yaml_node_item_t *items = NULL;
+    if (n && n->type == YAML_SEQUENCE_NODE) {
+        items = n->data.sequence.items.start;
+        count = (size_t)(n->data.sequence.items.top - items);
+    }
+    out[0] = '\0';
+    for (size_t i = 0; i < count && !w->failed; i++) {
+        yaml_node_t *item = items ? node_at(w, items[i]) : n;
+        const char *s = scalar(item);
+        if (s == NULL || *s == '\0' || strchr(s, ',')) {
+            fail(w, item, "models must be a list of model names or patterns such as gpt-4o*");
+            return;
+        }
+        int k = snprintf(out + len, size - len, "%s%s", len ? "," : "", s);
+        if (k < 0 || (size_t)k >= size - len) {
+            fail(w, item, "models is too long (at most %zu characters in all)", size - 1);
+            return;
+        }
+        len += (size_t)k;
+    }
+}
+
 /* Iterates a mapping: calls fn for each (key, value); fn returns 0 if it
  * knew the key, 1 if not (an error naming the key and where it may go). */
 typedef int (*member_fn)(struct walker *w, const char *key, yaml_node_t *value, void *ctx);
@@ -227,6 +253,10 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
         get_double(w, v, "weight", 0.000001, 1e6, &d->weight);
     else if (!strcmp(key, "max_concurrency"))
         get_unsigned(w, v, "max_concurrency", 1, 1000000, &d->max_concurrency);
+    else if (!strcmp(key, "rpm"))
+        get_unsigned(w, v, "rpm", 1, 100000000, &d->rpm);
+    else if (!strcmp(key, "tpm"))
+        get_unsigned(w, v, "tpm", 1, 4000000000u, &d->tpm);
     else if (!strcmp(key, "queue_length"))
         get_unsigned(w, v, "queue_length", 0, 10000000, &d->queue_length);
     else if (!strcmp(key, "queue_timeout_ms"))
@@ -350,7 +380,8 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
         deployment_defaults(d);
         m->ndeployments = i + 1;
         if (walk_mapping(w, dn, "a deployment", deployment_member, d,
-                         "name, url, api_key_env, model, weight, max_concurrency, queue_length, "
+                         "name, url, api_key_env, model, weight, max_concurrency, rpm, tpm, "
+                         "queue_length, "
                          "queue_timeout_ms, connect_timeout_ms, attempt_timeout_ms, "
                          "cooldown_failures, cooldown_ms, retry") != 0)
             return;
@@ -398,8 +429,12 @@ static int key_member(struct walker *w, const char *key, yaml_node_t *v, void *c
         }
     } else if (!strcmp(key, "rpm")) {
         get_unsigned(w, v, "rpm", 1, 100000000, &k->rpm);
+    } else if (!strcmp(key, "tpm")) {
+        get_unsigned(w, v, "tpm", 1, 4000000000u, &k->tpm);
     } else if (!strcmp(key, "max_parallel")) {
         get_unsigned(w, v, "max_parallel", 1, 1000000, &k->max_parallel);
+    } else if (!strcmp(key, "models")) {
+        get_patterns(w, v, k->models, sizeof(k->models));
     } else {
         return 1;
     }
@@ -428,7 +463,7 @@ static void load_keys(struct walker *w, struct sl_gw_config *cfg, yaml_node_t *l
     for (size_t i = 0; i < cfg->nkeys && !w->failed; i++) {
         yaml_node_t *kn = node_at(w, list->data.sequence.items.start[i]);
         struct sl_gw_key *k = &cfg->keys[i];
-        walk_mapping(w, kn, "a key", key_member, k, "name, sha256, rpm, max_parallel");
+        walk_mapping(w, kn, "a key", key_member, k, "name, sha256, rpm, tpm, max_parallel, models");
         if (w->failed)
             return;
         if (k->sha256[0] == 0 && !memcmp(k->sha256, k->sha256 + 1, 31))
@@ -531,6 +566,10 @@ static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *c
         t->models = v;
     } else if (!strcmp(key, "keys")) {
         t->keys = v;
+    } else if (!strcmp(key, "virtual_keys")) {
+        get_bool(w, v, "virtual_keys", &cfg->virtual_keys);
+    } else if (!strcmp(key, "default_max_tokens")) {
+        get_unsigned(w, v, "default_max_tokens", 1, 10000000, &cfg->default_max_tokens);
     } else if (!strcmp(key, "auth")) {
         t->auth = v;
         get_bool(w, v, "auth", &t->auth_on);
@@ -553,12 +592,13 @@ static void check_auth(struct walker *w, const struct top_ctx *t)
         fail(w, t->keys,
              "keys is an empty list: list at least one key (sluice serve --hash-key KEY), or "
              "remove keys to run without authentication");
-    else if (t->auth && t->auth_on && cfg->nkeys == 0)
+    else if (t->auth && t->auth_on && cfg->nkeys == 0 && !cfg->virtual_keys)
         fail(w, t->auth,
              "auth: true needs at least one key under keys (sluice serve --hash-key "
-             "KEY prints its sha256)");
-    else if (t->auth && !t->auth_on && cfg->nkeys > 0)
-        fail(w, t->auth, "auth: false but keys are listed: remove one or the other");
+             "KEY prints its sha256) or virtual_keys: true");
+    else if (t->auth && !t->auth_on && (cfg->nkeys > 0 || cfg->virtual_keys))
+        fail(w, t->auth, "auth: false but %s: remove one or the other",
+             cfg->nkeys ? "keys are listed" : "virtual_keys: true");
 }
 
 void sl_gw_config_init(struct sl_gw_config *cfg)
@@ -569,6 +609,7 @@ void sl_gw_config_init(struct sl_gw_config *cfg)
     strcpy(cfg->db, "sluice.db");
     cfg->max_body_bytes = 4 * 1024 * 1024;
     cfg->drain_timeout_ms = 30000;
+    cfg->default_max_tokens = 4096;
 }
 
 int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, size_t err_size)
@@ -620,7 +661,7 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
     } else {
         walk_mapping(&w, root, "the config file", top_member, &t,
                      "listen, db, log_format, max_body_bytes, drain_timeout_ms, auth, keys, "
-                     "metrics, models");
+                     "virtual_keys, default_max_tokens, metrics, models");
     }
     if (!w.failed && t.models == NULL)
         fail(&w, root, "the config lists no models");

@@ -21,6 +21,7 @@ struct sl_gw_deployment {
     char upstream_model[128];      /* sent upstream; empty = the client's model */
     double weight;
     unsigned max_concurrency;
+    unsigned rpm, tpm; /* the provider's published limits; 0: none */
     unsigned queue_length;
     unsigned queue_timeout_ms;
     unsigned connect_timeout_ms;
@@ -45,7 +46,9 @@ struct sl_gw_key {
     char name[64];
     unsigned char sha256[32];
     unsigned rpm;          /* requests per minute, 0: no limit */
+    unsigned tpm;          /* tokens per minute (prompt + completion), 0: no limit */
     unsigned max_parallel; /* requests in flight at once, 0: no limit */
+    char models[512];      /* comma-separated patterns it may call; "": any */
 };
 
 struct sl_gw_config {
@@ -57,10 +60,13 @@ struct sl_gw_config {
     unsigned drain_timeout_ms;
     struct sl_gw_model *models;
     size_t nmodels;
-    /* Authentication is on exactly when nkeys > 0: the loader refuses
-     * `auth: true` without keys, `keys: []`, and `auth: false` with keys. */
+    /* Authentication is on exactly when nkeys > 0 or virtual_keys: the
+     * loader refuses `auth: true` without either, `keys: []`, and
+     * `auth: false` with keys. */
     struct sl_gw_key *keys;
     size_t nkeys;
+    int virtual_keys;           /* keys managed in the database too */
+    unsigned default_max_tokens; /* a TPM reservation's completion part when the client sent none */
     int metrics_public; /* metrics: {public: true}: /metrics needs no key */
 };
 

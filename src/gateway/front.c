@@ -77,7 +77,8 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
     const struct sl_http_head *h = sl_http_exchange_head(down);
     const struct sl_gw_config *cfg = gw->cfg;
     const char *key_name = NULL;
-    int key = -1;
+    struct sl_gw_key_entry *key = NULL;
+    struct sl_gw_refusal no;
     struct sl_str no_model = {NULL, 0};
     if (gw->draining) {
         refuse(gw, down, id, ep, no_model, NULL, 503, SL_E_UNAVAILABLE, "server_error",
@@ -91,17 +92,22 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
         return;
     }
     if (sl_gw_needs_key(cfg, SL_GW_ROUTE_API)) {
-        int k = sl_gw_auth(cfg, sl_http_head_get(h, "authorization"));
-        if (k < 0) {
+        int why;
+        key = sl_gw_keyring_find(gw->keys, sl_http_head_get(h, "authorization"), &why);
+        if (key == NULL) {
             refuse(gw, down, id, ep, no_model, NULL, 401, SL_E_UNAUTHORIZED,
                    "invalid_request_error", "invalid_api_key",
-                   k == -1 ? "missing API key: send Authorization: Bearer KEY"
-                           : "incorrect API key",
+                   why == -1 ? "missing API key: send Authorization: Bearer KEY"
+                             : "incorrect API key",
                    0);
             return;
         }
-        key_name = cfg->keys[k].name;
-        key = k;
+        key_name = key->s.name;
+        if (sl_gw_key_usable(key, sl_wall_us(), &no) != 0) {
+            refuse(gw, down, id, ep, no_model, key_name, no.status, SL_E_UNAUTHORIZED, no.type,
+                   no.code, no.message, 0);
+            return;
+        }
     }
     struct sl_str body = sl_http_exchange_body(down);
     struct sl_openai_req oai;
@@ -121,13 +127,9 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
                "invalid_request_error", "model_not_found", msg, 0);
         return;
     }
-    enum sl_gw_limit limit;
-    unsigned retry_s;
-    if (sl_gw_key_admit(gw->key_limits, key, (uint64_t)sl_mono_us(), &limit, &retry_s, msg,
-                        sizeof(msg)) != 0) {
-        sl_gw_metrics_limited(gw->metrics, key, limit);
-        refuse(gw, down, id, ep, model_name, key_name, 429, SL_E_RATE_LIMITED, "requests",
-               "rate_limit_exceeded", msg, (int)retry_s);
+    if (key && sl_gw_key_allows(key, model_name, &no) != 0) {
+        refuse(gw, down, id, ep, model_name, key_name, no.status, SL_E_UNAUTHORIZED, no.type,
+               no.code, no.message, 0);
         return;
     }
     struct sl__gw_start start = {
@@ -135,13 +137,12 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
         .ep = ep,
         .model = m,
         .model_name = model_name,
-        .key_name = key_name,
         .key = key,
         .stream = oai.stream,
+        .max_tokens = oai.max_tokens,
         .body = body,
     };
     if (sl__gw_proxy(gw, down, &start) != 0) {
-        sl_gw_key_release(gw->key_limits, key);
         refuse(gw, down, id, ep, model_name, key_name, 503, SL_E_UNAVAILABLE, "server_error",
                "out_of_memory", "out of memory", 1);
     }
@@ -149,11 +150,11 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
 
 /* Cancels a request in flight, but only for the key that started it: for
  * any other key, or none, the answer is the same 404 as for an unknown id,
- * so that ids cannot be probed. `key` is the caller's key index (-1 when
- * none was sent, -2 when it matched no key); without authentication
- * every request's key is -1 and anyone may cancel. */
+ * so that ids cannot be probed. `key` is the caller's key (NULL when none
+ * was sent or it matched no key); without authentication anyone may
+ * cancel. */
 static void handle_cancel(struct sl_gateway *gw, struct sl_http_exchange *down,
-                          struct sl_str target, const char *id, int key)
+                          struct sl_str target, const char *id, const struct sl_gw_key_entry *key)
 {
     int rc = sl__gw_cancel_id(gw, target, key);
     if (rc == 0) {
@@ -198,7 +199,8 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down
     struct sl_buf out;
     sl_buf_init(&out, 64u << 20);
     uint64_t spooled = gw->opts.recorder ? sl_recorder_spooled(gw->opts.recorder) : 0;
-    sl_gw_metrics_render(gw->metrics, &out, gw->in_flight, gw->opts.recorder ? &spooled : NULL);
+    sl_gw_metrics_render(gw->metrics, gw->keys, &out, gw->in_flight,
+                         gw->opts.recorder ? &spooled : NULL);
     struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
     sl_http_respond(down, 200, h, 1, "text/plain; version=0.0.4", out.ptr ? out.ptr : "", out.len);
     sl_buf_release(&out);
@@ -216,11 +218,19 @@ static void respond_405(struct sl_gateway *gw, struct sl_http_exchange *down, co
     sl_http_respond_error_with(down, 405, h, 2, "invalid_request_error", "method_not_allowed", msg);
 }
 
-/* The caller's key: its index, -1 when none was sent, -2 when it matched
- * none. */
-static int caller_key(const struct sl_gateway *gw, const struct sl_http_head *h)
+/* The caller's usable key, or NULL; *why as sl_gw_keyring_find's, and -3
+ * for a key that is revoked, disabled or expired. */
+static struct sl_gw_key_entry *caller_key(const struct sl_gateway *gw, const struct sl_http_head *h,
+                                          int *why)
 {
-    return sl_gw_auth(gw->cfg, sl_http_head_get(h, "authorization"));
+    struct sl_gw_key_entry *k =
+        sl_gw_keyring_find(gw->keys, sl_http_head_get(h, "authorization"), why);
+    struct sl_gw_refusal no;
+    if (k && sl_gw_key_usable(k, sl_wall_us(), &no) != 0) {
+        *why = -3;
+        return NULL;
+    }
+    return k;
 }
 
 /* For a route that needs a key (sl_gw_needs_key): answers 401 and returns
@@ -230,13 +240,15 @@ static int authorized(struct sl_gateway *gw, struct sl_http_exchange *down, cons
 {
     if (!sl_gw_needs_key(gw->cfg, route))
         return 1;
-    int k = caller_key(gw, sl_http_exchange_head(down));
-    if (k >= 0)
+    int why;
+    if (caller_key(gw, sl_http_exchange_head(down), &why))
         return 1;
     sl_gw_metrics_status(gw->metrics, NULL, 401);
-    sl__gw_respond_error(
-        down, id, 401, "invalid_request_error", "invalid_api_key",
-        k == -1 ? "missing API key: send Authorization: Bearer KEY" : "incorrect API key", 0);
+    sl__gw_respond_error(down, id, 401, "invalid_request_error", "invalid_api_key",
+                         why == -1   ? "missing API key: send Authorization: Bearer KEY"
+                         : why == -3 ? "the API key is revoked, disabled or expired"
+                                     : "incorrect API key",
+                         0);
     return 0;
 }
 
@@ -270,9 +282,11 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
         memcmp(path.ptr + path.len - sl, suffix, sl) == 0) {
         if (!post)
             respond_405(gw, down, id, "POST");
-        else
+        else {
+            int why;
             handle_cancel(gw, down, (struct sl_str){path.ptr + pl, path.len - pl - sl}, id,
-                          caller_key(gw, h));
+                          caller_key(gw, h, &why));
+        }
         return;
     }
     int health = sl_str_eq(path, "/health"), ready = sl_str_eq(path, "/ready");

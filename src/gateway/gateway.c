@@ -12,6 +12,7 @@
  * States (enum gw_state; set only by sl__gw_set_state, which asserts that
  * the move is one of these):
  *
+ *   ADMITTING    -> PICKING, RESPONDING
  *   PICKING      -> QUEUED, ATTEMPTING, RESPONDING
  *   QUEUED       -> ATTEMPTING, RESPONDING
  *   ATTEMPTING   -> STREAMING, DECIDING
@@ -21,6 +22,11 @@
  *   STREAM_DONE  -> RESPONDING
  *   RESPONDING   -> FINISHED
  *
+ *  - ADMITTING: the key's limits (max_parallel, RPM, TPM). When a TPM
+ *    limit applies (the key's, or a deployment's of the model), the prompt
+ *    is first counted on the thread pool (`counting`), and the request
+ *    reserves its prompt plus its max_tokens; the reservation is set right
+ *    to the usage the upstream reported when the request finishes.
  *  - PICKING: choosing a deployment the request has not tried; the first,
  *    or the next after DECIDING gave this one up. QUEUED: in its admission
  *    queue, r->admit linked. From ATTEMPTING to the end of the attempts the
@@ -74,14 +80,17 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/offload.h"
 #include "gateway/auth.h"
 #include "gateway/gateway_impl.h"
 #include "gateway/log_line.h"
 #include "http/sse.h"
 #include "retry/retrier.h"
+#include "token/request_tokens.h"
 
 static void finish(struct gw_req *r);
 static void pick_and_admit(struct gw_req *r);
+static void settle_limits(struct gw_req *r);
 static void maybe_closed(struct sl_gateway *gw);
 static void close_parts_soon(struct sl_gateway *gw);
 
@@ -95,15 +104,16 @@ static void close_parts_soon(struct sl_gateway *gw);
 void sl__gw_set_state(struct gw_req *r, enum gw_state to)
 {
     static const unsigned entered_from[] = {
-        [GW_PICKING] = S(GW_DECIDING), /* this deployment is exhausted */
+        [GW_ADMITTING] = 0,                              /* the first state */
+        [GW_PICKING] = S(GW_ADMITTING) | S(GW_DECIDING), /* or this deployment is exhausted */
         [GW_QUEUED] = S(GW_PICKING),
         [GW_ATTEMPTING] = S(GW_PICKING) | S(GW_QUEUED) | S(GW_BACKING_OFF),
         [GW_DECIDING] = S(GW_ATTEMPTING),
         [GW_BACKING_OFF] = S(GW_DECIDING),
         [GW_STREAMING] = S(GW_ATTEMPTING),
         [GW_STREAM_DONE] = S(GW_STREAMING),
-        [GW_RESPONDING] = S(GW_PICKING) | S(GW_QUEUED) | S(GW_DECIDING) | S(GW_BACKING_OFF) |
-                          S(GW_STREAMING) | S(GW_STREAM_DONE),
+        [GW_RESPONDING] = S(GW_ADMITTING) | S(GW_PICKING) | S(GW_QUEUED) | S(GW_DECIDING) |
+                          S(GW_BACKING_OFF) | S(GW_STREAMING) | S(GW_STREAM_DONE),
         [GW_FINISHED] = S(GW_RESPONDING),
     };
     assert(entered_from[to] & S(r->state));
@@ -178,13 +188,13 @@ static void finish(struct gw_req *r)
     } else if (r->cancelled) {
         r->error = SL_E_CANCELLED; /* streamed or not, whatever the attempt said */
     }
-    sl_gw_key_release(gw->key_limits, r->key); /* admitted at the front */
+    settle_limits(r);
     sl_list_remove(&r->node);
     if (--gw->in_flight == 0 && gw->closing)
         close_parts_soon(gw); /* the last request cancelled by close_all */
     struct sl_gw_log_row *w = &r->item.row;
     snprintf(w->id, sizeof(w->id), "%s", r->id);
-    w->key = r->key_name ? r->key_name : "";
+    w->key = r->key_name;
     w->model = r->model_name;
     w->deployment = r->dep ? r->dep->cfg->name : "";
     w->endpoint = sl_openai_name(r->ep);
@@ -202,6 +212,7 @@ static void finish(struct gw_req *r)
     w->stream = r->stream;
     w->prompt_tokens = r->usage_prompt;
     w->completion_tokens = r->usage_completion;
+    w->prompt_tokens_counted = r->prompt_counted;
     if (!gw->opts.quiet)
         sl_gw_log_request(gw->opts.log_json, w);
     if (gw->opts.recorder) {
@@ -209,6 +220,7 @@ static void finish(struct gw_req *r)
         r->item.body = r->body;
         r->item.body_len = r->body_len;
         r->item.done = on_recorded;
+        r->item.counted = r->counted;
         sl_recorder_count_and_add(gw->opts.recorder, &r->item);
     }
     /* what waits for token counting keeps only the row and the client's body */
@@ -330,6 +342,8 @@ static void start_attempt(struct sl_retrier *rt)
     struct gw_req *r = rt->data;
     struct sl_gateway *gw = r->gw;
     const struct sl_gw_deployment *d = r->dep->cfg;
+    if (rt->state.attempt > 1) /* the provider counts a retry like any request */
+        sl_rate_charge_retry(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
     sl__gw_set_state(r, GW_ATTEMPTING);
     r->attempts++;
     sl_buf_reset(&r->resp);
@@ -457,7 +471,8 @@ static void on_admitted(struct sl_sem_waiter *w, int status)
         start_attempts(r);
         return;
     }
-    /* queue timeout */
+    /* queue timeout: nothing was sent */
+    sl_rate_give_back(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
     sl__gw_set_state(r, GW_RESPONDING);
     r->error = SL_E_RATE_LIMITED;
     sl__gw_down_respond_error(r, 429, "rate_limit_error", "queue_timeout",
@@ -477,11 +492,35 @@ static int build_body(struct gw_req *r)
     struct sl_str model = {r->body + r->model_at, r->model_len};
     return sl_openai_with_model(r->body, r->body_len, model, um, &r->up_body, &r->up_body_len);
 }
+/* The tokens used, for the TPM limits: what the upstream reported, or the
+ * reservation when it reported nothing. */
+static uint64_t tokens_used(const struct gw_req *r)
+{
+    uint64_t used = (uint64_t)r->usage_prompt + r->usage_completion;
+    return used ? used : r->reserved_tokens;
+}
+
+/* The previous deployment's reservation is set right; the next one's is
+ * taken in pick_and_admit. */
+static void settle_dep(struct gw_req *r)
+{
+    if (r->dep)
+        sl_rate_settle(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket, tokens_used(r));
+}
+
+static void settle_limits(struct gw_req *r)
+{
+    settle_dep(r);
+    sl_gw_key_settle(r->key, (uint64_t)sl_mono_us(), &r->key_ticket, tokens_used(r));
+}
+
 static void pick_and_admit(struct gw_req *r)
 {
     struct sl_gateway *gw = r->gw;
     struct sl_gw_dep *deps = sl_gw_router_deps(&gw->router, r->model);
-    int full = 0;
+    int full = 0, limited = 0;
+    uint64_t retry_us = UINT64_MAX;
+    settle_dep(r);
     for (;;) {
         int k = sl_gw_router_pick(&gw->router, r->model, r->tried, uv_now(gw->loop));
         if (k < 0)
@@ -492,6 +531,14 @@ static void pick_and_admit(struct gw_req *r)
         r->dep = &deps[k];
         if (build_body(r) != 0)
             continue; /* out of memory for this deployment's body: try the next */
+        uint64_t wait_us;
+        if (sl_rate_take(&r->dep->rate, (uint64_t)sl_mono_us(), r->reserved_tokens, &r->dep_ticket,
+                         &wait_us) != SL_RATE_OK) {
+            limited = 1; /* at the provider's published limit: another may have room */
+            if (wait_us < retry_us)
+                retry_us = wait_us;
+            continue;
+        }
         r->admit_start_ns = uv_hrtime();
         int rc = sl_gw_admit(r->dep, &r->admit, on_admitted);
         if (rc == 0) {
@@ -503,10 +550,22 @@ static void pick_and_admit(struct gw_req *r)
             sl__gw_set_state(r, GW_QUEUED);
             return;
         }
+        sl_rate_give_back(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
         full = 1; /* this one's queue is full: another deployment may have room */
     }
     sl__gw_set_state(r, GW_RESPONDING);
-    if (full && r->attempts == 0) {
+    if (limited && !full && r->attempts == 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "every deployment of model '%s' is at its provider's rate limit (rpm or tpm)",
+                 r->model->name);
+        r->error = SL_E_RATE_LIMITED;
+        sl__gw_down_respond_error(r, 429, "requests", "rate_limit_exceeded", msg,
+                                  (int)sl_rate_retry_seconds(retry_us));
+        finish(r);
+        return;
+    }
+    if ((full || limited) && r->attempts == 0) {
         r->error = SL_E_RATE_LIMITED;
         sl__gw_down_respond_error(r, 429, "rate_limit_error", "queue_full",
                                   "every upstream queue for this model is full", 1);
@@ -535,9 +594,12 @@ static int cancel(struct gw_req *r)
     r->cancelled = 1;
     if (!r->shut_down)
         sl_gw_metrics_cancelled(r->gw->metrics);
-    if (r->state == GW_QUEUED) {
+    if (r->state == GW_ADMITTING) {
+        /* only while its prompt is counted: the count's end answers */
+    } else if (r->state == GW_QUEUED) {
         if (sl_sem_cancel(&r->admit.base) == 0) {
             sl__gw_set_state(r, GW_RESPONDING);
+            sl_rate_give_back(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
             note_queue_time(r);
             sl__gw_respond_failure(r);
             finish(r);
@@ -561,6 +623,67 @@ static void on_client_gone(struct sl_http_exchange *down, void *data)
     cancel(r);
 }
 
+/* ---- admission: the key's limits ---------------------------------------- */
+
+/* The prompt must be counted before admission when a TPM limit applies:
+ * the key's, or one of the model's deployments'. */
+static int needs_count(const struct gw_req *r)
+{
+    if (sl_gw_key_needs_tokens(r->key))
+        return 1;
+    struct sl_gw_dep *deps = sl_gw_router_deps(&r->gw->router, r->model);
+    for (size_t i = 0; i < r->model->ndeployments; i++)
+        if (deps[i].rate.tpm.limit)
+            return 1;
+    return 0;
+}
+
+/* On a pool thread: CPU work on the request's own copy of the body. */
+static void count_prompt(void *arg)
+{
+    struct gw_req *r = arg;
+    r->prompt_counted = (unsigned)sl_tok_count_request(sl_openai_name(r->ep), r->model_name,
+                                                       r->body, r->body_len, NULL);
+}
+
+/* Takes the key's limits, then picks a deployment; a refusal is answered
+ * (429, with Retry-After from the limiter) and recorded like any request. */
+static void admit_key(struct gw_req *r)
+{
+    /* the reservation: the prompt, and the completion it may ask for */
+    uint64_t completion = 0;
+    if (r->ep != SL_OAI_EMBEDDINGS)
+        completion = r->max_tokens >= 0 ? (uint64_t)r->max_tokens : r->gw->cfg->default_max_tokens;
+    r->reserved_tokens = (uint64_t)r->prompt_counted + completion;
+    struct sl_gw_refusal no;
+    if (r->key &&
+        sl_gw_key_admit(r->key, (uint64_t)sl_mono_us(), r->reserved_tokens, &r->key_ticket, &no)) {
+        sl__gw_set_state(r, GW_RESPONDING);
+        r->error = SL_E_RATE_LIMITED;
+        sl__gw_down_respond_error(r, no.status, no.type, no.code, no.message,
+                                  (int)no.retry_after_s);
+        finish(r);
+        return;
+    }
+    sl__gw_set_state(r, GW_PICKING);
+    pick_and_admit(r);
+}
+
+static void on_prompt_counted(void *arg, int status)
+{
+    struct gw_req *r = arg;
+    (void)status;
+    r->counting = 0;
+    r->counted = 1;
+    if (r->cancelled) {
+        sl__gw_set_state(r, GW_RESPONDING);
+        sl__gw_respond_failure(r);
+        finish(r);
+        return;
+    }
+    admit_key(r);
+}
+
 /* ---- the start and the cancel endpoint ------------------------------------ */
 
 int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const struct sl__gw_start *s)
@@ -574,15 +697,17 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     }
     memcpy(copy, s->body.ptr, s->body.len);
     r->gw = gw;
-    r->state = GW_PICKING;
+    r->state = GW_ADMITTING;
     r->down = down;
     snprintf(r->id, sizeof(r->id), "%s", s->id);
     r->ep = s->ep;
     r->model = s->model;
     memcpy(r->model_name, s->model_name.ptr, s->model_name.len);
-    r->key_name = s->key_name;
     r->key = s->key;
+    if (s->key)
+        snprintf(r->key_name, sizeof(r->key_name), "%s", s->key->s.name);
     r->stream = s->stream;
+    r->max_tokens = s->max_tokens;
     r->body = copy;
     r->body_len = s->body.len;
     r->model_at = (size_t)(s->model_name.ptr - s->body.ptr);
@@ -603,11 +728,18 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     if (++gw->in_flight > gw->max_in_flight)
         gw->max_in_flight = gw->in_flight;
     sl_http_exchange_on_abort(down, on_client_gone, r);
-    pick_and_admit(r);
+    if (needs_count(r)) {
+        r->counting = 1;
+        if (sl_offload(gw->loop, count_prompt, on_prompt_counted, r, NULL) == 0)
+            return 0;
+        r->counting = 0; /* cannot count: admitted on the prompt's bytes / 4 */
+        r->prompt_counted = (unsigned)(r->body_len / 4);
+    }
+    admit_key(r);
     return 0;
 }
 
-int sl__gw_cancel_id(struct sl_gateway *gw, struct sl_str id, int key)
+int sl__gw_cancel_id(struct sl_gateway *gw, struct sl_str id, const struct sl_gw_key_entry *key)
 {
     for (struct sl_list *n = gw->reqs.next; n != &gw->reqs; n = n->next) {
         struct gw_req *r = sl_container_of(n, struct gw_req, node);
@@ -635,7 +767,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
     int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
     if (rc != 0 || sl_gw_metrics_new(gw->cfg, &gw->router, &gw->metrics) != 0 ||
-        (gw->key_limits = sl_gw_key_limits_new(gw->cfg)) == NULL) {
+        (gw->keys = sl_gw_keyring_new(gw->cfg)) == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -689,7 +821,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
 fail:
     sl_gw_router_release_all(&gw->router);
     sl_gw_metrics_free(gw->metrics);
-    sl_gw_key_limits_free(gw->key_limits);
+    sl_gw_keyring_free(gw->keys);
     free(gw);
     return rc ? rc : UV_ENOMEM;
 }
@@ -719,7 +851,7 @@ static void maybe_closed(struct sl_gateway *gw)
     void *arg = gw->shutdown_arg;
     sl_gw_router_release_all(&gw->router);
     sl_gw_metrics_free(gw->metrics);
-    sl_gw_key_limits_free(gw->key_limits);
+    sl_gw_keyring_free(gw->keys);
     free(gw);
     if (cb)
         cb(arg);

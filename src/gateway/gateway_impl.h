@@ -7,7 +7,7 @@
 #include "core/list.h"
 #include "core/rng.h"
 #include "gateway/gateway.h"
-#include "gateway/key_limits.h"
+#include "gateway/keyring.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
 #include "http/client.h"
@@ -29,7 +29,7 @@ struct sl_gateway {
     uint64_t in_flight, max_in_flight;
     struct sl_rng rng;
     struct sl_gw_metrics *metrics;
-    struct sl_gw_key_limits *key_limits; /* per-key rpm and max_parallel, at the front */
+    struct sl_gw_keyring *keys; /* every API key and its limits' state */
     int draining, closing, pending_closes, started;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
@@ -45,6 +45,7 @@ struct sl_gateway {
 
 /* A request's state (see the design note). Only set_state() changes it. */
 enum gw_state {
+    GW_ADMITTING,   /* the key's limits; first the prompt is counted when a TPM limit needs it */
     GW_PICKING,     /* choosing a deployment: the first, or the next one */
     GW_QUEUED,      /* waiting in the deployment's admission queue (r->admit) */
     GW_ATTEMPTING,  /* holds a permit; an upstream request is out, the client has nothing yet */
@@ -65,9 +66,18 @@ struct gw_req {
     enum gw_state state;
     const struct sl_gw_model *model;
     char model_name[128];
-    const char *key_name;
-    int key; /* index of the gateway key that started it, or -1 */
+    struct sl_gw_key_entry *key; /* the gateway key that started it, or NULL */
+    char key_name[64];
     int stream;
+    long max_tokens; /* the client's, -1 when absent */
+
+    /* limits: the prompt counted before admission (when a TPM limit needs
+     * it), the tokens reserved, and what the key and the deployment took */
+    int counting, counted;
+    unsigned prompt_counted;
+    uint64_t reserved_tokens;
+    struct sl_gw_key_ticket key_ticket;
+    struct sl_rate_ticket dep_ticket; /* taken from r->dep's rate */
 
     char *body; /* the client's body, owned */
     size_t body_len;
@@ -142,9 +152,9 @@ struct sl__gw_start {
     enum sl_openai_endpoint ep;
     const struct sl_gw_model *model;
     struct sl_str model_name; /* inside body */
-    const char *key_name;     /* the gateway key's name, or NULL */
-    int key;                  /* its index, or -1 */
+    struct sl_gw_key_entry *key; /* the gateway key, or NULL */
     int stream;
+    long max_tokens; /* -1 when absent */
     struct sl_str body;
 };
 
@@ -155,8 +165,8 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
                  const struct sl__gw_start *s);
 
 /* gateway.c: cancels the request in flight with that id, if the caller's
- * key (sl_gw_auth's answer) may: 1 cancelled (now or before), 0 answered
- * already, -1 no such request for this caller. */
-int sl__gw_cancel_id(struct sl_gateway *gw, struct sl_str id, int key);
+ * key (NULL: none, or unknown) may: 1 cancelled (now or before), 0
+ * answered already, -1 no such request for this caller. */
+int sl__gw_cancel_id(struct sl_gateway *gw, struct sl_str id, const struct sl_gw_key_entry *key);
 
 #endif

@@ -104,7 +104,6 @@ struct sl_gw_metrics {
     struct model_metrics *mm; /* one per model, in the config's order */
     uint64_t status_unrouted[600];
     uint64_t cancelled, client_gone;
-    uint64_t *limited; /* refusals, one per key and limit: [key][limit] */
 };
 
 int sl_gw_metrics_new(const struct sl_gw_config *cfg, const struct sl_gw_router *router,
@@ -117,8 +116,7 @@ int sl_gw_metrics_new(const struct sl_gw_config *cfg, const struct sl_gw_router 
     m->router = router;
     m->dm = calloc(router->ndeps ? router->ndeps : 1, sizeof(*m->dm));
     m->mm = calloc(cfg->nmodels ? cfg->nmodels : 1, sizeof(*m->mm));
-    m->limited = calloc((cfg->nkeys ? cfg->nkeys : 1) * SL_GW_LIMIT__COUNT, sizeof(*m->limited));
-    if (m->dm == NULL || m->mm == NULL || m->limited == NULL) {
+    if (m->dm == NULL || m->mm == NULL) {
         sl_gw_metrics_free(m);
         return -1;
     }
@@ -132,7 +130,6 @@ void sl_gw_metrics_free(struct sl_gw_metrics *m)
         return;
     free(m->dm);
     free(m->mm);
-    free(m->limited);
     free(m);
 }
 
@@ -195,40 +192,8 @@ void sl_gw_metrics_client_gone(struct sl_gw_metrics *m)
     m->client_gone++;
 }
 
-void sl_gw_metrics_limited(struct sl_gw_metrics *m, int key, enum sl_gw_limit limit)
-{
-    if (key >= 0)
-        m->limited[(size_t)key * SL_GW_LIMIT__COUNT + limit]++;
-}
-
-/* Refusals per key and limit, for the keys that have limits. */
-static void render_limited(const struct sl_gw_metrics *m, struct sl_buf *out)
-{
-    const struct sl_gw_config *cfg = m->cfg;
-    int any = 0;
-    for (size_t i = 0; i < cfg->nkeys; i++)
-        any |= cfg->keys[i].rpm || cfg->keys[i].max_parallel;
-    if (!any)
-        return;
-    sl_prom_help(out, "sluice_limit_refusals_total", "counter",
-                 "Requests refused with 429 by a key's limit, by key and limit.");
-    char key[140], labels[200];
-    for (size_t i = 0; i < cfg->nkeys; i++) {
-        unsigned set[SL_GW_LIMIT__COUNT] = {[SL_GW_LIMIT_RPM] = cfg->keys[i].rpm,
-                                            [SL_GW_LIMIT_PARALLEL] = cfg->keys[i].max_parallel};
-        sl_prom_escape(key, sizeof(key), cfg->keys[i].name);
-        for (int l = 0; l < SL_GW_LIMIT__COUNT; l++)
-            if (set[l]) {
-                snprintf(labels, sizeof(labels), "key=\"%s\",limit=\"%s\"", key,
-                         sl_gw_limit_name((enum sl_gw_limit)l));
-                sl_prom_value(out, "sluice_limit_refusals_total", labels,
-                              (double)m->limited[i * SL_GW_LIMIT__COUNT + (size_t)l]);
-            }
-    }
-}
-
-void sl_gw_metrics_render(const struct sl_gw_metrics *m, struct sl_buf *out, uint64_t in_flight,
-                          const uint64_t *spooled)
+void sl_gw_metrics_render(const struct sl_gw_metrics *m, struct sl_gw_keyring *keys,
+                          struct sl_buf *out, uint64_t in_flight, const uint64_t *spooled)
 {
     char labels[512], model[260], dep[140];
     sl_prom_help(out, "sluice_requests_total", "counter",
@@ -316,7 +281,8 @@ void sl_gw_metrics_render(const struct sl_gw_metrics *m, struct sl_buf *out, uin
                      "Request log rows written to a spool file (store behind or away).");
         sl_prom_value(out, "sluice_log_rows_spooled_total", "", (double)*spooled);
     }
-    render_limited(m, out);
+    if (keys)
+        sl_gw_keyring_render_metrics(keys, out);
     sl_prom_help(out, "sluice_requests_in_flight", "gauge", "Requests being handled.");
     sl_prom_value(out, "sluice_requests_in_flight", "", (double)in_flight);
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "gateway/key_limits.h"
+#include "gateway/keyring.h"
 #include "gateway/router.h"
 
 #define SL_PROM_NBUCKETS 17
@@ -55,12 +55,10 @@ void sl_gw_metrics_ttft(struct sl_gw_metrics *m, const struct sl_gw_model *model
 void sl_gw_metrics_fallback(struct sl_gw_metrics *m, const struct sl_gw_model *model);
 void sl_gw_metrics_cancelled(struct sl_gw_metrics *m);
 void sl_gw_metrics_client_gone(struct sl_gw_metrics *m);
-/* A request of key `key` refused by one of its limits. */
-void sl_gw_metrics_limited(struct sl_gw_metrics *m, int key, enum sl_gw_limit limit);
 
-/* The exposition. `spooled` (the recorder's rows sent to a spool file) is
+/* The exposition, with the keys' refusals (keys may be NULL). `spooled` (the recorder's rows sent to a spool file) is
  * left out when NULL. */
-void sl_gw_metrics_render(const struct sl_gw_metrics *m, struct sl_buf *out, uint64_t in_flight,
-                          const uint64_t *spooled);
+void sl_gw_metrics_render(const struct sl_gw_metrics *m, struct sl_gw_keyring *keys,
+                          struct sl_buf *out, uint64_t in_flight, const uint64_t *spooled);
 
 #endif

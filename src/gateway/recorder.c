@@ -172,8 +172,9 @@ static void count_tokens(struct sl_recorder_item *item)
     const struct sl_gw_log_row *row = &item->row;
     if (!item->body || !row->endpoint || !row->model)
         return;
-    item->row.prompt_tokens_counted =
-        (unsigned)sl_tok_count_request(row->endpoint, row->model, item->body, item->body_len, NULL);
+    if (!item->counted)
+        item->row.prompt_tokens_counted = (unsigned)sl_tok_count_request(
+            row->endpoint, row->model, item->body, item->body_len, NULL);
     /* the cost of what the provider reported using, priced by the client's
      * model name (cached input is not told apart yet: priced as input, an
      * upper bound) */

@@ -35,7 +35,7 @@ struct sl_gw_log_row {
     enum sl_gw_outcome outcome;
     int stream;
     unsigned prompt_tokens, completion_tokens; /* from the upstream's usage */
-    unsigned prompt_tokens_counted;            /* counted by the recorder (thread pool) */
+    unsigned prompt_tokens_counted;            /* counted on the thread pool */
     double cost_usd; /* from the upstream's usage and the price table; 0: unknown */
 };
 
@@ -48,6 +48,7 @@ struct sl_recorder_item {
     struct sl_gw_log_row row;
     const char *body; /* the client's request body */
     size_t body_len;
+    int counted; /* row.prompt_tokens_counted is known already (counted for admission) */
     void (*done)(struct sl_recorder_item *item);
 };
 

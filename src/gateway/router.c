@@ -23,6 +23,7 @@ int sl_gw_router_init(struct sl_gw_router *r, const struct sl_gw_config *cfg, ui
             d->cfg = &cfg->models[i].deployments[j];
             d->model = &cfg->models[i];
             sl_sem_init(&d->sem, d->cfg->max_concurrency);
+            sl_rate_init(&d->rate, d->cfg->rpm, d->cfg->tpm);
         }
     }
     sl_rng_seed(&r->rng, seed, 0);
@@ -31,6 +32,8 @@ int sl_gw_router_init(struct sl_gw_router *r, const struct sl_gw_config *cfg, ui
 
 void sl_gw_router_release_all(struct sl_gw_router *r)
 {
+    for (size_t i = 0; r->deps && i < r->ndeps; i++)
+        sl_rate_release(&r->deps[i].rate);
     free(r->deps);
     free(r->first);
     r->deps = NULL;

@@ -7,6 +7,11 @@
  * those cooling down after cooldown_failures consecutive failures (if all
  * are cooling down, the least recently failed is used rather than none).
  *
+ * A deployment with the provider's published limits (rpm, tpm) holds them
+ * on sliding windows (limits/rate.h): a request takes one request and its
+ * token reservation before it queues for a permit (sl_gw_dep_take), so
+ * that sluice never sends what the provider would refuse with a 429.
+ *
  * Admission: sl_gw_admit() takes a permit at once, or queues the caller's
  * timed waiter (the caller owns it and its timer) when the queue has room;
  * a full queue is refused at once (UV_EBUSY), a queue wait past
@@ -21,6 +26,7 @@
 #include "core/sem.h"
 #include "gateway/config.h"
 #include "http/request.h"
+#include "limits/rate.h"
 
 struct sl_gw_dep {
     const struct sl_gw_deployment *cfg;
@@ -29,6 +35,7 @@ struct sl_gw_dep {
      * gateway start: its transport and, for http://, its origin pool */
     const struct sl_http_route *route[SL_OAI__COUNT];
     struct sl_sem sem;
+    struct sl_rate rate; /* the provider's rpm and tpm (cfg), when set */
     unsigned consecutive_failures;
     uint64_t cooldown_until_ms; /* loop time */
     uint64_t requests, failures, cooldowns;

@@ -82,6 +82,12 @@ int sl_window_take(struct sl_window *w, uint64_t now_us, uint64_t units, int64_t
         *retry_after_us = w->window_us; /* not reached: total is the cells' sum */
         return -1;
     }
+    return sl_window_add(w, now_us, units, cell);
+}
+
+int sl_window_add(struct sl_window *w, uint64_t now_us, uint64_t units, int64_t *cell)
+{
+    expire(w, now_us);
     int64_t index = (int64_t)(now_us / w->cell_us);
     struct sl_window_cell *last = w->count ? at(w, w->count - 1) : NULL;
     if (!last || last->index != index) {

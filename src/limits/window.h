@@ -47,6 +47,11 @@ void sl_window_release(struct sl_window *w);
 int sl_window_take(struct sl_window *w, uint64_t now_us, uint64_t units, int64_t *cell,
                    uint64_t *retry_after_us);
 
+/* Takes `units` whether or not the window has room (work already done,
+ * such as a retry sent to a provider, still counts): 0, or -2 if memory
+ * ran out. */
+int sl_window_add(struct sl_window *w, uint64_t now_us, uint64_t units, int64_t *cell);
+
 /* Corrects units taken in `cell` by delta (a reservation set right once the
  * real usage is known; never below zero). Nothing if the cell has left the
  * window: what it held no longer counts anyway. */

@@ -546,3 +546,65 @@ Test(serve_front, key_limits_refuse_with_429_and_retry_after)
                              "SELECT count(*) FROM requests WHERE metadata ->> 'status' = 429"),
                  refused);
 }
+
+/* TPM: a request reserves its counted prompt plus its max_tokens (here
+ * default_max_tokens: the client sent none) before it is sent, and the
+ * reservation becomes the upstream's reported usage when it finishes: the
+ * second request below fits only because the first one's 908 reserved
+ * tokens became the 58 it used. A deployment's provider rpm refuses
+ * before the provider would. */
+Test(serve_front, tpm_reserves_then_settles_and_provider_rpm)
+{
+    const char *margs[] = {"--tokens", "50", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = e2e_start_serve_yaml(
+        "tpm.yaml", NULL, &serve,
+        "default_max_tokens: 900\n"
+        "keys:\n  - {name: team-a, tpm: 1000, sha256: " KEY_A "}\n"
+        "  - {name: team-b, sha256: " KEY_B "}\n"
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n"
+        "  - name: small\n    deployments: [{url: 'http://127.0.0.1:%d', rpm: 2}]\n",
+        mp, mp);
+    static const char *const a = "Authorization: Bearer hello\r\n";
+    static const char *const b = "Authorization: Bearer world\r\n";
+    static const char big[] = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":2000,\"messages\":[{"
+                              "\"role\":\"user\",\"content\":\"hello\"}]}";
+    char local[8192];
+    cr_assert_eq(call(sp, "POST", "/v1/chat/completions", a, big, local, sizeof(local)), 429, "%s",
+                 local);
+    cr_assert_not_null(strstr(local, "more than key 'team-a' may use in a minute"), "%s", local);
+    cr_assert_eq(call(sp, "POST", "/v1/chat/completions", a, chat, local, sizeof(local)), 200, "%s",
+                 local);
+    cr_assert_eq(call(sp, "POST", "/v1/chat/completions", a, chat, local, sizeof(local)), 200,
+                 "settled to the usage: %s", local);
+    cr_assert_eq(call(sp, "POST", "/v1/chat/completions", a, chat, local, sizeof(local)), 429, "%s",
+                 local);
+    cr_assert_not_null(strstr(local, "over its limit of 1000 tokens per minute"), "%s", local);
+    const char *ra = strcasestr(local, "\r\nRetry-After: ");
+    cr_assert(ra && atoi(ra + 15) >= 1 && atoi(ra + 15) <= 61, "%s", local);
+
+    static const char small[] = "{\"model\":\"small\",\"messages\":[{\"role\":\"user\","
+                                "\"content\":\"hi\"}]}";
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(call(sp, "POST", "/v1/chat/completions", b, small, local, sizeof(local)), 200,
+                     "%s", local);
+    cr_assert_eq(call(sp, "POST", "/v1/chat/completions", b, small, local, sizeof(local)), 429,
+                 "%s", local);
+    cr_assert_not_null(strstr(local, "at its provider's rate limit"), "%s", local);
+    ra = strcasestr(local, "\r\nRetry-After: ");
+    cr_assert(ra && atoi(ra + 15) >= 1 && atoi(ra + 15) <= 61, "%s", local);
+    cr_assert_eq(call(sp, "GET", "/metrics", a, NULL, buf, sizeof(buf)), 200);
+    cr_assert_not_null(strstr(buf, "sluice_limit_refusals_total{key=\"team-a\",limit=\"tpm\"} 2\n"),
+                       "%s", buf);
+    e2e_stop(serve);
+    e2e_stop(mock);
+    const char *db = e2e_path("serve.db");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE metadata ->> 'status' = 429"),
+                 3);
+    /* the prompt counted before admission is the row's */
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests WHERE metadata ->> 'status' = 200 "
+                                 "AND metadata ->> 'key' = 'team-a' AND "
+                                 "metadata ->> 'prompt_tokens_counted' = 8"),
+                 2);
+}

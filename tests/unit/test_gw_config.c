@@ -329,7 +329,41 @@ Test(gw_config, key_limits)
     expect_error("keys:\n  - {name: a, max_parallel: lots, sha256: "
                  "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n" MODELS,
                  ":2: max_parallel must be a whole number");
-    expect_error("keys:\n  - {name: a, tpm: 5, sha256: "
+    expect_error("keys:\n  - {name: a, tpm: 0, sha256: "
                  "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n" MODELS,
-                 "unknown key 'tpm'");
+                 ":2: tpm must be a whole number from 1 to 4000000000, got '0'");
+    expect_error("keys:\n  - {name: a, models: ['a,b'], sha256: "
+                 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n" MODELS,
+                 ":2: models must be a list of model names or patterns");
+}
+
+/* TPM, model patterns, a deployment's provider limits, virtual keys. */
+Test(gw_config, tokens_models_and_provider_limits)
+{
+    struct sl_gw_config cfg;
+    char err[512];
+    write_config("virtual_keys: true\ndefault_max_tokens: 512\n"
+                 "keys:\n  - {name: a, tpm: 50000, models: ['gpt-4o*', o3], sha256: "
+                 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824}\n"
+                 "  - {name: b, models: gpt-4o, sha256: "
+                 "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7}\n"
+                 "models: [{name: a, deployments: [{url: 'http://x', rpm: 600, tpm: 90000}]}]\n");
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cfg.keys[0].tpm, 50000);
+    cr_assert_str_eq(cfg.keys[0].models, "gpt-4o*,o3");
+    cr_assert_str_eq(cfg.keys[1].models, "gpt-4o");
+    cr_assert_eq(cfg.models[0].deployments[0].rpm, 600);
+    cr_assert_eq(cfg.models[0].deployments[0].tpm, 90000);
+    cr_assert(cfg.virtual_keys);
+    cr_assert_eq(cfg.default_max_tokens, 512);
+    sl_gw_config_free(&cfg);
+    write_config("auth: true\nvirtual_keys: true\n" MODELS);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0,
+                 "virtual keys alone turn authentication on: %s", err);
+    cr_assert_eq(cfg.nkeys, 0);
+    sl_gw_config_free(&cfg);
+    expect_error("auth: false\nvirtual_keys: true\n" MODELS,
+                 ":1: auth: false but virtual_keys: true: remove one or the other");
+    expect_error("models: [{name: a, deployments: [{url: 'http://x', tpm: -1}]}]\n",
+                 "tpm must be a whole number");
 }

@@ -1,6 +1,7 @@
 /* The sliding-window limit's math, with the time passed in. */
 #include <criterion/criterion.h>
 
+#include "limits/rate.h"
 #include "limits/window.h"
 
 #define MINUTE 60000000ull /* µs */
@@ -98,4 +99,32 @@ Test(window, an_idle_limit_holds_no_cells)
     cr_assert_eq(sl_window_used(&w, 200000000), 0);
     cr_assert_eq(w.count, 0);
     sl_window_release(&w);
+}
+
+/* RPM and TPM together (limits/rate.h): all or nothing, a retry counts
+ * even past the limit, give_back returns what was never sent. */
+Test(window, rate_all_or_nothing)
+{
+    struct sl_rate r;
+    sl_rate_init(&r, 2, 100);
+    struct sl_rate_ticket a, b, c;
+    uint64_t wait;
+    cr_assert_eq(sl_rate_take(&r, 1000000, 80, &a, &wait), SL_RATE_OK);
+    cr_assert_eq(sl_rate_take(&r, 1000000, 30, &b, &wait), SL_RATE_TPM);
+    cr_assert_eq(sl_window_used(&r.rpm, 1000000), 1u, "the refused request took nothing");
+    sl_rate_settle(&r, 1000000, &a, 20);
+    cr_assert_eq(sl_window_used(&r.tpm, 1000000), 20u);
+    cr_assert_eq(sl_rate_take(&r, 1000000, 30, &b, &wait), SL_RATE_OK);
+    cr_assert_eq(sl_rate_take(&r, 1000000, 1, &c, &wait), SL_RATE_RPM);
+    cr_assert(wait > 59000000 && wait <= 60100000, "%llu", (unsigned long long)wait);
+    sl_rate_charge_retry(&r, 1000000, &b);
+    cr_assert_eq(sl_window_used(&r.rpm, 1000000), 3u, "a retry counts past the limit");
+    sl_rate_give_back(&r, 1000000, &b);
+    cr_assert_eq(sl_window_used(&r.rpm, 1000000), 1u);
+    cr_assert_eq(sl_window_used(&r.tpm, 1000000), 20u);
+    sl_rate_set(&r, 0, 100);
+    cr_assert_eq(sl_rate_take(&r, 1000000, 1, &c, &wait), SL_RATE_OK, "rpm off");
+    cr_assert_eq(sl_rate_retry_seconds(1), 1u);
+    cr_assert_eq(sl_rate_retry_seconds(1500000), 2u);
+    sl_rate_release(&r);
 }

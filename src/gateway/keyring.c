@@ -1,0 +1,340 @@
+#include "gateway/keyring.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gateway/auth.h"
+#include "gateway/metrics.h"
+
+#define MIN_BUCKETS 64
+
+struct sl_gw_keyring {
+    struct sl_list entries;
+    size_t count;
+    struct sl_gw_key_entry **buckets; /* by the digest's first 8 bytes */
+    struct sl_gw_key_entry **by_id;   /* database keys by id (FNV-1a) */
+    size_t nbuckets;                  /* a power of two */
+};
+
+const char *sl_gw_limit_name(enum sl_gw_limit limit)
+{
+    static const char *const names[] = {"rpm", "tpm", "max_parallel", "budget"};
+    return names[limit];
+}
+
+/* The digest is uniformly random already: its first bytes are the hash. */
+static size_t bucket_of(const struct sl_gw_keyring *ring, const unsigned char *digest)
+{
+    uint64_t h;
+    memcpy(&h, digest, sizeof h);
+    return (size_t)h & (ring->nbuckets - 1);
+}
+
+static void link_digest(struct sl_gw_keyring *ring, struct sl_gw_key_entry *k)
+{
+    size_t b = bucket_of(ring, k->s.sha256);
+    k->next_by_digest = ring->buckets[b];
+    ring->buckets[b] = k;
+}
+
+static size_t id_bucket(const struct sl_gw_keyring *ring, const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211ull;
+    return (size_t)h & (ring->nbuckets - 1);
+}
+
+static void link_entry(struct sl_gw_keyring *ring, struct sl_gw_key_entry *k)
+{
+    link_digest(ring, k);
+    if (k->s.id[0]) {
+        size_t b = id_bucket(ring, k->s.id);
+        k->next_by_id = ring->by_id[b];
+        ring->by_id[b] = k;
+    }
+}
+
+static void unlink_digest(struct sl_gw_keyring *ring, struct sl_gw_key_entry *k)
+{
+    struct sl_gw_key_entry **p = &ring->buckets[bucket_of(ring, k->s.sha256)];
+    while (*p && *p != k)
+        p = &(*p)->next_by_digest;
+    if (*p)
+        *p = k->next_by_digest;
+}
+
+/* Keeps chains short: at most one entry per bucket on average. */
+static int grow(struct sl_gw_keyring *ring)
+{
+    size_t n = ring->nbuckets ? ring->nbuckets * 2 : MIN_BUCKETS;
+    struct sl_gw_key_entry **b = calloc(n, sizeof *b), **ids = calloc(n, sizeof *ids);
+    if (!b || !ids) {
+        free(b);
+        free(ids);
+        return -1;
+    }
+    free(ring->buckets);
+    free(ring->by_id);
+    ring->buckets = b;
+    ring->by_id = ids;
+    ring->nbuckets = n;
+    for (struct sl_list *i = ring->entries.next; i != &ring->entries; i = i->next)
+        link_entry(ring, sl_container_of(i, struct sl_gw_key_entry, node));
+    return 0;
+}
+
+struct sl_gw_keyring *sl_gw_keyring_new(const struct sl_gw_config *cfg)
+{
+    struct sl_gw_keyring *ring = calloc(1, sizeof *ring);
+    if (!ring)
+        return NULL;
+    sl_list_init(&ring->entries);
+    if (grow(ring) != 0) {
+        free(ring);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->nkeys; i++) {
+        const struct sl_gw_key *c = &cfg->keys[i];
+        struct sl_gw_key_settings s = {
+            .rpm = c->rpm, .tpm = c->tpm, .max_parallel = c->max_parallel, .enabled = 1};
+        snprintf(s.name, sizeof s.name, "%s", c->name);
+        snprintf(s.models, sizeof s.models, "%s", c->models);
+        memcpy(s.sha256, c->sha256, 32);
+        if (!sl_gw_keyring_put(ring, &s)) {
+            sl_gw_keyring_free(ring);
+            return NULL;
+        }
+    }
+    return ring;
+}
+
+void sl_gw_keyring_free(struct sl_gw_keyring *ring)
+{
+    if (!ring)
+        return;
+    struct sl_list *i, *next;
+    for (i = ring->entries.next; i != &ring->entries; i = next) {
+        next = i->next;
+        struct sl_gw_key_entry *k = sl_container_of(i, struct sl_gw_key_entry, node);
+        sl_rate_release(&k->rate);
+        free(k);
+    }
+    free(ring->buckets);
+    free(ring->by_id);
+    free(ring);
+}
+
+static struct sl_gw_key_entry *find_id(struct sl_gw_keyring *ring, const char *id)
+{
+    struct sl_gw_key_entry *k = ring->by_id[id_bucket(ring, id)];
+    while (k && strcmp(k->s.id, id))
+        k = k->next_by_id;
+    return k;
+}
+
+struct sl_gw_key_entry *sl_gw_keyring_put(struct sl_gw_keyring *ring,
+                                          const struct sl_gw_key_settings *s)
+{
+    struct sl_gw_key_entry *k = s->id[0] ? find_id(ring, s->id) : NULL;
+    if (k) {
+        if (memcmp(k->s.sha256, s->sha256, 32)) { /* rotated */
+            unlink_digest(ring, k);
+            k->s = *s;
+            link_digest(ring, k);
+        } else {
+            k->s = *s;
+        }
+        sl_rate_set(&k->rate, s->rpm, s->tpm);
+        return k;
+    }
+    if (ring->count + 1 > ring->nbuckets && grow(ring) != 0)
+        return NULL;
+    k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->s = *s;
+    sl_rate_init(&k->rate, s->rpm, s->tpm);
+    sl_list_push_back(&ring->entries, &k->node);
+    link_entry(ring, k);
+    ring->count++;
+    return k;
+}
+
+size_t sl_gw_keyring_count(const struct sl_gw_keyring *ring)
+{
+    return ring->count;
+}
+
+struct sl_list *sl_gw_keyring_entries(struct sl_gw_keyring *ring)
+{
+    return &ring->entries;
+}
+
+static int equal_ct(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= a[i] ^ b[i];
+    return diff == 0;
+}
+
+struct sl_gw_key_entry *sl_gw_keyring_find(struct sl_gw_keyring *ring,
+                                           const struct sl_str *authorization, int *why)
+{
+    *why = -1;
+    if (authorization == NULL || authorization->len < 8 ||
+        strncasecmp(authorization->ptr, "Bearer ", 7) != 0)
+        return NULL;
+    const char *token = authorization->ptr + 7;
+    size_t len = authorization->len - 7;
+    while (len && *token == ' ')
+        token++, len--;
+    if (len == 0)
+        return NULL;
+    unsigned char digest[32];
+    sl_sha256(token, len, digest);
+    /* the chain is chosen by the digest, which an attacker cannot steer
+     * towards a key without knowing it; each compare is constant time */
+    *why = -2;
+    for (struct sl_gw_key_entry *k = ring->buckets[bucket_of(ring, digest)]; k;
+         k = k->next_by_digest)
+        if (equal_ct(digest, k->s.sha256, 32))
+            return k;
+    return NULL;
+}
+
+static int refuse(struct sl_gw_refusal *no, int status, const char *type, const char *code,
+                  const char *fmt, const char *name)
+{
+    no->status = status;
+    no->type = type;
+    no->code = code;
+    no->retry_after_s = 0;
+    snprintf(no->message, sizeof no->message, fmt, name);
+    return -1;
+}
+
+int sl_gw_key_usable(const struct sl_gw_key_entry *k, int64_t now_us, struct sl_gw_refusal *no)
+{
+    if (k->s.revoked)
+        return refuse(no, 401, "invalid_request_error", "invalid_api_key",
+                      "the API key '%s' was revoked", k->s.name);
+    if (!k->s.enabled)
+        return refuse(no, 401, "invalid_request_error", "invalid_api_key",
+                      "the API key '%s' is disabled", k->s.name);
+    if (k->s.expires_us && now_us >= k->s.expires_us)
+        return refuse(no, 401, "invalid_request_error", "invalid_api_key",
+                      "the API key '%s' has expired", k->s.name);
+    return 0;
+}
+
+int sl_gw_key_allows(const struct sl_gw_key_entry *k, struct sl_str model, struct sl_gw_refusal *no)
+{
+    const char *p = k->s.models;
+    if (*p == '\0')
+        return 0;
+    char name[160], pattern[160];
+    snprintf(name, sizeof name, "%.*s", (int)model.len, model.ptr);
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        snprintf(pattern, sizeof pattern, "%.*s", (int)n, p);
+        if (fnmatch(pattern, name, 0) == 0)
+            return 0;
+        p += n + (p[n] == ',');
+    }
+    no->status = 403;
+    no->type = "permission_error";
+    no->code = "model_not_allowed";
+    no->retry_after_s = 0;
+    snprintf(no->message, sizeof no->message, "the API key '%s' may not call the model '%s'",
+             k->s.name, name);
+    return -1;
+}
+
+int sl_gw_key_needs_tokens(const struct sl_gw_key_entry *k)
+{
+    return k && k->s.tpm;
+}
+
+int sl_gw_key_admit(struct sl_gw_key_entry *k, uint64_t now_us, uint64_t tokens,
+                    struct sl_gw_key_ticket *t, struct sl_gw_refusal *no)
+{
+    memset(t, 0, sizeof *t);
+    enum sl_gw_limit limit;
+    uint64_t retry_us = 1000000;
+    if (k->s.max_parallel && k->in_flight >= k->s.max_parallel) {
+        limit = SL_GW_LIMIT_PARALLEL;
+        snprintf(no->message, sizeof no->message,
+                 "key '%s' has %u requests in flight, its max_parallel", k->s.name, k->in_flight);
+    } else {
+        enum sl_rate_result rc = sl_rate_take(&k->rate, now_us, tokens, &t->rate, &retry_us);
+        if (rc == SL_RATE_OK) {
+            t->held = 1;
+            k->in_flight++;
+            return 0;
+        }
+        limit = rc == SL_RATE_RPM ? SL_GW_LIMIT_RPM : SL_GW_LIMIT_TPM;
+        if (rc == SL_RATE_RPM)
+            snprintf(no->message, sizeof no->message,
+                     "key '%s' is over its rate limit of %u requests per minute", k->s.name,
+                     k->s.rpm);
+        else if (retry_us == UINT64_MAX)
+            snprintf(no->message, sizeof no->message,
+                     "the request needs %llu tokens, more than key '%s' may use in a minute (%u)",
+                     (unsigned long long)tokens, k->s.name, k->s.tpm);
+        else
+            snprintf(no->message, sizeof no->message,
+                     "key '%s' is over its limit of %u tokens per minute (this request reserves "
+                     "%llu)",
+                     k->s.name, k->s.tpm, (unsigned long long)tokens);
+    }
+    k->refusals[limit]++;
+    no->status = 429;
+    no->type = "requests";
+    no->code = "rate_limit_exceeded";
+    no->limit = limit;
+    no->retry_after_s = sl_rate_retry_seconds(retry_us);
+    return -1;
+}
+
+void sl_gw_key_settle(struct sl_gw_key_entry *k, uint64_t now_us, struct sl_gw_key_ticket *t,
+                      uint64_t tokens)
+{
+    if (!k || !t->held)
+        return;
+    sl_rate_settle(&k->rate, now_us, &t->rate, tokens);
+    k->in_flight--;
+    t->held = 0;
+}
+
+void sl_gw_keyring_render_metrics(struct sl_gw_keyring *ring, struct sl_buf *out)
+{
+    int any = 0;
+    struct sl_list *i;
+    for (i = ring->entries.next; i != &ring->entries && !any; i = i->next) {
+        struct sl_gw_key_entry *k = sl_container_of(i, struct sl_gw_key_entry, node);
+        any = k->s.rpm || k->s.tpm || k->s.max_parallel;
+    }
+    if (!any)
+        return;
+    sl_prom_help(out, "sluice_limit_refusals_total", "counter",
+                 "Requests refused with 429 by a key's limit, by key and limit.");
+    char key[140], labels[200];
+    for (i = ring->entries.next; i != &ring->entries; i = i->next) {
+        struct sl_gw_key_entry *k = sl_container_of(i, struct sl_gw_key_entry, node);
+        unsigned set[SL_GW_LIMIT__COUNT] = {[SL_GW_LIMIT_RPM] = k->s.rpm,
+                                            [SL_GW_LIMIT_TPM] = k->s.tpm,
+                                            [SL_GW_LIMIT_PARALLEL] = k->s.max_parallel};
+        sl_prom_escape(key, sizeof(key), k->s.name);
+        for (int l = 0; l < SL_GW_LIMIT__COUNT; l++)
+            if (set[l]) {
+                snprintf(labels, sizeof(labels), "key=\"%s\",limit=\"%s\"", key,
+                         sl_gw_limit_name((enum sl_gw_limit)l));
+                sl_prom_value(out, "sluice_limit_refusals_total", labels, (double)k->refusals[l]);
+            }
+    }
+}

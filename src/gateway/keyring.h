@@ -1,0 +1,114 @@
+/* The gateway's API keys and their limits.
+ *
+ * Every key the gateway knows is one entry: the static keys of the config
+ * (`keys:`), and with virtual keys the keys in the database, added and
+ * updated in place by keysync as the database changes (an entry is never
+ * freed while the gateway runs: a request holds a pointer to its key, and
+ * a revoked key stays as a refusal). Entries are found by the SHA-256 of
+ * the secret a client sends.
+ *
+ * Each entry holds its limits' state on the loop thread: requests in
+ * flight (max_parallel), RPM and TPM windows (limits/rate.h) and its
+ * refusals by limit for /metrics. A request admitted with
+ * sl_gw_key_admit() holds a ticket that sl_gw_key_settle() hands back
+ * when it is over: in flight -1, the token reservation corrected to the
+ * real usage. Owner: the gateway (sl_gw_keyring_free frees every entry). */
+#ifndef SL_GW_KEYRING_H
+#define SL_GW_KEYRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/list.h"
+#include "core/str.h"
+#include "gateway/config.h"
+#include "limits/rate.h"
+
+enum sl_gw_limit {
+    SL_GW_LIMIT_RPM,
+    SL_GW_LIMIT_TPM,
+    SL_GW_LIMIT_PARALLEL,
+    SL_GW_LIMIT_BUDGET,
+    SL_GW_LIMIT__COUNT
+};
+/* "rpm", "tpm", "max_parallel", "budget" */
+const char *sl_gw_limit_name(enum sl_gw_limit limit);
+
+/* What a key allows; from the config or the database. */
+struct sl_gw_key_settings {
+    char id[24]; /* the database id; "" for a static key */
+    char name[64];
+    char team[64];
+    char models[512]; /* comma-separated patterns; "" allows every model */
+    unsigned char sha256[32];
+    unsigned rpm, tpm, max_parallel; /* 0: no limit */
+    int64_t expires_us;              /* wall clock; 0: never */
+    int enabled, revoked;
+};
+
+struct sl_gw_key_entry {
+    struct sl_gw_key_settings s;
+    struct sl_gw_key_entry *next_by_digest, *next_by_id; /* hash chains */
+    struct sl_list node;                    /* every entry, oldest first */
+    struct sl_rate rate;
+    unsigned in_flight;
+    uint64_t refusals[SL_GW_LIMIT__COUNT];
+};
+
+/* What an admitted request took from its key. */
+struct sl_gw_key_ticket {
+    struct sl_rate_ticket rate;
+    int held; /* counts in the key's in_flight */
+};
+
+/* Why a request was refused: the HTTP answer and the limit. */
+struct sl_gw_refusal {
+    int status; /* 401, 403 or 429 */
+    const char *type, *code;
+    enum sl_gw_limit limit; /* for 429 */
+    unsigned retry_after_s; /* 0: none */
+    char message[200];
+};
+
+struct sl_gw_keyring;
+
+/* The static keys of cfg. NULL only if memory ran out. */
+struct sl_gw_keyring *sl_gw_keyring_new(const struct sl_gw_config *cfg);
+void sl_gw_keyring_free(struct sl_gw_keyring *ring);
+
+/* Adds a key, or updates the entry with the same id (database keys; its
+ * limits' state stays). NULL only if memory ran out. */
+struct sl_gw_key_entry *sl_gw_keyring_put(struct sl_gw_keyring *ring,
+                                          const struct sl_gw_key_settings *s);
+size_t sl_gw_keyring_count(const struct sl_gw_keyring *ring);
+struct sl_list *sl_gw_keyring_entries(struct sl_gw_keyring *ring);
+
+/* The key of an "Authorization: Bearer KEY" header: the entry, or NULL with
+ * *why -1 (no Bearer token) or -2 (no such key). A disabled, revoked or
+ * expired key is returned: sl_gw_key_usable says so. */
+struct sl_gw_key_entry *sl_gw_keyring_find(struct sl_gw_keyring *ring,
+                                           const struct sl_str *authorization, int *why);
+
+/* 0 if the key may be used at wall time now_us, else -1 with a 401 in *no. */
+int sl_gw_key_usable(const struct sl_gw_key_entry *k, int64_t now_us, struct sl_gw_refusal *no);
+/* 0 if the key may call `model`, else -1 with a 403 in *no. */
+int sl_gw_key_allows(const struct sl_gw_key_entry *k, struct sl_str model,
+                     struct sl_gw_refusal *no);
+
+/* Whether a request of this key needs its prompt counted before admission
+ * (the key has a TPM limit). */
+int sl_gw_key_needs_tokens(const struct sl_gw_key_entry *k);
+
+/* Admits one request reserving `tokens` at monotonic time now_us: 0 with
+ * the ticket filled, or -1 with a 429 in *no (and the refusal counted). */
+int sl_gw_key_admit(struct sl_gw_key_entry *k, uint64_t now_us, uint64_t tokens,
+                    struct sl_gw_key_ticket *t, struct sl_gw_refusal *no);
+/* The request is over and used `tokens`. Safe on an empty ticket. */
+void sl_gw_key_settle(struct sl_gw_key_entry *k, uint64_t now_us, struct sl_gw_key_ticket *t,
+                      uint64_t tokens);
+
+/* sluice_limit_refusals_total, for every key that has a limit. */
+void sl_gw_keyring_render_metrics(struct sl_gw_keyring *ring, struct sl_buf *out);
+
+#endif
