@@ -214,6 +214,7 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
         end_run(c);
         return;
     }
+    sl_recorder_set_prices(c->recorder, c->cfg.prices, c->cfg.nprices);
     struct sl_gateway_options opts = {
         .cfg = &c->cfg,
         .recorder = c->recorder,

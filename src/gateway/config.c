@@ -504,11 +504,46 @@ static void check_deployment_names(struct walker *w, const struct sl_gw_config *
     }
 }
 
+/* ---- prices ------------------------------------------------------------------ */
+
+static int price_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
+{
+    struct sl_price_rule *p = ctx;
+    if (!strcmp(key, "model"))
+        get_string(w, v, "model", p->model, sizeof(p->model));
+    else if (!strcmp(key, "input"))
+        get_double(w, v, "input", 0, 1e6, &p->price.input);
+    else if (!strcmp(key, "cached_input"))
+        get_double(w, v, "cached_input", 0, 1e6, &p->price.cached_input);
+    else if (!strcmp(key, "output"))
+        get_double(w, v, "output", 0, 1e6, &p->price.output);
+    else
+        return 1;
+    return 0;
+}
+
+/* USD per million tokens; a model name or a prefix ending in '*'. */
+static void load_prices(struct walker *w, struct sl_gw_config *cfg, yaml_node_t *list)
+{
+    load_list(w, list, "prices", sizeof(*cfg->prices), (void **)&cfg->prices, &cfg->nprices);
+    for (size_t i = 0; i < cfg->nprices && !w->failed; i++) {
+        yaml_node_t *pn = node_at(w, list->data.sequence.items.start[i]);
+        struct sl_price_rule *p = &cfg->prices[i];
+        p->price = (struct sl_price){-1, -1, -1};
+        walk_mapping(w, pn, "a price", price_member, p,
+                     "model, input, cached_input, output (USD per million tokens)");
+        if (w->failed)
+            return;
+        if (p->model[0] == '\0' || p->price.input < 0 || p->price.output < 0)
+            fail(w, pn, "a price needs model, input and output (USD per million tokens)");
+    }
+}
+
 /* ---- top level ------------------------------------------------------------- */
 
 struct top_ctx {
     struct sl_gw_config *cfg;
-    yaml_node_t *models, *keys, *auth;
+    yaml_node_t *models, *keys, *auth, *prices;
     int auth_on;
 };
 
@@ -566,6 +601,8 @@ static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *c
         t->models = v;
     } else if (!strcmp(key, "keys")) {
         t->keys = v;
+    } else if (!strcmp(key, "prices")) {
+        t->prices = v;
     } else if (!strcmp(key, "virtual_keys")) {
         get_bool(w, v, "virtual_keys", &cfg->virtual_keys);
     } else if (!strcmp(key, "default_max_tokens")) {
@@ -653,7 +690,7 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
     fclose(f);
 
     yaml_node_t *root = yaml_document_get_root_node(&w.doc);
-    struct top_ctx t = {cfg, NULL, NULL, NULL, 0};
+    struct top_ctx t = {.cfg = cfg};
     if (w.failed) {
         /* reported above */
     } else if (root == NULL) {
@@ -661,7 +698,7 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
     } else {
         walk_mapping(&w, root, "the config file", top_member, &t,
                      "listen, db, log_format, max_body_bytes, drain_timeout_ms, auth, keys, "
-                     "virtual_keys, default_max_tokens, metrics, models");
+                     "virtual_keys, default_max_tokens, prices, metrics, models");
     }
     if (!w.failed && t.models == NULL)
         fail(&w, root, "the config lists no models");
@@ -681,6 +718,8 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
     }
     if (!w.failed && t.keys)
         load_keys(&w, cfg, t.keys);
+    if (!w.failed && t.prices)
+        load_prices(&w, cfg, t.prices);
     if (!w.failed)
         check_auth(&w, &t);
     yaml_document_delete(&w.doc);
@@ -776,6 +815,9 @@ void sl_gw_config_free(struct sl_gw_config *cfg)
     }
     free(cfg->models);
     free(cfg->keys);
+    free(cfg->prices);
+    cfg->prices = NULL;
+    cfg->nprices = 0;
     cfg->models = NULL;
     cfg->keys = NULL;
     cfg->nmodels = cfg->nkeys = 0;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "gateway/target.h"
+#include "limits/prices.h"
 #include "retry/policy.h"
 
 struct sl_gw_deployment {
@@ -68,6 +69,8 @@ struct sl_gw_config {
     int virtual_keys;           /* keys managed in the database too */
     unsigned default_max_tokens; /* a TPM reservation's completion part when the client sent none */
     int metrics_public; /* metrics: {public: true}: /metrics needs no key */
+    struct sl_price_rule *prices; /* `prices:`, looked up before the built-in table */
+    size_t nprices;
 };
 
 void sl_gw_config_init(struct sl_gw_config *cfg);

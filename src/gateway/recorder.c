@@ -49,6 +49,8 @@ struct sl_recorder {
     /* records the store cannot take yet, oldest at head */
     struct pending_row *pending;
     size_t pending_head, pending_count, pending_cap;
+    const struct sl_price_rule *prices; /* the config's, before the built-in table */
+    size_t nprices;
     int closing;
     void (*close_cb)(uint64_t rows, void *arg);
     void *close_arg;
@@ -167,7 +169,7 @@ uint64_t sl_recorder_spooled(const struct sl_recorder *rec)
 
 /* Prompt tokens, counted as OpenAI bills them (token/request_tokens.c,
  * docs/tokens.md): CPU work, so on the thread pool, never on the loop. */
-static void count_tokens(struct sl_recorder_item *item)
+static void count_tokens(const struct sl_recorder *rec, struct sl_recorder_item *item)
 {
     const struct sl_gw_log_row *row = &item->row;
     if (!item->body || !row->endpoint || !row->model)
@@ -176,12 +178,12 @@ static void count_tokens(struct sl_recorder_item *item)
         item->row.prompt_tokens_counted = (unsigned)sl_tok_count_request(
             row->endpoint, row->model, item->body, item->body_len, NULL);
     /* the cost of what the provider reported using, priced by the client's
-     * model name (cached input is not told apart yet: priced as input, an
-     * upper bound) */
+     * model name, the config's prices first (cached input is not told apart
+     * yet: priced as input, an upper bound) */
     struct sl_price price;
-    const struct sl_price_table *prices = sl_price_table_builtin();
-    if ((row->prompt_tokens || row->completion_tokens) && prices &&
-        sl_price_find(prices, row->model, &price))
+    if ((row->prompt_tokens || row->completion_tokens) &&
+        sl_price_find_with(rec->prices, rec->nprices, sl_price_table_builtin(), row->model,
+                           &price))
         item->row.cost_usd = sl_price_cost(&price, row->prompt_tokens, 0, row->completion_tokens);
 }
 
@@ -190,7 +192,7 @@ static void count_batch(void *arg)
 {
     struct sl_recorder *rec = arg;
     for (struct sl_list *n = rec->batch.next; n != &rec->batch; n = n->next)
-        count_tokens(sl_container_of(n, struct sl_recorder_item, node));
+        count_tokens(rec, sl_container_of(n, struct sl_recorder_item, node));
 }
 
 static void start_count_job(struct sl_recorder *rec);
@@ -245,6 +247,12 @@ void sl_recorder_count_and_add(struct sl_recorder *rec, struct sl_recorder_item 
         start_count_job(rec);
     else if (!uv_is_active((uv_handle_t *)&rec->timer))
         uv_timer_start(&rec->timer, on_count_timer, COUNT_DELAY_MS, 0);
+}
+
+void sl_recorder_set_prices(struct sl_recorder *rec, const struct sl_price_rule *rules, size_t n)
+{
+    rec->prices = rules;
+    rec->nprices = n;
 }
 
 void sl_recorder_flush(struct sl_recorder *rec)

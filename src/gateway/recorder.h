@@ -14,6 +14,7 @@
 
 #include "core/errclass.h"
 #include "core/list.h"
+#include "limits/prices.h"
 #include "store/store.h"
 
 enum sl_gw_outcome { SL_GW_OK, SL_GW_ERROR, SL_GW_CANCELLED };
@@ -62,6 +63,9 @@ void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row);
 /* Counts the item's prompt tokens (in the next batch), then records it and
  * calls item->done. */
 void sl_recorder_count_and_add(struct sl_recorder *rec, struct sl_recorder_item *item);
+/* Prices the config sets (looked up before the built-in table); the rules
+ * must outlive the recorder. */
+void sl_recorder_set_prices(struct sl_recorder *rec, const struct sl_price_rule *rules, size_t n);
 /* Sends what waits for the batch timer now, and every later item at once
  * (the gateway is shutting down). */
 void sl_recorder_flush(struct sl_recorder *rec);

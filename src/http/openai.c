@@ -39,12 +39,13 @@ int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
                     struct sl_openai_req *out, const char **code, char *msg, size_t msg_size)
 {
     /* one pass over the body finds every member this needs, wherever it is */
-    enum { P_MODEL, P_INPUT, P_STREAM, P_MAX_TOKENS, P__COUNT };
+    enum { P_MODEL, P_INPUT, P_STREAM, P_MAX_TOKENS, P_MAX_COMPLETION, P__COUNT };
     struct sl_json_pick picks[P__COUNT] = {
         [P_MODEL] = {.key = "model"},
         [P_INPUT] = {.key = endpoints[ep].input},
         [P_STREAM] = {.key = "stream"},
         [P_MAX_TOKENS] = {.key = "max_tokens"},
+        [P_MAX_COMPLETION] = {.key = "max_completion_tokens"}, /* what newer models take */
     };
     if (sl_json_scan_pick(body, len, &out->doc, picks, P__COUNT) != 0) {
         *code = "invalid_json";
@@ -72,11 +73,15 @@ int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
         snprintf(msg, msg_size, "'%s' is a required property", endpoints[ep].input);
         return -1;
     }
-    const struct sl_json_pick *stream = &picks[P_STREAM], *max_tokens = &picks[P_MAX_TOKENS];
+    const struct sl_json_pick *stream = &picks[P_STREAM];
     out->stream = ep != SL_OAI_EMBEDDINGS && stream->found && stream->m.type == SL_JSON_TRUE;
-    out->max_tokens = max_tokens->found && max_tokens->m.type == SL_JSON_NUMBER
-                          ? strtol(max_tokens->m.value.ptr, NULL, 10)
-                          : -1;
+    out->max_tokens = -1;
+    for (int p = P_MAX_TOKENS; p <= P_MAX_COMPLETION; p++) {
+        const struct sl_json_pick *mt = &picks[p];
+        long v = mt->found && mt->m.type == SL_JSON_NUMBER ? strtol(mt->m.value.ptr, NULL, 10) : -1;
+        if (v > out->max_tokens)
+            out->max_tokens = v;
+    }
     return 0;
 }
 

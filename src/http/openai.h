@@ -27,7 +27,7 @@ struct sl_openai_req {
     struct sl_str model;
     struct sl_json_member input; /* the endpoint's input member */
     int stream;                  /* "stream": true (never for embeddings) */
-    long max_tokens;             /* -1 when absent */
+    long max_tokens;             /* max_tokens or max_completion_tokens (the larger); -1: absent */
 };
 
 /* Validates a body. Returns 0, or -1 with a stable error code

@@ -165,6 +165,31 @@ int sl_price_find(const struct sl_price_table *t, const char *model, struct sl_p
     return 1;
 }
 
+int sl_price_find_with(const struct sl_price_rule *rules, size_t n,
+                       const struct sl_price_table *t, const char *model, struct sl_price *out)
+{
+    size_t len = strlen(model), best_len = 0;
+    const struct sl_price_rule *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *m = rules[i].model;
+        size_t ml = strlen(m);
+        if (ml && m[ml - 1] == '*') {
+            if (ml - 1 <= len && memcmp(m, model, ml - 1) == 0 && (!best || ml - 1 > best_len)) {
+                best = &rules[i];
+                best_len = ml - 1;
+            }
+        } else if (!strcmp(m, model)) {
+            *out = rules[i].price;
+            return 1;
+        }
+    }
+    if (best) {
+        *out = best->price;
+        return 1;
+    }
+    return t ? sl_price_find(t, model, out) : 0;
+}
+
 double sl_price_cost(const struct sl_price *p, uint64_t prompt, uint64_t cached,
                      uint64_t completion)
 {

@@ -28,6 +28,17 @@ const struct sl_price_table *sl_price_table_builtin(void);
  * exact name first, else the longest matching prefix. 1, or 0 if unknown. */
 int sl_price_find(const struct sl_price_table *t, const char *model, struct sl_price *out);
 
+/* A config's own price: `model` is a name, or a prefix ending in '*'. */
+struct sl_price_rule {
+    char model[128];
+    struct sl_price price;
+};
+
+/* The price of `model` from the config's rules first (an exact name, else
+ * the longest prefix), then from the table (may be NULL). 1, or 0. */
+int sl_price_find_with(const struct sl_price_rule *rules, size_t n,
+                       const struct sl_price_table *t, const char *model, struct sl_price *out);
+
 /* USD for a request: prompt tokens of which `cached` were read from the
  * provider's cache, and completion tokens. */
 double sl_price_cost(const struct sl_price *p, uint64_t prompt, uint64_t cached,

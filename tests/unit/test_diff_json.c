@@ -293,3 +293,28 @@ Test(diff_json, model_as_the_34th_key_is_read)
     cr_assert_eq(req.model.len, 3);
     cr_assert(memcmp(req.model.ptr, "m34", 3) == 0);
 }
+
+/* A TPM reservation reads max_tokens or max_completion_tokens (what newer
+ * models take), the larger when both are sent; -1 when neither is. */
+Test(diff_json, openai_max_tokens_either_name)
+{
+    static const struct {
+        const char *body;
+        long want;
+    } cases[] = {
+        {"{\"model\":\"m\",\"messages\":[{}],\"max_tokens\":12}", 12},
+        {"{\"model\":\"m\",\"messages\":[{}],\"max_completion_tokens\":40}", 40},
+        {"{\"model\":\"m\",\"max_completion_tokens\":7,\"messages\":[{}],\"max_tokens\":9}", 9},
+        {"{\"model\":\"m\",\"messages\":[{}],\"max_tokens\":\"12\"}", -1},
+        {"{\"model\":\"m\",\"messages\":[{}]}", -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sl_openai_req req;
+        const char *code = NULL;
+        char msg[128];
+        cr_assert_eq(sl_openai_parse(cases[i].body, strlen(cases[i].body), SL_OAI_CHAT, &req,
+                                     &code, msg, sizeof(msg)),
+                     0, "%s", msg);
+        cr_assert_eq(req.max_tokens, cases[i].want, "%s: %ld", cases[i].body, req.max_tokens);
+    }
+}

@@ -366,4 +366,16 @@ Test(gw_config, tokens_models_and_provider_limits)
                  ":1: auth: false but virtual_keys: true: remove one or the other");
     expect_error("models: [{name: a, deployments: [{url: 'http://x', tpm: -1}]}]\n",
                  "tpm must be a whole number");
+    write_config("prices:\n  - {model: 'my-*', input: 0.5, output: 1.5}\n"
+                 "  - {model: gpt-4o, input: 2, cached_input: 1, output: 8}\n" MODELS);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cfg.nprices, 2);
+    cr_assert_str_eq(cfg.prices[0].model, "my-*");
+    cr_assert_float_eq(cfg.prices[0].price.cached_input, -1, 1e-12, "none given");
+    cr_assert_float_eq(cfg.prices[1].price.output, 8, 1e-12);
+    sl_gw_config_free(&cfg);
+    expect_error("prices:\n  - {model: x, input: 1}\n" MODELS,
+                 ":2: a price needs model, input and output");
+    expect_error("prices:\n  - {model: x, input: 1, output: 2, currency: eur}\n" MODELS,
+                 "unknown key 'currency'");
 }

@@ -71,3 +71,25 @@ Test(prices, a_bad_table_is_refused_with_its_line)
         cr_assert(strncmp(err, "line 1: ", 8) == 0, "%s", err);
     }
 }
+
+/* The config's prices come first: an exact name, else the longest prefix
+ * ending in '*'; anything else from the table. */
+Test(prices, config_rules_before_the_table)
+{
+    struct sl_price_rule rules[] = {
+        {"gpt-4o", {1, 0.5, 2}},
+        {"my-*", {3, -1, 4}},
+        {"my-big-*", {5, -1, 6}},
+    };
+    struct sl_price p;
+    cr_assert(sl_price_find_with(rules, 3, NULL, "gpt-4o", &p));
+    cr_assert_float_eq(p.input, 1, 1e-12);
+    cr_assert(sl_price_find_with(rules, 3, NULL, "my-model", &p));
+    cr_assert_float_eq(p.output, 4, 1e-12);
+    cr_assert(sl_price_find_with(rules, 3, NULL, "my-big-model", &p));
+    cr_assert_float_eq(p.output, 6, 1e-12);
+    cr_assert_not(sl_price_find_with(rules, 3, NULL, "gpt-4o-mini", &p));
+    const struct sl_price_table *t = sl_price_table_builtin();
+    cr_assert(sl_price_find_with(rules, 3, t, "gpt-4o-mini", &p), "from the built-in table");
+    cr_assert(p.input > 0);
+}
