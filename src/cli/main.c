@@ -21,6 +21,8 @@ static const char usage[] =
     "  mock       a flaky OpenAI-compatible upstream to develop and test against\n"
     "  load       HTTP load generator: throughput, status counts, latency percentiles\n"
     "             (closed loop or fixed rate; time to first token when streaming)\n"
+    "  keys       manage virtual keys in the database (create, list, show, update,\n"
+    "             rotate, revoke, usage)\n"
     "  tokens     count tokens as OpenAI's tiktoken does (or a request's prompt tokens)\n"
     "  version    print the version\n"
     "\n"
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
         return sl_cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "load") == 0)
         return sl_cmd_load(argc - 2, argv + 2);
+    if (strcmp(cmd, "keys") == 0)
+        return sl_cmd_keys(argc - 2, argv + 2);
     if (strcmp(cmd, "tokens") == 0)
         return sl_cmd_tokens(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -127,10 +127,79 @@ static const char up_3_pg[] =
     ");";
 static const char down_3[] = "DROP TABLE messages; DROP TABLE conversations;";
 
+/* Virtual keys (keys.c): the secret is never stored, only its SHA-256
+ * (hex) and its first characters for display. Times are microseconds since
+ * the epoch in both dialects (the gateway polls these rows twice a second
+ * and compares them with its own clock); NULL expires/revoked = never.
+ * Spend is kept per key and budget period (the period's start), added by
+ * upsert. No foreign key from spend to keys: keys are revoked, never
+ * deleted, and one unknown id must not fail a whole batch of spend. */
+static const char up_4[] =
+    "CREATE TABLE gateway_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  team TEXT NOT NULL DEFAULT '',"
+    "  secret_sha256 TEXT NOT NULL UNIQUE,"
+    "  prefix TEXT NOT NULL,"
+    "  models TEXT NOT NULL DEFAULT '',"
+    "  rpm INTEGER NOT NULL DEFAULT 0,"
+    "  tpm INTEGER NOT NULL DEFAULT 0,"
+    "  max_parallel INTEGER NOT NULL DEFAULT 0,"
+    "  budget_usd REAL,"
+    "  budget_period TEXT NOT NULL DEFAULT 'total' CHECK (budget_period = 'total' OR "
+    "  budget_period = 'daily' OR budget_period = 'weekly' OR budget_period = 'monthly'),"
+    "  expires_us INTEGER,"
+    "  metadata TEXT NOT NULL DEFAULT '{}',"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  revoked_us INTEGER,"
+    "  created_us INTEGER NOT NULL,"
+    "  updated_us INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE gateway_key_spend ("
+    "  key_id TEXT NOT NULL,"
+    "  period_start_us INTEGER NOT NULL,"
+    "  usd REAL NOT NULL DEFAULT 0,"
+    "  requests INTEGER NOT NULL DEFAULT 0,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (key_id, period_start_us)"
+    ") WITHOUT ROWID;";
+static const char up_4_pg[] = "CREATE TABLE gateway_keys ("
+                              "  id text PRIMARY KEY,"
+                              "  name text NOT NULL UNIQUE,"
+                              "  team text NOT NULL DEFAULT '',"
+                              "  secret_sha256 text NOT NULL UNIQUE,"
+                              "  prefix text NOT NULL,"
+                              "  models text NOT NULL DEFAULT '',"
+                              "  rpm bigint NOT NULL DEFAULT 0,"
+                              "  tpm bigint NOT NULL DEFAULT 0,"
+                              "  max_parallel bigint NOT NULL DEFAULT 0,"
+                              "  budget_usd double precision,"
+                              "  budget_period text NOT NULL DEFAULT 'total'"
+                              "  CHECK (budget_period IN ('total', 'daily', 'weekly', 'monthly')),"
+                              "  expires_us bigint,"
+                              "  metadata jsonb NOT NULL DEFAULT '{}',"
+                              "  enabled boolean NOT NULL DEFAULT true,"
+                              "  revoked_us bigint,"
+                              "  created_us bigint NOT NULL,"
+                              "  updated_us bigint NOT NULL"
+                              ");"
+                              "CREATE TABLE gateway_key_spend ("
+                              "  key_id text NOT NULL,"
+                              "  period_start_us bigint NOT NULL,"
+                              "  usd double precision NOT NULL DEFAULT 0,"
+                              "  requests bigint NOT NULL DEFAULT 0,"
+                              "  prompt_tokens bigint NOT NULL DEFAULT 0,"
+                              "  completion_tokens bigint NOT NULL DEFAULT 0,"
+                              "  PRIMARY KEY (key_id, period_start_us)"
+                              ");";
+static const char down_4[] = "DROP TABLE gateway_key_spend; DROP TABLE gateway_keys;";
+
 static const struct sl_migration migrations[] = {
     {1, "runs and requests", up_1, down_1, up_1_pg, down_1},
     {2, "index on metadata prompt_tokens", up_2_sqlite, down_2_sqlite, up_2_pg, down_2_pg},
     {3, "chat history", up_3, down_3, up_3_pg, down_3},
+    {SL_MIGRATION_KEYS, "virtual keys", up_4, down_4, up_4_pg, down_4},
 };
 
 const char sl_migrate_pg_version_table[] = "CREATE TABLE IF NOT EXISTS schema_version ("

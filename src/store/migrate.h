@@ -35,6 +35,10 @@ struct sl_migration {
  * the second is a hash of the schema name. */
 #define SL_MIGRATE_PG_LOCK 0x736c7563
 
+/* The migration that creates the virtual keys' tables (keys.c needs at
+ * least this version). */
+#define SL_MIGRATION_KEYS 4
+
 /* The version table, in each dialect. */
 extern const char sl_migrate_pg_version_table[];
 

@@ -58,7 +58,7 @@ Test(pg, simulate_writes_each_request_once_and_stats_reads_it_back)
     const char *status[] = {"migrate", "status", "--db", pgt_url, NULL};
     r = e2e_run(status);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cr_assert_not_null(strstr(r.out, "schema version 3"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "schema version 4"), "%s", r.out);
     e2e_free(&r);
 }
 
@@ -112,7 +112,7 @@ Test(pg, migrate_up_down_and_up_again)
     const char *down_all[] = {"migrate", "down", "3", "--db", pgt_url, NULL};
     struct e2e_run r = e2e_run(up);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cr_assert_not_null(strstr(r.out, "schema version 0 -> 3 (3 steps)"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "schema version 0 -> 4 (4 steps)"), "%s", r.out);
     e2e_free(&r);
     r = e2e_run(down_all);
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -122,7 +122,7 @@ Test(pg, migrate_up_down_and_up_again)
     e2e_free(&r);
     r = e2e_run(up);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM schema_version"), 3);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM schema_version"), 4);
     e2e_free(&r);
 }
 
@@ -144,7 +144,7 @@ Test(pg, an_older_schema_is_migrated_unless_refused_and_a_newer_one_is_refused)
                          "0",        "--db",       pgt_url, NULL};
     r = e2e_run(sim);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cr_assert_eq(pgt_int(pgt_url, "SELECT max(version) FROM schema_version"), 3);
+    cr_assert_eq(pgt_int(pgt_url, "SELECT max(version) FROM schema_version"), 4);
     e2e_free(&r);
     pgt_exec(pgt_url, "INSERT INTO schema_version (version, name) VALUES (7, 'future')");
     r = e2e_run(sim);

@@ -250,14 +250,15 @@ Test(simulate, migrate_down_and_up_again)
     const char *up[] = {"migrate", "up", "--db", db, NULL};
     struct e2e_run r = e2e_run(up);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-    cr_assert_eq(e2e_sql_int(db, "SELECT max(version) FROM schema_version"), 3);
+    cr_assert_eq(e2e_sql_int(db, "SELECT max(version) FROM schema_version"), 4);
     e2e_free(&r);
-    const char *down1[] = {"migrate", "down", "--db", db, NULL};
+    const char *down1[] = {"migrate", "down", "2", "--db", db, NULL};
     r = e2e_run(down1);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_assert_eq(e2e_sql_int(db, "SELECT max(version) FROM schema_version"), 2);
-    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                 "('conversations', 'messages')"),
+    cr_assert_eq(e2e_sql_int(db,
+                             "SELECT count(*) FROM sqlite_master WHERE name IN "
+                             "('conversations', 'messages', 'gateway_keys', 'gateway_key_spend')"),
                  0);
     e2e_free(&r);
     const char *down[] = {"migrate", "down", "2", "--db", db, NULL};
