@@ -57,20 +57,28 @@ static inline int bh_read_response(int fd, char *out, size_t size)
     return atoi(out + 9);
 }
 
-/* One request on a fresh connection; returns the status, response in out. */
-static inline int bh_request(int port, const char *method, const char *path, const char *body,
-                             char *out, size_t size)
+/* One request on a fresh connection, with extra header lines (each ending
+ * in CRLF, or NULL); returns the status, the response in out. */
+static inline int bh_request_with(int port, const char *method, const char *path,
+                                  const char *headers, const char *body, char *out, size_t size)
 {
-    char req[8192];
+    char req[16384];
     snprintf(req, sizeof(req),
-             "%s %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-             method, path, body ? strlen(body) : 0, body ? body : "");
+             "%s %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             method, path, headers ? headers : "", body ? strlen(body) : 0, body ? body : "");
     int fd = bh_dial(port);
     bh_send(fd, req);
     int status = bh_read_response(fd, out, size);
     close(fd);
     return status;
+}
+
+/* One request on a fresh connection; returns the status, response in out. */
+static inline int bh_request(int port, const char *method, const char *path, const char *body,
+                             char *out, size_t size)
+{
+    return bh_request_with(port, method, path, "Content-Type: application/json\r\n", body, out,
+                           size);
 }
 
 /* One chat request on a thread of its own:

@@ -33,7 +33,11 @@ static const char usage[] =
     "  --drain-timeout-ms MS  on SIGTERM/SIGINT, how long in-flight requests may finish\n"
     "                         (default 30000)\n"
     "  --hash-key KEY         print the sha256 of an API key for the config, and exit\n"
-    "  -h, --help             this help\n";
+    "  -h, --help             this help\n"
+    "\n"
+    "environment:\n"
+    "  SLUICE_MASTER_KEY      turns on the admin API (/admin/keys, docs/keys.md): callers\n"
+    "                         with this key manage the virtual keys (virtual_keys: true)\n";
 
 enum {
     F_CONFIG = 1,
@@ -220,6 +224,7 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
         .recorder = c->recorder,
         .log_json = c->cfg.log_json,
         .quiet = c->quiet,
+        .master_key = getenv("SLUICE_MASTER_KEY"),
     };
     if (sl_gateway_new(&c->loop, &opts, &c->gw, err, sizeof(err)) != 0) {
         c->gw = NULL;

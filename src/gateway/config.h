@@ -66,9 +66,9 @@ struct sl_gw_config {
      * `auth: false` with keys. */
     struct sl_gw_key *keys;
     size_t nkeys;
-    int virtual_keys;           /* keys managed in the database too */
+    int virtual_keys;            /* keys managed in the database too */
     unsigned default_max_tokens; /* a TPM reservation's completion part when the client sent none */
-    int metrics_public; /* metrics: {public: true}: /metrics needs no key */
+    int metrics_public;          /* metrics: {public: true}: /metrics needs no key */
     struct sl_price_rule *prices; /* `prices:`, looked up before the built-in table */
     size_t nprices;
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "gateway/admin.h"
 #include "gateway/auth.h"
 #include "gateway/gateway_impl.h"
 #include "gateway/log_line.h"
@@ -274,6 +275,11 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
             return;
         }
         handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id);
+        return;
+    }
+    if (path.len >= 6 && memcmp(path.ptr, "/admin", 6) == 0 &&
+        (path.len == 6 || path.ptr[6] == '/')) {
+        sl__gw_admin(gw, down, id);
         return;
     }
     static const char prefix[] = "/v1/requests/", suffix[] = "/cancel";

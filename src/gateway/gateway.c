@@ -170,6 +170,10 @@ static void on_recorded(struct sl_recorder_item *item)
 {
     struct gw_req *r = sl_container_of(item, struct gw_req, item);
     assert(r->offload_pending);
+    /* priced on the pool with the row: now charged to its key */
+    if (r->key_admitted)
+        sl_gw_key_charge(r->key, item->row.cost_usd, item->row.prompt_tokens,
+                         item->row.completion_tokens);
     r->offload_pending = 0;
     maybe_free(r);
 }
@@ -656,8 +660,8 @@ static void admit_key(struct gw_req *r)
         completion = r->max_tokens >= 0 ? (uint64_t)r->max_tokens : r->gw->cfg->default_max_tokens;
     r->reserved_tokens = (uint64_t)r->prompt_counted + completion;
     struct sl_gw_refusal no;
-    if (r->key &&
-        sl_gw_key_admit(r->key, (uint64_t)sl_mono_us(), r->reserved_tokens, &r->key_ticket, &no)) {
+    if (r->key && sl_gw_key_admit(r->key, (uint64_t)sl_mono_us(), sl_wall_us(), r->reserved_tokens,
+                                  &r->key_ticket, &no)) {
         sl__gw_set_state(r, GW_RESPONDING);
         r->error = SL_E_RATE_LIMITED;
         sl__gw_down_respond_error(r, no.status, no.type, no.code, no.message,
@@ -665,6 +669,7 @@ static void admit_key(struct gw_req *r)
         finish(r);
         return;
     }
+    r->key_admitted = r->key != NULL;
     sl__gw_set_state(r, GW_PICKING);
     pick_and_admit(r);
 }
@@ -771,6 +776,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
+    gw->master_key = opts->master_key && opts->master_key[0] ? opts->master_key : NULL;
     struct sl_http_server_config scfg;
     sl_http_server_config_default(&scfg);
     scfg.max_body_bytes = gw->cfg->max_body_bytes;
@@ -805,8 +811,13 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
         sl_http_client_close(gw->client, NULL, NULL);
         goto fail;
     }
-    rc = sl_http_server_listen(gw->server, gw->cfg->listen_host, gw->cfg->listen_port, err,
-                               err_size);
+    /* the keys in the database, loaded before the listener opens */
+    if (gw->cfg->virtual_keys &&
+        sl_gw_keysync_new(loop, gw->cfg->db, gw->keys, 500, &gw->keysync, err, err_size) != 0)
+        rc = UV_EINVAL;
+    else
+        rc = sl_http_server_listen(gw->server, gw->cfg->listen_host, gw->cfg->listen_port, err,
+                                   err_size);
     if (rc != 0) {
         gw->draining = 1;
         sl_gateway_shutdown(gw, 0, NULL, NULL);
@@ -843,10 +854,25 @@ uint64_t sl_gateway_max_in_flight(const struct sl_gateway *gw)
 
 /* Everything is closed once the server, the client, the drain timer and
  * every request are gone. */
+static void on_keysync_closed(void *arg)
+{
+    struct sl_gateway *gw = arg;
+    gw->keysync = NULL;
+    maybe_closed(gw);
+}
+
 static void maybe_closed(struct sl_gateway *gw)
 {
     if (!gw->closing || gw->pending_closes > 0)
         return;
+    if (gw->keysync) {
+        /* every request's spend is charged: the last flush, then free */
+        if (!gw->keysync_closing) {
+            gw->keysync_closing = 1;
+            sl_gw_keysync_close(gw->keysync, on_keysync_closed, gw);
+        }
+        return;
+    }
     void (*cb)(void *) = gw->shutdown_cb;
     void *arg = gw->shutdown_arg;
     sl_gw_router_release_all(&gw->router);

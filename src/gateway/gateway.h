@@ -28,6 +28,8 @@ struct sl_gateway_options {
     int log_json;
     int quiet; /* no per-request log lines */
     uint64_t seed;
+    /* the admin API's key (SLUICE_MASTER_KEY); NULL or "": the API is off */
+    const char *master_key;
 };
 
 int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,

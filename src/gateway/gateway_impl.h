@@ -8,6 +8,7 @@
 #include "core/rng.h"
 #include "gateway/gateway.h"
 #include "gateway/keyring.h"
+#include "gateway/keysync.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
 #include "http/client.h"
@@ -29,8 +30,10 @@ struct sl_gateway {
     uint64_t in_flight, max_in_flight;
     struct sl_rng rng;
     struct sl_gw_metrics *metrics;
-    struct sl_gw_keyring *keys; /* every API key and its limits' state */
-    int draining, closing, pending_closes, started;
+    struct sl_gw_keyring *keys;    /* every API key and its limits' state */
+    struct sl_gw_keysync *keysync; /* virtual keys: the database side, or NULL */
+    const char *master_key;        /* the admin API's (SLUICE_MASTER_KEY), or NULL */
+    int draining, closing, pending_closes, started, keysync_closing;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
     void (*shutdown_cb)(void *);
@@ -73,7 +76,7 @@ struct gw_req {
 
     /* limits: the prompt counted before admission (when a TPM limit needs
      * it), the tokens reserved, and what the key and the deployment took */
-    int counting, counted;
+    int counting, counted, key_admitted;
     unsigned prompt_counted;
     uint64_t reserved_tokens;
     struct sl_gw_key_ticket key_ticket;
@@ -151,7 +154,7 @@ struct sl__gw_start {
     const char *id;
     enum sl_openai_endpoint ep;
     const struct sl_gw_model *model;
-    struct sl_str model_name; /* inside body */
+    struct sl_str model_name;    /* inside body */
     struct sl_gw_key_entry *key; /* the gateway key, or NULL */
     int stream;
     long max_tokens; /* -1 when absent */

@@ -1,6 +1,5 @@
 #include "gateway/keyring.h"
 
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +163,11 @@ struct sl_gw_key_entry *sl_gw_keyring_put(struct sl_gw_keyring *ring,
     return k;
 }
 
+struct sl_gw_key_entry *sl_gw_keyring_get(struct sl_gw_keyring *ring, const char *id)
+{
+    return id[0] ? find_id(ring, id) : NULL;
+}
+
 size_t sl_gw_keyring_count(const struct sl_gw_keyring *ring)
 {
     return ring->count;
@@ -207,6 +211,24 @@ struct sl_gw_key_entry *sl_gw_keyring_find(struct sl_gw_keyring *ring,
     return NULL;
 }
 
+void sl_gw_key_settings_from(struct sl_gw_key_settings *s, const struct sl_key_record *rec)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->id, sizeof s->id, "%s", rec->id);
+    snprintf(s->name, sizeof s->name, "%s", rec->name);
+    snprintf(s->team, sizeof s->team, "%s", rec->team);
+    snprintf(s->models, sizeof s->models, "%s", rec->models);
+    memcpy(s->sha256, rec->sha256, 32);
+    s->rpm = rec->rpm;
+    s->tpm = rec->tpm;
+    s->max_parallel = rec->max_parallel;
+    s->budget_usd = rec->budget_usd;
+    s->period = rec->period;
+    s->expires_us = rec->expires_us;
+    s->enabled = rec->enabled;
+    s->revoked = rec->revoked_us != 0;
+}
+
 static int refuse(struct sl_gw_refusal *no, int status, const char *type, const char *code,
                   const char *fmt, const char *name)
 {
@@ -234,24 +256,14 @@ int sl_gw_key_usable(const struct sl_gw_key_entry *k, int64_t now_us, struct sl_
 
 int sl_gw_key_allows(const struct sl_gw_key_entry *k, struct sl_str model, struct sl_gw_refusal *no)
 {
-    const char *p = k->s.models;
-    if (*p == '\0')
+    if (sl_key_models_allow(k->s.models, model.ptr, model.len))
         return 0;
-    char name[160], pattern[160];
-    snprintf(name, sizeof name, "%.*s", (int)model.len, model.ptr);
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        snprintf(pattern, sizeof pattern, "%.*s", (int)n, p);
-        if (fnmatch(pattern, name, 0) == 0)
-            return 0;
-        p += n + (p[n] == ',');
-    }
     no->status = 403;
     no->type = "permission_error";
     no->code = "model_not_allowed";
     no->retry_after_s = 0;
-    snprintf(no->message, sizeof no->message, "the API key '%s' may not call the model '%s'",
-             k->s.name, name);
+    snprintf(no->message, sizeof no->message, "the API key '%s' may not call the model '%.*s'",
+             k->s.name, (int)(model.len > 128 ? 128 : model.len), model.ptr);
     return -1;
 }
 
@@ -260,12 +272,49 @@ int sl_gw_key_needs_tokens(const struct sl_gw_key_entry *k)
     return k && k->s.tpm;
 }
 
-int sl_gw_key_admit(struct sl_gw_key_entry *k, uint64_t now_us, uint64_t tokens,
+double sl_gw_key_spent(const struct sl_gw_key_entry *k)
+{
+    return k->spend.db_usd + k->spend.flushing_usd + k->spend.unflushed_usd;
+}
+
+void sl_gw_key_charge(struct sl_gw_key_entry *k, double usd, uint64_t prompt_tokens,
+                      uint64_t completion_tokens)
+{
+    k->spend.unflushed_usd += usd;
+    k->spend.requests++;
+    k->spend.prompt_tokens += prompt_tokens;
+    k->spend.completion_tokens += completion_tokens;
+}
+
+/* Over budget: 429 insufficient_quota (what OpenAI's SDKs read as "out of
+ * quota", not retried), until the period ends. */
+static int over_budget(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no)
+{
+    double spent = sl_gw_key_spent(k);
+    if (k->s.budget_usd <= 0 || spent < k->s.budget_usd)
+        return 0;
+    int64_t end = sl_key_period_end(k->s.period, wall_us);
+    k->refusals[SL_GW_LIMIT_BUDGET]++;
+    no->status = 429;
+    no->type = "insufficient_quota";
+    no->code = "insufficient_quota";
+    no->limit = SL_GW_LIMIT_BUDGET;
+    no->retry_after_s = end == INT64_MAX ? 0 : sl_rate_retry_seconds((uint64_t)(end - wall_us));
+    snprintf(no->message, sizeof no->message,
+             "key '%s' has spent $%.4f of its %s budget of $%.2f%s", k->s.name, spent,
+             sl_key_period_name(k->s.period), k->s.budget_usd,
+             end == INT64_MAX ? "" : "; it resets when the period ends");
+    return -1;
+}
+
+int sl_gw_key_admit(struct sl_gw_key_entry *k, uint64_t now_us, int64_t wall_us, uint64_t tokens,
                     struct sl_gw_key_ticket *t, struct sl_gw_refusal *no)
 {
     memset(t, 0, sizeof *t);
     enum sl_gw_limit limit;
     uint64_t retry_us = 1000000;
+    if (over_budget(k, wall_us, no))
+        return -1;
     if (k->s.max_parallel && k->in_flight >= k->s.max_parallel) {
         limit = SL_GW_LIMIT_PARALLEL;
         snprintf(no->message, sizeof no->message,
@@ -317,7 +366,7 @@ void sl_gw_keyring_render_metrics(struct sl_gw_keyring *ring, struct sl_buf *out
     struct sl_list *i;
     for (i = ring->entries.next; i != &ring->entries && !any; i = i->next) {
         struct sl_gw_key_entry *k = sl_container_of(i, struct sl_gw_key_entry, node);
-        any = k->s.rpm || k->s.tpm || k->s.max_parallel;
+        any = k->s.rpm || k->s.tpm || k->s.max_parallel || k->s.budget_usd > 0;
     }
     if (!any)
         return;
@@ -328,7 +377,8 @@ void sl_gw_keyring_render_metrics(struct sl_gw_keyring *ring, struct sl_buf *out
         struct sl_gw_key_entry *k = sl_container_of(i, struct sl_gw_key_entry, node);
         unsigned set[SL_GW_LIMIT__COUNT] = {[SL_GW_LIMIT_RPM] = k->s.rpm,
                                             [SL_GW_LIMIT_TPM] = k->s.tpm,
-                                            [SL_GW_LIMIT_PARALLEL] = k->s.max_parallel};
+                                            [SL_GW_LIMIT_PARALLEL] = k->s.max_parallel,
+                                            [SL_GW_LIMIT_BUDGET] = k->s.budget_usd > 0};
         sl_prom_escape(key, sizeof(key), k->s.name);
         for (int l = 0; l < SL_GW_LIMIT__COUNT; l++)
             if (set[l]) {

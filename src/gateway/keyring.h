@@ -24,6 +24,7 @@
 #include "core/str.h"
 #include "gateway/config.h"
 #include "limits/rate.h"
+#include "store/key_record.h"
 
 enum sl_gw_limit {
     SL_GW_LIMIT_RPM,
@@ -43,17 +44,32 @@ struct sl_gw_key_settings {
     char models[512]; /* comma-separated patterns; "" allows every model */
     unsigned char sha256[32];
     unsigned rpm, tpm, max_parallel; /* 0: no limit */
+    double budget_usd;               /* 0: none */
+    enum sl_key_period period;       /* the budget's */
     int64_t expires_us;              /* wall clock; 0: never */
     int enabled, revoked;
+};
+
+/* A database key's settings from its record. */
+void sl_gw_key_settings_from(struct sl_gw_key_settings *s, const struct sl_key_record *rec);
+
+/* A key's spend in its current budget period: what the database held at
+ * the last poll (which included every flush before it), what is being
+ * flushed now, and what was charged since (keysync moves them along). */
+struct sl_gw_key_spend {
+    double db_usd, flushing_usd, unflushed_usd;
+    uint64_t requests, prompt_tokens, completion_tokens; /* unflushed */
+    int64_t period_start_us;
 };
 
 struct sl_gw_key_entry {
     struct sl_gw_key_settings s;
     struct sl_gw_key_entry *next_by_digest, *next_by_id; /* hash chains */
-    struct sl_list node;                    /* every entry, oldest first */
+    struct sl_list node;                                 /* every entry, oldest first */
     struct sl_rate rate;
     unsigned in_flight;
     uint64_t refusals[SL_GW_LIMIT__COUNT];
+    struct sl_gw_key_spend spend;
 };
 
 /* What an admitted request took from its key. */
@@ -82,6 +98,8 @@ void sl_gw_keyring_free(struct sl_gw_keyring *ring);
 struct sl_gw_key_entry *sl_gw_keyring_put(struct sl_gw_keyring *ring,
                                           const struct sl_gw_key_settings *s);
 size_t sl_gw_keyring_count(const struct sl_gw_keyring *ring);
+/* The database key with this id, or NULL. */
+struct sl_gw_key_entry *sl_gw_keyring_get(struct sl_gw_keyring *ring, const char *id);
 struct sl_list *sl_gw_keyring_entries(struct sl_gw_keyring *ring);
 
 /* The key of an "Authorization: Bearer KEY" header: the entry, or NULL with
@@ -100,10 +118,17 @@ int sl_gw_key_allows(const struct sl_gw_key_entry *k, struct sl_str model,
  * (the key has a TPM limit). */
 int sl_gw_key_needs_tokens(const struct sl_gw_key_entry *k);
 
-/* Admits one request reserving `tokens` at monotonic time now_us: 0 with
- * the ticket filled, or -1 with a 429 in *no (and the refusal counted). */
-int sl_gw_key_admit(struct sl_gw_key_entry *k, uint64_t now_us, uint64_t tokens,
+/* Admits one request reserving `tokens` at monotonic time now_us (wall
+ * time wall_us, for the budget period): 0 with the ticket filled, or -1
+ * with a 429 in *no (and the refusal counted). A key over its budget is
+ * refused with code insufficient_quota until its period ends. */
+int sl_gw_key_admit(struct sl_gw_key_entry *k, uint64_t now_us, int64_t wall_us, uint64_t tokens,
                     struct sl_gw_key_ticket *t, struct sl_gw_refusal *no);
+/* The key's spend in its current period (USD). */
+double sl_gw_key_spent(const struct sl_gw_key_entry *k);
+/* A finished request's cost and usage, charged to its key. */
+void sl_gw_key_charge(struct sl_gw_key_entry *k, double usd, uint64_t prompt_tokens,
+                      uint64_t completion_tokens);
 /* The request is over and used `tokens`. Safe on an empty ticket. */
 void sl_gw_key_settle(struct sl_gw_key_entry *k, uint64_t now_us, struct sl_gw_key_ticket *t,
                       uint64_t tokens);

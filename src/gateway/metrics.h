@@ -56,8 +56,8 @@ void sl_gw_metrics_fallback(struct sl_gw_metrics *m, const struct sl_gw_model *m
 void sl_gw_metrics_cancelled(struct sl_gw_metrics *m);
 void sl_gw_metrics_client_gone(struct sl_gw_metrics *m);
 
-/* The exposition, with the keys' refusals (keys may be NULL). `spooled` (the recorder's rows sent to a spool file) is
- * left out when NULL. */
+/* The exposition, with the keys' refusals (keys may be NULL). `spooled` (the recorder's rows sent
+ * to a spool file) is left out when NULL. */
 void sl_gw_metrics_render(const struct sl_gw_metrics *m, struct sl_gw_keyring *keys,
                           struct sl_buf *out, uint64_t in_flight, const uint64_t *spooled);
 

@@ -182,8 +182,7 @@ static void count_tokens(const struct sl_recorder *rec, struct sl_recorder_item 
      * yet: priced as input, an upper bound) */
     struct sl_price price;
     if ((row->prompt_tokens || row->completion_tokens) &&
-        sl_price_find_with(rec->prices, rec->nprices, sl_price_table_builtin(), row->model,
-                           &price))
+        sl_price_find_with(rec->prices, rec->nprices, sl_price_table_builtin(), row->model, &price))
         item->row.cost_usd = sl_price_cost(&price, row->prompt_tokens, 0, row->completion_tokens);
 }
 

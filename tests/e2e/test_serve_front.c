@@ -21,15 +21,7 @@ static char buf[256 * 1024];
 static int call(int port, const char *method, const char *path, const char *headers,
                 const char *body, char *out, size_t size)
 {
-    char req[16384];
-    snprintf(req, sizeof(req),
-             "%s %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-             method, path, headers ? headers : "", body ? strlen(body) : 0, body ? body : "");
-    int fd = bh_dial(port);
-    bh_send(fd, req);
-    int status = bh_read_response(fd, out, size);
-    close(fd);
-    return status;
+    return bh_request_with(port, method, path, headers, body, out, size);
 }
 
 /* A HEAD request, read to the end of the connection: the whole response. */

@@ -106,8 +106,8 @@ Test(gw_auth, key_admission)
     struct sl_gw_key_entry *k = sl_gw_keyring_put(ring, &s);
     struct sl_gw_key_ticket a, b, c;
     struct sl_gw_refusal no;
-    cr_assert_eq(sl_gw_key_admit(k, 1000000, 600, &a, &no), 0);
-    cr_assert_eq(sl_gw_key_admit(k, 1000000, 600, &b, &no), -1, "tpm: 1200 > 1000");
+    cr_assert_eq(sl_gw_key_admit(k, 1000000, 0, 600, &a, &no), 0);
+    cr_assert_eq(sl_gw_key_admit(k, 1000000, 0, 600, &b, &no), -1, "tpm: 1200 > 1000");
     cr_assert_eq(no.limit, SL_GW_LIMIT_TPM);
     cr_assert_eq(no.status, 429);
     cr_assert_str_eq(no.code, "rate_limit_exceeded");
@@ -115,16 +115,31 @@ Test(gw_auth, key_admission)
     cr_assert_eq(k->refusals[SL_GW_LIMIT_TPM], 1u);
     sl_gw_key_settle(k, 2000000, &a, 100); /* used 100 of the 600 reserved */
     cr_assert_eq(k->in_flight, 0u);
-    cr_assert_eq(sl_gw_key_admit(k, 2000000, 600, &b, &no), 0);
-    cr_assert_eq(sl_gw_key_admit(k, 2000000, 200, &c, &no), 0);
+    cr_assert_eq(sl_gw_key_admit(k, 2000000, 0, 600, &b, &no), 0);
+    cr_assert_eq(sl_gw_key_admit(k, 2000000, 0, 200, &c, &no), 0);
     struct sl_gw_key_ticket d;
-    cr_assert_eq(sl_gw_key_admit(k, 2000000, 1, &d, &no), -1);
+    cr_assert_eq(sl_gw_key_admit(k, 2000000, 0, 1, &d, &no), -1);
     cr_assert_eq(no.limit, SL_GW_LIMIT_PARALLEL);
-    cr_assert_eq(sl_gw_key_admit(k, 2000000, 5000, &d, &no), -1);
+    cr_assert_eq(sl_gw_key_admit(k, 2000000, 0, 5000, &d, &no), -1);
     sl_gw_key_settle(k, 3000000, &b, 600);
     sl_gw_key_settle(k, 3000000, &c, 200);
-    cr_assert_eq(sl_gw_key_admit(k, 3000000, 5000, &d, &no), -1, "more than a minute's worth");
+    cr_assert_eq(sl_gw_key_admit(k, 3000000, 0, 5000, &d, &no), -1, "more than a minute's worth");
     cr_assert_eq(no.limit, SL_GW_LIMIT_TPM);
+
+    /* a daily budget: refused once spent, until the next UTC midnight */
+    s = (struct sl_gw_key_settings){
+        .name = "b", .enabled = 1, .budget_usd = 1.0, .period = SL_KEY_DAILY};
+    struct sl_gw_key_entry *bk = sl_gw_keyring_put(ring, &s);
+    int64_t noon = (int64_t)1796126400 * 1000000; /* 2026-12-01T12:00:00Z */
+    sl_gw_key_charge(bk, 0.6, 10, 20);
+    cr_assert_eq(sl_gw_key_admit(bk, 4000000, noon, 1, &d, &no), 0);
+    sl_gw_key_settle(bk, 4000000, &d, 1);
+    sl_gw_key_charge(bk, 0.5, 10, 20);
+    cr_assert_float_eq(sl_gw_key_spent(bk), 1.1, 1e-9);
+    cr_assert_eq(sl_gw_key_admit(bk, 4000000, noon, 1, &d, &no), -1);
+    cr_assert_eq(no.limit, SL_GW_LIMIT_BUDGET);
+    cr_assert_str_eq(no.code, "insufficient_quota");
+    cr_assert_eq(no.retry_after_s, 12u * 3600, "until midnight: %u", no.retry_after_s);
     sl_gw_keyring_free(ring);
 }
 
