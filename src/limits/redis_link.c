@@ -1,6 +1,5 @@
 #include "limits/redis_link.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/list.h"
+#include "limits/redis_uv.h"
 
 extern const char sl_redis_limits_lua[];
 
@@ -321,9 +321,13 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         went_down(link, why);
         return;
     }
+    if (sl__redis_uv_attach(ac, link->loop) < 0) {
+        redisAsyncFree(ac);
+        went_down(link, "cannot watch the connection");
+        return;
+    }
     ac->data = link;
     link->ac = ac;
-    redisLibuvAttach(ac, link->loop);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     link->state = L_CONNECTING;
