@@ -27,12 +27,13 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double cpu_s(void)
+/* This process's CPU time so far: user and system. */
+static void cpu_s(double *user, double *sys)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- (a) the local window ----------------------------------------------------- */
@@ -132,7 +133,7 @@ static int cmp(const void *a, const void *b)
 }
 
 static void one_run(uv_loop_t *loop, struct sl_redis_link *link, int nops, int in_flight,
-                    long calls)
+                    long calls, int quiet)
 {
     struct run run = {.link = link, .calls = calls, .nops = nops};
     run.lat = calloc((size_t)calls, sizeof *run.lat);
@@ -141,7 +142,8 @@ static void one_run(uv_loop_t *loop, struct sl_redis_link *link, int nops, int i
         fprintf(stderr, "limits_bench: out of memory\n");
         exit(1);
     }
-    double c0 = cpu_s(), t0 = now_s();
+    double u0, s0, u1, s1, t0 = now_s();
+    cpu_s(&u0, &s0);
     run.deadline = t0 + MAX_SECONDS;
     for (int i = 0; i < in_flight && run.issued < calls; i++) {
         slots[i].run = &run;
@@ -149,13 +151,16 @@ static void one_run(uv_loop_t *loop, struct sl_redis_link *link, int nops, int i
     }
     while (run.done < run.issued)
         uv_run(loop, UV_RUN_ONCE);
-    double wall = now_s() - t0, cpu = cpu_s() - c0;
+    double wall = now_s() - t0, n = (double)run.done;
+    cpu_s(&u1, &s1);
     qsort(run.lat, (size_t)run.done, sizeof *run.lat, cmp);
-    printf("redis admit, %d op%s, %2d in flight: %ld calls in %.2f s (%.0f/s), "
-           "p50 %.1f µs, p99 %.1f µs, CPU %.2f µs per call%s\n",
-           nops, nops > 1 ? "s" : " ", in_flight, run.done, wall, (double)run.done / wall,
-           run.lat[run.done / 2] * 1e6, run.lat[run.done * 99 / 100] * 1e6,
-           cpu * 1e6 / (double)run.done, run.failed ? " (some failed!)" : "");
+    if (!quiet)
+        printf("redis admit, %d op%s, %2d in flight: %ld calls in %.2f s (%.0f/s), "
+               "p50 %.1f µs, p99 %.1f µs, CPU %.2f µs per call (user %.2f, system %.2f)%s\n",
+               nops, nops > 1 ? "s" : " ", in_flight, run.done, wall, n / wall,
+               run.lat[run.done / 2] * 1e6, run.lat[run.done * 99 / 100] * 1e6,
+               (u1 - u0 + s1 - s0) * 1e6 / n, (u1 - u0) * 1e6 / n, (s1 - s0) * 1e6 / n,
+               run.failed ? " (some failed!)" : "");
     free(run.lat);
     free(slots);
 }
@@ -183,11 +188,11 @@ static int redis(const char *url, long calls)
         fprintf(stderr, "limits_bench: redis is down: %s\n", sl_redis_link_why(link));
         return 1;
     }
-    one_run(&loop, link, 4, 64, calls / 10); /* warm up: the keys exist, the script is hot */
+    one_run(&loop, link, 4, 64, calls / 10, 1); /* warm up: the keys exist, the script is hot */
     int nops[] = {1, 4}, flights[] = {1, 64};
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++)
-            one_run(&loop, link, nops[a], flights[b], calls);
+            one_run(&loop, link, nops[a], flights[b], calls, 0);
     int closed = 0;
     sl_redis_link_close(link, on_closed, &closed);
     uv_run(&loop, UV_RUN_DEFAULT);
