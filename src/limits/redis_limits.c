@@ -221,10 +221,9 @@ void sl_redis_window_adjust(struct sl_redis_link *link, const char *key, uint64_
 void sl_redis_release(struct sl_redis_link *link, const char *key, const char *lease,
                       sl_redis_value_cb cb, void *arg)
 {
-    const char *args[] = {"release", key_ok(lease) ? lease : NULL};
-    if (!args[1])
-        key = NULL; /* answered unavailable */
-    call(link, key, 2, args, cb ? on_value : ignore, cb, arg);
+    const char *args[] = {"release", lease};
+    /* a bad lease makes the key "bad" too: answered unavailable */
+    call(link, key_ok(lease) ? key : NULL, 2, args, cb ? on_value : ignore, cb, arg);
 }
 
 void sl_redis_renew(struct sl_redis_link *link, const char *key, const char *const *leases,

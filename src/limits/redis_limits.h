@@ -13,7 +13,8 @@
  * Every callback is called exactly once, never before the call returns,
  * with UNAVAILABLE when the link is down or Redis answered an error (the
  * caller's fail-open or fail-closed policy applies). Strings passed in are
- * copied before the call returns. */
+ * copied before the call returns. (One exception to "never before": if
+ * memory for the call cannot be had, it is answered UNAVAILABLE at once.) */
 #ifndef SL_REDIS_LIMITS_H
 #define SL_REDIS_LIMITS_H
 
@@ -77,7 +78,8 @@ void sl_redis_release(struct sl_redis_link *link, const char *key, const char *l
 
 /* Extends leases[0..n) of the semaphore at key to lease_ms from now:
  * TAKEN, value the number still held (the others expired and their
- * permits may be someone else's). n <= SL_REDIS_RENEW_MAX. cb may be NULL. */
+ * permits may be someone else's). 1 <= n <= SL_REDIS_RENEW_MAX. cb may be
+ * NULL. */
 void sl_redis_renew(struct sl_redis_link *link, const char *key, const char *const *leases,
                     size_t n, unsigned lease_ms, sl_redis_value_cb cb, void *arg);
 

@@ -38,6 +38,13 @@ static void read_op(struct fx *f, struct sl_redis_op op)
     CALL(f, sl_redis_read(f->link, &op, on_value, f));
 }
 
+/* A key one byte over SL_REDIS_KEY_MAX, at k (SL_REDIS_KEY_MAX + 2 bytes). */
+static void too_long(char *k)
+{
+    memset(k, 'k', SL_REDIS_KEY_MAX + 1);
+    k[SL_REDIS_KEY_MAX + 1] = '\0';
+}
+
 /* A second link ("another instance") to the server on port, up. */
 static void second_link(struct fx *g, int port)
 {
@@ -168,19 +175,19 @@ Test(redis_limits, a_lease_not_renewed_expires_and_a_renewed_one_stays)
     int port;
     pid_t redis = redis_up(&f, NULL, "", &port);
     second_link(&g, port);
-    /* f holds both permits with 300 ms leases, then "crashes" for one */
-    struct sl_redis_op kept = sem_op("dep", 2, "kept", 300), lost = sem_op("dep", 2, "lost", 300);
+    /* f holds both permits with 600 ms leases, then "crashes" for one */
+    struct sl_redis_op kept = sem_op("dep", 2, "kept", 600), lost = sem_op("dep", 2, "lost", 600);
     admit(&f, &kept, 1);
     admit(&f, &lost, 1);
     cr_assert_eq(f.last, SL_REDIS_TAKEN);
-    struct sl_redis_op other = sem_op("dep", 2, "other", 300);
+    struct sl_redis_op other = sem_op("dep", 2, "other", 600);
     admit(&g, &other, 1);
     cr_assert_eq(g.last, SL_REDIS_REFUSED);
     cr_assert(g.retry <= 50000);
     const char *mine[] = {"kept"};
-    for (int i = 0; i < 6; i++) { /* 600 ms, renewing every 100 */
-        usleep(100000);
-        CALL(&f, sl_redis_renew(f.link, "dep", mine, 1, 300, on_value, &f));
+    for (int i = 0; i < 6; i++) { /* 900 ms, renewing every 150 */
+        usleep(150000);
+        CALL(&f, sl_redis_renew(f.link, "dep", mine, 1, 600, on_value, &f));
         cr_assert_eq(f.last, SL_REDIS_TAKEN);
         cr_assert_eq(f.value, 1);
     }
@@ -192,7 +199,7 @@ Test(redis_limits, a_lease_not_renewed_expires_and_a_renewed_one_stays)
     cr_assert_eq(g.last, SL_REDIS_REFUSED, "the renewed lease still holds its permit");
     /* renewing an expired lease does not bring it back */
     const char *both[] = {"kept", "lost"};
-    CALL(&f, sl_redis_renew(f.link, "dep", both, 2, 300, on_value, &f));
+    CALL(&f, sl_redis_renew(f.link, "dep", both, 2, 600, on_value, &f));
     cr_assert_eq(f.value, 1);
     close_link(&g);
     close_link(&f);
@@ -308,8 +315,7 @@ Test(redis_limits, a_bad_call_is_answered_unavailable_after_it_returns)
     struct fx f;
     pid_t redis = redis_up(&f, NULL, "", NULL);
     char long_key[SL_REDIS_KEY_MAX + 2];
-    memset(long_key, 'k', sizeof long_key - 1);
-    long_key[sizeof long_key - 1] = '\0';
+    too_long(long_key);
     struct sl_redis_op op = window_op(long_key, 1, MINUTE, 1);
     admit(&f, &op, 1);
     cr_assert_eq(f.last, SL_REDIS_UNAVAILABLE);
@@ -465,8 +471,7 @@ Test(redis_limits, the_admit_command_puts_keys_first_then_each_op)
     cr_assert_eq(sl__redis_admit_build(&cmd, many, SL_REDIS_ADMIT_MAX), 0, "eight windows fit");
     cr_assert_eq(cmd.nkeys, 2 * SL_REDIS_ADMIT_MAX);
     char long_key[SL_REDIS_KEY_MAX + 2];
-    memset(long_key, 'k', sizeof long_key - 1);
-    long_key[sizeof long_key - 1] = '\0';
+    too_long(long_key);
     ops[0].key = long_key;
     cr_assert_eq(sl__redis_admit_build(&cmd, ops, 1), -1);
     long_key[SL_REDIS_KEY_MAX] = '\0';
