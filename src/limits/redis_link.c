@@ -1,6 +1,5 @@
 #include "limits/redis_link.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -9,12 +8,15 @@
 
 #include "core/clock.h"
 #include "core/list.h"
-#include "limits/window.h"
+#include "limits/redis_uv.h"
 
-extern const char sl_redis_window_lua[];
+extern const char sl_redis_limits_lua[];
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS   2000
+/* Answered commands kept for the next ones, so a steady stream of calls
+ * allocates none. */
+#define SPARE_MAX 256
 
 enum link_state { L_RESOLVING, L_CONNECTING, L_UP, L_WAITING, L_CLOSING };
 
@@ -23,7 +25,8 @@ struct pending {
     struct sl_list node;
     struct sl_redis_link *link;
     int64_t sent_us;
-    sl_redis_window_cb cb;
+    sl__redis_parse_fn parse;
+    sl__redis_cb cb;
     void *arg;
 };
 
@@ -39,6 +42,8 @@ struct sl_redis_link {
     uv_timer_t timer;    /* connect timeout, reply sweep, or backoff */
     uv_timer_t deferred; /* answers for commands issued while down */
     struct sl_list in_flight, answers;
+    struct sl_list spare; /* answered pendings, for reuse */
+    unsigned spares;
     unsigned backoff_ms;
     char sha[41];
     char why[200];    /* the last failure */
@@ -56,6 +61,9 @@ static void release(struct sl_redis_link *link)
 {
     if (--link->handles_open > 0)
         return;
+    struct sl_list *n;
+    while ((n = sl_list_pop_front(&link->spare)) != NULL)
+        free(sl_container_of(n, struct pending, node));
     if (link->close_cb)
         link->close_cb(link->close_arg);
     free(link);
@@ -117,12 +125,22 @@ static int parse_url(struct sl_redis_link *link, const char *url, char *err, siz
 
 /* ---- answers --------------------------------------------------------------- */
 
-static void answer(struct pending *p, enum sl_redis_result result, int64_t cell, uint64_t retry)
+/* Unlinks p, keeps it for reuse, then gives the reply (NULL: unavailable)
+ * to its parser, which may issue the next command. */
+static void answer(struct pending *p, const redisReply *reply)
 {
+    struct sl_redis_link *link = p->link;
+    sl__redis_parse_fn parse = p->parse;
+    sl__redis_cb cb = p->cb;
+    void *arg = p->arg;
     sl_list_remove(&p->node);
-    if (p->cb)
-        p->cb(p->arg, result, cell, retry);
-    free(p);
+    if (link->spares < SPARE_MAX && link->state != L_CLOSING) {
+        sl_list_push_back(&link->spare, &p->node);
+        link->spares++;
+    } else {
+        free(p);
+    }
+    parse(reply, cb, arg);
 }
 
 static void on_deferred(uv_timer_t *t)
@@ -131,7 +149,7 @@ static void on_deferred(uv_timer_t *t)
     struct sl_list *n;
     while ((n = sl_list_pop_front(&link->answers)) != NULL) {
         sl_list_init(n); /* answer() unlinks it again */
-        answer(sl_container_of(n, struct pending, node), SL_REDIS_UNAVAILABLE, 0, 0);
+        answer(sl_container_of(n, struct pending, node), NULL);
     }
 }
 
@@ -159,7 +177,7 @@ static void went_down(struct sl_redis_link *link, const char *why)
     struct sl_list *n;
     while ((n = sl_list_pop_front(&link->in_flight)) != NULL) {
         sl_list_init(n);
-        answer(sl_container_of(n, struct pending, node), SL_REDIS_UNAVAILABLE, 0, 0);
+        answer(sl_container_of(n, struct pending, node), NULL);
     }
     if (link->state == L_CLOSING)
         return;
@@ -270,7 +288,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
     }
     if (link->db)
         redisAsyncCommand(ac, on_setup_reply, link, "SELECT %d", link->db);
-    redisAsyncCommand(ac, on_script_loaded, link, "SCRIPT LOAD %s", sl_redis_window_lua);
+    redisAsyncCommand(ac, on_script_loaded, link, "SCRIPT LOAD %s", sl_redis_limits_lua);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -303,9 +321,13 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         went_down(link, why);
         return;
     }
+    if (sl__redis_uv_attach(ac, link->loop) < 0) {
+        redisAsyncFree(ac);
+        went_down(link, "cannot watch the connection");
+        return;
+    }
     ac->data = link;
     link->ac = ac;
-    redisLibuvAttach(ac, link->loop);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     link->state = L_CONNECTING;
@@ -346,6 +368,7 @@ int sl_redis_link_new(uv_loop_t *loop, const struct sl_redis_link_options *opts,
     link->opts.url = NULL; /* not kept: it may hold the password */
     sl_list_init(&link->in_flight);
     sl_list_init(&link->answers);
+    sl_list_init(&link->spare);
     link->backoff_ms = BACKOFF_FIRST_MS;
     uv_timer_init(loop, &link->timer);
     uv_timer_init(loop, &link->deferred);
@@ -386,94 +409,58 @@ void sl_redis_link_close(struct sl_redis_link *link, void (*cb)(void *arg), void
     uv_close((uv_handle_t *)&link->deferred, on_handle_closed);
 }
 
-/* ---- the window ------------------------------------------------------------- */
+/* ---- commands ---------------------------------------------------------------- */
 
-static void on_window_reply(redisAsyncContext *ac, void *r, void *privdata)
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct pending *p = privdata;
+    struct sl_redis_link *link = p->link;
     redisReply *reply = r;
-    (void)ac;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
-        reply->element[0]->type != REDIS_REPLY_INTEGER ||
-        reply->element[1]->type != REDIS_REPLY_INTEGER) {
-        struct sl_redis_link *link = p->link;
-        answer(p, SL_REDIS_UNAVAILABLE, 0, 0);
-        if (reply && link->ac == ac && link->state == L_UP) {
-            /* an error reply (NOSCRIPT after a SCRIPT FLUSH, a script
-             * error): reconnect, which loads the script again */
-            snprintf(link->why, sizeof link->why, "%.150s",
-                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        snprintf(link->why, sizeof link->why, "%.150s", reply->str);
+        /* the script is gone (a SCRIPT FLUSH, a failover): reconnecting
+         * loads it again */
+        if (strncmp(reply->str, "NOSCRIPT", 8) == 0 && link->ac == ac && link->state == L_UP)
             redisAsyncDisconnect(ac);
-        }
+        reply = NULL;
+    }
+    answer(p, reply);
+}
+
+static struct pending *pending_get(struct sl_redis_link *link)
+{
+    struct sl_list *n = sl_list_pop_front(&link->spare);
+    if (n) {
+        link->spares--;
+        return sl_container_of(n, struct pending, node);
+    }
+    return malloc(sizeof(struct pending));
+}
+
+void sl__redis_link_eval(struct sl_redis_link *link, int nkeys, int argc, const char **argv,
+                         sl__redis_parse_fn parse, sl__redis_cb cb, void *arg)
+{
+    struct pending *p = pending_get(link);
+    if (!p) {
+        /* nothing to defer the answer with: the one answer given at once */
+        parse(NULL, cb, arg);
         return;
     }
-    long long a = reply->element[1]->integer;
-    if (reply->element[0]->integer == 0)
-        answer(p, SL_REDIS_TAKEN, a, 0);
-    else
-        answer(p, SL_REDIS_REFUSED, 0, a < 0 ? UINT64_MAX : (uint64_t)a);
-}
-
-static void on_adjust_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-    (void)ac;
-    (void)r;
-    struct pending *p = privdata;
-    answer(p, SL_REDIS_TAKEN, 0, 0);
-}
-
-static void send_script(struct sl_redis_link *link, struct pending *p, const char *key,
-                        redisCallbackFn *fn, int nargs, const char **args)
-{
-    char cells_key[300], total_key[300];
-    /* one hash tag, so a Redis Cluster keeps both keys on one node */
-    snprintf(cells_key, sizeof cells_key, "sluice:{%s}:cells", key);
-    snprintf(total_key, sizeof total_key, "sluice:{%s}:total", key);
-    const char *argv[16] = {"EVALSHA", link->sha, "2", cells_key, total_key};
-    int argc = 5;
-    for (int i = 0; i < nargs && argc < 16; i++)
-        argv[argc++] = args[i];
-    p->link = link;
-    p->sent_us = sl_mono_us();
-    if (link->state != L_UP || !link->ac ||
-        redisAsyncCommandArgv(link->ac, fn, p, argc, argv, NULL) != REDIS_OK) {
+    *p = (struct pending){
+        .link = link, .sent_us = sl_mono_us(), .parse = parse, .cb = cb, .arg = arg};
+    sl_list_init(&p->node);
+    char nk[12];
+    if (argv) {
+        snprintf(nk, sizeof nk, "%d", nkeys);
+        argv[0] = "EVALSHA";
+        argv[1] = link->sha;
+        argv[2] = nk;
+    }
+    if (!argv || link->state != L_UP || !link->ac ||
+        redisAsyncCommandArgv(link->ac, on_reply, p, argc, argv, NULL) != REDIS_OK) {
         sl_list_push_back(&link->answers, &p->node);
         uv_timer_start(&link->deferred, on_deferred, 0, 0);
         return;
     }
     sl_list_push_back(&link->in_flight, &p->node);
-}
-
-void sl_redis_window_take(struct sl_redis_link *link, const char *key, uint64_t limit,
-                          uint64_t window_us, uint64_t units, sl_redis_window_cb cb, void *arg)
-{
-    struct pending *p = calloc(1, sizeof *p);
-    if (!p) {
-        cb(arg, SL_REDIS_UNAVAILABLE, 0, 0);
-        return;
-    }
-    p->cb = cb;
-    p->arg = arg;
-    char a[4][24];
-    snprintf(a[0], sizeof a[0], "%llu", (unsigned long long)limit);
-    snprintf(a[1], sizeof a[1], "%llu", (unsigned long long)window_us);
-    snprintf(a[2], sizeof a[2], "%llu", (unsigned long long)(window_us / SL_WINDOW_CELLS));
-    snprintf(a[3], sizeof a[3], "%llu", (unsigned long long)units);
-    const char *args[] = {"take", a[0], a[1], a[2], a[3]};
-    send_script(link, p, key, on_window_reply, 5, args);
-}
-
-void sl_redis_window_adjust(struct sl_redis_link *link, const char *key, uint64_t window_us,
-                            int64_t cell, int64_t delta)
-{
-    struct pending *p = calloc(1, sizeof *p);
-    if (!p)
-        return;
-    char a[4][24];
-    snprintf(a[0], sizeof a[0], "%lld", (long long)cell);
-    snprintf(a[1], sizeof a[1], "%lld", (long long)delta);
-    snprintf(a[2], sizeof a[2], "%llu", (unsigned long long)window_us);
-    snprintf(a[3], sizeof a[3], "%llu", (unsigned long long)(window_us / SL_WINDOW_CELLS));
-    const char *args[] = {"adjust", a[0], a[1], a[2], a[3]};
-    send_script(link, p, key, on_adjust_reply, 5, args);
 }

@@ -37,19 +37,27 @@ int sl_redis_link_up(const struct sl_redis_link *link);
 const char *sl_redis_link_why(const struct sl_redis_link *link);
 void sl_redis_link_close(struct sl_redis_link *link, void (*cb)(void *arg), void *arg);
 
+/* What a call to Redis came to (src/limits/redis_limits.h): TAKEN (done,
+ * for the calls that take nothing), REFUSED, or UNAVAILABLE (the link is
+ * down, or the reply was an error: the caller's fail-open or fail-closed
+ * policy decides). */
 enum sl_redis_result { SL_REDIS_TAKEN, SL_REDIS_REFUSED, SL_REDIS_UNAVAILABLE };
 
-/* The shared sliding-window limit (src/limits/window.lua, the rules of
- * window.h): takes `units` of the limit named `key`. cb gets TAKEN with the
- * cell (for sl_redis_window_adjust), REFUSED with retry_after_us
- * (UINT64_MAX: never), or UNAVAILABLE. cb is always called, never before
- * this returns. */
-typedef void (*sl_redis_window_cb)(void *arg, enum sl_redis_result result, int64_t cell,
-                                   uint64_t retry_after_us);
-void sl_redis_window_take(struct sl_redis_link *link, const char *key, uint64_t limit,
-                          uint64_t window_us, uint64_t units, sl_redis_window_cb cb, void *arg);
-/* Corrects units taken in `cell` by delta; fire and forget. */
-void sl_redis_window_adjust(struct sl_redis_link *link, const char *key, uint64_t window_us,
-                            int64_t cell, int64_t delta);
+/* ---- internal, for src/limits/redis_limits.c -------------------------------- */
+
+struct redisReply;
+/* A caller's callback, stored untyped by the link and given back to parse. */
+typedef void (*sl__redis_cb)(void);
+/* Turns a reply into the caller's answer: reply is NULL when the link is
+ * down, the command failed, or Redis answered an error. */
+typedef void (*sl__redis_parse_fn)(const struct redisReply *reply, sl__redis_cb cb, void *arg);
+
+/* EVALSHA of the link's script (src/limits/limits.lua): argv[0..2] are
+ * left for the link (EVALSHA, the script, nkeys), then the keys and the
+ * arguments, argc in all. argv is copied before this returns. parse is
+ * called exactly once, never before this returns; argv NULL answers
+ * "unavailable" (a call the caller found malformed). */
+void sl__redis_link_eval(struct sl_redis_link *link, int nkeys, int argc, const char **argv,
+                         sl__redis_parse_fn parse, sl__redis_cb cb, void *arg);
 
 #endif
