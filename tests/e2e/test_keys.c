@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "e2e.h"
+#include "pg_support.h"
 
 TestSuite(keys, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 60);
 
@@ -269,4 +270,32 @@ Test(keys, an_older_schema_is_migrated_by_changes_and_refused_by_reads)
     cr_assert_eq(e2e_sql_int(db, "SELECT max(version) FROM schema_version"), 4);
     r = keys(db, "list", NULL);
     expect(&r, 0, " a ", NULL);
+}
+
+/* The same command on PostgreSQL (skipped without SLUICE_TEST_PG_URL): the
+ * database is migrated by create, only the hash is stored, and no message
+ * prints the password. */
+Test(keys, on_postgresql)
+{
+    const char *u = getenv("SLUICE_TEST_PG_URL");
+    if (u == NULL || *u == '\0')
+        cr_skip_test("SLUICE_TEST_PG_URL is not set");
+    pgt_new_db();
+    struct e2e_run r = keys(pgt_url, "show", "x", NULL);
+    expect(&r, 1, NULL, "older than sluice keys need");
+    r = keys(pgt_url, "create", "--name", "pg-bot", "--budget", "5", "--period", "weekly", "--json",
+             NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char secret[64], sql[256];
+    json_str(r.out, "secret", secret, sizeof(secret));
+    e2e_free(&r);
+    cr_assert_eq(pgt_int(pgt_url, sql_of_hash(sql, sizeof(sql), secret)), 1);
+    r = keys(pgt_url, "usage", "pg-bot", NULL);
+    expect(&r, 0, "period        weekly", NULL);
+    r = keys(pgt_url, "create", "--name", "pg-bot", NULL);
+    cr_assert_null(strstr(r.err, pgt_password()), "%s", r.err);
+    expect(&r, 1, NULL, "already exists");
+    r = keys(pgt_url, "revoke", "pg-bot", NULL);
+    expect(&r, 0, "revoked at", NULL);
+    pgt_drop_db();
 }
