@@ -293,3 +293,19 @@ Test(key_record, json_refusals)
     snprintf(big, sizeof(big), "{\"metadata\": {\"k\": \"%01100d\"}}", 0);
     refused(big, "metadata is longer than 1023 bytes");
 }
+
+Test(key_record, states)
+{
+    struct sl_key_record r;
+    sl_key_record_init(&r);
+    cr_assert_eq(sl_key_record_state(&r, LEAP_DAY), SL_KEY_ACTIVE);
+    r.expires_us = LEAP_DAY;
+    cr_assert_eq(sl_key_record_state(&r, LEAP_DAY - 1), SL_KEY_ACTIVE);
+    cr_assert_eq(sl_key_record_state(&r, LEAP_DAY), SL_KEY_EXPIRED);
+    r.enabled = 0;
+    cr_assert_eq(sl_key_record_state(&r, LEAP_DAY - 1), SL_KEY_DISABLED);
+    cr_assert_eq(sl_key_record_state(&r, LEAP_DAY), SL_KEY_EXPIRED);
+    r.revoked_us = 1;
+    cr_assert_eq(sl_key_record_state(&r, 0), SL_KEY_REVOKED);
+    cr_assert_str_eq(sl_key_state_name(SL_KEY_DISABLED), "disabled");
+}
