@@ -151,7 +151,7 @@ static void scenario(const char *url)
     cr_assert_str_eq(got.models, "gpt-4o*,claude-*");
     cr_assert_eq(got.budget_usd, 2.5);
     cr_assert_eq(memcmp(got.sha256, a.sha256, 32), 0);
-    cr_assert(strstr(got.metadata, "\"owner\"") && strstr(got.metadata, "\"bob\""));
+    cr_assert_str_eq(got.metadata, "{\"owner\":\"bob\"}"); /* as given, on both */
     cr_assert_eq(sl_key_get(db, "nobody", &got, err, sizeof(err)), UV_ENOENT);
     cr_assert_str_eq(err, "no key 'nobody'");
 
