@@ -7,6 +7,7 @@
  * The PostgreSQL half needs SLUICE_TEST_PG_URL (scripts/test.sh sets it)
  * and is skipped without it; the SQLite half always runs. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -251,6 +252,68 @@ static void scenario(const char *url)
     cr_assert_eq(sl_key_get(db, a.id, &got, err, sizeof(err)), 0);
     cr_assert_eq(got.revoked_us, revoked);
     sl_keydb_close(db);
+}
+
+/* Two handles (as two gateway instances) add spend to the same key and
+ * period at once: every addition counts, none overwrites another. */
+struct adder {
+    const char *url;
+    char key_id[SL_KEY_ID_LEN + 4];
+    int rc;
+};
+
+static void *add_many(void *arg)
+{
+    struct adder *a = arg;
+    struct sl_keydb *db;
+    char err[600];
+    a->rc = sl_keydb_open(a->url, 0, &db, err, sizeof(err));
+    struct sl_key_spend sp = {.period_start_us = 0, .usd = 0.5, .requests = 1, .prompt_tokens = 3};
+    strcpy(sp.key_id, a->key_id);
+    for (int i = 0; a->rc == 0 && i < 100; i++)
+        a->rc = sl_key_add_spend(db, &sp, 1, err, sizeof(err));
+    if (a->rc != 0)
+        fprintf(stderr, "add_spend: %s\n", err);
+    sl_keydb_close(db);
+    return NULL;
+}
+
+static void concurrent_spend(const char *url)
+{
+    struct sl_keydb *db = open_db(url, SL_KEYDB_MIGRATE | SL_KEYDB_CREATE);
+    struct sl_key_record k;
+    char err[600], secret[SL_KEY_SECRET_LEN + 1];
+    sl_key_record_init(&k);
+    strcpy(k.name, "shared");
+    cr_assert_eq(sl_key_create(db, &k, secret, err, sizeof(err)), 0, "%s", err);
+    struct adder a[2] = {{.url = url}, {.url = url}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        strcpy(a[i].key_id, k.id);
+        cr_assert_eq(pthread_create(&t[i], NULL, add_many, &a[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(a[i].rc, 0);
+    }
+    struct sl_key_usage u;
+    cr_assert_eq(sl_key_usage(db, "shared", sl_wall_us(), &k, &u, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(u.requests, 200);
+    cr_assert_eq(u.prompt_tokens, 600);
+    cr_assert_float_eq(u.usd, 100.0, 1e-9);
+    sl_keydb_close(db);
+}
+
+Test(keys_sqlite, concurrent_spend_adds_up)
+{
+    concurrent_spend(lite_url);
+}
+
+Test(keys_pg, concurrent_spend_adds_up)
+{
+    if (!have_pg())
+        cr_skip_test("SLUICE_TEST_PG_URL is not set");
+    concurrent_spend(pgt_url);
 }
 
 Test(keys_sqlite, the_life_of_keys)
