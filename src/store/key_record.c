@@ -22,6 +22,21 @@ void sl_key_record_init(struct sl_key_record *rec)
     strcpy(rec->metadata, "{}");
 }
 
+enum sl_key_state sl_key_record_state(const struct sl_key_record *rec, int64_t now_us)
+{
+    if (rec->revoked_us)
+        return SL_KEY_REVOKED;
+    if (rec->expires_us && now_us >= rec->expires_us)
+        return SL_KEY_EXPIRED;
+    return rec->enabled ? SL_KEY_ACTIVE : SL_KEY_DISABLED;
+}
+
+const char *sl_key_state_name(enum sl_key_state state)
+{
+    static const char *const names[] = {"active", "disabled", "expired", "revoked"};
+    return (unsigned)state < 4 ? names[state] : "revoked";
+}
+
 static const char *const period_names[] = {"total", "daily", "weekly", "monthly"};
 
 const char *sl_key_period_name(enum sl_key_period period)
