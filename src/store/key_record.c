@@ -349,7 +349,7 @@ int sl_key_record_json(const struct sl_key_record *rec, struct sl_buf *out)
             : appendf(out, "],\"rpm\":%u,\"tpm\":%u,\"max_parallel\":%u", rec->rpm, rec->tpm,
                       rec->max_parallel);
     if (rc == 0 && rec->budget_usd > 0)
-        rc = appendf(out, ",\"budget_usd\":%.17g", rec->budget_usd);
+        rc = appendf(out, ",\"budget_usd\":%.15g", rec->budget_usd);
     else if (rc == 0)
         rc = appendf(out, ",\"budget_usd\":null");
     rc = rc ? rc : appendf(out, ",\"budget_period\":\"%s\"", sl_key_period_name(rec->period));
