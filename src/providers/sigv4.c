@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,18 @@ int sl_sigv4_uri_encode(struct sl_buf *out, const char *s, size_t len, int keep_
 static int put(struct sl_buf *b, const char *s)
 {
     return sl_buf_append(b, s, strlen(s));
+}
+
+/* Appends each string up to a NULL. */
+static int put_all(struct sl_buf *b, ...)
+{
+    va_list ap;
+    int rc = 0;
+    va_start(ap, b);
+    for (const char *s; rc == 0 && (s = va_arg(ap, const char *)) != NULL;)
+        rc = put(b, s);
+    va_end(ap);
+    return rc;
 }
 
 /* The canonical URI: dot segments resolved, empty segments dropped (a
@@ -323,31 +336,29 @@ static int canonical_headers(struct sl_buf *out, struct sl_buf *names, struct pa
 }
 
 /* The signing key for (secret, date, region, service), from the cache
- * when it holds that one. */
-static void signing_key(const struct sl_sigv4_creds *creds, const char *date, const char *region,
-                        const char *service, struct sl_sigv4_key_cache *cache,
-                        unsigned char key[32])
+ * when it holds that one. Returns 0 or UV_ENOMEM (a secret too long for
+ * the stack, and no memory for it). */
+static int signing_key(const struct sl_sigv4_creds *creds, const char *date, const char *region,
+                       const char *service, struct sl_sigv4_key_cache *cache, unsigned char key[32])
 {
     unsigned char fp[32];
     size_t rl = strlen(region), sl = strlen(service);
+    size_t secret_len = strlen(creds->secret_access_key);
     int cacheable = cache && rl < sizeof(cache->region) && sl < sizeof(cache->service);
     if (cacheable) {
-        sha256(creds->secret_access_key, strlen(creds->secret_access_key), fp);
+        sha256(creds->secret_access_key, secret_len, fp);
         if (cache->valid && strcmp(cache->date, date) == 0 && strcmp(cache->region, region) == 0 &&
             strcmp(cache->service, service) == 0 && memcmp(cache->secret_sha256, fp, 32) == 0) {
             memcpy(key, cache->key, 32);
-            return;
+            return 0;
         }
     }
-    /* "AWS4" + secret: secrets are 40 bytes; a long one is hashed in a heap copy. */
-    size_t secret_len = strlen(creds->secret_access_key);
+    /* "AWS4" + secret; secrets are 40 bytes, a longer one goes to the heap. */
     char stack[256];
     char *k0 = secret_len + 4 <= sizeof(stack) ? stack : malloc(secret_len + 4);
+    if (k0 == NULL)
+        return UV_ENOMEM;
     unsigned char k[32];
-    if (k0 == NULL) {
-        memset(key, 0, 32); /* signs wrong rather than crash; ENOMEM is all but impossible */
-        return;
-    }
     memcpy(k0, "AWS4", 4);
     memcpy(k0 + 4, creds->secret_access_key, secret_len);
     hmac(k0, secret_len + 4, date, strlen(date), k);
@@ -366,6 +377,7 @@ static void signing_key(const struct sl_sigv4_creds *creds, const char *date, co
     }
     if (cache)
         cache->derivations++;
+    return 0;
 }
 
 /* A field that goes into the scope or the canonical request's first line:
@@ -443,9 +455,7 @@ int sl_sigv4_sign(const struct sl_sigv4_request *req, const struct sl_sigv4_cred
 
     /* The canonical request. */
     if (rc == 0)
-        rc = put(&creq, req->method);
-    if (rc == 0)
-        rc = put(&creq, "\n");
+        rc = put_all(&creq, req->method, "\n", NULL);
     if (rc == 0)
         rc = canonical_uri(&creq, req->path);
     if (rc == 0)
@@ -457,13 +467,7 @@ int sl_sigv4_sign(const struct sl_sigv4_request *req, const struct sl_sigv4_cred
     if (rc == 0)
         rc = canonical_headers(&creq, &names, hdr, nh, scratch.ptr);
     if (rc == 0)
-        rc = put(&creq, "\n");
-    if (rc == 0)
-        rc = sl_buf_append(&creq, names.ptr, names.len);
-    if (rc == 0)
-        rc = put(&creq, "\n");
-    if (rc == 0)
-        rc = put(&creq, out->payload_sha256);
+        rc = put_all(&creq, "\n", names.ptr, "\n", out->payload_sha256, NULL);
     if (rc != 0)
         goto fail;
 
@@ -476,40 +480,18 @@ int sl_sigv4_sign(const struct sl_sigv4_request *req, const struct sl_sigv4_cred
         snprintf(scope, sizeof(scope), "%s/%s/%s/aws4_request", date, req->region, req->service);
     if (sn < 0 || (size_t)sn >= sizeof(scope))
         goto bad_input;
-    rc = put(&sts, "AWS4-HMAC-SHA256\n");
-    if (rc == 0)
-        rc = put(&sts, out->amz_date);
-    if (rc == 0)
-        rc = put(&sts, "\n");
-    if (rc == 0)
-        rc = put(&sts, scope);
-    if (rc == 0)
-        rc = put(&sts, "\n");
-    if (rc == 0)
-        rc = put(&sts, creq_hash);
+    rc = put_all(&sts, "AWS4-HMAC-SHA256\n", out->amz_date, "\n", scope, "\n", creq_hash, NULL);
     if (rc != 0)
         goto fail;
 
     unsigned char key[32];
-    signing_key(creds, date, req->region, req->service, cache, key);
+    if ((rc = signing_key(creds, date, req->region, req->service, cache, key)) != 0)
+        goto fail;
     hmac(key, 32, sts.ptr, sts.len, digest);
     hex(out->signature, digest, 32);
 
-    rc = put(&out->authorization, "AWS4-HMAC-SHA256 Credential=");
-    if (rc == 0)
-        rc = put(&out->authorization, creds->access_key_id);
-    if (rc == 0)
-        rc = put(&out->authorization, "/");
-    if (rc == 0)
-        rc = put(&out->authorization, scope);
-    if (rc == 0)
-        rc = put(&out->authorization, ", SignedHeaders=");
-    if (rc == 0)
-        rc = sl_buf_append(&out->authorization, names.ptr, names.len);
-    if (rc == 0)
-        rc = put(&out->authorization, ", Signature=");
-    if (rc == 0)
-        rc = put(&out->authorization, out->signature);
+    rc = put_all(&out->authorization, "AWS4-HMAC-SHA256 Credential=", creds->access_key_id, "/",
+                 scope, ", SignedHeaders=", names.ptr, ", Signature=", out->signature, NULL);
     if (rc == 0 && canonical)
         rc = sl_buf_append(canonical, creq.ptr, creq.len);
     if (rc == 0 && string_to_sign)
