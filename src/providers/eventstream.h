@@ -66,8 +66,11 @@ struct sl_es_message {
     size_t payload_len;
 };
 
-/* Returns 0 to go on, or non-zero to stop: sl_es_decoder_feed returns that
- * value at once (the decoder is left failed with SL_ES_E_STOPPED). */
+/* Called once per verified message; everything `msg` points to is valid
+ * only during the call. Returns 0 to go on, or non-zero to stop:
+ * sl_es_decoder_feed returns that value at once (use a positive one, the
+ * decoder's own errors are negative) and the decoder is left failed with
+ * SL_ES_E_STOPPED. The callback must not release the decoder. */
 typedef int (*sl_es_message_cb)(void *arg, const struct sl_es_message *msg);
 
 /* Errors: negative, one per failed check. */
