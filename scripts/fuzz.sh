@@ -42,8 +42,9 @@ declare -A sources=(
   [tokenizer]="src/token/tokenizer.c src/token/pretok.c src/token/ranks.c src/token/unicode_class.c
     src/token/request_tokens.c src/http/json_walk.c src/core/buf.c build-fuzz/token_ranks.S"
   [key_json]="src/store/key_record.c src/http/json_scan.c src/http/json_walk.c src/core/buf.c"
+  [eventstream]="src/providers/eventstream.c src/core/crc32.c src/core/buf.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
