@@ -11,6 +11,7 @@
  * The client threads never call criterion's assertions (those belong to
  * the test's thread): they count statuses, and the test asserts after
  * joining them. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -103,13 +104,22 @@ static void start_cluster(const char *on_failure, const char *const *mock_args,
              "      - {name: mock, url: 'http://127.0.0.1:%d', max_concurrency: %u}\n",
              redis_block(on_failure), C.mock_port, max_concurrency);
     const char *config = e2e_write_file("gov.yaml", yaml);
+    /* each instance in a directory of its own, as on hosts of their own:
+     * a serve on PostgreSQL keeps its spool in its working directory, and
+     * refuses to start where another one holds it (serve has no --spool) */
+    char cwd[4096];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
     setenv("SLUICE_MASTER_KEY", "master-key-for-tests", 1);
     for (int i = 0; i < INSTANCES; i++) {
         char name[16];
         snprintf(name, sizeof name, "serve%d", i);
+        const char *home = e2e_path(name);
+        cr_assert(mkdir(home, 0700) == 0 || errno == EEXIST);
+        cr_assert_eq(chdir(home), 0);
         const char *args[] = {"serve",       "--config", config, "--listen",
                               "127.0.0.1:0", "--db",     C.db,   NULL};
         C.port[i] = e2e_start_server(name, args, &C.serve[i]);
+        cr_assert_eq(chdir(cwd), 0);
     }
     unsetenv("SLUICE_MASTER_KEY");
 }
