@@ -539,6 +539,45 @@ static void load_prices(struct walker *w, struct sl_gw_config *cfg, yaml_node_t 
     }
 }
 
+/* ---- redis ------------------------------------------------------------------- */
+
+static int redis_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
+{
+    struct sl_gw_redis *r = ctx;
+    if (!strcmp(key, "url")) {
+        get_string(w, v, "redis url", r->url, sizeof(r->url));
+    } else if (!strcmp(key, "on_failure")) {
+        const char *s = scalar(v);
+        if (s && !strcmp(s, "fail_open"))
+            r->fail_closed = 0;
+        else if (s && !strcmp(s, "fail_closed"))
+            r->fail_closed = 1;
+        else
+            fail(w, v, "on_failure must be fail_open or fail_closed");
+    } else if (!strcmp(key, "instances")) {
+        get_unsigned(w, v, "instances", 1, 10000, &r->instances);
+    } else if (!strcmp(key, "lease_ms")) {
+        get_unsigned(w, v, "lease_ms", 100, 3600000, &r->lease_ms);
+    } else if (!strcmp(key, "timeout_ms")) {
+        get_unsigned(w, v, "timeout_ms", 1, 60000, &r->timeout_ms);
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+/* `redis: URL`, or a mapping with url and the policy. */
+static void load_redis(struct walker *w, struct sl_gw_redis *r, yaml_node_t *v)
+{
+    if (v->type == YAML_SCALAR_NODE)
+        get_string(w, v, "redis", r->url, sizeof(r->url));
+    else
+        walk_mapping(w, v, "redis", redis_member, r,
+                     "url, on_failure, instances, lease_ms, timeout_ms");
+    if (!w->failed && strncmp(r->url, "redis://", 8) != 0)
+        fail(w, v, "redis needs a url redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]");
+}
+
 /* ---- top level ------------------------------------------------------------- */
 
 struct top_ctx {
@@ -603,6 +642,8 @@ static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *c
         t->keys = v;
     } else if (!strcmp(key, "prices")) {
         t->prices = v;
+    } else if (!strcmp(key, "redis")) {
+        load_redis(w, &cfg->redis, v);
     } else if (!strcmp(key, "virtual_keys")) {
         get_bool(w, v, "virtual_keys", &cfg->virtual_keys);
     } else if (!strcmp(key, "default_max_tokens")) {
@@ -647,6 +688,9 @@ void sl_gw_config_init(struct sl_gw_config *cfg)
     cfg->max_body_bytes = 4 * 1024 * 1024;
     cfg->drain_timeout_ms = 30000;
     cfg->default_max_tokens = 4096;
+    cfg->redis.instances = 1;
+    cfg->redis.lease_ms = 10000;
+    cfg->redis.timeout_ms = 250;
 }
 
 int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, size_t err_size)
@@ -698,7 +742,7 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
     } else {
         walk_mapping(&w, root, "the config file", top_member, &t,
                      "listen, db, log_format, max_body_bytes, drain_timeout_ms, auth, keys, "
-                     "virtual_keys, default_max_tokens, prices, metrics, models");
+                     "virtual_keys, default_max_tokens, prices, redis, metrics, models");
     }
     if (!w.failed && t.models == NULL)
         fail(&w, root, "the config lists no models");

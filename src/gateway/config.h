@@ -52,6 +52,15 @@ struct sl_gw_key {
     char models[512];      /* comma-separated patterns it may call; "": any */
 };
 
+/* Limits shared by every instance through Redis (`redis:`); url "" = none. */
+struct sl_gw_redis {
+    char url[512];
+    int fail_closed;     /* Redis unavailable: 503 (else local limits / instances) */
+    unsigned instances;  /* the gateway instances sharing the limits */
+    unsigned lease_ms;   /* a permit not renewed within returns */
+    unsigned timeout_ms; /* a Redis call's longest wait */
+};
+
 struct sl_gw_config {
     char listen_host[256];
     int listen_port;
@@ -69,6 +78,7 @@ struct sl_gw_config {
     int virtual_keys;            /* keys managed in the database too */
     unsigned default_max_tokens; /* a TPM reservation's completion part when the client sent none */
     int metrics_public;          /* metrics: {public: true}: /metrics needs no key */
+    struct sl_gw_redis redis;
     struct sl_price_rule *prices; /* `prices:`, looked up before the built-in table */
     size_t nprices;
 };

@@ -202,6 +202,8 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down
     uint64_t spooled = gw->opts.recorder ? sl_recorder_spooled(gw->opts.recorder) : 0;
     sl_gw_metrics_render(gw->metrics, gw->keys, &out, gw->in_flight,
                          gw->opts.recorder ? &spooled : NULL);
+    if (gw->shared)
+        sl_gw_shared_render_metrics(gw->shared, &out);
     struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
     sl_http_respond(down, 200, h, 1, "text/plain; version=0.0.4", out.ptr ? out.ptr : "", out.len);
     sl_buf_release(&out);

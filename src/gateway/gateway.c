@@ -22,11 +22,9 @@
  *   STREAM_DONE  -> RESPONDING
  *   RESPONDING   -> FINISHED
  *
- *  - ADMITTING: the key's limits (max_parallel, RPM, TPM). When a TPM
- *    limit applies (the key's, or a deployment's of the model), the prompt
- *    is first counted on the thread pool (`counting`), and the request
- *    reserves its prompt plus its max_tokens; the reservation is set right
- *    to the usage the upstream reported when the request finishes.
+ *  - ADMITTING: the key's limits, after the prompt is counted when a TPM
+ *    limit needs it; with PICKING and QUEUED, the work of admission.c
+ *    (its design note: local and shared limits, what a request holds).
  *  - PICKING: choosing a deployment the request has not tried; the first,
  *    or the next after DECIDING gave this one up. QUEUED: in its admission
  *    queue, r->admit linked. From ATTEMPTING to the end of the attempts the
@@ -80,17 +78,12 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
-#include "core/offload.h"
 #include "gateway/auth.h"
 #include "gateway/gateway_impl.h"
 #include "gateway/log_line.h"
 #include "http/sse.h"
 #include "retry/retrier.h"
-#include "token/request_tokens.h"
 
-static void finish(struct gw_req *r);
-static void pick_and_admit(struct gw_req *r);
-static void settle_limits(struct gw_req *r);
 static void maybe_closed(struct sl_gateway *gw);
 static void close_parts_soon(struct sl_gateway *gw);
 
@@ -104,8 +97,9 @@ static void close_parts_soon(struct sl_gateway *gw);
 void sl__gw_set_state(struct gw_req *r, enum gw_state to)
 {
     static const unsigned entered_from[] = {
-        [GW_ADMITTING] = 0,                              /* the first state */
-        [GW_PICKING] = S(GW_ADMITTING) | S(GW_DECIDING), /* or this deployment is exhausted */
+        [GW_ADMITTING] = 0, /* the first state */
+        /* from QUEUED: a shared limit sent it to the next deployment */
+        [GW_PICKING] = S(GW_ADMITTING) | S(GW_QUEUED) | S(GW_DECIDING),
         [GW_QUEUED] = S(GW_PICKING),
         [GW_ATTEMPTING] = S(GW_PICKING) | S(GW_QUEUED) | S(GW_BACKING_OFF),
         [GW_DECIDING] = S(GW_ATTEMPTING),
@@ -171,16 +165,14 @@ static void on_recorded(struct sl_recorder_item *item)
     struct gw_req *r = sl_container_of(item, struct gw_req, item);
     assert(r->offload_pending);
     /* priced on the pool with the row: now charged to its key */
-    if (r->key_admitted)
-        sl_gw_key_charge(r->key, item->row.cost_usd, item->row.prompt_tokens,
-                         item->row.completion_tokens);
+    sl__gw_charge(r, &item->row);
     r->offload_pending = 0;
     maybe_free(r);
 }
 
 /* The request is over for the client and the upstream: record and tear
  * down. Runs exactly once, from GW_RESPONDING. */
-static void finish(struct gw_req *r)
+void sl__gw_finish(struct gw_req *r)
 {
     struct sl_gateway *gw = r->gw;
     sl__gw_set_state(r, GW_FINISHED);
@@ -192,7 +184,7 @@ static void finish(struct gw_req *r)
     } else if (r->cancelled) {
         r->error = SL_E_CANCELLED; /* streamed or not, whatever the attempt said */
     }
-    settle_limits(r);
+    sl__gw_settle_limits(r);
     sl_list_remove(&r->node);
     if (--gw->in_flight == 0 && gw->closing)
         close_parts_soon(gw); /* the last request cancelled by close_all */
@@ -412,9 +404,9 @@ static void on_attempts_done(struct sl_retrier *rt)
 {
     struct gw_req *r = rt->data;
     const struct sl_retry_outcome *o = &rt->outcome;
-    sl_gw_release(r->dep); /* the permit start_attempts took */
+    sl__gw_release_permit(r); /* the permit the attempts held */
     if (r->state == GW_RESPONDING) {
-        finish(r); /* a committed stream: on_up_done ended it and set r->error */
+        sl__gw_finish(r); /* a committed stream: on_up_done ended it and set r->error */
         return;
     }
     int cancelled = r->cancelled || o->last_error == SL_E_CANCELLED;
@@ -426,14 +418,14 @@ static void on_attempts_done(struct sl_retrier *rt)
          * none is left, pick_and_admit answers the failure) */
         r->error = o->last_error;
         sl__gw_set_state(r, GW_PICKING);
-        pick_and_admit(r);
+        sl__gw_pick(r);
         return;
     }
     sl__gw_set_state(r, GW_RESPONDING);
     if (cancelled) {
         r->cancelled = 1;
         sl__gw_respond_failure(r);
-        finish(r);
+        sl__gw_finish(r);
         return;
     }
     if (o->last_error == SL_OK) {
@@ -442,144 +434,21 @@ static void on_attempts_done(struct sl_retrier *rt)
         if (r->resp.len)
             sl_openai_usage(r->resp.ptr, r->resp.len, &r->usage_prompt, &r->usage_completion);
         sl__gw_down_respond(r, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
-        finish(r);
+        sl__gw_finish(r);
         return;
     }
     r->error = o->last_error;
     sl__gw_respond_failure(r);
-    finish(r);
+    sl__gw_finish(r);
 }
 
-static void start_attempts(struct gw_req *r)
+void sl__gw_start_attempts(struct gw_req *r)
 {
     r->policy = r->dep->cfg->retry;
     double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
     r->policy.max_delay_ms = left_ms > 1 ? left_ms : 1;
     r->retrier.data = r;
     sl_retrier_run(&r->retrier, &r->policy, &r->rng, start_attempt, before_sleep, on_attempts_done);
-}
-
-static void note_queue_time(struct gw_req *r)
-{
-    uint64_t waited = uv_hrtime() - r->admit_start_ns;
-    r->queue_ns += waited;
-    sl_gw_metrics_queue_wait(r->gw->metrics, r->dep, (double)waited / 1e9);
-}
-
-static void on_admitted(struct sl_sem_waiter *w, int status)
-{
-    struct gw_req *r = sl_container_of(w, struct gw_req, admit.base);
-    assert(r->state == GW_QUEUED);
-    note_queue_time(r);
-    if (status == 0) {
-        start_attempts(r);
-        return;
-    }
-    /* queue timeout: nothing was sent */
-    sl_rate_give_back(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
-    sl__gw_set_state(r, GW_RESPONDING);
-    r->error = SL_E_RATE_LIMITED;
-    sl__gw_down_respond_error(r, 429, "rate_limit_error", "queue_timeout",
-                              "timed out waiting for a free upstream slot", 1);
-    finish(r);
-}
-
-/* The upstream body: the client's, or a copy with the deployment's own
- * model name. */
-static int build_body(struct gw_req *r)
-{
-    free(r->up_body);
-    r->up_body = NULL;
-    const char *um = r->dep->cfg->upstream_model;
-    if (um[0] == '\0')
-        return 0;
-    struct sl_str model = {r->body + r->model_at, r->model_len};
-    return sl_openai_with_model(r->body, r->body_len, model, um, &r->up_body, &r->up_body_len);
-}
-/* The tokens used, for the TPM limits: what the upstream reported, or the
- * reservation when it reported nothing. */
-static uint64_t tokens_used(const struct gw_req *r)
-{
-    uint64_t used = (uint64_t)r->usage_prompt + r->usage_completion;
-    return used ? used : r->reserved_tokens;
-}
-
-/* The previous deployment's reservation is set right; the next one's is
- * taken in pick_and_admit. */
-static void settle_dep(struct gw_req *r)
-{
-    if (r->dep)
-        sl_rate_settle(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket, tokens_used(r));
-}
-
-static void settle_limits(struct gw_req *r)
-{
-    settle_dep(r);
-    sl_gw_key_settle(r->key, (uint64_t)sl_mono_us(), &r->key_ticket, tokens_used(r));
-}
-
-static void pick_and_admit(struct gw_req *r)
-{
-    struct sl_gateway *gw = r->gw;
-    struct sl_gw_dep *deps = sl_gw_router_deps(&gw->router, r->model);
-    int full = 0, limited = 0;
-    uint64_t retry_us = UINT64_MAX;
-    settle_dep(r);
-    for (;;) {
-        int k = sl_gw_router_pick(&gw->router, r->model, r->tried, uv_now(gw->loop));
-        if (k < 0)
-            break;
-        if (r->tried)
-            sl_gw_metrics_fallback(gw->metrics, r->model);
-        r->tried |= UINT64_C(1) << k;
-        r->dep = &deps[k];
-        if (build_body(r) != 0)
-            continue; /* out of memory for this deployment's body: try the next */
-        uint64_t wait_us;
-        if (sl_rate_take(&r->dep->rate, (uint64_t)sl_mono_us(), r->reserved_tokens, &r->dep_ticket,
-                         &wait_us) != SL_RATE_OK) {
-            limited = 1; /* at the provider's published limit: another may have room */
-            if (wait_us < retry_us)
-                retry_us = wait_us;
-            continue;
-        }
-        r->admit_start_ns = uv_hrtime();
-        int rc = sl_gw_admit(r->dep, &r->admit, on_admitted);
-        if (rc == 0) {
-            note_queue_time(r);
-            start_attempts(r);
-            return;
-        }
-        if (rc == 1) {
-            sl__gw_set_state(r, GW_QUEUED);
-            return;
-        }
-        sl_rate_give_back(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
-        full = 1; /* this one's queue is full: another deployment may have room */
-    }
-    sl__gw_set_state(r, GW_RESPONDING);
-    if (limited && !full && r->attempts == 0) {
-        char msg[200];
-        snprintf(msg, sizeof(msg),
-                 "every deployment of model '%s' is at its provider's rate limit (rpm or tpm)",
-                 r->model->name);
-        r->error = SL_E_RATE_LIMITED;
-        sl__gw_down_respond_error(r, 429, "requests", "rate_limit_exceeded", msg,
-                                  (int)sl_rate_retry_seconds(retry_us));
-        finish(r);
-        return;
-    }
-    if ((full || limited) && r->attempts == 0) {
-        r->error = SL_E_RATE_LIMITED;
-        sl__gw_down_respond_error(r, 429, "rate_limit_error", "queue_full",
-                                  "every upstream queue for this model is full", 1);
-        finish(r);
-        return;
-    }
-    if (r->error == SL_OK)
-        r->error = SL_E_UNAVAILABLE; /* no deployment could be tried (out of memory) */
-    sl__gw_respond_failure(r);
-    finish(r);
 }
 
 /* ---- cancellation ------------------------------------------------------- */
@@ -598,16 +467,8 @@ static int cancel(struct gw_req *r)
     r->cancelled = 1;
     if (!r->shut_down)
         sl_gw_metrics_cancelled(r->gw->metrics);
-    if (r->state == GW_ADMITTING) {
-        /* only while its prompt is counted: the count's end answers */
-    } else if (r->state == GW_QUEUED) {
-        if (sl_sem_cancel(&r->admit.base) == 0) {
-            sl__gw_set_state(r, GW_RESPONDING);
-            sl_rate_give_back(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
-            note_queue_time(r);
-            sl__gw_respond_failure(r);
-            finish(r);
-        }
+    if (sl__gw_cancel_admission(r)) {
+        /* counting, or waiting for a limit: admission.c ends it */
     } else if (upstream_out(r)) {
         sl_http_request_cancel(&r->up); /* on_done reports SL_E_CANCELLED */
     } else if (r->state != GW_PICKING) {
@@ -625,68 +486,6 @@ static void on_client_gone(struct sl_http_exchange *down, void *data)
     if (r->final_status == 0)
         r->final_status = 499;
     cancel(r);
-}
-
-/* ---- admission: the key's limits ---------------------------------------- */
-
-/* The prompt must be counted before admission when a TPM limit applies:
- * the key's, or one of the model's deployments'. */
-static int needs_count(const struct gw_req *r)
-{
-    if (sl_gw_key_needs_tokens(r->key))
-        return 1;
-    struct sl_gw_dep *deps = sl_gw_router_deps(&r->gw->router, r->model);
-    for (size_t i = 0; i < r->model->ndeployments; i++)
-        if (deps[i].rate.tpm.limit)
-            return 1;
-    return 0;
-}
-
-/* On a pool thread: CPU work on the request's own copy of the body. */
-static void count_prompt(void *arg)
-{
-    struct gw_req *r = arg;
-    r->prompt_counted = (unsigned)sl_tok_count_request(sl_openai_name(r->ep), r->model_name,
-                                                       r->body, r->body_len, NULL);
-}
-
-/* Takes the key's limits, then picks a deployment; a refusal is answered
- * (429, with Retry-After from the limiter) and recorded like any request. */
-static void admit_key(struct gw_req *r)
-{
-    /* the reservation: the prompt, and the completion it may ask for */
-    uint64_t completion = 0;
-    if (r->ep != SL_OAI_EMBEDDINGS)
-        completion = r->max_tokens >= 0 ? (uint64_t)r->max_tokens : r->gw->cfg->default_max_tokens;
-    r->reserved_tokens = (uint64_t)r->prompt_counted + completion;
-    struct sl_gw_refusal no;
-    if (r->key && sl_gw_key_admit(r->key, (uint64_t)sl_mono_us(), sl_wall_us(), r->reserved_tokens,
-                                  &r->key_ticket, &no)) {
-        sl__gw_set_state(r, GW_RESPONDING);
-        r->error = SL_E_RATE_LIMITED;
-        sl__gw_down_respond_error(r, no.status, no.type, no.code, no.message,
-                                  (int)no.retry_after_s);
-        finish(r);
-        return;
-    }
-    r->key_admitted = r->key != NULL;
-    sl__gw_set_state(r, GW_PICKING);
-    pick_and_admit(r);
-}
-
-static void on_prompt_counted(void *arg, int status)
-{
-    struct gw_req *r = arg;
-    (void)status;
-    r->counting = 0;
-    r->counted = 1;
-    if (r->cancelled) {
-        sl__gw_set_state(r, GW_RESPONDING);
-        sl__gw_respond_failure(r);
-        finish(r);
-        return;
-    }
-    admit_key(r);
 }
 
 /* ---- the start and the cancel endpoint ------------------------------------ */
@@ -713,6 +512,7 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
         snprintf(r->key_name, sizeof(r->key_name), "%s", s->key->s.name);
     r->stream = s->stream;
     r->max_tokens = s->max_tokens;
+    r->pick_retry_us = UINT64_MAX;
     r->body = copy;
     r->body_len = s->body.len;
     r->model_at = (size_t)(s->model_name.ptr - s->body.ptr);
@@ -733,14 +533,7 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     if (++gw->in_flight > gw->max_in_flight)
         gw->max_in_flight = gw->in_flight;
     sl_http_exchange_on_abort(down, on_client_gone, r);
-    if (needs_count(r)) {
-        r->counting = 1;
-        if (sl_offload(gw->loop, count_prompt, on_prompt_counted, r, NULL) == 0)
-            return 0;
-        r->counting = 0; /* cannot count: admitted on the prompt's bytes / 4 */
-        r->prompt_counted = (unsigned)(r->body_len / 4);
-    }
-    admit_key(r);
+    sl__gw_admit(r);
     return 0;
 }
 
@@ -815,6 +608,9 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     if (gw->cfg->virtual_keys &&
         sl_gw_keysync_new(loop, gw->cfg->db, gw->keys, 500, &gw->keysync, err, err_size) != 0)
         rc = UV_EINVAL;
+    else if (gw->cfg->redis.url[0] &&
+             sl_gw_shared_new(loop, &gw->cfg->redis, &gw->shared, err, err_size) != 0)
+        rc = UV_EINVAL;
     else
         rc = sl_http_server_listen(gw->server, gw->cfg->listen_host, gw->cfg->listen_port, err,
                                    err_size);
@@ -861,10 +657,25 @@ static void on_keysync_closed(void *arg)
     maybe_closed(gw);
 }
 
+static void on_shared_closed(void *arg)
+{
+    struct sl_gateway *gw = arg;
+    gw->shared = NULL;
+    maybe_closed(gw);
+}
+
 static void maybe_closed(struct sl_gateway *gw)
 {
     if (!gw->closing || gw->pending_closes > 0)
         return;
+    if (gw->shared) {
+        /* every request gave back what it held */
+        if (!gw->shared_closing) {
+            gw->shared_closing = 1;
+            sl_gw_shared_close(gw->shared, on_shared_closed, gw);
+        }
+        return;
+    }
     if (gw->keysync) {
         /* every request's spend is charged: the last flush, then free */
         if (!gw->keysync_closing) {

@@ -9,6 +9,7 @@
 #include "gateway/gateway.h"
 #include "gateway/keyring.h"
 #include "gateway/keysync.h"
+#include "gateway/shared.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
 #include "http/client.h"
@@ -32,8 +33,9 @@ struct sl_gateway {
     struct sl_gw_metrics *metrics;
     struct sl_gw_keyring *keys;    /* every API key and its limits' state */
     struct sl_gw_keysync *keysync; /* virtual keys: the database side, or NULL */
+    struct sl_gw_shared *shared;   /* limits shared through Redis, or NULL */
     const char *master_key;        /* the admin API's (SLUICE_MASTER_KEY), or NULL */
-    int draining, closing, pending_closes, started, keysync_closing;
+    int draining, closing, pending_closes, started, keysync_closing, shared_closing;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
     void (*shutdown_cb)(void *);
@@ -79,8 +81,16 @@ struct gw_req {
     int counting, counted, key_admitted;
     unsigned prompt_counted;
     uint64_t reserved_tokens;
-    struct sl_gw_key_ticket key_ticket;
-    struct sl_rate_ticket dep_ticket; /* taken from r->dep's rate */
+    struct sl_gw_key_ticket key_ticket;    /* the key's local limits */
+    struct sl_rate_ticket dep_ticket;      /* r->dep's local rate */
+    struct sl_gw_shared_ticket key_shared; /* with Redis: the key's shared limits */
+    struct sl_gw_shared_ticket dep_shared; /* and r->dep's */
+    int shared_call;                       /* a shared admit is out: its answer goes on */
+    int shared_wait;                       /* waiting to ask for a shared permit again */
+    int dep_permit_shared;                 /* the permit held is a shared lease */
+    struct sl_list shared_waiter;          /* in r->dep->shared_waiters while shared_wait */
+    int pick_full, pick_limited;           /* what the deployments tried said */
+    uint64_t pick_retry_us;
 
     char *body; /* the client's body, owned */
     size_t body_len;
@@ -120,6 +130,20 @@ struct gw_req {
 
 /* gateway.c: the one way a request's state changes; asserts the move. */
 void sl__gw_set_state(struct gw_req *r, enum gw_state to);
+/* gateway.c: the attempts on r->dep (a permit held), and the one end of
+ * every request (from RESPONDING: the row, the teardown). */
+void sl__gw_start_attempts(struct gw_req *r);
+void sl__gw_finish(struct gw_req *r);
+
+/* admission.c (its design note): from the front to the first attempt. */
+void sl__gw_admit(struct gw_req *r);          /* ADMITTING: count, the key's limits, then pick */
+void sl__gw_pick(struct gw_req *r);           /* PICKING: the next deployment and its limits */
+void sl__gw_release_permit(struct gw_req *r); /* the attempts on r->dep are over */
+void sl__gw_settle_limits(struct gw_req *r);  /* at finish: reservations set right */
+/* A recorded row's cost, charged to the request's key. */
+void sl__gw_charge(struct gw_req *r, const struct sl_gw_log_row *row);
+/* A cancel while counting or waiting for a limit: 1 if admission handles it. */
+int sl__gw_cancel_admission(struct gw_req *r);
 
 /* respond.c: the client side (its design note). The down_* functions and
  * respond_failure answer at most once; the client may be gone. */

@@ -11,6 +11,7 @@
 #define MIN_BUCKETS 64
 
 struct sl_gw_keyring {
+    unsigned divisor; /* with Redis: the local limits (the fallback) are shares */
     struct sl_list entries;
     size_t count;
     struct sl_gw_key_entry **buckets; /* by the digest's first 8 bytes */
@@ -92,6 +93,7 @@ struct sl_gw_keyring *sl_gw_keyring_new(const struct sl_gw_config *cfg)
     if (!ring)
         return NULL;
     sl_list_init(&ring->entries);
+    ring->divisor = cfg->redis.url[0] && cfg->redis.instances > 1 ? cfg->redis.instances : 1;
     if (grow(ring) != 0) {
         free(ring);
         return NULL;
@@ -135,6 +137,24 @@ static struct sl_gw_key_entry *find_id(struct sl_gw_keyring *ring, const char *i
     return k;
 }
 
+/* A limit's local share: limit / divisor, at least 1 (0 stays "none"). */
+unsigned sl_gw_share(unsigned limit, unsigned divisor)
+{
+    if (divisor == 0)
+        divisor = 1;
+    return limit == 0 ? 0 : limit / divisor ? limit / divisor : 1;
+}
+
+static void set_local(const struct sl_gw_keyring *ring, struct sl_gw_key_entry *k, int init)
+{
+    unsigned d = ring->divisor;
+    if (init)
+        sl_rate_init(&k->rate, sl_gw_share(k->s.rpm, d), sl_gw_share(k->s.tpm, d));
+    else
+        sl_rate_set(&k->rate, sl_gw_share(k->s.rpm, d), sl_gw_share(k->s.tpm, d));
+    k->max_parallel_local = sl_gw_share(k->s.max_parallel, d);
+}
+
 struct sl_gw_key_entry *sl_gw_keyring_put(struct sl_gw_keyring *ring,
                                           const struct sl_gw_key_settings *s)
 {
@@ -147,7 +167,7 @@ struct sl_gw_key_entry *sl_gw_keyring_put(struct sl_gw_keyring *ring,
         } else {
             k->s = *s;
         }
-        sl_rate_set(&k->rate, s->rpm, s->tpm);
+        set_local(ring, k, 0);
         return k;
     }
     if (ring->count + 1 > ring->nbuckets && grow(ring) != 0)
@@ -156,7 +176,10 @@ struct sl_gw_key_entry *sl_gw_keyring_put(struct sl_gw_keyring *ring,
     if (!k)
         return NULL;
     k->s = *s;
-    sl_rate_init(&k->rate, s->rpm, s->tpm);
+    set_local(ring, k, 1);
+    char name[80];
+    snprintf(name, sizeof name, "%s%s", s->id[0] ? "" : "static:", s->id[0] ? s->id : s->name);
+    sl_gw_shared_limits_init(&k->shared, "k", name);
     sl_list_push_back(&ring->entries, &k->node);
     link_entry(ring, k);
     ring->count++;
@@ -288,11 +311,8 @@ void sl_gw_key_charge(struct sl_gw_key_entry *k, double usd, uint64_t prompt_tok
 
 /* Over budget: 429 insufficient_quota (what OpenAI's SDKs read as "out of
  * quota", not retried), until the period ends. */
-static int over_budget(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no)
+void sl_gw_key_budget_refusal(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no)
 {
-    double spent = sl_gw_key_spent(k);
-    if (k->s.budget_usd <= 0 || spent < k->s.budget_usd)
-        return 0;
     int64_t end = sl_key_period_end(k->s.period, wall_us);
     k->refusals[SL_GW_LIMIT_BUDGET]++;
     no->status = 429;
@@ -300,54 +320,66 @@ static int over_budget(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_
     no->code = "insufficient_quota";
     no->limit = SL_GW_LIMIT_BUDGET;
     no->retry_after_s = end == INT64_MAX ? 0 : sl_rate_retry_seconds((uint64_t)(end - wall_us));
-    snprintf(no->message, sizeof no->message,
-             "key '%s' has spent $%.4f of its %s budget of $%.2f%s", k->s.name, spent,
-             sl_key_period_name(k->s.period), k->s.budget_usd,
+    snprintf(no->message, sizeof no->message, "key '%s' has used its %s budget of $%.2f%s",
+             k->s.name, sl_key_period_name(k->s.period), k->s.budget_usd,
              end == INT64_MAX ? "" : "; it resets when the period ends");
+}
+
+int sl_gw_key_over_budget(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no)
+{
+    if (k->s.budget_usd <= 0 || sl_gw_key_spent(k) < k->s.budget_usd)
+        return 0;
+    sl_gw_key_budget_refusal(k, wall_us, no);
     return -1;
+}
+
+void sl_gw_key_refusal(struct sl_gw_key_entry *k, enum sl_gw_limit limit, uint64_t retry_after_us,
+                       uint64_t tokens, struct sl_gw_refusal *no)
+{
+    k->refusals[limit]++;
+    no->status = 429;
+    no->type = "requests";
+    no->code = "rate_limit_exceeded";
+    no->limit = limit;
+    no->retry_after_s = sl_rate_retry_seconds(retry_after_us);
+    if (limit == SL_GW_LIMIT_PARALLEL)
+        snprintf(no->message, sizeof no->message,
+                 "key '%s' has %u requests in flight, its max_parallel", k->s.name,
+                 k->s.max_parallel);
+    else if (limit == SL_GW_LIMIT_RPM)
+        snprintf(no->message, sizeof no->message,
+                 "key '%s' is over its rate limit of %u requests per minute", k->s.name, k->s.rpm);
+    else if (retry_after_us == UINT64_MAX)
+        snprintf(no->message, sizeof no->message,
+                 "the request needs %llu tokens, more than key '%s' may use in a minute (%u)",
+                 (unsigned long long)tokens, k->s.name, k->s.tpm);
+    else
+        snprintf(no->message, sizeof no->message,
+                 "key '%s' is over its limit of %u tokens per minute (this request reserves "
+                 "%llu)",
+                 k->s.name, k->s.tpm, (unsigned long long)tokens);
 }
 
 int sl_gw_key_admit(struct sl_gw_key_entry *k, uint64_t now_us, int64_t wall_us, uint64_t tokens,
                     struct sl_gw_key_ticket *t, struct sl_gw_refusal *no)
 {
     memset(t, 0, sizeof *t);
-    enum sl_gw_limit limit;
     uint64_t retry_us = 1000000;
-    if (over_budget(k, wall_us, no))
+    if (sl_gw_key_over_budget(k, wall_us, no))
         return -1;
-    if (k->s.max_parallel && k->in_flight >= k->s.max_parallel) {
-        limit = SL_GW_LIMIT_PARALLEL;
-        snprintf(no->message, sizeof no->message,
-                 "key '%s' has %u requests in flight, its max_parallel", k->s.name, k->in_flight);
-    } else {
-        enum sl_rate_result rc = sl_rate_take(&k->rate, now_us, tokens, &t->rate, &retry_us);
-        if (rc == SL_RATE_OK) {
-            t->held = 1;
-            k->in_flight++;
-            return 0;
-        }
-        limit = rc == SL_RATE_RPM ? SL_GW_LIMIT_RPM : SL_GW_LIMIT_TPM;
-        if (rc == SL_RATE_RPM)
-            snprintf(no->message, sizeof no->message,
-                     "key '%s' is over its rate limit of %u requests per minute", k->s.name,
-                     k->s.rpm);
-        else if (retry_us == UINT64_MAX)
-            snprintf(no->message, sizeof no->message,
-                     "the request needs %llu tokens, more than key '%s' may use in a minute (%u)",
-                     (unsigned long long)tokens, k->s.name, k->s.tpm);
-        else
-            snprintf(no->message, sizeof no->message,
-                     "key '%s' is over its limit of %u tokens per minute (this request reserves "
-                     "%llu)",
-                     k->s.name, k->s.tpm, (unsigned long long)tokens);
+    if (k->max_parallel_local && k->in_flight >= k->max_parallel_local) {
+        sl_gw_key_refusal(k, SL_GW_LIMIT_PARALLEL, retry_us, tokens, no);
+        return -1;
     }
-    k->refusals[limit]++;
-    no->status = 429;
-    no->type = "requests";
-    no->code = "rate_limit_exceeded";
-    no->limit = limit;
-    no->retry_after_s = sl_rate_retry_seconds(retry_us);
-    return -1;
+    enum sl_rate_result rc = sl_rate_take(&k->rate, now_us, tokens, &t->rate, &retry_us);
+    if (rc != SL_RATE_OK) {
+        sl_gw_key_refusal(k, rc == SL_RATE_RPM ? SL_GW_LIMIT_RPM : SL_GW_LIMIT_TPM, retry_us,
+                          tokens, no);
+        return -1;
+    }
+    t->held = 1;
+    k->in_flight++;
+    return 0;
 }
 
 void sl_gw_key_settle(struct sl_gw_key_entry *k, uint64_t now_us, struct sl_gw_key_ticket *t,

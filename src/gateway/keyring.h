@@ -23,6 +23,7 @@
 #include "core/list.h"
 #include "core/str.h"
 #include "gateway/config.h"
+#include "gateway/shared.h"
 #include "limits/rate.h"
 #include "store/key_record.h"
 
@@ -66,7 +67,9 @@ struct sl_gw_key_entry {
     struct sl_gw_key_settings s;
     struct sl_gw_key_entry *next_by_digest, *next_by_id; /* hash chains */
     struct sl_list node;                                 /* every entry, oldest first */
-    struct sl_rate rate;
+    struct sl_rate rate;         /* local; with Redis, the fallback's share */
+    unsigned max_parallel_local; /* the same */
+    struct sl_gw_shared_limits shared;
     unsigned in_flight;
     uint64_t refusals[SL_GW_LIMIT__COUNT];
     struct sl_gw_key_spend spend;
@@ -124,6 +127,17 @@ int sl_gw_key_needs_tokens(const struct sl_gw_key_entry *k);
  * refused with code insufficient_quota until its period ends. */
 int sl_gw_key_admit(struct sl_gw_key_entry *k, uint64_t now_us, int64_t wall_us, uint64_t tokens,
                     struct sl_gw_key_ticket *t, struct sl_gw_refusal *no);
+/* 429 for `limit` (the refusal counted), with the message that says
+ * which; tokens: the request's reservation. */
+void sl_gw_key_refusal(struct sl_gw_key_entry *k, enum sl_gw_limit limit, uint64_t retry_after_us,
+                       uint64_t tokens, struct sl_gw_refusal *no);
+/* 429 insufficient_quota (counted), with Retry-After at the period's end. */
+void sl_gw_key_budget_refusal(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no);
+/* -1 with a 429 insufficient_quota in *no when the key's spend (as this
+ * instance knows it) has reached its budget. */
+int sl_gw_key_over_budget(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no);
+/* A limit's share on one of `divisor` instances: at least 1 (0 stays 0). */
+unsigned sl_gw_share(unsigned limit, unsigned divisor);
 /* The key's spend in its current period (USD). */
 double sl_gw_key_spent(const struct sl_gw_key_entry *k);
 /* A finished request's cost and usage, charged to its key. */

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "gateway/keyring.h"
+
 int sl_gw_router_init(struct sl_gw_router *r, const struct sl_gw_config *cfg, uint64_t seed)
 {
     r->cfg = cfg;
@@ -22,8 +24,11 @@ int sl_gw_router_init(struct sl_gw_router *r, const struct sl_gw_config *cfg, ui
             struct sl_gw_dep *d = &r->deps[k];
             d->cfg = &cfg->models[i].deployments[j];
             d->model = &cfg->models[i];
-            sl_sem_init(&d->sem, d->cfg->max_concurrency);
-            sl_rate_init(&d->rate, d->cfg->rpm, d->cfg->tpm);
+            unsigned div = cfg->redis.url[0] ? cfg->redis.instances : 1;
+            sl_sem_init(&d->sem, sl_gw_share(d->cfg->max_concurrency, div));
+            sl_rate_init(&d->rate, sl_gw_share(d->cfg->rpm, div), sl_gw_share(d->cfg->tpm, div));
+            sl_gw_shared_limits_init(&d->shared, "d", d->cfg->name);
+            sl_list_init(&d->shared_waiters);
         }
     }
     sl_rng_seed(&r->rng, seed, 0);

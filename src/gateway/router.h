@@ -26,6 +26,7 @@
 #include "core/sem.h"
 #include "gateway/config.h"
 #include "http/request.h"
+#include "gateway/shared.h"
 #include "limits/rate.h"
 
 struct sl_gw_dep {
@@ -36,6 +37,12 @@ struct sl_gw_dep {
     const struct sl_http_route *route[SL_OAI__COUNT];
     struct sl_sem sem;
     struct sl_rate rate; /* the provider's rpm and tpm (cfg), when set */
+    /* with Redis: the limits shared by every instance, and this instance's
+     * requests waiting for a shared permit (sem and rate above are then
+     * the fallback's shares: cfg / instances) */
+    struct sl_gw_shared_limits shared;
+    struct sl_list shared_waiters;
+    unsigned shared_waiting;
     unsigned consecutive_failures;
     uint64_t cooldown_until_ms; /* loop time */
     uint64_t requests, failures, cooldowns;

@@ -3,12 +3,15 @@
  *
  * The link resolves the host off the loop (uv_getaddrinfo; hiredis would
  * block), connects with a timeout, authenticates, selects the database and
- * loads its scripts; only then is it up. When the connection drops, a
+ * loads its script; only then is it up. When the connection drops, a
  * connect fails, or a command goes unanswered for timeout_ms, the link goes
  * down: every command in flight is answered "unavailable" at once, and it
  * reconnects with backoff (100 ms doubling to 2 s). Commands issued while
  * it is down are answered "unavailable" without waiting. What to do then is
  * the caller's policy (fail open or closed).
+ *
+ * The link runs one script, src/limits/limits.lua; the calls on the
+ * limits it holds are in src/limits/redis_limits.h.
  *
  * Owner: whoever created it; sl_redis_link_close is the one teardown (it
  * answers what is in flight, closes every handle, then calls back). */

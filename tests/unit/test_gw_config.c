@@ -379,3 +379,31 @@ Test(gw_config, tokens_models_and_provider_limits)
     expect_error("prices:\n  - {model: x, input: 1, output: 2, currency: eur}\n" MODELS,
                  "unknown key 'currency'");
 }
+
+/* redis: a URL, or a mapping with the policy; bad values are refused. */
+Test(gw_config, redis_short_and_long_forms)
+{
+    struct sl_gw_config cfg;
+    char err[512];
+    write_config("redis: redis://127.0.0.1:6390/2\n" MODELS);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(cfg.redis.url, "redis://127.0.0.1:6390/2");
+    cr_assert_eq(cfg.redis.fail_closed, 0, "fail_open unless told");
+    cr_assert_eq(cfg.redis.instances, 1);
+    cr_assert_eq(cfg.redis.lease_ms, 10000);
+    sl_gw_config_free(&cfg);
+    write_config("redis:\n  url: redis://h\n  on_failure: fail_closed\n  instances: 3\n"
+                 "  lease_ms: 2000\n  timeout_ms: 100\n" MODELS);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert(cfg.redis.fail_closed);
+    cr_assert_eq(cfg.redis.instances, 3);
+    cr_assert_eq(cfg.redis.lease_ms, 2000);
+    cr_assert_eq(cfg.redis.timeout_ms, 100);
+    sl_gw_config_free(&cfg);
+    expect_error("redis: http://h\n" MODELS, ":1: redis needs a url redis://");
+    expect_error("redis: {url: 'redis://h', on_failure: maybe}\n" MODELS,
+                 "on_failure must be fail_open or fail_closed");
+    expect_error("redis: {url: 'redis://h', instances: 0}\n" MODELS,
+                 "instances must be a whole number from 1");
+    expect_error("redis: {url: 'redis://h', pool: 3}\n" MODELS, "unknown key 'pool'");
+}
