@@ -35,6 +35,7 @@ static void setup(void)
 {
     e2e_tmpdir();
     memset(&C, 0, sizeof C);
+    C.redis_port = free_port();
     const char *pg = getenv("SLUICE_TEST_PG_URL");
     if (pg && *pg) {
         pgt_new_db();
@@ -66,8 +67,8 @@ static char buf[1 << 16];
 /* ---- the cluster ---------------------------------------------------------- */
 
 /* The config's redis block: the short form (on_failure NULL), or the long
- * form with a policy. */
-static const char *redis_block(const char *on_failure)
+ * form with a policy and a lease time. */
+static const char *redis_block(const char *on_failure, unsigned lease_ms)
 {
     static char block[256];
     if (!on_failure)
@@ -75,20 +76,18 @@ static const char *redis_block(const char *on_failure)
     else
         snprintf(block, sizeof block,
                  "redis:\n  url: redis://127.0.0.1:%d/0\n  on_failure: %s\n  instances: %d\n"
-                 "  lease_ms: 10000\n",
-                 C.redis_port, on_failure, INSTANCES);
+                 "  lease_ms: %u\n",
+                 C.redis_port, on_failure, INSTANCES, lease_ms);
     return block;
 }
 
-/* redis-server, the mock (mock_args, NULL-terminated), and three serves
- * with one config: virtual keys, prices of $1000 per million tokens (a
- * request of 9 prompt and 50 completion tokens costs $0.059), the redis
- * block made by redis_block(on_failure), and one deployment with
- * max_concurrency. */
-static void start_cluster(const char *on_failure, const char *const *mock_args,
-                          unsigned max_concurrency)
+/* redis-server (on C.redis_port, chosen by setup), the mock (mock_args,
+ * NULL-terminated), and three serves with one config: virtual keys, prices
+ * of $1000 per million tokens (a request of 9 prompt and 50 completion
+ * tokens costs $0.059), the redis block (from redis_block), and one
+ * deployment with the options `deployment` ("max_concurrency: 5"). */
+static void start_cluster(const char *redis, const char *const *mock_args, const char *deployment)
 {
-    C.redis_port = free_port();
     C.redis = start_redis(C.redis_port, NULL);
     C.mock_port = e2e_start_mock(mock_args, &C.mock);
     char yaml[2048];
@@ -101,8 +100,8 @@ static void start_cluster(const char *on_failure, const char *const *mock_args,
              "models:\n"
              "  - name: gpt-4o-mini\n"
              "    deployments:\n"
-             "      - {name: mock, url: 'http://127.0.0.1:%d', max_concurrency: %u}\n",
-             redis_block(on_failure), C.mock_port, max_concurrency);
+             "      - {name: mock, url: 'http://127.0.0.1:%d', %s}\n",
+             redis, C.mock_port, deployment);
     const char *config = e2e_write_file("gov.yaml", yaml);
     /* each instance in a directory of its own, as on hosts of their own:
      * a serve on PostgreSQL keeps its spool in its working directory, and
@@ -130,6 +129,8 @@ static void start_cluster(const char *on_failure, const char *const *mock_args,
 static void stop_cluster(void)
 {
     for (int i = 0; i < INSTANCES; i++) {
+        if (C.serve[i] == 0)
+            continue; /* killed by the test */
         e2e_stop(C.serve[i]);
         C.serve[i] = 0;
         char name[16];
@@ -223,6 +224,19 @@ static void known_everywhere(const char *key)
 {
     for (int i = 0; i < INSTANCES; i++)
         cr_assert_eq(until_known(i, key), 200, "instance %d: %s", i, buf);
+}
+
+/* Waits (at most 3 s) until instance has loaded key NAME, without sending
+ * a request: its usage answer has this instance's part only then. */
+static void until_loaded(int instance, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/admin/keys/%s/usage", name);
+    double t0 = e2e_now_ms();
+    while ((admin(instance, "GET", path, NULL) != 200 || !strstr(buf, "\"this_instance\":")) &&
+           e2e_now_ms() - t0 < 3000)
+        usleep(20000);
+    cr_assert_not_null(strstr(buf, "\"this_instance\":"), "instance %d: %s", instance, buf);
 }
 
 /* A family's samples in instance's /metrics, summed (labelled or not); -1
@@ -344,7 +358,7 @@ static void assert_code(const char *code)
 Test(governance, max_concurrency_holds_across_instances)
 {
     const char *margs[] = {"--latency-ms", "50", NULL};
-    start_cluster(NULL, margs, 5);
+    start_cluster(redis_block(NULL, 0), margs, "max_concurrency: 5");
     char key[64];
     create_key(0, "{\"name\":\"many\"}", key);
     known_everywhere(key);
@@ -368,7 +382,7 @@ Test(governance, max_concurrency_holds_across_instances)
  * sits the load out answering 401. */
 Test(governance, rpm_is_counted_once_across_instances)
 {
-    start_cluster(NULL, NULL, 100);
+    start_cluster(redis_block(NULL, 0), NULL, "max_concurrency: 100");
     char key[64];
     create_key(0, "{\"name\":\"rpm120\",\"rpm\":120}", key);
     known_everywhere(key);
@@ -414,7 +428,7 @@ static void spend_once(int instance, const char *key)
 Test(governance, a_budget_crossed_on_one_instance_refuses_on_all)
 {
     const char *margs[] = {"--tokens", "50", NULL};
-    start_cluster(NULL, margs, 100);
+    start_cluster(redis_block(NULL, 0), margs, "max_concurrency: 100");
     char key[64];
     create_key(0, "{\"name\":\"small\",\"budget_usd\":0.1,\"budget_period\":\"daily\"}", key);
     spend_once(0, key);
@@ -449,7 +463,7 @@ static void assert_shared_rpm(const char *name, int only)
  * again within a few seconds, and the limits are shared again. */
 Test(governance, redis_killed_fail_closed_refuses_then_recovers)
 {
-    start_cluster("fail_closed", NULL, 100);
+    start_cluster(redis_block("fail_closed", 10000), NULL, "max_concurrency: 100");
     char key[64];
     create_key(0, "{\"name\":\"steady\"}", key);
     known_everywhere(key);
@@ -464,6 +478,7 @@ Test(governance, redis_killed_fail_closed_refuses_then_recovers)
             usleep(20000);
         cr_assert_eq(st, 503, "instance %d with Redis down: %s", i, buf);
         assert_code("limits_unavailable");
+        cr_assert_not_null(strcasestr(buf, "\r\nRetry-After: 1\r\n"), "%s", buf);
     }
     until_metric_everywhere("sluice_redis_up", 0, 3000);
 
@@ -488,7 +503,7 @@ Test(governance, redis_killed_fail_closed_refuses_then_recovers)
  * fallbacks are counted. */
 Test(governance, redis_killed_fail_open_uses_local_limits_then_recovers)
 {
-    start_cluster("fail_open", NULL, 100);
+    start_cluster(redis_block("fail_open", 10000), NULL, "max_concurrency: 100");
     char key[64];
     create_key(0, "{\"name\":\"steady\",\"rpm\":30}", key);
     known_everywhere(key);
@@ -523,7 +538,7 @@ Test(governance, redis_killed_fail_open_uses_local_limits_then_recovers)
  * three within a second. */
 Test(governance, a_revoked_key_is_refused_everywhere_within_a_second)
 {
-    start_cluster(NULL, NULL, 100);
+    start_cluster(redis_block(NULL, 0), NULL, "max_concurrency: 100");
     char key[64];
     create_key(0, "{\"name\":\"leaving\"}", key);
     known_everywhere(key);
@@ -539,5 +554,65 @@ Test(governance, a_revoked_key_is_refused_everywhere_within_a_second)
     }
     cr_log_info("revoked: refused by all three after %.0f ms", slowest);
     cr_assert_lt(slowest, 1000, "the last instance refused the key after %.0f ms", slowest);
+    stop_cluster();
+}
+
+/* One request with key on instance, on a thread of its own. */
+struct one_call {
+    pthread_t thread;
+    int instance, status;
+    const char *key;
+};
+
+static void *one_call_thread(void *arg)
+{
+    struct one_call *c = arg;
+    char out[8192];
+    c->status = call(C.port[c->instance], c->key, out, sizeof out);
+    return NULL;
+}
+
+static void one_call_start(struct one_call *c, int instance, const char *key)
+{
+    *c = (struct one_call){.instance = instance, .key = key, .status = -2};
+    cr_assert_eq(pthread_create(&c->thread, NULL, one_call_thread, c), 0);
+}
+
+/* An instance killed (SIGKILL) while it holds both permits of a
+ * deployment with max_concurrency 2: its leases are no longer renewed, so
+ * the permits come back after lease_ms (1 s here), not before, and a
+ * request waiting on another instance goes through then. */
+Test(governance, a_crashed_instance_permits_return_after_the_lease)
+{
+    const char *margs[] = {"--latency-ms", "2000", NULL};
+    start_cluster(redis_block("fail_closed", 1000), margs,
+                  "max_concurrency: 2, queue_timeout_ms: 8000");
+    char key[64];
+    create_key(0, "{\"name\":\"crash\"}", key);
+    until_loaded(1, "crash");
+    struct one_call held[2], waiting;
+    for (int i = 0; i < 2; i++)
+        one_call_start(&held[i], 0, key);
+    e2e_wait_mock_stat(C.mock_port, "requests", 2, 5000);
+    cr_assert_eq(e2e_mock_stat(C.mock_port, "requests"), 2);
+
+    e2e_kill_child(C.serve[0]);
+    C.serve[0] = 0;
+    double t0 = e2e_now_ms();
+    one_call_start(&waiting, 1, key);
+    e2e_wait_mock_stat(C.mock_port, "requests", 3, 8000);
+    double took = e2e_now_ms() - t0;
+    cr_assert_eq(e2e_mock_stat(C.mock_port, "requests"), 3, "the permits never came back");
+    cr_log_info("lease 1000 ms: the permits came back %.0f ms after the crash", took);
+    cr_assert(took >= 500 && took < 2500,
+              "the waiting request reached the upstream %.0f ms after "
+              "the crash, not after the lease (1000 ms)",
+              took);
+    pthread_join(waiting.thread, NULL);
+    cr_assert_eq(waiting.status, 200);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(held[i].thread, NULL);
+        cr_assert_eq(held[i].status, -1, "the killed instance answered");
+    }
     stop_cluster();
 }
