@@ -411,15 +411,19 @@ static double instance_spend(int instance, const char *name)
     return p ? atof(p + 12) : -1;
 }
 
-/* One request of the budget key on instance, accepted and charged. */
-static void spend_once(int instance, const char *key)
+/* The n-th request of the budget key, on instance: accepted, and charged
+ * by it. Its usage's spend is the database's (every instance's flushed
+ * charges) plus its own, so it reaches n x $0.059 only once this request
+ * is charged (and with it, the shared counter). */
+static void spend_once(int instance, const char *key, int n)
 {
     cr_assert_eq(until_known(instance, key), 200, "instance %d: %s", instance, buf);
-    double t0 = e2e_now_ms();
-    /* the cost is charged once the row is priced, off the loop */
-    while (instance_spend(instance, "small") < 0.05 && e2e_now_ms() - t0 < 5000)
+    double t0 = e2e_now_ms(), want = 0.059 * n - 0.001;
+    /* the cost is charged once the row is priced, off the loop; another
+     * instance's charge is known after its flush and this one's sync */
+    while (instance_spend(instance, "small") < want && e2e_now_ms() - t0 < 5000)
         usleep(5000);
-    cr_assert_geq(instance_spend(instance, "small"), 0.05, "%s", buf);
+    cr_assert_geq(instance_spend(instance, "small"), want, "%s", buf);
 }
 
 /* A key with a $0.10 budget: a request on instance 0 and one on instance 1
@@ -431,8 +435,8 @@ Test(governance, a_budget_crossed_on_one_instance_refuses_on_all)
     start_cluster(redis_block(NULL, 0), margs, "max_concurrency: 100");
     char key[64];
     create_key(0, "{\"name\":\"small\",\"budget_usd\":0.1,\"budget_period\":\"daily\"}", key);
-    spend_once(0, key);
-    spend_once(1, key);
+    spend_once(0, key, 1);
+    spend_once(1, key, 2);
     cr_assert_eq(until_known(2, key), 429, "the third request, on instance 2: %s", buf);
     assert_code("insufficient_quota");
     for (int i = 0; i < INSTANCES; i++) {
