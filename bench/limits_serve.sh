@@ -22,8 +22,12 @@
 # For each variant, ROUNDS times (the variants interleaved, so that the
 # machine's other load falls on all of them alike; the medians are printed):
 #   cpu:     CONNS connections, closed loop, DURATION: requests/s, p50/p99,
-#            serve's CPU µs per request (and redis-server's, for the Redis
-#            variants)
+#            serve's CPU µs per request (and, for the Redis variants,
+#            redis-server's script calls and CPU µs per request)
+#   rate:    an open loop at RATE requests/s (default 2000, what every variant
+#            sustains): serve's CPU µs per request at the same load, the
+#            fair comparison (a serve that is less busy wakes up for fewer
+#            events at a time and pays more per request)
 #   latency: one connection, closed loop, DURATION: p50/p99; the difference
 #            to `none` is what the limiter adds to a request's latency (the
 #            Redis variants: the round trip(s) to Redis)
@@ -36,6 +40,7 @@ VARIANTS=${VARIANTS:-"none local local_tpm redis_dep redis redis_tpm"}
 CONNS=${CONNS:-64}
 DURATION=${DURATION:-3}
 ROUNDS=${ROUNDS:-3}
+RATE=${RATE:-2000}
 BASE=${PORT:-18300}
 bin=$PWD/build/sluice
 for tool in taskset redis-server; do
@@ -61,6 +66,8 @@ taskset -c 1 redis-server --port $REDIS --bind 127.0.0.1 --save '' --appendonly 
   --loglevel warning >"$dir/redis.log" 2>&1 &
 redis_pid=$!; pids+=("$redis_pid"); sleep 0.3
 
+# the script calls (EVALSHA) Redis has run; the commands inside a script count apart
+redis_calls() { redis-cli -p $REDIS info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p' | grep . || echo 0; }
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.4f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 start_serve() { # VARIANT
@@ -103,29 +110,33 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
      "kernel $(uname -r), $(redis-server --version | sed 's/ sha=.*//'), $(date -u +%F)," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$ROUNDS rounds, the variants interleaved; each figure the median of the rounds"
-# One line per measurement: VARIANT PART SERVE_CPU_S REDIS_CPU_S JSON
+# One line per measurement: VARIANT PART SERVE_CPU_S REDIS_CPU_S REDIS_COMMANDS JSON
 results=$dir/results
 : >"$results"
 for round in $(seq "$ROUNDS"); do
   for v in $VARIANTS; do
     start_serve "$v" || { echo "  $v: skipped (serve refused the config)"; continue; }
     load -c 8 -d 1s >/dev/null # warm up: connections, the thread pool, Redis's script cache
-    s0=$(cpu_of "$serve_pid"); r0=$(cpu_of "$redis_pid")
+    s0=$(cpu_of "$serve_pid"); r0=$(cpu_of "$redis_pid"); n0=$(redis_calls)
     j=$(load -c "$CONNS" -d "${DURATION}s")
-    s1=$(cpu_of "$serve_pid"); r1=$(cpu_of "$redis_pid")
-    echo "$v cpu $(echo "$s1 - $s0" | bc -l) $(echo "$r1 - $r0" | bc -l) $j" >>"$results"
-    echo "$v latency 0 0 $(load -c 1 -d "${DURATION}s")" >>"$results"
+    s1=$(cpu_of "$serve_pid"); r1=$(cpu_of "$redis_pid"); n1=$(redis_calls)
+    echo "$v cpu $(echo "$s1 - $s0" | bc -l) $(echo "$r1 - $r0" | bc -l) $((n1 - n0)) $j" >>"$results"
+    s0=$(cpu_of "$serve_pid")
+    j=$(load -r "$RATE" -c 64 -d "${DURATION}s")
+    s1=$(cpu_of "$serve_pid")
+    echo "$v rate $(echo "$s1 - $s0" | bc -l) 0 0 $j" >>"$results"
+    echo "$v latency 0 0 0 $(load -c 1 -d "${DURATION}s")" >>"$results"
     stop_serve
   done
   echo "  round $round done" >&2
 done
 
-python3 - "$results" "$CONNS" "$DURATION" <<'PY'
+python3 - "$results" "$CONNS" "$DURATION" "$RATE" <<'PY'
 import json, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    v, part, scpu, rcpu, j = line.split(" ", 4)
-    rows.setdefault((v, part), []).append((float(scpu), float(rcpu), json.loads(j)))
+    v, part, scpu, rcpu, calls, j = line.split(" ", 5)
+    rows.setdefault((v, part), []).append((float(scpu), float(rcpu), json.loads(j), int(calls)))
 order = []
 for v, _ in rows:
     if v not in order:
@@ -139,6 +150,7 @@ def fig(v, part):
     f = {k: med(r[2][k] for r in rs) for k in ("rps", "p50_ms", "p99_ms")}
     f["scpu"] = med(r[0] * 1e6 / max(r[2]["requests"], 1) for r in rs)
     f["rcpu"] = med(r[1] * 1e6 / max(r[2]["requests"], 1) for r in rs)
+    f["calls"] = med(r[3] / max(r[2]["requests"], 1) for r in rs)
     f["all_scpu"] = [r[0] * 1e6 / max(r[2]["requests"], 1) for r in rs]
     f["bad"] = sum(r[2]["requests"] - r[2]["status"].get("200", 0) for r in rs)
     return f
@@ -152,7 +164,19 @@ for v in order:
     if base and v != "none":
         line += f" ({f['scpu'] - base['scpu']:+.1f})"
     if v.startswith("redis"):
-        line += f"  redis-server CPU {f['rcpu']:4.1f} us/request"
+        line += f"  redis-server {f['calls']:.2f} calls, {f['rcpu']:4.1f} us CPU/request"
+    line += "  [rounds: " + " ".join(f"{x:.1f}" for x in f["all_scpu"]) + "]"
+    if f["bad"]:
+        line += f"  ({f['bad']} not 200)"
+    print(line)
+print(f"== rate: open loop at {sys.argv[4]}/s, {sys.argv[3]}s each: every variant does the same work")
+base = fig("none", "rate")
+for v in order:
+    f = fig(v, "rate")
+    line = (f"  {v:<10} {f['rps']:8.0f} requests/s  p50 {f['p50_ms']*1e3:6.0f} us  "
+            f"p99 {f['p99_ms']*1e3:6.0f} us  serve CPU {f['scpu']:5.1f} us/request")
+    if base and v != "none":
+        line += f" ({f['scpu'] - base['scpu']:+.1f})"
     line += "  [rounds: " + " ".join(f"{x:.1f}" for x in f["all_scpu"]) + "]"
     if f["bad"]:
         line += f"  ({f['bad']} not 200)"
