@@ -267,11 +267,7 @@ static int parse(int argc, char **argv, struct opts *o)
 
 static const char *state_of(const struct sl_key_record *r, int64_t now)
 {
-    if (r->revoked_us)
-        return "revoked";
-    if (r->expires_us && now >= r->expires_us)
-        return "expired";
-    return r->enabled ? "active" : "disabled";
+    return sl_key_state_name(sl_key_record_state(r, now));
 }
 
 static void limit_text(char *out, size_t size, unsigned v)

@@ -78,11 +78,13 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/offload.h"
 #include "gateway/auth.h"
 #include "gateway/gateway_impl.h"
 #include "gateway/log_line.h"
 #include "http/sse.h"
 #include "retry/retrier.h"
+#include "token/tokenizer.h"
 
 static void maybe_closed(struct sl_gateway *gw);
 static void close_parts_soon(struct sl_gateway *gw);
@@ -550,6 +552,21 @@ int sl__gw_cancel_id(struct sl_gateway *gw, struct sl_str id, const struct sl_gw
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* The tokenizer's tables take ~0.1 s to build: built at start-up on the
+ * pool, not by the first request that needs a count. */
+static void warm_tokenizer(void *arg)
+{
+    (void)arg;
+    sl_tok_encoding(SL_TOK_O200K_BASE);
+    sl_tok_encoding(SL_TOK_CL100K_BASE);
+}
+
+static void warmed(void *arg, int status)
+{
+    (void)arg;
+    (void)status;
+}
+
 int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,
                    char *err, size_t err_size)
 {
@@ -622,6 +639,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     uv_timer_init(loop, &gw->drain_timer);
     gw->drain_timer.data = gw;
     gw->started = 1;
+    sl_offload(loop, warm_tokenizer, warmed, NULL, NULL);
     gw->pending_closes++; /* the drain timer, closed in on_close_parts */
     *out = gw;
     return 0;

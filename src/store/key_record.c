@@ -22,6 +22,21 @@ void sl_key_record_init(struct sl_key_record *rec)
     strcpy(rec->metadata, "{}");
 }
 
+enum sl_key_state sl_key_record_state(const struct sl_key_record *rec, int64_t now_us)
+{
+    if (rec->revoked_us)
+        return SL_KEY_REVOKED;
+    if (rec->expires_us && now_us >= rec->expires_us)
+        return SL_KEY_EXPIRED;
+    return rec->enabled ? SL_KEY_ACTIVE : SL_KEY_DISABLED;
+}
+
+const char *sl_key_state_name(enum sl_key_state state)
+{
+    static const char *const names[] = {"active", "disabled", "expired", "revoked"};
+    return (unsigned)state < 4 ? names[state] : "revoked";
+}
+
 static const char *const period_names[] = {"total", "daily", "weekly", "monthly"};
 
 const char *sl_key_period_name(enum sl_key_period period)
@@ -334,7 +349,7 @@ int sl_key_record_json(const struct sl_key_record *rec, struct sl_buf *out)
             : appendf(out, "],\"rpm\":%u,\"tpm\":%u,\"max_parallel\":%u", rec->rpm, rec->tpm,
                       rec->max_parallel);
     if (rc == 0 && rec->budget_usd > 0)
-        rc = appendf(out, ",\"budget_usd\":%.17g", rec->budget_usd);
+        rc = appendf(out, ",\"budget_usd\":%.15g", rec->budget_usd);
     else if (rc == 0)
         rc = appendf(out, ",\"budget_usd\":null");
     rc = rc ? rc : appendf(out, ",\"budget_period\":\"%s\"", sl_key_period_name(rec->period));

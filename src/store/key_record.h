@@ -60,6 +60,13 @@ enum {
     SL_KEY_F_ENABLED = 1u << 10,
 };
 
+/* Whether a key may be used at now_us; a revoked key is revoked whatever
+ * else holds, then an expired one is expired, then enabled decides. */
+enum sl_key_state { SL_KEY_ACTIVE, SL_KEY_DISABLED, SL_KEY_EXPIRED, SL_KEY_REVOKED };
+enum sl_key_state sl_key_record_state(const struct sl_key_record *rec, int64_t now_us);
+/* "active", "disabled", "expired", "revoked" */
+const char *sl_key_state_name(enum sl_key_state state);
+
 /* A new record's defaults: no limits, no budget, "total", never expires,
  * enabled, metadata {}. */
 void sl_key_record_init(struct sl_key_record *rec);

@@ -425,7 +425,10 @@ static void decode(struct query *q, int64_t now_us, struct sl_key_record *r, str
     if (sl_key_period_parse(period, strlen(period), &r->period) != 0)
         r->period = SL_KEY_TOTAL;
     r->expires_us = q_null(q, 10) ? 0 : q_int(q, 10);
-    copy_col(q, 11, r->metadata, sizeof(r->metadata));
+    if (strlen(q_text(q, 11)) > SL_KEY_META_MAX) /* cut, it would not be JSON */
+        strcpy(r->metadata, "{}");
+    else
+        copy_col(q, 11, r->metadata, sizeof(r->metadata));
     const char *en = q_text(q, 12);
     r->enabled = en[0] == 't' || en[0] == '1';
     r->revoked_us = q_null(q, 13) ? 0 : q_int(q, 13);

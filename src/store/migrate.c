@@ -132,8 +132,10 @@ static const char down_3[] = "DROP TABLE messages; DROP TABLE conversations;";
  * the epoch in both dialects (the gateway polls these rows twice a second
  * and compares them with its own clock); NULL expires/revoked = never.
  * Spend is kept per key and budget period (the period's start), added by
- * upsert. No foreign key from spend to keys: keys are revoked, never
- * deleted, and one unknown id must not fail a whole batch of spend. */
+ * upsert. metadata is json, not jsonb, on PostgreSQL: kept byte for byte
+ * as given (jsonb would respace it past its size bound). No foreign key
+ * from spend to keys: keys are revoked, never deleted, and one unknown id
+ * must not fail a whole batch of spend. */
 static const char up_4[] =
     "CREATE TABLE gateway_keys ("
     "  id TEXT PRIMARY KEY,"
@@ -178,7 +180,7 @@ static const char up_4_pg[] = "CREATE TABLE gateway_keys ("
                               "  budget_period text NOT NULL DEFAULT 'total'"
                               "  CHECK (budget_period IN ('total', 'daily', 'weekly', 'monthly')),"
                               "  expires_us bigint,"
-                              "  metadata jsonb NOT NULL DEFAULT '{}',"
+                              "  metadata json NOT NULL DEFAULT '{}',"
                               "  enabled boolean NOT NULL DEFAULT true,"
                               "  revoked_us bigint,"
                               "  created_us bigint NOT NULL,"

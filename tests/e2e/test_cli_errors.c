@@ -34,8 +34,9 @@ Test(cli, bad_arguments_are_usage_errors)
 
 Test(cli, malformed_postgres_url_is_a_usage_error_with_the_password_masked)
 {
-    const char *cmds[][2] = {{"simulate", NULL}, {"stats", NULL}, {"migrate", "up"}};
-    for (int i = 0; i < 3; i++) {
+    const char *cmds[][2] = {
+        {"simulate", NULL}, {"stats", NULL}, {"migrate", "up"}, {"keys", "list"}};
+    for (int i = 0; i < 4; i++) {
         const char *args[] = {cmds[i][0], "--db", "postgresql://u:secret@localhost:port/x?foo=1",
                               cmds[i][1], NULL};
         struct e2e_run r = e2e_run(args);

@@ -109,7 +109,7 @@ Test(pg, a_spool_in_use_by_another_process_is_refused_clearly)
 Test(pg, migrate_up_down_and_up_again)
 {
     const char *up[] = {"migrate", "up", "--db", pgt_url, NULL};
-    const char *down_all[] = {"migrate", "down", "3", "--db", pgt_url, NULL};
+    const char *down_all[] = {"migrate", "down", "4", "--db", pgt_url, NULL};
     struct e2e_run r = e2e_run(up);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert_not_null(strstr(r.out, "schema version 0 -> 4 (4 steps)"), "%s", r.out);
@@ -339,7 +339,7 @@ Test(pg, sluice_lives_in_its_own_schema_beside_another_apps_tables)
     cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM team_a.requests"), 30);
     cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM team_b.requests"), 70);
     cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM sluice.requests"), 40);
-    const char *down_a[] = {"migrate", "down", "3", "--db", url_a, NULL};
+    const char *down_a[] = {"migrate", "down", "4", "--db", url_a, NULL};
     r = e2e_run(down_a);
     cr_assert_eq(r.status, 0, "%s", r.err);
     e2e_free(&r);

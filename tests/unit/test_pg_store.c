@@ -226,7 +226,8 @@ Test(pg_store, migrations_up_from_empty_down_to_empty_and_up_again)
     cr_assert_eq(user_tables(), 0);
     cr_assert_eq(migrate(&loop, s, latest), latest);
     cr_assert_eq(version_of(&loop, s), latest);
-    cr_assert_eq(user_tables(), 4); /* runs, requests, conversations, messages */
+    cr_assert_eq(user_tables(),
+                 6); /* runs, requests, conversations, messages, gateway_keys, gateway_key_spend */
     cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM schema_version"), latest);
     cr_assert_eq(migrate(&loop, s, 1), latest - 1);
     cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM pg_indexes WHERE indexname = "
@@ -237,7 +238,7 @@ Test(pg_store, migrations_up_from_empty_down_to_empty_and_up_again)
     cr_assert_eq(user_tables(), 0);
     cr_assert_eq(pgt_int(pgt_url, "SELECT count(*) FROM pg_views WHERE schemaname = 'sluice'"), 0);
     cr_assert_eq(migrate(&loop, s, latest), latest);
-    cr_assert_eq(user_tables(), 4);
+    cr_assert_eq(user_tables(), 6);
     close_store(&loop, s);
     sl_test_close_loop(&loop);
 }
