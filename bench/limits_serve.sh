@@ -155,42 +155,32 @@ def fig(v, part):
     f["bad"] = sum(r[2]["requests"] - r[2]["status"].get("200", 0) for r in rs)
     return f
 
-print(f"== cpu: zero-latency upstream, {sys.argv[2]} connections, closed loop, {sys.argv[3]}s each")
-base = fig("none", "cpu")
-for v in order:
-    f = fig(v, "cpu")
-    line = (f"  {v:<10} {f['rps']:8.0f} requests/s  p50 {f['p50_ms']*1e3:6.0f} us  "
-            f"p99 {f['p99_ms']*1e3:6.0f} us  serve CPU {f['scpu']:5.1f} us/request")
-    if base and v != "none":
-        line += f" ({f['scpu'] - base['scpu']:+.1f})"
-    if v.startswith("redis"):
-        line += f"  redis-server {f['calls']:.2f} calls, {f['rcpu']:4.1f} us CPU/request"
-    line += "  [rounds: " + " ".join(f"{x:.1f}" for x in f["all_scpu"]) + "]"
-    if f["bad"]:
-        line += f"  ({f['bad']} not 200)"
-    print(line)
-print(f"== rate: open loop at {sys.argv[4]}/s, {sys.argv[3]}s each: every variant does the same work")
-base = fig("none", "rate")
-for v in order:
-    f = fig(v, "rate")
-    line = (f"  {v:<10} {f['rps']:8.0f} requests/s  p50 {f['p50_ms']*1e3:6.0f} us  "
-            f"p99 {f['p99_ms']*1e3:6.0f} us  serve CPU {f['scpu']:5.1f} us/request")
-    if base and v != "none":
-        line += f" ({f['scpu'] - base['scpu']:+.1f})"
-    line += "  [rounds: " + " ".join(f"{x:.1f}" for x in f["all_scpu"]) + "]"
-    if f["bad"]:
-        line += f"  ({f['bad']} not 200)"
-    print(line)
-print(f"== latency: one connection, closed loop, {sys.argv[3]}s each (added: minus none's)")
-base = fig("none", "latency")
-for v in order:
-    f = fig(v, "latency")
-    line = (f"  {v:<10} {f['rps']:8.0f} requests/s  p50 {f['p50_ms']*1e3:6.0f} us  "
-            f"p99 {f['p99_ms']*1e3:6.0f} us")
-    if base and v != "none":
-        line += (f"  added p50 {(f['p50_ms'] - base['p50_ms'])*1e3:+4.0f} us  "
-                 f"p99 {(f['p99_ms'] - base['p99_ms'])*1e3:+5.0f} us")
-    if f["bad"]:
-        line += f"  ({f['bad']} not 200)"
-    print(line)
+def table(part, title, cpu):
+    print(title)
+    base = fig("none", part)
+    for v in order:
+        f = fig(v, part)
+        line = (f"  {v:<10} {f['rps']:8.0f} requests/s  p50 {f['p50_ms']*1e3:6.0f} us  "
+                f"p99 {f['p99_ms']*1e3:6.0f} us")
+        if cpu:
+            line += f"  serve CPU {f['scpu']:5.1f} us/request"
+            if base and v != "none":
+                line += f" ({f['scpu'] - base['scpu']:+.1f})"
+            if part == "cpu" and v.startswith("redis"):
+                line += f"  redis-server {f['calls']:.2f} calls, {f['rcpu']:4.1f} us CPU/request"
+            line += "  [rounds: " + " ".join(f"{x:.1f}" for x in f["all_scpu"]) + "]"
+        elif base and v != "none":
+            line += (f"  added p50 {(f['p50_ms'] - base['p50_ms'])*1e3:+4.0f} us  "
+                     f"p99 {(f['p99_ms'] - base['p99_ms'])*1e3:+5.0f} us")
+        if f["bad"]:
+            line += f"  ({f['bad']} not 200)"
+        print(line)
+
+conns, duration, rate = sys.argv[2:5]
+table("cpu", f"== cpu: zero-latency upstream, {conns} connections, closed loop, {duration}s each",
+      True)
+table("rate", f"== rate: open loop at {rate}/s, {duration}s each: every variant does the same work",
+      True)
+table("latency", f"== latency: one connection, closed loop, {duration}s each (added: minus none's)",
+      False)
 PY
