@@ -500,7 +500,7 @@ int sl_key_update_parse_json(const char *body, size_t len, struct sl_key_record 
             else if (*v.start == '"')
                 bad = sl_key_time_parse(v.start + 1, (size_t)(v.end - v.start - 2), 0,
                                         &rec->expires_us) != 0;
-            else if (take_number(&v, &num) != 0 || num <= 0 || num > 1e13)
+            else if (take_number(&v, &num) != 0 || num <= 0 || num > 253402300799.0) /* 9999-12-31 */
                 bad = 1;
             else
                 rec->expires_us = (int64_t)(num * 1e6);

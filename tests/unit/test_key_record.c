@@ -284,6 +284,9 @@ Test(key_record, json_refusals)
     refused("{\"budget_usd\": -3}", "bad value for 'budget_usd'");
     refused("{\"budget_period\": \"yearly\"}", "bad value for 'budget_period'");
     refused("{\"expires_at\": \"next week\"}", "bad value for 'expires_at'");
+    /* found by the key_json fuzzer: seconds past year 9999 overflowed the microseconds */
+    refused("{\"expires_at\":9944444444449}", "bad value for 'expires_at'");
+    refused("{\"expires_at\":253402300800}", "bad value for 'expires_at'");
     refused("{\"expires_at\": true}", "bad value for 'expires_at'");
     refused("{\"metadata\": [1, 2]}", "bad value for 'metadata'");
     refused("{\"metadata\": \"{}\"}", "bad value for 'metadata'");
