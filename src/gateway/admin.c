@@ -116,7 +116,7 @@ static int usage_json(struct admin_call *c, struct sl_buf *out)
             k->in_flight,
             (unsigned long long)(k->rate.rpm.limit ? sl_window_used(&k->rate.rpm, now) : 0),
             (unsigned long long)(k->rate.tpm.limit ? sl_window_used(&k->rate.tpm, now) : 0),
-            sl_gw_key_spent(k));
+            sl_gw_key_spent(k, sl_wall_us()));
     n += snprintf(body + n, sizeof body - (size_t)n, "}");
     return sl_buf_append(out, body, (size_t)n);
 }

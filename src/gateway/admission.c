@@ -500,7 +500,7 @@ void sl__gw_charge(struct gw_req *r, const struct sl_gw_log_row *row)
         uint64_t ttl_ms = end == INT64_MAX ? 400ull * 86400 * 1000
                                            : (uint64_t)(end - now) / 1000 + 86400ull * 1000;
         sl_gw_shared_charge(r->gw->shared, &k->shared, sl_key_period_start(k->s.period, now),
-                            row->cost_usd, sl_gw_key_spent(k), ttl_ms);
+                            row->cost_usd, sl_gw_key_spent(k, now), ttl_ms);
     }
 }
 

@@ -295,9 +295,14 @@ int sl_gw_key_needs_tokens(const struct sl_gw_key_entry *k)
     return k && k->s.tpm;
 }
 
-double sl_gw_key_spent(const struct sl_gw_key_entry *k)
+double sl_gw_key_spent(const struct sl_gw_key_entry *k, int64_t wall_us)
 {
-    return k->spend.db_usd + k->spend.flushing_usd + k->spend.unflushed_usd;
+    double mine = k->spend.flushing_usd + k->spend.unflushed_usd;
+    /* the database's figure is for the period of the last sync: just after
+     * a period ends (until the next sync) it is last period's */
+    if (k->spend.period_start_us != sl_key_period_start(k->s.period, wall_us))
+        return mine;
+    return k->spend.db_usd + mine;
 }
 
 void sl_gw_key_charge(struct sl_gw_key_entry *k, double usd, uint64_t prompt_tokens,
@@ -327,7 +332,7 @@ void sl_gw_key_budget_refusal(struct sl_gw_key_entry *k, int64_t wall_us, struct
 
 int sl_gw_key_over_budget(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no)
 {
-    if (k->s.budget_usd <= 0 || sl_gw_key_spent(k) < k->s.budget_usd)
+    if (k->s.budget_usd <= 0 || sl_gw_key_spent(k, wall_us) < k->s.budget_usd)
         return 0;
     sl_gw_key_budget_refusal(k, wall_us, no);
     return -1;

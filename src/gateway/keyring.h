@@ -138,8 +138,9 @@ void sl_gw_key_budget_refusal(struct sl_gw_key_entry *k, int64_t wall_us, struct
 int sl_gw_key_over_budget(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no);
 /* A limit's share on one of `divisor` instances: at least 1 (0 stays 0). */
 unsigned sl_gw_share(unsigned limit, unsigned divisor);
-/* The key's spend in its current period (USD). */
-double sl_gw_key_spent(const struct sl_gw_key_entry *k);
+/* The key's spend in the period containing wall_us (USD), as this
+ * instance knows it. */
+double sl_gw_key_spent(const struct sl_gw_key_entry *k, int64_t wall_us);
 /* A finished request's cost and usage, charged to its key. */
 void sl_gw_key_charge(struct sl_gw_key_entry *k, double usd, uint64_t prompt_tokens,
                       uint64_t completion_tokens);

@@ -135,7 +135,13 @@ Test(gw_auth, key_admission)
     cr_assert_eq(sl_gw_key_admit(bk, 4000000, noon, 1, &d, &no), 0);
     sl_gw_key_settle(bk, 4000000, &d, 1);
     sl_gw_key_charge(bk, 0.5, 10, 20);
-    cr_assert_float_eq(sl_gw_key_spent(bk), 1.1, 1e-9);
+    bk->spend.period_start_us = noon - 12 * 3600 * 1000000ll; /* the last sync's: today */
+    bk->spend.db_usd = 0.25;
+    cr_assert_float_eq(sl_gw_key_spent(bk, noon), 1.35, 1e-9);
+    int64_t tomorrow = noon + 24 * 3600 * 1000000ll;
+    cr_assert_float_eq(sl_gw_key_spent(bk, tomorrow), 1.1, 1e-9,
+                       "yesterday's database figure does not count tomorrow");
+    bk->spend.db_usd = 0;
     cr_assert_eq(sl_gw_key_admit(bk, 4000000, noon, 1, &d, &no), -1);
     cr_assert_eq(no.limit, SL_GW_LIMIT_BUDGET);
     cr_assert_str_eq(no.code, "insufficient_quota");
