@@ -13,9 +13,11 @@
  *     the model's next deployment).
  *
  * Each limit is local (gateway/keyring.c, router.c: one process) or, with
- * `redis:`, shared by every instance (gateway/shared.c): one script call
- * for the key, one for the deployment, answered later on the loop. While a
- * call is out the request waits for its answer (`shared_call`), whatever
+ * `redis:`, shared by every instance (gateway/shared.c): then the key's
+ * limits are taken together with the first deployment's, in one script
+ * call answered later on the loop (one round trip before the upstream;
+ * `key_pending` until then). While a call is out the request waits for its
+ * answer (`shared_call`), whatever
  * happens meanwhile: a cancel is noted and acted on in the answer (what
  * was taken is given back). A shared permit that is not free is asked for
  * again after a short wait (`shared_wait`, the admit timer), and at once
@@ -120,35 +122,18 @@ static void admit_key_local(struct gw_req *r)
     key_admitted(r);
 }
 
-static void on_key_shared(struct sl_gw_shared_ticket *t, enum sl_redis_result result,
-                          enum sl_gw_shared_refused refused, uint64_t retry_after_us)
+/* The 429 for a key limit that Redis refused. */
+static void key_refused_shared(struct gw_req *r, enum sl_gw_shared_refused refused,
+                               uint64_t retry_after_us)
 {
-    struct gw_req *r = t->data;
-    struct sl_gw_key_entry *k = r->key;
-    r->shared_call = 0;
-    if (r->cancelled) {
-        sl_gw_shared_give_back(r->gw->shared, t);
-        end_cancelled(r);
-        return;
-    }
-    if (result == SL_REDIS_TAKEN) {
-        k->in_flight++; /* shown by the usage endpoint; the limit was Redis's */
-        key_admitted(r);
-        return;
-    }
-    if (result == SL_REDIS_UNAVAILABLE) {
-        if (fall_back(r))
-            admit_key_local(r);
-        return;
-    }
     struct sl_gw_refusal no;
     if (refused == SL_GW_SHARED_BUDGET) {
         /* over budget as the shared counter says (every instance's charges) */
-        sl_gw_key_budget_refusal(k, sl_wall_us(), &no);
+        sl_gw_key_budget_refusal(r->key, sl_wall_us(), &no);
     } else {
         static const enum sl_gw_limit limit[] = {SL_GW_LIMIT_RPM, SL_GW_LIMIT_TPM,
                                                  SL_GW_LIMIT_PARALLEL};
-        sl_gw_key_refusal(k, limit[refused], retry_after_us, r->reserved_tokens, &no);
+        sl_gw_key_refusal(r->key, limit[refused], retry_after_us, r->reserved_tokens, &no);
     }
     key_refused(r, &no);
 }
@@ -181,10 +166,11 @@ static void admit_key(struct gw_req *r)
             .period_start = sl_key_period_start(k->s.period, now),
         };
         if (sl_gw_shared_any(&ask)) {
-            r->shared_call = 1;
-            r->key_shared.cb = on_key_shared;
-            r->key_shared.data = r;
-            sl_gw_shared_admit(sh, &k->shared, &ask, &r->key_shared);
+            /* taken with the first deployment's limits, in one call */
+            r->key_ask = ask;
+            r->key_pending = 1;
+            sl__gw_set_state(r, GW_PICKING);
+            sl__gw_pick(r);
             return;
         }
     }
@@ -343,29 +329,52 @@ static void wait_shared(struct gw_req *r, uint64_t retry_us)
     uv_timer_start(&r->admit.timer, on_shared_retry, (retry_us + 999) / 1000, 0);
 }
 
-static void on_dep_shared(struct sl_gw_shared_ticket *t, enum sl_redis_result result,
+static void on_dep_shared(struct sl_gw_shared_call *call, enum sl_redis_result result, size_t part,
                           enum sl_gw_shared_refused refused, uint64_t retry_after_us)
 {
-    struct gw_req *r = t->data;
+    struct gw_req *r = call->data;
+    struct sl_gateway *gw = r->gw;
     r->shared_call = 0;
     if (r->cancelled) {
-        sl_gw_shared_give_back(r->gw->shared, t);
+        sl_gw_shared_give_back(gw->shared, &r->dep_shared);
+        if (r->key_pending)
+            sl_gw_shared_give_back(gw->shared, &r->key_shared);
         note_queue_time(r);
         end_cancelled(r);
         return;
     }
     if (result == SL_REDIS_TAKEN) {
         note_queue_time(r);
+        if (r->key_pending) {
+            r->key_pending = 0;
+            r->key_admitted = 1;
+            r->key->in_flight++; /* shown by the usage endpoint; the limit was Redis's */
+        }
         r->dep_permit_shared = 1;
         sl__gw_start_attempts(r);
         return;
     }
     if (result == SL_REDIS_UNAVAILABLE) {
-        if (fall_back(r)) {
-            uint64_t retry_us = UINT64_MAX;
-            sl__gw_set_state(r, GW_PICKING); /* admit_dep_local queues from PICKING */
-            dep_local_result(r, admit_dep_local(r, &retry_us), retry_us);
+        if (!fall_back(r))
+            return;
+        struct sl_gw_refusal no;
+        if (r->key_pending) { /* the key's local share first */
+            r->key_pending = 0;
+            if (sl_gw_key_admit(r->key, mono_us(), sl_wall_us(), r->reserved_tokens, &r->key_ticket,
+                                &no) != 0) {
+                key_refused(r, &no);
+                return;
+            }
+            r->key_admitted = 1;
         }
+        uint64_t retry_us = UINT64_MAX;
+        sl__gw_set_state(r, GW_PICKING); /* admit_dep_local queues from PICKING */
+        dep_local_result(r, admit_dep_local(r, &retry_us), retry_us);
+        return;
+    }
+    if (r->key_pending && part == 1) {
+        note_queue_time(r);
+        key_refused_shared(r, refused, retry_after_us);
         return;
     }
     if (refused == SL_GW_SHARED_PARALLEL) {
@@ -383,15 +392,27 @@ static void on_dep_shared(struct sl_gw_shared_ticket *t, enum sl_redis_result re
     dep_local_result(r, DEP_LIMITED, retry_after_us);
 }
 
+/* The deployment's limits, and the key's while it is not admitted yet:
+ * one call. */
 static void admit_dep_shared(struct gw_req *r)
 {
     const struct sl_gw_deployment *d = r->dep->cfg;
-    struct sl_gw_shared_ask ask = {
+    struct sl_gw_shared_call *c = &r->shared_admit;
+    c->parts[0].limits = &r->dep->shared;
+    c->parts[0].ask = (struct sl_gw_shared_ask){
         .rpm = d->rpm, .tpm = d->tpm, .parallel = d->max_concurrency, .tokens = r->reserved_tokens};
+    c->parts[0].ticket = &r->dep_shared;
+    c->nparts = 1;
+    if (r->key_pending) {
+        c->parts[1].limits = &r->key->shared;
+        c->parts[1].ask = r->key_ask;
+        c->parts[1].ticket = &r->key_shared;
+        c->nparts = 2;
+    }
+    c->cb = on_dep_shared;
+    c->data = r;
     r->shared_call = 1;
-    r->dep_shared.cb = on_dep_shared;
-    r->dep_shared.data = r;
-    sl_gw_shared_admit(r->gw->shared, &r->dep->shared, &ask, &r->dep_shared);
+    sl_gw_shared_admit(r->gw->shared, c);
 }
 
 void sl__gw_pick(struct gw_req *r)

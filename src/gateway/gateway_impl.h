@@ -85,6 +85,9 @@ struct gw_req {
     struct sl_rate_ticket dep_ticket;      /* r->dep's local rate */
     struct sl_gw_shared_ticket key_shared; /* with Redis: the key's shared limits */
     struct sl_gw_shared_ticket dep_shared; /* and r->dep's */
+    struct sl_gw_shared_call shared_admit; /* the one shared admit out at a time */
+    struct sl_gw_shared_ask key_ask;       /* the key's, taken with the first deployment's */
+    int key_pending;                       /* the key's shared limits are still to take */
     int shared_call;                       /* a shared admit is out: its answer goes on */
     int shared_wait;                       /* waiting to ask for a shared permit again */
     int dep_permit_shared;                 /* the permit held is a shared lease */

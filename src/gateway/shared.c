@@ -93,71 +93,87 @@ int sl_gw_shared_any(const struct sl_gw_shared_ask *ask)
 static void on_admitted(void *arg, enum sl_redis_result result, size_t refused,
                         uint64_t retry_after_us, const int64_t *cells)
 {
-    struct sl_gw_shared_ticket *t = arg;
+    struct sl_gw_shared_call *c = arg;
+    size_t part = 0;
     enum sl_gw_shared_refused which = SL_GW_SHARED_RPM;
-    if (result == SL_REDIS_TAKEN) {
-        t->taken = 1;
-        memcpy(t->cells, cells, sizeof t->cells);
-        if (t->ops[SL_GW_SHARED_PARALLEL] >= 0)
-            hold(t->shared, t); /* renewed until settled */
-    } else if (result == SL_REDIS_REFUSED) {
-        for (int k = 0; k < 4; k++)
-            if (t->ops[k] == (int)refused)
-                which = (enum sl_gw_shared_refused)k;
+    for (size_t p = 0; p < c->nparts; p++) {
+        struct sl_gw_shared_ticket *t = c->parts[p].ticket;
+        if (result == SL_REDIS_TAKEN) {
+            t->taken = 1;
+            memcpy(t->cells, cells, sizeof t->cells);
+            if (t->ops[SL_GW_SHARED_PARALLEL] >= 0)
+                hold(c->shared, t); /* renewed until settled */
+        } else if (result == SL_REDIS_REFUSED) {
+            for (int k = 0; k < 4; k++)
+                if (t->ops[k] == (int)refused) {
+                    part = p;
+                    which = (enum sl_gw_shared_refused)k;
+                }
+        }
     }
-    t->cb(t, result, which, retry_after_us);
+    c->cb(c, result, part, which, retry_after_us);
 }
 
-void sl_gw_shared_admit(struct sl_gw_shared *s, struct sl_gw_shared_limits *l,
-                        const struct sl_gw_shared_ask *ask, struct sl_gw_shared_ticket *t)
+/* The ops of one part, appended to ops[*n..]; keys in keys[*n..]. */
+static void add_part(struct sl_gw_shared *s, struct sl_gw_shared_limits *l,
+                     const struct sl_gw_shared_ask *ask, struct sl_gw_shared_ticket *t,
+                     struct sl_redis_op *ops, char (*keys)[sizeof l->prefix + 32], size_t *n)
 {
-    char keys[4][sizeof l->prefix + 32];
-    struct sl_redis_op ops[4];
-    size_t n = 0;
     t->taken = 0;
     t->shared = s;
     t->limits = l;
     t->tokens = 0;
-    t->holder.next = t->holder.prev = NULL;
     t->lease[0] = '\0';
+    t->holder.next = t->holder.prev = NULL;
     for (int k = 0; k < 4; k++)
         t->ops[k] = -1;
     if (ask->rpm) {
-        key_of(keys[n], sizeof keys[n], l, "rpm");
-        ops[n] = (struct sl_redis_op){.kind = SL_REDIS_WINDOW,
-                                      .key = keys[n],
-                                      .limit = ask->rpm,
-                                      .window_us = MINUTE_US,
-                                      .units = 1};
-        t->ops[SL_GW_SHARED_RPM] = (int)n++;
+        key_of(keys[*n], sizeof keys[*n], l, "rpm");
+        ops[*n] = (struct sl_redis_op){.kind = SL_REDIS_WINDOW,
+                                       .key = keys[*n],
+                                       .limit = ask->rpm,
+                                       .window_us = MINUTE_US,
+                                       .units = 1};
+        t->ops[SL_GW_SHARED_RPM] = (int)(*n)++;
     }
     if (ask->tpm && ask->tokens) {
-        key_of(keys[n], sizeof keys[n], l, "tpm");
-        ops[n] = (struct sl_redis_op){.kind = SL_REDIS_WINDOW,
-                                      .key = keys[n],
-                                      .limit = ask->tpm,
-                                      .window_us = MINUTE_US,
-                                      .units = ask->tokens};
+        key_of(keys[*n], sizeof keys[*n], l, "tpm");
+        ops[*n] = (struct sl_redis_op){.kind = SL_REDIS_WINDOW,
+                                       .key = keys[*n],
+                                       .limit = ask->tpm,
+                                       .window_us = MINUTE_US,
+                                       .units = ask->tokens};
         t->tokens = ask->tokens;
-        t->ops[SL_GW_SHARED_TPM] = (int)n++;
+        t->ops[SL_GW_SHARED_TPM] = (int)(*n)++;
     }
     if (ask->parallel) {
-        key_of(keys[n], sizeof keys[n], l, "sem");
+        key_of(keys[*n], sizeof keys[*n], l, "sem");
         snprintf(t->lease, sizeof t->lease, "%s:%" PRIu64, s->instance, s->next_lease++);
-        ops[n] = (struct sl_redis_op){.kind = SL_REDIS_SEMAPHORE,
-                                      .key = keys[n],
-                                      .limit = ask->parallel,
-                                      .lease = t->lease,
-                                      .lease_ms = s->cfg.lease_ms};
-        t->ops[SL_GW_SHARED_PARALLEL] = (int)n++;
+        ops[*n] = (struct sl_redis_op){.kind = SL_REDIS_SEMAPHORE,
+                                       .key = keys[*n],
+                                       .limit = ask->parallel,
+                                       .lease = t->lease,
+                                       .lease_ms = s->cfg.lease_ms};
+        t->ops[SL_GW_SHARED_PARALLEL] = (int)(*n)++;
     }
     if (ask->budget > 0) {
-        spend_key(keys[n], sizeof keys[n], l, ask->period_start);
-        ops[n] =
-            (struct sl_redis_op){.kind = SL_REDIS_BUDGET, .key = keys[n], .budget = ask->budget};
-        t->ops[SL_GW_SHARED_BUDGET] = (int)n++;
+        spend_key(keys[*n], sizeof keys[*n], l, ask->period_start);
+        ops[*n] =
+            (struct sl_redis_op){.kind = SL_REDIS_BUDGET, .key = keys[*n], .budget = ask->budget};
+        t->ops[SL_GW_SHARED_BUDGET] = (int)(*n)++;
     }
-    sl_redis_admit(s->link, ops, n, on_admitted, t);
+}
+
+void sl_gw_shared_admit(struct sl_gw_shared *s, struct sl_gw_shared_call *call)
+{
+    char keys[4 * SL_GW_SHARED_PARTS][sizeof(((struct sl_gw_shared_limits *)0)->prefix) + 32];
+    struct sl_redis_op ops[4 * SL_GW_SHARED_PARTS];
+    size_t n = 0;
+    call->shared = s;
+    for (size_t p = 0; p < call->nparts; p++)
+        add_part(s, call->parts[p].limits, &call->parts[p].ask, call->parts[p].ticket, ops, keys,
+                 &n);
+    sl_redis_admit(s->link, ops, n, on_admitted, call);
 }
 
 static void release(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t)

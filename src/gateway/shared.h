@@ -53,12 +53,6 @@ enum sl_gw_shared_refused {
     SL_GW_SHARED_BUDGET
 };
 
-struct sl_gw_shared_ticket;
-/* result: TAKEN (the ticket holds it), REFUSED (which limit, and when to
- * try again; UINT64_MAX: not in this window), UNAVAILABLE. */
-typedef void (*sl_gw_shared_cb)(struct sl_gw_shared_ticket *t, enum sl_redis_result result,
-                                enum sl_gw_shared_refused refused, uint64_t retry_after_us);
-
 struct sl_gw_shared_ticket {
     int taken;
     int ops[4]; /* op index of rpm, tpm, parallel, budget in the admit; -1: none */
@@ -68,6 +62,26 @@ struct sl_gw_shared_ticket {
     struct sl_gw_shared *shared;
     struct sl_gw_shared_limits *limits;
     struct sl_list holder; /* in limits->holders while the lease is held */
+};
+
+/* One admit: the limits of up to two parts (a deployment, and the key of
+ * a request not yet admitted) checked and taken together, all or nothing,
+ * in one round trip. result: TAKEN (every part's ticket holds what it
+ * took), REFUSED (nothing taken: which part and limit refused, and when to
+ * try again; UINT64_MAX: not in this window), UNAVAILABLE. */
+#define SL_GW_SHARED_PARTS 2
+struct sl_gw_shared_call;
+typedef void (*sl_gw_shared_cb)(struct sl_gw_shared_call *call, enum sl_redis_result result,
+                                size_t part, enum sl_gw_shared_refused refused,
+                                uint64_t retry_after_us);
+struct sl_gw_shared_call {
+    struct {
+        struct sl_gw_shared_limits *limits;
+        struct sl_gw_shared_ask ask;
+        struct sl_gw_shared_ticket *ticket;
+    } parts[SL_GW_SHARED_PARTS];
+    size_t nparts;
+    struct sl_gw_shared *shared;
     sl_gw_shared_cb cb;
     void *data;
 };
@@ -80,10 +94,10 @@ int sl_gw_shared_fail_closed(const struct sl_gw_shared *s);
 /* Whether the ask needs Redis at all. */
 int sl_gw_shared_any(const struct sl_gw_shared_ask *ask);
 
-/* Checks and takes every limit of the ask at once; t->cb(t, ...) later
- * (t->data is the caller's), never before this returns. */
-void sl_gw_shared_admit(struct sl_gw_shared *s, struct sl_gw_shared_limits *l,
-                        const struct sl_gw_shared_ask *ask, struct sl_gw_shared_ticket *t);
+/* Checks and takes every limit of the call's parts at once; call->cb
+ * later, never before this returns. The call (owned by the caller) must
+ * live until then. */
+void sl_gw_shared_admit(struct sl_gw_shared *s, struct sl_gw_shared_call *call);
 /* The request is over and used `tokens`: the lease returns, the TPM
  * reservation becomes the usage. Nothing if the ticket holds nothing. */
 void sl_gw_shared_settle(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t, uint64_t tokens);
