@@ -254,15 +254,44 @@ static uint64_t tokens_used(const struct gw_req *r)
     return used ? used : r->reserved_tokens;
 }
 
-/* The previous deployment's reservation is set right before the next one
- * is taken. */
-static void settle_dep(struct gw_req *r)
+static void on_shared_retry(uv_timer_t *timer);
+
+/* A shared permit of d went back: this instance's first waiter asks now
+ * (its call goes after the release on the one connection). */
+static void wake_shared_waiter(struct sl_gw_dep *d)
 {
-    if (!r->dep)
-        return;
-    sl_rate_settle(&r->dep->rate, mono_us(), &r->dep_ticket, tokens_used(r));
-    if (r->gw->shared)
-        sl_gw_shared_settle(r->gw->shared, &r->dep_shared, tokens_used(r));
+    if (!sl_list_empty(&d->shared_waiters)) {
+        struct gw_req *w = sl_container_of(d->shared_waiters.next, struct gw_req, shared_waiter);
+        uv_timer_start(&w->admit.timer, on_shared_retry, 0, 0);
+    }
+}
+
+/* What the request holds of r->dep, and of its key when `key` (a shared
+ * lease, TPM reservations), given back and set right: locally, and in one
+ * Redis call for both. The previous deployment's, before the next one's
+ * are taken; everything, when the request finishes. */
+static void settle(struct gw_req *r, int key)
+{
+    uint64_t used = tokens_used(r);
+    struct sl_gw_shared_ticket *shared[2];
+    size_t n = 0;
+    if (r->dep) {
+        sl_rate_settle(&r->dep->rate, mono_us(), &r->dep_ticket, used);
+        shared[n++] = &r->dep_shared;
+    }
+    if (key && r->key_shared.taken) {
+        r->key->in_flight--;
+        shared[n++] = &r->key_shared;
+    } else if (key) {
+        sl_gw_key_settle(r->key, mono_us(), &r->key_ticket, used);
+    }
+    if (r->gw->shared && n) {
+        int lease = r->dep_permit_shared;
+        r->dep_permit_shared = 0;
+        sl_gw_shared_settle(r->gw->shared, shared, n, used);
+        if (lease)
+            wake_shared_waiter(r->dep);
+    }
 }
 
 enum { DEP_STARTED, DEP_QUEUED, DEP_FULL, DEP_LIMITED };
@@ -336,9 +365,8 @@ static void on_dep_shared(struct sl_gw_shared_call *call, enum sl_redis_result r
     struct sl_gateway *gw = r->gw;
     r->shared_call = 0;
     if (r->cancelled) {
-        sl_gw_shared_give_back(gw->shared, &r->dep_shared);
-        if (r->key_pending)
-            sl_gw_shared_give_back(gw->shared, &r->key_shared);
+        struct sl_gw_shared_ticket *t[2] = {&r->dep_shared, &r->key_shared};
+        sl_gw_shared_give_back(gw->shared, t, r->key_pending ? 2 : 1);
         note_queue_time(r);
         end_cancelled(r);
         return;
@@ -419,7 +447,7 @@ void sl__gw_pick(struct gw_req *r)
 {
     struct sl_gateway *gw = r->gw;
     struct sl_gw_dep *deps = sl_gw_router_deps(&gw->router, r->model);
-    settle_dep(r);
+    settle(r, 0);
     for (;;) {
         int k = sl_gw_router_pick(&gw->router, r->model, r->tried, uv_now(gw->loop));
         if (k < 0)
@@ -482,31 +510,15 @@ void sl__gw_pick(struct gw_req *r)
 
 void sl__gw_release_permit(struct gw_req *r)
 {
-    struct sl_gw_dep *d = r->dep;
-    if (!r->dep_permit_shared) {
-        sl_gw_release(d);
-        return;
-    }
-    sl_gw_shared_release_lease(r->gw->shared, &r->dep_shared);
-    r->dep_permit_shared = 0;
-    /* a permit this instance gave back: its first waiter asks now */
-    if (!sl_list_empty(&d->shared_waiters)) {
-        struct gw_req *w = sl_container_of(d->shared_waiters.next, struct gw_req, shared_waiter);
-        uv_timer_start(&w->admit.timer, on_shared_retry, 0, 0);
-    }
+    /* a shared lease goes back with the rest in settle(), which follows
+     * at once: the next deployment's pick, or finish */
+    if (!r->dep_permit_shared)
+        sl_gw_release(r->dep);
 }
 
 void sl__gw_settle_limits(struct gw_req *r)
 {
-    settle_dep(r);
-    uint64_t used = tokens_used(r);
-    struct sl_gw_key_entry *k = r->key;
-    if (r->key_shared.taken) {
-        sl_gw_shared_settle(r->gw->shared, &r->key_shared, used);
-        k->in_flight--;
-    } else {
-        sl_gw_key_settle(k, mono_us(), &r->key_ticket, used);
-    }
+    settle(r, 1);
 }
 
 void sl__gw_charge(struct gw_req *r, const struct sl_gw_log_row *row)

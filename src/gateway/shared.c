@@ -176,51 +176,71 @@ void sl_gw_shared_admit(struct sl_gw_shared *s, struct sl_gw_shared_call *call)
     sl_redis_admit(s->link, ops, n, on_admitted, call);
 }
 
-static void release(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t)
+/* What the tickets give back, in one call: a settle (tokens: the usage
+ * the TPM reservations become) or a give-back (everything taken). */
+struct give {
+    struct sl_redis_settle_op ops[SL_REDIS_SETTLE_MAX];
+    char keys[SL_REDIS_SETTLE_MAX][sizeof(((struct sl_gw_shared_limits *)0)->prefix) + 8];
+    size_t n;
+};
+
+static void give_adjust(struct give *g, struct sl_gw_shared_ticket *t, int which, int64_t delta)
 {
-    if (!t->taken || t->ops[SL_GW_SHARED_PARALLEL] < 0)
+    if (t->ops[which] < 0 || delta == 0 || g->n == SL_REDIS_SETTLE_MAX)
         return;
-    char key[sizeof t->limits->prefix + 8];
-    key_of(key, sizeof key, t->limits, "sem");
-    sl_redis_release(s->link, key, t->lease, NULL, NULL);
+    key_of(g->keys[g->n], sizeof g->keys[g->n], t->limits,
+           which == SL_GW_SHARED_RPM ? "rpm" : "tpm");
+    g->ops[g->n] = (struct sl_redis_settle_op){.key = g->keys[g->n],
+                                               .cell = t->cells[t->ops[which]],
+                                               .delta = delta,
+                                               .window_us = MINUTE_US};
+    g->n++;
+}
+
+static void give_lease(struct give *g, struct sl_gw_shared_ticket *t)
+{
+    if (t->ops[SL_GW_SHARED_PARALLEL] < 0 || g->n == SL_REDIS_SETTLE_MAX)
+        return;
+    key_of(g->keys[g->n], sizeof g->keys[g->n], t->limits, "sem");
+    g->ops[g->n] = (struct sl_redis_settle_op){.key = g->keys[g->n], .lease = t->lease};
+    g->n++;
     if (t->holder.next) {
         unhold(t);
         t->holder.next = t->holder.prev = NULL;
     }
-    t->ops[SL_GW_SHARED_PARALLEL] = -1; /* released once */
 }
 
-void sl_gw_shared_release_lease(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t)
+static void give(struct sl_gw_shared *s, struct sl_gw_shared_ticket *const *tickets, size_t n,
+                 int settle, uint64_t tokens)
 {
-    release(s, t);
+    struct give g = {.n = 0};
+    for (size_t i = 0; i < n; i++) {
+        struct sl_gw_shared_ticket *t = tickets[i];
+        if (!t->taken)
+            continue;
+        if (settle) {
+            give_adjust(&g, t, SL_GW_SHARED_TPM, (int64_t)tokens - (int64_t)t->tokens);
+        } else {
+            give_adjust(&g, t, SL_GW_SHARED_RPM, -1);
+            give_adjust(&g, t, SL_GW_SHARED_TPM, -(int64_t)t->tokens);
+        }
+        give_lease(&g, t);
+        t->taken = 0;
+    }
+    if (g.n)
+        sl_redis_settle(s->link, g.ops, g.n);
 }
 
-static void adjust(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t, int which, int64_t delta)
+void sl_gw_shared_settle(struct sl_gw_shared *s, struct sl_gw_shared_ticket *const *tickets,
+                         size_t n, uint64_t tokens)
 {
-    if (t->ops[which] < 0 || delta == 0)
-        return;
-    char key[sizeof t->limits->prefix + 8];
-    key_of(key, sizeof key, t->limits, which == SL_GW_SHARED_RPM ? "rpm" : "tpm");
-    sl_redis_window_adjust(s->link, key, MINUTE_US, t->cells[t->ops[which]], delta);
+    give(s, tickets, n, 1, tokens);
 }
 
-void sl_gw_shared_settle(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t, uint64_t tokens)
+void sl_gw_shared_give_back(struct sl_gw_shared *s, struct sl_gw_shared_ticket *const *tickets,
+                            size_t n)
 {
-    if (!t->taken)
-        return;
-    adjust(s, t, SL_GW_SHARED_TPM, (int64_t)tokens - (int64_t)t->tokens);
-    release(s, t);
-    t->taken = 0;
-}
-
-void sl_gw_shared_give_back(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t)
-{
-    if (!t->taken)
-        return;
-    adjust(s, t, SL_GW_SHARED_RPM, -1);
-    adjust(s, t, SL_GW_SHARED_TPM, -(int64_t)t->tokens);
-    release(s, t);
-    t->taken = 0;
+    give(s, tickets, n, 0, 0);
 }
 
 /* ---- spend -------------------------------------------------------------------- */

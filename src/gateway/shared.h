@@ -98,14 +98,14 @@ int sl_gw_shared_any(const struct sl_gw_shared_ask *ask);
  * later, never before this returns. The call (owned by the caller) must
  * live until then. */
 void sl_gw_shared_admit(struct sl_gw_shared *s, struct sl_gw_shared_call *call);
-/* The request is over and used `tokens`: the lease returns, the TPM
- * reservation becomes the usage. Nothing if the ticket holds nothing. */
-void sl_gw_shared_settle(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t, uint64_t tokens);
-/* The lease only (the attempts are over; the TPM reservation is settled
- * when the request finishes). */
-void sl_gw_shared_release_lease(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t);
-/* Nothing was sent: everything the ticket took comes back. */
-void sl_gw_shared_give_back(struct sl_gw_shared *s, struct sl_gw_shared_ticket *t);
+/* The request is over and used `tokens`: the leases return, the TPM
+ * reservations become the usage; one call for all the tickets (those
+ * that hold nothing are skipped). */
+void sl_gw_shared_settle(struct sl_gw_shared *s, struct sl_gw_shared_ticket *const *tickets,
+                         size_t n, uint64_t tokens);
+/* Nothing was sent: everything the tickets took comes back, in one call. */
+void sl_gw_shared_give_back(struct sl_gw_shared *s, struct sl_gw_shared_ticket *const *tickets,
+                            size_t n);
 
 /* Adds a finished request's cost to its key's spend counter in Redis (for
  * period_start, kept until ttl_ms from now). When Redis has no counter (a

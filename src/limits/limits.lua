@@ -20,6 +20,10 @@
 --              {1, refused op (from 0), retry_after_us (-1: never)}, nothing taken
 --   adjust: 'adjust', cell, delta, window_us, cell_us  KEYS = cells, total -> total
 --   release:'release', lease                  KEYS = leases -> 1 released, 0 not held
+--   settle: 'settle', n, then per op one of      (what a finished request gives back)
+--             'r', lease                          KEYS += leases       a release
+--             'a', cell, delta, window_us, cell_us  KEYS += cells, total  an adjust
+--           -> n
 --   renew:  'renew', lease_ms, lease...       KEYS = leases -> leases still held
 --   spend_add:  'spend_add', amount, ttl_ms   KEYS = spend -> new total, nil if no counter
 --   spend_seed: 'spend_seed', value, ttl_ms   KEYS = spend -> {1 set / 0 was there, value}
@@ -89,6 +93,25 @@ local function window_add(op)
   return index
 end
 
+-- Corrects the units taken in cell `index` by delta (never below zero);
+-- returns the units in the window.
+local function window_adjust(cells_key, total_key, index, delta, window, cell)
+  local total = window_expire(cells_key, total_key, window, cell)
+  local cells = redis.call('LRANGE', cells_key, 0, -1)
+  for i = #cells, 1, -1 do
+    local at, u = split(cells[i])
+    if at < index then break end
+    if at == index then
+      if delta < 0 and -delta > u then delta = -u end
+      redis.call('LSET', cells_key, i - 1, string.format('%d:%d', at, u + delta))
+      total = total + delta
+      break
+    end
+  end
+  window_keep(cells_key, total_key, total, window)
+  return total
+end
+
 local function leases_expire(key)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
 end
@@ -147,22 +170,21 @@ if call == 'admit' then
   end
   return reply
 elseif call == 'adjust' then
-  local index, delta = tonumber(ARGV[2]), tonumber(ARGV[3])
-  local window, cell = tonumber(ARGV[4]), tonumber(ARGV[5])
-  local total = window_expire(KEYS[1], KEYS[2], window, cell)
-  local cells = redis.call('LRANGE', KEYS[1], 0, -1)
-  for i = #cells, 1, -1 do
-    local at, u = split(cells[i])
-    if at < index then break end
-    if at == index then
-      if delta < 0 and -delta > u then delta = -u end
-      redis.call('LSET', KEYS[1], i - 1, string.format('%d:%d', at, u + delta))
-      total = total + delta
-      break
+  return window_adjust(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]),
+                       tonumber(ARGV[4]), tonumber(ARGV[5]))
+elseif call == 'settle' then
+  local a, k = 3, 1
+  for i = 1, tonumber(ARGV[2]) do
+    if ARGV[a] == 'r' then
+      redis.call('ZREM', KEYS[k], ARGV[a + 1])
+      a, k = a + 2, k + 1
+    else
+      window_adjust(KEYS[k], KEYS[k + 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]),
+                    tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))
+      a, k = a + 5, k + 2
     end
   end
-  window_keep(KEYS[1], KEYS[2], total, window)
-  return total
+  return tonumber(ARGV[2])
 elseif call == 'release' then
   return redis.call('ZREM', KEYS[1], ARGV[2])
 elseif call == 'renew' then

@@ -218,6 +218,43 @@ void sl_redis_window_adjust(struct sl_redis_link *link, const char *key, uint64_
     sl__redis_link_eval(link, 2, 10, ok ? argv : NULL, ignore, NULL, NULL);
 }
 
+void sl_redis_settle(struct sl_redis_link *link, const struct sl_redis_settle_op *ops, size_t n)
+{
+    /* argv: 3 for the link, keys (2 per adjust, 1 per release), then
+     * "settle", n and the ops' arguments (5 per adjust, 2 per release) */
+    const char *argv[3 + 2 * SL_REDIS_SETTLE_MAX + 2 + 5 * SL_REDIS_SETTLE_MAX];
+    char totals[SL_REDIS_SETTLE_MAX][SL_REDIS_KEY_MAX + 8], nums[1 + 4 * SL_REDIS_SETTLE_MAX][24];
+    int ok = n >= 1 && n <= SL_REDIS_SETTLE_MAX, nkeys = 0, nn = 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = key_ok(ops[i].key) && (!ops[i].lease || key_ok(ops[i].lease));
+    if (!ok) {
+        sl__redis_link_eval(link, 0, 0, NULL, ignore, NULL, NULL);
+        return;
+    }
+    int k = 3;
+    for (size_t i = 0; i < n; i++) {
+        argv[k++] = ops[i].key;
+        if (!ops[i].lease)
+            argv[k++] = total_key(totals[i], ops[i].key);
+    }
+    nkeys = k - 3;
+    argv[k++] = "settle";
+    argv[k++] = sl__redis_u64(nums[nn++], n);
+    for (size_t i = 0; i < n; i++) {
+        if (ops[i].lease) {
+            argv[k++] = "r";
+            argv[k++] = ops[i].lease;
+        } else {
+            argv[k++] = "a";
+            argv[k++] = i64(nums[nn++], ops[i].cell);
+            argv[k++] = i64(nums[nn++], ops[i].delta);
+            argv[k++] = sl__redis_u64(nums[nn++], ops[i].window_us);
+            argv[k++] = sl__redis_u64(nums[nn++], ops[i].window_us / SL_WINDOW_CELLS);
+        }
+    }
+    sl__redis_link_eval(link, nkeys, k, argv, ignore, NULL, NULL);
+}
+
 void sl_redis_release(struct sl_redis_link *link, const char *key, const char *lease,
                       sl_redis_value_cb cb, void *arg)
 {

@@ -71,6 +71,17 @@ typedef void (*sl_redis_value_cb)(void *arg, enum sl_redis_result result, double
 void sl_redis_window_adjust(struct sl_redis_link *link, const char *key, uint64_t window_us,
                             int64_t cell, int64_t delta);
 
+/* What a finished request gives back, in one call (fire and forget): a
+ * lease released (lease set), or a window cell corrected by delta. */
+#define SL_REDIS_SETTLE_MAX 8
+struct sl_redis_settle_op {
+    const char *key;
+    const char *lease; /* release this lease of the semaphore at key; NULL: adjust */
+    int64_t cell, delta;
+    uint64_t window_us;
+};
+void sl_redis_settle(struct sl_redis_link *link, const struct sl_redis_settle_op *ops, size_t n);
+
 /* Returns a semaphore's permit: TAKEN, value 1 if the lease was held, 0 if
  * not (it expired). cb may be NULL. */
 void sl_redis_release(struct sl_redis_link *link, const char *key, const char *lease,

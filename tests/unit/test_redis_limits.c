@@ -280,6 +280,20 @@ Test(redis_limits, four_ops_at_once_and_a_reservation_adjusted_through_its_cell)
     cr_assert_eq(f.value, 2);
     read_op(&f, ops[3]);
     cr_assert_eq(f.value, 2);
+    /* what a finished request gives back, in one call: its lease, its
+     * rpm place and its reservation set right (500 -> 300 tokens) */
+    struct sl_redis_settle_op give[] = {
+        {.key = "dep", .lease = "l2"},
+        {.key = "{k}:tpm", .cell = f.cells[1], .delta = -200, .window_us = MINUTE},
+        {.key = "{k}:rpm", .cell = f.cells[0], .delta = -1, .window_us = MINUTE},
+    };
+    sl_redis_settle(f.link, give, 3);
+    read_op(&f, ops[3]);
+    cr_assert_eq(f.value, 1, "l2 released");
+    read_op(&f, ops[1]);
+    cr_assert_eq(f.value, 300);
+    read_op(&f, ops[0]);
+    cr_assert_eq(f.value, 1);
     close_link(&f);
     stop_redis(redis);
 }
