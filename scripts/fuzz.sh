@@ -41,8 +41,12 @@ declare -A sources=(
   [url]="src/http/url.c src/gateway/target.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [tokenizer]="src/token/tokenizer.c src/token/pretok.c src/token/ranks.c src/token/unicode_class.c
     src/token/request_tokens.c src/http/json_walk.c src/core/buf.c build-fuzz/token_ranks.S"
+  [anthropic]="src/providers/anthropic_request.c src/providers/anthropic_response.c
+    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/http/json_write.c
+    src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
+    src/core/errclass.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer anthropic)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
