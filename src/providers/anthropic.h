@@ -124,7 +124,7 @@ struct sl_anthropic_stream {
     const char *finish_reason;
     struct sl_anthropic_tokens tokens;
     struct sl_anthropic_usage usage; /* so far (from tokens): final after message_stop */
-    enum sl_err err;                 /* SL_FAILED: the class of the error */
+    enum sl_err err;                 /* SL_AS_FAILED: the class of the error */
 };
 
 /* `model`: the name the client sees (NULL: message_start's); `created`: the
@@ -137,7 +137,9 @@ void sl_anthropic_stream_init(struct sl_anthropic_stream *s, const char *model, 
  * anyway) and data. Appends what it makes to out. Returns 0; UV_EPROTO when
  * the event breaks the protocol (not JSON, a delta before message_start):
  * an OpenAI error event was appended and the state is SL_AS_FAILED;
- * UV_ENOBUFS / UV_ENOMEM from out (the stream cannot go on). An error event
+ * UV_ENOBUFS / UV_ENOMEM when out is full: out is left as it was before
+ * the event (whole events only), the state is SL_AS_FAILED and s->err
+ * SL_E_TOO_LARGE. An error event
  * returns 0 with the state SL_AS_FAILED and s->err set. Events after the
  * end are ignored. */
 int sl_anthropic_stream_event(struct sl_anthropic_stream *s, const char *event, size_t event_len,

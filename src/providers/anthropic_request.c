@@ -67,14 +67,18 @@ static void text_block(struct req *r, struct sl_str raw_text)
 }
 
 /* image_url {"url": "https://..." | "data:<media type>;base64,<data>"} ->
- * an image block with a url or base64 source ("detail" has no equivalent). */
+ * an image block with a url or base64 source ("detail" has no equivalent).
+ * The bare string form some clients send is taken too. */
 static int image_block(struct req *r, struct sl_str image_url, const char *param)
 {
     struct sl_json_pick p[1] = {{.key = "url"}};
-    if (sl__anth_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
-        return refuse(r, param, "image_url must be an object with a string url");
+    struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
+    if (*image_url.ptr != '"') {
+        if (sl__anth_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
+            return refuse(r, param, "image_url must be an object with a string url");
+        v = sl__anth_value(&p[0].m);
+    }
     sl_buf_reset(&r->scratch);
-    struct sl_json_value v = sl__anth_value(&p[0].m);
     if (sl_json_string(&v, &r->scratch) != 0)
         return UV_ENOMEM;
     const char *url = r->scratch.ptr ? r->scratch.ptr : "";
@@ -136,16 +140,14 @@ static int content_blocks(struct req *r, const struct sl_json_member *content, s
         if (sl__anth_pick(span, p, P__N) != 0 || !p[P_TYPE].found ||
             p[P_TYPE].m.type != SL_JSON_STRING)
             return refuse(r, param, "a content part must be an object with a type");
-        if (sl__anth_is(&p[P_TYPE], "text") || sl__anth_is(&p[P_TYPE], "refusal")) {
-            const struct sl_json_pick *t =
-                sl__anth_is(&p[P_TYPE], "text") ? &p[P_TEXT] : &(struct sl_json_pick){0};
-            if (!t->found) /* a refusal part is the model's own words: dropped */
-                continue;
-            if (t->m.type != SL_JSON_STRING)
+        if (sl__anth_is(&p[P_TYPE], "refusal")) {
+            continue; /* the model's own refusal, in an assistant message: no block for it */
+        } else if (sl__anth_is(&p[P_TYPE], "text")) {
+            if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
                 return refuse(r, param, "a text part needs a string text");
-            if (t->m.value.len > 0) {
+            if (p[P_TEXT].m.value.len > 0) {
                 block(r, role);
-                text_block(r, sl__anth_raw(&t->m));
+                text_block(r, sl__anth_raw(&p[P_TEXT].m));
             }
         } else if (sl__anth_is(&p[P_TYPE], "image_url") && allowed == TEXT_AND_IMAGES) {
             if (!p[P_IMAGE].found)
@@ -643,8 +645,12 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         rc = refuse(&r, "temperature", "temperature must be a number");
         goto out;
     }
-    if (number(&p[P_TOP_P], &v) == 0)
+    if (number(&p[P_TOP_P], &v) == 0) {
         sl_jw_kv_raw(&r.w, "top_p", p[P_TOP_P].m.value.ptr, p[P_TOP_P].m.value.len);
+    } else if (p[P_TOP_P].found && p[P_TOP_P].m.type != SL_JSON_NULL) {
+        rc = refuse(&r, "top_p", "top_p must be a number");
+        goto out;
+    }
     if (p[P_STOP].found && (rc = stop_member(&r, &p[P_STOP].m)))
         goto out;
     if (p[P_STREAM].found && p[P_STREAM].m.type == SL_JSON_TRUE) {

@@ -2,17 +2,20 @@
  * translator shares with it (usage, finish_reason). Text blocks are joined
  * as escaped spans (never decoded); a tool_use block's input object
  * becomes the arguments string by escaping its text. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "providers/anthropic_int.h"
 
+/* A token count; capped so that the sums below cannot wrap. */
 static unsigned long count(const struct sl_json_pick *p, unsigned long dflt)
 {
     if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
         return dflt;
-    return strtoul(p->m.value.ptr, NULL, 10);
+    unsigned long n = strtoul(p->m.value.ptr, NULL, 10);
+    return n < ULONG_MAX / 4 ? n : ULONG_MAX / 4;
 }
 
 void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)

@@ -270,11 +270,9 @@ static int message_stop(struct sl_anthropic_stream *s, struct sl_buf *out)
     return rc ? rc : sl_sse_append_done(out);
 }
 
-int sl_anthropic_stream_event(struct sl_anthropic_stream *s, const char *event, size_t event_len,
-                              const char *data, size_t data_len, struct sl_buf *out)
+static int translate(struct sl_anthropic_stream *s, const char *event, size_t event_len,
+                     const char *data, size_t data_len, struct sl_buf *out)
 {
-    if (s->state == SL_AS_DONE || s->state == SL_AS_FAILED)
-        return 0;
     enum { E_TYPE, E_INDEX, E_BLOCK, E_DELTA, E_MESSAGE, E_USAGE, E__N };
     struct sl_json_pick p[E__N] = {{.key = "type"},  {.key = "index"},   {.key = "content_block"},
                                    {.key = "delta"}, {.key = "message"}, {.key = "usage"}};
@@ -319,6 +317,24 @@ int sl_anthropic_stream_event(struct sl_anthropic_stream *s, const char *event, 
     if (sl_str_eq(type, "message_delta"))
         return message_delta(s, &p[E_DELTA], &p[E_USAGE], out);
     return message_stop(s, out);
+}
+
+int sl_anthropic_stream_event(struct sl_anthropic_stream *s, const char *event, size_t event_len,
+                              const char *data, size_t data_len, struct sl_buf *out)
+{
+    if (s->state == SL_AS_DONE || s->state == SL_AS_FAILED)
+        return 0;
+    size_t before = out->len;
+    int rc = translate(s, event, event_len, data, data_len, out);
+    if (rc == UV_ENOBUFS || rc == UV_ENOMEM) {
+        /* out keeps whole events only; the client's stream cannot go on */
+        out->len = before;
+        if (out->ptr)
+            out->ptr[before] = '\0';
+        s->state = SL_AS_FAILED;
+        s->err = SL_E_TOO_LARGE;
+    }
+    return rc;
 }
 
 int sl_anthropic_stream_end(const struct sl_anthropic_stream *s)

@@ -120,11 +120,13 @@ static const struct req_case req_cases[] = {
      "{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
      "\"text\",\"text\":\"What is in these images?\"},{\"type\":\"image_url\",\"image_url\":{"
      "\"url\":\"https://upload.wikimedia.org/a.jpg\",\"detail\":\"high\"}},{\"type\":"
-     "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}",
+     "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}},{"
+     "\"type\":\"image_url\",\"image_url\":\"https:\\/\\/x.org\\/b.png\"}]}]}",
      "{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
      "\"text\",\"text\":\"What is in these images?\"},{\"type\":\"image\",\"source\":{\"type\":"
      "\"url\",\"url\":\"https://upload.wikimedia.org/a.jpg\"}},{\"type\":\"image\",\"source\":{"
-     "\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}}]}]}"},
+     "\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}},{"
+     "\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"https:\\/\\/x.org\\/b.png\"}}]}]}"},
     {"consecutive user messages are merged; empty texts left out",
      "{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"one\"},"
      "{\"role\":\"user\",\"content\":\"\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
@@ -232,6 +234,7 @@ static const struct refusal_case refusals[] = {
     {"{\"model\":\"m\",\"max_tokens\":1.5," MSGS "}", "max_tokens", "positive integer"},
     {"{\"model\":\"m\",\"stop\":[1]," MSGS "}", "stop", "array of strings"},
     {"{\"model\":\"m\",\"temperature\":\"hot\"," MSGS "}", "temperature", "number"},
+    {"{\"model\":\"m\",\"top_p\":[]," MSGS "}", "top_p", "number"},
     {"{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"only\"}]}", "messages",
      "at least one"},
     {"{\"model\":\"m\",\"messages\":[{\"role\":\"function\",\"name\":\"f\",\"content\":\"x\"}]}",
@@ -380,6 +383,22 @@ Test(anthropic, stop_reasons_map_to_finish_reasons)
         cr_assert_str_eq(raw(out.ptr, "choices.0.message.content"), "null");
         sl_buf_release(&out);
     }
+}
+
+/* Found by fuzz_anthropic: counts past an unsigned long wrapped the sum. */
+Test(anthropic, huge_token_counts_do_not_wrap)
+{
+    const char *msg = "{\"content\":[],\"usage\":{\"input_tokens\":1,\"cache_read_input_tokens\":"
+                      "277777777777777777777777777777777777,\"cache_creation_input_tokens\":"
+                      "99999999999999999999999999}}";
+    struct sl_buf out;
+    sl_buf_init(&out, 4096);
+    struct sl_anthropic_usage u;
+    cr_assert_eq(sl_anthropic_response(msg, strlen(msg), "m", 1, &out, &u), 0);
+    assert_json(out.ptr, out.len);
+    cr_assert_geq(u.prompt, u.cached);
+    cr_assert_geq(u.prompt + u.completion, u.prompt);
+    sl_buf_release(&out);
 }
 
 Test(anthropic, bodies_that_are_not_messages_are_refused)
