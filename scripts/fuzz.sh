@@ -43,8 +43,12 @@ declare -A sources=(
     src/token/request_tokens.c src/http/json_walk.c src/core/buf.c build-fuzz/token_ranks.S"
   [key_json]="src/store/key_record.c src/http/json_scan.c src/http/json_walk.c src/core/buf.c"
   [eventstream]="src/providers/eventstream.c src/core/crc32.c src/core/buf.c"
+  [anthropic]="src/providers/anthropic_request.c src/providers/anthropic_response.c
+    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/http/json_write.c
+    src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
+    src/core/errclass.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

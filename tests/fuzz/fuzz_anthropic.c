@@ -1,0 +1,172 @@
+/* Fuzz target: the Anthropic adapter (src/providers/anthropic*.c), which
+ * reads what an upstream sends (a message, its SSE events, an error body)
+ * and what a client sends (the request it translates), and the JSON writer
+ * under it (src/http/json_write.c).
+ *
+ * The input is used four ways. As an Anthropic SSE stream through the SSE
+ * parser: fed whole and in random pieces it gives the same translated
+ * bytes; every translated event is one JSON value or [DONE]; nothing
+ * follows [DONE] or an error; once failed or done the translator writes
+ * nothing more. As a message body, an error body and an OpenAI request:
+ * every output the translators accept is one valid JSON value, refusals
+ * name a field in one line, and outputs stay within their bound. */
+#include <string.h>
+#include <uv.h>
+
+#include "fuzz.h"
+#include "http/json_scan.h"
+#include "http/sse.h"
+#include "providers/anthropic.h"
+
+#define OUT_MAX (1u << 20)
+
+struct run {
+    struct sl_anthropic_stream s;
+    struct sl_buf out;
+    int rc;
+};
+
+static void on_event(void *arg, const struct sl_sse_event *ev)
+{
+    struct run *r = arg;
+    size_t before = r->out.len;
+    enum sl_anthropic_stream_state was = r->s.state;
+    int rc =
+        sl_anthropic_stream_event(&r->s, ev->event, ev->event_len, ev->data, ev->data_len, &r->out);
+    FUZZ_CHECK(rc == 0 || rc == UV_EPROTO || rc == UV_ENOBUFS);
+    if (was == SL_AS_DONE || was == SL_AS_FAILED)
+        FUZZ_CHECK(r->out.len == before && rc == 0);
+    if (rc == UV_EPROTO)
+        FUZZ_CHECK(r->s.state == SL_AS_FAILED);
+    if (rc && r->rc == 0)
+        r->rc = rc;
+}
+
+struct check {
+    int done, failed, events;
+};
+
+static void on_translated(void *arg, const struct sl_sse_event *ev)
+{
+    struct check *c = arg;
+    FUZZ_CHECK(!c->done && !c->failed);
+    c->events++;
+    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+        c->done = 1;
+        return;
+    }
+    struct sl_json_doc doc;
+    FUZZ_CHECK(sl_json_scan(ev->data, ev->data_len, &doc) == 0 && doc.type == SL_JSON_OBJECT);
+    struct sl_json_member m;
+    if (sl_json_get(&doc, "error", &m))
+        c->failed = 1;
+}
+
+static void stream(const char *d, size_t size, struct fuzz_rng *rng)
+{
+    struct run a, b;
+    struct sl_sse_parser pa, pb;
+    const char *model = fuzz_rng_next(rng) & 1 ? "client \"model\"" : NULL;
+    int usage = (int)(fuzz_rng_next(rng) & 1);
+    sl_anthropic_stream_init(&a.s, model, 1, usage);
+    sl_anthropic_stream_init(&b.s, model, 1, usage);
+    /* sometimes a bound that the translation reaches */
+    size_t max = fuzz_rng_next(rng) % 4 == 0 ? (size_t)(fuzz_rng_next(rng) % 4096) : OUT_MAX;
+    sl_buf_init(&a.out, max);
+    sl_buf_init(&b.out, max);
+    a.rc = b.rc = 0;
+    sl_sse_parser_init(&pa, 1 << 16, on_event, &a);
+    sl_sse_parser_init(&pb, 1 << 16, on_event, &b);
+    int ra = sl_sse_parser_feed(&pa, d, size);
+    int rb = 0;
+    for (size_t pos = 0; pos < size && rb == 0;) {
+        size_t n = fuzz_piece(rng, size - pos);
+        rb = sl_sse_parser_feed(&pb, d + pos, n);
+        pos += n;
+    }
+    FUZZ_CHECK(ra == 0 || ra == UV_E2BIG);
+    FUZZ_CHECK(a.out.len <= max && b.out.len <= max);
+    if (ra == 0 && rb == 0) { /* the same events: the same bytes */
+        FUZZ_CHECK(a.out.len == b.out.len &&
+                   (a.out.len == 0 || memcmp(a.out.ptr, b.out.ptr, a.out.len) == 0));
+        FUZZ_CHECK(a.s.state == b.s.state && a.rc == b.rc);
+    }
+    {
+        /* whole events only, even when the bound stopped the translation */
+        int full = a.rc == UV_ENOBUFS;
+        if (full)
+            FUZZ_CHECK(a.s.state == SL_AS_FAILED && a.s.err == SL_E_TOO_LARGE);
+        struct check c = {0};
+        struct sl_sse_parser pc;
+        sl_sse_parser_init(&pc, OUT_MAX + 1, on_translated, &c);
+        FUZZ_CHECK(sl_sse_parser_feed(&pc, a.out.ptr ? a.out.ptr : "", a.out.len) == 0);
+        FUZZ_CHECK(sl_sse_parser_finish(&pc) == 0);
+        sl_sse_parser_release(&pc);
+        FUZZ_CHECK(c.done == (a.s.state == SL_AS_DONE));
+        FUZZ_CHECK(c.failed == (a.s.state == SL_AS_FAILED && !full));
+        FUZZ_CHECK((sl_anthropic_stream_end(&a.s) == 0) == (c.done || c.failed || full));
+        FUZZ_CHECK(a.s.usage.prompt >= a.s.usage.cached);
+    }
+    sl_sse_parser_release(&pa);
+    sl_sse_parser_release(&pb);
+    sl_buf_release(&a.out);
+    sl_buf_release(&b.out);
+}
+
+static void assert_json(const struct sl_buf *b)
+{
+    struct sl_json_doc doc;
+    FUZZ_CHECK(b->ptr && sl_json_scan(b->ptr, b->len, &doc) == 0 && doc.type == SL_JSON_OBJECT);
+}
+
+static void bodies(const char *d, size_t size, struct fuzz_rng *rng)
+{
+    struct sl_buf out;
+    size_t max = (size_t)(fuzz_rng_next(rng) % 4 == 0 ? fuzz_rng_next(rng) % 512 : OUT_MAX);
+    sl_buf_init(&out, max);
+
+    int rc = sl_anthropic_response(d, size, fuzz_rng_next(rng) & 1 ? "m\"x" : NULL, 7, &out, NULL);
+    FUZZ_CHECK(rc == 0 || rc == UV_EINVAL || rc == UV_ENOBUFS);
+    FUZZ_CHECK(out.len <= max);
+    if (rc == 0)
+        assert_json(&out);
+
+    sl_buf_reset(&out);
+    struct sl_anthropic_error e;
+    rc = sl_anthropic_error((int)(fuzz_rng_next(rng) % 700), d, size, &out, &e);
+    FUZZ_CHECK(rc == 0 || rc == UV_ENOBUFS);
+    FUZZ_CHECK(e.type && e.err < SL_E__COUNT && e.status >= 400 && e.status < 600);
+    if (rc == 0)
+        assert_json(&out);
+
+    sl_buf_reset(&out);
+    struct sl_anthropic_req_opts o = {.model = fuzz_rng_next(rng) & 1 ? "claude" : NULL,
+                                      .default_max_tokens = 1024};
+    struct sl_anthropic_req_info info;
+    struct sl_anthropic_refusal no;
+    rc = sl_anthropic_request(d, size, &o, &out, &info, &no);
+    FUZZ_CHECK(rc == 0 || rc == UV_EINVAL || rc == UV_ENOBUFS);
+    FUZZ_CHECK(out.len <= max);
+    if (rc == 0) {
+        assert_json(&out);
+        struct sl_json_doc doc;
+        struct sl_json_pick p[3] = {{.key = "model"}, {.key = "max_tokens"}, {.key = "messages"}};
+        FUZZ_CHECK(sl_json_scan_pick(out.ptr, out.len, &doc, p, 3) == 0);
+        FUZZ_CHECK(p[0].found && p[1].found && p[2].found && p[2].m.items > 0);
+    }
+    if (rc == UV_EINVAL)
+        FUZZ_CHECK(no.message[0] && strchr(no.message, '\n') == NULL);
+    sl_buf_release(&out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *d = malloc(size ? size : 1);
+    memcpy(d, data, size);
+    struct fuzz_rng rng;
+    fuzz_rng_init(&rng, data, size);
+    stream(d, size, &rng);
+    bodies(d, size, &rng);
+    free(d);
+    return 0;
+}
