@@ -28,6 +28,10 @@ static const char usage[] =
     "                         OPENAI_API_KEY (if set) as its key\n"
     "  --listen HOST:PORT     where to listen (default 127.0.0.1:8080, or the config's)\n"
     "  --db URL               where to record requests (default sluice.db, or the config's)\n"
+    "  --spool PATH           this instance's spool files: PATH (rows kept while PostgreSQL\n"
+    "                         is away) and PATH.overflow (rows the store could not take yet);\n"
+    "                         default: named after the database, in the working directory.\n"
+    "                         Several instances on one database need one each\n"
     "  --log-format text|json one line per event (default text)\n"
     "  --quiet                no per-request log lines\n"
     "  --drain-timeout-ms MS  on SIGTERM/SIGINT, how long in-flight requests may finish\n"
@@ -48,6 +52,7 @@ enum {
     F_QUIET,
     F_DRAIN,
     F_HASH_KEY,
+    F_SPOOL,
     F_HELP
 };
 
@@ -60,6 +65,7 @@ static const struct sl_flag flags[] = {
     {"--quiet", 0, F_QUIET},
     {"--drain-timeout-ms", 1, F_DRAIN},
     {"--hash-key", 1, F_HASH_KEY},
+    {"--spool", 1, F_SPOOL},
     {"--help", 0, F_HELP},
     {"-h", 0, F_HELP},
     {NULL, 0, 0},
@@ -283,7 +289,7 @@ static void serve_test_knobs(struct sl_store_options *o)
 int sl_cmd_serve(int argc, char **argv)
 {
     const char *cmd = "serve", *v, *config = NULL, *upstream = NULL, *db = NULL;
-    const char *listen = NULL;
+    const char *listen = NULL, *spool = NULL;
     int id, i = 0, log_json = -1;
     struct ctx c = {0};
     int drain_given = 0;
@@ -297,6 +303,9 @@ int sl_cmd_serve(int argc, char **argv)
             break;
         case F_LISTEN:
             listen = v;
+            break;
+        case F_SPOOL:
+            spool = v;
             break;
         case F_DB:
             db = v;
@@ -366,6 +375,12 @@ int sl_cmd_serve(int argc, char **argv)
     sopts.log = store_log;
     sopts.log_arg = &c;
     sopts.overflow_spool = 1; /* a store that falls behind spools, never drops */
+    char overflow[4200];
+    if (spool) {
+        snprintf(overflow, sizeof(overflow), "%s.overflow", spool);
+        sopts.spool_path = spool;
+        sopts.overflow_spool_path = overflow;
+    }
     serve_test_knobs(&sopts);
     if (sl_store_open(&c.loop, c.cfg.db, &sopts, &c.store, on_store_open, &c) != 0) {
         fprintf(stderr, "sluice serve: out of memory\n");

@@ -103,22 +103,15 @@ static void start_cluster(const char *redis, const char *const *mock_args, const
              "      - {name: mock, url: 'http://127.0.0.1:%d', %s}\n",
              redis, C.mock_port, deployment);
     const char *config = e2e_write_file("gov.yaml", yaml);
-    /* each instance in a directory of its own, as on hosts of their own:
-     * a serve on PostgreSQL keeps its spool in its working directory, and
-     * refuses to start where another one holds it (serve has no --spool) */
-    char cwd[4096];
-    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    /* several instances on one database: each its own spool files */
     setenv("SLUICE_MASTER_KEY", "master-key-for-tests", 1);
     for (int i = 0; i < INSTANCES; i++) {
-        char name[16];
+        char name[16], spool[32];
         snprintf(name, sizeof name, "serve%d", i);
-        const char *home = e2e_path(name);
-        cr_assert(mkdir(home, 0700) == 0 || errno == EEXIST);
-        cr_assert_eq(chdir(home), 0);
-        const char *args[] = {"serve",       "--config", config, "--listen",
-                              "127.0.0.1:0", "--db",     C.db,   NULL};
+        snprintf(spool, sizeof spool, "serve%d.spool", i);
+        const char *args[] = {"serve", "--config", config,    "--listen",      "127.0.0.1:0",
+                              "--db",  C.db,       "--spool", e2e_path(spool), NULL};
         C.port[i] = e2e_start_server(name, args, &C.serve[i]);
-        cr_assert_eq(chdir(cwd), 0);
     }
     unsetenv("SLUICE_MASTER_KEY");
 }
