@@ -66,6 +66,7 @@ static void sync_work(void *arg)
     struct sl_gw_keysync *ks = arg;
     struct sync_job *j = &ks->sync;
     j->flush_rc = j->load_rc = 0;
+    sl_keydb_reconnect(ks->db); /* after a PostgreSQL restart; the calls below say if not */
     if (j->nflush)
         j->flush_rc = sl_key_add_spend(ks->db, j->flush, j->nflush, j->err, sizeof j->err);
     if (ks->final_started)
@@ -180,6 +181,7 @@ static void admin_work(void *arg)
     struct sl_gw_key_request *q = ks->admin;
     char *e = q->err;
     size_t es = sizeof q->err;
+    sl_keydb_reconnect(ks->db);
     switch (q->op) {
     case SL_GW_KEY_CREATE:
         q->rec = q->fields;

@@ -374,6 +374,14 @@ int sl_keydb_open(const char *url, unsigned flags, struct sl_keydb **out, char *
     return 0;
 }
 
+int sl_keydb_reconnect(struct sl_keydb *db)
+{
+    if (db->pg == NULL || PQstatus(db->pg) == CONNECTION_OK)
+        return 0;
+    PQreset(db->pg); /* blocking, bounded by connect_timeout */
+    return PQstatus(db->pg) == CONNECTION_OK ? 0 : UV_EIO;
+}
+
 void sl_keydb_close(struct sl_keydb *db)
 {
     if (db == NULL)

@@ -43,6 +43,9 @@ enum {
 int sl_keydb_open(const char *url, unsigned flags, struct sl_keydb **out, char *err,
                   size_t err_size);
 void sl_keydb_close(struct sl_keydb *db);
+/* PostgreSQL: a connection that broke (the server restarted) is made
+ * again; 0 when it is up (always for SQLite), UV_EIO if not yet. */
+int sl_keydb_reconnect(struct sl_keydb *db);
 /* The SQLite path, or the URL with its password masked. */
 const char *sl_keydb_path(const struct sl_keydb *db);
 

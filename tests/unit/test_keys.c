@@ -388,3 +388,25 @@ Test(keys_pg, an_older_schema_is_refused_unless_migrating_and_the_password_is_ma
     cr_assert_null(strstr(err, pgt_password()), "%s", err);
     cr_assert_null(strchr(err, '\n'), "%s", err);
 }
+
+/* The gateway's connection is made again after the server dropped it (a
+ * restart): the poll fails once, then works. */
+Test(keys_pg, a_dropped_connection_is_made_again)
+{
+    pgt_admin_url(); /* fails, as every PostgreSQL test does, without a cluster */
+    struct sl_keydb *db = open_db(pgt_url, SL_KEYDB_MIGRATE);
+    char err[600];
+    struct collected c = {0};
+    int64_t now = sl_wall_us();
+    cr_assert_eq(sl_keydb_reconnect(db), 0, "up: nothing to do");
+    cr_assert_eq(sl_key_load_all(db, now, collect, &c, err, sizeof(err)), 0, "%s", err);
+    /* every other connection to this database is ended by the server */
+    pgt_int(pgt_url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    c.n = 0;
+    cr_assert_neq(sl_key_load_all(db, now, collect, &c, err, sizeof(err)), 0,
+                  "the dropped connection fails");
+    cr_assert_eq(sl_keydb_reconnect(db), 0);
+    cr_assert_eq(sl_key_load_all(db, now, collect, &c, err, sizeof(err)), 0, "%s", err);
+    sl_keydb_close(db);
+}
