@@ -337,12 +337,20 @@ static void dep_local_result(struct gw_req *r, int rc, uint64_t retry_us)
 
 static void admit_dep_shared(struct gw_req *r);
 
+/* The request no longer counts in its deployment's queue on this instance. */
+static void shared_unqueue(struct gw_req *r)
+{
+    if (r->shared_queued) {
+        r->shared_queued = 0;
+        r->dep->shared_waiting--;
+    }
+}
+
 static void on_shared_retry(uv_timer_t *timer)
 {
     struct gw_req *r = timer->data;
     r->shared_wait = 0;
     sl_list_remove(&r->shared_waiter);
-    r->dep->shared_waiting--;
     admit_dep_shared(r);
 }
 
@@ -354,7 +362,6 @@ static void wait_shared(struct gw_req *r, uint64_t retry_us)
         retry_us = SHARED_RETRY_MAX_US;
     r->shared_wait = 1;
     sl_list_push_back(&r->dep->shared_waiters, &r->shared_waiter);
-    r->dep->shared_waiting++;
     uv_timer_start(&r->admit.timer, on_shared_retry, (retry_us + 999) / 1000, 0);
 }
 
@@ -363,10 +370,16 @@ static void on_dep_shared(struct sl_gw_shared_call *call, enum sl_redis_result r
 {
     struct gw_req *r = call->data;
     struct sl_gateway *gw = r->gw;
+    int by_key = result == SL_REDIS_REFUSED && call->parts[part].ticket == &r->key_shared;
     r->shared_call = 0;
+    if (result != SL_REDIS_REFUSED || by_key || refused != SL_GW_SHARED_PARALLEL)
+        shared_unqueue(r); /* answered: no longer waiting for a permit */
     if (r->cancelled) {
         struct sl_gw_shared_ticket *t[2] = {&r->dep_shared, &r->key_shared};
+        int permit = result == SL_REDIS_TAKEN;
         sl_gw_shared_give_back(gw->shared, t, r->key_pending ? 2 : 1);
+        if (permit) /* a permit this instance's waiters may take */
+            wake_shared_waiter(r->dep);
         note_queue_time(r);
         end_cancelled(r);
         return;
@@ -400,17 +413,29 @@ static void on_dep_shared(struct sl_gw_shared_call *call, enum sl_redis_result r
         dep_local_result(r, admit_dep_local(r, &retry_us), retry_us);
         return;
     }
-    if (r->key_pending && part == 1) {
+    if (by_key) {
         note_queue_time(r);
         key_refused_shared(r, refused, retry_after_us);
         return;
     }
     if (refused == SL_GW_SHARED_PARALLEL) {
+        /* no permit free: wait in this instance's queue for the deployment
+         * (bounded by its queue_length, as the local queue is; 0: none) */
+        if (!r->shared_queued) {
+            if (r->dep->shared_waiting >= r->dep->cfg->queue_length) {
+                note_queue_time(r);
+                dep_local_result(r, DEP_FULL, retry_after_us);
+                return;
+            }
+            r->shared_queued = 1;
+            r->dep->shared_waiting++;
+        }
         double waited_ms = (double)(uv_hrtime() - r->admit_start_ns) / 1e6;
         if (waited_ms < r->dep->cfg->queue_timeout_ms) {
             wait_shared(r, retry_after_us);
             return;
         }
+        shared_unqueue(r);
         note_queue_time(r);
         queue_timeout(r);
         return;
@@ -426,17 +451,18 @@ static void admit_dep_shared(struct gw_req *r)
 {
     const struct sl_gw_deployment *d = r->dep->cfg;
     struct sl_gw_shared_call *c = &r->shared_admit;
-    c->parts[0].limits = &r->dep->shared;
-    c->parts[0].ask = (struct sl_gw_shared_ask){
-        .rpm = d->rpm, .tpm = d->tpm, .parallel = d->max_concurrency, .tokens = r->reserved_tokens};
-    c->parts[0].ticket = &r->dep_shared;
-    c->nparts = 1;
-    if (r->key_pending) {
-        c->parts[1].limits = &r->key->shared;
-        c->parts[1].ask = r->key_ask;
-        c->parts[1].ticket = &r->key_shared;
-        c->nparts = 2;
+    c->nparts = 0;
+    if (r->key_pending) { /* first: a key over its limits is told so, whatever the deployment */
+        c->parts[0].limits = &r->key->shared;
+        c->parts[0].ask = r->key_ask;
+        c->parts[0].ticket = &r->key_shared;
+        c->nparts = 1;
     }
+    c->parts[c->nparts].limits = &r->dep->shared;
+    c->parts[c->nparts].ask = (struct sl_gw_shared_ask){
+        .rpm = d->rpm, .tpm = d->tpm, .parallel = d->max_concurrency, .tokens = r->reserved_tokens};
+    c->parts[c->nparts].ticket = &r->dep_shared;
+    c->nparts++;
     c->cb = on_dep_shared;
     c->data = r;
     r->shared_call = 1;
@@ -460,10 +486,6 @@ void sl__gw_pick(struct gw_req *r)
         if (build_body(r) != 0)
             continue; /* out of memory for this deployment's body: try the next */
         if (gw->shared) {
-            if (r->dep->shared_waiting >= r->dep->cfg->queue_length && r->dep->cfg->queue_length) {
-                r->pick_full = 1; /* as many wait here as its queue holds */
-                continue;
-            }
             r->admit_start_ns = uv_hrtime();
             sl__gw_set_state(r, GW_QUEUED);
             admit_dep_shared(r);
@@ -547,7 +569,7 @@ int sl__gw_cancel_admission(struct gw_req *r)
         uv_timer_stop(&r->admit.timer);
         r->shared_wait = 0;
         sl_list_remove(&r->shared_waiter);
-        r->dep->shared_waiting--;
+        shared_unqueue(r);
         note_queue_time(r);
         end_cancelled(r);
         return 1;

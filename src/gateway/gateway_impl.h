@@ -90,6 +90,7 @@ struct gw_req {
     int key_pending;                       /* the key's shared limits are still to take */
     int shared_call;                       /* a shared admit is out: its answer goes on */
     int shared_wait;                       /* waiting to ask for a shared permit again */
+    int shared_queued;                     /* counted in r->dep->shared_waiting */
     int dep_permit_shared;                 /* the permit held is a shared lease */
     struct sl_list shared_waiter;          /* in r->dep->shared_waiters while shared_wait */
     int pick_full, pick_limited;           /* what the deployments tried said */

@@ -35,6 +35,7 @@ struct sl_gw_keysync {
     struct sl_gw_key_request *admin; /* the admin job in flight */
     struct sync_job sync;            /* the sync job, when sync_active */
     int busy, sync_due, sync_active, closing, final_started, final_flush_done;
+    int last_was_sync; /* an admin request waiting goes before the next sync */
     void (*close_cb)(void *);
     void *close_arg;
     uint64_t syncs, sync_errors;
@@ -130,7 +131,10 @@ static void sync_done(void *arg, int status)
 {
     struct sl_gw_keysync *ks = arg;
     struct sync_job *j = &ks->sync;
-    (void)status;
+    if (status != 0) { /* the job never ran: nothing was written or read */
+        j->flush_rc = j->load_rc = status;
+        snprintf(j->err, sizeof j->err, "the database job did not run: %s", uv_strerror(status));
+    }
     int flushed = j->nflush && j->flush_rc == 0;
     for (size_t i = 0; i < j->nflush; i++) {
         struct sl_gw_key_entry *k = j->flushed_from[i];
@@ -148,7 +152,15 @@ static void sync_done(void *arg, int status)
     if (j->load_rc == 0 && !ks->final_started)
         for (size_t i = 0; i < j->nkeys; i++)
             apply_loaded(ks, &j->keys[i]);
-    if ((j->nflush && j->flush_rc) || j->load_rc) {
+    if (ks->final_started && j->nflush && j->flush_rc) {
+        double lost = 0;
+        for (size_t i = 0; i < j->nflush; i++)
+            lost += j->flush[i].usd;
+        fprintf(stderr,
+                "sluice serve: virtual keys: the last spend could not be written ($%.6f of %zu "
+                "key(s) not recorded): %s\n",
+                lost, j->nflush, j->err);
+    } else if ((j->nflush && j->flush_rc) || j->load_rc) {
         if (ks->sync_errors++ % 20 == 0) /* once in a while, not twice a second */
             fprintf(stderr, "sluice serve: virtual keys: %s\n", j->err);
     }
@@ -271,8 +283,12 @@ static void next_job(struct sl_gw_keysync *ks)
             uv_close((uv_handle_t *)&ks->timer, on_close_timer);
         return;
     }
-    if (ks->sync_due || ks->closing) {
+    /* after a sync, one waiting admin request goes first: a sync slower
+     * than the poll interval must not starve them */
+    int admin_first = ks->last_was_sync && !sl_list_empty(&ks->queue) && !ks->closing;
+    if ((ks->sync_due && !admin_first) || ks->closing) {
         ks->sync_due = 0;
+        ks->last_was_sync = 1;
         ks->busy = ks->sync_active = 1;
         ks->final_started = ks->closing; /* the charges after it was taken are all in */
         take_flush(ks);
@@ -281,6 +297,7 @@ static void next_job(struct sl_gw_keysync *ks)
         return;
     }
     if ((n = sl_list_pop_front(&ks->queue)) != NULL) {
+        ks->last_was_sync = 0;
         ks->admin = sl_container_of(n, struct sl_gw_key_request, node);
         ks->busy = 1;
         if (sl_offload(ks->loop, admin_work, admin_done, ks, NULL) != 0) {

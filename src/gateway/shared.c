@@ -19,6 +19,7 @@ struct sl_gw_shared {
     struct sl_list with_holders; /* sl_gw_shared_limits that hold leases */
     uv_timer_t renew_timer;
     uint64_t fallbacks;
+    int closing;
     void (*close_cb)(void *);
     void *close_arg;
 };
@@ -127,6 +128,13 @@ static void add_part(struct sl_gw_shared *s, struct sl_gw_shared_limits *l,
     t->holder.next = t->holder.prev = NULL;
     for (int k = 0; k < 4; k++)
         t->ops[k] = -1;
+    /* the budget first: a key out of money is told so, not that it is busy */
+    if (ask->budget > 0) {
+        spend_key(keys[*n], sizeof keys[*n], l, ask->period_start);
+        ops[*n] =
+            (struct sl_redis_op){.kind = SL_REDIS_BUDGET, .key = keys[*n], .budget = ask->budget};
+        t->ops[SL_GW_SHARED_BUDGET] = (int)(*n)++;
+    }
     if (ask->rpm) {
         key_of(keys[*n], sizeof keys[*n], l, "rpm");
         ops[*n] = (struct sl_redis_op){.kind = SL_REDIS_WINDOW,
@@ -155,12 +163,6 @@ static void add_part(struct sl_gw_shared *s, struct sl_gw_shared_limits *l,
                                        .lease = t->lease,
                                        .lease_ms = s->cfg.lease_ms};
         t->ops[SL_GW_SHARED_PARALLEL] = (int)(*n)++;
-    }
-    if (ask->budget > 0) {
-        spend_key(keys[*n], sizeof keys[*n], l, ask->period_start);
-        ops[*n] =
-            (struct sl_redis_op){.kind = SL_REDIS_BUDGET, .key = keys[*n], .budget = ask->budget};
-        t->ops[SL_GW_SHARED_BUDGET] = (int)(*n)++;
     }
 }
 
@@ -293,6 +295,8 @@ void sl_gw_shared_charge(struct sl_gw_shared *s, struct sl_gw_shared_limits *l,
 static void on_change(void *arg, int up, const char *why)
 {
     struct sl_gw_shared *s = arg;
+    if (s->closing)
+        return; /* the gateway closes the link itself */
     if (up)
         fprintf(stderr, "sluice serve: redis is up: the limits are shared through it\n");
     else
@@ -370,6 +374,7 @@ static void on_timer_closed(uv_handle_t *h)
 
 void sl_gw_shared_close(struct sl_gw_shared *s, void (*cb)(void *arg), void *arg)
 {
+    s->closing = 1;
     s->close_cb = cb;
     s->close_arg = arg;
     uv_close((uv_handle_t *)&s->renew_timer, on_timer_closed);

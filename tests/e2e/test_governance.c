@@ -618,3 +618,36 @@ Test(governance, a_crashed_instance_permits_return_after_the_lease)
     }
     stop_cluster();
 }
+
+/* With Redis as without it: a key over its own limit is told so at once,
+ * not after waiting for a busy deployment; and a deployment with
+ * queue_length 0 has no queue (429 queue_full at once), on every
+ * instance. */
+Test(governance, key_limits_first_and_no_queue_means_none)
+{
+    const char *margs[] = {"--latency-ms", "2000", NULL};
+    start_cluster(redis_block("fail_closed", 10000), margs,
+                  "max_concurrency: 1, queue_length: 0, queue_timeout_ms: 1500");
+    char key[64], other[64];
+    create_key(0, "{\"name\":\"one\",\"rpm\":1}", key);
+    create_key(0, "{\"name\":\"free\"}", other);
+    until_loaded(1, "one");
+    until_loaded(2, "free");
+    struct one_call busy;
+    one_call_start(&busy, 0, key); /* the key's one request, holding the one permit */
+    e2e_wait_mock_stat(C.mock_port, "requests", 1, 5000);
+    double t0 = e2e_now_ms();
+    cr_assert_eq(chat_on(1, key), 429, "%s", buf);
+    double took = e2e_now_ms() - t0;
+    cr_assert_not_null(strstr(buf, "\"code\":\"rate_limit_exceeded\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "requests per minute"), "%s", buf);
+    cr_assert_lt(took, 1000, "the key's refusal took %.0f ms", took);
+    t0 = e2e_now_ms();
+    cr_assert_eq(chat_on(2, other), 429, "%s", buf);
+    took = e2e_now_ms() - t0;
+    cr_assert_not_null(strstr(buf, "\"code\":\"queue_full\""), "%s", buf);
+    cr_assert_lt(took, 1000, "queue_length 0 waited %.0f ms", took);
+    pthread_join(busy.thread, NULL);
+    cr_assert_eq(busy.status, 200);
+    stop_cluster();
+}
