@@ -91,7 +91,7 @@ static int usage_json(struct admin_call *c, struct sl_buf *out)
     /* the database's, and what this instance charged since its last flush
      * (no flush runs while an admin operation does: keysync runs one job
      * at a time) */
-    double spent = u->usd + (k ? k->spend.flushing_usd + k->spend.unflushed_usd : 0);
+    double spent = u->usd + (k ? sl_gw_key_unwritten(k, sl_wall_us()) : 0);
     int n = snprintf(
         body, sizeof body,
         "{\"id\":\"%s\",\"object\":\"gateway.key.usage\",\"budget_period\":\"%s\","

@@ -548,10 +548,11 @@ void sl__gw_charge(struct gw_req *r, const struct sl_gw_log_row *row)
     struct sl_gw_key_entry *k = r->key;
     if (!r->key_admitted)
         return;
-    sl_gw_key_charge(k, row->cost_usd, row->prompt_tokens, row->completion_tokens);
+    int64_t now = sl_wall_us();
+    sl_gw_key_charge(k, now, row->cost_usd, row->prompt_tokens, row->completion_tokens);
     if (r->gw->shared && k->s.budget_usd > 0) {
         /* the shared counter lives until a day after its period ends */
-        int64_t now = sl_wall_us(), end = sl_key_period_end(k->s.period, now);
+        int64_t end = sl_key_period_end(k->s.period, now);
         uint64_t ttl_ms = end == INT64_MAX ? 400ull * 86400 * 1000
                                            : (uint64_t)(end - now) / 1000 + 86400ull * 1000;
         sl_gw_shared_charge(r->gw->shared, &k->shared, sl_key_period_start(k->s.period, now),

@@ -295,23 +295,58 @@ int sl_gw_key_needs_tokens(const struct sl_gw_key_entry *k)
     return k && k->s.tpm;
 }
 
-double sl_gw_key_spent(const struct sl_gw_key_entry *k, int64_t wall_us)
+double sl_gw_key_unwritten(const struct sl_gw_key_entry *k, int64_t wall_us)
 {
-    double mine = k->spend.flushing_usd + k->spend.unflushed_usd;
-    /* the database's figure is for the period of the last sync: just after
-     * a period ends (until the next sync) it is last period's */
-    if (k->spend.period_start_us != sl_key_period_start(k->s.period, wall_us))
-        return mine;
-    return k->spend.db_usd + mine;
+    const struct sl_gw_key_spend *sp = &k->spend;
+    int64_t p = sl_key_period_start(k->s.period, wall_us);
+    return (sp->now.period_start_us == p ? sp->now.usd : 0) +
+           (sp->prev.period_start_us == p ? sp->prev.usd : 0) +
+           (sp->flushing_period_us == p ? sp->flushing_usd : 0);
 }
 
-void sl_gw_key_charge(struct sl_gw_key_entry *k, double usd, uint64_t prompt_tokens,
-                      uint64_t completion_tokens)
+double sl_gw_key_spent(const struct sl_gw_key_entry *k, int64_t wall_us)
 {
-    k->spend.unflushed_usd += usd;
-    k->spend.requests++;
-    k->spend.prompt_tokens += prompt_tokens;
-    k->spend.completion_tokens += completion_tokens;
+    /* the database's figure is for the period of the last sync: just after
+     * a period ends (until the next sync) it is last period's */
+    int64_t p = sl_key_period_start(k->s.period, wall_us);
+    return (k->spend.period_start_us == p ? k->spend.db_usd : 0) + sl_gw_key_unwritten(k, wall_us);
+}
+
+static void bucket_merge(struct sl_gw_spend_bucket *to, const struct sl_gw_spend_bucket *b)
+{
+    to->usd += b->usd;
+    to->requests += b->requests;
+    to->prompt_tokens += b->prompt_tokens;
+    to->completion_tokens += b->completion_tokens;
+    to->period_start_us = b->period_start_us;
+}
+
+void sl_gw_key_spend_add(struct sl_gw_key_entry *k, const struct sl_gw_spend_bucket *b)
+{
+    struct sl_gw_key_spend *sp = &k->spend;
+    if (sp->now.requests == 0 || sp->now.period_start_us == b->period_start_us) {
+        bucket_merge(&sp->now, b);
+        return;
+    }
+    if (b->period_start_us < sp->now.period_start_us) {
+        bucket_merge(&sp->prev, b); /* an older period's (a flush put back) */
+        return;
+    }
+    /* a new period: what `now` holds is the previous one's (a third period
+     * before anything was written would join it: only after an outage) */
+    bucket_merge(&sp->prev, &sp->now);
+    sp->now = *b;
+}
+
+void sl_gw_key_charge(struct sl_gw_key_entry *k, int64_t wall_us, double usd,
+                      uint64_t prompt_tokens, uint64_t completion_tokens)
+{
+    struct sl_gw_spend_bucket b = {.usd = usd,
+                                   .requests = 1,
+                                   .prompt_tokens = prompt_tokens,
+                                   .completion_tokens = completion_tokens,
+                                   .period_start_us = sl_key_period_start(k->s.period, wall_us)};
+    sl_gw_key_spend_add(k, &b);
 }
 
 /* Over budget: 429 insufficient_quota (what OpenAI's SDKs read as "out of

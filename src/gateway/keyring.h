@@ -54,14 +54,26 @@ struct sl_gw_key_settings {
 /* A database key's settings from its record. */
 void sl_gw_key_settings_from(struct sl_gw_key_settings *s, const struct sl_key_record *rec);
 
-/* A key's spend in its current budget period: what the database held at
- * the last poll (which included every flush before it), what is being
- * flushed now, and what was charged since (keysync moves them along). */
-struct sl_gw_key_spend {
-    double db_usd, flushing_usd, unflushed_usd;
-    uint64_t requests, prompt_tokens, completion_tokens; /* unflushed */
+/* Spend charged in one budget period (its start), not yet written. */
+struct sl_gw_spend_bucket {
+    double usd;
+    uint64_t requests, prompt_tokens, completion_tokens;
     int64_t period_start_us;
 };
+
+/* A key's spend: what the database held at the last poll for its period
+ * (the poll came after every flush before it), what is being written now
+ * (the current period's part), and what was charged since, by period:
+ * `now`, and `prev` for what was charged before a period ended and is not
+ * written yet (keysync moves them along). */
+struct sl_gw_key_spend {
+    double db_usd;
+    int64_t period_start_us; /* db_usd's period */
+    double flushing_usd;
+    int64_t flushing_period_us;
+    struct sl_gw_spend_bucket now, prev;
+};
+
 
 struct sl_gw_key_entry {
     struct sl_gw_key_settings s;
@@ -138,12 +150,17 @@ void sl_gw_key_budget_refusal(struct sl_gw_key_entry *k, int64_t wall_us, struct
 int sl_gw_key_over_budget(struct sl_gw_key_entry *k, int64_t wall_us, struct sl_gw_refusal *no);
 /* A limit's share on one of `divisor` instances: at least 1 (0 stays 0). */
 unsigned sl_gw_share(unsigned limit, unsigned divisor);
+/* Adds spend to the key's bucket of its period. */
+void sl_gw_key_spend_add(struct sl_gw_key_entry *k, const struct sl_gw_spend_bucket *b);
 /* The key's spend in the period containing wall_us (USD), as this
- * instance knows it. */
+ * instance knows it; sl_gw_key_unwritten: only what this instance charged
+ * in it and has not written to the database yet. */
 double sl_gw_key_spent(const struct sl_gw_key_entry *k, int64_t wall_us);
-/* A finished request's cost and usage, charged to its key. */
-void sl_gw_key_charge(struct sl_gw_key_entry *k, double usd, uint64_t prompt_tokens,
-                      uint64_t completion_tokens);
+double sl_gw_key_unwritten(const struct sl_gw_key_entry *k, int64_t wall_us);
+/* A finished request's cost and usage, charged to its key in the period
+ * containing wall_us. */
+void sl_gw_key_charge(struct sl_gw_key_entry *k, int64_t wall_us, double usd,
+                      uint64_t prompt_tokens, uint64_t completion_tokens);
 /* The request is over and used `tokens`. Safe on an empty ticket. */
 void sl_gw_key_settle(struct sl_gw_key_entry *k, uint64_t now_us, struct sl_gw_key_ticket *t,
                       uint64_t tokens);

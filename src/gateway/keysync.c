@@ -83,7 +83,8 @@ static void take_flush(struct sl_gw_keysync *ks)
     struct sl_list *all = sl_gw_keyring_entries(ks->ring);
     for (struct sl_list *i = all->next; i != all; i = i->next) {
         struct sl_gw_key_entry *k = sl_container_of(i, struct sl_gw_key_entry, node);
-        n += k->s.id[0] && k->spend.requests;
+        if (k->s.id[0])
+            n += (k->spend.now.requests > 0) + (k->spend.prev.requests > 0);
     }
     j->nflush = 0;
     if (n == 0)
@@ -97,22 +98,29 @@ static void take_flush(struct sl_gw_keysync *ks)
         j->flushed_from = NULL;
         return; /* next time */
     }
-    int64_t now = sl_wall_us();
     for (struct sl_list *i = all->next; i != all; i = i->next) {
         struct sl_gw_key_entry *k = sl_container_of(i, struct sl_gw_key_entry, node);
-        if (!k->s.id[0] || !k->spend.requests)
+        if (!k->s.id[0])
             continue;
-        struct sl_key_spend *f = &j->flush[j->nflush];
-        j->flushed_from[j->nflush++] = k;
-        snprintf(f->key_id, sizeof f->key_id, "%s", k->s.id);
-        f->period_start_us = sl_key_period_start(k->s.period, now);
-        f->usd = k->spend.unflushed_usd;
-        f->requests = k->spend.requests;
-        f->prompt_tokens = k->spend.prompt_tokens;
-        f->completion_tokens = k->spend.completion_tokens;
-        k->spend.flushing_usd += k->spend.unflushed_usd;
-        k->spend.unflushed_usd = 0;
-        k->spend.requests = k->spend.prompt_tokens = k->spend.completion_tokens = 0;
+        /* each bucket with the period it was charged in */
+        struct sl_gw_spend_bucket *b[2] = {&k->spend.prev, &k->spend.now};
+        for (int w = 0; w < 2; w++) {
+            if (!b[w]->requests)
+                continue;
+            struct sl_key_spend *f = &j->flush[j->nflush];
+            j->flushed_from[j->nflush++] = k;
+            snprintf(f->key_id, sizeof f->key_id, "%s", k->s.id);
+            f->period_start_us = b[w]->period_start_us;
+            f->usd = b[w]->usd;
+            f->requests = b[w]->requests;
+            f->prompt_tokens = b[w]->prompt_tokens;
+            f->completion_tokens = b[w]->completion_tokens;
+            if (w == 1) { /* the current period's: still counted while it is written */
+                k->spend.flushing_usd = b[w]->usd;
+                k->spend.flushing_period_us = b[w]->period_start_us;
+            }
+            memset(b[w], 0, sizeof *b[w]);
+        }
     }
 }
 
@@ -139,13 +147,15 @@ static void sync_done(void *arg, int status)
     for (size_t i = 0; i < j->nflush; i++) {
         struct sl_gw_key_entry *k = j->flushed_from[i];
         const struct sl_key_spend *f = &j->flush[i];
-        k->spend.flushing_usd -= f->usd;
-        if (!flushed) { /* not written: charged again with the next sync */
-            k->spend.unflushed_usd += f->usd;
-            k->spend.requests += f->requests;
-            k->spend.prompt_tokens += f->prompt_tokens;
-            k->spend.completion_tokens += f->completion_tokens;
-        } else if (j->load_rc != 0) {
+        k->spend.flushing_usd = 0;
+        if (!flushed) { /* not written: charged again with the next sync, in its period */
+            struct sl_gw_spend_bucket b = {.usd = f->usd,
+                                           .requests = f->requests,
+                                           .prompt_tokens = f->prompt_tokens,
+                                           .completion_tokens = f->completion_tokens,
+                                           .period_start_us = f->period_start_us};
+            sl_gw_key_spend_add(k, &b);
+        } else if (j->load_rc != 0 && f->period_start_us == k->spend.period_start_us) {
             k->spend.db_usd += f->usd; /* written, but not read back */
         }
     }

@@ -131,16 +131,25 @@ Test(gw_auth, key_admission)
         .name = "b", .enabled = 1, .budget_usd = 1.0, .period = SL_KEY_DAILY};
     struct sl_gw_key_entry *bk = sl_gw_keyring_put(ring, &s);
     int64_t noon = (int64_t)1796126400 * 1000000; /* 2026-12-01T12:00:00Z */
-    sl_gw_key_charge(bk, 0.6, 10, 20);
+    sl_gw_key_charge(bk, noon, 0.6, 10, 20);
     cr_assert_eq(sl_gw_key_admit(bk, 4000000, noon, 1, &d, &no), 0);
     sl_gw_key_settle(bk, 4000000, &d, 1);
-    sl_gw_key_charge(bk, 0.5, 10, 20);
+    sl_gw_key_charge(bk, noon, 0.5, 10, 20);
     bk->spend.period_start_us = noon - 12 * 3600 * 1000000ll; /* the last sync's: today */
     bk->spend.db_usd = 0.25;
     cr_assert_float_eq(sl_gw_key_spent(bk, noon), 1.35, 1e-9);
     int64_t tomorrow = noon + 24 * 3600 * 1000000ll;
-    cr_assert_float_eq(sl_gw_key_spent(bk, tomorrow), 1.1, 1e-9,
-                       "yesterday's database figure does not count tomorrow");
+    cr_assert_float_eq(sl_gw_key_spent(bk, tomorrow), 0, 1e-9,
+                       "yesterday's spend does not count tomorrow");
+    /* charged just before and just after midnight: each in its own day */
+    int64_t midnight = noon + 12 * 3600 * 1000000ll;
+    sl_gw_key_charge(bk, midnight - 1, 0.25, 1, 1);
+    sl_gw_key_charge(bk, midnight + 1, 0.125, 1, 1);
+    cr_assert_float_eq(sl_gw_key_spent(bk, midnight - 1), 1.6, 1e-9, "today: 0.25 + 1.1 + 0.25");
+    cr_assert_float_eq(sl_gw_key_spent(bk, midnight + 1), 0.125, 1e-9, "tomorrow");
+    cr_assert_float_eq(bk->spend.prev.usd, 1.35, 1e-9, "today's charges wait to be written");
+    cr_assert_eq(bk->spend.prev.requests, 3u);
+    cr_assert_float_eq(bk->spend.now.usd, 0.125, 1e-9);
     bk->spend.db_usd = 0;
     cr_assert_eq(sl_gw_key_admit(bk, 4000000, noon, 1, &d, &no), -1);
     cr_assert_eq(no.limit, SL_GW_LIMIT_BUDGET);
