@@ -2,6 +2,7 @@
  * client through serve to a `provider: anthropic` deployment on `sluice
  * mock --api anthropic` (JSON, streamed, retried, max_tokens filled in, a
  * fallback from an OpenAI deployment). */
+#include "hostile_upstream.h"
 #include "serve_support.h"
 
 TestSuite(providers, .init = e2e_tmpdir, .fini = e2e_kill_live, .timeout = 60);
@@ -17,16 +18,9 @@ static const char chat_stream[] = "{\"model\":\"claude\",\"max_tokens\":5,\"stre
 static const char chat_no_max[] = "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\","
                                   "\"content\":\"hi\"}]}";
 
-/* An Anthropic mock (ARGS extra) and serve with the model "claude" on it. */
-static int start_pair(const char *const *margs, int *mock_port, pid_t *mock, pid_t *serve)
+/* serve with the model "claude" on one Anthropic deployment at PORT. */
+static int start_serve_on(int port, pid_t *serve)
 {
-    const char *args[16] = {"--api", "anthropic"};
-    int n = 2;
-    for (; margs && *margs && n < 15; margs++)
-        args[n++] = *margs;
-    args[n] = NULL;
-    *mock_port = e2e_start_mock(args, mock);
-    e2e_live_upstream = *mock;
     setenv("SLUICE_TEST_ANTHROPIC_KEY", "sk-ant-test", 1);
     int sp = e2e_start_serve_yaml(
         "serve.yaml", NULL, serve,
@@ -37,9 +31,22 @@ static int start_pair(const char *const *margs, int *mock_port, pid_t *mock, pid
         "         api_key_env: SLUICE_TEST_ANTHROPIC_KEY, model: claude-sonnet-4-5,\n"
         "         default_max_tokens: 7,\n"
         "         retry: {max_attempts: 3, backoff: fixed, base_ms: 5, retry_after_cap_ms: 200}}\n",
-        *mock_port);
+        port);
     e2e_live_serve = *serve;
     return sp;
+}
+
+/* An Anthropic mock (ARGS extra) and serve in front of it. */
+static int start_pair(const char *const *margs, int *mock_port, pid_t *mock, pid_t *serve)
+{
+    const char *args[16] = {"--api", "anthropic"};
+    int n = 2;
+    for (; margs && *margs && n < 15; margs++)
+        args[n++] = *margs;
+    args[n] = NULL;
+    *mock_port = e2e_start_mock(args, mock);
+    e2e_live_upstream = *mock;
+    return start_serve_on(*mock_port, serve);
 }
 
 static long long rows(const char *where)
@@ -191,4 +198,47 @@ Test(providers, the_anthropic_mock_wants_its_headers_and_max_tokens)
     cr_assert_not_null(strstr(buf, "max_tokens"), "%s", buf);
     cr_assert_not_null(strstr(buf, "invalid_request_error"), "%s", buf);
     e2e_stop(mock);
+}
+
+/* What the mock does not do: an error event in the middle of a stream, and
+ * a 2xx that is no Anthropic message. */
+Test(providers, an_anthropic_error_event_and_a_bad_message_are_the_clients_errors)
+{
+    static const struct hu_script scripts[] = {
+        {"error event",
+         {HU_S(HU_SSE_HEAD
+               "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"
+               "\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\","
+               "\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+               "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+               "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+               "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+               "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n"
+               "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+               "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"),
+          HU_CLOSE_CONN}},
+        {"not a message",
+         {HU_S("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+               "\r\n{}"),
+          HU_KEEP_OPEN}},
+    };
+    struct hu h = hu_start(scripts, 2);
+    e2e_live_upstream = h.pid;
+    pid_t serve;
+    int sp = start_serve_on(h.port, &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat_stream, buf, sizeof(buf)), 200,
+                 "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"content\":\"Hel\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "data: {\"error\":{"), "no error event: %s", buf);
+    cr_assert_not_null(strstr(buf, "Overloaded"), "%s", buf);
+    cr_assert_null(strstr(buf, "data: [DONE]"), "%s", buf);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 502, "%s",
+                 buf);
+    cr_assert_eq(hu_stat(&h, "requests"), 2, "neither is retried");
+    e2e_stop(serve);
+    hu_stop(&h);
+    cr_assert_eq(rows("status = 'failed' AND metadata ->> 'stream' AND metadata ->> 'status' = 200 "
+                      "AND error = 'unavailable'"),
+                 1, "the error event's class is the row's");
+    cr_assert_eq(rows("status = 'failed' AND error = 'bad_gateway'"), 1);
 }
