@@ -34,6 +34,8 @@ static const char usage[] =
     "  --max-connections N    open connections before new ones get 503 (default 20000)\n"
     "  --seed S               the same seed and request order replay the same faults\n"
     "                         (default 1)\n"
+    "  --api openai|anthropic the API it speaks: OpenAI's (default) or Anthropic's\n"
+    "                         Messages API (POST /v1/messages)\n"
     "  --quiet                no start and stop lines\n"
     "  -h, --help             this help\n";
 
@@ -50,6 +52,7 @@ enum {
     F_SEED,
     F_SEQUENCE,
     F_QUIET,
+    F_API,
     F_HELP
 };
 
@@ -66,6 +69,7 @@ static const struct sl_flag flags[] = {
     {"--seed", 1, F_SEED},
     {"--sequence", 1, F_SEQUENCE},
     {"--quiet", 0, F_QUIET},
+    {"--api", 1, F_API},
     {"--help", 0, F_HELP},
     {"-h", 0, F_HELP},
     {NULL, 0, 0},
@@ -161,6 +165,16 @@ static int parse(int argc, char **argv, struct sl_mock_config *cfg,
             break;
         case F_QUIET:
             *quiet = 1;
+            break;
+        case F_API:
+            if (strcmp(v, "openai") == 0) {
+                cfg->api = SL_MOCK_API_OPENAI;
+            } else if (strcmp(v, "anthropic") == 0) {
+                cfg->api = SL_MOCK_API_ANTHROPIC;
+            } else {
+                sl_usage_error(cmd, "--api: unknown API '%s' (use openai or anthropic)", v);
+                return -1;
+            }
             break;
         case F_HELP:
             fputs(usage, stdout);

@@ -239,6 +239,8 @@ static int build_body(struct gw_req *r)
 {
     free(r->up_body);
     r->up_body = NULL;
+    if (r->dep->cfg->provider == SL_GW_ANTHROPIC)
+        return sl__gw_anthropic_body(r);
     const char *um = r->dep->cfg->upstream_model;
     if (um[0] == '\0')
         return 0;
@@ -483,7 +485,14 @@ void sl__gw_pick(struct gw_req *r)
         r->tried |= UINT64_C(1) << k;
         r->dep = &deps[k];
         r->dep_permit_shared = 0;
-        if (build_body(r) != 0)
+        int body = build_body(r);
+        if (body == UV_EINVAL) { /* this deployment cannot serve the request: the client's 400 */
+            sl__gw_set_state(r, GW_RESPONDING);
+            sl__gw_anthropic_refuse(r);
+            sl__gw_finish(r);
+            return;
+        }
+        if (body != 0)
             continue; /* out of memory for this deployment's body: try the next */
         if (gw->shared) {
             r->admit_start_ns = uv_hrtime();

@@ -13,6 +13,7 @@
 
 #include "core/str.h"
 #include "http/url.h"
+#include "providers/anthropic.h"
 
 struct walker {
     yaml_document_t doc;
@@ -249,6 +250,18 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
         get_string(w, v, "api_key_env", d->api_key_env, sizeof(d->api_key_env));
     else if (!strcmp(key, "model"))
         get_string(w, v, "model", d->upstream_model, sizeof(d->upstream_model));
+    else if (!strcmp(key, "provider")) {
+        char p[32] = "";
+        if (get_string(w, v, "provider", p, sizeof(p)) == 0 && strcmp(p, "openai") != 0) {
+            if (strcmp(p, "anthropic") == 0)
+                d->provider = SL_GW_ANTHROPIC;
+            else
+                fail(w, v, "unknown provider '%s' (known: openai, anthropic)", p);
+        }
+    } else if (!strcmp(key, "anthropic_version"))
+        get_string(w, v, "anthropic_version", d->anthropic_version, sizeof(d->anthropic_version));
+    else if (!strcmp(key, "default_max_tokens"))
+        get_unsigned(w, v, "default_max_tokens", 1, 10000000, &d->default_max_tokens);
     else if (!strcmp(key, "weight"))
         get_double(w, v, "weight", 0.000001, 1e6, &d->weight);
     else if (!strcmp(key, "max_concurrency"))
@@ -327,6 +340,25 @@ static int resolve_key(struct walker *w, yaml_node_t *at, struct sl_gw_deploymen
 
 /* ---- models --------------------------------------------------------------- */
 
+/* anthropic_version and default_max_tokens belong to provider: anthropic,
+ * which has defaults for both. */
+static int provider_options(struct walker *w, yaml_node_t *at, struct sl_gw_deployment *d)
+{
+    if (d->provider != SL_GW_ANTHROPIC) {
+        if (d->anthropic_version[0] || d->default_max_tokens)
+            fail(w, at,
+                 "deployment '%s': anthropic_version and default_max_tokens need provider: "
+                 "anthropic",
+                 d->name);
+        return w->failed ? -1 : 0;
+    }
+    if (d->anthropic_version[0] == '\0')
+        snprintf(d->anthropic_version, sizeof(d->anthropic_version), "%s", SL_ANTHROPIC_VERSION);
+    if (d->default_max_tokens == 0)
+        d->default_max_tokens = 4096;
+    return 0;
+}
+
 struct model_ctx {
     struct sl_gw_model *m;
     yaml_node_t *deployments;
@@ -380,8 +412,8 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
         deployment_defaults(d);
         m->ndeployments = i + 1;
         if (walk_mapping(w, dn, "a deployment", deployment_member, d,
-                         "name, url, api_key_env, model, weight, max_concurrency, rpm, tpm, "
-                         "queue_length, "
+                         "name, url, api_key_env, model, provider, anthropic_version, "
+                         "default_max_tokens, weight, max_concurrency, rpm, tpm, queue_length, "
                          "queue_timeout_ms, connect_timeout_ms, attempt_timeout_ms, "
                          "cooldown_failures, cooldown_ms, retry") != 0)
             return;
@@ -391,9 +423,11 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
         }
         if (d->name[0] == '\0')
             snprintf(d->name, sizeof(d->name), "%s#%zu", m->name, i + 1);
-        if (resolve_key(w, dn, d) != 0)
+        if (resolve_key(w, dn, d) != 0 || provider_options(w, dn, d) != 0)
             return;
-        if (sl_gw_target_init(&d->target, d->url, d->api_key) != 0) {
+        if ((d->provider == SL_GW_ANTHROPIC
+                 ? sl_gw_target_init_anthropic(&d->target, d->url, d->api_key, d->anthropic_version)
+                 : sl_gw_target_init(&d->target, d->url, d->api_key)) != 0) {
             fail(w, dn, "deployment '%s': cannot resolve its url", d->name);
             return;
         }

@@ -20,6 +20,9 @@ struct sl_gw_deployment {
     char api_key_env[128];         /* the variable's name, for messages */
     char *api_key;                 /* its value at start-up, or NULL */
     char upstream_model[128];      /* sent upstream; empty = the client's model */
+    enum sl_gw_provider provider;  /* `provider:` openai (the default) or anthropic */
+    char anthropic_version[32];    /* anthropic: `anthropic-version` */
+    unsigned default_max_tokens;   /* anthropic: max_tokens when the client sent none */
     double weight;
     unsigned max_concurrency;
     unsigned rpm, tpm; /* the provider's published limits; 0: none */

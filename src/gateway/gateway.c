@@ -224,6 +224,7 @@ void sl__gw_finish(struct gw_req *r)
     /* what waits for token counting keeps only the row and the client's body */
     sl_buf_release(&r->resp);
     sl_buf_release(&r->held);
+    sl_buf_release(&r->xlat);
     sl_sse_parser_release(&r->sse);
     free(r->up_body);
     r->up_body = NULL;
@@ -310,8 +311,9 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
             r->error = SL_E_CANCELLED;
             sl__gw_down_stream_end(r, "cancelled", "request_cancelled",
                                    "the request was cancelled");
-        } else if (r->too_large) {
-            r->error = SL_E_TOO_LARGE; /* the stream was ended in sl__gw_relay() */
+        } else if (r->stream_err || r->too_large) {
+            /* the stream was ended in sl__gw_relay() */
+            r->error = r->stream_err ? r->stream_err : SL_E_TOO_LARGE;
         } else {
             r->error = res->err != SL_OK ? res->err : SL_E_CONN_RESET;
             /* the event's code is the row's error class: what the client
@@ -329,6 +331,9 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
                       : r->too_large      ? SL_E_TOO_LARGE
                       : res->err != SL_OK ? res->err
                                           : sl_err_from_http_status(r->up_status);
+    if (err != SL_OK && err != SL_E_CANCELLED && !r->too_large && res->err == SL_OK &&
+        r->dep->cfg->provider == SL_GW_ANTHROPIC)
+        err = sl__gw_anthropic_error(r); /* Anthropic's error classes and body */
     if (err != SL_E_CANCELLED)
         sl_gw_report(r->dep, err == SL_OK || err == SL_E_BAD_REQUEST, uv_now(gw->loop));
     r->error = err;
@@ -352,6 +357,8 @@ static void start_attempt(struct sl_retrier *rt)
     r->done_at = 0;
     r->too_large = 0;
     r->paused = 0;
+    if (d->provider == SL_GW_ANTHROPIC)
+        sl__gw_anthropic_attempt(r);
     size_t nh = 0;
     static const struct sl_http_header json =
         SL_HTTP_HEADER_LIT("Content-Type", "application/json");
@@ -361,6 +368,8 @@ static void start_attempt(struct sl_retrier *rt)
         r->up_headers[nh++] = sse;
     if (d->target.authorization)
         r->up_headers[nh++] = d->target.auth_header;
+    if (d->target.extra_value)
+        r->up_headers[nh++] = d->target.extra_header;
     double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
     if (left_ms < 1)
         left_ms = 1;
@@ -433,7 +442,13 @@ static void on_attempts_done(struct sl_retrier *rt)
     if (o->last_error == SL_OK) {
         r->error = SL_OK;
         r->first_byte_ns = uv_hrtime(); /* a JSON response goes out whole, now */
-        if (r->resp.len)
+        if (r->dep->cfg->provider == SL_GW_ANTHROPIC && sl__gw_anthropic_response(r) != 0) {
+            r->error = SL_E_BAD_GATEWAY; /* a 2xx that is no Anthropic message */
+            sl__gw_respond_failure(r);
+            sl__gw_finish(r);
+            return;
+        }
+        if (r->dep->cfg->provider == SL_GW_OPENAI && r->resp.len)
             sl_openai_usage(r->resp.ptr, r->resp.len, &r->usage_prompt, &r->usage_completion);
         sl__gw_down_respond(r, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
         sl__gw_finish(r);
@@ -524,6 +539,7 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     sl_rng_seed(&r->rng, sl_rng_next(&gw->rng), 0);
     sl_buf_init(&r->resp, MAX_RESPONSE_BYTES);
     sl_buf_init(&r->held, MAX_EVENT_BYTES);
+    sl_buf_init(&r->xlat, 4 * MAX_EVENT_BYTES);
     sl_sse_parser_init(&r->sse, 0, sl__gw_on_sse_event, r);
     sl_sem_timed_init(gw->loop, &r->admit);
     sl_retrier_init(gw->loop, &r->retrier);

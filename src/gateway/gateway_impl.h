@@ -16,6 +16,7 @@
 #include "http/openai.h"
 #include "http/server.h"
 #include "http/sse.h"
+#include "providers/anthropic.h"
 #include "retry/retrier.h"
 #include "core/buf.h"
 #include "core/sem.h"
@@ -121,6 +122,14 @@ struct gw_req {
     int too_large; /* the response, or one event, passed the limit */
     unsigned usage_prompt, usage_completion;
 
+    /* an Anthropic deployment (anthropic_attempt.c): the refusal of its
+     * body, the stream's translator and its chunks for the client */
+    struct sl_anthropic_refusal refusal;
+    struct sl_anthropic_stream as;
+    struct sl_buf xlat;
+    int xlat_usage;         /* the client asked for the usage chunk */
+    enum sl_err stream_err; /* the translated stream ended with an error event */
+
     int cancelled;
     int shut_down; /* cancelled by the gateway's own shutdown, not by the client */
     unsigned attempts;
@@ -163,6 +172,17 @@ void sl__gw_respond_failure(struct gw_req *r);
 void sl__gw_relay(struct gw_req *r, const char *data, size_t len);
 void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev);
 void sl__gw_on_stream_drain(struct sl_http_exchange *down, void *data);
+
+/* anthropic_attempt.c: an Anthropic deployment's translations (its note).
+ * body: 0, UV_EINVAL (r->refusal: answer with anthropic_refuse), UV_ENOMEM;
+ * response: the 2xx JSON body in r->resp made OpenAI's (0, or not a
+ * message); error: the error body in r->resp made OpenAI's, its class. */
+int sl__gw_anthropic_body(struct gw_req *r);
+void sl__gw_anthropic_refuse(struct gw_req *r);
+int sl__gw_anthropic_response(struct gw_req *r);
+enum sl_err sl__gw_anthropic_error(struct gw_req *r);
+void sl__gw_anthropic_attempt(struct gw_req *r);
+void sl__gw_anthropic_event(struct gw_req *r, const struct sl_sse_event *ev);
 
 /* ---- the front (front.c) -------------------------------------------------- */
 

@@ -137,6 +137,10 @@ void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev)
     struct gw_req *r = arg;
     if (r->saw_done)
         return; /* events after [DONE] are not the client's */
+    if (r->dep->cfg->provider == SL_GW_ANTHROPIC) {
+        sl__gw_anthropic_event(r, ev); /* translated into r->xlat */
+        return;
+    }
     if (sl_openai_is_done(ev->data, ev->data_len)) {
         r->saw_done = 1;
         r->done_at = r->sse.boundary;
@@ -151,8 +155,14 @@ void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev)
  * held for the next piece. [DONE] ends the client's stream; an event over
  * the limit ends it with one error event. Either way the upstream is
  * dropped if it has more to say. */
+static void relay_translated(struct gw_req *r, const char *data, size_t len);
+
 void sl__gw_relay(struct gw_req *r, const char *data, size_t len)
 {
+    if (r->dep->cfg->provider != SL_GW_OPENAI) {
+        relay_translated(r, data, len);
+        return;
+    }
     int rc = sl_sse_parser_feed(&r->sse, data, len);
     size_t upto = r->saw_done ? r->done_at : r->sse.boundary;
     if (upto > 0) {
@@ -176,5 +186,33 @@ void sl__gw_relay(struct gw_req *r, const char *data, size_t len)
     snprintf(msg, sizeof(msg), "an event of the upstream's stream is larger than %u KiB",
              (unsigned)(MAX_EVENT_BYTES >> 10));
     sl__gw_down_stream_end(r, "upstream_error", "response_too_large", msg);
+    sl_http_request_cancel(&r->up);
+}
+
+/* The same for a stream translated event by event (an Anthropic one): the
+ * parser's events leave whole chunks in r->xlat, written out as they come;
+ * the translator's [DONE] ends the client's stream, its error event too. */
+static void relay_translated(struct gw_req *r, const char *data, size_t len)
+{
+    int rc = sl_sse_parser_feed(&r->sse, data, len);
+    down_stream_write(r, r->xlat.ptr, r->xlat.len);
+    sl_buf_reset(&r->xlat);
+    if (r->down == NULL)
+        return; /* the client is gone: on_client_gone cancelled the upstream */
+    if (r->saw_done) {
+        sl__gw_set_state(r, GW_STREAM_DONE);
+        sl__gw_down_stream_end(r, NULL, NULL, NULL);
+        return; /* on_up_body drops the upstream if it has more to say */
+    }
+    if (r->stream_err == SL_E_TOO_LARGE || (r->stream_err == SL_OK && rc != 0)) {
+        r->too_large = 1;
+        r->stream_err = SL_E_TOO_LARGE;
+        sl__gw_down_stream_end(r, "upstream_error", "response_too_large",
+                               "an event of the upstream's stream is too large to relay");
+    } else if (r->stream_err != SL_OK) {
+        sl__gw_down_stream_end(r, NULL, NULL, NULL); /* after the translator's error event */
+    } else {
+        return;
+    }
     sl_http_request_cancel(&r->up);
 }

@@ -19,7 +19,8 @@ const char *sl_gw_target_check_url(const char *url)
     return NULL;
 }
 
-int sl_gw_endpoint_url(const char *base, enum sl_openai_endpoint ep, char *out, size_t size)
+/* The base path rule above with `tail` ("chat/completions", "messages"). */
+static int url_under(const char *base, const char *tail, char *out, size_t size)
 {
     struct sl_url u;
     if (sl_gw_target_check_url(base) != NULL || sl_url_parse(base, &u) != NULL)
@@ -29,9 +30,29 @@ int sl_gw_endpoint_url(const char *base, enum sl_openai_endpoint ep, char *out, 
     while (path_len > 0 && u.path[path_len - 1] == '/')
         path_len--;
     size_t base_len = (size_t)(u.path - base) + path_len;
-    int n = snprintf(out, size, "%.*s%s%s", (int)base_len, base, path_len ? "/" : "/v1/",
-                     sl_openai_name(ep));
+    int n = snprintf(out, size, "%.*s%s%s", (int)base_len, base, path_len ? "/" : "/v1/", tail);
     return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
+int sl_gw_endpoint_url(const char *base, enum sl_openai_endpoint ep, char *out, size_t size)
+{
+    return url_under(base, sl_openai_name(ep), out, size);
+}
+
+/* The key's header: `prefix` and the key, in a buffer of its own. */
+static int set_key(struct sl_gw_target *t, const char *name, const char *prefix,
+                   const char *api_key)
+{
+    if (api_key == NULL)
+        return 0;
+    size_t n = strlen(api_key), p = strlen(prefix);
+    t->authorization = malloc(n + p + 1);
+    if (t->authorization == NULL)
+        return -1;
+    memcpy(t->authorization, prefix, p);
+    memcpy(t->authorization + p, api_key, n + 1);
+    t->auth_header = (struct sl_http_header){{name, strlen(name)}, {t->authorization, n + p}};
+    return 0;
 }
 
 int sl_gw_target_init(struct sl_gw_target *t, const char *base, const char *api_key)
@@ -40,16 +61,29 @@ int sl_gw_target_init(struct sl_gw_target *t, const char *base, const char *api_
     for (int ep = 0; ep < SL_OAI__COUNT; ep++)
         if (sl_gw_endpoint_url(base, (enum sl_openai_endpoint)ep, t->url[ep], sizeof(t->url[ep])))
             return -1;
-    if (api_key) {
-        size_t n = strlen(api_key);
-        t->authorization = malloc(n + 8);
-        if (t->authorization == NULL)
+    return set_key(t, "Authorization", "Bearer ", api_key);
+}
+
+int sl_gw_target_init_anthropic(struct sl_gw_target *t, const char *base, const char *api_key,
+                                const char *version)
+{
+    memset(t, 0, sizeof(*t));
+    t->provider = SL_GW_ANTHROPIC;
+    /* every endpoint gets the one URL (the client resolves each route);
+     * only chat/completions is ever sent (sl_gw_target_serves) */
+    for (int ep = 0; ep < SL_OAI__COUNT; ep++)
+        if (url_under(base, "messages", t->url[ep], sizeof(t->url[ep])))
             return -1;
-        memcpy(t->authorization, "Bearer ", 7);
-        memcpy(t->authorization + 7, api_key, n + 1);
-        t->auth_header = (struct sl_http_header){{"Authorization", 13}, {t->authorization, n + 7}};
-    }
+    if (set_key(t, "x-api-key", "", api_key) != 0 || (t->extra_value = strdup(version)) == NULL)
+        return -1;
+    t->extra_header = (struct sl_http_header){{"anthropic-version", 17},
+                                              {t->extra_value, strlen(t->extra_value)}};
     return 0;
+}
+
+int sl_gw_target_serves(const struct sl_gw_target *t, enum sl_openai_endpoint ep)
+{
+    return t->provider == SL_GW_OPENAI || ep == SL_OAI_CHAT;
 }
 
 void sl_gw_target_release(struct sl_gw_target *t)
@@ -61,4 +95,7 @@ void sl_gw_target_release(struct sl_gw_target *t)
         t->authorization = NULL;
         t->auth_header = (struct sl_http_header){{NULL, 0}, {NULL, 0}};
     }
+    free(t->extra_value);
+    t->extra_value = NULL;
+    t->extra_header = (struct sl_http_header){{NULL, 0}, {NULL, 0}};
 }

@@ -7,7 +7,13 @@
  * P (without trailing slashes) followed by "/chat/completions" and so on,
  * i.e. the base path takes the place of "/v1". So https://host and
  * https://host/v1 both reach https://host/v1/chat/completions, and
- * https://host/v1beta/openai reaches https://host/v1beta/openai/chat/completions. */
+ * https://host/v1beta/openai reaches https://host/v1beta/openai/chat/completions.
+ *
+ * An Anthropic deployment (SL_GW_ANTHROPIC) has one endpoint, the Messages
+ * API, under the same rule: https://host -> https://host/v1/messages,
+ * https://host/p -> https://host/p/messages; chat/completions goes there
+ * (translated), completions and embeddings are refused before an attempt.
+ * Its key goes in `x-api-key` and its version in `anthropic-version`. */
 #ifndef SL_GW_TARGET_H
 #define SL_GW_TARGET_H
 
@@ -19,11 +25,17 @@
 /* The longest deployment base URL, NUL included. */
 #define SL_GW_BASE_URL_SIZE 512
 
+/* The API a deployment speaks (`provider:` in the config). */
+enum sl_gw_provider { SL_GW_OPENAI, SL_GW_ANTHROPIC };
+
 struct sl_gw_target {
+    enum sl_gw_provider provider;
     /* one per endpoint: the base and the longest endpoint path fit */
     char url[SL_OAI__COUNT][SL_GW_BASE_URL_SIZE + 32];
-    char *authorization;               /* "Bearer KEY", or NULL when there is no key */
-    struct sl_http_header auth_header; /* "Authorization: Bearer KEY", when there is a key */
+    char *authorization;                /* "Bearer KEY", or NULL when there is no key */
+    struct sl_http_header auth_header;  /* "Authorization: Bearer KEY", when there is a key */
+    char *extra_value;                  /* anthropic: the version, else NULL */
+    struct sl_http_header extra_header; /* "anthropic-version: V" when extra_value */
 };
 
 /* Why url cannot be a deployment's base URL (not http:// or https://, no
@@ -40,6 +52,14 @@ int sl_gw_endpoint_url(const char *base, enum sl_openai_endpoint ep, char *out, 
  * or too long base URL, or out of memory); t needs sl_gw_target_release
  * either way. */
 int sl_gw_target_init(struct sl_gw_target *t, const char *base, const char *api_key);
+
+/* The same for an Anthropic deployment: the Messages URL, `x-api-key`
+ * and `anthropic-version: version`. */
+int sl_gw_target_init_anthropic(struct sl_gw_target *t, const char *base, const char *api_key,
+                                const char *version);
+
+/* Whether a deployment of this provider serves endpoint ep at all. */
+int sl_gw_target_serves(const struct sl_gw_target *t, enum sl_openai_endpoint ep);
 
 /* Frees what t holds, wiping the key from memory first. */
 void sl_gw_target_release(struct sl_gw_target *t);

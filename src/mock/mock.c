@@ -36,6 +36,7 @@ struct mock_req {
     enum sl_mock_fault fault;
     enum sl_openai_endpoint ep;
     int stream, heap, finished, streaming;
+    int anthropic; /* Anthropic's Messages API shapes */
     unsigned prompt_tokens, tokens_total, tokens_sent;
     uint64_t seq;
     int64_t created;
@@ -198,7 +199,18 @@ static void respond_fault(struct mock_req *mr)
         [SL_MOCK_401] = {401, "invalid_request_error", "invalid_api_key",
                          "Incorrect API key provided (mock fault)"},
     };
-    int status = errors[mr->fault].status;
+    static const struct {
+        int status;
+        const char *type;
+    } anthropic[] = {
+        [SL_MOCK_429] = {429, "rate_limit_error"},
+        [SL_MOCK_500] = {500, "api_error"},
+        [SL_MOCK_502] = {502, "api_error"},
+        [SL_MOCK_503] = {529, "overloaded_error"},
+        [SL_MOCK_400] = {400, "invalid_request_error"},
+        [SL_MOCK_401] = {401, "authentication_error"},
+    };
+    int status = mr->anthropic ? anthropic[mr->fault].status : errors[mr->fault].status;
     char retry_after[16];
     struct sl_http_header h[1];
     size_t nh = 0;
@@ -207,8 +219,16 @@ static void respond_fault(struct mock_req *mr)
         h[nh++] = (struct sl_http_header){{"Retry-After", 11}, {retry_after, (size_t)n}};
     }
     count_status(mr->m, status);
-    sl_http_respond_error_with(mr->req, status, h, nh, errors[mr->fault].type,
-                               errors[mr->fault].code, errors[mr->fault].message);
+    if (mr->anthropic) {
+        char body[256];
+        int n = snprintf(body, sizeof(body),
+                         "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"}}",
+                         anthropic[mr->fault].type, errors[mr->fault].message);
+        sl_http_respond(mr->req, status, h, nh, "application/json", body, (size_t)n);
+    } else {
+        sl_http_respond_error_with(mr->req, status, h, nh, errors[mr->fault].type,
+                                   errors[mr->fault].code, errors[mr->fault].message);
+    }
     finish(mr);
 }
 
@@ -217,6 +237,20 @@ static void respond_client_error(struct sl_mock *m, struct sl_http_exchange *req
 {
     count_status(m, status);
     sl_http_respond_error(req, status, "invalid_request_error", code, message);
+}
+
+/* Anthropic's 400 (and 405) shape. */
+static void respond_anthropic_error(struct sl_mock *m, struct sl_http_exchange *req, int status,
+                                    const char *message)
+{
+    char body[512];
+    int n = snprintf(body, sizeof(body),
+                     "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                     "\"message\":\"%s\"}}",
+                     message);
+    count_status(m, status);
+    sl_http_respond(req, status, NULL, 0, "application/json", body,
+                    n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0);
 }
 
 static size_t append_words(char *out, size_t size, unsigned from, unsigned count)
@@ -253,6 +287,18 @@ static void respond_body(struct mock_req *mr)
     } else {
         char text[64 * 1024];
         append_words(text, sizeof(text), 0, mr->tokens_total);
+        if (mr->anthropic) {
+            n = snprintf(out, size,
+                         "{\"id\":\"msg_mock%" PRIu64 "\",\"type\":\"message\",\"role\":"
+                         "\"assistant\",\"model\":\"%s\",\"content\":[{\"type\":\"text\","
+                         "\"text\":\"%s\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+                         "\"usage\":{\"input_tokens\":%u,\"output_tokens\":%u}}",
+                         mr->seq, mr->model, text, mr->prompt_tokens, mr->tokens_total);
+            if (n < 0 || (size_t)n >= size)
+                n = (int)size - 1;
+            respond_json(mr, 200, NULL, 0, out, (size_t)n);
+            return;
+        }
         if (mr->ep == SL_OAI_CHAT)
             n = snprintf(out, size,
                          "{\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":\"chat.completion\","
@@ -284,6 +330,21 @@ static size_t format_event(struct mock_req *mr, unsigned i, char *out, size_t si
     if (!last)
         append_words(text, sizeof(text), i, 1);
     int n;
+    if (mr->anthropic && !last)
+        n = snprintf(out, size,
+                     "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+                     "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n",
+                     text);
+    else if (mr->anthropic)
+        n = snprintf(out, size,
+                     "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+                     "\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\","
+                     "\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},"
+                     "\"usage\":{\"output_tokens\":%u}}\n\nevent: message_stop\ndata: "
+                     "{\"type\":\"message_stop\"}\n\n",
+                     mr->tokens_total);
+    if (mr->anthropic)
+        return n > 0 && (size_t)n < size ? (size_t)n : 0;
     if (mr->ep == SL_OAI_CHAT) {
         char delta[160] = "";
         if (!last)
@@ -322,6 +383,20 @@ static void stream_begin(struct mock_req *mr)
     mr->m->stats.streams++;
     count_status(mr->m, 200);
     sl_http_stream_start(mr->req, 200, h, 1, "text/event-stream");
+    if (mr->anthropic) {
+        char event[1024];
+        int n = snprintf(
+            event, sizeof(event),
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"
+            "\"msg_mock%" PRIu64 "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
+            "\"%s\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"
+            "{\"input_tokens\":%u,\"output_tokens\":1}}}\n\nevent: content_block_start\n"
+            "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+            "{\"type\":\"text\",\"text\":\"\"}}\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n",
+            mr->seq, mr->model, mr->prompt_tokens);
+        if (n > 0 && (size_t)n < sizeof(event))
+            sl_http_stream_write(mr->req, event, (size_t)n);
+    }
 }
 
 /* Writes events until `upto` (exclusive) or until the client is slow. */
@@ -341,7 +416,8 @@ static void stream_finish(struct mock_req *mr)
     char event[1024];
     size_t n = format_event(mr, mr->tokens_total, event, sizeof(event));
     sl_http_stream_write(mr->req, event, n);
-    sl_http_stream_write(mr->req, "data: [DONE]\n\n", 14);
+    if (!mr->anthropic)
+        sl_http_stream_write(mr->req, "data: [DONE]\n\n", 14);
     sl_http_stream_end(mr->req);
     finish(mr);
 }
@@ -449,7 +525,22 @@ static int parse_body(struct sl_mock *m, struct sl_http_exchange *req, struct mo
     struct sl_openai_req oai;
     const char *code;
     char msg[160];
-    if (sl_openai_parse(body.ptr, body.len, mr->ep, &oai, &code, msg, sizeof(msg)) != 0) {
+    const struct sl_http_head *h = sl_http_exchange_head(req);
+    if (mr->anthropic) {
+        const char *why = NULL;
+        if (!sl_http_header_get(h->headers, h->nheaders, "x-api-key"))
+            why = "x-api-key header is required";
+        else if (!sl_http_header_get(h->headers, h->nheaders, "anthropic-version"))
+            why = "anthropic-version header is required";
+        else if (sl_openai_parse(body.ptr, body.len, mr->ep, &oai, &code, msg, sizeof(msg)) != 0)
+            why = msg;
+        else if (oai.max_tokens < 0)
+            why = "max_tokens: Field required";
+        if (why) {
+            respond_anthropic_error(m, req, 400, why);
+            return -1;
+        }
+    } else if (sl_openai_parse(body.ptr, body.len, mr->ep, &oai, &code, msg, sizeof(msg)) != 0) {
         respond_client_error(m, req, 400, code, msg);
         return -1;
     }
@@ -526,7 +617,9 @@ void sl_mock_handle(struct sl_http_exchange *req, void *data)
     struct sl_mock *m = data;
     const struct sl_http_head *h = sl_http_exchange_head(req);
     int is_get = sl_str_eq(h->method, "GET"), is_post = sl_str_eq(h->method, "POST");
-    int ep = sl_openai_endpoint(h->path);
+    int anthropic = m->cfg.api == SL_MOCK_API_ANTHROPIC;
+    int ep = anthropic ? (sl_str_eq(h->path, "/v1/messages") ? SL_OAI_CHAT : -1)
+                       : sl_openai_endpoint(h->path);
     if (ep < 0) {
         handle_other(m, req, is_get, is_post);
         return;
@@ -536,8 +629,11 @@ void sl_mock_handle(struct sl_http_exchange *req, void *data)
         respond_client_error(m, req, 405, "method_not_allowed", "use POST");
         return;
     }
-    struct mock_req local = {
-        .m = m, .req = req, .ep = (enum sl_openai_endpoint)ep, .seq = m->seq++};
+    struct mock_req local = {.m = m,
+                             .req = req,
+                             .ep = (enum sl_openai_endpoint)ep,
+                             .seq = m->seq++,
+                             .anthropic = anthropic};
     sl_rng_seed(&local.rng, m->cfg.seed, local.seq + 1);
     /* Over the cap: refused before it counts as in flight, so
      * max_in_flight shows that the cap held. */

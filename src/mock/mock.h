@@ -10,7 +10,15 @@
  * error (429 with Retry-After, 500, 502, 503, 400, 401), a connection reset,
  * a stall (no answer until the client gives up) and a cut (the response
  * stops half way and the connection closes). Above max_concurrency
- * requests in flight it answers 429 at once. */
+ * requests in flight it answers 429 at once.
+ *
+ * With api = SL_MOCK_API_ANTHROPIC it is Anthropic's Messages API instead:
+ * POST /v1/messages (a message, or with "stream": true message_start,
+ * content_block_start, ping, content_block_delta..., content_block_stop,
+ * message_delta, message_stop), which needs x-api-key, anthropic-version and
+ * max_tokens (else a 400 invalid_request_error), and Anthropic's error
+ * shapes for the same faults (429 rate_limit_error, 503 as 529
+ * overloaded_error, 500 api_error, ...). */
 #ifndef SL_MOCK_H
 #define SL_MOCK_H
 
@@ -36,7 +44,10 @@ enum sl_mock_fault {
 
 #define SL_MOCK_FAULTS_DEFAULT "429,500,502,503"
 
+enum sl_mock_api { SL_MOCK_API_OPENAI, SL_MOCK_API_ANTHROPIC };
+
 struct sl_mock_config {
+    enum sl_mock_api api;
     unsigned latency_min_ms, latency_max_ms; /* before the first byte */
     unsigned token_ms;                       /* between stream chunks */
     unsigned completion_tokens;              /* when the request gives no max_tokens */

@@ -407,3 +407,54 @@ Test(gw_config, redis_short_and_long_forms)
                  "instances must be a whole number from 1");
     expect_error("redis: {url: 'redis://h', pool: 3}\n" MODELS, "unknown key 'pool'");
 }
+
+Test(gw_config, providers_and_their_options)
+{
+    setenv("SLUICE_TEST_ANT_KEY", "sk-ant-1", 1);
+    write_config("models:\n"
+                 "  - name: claude\n"
+                 "    deployments:\n"
+                 "      - {name: a, provider: anthropic, url: 'https://api.anthropic.com',\n"
+                 "         api_key_env: SLUICE_TEST_ANT_KEY}\n"
+                 "      - {name: b, provider: anthropic, url: 'http://127.0.0.1:9/proxy/v1/',\n"
+                 "         anthropic_version: '2099-01-01', default_max_tokens: 100}\n"
+                 "      - {name: c, provider: openai, url: 'http://127.0.0.1:9'}\n"
+                 "      - {name: d, url: 'http://127.0.0.1:9'}\n");
+    struct sl_gw_config cfg;
+    char err[512];
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    const struct sl_gw_deployment *d = cfg.models[0].deployments;
+    cr_assert_eq(d[0].provider, SL_GW_ANTHROPIC);
+    cr_assert_str_eq(d[0].anthropic_version, "2023-06-01");
+    cr_assert_eq(d[0].default_max_tokens, 4096);
+    cr_assert_str_eq(d[0].target.url[SL_OAI_CHAT], "https://api.anthropic.com/v1/messages");
+    cr_assert_str_eq(d[0].target.auth_header.name.ptr, "x-api-key");
+    cr_assert_str_eq(d[0].target.authorization, "sk-ant-1");
+    cr_assert_str_eq(d[0].target.extra_header.name.ptr, "anthropic-version");
+    cr_assert_str_eq(d[0].target.extra_value, "2023-06-01");
+    cr_assert(sl_gw_target_serves(&d[0].target, SL_OAI_CHAT));
+    cr_assert_not(sl_gw_target_serves(&d[0].target, SL_OAI_EMBEDDINGS));
+    cr_assert_not(sl_gw_target_serves(&d[0].target, SL_OAI_COMPLETIONS));
+    /* a base with a path: PATH/messages */
+    cr_assert_str_eq(d[1].target.url[SL_OAI_CHAT], "http://127.0.0.1:9/proxy/v1/messages");
+    cr_assert_str_eq(d[1].target.extra_value, "2099-01-01");
+    cr_assert_eq(d[1].default_max_tokens, 100);
+    cr_assert_null(d[1].target.authorization);
+    cr_assert_eq(d[2].provider, SL_GW_OPENAI);
+    cr_assert_eq(d[3].provider, SL_GW_OPENAI);
+    cr_assert_null(d[3].target.extra_value);
+    cr_assert(sl_gw_target_serves(&d[3].target, SL_OAI_EMBEDDINGS));
+    cr_assert_str_eq(d[3].target.url[SL_OAI_CHAT], "http://127.0.0.1:9/v1/chat/completions");
+    sl_gw_config_free(&cfg);
+
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
+                 "        provider: gemini\n",
+                 ":5: unknown provider 'gemini' (known: openai, anthropic)");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
+                 "        anthropic_version: '2023-06-01'\n",
+                 ":4: deployment 'a#1': anthropic_version and default_max_tokens need provider: "
+                 "anthropic");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
+                 "        provider: anthropic\n        default_max_tokens: 0\n",
+                 ":6: default_max_tokens must be");
+}

@@ -1,0 +1,136 @@
+/* An attempt on an Anthropic deployment (provider: anthropic): the client's
+ * OpenAI chat body translated once per deployment, and what comes back
+ * translated before the client sees it, so that the rest of the gateway
+ * (retries, limits, the commit point, the row) works as for OpenAI.
+ *
+ *  - the body: sl_anthropic_request at pick time (like the model rename of
+ *    an OpenAI deployment); a refusal is the client's 400, never retried;
+ *  - a 2xx JSON body: sl_anthropic_response, usage from the translation;
+ *  - an error body: sl_anthropic_error gives the class the retrier decides
+ *    on (429 and 529 transient) and the OpenAI body a client may see;
+ *  - a stream: respond.c feeds the SSE parser, whose events come here and
+ *    leave translated in r->xlat (whole chunks only); the translator writes
+ *    its own [DONE] at message_stop.
+ * The translations are pure (src/providers/anthropic.h); this file only
+ * moves bytes between them and the request. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway/gateway_impl.h"
+#include "http/json_write.h"
+
+int sl__gw_anthropic_body(struct gw_req *r)
+{
+    const struct sl_gw_deployment *d = r->dep->cfg;
+    struct sl_anthropic_refusal *why = &r->refusal;
+    if (!sl_gw_target_serves(&d->target, r->ep)) {
+        snprintf(why->param, sizeof(why->param), "%s", "");
+        snprintf(why->message, sizeof(why->message),
+                 "deployment '%s' is an Anthropic one: it serves /v1/chat/completions only",
+                 d->name);
+        return UV_EINVAL;
+    }
+    struct sl_anthropic_req_opts opts = {
+        .model = d->upstream_model[0] ? d->upstream_model : NULL,
+        .default_max_tokens = (long)d->default_max_tokens,
+    };
+    struct sl_anthropic_req_info info;
+    struct sl_buf out;
+    sl_buf_init(&out, r->gw->cfg->max_body_bytes + 64 * 1024);
+    int rc = sl_anthropic_request(r->body, r->body_len, &opts, &out, &info, why);
+    if (rc != 0) {
+        sl_buf_release(&out);
+        return rc == UV_EINVAL ? UV_EINVAL : UV_ENOMEM;
+    }
+    r->up_body = out.ptr; /* the buffer's bytes, owned by r from here */
+    r->up_body_len = out.len;
+    r->xlat_usage = info.include_usage;
+    return 0;
+}
+
+void sl__gw_anthropic_refuse(struct gw_req *r)
+{
+    struct sl_buf body;
+    sl_buf_init(&body, 4096);
+    struct sl_jw w;
+    sl_jw_init(&w, &body);
+    sl_jw_object(&w);
+    sl_jw_key(&w, "error");
+    sl_jw_object(&w);
+    sl_jw_kv_string(&w, "message", r->refusal.message);
+    sl_jw_kv_string(&w, "type", "invalid_request_error");
+    sl_jw_key(&w, "param");
+    if (r->refusal.param[0])
+        sl_jw_string(&w, r->refusal.param);
+    else
+        sl_jw_null(&w);
+    sl_jw_key(&w, "code");
+    sl_jw_null(&w);
+    sl_jw_end(&w);
+    sl_jw_end(&w);
+    r->error = SL_E_BAD_REQUEST;
+    if (sl_jw_finish(&w) == 0)
+        sl__gw_down_respond(r, 400, body.ptr, body.len, 0);
+    else
+        sl__gw_down_respond_error(r, 400, "invalid_request_error", NULL, r->refusal.message, 0);
+    sl_buf_release(&body);
+}
+
+/* r->resp replaced by what translate made of it. */
+static void swap_resp(struct gw_req *r, struct sl_buf *out)
+{
+    sl_buf_release(&r->resp);
+    r->resp = *out;
+}
+
+int sl__gw_anthropic_response(struct gw_req *r)
+{
+    struct sl_buf out;
+    struct sl_anthropic_usage usage = {0};
+    sl_buf_init(&out, MAX_RESPONSE_BYTES);
+    int rc = sl_anthropic_response(r->resp.ptr ? r->resp.ptr : "", r->resp.len, r->model_name,
+                                   (long long)time(NULL), &out, &usage);
+    if (rc != 0) {
+        sl_buf_release(&out);
+        return rc;
+    }
+    swap_resp(r, &out);
+    r->usage_prompt = (unsigned)usage.prompt;
+    r->usage_completion = (unsigned)usage.completion;
+    return 0;
+}
+
+enum sl_err sl__gw_anthropic_error(struct gw_req *r)
+{
+    struct sl_buf out;
+    struct sl_anthropic_error cls;
+    sl_buf_init(&out, 64 * 1024);
+    if (sl_anthropic_error(r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, &out, &cls) !=
+        0) {
+        sl_buf_release(&out);
+        return sl_err_from_http_status(r->up_status);
+    }
+    swap_resp(r, &out);
+    r->up_status = cls.status; /* what a client shown this error sees */
+    return cls.err;
+}
+
+void sl__gw_anthropic_attempt(struct gw_req *r)
+{
+    sl_anthropic_stream_init(&r->as, r->model_name, (long long)time(NULL), r->xlat_usage);
+    sl_buf_reset(&r->xlat);
+    r->stream_err = SL_OK;
+}
+
+void sl__gw_anthropic_event(struct gw_req *r, const struct sl_sse_event *ev)
+{
+    int was_failed = r->as.state == SL_AS_FAILED;
+    sl_anthropic_stream_event(&r->as, ev->event, ev->event_len, ev->data, ev->data_len, &r->xlat);
+    r->usage_prompt = (unsigned)r->as.usage.prompt;
+    r->usage_completion = (unsigned)r->as.usage.completion;
+    if (r->as.state == SL_AS_DONE)
+        r->saw_done = 1;
+    else if (r->as.state == SL_AS_FAILED && !was_failed)
+        r->stream_err = r->as.err != SL_OK ? r->as.err : SL_E_BAD_GATEWAY;
+}
