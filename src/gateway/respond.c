@@ -11,6 +11,7 @@
  * stopped reading, for example because the client pipelined more bytes).
  * So every write checks r->down, and no code may assume the client is still
  * there after a stream start or write. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,6 +78,7 @@ static int status_for(enum sl_err e)
 {
     switch (e) {
     case SL_E_RATE_LIMITED:
+        return 429; /* what the client should back off on, as from the provider itself */
     case SL_E_UNAVAILABLE:
         return 503;
     case SL_E_TIMEOUT:
@@ -118,8 +120,14 @@ void sl__gw_respond_failure(struct gw_req *r)
     else
         snprintf(msg, sizeof(msg), "the upstream failed after %u attempt%s: %s%s", r->attempts,
                  r->attempts == 1 ? "" : "s", sl_err_name(r->error), upstream);
+    /* rate limited to the end: the last upstream Retry-After (bounded), or 1 s */
+    int retry_after_s = 0;
+    if (r->error == SL_E_RATE_LIMITED) {
+        double s = r->retry_after_ms / 1000;
+        retry_after_s = isfinite(s) && s >= 1 ? (s < 3600 ? (int)ceil(s) : 3600) : 1;
+    }
     sl__gw_down_respond_error(r, status_for(r->error), "upstream_error", sl_err_name(r->error), msg,
-                              0);
+                              retry_after_s);
 }
 
 void sl__gw_on_stream_drain(struct sl_http_exchange *down, void *data)

@@ -72,6 +72,24 @@ Test(serve, a_429_then_success_costs_one_retry_and_honours_retry_after)
     e2e_stop(mock);
 }
 
+/* Still rate limited after every retry: the client gets 429 (not 503)
+ * with the upstream's last Retry-After, so that it backs off as it would
+ * from the provider itself. */
+Test(serve, rate_limited_to_the_end_answers_429_with_retry_after)
+{
+    const char *margs[] = {"--sequence", "429,429,429", "--retry-after", "0", NULL};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(margs, &mock);
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 429, "%s",
+                 buf);
+    cr_assert_not_null(strcasestr(buf, "\r\nRetry-After: 1\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"code\":\"rate_limited\""), "%s", buf);
+    cr_assert_eq(e2e_mock_stat(mp, "requests"), 3, "every attempt was made");
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
+
 Test(serve, a_permanent_400_is_not_retried)
 {
     const char *margs[] = {"--sequence", "400", NULL};
