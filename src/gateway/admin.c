@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/clock.h"
 #include "gateway/admin.h"
@@ -160,21 +159,14 @@ static void on_done(struct sl_gw_key_request *q)
 
 static int master_key_ok(const struct sl_gateway *gw, const struct sl_str *auth)
 {
-    if (!auth || auth->len < 8 || strncasecmp(auth->ptr, "Bearer ", 7) != 0)
-        return 0;
-    unsigned char a[32], b[32];
-    sl_sha256(auth->ptr + 7, auth->len - 7, a);
-    sl_sha256(gw->master_key, strlen(gw->master_key), b);
-    unsigned char diff = 0;
-    for (int i = 0; i < 32; i++)
-        diff |= a[i] ^ b[i];
-    return diff == 0;
+    unsigned char digest[32];
+    return sl_gw_bearer_digest(auth, digest) == 0 && sl_ct_equal(digest, gw->master_sha256, 32);
 }
 
 void sl__gw_admin(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
 {
     const struct sl_http_head *h = sl_http_exchange_head(down);
-    if (gw->master_key == NULL) {
+    if (!gw->admin_on) {
         error(gw, down, id, 403, "admin_disabled",
               "the admin API is off: start sluice serve with SLUICE_MASTER_KEY set");
         return;

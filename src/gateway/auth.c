@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <strings.h>
 
 void sl_sha256(const void *data, size_t len, unsigned char out[32])
 {
@@ -15,6 +16,30 @@ void sl_sha256_hex(const void *data, size_t len, char out[65])
     sl_sha256(data, len, d);
     for (int i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+int sl_gw_bearer_digest(const struct sl_str *authorization, unsigned char out[32])
+{
+    if (authorization == NULL || authorization->len < 8 ||
+        strncasecmp(authorization->ptr, "Bearer ", 7) != 0)
+        return -1;
+    const char *token = authorization->ptr + 7;
+    size_t len = authorization->len - 7;
+    while (len && *token == ' ')
+        token++, len--;
+    if (len == 0)
+        return -1;
+    sl_sha256(token, len, out);
+    return 0;
+}
+
+int sl_ct_equal(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= x[i] ^ y[i];
+    return diff == 0;
 }
 
 int sl_gw_needs_key(const struct sl_gw_config *cfg, enum sl_gw_route route)

@@ -6,10 +6,19 @@
 
 #include <stddef.h>
 
+#include "core/str.h"
 #include "gateway/config.h"
 
 void sl_sha256(const void *data, size_t len, unsigned char out[32]);
 void sl_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* The SHA-256 of the token of an "Authorization: Bearer TOKEN" header
+ * (the scheme in any case, blanks before the token skipped): 0, or -1 when
+ * the header is missing or holds no Bearer token. The one parser of API
+ * keys and the admin API's master key. */
+int sl_gw_bearer_digest(const struct sl_str *authorization, unsigned char out[32]);
+/* n bytes compared in constant time: 1 if equal. */
+int sl_ct_equal(const void *a, const void *b, size_t n);
 
 /* Authentication is on: static keys are listed, or virtual_keys is set. */
 int sl_gw_auth_on(const struct sl_gw_config *cfg);

@@ -602,7 +602,10 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
-    gw->master_key = opts->master_key && opts->master_key[0] ? opts->master_key : NULL;
+    if (opts->master_key && opts->master_key[0]) {
+        gw->admin_on = 1;
+        sl_sha256(opts->master_key, strlen(opts->master_key), gw->master_sha256);
+    }
     struct sl_http_server_config scfg;
     sl_http_server_config_default(&scfg);
     scfg.max_body_bytes = gw->cfg->max_body_bytes;

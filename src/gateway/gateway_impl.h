@@ -32,10 +32,11 @@ struct sl_gateway {
     uint64_t in_flight, max_in_flight;
     struct sl_rng rng;
     struct sl_gw_metrics *metrics;
-    struct sl_gw_keyring *keys;    /* every API key and its limits' state */
-    struct sl_gw_keysync *keysync; /* virtual keys: the database side, or NULL */
-    struct sl_gw_shared *shared;   /* limits shared through Redis, or NULL */
-    const char *master_key;        /* the admin API's (SLUICE_MASTER_KEY), or NULL */
+    struct sl_gw_keyring *keys;      /* every API key and its limits' state */
+    struct sl_gw_keysync *keysync;   /* virtual keys: the database side, or NULL */
+    struct sl_gw_shared *shared;     /* limits shared through Redis, or NULL */
+    int admin_on;                    /* a master key was given (SLUICE_MASTER_KEY) */
+    unsigned char master_sha256[32]; /* its digest: the secret itself is not kept */
     int draining, closing, pending_closes, started, keysync_closing, shared_closing;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;

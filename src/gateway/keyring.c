@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "gateway/auth.h"
 #include "gateway/metrics.h"
@@ -201,35 +200,19 @@ struct sl_list *sl_gw_keyring_entries(struct sl_gw_keyring *ring)
     return &ring->entries;
 }
 
-static int equal_ct(const unsigned char *a, const unsigned char *b, size_t n)
-{
-    unsigned char diff = 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= a[i] ^ b[i];
-    return diff == 0;
-}
-
 struct sl_gw_key_entry *sl_gw_keyring_find(struct sl_gw_keyring *ring,
                                            const struct sl_str *authorization, int *why)
 {
-    *why = -1;
-    if (authorization == NULL || authorization->len < 8 ||
-        strncasecmp(authorization->ptr, "Bearer ", 7) != 0)
-        return NULL;
-    const char *token = authorization->ptr + 7;
-    size_t len = authorization->len - 7;
-    while (len && *token == ' ')
-        token++, len--;
-    if (len == 0)
-        return NULL;
     unsigned char digest[32];
-    sl_sha256(token, len, digest);
+    *why = -1;
+    if (sl_gw_bearer_digest(authorization, digest) != 0)
+        return NULL;
     /* the chain is chosen by the digest, which an attacker cannot steer
      * towards a key without knowing it; each compare is constant time */
     *why = -2;
     for (struct sl_gw_key_entry *k = ring->buckets[bucket_of(ring, digest)]; k;
          k = k->next_by_digest)
-        if (equal_ct(digest, k->s.sha256, 32))
+        if (sl_ct_equal(digest, k->s.sha256, 32))
             return k;
     return NULL;
 }

@@ -74,7 +74,6 @@ struct sl_gw_key_spend {
     struct sl_gw_spend_bucket now, prev;
 };
 
-
 struct sl_gw_key_entry {
     struct sl_gw_key_settings s;
     struct sl_gw_key_entry *next_by_digest, *next_by_id; /* hash chains */
