@@ -242,6 +242,12 @@ void sl__gw_admin(struct sl_gateway *gw, struct sl_http_exchange *down, const ch
             return;
         }
     }
+    /* before the submit: keysync may answer at once (shutting down) */
     sl_http_exchange_on_abort(down, on_gone, c);
-    sl_gw_keysync_submit(gw->keysync, &c->req);
+    if (sl_gw_keysync_submit(gw->keysync, &c->req) != 0) {
+        sl_http_exchange_on_abort(down, NULL, NULL);
+        error(gw, down, id, 503, "admin_busy",
+              "too many admin operations are waiting for the database; retry shortly");
+        free(c);
+    }
 }

@@ -32,6 +32,7 @@ struct sl_gw_keysync {
     uv_timer_t timer;
     unsigned poll_ms;
     struct sl_list queue;            /* admin requests waiting */
+    unsigned queued;                 /* how many: at most SL_GW_KEYSYNC_QUEUE_MAX */
     struct sl_gw_key_request *admin; /* the admin job in flight */
     struct sync_job sync;            /* the sync job, when sync_active */
     int busy, sync_due, sync_active, closing, final_started, final_flush_done;
@@ -251,14 +252,18 @@ static void admin_done(void *arg, int status)
     next_job(ks);
 }
 
-void sl_gw_keysync_submit(struct sl_gw_keysync *ks, struct sl_gw_key_request *req)
+int sl_gw_keysync_submit(struct sl_gw_keysync *ks, struct sl_gw_key_request *req)
 {
+    if (ks->queued >= SL_GW_KEYSYNC_QUEUE_MAX)
+        return -1;
+    ks->queued++;
     req->rc = 0;
     req->err[0] = '\0';
     if (req->op == SL_GW_KEY_LIST)
         sl_buf_init(&req->list, MAX_LIST_BYTES);
     sl_list_push_back(&ks->queue, &req->node);
     next_job(ks);
+    return 0;
 }
 
 /* ---- the job queue ----------------------------------------------------------- */
@@ -284,6 +289,7 @@ static void next_job(struct sl_gw_keysync *ks)
     if (ks->closing && ks->final_flush_done) {
         /* the admin requests still queued are answered unavailable */
         while ((n = sl_list_pop_front(&ks->queue)) != NULL) {
+            ks->queued--;
             struct sl_gw_key_request *q = sl_container_of(n, struct sl_gw_key_request, node);
             q->rc = UV_ECANCELED;
             snprintf(q->err, sizeof q->err, "the gateway is shutting down");
@@ -307,6 +313,7 @@ static void next_job(struct sl_gw_keysync *ks)
         return;
     }
     if ((n = sl_list_pop_front(&ks->queue)) != NULL) {
+        ks->queued--;
         ks->last_was_sync = 0;
         ks->admin = sl_container_of(n, struct sl_gw_key_request, node);
         ks->busy = 1;

@@ -63,6 +63,9 @@ struct sl_gw_key_request {
     void *data;
 };
 
-void sl_gw_keysync_submit(struct sl_gw_keysync *ks, struct sl_gw_key_request *req);
+/* Queues req: 0, or -1 when SL_GW_KEYSYNC_QUEUE_MAX wait already (the
+ * caller answers 503; req is untouched). */
+#define SL_GW_KEYSYNC_QUEUE_MAX 256
+int sl_gw_keysync_submit(struct sl_gw_keysync *ks, struct sl_gw_key_request *req);
 
 #endif
