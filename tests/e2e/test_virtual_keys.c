@@ -231,3 +231,46 @@ Test(virtual_keys, admin_off_says_why)
     e2e_stop(serve);
     e2e_stop(mock);
 }
+
+/* Hostile admin requests: odd paths, overlong names, bad bodies; each gets
+ * one JSON error and the gateway goes on answering. */
+Test(virtual_keys, hostile_admin_requests_get_one_error_each)
+{
+    pid_t mock, serve;
+    int sp = start("", &mock, &serve);
+    static const struct {
+        const char *method, *path, *body;
+        int status;
+    } cases[] = {
+        {"GET", "/admin", NULL, 404},
+        {"GET", "/admin/", NULL, 404},
+        {"GET", "/admin/keysx", NULL, 404},
+        {"GET", "/admin/keys/a/usage/more", NULL, 404},
+        {"POST", "/admin/keys/a/b", NULL, 404},
+        {"DELETE", "/admin/keys", NULL, 404},
+        {"GET", "/admin/keys/%00", NULL, 404},
+        {"POST", "/admin/keys", "{\"name\":", 400},
+        {"POST", "/admin/keys", "[]", 400},
+        {"POST", "/admin/keys", "{\"name\":\"x\",\"id\":\"key_0000000000000000\"}", 400},
+        {"POST", "/admin/keys", "{\"name\":\"x\",\"expires_at\":1e300}", 400},
+        {"PATCH", "/admin/keys/nobody", "{\"rpm\":1}", 404},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int st = admin(sp, cases[i].method, cases[i].path, cases[i].body);
+        cr_assert_eq(st, cases[i].status, "%s %s: %s", cases[i].method, cases[i].path, buf);
+        cr_assert_not_null(strstr(buf, "{\"error\":{"), "%s %s: %s", cases[i].method, cases[i].path,
+                           buf);
+    }
+    char path[400] = "/admin/keys/";
+    memset(path + 12, 'n', 300);
+    path[312] = '\0';
+    cr_assert_eq(admin(sp, "GET", path, NULL), 404, "an overlong name: %s", buf);
+    char body[4096];
+    int n = snprintf(body, sizeof body, "{\"name\":\"big\",\"metadata\":{\"a\":\"");
+    memset(body + n, 'x', 2000);
+    snprintf(body + n + 2000, sizeof body - (size_t)n - 2000, "\"}}");
+    cr_assert_eq(admin(sp, "POST", "/admin/keys", body), 400, "metadata over its bound: %s", buf);
+    cr_assert_eq(admin(sp, "GET", "/admin/keys", NULL), 200, "still answering: %s", buf);
+    e2e_stop(serve);
+    e2e_stop(mock);
+}
