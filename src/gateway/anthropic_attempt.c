@@ -23,7 +23,7 @@
 int sl__gw_anthropic_body(struct gw_req *r)
 {
     const struct sl_gw_deployment *d = r->dep->cfg;
-    struct sl_anthropic_refusal *why = &r->refusal;
+    struct sl_xlat_refusal *why = &r->refusal;
     if (!sl_gw_target_serves(&d->target, r->ep)) {
         snprintf(why->param, sizeof(why->param), "%s", "");
         snprintf(why->message, sizeof(why->message),
@@ -87,7 +87,7 @@ static void swap_resp(struct gw_req *r, struct sl_buf *out)
 int sl__gw_anthropic_response(struct gw_req *r)
 {
     struct sl_buf out;
-    struct sl_anthropic_usage usage = {0};
+    struct sl_xlat_usage usage = {0};
     sl_buf_init(&out, MAX_RESPONSE_BYTES);
     int rc = sl_anthropic_response(r->resp.ptr ? r->resp.ptr : "", r->resp.len, r->model_name,
                                    (long long)time(NULL), &out, &usage);

@@ -125,7 +125,7 @@ struct gw_req {
 
     /* an Anthropic deployment (anthropic_attempt.c): the refusal of its
      * body, the stream's translator and its chunks for the client */
-    struct sl_anthropic_refusal refusal;
+    struct sl_xlat_refusal refusal;
     struct sl_anthropic_stream as;
     struct sl_buf xlat;
     int xlat_usage;         /* the client asked for the usage chunk */

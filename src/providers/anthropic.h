@@ -24,6 +24,7 @@
 
 #include "core/buf.h"
 #include "core/errclass.h"
+#include "providers/xlat.h"
 
 /* The API version sent as `anthropic-version`: the shapes below are its. */
 #define SL_ANTHROPIC_VERSION "2023-06-01"
@@ -43,12 +44,6 @@ struct sl_anthropic_req_info {
     int include_usage; /* "stream_options": {"include_usage": true} */
 };
 
-/* A refusal: the 400 the client gets, in OpenAI's words. */
-struct sl_anthropic_refusal {
-    char param[64];    /* the offending field, e.g. "messages[2].content[0].type" */
-    char message[256]; /* one line */
-};
-
 /* Translates an OpenAI chat.completions request body into an Anthropic
  * Messages request body, appended to out. Returns 0; UV_EINVAL when the
  * request cannot be served by Anthropic (a 400 "invalid_request_error":
@@ -56,15 +51,9 @@ struct sl_anthropic_refusal {
  * max; UV_ENOMEM. On failure out may hold a partial body. */
 int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic_req_opts *opts,
                          struct sl_buf *out, struct sl_anthropic_req_info *info,
-                         struct sl_anthropic_refusal *refusal);
+                         struct sl_xlat_refusal *refusal);
 
 /* ---- response ---- */
-
-/* Token usage in OpenAI's terms: prompt counts every input token (fresh,
- * read from the cache and written to it), cached those read from the cache. */
-struct sl_anthropic_usage {
-    unsigned long prompt, completion, cached;
-};
 
 /* Anthropic's own counts (input_tokens excludes the cached ones). */
 struct sl_anthropic_tokens {
@@ -77,7 +66,7 @@ struct sl_anthropic_tokens {
  * not NULL. Returns 0; UV_EINVAL when the body is not an Anthropic message
  * (the caller answers 502); UV_ENOBUFS; UV_ENOMEM. */
 int sl_anthropic_response(const char *body, size_t len, const char *model, long long created,
-                          struct sl_buf *out, struct sl_anthropic_usage *usage);
+                          struct sl_buf *out, struct sl_xlat_usage *usage);
 
 /* OpenAI's finish_reason for an Anthropic stop_reason (a view, no quotes):
  * end_turn, stop_sequence, pause_turn -> "stop", max_tokens and
@@ -123,8 +112,8 @@ struct sl_anthropic_stream {
     int tools;      /* tool_use blocks seen */
     const char *finish_reason;
     struct sl_anthropic_tokens tokens;
-    struct sl_anthropic_usage usage; /* so far (from tokens): final after message_stop */
-    enum sl_err err;                 /* SL_AS_FAILED: the class of the error */
+    struct sl_xlat_usage usage; /* so far (from tokens): final after message_stop */
+    enum sl_err err;            /* SL_AS_FAILED: the class of the error */
 };
 
 /* `model`: the name the client sees (NULL: message_start's); `created`: the

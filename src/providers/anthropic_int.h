@@ -41,8 +41,8 @@ static inline int sl__anth_is(const struct sl_json_pick *p, const char *lit)
 
 /* Updates t with the counts a "usage" object (its text) has. */
 void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t);
-struct sl_anthropic_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t);
+struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t);
 /* The OpenAI usage object, as a value. */
-void sl__anth_usage_write(struct sl_jw *w, const struct sl_anthropic_usage *u);
+void sl__anth_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u);
 
 #endif

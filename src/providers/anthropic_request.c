@@ -21,7 +21,7 @@ enum role { R_NONE, R_USER, R_ASSISTANT };
 
 struct req {
     struct sl_jw w;
-    struct sl_anthropic_refusal *refusal;
+    struct sl_xlat_refusal *refusal;
     enum role open_role; /* the message whose content array is open */
     size_t messages;     /* written */
     struct sl_buf scratch;
@@ -544,7 +544,7 @@ static int refusals(struct req *r, const struct sl_json_pick *p, size_t n)
 
 int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic_req_opts *opts,
                          struct sl_buf *out, struct sl_anthropic_req_info *info,
-                         struct sl_anthropic_refusal *refusal)
+                         struct sl_xlat_refusal *refusal)
 {
     enum {
         P_MODEL,
@@ -593,7 +593,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     };
     struct req r = {.refusal = refusal};
     *info = (struct sl_anthropic_req_info){0};
-    *refusal = (struct sl_anthropic_refusal){{0}};
+    *refusal = (struct sl_xlat_refusal){{0}};
     if (sl__anth_pick((struct sl_str){body, len}, p, P__N) != 0)
         return refuse(&r, "", "the body is not a JSON object");
     if (!p[P_MODEL].found || p[P_MODEL].m.type != SL_JSON_STRING)

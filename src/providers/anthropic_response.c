@@ -32,16 +32,16 @@ void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)
     t->cache_read = count(&p[3], t->cache_read);
 }
 
-struct sl_anthropic_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
+struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
 {
-    return (struct sl_anthropic_usage){
+    return (struct sl_xlat_usage){
         .prompt = t->input + t->cache_write + t->cache_read,
         .completion = t->output,
         .cached = t->cache_read,
     };
 }
 
-void sl__anth_usage_write(struct sl_jw *w, const struct sl_anthropic_usage *u)
+void sl__anth_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u)
 {
     sl_jw_object(w);
     sl_jw_kv_int(w, "prompt_tokens", (long long)u->prompt);
@@ -127,7 +127,7 @@ static int has_block(struct sl_str content, const char *type)
 }
 
 int sl_anthropic_response(const char *body, size_t len, const char *model, long long created,
-                          struct sl_buf *out, struct sl_anthropic_usage *usage)
+                          struct sl_buf *out, struct sl_xlat_usage *usage)
 {
     enum { M_TYPE, M_ID, M_MODEL, M_CONTENT, M_STOP, M_USAGE, M__N };
     struct sl_json_pick p[M__N] = {{.key = "type"},    {.key = "id"},          {.key = "model"},
@@ -139,7 +139,7 @@ int sl_anthropic_response(const char *body, size_t len, const char *model, long 
     struct sl_anthropic_tokens t = {0};
     if (p[M_USAGE].found)
         sl__anth_tokens_read(p[M_USAGE].m.value, &t);
-    struct sl_anthropic_usage u = sl__anth_usage_of(&t);
+    struct sl_xlat_usage u = sl__anth_usage_of(&t);
     if (usage)
         *usage = u;
     struct sl_str content = p[M_CONTENT].m.value;

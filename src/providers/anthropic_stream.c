@@ -62,7 +62,7 @@ static void chunk_open(const struct sl_anthropic_stream *s, struct sl_jw *w, str
 }
 
 /* "]}\n\n" (after the choices; `usage` adds the usage member). */
-static int chunk_close(struct sl_jw *w, const struct sl_anthropic_usage *usage)
+static int chunk_close(struct sl_jw *w, const struct sl_xlat_usage *usage)
 {
     sl_jw_end(w);
     if (usage) {

@@ -143,7 +143,7 @@ static void bodies(const char *d, size_t size, struct fuzz_rng *rng)
     struct sl_anthropic_req_opts o = {.model = fuzz_rng_next(rng) & 1 ? "claude" : NULL,
                                       .default_max_tokens = 1024};
     struct sl_anthropic_req_info info;
-    struct sl_anthropic_refusal no;
+    struct sl_xlat_refusal no;
     rc = sl_anthropic_request(d, size, &o, &out, &info, &no);
     FUZZ_CHECK(rc == 0 || rc == UV_EINVAL || rc == UV_ENOBUFS);
     FUZZ_CHECK(out.len <= max);

@@ -188,7 +188,7 @@ Test(anthropic, requests_translate_to_the_documented_shapes)
         struct sl_buf out;
         sl_buf_init(&out, 1 << 16);
         struct sl_anthropic_req_info info;
-        struct sl_anthropic_refusal no;
+        struct sl_xlat_refusal no;
         int rc = sl_anthropic_request(c->openai, strlen(c->openai), &opts, &out, &info, &no);
         cr_assert_eq(rc, 0, "%s: %d %s: %s", c->name, rc, no.param, no.message);
         assert_json(out.ptr, out.len);
@@ -206,7 +206,7 @@ Test(anthropic, request_info_and_model_override)
     struct sl_buf out;
     sl_buf_init(&out, 4096);
     struct sl_anthropic_req_info info;
-    struct sl_anthropic_refusal no;
+    struct sl_xlat_refusal no;
     cr_assert_eq(sl_anthropic_request(body, strlen(body), &o, &out, &info, &no), 0);
     cr_assert(info.stream && info.include_usage);
     cr_assert_str_eq(str(out.ptr, "model"), "claude-\"x\"");
@@ -268,7 +268,7 @@ Test(anthropic, unsupported_requests_are_refused_with_the_field_named)
         struct sl_buf out;
         sl_buf_init(&out, 1 << 16);
         struct sl_anthropic_req_info info;
-        struct sl_anthropic_refusal no;
+        struct sl_xlat_refusal no;
         int rc = sl_anthropic_request(c->body, strlen(c->body), &opts, &out, &info, &no);
         cr_assert_eq(rc, UV_EINVAL, "%s: %d", c->body, rc);
         cr_assert_str_eq(no.param, c->param, "%s", c->body);
@@ -285,7 +285,7 @@ Test(anthropic, request_output_is_bounded)
         struct sl_buf out;
         sl_buf_init(&out, max);
         struct sl_anthropic_req_info info;
-        struct sl_anthropic_refusal no;
+        struct sl_xlat_refusal no;
         int rc = sl_anthropic_request(body, strlen(body), &opts, &out, &info, &no);
         cr_assert(rc == 0 || rc == UV_ENOBUFS, "max %zu: %d", max, rc);
         cr_assert_leq(out.len, max);
@@ -307,7 +307,7 @@ Test(anthropic, a_text_message_becomes_a_chat_completion)
         "\"input_tokens\":2095,\"output_tokens\":503}}";
     struct sl_buf out;
     sl_buf_init(&out, 4096);
-    struct sl_anthropic_usage u;
+    struct sl_xlat_usage u;
     cr_assert_eq(sl_anthropic_response(msg, strlen(msg), NULL, 1700000000, &out, &u), 0);
     assert_json(out.ptr, out.len);
     cr_assert_str_eq(
@@ -336,7 +336,7 @@ Test(anthropic, tool_use_blocks_become_tool_calls)
         "\"cache_read_input_tokens\":1000,\"cache_creation_input_tokens\":20}}";
     struct sl_buf out;
     sl_buf_init(&out, 4096);
-    struct sl_anthropic_usage u;
+    struct sl_xlat_usage u;
     cr_assert_eq(sl_anthropic_response(msg, strlen(msg), "claude", 5, &out, &u), 0);
     assert_json(out.ptr, out.len);
     cr_assert_str_eq(str(out.ptr, "model"), "claude");
@@ -393,7 +393,7 @@ Test(anthropic, huge_token_counts_do_not_wrap)
                       "99999999999999999999999999}}";
     struct sl_buf out;
     sl_buf_init(&out, 4096);
-    struct sl_anthropic_usage u;
+    struct sl_xlat_usage u;
     cr_assert_eq(sl_anthropic_response(msg, strlen(msg), "m", 1, &out, &u), 0);
     assert_json(out.ptr, out.len);
     cr_assert_geq(u.prompt, u.cached);

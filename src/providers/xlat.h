@@ -1,0 +1,22 @@
+/* What every provider adapter and front format shares: a translation's
+ * refusal (the client's 400 in OpenAI's words) and token usage in OpenAI's
+ * terms. The adapters (anthropic.h, gemini.h, bedrock.h) and the front
+ * formats (messages_front.h, responses_front.h) are pure byte-to-byte
+ * translations that fill these; the gateway turns them into a response and
+ * a log row. */
+#ifndef SL_PROVIDERS_XLAT_H
+#define SL_PROVIDERS_XLAT_H
+
+/* A refusal: the 400 the client gets, in OpenAI's words. */
+struct sl_xlat_refusal {
+    char param[64];    /* the offending field, e.g. "messages[2].content[0].type" */
+    char message[256]; /* one line */
+};
+
+/* Token usage in OpenAI's terms: prompt counts every input token (fresh,
+ * read from the cache and written to it), cached those read from the cache. */
+struct sl_xlat_usage {
+    unsigned long prompt, completion, cached;
+};
+
+#endif
