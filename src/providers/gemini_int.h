@@ -1,0 +1,33 @@
+/* Shared by the Gemini adapter's modules (not for other callers). */
+#ifndef SL_PROVIDERS_GEMINI_INT_H
+#define SL_PROVIDERS_GEMINI_INT_H
+
+#include "providers/gemini.h"
+#include "providers/xlat_json.h"
+
+/* Writes the JSON Schema `schema` (a scanned object) as Gemini's Schema (an
+ * OpenAPI subset): the keywords Gemini knows are copied, `additionalProperties:
+ * false` and annotations ($schema, $id, $comment, examples, strict) are
+ * dropped, a type array with "null" becomes nullable, a string const a
+ * one-value enum; anything else ($ref, oneOf, allOf, ...) is refused with
+ * `param`. 0, UV_EINVAL (*refusal) or UV_ENOMEM. */
+int sl__gemini_schema(struct sl_jw *w, struct sl_json_value schema, const char *param,
+                      struct sl_xlat_refusal *refusal);
+
+/* Updates t with the counts a usageMetadata object (its text) has. */
+void sl__gemini_tokens_read(struct sl_str usage, struct sl_gemini_tokens *t);
+/* OpenAI's usage: prompt = promptTokenCount (it includes the cached ones),
+ * completion = candidates + thoughts. */
+struct sl_xlat_usage sl__gemini_usage_of(const struct sl_gemini_tokens *t);
+
+/* FNV-1a, 64 bits: tool call ids and made-up response ids. */
+unsigned long long sl__gemini_hash(const char *p, size_t len);
+
+/* One tool call object {id, type, function: {name, arguments}} (a member of
+ * a tool_calls array) from a functionCall part's object (its text): the id
+ * is the call's own when it has one, else "call_<hash>_<index>". 0, or -1
+ * when the part has no name (nothing written). */
+int sl__gemini_tool_call(struct sl_jw *w, struct sl_str call, unsigned long long hash, int index,
+                         int with_index);
+
+#endif

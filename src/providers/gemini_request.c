@@ -1,0 +1,843 @@
+/* OpenAI chat.completions request -> Gemini generateContent request.
+ *
+ * One pass per section writes the output in order (systemInstruction,
+ * contents, tools, toolConfig, generationConfig) with the JSON writer;
+ * values that mean the same in both APIs (texts, names, numbers) are copied
+ * as raw spans of the input. Decoded are only: data URLs (split into MIME
+ * type and base64 data), tool-call arguments and tool results (JSON held in
+ * a string that becomes a JSON object), image URLs (for a MIME type) and
+ * the numbers that are checked. Gemini wants roles to alternate, so a
+ * message that maps to the role of the turn before continues its parts
+ * (`open_role`): a run of tool results becomes one user turn.
+ *
+ * Gemini's functionResponse names the function, OpenAI's tool message only
+ * the call's id: the calls written so far are kept in `calls` (views into
+ * the input, so the table costs two views per call) and looked up. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "providers/gemini_int.h"
+
+enum role { R_NONE, R_USER, R_MODEL };
+
+struct call {
+    struct sl_str id, name; /* raw JSON strings, quotes included */
+};
+
+struct req {
+    struct sl_jw w;
+    struct sl_xlat_refusal *refusal;
+    enum role open_role; /* the turn whose parts array is open */
+    size_t turns;        /* written */
+    struct sl_buf scratch;
+    struct call *calls;
+    size_t ncalls, cap;
+};
+
+#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
+
+/* Opens a part of `role`: continues the open turn when it has that role,
+ * else closes it and opens one. The caller writes the part. */
+static void part(struct req *r, enum role role)
+{
+    if (r->open_role == role)
+        return;
+    if (r->open_role != R_NONE) {
+        sl_jw_end(&r->w); /* parts */
+        sl_jw_end(&r->w); /* turn */
+    }
+    sl_jw_object(&r->w);
+    sl_jw_kv_string(&r->w, "role", role == R_USER ? "user" : "model");
+    sl_jw_key(&r->w, "parts");
+    sl_jw_array(&r->w);
+    r->open_role = role;
+    r->turns++;
+}
+
+static void text_part(struct req *r, struct sl_str raw_text)
+{
+    sl_jw_object(&r->w);
+    sl_jw_kv_raw(&r->w, "text", raw_text.ptr, raw_text.len);
+    sl_jw_end(&r->w);
+}
+
+/* The MIME type of an image URL from its extension (query and fragment
+ * left out); image/jpeg when it has none Gemini knows. */
+static const char *image_mime(const char *url, size_t len)
+{
+    static const char *const map[][2] = {
+        {".png", "image/png"},   {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
+        {".webp", "image/webp"}, {".gif", "image/gif"},  {".heic", "image/heic"},
+        {".heif", "image/heif"},
+    };
+    size_t end = strcspn(url, "?#");
+    if (end > len)
+        end = len;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        size_t n = strlen(map[i][0]);
+        if (end >= n && strncasecmp(url + end - n, map[i][0], n) == 0)
+            return map[i][1];
+    }
+    return "image/jpeg";
+}
+
+/* image_url {"url": "https://..." | "data:<type>;base64,<data>"} ->
+ * fileData {mimeType, fileUri} or inlineData {mimeType, data} ("detail"
+ * has no equivalent). The bare string form some clients send is taken too. */
+static int image_part(struct req *r, struct sl_str image_url, const char *param)
+{
+    struct sl_json_pick p[1] = {{.key = "url"}};
+    struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
+    if (*image_url.ptr != '"') {
+        if (sl__xlat_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
+            return refuse(r, param, "image_url must be an object with a string url");
+        v = sl__xlat_value(&p[0].m);
+    }
+    sl_buf_reset(&r->scratch);
+    if (sl_json_string(&v, &r->scratch) != 0)
+        return UV_ENOMEM;
+    const char *url = r->scratch.ptr ? r->scratch.ptr : "";
+    size_t len = r->scratch.len;
+    sl_jw_object(&r->w);
+    if (len >= 5 && strncmp(url, "data:", 5) == 0) {
+        const char *comma = memchr(url, ',', len);
+        const char *semi = comma ? memchr(url, ';', (size_t)(comma - url)) : NULL;
+        if (semi == NULL || (size_t)(comma - semi) != 7 || memcmp(semi, ";base64", 7) != 0 ||
+            semi == url + 5)
+            return refuse(r, param, "an image data URL must be data:<media type>;base64,<data>");
+        sl_jw_key(&r->w, "inlineData");
+        sl_jw_object(&r->w);
+        sl_jw_key(&r->w, "mimeType");
+        sl_jw_string_n(&r->w, url + 5, (size_t)(semi - (url + 5)));
+        sl_jw_key(&r->w, "data");
+        sl_jw_string_n(&r->w, comma + 1, len - (size_t)(comma + 1 - url));
+    } else {
+        if (len == 0)
+            return refuse(r, param, "an image needs a url");
+        sl_jw_key(&r->w, "fileData");
+        sl_jw_object(&r->w);
+        sl_jw_kv_string(&r->w, "mimeType", image_mime(url, len));
+        sl_jw_kv_raw(&r->w, "fileUri", v.start, (size_t)(v.end - v.start));
+    }
+    sl_jw_end(&r->w);
+    sl_jw_end(&r->w);
+    return 0;
+}
+
+enum parts { TEXT_ONLY, TEXT_AND_IMAGES };
+
+/* A message's content (string, null or an array of parts) as parts of
+ * `role`. Empty texts are left out (Gemini refuses empty text parts). */
+static int content_parts(struct req *r, const struct sl_json_member *content, size_t i,
+                         enum role role, enum parts allowed)
+{
+    char param[64];
+    if (content->type == SL_JSON_NULL)
+        return 0;
+    if (content->type == SL_JSON_STRING) {
+        if (content->value.len > 0) {
+            part(r, role);
+            text_part(r, sl__xlat_raw(content));
+        }
+        return 0;
+    }
+    if (content->type != SL_JSON_ARRAY) {
+        snprintf(param, sizeof(param), "messages[%zu].content", i);
+        return refuse(r, param, "content must be a string or an array of content parts");
+    }
+    struct sl_json_walk wk;
+    struct sl_json_value item, arr = sl__xlat_value(content);
+    sl_json_enter(&wk, &arr);
+    for (size_t j = 0; sl_json_next_item(&wk, &item); j++) {
+        enum { P_TYPE, P_TEXT, P_IMAGE, P__N };
+        struct sl_json_pick p[P__N] = {{.key = "type"}, {.key = "text"}, {.key = "image_url"}};
+        snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
+        if (sl__xlat_pick(sl__xlat_span(item), p, P__N) != 0 || !p[P_TYPE].found ||
+            p[P_TYPE].m.type != SL_JSON_STRING)
+            return refuse(r, param, "a content part must be an object with a type");
+        if (sl__xlat_is(&p[P_TYPE], "refusal")) {
+            continue; /* the model's own refusal, in an assistant message */
+        } else if (sl__xlat_is(&p[P_TYPE], "text")) {
+            if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
+                return refuse(r, param, "a text part needs a string text");
+            if (p[P_TEXT].m.value.len > 0) {
+                part(r, role);
+                text_part(r, sl__xlat_raw(&p[P_TEXT].m));
+            }
+        } else if (sl__xlat_is(&p[P_TYPE], "image_url") && allowed == TEXT_AND_IMAGES) {
+            if (!p[P_IMAGE].found)
+                return refuse(r, param, "an image_url part needs an image_url");
+            part(r, role);
+            int rc = image_part(r, sl__xlat_raw(&p[P_IMAGE].m), param);
+            if (rc)
+                return rc;
+        } else {
+            snprintf(param, sizeof(param), "messages[%zu].content[%zu].type", i, j);
+            return refuse(r, param, "content parts of type '%.*s' are not supported by gemini",
+                          (int)(p[P_TYPE].m.value.len < 40 ? p[P_TYPE].m.value.len : 40),
+                          p[P_TYPE].m.value.ptr);
+        }
+    }
+    return 0;
+}
+
+static int remember_call(struct req *r, struct sl_str id, struct sl_str name)
+{
+    if (r->ncalls == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        struct call *c = realloc(r->calls, cap * sizeof(*c));
+        if (c == NULL)
+            return UV_ENOMEM;
+        r->calls = c;
+        r->cap = cap;
+    }
+    r->calls[r->ncalls++] = (struct call){id, name};
+    return 0;
+}
+
+/* The name of the latest call with this id (a raw JSON string), or NULL. */
+static const struct sl_str *call_name(const struct req *r, struct sl_str id)
+{
+    for (size_t k = r->ncalls; k-- > 0;)
+        if (r->calls[k].id.len == id.len && memcmp(r->calls[k].id.ptr, id.ptr, id.len) == 0)
+            return &r->calls[k].name;
+    return NULL;
+}
+
+/* tool_calls [{id, type: function, function: {name, arguments}}] ->
+ * functionCall parts {name, args}; arguments, a string of JSON, become the
+ * args object ("" becomes {}). */
+static int function_call_parts(struct req *r, const struct sl_json_member *calls, size_t i)
+{
+    char param[64];
+    snprintf(param, sizeof(param), "messages[%zu].tool_calls", i);
+    if (calls->type == SL_JSON_NULL)
+        return 0;
+    if (calls->type != SL_JSON_ARRAY)
+        return refuse(r, param, "tool_calls must be an array");
+    struct sl_json_walk wk;
+    struct sl_json_value call, arr = sl__xlat_value(calls);
+    sl_json_enter(&wk, &arr);
+    for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
+        snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
+        struct sl_json_pick c[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
+        struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
+        if (sl__xlat_pick(sl__xlat_span(call), c, 3) || !c[0].found ||
+            c[0].m.type != SL_JSON_STRING || !c[2].found ||
+            (c[1].found && !sl__xlat_is(&c[1], "function")) ||
+            sl__xlat_pick(sl__xlat_raw(&c[2].m), f, 2) || !f[0].found ||
+            f[0].m.type != SL_JSON_STRING)
+            return refuse(r, param, "a tool call needs an id and a function with a name");
+        struct sl_str args = {"{}", 2};
+        if (f[1].found && f[1].m.type != SL_JSON_NULL) {
+            struct sl_json_value av = sl__xlat_value(&f[1].m);
+            struct sl_json_doc d;
+            sl_buf_reset(&r->scratch);
+            if (f[1].m.type != SL_JSON_STRING)
+                return refuse(r, param, "function.arguments must be a string");
+            if (sl_json_string(&av, &r->scratch) != 0)
+                return UV_ENOMEM;
+            const char *a = r->scratch.ptr ? r->scratch.ptr : "";
+            size_t alen = strspn(a, " \t\r\n") == r->scratch.len ? 0 : r->scratch.len;
+            if (alen > 0) {
+                if (sl_json_scan(a, alen, &d) != 0 || d.type != SL_JSON_OBJECT)
+                    return refuse(r, param, "function.arguments must be a JSON object");
+                args = (struct sl_str){a, alen};
+            }
+        }
+        struct sl_str id = sl__xlat_raw(&c[0].m), name = sl__xlat_raw(&f[0].m);
+        int rc = remember_call(r, id, name);
+        if (rc)
+            return rc;
+        part(r, R_MODEL);
+        sl_jw_object(&r->w);
+        sl_jw_key(&r->w, "functionCall");
+        sl_jw_object(&r->w);
+        sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
+        sl_jw_kv_raw(&r->w, "args", args.ptr, args.len);
+        sl_jw_end(&r->w);
+        sl_jw_end(&r->w);
+    }
+    return 0;
+}
+
+/* The text parts of a tool message's content joined into one string. */
+static int joined_texts(struct req *r, const struct sl_json_member *content, size_t i)
+{
+    char param[64];
+    struct sl_json_walk wk;
+    struct sl_json_value item, arr = sl__xlat_value(content);
+    sl_json_enter(&wk, &arr);
+    sl_jw_string_open(&r->w);
+    for (size_t j = 0; sl_json_next_item(&wk, &item); j++) {
+        struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
+        if (sl__xlat_pick(sl__xlat_span(item), t, 2) != 0 || !sl__xlat_is(&t[0], "text") ||
+            !t[1].found || t[1].m.type != SL_JSON_STRING) {
+            snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
+            return refuse(r, param, "a tool message takes text parts only");
+        }
+        sl_jw_string_piece(&r->w, t[1].m.value.ptr, t[1].m.value.len);
+    }
+    sl_jw_string_close(&r->w);
+    return 0;
+}
+
+/* role tool {tool_call_id, content} -> a user functionResponse part {name,
+ * response}: the content itself when it is a JSON object, else
+ * {"content": text}. */
+static int function_response_part(struct req *r, const struct sl_json_pick *id,
+                                  const struct sl_json_pick *content, size_t i)
+{
+    char param[64];
+    snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
+    if (!id->found || id->m.type != SL_JSON_STRING)
+        return refuse(r, param, "a tool message needs a tool_call_id");
+    const struct sl_str *name = call_name(r, sl__xlat_raw(&id->m));
+    if (name == NULL)
+        return refuse(r, param, "no earlier assistant tool call has this id");
+    part(r, R_USER);
+    sl_jw_object(&r->w);
+    sl_jw_key(&r->w, "functionResponse");
+    sl_jw_object(&r->w);
+    sl_jw_kv_raw(&r->w, "name", name->ptr, name->len);
+    sl_jw_key(&r->w, "response");
+    int rc = 0;
+    if (content->found && content->m.type == SL_JSON_STRING) {
+        struct sl_json_value v = sl__xlat_value(&content->m);
+        struct sl_json_doc d;
+        sl_buf_reset(&r->scratch);
+        if (sl_json_string(&v, &r->scratch) != 0)
+            return UV_ENOMEM;
+        if (r->scratch.len > 0 && sl_json_scan(r->scratch.ptr, r->scratch.len, &d) == 0 &&
+            d.type == SL_JSON_OBJECT) {
+            sl_jw_raw(&r->w, r->scratch.ptr, r->scratch.len);
+        } else {
+            sl_jw_object(&r->w);
+            sl_jw_kv_raw(&r->w, "content", v.start, (size_t)(v.end - v.start));
+            sl_jw_end(&r->w);
+        }
+    } else if (content->found && content->m.type == SL_JSON_ARRAY) {
+        sl_jw_object(&r->w);
+        sl_jw_key(&r->w, "content");
+        rc = joined_texts(r, &content->m, i);
+        sl_jw_end(&r->w);
+    } else if (!content->found || content->m.type == SL_JSON_NULL) {
+        sl_jw_raw(&r->w, "{\"content\":\"\"}", 14);
+    } else {
+        snprintf(param, sizeof(param), "messages[%zu].content", i);
+        return refuse(r, param, "a tool message's content must be a string or text parts");
+    }
+    sl_jw_end(&r->w);
+    sl_jw_end(&r->w);
+    return rc;
+}
+
+/* system and developer messages -> systemInstruction {parts: [{text}]},
+ * hoisted wherever they stand. Opened at the first non-empty text. */
+static int system_member(struct req *r, struct sl_str messages)
+{
+    struct sl_json_walk wk;
+    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
+    int open = 0;
+    sl_json_enter(&wk, &arr);
+    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
+        struct sl_json_pick p[2] = {{.key = "role"}, {.key = "content"}};
+        if (sl__xlat_pick(sl__xlat_span(msg), p, 2) != 0 ||
+            !(sl__xlat_is(&p[0], "system") || sl__xlat_is(&p[0], "developer")) || !p[1].found)
+            continue;
+        const struct sl_json_member *c = &p[1].m;
+        char param[64];
+        snprintf(param, sizeof(param), "messages[%zu].content", i);
+        struct sl_json_member one = *c;
+        struct sl_json_walk pw = {NULL, NULL};
+        struct sl_json_value item, parts = sl__xlat_value(c);
+        if (c->type == SL_JSON_ARRAY)
+            sl_json_enter(&pw, &parts);
+        else if (c->type != SL_JSON_STRING)
+            return refuse(r, param, "a system message's content must be a string or text parts");
+        /* a string is one text; an array, one per part */
+        for (int first = 1; c->type == SL_JSON_STRING ? first : sl_json_next_item(&pw, &item);
+             first = 0) {
+            if (c->type == SL_JSON_ARRAY) {
+                struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
+                if (sl__xlat_pick(sl__xlat_span(item), t, 2) != 0 || !sl__xlat_is(&t[0], "text") ||
+                    !t[1].found || t[1].m.type != SL_JSON_STRING)
+                    return refuse(r, param, "a system message takes text parts only");
+                one = t[1].m;
+            }
+            if (one.value.len == 0)
+                continue;
+            if (!open) {
+                sl_jw_key(&r->w, "systemInstruction");
+                sl_jw_object(&r->w);
+                sl_jw_key(&r->w, "parts");
+                sl_jw_array(&r->w);
+                open = 1;
+            }
+            text_part(r, sl__xlat_raw(&one));
+        }
+    }
+    if (open) {
+        sl_jw_end(&r->w);
+        sl_jw_end(&r->w);
+    }
+    return 0;
+}
+
+static int contents_member(struct req *r, struct sl_str messages)
+{
+    struct sl_json_walk wk;
+    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
+    char param[64];
+    sl_json_enter(&wk, &arr);
+    sl_jw_key(&r->w, "contents");
+    sl_jw_array(&r->w);
+    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
+        enum { M_ROLE, M_CONTENT, M_TOOL_CALLS, M_TOOL_CALL_ID, M_FUNCTION_CALL, M__N };
+        struct sl_json_pick p[M__N] = {{.key = "role"},
+                                       {.key = "content"},
+                                       {.key = "tool_calls"},
+                                       {.key = "tool_call_id"},
+                                       {.key = "function_call"}};
+        snprintf(param, sizeof(param), "messages[%zu].role", i);
+        if (sl__xlat_pick(sl__xlat_span(msg), p, M__N) || !p[M_ROLE].found ||
+            p[M_ROLE].m.type != SL_JSON_STRING)
+            return refuse(r, param, "a message must be an object with a role");
+        static const struct sl_json_member none = {.type = SL_JSON_NULL};
+        const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
+        int rc = 0;
+        if (sl__xlat_is(&p[M_ROLE], "system") || sl__xlat_is(&p[M_ROLE], "developer")) {
+            continue; /* in systemInstruction */
+        } else if (sl__xlat_is(&p[M_ROLE], "user")) {
+            rc = content_parts(r, content, i, R_USER, TEXT_AND_IMAGES);
+        } else if (sl__xlat_is(&p[M_ROLE], "assistant")) {
+            if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
+                snprintf(param, sizeof(param), "messages[%zu].function_call", i);
+                return refuse(r, param, "function_call is deprecated: use tool_calls");
+            }
+            rc = content_parts(r, content, i, R_MODEL, TEXT_ONLY);
+            if (rc == 0 && p[M_TOOL_CALLS].found)
+                rc = function_call_parts(r, &p[M_TOOL_CALLS].m, i);
+        } else if (sl__xlat_is(&p[M_ROLE], "tool")) {
+            rc = function_response_part(r, &p[M_TOOL_CALL_ID], &p[M_CONTENT], i);
+        } else {
+            return refuse(r, param, "messages with role '%.*s' are not supported by gemini",
+                          (int)(p[M_ROLE].m.value.len < 40 ? p[M_ROLE].m.value.len : 40),
+                          p[M_ROLE].m.value.ptr);
+        }
+        if (rc)
+            return rc;
+    }
+    if (r->open_role != R_NONE) {
+        sl_jw_end(&r->w);
+        sl_jw_end(&r->w);
+    }
+    sl_jw_end(&r->w);
+    if (r->turns == 0)
+        return refuse(r, "messages", "gemini needs at least one user or assistant message");
+    return 0;
+}
+
+/* tools [{type: function, function: {name, description, parameters}}] ->
+ * [{functionDeclarations: [{name, description, parameters}]}]. A schema
+ * without properties is left out: Gemini refuses an OBJECT without them,
+ * and no parameters means the same. */
+static int tools_member(struct req *r, const struct sl_json_member *tools, int *ntools)
+{
+    char param[64];
+    *ntools = 0;
+    if (tools->type == SL_JSON_NULL)
+        return 0;
+    if (tools->type != SL_JSON_ARRAY)
+        return refuse(r, "tools", "tools must be an array");
+    if (tools->items == 0)
+        return 0;
+    struct sl_json_walk wk;
+    struct sl_json_value tool, arr = sl__xlat_value(tools);
+    sl_json_enter(&wk, &arr);
+    sl_jw_key(&r->w, "tools");
+    sl_jw_array(&r->w);
+    sl_jw_object(&r->w);
+    sl_jw_key(&r->w, "functionDeclarations");
+    sl_jw_array(&r->w);
+    for (size_t i = 0; sl_json_next_item(&wk, &tool); i++) {
+        snprintf(param, sizeof(param), "tools[%zu]", i);
+        struct sl_json_pick t[2] = {{.key = "type"}, {.key = "function"}};
+        struct sl_json_pick f[3] = {{.key = "name"}, {.key = "description"}, {.key = "parameters"}};
+        if (sl__xlat_pick(sl__xlat_span(tool), t, 2))
+            return refuse(r, param, "a tool must be an object");
+        if (!sl__xlat_is(&t[0], "function")) {
+            snprintf(param, sizeof(param), "tools[%zu].type", i);
+            return refuse(r, param, "only function tools are supported by gemini");
+        }
+        if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), f, 3) || !f[0].found ||
+            f[0].m.type != SL_JSON_STRING)
+            return refuse(r, param, "a function tool needs a function with a name");
+        sl_jw_object(&r->w);
+        struct sl_str raw = sl__xlat_raw(&f[0].m);
+        sl_jw_kv_raw(&r->w, "name", raw.ptr, raw.len);
+        if (f[1].found && f[1].m.type == SL_JSON_STRING) {
+            raw = sl__xlat_raw(&f[1].m);
+            sl_jw_kv_raw(&r->w, "description", raw.ptr, raw.len);
+        }
+        if (f[2].found && f[2].m.type == SL_JSON_OBJECT) {
+            struct sl_json_pick props[1] = {{.key = "properties"}};
+            sl__xlat_pick(f[2].m.value, props, 1);
+            if (props[0].found && props[0].m.type == SL_JSON_OBJECT && props[0].m.value.len > 2) {
+                snprintf(param, sizeof(param), "tools[%zu].function.parameters", i);
+                sl_jw_key(&r->w, "parameters");
+                int rc = sl__gemini_schema(&r->w, sl__xlat_value(&f[2].m), param, r->refusal);
+                if (rc)
+                    return rc;
+            }
+        } else if (f[2].found && f[2].m.type != SL_JSON_NULL) {
+            snprintf(param, sizeof(param), "tools[%zu].function.parameters", i);
+            return refuse(r, param, "parameters must be a JSON schema object");
+        }
+        sl_jw_end(&r->w);
+        ++*ntools;
+    }
+    sl_jw_end(&r->w);
+    sl_jw_end(&r->w);
+    sl_jw_end(&r->w);
+    return 0;
+}
+
+/* tool_choice auto / none / required / {type: function, function: {name}}
+ * -> toolConfig.functionCallingConfig {mode: AUTO / NONE / ANY (+
+ * allowedFunctionNames)}. */
+static int tool_config_member(struct req *r, const struct sl_json_pick *choice, int ntools)
+{
+    if (!choice->found || choice->m.type == SL_JSON_NULL)
+        return 0;
+    const char *mode = "AUTO";
+    struct sl_str name = {NULL, 0};
+    if (choice->m.type == SL_JSON_STRING) {
+        if (sl_str_eq(choice->m.value, "none"))
+            mode = "NONE";
+        else if (sl_str_eq(choice->m.value, "required"))
+            mode = "ANY";
+        else if (!sl_str_eq(choice->m.value, "auto"))
+            return refuse(r, "tool_choice",
+                          "tool_choice must be auto, none, required or a function");
+    } else {
+        struct sl_json_pick c[2] = {{.key = "type"}, {.key = "function"}};
+        struct sl_json_pick f[1] = {{.key = "name"}};
+        if (sl__xlat_pick(sl__xlat_raw(&choice->m), c, 2) || !sl__xlat_is(&c[0], "function") ||
+            !c[1].found || sl__xlat_pick(sl__xlat_raw(&c[1].m), f, 1) || !f[0].found ||
+            f[0].m.type != SL_JSON_STRING)
+            return refuse(r, "tool_choice",
+                          "tool_choice must be auto, none, required or a function");
+        mode = "ANY";
+        name = sl__xlat_raw(&f[0].m);
+    }
+    if (ntools == 0) {
+        if (strcmp(mode, "NONE") == 0)
+            return 0; /* nothing to call anyway */
+        return refuse(r, "tool_choice", "tool_choice needs tools");
+    }
+    sl_jw_key(&r->w, "toolConfig");
+    sl_jw_object(&r->w);
+    sl_jw_key(&r->w, "functionCallingConfig");
+    sl_jw_object(&r->w);
+    sl_jw_kv_string(&r->w, "mode", mode);
+    if (name.ptr) {
+        sl_jw_key(&r->w, "allowedFunctionNames");
+        sl_jw_array(&r->w);
+        sl_jw_raw(&r->w, name.ptr, name.len);
+        sl_jw_end(&r->w);
+    }
+    sl_jw_end(&r->w);
+    sl_jw_end(&r->w);
+    return 0;
+}
+
+/* A number member as a double; 0 when it is one. */
+static int number(const struct sl_json_pick *p, double *out)
+{
+    if (!p->found || p->m.type != SL_JSON_NUMBER)
+        return -1;
+    *out = strtod(p->m.value.ptr, NULL);
+    return 0;
+}
+
+/* generationConfig is opened at its first member. */
+struct gen {
+    struct req *r;
+    int open;
+};
+
+static void gen_key(struct gen *g, const char *key)
+{
+    if (!g->open) {
+        sl_jw_key(&g->r->w, "generationConfig");
+        sl_jw_object(&g->r->w);
+        g->open = 1;
+    }
+    sl_jw_key(&g->r->w, key);
+}
+
+/* A number copied as it was sent under Gemini's name; null is absent. */
+static int gen_number(struct gen *g, const struct sl_json_pick *p, const char *key)
+{
+    double v;
+    if (number(p, &v) == 0) {
+        gen_key(g, key);
+        sl_jw_raw(&g->r->w, p->m.value.ptr, p->m.value.len);
+    } else if (p->found && p->m.type != SL_JSON_NULL) {
+        return refuse(g->r, p->key, "%s must be a number", p->key);
+    }
+    return 0;
+}
+
+/* stop: a string or an array of strings -> stopSequences (empty ones left
+ * out). */
+static int stop_member(struct gen *g, const struct sl_json_member *stop)
+{
+    struct req *r = g->r;
+    if (stop->type == SL_JSON_NULL)
+        return 0;
+    if (stop->type == SL_JSON_STRING) {
+        if (stop->value.len == 0)
+            return 0;
+        struct sl_str raw = sl__xlat_raw(stop);
+        gen_key(g, "stopSequences");
+        sl_jw_array(&r->w);
+        sl_jw_raw(&r->w, raw.ptr, raw.len);
+        sl_jw_end(&r->w);
+        return 0;
+    }
+    if (stop->type != SL_JSON_ARRAY)
+        return refuse(r, "stop", "stop must be a string or an array of strings");
+    struct sl_json_walk wk;
+    struct sl_json_value item, arr = sl__xlat_value(stop);
+    sl_json_enter(&wk, &arr);
+    int any = 0;
+    while (sl_json_next_item(&wk, &item)) {
+        if (*item.start != '"')
+            return refuse(r, "stop", "stop must be a string or an array of strings");
+        if (item.end - item.start <= 2)
+            continue;
+        if (!any) {
+            gen_key(g, "stopSequences");
+            sl_jw_array(&r->w);
+            any = 1;
+        }
+        sl_jw_raw(&r->w, item.start, (size_t)(item.end - item.start));
+    }
+    if (any)
+        sl_jw_end(&r->w);
+    return 0;
+}
+
+/* response_format text / json_object / json_schema -> responseMimeType
+ * (+ responseSchema). */
+static int response_format_member(struct gen *g, const struct sl_json_member *rf)
+{
+    struct req *r = g->r;
+    struct sl_json_pick t[2] = {{.key = "type"}, {.key = "json_schema"}};
+    if (rf->type == SL_JSON_NULL)
+        return 0;
+    if (sl__xlat_pick(sl__xlat_raw(rf), t, 2) || !t[0].found || t[0].m.type != SL_JSON_STRING)
+        return refuse(r, "response_format", "response_format must be an object with a type");
+    if (sl__xlat_is(&t[0], "text"))
+        return 0;
+    if (sl__xlat_is(&t[0], "json_object")) {
+        gen_key(g, "responseMimeType");
+        sl_jw_string(&r->w, "application/json");
+        return 0;
+    }
+    if (!sl__xlat_is(&t[0], "json_schema"))
+        return refuse(r, "response_format.type", "response_format '%.*s' is not supported",
+                      (int)(t[0].m.value.len < 40 ? t[0].m.value.len : 40), t[0].m.value.ptr);
+    struct sl_json_pick s[1] = {{.key = "schema"}};
+    if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), s, 1) != 0)
+        return refuse(r, "response_format.json_schema", "json_schema must be an object");
+    gen_key(g, "responseMimeType");
+    sl_jw_string(&r->w, "application/json");
+    if (s[0].found && s[0].m.type != SL_JSON_NULL) {
+        gen_key(g, "responseSchema");
+        return sl__gemini_schema(&r->w, sl__xlat_value(&s[0].m),
+                                 "response_format.json_schema.schema", r->refusal);
+    }
+    return 0;
+}
+
+enum {
+    P_MODEL,
+    P_MESSAGES,
+    P_MAX_TOKENS,
+    P_MAX_COMPLETION,
+    P_TEMPERATURE,
+    P_TOP_P,
+    P_PRESENCE,
+    P_FREQUENCY,
+    P_SEED,
+    P_STOP,
+    P_STREAM,
+    P_STREAM_OPTIONS,
+    P_TOOLS,
+    P_TOOL_CHOICE,
+    P_RESPONSE_FORMAT,
+    P_N,
+    P_LOGPROBS,
+    P_TOP_LOGPROBS,
+    P_AUDIO,
+    P_FUNCTIONS,
+    P_FUNCTION_CALL,
+    P__N
+};
+
+/* The request fields Gemini cannot serve that would change the answer the
+ * client expects: refused rather than silently dropped. */
+static int refusals(struct req *r, const struct sl_json_pick *p)
+{
+    for (size_t i = P_N; i < P__N; i++) {
+        const struct sl_json_member *m = &p[i].m;
+        if (!p[i].found || m->type == SL_JSON_NULL)
+            continue;
+        const char *key = p[i].key;
+        double v;
+        if (i == P_N) {
+            if (number(&p[i], &v) != 0 || v != 1)
+                return refuse(r, key, "n must be 1: the gateway returns one gemini candidate");
+        } else if (i == P_LOGPROBS || i == P_TOP_LOGPROBS) {
+            if (m->type != SL_JSON_FALSE &&
+                !(m->type == SL_JSON_NUMBER && strtod(m->value.ptr, NULL) == 0))
+                return refuse(r, key, "%s is not supported by gemini", key);
+        } else { /* audio, functions, function_call */
+            return refuse(r, key, "%s is not supported by gemini", key);
+        }
+    }
+    return 0;
+}
+
+static int generation_config(struct req *r, const struct sl_json_pick *p)
+{
+    struct gen g = {.r = r};
+    double v;
+    int rc;
+    if ((rc = gen_number(&g, &p[P_TEMPERATURE], "temperature")) ||
+        (rc = gen_number(&g, &p[P_TOP_P], "topP")))
+        return rc;
+    /* max_tokens: the larger of the two names, as sl_openai_parse reads it */
+    long max_tokens = -1;
+    for (int i = P_MAX_TOKENS; i <= P_MAX_COMPLETION; i++) {
+        if (!p[i].found || p[i].m.type == SL_JSON_NULL)
+            continue;
+        if (number(&p[i], &v) != 0 || v < 1 || v > 1e9 || v != (double)(long)v)
+            return refuse(r, p[i].key, "%s must be a positive integer", p[i].key);
+        if ((long)v > max_tokens)
+            max_tokens = (long)v;
+    }
+    if (max_tokens > 0) {
+        gen_key(&g, "maxOutputTokens");
+        sl_jw_int(&r->w, max_tokens);
+    }
+    if (p[P_STOP].found && (rc = stop_member(&g, &p[P_STOP].m)))
+        return rc;
+    if (number(&p[P_N], &v) == 0) { /* 1: refusals() saw to the rest */
+        gen_key(&g, "candidateCount");
+        sl_jw_int(&r->w, 1);
+    }
+    if (p[P_RESPONSE_FORMAT].found && (rc = response_format_member(&g, &p[P_RESPONSE_FORMAT].m)))
+        return rc;
+    if (number(&p[P_SEED], &v) == 0) {
+        if (v != (double)(long long)v || v < -2147483648.0 || v > 2147483647.0)
+            return refuse(r, "seed", "seed must be a 32-bit integer for gemini");
+        gen_key(&g, "seed");
+        sl_jw_int(&r->w, (long long)v);
+    } else if (p[P_SEED].found && p[P_SEED].m.type != SL_JSON_NULL) {
+        return refuse(r, "seed", "seed must be an integer");
+    }
+    if ((rc = gen_number(&g, &p[P_PRESENCE], "presencePenalty")) ||
+        (rc = gen_number(&g, &p[P_FREQUENCY], "frequencyPenalty")))
+        return rc;
+    if (g.open)
+        sl_jw_end(&r->w);
+    return 0;
+}
+
+int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
+                      struct sl_gemini_req_info *info, struct sl_xlat_refusal *refusal)
+{
+    struct sl_json_pick p[P__N] = {
+        [P_MODEL] = {.key = "model"},
+        [P_MESSAGES] = {.key = "messages"},
+        [P_MAX_TOKENS] = {.key = "max_tokens"},
+        [P_MAX_COMPLETION] = {.key = "max_completion_tokens"},
+        [P_TEMPERATURE] = {.key = "temperature"},
+        [P_TOP_P] = {.key = "top_p"},
+        [P_PRESENCE] = {.key = "presence_penalty"},
+        [P_FREQUENCY] = {.key = "frequency_penalty"},
+        [P_SEED] = {.key = "seed"},
+        [P_STOP] = {.key = "stop"},
+        [P_STREAM] = {.key = "stream"},
+        [P_STREAM_OPTIONS] = {.key = "stream_options"},
+        [P_TOOLS] = {.key = "tools"},
+        [P_TOOL_CHOICE] = {.key = "tool_choice"},
+        [P_RESPONSE_FORMAT] = {.key = "response_format"},
+        [P_N] = {.key = "n"},
+        [P_LOGPROBS] = {.key = "logprobs"},
+        [P_TOP_LOGPROBS] = {.key = "top_logprobs"},
+        [P_AUDIO] = {.key = "audio"},
+        [P_FUNCTIONS] = {.key = "functions"},
+        [P_FUNCTION_CALL] = {.key = "function_call"},
+    };
+    struct req r = {.refusal = refusal};
+    *info = (struct sl_gemini_req_info){0};
+    *refusal = (struct sl_xlat_refusal){{0}};
+    if (sl__xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
+        return refuse(&r, "", "the body is not a JSON object");
+    if (!p[P_MODEL].found || p[P_MODEL].m.type != SL_JSON_STRING)
+        return refuse(&r, "model", "you must provide a model parameter");
+    if (!p[P_MESSAGES].found || p[P_MESSAGES].m.type != SL_JSON_ARRAY)
+        return refuse(&r, "messages", "'messages' is a required property");
+    int rc = refusals(&r, p);
+    if (rc)
+        return rc;
+    if (p[P_STREAM].found && p[P_STREAM].m.type == SL_JSON_TRUE) {
+        info->stream = 1;
+        struct sl_json_pick u[1] = {{.key = "include_usage"}};
+        info->include_usage = p[P_STREAM_OPTIONS].found &&
+                              sl__xlat_pick(sl__xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
+                              u[0].found && u[0].m.type == SL_JSON_TRUE;
+    }
+
+    sl_buf_init(&r.scratch, len + 1);
+    sl_jw_init(&r.w, out);
+    sl_jw_object(&r.w);
+    struct sl_str messages = p[P_MESSAGES].m.value;
+    int ntools = 0;
+    if ((rc = system_member(&r, messages)) || (rc = contents_member(&r, messages)) ||
+        (p[P_TOOLS].found && (rc = tools_member(&r, &p[P_TOOLS].m, &ntools))) ||
+        (rc = tool_config_member(&r, &p[P_TOOL_CHOICE], ntools)) || (rc = generation_config(&r, p)))
+        goto out;
+    sl_jw_end(&r.w);
+    rc = sl_jw_finish(&r.w);
+out:
+    free(r.calls);
+    sl_buf_release(&r.scratch);
+    return rc;
+}
+
+int sl_gemini_path(char *dst, size_t size, const char *model, enum sl_gemini_method method)
+{
+    static const char *const verbs[] = {
+        [SL_GEMINI_GENERATE] = ":generateContent",
+        [SL_GEMINI_STREAM] = ":streamGenerateContent?alt=sse",
+        [SL_GEMINI_EMBED_BATCH] = ":batchEmbedContents",
+    };
+    if (strncmp(model, "models/", 7) == 0)
+        model += 7;
+    size_t n = strlen(model);
+    if (n == 0 ||
+        strspn(model, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return UV_EINVAL;
+    int w = snprintf(dst, size, "/models/%s%s", model, verbs[method]);
+    if (w < 0 || (size_t)w >= size)
+        return UV_ENOBUFS;
+    return w;
+}
