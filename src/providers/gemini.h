@@ -16,6 +16,7 @@
  * What maps to what, what is dropped and what is refused with a 400 is the
  * table in docs/providers.md ("Gemini"). Modules:
  *   gemini_request.c   OpenAI request -> Gemini generateContent request
+ *   gemini_options.c   its tools, toolConfig and generationConfig
  *   gemini_schema.c    JSON Schema -> Gemini's Schema (tools, response_format)
  *   gemini_response.c  GenerateContentResponse -> OpenAI chat.completion
  *   gemini_stream.c    Gemini SSE events -> chat.completion.chunk events

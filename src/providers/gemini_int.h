@@ -14,6 +14,47 @@
 int sl__gemini_schema(struct sl_jw *w, struct sl_json_value schema, const char *param,
                       struct sl_xlat_refusal *refusal);
 
+/* The request members the translation reads, picked in one scan
+ * (gemini_request.c) and indexed by these. */
+enum sl__gemini_member {
+    GM_MODEL,
+    GM_MESSAGES,
+    GM_MAX_TOKENS,
+    GM_MAX_COMPLETION,
+    GM_TEMPERATURE,
+    GM_TOP_P,
+    GM_PRESENCE,
+    GM_FREQUENCY,
+    GM_SEED,
+    GM_STOP,
+    GM_STREAM,
+    GM_STREAM_OPTIONS,
+    GM_TOOLS,
+    GM_TOOL_CHOICE,
+    GM_RESPONSE_FORMAT,
+    GM_N, /* from here on: the members refused unless harmless */
+    GM_LOGPROBS,
+    GM_TOP_LOGPROBS,
+    GM_AUDIO,
+    GM_FUNCTIONS,
+    GM_FUNCTION_CALL,
+    GM__N
+};
+
+/* Where the request's option writers write, and whom they refuse to. */
+struct sl__gemini_out {
+    struct sl_jw *w;
+    struct sl_xlat_refusal *refusal;
+};
+
+/* gemini_options.c, each given the picked members: the fields Gemini
+ * cannot serve (UV_EINVAL, *refusal); tools and toolConfig; the
+ * generationConfig. 0, UV_EINVAL or UV_ENOMEM (the writer's errors are
+ * sl_jw_finish's). */
+int sl__gemini_refusals(struct sl__gemini_out *r, const struct sl_json_pick *p);
+int sl__gemini_tools(struct sl__gemini_out *r, const struct sl_json_pick *p);
+int sl__gemini_generation_config(struct sl__gemini_out *r, const struct sl_json_pick *p);
+
 /* Updates t with the counts a usageMetadata object (its text) has. */
 void sl__gemini_tokens_read(struct sl_str usage, struct sl_gemini_tokens *t);
 /* OpenAI's usage: prompt = promptTokenCount (it includes the cached ones),

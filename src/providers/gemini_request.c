@@ -1,7 +1,8 @@
 /* OpenAI chat.completions request -> Gemini generateContent request.
  *
  * One pass per section writes the output in order (systemInstruction,
- * contents, tools, toolConfig, generationConfig) with the JSON writer;
+ * contents here; tools, toolConfig, generationConfig in gemini_options.c)
+ * with the JSON writer;
  * values that mean the same in both APIs (texts, names, numbers) are copied
  * as raw spans of the input. Decoded are only: data URLs (split into MIME
  * type and base64 data), tool-call arguments and tool results (JSON held in
@@ -440,380 +441,59 @@ static int contents_member(struct req *r, struct sl_str messages)
     return 0;
 }
 
-/* tools [{type: function, function: {name, description, parameters}}] ->
- * [{functionDeclarations: [{name, description, parameters}]}]. A schema
- * without properties is left out: Gemini refuses an OBJECT without them,
- * and no parameters means the same. */
-static int tools_member(struct req *r, const struct sl_json_member *tools, int *ntools)
-{
-    char param[64];
-    *ntools = 0;
-    if (tools->type == SL_JSON_NULL)
-        return 0;
-    if (tools->type != SL_JSON_ARRAY)
-        return refuse(r, "tools", "tools must be an array");
-    if (tools->items == 0)
-        return 0;
-    struct sl_json_walk wk;
-    struct sl_json_value tool, arr = sl__xlat_value(tools);
-    sl_json_enter(&wk, &arr);
-    sl_jw_key(&r->w, "tools");
-    sl_jw_array(&r->w);
-    sl_jw_object(&r->w);
-    sl_jw_key(&r->w, "functionDeclarations");
-    sl_jw_array(&r->w);
-    for (size_t i = 0; sl_json_next_item(&wk, &tool); i++) {
-        snprintf(param, sizeof(param), "tools[%zu]", i);
-        struct sl_json_pick t[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[3] = {{.key = "name"}, {.key = "description"}, {.key = "parameters"}};
-        if (sl__xlat_pick(sl__xlat_span(tool), t, 2))
-            return refuse(r, param, "a tool must be an object");
-        if (!sl__xlat_is(&t[0], "function")) {
-            snprintf(param, sizeof(param), "tools[%zu].type", i);
-            return refuse(r, param, "only function tools are supported by gemini");
-        }
-        if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), f, 3) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a function tool needs a function with a name");
-        sl_jw_object(&r->w);
-        struct sl_str raw = sl__xlat_raw(&f[0].m);
-        sl_jw_kv_raw(&r->w, "name", raw.ptr, raw.len);
-        if (f[1].found && f[1].m.type == SL_JSON_STRING) {
-            raw = sl__xlat_raw(&f[1].m);
-            sl_jw_kv_raw(&r->w, "description", raw.ptr, raw.len);
-        }
-        if (f[2].found && f[2].m.type == SL_JSON_OBJECT) {
-            struct sl_json_pick props[1] = {{.key = "properties"}};
-            sl__xlat_pick(f[2].m.value, props, 1);
-            if (props[0].found && props[0].m.type == SL_JSON_OBJECT && props[0].m.value.len > 2) {
-                snprintf(param, sizeof(param), "tools[%zu].function.parameters", i);
-                sl_jw_key(&r->w, "parameters");
-                int rc = sl__gemini_schema(&r->w, sl__xlat_value(&f[2].m), param, r->refusal);
-                if (rc)
-                    return rc;
-            }
-        } else if (f[2].found && f[2].m.type != SL_JSON_NULL) {
-            snprintf(param, sizeof(param), "tools[%zu].function.parameters", i);
-            return refuse(r, param, "parameters must be a JSON schema object");
-        }
-        sl_jw_end(&r->w);
-        ++*ntools;
-    }
-    sl_jw_end(&r->w);
-    sl_jw_end(&r->w);
-    sl_jw_end(&r->w);
-    return 0;
-}
-
-/* tool_choice auto / none / required / {type: function, function: {name}}
- * -> toolConfig.functionCallingConfig {mode: AUTO / NONE / ANY (+
- * allowedFunctionNames)}. */
-static int tool_config_member(struct req *r, const struct sl_json_pick *choice, int ntools)
-{
-    if (!choice->found || choice->m.type == SL_JSON_NULL)
-        return 0;
-    const char *mode = "AUTO";
-    struct sl_str name = {NULL, 0};
-    if (choice->m.type == SL_JSON_STRING) {
-        if (sl_str_eq(choice->m.value, "none"))
-            mode = "NONE";
-        else if (sl_str_eq(choice->m.value, "required"))
-            mode = "ANY";
-        else if (!sl_str_eq(choice->m.value, "auto"))
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-    } else {
-        struct sl_json_pick c[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[1] = {{.key = "name"}};
-        if (sl__xlat_pick(sl__xlat_raw(&choice->m), c, 2) || !sl__xlat_is(&c[0], "function") ||
-            !c[1].found || sl__xlat_pick(sl__xlat_raw(&c[1].m), f, 1) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-        mode = "ANY";
-        name = sl__xlat_raw(&f[0].m);
-    }
-    if (ntools == 0) {
-        if (strcmp(mode, "NONE") == 0)
-            return 0; /* nothing to call anyway */
-        return refuse(r, "tool_choice", "tool_choice needs tools");
-    }
-    sl_jw_key(&r->w, "toolConfig");
-    sl_jw_object(&r->w);
-    sl_jw_key(&r->w, "functionCallingConfig");
-    sl_jw_object(&r->w);
-    sl_jw_kv_string(&r->w, "mode", mode);
-    if (name.ptr) {
-        sl_jw_key(&r->w, "allowedFunctionNames");
-        sl_jw_array(&r->w);
-        sl_jw_raw(&r->w, name.ptr, name.len);
-        sl_jw_end(&r->w);
-    }
-    sl_jw_end(&r->w);
-    sl_jw_end(&r->w);
-    return 0;
-}
-
-/* A number member as a double; 0 when it is one. */
-static int number(const struct sl_json_pick *p, double *out)
-{
-    if (!p->found || p->m.type != SL_JSON_NUMBER)
-        return -1;
-    *out = strtod(p->m.value.ptr, NULL);
-    return 0;
-}
-
-/* generationConfig is opened at its first member. */
-struct gen {
-    struct req *r;
-    int open;
-};
-
-static void gen_key(struct gen *g, const char *key)
-{
-    if (!g->open) {
-        sl_jw_key(&g->r->w, "generationConfig");
-        sl_jw_object(&g->r->w);
-        g->open = 1;
-    }
-    sl_jw_key(&g->r->w, key);
-}
-
-/* A number copied as it was sent under Gemini's name; null is absent. */
-static int gen_number(struct gen *g, const struct sl_json_pick *p, const char *key)
-{
-    double v;
-    if (number(p, &v) == 0) {
-        gen_key(g, key);
-        sl_jw_raw(&g->r->w, p->m.value.ptr, p->m.value.len);
-    } else if (p->found && p->m.type != SL_JSON_NULL) {
-        return refuse(g->r, p->key, "%s must be a number", p->key);
-    }
-    return 0;
-}
-
-/* stop: a string or an array of strings -> stopSequences (empty ones left
- * out). */
-static int stop_member(struct gen *g, const struct sl_json_member *stop)
-{
-    struct req *r = g->r;
-    if (stop->type == SL_JSON_NULL)
-        return 0;
-    if (stop->type == SL_JSON_STRING) {
-        if (stop->value.len == 0)
-            return 0;
-        struct sl_str raw = sl__xlat_raw(stop);
-        gen_key(g, "stopSequences");
-        sl_jw_array(&r->w);
-        sl_jw_raw(&r->w, raw.ptr, raw.len);
-        sl_jw_end(&r->w);
-        return 0;
-    }
-    if (stop->type != SL_JSON_ARRAY)
-        return refuse(r, "stop", "stop must be a string or an array of strings");
-    struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__xlat_value(stop);
-    sl_json_enter(&wk, &arr);
-    int any = 0;
-    while (sl_json_next_item(&wk, &item)) {
-        if (*item.start != '"')
-            return refuse(r, "stop", "stop must be a string or an array of strings");
-        if (item.end - item.start <= 2)
-            continue;
-        if (!any) {
-            gen_key(g, "stopSequences");
-            sl_jw_array(&r->w);
-            any = 1;
-        }
-        sl_jw_raw(&r->w, item.start, (size_t)(item.end - item.start));
-    }
-    if (any)
-        sl_jw_end(&r->w);
-    return 0;
-}
-
-/* response_format text / json_object / json_schema -> responseMimeType
- * (+ responseSchema). */
-static int response_format_member(struct gen *g, const struct sl_json_member *rf)
-{
-    struct req *r = g->r;
-    struct sl_json_pick t[2] = {{.key = "type"}, {.key = "json_schema"}};
-    if (rf->type == SL_JSON_NULL)
-        return 0;
-    if (sl__xlat_pick(sl__xlat_raw(rf), t, 2) || !t[0].found || t[0].m.type != SL_JSON_STRING)
-        return refuse(r, "response_format", "response_format must be an object with a type");
-    if (sl__xlat_is(&t[0], "text"))
-        return 0;
-    if (sl__xlat_is(&t[0], "json_object")) {
-        gen_key(g, "responseMimeType");
-        sl_jw_string(&r->w, "application/json");
-        return 0;
-    }
-    if (!sl__xlat_is(&t[0], "json_schema"))
-        return refuse(r, "response_format.type", "response_format '%.*s' is not supported",
-                      (int)(t[0].m.value.len < 40 ? t[0].m.value.len : 40), t[0].m.value.ptr);
-    struct sl_json_pick s[1] = {{.key = "schema"}};
-    if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), s, 1) != 0)
-        return refuse(r, "response_format.json_schema", "json_schema must be an object");
-    gen_key(g, "responseMimeType");
-    sl_jw_string(&r->w, "application/json");
-    if (s[0].found && s[0].m.type != SL_JSON_NULL) {
-        gen_key(g, "responseSchema");
-        return sl__gemini_schema(&r->w, sl__xlat_value(&s[0].m),
-                                 "response_format.json_schema.schema", r->refusal);
-    }
-    return 0;
-}
-
-enum {
-    P_MODEL,
-    P_MESSAGES,
-    P_MAX_TOKENS,
-    P_MAX_COMPLETION,
-    P_TEMPERATURE,
-    P_TOP_P,
-    P_PRESENCE,
-    P_FREQUENCY,
-    P_SEED,
-    P_STOP,
-    P_STREAM,
-    P_STREAM_OPTIONS,
-    P_TOOLS,
-    P_TOOL_CHOICE,
-    P_RESPONSE_FORMAT,
-    P_N,
-    P_LOGPROBS,
-    P_TOP_LOGPROBS,
-    P_AUDIO,
-    P_FUNCTIONS,
-    P_FUNCTION_CALL,
-    P__N
-};
-
-/* The request fields Gemini cannot serve that would change the answer the
- * client expects: refused rather than silently dropped. */
-static int refusals(struct req *r, const struct sl_json_pick *p)
-{
-    for (size_t i = P_N; i < P__N; i++) {
-        const struct sl_json_member *m = &p[i].m;
-        if (!p[i].found || m->type == SL_JSON_NULL)
-            continue;
-        const char *key = p[i].key;
-        double v;
-        if (i == P_N) {
-            if (number(&p[i], &v) != 0 || v != 1)
-                return refuse(r, key, "n must be 1: the gateway returns one gemini candidate");
-        } else if (i == P_LOGPROBS || i == P_TOP_LOGPROBS) {
-            if (m->type != SL_JSON_FALSE &&
-                !(m->type == SL_JSON_NUMBER && strtod(m->value.ptr, NULL) == 0))
-                return refuse(r, key, "%s is not supported by gemini", key);
-        } else { /* audio, functions, function_call */
-            return refuse(r, key, "%s is not supported by gemini", key);
-        }
-    }
-    return 0;
-}
-
-static int generation_config(struct req *r, const struct sl_json_pick *p)
-{
-    struct gen g = {.r = r};
-    double v;
-    int rc;
-    if ((rc = gen_number(&g, &p[P_TEMPERATURE], "temperature")) ||
-        (rc = gen_number(&g, &p[P_TOP_P], "topP")))
-        return rc;
-    /* max_tokens: the larger of the two names, as sl_openai_parse reads it */
-    long max_tokens = -1;
-    for (int i = P_MAX_TOKENS; i <= P_MAX_COMPLETION; i++) {
-        if (!p[i].found || p[i].m.type == SL_JSON_NULL)
-            continue;
-        if (number(&p[i], &v) != 0 || v < 1 || v > 1e9 || v != (double)(long)v)
-            return refuse(r, p[i].key, "%s must be a positive integer", p[i].key);
-        if ((long)v > max_tokens)
-            max_tokens = (long)v;
-    }
-    if (max_tokens > 0) {
-        gen_key(&g, "maxOutputTokens");
-        sl_jw_int(&r->w, max_tokens);
-    }
-    if (p[P_STOP].found && (rc = stop_member(&g, &p[P_STOP].m)))
-        return rc;
-    if (number(&p[P_N], &v) == 0) { /* 1: refusals() saw to the rest */
-        gen_key(&g, "candidateCount");
-        sl_jw_int(&r->w, 1);
-    }
-    if (p[P_RESPONSE_FORMAT].found && (rc = response_format_member(&g, &p[P_RESPONSE_FORMAT].m)))
-        return rc;
-    if (number(&p[P_SEED], &v) == 0) {
-        if (v != (double)(long long)v || v < -2147483648.0 || v > 2147483647.0)
-            return refuse(r, "seed", "seed must be a 32-bit integer for gemini");
-        gen_key(&g, "seed");
-        sl_jw_int(&r->w, (long long)v);
-    } else if (p[P_SEED].found && p[P_SEED].m.type != SL_JSON_NULL) {
-        return refuse(r, "seed", "seed must be an integer");
-    }
-    if ((rc = gen_number(&g, &p[P_PRESENCE], "presencePenalty")) ||
-        (rc = gen_number(&g, &p[P_FREQUENCY], "frequencyPenalty")))
-        return rc;
-    if (g.open)
-        sl_jw_end(&r->w);
-    return 0;
-}
-
 int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
                       struct sl_gemini_req_info *info, struct sl_xlat_refusal *refusal)
 {
-    struct sl_json_pick p[P__N] = {
-        [P_MODEL] = {.key = "model"},
-        [P_MESSAGES] = {.key = "messages"},
-        [P_MAX_TOKENS] = {.key = "max_tokens"},
-        [P_MAX_COMPLETION] = {.key = "max_completion_tokens"},
-        [P_TEMPERATURE] = {.key = "temperature"},
-        [P_TOP_P] = {.key = "top_p"},
-        [P_PRESENCE] = {.key = "presence_penalty"},
-        [P_FREQUENCY] = {.key = "frequency_penalty"},
-        [P_SEED] = {.key = "seed"},
-        [P_STOP] = {.key = "stop"},
-        [P_STREAM] = {.key = "stream"},
-        [P_STREAM_OPTIONS] = {.key = "stream_options"},
-        [P_TOOLS] = {.key = "tools"},
-        [P_TOOL_CHOICE] = {.key = "tool_choice"},
-        [P_RESPONSE_FORMAT] = {.key = "response_format"},
-        [P_N] = {.key = "n"},
-        [P_LOGPROBS] = {.key = "logprobs"},
-        [P_TOP_LOGPROBS] = {.key = "top_logprobs"},
-        [P_AUDIO] = {.key = "audio"},
-        [P_FUNCTIONS] = {.key = "functions"},
-        [P_FUNCTION_CALL] = {.key = "function_call"},
+    struct sl_json_pick p[GM__N] = {
+        [GM_MODEL] = {.key = "model"},
+        [GM_MESSAGES] = {.key = "messages"},
+        [GM_MAX_TOKENS] = {.key = "max_tokens"},
+        [GM_MAX_COMPLETION] = {.key = "max_completion_tokens"},
+        [GM_TEMPERATURE] = {.key = "temperature"},
+        [GM_TOP_P] = {.key = "top_p"},
+        [GM_PRESENCE] = {.key = "presence_penalty"},
+        [GM_FREQUENCY] = {.key = "frequency_penalty"},
+        [GM_SEED] = {.key = "seed"},
+        [GM_STOP] = {.key = "stop"},
+        [GM_STREAM] = {.key = "stream"},
+        [GM_STREAM_OPTIONS] = {.key = "stream_options"},
+        [GM_TOOLS] = {.key = "tools"},
+        [GM_TOOL_CHOICE] = {.key = "tool_choice"},
+        [GM_RESPONSE_FORMAT] = {.key = "response_format"},
+        [GM_N] = {.key = "n"},
+        [GM_LOGPROBS] = {.key = "logprobs"},
+        [GM_TOP_LOGPROBS] = {.key = "top_logprobs"},
+        [GM_AUDIO] = {.key = "audio"},
+        [GM_FUNCTIONS] = {.key = "functions"},
+        [GM_FUNCTION_CALL] = {.key = "function_call"},
     };
     struct req r = {.refusal = refusal};
     *info = (struct sl_gemini_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
-    if (sl__xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
+    if (sl__xlat_pick((struct sl_str){body, len}, p, GM__N) != 0)
         return refuse(&r, "", "the body is not a JSON object");
-    if (!p[P_MODEL].found || p[P_MODEL].m.type != SL_JSON_STRING)
+    if (!p[GM_MODEL].found || p[GM_MODEL].m.type != SL_JSON_STRING)
         return refuse(&r, "model", "you must provide a model parameter");
-    if (!p[P_MESSAGES].found || p[P_MESSAGES].m.type != SL_JSON_ARRAY)
+    if (!p[GM_MESSAGES].found || p[GM_MESSAGES].m.type != SL_JSON_ARRAY)
         return refuse(&r, "messages", "'messages' is a required property");
-    int rc = refusals(&r, p);
+    struct sl__gemini_out o = {&r.w, refusal};
+    int rc = sl__gemini_refusals(&o, p);
     if (rc)
         return rc;
-    if (p[P_STREAM].found && p[P_STREAM].m.type == SL_JSON_TRUE) {
+    if (p[GM_STREAM].found && p[GM_STREAM].m.type == SL_JSON_TRUE) {
         info->stream = 1;
         struct sl_json_pick u[1] = {{.key = "include_usage"}};
-        info->include_usage = p[P_STREAM_OPTIONS].found &&
-                              sl__xlat_pick(sl__xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
+        info->include_usage = p[GM_STREAM_OPTIONS].found &&
+                              sl__xlat_pick(sl__xlat_raw(&p[GM_STREAM_OPTIONS].m), u, 1) == 0 &&
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
 
     sl_buf_init(&r.scratch, len + 1);
     sl_jw_init(&r.w, out);
     sl_jw_object(&r.w);
-    struct sl_str messages = p[P_MESSAGES].m.value;
-    int ntools = 0;
+    struct sl_str messages = p[GM_MESSAGES].m.value;
     if ((rc = system_member(&r, messages)) || (rc = contents_member(&r, messages)) ||
-        (p[P_TOOLS].found && (rc = tools_member(&r, &p[P_TOOLS].m, &ntools))) ||
-        (rc = tool_config_member(&r, &p[P_TOOL_CHOICE], ntools)) || (rc = generation_config(&r, p)))
+        (rc = sl__gemini_tools(&o, p)) || (rc = sl__gemini_generation_config(&o, p)))
         goto out;
     sl_jw_end(&r.w);
     rc = sl_jw_finish(&r.w);
