@@ -167,12 +167,8 @@ static int parse(int argc, char **argv, struct sl_mock_config *cfg,
             *quiet = 1;
             break;
         case F_API:
-            if (strcmp(v, "openai") == 0) {
-                cfg->api = SL_MOCK_API_OPENAI;
-            } else if (strcmp(v, "anthropic") == 0) {
-                cfg->api = SL_MOCK_API_ANTHROPIC;
-            } else {
-                sl_usage_error(cmd, "--api: unknown API '%s' (use openai or anthropic)", v);
+            if (sl_mock_api_parse(v, &cfg->api, err, sizeof(err)) != 0) {
+                sl_usage_error(cmd, "--api: %s", err);
                 return -1;
             }
             break;
