@@ -34,8 +34,9 @@ static const char usage[] =
     "  --max-connections N    open connections before new ones get 503 (default 20000)\n"
     "  --seed S               the same seed and request order replay the same faults\n"
     "                         (default 1)\n"
-    "  --api openai|anthropic the API it speaks: OpenAI's (default) or Anthropic's\n"
-    "                         Messages API (POST /v1/messages)\n"
+    "  --api NAME             the API it speaks: openai (default), azure (Azure\n"
+    "                         OpenAI's paths and api-key), anthropic (the Messages\n"
+    "                         API, POST /v1/messages)\n"
     "  --quiet                no start and stop lines\n"
     "  -h, --help             this help\n";
 

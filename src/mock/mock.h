@@ -48,7 +48,12 @@ enum sl_mock_fault {
 #define SL_MOCK_FAULTS_DEFAULT "429,500,502,503"
 
 /* The API the mock speaks (--api): each is a wire table (mock_int.h). */
-enum sl_mock_api { SL_MOCK_API_OPENAI, SL_MOCK_API_ANTHROPIC, SL_MOCK_API__COUNT };
+enum sl_mock_api {
+    SL_MOCK_API_OPENAI,
+    SL_MOCK_API_ANTHROPIC,
+    SL_MOCK_API_AZURE,
+    SL_MOCK_API__COUNT
+};
 
 /* --api NAME. Returns 0, or -1 with err ("unknown API 'x' (use ...)"). */
 int sl_mock_api_parse(const char *name, enum sl_mock_api *out, char *err, size_t err_size);

@@ -1,6 +1,11 @@
 /* The mock's OpenAI wire: /v1/chat/completions, /v1/completions and
  * /v1/embeddings, OpenAI's bodies, its SSE chunks ending with the usage and
- * [DONE], and its error shape {"error": {message, type, param, code}}. */
+ * [DONE], and its error shape {"error": {message, type, param, code}}.
+ *
+ * And Azure OpenAI's, the same API under its own paths and key: the
+ * deployment form /openai/deployments/NAME/chat/completions?api-version=V
+ * (a missing api-version is Azure's 404) and the v1 form
+ * /openai/v1/chat/completions; the key in `api-key` (else a 401). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,6 +158,71 @@ static size_t openai_tail(struct mock_req *mr, char *out, size_t size)
 {
     return chunk(mr, mr->tokens_total, "", 1, out, size);
 }
+
+/* The endpoint named by the path's tail after prefix, or -1. */
+static int endpoint_after(struct sl_str path, size_t prefix)
+{
+    char p[64];
+    if (path.len - prefix + 4 > sizeof(p))
+        return -1;
+    int n = snprintf(p, sizeof(p), "/v1/%.*s", (int)(path.len - prefix), path.ptr + prefix);
+    return sl_openai_endpoint((struct sl_str){p, (size_t)n});
+}
+
+static int azure_route(struct mock_req *mr, const struct sl_http_head *h)
+{
+    static const char dep[] = "/openai/deployments/", v1[] = "/openai/v1/";
+    struct sl_str path = h->path;
+    int ep = -1;
+    if (path.len > sizeof(v1) - 1 && memcmp(path.ptr, v1, sizeof(v1) - 1) == 0) {
+        ep = endpoint_after(path, sizeof(v1) - 1);
+    } else if (path.len > sizeof(dep) - 1 && memcmp(path.ptr, dep, sizeof(dep) - 1) == 0) {
+        const char *name = path.ptr + sizeof(dep) - 1;
+        const char *slash = memchr(name, '/', path.len - (sizeof(dep) - 1));
+        if (slash && slash > name)
+            ep = endpoint_after(path, (size_t)(slash + 1 - path.ptr));
+    }
+    if (ep < 0)
+        return -1;
+    mr->ep = (enum sl_openai_endpoint)ep;
+    return 0;
+}
+
+static int azure_parse(struct mock_req *mr, const struct sl_http_head *h, struct sl_str body,
+                       const char **code, char *why, size_t why_size)
+{
+    static const char dep[] = "/openai/deployments/";
+    if (!sl_http_header_get(h->headers, h->nheaders, "api-key")) {
+        *code = "401";
+        snprintf(why, why_size,
+                 "Access denied due to invalid subscription key or wrong API "
+                 "endpoint (no api-key header)");
+        return 401;
+    }
+    int deployment_form =
+        h->path.len > sizeof(dep) - 1 && memcmp(h->path.ptr, dep, sizeof(dep) - 1) == 0;
+    const char *q = h->query.ptr;
+    if (deployment_form &&
+        (q == NULL ||
+         !(sl_str_eq((struct sl_str){q, h->query.len < 12 ? h->query.len : 12}, "api-version=") ||
+           memmem(q, h->query.len, "&api-version=", 13)))) {
+        *code = "404";
+        snprintf(why, why_size, "Resource not found (the api-version query parameter is missing)");
+        return 404;
+    }
+    return openai_parse(mr, h, body, code, why, why_size);
+}
+
+const struct sl_mock_wire sl_mock_wire_azure = {
+    .name = "azure",
+    .route = azure_route,
+    .parse = azure_parse,
+    .error = openai_error,
+    .body = openai_body,
+    .stream_type = "text/event-stream",
+    .stream_token = openai_token,
+    .stream_tail = openai_tail,
+};
 
 const struct sl_mock_wire sl_mock_wire_openai = {
     .name = "openai",
