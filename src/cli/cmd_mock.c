@@ -36,7 +36,8 @@ static const char usage[] =
     "                         (default 1)\n"
     "  --api NAME             the API it speaks: openai (default), azure (Azure\n"
     "                         OpenAI's paths and api-key), anthropic (the Messages\n"
-    "                         API, POST /v1/messages)\n"
+    "                         API, POST /v1/messages), gemini (POST\n"
+    "                         /v1beta/models/M:generateContent, x-goog-api-key)\n"
     "  --quiet                no start and stop lines\n"
     "  -h, --help             this help\n";
 

@@ -262,6 +262,8 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
                 "queue_timeout_ms, connect_timeout_ms, attempt_timeout_ms, "
                 "cooldown_failures, cooldown_ms, retry") != 0)
             return;
+        if (d->url[0] == '\0' && d->provider->default_url)
+            snprintf(d->url, sizeof(d->url), "%s", d->provider->default_url);
         if (d->url[0] == '\0') {
             sl__cfg_fail(w, dn, "deployment %zu of model '%s' needs a url", i + 1, m->name);
             return;

@@ -18,6 +18,7 @@
 #include "http/sse.h"
 #include "gateway/provider.h"
 #include "providers/anthropic.h"
+#include "providers/gemini.h"
 #include "retry/retrier.h"
 #include "core/buf.h"
 #include "core/sem.h"
@@ -131,6 +132,7 @@ struct gw_req {
     struct sl_xlat_refusal refusal;
     union {
         struct sl_anthropic_stream anthropic;
+        struct sl_gemini_stream gemini;
     } xs;
     struct sl_buf xlat;
     int xlat_usage;         /* the client asked for the usage chunk */

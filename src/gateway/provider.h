@@ -60,6 +60,8 @@ struct sl_gw_deployment;
 
 struct sl_gw_provider {
     const char *name; /* `provider:` in the config */
+    /* `url:` when the deployment gives none (NULL: url is required). */
+    const char *default_url;
     /* At load: the deployment's target (its URLs and key header) from its
      * config. Returns 0, or -1 with a one-line reason in err. */
     int (*target)(struct sl_gw_deployment *d, char *err, size_t err_size);
@@ -79,6 +81,7 @@ struct sl_gw_provider {
 extern const struct sl_gw_provider sl_gw_provider_openai;
 extern const struct sl_gw_provider sl_gw_provider_azure;
 extern const struct sl_gw_provider sl_gw_provider_anthropic;
+extern const struct sl_gw_provider sl_gw_provider_gemini;
 
 /* The provider called name, or NULL; `known` lists the names ("openai,
  * azure, ...") for a message. */

@@ -76,6 +76,7 @@ struct sl_mock_wire {
 extern const struct sl_mock_wire sl_mock_wire_openai;
 extern const struct sl_mock_wire sl_mock_wire_anthropic;
 extern const struct sl_mock_wire sl_mock_wire_azure;
+extern const struct sl_mock_wire sl_mock_wire_gemini;
 
 /* The one way a non-streamed answer leaves (errors included): counted,
  * Retry-After added to a 429, the request finished. */

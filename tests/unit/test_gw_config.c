@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "gateway/config.h"
+#include "providers/gemini.h"
 
 static char path[64];
 
@@ -497,4 +498,43 @@ Test(gw_config, azure_urls_and_key)
     expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
                  "        model: d\n        api_version: v1\n",
                  "deployment 'a#1': api_version needs provider: azure");
+}
+
+Test(gw_config, gemini_urls_and_key)
+{
+    setenv("SLUICE_TEST_GEM_KEY", "AIza-1", 1);
+    write_config("models:\n"
+                 "  - name: m\n"
+                 "    deployments:\n"
+                 "      - {name: a, provider: gemini, api_key_env: SLUICE_TEST_GEM_KEY,\n"
+                 "         model: gemini-2.5-flash}\n"
+                 "      - {name: b, provider: gemini, url: 'http://127.0.0.1:9'}\n"
+                 "      - {name: c, provider: gemini, url: 'http://127.0.0.1:9/proxy/v1'}\n");
+    struct sl_gw_config cfg;
+    char err[512];
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    const struct sl_gw_deployment *d = cfg.models[0].deployments;
+    cr_assert_eq(d[0].provider, &sl_gw_provider_gemini);
+    cr_assert_str_eq(d[0].url, SL_GEMINI_DEFAULT_URL); /* the default */
+    cr_assert_str_eq(d[0].target.url[SL_OAI_CHAT],
+                     "https://generativelanguage.googleapis.com/"
+                     "v1beta/models/gemini-2.5-flash:generateContent");
+    cr_assert_str_eq(d[0].target.url[SL_OAI_EMBEDDINGS],
+                     "https://generativelanguage.googleapis.com/v1beta/models/"
+                     "gemini-2.5-flash:batchEmbedContents");
+    cr_assert_str_eq(d[0].target.auth_header.name.ptr, "x-goog-api-key");
+    cr_assert_str_eq(d[0].target.authorization, "AIza-1");
+    cr_assert(d[0].provider->serves(SL_OAI_CHAT) && d[0].provider->serves(SL_OAI_EMBEDDINGS));
+    cr_assert_not(d[0].provider->serves(SL_OAI_COMPLETIONS));
+    /* no path: /v1beta; a path: the base as it is; no model: per request */
+    cr_assert_str_eq(d[1].url, "http://127.0.0.1:9/v1beta");
+    cr_assert_str_eq(d[2].url, "http://127.0.0.1:9/proxy/v1");
+    cr_assert_null(d[1].target.authorization);
+    sl_gw_config_free(&cfg);
+
+    expect_error("models:\n  - name: a\n    deployments:\n      - provider: gemini\n"
+                 "        model: 'models/../x?key=1'\n",
+                 "deployment 'a#1': model 'models/../x?key=1' cannot be a Gemini model name");
+    expect_error("models:\n  - name: a\n    deployments:\n      - model: x\n",
+                 "deployment 1 of model 'a' needs a url");
 }
