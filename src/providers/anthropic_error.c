@@ -49,36 +49,22 @@ static void write_error(struct sl_jw *w, int status, const char *body, size_t le
 {
     struct sl_json_pick top[1] = {{.key = "error"}};
     struct sl_json_pick in[2] = {{.key = "type"}, {.key = "message"}};
-    int shaped = sl__anth_pick((struct sl_str){body, len}, top, 1) == 0 && top[0].found &&
-                 sl__anth_pick(sl__anth_raw(&top[0].m), in, 2) == 0;
+    int shaped = sl__xlat_pick((struct sl_str){body, len}, top, 1) == 0 && top[0].found &&
+                 sl__xlat_pick(sl__xlat_raw(&top[0].m), in, 2) == 0;
     const struct sl_json_member *type =
         shaped && in[0].found && in[0].m.type == SL_JSON_STRING ? &in[0].m : NULL;
     *cls =
         sl_anthropic_error_class(type ? type->value.ptr : NULL, type ? type->value.len : 0, status);
-    sl_jw_object(w);
-    sl_jw_key(w, "error");
-    sl_jw_object(w);
-    sl_jw_key(w, "message");
-    if (shaped && in[1].found && in[1].m.type == SL_JSON_STRING) {
-        struct sl_str raw = sl__anth_raw(&in[1].m);
-        sl_jw_raw(w, raw.ptr, raw.len);
-    } else {
-        char msg[96];
-        if (status)
-            snprintf(msg, sizeof(msg), "anthropic answered HTTP %d without an error body", status);
-        else
-            snprintf(msg, sizeof(msg), "anthropic sent an error event without an error");
-        sl_jw_string(w, msg);
-    }
-    sl_jw_kv_string(w, "type", cls->type);
-    sl_jw_kv_raw(w, "param", "null", 4);
-    sl_jw_key(w, "code");
-    if (cls->code)
-        sl_jw_string(w, cls->code);
+    struct sl_str message = {NULL, 0};
+    if (shaped && in[1].found && in[1].m.type == SL_JSON_STRING)
+        message = sl__xlat_raw(&in[1].m);
+    char fallback[96];
+    if (status)
+        snprintf(fallback, sizeof(fallback), "anthropic answered HTTP %d without an error body",
+                 status);
     else
-        sl_jw_null(w);
-    sl_jw_end(w);
-    sl_jw_end(w);
+        snprintf(fallback, sizeof(fallback), "anthropic sent an error event without an error");
+    sl__xlat_error_write(w, message, fallback, cls->type, cls->code);
 }
 
 int sl_anthropic_error(int status, const char *body, size_t len, struct sl_buf *out,

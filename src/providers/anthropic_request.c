@@ -9,7 +9,6 @@
  * numbers that are checked. Anthropic wants roles to alternate, so a
  * message that maps to the role of the one before continues its content
  * array (`open_role`): a run of tool results becomes one user message. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +26,7 @@ struct req {
     struct sl_buf scratch;
 };
 
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-{
-    snprintf(r->refusal->param, sizeof(r->refusal->param), "%s", param);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->refusal->message, sizeof(r->refusal->message), fmt, ap);
-    va_end(ap);
-    return UV_EINVAL;
-}
+#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has
  * that role, else closes it and opens one. The caller writes the block. */
@@ -74,9 +62,9 @@ static int image_block(struct req *r, struct sl_str image_url, const char *param
     struct sl_json_pick p[1] = {{.key = "url"}};
     struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
     if (*image_url.ptr != '"') {
-        if (sl__anth_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
+        if (sl__xlat_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
             return refuse(r, param, "image_url must be an object with a string url");
-        v = sl__anth_value(&p[0].m);
+        v = sl__xlat_value(&p[0].m);
     }
     sl_buf_reset(&r->scratch);
     if (sl_json_string(&v, &r->scratch) != 0)
@@ -120,7 +108,7 @@ static int content_blocks(struct req *r, const struct sl_json_member *content, s
     if (content->type == SL_JSON_STRING) {
         if (content->value.len > 0) {
             block(r, role);
-            text_block(r, sl__anth_raw(content));
+            text_block(r, sl__xlat_raw(content));
         }
         return 0;
     }
@@ -130,30 +118,30 @@ static int content_blocks(struct req *r, const struct sl_json_member *content, s
     }
     struct sl_json_walk wk;
     struct sl_json_value part;
-    struct sl_json_value arr = sl__anth_value(content);
+    struct sl_json_value arr = sl__xlat_value(content);
     sl_json_enter(&wk, &arr);
     for (size_t j = 0; sl_json_next_item(&wk, &part); j++) {
         enum { P_TYPE, P_TEXT, P_IMAGE, P__N };
         struct sl_json_pick p[P__N] = {{.key = "type"}, {.key = "text"}, {.key = "image_url"}};
         snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
         struct sl_str span = {part.start, (size_t)(part.end - part.start)};
-        if (sl__anth_pick(span, p, P__N) != 0 || !p[P_TYPE].found ||
+        if (sl__xlat_pick(span, p, P__N) != 0 || !p[P_TYPE].found ||
             p[P_TYPE].m.type != SL_JSON_STRING)
             return refuse(r, param, "a content part must be an object with a type");
-        if (sl__anth_is(&p[P_TYPE], "refusal")) {
+        if (sl__xlat_is(&p[P_TYPE], "refusal")) {
             continue; /* the model's own refusal, in an assistant message: no block for it */
-        } else if (sl__anth_is(&p[P_TYPE], "text")) {
+        } else if (sl__xlat_is(&p[P_TYPE], "text")) {
             if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
                 return refuse(r, param, "a text part needs a string text");
             if (p[P_TEXT].m.value.len > 0) {
                 block(r, role);
-                text_block(r, sl__anth_raw(&p[P_TEXT].m));
+                text_block(r, sl__xlat_raw(&p[P_TEXT].m));
             }
-        } else if (sl__anth_is(&p[P_TYPE], "image_url") && allowed == TEXT_AND_IMAGES) {
+        } else if (sl__xlat_is(&p[P_TYPE], "image_url") && allowed == TEXT_AND_IMAGES) {
             if (!p[P_IMAGE].found)
                 return refuse(r, param, "an image_url part needs an image_url");
             block(r, role);
-            int rc = image_block(r, sl__anth_raw(&p[P_IMAGE].m), param);
+            int rc = image_block(r, sl__xlat_raw(&p[P_IMAGE].m), param);
             if (rc)
                 return rc;
         } else {
@@ -178,21 +166,21 @@ static int tool_use_blocks(struct req *r, const struct sl_json_member *calls, si
     if (calls->type != SL_JSON_ARRAY)
         return refuse(r, param, "tool_calls must be an array");
     struct sl_json_walk wk;
-    struct sl_json_value call, arr = sl__anth_value(calls);
+    struct sl_json_value call, arr = sl__xlat_value(calls);
     sl_json_enter(&wk, &arr);
     for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
         snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
         struct sl_json_pick c[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
         struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
-        if (sl__anth_pick((struct sl_str){call.start, (size_t)(call.end - call.start)}, c, 3) ||
+        if (sl__xlat_pick((struct sl_str){call.start, (size_t)(call.end - call.start)}, c, 3) ||
             !c[0].found || c[0].m.type != SL_JSON_STRING || !c[2].found ||
-            (c[1].found && !sl__anth_is(&c[1], "function")) ||
-            sl__anth_pick(sl__anth_raw(&c[2].m), f, 2) || !f[0].found ||
+            (c[1].found && !sl__xlat_is(&c[1], "function")) ||
+            sl__xlat_pick(sl__xlat_raw(&c[2].m), f, 2) || !f[0].found ||
             f[0].m.type != SL_JSON_STRING)
             return refuse(r, param, "a tool call needs an id and a function with a name");
         struct sl_str input = {"{}", 2};
         if (f[1].found && f[1].m.type != SL_JSON_NULL) {
-            struct sl_json_value av = sl__anth_value(&f[1].m);
+            struct sl_json_value av = sl__xlat_value(&f[1].m);
             struct sl_json_doc d;
             sl_buf_reset(&r->scratch);
             if (f[1].m.type != SL_JSON_STRING)
@@ -210,7 +198,7 @@ static int tool_use_blocks(struct req *r, const struct sl_json_member *calls, si
         block(r, R_ASSISTANT);
         sl_jw_object(&r->w);
         sl_jw_kv_string(&r->w, "type", "tool_use");
-        struct sl_str id = sl__anth_raw(&c[0].m), name = sl__anth_raw(&f[0].m);
+        struct sl_str id = sl__xlat_raw(&c[0].m), name = sl__xlat_raw(&f[0].m);
         sl_jw_kv_raw(&r->w, "id", id.ptr, id.len);
         sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
         sl_jw_kv_raw(&r->w, "input", input.ptr, input.len);
@@ -230,10 +218,10 @@ static int tool_result_block(struct req *r, const struct sl_json_pick *id,
     block(r, R_USER);
     sl_jw_object(&r->w);
     sl_jw_kv_string(&r->w, "type", "tool_result");
-    struct sl_str raw = sl__anth_raw(&id->m);
+    struct sl_str raw = sl__xlat_raw(&id->m);
     sl_jw_kv_raw(&r->w, "tool_use_id", raw.ptr, raw.len);
     if (content->found && content->m.type == SL_JSON_STRING) {
-        raw = sl__anth_raw(&content->m);
+        raw = sl__xlat_raw(&content->m);
         sl_jw_kv_raw(&r->w, "content", raw.ptr, raw.len);
     } else if (content->found && content->m.type == SL_JSON_ARRAY) {
         /* text parts become the result's own blocks: the user message is
@@ -265,15 +253,15 @@ static int system_texts(struct req *r, struct sl_str messages, enum sys_mode mod
     *count = 0;
     for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
         struct sl_json_pick p[2] = {{.key = "role"}, {.key = "content"}};
-        if (sl__anth_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, 2) != 0 ||
-            !(sl__anth_is(&p[0], "system") || sl__anth_is(&p[0], "developer")) || !p[1].found)
+        if (sl__xlat_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, 2) != 0 ||
+            !(sl__xlat_is(&p[0], "system") || sl__xlat_is(&p[0], "developer")) || !p[1].found)
             continue;
         const struct sl_json_member *c = &p[1].m;
         char param[64];
         snprintf(param, sizeof(param), "messages[%zu].content", i);
         struct sl_json_member one = *c;
         struct sl_json_walk pw = {NULL, NULL};
-        struct sl_json_value part, parts = sl__anth_value(c);
+        struct sl_json_value part, parts = sl__xlat_value(c);
         if (c->type == SL_JSON_ARRAY)
             sl_json_enter(&pw, &parts);
         else if (c->type != SL_JSON_STRING)
@@ -283,16 +271,16 @@ static int system_texts(struct req *r, struct sl_str messages, enum sys_mode mod
              first = 0) {
             if (c->type == SL_JSON_ARRAY) {
                 struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
-                if (sl__anth_pick((struct sl_str){part.start, (size_t)(part.end - part.start)}, t,
+                if (sl__xlat_pick((struct sl_str){part.start, (size_t)(part.end - part.start)}, t,
                                   2) != 0 ||
-                    !sl__anth_is(&t[0], "text") || !t[1].found || t[1].m.type != SL_JSON_STRING)
+                    !sl__xlat_is(&t[0], "text") || !t[1].found || t[1].m.type != SL_JSON_STRING)
                     return refuse(r, param, "a system message takes text parts only");
                 one = t[1].m;
             }
             if (one.value.len == 0)
                 continue;
             ++*count;
-            struct sl_str raw = sl__anth_raw(&one);
+            struct sl_str raw = sl__xlat_raw(&one);
             if (mode == SYS_BLOCKS)
                 text_block(r, raw);
             else if (mode == SYS_STRING)
@@ -334,17 +322,17 @@ static int messages_member(struct req *r, struct sl_str messages)
                                        {.key = "tool_call_id"},
                                        {.key = "function_call"}};
         snprintf(param, sizeof(param), "messages[%zu].role", i);
-        if (sl__anth_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, M__N) ||
+        if (sl__xlat_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, M__N) ||
             !p[M_ROLE].found || p[M_ROLE].m.type != SL_JSON_STRING)
             return refuse(r, param, "a message must be an object with a role");
         static const struct sl_json_member none = {.type = SL_JSON_NULL};
         const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
         int rc = 0;
-        if (sl__anth_is(&p[M_ROLE], "system") || sl__anth_is(&p[M_ROLE], "developer")) {
+        if (sl__xlat_is(&p[M_ROLE], "system") || sl__xlat_is(&p[M_ROLE], "developer")) {
             continue; /* in "system" */
-        } else if (sl__anth_is(&p[M_ROLE], "user")) {
+        } else if (sl__xlat_is(&p[M_ROLE], "user")) {
             rc = content_blocks(r, content, i, R_USER, TEXT_AND_IMAGES);
-        } else if (sl__anth_is(&p[M_ROLE], "assistant")) {
+        } else if (sl__xlat_is(&p[M_ROLE], "assistant")) {
             if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
                 snprintf(param, sizeof(param), "messages[%zu].function_call", i);
                 return refuse(r, param, "function_call is deprecated: use tool_calls");
@@ -352,7 +340,7 @@ static int messages_member(struct req *r, struct sl_str messages)
             rc = content_blocks(r, content, i, R_ASSISTANT, TEXT_ONLY);
             if (rc == 0 && p[M_TOOL_CALLS].found)
                 rc = tool_use_blocks(r, &p[M_TOOL_CALLS].m, i);
-        } else if (sl__anth_is(&p[M_ROLE], "tool")) {
+        } else if (sl__xlat_is(&p[M_ROLE], "tool")) {
             rc = tool_result_block(r, &p[M_TOOL_CALL_ID], &p[M_CONTENT], i);
         } else {
             return refuse(r, param, "messages with role '%.*s' are not supported by anthropic",
@@ -381,7 +369,7 @@ static int stop_member(struct req *r, const struct sl_json_member *stop)
     if (stop->type == SL_JSON_STRING) {
         if (stop->value.len == 0)
             return 0;
-        struct sl_str raw = sl__anth_raw(stop);
+        struct sl_str raw = sl__xlat_raw(stop);
         sl_jw_key(&r->w, "stop_sequences");
         sl_jw_array(&r->w);
         sl_jw_raw(&r->w, raw.ptr, raw.len);
@@ -391,7 +379,7 @@ static int stop_member(struct req *r, const struct sl_json_member *stop)
     if (stop->type != SL_JSON_ARRAY)
         return refuse(r, "stop", "stop must be a string or an array of strings");
     struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__anth_value(stop);
+    struct sl_json_value item, arr = sl__xlat_value(stop);
     sl_json_enter(&wk, &arr);
     int any = 0;
     while (sl_json_next_item(&wk, &item)) {
@@ -424,7 +412,7 @@ static int tools_member(struct req *r, const struct sl_json_member *tools, int *
     if (tools->items == 0)
         return 0;
     struct sl_json_walk wk;
-    struct sl_json_value tool, arr = sl__anth_value(tools);
+    struct sl_json_value tool, arr = sl__xlat_value(tools);
     sl_json_enter(&wk, &arr);
     sl_jw_key(&r->w, "tools");
     sl_jw_array(&r->w);
@@ -432,20 +420,20 @@ static int tools_member(struct req *r, const struct sl_json_member *tools, int *
         snprintf(param, sizeof(param), "tools[%zu]", i);
         struct sl_json_pick t[2] = {{.key = "type"}, {.key = "function"}};
         struct sl_json_pick f[3] = {{.key = "name"}, {.key = "description"}, {.key = "parameters"}};
-        if (sl__anth_pick((struct sl_str){tool.start, (size_t)(tool.end - tool.start)}, t, 2))
+        if (sl__xlat_pick((struct sl_str){tool.start, (size_t)(tool.end - tool.start)}, t, 2))
             return refuse(r, param, "a tool must be an object");
-        if (!sl__anth_is(&t[0], "function")) {
+        if (!sl__xlat_is(&t[0], "function")) {
             snprintf(param, sizeof(param), "tools[%zu].type", i);
             return refuse(r, param, "only function tools are supported by anthropic");
         }
-        if (!t[1].found || sl__anth_pick(sl__anth_raw(&t[1].m), f, 3) || !f[0].found ||
+        if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), f, 3) || !f[0].found ||
             f[0].m.type != SL_JSON_STRING)
             return refuse(r, param, "a function tool needs a function with a name");
         sl_jw_object(&r->w);
-        struct sl_str raw = sl__anth_raw(&f[0].m);
+        struct sl_str raw = sl__xlat_raw(&f[0].m);
         sl_jw_kv_raw(&r->w, "name", raw.ptr, raw.len);
         if (f[1].found && f[1].m.type == SL_JSON_STRING) {
-            raw = sl__anth_raw(&f[1].m);
+            raw = sl__xlat_raw(&f[1].m);
             sl_jw_kv_raw(&r->w, "description", raw.ptr, raw.len);
         }
         if (f[2].found && f[2].m.type == SL_JSON_OBJECT)
@@ -483,13 +471,13 @@ static int tool_choice_member(struct req *r, const struct sl_json_pick *choice,
     } else {
         struct sl_json_pick c[2] = {{.key = "type"}, {.key = "function"}};
         struct sl_json_pick f[1] = {{.key = "name"}};
-        if (sl__anth_pick(sl__anth_raw(&choice->m), c, 2) || !sl__anth_is(&c[0], "function") ||
-            !c[1].found || sl__anth_pick(sl__anth_raw(&c[1].m), f, 1) || !f[0].found ||
+        if (sl__xlat_pick(sl__xlat_raw(&choice->m), c, 2) || !sl__xlat_is(&c[0], "function") ||
+            !c[1].found || sl__xlat_pick(sl__xlat_raw(&c[1].m), f, 1) || !f[0].found ||
             f[0].m.type != SL_JSON_STRING)
             return refuse(r, "tool_choice",
                           "tool_choice must be auto, none, required or a function");
         type = "tool";
-        name = sl__anth_raw(&f[0].m);
+        name = sl__xlat_raw(&f[0].m);
     }
     if (ntools == 0 && strcmp(type, "none") != 0)
         return refuse(r, "tool_choice", "tool_choice needs tools");
@@ -532,7 +520,7 @@ static int refusals(struct req *r, const struct sl_json_pick *p, size_t n)
                 return refuse(r, key, "%s is not supported by anthropic", key);
         } else if (strcmp(key, "response_format") == 0) {
             struct sl_json_pick t[1] = {{.key = "type"}};
-            if (sl__anth_pick(sl__anth_raw(m), t, 1) || !sl__anth_is(&t[0], "text"))
+            if (sl__xlat_pick(sl__xlat_raw(m), t, 1) || !sl__xlat_is(&t[0], "text"))
                 return refuse(r, key,
                               "response_format other than text is not supported by anthropic");
         } else { /* audio, functions, function_call */
@@ -594,7 +582,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     struct req r = {.refusal = refusal};
     *info = (struct sl_anthropic_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
-    if (sl__anth_pick((struct sl_str){body, len}, p, P__N) != 0)
+    if (sl__xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
         return refuse(&r, "", "the body is not a JSON object");
     if (!p[P_MODEL].found || p[P_MODEL].m.type != SL_JSON_STRING)
         return refuse(&r, "model", "you must provide a model parameter");
@@ -624,7 +612,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     if (opts->model) {
         sl_jw_kv_string(&r.w, "model", opts->model);
     } else {
-        struct sl_str raw = sl__anth_raw(&p[P_MODEL].m);
+        struct sl_str raw = sl__xlat_raw(&p[P_MODEL].m);
         sl_jw_kv_raw(&r.w, "model", raw.ptr, raw.len);
     }
     sl_jw_kv_int(&r.w, "max_tokens", max_tokens);
@@ -658,7 +646,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         sl_jw_kv_raw(&r.w, "stream", "true", 4);
         struct sl_json_pick u[1] = {{.key = "include_usage"}};
         info->include_usage = p[P_STREAM_OPTIONS].found &&
-                              sl__anth_pick(sl__anth_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
+                              sl__xlat_pick(sl__xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
     int ntools = 0;
@@ -667,7 +655,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     if ((rc = tool_choice_member(&r, &p[P_TOOL_CHOICE], &p[P_PARALLEL], ntools)))
         goto out;
     if (p[P_USER].found && p[P_USER].m.type == SL_JSON_STRING && p[P_USER].m.value.len > 0) {
-        struct sl_str raw = sl__anth_raw(&p[P_USER].m);
+        struct sl_str raw = sl__xlat_raw(&p[P_USER].m);
         sl_jw_key(&r.w, "metadata");
         sl_jw_object(&r.w);
         sl_jw_kv_raw(&r.w, "user_id", raw.ptr, raw.len);

@@ -24,7 +24,7 @@ void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)
                                 {.key = "output_tokens"},
                                 {.key = "cache_creation_input_tokens"},
                                 {.key = "cache_read_input_tokens"}};
-    if (sl__anth_pick(usage, p, 4) != 0)
+    if (sl__xlat_pick(usage, p, 4) != 0)
         return;
     t->input = count(&p[0], t->input);
     t->output = count(&p[1], t->output);
@@ -39,19 +39,6 @@ struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
         .completion = t->output,
         .cached = t->cache_read,
     };
-}
-
-void sl__anth_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u)
-{
-    sl_jw_object(w);
-    sl_jw_kv_int(w, "prompt_tokens", (long long)u->prompt);
-    sl_jw_kv_int(w, "completion_tokens", (long long)u->completion);
-    sl_jw_kv_int(w, "total_tokens", (long long)(u->prompt + u->completion));
-    sl_jw_key(w, "prompt_tokens_details");
-    sl_jw_object(w);
-    sl_jw_kv_int(w, "cached_tokens", (long long)u->cached);
-    sl_jw_end(w);
-    sl_jw_end(w);
 }
 
 const char *sl_anthropic_finish_reason(const char *stop_reason, size_t len)
@@ -78,21 +65,21 @@ static size_t blocks(struct sl_jw *w, struct sl_str content, int tools)
         enum { B_TYPE, B_TEXT, B_ID, B_NAME, B_INPUT, B__N };
         struct sl_json_pick p[B__N] = {
             {.key = "type"}, {.key = "text"}, {.key = "id"}, {.key = "name"}, {.key = "input"}};
-        if (sl__anth_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, p, B__N) != 0)
+        if (sl__xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, p, B__N) != 0)
             continue;
-        if (!tools && sl__anth_is(&p[B_TYPE], "text") && p[B_TEXT].found &&
+        if (!tools && sl__xlat_is(&p[B_TYPE], "text") && p[B_TEXT].found &&
             p[B_TEXT].m.type == SL_JSON_STRING) {
             if (n++ == 0)
                 sl_jw_string_open(w);
             sl_jw_string_piece(w, p[B_TEXT].m.value.ptr, p[B_TEXT].m.value.len);
-        } else if (tools && sl__anth_is(&p[B_TYPE], "tool_use") && p[B_ID].found &&
+        } else if (tools && sl__xlat_is(&p[B_TYPE], "tool_use") && p[B_ID].found &&
                    p[B_ID].m.type == SL_JSON_STRING && p[B_NAME].found &&
                    p[B_NAME].m.type == SL_JSON_STRING) {
             if (n++ == 0)
                 sl_jw_array(w);
-            struct sl_str id = sl__anth_raw(&p[B_ID].m), name = sl__anth_raw(&p[B_NAME].m);
+            struct sl_str id = sl__xlat_raw(&p[B_ID].m), name = sl__xlat_raw(&p[B_NAME].m);
             struct sl_str input =
-                p[B_INPUT].found ? sl__anth_raw(&p[B_INPUT].m) : (struct sl_str){"{}", 2};
+                p[B_INPUT].found ? sl__xlat_raw(&p[B_INPUT].m) : (struct sl_str){"{}", 2};
             sl_jw_object(w);
             sl_jw_kv_raw(w, "id", id.ptr, id.len);
             sl_jw_kv_string(w, "type", "function");
@@ -119,8 +106,8 @@ static int has_block(struct sl_str content, const char *type)
     sl_json_enter(&wk, &arr);
     while (sl_json_next_item(&wk, &b)) {
         struct sl_json_pick t[1] = {{.key = "type"}};
-        if (sl__anth_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, t, 1) == 0 &&
-            sl__anth_is(&t[0], type))
+        if (sl__xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, t, 1) == 0 &&
+            sl__xlat_is(&t[0], type))
             return 1;
     }
     return 0;
@@ -132,8 +119,8 @@ int sl_anthropic_response(const char *body, size_t len, const char *model, long 
     enum { M_TYPE, M_ID, M_MODEL, M_CONTENT, M_STOP, M_USAGE, M__N };
     struct sl_json_pick p[M__N] = {{.key = "type"},    {.key = "id"},          {.key = "model"},
                                    {.key = "content"}, {.key = "stop_reason"}, {.key = "usage"}};
-    if (sl__anth_pick((struct sl_str){body, len}, p, M__N) != 0 ||
-        (p[M_TYPE].found && !sl__anth_is(&p[M_TYPE], "message")) || !p[M_CONTENT].found ||
+    if (sl__xlat_pick((struct sl_str){body, len}, p, M__N) != 0 ||
+        (p[M_TYPE].found && !sl__xlat_is(&p[M_TYPE], "message")) || !p[M_CONTENT].found ||
         p[M_CONTENT].m.type != SL_JSON_ARRAY)
         return UV_EINVAL;
     struct sl_anthropic_tokens t = {0};
@@ -185,7 +172,7 @@ int sl_anthropic_response(const char *body, size_t len, const char *model, long 
     sl_jw_end(&w);
     sl_jw_end(&w);
     sl_jw_key(&w, "usage");
-    sl__anth_usage_write(&w, &u);
+    sl__xlat_usage_write(&w, &u);
     sl_jw_end(&w);
     return sl_jw_finish(&w);
 }

@@ -28,16 +28,6 @@ void sl_gemini_stream_init(struct sl_gemini_stream *s, const char *model, long l
         sl_json_escape(s->model, sizeof(s->model), model);
 }
 
-/* Copies an escaped string's inside when it fits whole (a cut could split
- * an escape); else leaves dst as it is. */
-static void keep_escaped(char *dst, size_t size, const struct sl_json_pick *p)
-{
-    if (p->found && p->m.type == SL_JSON_STRING && p->m.value.len < size) {
-        memcpy(dst, p->m.value.ptr, p->m.value.len);
-        dst[p->m.value.len] = '\0';
-    }
-}
-
 static void open_chunk(const struct sl_gemini_stream *s, struct sl_jw *w, struct sl_buf *out)
 {
     sl__xlat_chunk_open(w, out, s->id, s->model, s->created);
@@ -53,14 +43,9 @@ static int close_chunk(struct sl_jw *w, const char *finish_reason)
 /* The event broke the protocol: an OpenAI error event, and the end. */
 static int broken(struct sl_gemini_stream *s, struct sl_buf *out, const char *why)
 {
-    char msg[160], event[512];
-    snprintf(msg, sizeof(msg), "the gemini stream broke off: %s", why);
-    size_t n =
-        sl_openai_error_event(event, sizeof(event), "server_error", "bad_upstream_stream", msg);
     s->state = SL_GS_FAILED;
     s->err = SL_E_BAD_GATEWAY;
-    int rc = sl_buf_append(out, event, n);
-    return rc ? rc : UV_EPROTO;
+    return sl__xlat_broken(out, "gemini", why);
 }
 
 /* The first event: the envelope's id and model, and the role chunk. */
@@ -72,9 +57,9 @@ static int start(struct sl_gemini_stream *s, const struct sl_json_pick *id,
         has_id ? sl__gemini_hash(id->m.value.ptr, id->m.value.len) : sl__gemini_hash(data, len);
     snprintf(s->id, sizeof(s->id), "chatcmpl-%016llx", s->call_hash);
     if (has_id)
-        keep_escaped(s->id, sizeof(s->id), id);
+        sl__xlat_keep_escaped(s->id, sizeof(s->id), id);
     if (s->model[0] == '\0')
-        keep_escaped(s->model, sizeof(s->model), model);
+        sl__xlat_keep_escaped(s->model, sizeof(s->model), model);
     s->state = SL_GS_MESSAGE;
     struct sl_jw w;
     open_chunk(s, &w, out);

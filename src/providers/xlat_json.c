@@ -5,6 +5,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "http/openai.h"
 #include "providers/xlat_json.h"
 
 int sl__xlat_refuse(struct sl_xlat_refusal *refusal, const char *param, const char *fmt, ...)
@@ -102,4 +103,22 @@ void sl__xlat_error_write(struct sl_jw *w, struct sl_str message, const char *fa
         sl_jw_null(w);
     sl_jw_end(w);
     sl_jw_end(w);
+}
+
+void sl__xlat_keep_escaped(char *dst, size_t size, const struct sl_json_pick *p)
+{
+    if (p->found && p->m.type == SL_JSON_STRING && p->m.value.len < size) {
+        memcpy(dst, p->m.value.ptr, p->m.value.len);
+        dst[p->m.value.len] = '\0';
+    }
+}
+
+int sl__xlat_broken(struct sl_buf *out, const char *provider, const char *why)
+{
+    char msg[160], event[512];
+    snprintf(msg, sizeof(msg), "the %s stream broke off: %s", provider, why);
+    size_t n =
+        sl_openai_error_event(event, sizeof(event), "server_error", "bad_upstream_stream", msg);
+    int rc = sl_buf_append(out, event, n);
+    return rc ? rc : UV_EPROTO;
 }

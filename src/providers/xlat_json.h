@@ -67,6 +67,15 @@ void sl__xlat_delta_open(struct sl_jw *w);
 void sl__xlat_delta_close(struct sl_jw *w, const char *finish_reason);
 int sl__xlat_chunk_close(struct sl_jw *w, const struct sl_xlat_usage *usage);
 
+/* Copies a picked string's escaped inside into dst when it fits whole (a
+ * cut could split an escape); else leaves dst as it is. */
+void sl__xlat_keep_escaped(char *dst, size_t size, const struct sl_json_pick *p);
+
+/* A stream that broke the protocol: appends OpenAI's error event
+ * (server_error, code bad_upstream_stream, "the PROVIDER stream broke off:
+ * WHY"). Returns UV_EPROTO, or the append's error. */
+int sl__xlat_broken(struct sl_buf *out, const char *provider, const char *why);
+
 /* OpenAI's error object {"error":{message, type, param: null, code}} as a
  * value: message is the upstream's (a raw JSON string span) or, when its
  * ptr is NULL, the text `fallback`. code NULL: null. */
