@@ -44,12 +44,12 @@ declare -A sources=(
   [key_json]="src/store/key_record.c src/http/json_scan.c src/http/json_walk.c src/core/buf.c"
   [eventstream]="src/providers/eventstream.c src/core/crc32.c src/core/buf.c"
   [anthropic]="src/providers/anthropic_request.c src/providers/anthropic_response.c
-    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/providers/xlat_json.c src/http/json_write.c
+    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/providers/xlat_json.c src/providers/xlat_chat.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
   [gemini]="src/providers/gemini_request.c src/providers/gemini_options.c src/providers/gemini_schema.c
     src/providers/gemini_response.c src/providers/gemini_stream.c src/providers/gemini_error.c
-    src/providers/gemini_embed.c src/providers/xlat_json.c src/http/json_write.c
+    src/providers/gemini_embed.c src/providers/xlat_json.c src/providers/xlat_chat.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
 )

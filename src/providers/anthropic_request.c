@@ -6,27 +6,28 @@
  * spans of the input, never decoded and re-encoded. Only three things are
  * decoded: data URLs (split into media type and base64 data), tool-call
  * arguments (a JSON string holding JSON that becomes a JSON value) and the
- * numbers that are checked. Anthropic wants roles to alternate, so a
- * message that maps to the role of the one before continues its content
- * array (`open_role`): a run of tool results becomes one user message. */
+ * numbers that are checked. The request is read (and what is malformed
+ * refused) by providers/xlat_chat.h; this file writes Anthropic's shapes. Anthropic wants roles to
+ * alternate, so a message that maps to the role of the one before continues its content array
+ * (`open_role`): a run of tool results becomes one user message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "providers/anthropic_int.h"
+#include "providers/xlat_chat.h"
 
 enum role { R_NONE, R_USER, R_ASSISTANT };
 
 struct req {
     struct sl_jw w;
-    struct sl_xlat_refusal *refusal;
+    struct sl__xlat_chat c;
     enum role open_role; /* the message whose content array is open */
     size_t messages;     /* written */
-    struct sl_buf scratch;
 };
 
-#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
+#define refuse(r, ...) sl__xlat_refuse((r)->c.refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has
  * that role, else closes it and opens one. The caller writes the block. */
@@ -54,156 +55,60 @@ static void text_block(struct req *r, struct sl_str raw_text)
     sl_jw_end(&r->w);
 }
 
-/* image_url {"url": "https://..." | "data:<media type>;base64,<data>"} ->
- * an image block with a url or base64 source ("detail" has no equivalent).
- * The bare string form some clients send is taken too. */
-static int image_block(struct req *r, struct sl_str image_url, const char *param)
+static int user_text(void *arg, struct sl_str raw)
 {
-    struct sl_json_pick p[1] = {{.key = "url"}};
-    struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
-    if (*image_url.ptr != '"') {
-        if (sl__xlat_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "image_url must be an object with a string url");
-        v = sl__xlat_value(&p[0].m);
-    }
-    sl_buf_reset(&r->scratch);
-    if (sl_json_string(&v, &r->scratch) != 0)
-        return UV_ENOMEM;
-    const char *url = r->scratch.ptr ? r->scratch.ptr : "";
-    size_t len = r->scratch.len;
+    block(arg, R_USER);
+    text_block(arg, raw);
+    return 0;
+}
+
+static int assistant_text(void *arg, struct sl_str raw)
+{
+    block(arg, R_ASSISTANT);
+    text_block(arg, raw);
+    return 0;
+}
+
+/* image_url -> an image block with a url or base64 source ("detail" has
+ * no equivalent). */
+static int image_block(void *arg, struct sl_str image_url, const char *param)
+{
+    struct req *r = arg;
+    struct sl__xlat_image img;
+    int rc = sl__xlat_image(&r->c, image_url, param, &img);
+    if (rc)
+        return rc;
+    block(r, R_USER);
     sl_jw_object(&r->w);
     sl_jw_kv_string(&r->w, "type", "image");
     sl_jw_key(&r->w, "source");
     sl_jw_object(&r->w);
-    if (len >= 5 && strncmp(url, "data:", 5) == 0) {
-        const char *comma = memchr(url, ',', len);
-        const char *semi = comma ? memchr(url, ';', (size_t)(comma - url)) : NULL;
-        if (semi == NULL || (size_t)(comma - semi) != 7 || memcmp(semi, ";base64", 7) != 0 ||
-            semi == url + 5)
-            return refuse(r, param, "an image data URL must be data:<media type>;base64,<data>");
+    if (img.inline_data) {
         sl_jw_kv_string(&r->w, "type", "base64");
         sl_jw_key(&r->w, "media_type");
-        sl_jw_string_n(&r->w, url + 5, (size_t)(semi - (url + 5)));
+        sl_jw_string_n(&r->w, img.mime.ptr, img.mime.len);
         sl_jw_key(&r->w, "data");
-        sl_jw_string_n(&r->w, comma + 1, len - (size_t)(comma + 1 - url));
+        sl_jw_string_n(&r->w, img.data.ptr, img.data.len);
     } else {
         sl_jw_kv_string(&r->w, "type", "url");
-        sl_jw_kv_raw(&r->w, "url", v.start, (size_t)(v.end - v.start));
+        sl_jw_kv_raw(&r->w, "url", img.raw.ptr, img.raw.len);
     }
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
     return 0;
 }
 
-enum parts { TEXT_ONLY, TEXT_AND_IMAGES };
-
-/* A message's content (string, null or an array of parts) as blocks of
- * `role`. Empty texts are left out (Anthropic refuses empty text blocks). */
-static int content_blocks(struct req *r, const struct sl_json_member *content, size_t i,
-                          enum role role, enum parts allowed)
+/* A tool call -> a tool_use block {id, name, input}. */
+static int tool_use_block(void *arg, struct sl_str id, struct sl_str name, struct sl_str args)
 {
-    char param[64];
-    if (content->type == SL_JSON_NULL)
-        return 0;
-    if (content->type == SL_JSON_STRING) {
-        if (content->value.len > 0) {
-            block(r, role);
-            text_block(r, sl__xlat_raw(content));
-        }
-        return 0;
-    }
-    if (content->type != SL_JSON_ARRAY) {
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        return refuse(r, param, "content must be a string or an array of content parts");
-    }
-    struct sl_json_walk wk;
-    struct sl_json_value part;
-    struct sl_json_value arr = sl__xlat_value(content);
-    sl_json_enter(&wk, &arr);
-    for (size_t j = 0; sl_json_next_item(&wk, &part); j++) {
-        enum { P_TYPE, P_TEXT, P_IMAGE, P__N };
-        struct sl_json_pick p[P__N] = {{.key = "type"}, {.key = "text"}, {.key = "image_url"}};
-        snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
-        struct sl_str span = {part.start, (size_t)(part.end - part.start)};
-        if (sl__xlat_pick(span, p, P__N) != 0 || !p[P_TYPE].found ||
-            p[P_TYPE].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a content part must be an object with a type");
-        if (sl__xlat_is(&p[P_TYPE], "refusal")) {
-            continue; /* the model's own refusal, in an assistant message: no block for it */
-        } else if (sl__xlat_is(&p[P_TYPE], "text")) {
-            if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
-                return refuse(r, param, "a text part needs a string text");
-            if (p[P_TEXT].m.value.len > 0) {
-                block(r, role);
-                text_block(r, sl__xlat_raw(&p[P_TEXT].m));
-            }
-        } else if (sl__xlat_is(&p[P_TYPE], "image_url") && allowed == TEXT_AND_IMAGES) {
-            if (!p[P_IMAGE].found)
-                return refuse(r, param, "an image_url part needs an image_url");
-            block(r, role);
-            int rc = image_block(r, sl__xlat_raw(&p[P_IMAGE].m), param);
-            if (rc)
-                return rc;
-        } else {
-            snprintf(param, sizeof(param), "messages[%zu].content[%zu].type", i, j);
-            return refuse(r, param, "content parts of type '%.*s' are not supported by anthropic",
-                          (int)(p[P_TYPE].m.value.len < 40 ? p[P_TYPE].m.value.len : 40),
-                          p[P_TYPE].m.value.ptr);
-        }
-    }
-    return 0;
-}
-
-/* tool_calls [{id, type: function, function: {name, arguments}}] ->
- * tool_use blocks {id, name, input}; arguments, a string of JSON, become
- * the input object ("" becomes {}). */
-static int tool_use_blocks(struct req *r, const struct sl_json_member *calls, size_t i)
-{
-    char param[64];
-    snprintf(param, sizeof(param), "messages[%zu].tool_calls", i);
-    if (calls->type == SL_JSON_NULL)
-        return 0;
-    if (calls->type != SL_JSON_ARRAY)
-        return refuse(r, param, "tool_calls must be an array");
-    struct sl_json_walk wk;
-    struct sl_json_value call, arr = sl__xlat_value(calls);
-    sl_json_enter(&wk, &arr);
-    for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
-        snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
-        struct sl_json_pick c[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
-        if (sl__xlat_pick((struct sl_str){call.start, (size_t)(call.end - call.start)}, c, 3) ||
-            !c[0].found || c[0].m.type != SL_JSON_STRING || !c[2].found ||
-            (c[1].found && !sl__xlat_is(&c[1], "function")) ||
-            sl__xlat_pick(sl__xlat_raw(&c[2].m), f, 2) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a tool call needs an id and a function with a name");
-        struct sl_str input = {"{}", 2};
-        if (f[1].found && f[1].m.type != SL_JSON_NULL) {
-            struct sl_json_value av = sl__xlat_value(&f[1].m);
-            struct sl_json_doc d;
-            sl_buf_reset(&r->scratch);
-            if (f[1].m.type != SL_JSON_STRING)
-                return refuse(r, param, "function.arguments must be a string");
-            if (sl_json_string(&av, &r->scratch) != 0)
-                return UV_ENOMEM;
-            const char *a = r->scratch.ptr ? r->scratch.ptr : "";
-            size_t alen = strspn(a, " \t\r\n") == r->scratch.len ? 0 : r->scratch.len;
-            if (alen > 0) {
-                if (sl_json_scan(a, alen, &d) != 0 || d.type != SL_JSON_OBJECT)
-                    return refuse(r, param, "function.arguments must be a JSON object");
-                input = (struct sl_str){a, alen};
-            }
-        }
-        block(r, R_ASSISTANT);
-        sl_jw_object(&r->w);
-        sl_jw_kv_string(&r->w, "type", "tool_use");
-        struct sl_str id = sl__xlat_raw(&c[0].m), name = sl__xlat_raw(&f[0].m);
-        sl_jw_kv_raw(&r->w, "id", id.ptr, id.len);
-        sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-        sl_jw_kv_raw(&r->w, "input", input.ptr, input.len);
-        sl_jw_end(&r->w);
-    }
+    struct req *r = arg;
+    block(r, R_ASSISTANT);
+    sl_jw_object(&r->w);
+    sl_jw_kv_string(&r->w, "type", "tool_use");
+    sl_jw_kv_raw(&r->w, "id", id.ptr, id.len);
+    sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
+    sl_jw_kv_raw(&r->w, "input", args.ptr, args.len);
+    sl_jw_end(&r->w);
     return 0;
 }
 
@@ -225,10 +130,10 @@ static int tool_result_block(struct req *r, const struct sl_json_pick *id,
         sl_jw_kv_raw(&r->w, "content", raw.ptr, raw.len);
     } else if (content->found && content->m.type == SL_JSON_ARRAY) {
         /* text parts become the result's own blocks: the user message is
-         * open, so content_blocks writes them straight into this array */
+         * open, so user_text writes them straight into this array */
         sl_jw_key(&r->w, "content");
         sl_jw_array(&r->w);
-        int rc = content_blocks(r, &content->m, i, R_USER, TEXT_ONLY);
+        int rc = sl__xlat_content(&r->c, &content->m, i, user_text, NULL);
         if (rc)
             return rc;
         sl_jw_end(&r->w);
@@ -240,68 +145,30 @@ static int tool_result_block(struct req *r, const struct sl_json_pick *id,
     return 0;
 }
 
-/* What system_texts does with the texts it finds. */
-enum sys_mode { SYS_COUNT, SYS_BLOCKS, SYS_STRING };
-
-/* system and developer messages: their non-empty texts, counted, written
- * as text blocks, or (when there is one) written as a plain string. */
-static int system_texts(struct req *r, struct sl_str messages, enum sys_mode mode, size_t *count)
+static void system_block(void *arg, struct sl_str raw)
 {
-    struct sl_json_walk wk;
-    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
-    sl_json_enter(&wk, &arr);
-    *count = 0;
-    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
-        struct sl_json_pick p[2] = {{.key = "role"}, {.key = "content"}};
-        if (sl__xlat_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, 2) != 0 ||
-            !(sl__xlat_is(&p[0], "system") || sl__xlat_is(&p[0], "developer")) || !p[1].found)
-            continue;
-        const struct sl_json_member *c = &p[1].m;
-        char param[64];
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        struct sl_json_member one = *c;
-        struct sl_json_walk pw = {NULL, NULL};
-        struct sl_json_value part, parts = sl__xlat_value(c);
-        if (c->type == SL_JSON_ARRAY)
-            sl_json_enter(&pw, &parts);
-        else if (c->type != SL_JSON_STRING)
-            return refuse(r, param, "a system message's content must be a string or text parts");
-        /* a string is one text; an array, one per part */
-        for (int first = 1; c->type == SL_JSON_STRING ? first : sl_json_next_item(&pw, &part);
-             first = 0) {
-            if (c->type == SL_JSON_ARRAY) {
-                struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
-                if (sl__xlat_pick((struct sl_str){part.start, (size_t)(part.end - part.start)}, t,
-                                  2) != 0 ||
-                    !sl__xlat_is(&t[0], "text") || !t[1].found || t[1].m.type != SL_JSON_STRING)
-                    return refuse(r, param, "a system message takes text parts only");
-                one = t[1].m;
-            }
-            if (one.value.len == 0)
-                continue;
-            ++*count;
-            struct sl_str raw = sl__xlat_raw(&one);
-            if (mode == SYS_BLOCKS)
-                text_block(r, raw);
-            else if (mode == SYS_STRING)
-                sl_jw_raw(&r->w, raw.ptr, raw.len);
-        }
-    }
-    return 0;
+    text_block(arg, raw);
 }
 
-/* "system": Anthropic has no system role, only this top-level field. */
+static void system_string(void *arg, struct sl_str raw)
+{
+    struct req *r = arg;
+    sl_jw_raw(&r->w, raw.ptr, raw.len);
+}
+
+/* "system": Anthropic has no system role, only this top-level field: one
+ * text is a string, several an array of text blocks. */
 static int system_member(struct req *r, struct sl_str messages)
 {
     size_t n;
-    int rc = system_texts(r, messages, SYS_COUNT, &n);
+    int rc = sl__xlat_system_texts(&r->c, messages, NULL, &n);
     if (rc || n == 0)
         return rc;
     sl_jw_key(&r->w, "system");
     if (n == 1)
-        return system_texts(r, messages, SYS_STRING, &n);
+        return sl__xlat_system_texts(&r->c, messages, system_string, &n);
     sl_jw_array(&r->w);
-    rc = system_texts(r, messages, SYS_BLOCKS, &n);
+    rc = sl__xlat_system_texts(&r->c, messages, system_block, &n);
     sl_jw_end(&r->w);
     return rc;
 }
@@ -322,8 +189,8 @@ static int messages_member(struct req *r, struct sl_str messages)
                                        {.key = "tool_call_id"},
                                        {.key = "function_call"}};
         snprintf(param, sizeof(param), "messages[%zu].role", i);
-        if (sl__xlat_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, M__N) ||
-            !p[M_ROLE].found || p[M_ROLE].m.type != SL_JSON_STRING)
+        if (sl__xlat_pick(sl__xlat_span(msg), p, M__N) || !p[M_ROLE].found ||
+            p[M_ROLE].m.type != SL_JSON_STRING)
             return refuse(r, param, "a message must be an object with a role");
         static const struct sl_json_member none = {.type = SL_JSON_NULL};
         const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
@@ -331,15 +198,15 @@ static int messages_member(struct req *r, struct sl_str messages)
         if (sl__xlat_is(&p[M_ROLE], "system") || sl__xlat_is(&p[M_ROLE], "developer")) {
             continue; /* in "system" */
         } else if (sl__xlat_is(&p[M_ROLE], "user")) {
-            rc = content_blocks(r, content, i, R_USER, TEXT_AND_IMAGES);
+            rc = sl__xlat_content(&r->c, content, i, user_text, image_block);
         } else if (sl__xlat_is(&p[M_ROLE], "assistant")) {
             if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
                 snprintf(param, sizeof(param), "messages[%zu].function_call", i);
                 return refuse(r, param, "function_call is deprecated: use tool_calls");
             }
-            rc = content_blocks(r, content, i, R_ASSISTANT, TEXT_ONLY);
+            rc = sl__xlat_content(&r->c, content, i, assistant_text, NULL);
             if (rc == 0 && p[M_TOOL_CALLS].found)
-                rc = tool_use_blocks(r, &p[M_TOOL_CALLS].m, i);
+                rc = sl__xlat_tool_calls(&r->c, &p[M_TOOL_CALLS].m, i, tool_use_block);
         } else if (sl__xlat_is(&p[M_ROLE], "tool")) {
             rc = tool_result_block(r, &p[M_TOOL_CALL_ID], &p[M_CONTENT], i);
         } else {
@@ -360,173 +227,77 @@ static int messages_member(struct req *r, struct sl_str messages)
     return 0;
 }
 
-/* stop: a string or an array of strings -> stop_sequences (empty ones are
- * left out: Anthropic refuses them). */
-static int stop_member(struct req *r, const struct sl_json_member *stop)
+/* stop -> stop_sequences (an array). */
+static void stop_sequence(void *arg, struct sl_str raw, size_t index)
 {
-    if (stop->type == SL_JSON_NULL)
-        return 0;
-    if (stop->type == SL_JSON_STRING) {
-        if (stop->value.len == 0)
-            return 0;
-        struct sl_str raw = sl__xlat_raw(stop);
+    struct req *r = arg;
+    if (index == 0) {
         sl_jw_key(&r->w, "stop_sequences");
         sl_jw_array(&r->w);
-        sl_jw_raw(&r->w, raw.ptr, raw.len);
-        sl_jw_end(&r->w);
-        return 0;
     }
-    if (stop->type != SL_JSON_ARRAY)
-        return refuse(r, "stop", "stop must be a string or an array of strings");
-    struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__xlat_value(stop);
-    sl_json_enter(&wk, &arr);
-    int any = 0;
-    while (sl_json_next_item(&wk, &item)) {
-        if (*item.start != '"')
-            return refuse(r, "stop", "stop must be a string or an array of strings");
-        if (item.end - item.start <= 2)
-            continue;
-        if (!any) {
-            sl_jw_key(&r->w, "stop_sequences");
-            sl_jw_array(&r->w);
-            any = 1;
-        }
-        sl_jw_raw(&r->w, item.start, (size_t)(item.end - item.start));
-    }
-    if (any)
-        sl_jw_end(&r->w);
-    return 0;
+    sl_jw_raw(&r->w, raw.ptr, raw.len);
 }
 
-/* tools [{type: function, function: {name, description, parameters}}] ->
- * [{name, description, input_schema}] ("strict" has no equivalent). */
-static int tools_member(struct req *r, const struct sl_json_member *tools, int *ntools)
+/* tools -> [{name, description, input_schema}] ("strict" has no
+ * equivalent). */
+static int tool(void *arg, size_t i, struct sl_str name, struct sl_str description,
+                const struct sl_json_member *parameters)
 {
-    char param[64];
-    *ntools = 0;
-    if (tools->type == SL_JSON_NULL)
-        return 0;
-    if (tools->type != SL_JSON_ARRAY)
-        return refuse(r, "tools", "tools must be an array");
-    if (tools->items == 0)
-        return 0;
-    struct sl_json_walk wk;
-    struct sl_json_value tool, arr = sl__xlat_value(tools);
-    sl_json_enter(&wk, &arr);
-    sl_jw_key(&r->w, "tools");
-    sl_jw_array(&r->w);
-    for (size_t i = 0; sl_json_next_item(&wk, &tool); i++) {
-        snprintf(param, sizeof(param), "tools[%zu]", i);
-        struct sl_json_pick t[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[3] = {{.key = "name"}, {.key = "description"}, {.key = "parameters"}};
-        if (sl__xlat_pick((struct sl_str){tool.start, (size_t)(tool.end - tool.start)}, t, 2))
-            return refuse(r, param, "a tool must be an object");
-        if (!sl__xlat_is(&t[0], "function")) {
-            snprintf(param, sizeof(param), "tools[%zu].type", i);
-            return refuse(r, param, "only function tools are supported by anthropic");
-        }
-        if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), f, 3) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a function tool needs a function with a name");
-        sl_jw_object(&r->w);
-        struct sl_str raw = sl__xlat_raw(&f[0].m);
-        sl_jw_kv_raw(&r->w, "name", raw.ptr, raw.len);
-        if (f[1].found && f[1].m.type == SL_JSON_STRING) {
-            raw = sl__xlat_raw(&f[1].m);
-            sl_jw_kv_raw(&r->w, "description", raw.ptr, raw.len);
-        }
-        if (f[2].found && f[2].m.type == SL_JSON_OBJECT)
-            sl_jw_kv_raw(&r->w, "input_schema", f[2].m.value.ptr, f[2].m.value.len);
-        else /* Anthropic requires a schema; OpenAI's default is "no arguments" */
-            sl_jw_kv_raw(&r->w, "input_schema", "{\"type\":\"object\",\"properties\":{}}", 33);
-        sl_jw_end(&r->w);
-        ++*ntools;
+    struct req *r = arg;
+    if (i == 0) {
+        sl_jw_key(&r->w, "tools");
+        sl_jw_array(&r->w);
     }
+    sl_jw_object(&r->w);
+    sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
+    if (description.ptr)
+        sl_jw_kv_raw(&r->w, "description", description.ptr, description.len);
+    if (parameters)
+        sl_jw_kv_raw(&r->w, "input_schema", parameters->value.ptr, parameters->value.len);
+    else /* Anthropic requires a schema; OpenAI's default is "no arguments" */
+        sl_jw_kv_raw(&r->w, "input_schema", "{\"type\":\"object\",\"properties\":{}}", 33);
     sl_jw_end(&r->w);
     return 0;
 }
 
-/* tool_choice auto / none / required / {type: function, function: {name}}
- * -> {type: auto / none / any / tool (with name)}; parallel_tool_calls:
- * false -> disable_parallel_tool_use: true. */
+/* tool_choice auto / none / required / a function -> {type: auto / none /
+ * any / tool (with name)}; parallel_tool_calls: false ->
+ * disable_parallel_tool_use: true. */
 static int tool_choice_member(struct req *r, const struct sl_json_pick *choice,
-                              const struct sl_json_pick *parallel, int ntools)
+                              const struct sl_json_pick *parallel, size_t ntools)
 {
     int serial = parallel->found && parallel->m.type == SL_JSON_FALSE;
-    if ((!choice->found || choice->m.type == SL_JSON_NULL) && !(serial && ntools))
-        return 0;
-    const char *type = "auto";
-    struct sl_str name = {NULL, 0};
-    if (!choice->found || choice->m.type == SL_JSON_NULL) {
-        /* auto, only to say "one call at a time" */
-    } else if (choice->m.type == SL_JSON_STRING) {
-        if (sl_str_eq(choice->m.value, "none"))
-            type = "none";
-        else if (sl_str_eq(choice->m.value, "required"))
-            type = "any";
-        else if (!sl_str_eq(choice->m.value, "auto"))
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-    } else {
-        struct sl_json_pick c[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[1] = {{.key = "name"}};
-        if (sl__xlat_pick(sl__xlat_raw(&choice->m), c, 2) || !sl__xlat_is(&c[0], "function") ||
-            !c[1].found || sl__xlat_pick(sl__xlat_raw(&c[1].m), f, 1) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-        type = "tool";
-        name = sl__xlat_raw(&f[0].m);
-    }
-    if (ntools == 0 && strcmp(type, "none") != 0)
+    enum sl__xlat_choice kind;
+    struct sl_str name;
+    int rc = sl__xlat_tool_choice(&r->c, choice, &kind, &name);
+    if (rc || (kind == SL__XC_ABSENT && !(serial && ntools)))
+        return rc;
+    static const char *const types[] = {[SL__XC_ABSENT] = "auto", /* only to say "serial" */
+                                        [SL__XC_AUTO] = "auto",
+                                        [SL__XC_NONE] = "none",
+                                        [SL__XC_REQUIRED] = "any",
+                                        [SL__XC_FUNCTION] = "tool"};
+    if (ntools == 0 && kind != SL__XC_NONE)
         return refuse(r, "tool_choice", "tool_choice needs tools");
     sl_jw_key(&r->w, "tool_choice");
     sl_jw_object(&r->w);
-    sl_jw_kv_string(&r->w, "type", type);
+    sl_jw_kv_string(&r->w, "type", types[kind]);
     if (name.ptr)
         sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-    if (serial && strcmp(type, "none") != 0)
+    if (serial && kind != SL__XC_NONE)
         sl_jw_kv_raw(&r->w, "disable_parallel_tool_use", "true", 4);
     sl_jw_end(&r->w);
     return 0;
 }
 
-/* A number member as a double; 0 when it is one. */
-static int number(const struct sl_json_pick *p, double *out)
+/* A number copied as it was sent; null is absent. */
+static int copy_number(struct req *r, const struct sl_json_pick *p, const char *key)
 {
-    if (!p->found || p->m.type != SL_JSON_NUMBER)
-        return -1;
-    *out = strtod(p->m.value.ptr, NULL);
-    return 0;
-}
-
-/* The request fields Anthropic has no equivalent for that would change the
- * answer the client expects: refused rather than silently dropped. */
-static int refusals(struct req *r, const struct sl_json_pick *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct sl_json_member *m = &p[i].m;
-        if (!p[i].found || m->type == SL_JSON_NULL)
-            continue;
-        const char *key = p[i].key;
-        double v;
-        if (strcmp(key, "n") == 0) {
-            if (number(&p[i], &v) != 0 || v != 1)
-                return refuse(r, key, "n must be 1: anthropic returns one choice");
-        } else if (strcmp(key, "logprobs") == 0 || strcmp(key, "top_logprobs") == 0) {
-            if (m->type != SL_JSON_FALSE &&
-                !(m->type == SL_JSON_NUMBER && strtod(m->value.ptr, NULL) == 0))
-                return refuse(r, key, "%s is not supported by anthropic", key);
-        } else if (strcmp(key, "response_format") == 0) {
-            struct sl_json_pick t[1] = {{.key = "type"}};
-            if (sl__xlat_pick(sl__xlat_raw(m), t, 1) || !sl__xlat_is(&t[0], "text"))
-                return refuse(r, key,
-                              "response_format other than text is not supported by anthropic");
-        } else { /* audio, functions, function_call */
-            return refuse(r, key, "%s is not supported by anthropic", key);
-        }
-    }
+    double v;
+    if (sl__xlat_number(p, &v) == 0)
+        sl_jw_kv_raw(&r->w, key, p->m.value.ptr, p->m.value.len);
+    else if (p->found && p->m.type != SL_JSON_NULL)
+        return refuse(r, p->key, "%s must be a number", p->key);
     return 0;
 }
 
@@ -548,10 +319,10 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         P_TOOL_CHOICE,
         P_PARALLEL,
         P_USER,
+        P_RESPONSE_FORMAT,
         P_N,
         P_LOGPROBS,
         P_TOP_LOGPROBS,
-        P_RESPONSE_FORMAT,
         P_AUDIO,
         P_FUNCTIONS,
         P_FUNCTION_CALL,
@@ -571,15 +342,16 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         [P_TOOL_CHOICE] = {.key = "tool_choice"},
         [P_PARALLEL] = {.key = "parallel_tool_calls"},
         [P_USER] = {.key = "user"},
+        [P_RESPONSE_FORMAT] = {.key = "response_format"},
         [P_N] = {.key = "n"},
         [P_LOGPROBS] = {.key = "logprobs"},
         [P_TOP_LOGPROBS] = {.key = "top_logprobs"},
-        [P_RESPONSE_FORMAT] = {.key = "response_format"},
         [P_AUDIO] = {.key = "audio"},
         [P_FUNCTIONS] = {.key = "functions"},
         [P_FUNCTION_CALL] = {.key = "function_call"},
     };
-    struct req r = {.refusal = refusal};
+    struct req r = {.c = {.refusal = refusal, .provider = "anthropic"}};
+    r.c.arg = &r;
     *info = (struct sl_anthropic_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
     if (sl__xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
@@ -588,25 +360,23 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         return refuse(&r, "model", "you must provide a model parameter");
     if (!p[P_MESSAGES].found || p[P_MESSAGES].m.type != SL_JSON_ARRAY)
         return refuse(&r, "messages", "'messages' is a required property");
-    int rc = refusals(&r, &p[P_N], P__N - P_N);
+    if (p[P_RESPONSE_FORMAT].found && p[P_RESPONSE_FORMAT].m.type != SL_JSON_NULL) {
+        struct sl_json_pick t[1] = {{.key = "type"}};
+        if (sl__xlat_pick(sl__xlat_raw(&p[P_RESPONSE_FORMAT].m), t, 1) ||
+            !sl__xlat_is(&t[0], "text"))
+            return refuse(&r, "response_format",
+                          "response_format other than text is not supported by anthropic");
+    }
+    long max_tokens;
+    int rc = sl__xlat_refuse_unserved(&r.c, &p[P_N], P__N - P_N);
+    if (rc == 0)
+        rc = sl__xlat_max_tokens(&r.c, &p[P_MAX_TOKENS], &p[P_MAX_COMPLETION], &max_tokens);
     if (rc)
         return rc;
-
-    /* max_tokens: the larger of the two names, as sl_openai_parse reads it */
-    long max_tokens = -1;
-    for (int i = P_MAX_TOKENS; i <= P_MAX_COMPLETION; i++) {
-        double v;
-        if (!p[i].found || p[i].m.type == SL_JSON_NULL)
-            continue;
-        if (number(&p[i], &v) != 0 || v < 1 || v > 1e9 || v != (double)(long)v)
-            return refuse(&r, p[i].key, "%s must be a positive integer", p[i].key);
-        if ((long)v > max_tokens)
-            max_tokens = (long)v;
-    }
     if (max_tokens < 0)
         max_tokens = opts->default_max_tokens;
 
-    sl_buf_init(&r.scratch, len + 1);
+    sl_buf_init(&r.c.scratch, len + 1);
     sl_jw_init(&r.w, out);
     sl_jw_object(&r.w);
     if (opts->model) {
@@ -621,26 +391,19 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         goto out;
 
     double v;
-    if (number(&p[P_TEMPERATURE], &v) == 0) {
+    if (sl__xlat_number(&p[P_TEMPERATURE], &v) == 0 && v > 1) {
         /* OpenAI's range is 0..2, Anthropic's 0..1: a fallback from an
          * OpenAI deployment should not fail on it */
-        if (v > 1)
-            sl_jw_kv_raw(&r.w, "temperature", "1", 1);
-        else
-            sl_jw_kv_raw(&r.w, "temperature", p[P_TEMPERATURE].m.value.ptr,
-                         p[P_TEMPERATURE].m.value.len);
-    } else if (p[P_TEMPERATURE].found && p[P_TEMPERATURE].m.type != SL_JSON_NULL) {
-        rc = refuse(&r, "temperature", "temperature must be a number");
+        sl_jw_kv_raw(&r.w, "temperature", "1", 1);
+    } else if ((rc = copy_number(&r, &p[P_TEMPERATURE], "temperature")) != 0) {
         goto out;
     }
-    if (number(&p[P_TOP_P], &v) == 0) {
-        sl_jw_kv_raw(&r.w, "top_p", p[P_TOP_P].m.value.ptr, p[P_TOP_P].m.value.len);
-    } else if (p[P_TOP_P].found && p[P_TOP_P].m.type != SL_JSON_NULL) {
-        rc = refuse(&r, "top_p", "top_p must be a number");
+    size_t n;
+    if ((rc = copy_number(&r, &p[P_TOP_P], "top_p")) != 0 ||
+        (p[P_STOP].found && (rc = sl__xlat_stops(&r.c, &p[P_STOP].m, stop_sequence, &n)) != 0))
         goto out;
-    }
-    if (p[P_STOP].found && (rc = stop_member(&r, &p[P_STOP].m)))
-        goto out;
+    if (p[P_STOP].found && n > 0)
+        sl_jw_end(&r.w);
     if (p[P_STREAM].found && p[P_STREAM].m.type == SL_JSON_TRUE) {
         info->stream = 1;
         sl_jw_kv_raw(&r.w, "stream", "true", 4);
@@ -649,9 +412,11 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
                               sl__xlat_pick(sl__xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
-    int ntools = 0;
-    if (p[P_TOOLS].found && (rc = tools_member(&r, &p[P_TOOLS].m, &ntools)))
+    size_t ntools = 0;
+    if (p[P_TOOLS].found && (rc = sl__xlat_tools(&r.c, &p[P_TOOLS].m, tool, &ntools)))
         goto out;
+    if (ntools > 0)
+        sl_jw_end(&r.w);
     if ((rc = tool_choice_member(&r, &p[P_TOOL_CHOICE], &p[P_PARALLEL], ntools)))
         goto out;
     if (p[P_USER].found && p[P_USER].m.type == SL_JSON_STRING && p[P_USER].m.value.len > 0) {
@@ -664,6 +429,6 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     sl_jw_end(&r.w);
     rc = sl_jw_finish(&r.w);
 out:
-    sl_buf_release(&r.scratch);
+    sl_buf_release(&r.c.scratch);
     return rc;
 }

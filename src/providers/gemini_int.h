@@ -41,10 +41,13 @@ enum sl__gemini_member {
     GM__N
 };
 
-/* Where the request's option writers write, and whom they refuse to. */
+struct sl__xlat_chat;
+
+/* Where the request's option writers write, and the request reader they
+ * read with (xlat_chat.h). */
 struct sl__gemini_out {
     struct sl_jw *w;
-    struct sl_xlat_refusal *refusal;
+    struct sl__xlat_chat *c;
 };
 
 /* gemini_options.c, each given the picked members: the fields Gemini

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "providers/gemini_int.h"
+#include "providers/xlat_chat.h"
 
 enum role { R_NONE, R_USER, R_MODEL };
 
@@ -29,15 +30,14 @@ struct call {
 
 struct req {
     struct sl_jw w;
-    struct sl_xlat_refusal *refusal;
+    struct sl__xlat_chat c;
     enum role open_role; /* the turn whose parts array is open */
     size_t turns;        /* written */
-    struct sl_buf scratch;
     struct call *calls;
     size_t ncalls, cap;
 };
 
-#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
+#define refuse(r, ...) sl__xlat_refuse((r)->c.refusal, __VA_ARGS__)
 
 /* Opens a part of `role`: continues the open turn when it has that role,
  * else closes it and opens one. The caller writes the part. */
@@ -64,6 +64,20 @@ static void text_part(struct req *r, struct sl_str raw_text)
     sl_jw_end(&r->w);
 }
 
+static int user_text(void *arg, struct sl_str raw)
+{
+    part(arg, R_USER);
+    text_part(arg, raw);
+    return 0;
+}
+
+static int model_text(void *arg, struct sl_str raw)
+{
+    part(arg, R_MODEL);
+    text_part(arg, raw);
+    return 0;
+}
+
 /* The MIME type of an image URL from its extension (query and fragment
  * left out); image/jpeg when it has none Gemini knows. */
 static const char *image_mime(const char *url, size_t len)
@@ -84,103 +98,32 @@ static const char *image_mime(const char *url, size_t len)
     return "image/jpeg";
 }
 
-/* image_url {"url": "https://..." | "data:<type>;base64,<data>"} ->
- * fileData {mimeType, fileUri} or inlineData {mimeType, data} ("detail"
- * has no equivalent). The bare string form some clients send is taken too. */
-static int image_part(struct req *r, struct sl_str image_url, const char *param)
+/* image_url -> inlineData {mimeType, data} for a data URL, else fileData
+ * {mimeType, fileUri} ("detail" has no equivalent). */
+static int image_part(void *arg, struct sl_str image_url, const char *param)
 {
-    struct sl_json_pick p[1] = {{.key = "url"}};
-    struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
-    if (*image_url.ptr != '"') {
-        if (sl__xlat_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "image_url must be an object with a string url");
-        v = sl__xlat_value(&p[0].m);
-    }
-    sl_buf_reset(&r->scratch);
-    if (sl_json_string(&v, &r->scratch) != 0)
-        return UV_ENOMEM;
-    const char *url = r->scratch.ptr ? r->scratch.ptr : "";
-    size_t len = r->scratch.len;
+    struct req *r = arg;
+    struct sl__xlat_image img;
+    int rc = sl__xlat_image(&r->c, image_url, param, &img);
+    if (rc)
+        return rc;
+    part(r, R_USER);
     sl_jw_object(&r->w);
-    if (len >= 5 && strncmp(url, "data:", 5) == 0) {
-        const char *comma = memchr(url, ',', len);
-        const char *semi = comma ? memchr(url, ';', (size_t)(comma - url)) : NULL;
-        if (semi == NULL || (size_t)(comma - semi) != 7 || memcmp(semi, ";base64", 7) != 0 ||
-            semi == url + 5)
-            return refuse(r, param, "an image data URL must be data:<media type>;base64,<data>");
+    if (img.inline_data) {
         sl_jw_key(&r->w, "inlineData");
         sl_jw_object(&r->w);
         sl_jw_key(&r->w, "mimeType");
-        sl_jw_string_n(&r->w, url + 5, (size_t)(semi - (url + 5)));
+        sl_jw_string_n(&r->w, img.mime.ptr, img.mime.len);
         sl_jw_key(&r->w, "data");
-        sl_jw_string_n(&r->w, comma + 1, len - (size_t)(comma + 1 - url));
+        sl_jw_string_n(&r->w, img.data.ptr, img.data.len);
     } else {
-        if (len == 0)
-            return refuse(r, param, "an image needs a url");
         sl_jw_key(&r->w, "fileData");
         sl_jw_object(&r->w);
-        sl_jw_kv_string(&r->w, "mimeType", image_mime(url, len));
-        sl_jw_kv_raw(&r->w, "fileUri", v.start, (size_t)(v.end - v.start));
+        sl_jw_kv_string(&r->w, "mimeType", image_mime(img.url.ptr, img.url.len));
+        sl_jw_kv_raw(&r->w, "fileUri", img.raw.ptr, img.raw.len);
     }
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
-    return 0;
-}
-
-enum parts { TEXT_ONLY, TEXT_AND_IMAGES };
-
-/* A message's content (string, null or an array of parts) as parts of
- * `role`. Empty texts are left out (Gemini refuses empty text parts). */
-static int content_parts(struct req *r, const struct sl_json_member *content, size_t i,
-                         enum role role, enum parts allowed)
-{
-    char param[64];
-    if (content->type == SL_JSON_NULL)
-        return 0;
-    if (content->type == SL_JSON_STRING) {
-        if (content->value.len > 0) {
-            part(r, role);
-            text_part(r, sl__xlat_raw(content));
-        }
-        return 0;
-    }
-    if (content->type != SL_JSON_ARRAY) {
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        return refuse(r, param, "content must be a string or an array of content parts");
-    }
-    struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__xlat_value(content);
-    sl_json_enter(&wk, &arr);
-    for (size_t j = 0; sl_json_next_item(&wk, &item); j++) {
-        enum { P_TYPE, P_TEXT, P_IMAGE, P__N };
-        struct sl_json_pick p[P__N] = {{.key = "type"}, {.key = "text"}, {.key = "image_url"}};
-        snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
-        if (sl__xlat_pick(sl__xlat_span(item), p, P__N) != 0 || !p[P_TYPE].found ||
-            p[P_TYPE].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a content part must be an object with a type");
-        if (sl__xlat_is(&p[P_TYPE], "refusal")) {
-            continue; /* the model's own refusal, in an assistant message */
-        } else if (sl__xlat_is(&p[P_TYPE], "text")) {
-            if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
-                return refuse(r, param, "a text part needs a string text");
-            if (p[P_TEXT].m.value.len > 0) {
-                part(r, role);
-                text_part(r, sl__xlat_raw(&p[P_TEXT].m));
-            }
-        } else if (sl__xlat_is(&p[P_TYPE], "image_url") && allowed == TEXT_AND_IMAGES) {
-            if (!p[P_IMAGE].found)
-                return refuse(r, param, "an image_url part needs an image_url");
-            part(r, role);
-            int rc = image_part(r, sl__xlat_raw(&p[P_IMAGE].m), param);
-            if (rc)
-                return rc;
-        } else {
-            snprintf(param, sizeof(param), "messages[%zu].content[%zu].type", i, j);
-            return refuse(r, param, "content parts of type '%.*s' are not supported by gemini",
-                          (int)(p[P_TYPE].m.value.len < 40 ? p[P_TYPE].m.value.len : 40),
-                          p[P_TYPE].m.value.ptr);
-        }
-    }
     return 0;
 }
 
@@ -207,60 +150,22 @@ static const struct sl_str *call_name(const struct req *r, struct sl_str id)
     return NULL;
 }
 
-/* tool_calls [{id, type: function, function: {name, arguments}}] ->
- * functionCall parts {name, args}; arguments, a string of JSON, become the
- * args object ("" becomes {}). */
-static int function_call_parts(struct req *r, const struct sl_json_member *calls, size_t i)
+/* A tool call -> a model part functionCall {name, args}; the call's id is
+ * remembered for the tool message that answers it. */
+static int function_call_part(void *arg, struct sl_str id, struct sl_str name, struct sl_str args)
 {
-    char param[64];
-    snprintf(param, sizeof(param), "messages[%zu].tool_calls", i);
-    if (calls->type == SL_JSON_NULL)
-        return 0;
-    if (calls->type != SL_JSON_ARRAY)
-        return refuse(r, param, "tool_calls must be an array");
-    struct sl_json_walk wk;
-    struct sl_json_value call, arr = sl__xlat_value(calls);
-    sl_json_enter(&wk, &arr);
-    for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
-        snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
-        struct sl_json_pick c[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
-        if (sl__xlat_pick(sl__xlat_span(call), c, 3) || !c[0].found ||
-            c[0].m.type != SL_JSON_STRING || !c[2].found ||
-            (c[1].found && !sl__xlat_is(&c[1], "function")) ||
-            sl__xlat_pick(sl__xlat_raw(&c[2].m), f, 2) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a tool call needs an id and a function with a name");
-        struct sl_str args = {"{}", 2};
-        if (f[1].found && f[1].m.type != SL_JSON_NULL) {
-            struct sl_json_value av = sl__xlat_value(&f[1].m);
-            struct sl_json_doc d;
-            sl_buf_reset(&r->scratch);
-            if (f[1].m.type != SL_JSON_STRING)
-                return refuse(r, param, "function.arguments must be a string");
-            if (sl_json_string(&av, &r->scratch) != 0)
-                return UV_ENOMEM;
-            const char *a = r->scratch.ptr ? r->scratch.ptr : "";
-            size_t alen = strspn(a, " \t\r\n") == r->scratch.len ? 0 : r->scratch.len;
-            if (alen > 0) {
-                if (sl_json_scan(a, alen, &d) != 0 || d.type != SL_JSON_OBJECT)
-                    return refuse(r, param, "function.arguments must be a JSON object");
-                args = (struct sl_str){a, alen};
-            }
-        }
-        struct sl_str id = sl__xlat_raw(&c[0].m), name = sl__xlat_raw(&f[0].m);
-        int rc = remember_call(r, id, name);
-        if (rc)
-            return rc;
-        part(r, R_MODEL);
-        sl_jw_object(&r->w);
-        sl_jw_key(&r->w, "functionCall");
-        sl_jw_object(&r->w);
-        sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-        sl_jw_kv_raw(&r->w, "args", args.ptr, args.len);
-        sl_jw_end(&r->w);
-        sl_jw_end(&r->w);
-    }
+    struct req *r = arg;
+    int rc = remember_call(r, id, name);
+    if (rc)
+        return rc;
+    part(r, R_MODEL);
+    sl_jw_object(&r->w);
+    sl_jw_key(&r->w, "functionCall");
+    sl_jw_object(&r->w);
+    sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
+    sl_jw_kv_raw(&r->w, "args", args.ptr, args.len);
+    sl_jw_end(&r->w);
+    sl_jw_end(&r->w);
     return 0;
 }
 
@@ -308,12 +213,12 @@ static int function_response_part(struct req *r, const struct sl_json_pick *id,
     if (content->found && content->m.type == SL_JSON_STRING) {
         struct sl_json_value v = sl__xlat_value(&content->m);
         struct sl_json_doc d;
-        sl_buf_reset(&r->scratch);
-        if (sl_json_string(&v, &r->scratch) != 0)
+        struct sl_buf *b = &r->c.scratch;
+        sl_buf_reset(b);
+        if (sl_json_string(&v, b) != 0)
             return UV_ENOMEM;
-        if (r->scratch.len > 0 && sl_json_scan(r->scratch.ptr, r->scratch.len, &d) == 0 &&
-            d.type == SL_JSON_OBJECT) {
-            sl_jw_raw(&r->w, r->scratch.ptr, r->scratch.len);
+        if (b->len > 0 && sl_json_scan(b->ptr, b->len, &d) == 0 && d.type == SL_JSON_OBJECT) {
+            sl_jw_raw(&r->w, b->ptr, b->len);
         } else {
             sl_jw_object(&r->w);
             sl_jw_kv_raw(&r->w, "content", v.start, (size_t)(v.end - v.start));
@@ -335,56 +240,27 @@ static int function_response_part(struct req *r, const struct sl_json_pick *id,
     return rc;
 }
 
+static void system_part(void *arg, struct sl_str raw)
+{
+    text_part(arg, raw);
+}
+
 /* system and developer messages -> systemInstruction {parts: [{text}]},
- * hoisted wherever they stand. Opened at the first non-empty text. */
+ * hoisted wherever they stand. */
 static int system_member(struct req *r, struct sl_str messages)
 {
-    struct sl_json_walk wk;
-    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
-    int open = 0;
-    sl_json_enter(&wk, &arr);
-    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
-        struct sl_json_pick p[2] = {{.key = "role"}, {.key = "content"}};
-        if (sl__xlat_pick(sl__xlat_span(msg), p, 2) != 0 ||
-            !(sl__xlat_is(&p[0], "system") || sl__xlat_is(&p[0], "developer")) || !p[1].found)
-            continue;
-        const struct sl_json_member *c = &p[1].m;
-        char param[64];
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        struct sl_json_member one = *c;
-        struct sl_json_walk pw = {NULL, NULL};
-        struct sl_json_value item, parts = sl__xlat_value(c);
-        if (c->type == SL_JSON_ARRAY)
-            sl_json_enter(&pw, &parts);
-        else if (c->type != SL_JSON_STRING)
-            return refuse(r, param, "a system message's content must be a string or text parts");
-        /* a string is one text; an array, one per part */
-        for (int first = 1; c->type == SL_JSON_STRING ? first : sl_json_next_item(&pw, &item);
-             first = 0) {
-            if (c->type == SL_JSON_ARRAY) {
-                struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
-                if (sl__xlat_pick(sl__xlat_span(item), t, 2) != 0 || !sl__xlat_is(&t[0], "text") ||
-                    !t[1].found || t[1].m.type != SL_JSON_STRING)
-                    return refuse(r, param, "a system message takes text parts only");
-                one = t[1].m;
-            }
-            if (one.value.len == 0)
-                continue;
-            if (!open) {
-                sl_jw_key(&r->w, "systemInstruction");
-                sl_jw_object(&r->w);
-                sl_jw_key(&r->w, "parts");
-                sl_jw_array(&r->w);
-                open = 1;
-            }
-            text_part(r, sl__xlat_raw(&one));
-        }
-    }
-    if (open) {
-        sl_jw_end(&r->w);
-        sl_jw_end(&r->w);
-    }
-    return 0;
+    size_t n;
+    int rc = sl__xlat_system_texts(&r->c, messages, NULL, &n);
+    if (rc || n == 0)
+        return rc;
+    sl_jw_key(&r->w, "systemInstruction");
+    sl_jw_object(&r->w);
+    sl_jw_key(&r->w, "parts");
+    sl_jw_array(&r->w);
+    rc = sl__xlat_system_texts(&r->c, messages, system_part, &n);
+    sl_jw_end(&r->w);
+    sl_jw_end(&r->w);
+    return rc;
 }
 
 static int contents_member(struct req *r, struct sl_str messages)
@@ -412,15 +288,15 @@ static int contents_member(struct req *r, struct sl_str messages)
         if (sl__xlat_is(&p[M_ROLE], "system") || sl__xlat_is(&p[M_ROLE], "developer")) {
             continue; /* in systemInstruction */
         } else if (sl__xlat_is(&p[M_ROLE], "user")) {
-            rc = content_parts(r, content, i, R_USER, TEXT_AND_IMAGES);
+            rc = sl__xlat_content(&r->c, content, i, user_text, image_part);
         } else if (sl__xlat_is(&p[M_ROLE], "assistant")) {
             if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
                 snprintf(param, sizeof(param), "messages[%zu].function_call", i);
                 return refuse(r, param, "function_call is deprecated: use tool_calls");
             }
-            rc = content_parts(r, content, i, R_MODEL, TEXT_ONLY);
+            rc = sl__xlat_content(&r->c, content, i, model_text, NULL);
             if (rc == 0 && p[M_TOOL_CALLS].found)
-                rc = function_call_parts(r, &p[M_TOOL_CALLS].m, i);
+                rc = sl__xlat_tool_calls(&r->c, &p[M_TOOL_CALLS].m, i, function_call_part);
         } else if (sl__xlat_is(&p[M_ROLE], "tool")) {
             rc = function_response_part(r, &p[M_TOOL_CALL_ID], &p[M_CONTENT], i);
         } else {
@@ -467,7 +343,8 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
         [GM_FUNCTIONS] = {.key = "functions"},
         [GM_FUNCTION_CALL] = {.key = "function_call"},
     };
-    struct req r = {.refusal = refusal};
+    struct req r = {.c = {.refusal = refusal, .provider = "gemini"}};
+    r.c.arg = &r;
     *info = (struct sl_gemini_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
     if (sl__xlat_pick((struct sl_str){body, len}, p, GM__N) != 0)
@@ -476,7 +353,7 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
         return refuse(&r, "model", "you must provide a model parameter");
     if (!p[GM_MESSAGES].found || p[GM_MESSAGES].m.type != SL_JSON_ARRAY)
         return refuse(&r, "messages", "'messages' is a required property");
-    struct sl__gemini_out o = {&r.w, refusal};
+    struct sl__gemini_out o = {&r.w, &r.c};
     int rc = sl__gemini_refusals(&o, p);
     if (rc)
         return rc;
@@ -488,7 +365,7 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
 
-    sl_buf_init(&r.scratch, len + 1);
+    sl_buf_init(&r.c.scratch, len + 1);
     sl_jw_init(&r.w, out);
     sl_jw_object(&r.w);
     struct sl_str messages = p[GM_MESSAGES].m.value;
@@ -499,7 +376,7 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
     rc = sl_jw_finish(&r.w);
 out:
     free(r.calls);
-    sl_buf_release(&r.scratch);
+    sl_buf_release(&r.c.scratch);
     return rc;
 }
 
