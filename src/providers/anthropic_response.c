@@ -2,21 +2,11 @@
  * translator shares with it (usage, finish_reason). Text blocks are joined
  * as escaped spans (never decoded); a tool_use block's input object
  * becomes the arguments string by escaping its text. */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "providers/anthropic_int.h"
-
-/* A token count; capped so that the sums below cannot wrap. */
-static unsigned long count(const struct sl_json_pick *p, unsigned long dflt)
-{
-    if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
-        return dflt;
-    unsigned long n = strtoul(p->m.value.ptr, NULL, 10);
-    return n < ULONG_MAX / 4 ? n : ULONG_MAX / 4;
-}
 
 void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)
 {
@@ -26,10 +16,10 @@ void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)
                                 {.key = "cache_read_input_tokens"}};
     if (sl__xlat_pick(usage, p, 4) != 0)
         return;
-    t->input = count(&p[0], t->input);
-    t->output = count(&p[1], t->output);
-    t->cache_write = count(&p[2], t->cache_write);
-    t->cache_read = count(&p[3], t->cache_read);
+    t->input = sl__xlat_count(&p[0], t->input);
+    t->output = sl__xlat_count(&p[1], t->output);
+    t->cache_write = sl__xlat_count(&p[2], t->cache_write);
+    t->cache_read = sl__xlat_count(&p[3], t->cache_read);
 }
 
 struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)

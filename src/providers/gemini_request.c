@@ -193,14 +193,13 @@ static int joined_texts(struct req *r, const struct sl_json_member *content, siz
 /* role tool {tool_call_id, content} -> a user functionResponse part {name,
  * response}: the content itself when it is a JSON object, else
  * {"content": text}. */
-static int function_response_part(struct req *r, const struct sl_json_pick *id,
-                                  const struct sl_json_pick *content, size_t i)
+static int function_response_part(void *arg, struct sl_str id, const struct sl_json_pick *content,
+                                  size_t i)
 {
+    struct req *r = arg;
     char param[64];
     snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
-    if (!id->found || id->m.type != SL_JSON_STRING)
-        return refuse(r, param, "a tool message needs a tool_call_id");
-    const struct sl_str *name = call_name(r, sl__xlat_raw(&id->m));
+    const struct sl_str *name = call_name(r, id);
     if (name == NULL)
         return refuse(r, param, "no earlier assistant tool call has this id");
     part(r, R_USER);
@@ -265,48 +264,18 @@ static int system_member(struct req *r, struct sl_str messages)
 
 static int contents_member(struct req *r, struct sl_str messages)
 {
-    struct sl_json_walk wk;
-    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
-    char param[64];
-    sl_json_enter(&wk, &arr);
+    static const struct sl__xlat_roles roles = {
+        .user_text = user_text,
+        .image = image_part,
+        .assistant_text = model_text,
+        .tool_call = function_call_part,
+        .tool_result = function_response_part,
+    };
     sl_jw_key(&r->w, "contents");
     sl_jw_array(&r->w);
-    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
-        enum { M_ROLE, M_CONTENT, M_TOOL_CALLS, M_TOOL_CALL_ID, M_FUNCTION_CALL, M__N };
-        struct sl_json_pick p[M__N] = {{.key = "role"},
-                                       {.key = "content"},
-                                       {.key = "tool_calls"},
-                                       {.key = "tool_call_id"},
-                                       {.key = "function_call"}};
-        snprintf(param, sizeof(param), "messages[%zu].role", i);
-        if (sl__xlat_pick(sl__xlat_span(msg), p, M__N) || !p[M_ROLE].found ||
-            p[M_ROLE].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a message must be an object with a role");
-        static const struct sl_json_member none = {.type = SL_JSON_NULL};
-        const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
-        int rc = 0;
-        if (sl__xlat_is(&p[M_ROLE], "system") || sl__xlat_is(&p[M_ROLE], "developer")) {
-            continue; /* in systemInstruction */
-        } else if (sl__xlat_is(&p[M_ROLE], "user")) {
-            rc = sl__xlat_content(&r->c, content, i, user_text, image_part);
-        } else if (sl__xlat_is(&p[M_ROLE], "assistant")) {
-            if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
-                snprintf(param, sizeof(param), "messages[%zu].function_call", i);
-                return refuse(r, param, "function_call is deprecated: use tool_calls");
-            }
-            rc = sl__xlat_content(&r->c, content, i, model_text, NULL);
-            if (rc == 0 && p[M_TOOL_CALLS].found)
-                rc = sl__xlat_tool_calls(&r->c, &p[M_TOOL_CALLS].m, i, function_call_part);
-        } else if (sl__xlat_is(&p[M_ROLE], "tool")) {
-            rc = function_response_part(r, &p[M_TOOL_CALL_ID], &p[M_CONTENT], i);
-        } else {
-            return refuse(r, param, "messages with role '%.*s' are not supported by gemini",
-                          (int)(p[M_ROLE].m.value.len < 40 ? p[M_ROLE].m.value.len : 40),
-                          p[M_ROLE].m.value.ptr);
-        }
-        if (rc)
-            return rc;
-    }
+    int rc = sl__xlat_messages(&r->c, messages, &roles);
+    if (rc)
+        return rc;
     if (r->open_role != R_NONE) {
         sl_jw_end(&r->w);
         sl_jw_end(&r->w);

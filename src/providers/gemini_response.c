@@ -6,7 +6,6 @@
  * calls no id (or, on some versions, one of its own, kept): one is made up
  * from a hash of the response id (or body) and the call's index, so a
  * client can match its tool message to it. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,15 +23,6 @@ unsigned long long sl__gemini_hash(const char *p, size_t len)
     return h;
 }
 
-/* A token count; capped so that the sums below cannot wrap. */
-static unsigned long count(const struct sl_json_pick *p, unsigned long dflt)
-{
-    if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
-        return dflt;
-    unsigned long n = strtoul(p->m.value.ptr, NULL, 10);
-    return n < ULONG_MAX / 4 ? n : ULONG_MAX / 4;
-}
-
 void sl__gemini_tokens_read(struct sl_str usage, struct sl_gemini_tokens *t)
 {
     struct sl_json_pick p[4] = {{.key = "promptTokenCount"},
@@ -41,10 +31,10 @@ void sl__gemini_tokens_read(struct sl_str usage, struct sl_gemini_tokens *t)
                                 {.key = "cachedContentTokenCount"}};
     if (sl__xlat_pick(usage, p, 4) != 0)
         return;
-    t->prompt = count(&p[0], t->prompt);
-    t->candidates = count(&p[1], t->candidates);
-    t->thoughts = count(&p[2], t->thoughts);
-    t->cached = count(&p[3], t->cached);
+    t->prompt = sl__xlat_count(&p[0], t->prompt);
+    t->candidates = sl__xlat_count(&p[1], t->candidates);
+    t->thoughts = sl__xlat_count(&p[2], t->thoughts);
+    t->cached = sl__xlat_count(&p[3], t->cached);
 }
 
 struct sl_xlat_usage sl__gemini_usage_of(const struct sl_gemini_tokens *t)

@@ -147,6 +147,54 @@ int sl__xlat_tool_calls(struct sl__xlat_chat *c, const struct sl_json_member *ca
     return 0;
 }
 
+int sl__xlat_messages(struct sl__xlat_chat *c, struct sl_str messages,
+                      const struct sl__xlat_roles *roles)
+{
+    struct sl_json_walk wk;
+    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
+    char param[64];
+    sl_json_enter(&wk, &arr);
+    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
+        enum { M_ROLE, M_CONTENT, M_TOOL_CALLS, M_TOOL_CALL_ID, M_FUNCTION_CALL, M__N };
+        struct sl_json_pick p[M__N] = {{.key = "role"},
+                                       {.key = "content"},
+                                       {.key = "tool_calls"},
+                                       {.key = "tool_call_id"},
+                                       {.key = "function_call"}};
+        snprintf(param, sizeof(param), "messages[%zu].role", i);
+        if (sl__xlat_pick(sl__xlat_span(msg), p, M__N) || !p[M_ROLE].found ||
+            p[M_ROLE].m.type != SL_JSON_STRING)
+            return refuse(c, param, "a message must be an object with a role");
+        static const struct sl_json_member none = {.type = SL_JSON_NULL};
+        const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
+        int rc = 0;
+        if (sl__xlat_is(&p[M_ROLE], "system") || sl__xlat_is(&p[M_ROLE], "developer")) {
+            continue;
+        } else if (sl__xlat_is(&p[M_ROLE], "user")) {
+            rc = sl__xlat_content(c, content, i, roles->user_text, roles->image);
+        } else if (sl__xlat_is(&p[M_ROLE], "assistant")) {
+            if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
+                snprintf(param, sizeof(param), "messages[%zu].function_call", i);
+                return refuse(c, param, "function_call is deprecated: use tool_calls");
+            }
+            rc = sl__xlat_content(c, content, i, roles->assistant_text, NULL);
+            if (rc == 0 && p[M_TOOL_CALLS].found)
+                rc = sl__xlat_tool_calls(c, &p[M_TOOL_CALLS].m, i, roles->tool_call);
+        } else if (sl__xlat_is(&p[M_ROLE], "tool")) {
+            snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
+            if (!p[M_TOOL_CALL_ID].found || p[M_TOOL_CALL_ID].m.type != SL_JSON_STRING)
+                return refuse(c, param, "a tool message needs a tool_call_id");
+            rc = roles->tool_result(c->arg, sl__xlat_raw(&p[M_TOOL_CALL_ID].m), &p[M_CONTENT], i);
+        } else {
+            return refuse(c, param, "messages with role '%.*s' are not supported by %s",
+                          SHORT(p[M_ROLE].m.value), p[M_ROLE].m.value.ptr, c->provider);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int sl__xlat_system_texts(struct sl__xlat_chat *c, struct sl_str messages,
                           void (*each)(void *arg, struct sl_str raw), size_t *n)
 {

@@ -45,6 +45,24 @@ int sl__xlat_tool_calls(struct sl__xlat_chat *c, const struct sl_json_member *ca
                         int (*each)(void *arg, struct sl_str id, struct sl_str name,
                                     struct sl_str args));
 
+/* What an adapter writes for each kind of message (the messages reader's
+ * callbacks; image NULL: images are refused). tool_result gets the tool
+ * message's tool_call_id (a raw JSON string, checked) and its content. */
+struct sl__xlat_roles {
+    int (*user_text)(void *arg, struct sl_str raw);
+    int (*image)(void *arg, struct sl_str image_url, const char *param);
+    int (*assistant_text)(void *arg, struct sl_str raw);
+    int (*tool_call)(void *arg, struct sl_str id, struct sl_str name, struct sl_str args);
+    int (*tool_result)(void *arg, struct sl_str id, const struct sl_json_pick *content, size_t i);
+};
+
+/* The messages in order: system and developer ones skipped (see
+ * sl__xlat_system_texts), user, assistant (content, then tool_calls) and
+ * tool ones through roles; a deprecated function_call, role function and
+ * any unknown role refused. */
+int sl__xlat_messages(struct sl__xlat_chat *c, struct sl_str messages,
+                      const struct sl__xlat_roles *roles);
+
 /* The non-empty texts of the system and developer messages, in order,
  * wherever they stand: each(raw text). *n: how many. */
 int sl__xlat_system_texts(struct sl__xlat_chat *c, struct sl_str messages,

@@ -1,7 +1,9 @@
 /* The OpenAI shapes every provider adapter writes: usage, the envelope of
  * a chat.completion.chunk event, an error object; and the refusal. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -16,6 +18,14 @@ int sl__xlat_refuse(struct sl_xlat_refusal *refusal, const char *param, const ch
     vsnprintf(refusal->message, sizeof(refusal->message), fmt, ap);
     va_end(ap);
     return UV_EINVAL;
+}
+
+unsigned long sl__xlat_count(const struct sl_json_pick *p, unsigned long dflt)
+{
+    if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
+        return dflt;
+    unsigned long n = strtoul(p->m.value.ptr, NULL, 10);
+    return n < ULONG_MAX / 4 ? n : ULONG_MAX / 4;
 }
 
 void sl__xlat_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u)

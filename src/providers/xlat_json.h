@@ -51,6 +51,10 @@ static inline int sl__xlat_is(const struct sl_json_pick *p, const char *lit)
 int sl__xlat_refuse(struct sl_xlat_refusal *refusal, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A token count member (dflt when absent or not a count), capped at a
+ * quarter of ULONG_MAX so that a few of them summed cannot wrap. */
+unsigned long sl__xlat_count(const struct sl_json_pick *p, unsigned long dflt);
+
 /* OpenAI's usage object, as a value. */
 void sl__xlat_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u);
 
