@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "fuzz.h"
+#include "fuzz_chunks.h"
 #include "http/json_scan.h"
 #include "http/sse.h"
 #include "providers/gemini.h"
@@ -44,26 +45,6 @@ static void on_event(void *arg, const struct sl_sse_event *ev)
         FUZZ_CHECK(r->s.state == SL_GS_FAILED);
     if (rc && r->rc == 0)
         r->rc = rc;
-}
-
-struct check {
-    int done, failed, events, finishes;
-};
-
-static void on_translated(void *arg, const struct sl_sse_event *ev)
-{
-    struct check *c = arg;
-    FUZZ_CHECK(!c->done && !c->failed);
-    c->events++;
-    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
-        c->done = 1;
-        return;
-    }
-    struct sl_json_doc doc;
-    FUZZ_CHECK(sl_json_scan(ev->data, ev->data_len, &doc) == 0 && doc.type == SL_JSON_OBJECT);
-    struct sl_json_member m;
-    if (sl_json_get(&doc, "error", &m))
-        c->failed = 1;
 }
 
 static void stream(const char *d, size_t size, struct fuzz_rng *rng)
