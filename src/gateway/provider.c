@@ -1,6 +1,6 @@
-/* The provider tables (provider.h): OpenAI-compatible servers and Azure
- * OpenAI speak OpenAI's API and need only their targets; the others live
- * next to their glue (<name>_attempt.c). */
+/* The providers as the config knows them (provider.h): their names, their
+ * targets and the endpoints they serve. Pure: no gateway state, so the
+ * config loader (and its fuzzer) links without the gateway. */
 #include "gateway/provider.h"
 
 #include <stdio.h>
@@ -58,6 +58,25 @@ static int azure_target(struct sl_gw_deployment *d, char *err, size_t err_size)
 const struct sl_gw_provider sl_gw_provider_azure = {
     .name = "azure",
     .target = azure_target,
+};
+
+static int anthropic_target(struct sl_gw_deployment *d, char *err, size_t err_size)
+{
+    if (sl_gw_target_init_anthropic(&d->target, d->url, d->api_key, d->anthropic_version) == 0)
+        return 0;
+    snprintf(err, err_size, "cannot resolve its url");
+    return -1;
+}
+
+static int chat_only(enum sl_openai_endpoint ep)
+{
+    return ep == SL_OAI_CHAT;
+}
+
+const struct sl_gw_provider sl_gw_provider_anthropic = {
+    .name = "anthropic",
+    .target = anthropic_target,
+    .serves = chat_only,
 };
 
 static const struct sl_gw_provider *const providers[] = {

@@ -35,6 +35,7 @@ struct mock_req {
     enum sl_mock_fault fault;
     enum sl_openai_endpoint ep;
     int stream, heap, finished, streaming;
+    int include_usage; /* the stream asked for its usage chunk */
     unsigned prompt_tokens, tokens_total, tokens_sent;
     uint64_t seq;
     int64_t created;
