@@ -47,7 +47,7 @@ enum sl_mock_fault {
 
 #define SL_MOCK_FAULTS_DEFAULT "429,500,502,503"
 
-/* The API the mock speaks (--api): each is a wire table (mock_int.h). */
+/* The API the mock speaks (--api): each is a wire table (wire.h). */
 enum sl_mock_api {
     SL_MOCK_API_OPENAI,
     SL_MOCK_API_ANTHROPIC,

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "http/json_write.h"
-#include "mock/mock_int.h"
+#include "mock/wire.h"
 
 /* What the mock's fault statuses look like from OpenAI. */
 static void error_kind(int status, const char **type, const char **code)

@@ -4,8 +4,8 @@
  * to a request (a fault, how many tokens, when); a wire decides how it
  * looks on the wire (paths, checks, bodies, stream framing, error shapes).
  * A wire never keeps state of its own: what it needs is in mock_req. */
-#ifndef SL_MOCK_INT_H
-#define SL_MOCK_INT_H
+#ifndef SL_MOCK_WIRE_H
+#define SL_MOCK_WIRE_H
 
 #include <stdint.h>
 #include <uv.h>
