@@ -12,7 +12,7 @@
  * stops half way and the connection closes). Above max_concurrency
  * requests in flight it answers 429 at once.
  *
- * Each API it can speak instead (--api) is a wire table in mock_int.h
+ * Each API it can speak instead (--api) is a wire table in mock/wire.h
  * (wire_<api>.c): its paths, its checks, its bodies, stream framing and
  * error shapes, on the same engine of faults and pacing. With api =
  * SL_MOCK_API_ANTHROPIC it is Anthropic's Messages API:
