@@ -4,10 +4,27 @@
 #ifndef SL_PROVIDERS_ANTHROPIC_INT_H
 #define SL_PROVIDERS_ANTHROPIC_INT_H
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <uv.h>
+
 #include "http/json_scan.h"
 #include "http/json_walk.h"
 #include "http/json_write.h"
 #include "providers/anthropic.h"
+
+/* Fills a refusal: the offending field and a one-line message. Returns
+ * UV_EINVAL, what a translation returns for a refusal. */
+__attribute__((format(printf, 3, 4))) static inline int
+sl__xlat_refuse(struct sl_xlat_refusal *r, const char *param, const char *fmt, ...)
+{
+    snprintf(r->param, sizeof(r->param), "%s", param);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+    va_end(ap);
+    return UV_EINVAL;
+}
 
 /* Fills picks from the object whose text is `obj`. 0, or -1 when it is not
  * a valid JSON object. */

@@ -9,7 +9,6 @@
  * several OpenAI messages: a user turn's tool_result blocks become `tool`
  * messages placed before the rest of that turn (OpenAI wants the results
  * right after the assistant's tool calls). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +22,8 @@ struct req {
     struct sl_xlat_refusal *refusal;
 };
 
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-{
-    snprintf(r->refusal->param, sizeof(r->refusal->param), "%s", param);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->refusal->message, sizeof(r->refusal->message), fmt, ap);
-    va_end(ap);
-    return UV_EINVAL;
-}
+/* refuse(r, param, fmt, ...): fills r->refusal, returns UV_EINVAL */
+#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
 
 static struct sl_str span(struct sl_json_value v)
 {
