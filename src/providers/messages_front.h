@@ -99,7 +99,7 @@ int sl_messages_error_event(int status, const char *message, struct sl_buf *out)
  *                        the prompt's tokens only at the end)
  *   delta.content        content_block_start text (when no text block is
  *                        open), content_block_delta text_delta
- *   delta.tool_calls[i]  a new index: content_block_start tool_use {id,
+ *   delta.tool_calls[i]  a new index (or id): content_block_start tool_use {id,
  *                        name, input: {}}; arguments pieces:
  *                        content_block_delta input_json_delta
  *   finish_reason        content_block_stop of the open block; the
@@ -126,9 +126,10 @@ struct sl_messages_stream {
     char model[128];   /* escaped JSON string content; "" until known */
     char stop_seq[64]; /* escaped: the stop sequence matched, when the upstream says (vLLM) */
     enum { SL_MS_BLOCK_NONE, SL_MS_BLOCK_TEXT, SL_MS_BLOCK_TOOL } block_kind;
-    long blocks;    /* blocks opened so far: the next block's index */
-    long tool;      /* the OpenAI tool_calls index of the open tool_use block */
-    long last_tool; /* the highest tool_calls index seen, or -1 */
+    long blocks;      /* blocks opened so far: the next block's index */
+    long tool;        /* the OpenAI tool_calls index of the open tool_use block */
+    char tool_id[64]; /* its id, escaped, when it fits ("" else) */
+    long last_tool;   /* the highest tool_calls index seen, or -1 */
     const char *stop_reason;
     struct sl_xlat_usage usage; /* from the usage chunk */
     int have_usage;

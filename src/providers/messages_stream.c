@@ -206,21 +206,28 @@ static int tool_delta(struct sl_messages_stream *s, struct sl_json_value item, s
     long index = s->tool < 0 ? 0 : s->tool; /* no index: the call going on */
     if (t[0].found && t[0].m.type == SL_JSON_NUMBER)
         index = strtol(t[0].m.value.ptr, NULL, 10);
+    /* a server that numbers every call 0 (or none) still gives each its id */
+    const struct sl_json_member *idm = &t[1].m;
+    int has_id = t[1].found && idm->type == SL_JSON_STRING;
+    int other_id = has_id && s->block_kind == SL_MS_BLOCK_TOOL && s->tool_id[0] &&
+                   !sl_str_eq(idm->value, s->tool_id);
     int rc;
-    if (s->block_kind != SL_MS_BLOCK_TOOL || index != s->tool) {
-        if (index <= s->last_tool)
+    if (s->block_kind != SL_MS_BLOCK_TOOL || index != s->tool || other_id) {
+        if (index < s->last_tool || (index == s->last_tool && !other_id))
             return broken(s, out, "a tool call delta for a call already ended");
         if (!f[0].found || f[0].m.type != SL_JSON_STRING)
             return broken(s, out, "a tool call without a name");
         char made[48];
-        struct sl_str id = sl__anth_raw(&t[1].m);
-        if (!t[1].found || t[1].m.type != SL_JSON_STRING) { /* Anthropic requires one */
+        struct sl_str id = sl__anth_raw(idm);
+        if (!has_id) { /* Anthropic requires one */
             int n = snprintf(made, sizeof(made), "\"toolu_%ld\"", index);
             id = (struct sl_str){made, (size_t)n};
         }
         if ((rc = block_start(s, out, id, sl__anth_raw(&f[0].m))) != 0)
             return rc;
         s->tool = s->last_tool = index;
+        s->tool_id[0] = '\0';
+        keep_escaped(s->tool_id, sizeof(s->tool_id), "", &t[1]);
     }
     if (f[1].found && f[1].m.type == SL_JSON_STRING && f[1].m.value.len > 0)
         return block_delta(s, out, "input_json_delta", "partial_json", sl__anth_raw(&f[1].m));

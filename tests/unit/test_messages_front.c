@@ -691,6 +691,26 @@ Test(messages_front, text_after_a_tool_call_opens_a_new_block)
                                                             "\"type\":\"text\",\"text\":\"\"}}")));
     cr_assert_eq(sl_messages_stream_end(&s), UV_EOF); /* cut here */
     sl_buf_release(&out);
+
+    /* calls all numbered 0, told apart by their ids; an id repeated in every
+     * delta is the same call */
+    static const char *const zero[] = {
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"function\":{"
+        "\"name\":\"f\",\"arguments\":\"{\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"function\":{"
+        "\"arguments\":\"}\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"b\",\"function\":{"
+        "\"name\":\"g\",\"arguments\":\"{}\"}}]}}]}",
+    };
+    sl_messages_stream_init(&s, "i", "m");
+    sl_buf_init(&out, 1 << 16);
+    feed(&s, zero, 3, &out);
+    cr_assert(strstr(out.ptr, "\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":"
+                              "\"b\",\"name\":\"g\""),
+              "%s", out.ptr);
+    cr_assert(strstr(out.ptr, "\"index\":0,\"delta\":{\"type\":\"input_json_delta\","
+                              "\"partial_json\":\"}\"}"));
+    sl_buf_release(&out);
 }
 
 Test(messages_front, an_error_chunk_becomes_an_error_event_and_ends_the_stream)
