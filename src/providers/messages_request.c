@@ -187,16 +187,19 @@ static int user_turn(struct req *r, const struct sl_json_member *content, size_t
     sl_json_enter(&wk, &arr);
     for (size_t j = 0; sl_json_next_item(&wk, &b); j++) {
         struct sl_json_pick p[B__N];
-        if (pick_block(b, p) == 0 && sl__anth_is(&p[B_TYPE], "tool_result")) {
+        int picked = pick_block(b, p) == 0;
+        if (picked && sl__anth_is(&p[B_TYPE], "tool_result")) {
             int rc = tool_message(r, p, i, j);
             if (rc)
                 return rc;
             results++;
             continue;
         }
-        if (rest++ == 0 && pick_block(b, lone) == 0) /* NOLINT: re-picked for the lone case */
-            lone_text = sl__anth_is(&lone[B_TYPE], "text") && lone[B_TEXT].found &&
-                        lone[B_TEXT].m.type == SL_JSON_STRING;
+        if (rest++ == 0 && picked) {
+            memcpy(lone, p, sizeof(lone));
+            lone_text = sl__anth_is(&p[B_TYPE], "text") && p[B_TEXT].found &&
+                        p[B_TEXT].m.type == SL_JSON_STRING;
+        }
     }
     if (rest == 0 && results > 0)
         return 0;
