@@ -86,6 +86,11 @@ int sl_messages_error(int status, const char *body, size_t len, struct sl_buf *o
 int sl_messages_error_body(int status, const char *message, struct sl_buf *out,
                            struct sl_messages_error *cls);
 
+/* A translation's refusal as the client's 400 body: invalid_request_error
+ * with the message "PARAM: MESSAGE" (Anthropic names the field that way;
+ * the message alone when there is no param or it already starts with it). */
+int sl_messages_refusal_body(const struct sl_xlat_refusal *refusal, struct sl_buf *out);
+
 /* The same as one stream event: "event: error\ndata: {...}\n\n". The
  * caller ends a client's stream with it (a cut upstream, a gateway error). */
 int sl_messages_error_event(int status, const char *message, struct sl_buf *out);

@@ -367,6 +367,18 @@ int sl_messages_error_body(int status, const char *message, struct sl_buf *out,
     return sl_jw_finish(&w);
 }
 
+int sl_messages_refusal_body(const struct sl_xlat_refusal *refusal, struct sl_buf *out)
+{
+    char text[sizeof(refusal->param) + sizeof(refusal->message) + 2];
+    size_t n = strnlen(refusal->param, sizeof(refusal->param));
+    if (n > 0 && strncmp(refusal->message, refusal->param, n) != 0)
+        snprintf(text, sizeof(text), "%.*s: %.*s", (int)n, refusal->param,
+                 (int)sizeof(refusal->message), refusal->message);
+    else
+        snprintf(text, sizeof(text), "%.*s", (int)sizeof(refusal->message), refusal->message);
+    return sl_messages_error_body(400, text, out, NULL);
+}
+
 int sl_messages_error_event(int status, const char *message, struct sl_buf *out)
 {
     size_t before = out->len;

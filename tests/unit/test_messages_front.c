@@ -10,6 +10,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "http/sse.h"
 #include "json_at.h"
 #include "providers/messages_front.h"
 
@@ -229,6 +230,19 @@ Test(messages_front, unsupported_requests_are_refused_with_the_field_named)
         cr_assert(strchr(no.message, '\n') == NULL);
         sl_buf_release(&out);
     }
+    /* the client's 400 in Anthropic's words */
+    struct sl_xlat_refusal no = {"tools[0].type", "server tools are not supported here"};
+    struct sl_buf out;
+    sl_buf_init(&out, 4096);
+    cr_assert_eq(sl_messages_refusal_body(&no, &out), 0);
+    cr_assert_str_eq(out.ptr, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                              "\"message\":\"tools[0].type: server tools are not supported "
+                              "here\"}}");
+    struct sl_xlat_refusal again = {"max_tokens", "max_tokens: field required"};
+    sl_buf_reset(&out);
+    cr_assert_eq(sl_messages_refusal_body(&again, &out), 0);
+    cr_assert_str_eq(str(out.ptr, "error.message"), "max_tokens: field required");
+    sl_buf_release(&out);
 }
 
 Test(messages_front, request_output_is_bounded)
@@ -864,4 +878,83 @@ Test(messages_front, the_anthropic_stream_scanner_reads_usage_and_the_end)
     cr_assert_eq(s.err, SL_E_UNAVAILABLE);
     cr_assert_eq(sl_anthropic_scan_end(&s), 0);
     cr_assert_eq(s.usage.prompt, 9);
+}
+
+/* ---- round trips through the Anthropic adapter's response side ---- */
+
+Test(messages_front, a_completion_survives_the_round_trip_through_the_anthropic_adapter)
+{
+    const char *body =
+        "{\"id\":\"chatcmpl-abc123\",\"object\":\"chat.completion\",\"created\":1699896916,"
+        "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":\"Let me check.\",\"refusal\":null,\"tool_calls\":[{\"id\":\"call_1\","
+        "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":"
+        "\"{\\\"location\\\":\\\"Boston, MA\\\"}\"}}]},\"logprobs\":null,\"finish_reason\":"
+        "\"tool_calls\"}],\"usage\":{\"prompt_tokens\":82,\"completion_tokens\":17,"
+        "\"total_tokens\":99,\"prompt_tokens_details\":{\"cached_tokens\":64}}}";
+    struct sl_buf msg, back;
+    struct sl_xlat_usage u1, u2;
+    cr_assert_eq(respond(body, NULL, NULL, &msg, &u1), 0);
+    sl_buf_init(&back, 1 << 16);
+    cr_assert_eq(sl_anthropic_response(msg.ptr, msg.len, NULL, 1699896916, &back, &u2), 0);
+    cr_assert_str_eq(
+        back.ptr, "{\"id\":\"msg_chatcmpl-abc123\",\"object\":\"chat.completion\",\"created\":"
+                  "1699896916,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{"
+                  "\"role\":\"assistant\",\"content\":\"Let me check.\",\"refusal\":null,"
+                  "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{"
+                  "\"name\":\"get_weather\",\"arguments\":\"{\\\"location\\\":\\\"Boston, "
+                  "MA\\\"}\"}}]},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],\"usage\":{"
+                  "\"prompt_tokens\":82,\"completion_tokens\":17,\"total_tokens\":99,"
+                  "\"prompt_tokens_details\":{\"cached_tokens\":64}}}");
+    cr_assert(u1.prompt == u2.prompt && u1.completion == u2.completion && u1.cached == u2.cached);
+    sl_buf_release(&msg);
+    sl_buf_release(&back);
+}
+
+static void on_anthropic_event(void *arg, const struct sl_sse_event *ev)
+{
+    void **a = arg;
+    cr_assert_eq(
+        sl_anthropic_stream_event(a[0], ev->event, ev->event_len, ev->data, ev->data_len, a[1]), 0);
+}
+
+Test(messages_front, a_stream_survives_the_round_trip_through_the_anthropic_adapter)
+{
+    /* the exact events of the stream test, read back by the Anthropic
+     * adapter: the same text, calls, finish and usage in OpenAI's chunks */
+    struct sl_anthropic_stream as;
+    struct sl_buf back;
+    struct sl_sse_parser p;
+    sl_anthropic_stream_init(&as, NULL, 1694268190, 1);
+    sl_buf_init(&back, 1 << 16);
+    void *arg[2] = {&as, &back};
+    sl_sse_parser_init(&p, 1 << 16, on_anthropic_event, arg);
+    cr_assert_eq(sl_sse_parser_feed(&p, expected_events, strlen(expected_events)), 0);
+    sl_sse_parser_release(&p);
+    cr_assert_eq(as.state, SL_AS_DONE);
+    cr_assert_eq(as.usage.prompt, 30);
+    cr_assert_eq(as.usage.cached, 10);
+    cr_assert_eq(as.usage.completion, 12);
+    static const char *const parts[] = {
+        "\"delta\":{\"content\":\"Hello\"}",
+        "\"delta\":{\"content\":\" \\\"world\\\"\\n\"}",
+        "\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{"
+        "\"name\":\"get_weather\",\"arguments\":\"\"}}]",
+        "\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"loc\"}}]",
+        "\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ation\\\": \\\"Paris\\\"}\"}}]",
+        "\"tool_calls\":[{\"index\":1,\"id\":\"call_2\",\"type\":\"function\",\"function\":{"
+        "\"name\":\"now\",\"arguments\":\"\"}}]",
+        "\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]",
+        "\"finish_reason\":\"tool_calls\"",
+        "\"usage\":{\"prompt_tokens\":30,\"completion_tokens\":12,\"total_tokens\":42,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":10}}",
+        "data: [DONE]\n\n",
+    };
+    const char *at = back.ptr;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        const char *found = strstr(at, parts[i]);
+        cr_assert(found, "%s not after %s", parts[i], at);
+        at = found + strlen(parts[i]);
+    }
+    sl_buf_release(&back);
 }
