@@ -240,22 +240,25 @@ static int choice(struct sl_messages_stream *s, struct sl_json_value ch, struct 
     enum { C_DELTA, C_FINISH, C_STOP, C__N };
     struct sl_json_pick c[C__N] = {
         {.key = "delta"}, {.key = "finish_reason"}, {.key = "stop_reason"}};
-    struct sl_json_pick d[2] = {{.key = "content"}, {.key = "tool_calls"}};
+    struct sl_json_pick d[3] = {{.key = "content"}, {.key = "refusal"}, {.key = "tool_calls"}};
     if (sl__anth_pick((struct sl_str){ch.start, (size_t)(ch.end - ch.start)}, c, C__N) != 0)
         return broken(s, out, "a choice that is not an object");
     int rc = 0;
     if (s->state == SL_MS_MESSAGE && c[C_DELTA].found &&
-        sl__anth_pick(sl__anth_raw(&c[C_DELTA].m), d, 2) == 0) {
-        if (d[0].found && d[0].m.type == SL_JSON_STRING && d[0].m.value.len > 0) {
+        sl__anth_pick(sl__anth_raw(&c[C_DELTA].m), d, 3) == 0) {
+        /* the content, and the model's refusal (OpenAI streams it apart) as text */
+        for (int i = 0; i < 2; i++) {
+            if (!d[i].found || d[i].m.type != SL_JSON_STRING || d[i].m.value.len == 0)
+                continue;
             struct sl_str none = {NULL, 0};
             if (s->block_kind != SL_MS_BLOCK_TEXT && (rc = block_start(s, out, none, none)))
                 return rc;
-            if ((rc = block_delta(s, out, "text_delta", "text", sl__anth_raw(&d[0].m))))
+            if ((rc = block_delta(s, out, "text_delta", "text", sl__anth_raw(&d[i].m))))
                 return rc;
         }
-        if (d[1].found && d[1].m.type == SL_JSON_ARRAY) {
+        if (d[2].found && d[2].m.type == SL_JSON_ARRAY) {
             struct sl_json_walk wk;
-            struct sl_json_value item, arr = sl__anth_value(&d[1].m);
+            struct sl_json_value item, arr = sl__anth_value(&d[2].m);
             sl_json_enter(&wk, &arr);
             while (rc == 0 && sl_json_next_item(&wk, &item))
                 rc = tool_delta(s, item, out);
@@ -306,6 +309,8 @@ static int translate(struct sl_messages_stream *s, const char *data, size_t len,
     if (s->state == SL_MS_START) {
         if (s->id[0] == '\0')
             keep_escaped(s->id, sizeof(s->id), "msg_", &p[K_ID]);
+        if (s->id[0] == '\0') /* as sl_messages_response names a completion without id */
+            memcpy(s->id, "msg_", 5);
         if (s->model[0] == '\0')
             keep_escaped(s->model, sizeof(s->model), "", &p[K_MODEL]);
         if ((rc = message_start(s, out)) != 0)

@@ -662,6 +662,18 @@ Test(messages_front, done_without_usage_ends_the_message_and_names_are_the_calle
               "%s", out.ptr);
     sl_buf_release(&out);
 
+    /* a refusal streamed apart is text */
+    static const char *const refusal[] = {
+        "{\"choices\":[{\"delta\":{\"content\":null,\"refusal\":\"I can't\"}}]}",
+        "{\"choices\":[{\"delta\":{},\"finish_reason\":\"content_filter\"}]}", "[DONE]"};
+    sl_messages_stream_init(&s, NULL, "m");
+    sl_buf_init(&out, 1 << 16);
+    feed(&s, refusal, 3, &out);
+    cr_assert(strstr(out.ptr, "\"id\":\"msg_\","));
+    cr_assert(strstr(out.ptr, "{\"type\":\"text_delta\",\"text\":\"I can't\"}"));
+    cr_assert(strstr(out.ptr, "\"stop_reason\":\"refusal\""));
+    sl_buf_release(&out);
+
     /* [DONE] alone: a whole empty message; finish and usage in one chunk */
     static const char *const lone[] = {"[DONE]"};
     sl_messages_stream_init(&s, NULL, "m");
