@@ -47,8 +47,13 @@ declare -A sources=(
     src/providers/anthropic_stream.c src/providers/anthropic_error.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
+  [messages_front]="src/providers/messages_request.c src/providers/messages_response.c
+    src/providers/messages_stream.c src/providers/anthropic_request.c
+    src/providers/anthropic_response.c src/providers/anthropic_stream.c
+    src/providers/anthropic_error.c src/http/json_write.c src/http/json_scan.c
+    src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c src/core/errclass.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

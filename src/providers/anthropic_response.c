@@ -9,8 +9,7 @@
 
 #include "providers/anthropic_int.h"
 
-/* A token count; capped so that the sums below cannot wrap. */
-static unsigned long count(const struct sl_json_pick *p, unsigned long dflt)
+unsigned long sl__anth_count(const struct sl_json_pick *p, unsigned long dflt)
 {
     if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
         return dflt;
@@ -26,10 +25,10 @@ void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)
                                 {.key = "cache_read_input_tokens"}};
     if (sl__anth_pick(usage, p, 4) != 0)
         return;
-    t->input = count(&p[0], t->input);
-    t->output = count(&p[1], t->output);
-    t->cache_write = count(&p[2], t->cache_write);
-    t->cache_read = count(&p[3], t->cache_read);
+    t->input = sl__anth_count(&p[0], t->input);
+    t->output = sl__anth_count(&p[1], t->output);
+    t->cache_write = sl__anth_count(&p[2], t->cache_write);
+    t->cache_read = sl__anth_count(&p[3], t->cache_read);
 }
 
 struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
@@ -54,16 +53,35 @@ void sl__anth_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u)
     sl_jw_end(w);
 }
 
+/* Anthropic's stop_reason and OpenAI's finish_reason, both ways: the first
+ * row with a finish_reason is the stop_reason it maps back to. */
+static const struct {
+    const char *stop_reason, *finish_reason;
+} reasons[] = {
+    {"end_turn", "stop"},
+    {"max_tokens", "length"},
+    {"tool_use", "tool_calls"},
+    {"refusal", "content_filter"},
+    {"stop_sequence", "stop"},
+    {"pause_turn", "stop"},
+    {"model_context_window_exceeded", "length"},
+    {"tool_use", "function_call"}, /* OpenAI's deprecated name */
+};
+
 const char *sl_anthropic_finish_reason(const char *stop_reason, size_t len)
 {
-    struct sl_str s = {stop_reason, len};
-    if (sl_str_eq(s, "max_tokens") || sl_str_eq(s, "model_context_window_exceeded"))
-        return "length";
-    if (sl_str_eq(s, "tool_use"))
-        return "tool_calls";
-    if (sl_str_eq(s, "refusal"))
-        return "content_filter";
-    return "stop"; /* end_turn, stop_sequence, pause_turn */
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (sl_str_eq((struct sl_str){stop_reason, len}, reasons[i].stop_reason))
+            return reasons[i].finish_reason;
+    return "stop";
+}
+
+const char *sl_anthropic_stop_reason(const char *finish_reason, size_t len)
+{
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (sl_str_eq((struct sl_str){finish_reason, len}, reasons[i].finish_reason))
+            return reasons[i].stop_reason;
+    return "end_turn";
 }
 
 /* The content blocks of one type: text (joined into one string) or tool_use
