@@ -142,7 +142,7 @@ static int parts(struct req *r, const struct sl_json_member *content, const char
         } else {
             snprintf(param, sizeof(param), "%s[%zu].type", where, j);
             return refuse(r, param,
-                          "content parts of type '%.*s' are not supported here through chat "
+                          "content parts of type '%.*s' are not served here through chat "
                           "completions",
                           shown(&p[P_TYPE].m), p[P_TYPE].m.value.ptr);
         }
@@ -278,11 +278,11 @@ static int input_items(struct req *r, const struct sl_json_member *input)
             if (p[I_TYPE].m.type != SL_JSON_STRING)
                 return refuse(r, param, "an input item's type must be a string");
             if (sl_xlat_is(&p[I_TYPE], "reasoning") || sl_xlat_is(&p[I_TYPE], "item_reference"))
-                return refuse(r, param, "input items of type '%.*s' " STATEFUL, shown(&p[I_TYPE].m),
+                return refuse(r, param, "input items of type '%.*s': that " STATEFUL, shown(&p[I_TYPE].m),
                               p[I_TYPE].m.value.ptr);
             return refuse(r, param,
-                          "input items of type '%.*s' are not supported through chat "
-                          "completions: this " STATEFUL,
+                          "input items of type '%.*s' are not served through chat "
+                          "completions: that " STATEFUL,
                           shown(&p[I_TYPE].m), p[I_TYPE].m.value.ptr);
         }
         if (rc)

@@ -109,6 +109,9 @@ static void item_write(const struct sl_responses_stream *s, struct sl_jw *w, siz
     item_id(s, i, id, sizeof(id));
     struct sl__resp_text text = acc_text(s, it->text_off, it->text_len);
     if (it->kind == ITEM_MESSAGE) {
+        /* an item just added has no parts yet: content_part.added brings one */
+        if (strcmp(status, "in_progress") == 0)
+            text.ptr = NULL;
         sl__resp_message_item(w, id, status, text, (struct sl__resp_text){NULL, 0});
     } else {
         sl__resp_call_item(w, id, status, acc_text(s, it->id_off, it->id_len),
