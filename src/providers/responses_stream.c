@@ -25,7 +25,8 @@
 
 #define MAX_ITEMS 1024
 
-enum kind { ITEM_MESSAGE, ITEM_CALL };
+/* A message item holds one content part: output_text, or refusal. */
+enum kind { ITEM_MESSAGE, ITEM_REFUSAL, ITEM_CALL };
 
 struct sl_responses_item {
     enum kind kind;
@@ -97,7 +98,16 @@ static struct sl__resp_text acc_text(const struct sl_responses_stream *s, size_t
 
 static void item_id(const struct sl_responses_stream *s, size_t i, char *out, size_t size)
 {
-    sl__resp_item_id(out, size, s->items[i].kind == ITEM_MESSAGE ? "msg" : "fc", s->suffix, i);
+    sl__resp_item_id(out, size, s->items[i].kind == ITEM_CALL ? "fc" : "msg", s->suffix, i);
+}
+
+/* "key": an escaped text */
+static void escaped_kv(struct sl_jw *w, const char *key, struct sl__resp_text t)
+{
+    sl_jw_key(w, key);
+    sl_jw_string_open(w);
+    sl_jw_string_piece(w, t.ptr, t.len);
+    sl_jw_string_close(w);
 }
 
 /* An item as it stands, with `status`. */
@@ -108,11 +118,13 @@ static void item_write(const struct sl_responses_stream *s, struct sl_jw *w, siz
     char id[128];
     item_id(s, i, id, sizeof(id));
     struct sl__resp_text text = acc_text(s, it->text_off, it->text_len);
-    if (it->kind == ITEM_MESSAGE) {
+    struct sl__resp_text none = {NULL, 0};
+    if (it->kind != ITEM_CALL) {
         /* an item just added has no parts yet: content_part.added brings one */
         if (strcmp(status, "in_progress") == 0)
             text.ptr = NULL;
-        sl__resp_message_item(w, id, status, text, (struct sl__resp_text){NULL, 0});
+        sl__resp_message_item(w, id, status, it->kind == ITEM_MESSAGE ? text : none,
+                              it->kind == ITEM_REFUSAL ? text : none);
     } else {
         sl__resp_call_item(w, id, status, acc_text(s, it->id_off, it->id_len),
                            acc_text(s, it->name_off, it->name_len), text);
@@ -170,7 +182,8 @@ static int output_item_event(struct sl_responses_stream *s, struct sl_buf *out, 
     return event_close(s, &w);
 }
 
-/* content_part.added / .done: {"part": {"type": "output_text", ..., "text"}} */
+/* content_part.added / .done: {"part": {"type": "output_text", ..., "text"}}
+ * or {"part": {"type": "refusal", "refusal"}} */
 static int part_event(struct sl_responses_stream *s, struct sl_buf *out, const char *type, size_t i)
 {
     struct sl_jw w;
@@ -179,32 +192,32 @@ static int part_event(struct sl_responses_stream *s, struct sl_buf *out, const c
     item_event_open(s, &w, out, type, i, 1);
     sl_jw_key(&w, "part");
     sl_jw_object(&w);
-    sl_jw_kv_string(&w, "type", "output_text");
-    sl_jw_kv_raw(&w, "annotations", "[]", 2);
-    sl_jw_kv_raw(&w, "logprobs", "[]", 2);
-    sl_jw_key(&w, "text");
-    sl_jw_string_open(&w);
-    sl_jw_string_piece(&w, t.ptr, t.len);
-    sl_jw_string_close(&w);
+    if (it->kind == ITEM_REFUSAL) {
+        sl_jw_kv_string(&w, "type", "refusal");
+        escaped_kv(&w, "refusal", t);
+    } else {
+        sl_jw_kv_string(&w, "type", "output_text");
+        sl_jw_kv_raw(&w, "annotations", "[]", 2);
+        sl_jw_kv_raw(&w, "logprobs", "[]", 2);
+        escaped_kv(&w, "text", t);
+    }
     sl_jw_end(&w);
     return event_close(s, &w);
 }
 
-/* output_text.delta / function_call_arguments.delta with an escaped piece */
+/* output_text.delta / refusal.delta / function_call_arguments.delta with
+ * an escaped piece */
 static int delta_event(struct sl_responses_stream *s, struct sl_buf *out, size_t i,
                        struct sl_str piece)
 {
+    static const char *const types[] = {[ITEM_MESSAGE] = "response.output_text.delta",
+                                        [ITEM_REFUSAL] = "response.refusal.delta",
+                                        [ITEM_CALL] = "response.function_call_arguments.delta"};
     struct sl_jw w;
-    int message = s->items[i].kind == ITEM_MESSAGE;
-    item_event_open(s, &w, out,
-                    message ? "response.output_text.delta"
-                            : "response.function_call_arguments.delta",
-                    i, message);
-    sl_jw_key(&w, "delta");
-    sl_jw_string_open(&w);
-    sl_jw_string_piece(&w, piece.ptr, piece.len);
-    sl_jw_string_close(&w);
-    if (message)
+    enum kind kind = s->items[i].kind;
+    item_event_open(s, &w, out, types[kind], i, kind != ITEM_CALL);
+    escaped_kv(&w, "delta", (struct sl__resp_text){piece.ptr, piece.len});
+    if (kind == ITEM_MESSAGE)
         sl_jw_kv_raw(&w, "logprobs", "[]", 2);
     return event_close(s, &w);
 }
@@ -328,36 +341,32 @@ static int item_close(struct sl_responses_stream *s, struct sl_buf *out, const c
     it->status = status;
     if (it->kind == ITEM_MESSAGE) {
         item_event_open(s, &w, out, "response.output_text.done", i, 1);
-        sl_jw_key(&w, "text");
-        sl_jw_string_open(&w);
-        sl_jw_string_piece(&w, t.ptr, t.len);
-        sl_jw_string_close(&w);
+        escaped_kv(&w, "text", t);
         sl_jw_kv_raw(&w, "logprobs", "[]", 2);
-        if ((rc = event_close(s, &w)) || (rc = part_event(s, out, "response.content_part.done", i)))
-            return rc;
+    } else if (it->kind == ITEM_REFUSAL) {
+        item_event_open(s, &w, out, "response.refusal.done", i, 1);
+        escaped_kv(&w, "refusal", t);
     } else {
-        struct sl__resp_text name = acc_text(s, it->name_off, it->name_len);
         item_event_open(s, &w, out, "response.function_call_arguments.done", i, 0);
-        sl_jw_key(&w, "name");
-        sl_jw_string_open(&w);
-        sl_jw_string_piece(&w, name.ptr, name.len);
-        sl_jw_string_close(&w);
-        sl_jw_key(&w, "arguments");
-        sl_jw_string_open(&w);
-        sl_jw_string_piece(&w, t.ptr, t.len);
-        sl_jw_string_close(&w);
-        if ((rc = event_close(s, &w)))
-            return rc;
+        escaped_kv(&w, "name", acc_text(s, it->name_off, it->name_len));
+        escaped_kv(&w, "arguments", t);
     }
+    if ((rc = event_close(s, &w)))
+        return rc;
+    if (it->kind != ITEM_CALL && (rc = part_event(s, out, "response.content_part.done", i)))
+        return rc;
     return output_item_event(s, out, "response.output_item.done", i, status);
 }
 
-static int text_piece(struct sl_responses_stream *s, struct sl_buf *out, struct sl_str piece)
+/* A content or refusal piece: to the message item of that kind open, or a
+ * new one. */
+static int text_piece(struct sl_responses_stream *s, struct sl_buf *out, enum kind kind,
+                      struct sl_str piece)
 {
     int rc;
     size_t i;
-    if (s->open < 0 || s->items[s->open].kind != ITEM_MESSAGE) {
-        if ((rc = item_close(s, out, "completed")) || (rc = item_new(s, ITEM_MESSAGE, &i)))
+    if (s->open < 0 || s->items[s->open].kind != kind) {
+        if ((rc = item_close(s, out, "completed")) || (rc = item_new(s, kind, &i)))
             return rc;
         if ((rc = output_item_event(s, out, "response.output_item.added", i, "in_progress")) ||
             (rc = part_event(s, out, "response.content_part.added", i)))
@@ -483,17 +492,20 @@ static int translate(struct sl_responses_stream *s, const char *data, size_t len
         wk = (struct sl_json_walk){NULL, NULL};
     }
     if (wk.p && sl_json_next_item(&wk, &choice)) { /* one choice: n is 1 */
-        enum { D_CONTENT, D_TOOL_CALLS, D__N };
+        enum { D_CONTENT, D_REFUSAL, D_TOOL_CALLS, D__N };
         struct sl_json_pick c[2] = {{.key = "delta"}, {.key = "finish_reason"}};
-        struct sl_json_pick d[D__N] = {{.key = "content"}, {.key = "tool_calls"}};
+        struct sl_json_pick d[D__N] = {
+            {.key = "content"}, {.key = "refusal"}, {.key = "tool_calls"}};
         if (sl_xlat_pick((struct sl_str){choice.start, (size_t)(choice.end - choice.start)}, c,
                          2) != 0)
             return broken(s, out, "a choice that is not an object");
         if (c[0].found && c[0].m.type == SL_JSON_OBJECT &&
             sl_xlat_pick(c[0].m.value, d, D__N) == 0) {
-            if (d[D_CONTENT].found && d[D_CONTENT].m.type == SL_JSON_STRING &&
-                d[D_CONTENT].m.value.len > 0 && (rc = text_piece(s, out, d[D_CONTENT].m.value)))
-                return rc;
+            for (int k = D_CONTENT; k <= D_REFUSAL; k++)
+                if (d[k].found && d[k].m.type == SL_JSON_STRING && d[k].m.value.len > 0 &&
+                    (rc = text_piece(s, out, k == D_CONTENT ? ITEM_MESSAGE : ITEM_REFUSAL,
+                                     d[k].m.value)))
+                    return rc;
             if (d[D_TOOL_CALLS].found && d[D_TOOL_CALLS].m.type == SL_JSON_ARRAY) {
                 struct sl_json_walk tw;
                 struct sl_json_value call, calls = sl_xlat_value(&d[D_TOOL_CALLS].m);

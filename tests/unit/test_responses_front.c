@@ -819,3 +819,54 @@ Test(responses_front, the_given_id_names_the_response_and_its_items)
     cr_assert(strstr(r.out.ptr, J("'created_at':5")) != NULL);
     stream_stop(&r);
 }
+
+Test(responses_front, a_refusal_streams_as_a_refusal_part)
+{
+    static const char *const ev[] = {CHUNK("{'refusal':'I cannot'}", "null"),
+                                     CHUNK("{'refusal':' help.'}", "'stop'"), "[DONE]"};
+    struct stream_run r;
+    stream_start(&r, 1 << 16, 1 << 20);
+    stream_feed(&r, ev, 3);
+    cr_assert_eq(r.s.state, SL_RS_DONE);
+    static const char *const want[] = {
+        "'type':'response.content_part.added','item_id':'msg_123_0','output_index':0,"
+        "'content_index':0,'part':{'type':'refusal','refusal':''}",
+        "'type':'response.refusal.delta','item_id':'msg_123_0','output_index':0,"
+        "'content_index':0,'delta':' help.'",
+        "'type':'response.refusal.done','item_id':'msg_123_0','output_index':0,"
+        "'content_index':0,'refusal':'I cannot help.'",
+        "'content':[{'type':'refusal','refusal':'I cannot help.'}]"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_assert(strstr(r.out.ptr, J(want[i])) != NULL, "%s", want[i]);
+    stream_stop(&r);
+}
+
+/* The Response that ends a stream is the one the JSON answer would be for
+ * the same completion: one writer for both. */
+Test(responses_front, the_streamed_response_is_the_json_response)
+{
+    const char *completion =
+        J("{'id':'chatcmpl-123','object':'chat.completion','created':1694268190,'model':"
+          "'gpt-4o-mini','choices':[{'index':0,'message':{'role':'assistant','content':'Let me "
+          "check.','tool_calls':[{'id':'call_1','type':'function','function':{'name':'get_weather',"
+          "'arguments':'{\\'location\\':\\'Paris\\'}'}},{'id':'call_2','type':'function',"
+          "'function':{'name':'now','arguments':'{}'}}]},'finish_reason':'tool_calls'}],'usage':{"
+          "'prompt_tokens':20,'completion_tokens':12,'total_tokens':32,'prompt_tokens_details':{"
+          "'cached_tokens':4}}}");
+    struct sl_buf json;
+    struct sl_responses_ctx ctx = {.created_at = 1741476542};
+    sl_buf_init(&json, 1 << 16);
+    cr_assert_eq(sl_responses_response(completion, strlen(completion), &ctx, &json, NULL), 0);
+    struct stream_run r;
+    stream_start(&r, 1 << 16, 1 << 20);
+    stream_feed(&r, text_and_two_calls, sizeof(text_and_two_calls) / sizeof(char *));
+    const char *done = strstr(r.out.ptr, "\"response\":");
+    cr_assert(done != NULL);
+    done = strstr(r.out.ptr, "event: response.completed\n");
+    cr_assert(done != NULL);
+    done = strstr(done, "\"response\":") + strlen("\"response\":");
+    cr_assert_eq(strncmp(done, json.ptr, json.len), 0, "%s\n%s", done, json.ptr);
+    cr_assert_str_eq(done + json.len, ",\"sequence_number\":18}\n\n");
+    sl_buf_release(&json);
+    stream_stop(&r);
+}
