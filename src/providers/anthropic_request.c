@@ -9,7 +9,6 @@
  * numbers that are checked. Anthropic wants roles to alternate, so a
  * message that maps to the role of the one before continues its content
  * array (`open_role`): a run of tool results becomes one user message. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +26,7 @@ struct req {
     struct sl_buf scratch;
 };
 
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-{
-    snprintf(r->refusal->param, sizeof(r->refusal->param), "%s", param);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->refusal->message, sizeof(r->refusal->message), fmt, ap);
-    va_end(ap);
-    return UV_EINVAL;
-}
+#define refuse(r, ...) sl_xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has
  * that role, else closes it and opens one. The caller writes the block. */

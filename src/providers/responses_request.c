@@ -10,7 +10,6 @@
  * function_call items (and the assistant message before them, when there
  * is one) is one assistant message with tool_calls, so the assistant
  * message stays open (`open`) until an item of another kind comes. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,18 +32,7 @@ struct req {
     size_t messages; /* written */
 };
 
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-{
-    snprintf(r->refusal->param, sizeof(r->refusal->param), "%s", param);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->refusal->message, sizeof(r->refusal->message), fmt, ap);
-    va_end(ap);
-    return UV_EINVAL;
-}
+#define refuse(r, ...) sl_xlat_refuse((r)->refusal, __VA_ARGS__)
 
 static struct sl_str span_of(const struct sl_json_value *v)
 {
@@ -278,8 +266,8 @@ static int input_items(struct req *r, const struct sl_json_member *input)
             if (p[I_TYPE].m.type != SL_JSON_STRING)
                 return refuse(r, param, "an input item's type must be a string");
             if (sl_xlat_is(&p[I_TYPE], "reasoning") || sl_xlat_is(&p[I_TYPE], "item_reference"))
-                return refuse(r, param, "input items of type '%.*s': that " STATEFUL, shown(&p[I_TYPE].m),
-                              p[I_TYPE].m.value.ptr);
+                return refuse(r, param, "input items of type '%.*s': that " STATEFUL,
+                              shown(&p[I_TYPE].m), p[I_TYPE].m.value.ptr);
             return refuse(r, param,
                           "input items of type '%.*s' are not served through chat "
                           "completions: that " STATEFUL,
