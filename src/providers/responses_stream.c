@@ -388,8 +388,13 @@ static int call_piece(struct sl_responses_stream *s, struct sl_buf *out, struct 
         return broken(s, out, "a tool call that is not an object");
     if (c[2].found && c[2].m.type == SL_JSON_OBJECT)
         sl_xlat_pick(c[2].m.value, f, 2);
-    long index = c[0].found && c[0].m.type == SL_JSON_NUMBER ? strtol(c[0].m.value.ptr, NULL, 10)
-                                                             : (long)s->tools;
+    /* no index (a server that leaves it out): a piece without an id goes
+     * on with the call open, one with an id begins a call */
+    long index = (long)s->tools;
+    if (c[0].found && c[0].m.type == SL_JSON_NUMBER)
+        index = strtol(c[0].m.value.ptr, NULL, 10);
+    else if (!c[1].found && s->open >= 0 && s->items[s->open].kind == ITEM_CALL)
+        index = s->items[s->open].tool_index;
     struct sl_str args = {NULL, 0};
     if (f[1].found && f[1].m.type == SL_JSON_STRING)
         args = f[1].m.value;

@@ -870,3 +870,24 @@ Test(responses_front, the_streamed_response_is_the_json_response)
     sl_buf_release(&json);
     stream_stop(&r);
 }
+
+Test(responses_front, tool_call_pieces_without_an_index)
+{
+    static const char *const ev[] = {
+        CHUNK("{'tool_calls':[{'id':'a','function':{'name':'f','arguments':'{'}}]}", "null"),
+        CHUNK("{'tool_calls':[{'function':{'arguments':'}'}}]}", "null"),
+        CHUNK("{'tool_calls':[{'id':'b','function':{'name':'g','arguments':'{}'}}]}",
+              "'tool_calls'"),
+        "[DONE]"};
+    struct stream_run r;
+    stream_start(&r, 1 << 16, 1 << 20);
+    stream_feed(&r, ev, 4);
+    cr_assert_eq(r.s.state, SL_RS_DONE);
+    cr_assert(strstr(r.out.ptr,
+                     J("'output':[{'id':'fc_123_0','type':'function_call','status':'completed',"
+                       "'arguments':'{}','call_id':'a','name':'f'},{'id':'fc_123_1','type':"
+                       "'function_call','status':'completed','arguments':'{}','call_id':'b',"
+                       "'name':'g'}]")) != NULL,
+              "%s", r.out.ptr);
+    stream_stop(&r);
+}
