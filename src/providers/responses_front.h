@@ -141,7 +141,7 @@ struct sl_responses_stream {
     size_t nitems, cap_items;
     int open;   /* the item being written, or -1 */
     int tools;  /* tool calls seen */
-    int reason; /* the finish: 0 none, else one of responses_stream.c's */
+    int reason; /* how the chat side finished (0: completed; responses_int.h) */
     struct sl_xlat_usage usage;
     unsigned long reasoning_tokens;
     enum sl_err err; /* SL_RS_FAILED: the class of the failure */
