@@ -34,7 +34,7 @@ declare -A sources=(
   [http_response]="src/http/resp.c src/http/header.c src/http/chunked.c"
   [sse]="src/http/sse.c src/core/buf.c"
   [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c src/http/header.c src/http/chunked.c"
-  [config]="src/gateway/config.c src/gateway/config_walk.c src/gateway/config_limits.c src/retry/policy.c src/core/errclass.c src/gateway/target.c
+  [config]="src/gateway/config.c src/gateway/config_walk.c src/gateway/config_limits.c src/retry/policy.c src/core/errclass.c src/gateway/target.c src/gateway/provider.c src/providers/gemini_path.c
     src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [pg_url]="src/store/pg_url.c"
   [spool]="src/store/spool.c"
@@ -47,13 +47,22 @@ declare -A sources=(
     src/providers/anthropic_stream.c src/providers/anthropic_error.c src/providers/xlat_json.c src/providers/xlat_chat.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
-  [gemini]="src/providers/gemini_request.c src/providers/gemini_options.c src/providers/gemini_schema.c
+  [gemini]="src/providers/gemini_path.c src/providers/gemini_request.c src/providers/gemini_options.c src/providers/gemini_schema.c
     src/providers/gemini_response.c src/providers/gemini_stream.c src/providers/gemini_error.c
     src/providers/gemini_embed.c src/providers/xlat_json.c src/providers/xlat_chat.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
+  [messages_front]="src/providers/messages_request.c src/providers/messages_response.c
+    src/providers/messages_stream.c src/providers/anthropic_request.c
+    src/providers/anthropic_response.c src/providers/anthropic_stream.c
+    src/providers/anthropic_error.c src/providers/xlat_json.c src/providers/xlat_chat.c
+    src/http/json_write.c src/http/json_scan.c src/http/json_walk.c src/http/openai.c
+    src/http/sse.c src/core/buf.c src/core/errclass.c"
+  [responses_front]="src/providers/responses_request.c src/providers/responses_response.c
+    src/providers/responses_stream.c src/http/json_write.c src/http/json_scan.c
+    src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic gemini)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front responses_front gemini)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

@@ -24,7 +24,8 @@ struct sl_gw_deployment {
     const struct sl_gw_provider *provider; /* `provider:` (provider.h); openai by default */
     char anthropic_version[32];            /* anthropic: `anthropic-version` */
     char api_version[32];                  /* azure: "v1" (default) or a dated version */
-    unsigned default_max_tokens;           /* anthropic: max_tokens when the client sent none */
+    int stream_usage;            /* openai, azure: ask streams for their usage chunk (default on) */
+    unsigned default_max_tokens; /* anthropic: max_tokens when the client sent none */
     double weight;
     unsigned max_concurrency;
     unsigned rpm, tpm; /* the provider's published limits; 0: none */

@@ -1,4 +1,4 @@
-/* The Gemini provider (provider.h): a deployment with provider: gemini,
+/* The Gemini provider's glue (provider.h): a deployment with provider: gemini,
  * Google's Gemini API. The model is in the URL, not the body:
  * BASE/models/{model}:generateContent, :streamGenerateContent?alt=sse for
  * a stream, :batchEmbedContents for embeddings, where BASE is the
@@ -6,9 +6,9 @@
  * default; a url without a path gets /v1beta) and the model the
  * deployment's `model:`, else the client's model name.
  *
- *  - target (at load): the key in x-goog-api-key; with a `model:`, the
- *    JSON and embeddings URLs are made once here; otherwise (and for a
- *    stream) attempt makes the attempt's URL (r->up_url);
+ *  - the target (at load, provider.c): the key in x-goog-api-key; with a
+ *    `model:`, the JSON and embeddings URLs are made once; otherwise (and
+ *    for a stream) attempt makes the attempt's URL (r->up_url);
  *  - the body: sl_gemini_request / sl_gemini_embed_request at pick time; a
  *    refusal (or a client model name that cannot go in a URL) is the
  *    client's 400, never retried;
@@ -28,62 +28,6 @@
 #include <time.h>
 
 #include "gateway/gateway_impl.h"
-#include "http/url.h"
-
-/* BASE/models/{model}:{method} into out (size bytes). 0, or -1. */
-static int gemini_url(const char *base, const char *model, enum sl_gemini_method method, char *out,
-                      size_t size)
-{
-    char path[256];
-    int n = sl_gemini_path(path, sizeof(path), model, method);
-    if (n < 0)
-        return -1;
-    n = snprintf(out, size, "%s%s", base, path);
-    return n >= 0 && (size_t)n < size ? 0 : -1;
-}
-
-static int gemini_target(struct sl_gw_deployment *d, char *err, size_t err_size)
-{
-    struct sl_url u;
-    memset(&d->target, 0, sizeof(d->target));
-    if (sl_url_parse(d->url, &u) != NULL) {
-        snprintf(err, err_size, "cannot resolve its url");
-        return -1;
-    }
-    if (u.path_len == 0) { /* the API's version: a base without a path gets v1beta */
-        size_t n = strlen(d->url);
-        if (n + 8 > sizeof(d->url)) {
-            snprintf(err, err_size, "its url is too long");
-            return -1;
-        }
-        memcpy(d->url + n, "/v1beta", 8);
-    }
-    const char *model = d->upstream_model;
-    for (int ep = 0; ep < SL_OAI__COUNT; ep++) {
-        enum sl_gemini_method m =
-            ep == SL_OAI_EMBEDDINGS ? SL_GEMINI_EMBED_BATCH : SL_GEMINI_GENERATE;
-        /* without a model: the base, only for the route (attempt makes the URL) */
-        int rc = model[0]
-                     ? gemini_url(d->url, model, m, d->target.url[ep], sizeof(d->target.url[ep]))
-                     : (snprintf(d->target.url[ep], sizeof(d->target.url[ep]), "%s", d->url) < 0);
-        if (rc != 0) {
-            snprintf(err, err_size,
-                     "model '%s' cannot be a Gemini model name (letters, digits, '.', '_', '-')",
-                     model);
-            return -1;
-        }
-    }
-    if (sl_gw_target_key(&d->target, "x-goog-api-key", "", d->api_key) != 0) {
-        snprintf(err, err_size, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-static int chat_and_embeddings(enum sl_openai_endpoint ep)
-{
-    return ep == SL_OAI_CHAT || ep == SL_OAI_EMBEDDINGS;
-}
 
 /* The model in the URL: the deployment's, else the client's. */
 static const char *upstream_model(const struct gw_req *r)
@@ -134,7 +78,7 @@ static int gemini_attempt(struct gw_req *r)
     enum sl_gemini_method m = r->ep == SL_OAI_EMBEDDINGS ? SL_GEMINI_EMBED_BATCH
                               : r->stream                ? SL_GEMINI_STREAM
                                                          : SL_GEMINI_GENERATE;
-    if (gemini_url(d->url, upstream_model(r), m, url, sizeof(url)) != 0 ||
+    if (sl_gemini_url(url, sizeof(url), d->url, upstream_model(r), m) != 0 ||
         (r->up_url = strdup(url)) == NULL)
         return SL_E_UNAVAILABLE; /* the name was checked in body: out of memory */
     return 0;
@@ -204,11 +148,7 @@ static int gemini_stream_end(struct gw_req *r)
     return rc;
 }
 
-const struct sl_gw_provider sl_gw_provider_gemini = {
-    .name = "gemini",
-    .default_url = SL_GEMINI_DEFAULT_URL,
-    .target = gemini_target,
-    .serves = chat_and_embeddings,
+const struct sl_gw_glue sl__gw_gemini_glue = {
     .body = gemini_body,
     .attempt = gemini_attempt,
     .response = gemini_response,

@@ -1,12 +1,14 @@
-/* The provider tables (provider.h): OpenAI-compatible servers and Azure
- * OpenAI speak OpenAI's API and need only their targets; the others live
- * next to their glue (<name>_attempt.c). */
+/* The providers as the config knows them (provider.h): their names, their
+ * targets and the endpoints they serve. Pure: no gateway state, so the
+ * config loader (and its fuzzer) links without the gateway. */
 #include "gateway/provider.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "gateway/config.h"
+#include "http/url.h"
+#include "providers/gemini.h"
 
 static int openai_target(struct sl_gw_deployment *d, char *err, size_t err_size)
 {
@@ -58,6 +60,79 @@ static int azure_target(struct sl_gw_deployment *d, char *err, size_t err_size)
 const struct sl_gw_provider sl_gw_provider_azure = {
     .name = "azure",
     .target = azure_target,
+};
+
+static int anthropic_target(struct sl_gw_deployment *d, char *err, size_t err_size)
+{
+    if (sl_gw_target_init_anthropic(&d->target, d->url, d->api_key, d->anthropic_version) == 0)
+        return 0;
+    snprintf(err, err_size, "cannot resolve its url");
+    return -1;
+}
+
+static int chat_only(enum sl_openai_endpoint ep)
+{
+    return ep == SL_OAI_CHAT;
+}
+
+const struct sl_gw_provider sl_gw_provider_anthropic = {
+    .name = "anthropic",
+    .target = anthropic_target,
+    .serves = chat_only,
+};
+
+/* Gemini: the model is in the URL (providers/gemini.h): BASE/models/M:...
+ * where BASE is the deployment's url, /v1beta appended to a url without a
+ * path. With a model, the JSON and embeddings URLs are made here; without
+ * one (and for a stream) the glue makes each attempt's URL. */
+static int gemini_target(struct sl_gw_deployment *d, char *err, size_t err_size)
+{
+    struct sl_url u;
+    memset(&d->target, 0, sizeof(d->target));
+    if (sl_url_parse(d->url, &u) != NULL) {
+        snprintf(err, err_size, "cannot resolve its url");
+        return -1;
+    }
+    if (u.path_len == 0) { /* the API's version: a base without a path gets v1beta */
+        size_t n = strlen(d->url);
+        if (n + 8 > sizeof(d->url)) {
+            snprintf(err, err_size, "its url is too long");
+            return -1;
+        }
+        memcpy(d->url + n, "/v1beta", 8);
+    }
+    const char *model = d->upstream_model;
+    for (int ep = 0; ep < SL_OAI__COUNT; ep++) {
+        enum sl_gemini_method m =
+            ep == SL_OAI_EMBEDDINGS ? SL_GEMINI_EMBED_BATCH : SL_GEMINI_GENERATE;
+        /* without a model: the base, only for the route */
+        int rc = model[0]
+                     ? sl_gemini_url(d->target.url[ep], sizeof(d->target.url[ep]), d->url, model, m)
+                     : (snprintf(d->target.url[ep], sizeof(d->target.url[ep]), "%s", d->url) < 0);
+        if (rc != 0) {
+            snprintf(err, err_size,
+                     "model '%s' cannot be a Gemini model name (letters, digits, '.', '_', '-')",
+                     model);
+            return -1;
+        }
+    }
+    if (sl_gw_target_key(&d->target, "x-goog-api-key", "", d->api_key) != 0) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int chat_and_embeddings(enum sl_openai_endpoint ep)
+{
+    return ep == SL_OAI_CHAT || ep == SL_OAI_EMBEDDINGS;
+}
+
+const struct sl_gw_provider sl_gw_provider_gemini = {
+    .name = "gemini",
+    .default_url = SL_GEMINI_DEFAULT_URL,
+    .target = gemini_target,
+    .serves = chat_and_embeddings,
 };
 
 static const struct sl_gw_provider *const providers[] = {

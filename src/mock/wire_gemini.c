@@ -20,7 +20,7 @@
 #include "http/json_scan.h"
 #include "http/json_walk.h"
 #include "http/json_write.h"
-#include "mock/mock_int.h"
+#include "mock/wire.h"
 
 static void gemini_error(struct mock_req *mr, int status, const char *code, const char *message)
 {

@@ -27,7 +27,7 @@ struct req {
     size_t messages;     /* written */
 };
 
-#define refuse(r, ...) sl__xlat_refuse((r)->c.refusal, __VA_ARGS__)
+#define refuse(r, ...) sl_xlat_refuse((r)->c.refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has
  * that role, else closes it and opens one. The caller writes the block. */
@@ -124,7 +124,7 @@ static int tool_result_block(void *arg, struct sl_str id, const struct sl_json_p
     sl_jw_kv_raw(&r->w, "tool_use_id", id.ptr, id.len);
     struct sl_str raw;
     if (content->found && content->m.type == SL_JSON_STRING) {
-        raw = sl__xlat_raw(&content->m);
+        raw = sl_xlat_raw(&content->m);
         sl_jw_kv_raw(&r->w, "content", raw.ptr, raw.len);
     } else if (content->found && content->m.type == SL_JSON_ARRAY) {
         /* text parts become the result's own blocks: the user message is
@@ -322,7 +322,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     r.c.arg = &r;
     *info = (struct sl_anthropic_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
-    if (sl__xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
+    if (sl_xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
         return refuse(&r, "", "the body is not a JSON object");
     if (!p[P_MODEL].found || p[P_MODEL].m.type != SL_JSON_STRING)
         return refuse(&r, "model", "you must provide a model parameter");
@@ -330,8 +330,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         return refuse(&r, "messages", "'messages' is a required property");
     if (p[P_RESPONSE_FORMAT].found && p[P_RESPONSE_FORMAT].m.type != SL_JSON_NULL) {
         struct sl_json_pick t[1] = {{.key = "type"}};
-        if (sl__xlat_pick(sl__xlat_raw(&p[P_RESPONSE_FORMAT].m), t, 1) ||
-            !sl__xlat_is(&t[0], "text"))
+        if (sl_xlat_pick(sl_xlat_raw(&p[P_RESPONSE_FORMAT].m), t, 1) || !sl_xlat_is(&t[0], "text"))
             return refuse(&r, "response_format",
                           "response_format other than text is not supported by anthropic");
     }
@@ -350,7 +349,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     if (opts->model) {
         sl_jw_kv_string(&r.w, "model", opts->model);
     } else {
-        struct sl_str raw = sl__xlat_raw(&p[P_MODEL].m);
+        struct sl_str raw = sl_xlat_raw(&p[P_MODEL].m);
         sl_jw_kv_raw(&r.w, "model", raw.ptr, raw.len);
     }
     sl_jw_kv_int(&r.w, "max_tokens", max_tokens);
@@ -377,7 +376,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         sl_jw_kv_raw(&r.w, "stream", "true", 4);
         struct sl_json_pick u[1] = {{.key = "include_usage"}};
         info->include_usage = p[P_STREAM_OPTIONS].found &&
-                              sl__xlat_pick(sl__xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
+                              sl_xlat_pick(sl_xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
     size_t ntools = 0;
@@ -388,7 +387,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     if ((rc = tool_choice_member(&r, &p[P_TOOL_CHOICE], &p[P_PARALLEL], ntools)))
         goto out;
     if (p[P_USER].found && p[P_USER].m.type == SL_JSON_STRING && p[P_USER].m.value.len > 0) {
-        struct sl_str raw = sl__xlat_raw(&p[P_USER].m);
+        struct sl_str raw = sl_xlat_raw(&p[P_USER].m);
         sl_jw_key(&r.w, "metadata");
         sl_jw_object(&r.w);
         sl_jw_kv_raw(&r.w, "user_id", raw.ptr, raw.len);

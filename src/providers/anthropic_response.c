@@ -14,7 +14,7 @@ void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)
                                 {.key = "output_tokens"},
                                 {.key = "cache_creation_input_tokens"},
                                 {.key = "cache_read_input_tokens"}};
-    if (sl__xlat_pick(usage, p, 4) != 0)
+    if (sl_xlat_pick(usage, p, 4) != 0)
         return;
     t->input = sl__xlat_count(&p[0], t->input);
     t->output = sl__xlat_count(&p[1], t->output);
@@ -31,16 +31,35 @@ struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
     };
 }
 
+/* Anthropic's stop_reason and OpenAI's finish_reason, both ways: the first
+ * row with a finish_reason is the stop_reason it maps back to. */
+static const struct {
+    const char *stop_reason, *finish_reason;
+} reasons[] = {
+    {"end_turn", "stop"},
+    {"max_tokens", "length"},
+    {"tool_use", "tool_calls"},
+    {"refusal", "content_filter"},
+    {"stop_sequence", "stop"},
+    {"pause_turn", "stop"},
+    {"model_context_window_exceeded", "length"},
+    {"tool_use", "function_call"}, /* OpenAI's deprecated name */
+};
+
 const char *sl_anthropic_finish_reason(const char *stop_reason, size_t len)
 {
-    struct sl_str s = {stop_reason, len};
-    if (sl_str_eq(s, "max_tokens") || sl_str_eq(s, "model_context_window_exceeded"))
-        return "length";
-    if (sl_str_eq(s, "tool_use"))
-        return "tool_calls";
-    if (sl_str_eq(s, "refusal"))
-        return "content_filter";
-    return "stop"; /* end_turn, stop_sequence, pause_turn */
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (sl_str_eq((struct sl_str){stop_reason, len}, reasons[i].stop_reason))
+            return reasons[i].finish_reason;
+    return "stop";
+}
+
+const char *sl_anthropic_stop_reason(const char *finish_reason, size_t len)
+{
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (sl_str_eq((struct sl_str){finish_reason, len}, reasons[i].finish_reason))
+            return reasons[i].stop_reason;
+    return "end_turn";
 }
 
 /* The content blocks of one type: text (joined into one string) or tool_use
@@ -55,21 +74,21 @@ static size_t blocks(struct sl_jw *w, struct sl_str content, int tools)
         enum { B_TYPE, B_TEXT, B_ID, B_NAME, B_INPUT, B__N };
         struct sl_json_pick p[B__N] = {
             {.key = "type"}, {.key = "text"}, {.key = "id"}, {.key = "name"}, {.key = "input"}};
-        if (sl__xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, p, B__N) != 0)
+        if (sl_xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, p, B__N) != 0)
             continue;
-        if (!tools && sl__xlat_is(&p[B_TYPE], "text") && p[B_TEXT].found &&
+        if (!tools && sl_xlat_is(&p[B_TYPE], "text") && p[B_TEXT].found &&
             p[B_TEXT].m.type == SL_JSON_STRING) {
             if (n++ == 0)
                 sl_jw_string_open(w);
             sl_jw_string_piece(w, p[B_TEXT].m.value.ptr, p[B_TEXT].m.value.len);
-        } else if (tools && sl__xlat_is(&p[B_TYPE], "tool_use") && p[B_ID].found &&
+        } else if (tools && sl_xlat_is(&p[B_TYPE], "tool_use") && p[B_ID].found &&
                    p[B_ID].m.type == SL_JSON_STRING && p[B_NAME].found &&
                    p[B_NAME].m.type == SL_JSON_STRING) {
             if (n++ == 0)
                 sl_jw_array(w);
-            struct sl_str id = sl__xlat_raw(&p[B_ID].m), name = sl__xlat_raw(&p[B_NAME].m);
+            struct sl_str id = sl_xlat_raw(&p[B_ID].m), name = sl_xlat_raw(&p[B_NAME].m);
             struct sl_str input =
-                p[B_INPUT].found ? sl__xlat_raw(&p[B_INPUT].m) : (struct sl_str){"{}", 2};
+                p[B_INPUT].found ? sl_xlat_raw(&p[B_INPUT].m) : (struct sl_str){"{}", 2};
             sl_jw_object(w);
             sl_jw_kv_raw(w, "id", id.ptr, id.len);
             sl_jw_kv_string(w, "type", "function");
@@ -96,8 +115,8 @@ static int has_block(struct sl_str content, const char *type)
     sl_json_enter(&wk, &arr);
     while (sl_json_next_item(&wk, &b)) {
         struct sl_json_pick t[1] = {{.key = "type"}};
-        if (sl__xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, t, 1) == 0 &&
-            sl__xlat_is(&t[0], type))
+        if (sl_xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, t, 1) == 0 &&
+            sl_xlat_is(&t[0], type))
             return 1;
     }
     return 0;
@@ -109,8 +128,8 @@ int sl_anthropic_response(const char *body, size_t len, const char *model, long 
     enum { M_TYPE, M_ID, M_MODEL, M_CONTENT, M_STOP, M_USAGE, M__N };
     struct sl_json_pick p[M__N] = {{.key = "type"},    {.key = "id"},          {.key = "model"},
                                    {.key = "content"}, {.key = "stop_reason"}, {.key = "usage"}};
-    if (sl__xlat_pick((struct sl_str){body, len}, p, M__N) != 0 ||
-        (p[M_TYPE].found && !sl__xlat_is(&p[M_TYPE], "message")) || !p[M_CONTENT].found ||
+    if (sl_xlat_pick((struct sl_str){body, len}, p, M__N) != 0 ||
+        (p[M_TYPE].found && !sl_xlat_is(&p[M_TYPE], "message")) || !p[M_CONTENT].found ||
         p[M_CONTENT].m.type != SL_JSON_ARRAY)
         return UV_EINVAL;
     struct sl_anthropic_tokens t = {0};

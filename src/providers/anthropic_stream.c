@@ -96,7 +96,7 @@ static int message_start(struct sl_anthropic_stream *s, const struct sl_json_pic
                          struct sl_buf *out)
 {
     struct sl_json_pick m[3] = {{.key = "id"}, {.key = "model"}, {.key = "usage"}};
-    if (!message->found || sl__xlat_pick(sl__xlat_raw(&message->m), m, 3) != 0)
+    if (!message->found || sl_xlat_pick(sl_xlat_raw(&message->m), m, 3) != 0)
         return broken(s, out, "message_start without a message");
     sl__xlat_keep_escaped(s->id, sizeof(s->id), &m[0]);
     if (s->model[0] == '\0')
@@ -120,22 +120,22 @@ static int block_start(struct sl_anthropic_stream *s, const struct sl_json_pick 
     struct sl_json_pick b[B__N] = {
         {.key = "type"}, {.key = "text"}, {.key = "id"}, {.key = "name"}};
     if (!index->found || index->m.type != SL_JSON_NUMBER || !block->found ||
-        sl__xlat_pick(sl__xlat_raw(&block->m), b, B__N) != 0)
+        sl_xlat_pick(sl_xlat_raw(&block->m), b, B__N) != 0)
         return broken(s, out, "content_block_start without an index and a block");
     s->block = strtol(index->m.value.ptr, NULL, 10);
-    if (sl__xlat_is(&b[B_TYPE], "text")) {
+    if (sl_xlat_is(&b[B_TYPE], "text")) {
         s->block_kind = SL_AS_BLOCK_TEXT;
         if (b[B_TEXT].found && b[B_TEXT].m.type == SL_JSON_STRING && b[B_TEXT].m.value.len > 0)
-            return delta_chunk(s, out, "content", sl__xlat_raw(&b[B_TEXT].m));
+            return delta_chunk(s, out, "content", sl_xlat_raw(&b[B_TEXT].m));
         return 0;
     }
-    if (sl__xlat_is(&b[B_TYPE], "tool_use")) {
+    if (sl_xlat_is(&b[B_TYPE], "tool_use")) {
         if (!b[B_ID].found || b[B_ID].m.type != SL_JSON_STRING || !b[B_NAME].found ||
             b[B_NAME].m.type != SL_JSON_STRING)
             return broken(s, out, "a tool_use block without an id and a name");
         s->block_kind = SL_AS_BLOCK_TOOL;
         s->tool_index = s->tools++;
-        return tool_chunk(s, out, sl__xlat_raw(&b[B_ID].m), sl__xlat_raw(&b[B_NAME].m),
+        return tool_chunk(s, out, sl_xlat_raw(&b[B_ID].m), sl_xlat_raw(&b[B_NAME].m),
                           (struct sl_str){"\"\"", 2});
     }
     s->block_kind = SL_AS_BLOCK_OTHER; /* thinking and the like: not relayed */
@@ -148,26 +148,26 @@ static int block_delta(struct sl_anthropic_stream *s, const struct sl_json_pick 
     enum { D_TYPE, D_TEXT, D_JSON, D__N };
     struct sl_json_pick d[D__N] = {{.key = "type"}, {.key = "text"}, {.key = "partial_json"}};
     if (!index->found || index->m.type != SL_JSON_NUMBER || !delta->found ||
-        sl__xlat_pick(sl__xlat_raw(&delta->m), d, D__N) != 0)
+        sl_xlat_pick(sl_xlat_raw(&delta->m), d, D__N) != 0)
         return broken(s, out, "content_block_delta without an index and a delta");
     if (strtol(index->m.value.ptr, NULL, 10) != s->block || s->block_kind == SL_AS_BLOCK_NONE)
         return broken(s, out, "a delta for a content block that is not open");
-    if (sl__xlat_is(&d[D_TYPE], "text_delta")) {
+    if (sl_xlat_is(&d[D_TYPE], "text_delta")) {
         if (s->block_kind != SL_AS_BLOCK_TEXT || !d[D_TEXT].found ||
             d[D_TEXT].m.type != SL_JSON_STRING)
             return broken(s, out, "a text_delta outside a text block");
         if (d[D_TEXT].m.value.len == 0)
             return 0;
-        return delta_chunk(s, out, "content", sl__xlat_raw(&d[D_TEXT].m));
+        return delta_chunk(s, out, "content", sl_xlat_raw(&d[D_TEXT].m));
     }
-    if (sl__xlat_is(&d[D_TYPE], "input_json_delta")) {
+    if (sl_xlat_is(&d[D_TYPE], "input_json_delta")) {
         if (s->block_kind != SL_AS_BLOCK_TOOL || !d[D_JSON].found ||
             d[D_JSON].m.type != SL_JSON_STRING)
             return broken(s, out, "an input_json_delta outside a tool_use block");
         if (d[D_JSON].m.value.len == 0)
             return 0;
         struct sl_str none = {NULL, 0};
-        return tool_chunk(s, out, none, none, sl__xlat_raw(&d[D_JSON].m));
+        return tool_chunk(s, out, none, none, sl_xlat_raw(&d[D_JSON].m));
     }
     return 0; /* thinking_delta, signature_delta, citations_delta */
 }
@@ -182,7 +182,7 @@ static int message_delta(struct sl_anthropic_stream *s, const struct sl_json_pic
     if (s->finish_reason) /* one finish chunk, even if Anthropic repeats itself */
         return 0;
     s->finish_reason = "stop";
-    if (delta->found && sl__xlat_pick(sl__xlat_raw(&delta->m), d, 1) == 0 && d[0].found &&
+    if (delta->found && sl_xlat_pick(sl_xlat_raw(&delta->m), d, 1) == 0 && d[0].found &&
         d[0].m.type == SL_JSON_STRING)
         s->finish_reason = sl_anthropic_finish_reason(d[0].m.value.ptr, d[0].m.value.len);
     return finish_chunk(s, out);
@@ -212,7 +212,7 @@ static int translate(struct sl_anthropic_stream *s, const char *event, size_t ev
     struct sl_json_pick p[E__N] = {{.key = "type"},  {.key = "index"},   {.key = "content_block"},
                                    {.key = "delta"}, {.key = "message"}, {.key = "usage"}};
     struct sl_str name = {event ? event : "", event ? event_len : 0};
-    if (sl__xlat_pick((struct sl_str){data, data_len}, p, E__N) != 0) {
+    if (sl_xlat_pick((struct sl_str){data, data_len}, p, E__N) != 0) {
         if (sl_str_eq(name, "ping")) /* nothing in it is read */
             return 0;
         return broken(s, out, "an event whose data is not a JSON object");

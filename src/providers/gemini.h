@@ -15,6 +15,7 @@
  *
  * What maps to what, what is dropped and what is refused with a 400 is the
  * table in docs/providers.md ("Gemini"). Modules:
+ *   gemini_path.c      the URL of a call (the model is in it)
  *   gemini_request.c   OpenAI request -> Gemini generateContent request
  *   gemini_options.c   its tools, toolConfig and generationConfig
  *   gemini_schema.c    JSON Schema -> Gemini's Schema (tools, response_format)
@@ -48,6 +49,12 @@ enum sl_gemini_method {
  * [A-Za-z0-9._-] (it would change the URL's meaning); UV_ENOBUFS when dst
  * is too small. */
 int sl_gemini_path(char *dst, size_t size, const char *model, enum sl_gemini_method method);
+
+/* The whole URL: base (a deployment's, e.g. SL_GEMINI_DEFAULT_URL)
+ * followed by that path, into dst. 0, UV_EINVAL (the model name) or
+ * UV_ENOBUFS. */
+int sl_gemini_url(char *dst, size_t size, const char *base, const char *model,
+                  enum sl_gemini_method method);
 
 /* ---- request ---- */
 

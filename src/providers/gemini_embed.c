@@ -40,27 +40,27 @@ int sl_gemini_embed_request(const char *body, size_t len, const char *model, str
     int n =
         snprintf(name, sizeof(name), "models/%s", strncmp(model, "models/", 7) ? model : model + 7);
     if (n < 0 || (size_t)n >= sizeof(name))
-        return sl__xlat_refuse(refusal, "model", "the model name is too long");
-    if (sl__xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
-        return sl__xlat_refuse(refusal, "", "the body is not a JSON object");
+        return sl_xlat_refuse(refusal, "model", "the model name is too long");
+    if (sl_xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
+        return sl_xlat_refuse(refusal, "", "the body is not a JSON object");
     if (!p[P_INPUT].found ||
         (p[P_INPUT].m.type != SL_JSON_STRING && p[P_INPUT].m.type != SL_JSON_ARRAY))
-        return sl__xlat_refuse(refusal, "input", "input must be a string or an array of strings");
+        return sl_xlat_refuse(refusal, "input", "input must be a string or an array of strings");
     if (p[P_FORMAT].found && p[P_FORMAT].m.type != SL_JSON_NULL &&
-        !sl__xlat_is(&p[P_FORMAT], "float"))
-        return sl__xlat_refuse(refusal, "encoding_format",
+        !sl_xlat_is(&p[P_FORMAT], "float"))
+        return sl_xlat_refuse(refusal, "encoding_format",
                                "encoding_format other than float is not supported by gemini");
     if (p[P_DIMS].found && p[P_DIMS].m.type != SL_JSON_NULL) {
         double v = p[P_DIMS].m.type == SL_JSON_NUMBER ? strtod(p[P_DIMS].m.value.ptr, NULL) : 0;
         if (v < 1 || v > 1e6 || v != (double)(long)v)
-            return sl__xlat_refuse(refusal, "dimensions", "dimensions must be a positive integer");
+            return sl_xlat_refuse(refusal, "dimensions", "dimensions must be a positive integer");
     }
     struct sl_jw w;
     sl_jw_init(&w, out);
     sl_jw_object(&w);
     sl_jw_key(&w, "requests");
     sl_jw_array(&w);
-    struct sl_json_value v = sl__xlat_value(&p[P_INPUT].m);
+    struct sl_json_value v = sl_xlat_value(&p[P_INPUT].m);
     if (p[P_INPUT].m.type == SL_JSON_STRING) {
         embed_one(&w, name, v, &p[P_DIMS]);
         *count = 1;
@@ -70,13 +70,13 @@ int sl_gemini_embed_request(const char *body, size_t len, const char *model, str
         sl_json_enter(&wk, &v);
         while (sl_json_next_item(&wk, &item)) {
             if (*item.start != '"')
-                return sl__xlat_refuse(refusal, "input",
+                return sl_xlat_refuse(refusal, "input",
                                        "token arrays are not supported by gemini: send text");
             embed_one(&w, name, item, &p[P_DIMS]);
             ++*count;
         }
         if (*count == 0)
-            return sl__xlat_refuse(refusal, "input", "input must not be empty");
+            return sl_xlat_refuse(refusal, "input", "input must not be empty");
     }
     sl_jw_end(&w);
     sl_jw_end(&w);
@@ -86,7 +86,7 @@ int sl_gemini_embed_request(const char *body, size_t len, const char *model, str
 int sl_gemini_embed_response(const char *body, size_t len, const char *model, struct sl_buf *out)
 {
     struct sl_json_pick p[1] = {{.key = "embeddings"}};
-    if (sl__xlat_pick((struct sl_str){body, len}, p, 1) != 0 || !p[0].found ||
+    if (sl_xlat_pick((struct sl_str){body, len}, p, 1) != 0 || !p[0].found ||
         p[0].m.type != SL_JSON_ARRAY)
         return UV_EINVAL;
     struct sl_jw w;
@@ -96,11 +96,11 @@ int sl_gemini_embed_response(const char *body, size_t len, const char *model, st
     sl_jw_key(&w, "data");
     sl_jw_array(&w);
     struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__xlat_value(&p[0].m);
+    struct sl_json_value item, arr = sl_xlat_value(&p[0].m);
     sl_json_enter(&wk, &arr);
     for (long i = 0; sl_json_next_item(&wk, &item); i++) {
         struct sl_json_pick e[1] = {{.key = "values"}};
-        if (sl__xlat_pick(sl__xlat_span(item), e, 1) != 0 || !e[0].found ||
+        if (sl_xlat_pick(sl_xlat_span(item), e, 1) != 0 || !e[0].found ||
             e[0].m.type != SL_JSON_ARRAY)
             return UV_EINVAL;
         sl_jw_object(&w);

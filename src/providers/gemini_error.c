@@ -63,13 +63,13 @@ static int read_details(const struct sl_json_pick *details, long *retry_s)
     if (!details->found || details->m.type != SL_JSON_ARRAY)
         return 0;
     struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__xlat_value(&details->m);
+    struct sl_json_value item, arr = sl_xlat_value(&details->m);
     sl_json_enter(&wk, &arr);
     while (sl_json_next_item(&wk, &item)) {
         struct sl_json_pick r[2] = {{.key = "reason"}, {.key = "retryDelay"}};
-        if (sl__xlat_pick(sl__xlat_span(item), r, 2) != 0)
+        if (sl_xlat_pick(sl_xlat_span(item), r, 2) != 0)
             continue;
-        if (sl__xlat_is(&r[0], "API_KEY_INVALID"))
+        if (sl_xlat_is(&r[0], "API_KEY_INVALID"))
             key_invalid = 1;
         if (r[1].found && r[1].m.type == SL_JSON_STRING && r[1].m.value.len > 1 &&
             r[1].m.value.len < 24 && r[1].m.value.ptr[r[1].m.value.len - 1] == 's') {
@@ -99,7 +99,7 @@ static int error_object(const char *body, size_t len, struct sl_str *obj)
         body = first.start;
         len = (size_t)(first.end - first.start);
     }
-    if (sl__xlat_pick((struct sl_str){body, len}, top, 1) != 0 || !top[0].found ||
+    if (sl_xlat_pick((struct sl_str){body, len}, top, 1) != 0 || !top[0].found ||
         top[0].m.type != SL_JSON_OBJECT)
         return -1;
     *obj = top[0].m.value;
@@ -116,7 +116,7 @@ static void write_error(struct sl_jw *w, int status, const char *body, size_t le
     struct sl_json_pick in[E__N] = {
         {.key = "code"}, {.key = "message"}, {.key = "status"}, {.key = "details"}};
     struct sl_str obj;
-    int shaped = error_object(body, len, &obj) == 0 && sl__xlat_pick(obj, in, E__N) == 0;
+    int shaped = error_object(body, len, &obj) == 0 && sl_xlat_pick(obj, in, E__N) == 0;
     const struct sl_json_member *st =
         shaped && in[E_STATUS].found && in[E_STATUS].m.type == SL_JSON_STRING ? &in[E_STATUS].m
                                                                               : NULL;
@@ -130,7 +130,7 @@ static void write_error(struct sl_jw *w, int status, const char *body, size_t le
     cls->retry_after_s = retry_s;
     struct sl_str message = {NULL, 0};
     if (shaped && in[E_MESSAGE].found && in[E_MESSAGE].m.type == SL_JSON_STRING)
-        message = sl__xlat_raw(&in[E_MESSAGE].m);
+        message = sl_xlat_raw(&in[E_MESSAGE].m);
     char fallback[96];
     if (status)
         snprintf(fallback, sizeof(fallback), "gemini answered HTTP %d without an error body",

@@ -9,7 +9,7 @@
 #include "providers/gemini_int.h"
 #include "providers/xlat_chat.h"
 
-#define refuse(r, ...) sl__xlat_refuse((r)->c->refusal, __VA_ARGS__)
+#define refuse(r, ...) sl_xlat_refuse((r)->c->refusal, __VA_ARGS__)
 
 /* A tool -> a functionDeclaration {name, description, parameters}. A
  * schema without properties is left out: Gemini refuses an OBJECT without
@@ -30,12 +30,12 @@ static int declaration(void *arg, size_t i, struct sl_str name, struct sl_str de
     if (description.ptr)
         sl_jw_kv_raw(r->w, "description", description.ptr, description.len);
     struct sl_json_pick props[1] = {{.key = "properties"}};
-    if (parameters && sl__xlat_pick(parameters->value, props, 1) == 0 && props[0].found &&
+    if (parameters && sl_xlat_pick(parameters->value, props, 1) == 0 && props[0].found &&
         props[0].m.type == SL_JSON_OBJECT && props[0].m.value.len > 2) {
         char param[64];
         snprintf(param, sizeof(param), "tools[%zu].function.parameters", i);
         sl_jw_key(r->w, "parameters");
-        int rc = sl__gemini_schema(r->w, sl__xlat_value(parameters), param, r->c->refusal);
+        int rc = sl__gemini_schema(r->w, sl_xlat_value(parameters), param, r->c->refusal);
         if (rc)
             return rc;
     }
@@ -126,26 +126,26 @@ static int response_format_member(struct gen *g, const struct sl_json_member *rf
     struct sl_json_pick t[2] = {{.key = "type"}, {.key = "json_schema"}};
     if (rf->type == SL_JSON_NULL)
         return 0;
-    if (sl__xlat_pick(sl__xlat_raw(rf), t, 2) || !t[0].found || t[0].m.type != SL_JSON_STRING)
+    if (sl_xlat_pick(sl_xlat_raw(rf), t, 2) || !t[0].found || t[0].m.type != SL_JSON_STRING)
         return refuse(r, "response_format", "response_format must be an object with a type");
-    if (sl__xlat_is(&t[0], "text"))
+    if (sl_xlat_is(&t[0], "text"))
         return 0;
-    if (sl__xlat_is(&t[0], "json_object")) {
+    if (sl_xlat_is(&t[0], "json_object")) {
         gen_key(g, "responseMimeType");
         sl_jw_string(r->w, "application/json");
         return 0;
     }
-    if (!sl__xlat_is(&t[0], "json_schema"))
+    if (!sl_xlat_is(&t[0], "json_schema"))
         return refuse(r, "response_format.type", "response_format '%.*s' is not supported",
                       (int)(t[0].m.value.len < 40 ? t[0].m.value.len : 40), t[0].m.value.ptr);
     struct sl_json_pick s[1] = {{.key = "schema"}};
-    if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), s, 1) != 0)
+    if (!t[1].found || sl_xlat_pick(sl_xlat_raw(&t[1].m), s, 1) != 0)
         return refuse(r, "response_format.json_schema", "json_schema must be an object");
     gen_key(g, "responseMimeType");
     sl_jw_string(r->w, "application/json");
     if (s[0].found && s[0].m.type != SL_JSON_NULL) {
         gen_key(g, "responseSchema");
-        return sl__gemini_schema(r->w, sl__xlat_value(&s[0].m),
+        return sl__gemini_schema(r->w, sl_xlat_value(&s[0].m),
                                  "response_format.json_schema.schema", r->c->refusal);
     }
     return 0;

@@ -37,7 +37,7 @@ struct req {
     size_t ncalls, cap;
 };
 
-#define refuse(r, ...) sl__xlat_refuse((r)->c.refusal, __VA_ARGS__)
+#define refuse(r, ...) sl_xlat_refuse((r)->c.refusal, __VA_ARGS__)
 
 /* Opens a part of `role`: continues the open turn when it has that role,
  * else closes it and opens one. The caller writes the part. */
@@ -174,12 +174,12 @@ static int joined_texts(struct req *r, const struct sl_json_member *content, siz
 {
     char param[64];
     struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__xlat_value(content);
+    struct sl_json_value item, arr = sl_xlat_value(content);
     sl_json_enter(&wk, &arr);
     sl_jw_string_open(&r->w);
     for (size_t j = 0; sl_json_next_item(&wk, &item); j++) {
         struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
-        if (sl__xlat_pick(sl__xlat_span(item), t, 2) != 0 || !sl__xlat_is(&t[0], "text") ||
+        if (sl_xlat_pick(sl_xlat_span(item), t, 2) != 0 || !sl_xlat_is(&t[0], "text") ||
             !t[1].found || t[1].m.type != SL_JSON_STRING) {
             snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
             return refuse(r, param, "a tool message takes text parts only");
@@ -210,7 +210,7 @@ static int function_response_part(void *arg, struct sl_str id, const struct sl_j
     sl_jw_key(&r->w, "response");
     int rc = 0;
     if (content->found && content->m.type == SL_JSON_STRING) {
-        struct sl_json_value v = sl__xlat_value(&content->m);
+        struct sl_json_value v = sl_xlat_value(&content->m);
         struct sl_json_doc d;
         struct sl_buf *b = &r->c.scratch;
         sl_buf_reset(b);
@@ -316,7 +316,7 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
     r.c.arg = &r;
     *info = (struct sl_gemini_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
-    if (sl__xlat_pick((struct sl_str){body, len}, p, GM__N) != 0)
+    if (sl_xlat_pick((struct sl_str){body, len}, p, GM__N) != 0)
         return refuse(&r, "", "the body is not a JSON object");
     if (!p[GM_MODEL].found || p[GM_MODEL].m.type != SL_JSON_STRING)
         return refuse(&r, "model", "you must provide a model parameter");
@@ -330,7 +330,7 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
         info->stream = 1;
         struct sl_json_pick u[1] = {{.key = "include_usage"}};
         info->include_usage = p[GM_STREAM_OPTIONS].found &&
-                              sl__xlat_pick(sl__xlat_raw(&p[GM_STREAM_OPTIONS].m), u, 1) == 0 &&
+                              sl_xlat_pick(sl_xlat_raw(&p[GM_STREAM_OPTIONS].m), u, 1) == 0 &&
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
 
@@ -347,23 +347,4 @@ out:
     free(r.calls);
     sl_buf_release(&r.c.scratch);
     return rc;
-}
-
-int sl_gemini_path(char *dst, size_t size, const char *model, enum sl_gemini_method method)
-{
-    static const char *const verbs[] = {
-        [SL_GEMINI_GENERATE] = ":generateContent",
-        [SL_GEMINI_STREAM] = ":streamGenerateContent?alt=sse",
-        [SL_GEMINI_EMBED_BATCH] = ":batchEmbedContents",
-    };
-    if (strncmp(model, "models/", 7) == 0)
-        model += 7;
-    size_t n = strlen(model);
-    if (n == 0 ||
-        strspn(model, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
-        return UV_EINVAL;
-    int w = snprintf(dst, size, "/models/%s%s", model, verbs[method]);
-    if (w < 0 || (size_t)w >= size)
-        return UV_ENOBUFS;
-    return w;
 }

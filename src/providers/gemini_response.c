@@ -29,7 +29,7 @@ void sl__gemini_tokens_read(struct sl_str usage, struct sl_gemini_tokens *t)
                                 {.key = "candidatesTokenCount"},
                                 {.key = "thoughtsTokenCount"},
                                 {.key = "cachedContentTokenCount"}};
-    if (sl__xlat_pick(usage, p, 4) != 0)
+    if (sl_xlat_pick(usage, p, 4) != 0)
         return;
     t->prompt = sl__xlat_count(&p[0], t->prompt);
     t->candidates = sl__xlat_count(&p[1], t->candidates);
@@ -63,13 +63,13 @@ int sl__gemini_tool_call(struct sl_jw *w, struct sl_str call, unsigned long long
                          int with_index)
 {
     struct sl_json_pick p[3] = {{.key = "name"}, {.key = "args"}, {.key = "id"}};
-    if (sl__xlat_pick(call, p, 3) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
+    if (sl_xlat_pick(call, p, 3) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
         return -1;
     sl_jw_object(w);
     if (with_index)
         sl_jw_kv_int(w, "index", index);
     if (p[2].found && p[2].m.type == SL_JSON_STRING && p[2].m.value.len > 0) {
-        struct sl_str id = sl__xlat_raw(&p[2].m);
+        struct sl_str id = sl_xlat_raw(&p[2].m);
         sl_jw_kv_raw(w, "id", id.ptr, id.len);
     } else {
         char id[48];
@@ -79,7 +79,7 @@ int sl__gemini_tool_call(struct sl_jw *w, struct sl_str call, unsigned long long
     sl_jw_kv_string(w, "type", "function");
     sl_jw_key(w, "function");
     sl_jw_object(w);
-    struct sl_str name = sl__xlat_raw(&p[0].m);
+    struct sl_str name = sl_xlat_raw(&p[0].m);
     sl_jw_kv_raw(w, "name", name.ptr, name.len);
     sl_jw_key(w, "arguments");
     if (p[1].found && p[1].m.type == SL_JSON_OBJECT)
@@ -96,7 +96,7 @@ static int is_call(const struct sl_json_pick *call)
 {
     struct sl_json_pick n[1] = {{.key = "name"}};
     return call->found && call->m.type == SL_JSON_OBJECT &&
-           sl__xlat_pick(call->m.value, n, 1) == 0 && n[0].found && n[0].m.type == SL_JSON_STRING;
+           sl_xlat_pick(call->m.value, n, 1) == 0 && n[0].found && n[0].m.type == SL_JSON_STRING;
 }
 
 /* The text parts joined into one string (thought summaries left out), or
@@ -112,7 +112,7 @@ static size_t parts(struct sl_jw *w, struct sl_str arr_text, int calls, unsigned
         enum { P_TEXT, P_THOUGHT, P_CALL, P__N };
         struct sl_json_pick p[P__N] = {
             {.key = "text"}, {.key = "thought"}, {.key = "functionCall"}};
-        if (sl__xlat_pick(sl__xlat_span(item), p, P__N) != 0)
+        if (sl_xlat_pick(sl_xlat_span(item), p, P__N) != 0)
             continue;
         if (!calls && p[P_TEXT].found && p[P_TEXT].m.type == SL_JSON_STRING &&
             !(p[P_THOUGHT].found && p[P_THOUGHT].m.type == SL_JSON_TRUE)) {
@@ -144,7 +144,7 @@ int sl_gemini_response(const char *body, size_t len, const char *model, long lon
                                    {.key = "modelVersion"},
                                    {.key = "responseId"},
                                    {.key = "promptFeedback"}};
-    if (sl__xlat_pick((struct sl_str){body, len}, p, M__N) != 0)
+    if (sl_xlat_pick((struct sl_str){body, len}, p, M__N) != 0)
         return UV_EINVAL;
     int has_candidates = p[M_CANDIDATES].found && p[M_CANDIDATES].m.type == SL_JSON_ARRAY &&
                          p[M_CANDIDATES].m.items > 0;
@@ -160,11 +160,11 @@ int sl_gemini_response(const char *body, size_t len, const char *model, long lon
     struct sl_str parts_text = {NULL, 0};
     if (has_candidates) {
         struct sl_json_walk wk;
-        struct sl_json_value first, arr = sl__xlat_value(&p[M_CANDIDATES].m);
+        struct sl_json_value first, arr = sl_xlat_value(&p[M_CANDIDATES].m);
         sl_json_enter(&wk, &arr);
-        if (!sl_json_next_item(&wk, &first) || sl__xlat_pick(sl__xlat_span(first), c, C__N) != 0)
+        if (!sl_json_next_item(&wk, &first) || sl_xlat_pick(sl_xlat_span(first), c, C__N) != 0)
             return UV_EINVAL;
-        if (c[C_CONTENT].found && sl__xlat_pick(c[C_CONTENT].m.value, ct, 1) == 0 && ct[0].found &&
+        if (c[C_CONTENT].found && sl_xlat_pick(c[C_CONTENT].m.value, ct, 1) == 0 && ct[0].found &&
             ct[0].m.type == SL_JSON_ARRAY)
             parts_text = ct[0].m.value;
     }
@@ -183,7 +183,7 @@ int sl_gemini_response(const char *body, size_t len, const char *model, long lon
     sl_jw_init(&w, out);
     sl_jw_object(&w);
     if (has_id) {
-        struct sl_str id = sl__xlat_raw(&p[M_ID].m);
+        struct sl_str id = sl_xlat_raw(&p[M_ID].m);
         sl_jw_kv_raw(&w, "id", id.ptr, id.len);
     } else {
         char id[40];
@@ -195,7 +195,7 @@ int sl_gemini_response(const char *body, size_t len, const char *model, long lon
     if (model) {
         sl_jw_kv_string(&w, "model", model);
     } else if (p[M_MODEL].found && p[M_MODEL].m.type == SL_JSON_STRING) {
-        struct sl_str m = sl__xlat_raw(&p[M_MODEL].m);
+        struct sl_str m = sl_xlat_raw(&p[M_MODEL].m);
         sl_jw_kv_raw(&w, "model", m.ptr, m.len);
     } else {
         sl_jw_kv_string(&w, "model", "");

@@ -43,7 +43,7 @@ static int listed(const struct sl_json_value *key, const char *const *list, size
 static int unsupported(struct schema *s, const struct sl_json_value *key)
 {
     int n = (int)(key->end - key->start - 2);
-    return sl__xlat_refuse(s->refusal, s->param,
+    return sl_xlat_refuse(s->refusal, s->param,
                            "'%.*s' in a JSON schema is not supported by gemini", n < 40 ? n : 40,
                            key->start + 1);
 }
@@ -71,7 +71,7 @@ static int type_member(struct schema *s, const struct sl_json_value *key, struct
             name = item;
     }
     if (n > 2 || n != null + (name.start != NULL) || name.start == NULL)
-        return sl__xlat_refuse(
+        return sl_xlat_refuse(
             s->refusal, s->param,
             "a type list other than [type, \"null\"] is not supported by gemini");
     sl_jw_kv_raw(s->w, "type", name.start, (size_t)(name.end - name.start));
@@ -93,7 +93,7 @@ static int properties_member(struct schema *s, const struct sl_json_value *key,
     while (sl_json_next_member(&wk, &k, &item)) {
         sl_buf_reset(&s->key);
         if (sl_json_string(&k, &s->key) != 0)
-            return sl__xlat_refuse(s->refusal, s->param, "a property name is too long");
+            return sl_xlat_refuse(s->refusal, s->param, "a property name is too long");
         sl_jw_key_n(s->w, s->key.ptr ? s->key.ptr : "", s->key.len);
         int rc = write_schema(s, item);
         if (rc)
@@ -124,8 +124,8 @@ static int any_of_member(struct schema *s, const struct sl_json_value *key, stru
 static int write_schema(struct schema *s, struct sl_json_value v)
 {
     struct sl_json_pick nullable[1] = {{.key = "nullable"}};
-    if (*v.start != '{' || sl__xlat_pick(sl__xlat_span(v), nullable, 1) != 0)
-        return sl__xlat_refuse(s->refusal, s->param, "a JSON schema must be an object");
+    if (*v.start != '{' || sl_xlat_pick(sl_xlat_span(v), nullable, 1) != 0)
+        return sl_xlat_refuse(s->refusal, s->param, "a JSON schema must be an object");
     struct sl_json_walk wk;
     struct sl_json_value key, val;
     sl_json_enter(&wk, &v);

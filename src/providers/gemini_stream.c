@@ -79,14 +79,14 @@ static int relay_parts(struct sl_gemini_stream *s, struct sl_str arr_text, struc
         enum { P_TEXT, P_THOUGHT, P_CALL, P__N };
         struct sl_json_pick p[P__N] = {
             {.key = "text"}, {.key = "thought"}, {.key = "functionCall"}};
-        if (sl__xlat_pick(sl__xlat_span(item), p, P__N) != 0)
+        if (sl_xlat_pick(sl_xlat_span(item), p, P__N) != 0)
             return broken(s, out, "a part that is not an object");
         struct sl_jw w;
         int rc = 0;
         if (p[P_TEXT].found && p[P_TEXT].m.type == SL_JSON_STRING && p[P_TEXT].m.value.len > 0 &&
             !(p[P_THOUGHT].found && p[P_THOUGHT].m.type == SL_JSON_TRUE)) {
             open_chunk(s, &w, out);
-            struct sl_str raw = sl__xlat_raw(&p[P_TEXT].m);
+            struct sl_str raw = sl_xlat_raw(&p[P_TEXT].m);
             sl_jw_kv_raw(&w, "content", raw.ptr, raw.len);
             rc = close_chunk(&w, NULL);
         } else if (p[P_CALL].found && p[P_CALL].m.type == SL_JSON_OBJECT) {
@@ -125,7 +125,7 @@ static int translate(struct sl_gemini_stream *s, const char *data, size_t len, s
     struct sl_json_pick p[E__N] = {{.key = "candidates"},     {.key = "usageMetadata"},
                                    {.key = "modelVersion"},   {.key = "responseId"},
                                    {.key = "promptFeedback"}, {.key = "error"}};
-    if (sl__xlat_pick((struct sl_str){data, len}, p, E__N) != 0)
+    if (sl_xlat_pick((struct sl_str){data, len}, p, E__N) != 0)
         return broken(s, out, "an event whose data is not a JSON object");
     if (p[E_ERROR].found) {
         struct sl_gemini_error cls;
@@ -147,7 +147,7 @@ static int translate(struct sl_gemini_stream *s, const char *data, size_t len, s
         return rc;
     if (!p[E_CANDIDATES].found || p[E_CANDIDATES].m.items == 0) {
         struct sl_json_pick f[1] = {{.key = "blockReason"}};
-        if (p[E_FEEDBACK].found && sl__xlat_pick(p[E_FEEDBACK].m.value, f, 1) == 0 && f[0].found)
+        if (p[E_FEEDBACK].found && sl_xlat_pick(p[E_FEEDBACK].m.value, f, 1) == 0 && f[0].found)
             return finish(s, "content_filter", out); /* the prompt was blocked */
         return 0;
     }
@@ -155,11 +155,11 @@ static int translate(struct sl_gemini_stream *s, const char *data, size_t len, s
     struct sl_json_pick c[C__N] = {{.key = "content"}, {.key = "finishReason"}};
     struct sl_json_pick ct[1] = {{.key = "parts"}};
     struct sl_json_walk wk;
-    struct sl_json_value first, arr = sl__xlat_value(&p[E_CANDIDATES].m);
+    struct sl_json_value first, arr = sl_xlat_value(&p[E_CANDIDATES].m);
     sl_json_enter(&wk, &arr);
-    if (!sl_json_next_item(&wk, &first) || sl__xlat_pick(sl__xlat_span(first), c, C__N) != 0)
+    if (!sl_json_next_item(&wk, &first) || sl_xlat_pick(sl_xlat_span(first), c, C__N) != 0)
         return broken(s, out, "a candidate that is not an object");
-    if (c[C_CONTENT].found && sl__xlat_pick(c[C_CONTENT].m.value, ct, 1) == 0 && ct[0].found &&
+    if (c[C_CONTENT].found && sl_xlat_pick(c[C_CONTENT].m.value, ct, 1) == 0 && ct[0].found &&
         ct[0].m.type == SL_JSON_ARRAY && (rc = relay_parts(s, ct[0].m.value, out)) != 0)
         return rc;
     if (c[C_FINISH].found && c[C_FINISH].m.type == SL_JSON_STRING)

@@ -8,7 +8,7 @@
 
 #include "providers/xlat_chat.h"
 
-#define refuse(c, ...) sl__xlat_refuse((c)->refusal, __VA_ARGS__)
+#define refuse(c, ...) sl_xlat_refuse((c)->refusal, __VA_ARGS__)
 
 /* The length of a view for a %.*s, at most 40. */
 #define SHORT(s) (int)((s).len < 40 ? (s).len : 40)
@@ -19,16 +19,16 @@ int sl__xlat_image(struct sl__xlat_chat *c, struct sl_str image_url, const char 
     struct sl_json_pick p[1] = {{.key = "url"}};
     struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
     if (*image_url.ptr != '"') {
-        if (sl__xlat_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
+        if (sl_xlat_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
             return refuse(c, param, "image_url must be an object with a string url");
-        v = sl__xlat_value(&p[0].m);
+        v = sl_xlat_value(&p[0].m);
     }
     sl_buf_reset(&c->scratch);
     if (sl_json_string(&v, &c->scratch) != 0)
         return UV_ENOMEM;
     const char *url = c->scratch.ptr ? c->scratch.ptr : "";
     size_t len = c->scratch.len;
-    *img = (struct sl__xlat_image){.url = {url, len}, .raw = sl__xlat_span(v)};
+    *img = (struct sl__xlat_image){.url = {url, len}, .raw = sl_xlat_span(v)};
     if (len >= 5 && strncmp(url, "data:", 5) == 0) {
         const char *comma = memchr(url, ',', len);
         const char *semi = comma ? memchr(url, ';', (size_t)(comma - url)) : NULL;
@@ -52,33 +52,33 @@ int sl__xlat_content(struct sl__xlat_chat *c, const struct sl_json_member *conte
     if (content->type == SL_JSON_NULL)
         return 0;
     if (content->type == SL_JSON_STRING)
-        return content->value.len > 0 ? text(c->arg, sl__xlat_raw(content)) : 0;
+        return content->value.len > 0 ? text(c->arg, sl_xlat_raw(content)) : 0;
     if (content->type != SL_JSON_ARRAY) {
         snprintf(param, sizeof(param), "messages[%zu].content", i);
         return refuse(c, param, "content must be a string or an array of content parts");
     }
     struct sl_json_walk wk;
-    struct sl_json_value part, arr = sl__xlat_value(content);
+    struct sl_json_value part, arr = sl_xlat_value(content);
     sl_json_enter(&wk, &arr);
     for (size_t j = 0; sl_json_next_item(&wk, &part); j++) {
         enum { P_TYPE, P_TEXT, P_IMAGE, P__N };
         struct sl_json_pick p[P__N] = {{.key = "type"}, {.key = "text"}, {.key = "image_url"}};
         snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
-        if (sl__xlat_pick(sl__xlat_span(part), p, P__N) != 0 || !p[P_TYPE].found ||
+        if (sl_xlat_pick(sl_xlat_span(part), p, P__N) != 0 || !p[P_TYPE].found ||
             p[P_TYPE].m.type != SL_JSON_STRING)
             return refuse(c, param, "a content part must be an object with a type");
         int rc = 0;
-        if (sl__xlat_is(&p[P_TYPE], "refusal")) {
+        if (sl_xlat_is(&p[P_TYPE], "refusal")) {
             continue; /* the model's own refusal, in an assistant message: not sent */
-        } else if (sl__xlat_is(&p[P_TYPE], "text")) {
+        } else if (sl_xlat_is(&p[P_TYPE], "text")) {
             if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
                 return refuse(c, param, "a text part needs a string text");
             if (p[P_TEXT].m.value.len > 0)
-                rc = text(c->arg, sl__xlat_raw(&p[P_TEXT].m));
-        } else if (sl__xlat_is(&p[P_TYPE], "image_url") && image) {
+                rc = text(c->arg, sl_xlat_raw(&p[P_TEXT].m));
+        } else if (sl_xlat_is(&p[P_TYPE], "image_url") && image) {
             if (!p[P_IMAGE].found)
                 return refuse(c, param, "an image_url part needs an image_url");
-            rc = image(c->arg, sl__xlat_raw(&p[P_IMAGE].m), param);
+            rc = image(c->arg, sl_xlat_raw(&p[P_IMAGE].m), param);
         } else {
             snprintf(param, sizeof(param), "messages[%zu].content[%zu].type", i, j);
             return refuse(c, param, "content parts of type '%.*s' are not supported by %s",
@@ -100,7 +100,7 @@ static int call_args(struct sl__xlat_chat *c, const struct sl_json_pick *f, cons
         return 0;
     if (f->m.type != SL_JSON_STRING)
         return refuse(c, param, "function.arguments must be a string");
-    struct sl_json_value av = sl__xlat_value(&f->m);
+    struct sl_json_value av = sl_xlat_value(&f->m);
     sl_buf_reset(&c->scratch);
     if (sl_json_string(&av, &c->scratch) != 0)
         return UV_ENOMEM;
@@ -125,22 +125,22 @@ int sl__xlat_tool_calls(struct sl__xlat_chat *c, const struct sl_json_member *ca
     if (calls->type != SL_JSON_ARRAY)
         return refuse(c, param, "tool_calls must be an array");
     struct sl_json_walk wk;
-    struct sl_json_value call, arr = sl__xlat_value(calls);
+    struct sl_json_value call, arr = sl_xlat_value(calls);
     sl_json_enter(&wk, &arr);
     for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
         snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
         struct sl_json_pick k[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
         struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
-        if (sl__xlat_pick(sl__xlat_span(call), k, 3) || !k[0].found ||
+        if (sl_xlat_pick(sl_xlat_span(call), k, 3) || !k[0].found ||
             k[0].m.type != SL_JSON_STRING || !k[2].found ||
-            (k[1].found && !sl__xlat_is(&k[1], "function")) ||
-            sl__xlat_pick(sl__xlat_raw(&k[2].m), f, 2) || !f[0].found ||
+            (k[1].found && !sl_xlat_is(&k[1], "function")) ||
+            sl_xlat_pick(sl_xlat_raw(&k[2].m), f, 2) || !f[0].found ||
             f[0].m.type != SL_JSON_STRING)
             return refuse(c, param, "a tool call needs an id and a function with a name");
         struct sl_str args;
         int rc = call_args(c, &f[1], param, &args);
         if (rc == 0)
-            rc = each(c->arg, sl__xlat_raw(&k[0].m), sl__xlat_raw(&f[0].m), args);
+            rc = each(c->arg, sl_xlat_raw(&k[0].m), sl_xlat_raw(&f[0].m), args);
         if (rc)
             return rc;
     }
@@ -162,17 +162,17 @@ int sl__xlat_messages(struct sl__xlat_chat *c, struct sl_str messages,
                                        {.key = "tool_call_id"},
                                        {.key = "function_call"}};
         snprintf(param, sizeof(param), "messages[%zu].role", i);
-        if (sl__xlat_pick(sl__xlat_span(msg), p, M__N) || !p[M_ROLE].found ||
+        if (sl_xlat_pick(sl_xlat_span(msg), p, M__N) || !p[M_ROLE].found ||
             p[M_ROLE].m.type != SL_JSON_STRING)
             return refuse(c, param, "a message must be an object with a role");
         static const struct sl_json_member none = {.type = SL_JSON_NULL};
         const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
         int rc = 0;
-        if (sl__xlat_is(&p[M_ROLE], "system") || sl__xlat_is(&p[M_ROLE], "developer")) {
+        if (sl_xlat_is(&p[M_ROLE], "system") || sl_xlat_is(&p[M_ROLE], "developer")) {
             continue;
-        } else if (sl__xlat_is(&p[M_ROLE], "user")) {
+        } else if (sl_xlat_is(&p[M_ROLE], "user")) {
             rc = sl__xlat_content(c, content, i, roles->user_text, roles->image);
-        } else if (sl__xlat_is(&p[M_ROLE], "assistant")) {
+        } else if (sl_xlat_is(&p[M_ROLE], "assistant")) {
             if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
                 snprintf(param, sizeof(param), "messages[%zu].function_call", i);
                 return refuse(c, param, "function_call is deprecated: use tool_calls");
@@ -180,11 +180,11 @@ int sl__xlat_messages(struct sl__xlat_chat *c, struct sl_str messages,
             rc = sl__xlat_content(c, content, i, roles->assistant_text, NULL);
             if (rc == 0 && p[M_TOOL_CALLS].found)
                 rc = sl__xlat_tool_calls(c, &p[M_TOOL_CALLS].m, i, roles->tool_call);
-        } else if (sl__xlat_is(&p[M_ROLE], "tool")) {
+        } else if (sl_xlat_is(&p[M_ROLE], "tool")) {
             snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
             if (!p[M_TOOL_CALL_ID].found || p[M_TOOL_CALL_ID].m.type != SL_JSON_STRING)
                 return refuse(c, param, "a tool message needs a tool_call_id");
-            rc = roles->tool_result(c->arg, sl__xlat_raw(&p[M_TOOL_CALL_ID].m), &p[M_CONTENT], i);
+            rc = roles->tool_result(c->arg, sl_xlat_raw(&p[M_TOOL_CALL_ID].m), &p[M_CONTENT], i);
         } else {
             return refuse(c, param, "messages with role '%.*s' are not supported by %s",
                           SHORT(p[M_ROLE].m.value), p[M_ROLE].m.value.ptr, c->provider);
@@ -204,15 +204,15 @@ int sl__xlat_system_texts(struct sl__xlat_chat *c, struct sl_str messages,
     *n = 0;
     for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
         struct sl_json_pick p[2] = {{.key = "role"}, {.key = "content"}};
-        if (sl__xlat_pick(sl__xlat_span(msg), p, 2) != 0 ||
-            !(sl__xlat_is(&p[0], "system") || sl__xlat_is(&p[0], "developer")) || !p[1].found)
+        if (sl_xlat_pick(sl_xlat_span(msg), p, 2) != 0 ||
+            !(sl_xlat_is(&p[0], "system") || sl_xlat_is(&p[0], "developer")) || !p[1].found)
             continue;
         const struct sl_json_member *m = &p[1].m;
         char param[64];
         snprintf(param, sizeof(param), "messages[%zu].content", i);
         struct sl_json_member one = *m;
         struct sl_json_walk pw = {NULL, NULL};
-        struct sl_json_value part, parts = sl__xlat_value(m);
+        struct sl_json_value part, parts = sl_xlat_value(m);
         if (m->type == SL_JSON_ARRAY)
             sl_json_enter(&pw, &parts);
         else if (m->type != SL_JSON_STRING)
@@ -222,7 +222,7 @@ int sl__xlat_system_texts(struct sl__xlat_chat *c, struct sl_str messages,
              first = 0) {
             if (m->type == SL_JSON_ARRAY) {
                 struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
-                if (sl__xlat_pick(sl__xlat_span(part), t, 2) != 0 || !sl__xlat_is(&t[0], "text") ||
+                if (sl_xlat_pick(sl_xlat_span(part), t, 2) != 0 || !sl_xlat_is(&t[0], "text") ||
                     !t[1].found || t[1].m.type != SL_JSON_STRING)
                     return refuse(c, param, "a system message takes text parts only");
                 one = t[1].m;
@@ -231,7 +231,7 @@ int sl__xlat_system_texts(struct sl__xlat_chat *c, struct sl_str messages,
                 continue;
             ++*n;
             if (each)
-                each(c->arg, sl__xlat_raw(&one));
+                each(c->arg, sl_xlat_raw(&one));
         }
     }
     return 0;
@@ -245,19 +245,19 @@ int sl__xlat_stops(struct sl__xlat_chat *c, const struct sl_json_member *stop,
         return 0;
     if (stop->type == SL_JSON_STRING) {
         if (stop->value.len > 0)
-            each(c->arg, sl__xlat_raw(stop), (*n)++);
+            each(c->arg, sl_xlat_raw(stop), (*n)++);
         return 0;
     }
     if (stop->type != SL_JSON_ARRAY)
         return refuse(c, "stop", "stop must be a string or an array of strings");
     struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__xlat_value(stop);
+    struct sl_json_value item, arr = sl_xlat_value(stop);
     sl_json_enter(&wk, &arr);
     while (sl_json_next_item(&wk, &item)) {
         if (*item.start != '"')
             return refuse(c, "stop", "stop must be a string or an array of strings");
         if (item.end - item.start > 2) /* empty ones left out: providers refuse them */
-            each(c->arg, sl__xlat_span(item), (*n)++);
+            each(c->arg, sl_xlat_span(item), (*n)++);
     }
     return 0;
 }
@@ -274,30 +274,30 @@ int sl__xlat_tools(struct sl__xlat_chat *c, const struct sl_json_member *tools,
     if (tools->type != SL_JSON_ARRAY)
         return refuse(c, "tools", "tools must be an array");
     struct sl_json_walk wk;
-    struct sl_json_value tool, arr = sl__xlat_value(tools);
+    struct sl_json_value tool, arr = sl_xlat_value(tools);
     sl_json_enter(&wk, &arr);
     for (size_t i = 0; sl_json_next_item(&wk, &tool); i++) {
         snprintf(param, sizeof(param), "tools[%zu]", i);
         struct sl_json_pick t[2] = {{.key = "type"}, {.key = "function"}};
         struct sl_json_pick f[3] = {{.key = "name"}, {.key = "description"}, {.key = "parameters"}};
-        if (sl__xlat_pick(sl__xlat_span(tool), t, 2))
+        if (sl_xlat_pick(sl_xlat_span(tool), t, 2))
             return refuse(c, param, "a tool must be an object");
-        if (!sl__xlat_is(&t[0], "function")) {
+        if (!sl_xlat_is(&t[0], "function")) {
             snprintf(param, sizeof(param), "tools[%zu].type", i);
             return refuse(c, param, "only function tools are supported by %s", c->provider);
         }
-        if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), f, 3) || !f[0].found ||
+        if (!t[1].found || sl_xlat_pick(sl_xlat_raw(&t[1].m), f, 3) || !f[0].found ||
             f[0].m.type != SL_JSON_STRING)
             return refuse(c, param, "a function tool needs a function with a name");
         struct sl_str description = {NULL, 0};
         if (f[1].found && f[1].m.type == SL_JSON_STRING)
-            description = sl__xlat_raw(&f[1].m);
+            description = sl_xlat_raw(&f[1].m);
         int has_params = f[2].found && f[2].m.type != SL_JSON_NULL;
         if (has_params && f[2].m.type != SL_JSON_OBJECT) {
             snprintf(param, sizeof(param), "tools[%zu].function.parameters", i);
             return refuse(c, param, "parameters must be a JSON schema object");
         }
-        int rc = each(c->arg, i, sl__xlat_raw(&f[0].m), description, has_params ? &f[2].m : NULL);
+        int rc = each(c->arg, i, sl_xlat_raw(&f[0].m), description, has_params ? &f[2].m : NULL);
         if (rc)
             return rc;
         ++*n;
@@ -323,11 +323,11 @@ int sl__xlat_tool_choice(struct sl__xlat_chat *c, const struct sl_json_pick *cho
     } else {
         struct sl_json_pick k[2] = {{.key = "type"}, {.key = "function"}};
         struct sl_json_pick f[1] = {{.key = "name"}};
-        if (sl__xlat_pick(sl__xlat_raw(&choice->m), k, 2) == 0 && sl__xlat_is(&k[0], "function") &&
-            k[1].found && sl__xlat_pick(sl__xlat_raw(&k[1].m), f, 1) == 0 && f[0].found &&
+        if (sl_xlat_pick(sl_xlat_raw(&choice->m), k, 2) == 0 && sl_xlat_is(&k[0], "function") &&
+            k[1].found && sl_xlat_pick(sl_xlat_raw(&k[1].m), f, 1) == 0 && f[0].found &&
             f[0].m.type == SL_JSON_STRING) {
             *kind = SL__XC_FUNCTION;
-            *name = sl__xlat_raw(&f[0].m);
+            *name = sl_xlat_raw(&f[0].m);
             return 0;
         }
     }

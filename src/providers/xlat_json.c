@@ -10,16 +10,6 @@
 #include "http/openai.h"
 #include "providers/xlat_json.h"
 
-int sl__xlat_refuse(struct sl_xlat_refusal *refusal, const char *param, const char *fmt, ...)
-{
-    snprintf(refusal->param, sizeof(refusal->param), "%s", param);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(refusal->message, sizeof(refusal->message), fmt, ap);
-    va_end(ap);
-    return UV_EINVAL;
-}
-
 unsigned long sl__xlat_count(const struct sl_json_pick *p, unsigned long dflt)
 {
     if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')

@@ -1,7 +1,8 @@
-/* Internal to the provider adapters (anthropic_*.c, gemini_*.c, ...): the
- * small JSON steps every translation takes, reading with the scanner
- * (http/json_scan.h, json_walk.h) and writing OpenAI's shapes with the
- * writer (http/json_write.h). Not for other callers. */
+/* The small JSON reading steps every translation in src/providers/ takes
+ * (picking members of a nested object, a member's whole value text, a
+ * string member's comparison), over the repository's scanner and walker;
+ * and the OpenAI shapes the provider adapters write (usage, a chunk's
+ * envelope, an error object), in xlat_json.c. */
 #ifndef SL_PROVIDERS_XLAT_JSON_H
 #define SL_PROVIDERS_XLAT_JSON_H
 
@@ -12,7 +13,7 @@
 
 /* Fills picks from the object whose text is `obj`. 0, or -1 when it is not
  * a valid JSON object. */
-static inline int sl__xlat_pick(struct sl_str obj, struct sl_json_pick *picks, size_t n)
+static inline int sl_xlat_pick(struct sl_str obj, struct sl_json_pick *picks, size_t n)
 {
     struct sl_json_doc d;
     if (sl_json_scan_pick(obj.ptr, obj.len, &d, picks, n) != 0 || d.type != SL_JSON_OBJECT)
@@ -22,34 +23,32 @@ static inline int sl__xlat_pick(struct sl_str obj, struct sl_json_pick *picks, s
 
 /* A member's whole value text: strings with their quotes, so that it can be
  * copied with sl_jw_raw or walked. */
-static inline struct sl_str sl__xlat_raw(const struct sl_json_member *m)
+static inline struct sl_str sl_xlat_raw(const struct sl_json_member *m)
 {
     if (m->type == SL_JSON_STRING)
         return (struct sl_str){m->value.ptr - 1, m->value.len + 2};
     return m->value;
 }
 
-static inline struct sl_json_value sl__xlat_value(const struct sl_json_member *m)
+static inline struct sl_json_value sl_xlat_value(const struct sl_json_member *m)
 {
-    struct sl_str r = sl__xlat_raw(m);
+    struct sl_str r = sl_xlat_raw(m);
     return (struct sl_json_value){r.ptr, r.ptr + r.len};
 }
 
-/* The text of a walked value as a view. */
-static inline struct sl_str sl__xlat_span(struct sl_json_value v)
-{
-    return (struct sl_str){v.start, (size_t)(v.end - v.start)};
-}
-
 /* A picked member that is a string equal to lit. */
-static inline int sl__xlat_is(const struct sl_json_pick *p, const char *lit)
+static inline int sl_xlat_is(const struct sl_json_pick *p, const char *lit)
 {
     return p->found && p->m.type == SL_JSON_STRING && sl_str_eq(p->m.value, lit);
 }
 
-/* Fills *refusal (param and a one-line message) and returns UV_EINVAL. */
-int sl__xlat_refuse(struct sl_xlat_refusal *refusal, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* The text of a walked value as a view. */
+static inline struct sl_str sl_xlat_span(struct sl_json_value v)
+{
+    return (struct sl_str){v.start, (size_t)(v.end - v.start)};
+}
+
+/* ---- the OpenAI shapes every provider adapter writes (xlat_json.c) ---- */
 
 /* A token count member (dflt when absent or not a count), capped at a
  * quarter of ULONG_MAX so that a few of them summed cannot wrap. */

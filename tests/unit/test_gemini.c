@@ -10,8 +10,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "../chunk_client.h"
-#include "../json_path.h"
+#include "chunk_client.h"
+#include "json_at.h"
 #include "http/sse.h"
 #include "providers/gemini.h"
 

@@ -3,12 +3,12 @@
  * be JSON with the envelope OpenAI documents (created 1700000000, as the
  * adapters' table tests set it), the texts and each tool call's arguments
  * joined, the finish reason, usage chunks, errors and [DONE] counted.
- * Include after json_path.h. */
+ */
 #ifndef SL_TESTS_CHUNK_CLIENT_H
 #define SL_TESTS_CHUNK_CLIENT_H
 
 #include "http/sse.h"
-#include "json_path.h"
+#include "json_at.h"
 
 /* What a client makes of the translated stream: the chunks' data, each
  * checked to be JSON, with the text and each tool call's arguments joined. */

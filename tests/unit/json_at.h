@@ -1,9 +1,8 @@
-/* Test helpers: read a translated JSON document by a dotted path
- * ("choices.0.message.content") with the repository's own scanner, and
- * assert that a text is one valid JSON value. For the provider adapters'
- * table tests. */
-#ifndef SL_TESTS_JSON_PATH_H
-#define SL_TESTS_JSON_PATH_H
+/* Reading test outputs: a value by its dotted path ("choices.0.message"),
+ * raw or decoded, and the check that a text is one JSON value. Shared by
+ * the provider translation tests (test_anthropic.c, test_messages_front.c). */
+#ifndef SL_TEST_JSON_AT_H
+#define SL_TEST_JSON_AT_H
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -20,7 +19,8 @@ static inline void assert_json(const char *text, size_t len)
                  doc.error_at, (int)len, text);
 }
 
-/* The value at a dotted path, or an empty value when there is none. */
+/* The value at a dotted path ("choices.0.message.content"), or an empty
+ * value when there is none. */
 static inline struct sl_json_value at(const char *json, const char *path)
 {
     struct sl_json_value v = sl_json_value_of(json, strlen(json));
@@ -54,8 +54,7 @@ static inline struct sl_json_value at(const char *json, const char *path)
     return v;
 }
 
-/* The raw text at path (strings with their quotes), in a static buffer;
- * "(none)" when there is nothing there. */
+/* The raw text at path (strings with their quotes), in a static buffer. */
 static inline const char *raw(const char *json, const char *path)
 {
     static char out[4096];
@@ -66,7 +65,7 @@ static inline const char *raw(const char *json, const char *path)
     return out;
 }
 
-/* The decoded string at path, in a static buffer. */
+/* The decoded string at path. */
 static inline const char *str(const char *json, const char *path)
 {
     static char out[4096];
