@@ -3,7 +3,8 @@
  * streamed, to an Anthropic deployment (natively for Messages: the body
  * goes as it is) and to an OpenAI one (through chat completions), their
  * errors in the client's shape, and one row each that says which API the
- * client spoke. */
+ * client spoke. And the official SDKs (OpenAI's and Anthropic's, from npm:
+ * tools/node) run against it all (tests/sdk/clients.js). */
 #include "serve_support.h"
 
 TestSuite(fronts, .init = e2e_tmpdir, .fini = e2e_kill_live, .timeout = 90);
@@ -262,4 +263,21 @@ Test(fronts, a_cut_stream_ends_in_the_clients_api)
     cr_assert_null(strstr(buf, "event: response.completed"), "%s", buf);
     stop(&p);
     cr_assert_eq(rows("status = 'failed' AND metadata ->> 'stream'"), 2);
+}
+
+Test(fronts, the_official_sdks_work_against_it)
+{
+    struct pair p;
+    start(&p, NULL, NULL, NULL);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "node %s/tests/sdk/clients.js http://127.0.0.1:%d > %s 2>&1",
+             SL_SOURCE_ROOT, p.port, e2e_path("sdk.out"));
+    int rc = system(cmd);
+    char *out = e2e_slurp(e2e_path("sdk.out"));
+    cr_assert_eq(rc, 0, "the SDK clients failed:\n%s", out ? out : "(no output)");
+    cr_assert_not_null(out);
+    cr_assert_not_null(strstr(out, "1..17"), "%s", out);
+    free(out);
+    stop(&p);
+    cr_assert_eq(rows("status = 'succeeded'"), 12, "one row per request that reached a model");
 }
