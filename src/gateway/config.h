@@ -25,6 +25,8 @@ struct sl_gw_deployment {
     char anthropic_version[32];            /* anthropic: `anthropic-version` */
     char api_version[32];                  /* azure: "v1" (default) or a dated version */
     int stream_usage;            /* openai, azure: ask streams for their usage chunk (default on) */
+    int client_key;              /* `api_key: client`: the client's own key goes upstream */
+    char forward_headers[256];   /* the client's headers passed upstream, comma-separated */
     unsigned default_max_tokens; /* anthropic: max_tokens when the client sent none */
     double weight;
     unsigned max_concurrency;

@@ -166,6 +166,15 @@ static int front_request(struct sl_gateway *gw, struct sl_http_exchange *down, c
     return -1;
 }
 
+/* Whether a deployment of m sends the client's own key. */
+static int needs_client_key(const struct sl_gw_model *m)
+{
+    for (size_t i = 0; i < m->ndeployments; i++)
+        if (m->deployments[i].client_key)
+            return 1;
+    return 0;
+}
+
 static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
                          enum sl_openai_endpoint ep, const char *id, enum gw_front front)
 {
@@ -240,6 +249,16 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
     if (key && sl_gw_key_allows(key, model_name, &no) != 0) {
         refuse(gw, down, id, front, ep, model_name, key_name, no.status, SL_E_UNAUTHORIZED, no.type,
                no.code, no.message, 0);
+        goto out;
+    }
+    char client_key[512];
+    if (needs_client_key(m) && sl__gw_client_key(h, sl_gw_needs_key(cfg, SL_GW_ROUTE_API),
+                                                 client_key, sizeof(client_key)) != 0) {
+        refuse(gw, down, id, front, ep, model_name, key_name, 401, SL_E_UNAUTHORIZED,
+               "invalid_request_error", "missing_upstream_key",
+               "this model's deployments take your own provider key (api_key: client): send it "
+               "in x-upstream-api-key",
+               0);
         goto out;
     }
     struct sl__gw_start start = {

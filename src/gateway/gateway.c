@@ -376,8 +376,9 @@ static void start_attempt(struct sl_retrier *rt)
     r->up_headers[nh++] = json;
     if (r->stream)
         r->up_headers[nh++] = sse;
-    if (d->target.authorization)
+    if (d->target.authorization && !d->client_key)
         r->up_headers[nh++] = d->target.auth_header;
+    nh += sl__gw_add_client_headers(r, r->up_headers + nh, SL_GW_UP_HEADERS - nh);
     if (d->target.extra_value)
         r->up_headers[nh++] = d->target.extra_header;
     nh += sl__gw_add_trace(r, r->up_headers + nh, SL_GW_UP_HEADERS - nh);
@@ -584,6 +585,8 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     if (++gw->in_flight > gw->max_in_flight)
         gw->max_in_flight = gw->in_flight;
     sl__gw_keep_trace(r, sl_http_exchange_head(down));
+    sl__gw_client_key(sl_http_exchange_head(down), sl_gw_needs_key(gw->cfg, SL_GW_ROUTE_API),
+                      r->client_key, sizeof(r->client_key));
     sl_http_exchange_on_abort(down, on_client_gone, r);
     sl__gw_admit(r);
     return 0;

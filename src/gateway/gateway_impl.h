@@ -137,6 +137,10 @@ struct gw_req {
     struct sl_retry_policy policy;
     struct sl_rng rng;
 
+    /* the client's own upstream key (a deployment with api_key: client),
+     * with its provider's prefix made when the attempt starts */
+    char client_key[512];
+    char client_key_hdr[560];
     /* the client's trace context, passed to the upstream (W3C) */
     char traceparent[56], tracestate[512];
     /* the last attempt's x-ratelimit-* headers and request id (as
@@ -268,6 +272,13 @@ void sl__gw_respond_with(struct sl_http_exchange *down, const char *id, int stat
 void sl__gw_keep_upstream_headers(struct gw_req *r, const struct sl_http_header *h, size_t n);
 void sl__gw_keep_trace(struct gw_req *r, const struct sl_http_head *h);
 size_t sl__gw_add_trace(const struct gw_req *r, struct sl_http_header *out, size_t room);
+/* The client's own key for deployments with api_key: client: its
+ * x-upstream-api-key, or without gateway keys its Authorization Bearer (or
+ * x-api-key) token; 0 and copied into out, or -1: none (or unusable). */
+int sl__gw_client_key(const struct sl_http_head *h, int gateway_auth, char *out, size_t size);
+/* The headers a deployment adds for the client: its own key (api_key:
+ * client) and its forward_headers, appended to out (room left). */
+size_t sl__gw_add_client_headers(struct gw_req *r, struct sl_http_header *out, size_t room);
 /* The client's x-request-id for an API request: 1 and copied into id
  * (size bytes) when it sent a usable one, 0 when it sent none, -1 when it
  * is malformed (why says so) and -2 when a live request has it. */

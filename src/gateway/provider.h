@@ -59,7 +59,7 @@
 struct gw_req;
 struct sl_gw_deployment;
 
-#define SL_GW_UP_HEADERS 12
+#define SL_GW_UP_HEADERS 24
 
 struct sl_gw_provider {
     const char *name; /* `provider:` in the config */

@@ -43,6 +43,8 @@ int sl_gw_endpoint_url(const char *base, enum sl_openai_endpoint ep, char *out, 
 int sl_gw_target_key(struct sl_gw_target *t, const char *name, const char *prefix,
                      const char *api_key)
 {
+    t->key_name = name;
+    t->key_prefix = prefix;
     if (api_key == NULL)
         return 0;
     size_t n = strlen(api_key), p = strlen(prefix);

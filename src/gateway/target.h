@@ -28,6 +28,7 @@
 struct sl_gw_target {
     /* one per endpoint: the base and the longest endpoint path fit */
     char url[SL_OAI__COUNT][SL_GW_BASE_URL_SIZE + 32];
+    const char *key_name, *key_prefix;  /* the key's header and prefix, key or not */
     char *authorization;                /* "Bearer KEY", or NULL when there is no key */
     struct sl_http_header auth_header;  /* "Authorization: Bearer KEY", when there is a key */
     char *extra_value;                  /* a second fixed header's value, or NULL */
