@@ -44,11 +44,16 @@ declare -A sources=(
   [key_json]="src/store/key_record.c src/http/json_scan.c src/http/json_walk.c src/core/buf.c"
   [eventstream]="src/providers/eventstream.c src/core/crc32.c src/core/buf.c"
   [anthropic]="src/providers/anthropic_request.c src/providers/anthropic_response.c
-    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/http/json_write.c
+    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/providers/xlat.c src/http/json_write.c
+    src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
+    src/core/errclass.c"
+  [bedrock]="src/providers/bedrock_request.c src/providers/bedrock_response.c
+    src/providers/bedrock_stream.c src/providers/bedrock_error.c src/providers/xlat.c
+    src/providers/eventstream.c src/providers/sigv4.c src/core/crc32.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic bedrock)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
@@ -59,8 +64,8 @@ extra=${FUZZ_CFLAGS:-}
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
   -Wall -Wextra -Wno-missing-field-initializers -Isrc -Itests/fuzz)
-read -r -a pkg_cflags <<<"$(pkg-config --cflags libuv yaml-0.1 libpq)"
-read -r -a pkg_libs <<<"$(pkg-config --libs libuv yaml-0.1 libpq)"
+read -r -a pkg_cflags <<<"$(pkg-config --cflags libuv yaml-0.1 libpq libcrypto)"
+read -r -a pkg_libs <<<"$(pkg-config --libs libuv yaml-0.1 libpq libcrypto)"
 
 # The rank tables are compiled in from data/tokenizer/ (as meson does).
 ranks_asm() {

@@ -3,46 +3,18 @@
 #ifndef SL_PROVIDERS_ANTHROPIC_INT_H
 #define SL_PROVIDERS_ANTHROPIC_INT_H
 
-#include "http/json_scan.h"
-#include "http/json_walk.h"
-#include "http/json_write.h"
 #include "providers/anthropic.h"
+#include "providers/xlat_json.h"
 
-/* Fills picks from the object whose text is `obj`. 0, or -1 when it is not
- * a valid JSON object. */
-static inline int sl__anth_pick(struct sl_str obj, struct sl_json_pick *picks, size_t n)
-{
-    struct sl_json_doc d;
-    if (sl_json_scan_pick(obj.ptr, obj.len, &d, picks, n) != 0 || d.type != SL_JSON_OBJECT)
-        return -1;
-    return 0;
-}
-
-/* A member's whole value text: strings with their quotes, so that it can be
- * copied with sl_jw_raw or walked. */
-static inline struct sl_str sl__anth_raw(const struct sl_json_member *m)
-{
-    if (m->type == SL_JSON_STRING)
-        return (struct sl_str){m->value.ptr - 1, m->value.len + 2};
-    return m->value;
-}
-
-static inline struct sl_json_value sl__anth_value(const struct sl_json_member *m)
-{
-    struct sl_str r = sl__anth_raw(m);
-    return (struct sl_json_value){r.ptr, r.ptr + r.len};
-}
-
-/* A picked member that is a string equal to lit. */
-static inline int sl__anth_is(const struct sl_json_pick *p, const char *lit)
-{
-    return p->found && p->m.type == SL_JSON_STRING && sl_str_eq(p->m.value, lit);
-}
+/* The shared helpers under their old names (providers/xlat_json.h). */
+#define sl__anth_pick  sl__xlat_pick
+#define sl__anth_raw   sl__xlat_raw
+#define sl__anth_value sl__xlat_value
+#define sl__anth_is    sl__xlat_is
 
 /* Updates t with the counts a "usage" object (its text) has. */
 void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t);
 struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t);
-/* The OpenAI usage object, as a value. */
-void sl__anth_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u);
+#define sl__anth_usage_write sl__xlat_usage_write
 
 #endif

@@ -41,19 +41,6 @@ struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
     };
 }
 
-void sl__anth_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u)
-{
-    sl_jw_object(w);
-    sl_jw_kv_int(w, "prompt_tokens", (long long)u->prompt);
-    sl_jw_kv_int(w, "completion_tokens", (long long)u->completion);
-    sl_jw_kv_int(w, "total_tokens", (long long)(u->prompt + u->completion));
-    sl_jw_key(w, "prompt_tokens_details");
-    sl_jw_object(w);
-    sl_jw_kv_int(w, "cached_tokens", (long long)u->cached);
-    sl_jw_end(w);
-    sl_jw_end(w);
-}
-
 const char *sl_anthropic_finish_reason(const char *stop_reason, size_t len)
 {
     struct sl_str s = {stop_reason, len};
