@@ -34,8 +34,9 @@ static const char usage[] =
     "  --max-connections N    open connections before new ones get 503 (default 20000)\n"
     "  --seed S               the same seed and request order replay the same faults\n"
     "                         (default 1)\n"
-    "  --api openai|anthropic the API it speaks: OpenAI's (default) or Anthropic's\n"
-    "                         Messages API (POST /v1/messages)\n"
+    "  --api NAME             the API it speaks: openai (default), azure (Azure\n"
+    "                         OpenAI's paths and api-key), anthropic (the Messages\n"
+    "                         API, POST /v1/messages)\n"
     "  --quiet                no start and stop lines\n"
     "  -h, --help             this help\n";
 
@@ -167,12 +168,8 @@ static int parse(int argc, char **argv, struct sl_mock_config *cfg,
             *quiet = 1;
             break;
         case F_API:
-            if (strcmp(v, "openai") == 0) {
-                cfg->api = SL_MOCK_API_OPENAI;
-            } else if (strcmp(v, "anthropic") == 0) {
-                cfg->api = SL_MOCK_API_ANTHROPIC;
-            } else {
-                sl_usage_error(cmd, "--api: unknown API '%s' (use openai or anthropic)", v);
+            if (sl_mock_api_parse(v, &cfg->api, err, sizeof(err)) != 0) {
+                sl_usage_error(cmd, "--api: %s", err);
                 return -1;
             }
             break;

@@ -239,8 +239,16 @@ static int build_body(struct gw_req *r)
 {
     free(r->up_body);
     r->up_body = NULL;
-    if (r->dep->cfg->provider == SL_GW_ANTHROPIC)
-        return sl__gw_anthropic_body(r);
+    const struct sl_gw_deployment *d = r->dep->cfg;
+    if (d->provider->serves && !d->provider->serves(r->ep)) {
+        snprintf(r->refusal.param, sizeof(r->refusal.param), "%s", "");
+        snprintf(r->refusal.message, sizeof(r->refusal.message),
+                 "deployment '%s' (provider: %s) does not serve /v1/%s", d->name, d->provider->name,
+                 sl_openai_name(r->ep));
+        return UV_EINVAL;
+    }
+    if (d->provider->body)
+        return d->provider->body(r);
     const char *um = r->dep->cfg->upstream_model;
     if (um[0] == '\0')
         return 0;
@@ -488,7 +496,7 @@ void sl__gw_pick(struct gw_req *r)
         int body = build_body(r);
         if (body == UV_EINVAL) { /* this deployment cannot serve the request: the client's 400 */
             sl__gw_set_state(r, GW_RESPONDING);
-            sl__gw_anthropic_refuse(r);
+            sl__gw_respond_refusal(r);
             sl__gw_finish(r);
             return;
         }

@@ -1,4 +1,4 @@
-/* An attempt on an Anthropic deployment (provider: anthropic): the client's
+/* The Anthropic provider (provider.h): a deployment with provider: anthropic. The client's
  * OpenAI chat body translated once per deployment, and what comes back
  * translated before the client sees it, so that the rest of the gateway
  * (retries, limits, the commit point, the row) works as for OpenAI.
@@ -20,17 +20,23 @@
 #include "gateway/gateway_impl.h"
 #include "http/json_write.h"
 
-int sl__gw_anthropic_body(struct gw_req *r)
+static int anthropic_target(struct sl_gw_deployment *d, char *err, size_t err_size)
+{
+    if (sl_gw_target_init_anthropic(&d->target, d->url, d->api_key, d->anthropic_version) == 0)
+        return 0;
+    snprintf(err, err_size, "cannot resolve its url");
+    return -1;
+}
+
+static int chat_only(enum sl_openai_endpoint ep)
+{
+    return ep == SL_OAI_CHAT;
+}
+
+static int anthropic_body(struct gw_req *r)
 {
     const struct sl_gw_deployment *d = r->dep->cfg;
     struct sl_xlat_refusal *why = &r->refusal;
-    if (!sl_gw_target_serves(&d->target, r->ep)) {
-        snprintf(why->param, sizeof(why->param), "%s", "");
-        snprintf(why->message, sizeof(why->message),
-                 "deployment '%s' is an Anthropic one: it serves /v1/chat/completions only",
-                 d->name);
-        return UV_EINVAL;
-    }
     struct sl_anthropic_req_opts opts = {
         .model = d->upstream_model[0] ? d->upstream_model : NULL,
         .default_max_tokens = (long)d->default_max_tokens,
@@ -49,42 +55,7 @@ int sl__gw_anthropic_body(struct gw_req *r)
     return 0;
 }
 
-void sl__gw_anthropic_refuse(struct gw_req *r)
-{
-    struct sl_buf body;
-    sl_buf_init(&body, 4096);
-    struct sl_jw w;
-    sl_jw_init(&w, &body);
-    sl_jw_object(&w);
-    sl_jw_key(&w, "error");
-    sl_jw_object(&w);
-    sl_jw_kv_string(&w, "message", r->refusal.message);
-    sl_jw_kv_string(&w, "type", "invalid_request_error");
-    sl_jw_key(&w, "param");
-    if (r->refusal.param[0])
-        sl_jw_string(&w, r->refusal.param);
-    else
-        sl_jw_null(&w);
-    sl_jw_key(&w, "code");
-    sl_jw_null(&w);
-    sl_jw_end(&w);
-    sl_jw_end(&w);
-    r->error = SL_E_BAD_REQUEST;
-    if (sl_jw_finish(&w) == 0)
-        sl__gw_down_respond(r, 400, body.ptr, body.len, 0);
-    else
-        sl__gw_down_respond_error(r, 400, "invalid_request_error", NULL, r->refusal.message, 0);
-    sl_buf_release(&body);
-}
-
-/* r->resp replaced by what translate made of it. */
-static void swap_resp(struct gw_req *r, struct sl_buf *out)
-{
-    sl_buf_release(&r->resp);
-    r->resp = *out;
-}
-
-int sl__gw_anthropic_response(struct gw_req *r)
+static int anthropic_response(struct gw_req *r)
 {
     struct sl_buf out;
     struct sl_xlat_usage usage = {0};
@@ -95,13 +66,13 @@ int sl__gw_anthropic_response(struct gw_req *r)
         sl_buf_release(&out);
         return rc;
     }
-    swap_resp(r, &out);
+    sl__gw_swap_resp(r, &out);
     r->usage_prompt = (unsigned)usage.prompt;
     r->usage_completion = (unsigned)usage.completion;
     return 0;
 }
 
-enum sl_err sl__gw_anthropic_error(struct gw_req *r)
+static enum sl_err anthropic_error(struct gw_req *r)
 {
     struct sl_buf out;
     struct sl_anthropic_error cls;
@@ -111,26 +82,39 @@ enum sl_err sl__gw_anthropic_error(struct gw_req *r)
         sl_buf_release(&out);
         return sl_err_from_http_status(r->up_status);
     }
-    swap_resp(r, &out);
+    sl__gw_swap_resp(r, &out);
     r->up_status = cls.status; /* what a client shown this error sees */
     return cls.err;
 }
 
-void sl__gw_anthropic_attempt(struct gw_req *r)
+static int anthropic_attempt(struct gw_req *r)
 {
-    sl_anthropic_stream_init(&r->as, r->model_name, (long long)time(NULL), r->xlat_usage);
+    sl_anthropic_stream_init(&r->xs.anthropic, r->model_name, (long long)time(NULL), r->xlat_usage);
     sl_buf_reset(&r->xlat);
     r->stream_err = SL_OK;
+    return 0;
 }
 
-void sl__gw_anthropic_event(struct gw_req *r, const struct sl_sse_event *ev)
+static void anthropic_event(struct gw_req *r, const struct sl_sse_event *ev)
 {
-    int was_failed = r->as.state == SL_AS_FAILED;
-    sl_anthropic_stream_event(&r->as, ev->event, ev->event_len, ev->data, ev->data_len, &r->xlat);
-    r->usage_prompt = (unsigned)r->as.usage.prompt;
-    r->usage_completion = (unsigned)r->as.usage.completion;
-    if (r->as.state == SL_AS_DONE)
+    struct sl_anthropic_stream *as = &r->xs.anthropic;
+    int was_failed = as->state == SL_AS_FAILED;
+    sl_anthropic_stream_event(as, ev->event, ev->event_len, ev->data, ev->data_len, &r->xlat);
+    r->usage_prompt = (unsigned)as->usage.prompt;
+    r->usage_completion = (unsigned)as->usage.completion;
+    if (as->state == SL_AS_DONE)
         r->saw_done = 1;
-    else if (r->as.state == SL_AS_FAILED && !was_failed)
-        r->stream_err = r->as.err != SL_OK ? r->as.err : SL_E_BAD_GATEWAY;
+    else if (as->state == SL_AS_FAILED && !was_failed)
+        r->stream_err = as->err != SL_OK ? as->err : SL_E_BAD_GATEWAY;
 }
+
+const struct sl_gw_provider sl_gw_provider_anthropic = {
+    .name = "anthropic",
+    .target = anthropic_target,
+    .serves = chat_only,
+    .body = anthropic_body,
+    .attempt = anthropic_attempt,
+    .response = anthropic_response,
+    .error = anthropic_error,
+    .event = anthropic_event,
+};

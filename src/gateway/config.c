@@ -88,13 +88,12 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
         sl__cfg_get_string(w, v, "model", d->upstream_model, sizeof(d->upstream_model));
     else if (!strcmp(key, "provider")) {
         char p[32] = "";
-        if (sl__cfg_get_string(w, v, "provider", p, sizeof(p)) == 0 && strcmp(p, "openai") != 0) {
-            if (strcmp(p, "anthropic") == 0)
-                d->provider = SL_GW_ANTHROPIC;
-            else
-                sl__cfg_fail(w, v, "unknown provider '%s' (known: openai, anthropic)", p);
-        }
-    } else if (!strcmp(key, "anthropic_version"))
+        if (sl__cfg_get_string(w, v, "provider", p, sizeof(p)) == 0 &&
+            (d->provider = sl_gw_provider_find(p)) == NULL)
+            sl__cfg_fail(w, v, "unknown provider '%s' (known: %s)", p, sl_gw_providers_known());
+    } else if (!strcmp(key, "api_version"))
+        sl__cfg_get_string(w, v, "api_version", d->api_version, sizeof(d->api_version));
+    else if (!strcmp(key, "anthropic_version"))
         sl__cfg_get_string(w, v, "anthropic_version", d->anthropic_version,
                            sizeof(d->anthropic_version));
     else if (!strcmp(key, "default_max_tokens"))
@@ -131,6 +130,7 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
 static void deployment_defaults(struct sl_gw_deployment *d)
 {
     memset(d, 0, sizeof(*d));
+    d->provider = &sl_gw_provider_openai;
     d->weight = 1;
     d->max_concurrency = 100;
     d->queue_length = 1000;
@@ -183,7 +183,11 @@ static int resolve_key(struct walker *w, yaml_node_t *at, struct sl_gw_deploymen
  * which has defaults for both. */
 static int provider_options(struct walker *w, yaml_node_t *at, struct sl_gw_deployment *d)
 {
-    if (d->provider != SL_GW_ANTHROPIC) {
+    if (d->api_version[0] && d->provider != &sl_gw_provider_azure) {
+        sl__cfg_fail(w, at, "deployment '%s': api_version needs provider: azure", d->name);
+        return -1;
+    }
+    if (d->provider != &sl_gw_provider_anthropic) {
         if (d->anthropic_version[0] || d->default_max_tokens)
             sl__cfg_fail(w, at,
                          "deployment '%s': anthropic_version and default_max_tokens need provider: "
@@ -253,7 +257,7 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
         m->ndeployments = i + 1;
         if (sl__cfg_walk_mapping(
                 w, dn, "a deployment", deployment_member, d,
-                "name, url, api_key_env, model, provider, anthropic_version, "
+                "name, url, api_key_env, model, provider, api_version, anthropic_version, "
                 "default_max_tokens, weight, max_concurrency, rpm, tpm, queue_length, "
                 "queue_timeout_ms, connect_timeout_ms, attempt_timeout_ms, "
                 "cooldown_failures, cooldown_ms, retry") != 0)
@@ -266,10 +270,9 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
             snprintf(d->name, sizeof(d->name), "%s#%zu", m->name, i + 1);
         if (resolve_key(w, dn, d) != 0 || provider_options(w, dn, d) != 0)
             return;
-        if ((d->provider == SL_GW_ANTHROPIC
-                 ? sl_gw_target_init_anthropic(&d->target, d->url, d->api_key, d->anthropic_version)
-                 : sl_gw_target_init(&d->target, d->url, d->api_key)) != 0) {
-            sl__cfg_fail(w, dn, "deployment '%s': cannot resolve its url", d->name);
+        char why[256];
+        if (d->provider->target(d, why, sizeof(why)) != 0) {
+            sl__cfg_fail(w, dn, "deployment '%s': %s", d->name, why);
             return;
         }
     }

@@ -10,19 +10,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/provider.h"
 #include "gateway/target.h"
 #include "limits/prices.h"
 #include "retry/policy.h"
 
 struct sl_gw_deployment {
     char name[64];
-    char url[SL_GW_BASE_URL_SIZE]; /* base URL: http(s)://host[:port][/path] */
-    char api_key_env[128];         /* the variable's name, for messages */
-    char *api_key;                 /* its value at start-up, or NULL */
-    char upstream_model[128];      /* sent upstream; empty = the client's model */
-    enum sl_gw_provider provider;  /* `provider:` openai (the default) or anthropic */
-    char anthropic_version[32];    /* anthropic: `anthropic-version` */
-    unsigned default_max_tokens;   /* anthropic: max_tokens when the client sent none */
+    char url[SL_GW_BASE_URL_SIZE];         /* base URL: http(s)://host[:port][/path] */
+    char api_key_env[128];                 /* the variable's name, for messages */
+    char *api_key;                         /* its value at start-up, or NULL */
+    char upstream_model[128];              /* sent upstream; empty = the client's model */
+    const struct sl_gw_provider *provider; /* `provider:` (provider.h); openai by default */
+    char anthropic_version[32];            /* anthropic: `anthropic-version` */
+    char api_version[32];                  /* azure: "v1" (default) or a dated version */
+    unsigned default_max_tokens;           /* anthropic: max_tokens when the client sent none */
     double weight;
     unsigned max_concurrency;
     unsigned rpm, tpm; /* the provider's published limits; 0: none */

@@ -228,6 +228,10 @@ void sl__gw_finish(struct gw_req *r)
     sl_sse_parser_release(&r->sse);
     free(r->up_body);
     r->up_body = NULL;
+    free(r->up_url);
+    r->up_url = NULL;
+    if (r->dep && r->dep->cfg->provider->release)
+        r->dep->cfg->provider->release(r);
     sl_sem_timed_close(&r->admit, on_admit_timer_closed);
     sl_retrier_close(&r->retrier, on_retry_timer_closed);
 }
@@ -300,6 +304,8 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
     if (committed(r)) {
         /* a relayed stream: its end is the request's end, never a retry;
          * its outcome is this attempt's, whatever the earlier ones were */
+        if (res->err == SL_OK && !r->cancelled && r->state == GW_STREAMING)
+            sl__gw_relay_end(r); /* an API whose body's end is the stream's */
         int stream_ok = r->state == GW_STREAM_DONE;
         sl__gw_set_state(r, GW_RESPONDING);
         if (stream_ok) {
@@ -332,8 +338,8 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
                       : res->err != SL_OK ? res->err
                                           : sl_err_from_http_status(r->up_status);
     if (err != SL_OK && err != SL_E_CANCELLED && !r->too_large && res->err == SL_OK &&
-        r->dep->cfg->provider == SL_GW_ANTHROPIC)
-        err = sl__gw_anthropic_error(r); /* Anthropic's error classes and body */
+        r->dep->cfg->provider->error)
+        err = r->dep->cfg->provider->error(r); /* the provider's classes and body */
     if (err != SL_E_CANCELLED)
         sl_gw_report(r->dep, err == SL_OK || err == SL_E_BAD_REQUEST, uv_now(gw->loop));
     r->error = err;
@@ -357,8 +363,6 @@ static void start_attempt(struct sl_retrier *rt)
     r->done_at = 0;
     r->too_large = 0;
     r->paused = 0;
-    if (d->provider == SL_GW_ANTHROPIC)
-        sl__gw_anthropic_attempt(r);
     size_t nh = 0;
     static const struct sl_http_header json =
         SL_HTTP_HEADER_LIT("Content-Type", "application/json");
@@ -370,13 +374,24 @@ static void start_attempt(struct sl_retrier *rt)
         r->up_headers[nh++] = d->target.auth_header;
     if (d->target.extra_value)
         r->up_headers[nh++] = d->target.extra_header;
+    r->n_up_headers = nh;
+    free(r->up_url);
+    r->up_url = NULL;
+    int failed = d->provider->attempt ? d->provider->attempt(r) : 0;
+    if (failed) { /* nothing was sent: a class for the retrier */
+        sl__gw_set_state(r, GW_DECIDING);
+        r->error = (enum sl_err)failed;
+        sl_retrier_report(&r->retrier, (enum sl_err)failed, -1);
+        return;
+    }
+    nh = r->n_up_headers;
     double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
     if (left_ms < 1)
         left_ms = 1;
     r->up = (struct sl_http_request){
         .method = "POST",
-        .url = d->target.url[r->ep],
-        .route = r->dep->route[r->ep],
+        .url = r->up_url ? r->up_url : d->target.url[r->ep],
+        .route = r->up_url ? NULL : r->dep->route[r->ep],
         .headers = r->up_headers,
         .n_headers = nh,
         .body = r->up_body ? r->up_body : r->body,
@@ -442,13 +457,14 @@ static void on_attempts_done(struct sl_retrier *rt)
     if (o->last_error == SL_OK) {
         r->error = SL_OK;
         r->first_byte_ns = uv_hrtime(); /* a JSON response goes out whole, now */
-        if (r->dep->cfg->provider == SL_GW_ANTHROPIC && sl__gw_anthropic_response(r) != 0) {
-            r->error = SL_E_BAD_GATEWAY; /* a 2xx that is no Anthropic message */
+        const struct sl_gw_provider *p = r->dep->cfg->provider;
+        if (p->response && p->response(r) != 0) {
+            r->error = SL_E_BAD_GATEWAY; /* a 2xx that is not what its API answers */
             sl__gw_respond_failure(r);
             sl__gw_finish(r);
             return;
         }
-        if (r->dep->cfg->provider == SL_GW_OPENAI && r->resp.len)
+        if (p->response == NULL && r->resp.len)
             sl_openai_usage(r->resp.ptr, r->resp.len, &r->usage_prompt, &r->usage_completion);
         sl__gw_down_respond(r, r->up_status, r->resp.ptr ? r->resp.ptr : "", r->resp.len, 0);
         sl__gw_finish(r);

@@ -16,6 +16,7 @@
 #include "http/openai.h"
 #include "http/server.h"
 #include "http/sse.h"
+#include "gateway/provider.h"
 #include "providers/anthropic.h"
 #include "retry/retrier.h"
 #include "core/buf.h"
@@ -112,7 +113,9 @@ struct gw_req {
     struct sl_rng rng;
 
     struct sl_http_request up;
-    struct sl_http_header up_headers[4];
+    struct sl_http_header up_headers[SL_GW_UP_HEADERS];
+    size_t n_up_headers;
+    char *up_url; /* this attempt's own URL (the provider's attempt hook), or NULL */
     int up_status;
     double retry_after_ms;
     struct sl_buf resp;
@@ -123,10 +126,12 @@ struct gw_req {
     int too_large; /* the response, or one event, passed the limit */
     unsigned usage_prompt, usage_completion;
 
-    /* an Anthropic deployment (anthropic_attempt.c): the refusal of its
-     * body, the stream's translator and its chunks for the client */
+    /* a deployment of another API (provider.h): the refusal of its body,
+     * its stream translator and the chunks it made for the client */
     struct sl_xlat_refusal refusal;
-    struct sl_anthropic_stream as;
+    union {
+        struct sl_anthropic_stream anthropic;
+    } xs;
     struct sl_buf xlat;
     int xlat_usage;         /* the client asked for the usage chunk */
     enum sl_err stream_err; /* the translated stream ended with an error event */
@@ -174,16 +179,14 @@ void sl__gw_relay(struct gw_req *r, const char *data, size_t len);
 void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev);
 void sl__gw_on_stream_drain(struct sl_http_exchange *down, void *data);
 
-/* anthropic_attempt.c: an Anthropic deployment's translations (its note).
- * body: 0, UV_EINVAL (r->refusal: answer with anthropic_refuse), UV_ENOMEM;
- * response: the 2xx JSON body in r->resp made OpenAI's (0, or not a
- * message); error: the error body in r->resp made OpenAI's, its class. */
-int sl__gw_anthropic_body(struct gw_req *r);
-void sl__gw_anthropic_refuse(struct gw_req *r);
-int sl__gw_anthropic_response(struct gw_req *r);
-enum sl_err sl__gw_anthropic_error(struct gw_req *r);
-void sl__gw_anthropic_attempt(struct gw_req *r);
-void sl__gw_anthropic_event(struct gw_req *r, const struct sl_sse_event *ev);
+/* respond.c: the client's 400 for a body a deployment cannot serve
+ * (r->refusal, from its provider's body hook). */
+void sl__gw_respond_refusal(struct gw_req *r);
+/* respond.c: replaces r->resp with what a translation made of it. */
+void sl__gw_swap_resp(struct gw_req *r, struct sl_buf *out);
+/* respond.c: the upstream's stream ended cleanly: the provider's end of it
+ * (stream_end), and the client's stream ended when that was its end. */
+void sl__gw_relay_end(struct gw_req *r);
 
 /* ---- the front (front.c) -------------------------------------------------- */
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gateway/gateway_impl.h"
+#include "http/json_write.h"
 
 static struct sl_http_exchange *down_take(struct gw_req *r)
 {
@@ -145,8 +146,8 @@ void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev)
     struct gw_req *r = arg;
     if (r->saw_done)
         return; /* events after [DONE] are not the client's */
-    if (r->dep->cfg->provider == SL_GW_ANTHROPIC) {
-        sl__gw_anthropic_event(r, ev); /* translated into r->xlat */
+    if (r->dep->cfg->provider->event) {
+        r->dep->cfg->provider->event(r, ev); /* translated into r->xlat */
         return;
     }
     if (sl_openai_is_done(ev->data, ev->data_len)) {
@@ -167,7 +168,8 @@ static void relay_translated(struct gw_req *r, const char *data, size_t len);
 
 void sl__gw_relay(struct gw_req *r, const char *data, size_t len)
 {
-    if (r->dep->cfg->provider != SL_GW_OPENAI) {
+    const struct sl_gw_provider *p = r->dep->cfg->provider;
+    if (p->event || p->feed) {
         relay_translated(r, data, len);
         return;
     }
@@ -197,12 +199,12 @@ void sl__gw_relay(struct gw_req *r, const char *data, size_t len)
     sl_http_request_cancel(&r->up);
 }
 
-/* The same for a stream translated event by event (an Anthropic one): the
- * parser's events leave whole chunks in r->xlat, written out as they come;
- * the translator's [DONE] ends the client's stream, its error event too. */
-static void relay_translated(struct gw_req *r, const char *data, size_t len)
+/* What a translated stream's last piece left: the client's stream ended at
+ * the translator's [DONE], or after its error event, or on a piece it could
+ * not take (rc: its parser's or its feed's); the upstream is dropped then.
+ * Else nothing: the stream goes on. */
+static void after_translated(struct gw_req *r, int rc)
 {
-    int rc = sl_sse_parser_feed(&r->sse, data, len);
     down_stream_write(r, r->xlat.ptr, r->xlat.len);
     sl_buf_reset(&r->xlat);
     if (r->down == NULL)
@@ -212,7 +214,11 @@ static void relay_translated(struct gw_req *r, const char *data, size_t len)
         sl__gw_down_stream_end(r, NULL, NULL, NULL);
         return; /* on_up_body drops the upstream if it has more to say */
     }
-    if (r->stream_err == SL_E_TOO_LARGE || (r->stream_err == SL_OK && rc != 0)) {
+    if (r->stream_err == SL_OK && rc > 0) { /* the feed's class: a framing error */
+        r->stream_err = (enum sl_err)rc;
+        sl__gw_down_stream_end(r, "upstream_error", sl_err_name(r->stream_err),
+                               "the upstream's stream could not be decoded");
+    } else if (r->stream_err == SL_E_TOO_LARGE || (r->stream_err == SL_OK && rc != 0)) {
         r->too_large = 1;
         r->stream_err = SL_E_TOO_LARGE;
         sl__gw_down_stream_end(r, "upstream_error", "response_too_large",
@@ -223,4 +229,57 @@ static void relay_translated(struct gw_req *r, const char *data, size_t len)
         return;
     }
     sl_http_request_cancel(&r->up);
+}
+
+/* The same for a stream translated by its provider (provider.h): SSE
+ * events through the parser to `event`, or raw bytes to `feed`; either
+ * leaves whole chunks in r->xlat, written out as they come. */
+static void relay_translated(struct gw_req *r, const char *data, size_t len)
+{
+    const struct sl_gw_provider *p = r->dep->cfg->provider;
+    int rc = p->feed ? p->feed(r, data, len) : sl_sse_parser_feed(&r->sse, data, len);
+    after_translated(r, rc);
+}
+
+void sl__gw_relay_end(struct gw_req *r)
+{
+    const struct sl_gw_provider *p = r->dep->cfg->provider;
+    if (r->saw_done || r->down == NULL || p->stream_end == NULL || r->stream_err != SL_OK)
+        return;
+    p->stream_end(r);
+    after_translated(r, 0);
+}
+
+void sl__gw_respond_refusal(struct gw_req *r)
+{
+    struct sl_buf body;
+    sl_buf_init(&body, 4096);
+    struct sl_jw w;
+    sl_jw_init(&w, &body);
+    sl_jw_object(&w);
+    sl_jw_key(&w, "error");
+    sl_jw_object(&w);
+    sl_jw_kv_string(&w, "message", r->refusal.message);
+    sl_jw_kv_string(&w, "type", "invalid_request_error");
+    sl_jw_key(&w, "param");
+    if (r->refusal.param[0])
+        sl_jw_string(&w, r->refusal.param);
+    else
+        sl_jw_null(&w);
+    sl_jw_key(&w, "code");
+    sl_jw_null(&w);
+    sl_jw_end(&w);
+    sl_jw_end(&w);
+    r->error = SL_E_BAD_REQUEST;
+    if (sl_jw_finish(&w) == 0)
+        sl__gw_down_respond(r, 400, body.ptr, body.len, 0);
+    else
+        sl__gw_down_respond_error(r, 400, "invalid_request_error", NULL, r->refusal.message, 0);
+    sl_buf_release(&body);
+}
+
+void sl__gw_swap_resp(struct gw_req *r, struct sl_buf *out)
+{
+    sl_buf_release(&r->resp);
+    r->resp = *out;
 }

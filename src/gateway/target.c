@@ -20,7 +20,7 @@ const char *sl_gw_target_check_url(const char *url)
 }
 
 /* The base path rule above with `tail` ("chat/completions", "messages"). */
-static int url_under(const char *base, const char *tail, char *out, size_t size)
+int sl_gw_target_url_under(const char *base, const char *tail, char *out, size_t size)
 {
     struct sl_url u;
     if (sl_gw_target_check_url(base) != NULL || sl_url_parse(base, &u) != NULL)
@@ -36,12 +36,12 @@ static int url_under(const char *base, const char *tail, char *out, size_t size)
 
 int sl_gw_endpoint_url(const char *base, enum sl_openai_endpoint ep, char *out, size_t size)
 {
-    return url_under(base, sl_openai_name(ep), out, size);
+    return sl_gw_target_url_under(base, sl_openai_name(ep), out, size);
 }
 
 /* The key's header: `prefix` and the key, in a buffer of its own. */
-static int set_key(struct sl_gw_target *t, const char *name, const char *prefix,
-                   const char *api_key)
+int sl_gw_target_key(struct sl_gw_target *t, const char *name, const char *prefix,
+                     const char *api_key)
 {
     if (api_key == NULL)
         return 0;
@@ -61,29 +61,56 @@ int sl_gw_target_init(struct sl_gw_target *t, const char *base, const char *api_
     for (int ep = 0; ep < SL_OAI__COUNT; ep++)
         if (sl_gw_endpoint_url(base, (enum sl_openai_endpoint)ep, t->url[ep], sizeof(t->url[ep])))
             return -1;
-    return set_key(t, "Authorization", "Bearer ", api_key);
+    return sl_gw_target_key(t, "Authorization", "Bearer ", api_key);
+}
+
+int sl_gw_target_extra(struct sl_gw_target *t, const char *name, const char *value)
+{
+    free(t->extra_value);
+    if ((t->extra_value = strdup(value)) == NULL)
+        return -1;
+    t->extra_header =
+        (struct sl_http_header){{name, strlen(name)}, {t->extra_value, strlen(t->extra_value)}};
+    return 0;
 }
 
 int sl_gw_target_init_anthropic(struct sl_gw_target *t, const char *base, const char *api_key,
                                 const char *version)
 {
     memset(t, 0, sizeof(*t));
-    t->provider = SL_GW_ANTHROPIC;
     /* every endpoint gets the one URL (the client resolves each route);
-     * only chat/completions is ever sent (sl_gw_target_serves) */
+     * only chat/completions is ever sent (the provider serves only it) */
     for (int ep = 0; ep < SL_OAI__COUNT; ep++)
-        if (url_under(base, "messages", t->url[ep], sizeof(t->url[ep])))
+        if (sl_gw_target_url_under(base, "messages", t->url[ep], sizeof(t->url[ep])))
             return -1;
-    if (set_key(t, "x-api-key", "", api_key) != 0 || (t->extra_value = strdup(version)) == NULL)
+    if (sl_gw_target_key(t, "x-api-key", "", api_key) != 0)
         return -1;
-    t->extra_header = (struct sl_http_header){{"anthropic-version", 17},
-                                              {t->extra_value, strlen(t->extra_value)}};
-    return 0;
+    return sl_gw_target_extra(t, "anthropic-version", version);
 }
 
-int sl_gw_target_serves(const struct sl_gw_target *t, enum sl_openai_endpoint ep)
+int sl_gw_target_init_azure(struct sl_gw_target *t, const char *base, const char *api_key,
+                            const char *deployment, const char *api_version)
 {
-    return t->provider == SL_GW_OPENAI || ep == SL_OAI_CHAT;
+    memset(t, 0, sizeof(*t));
+    if (sl_gw_target_check_url(base) != NULL)
+        return -1;
+    size_t len = strlen(base);
+    while (len > 0 && base[len - 1] == '/')
+        len--;
+    int v1 = api_version == NULL || api_version[0] == '\0' || strcmp(api_version, "v1") == 0;
+    if (!v1 && (deployment == NULL || deployment[0] == '\0'))
+        return -1;
+    for (int ep = 0; ep < SL_OAI__COUNT; ep++) {
+        const char *tail = sl_openai_name((enum sl_openai_endpoint)ep);
+        int n =
+            v1 ? snprintf(t->url[ep], sizeof(t->url[ep]), "%.*s/openai/v1/%s", (int)len, base, tail)
+               : snprintf(t->url[ep], sizeof(t->url[ep]),
+                          "%.*s/openai/deployments/%s/%s?api-version=%s", (int)len, base,
+                          deployment, tail, api_version);
+        if (n < 0 || (size_t)n >= sizeof(t->url[ep]))
+            return -1;
+    }
+    return sl_gw_target_key(t, "api-key", "", api_key);
 }
 
 void sl_gw_target_release(struct sl_gw_target *t)

@@ -9,11 +9,11 @@
  * https://host/v1 both reach https://host/v1/chat/completions, and
  * https://host/v1beta/openai reaches https://host/v1beta/openai/chat/completions.
  *
- * An Anthropic deployment (SL_GW_ANTHROPIC) has one endpoint, the Messages
- * API, under the same rule: https://host -> https://host/v1/messages,
- * https://host/p -> https://host/p/messages; chat/completions goes there
- * (translated), completions and embeddings are refused before an attempt.
- * Its key goes in `x-api-key` and its version in `anthropic-version`. */
+ * Each provider (provider.h) builds its deployments' targets with these:
+ * an Anthropic deployment has one endpoint, the Messages API, under the
+ * same rule (https://host -> https://host/v1/messages, https://host/p ->
+ * https://host/p/messages), its key in `x-api-key` and its version in
+ * `anthropic-version`; an Azure one its own paths (sl_gw_target_init_azure). */
 #ifndef SL_GW_TARGET_H
 #define SL_GW_TARGET_H
 
@@ -25,17 +25,13 @@
 /* The longest deployment base URL, NUL included. */
 #define SL_GW_BASE_URL_SIZE 512
 
-/* The API a deployment speaks (`provider:` in the config). */
-enum sl_gw_provider { SL_GW_OPENAI, SL_GW_ANTHROPIC };
-
 struct sl_gw_target {
-    enum sl_gw_provider provider;
     /* one per endpoint: the base and the longest endpoint path fit */
     char url[SL_OAI__COUNT][SL_GW_BASE_URL_SIZE + 32];
     char *authorization;                /* "Bearer KEY", or NULL when there is no key */
     struct sl_http_header auth_header;  /* "Authorization: Bearer KEY", when there is a key */
-    char *extra_value;                  /* anthropic: the version, else NULL */
-    struct sl_http_header extra_header; /* "anthropic-version: V" when extra_value */
+    char *extra_value;                  /* a second fixed header's value, or NULL */
+    struct sl_http_header extra_header; /* e.g. "anthropic-version: V" when extra_value */
 };
 
 /* Why url cannot be a deployment's base URL (not http:// or https://, no
@@ -58,8 +54,23 @@ int sl_gw_target_init(struct sl_gw_target *t, const char *base, const char *api_
 int sl_gw_target_init_anthropic(struct sl_gw_target *t, const char *base, const char *api_key,
                                 const char *version);
 
-/* Whether a deployment of this provider serves endpoint ep at all. */
-int sl_gw_target_serves(const struct sl_gw_target *t, enum sl_openai_endpoint ep);
+/* The same for an Azure OpenAI deployment, its key in `api-key`. With
+ * api_version "v1" (or NULL) the v1 form: BASE/openai/v1/chat/completions
+ * and so on; with a dated version the deployment form:
+ * BASE/openai/deployments/DEPLOYMENT/chat/completions?api-version=V (a
+ * deployment name needed). BASE is the resource's endpoint
+ * (https://NAME.openai.azure.com), trailing slashes dropped. */
+int sl_gw_target_init_azure(struct sl_gw_target *t, const char *base, const char *api_key,
+                            const char *deployment, const char *api_version);
+
+/* For providers' own targets: the URL of `tail` under base by the rule
+ * above ("messages" -> BASE/v1/messages or BASE/PATH/messages); the key in
+ * header `name` after `prefix` ("Bearer "; NULL key: no header); a second
+ * fixed header. Each returns 0 or -1. */
+int sl_gw_target_url_under(const char *base, const char *tail, char *out, size_t size);
+int sl_gw_target_key(struct sl_gw_target *t, const char *name, const char *prefix,
+                     const char *api_key);
+int sl_gw_target_extra(struct sl_gw_target *t, const char *name, const char *value);
 
 /* Frees what t holds, wiping the key from memory first. */
 void sl_gw_target_release(struct sl_gw_target *t);

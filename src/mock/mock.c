@@ -8,6 +8,8 @@
  * mock_reqs so that sl_mock_free() can wait for the last close. */
 #include "mock/mock.h"
 
+#include "mock/mock_int.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,30 +20,27 @@
 #include "http/json_scan.h"
 #include "http/openai.h"
 
-struct sl_mock {
-    uv_loop_t *loop;
-    struct sl_mock_config cfg;
-    struct sl_mock_stats stats;
-    uint64_t seq;
-    size_t live;
-    int freeing;
-    char scratch[96 * 1024]; /* response bodies are formatted here */
+/* Every API the mock speaks, by enum sl_mock_api. */
+static const struct sl_mock_wire *const wires[SL_MOCK_API__COUNT] = {
+    [SL_MOCK_API_OPENAI] = &sl_mock_wire_openai,
+    [SL_MOCK_API_ANTHROPIC] = &sl_mock_wire_anthropic,
+    [SL_MOCK_API_AZURE] = &sl_mock_wire_azure,
 };
 
-struct mock_req {
-    uv_timer_t timer;
-    struct sl_mock *m;
-    struct sl_http_exchange *req;
-    struct sl_rng rng;
-    enum sl_mock_fault fault;
-    enum sl_openai_endpoint ep;
-    int stream, heap, finished, streaming;
-    int anthropic; /* Anthropic's Messages API shapes */
-    unsigned prompt_tokens, tokens_total, tokens_sent;
-    uint64_t seq;
-    int64_t created;
-    char model[128];
-};
+int sl_mock_api_parse(const char *name, enum sl_mock_api *out, char *err, size_t err_size)
+{
+    char known[128] = "";
+    for (int i = 0; i < SL_MOCK_API__COUNT; i++) {
+        if (strcmp(name, wires[i]->name) == 0) {
+            *out = (enum sl_mock_api)i;
+            return 0;
+        }
+        snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", i ? ", " : "",
+                 wires[i]->name);
+    }
+    snprintf(err, err_size, "unknown API '%s' (use %s)", name, known);
+    return -1;
+}
 
 static const char *const fault_names[SL_MOCK__COUNT] = {"ok",  "429", "500",   "502",   "503",
                                                         "400", "401", "reset", "stall", "cut"};
@@ -123,6 +122,7 @@ int sl_mock_new(uv_loop_t *loop, const struct sl_mock_config *cfg, struct sl_moc
         return UV_ENOMEM;
     m->loop = loop;
     m->cfg = *cfg;
+    m->wire = wires[cfg->api];
     *out = m;
     return 0;
 }
@@ -153,6 +153,11 @@ static void count_status(struct sl_mock *m, int status)
         m->stats.status[status]++;
 }
 
+size_t sl__mock_fitted(int n, size_t size)
+{
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
 /* The request is over (answered, dropped or abandoned). */
 static void on_mock_req_closed(uv_handle_t *handle)
 {
@@ -175,11 +180,20 @@ static void finish(struct mock_req *mr)
     }
 }
 
-static void respond_json(struct mock_req *mr, int status, const struct sl_http_header *headers,
-                         size_t n, const char *body, size_t len)
+void sl__mock_reply(struct mock_req *mr, int status, const struct sl_http_header *headers, size_t n,
+                    const char *body, size_t len)
 {
+    struct sl_http_header h[8];
+    size_t nh = 0;
+    char retry_after[16];
+    for (size_t i = 0; i < n && nh < 7; i++)
+        h[nh++] = headers[i];
+    if (status == 429) {
+        int k = snprintf(retry_after, sizeof(retry_after), "%u", mr->m->cfg.retry_after_s);
+        h[nh++] = (struct sl_http_header){{"Retry-After", 11}, {retry_after, (size_t)k}};
+    }
     count_status(mr->m, status);
-    sl_http_respond(mr->req, status, headers, n, "application/json", body, len);
+    sl_http_respond(mr->req, status, h, nh, "application/json", body, len);
     finish(mr);
 }
 
@@ -187,70 +201,16 @@ static void respond_fault(struct mock_req *mr)
 {
     static const struct {
         int status;
-        const char *type, *code, *message;
-    } errors[] = {
-        [SL_MOCK_429] = {429, "rate_limit_error", "rate_limit_exceeded",
-                         "Rate limit reached (sluice mock)"},
-        [SL_MOCK_500] = {500, "server_error", "internal_error", "The server had an error (mock)"},
-        [SL_MOCK_502] = {502, "server_error", "bad_gateway", "Bad gateway (mock)"},
-        [SL_MOCK_503] = {503, "server_error", "overloaded", "The engine is overloaded (mock)"},
-        [SL_MOCK_400] = {400, "invalid_request_error", "invalid_request",
-                         "Invalid request (mock fault)"},
-        [SL_MOCK_401] = {401, "invalid_request_error", "invalid_api_key",
-                         "Incorrect API key provided (mock fault)"},
+        const char *message;
+    } faults[] = {
+        [SL_MOCK_429] = {429, "Rate limit reached (sluice mock)"},
+        [SL_MOCK_500] = {500, "The server had an error (mock)"},
+        [SL_MOCK_502] = {502, "Bad gateway (mock)"},
+        [SL_MOCK_503] = {503, "The engine is overloaded (mock)"},
+        [SL_MOCK_400] = {400, "Invalid request (mock fault)"},
+        [SL_MOCK_401] = {401, "Incorrect API key provided (mock fault)"},
     };
-    static const struct {
-        int status;
-        const char *type;
-    } anthropic[] = {
-        [SL_MOCK_429] = {429, "rate_limit_error"},
-        [SL_MOCK_500] = {500, "api_error"},
-        [SL_MOCK_502] = {502, "api_error"},
-        [SL_MOCK_503] = {529, "overloaded_error"},
-        [SL_MOCK_400] = {400, "invalid_request_error"},
-        [SL_MOCK_401] = {401, "authentication_error"},
-    };
-    int status = mr->anthropic ? anthropic[mr->fault].status : errors[mr->fault].status;
-    char retry_after[16];
-    struct sl_http_header h[1];
-    size_t nh = 0;
-    if (status == 429) {
-        int n = snprintf(retry_after, sizeof(retry_after), "%u", mr->m->cfg.retry_after_s);
-        h[nh++] = (struct sl_http_header){{"Retry-After", 11}, {retry_after, (size_t)n}};
-    }
-    count_status(mr->m, status);
-    if (mr->anthropic) {
-        char body[256];
-        int n = snprintf(body, sizeof(body),
-                         "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"}}",
-                         anthropic[mr->fault].type, errors[mr->fault].message);
-        sl_http_respond(mr->req, status, h, nh, "application/json", body, (size_t)n);
-    } else {
-        sl_http_respond_error_with(mr->req, status, h, nh, errors[mr->fault].type,
-                                   errors[mr->fault].code, errors[mr->fault].message);
-    }
-    finish(mr);
-}
-
-static void respond_client_error(struct sl_mock *m, struct sl_http_exchange *req, int status,
-                                 const char *code, const char *message)
-{
-    count_status(m, status);
-    sl_http_respond_error(req, status, "invalid_request_error", code, message);
-}
-
-/* Anthropic's 400 (and 405) shape. */
-static void respond_anthropic_error(struct sl_mock *m, struct sl_http_exchange *req, int status,
-                                    const char *message)
-{
-    char body[512];
-    int n = snprintf(body, sizeof(body),
-                     "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
-                     "\"message\":\"%s\"}}",
-                     message);
-    count_status(m, status);
-    sl_http_respond(req, status, NULL, 0, "application/json", body,
-                    n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0);
+    mr->m->wire->error(mr, faults[mr->fault].status, NULL, faults[mr->fault].message);
 }
 
 static size_t append_words(char *out, size_t size, unsigned from, unsigned count)
@@ -271,105 +231,10 @@ static size_t append_words(char *out, size_t size, unsigned from, unsigned count
 static void respond_body(struct mock_req *mr)
 {
     struct sl_mock *m = mr->m;
-    char *out = m->scratch;
-    size_t size = sizeof(m->scratch);
-    int n;
-    if (mr->ep == SL_OAI_EMBEDDINGS) {
-        n = snprintf(out, size,
-                     "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
-                     "\"index\":0,\"embedding\":[");
-        for (int i = 0; i < 8; i++)
-            n += snprintf(out + n, size - (size_t)n, "%s%.6f", i ? "," : "",
-                          sl_rng_uniform(&mr->rng) * 2 - 1);
-        n += snprintf(out + n, size - (size_t)n,
-                      "]}],\"model\":\"%s\",\"usage\":{\"prompt_tokens\":%u,\"total_tokens\":%u}}",
-                      mr->model, mr->prompt_tokens, mr->prompt_tokens);
-    } else {
-        char text[64 * 1024];
-        append_words(text, sizeof(text), 0, mr->tokens_total);
-        if (mr->anthropic) {
-            n = snprintf(out, size,
-                         "{\"id\":\"msg_mock%" PRIu64 "\",\"type\":\"message\",\"role\":"
-                         "\"assistant\",\"model\":\"%s\",\"content\":[{\"type\":\"text\","
-                         "\"text\":\"%s\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
-                         "\"usage\":{\"input_tokens\":%u,\"output_tokens\":%u}}",
-                         mr->seq, mr->model, text, mr->prompt_tokens, mr->tokens_total);
-            if (n < 0 || (size_t)n >= size)
-                n = (int)size - 1;
-            respond_json(mr, 200, NULL, 0, out, (size_t)n);
-            return;
-        }
-        if (mr->ep == SL_OAI_CHAT)
-            n = snprintf(out, size,
-                         "{\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":\"chat.completion\","
-                         "\"created\":%lld,\"model\":\"%s\",\"choices\":[{\"index\":0,"
-                         "\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},"
-                         "\"finish_reason\":\"stop\"}],",
-                         mr->seq, (long long)mr->created, mr->model, text);
-        else
-            n = snprintf(out, size,
-                         "{\"id\":\"cmpl-mock-%" PRIu64 "\",\"object\":\"text_completion\","
-                         "\"created\":%lld,\"model\":\"%s\",\"choices\":[{\"index\":0,"
-                         "\"text\":\"%s\",\"finish_reason\":\"stop\"}],",
-                         mr->seq, (long long)mr->created, mr->model, text);
-        n += snprintf(out + n, size - (size_t)n,
-                      "\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u,"
-                      "\"total_tokens\":%u}}",
-                      mr->prompt_tokens, mr->tokens_total, mr->prompt_tokens + mr->tokens_total);
-    }
-    if (n < 0 || (size_t)n >= size)
-        n = (int)size - 1;
-    respond_json(mr, 200, NULL, 0, out, (size_t)n);
-}
-
-/* One SSE event for token i, or the final event (i == tokens_total). */
-static size_t format_event(struct mock_req *mr, unsigned i, char *out, size_t size)
-{
-    int last = i >= mr->tokens_total;
-    char text[64];
-    if (!last)
-        append_words(text, sizeof(text), i, 1);
-    int n;
-    if (mr->anthropic && !last)
-        n = snprintf(out, size,
-                     "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-                     "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n",
-                     text);
-    else if (mr->anthropic)
-        n = snprintf(out, size,
-                     "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
-                     "\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\","
-                     "\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},"
-                     "\"usage\":{\"output_tokens\":%u}}\n\nevent: message_stop\ndata: "
-                     "{\"type\":\"message_stop\"}\n\n",
-                     mr->tokens_total);
-    if (mr->anthropic)
-        return n > 0 && (size_t)n < size ? (size_t)n : 0;
-    if (mr->ep == SL_OAI_CHAT) {
-        char delta[160] = "";
-        if (!last)
-            snprintf(delta, sizeof(delta), "%s\"content\":\"%s\"",
-                     i == 0 ? "\"role\":\"assistant\"," : "", text);
-        n = snprintf(out, size,
-                     "data: {\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":"
-                     "\"chat.completion.chunk\",\"created\":%lld,\"model\":\"%s\",\"choices\":"
-                     "[{\"index\":0,\"delta\":{%s},\"finish_reason\":%s}]",
-                     mr->seq, (long long)mr->created, mr->model, delta, last ? "\"stop\"" : "null");
-    } else {
-        n = snprintf(out, size,
-                     "data: {\"id\":\"cmpl-mock-%" PRIu64 "\",\"object\":\"text_completion\","
-                     "\"created\":%lld,\"model\":\"%s\",\"choices\":[{\"index\":0,\"text\":"
-                     "\"%s\",\"finish_reason\":%s}]",
-                     mr->seq, (long long)mr->created, mr->model, last ? "" : text,
-                     last ? "\"stop\"" : "null");
-    }
-    if (last)
-        n += snprintf(out + n, size - (size_t)n,
-                      ",\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u,"
-                      "\"total_tokens\":%u}",
-                      mr->prompt_tokens, mr->tokens_total, mr->prompt_tokens + mr->tokens_total);
-    n += snprintf(out + n, size - (size_t)n, "}\n\n");
-    return (size_t)n < size ? (size_t)n : size - 1;
+    char text[64 * 1024];
+    append_words(text, sizeof(text), 0, mr->tokens_total);
+    size_t n = m->wire->body(mr, text, m->scratch, sizeof(m->scratch));
+    sl__mock_reply(mr, 200, NULL, 0, m->scratch, n);
 }
 
 /* ---- streaming ----------------------------------------------------------- */
@@ -379,45 +244,35 @@ enum { STREAM_HIGH_WATER = 256 * 1024 };
 static void stream_begin(struct mock_req *mr)
 {
     static const struct sl_http_header h[] = {{{"Cache-Control", 13}, {"no-cache", 8}}};
+    const struct sl_mock_wire *wire = mr->m->wire;
     mr->streaming = 1;
     mr->m->stats.streams++;
     count_status(mr->m, 200);
-    sl_http_stream_start(mr->req, 200, h, 1, "text/event-stream");
-    if (mr->anthropic) {
-        char event[1024];
-        int n = snprintf(
-            event, sizeof(event),
-            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"
-            "\"msg_mock%" PRIu64 "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
-            "\"%s\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"
-            "{\"input_tokens\":%u,\"output_tokens\":1}}}\n\nevent: content_block_start\n"
-            "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
-            "{\"type\":\"text\",\"text\":\"\"}}\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n",
-            mr->seq, mr->model, mr->prompt_tokens);
-        if (n > 0 && (size_t)n < sizeof(event))
-            sl_http_stream_write(mr->req, event, (size_t)n);
-    }
+    sl_http_stream_start(mr->req, 200, h, 1, wire->stream_type);
+    char event[2048];
+    size_t n = wire->stream_head ? wire->stream_head(mr, event, sizeof(event)) : 0;
+    if (n > 0)
+        sl_http_stream_write(mr->req, event, n);
 }
 
 /* Writes events until `upto` (exclusive) or until the client is slow. */
 static void stream_some(struct mock_req *mr, unsigned upto)
 {
-    char event[1024];
+    char event[2048], text[64];
     while (mr->tokens_sent < upto && sl_http_stream_pending(mr->req) < STREAM_HIGH_WATER) {
-        size_t n = format_event(mr, mr->tokens_sent, event, sizeof(event));
+        append_words(text, sizeof(text), mr->tokens_sent, 1);
+        size_t n = mr->m->wire->stream_token(mr, mr->tokens_sent, text, event, sizeof(event));
         sl_http_stream_write(mr->req, event, n);
         mr->tokens_sent++;
     }
 }
 
-/* Everything sent: the final event, [DONE], the end. */
+/* Everything sent: the closing events, the end. */
 static void stream_finish(struct mock_req *mr)
 {
-    char event[1024];
-    size_t n = format_event(mr, mr->tokens_total, event, sizeof(event));
+    char event[2048];
+    size_t n = mr->m->wire->stream_tail(mr, event, sizeof(event));
     sl_http_stream_write(mr->req, event, n);
-    if (!mr->anthropic)
-        sl_http_stream_write(mr->req, "data: [DONE]\n\n", 14);
     sl_http_stream_end(mr->req);
     finish(mr);
 }
@@ -517,42 +372,24 @@ static void on_client_gone(struct sl_http_exchange *req, void *data)
     finish(mr);
 }
 
-/* Validates the body and fills model, tokens, stream. Returns 0 or answers
- * the 400 itself and returns -1. */
-static int parse_body(struct sl_mock *m, struct sl_http_exchange *req, struct mock_req *mr)
+/* Checks the request with the wire and fills model, tokens, stream.
+ * Returns 0 or answers the refusal itself and returns -1. */
+static int parse_request(struct mock_req *mr)
 {
-    struct sl_str body = sl_http_exchange_body(req);
-    struct sl_openai_req oai;
-    const char *code;
-    char msg[160];
-    const struct sl_http_head *h = sl_http_exchange_head(req);
-    if (mr->anthropic) {
-        const char *why = NULL;
-        if (!sl_http_header_get(h->headers, h->nheaders, "x-api-key"))
-            why = "x-api-key header is required";
-        else if (!sl_http_header_get(h->headers, h->nheaders, "anthropic-version"))
-            why = "anthropic-version header is required";
-        else if (sl_openai_parse(body.ptr, body.len, mr->ep, &oai, &code, msg, sizeof(msg)) != 0)
-            why = msg;
-        else if (oai.max_tokens < 0)
-            why = "max_tokens: Field required";
-        if (why) {
-            respond_anthropic_error(m, req, 400, why);
-            return -1;
-        }
-    } else if (sl_openai_parse(body.ptr, body.len, mr->ep, &oai, &code, msg, sizeof(msg)) != 0) {
-        respond_client_error(m, req, 400, code, msg);
+    struct sl_mock *m = mr->m;
+    const char *code = NULL;
+    char why[256] = "";
+    mr->tokens_total = 0;
+    int status = m->wire->parse(mr, sl_http_exchange_head(mr->req), sl_http_exchange_body(mr->req),
+                                &code, why, sizeof(why));
+    if (status != 0) {
+        m->wire->error(mr, status, code, why);
         return -1;
     }
-    memcpy(mr->model, oai.model.ptr, oai.model.len);
-    mr->model[oai.model.len] = '\0';
-    mr->prompt_tokens = (unsigned)(oai.input.value.len / 4) + 1;
-    mr->tokens_total = m->cfg.completion_tokens;
-    if (oai.max_tokens >= 0)
-        mr->tokens_total = oai.max_tokens < 1      ? 1
-                           : oai.max_tokens > 4096 ? 4096
-                                                   : (unsigned)oai.max_tokens;
-    mr->stream = oai.stream;
+    if (mr->tokens_total == 0)
+        mr->tokens_total = m->cfg.completion_tokens;
+    if (mr->tokens_total > 4096)
+        mr->tokens_total = 4096;
     return 0;
 }
 
@@ -591,7 +428,7 @@ static void respond_models(struct sl_http_exchange *req)
     sl_http_respond(req, 200, NULL, 0, "application/json", body, sizeof(body) - 1);
 }
 
-/* The mock's own endpoints (not the OpenAI API). */
+/* The mock's own endpoints (not the API). */
 static void handle_other(struct sl_mock *m, struct sl_http_exchange *req, int is_get, int is_post)
 {
     const struct sl_http_head *h = sl_http_exchange_head(req);
@@ -606,9 +443,12 @@ static void handle_other(struct sl_mock *m, struct sl_http_exchange *req, int is
         m->seq = 0;
         sl_http_respond(req, 200, NULL, 0, "application/json", "{}", 2);
     } else {
-        sl_http_respond_error(req, 404, "invalid_request_error", "unknown_url",
-                              "unknown URL (the mock serves /v1/chat/completions, "
-                              "/v1/completions, /v1/embeddings, /v1/models, /mock/stats)");
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "unknown URL (the mock speaks the %s API; also /v1/models, "
+                 "/mock/stats, /mock/reset)",
+                 m->wire->name);
+        sl_http_respond_error(req, 404, "invalid_request_error", "unknown_url", msg);
     }
 }
 
@@ -617,39 +457,32 @@ void sl_mock_handle(struct sl_http_exchange *req, void *data)
     struct sl_mock *m = data;
     const struct sl_http_head *h = sl_http_exchange_head(req);
     int is_get = sl_str_eq(h->method, "GET"), is_post = sl_str_eq(h->method, "POST");
-    int anthropic = m->cfg.api == SL_MOCK_API_ANTHROPIC;
-    int ep = anthropic ? (sl_str_eq(h->path, "/v1/messages") ? SL_OAI_CHAT : -1)
-                       : sl_openai_endpoint(h->path);
-    if (ep < 0) {
+    struct mock_req local = {.m = m, .req = req};
+    if (m->wire->route(&local, h) != 0) {
         handle_other(m, req, is_get, is_post);
         return;
     }
     m->stats.requests++;
+    local.seq = m->seq++;
+    local.finished = 1; /* answered before it counts as in flight */
     if (!is_post) {
-        respond_client_error(m, req, 405, "method_not_allowed", "use POST");
+        m->wire->error(&local, 405, "method_not_allowed", "use POST");
         return;
     }
-    struct mock_req local = {.m = m,
-                             .req = req,
-                             .ep = (enum sl_openai_endpoint)ep,
-                             .seq = m->seq++,
-                             .anthropic = anthropic};
     sl_rng_seed(&local.rng, m->cfg.seed, local.seq + 1);
     /* Over the cap: refused before it counts as in flight, so
      * max_in_flight shows that the cap held. */
     if (m->cfg.max_concurrency && m->stats.in_flight >= m->cfg.max_concurrency) {
         local.fault = SL_MOCK_429;
-        local.finished = 1;
         respond_fault(&local);
         return;
     }
+    if (parse_request(&local) != 0)
+        return;
+    local.finished = 0;
     m->stats.in_flight++;
     if (m->stats.in_flight > m->stats.max_in_flight)
         m->stats.max_in_flight = m->stats.in_flight;
-    if (parse_body(m, req, &local) != 0) {
-        m->stats.in_flight--;
-        return;
-    }
     local.created = (int64_t)time(NULL);
     uint64_t latency = m->cfg.latency_min_ms;
     if (m->cfg.latency_max_ms > m->cfg.latency_min_ms)
@@ -669,8 +502,9 @@ void sl_mock_handle(struct sl_http_exchange *req, void *data)
     }
     struct mock_req *mr = malloc(sizeof(*mr));
     if (mr == NULL) {
+        local.finished = 1;
         m->stats.in_flight--;
-        respond_client_error(m, req, 503, "out_of_memory", "the mock is out of memory");
+        m->wire->error(&local, 503, "out_of_memory", "the mock is out of memory");
         return;
     }
     *mr = local;

@@ -12,11 +12,14 @@
  * stops half way and the connection closes). Above max_concurrency
  * requests in flight it answers 429 at once.
  *
- * With api = SL_MOCK_API_ANTHROPIC it is Anthropic's Messages API instead:
+ * Each API it can speak instead (--api) is a wire table in mock_int.h
+ * (wire_<api>.c): its paths, its checks, its bodies, stream framing and
+ * error shapes, on the same engine of faults and pacing. With api =
+ * SL_MOCK_API_ANTHROPIC it is Anthropic's Messages API:
  * POST /v1/messages (a message, or with "stream": true message_start,
  * content_block_start, ping, content_block_delta..., content_block_stop,
- * message_delta, message_stop), which needs x-api-key, anthropic-version and
- * max_tokens (else a 400 invalid_request_error), and Anthropic's error
+ * message_delta, message_stop), which needs x-api-key (else a 401),
+ * anthropic-version and max_tokens (else a 400 invalid_request_error), and Anthropic's error
  * shapes for the same faults (429 rate_limit_error, 503 as 529
  * overloaded_error, 500 api_error, ...). */
 #ifndef SL_MOCK_H
@@ -44,7 +47,16 @@ enum sl_mock_fault {
 
 #define SL_MOCK_FAULTS_DEFAULT "429,500,502,503"
 
-enum sl_mock_api { SL_MOCK_API_OPENAI, SL_MOCK_API_ANTHROPIC };
+/* The API the mock speaks (--api): each is a wire table (mock_int.h). */
+enum sl_mock_api {
+    SL_MOCK_API_OPENAI,
+    SL_MOCK_API_ANTHROPIC,
+    SL_MOCK_API_AZURE,
+    SL_MOCK_API__COUNT
+};
+
+/* --api NAME. Returns 0, or -1 with err ("unknown API 'x' (use ...)"). */
+int sl_mock_api_parse(const char *name, enum sl_mock_api *out, char *err, size_t err_size);
 
 struct sl_mock_config {
     enum sl_mock_api api;

@@ -79,7 +79,8 @@ Test(providers, anthropic_json_and_stream_reach_an_openai_client)
     cr_assert_eq(bh_request(sp, "POST", "/v1/embeddings", "{\"model\":\"claude\",\"input\":\"x\"}",
                             buf, sizeof(buf)),
                  400);
-    cr_assert_not_null(strstr(buf, "chat/completions only"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "(provider: anthropic) does not serve /v1/embeddings"), "%s",
+                       buf);
     /* what Anthropic cannot take: the translator's 400, with the field */
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions",
                             "{\"model\":\"claude\",\"n\":2,\"messages\":[{\"role\":\"user\","
@@ -185,7 +186,8 @@ Test(providers, the_anthropic_mock_wants_its_headers_and_max_tokens)
     const char *body = "{\"model\":\"c\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\","
                        "\"content\":\"hi\"}]}";
     const char *hdrs = "x-api-key: k\r\nanthropic-version: 2023-06-01\r\n";
-    cr_assert_eq(bh_request(mp, "POST", "/v1/messages", body, buf, sizeof(buf)), 400);
+    cr_assert_eq(bh_request(mp, "POST", "/v1/messages", body, buf, sizeof(buf)),
+                 401); /* as Anthropic answers a missing key */
     cr_assert_not_null(strstr(buf, "x-api-key"), "%s", buf);
     cr_assert_eq(bh_request_with(mp, "POST", "/v1/messages", hdrs, body, buf, sizeof(buf)), 200,
                  "%s", buf);
@@ -241,4 +243,67 @@ Test(providers, an_anthropic_error_event_and_a_bad_message_are_the_clients_error
                       "AND error = 'unavailable'"),
                  1, "the error event's class is the row's");
     cr_assert_eq(rows("status = 'failed' AND error = 'bad_gateway'"), 1);
+}
+
+/* Azure OpenAI: both URL forms and the api-key header, against the Azure
+ * mock (which refuses a missing api-version or key as Azure does). */
+Test(providers, azure_deployment_and_v1_forms)
+{
+    pid_t mock, serve;
+    const char *margs[] = {"--api", "azure", NULL};
+    int mp = e2e_start_mock(margs, &mock);
+    e2e_live_upstream = mock;
+    setenv("SLUICE_TEST_AZURE_KEY", "azure-test-key", 1);
+    int sp = e2e_start_serve_yaml(
+        "serve.yaml", NULL, &serve,
+        "models:\n"
+        "  - name: dated\n"
+        "    deployments:\n"
+        "      - {name: az-dated, provider: azure, url: 'http://127.0.0.1:%d',\n"
+        "         api_key_env: SLUICE_TEST_AZURE_KEY, model: gpt4o-prod, api_version: 2024-10-21}\n"
+        "  - name: v1\n"
+        "    deployments:\n"
+        "      - {name: az-v1, provider: azure, url: 'http://127.0.0.1:%d',\n"
+        "         api_key_env: SLUICE_TEST_AZURE_KEY, model: gpt4o-prod}\n"
+        "  - name: nokey\n"
+        "    deployments:\n"
+        "      - {name: az-nokey, provider: azure, url: 'http://127.0.0.1:%d', api_version: v1,\n"
+        "         retry: {max_attempts: 1}}\n",
+        mp, mp, mp);
+    e2e_live_serve = serve;
+    static const char *const models[] = {"dated", "v1"};
+    for (int i = 0; i < 2; i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"model\":\"%s\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"hi\"}]}",
+                 models[i]);
+        cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", body, buf, sizeof(buf)), 200,
+                     "%s: %s", models[i], buf);
+        cr_assert_not_null(strstr(buf, "\"object\":\"chat.completion\""), "%s", buf);
+        snprintf(body, sizeof(body),
+                 "{\"model\":\"%s\",\"max_tokens\":4,\"stream\":true,\"messages\":[{\"role\":"
+                 "\"user\",\"content\":\"hi\"}]}",
+                 models[i]);
+        cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", body, buf, sizeof(buf)), 200,
+                     "%s: %s", models[i], buf);
+        cr_assert_not_null(strstr(buf, "data: [DONE]"), "%s", buf);
+    }
+    cr_assert_eq(bh_request(sp, "POST", "/v1/embeddings", "{\"model\":\"dated\",\"input\":\"x\"}",
+                            buf, sizeof(buf)),
+                 200, "%s", buf);
+    /* no key: Azure's 401 reaches the client as OpenAI's error */
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions",
+                            "{\"model\":\"nokey\",\"messages\":[{\"role\":\"user\",\"content\":"
+                            "\"hi\"}]}",
+                            buf, sizeof(buf)),
+                 401, "%s", buf);
+    e2e_stop(serve);
+    e2e_live_serve = 0;
+    cr_assert_eq(rows("status = 'succeeded' AND metadata ->> 'deployment' = 'az-dated'"), 3);
+    cr_assert_eq(rows("status = 'succeeded' AND metadata ->> 'deployment' = 'az-v1' AND "
+                      "metadata ->> 'completion_tokens' = 4"),
+                 2);
+    e2e_stop(mock);
+    e2e_live_upstream = 0;
 }

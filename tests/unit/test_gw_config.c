@@ -424,7 +424,7 @@ Test(gw_config, providers_and_their_options)
     char err[512];
     cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
     const struct sl_gw_deployment *d = cfg.models[0].deployments;
-    cr_assert_eq(d[0].provider, SL_GW_ANTHROPIC);
+    cr_assert_eq(d[0].provider, &sl_gw_provider_anthropic);
     cr_assert_str_eq(d[0].anthropic_version, "2023-06-01");
     cr_assert_eq(d[0].default_max_tokens, 4096);
     cr_assert_str_eq(d[0].target.url[SL_OAI_CHAT], "https://api.anthropic.com/v1/messages");
@@ -432,24 +432,24 @@ Test(gw_config, providers_and_their_options)
     cr_assert_str_eq(d[0].target.authorization, "sk-ant-1");
     cr_assert_str_eq(d[0].target.extra_header.name.ptr, "anthropic-version");
     cr_assert_str_eq(d[0].target.extra_value, "2023-06-01");
-    cr_assert(sl_gw_target_serves(&d[0].target, SL_OAI_CHAT));
-    cr_assert_not(sl_gw_target_serves(&d[0].target, SL_OAI_EMBEDDINGS));
-    cr_assert_not(sl_gw_target_serves(&d[0].target, SL_OAI_COMPLETIONS));
+    cr_assert(d[0].provider->serves(SL_OAI_CHAT));
+    cr_assert_not(d[0].provider->serves(SL_OAI_EMBEDDINGS));
+    cr_assert_not(d[0].provider->serves(SL_OAI_COMPLETIONS));
     /* a base with a path: PATH/messages */
     cr_assert_str_eq(d[1].target.url[SL_OAI_CHAT], "http://127.0.0.1:9/proxy/v1/messages");
     cr_assert_str_eq(d[1].target.extra_value, "2099-01-01");
     cr_assert_eq(d[1].default_max_tokens, 100);
     cr_assert_null(d[1].target.authorization);
-    cr_assert_eq(d[2].provider, SL_GW_OPENAI);
-    cr_assert_eq(d[3].provider, SL_GW_OPENAI);
+    cr_assert_eq(d[2].provider, &sl_gw_provider_openai);
+    cr_assert_eq(d[3].provider, &sl_gw_provider_openai);
     cr_assert_null(d[3].target.extra_value);
-    cr_assert(sl_gw_target_serves(&d[3].target, SL_OAI_EMBEDDINGS));
+    cr_assert_null(d[3].provider->serves); /* every endpoint */
     cr_assert_str_eq(d[3].target.url[SL_OAI_CHAT], "http://127.0.0.1:9/v1/chat/completions");
     sl_gw_config_free(&cfg);
 
     expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
-                 "        provider: gemini\n",
-                 ":5: unknown provider 'gemini' (known: openai, anthropic)");
+                 "        provider: bard\n",
+                 ":5: unknown provider 'bard' (known: openai, azure, anthropic");
     expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
                  "        anthropic_version: '2023-06-01'\n",
                  ":4: deployment 'a#1': anthropic_version and default_max_tokens need provider: "
@@ -457,4 +457,44 @@ Test(gw_config, providers_and_their_options)
     expect_error("models:\n  - name: a\n    deployments:\n      - url: http://x\n"
                  "        provider: anthropic\n        default_max_tokens: 0\n",
                  ":6: default_max_tokens must be");
+}
+
+Test(gw_config, azure_urls_and_key)
+{
+    setenv("SLUICE_TEST_AZ_KEY", "az-1", 1);
+    write_config(
+        "models:\n"
+        "  - name: m\n"
+        "    deployments:\n"
+        "      - {name: a, provider: azure, url: 'https://r.openai.azure.com/',\n"
+        "         api_key_env: SLUICE_TEST_AZ_KEY, model: gpt4o, api_version: 2024-10-21}\n"
+        "      - {name: b, provider: azure, url: 'https://r.openai.azure.com'}\n");
+    struct sl_gw_config cfg;
+    char err[512];
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    const struct sl_gw_deployment *d = cfg.models[0].deployments;
+    cr_assert_eq(d[0].provider, &sl_gw_provider_azure);
+    cr_assert_str_eq(d[0].target.url[SL_OAI_CHAT],
+                     "https://r.openai.azure.com/openai/deployments/gpt4o/chat/completions"
+                     "?api-version=2024-10-21");
+    cr_assert_str_eq(d[0].target.url[SL_OAI_EMBEDDINGS],
+                     "https://r.openai.azure.com/openai/deployments/gpt4o/embeddings"
+                     "?api-version=2024-10-21");
+    cr_assert_str_eq(d[0].target.auth_header.name.ptr, "api-key");
+    cr_assert_str_eq(d[0].target.authorization, "az-1");
+    cr_assert_str_eq(d[1].target.url[SL_OAI_CHAT],
+                     "https://r.openai.azure.com/openai/v1/chat/completions");
+    cr_assert_null(d[1].target.authorization);
+    sl_gw_config_free(&cfg);
+
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        provider: azure\n        api_version: 2024-10-21\n",
+                 "deployment 'a#1': api_version '2024-10-21' is the deployment form: `model:` "
+                 "must name the Azure deployment");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        provider: azure\n        model: d\n        api_version: '2024 10'\n",
+                 "api_version '2024 10' is not a version");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        model: d\n        api_version: v1\n",
+                 "deployment 'a#1': api_version needs provider: azure");
 }
