@@ -13,6 +13,7 @@
 #include "gateway/provider.h"
 #include "gateway/target.h"
 #include "limits/prices.h"
+#include "providers/sigv4.h"
 #include "retry/policy.h"
 
 struct sl_gw_deployment {
@@ -24,7 +25,9 @@ struct sl_gw_deployment {
     const struct sl_gw_provider *provider; /* `provider:` (provider.h); openai by default */
     char anthropic_version[32];            /* anthropic: `anthropic-version` */
     char api_version[32];                  /* azure: "v1" (default) or a dated version */
-    unsigned default_max_tokens;           /* anthropic: max_tokens when the client sent none */
+    unsigned default_max_tokens; /* anthropic, bedrock: max_tokens when the client sent none */
+    char region[32];             /* bedrock: `region:`, else AWS_REGION */
+    struct sl_sigv4_env aws;     /* bedrock: the AWS credentials read at load */
     double weight;
     unsigned max_concurrency;
     unsigned rpm, tpm; /* the provider's published limits; 0: none */

@@ -18,6 +18,7 @@
 #include "http/sse.h"
 #include "gateway/provider.h"
 #include "providers/anthropic.h"
+#include "providers/bedrock.h"
 #include "retry/retrier.h"
 #include "core/buf.h"
 #include "core/sem.h"
@@ -131,7 +132,16 @@ struct gw_req {
     struct sl_xlat_refusal refusal;
     union {
         struct sl_anthropic_stream anthropic;
+        struct {
+            struct sl_bedrock_stream s;
+            struct sl_es_decoder dec; /* fed whole frames only: it never allocates */
+            char host[300];           /* the signed headers' values, for the attempt */
+            char amz_date[17];
+            char payload_sha256[65];
+            char authorization[640];
+        } bedrock;
     } xs;
+    char up_error_type[96]; /* a non-2xx answer's x-amzn-ErrorType (Bedrock's error class) */
     struct sl_buf xlat;
     int xlat_usage;         /* the client asked for the usage chunk */
     enum sl_err stream_err; /* the translated stream ended with an error event */

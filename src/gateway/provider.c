@@ -64,6 +64,7 @@ static const struct sl_gw_provider *const providers[] = {
     &sl_gw_provider_openai,
     &sl_gw_provider_azure,
     &sl_gw_provider_anthropic,
+    &sl_gw_provider_bedrock,
 };
 #define NPROVIDERS (sizeof(providers) / sizeof(*providers))
 

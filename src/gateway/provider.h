@@ -79,6 +79,7 @@ struct sl_gw_provider {
 extern const struct sl_gw_provider sl_gw_provider_openai;
 extern const struct sl_gw_provider sl_gw_provider_azure;
 extern const struct sl_gw_provider sl_gw_provider_anthropic;
+extern const struct sl_gw_provider sl_gw_provider_bedrock;
 
 /* The provider called name, or NULL; `known` lists the names ("openai,
  * azure, ...") for a message. */

@@ -52,6 +52,7 @@ enum sl_mock_api {
     SL_MOCK_API_OPENAI,
     SL_MOCK_API_ANTHROPIC,
     SL_MOCK_API_AZURE,
+    SL_MOCK_API_BEDROCK,
     SL_MOCK_API__COUNT
 };
 
