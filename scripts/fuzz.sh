@@ -44,11 +44,12 @@ declare -A sources=(
   [key_json]="src/store/key_record.c src/http/json_scan.c src/http/json_walk.c src/core/buf.c"
   [eventstream]="src/providers/eventstream.c src/core/crc32.c src/core/buf.c"
   [anthropic]="src/providers/anthropic_request.c src/providers/anthropic_response.c
-    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/providers/xlat.c src/http/json_write.c
+    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/providers/xlat.c src/providers/xlat_request.c
+    src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
   [bedrock]="src/providers/bedrock_request.c src/providers/bedrock_response.c
-    src/providers/bedrock_stream.c src/providers/bedrock_error.c src/providers/xlat.c
+    src/providers/bedrock_stream.c src/providers/bedrock_error.c src/providers/xlat.c src/providers/xlat_request.c
     src/providers/eventstream.c src/providers/sigv4.c src/core/crc32.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"

@@ -9,13 +9,13 @@
  * numbers that are checked. Anthropic wants roles to alternate, so a
  * message that maps to the role of the one before continues its content
  * array (`open_role`): a run of tool results becomes one user message. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "providers/anthropic_int.h"
+#include "providers/xlat_request.h"
 
 enum role { R_NONE, R_USER, R_ASSISTANT };
 
@@ -27,18 +27,7 @@ struct req {
     struct sl_buf scratch;
 };
 
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-{
-    snprintf(r->refusal->param, sizeof(r->refusal->param), "%s", param);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->refusal->message, sizeof(r->refusal->message), fmt, ap);
-    va_end(ap);
-    return UV_EINVAL;
-}
+#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has
  * that role, else closes it and opens one. The caller writes the block. */
@@ -71,36 +60,23 @@ static void text_block(struct req *r, struct sl_str raw_text)
  * The bare string form some clients send is taken too. */
 static int image_block(struct req *r, struct sl_str image_url, const char *param)
 {
-    struct sl_json_pick p[1] = {{.key = "url"}};
-    struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
-    if (*image_url.ptr != '"') {
-        if (sl__anth_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "image_url must be an object with a string url");
-        v = sl__anth_value(&p[0].m);
-    }
-    sl_buf_reset(&r->scratch);
-    if (sl_json_string(&v, &r->scratch) != 0)
-        return UV_ENOMEM;
-    const char *url = r->scratch.ptr ? r->scratch.ptr : "";
-    size_t len = r->scratch.len;
+    struct sl__xlat_image img;
+    int rc = sl__xlat_image_url(image_url, &r->scratch, r->refusal, param, &img);
+    if (rc)
+        return rc;
     sl_jw_object(&r->w);
     sl_jw_kv_string(&r->w, "type", "image");
     sl_jw_key(&r->w, "source");
     sl_jw_object(&r->w);
-    if (len >= 5 && strncmp(url, "data:", 5) == 0) {
-        const char *comma = memchr(url, ',', len);
-        const char *semi = comma ? memchr(url, ';', (size_t)(comma - url)) : NULL;
-        if (semi == NULL || (size_t)(comma - semi) != 7 || memcmp(semi, ";base64", 7) != 0 ||
-            semi == url + 5)
-            return refuse(r, param, "an image data URL must be data:<media type>;base64,<data>");
+    if (img.is_data) {
         sl_jw_kv_string(&r->w, "type", "base64");
         sl_jw_key(&r->w, "media_type");
-        sl_jw_string_n(&r->w, url + 5, (size_t)(semi - (url + 5)));
+        sl_jw_string_n(&r->w, img.media_type.ptr, img.media_type.len);
         sl_jw_key(&r->w, "data");
-        sl_jw_string_n(&r->w, comma + 1, len - (size_t)(comma + 1 - url));
+        sl_jw_string_n(&r->w, img.data.ptr, img.data.len);
     } else {
         sl_jw_kv_string(&r->w, "type", "url");
-        sl_jw_kv_raw(&r->w, "url", v.start, (size_t)(v.end - v.start));
+        sl_jw_kv_raw(&r->w, "url", img.url.ptr, img.url.len);
     }
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
@@ -182,38 +158,16 @@ static int tool_use_blocks(struct req *r, const struct sl_json_member *calls, si
     sl_json_enter(&wk, &arr);
     for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
         snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
-        struct sl_json_pick c[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
-        if (sl__anth_pick((struct sl_str){call.start, (size_t)(call.end - call.start)}, c, 3) ||
-            !c[0].found || c[0].m.type != SL_JSON_STRING || !c[2].found ||
-            (c[1].found && !sl__anth_is(&c[1], "function")) ||
-            sl__anth_pick(sl__anth_raw(&c[2].m), f, 2) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a tool call needs an id and a function with a name");
-        struct sl_str input = {"{}", 2};
-        if (f[1].found && f[1].m.type != SL_JSON_NULL) {
-            struct sl_json_value av = sl__anth_value(&f[1].m);
-            struct sl_json_doc d;
-            sl_buf_reset(&r->scratch);
-            if (f[1].m.type != SL_JSON_STRING)
-                return refuse(r, param, "function.arguments must be a string");
-            if (sl_json_string(&av, &r->scratch) != 0)
-                return UV_ENOMEM;
-            const char *a = r->scratch.ptr ? r->scratch.ptr : "";
-            size_t alen = strspn(a, " \t\r\n") == r->scratch.len ? 0 : r->scratch.len;
-            if (alen > 0) {
-                if (sl_json_scan(a, alen, &d) != 0 || d.type != SL_JSON_OBJECT)
-                    return refuse(r, param, "function.arguments must be a JSON object");
-                input = (struct sl_str){a, alen};
-            }
-        }
+        struct sl__xlat_call c;
+        int rc = sl__xlat_tool_call(call, &r->scratch, r->refusal, param, &c);
+        if (rc)
+            return rc;
         block(r, R_ASSISTANT);
         sl_jw_object(&r->w);
         sl_jw_kv_string(&r->w, "type", "tool_use");
-        struct sl_str id = sl__anth_raw(&c[0].m), name = sl__anth_raw(&f[0].m);
-        sl_jw_kv_raw(&r->w, "id", id.ptr, id.len);
-        sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-        sl_jw_kv_raw(&r->w, "input", input.ptr, input.len);
+        sl_jw_kv_raw(&r->w, "id", c.id.ptr, c.id.len);
+        sl_jw_kv_raw(&r->w, "name", c.name.ptr, c.name.len);
+        sl_jw_kv_raw(&r->w, "input", c.input.ptr, c.input.len);
         sl_jw_end(&r->w);
     }
     return 0;
@@ -252,68 +206,30 @@ static int tool_result_block(struct req *r, const struct sl_json_pick *id,
     return 0;
 }
 
-/* What system_texts does with the texts it finds. */
-enum sys_mode { SYS_COUNT, SYS_BLOCKS, SYS_STRING };
-
-/* system and developer messages: their non-empty texts, counted, written
- * as text blocks, or (when there is one) written as a plain string. */
-static int system_texts(struct req *r, struct sl_str messages, enum sys_mode mode, size_t *count)
+static void system_block(void *arg, struct sl_str raw)
 {
-    struct sl_json_walk wk;
-    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
-    sl_json_enter(&wk, &arr);
-    *count = 0;
-    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
-        struct sl_json_pick p[2] = {{.key = "role"}, {.key = "content"}};
-        if (sl__anth_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, 2) != 0 ||
-            !(sl__anth_is(&p[0], "system") || sl__anth_is(&p[0], "developer")) || !p[1].found)
-            continue;
-        const struct sl_json_member *c = &p[1].m;
-        char param[64];
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        struct sl_json_member one = *c;
-        struct sl_json_walk pw = {NULL, NULL};
-        struct sl_json_value part, parts = sl__anth_value(c);
-        if (c->type == SL_JSON_ARRAY)
-            sl_json_enter(&pw, &parts);
-        else if (c->type != SL_JSON_STRING)
-            return refuse(r, param, "a system message's content must be a string or text parts");
-        /* a string is one text; an array, one per part */
-        for (int first = 1; c->type == SL_JSON_STRING ? first : sl_json_next_item(&pw, &part);
-             first = 0) {
-            if (c->type == SL_JSON_ARRAY) {
-                struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
-                if (sl__anth_pick((struct sl_str){part.start, (size_t)(part.end - part.start)}, t,
-                                  2) != 0 ||
-                    !sl__anth_is(&t[0], "text") || !t[1].found || t[1].m.type != SL_JSON_STRING)
-                    return refuse(r, param, "a system message takes text parts only");
-                one = t[1].m;
-            }
-            if (one.value.len == 0)
-                continue;
-            ++*count;
-            struct sl_str raw = sl__anth_raw(&one);
-            if (mode == SYS_BLOCKS)
-                text_block(r, raw);
-            else if (mode == SYS_STRING)
-                sl_jw_raw(&r->w, raw.ptr, raw.len);
-        }
-    }
-    return 0;
+    text_block(arg, raw);
 }
 
-/* "system": Anthropic has no system role, only this top-level field. */
+static void system_string(void *arg, struct sl_str raw)
+{
+    struct req *r = arg;
+    sl_jw_raw(&r->w, raw.ptr, raw.len);
+}
+
+/* "system": Anthropic has no system role, only this top-level field: one
+ * text as a string, several as text blocks. */
 static int system_member(struct req *r, struct sl_str messages)
 {
     size_t n;
-    int rc = system_texts(r, messages, SYS_COUNT, &n);
+    int rc = sl__xlat_system_texts(messages, r->refusal, NULL, NULL, &n);
     if (rc || n == 0)
         return rc;
     sl_jw_key(&r->w, "system");
     if (n == 1)
-        return system_texts(r, messages, SYS_STRING, &n);
+        return sl__xlat_system_texts(messages, r->refusal, system_string, r, &n);
     sl_jw_array(&r->w);
-    rc = system_texts(r, messages, SYS_BLOCKS, &n);
+    rc = sl__xlat_system_texts(messages, r->refusal, system_block, r, &n);
     sl_jw_end(&r->w);
     return rc;
 }
@@ -372,50 +288,10 @@ static int messages_member(struct req *r, struct sl_str messages)
     return 0;
 }
 
-/* stop: a string or an array of strings -> stop_sequences (empty ones are
- * left out: Anthropic refuses them). */
-static int stop_member(struct req *r, const struct sl_json_member *stop)
-{
-    if (stop->type == SL_JSON_NULL)
-        return 0;
-    if (stop->type == SL_JSON_STRING) {
-        if (stop->value.len == 0)
-            return 0;
-        struct sl_str raw = sl__anth_raw(stop);
-        sl_jw_key(&r->w, "stop_sequences");
-        sl_jw_array(&r->w);
-        sl_jw_raw(&r->w, raw.ptr, raw.len);
-        sl_jw_end(&r->w);
-        return 0;
-    }
-    if (stop->type != SL_JSON_ARRAY)
-        return refuse(r, "stop", "stop must be a string or an array of strings");
-    struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__anth_value(stop);
-    sl_json_enter(&wk, &arr);
-    int any = 0;
-    while (sl_json_next_item(&wk, &item)) {
-        if (*item.start != '"')
-            return refuse(r, "stop", "stop must be a string or an array of strings");
-        if (item.end - item.start <= 2)
-            continue;
-        if (!any) {
-            sl_jw_key(&r->w, "stop_sequences");
-            sl_jw_array(&r->w);
-            any = 1;
-        }
-        sl_jw_raw(&r->w, item.start, (size_t)(item.end - item.start));
-    }
-    if (any)
-        sl_jw_end(&r->w);
-    return 0;
-}
-
 /* tools [{type: function, function: {name, description, parameters}}] ->
  * [{name, description, input_schema}] ("strict" has no equivalent). */
 static int tools_member(struct req *r, const struct sl_json_member *tools, int *ntools)
 {
-    char param[64];
     *ntools = 0;
     if (tools->type == SL_JSON_NULL)
         return 0;
@@ -429,27 +305,16 @@ static int tools_member(struct req *r, const struct sl_json_member *tools, int *
     sl_jw_key(&r->w, "tools");
     sl_jw_array(&r->w);
     for (size_t i = 0; sl_json_next_item(&wk, &tool); i++) {
-        snprintf(param, sizeof(param), "tools[%zu]", i);
-        struct sl_json_pick t[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[3] = {{.key = "name"}, {.key = "description"}, {.key = "parameters"}};
-        if (sl__anth_pick((struct sl_str){tool.start, (size_t)(tool.end - tool.start)}, t, 2))
-            return refuse(r, param, "a tool must be an object");
-        if (!sl__anth_is(&t[0], "function")) {
-            snprintf(param, sizeof(param), "tools[%zu].type", i);
-            return refuse(r, param, "only function tools are supported by anthropic");
-        }
-        if (!t[1].found || sl__anth_pick(sl__anth_raw(&t[1].m), f, 3) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a function tool needs a function with a name");
+        struct sl__xlat_tool t;
+        int rc = sl__xlat_tool_def(tool, i, r->refusal, "anthropic", &t);
+        if (rc)
+            return rc;
         sl_jw_object(&r->w);
-        struct sl_str raw = sl__anth_raw(&f[0].m);
-        sl_jw_kv_raw(&r->w, "name", raw.ptr, raw.len);
-        if (f[1].found && f[1].m.type == SL_JSON_STRING) {
-            raw = sl__anth_raw(&f[1].m);
-            sl_jw_kv_raw(&r->w, "description", raw.ptr, raw.len);
-        }
-        if (f[2].found && f[2].m.type == SL_JSON_OBJECT)
-            sl_jw_kv_raw(&r->w, "input_schema", f[2].m.value.ptr, f[2].m.value.len);
+        sl_jw_kv_raw(&r->w, "name", t.name.ptr, t.name.len);
+        if (t.description.ptr)
+            sl_jw_kv_raw(&r->w, "description", t.description.ptr, t.description.len);
+        if (t.parameters.ptr)
+            sl_jw_kv_raw(&r->w, "input_schema", t.parameters.ptr, t.parameters.len);
         else /* Anthropic requires a schema; OpenAI's default is "no arguments" */
             sl_jw_kv_raw(&r->w, "input_schema", "{\"type\":\"object\",\"properties\":{}}", 33);
         sl_jw_end(&r->w);
@@ -466,31 +331,16 @@ static int tool_choice_member(struct req *r, const struct sl_json_pick *choice,
                               const struct sl_json_pick *parallel, int ntools)
 {
     int serial = parallel->found && parallel->m.type == SL_JSON_FALSE;
-    if ((!choice->found || choice->m.type == SL_JSON_NULL) && !(serial && ntools))
-        return 0;
-    const char *type = "auto";
-    struct sl_str name = {NULL, 0};
-    if (!choice->found || choice->m.type == SL_JSON_NULL) {
-        /* auto, only to say "one call at a time" */
-    } else if (choice->m.type == SL_JSON_STRING) {
-        if (sl_str_eq(choice->m.value, "none"))
-            type = "none";
-        else if (sl_str_eq(choice->m.value, "required"))
-            type = "any";
-        else if (!sl_str_eq(choice->m.value, "auto"))
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-    } else {
-        struct sl_json_pick c[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[1] = {{.key = "name"}};
-        if (sl__anth_pick(sl__anth_raw(&choice->m), c, 2) || !sl__anth_is(&c[0], "function") ||
-            !c[1].found || sl__anth_pick(sl__anth_raw(&c[1].m), f, 1) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-        type = "tool";
-        name = sl__anth_raw(&f[0].m);
-    }
+    enum sl__xlat_choice kind;
+    struct sl_str name;
+    int rc = sl__xlat_tool_choice(r->refusal, choice, &kind, &name);
+    if (rc || (kind == SL_XC_ABSENT && !(serial && ntools)))
+        return rc;
+    /* absent: auto, only to say "one call at a time" */
+    const char *type = kind == SL_XC_NONE       ? "none"
+                       : kind == SL_XC_REQUIRED ? "any"
+                       : kind == SL_XC_FUNCTION ? "tool"
+                                                : "auto";
     if (ntools == 0 && strcmp(type, "none") != 0)
         return refuse(r, "tool_choice", "tool_choice needs tools");
     sl_jw_key(&r->w, "tool_choice");
@@ -501,44 +351,6 @@ static int tool_choice_member(struct req *r, const struct sl_json_pick *choice,
     if (serial && strcmp(type, "none") != 0)
         sl_jw_kv_raw(&r->w, "disable_parallel_tool_use", "true", 4);
     sl_jw_end(&r->w);
-    return 0;
-}
-
-/* A number member as a double; 0 when it is one. */
-static int number(const struct sl_json_pick *p, double *out)
-{
-    if (!p->found || p->m.type != SL_JSON_NUMBER)
-        return -1;
-    *out = strtod(p->m.value.ptr, NULL);
-    return 0;
-}
-
-/* The request fields Anthropic has no equivalent for that would change the
- * answer the client expects: refused rather than silently dropped. */
-static int refusals(struct req *r, const struct sl_json_pick *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct sl_json_member *m = &p[i].m;
-        if (!p[i].found || m->type == SL_JSON_NULL)
-            continue;
-        const char *key = p[i].key;
-        double v;
-        if (strcmp(key, "n") == 0) {
-            if (number(&p[i], &v) != 0 || v != 1)
-                return refuse(r, key, "n must be 1: anthropic returns one choice");
-        } else if (strcmp(key, "logprobs") == 0 || strcmp(key, "top_logprobs") == 0) {
-            if (m->type != SL_JSON_FALSE &&
-                !(m->type == SL_JSON_NUMBER && strtod(m->value.ptr, NULL) == 0))
-                return refuse(r, key, "%s is not supported by anthropic", key);
-        } else if (strcmp(key, "response_format") == 0) {
-            struct sl_json_pick t[1] = {{.key = "type"}};
-            if (sl__anth_pick(sl__anth_raw(m), t, 1) || !sl__anth_is(&t[0], "text"))
-                return refuse(r, key,
-                              "response_format other than text is not supported by anthropic");
-        } else { /* audio, functions, function_call */
-            return refuse(r, key, "%s is not supported by anthropic", key);
-        }
-    }
     return 0;
 }
 
@@ -600,21 +412,12 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         return refuse(&r, "model", "you must provide a model parameter");
     if (!p[P_MESSAGES].found || p[P_MESSAGES].m.type != SL_JSON_ARRAY)
         return refuse(&r, "messages", "'messages' is a required property");
-    int rc = refusals(&r, &p[P_N], P__N - P_N);
-    if (rc)
+    /* the fields Anthropic has no equivalent for that would change the
+     * answer the client expects: refused rather than silently dropped */
+    int rc = sl__xlat_refusals(refusal, &p[P_N], P__N - P_N, "anthropic");
+    long max_tokens; /* the larger of the two names, as sl_openai_parse reads it */
+    if (rc || (rc = sl__xlat_max_tokens(refusal, &p[P_MAX_TOKENS], &max_tokens)))
         return rc;
-
-    /* max_tokens: the larger of the two names, as sl_openai_parse reads it */
-    long max_tokens = -1;
-    for (int i = P_MAX_TOKENS; i <= P_MAX_COMPLETION; i++) {
-        double v;
-        if (!p[i].found || p[i].m.type == SL_JSON_NULL)
-            continue;
-        if (number(&p[i], &v) != 0 || v < 1 || v > 1e9 || v != (double)(long)v)
-            return refuse(&r, p[i].key, "%s must be a positive integer", p[i].key);
-        if ((long)v > max_tokens)
-            max_tokens = (long)v;
-    }
     if (max_tokens < 0)
         max_tokens = opts->default_max_tokens;
 
@@ -633,7 +436,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         goto out;
 
     double v;
-    if (number(&p[P_TEMPERATURE], &v) == 0) {
+    if (sl__xlat_number(&p[P_TEMPERATURE], &v) == 0) {
         /* OpenAI's range is 0..2, Anthropic's 0..1: a fallback from an
          * OpenAI deployment should not fail on it */
         if (v > 1)
@@ -645,13 +448,13 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         rc = refuse(&r, "temperature", "temperature must be a number");
         goto out;
     }
-    if (number(&p[P_TOP_P], &v) == 0) {
+    if (sl__xlat_number(&p[P_TOP_P], &v) == 0) {
         sl_jw_kv_raw(&r.w, "top_p", p[P_TOP_P].m.value.ptr, p[P_TOP_P].m.value.len);
     } else if (p[P_TOP_P].found && p[P_TOP_P].m.type != SL_JSON_NULL) {
         rc = refuse(&r, "top_p", "top_p must be a number");
         goto out;
     }
-    if (p[P_STOP].found && (rc = stop_member(&r, &p[P_STOP].m)))
+    if (p[P_STOP].found && (rc = sl__xlat_stop(&r.w, "stop_sequences", &p[P_STOP].m, refusal)))
         goto out;
     if (p[P_STREAM].found && p[P_STREAM].m.type == SL_JSON_TRUE) {
         info->stream = 1;

@@ -91,15 +91,9 @@ static void write_error(struct sl_jw *w, int status, struct sl_str type, const c
         else if (p[1].found && p[1].m.type == SL_JSON_STRING)
             msg = &p[1].m;
     }
-    sl_jw_object(w);
-    sl_jw_key(w, "error");
-    sl_jw_object(w);
-    sl_jw_key(w, "message");
-    if (msg) {
-        struct sl_str raw = sl__xlat_raw(msg);
-        sl_jw_raw(w, raw.ptr, raw.len);
-    } else {
-        char text[160];
+    char text[160] = "";
+    struct sl_str raw = msg ? sl__xlat_raw(msg) : (struct sl_str){NULL, 0};
+    if (msg == NULL) {
         const char *colon = type.ptr ? memchr(type.ptr, ':', type.len) : NULL;
         int tlen = (int)(colon ? (size_t)(colon - type.ptr) : type.len);
         if (tlen > 64)
@@ -111,17 +105,8 @@ static void write_error(struct sl_jw *w, int status, struct sl_str type, const c
             snprintf(text, sizeof(text), "bedrock's stream failed with %.*s", tlen, type.ptr);
         else
             snprintf(text, sizeof(text), "bedrock's stream failed with an error");
-        sl_jw_string(w, text);
     }
-    sl_jw_kv_string(w, "type", cls->type);
-    sl_jw_kv_raw(w, "param", "null", 4);
-    sl_jw_key(w, "code");
-    if (cls->code)
-        sl_jw_string(w, cls->code);
-    else
-        sl_jw_null(w);
-    sl_jw_end(w);
-    sl_jw_end(w);
+    sl__xlat_error_object(w, msg ? &raw : NULL, text, cls->type, cls->code);
 }
 
 int sl_bedrock_error(int status, const char *error_type, size_t type_len, const char *body,

@@ -11,7 +11,6 @@
  * a run of tool results becomes one user message. A Converse content block
  * is an object with one member naming its kind: {"text": ...},
  * {"image": ...}, {"toolUse": ...}, {"toolResult": ...}. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,7 @@
 
 #include "providers/bedrock.h"
 #include "providers/sigv4.h"
-#include "providers/xlat_json.h"
+#include "providers/xlat_request.h"
 
 enum role { R_NONE, R_USER, R_ASSISTANT };
 
@@ -31,18 +30,7 @@ struct req {
     struct sl_buf scratch;
 };
 
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int refuse(struct req *r, const char *param, const char *fmt, ...)
-{
-    snprintf(r->refusal->param, sizeof(r->refusal->param), "%s", param);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->refusal->message, sizeof(r->refusal->message), fmt, ap);
-    va_end(ap);
-    return UV_EINVAL;
-}
+#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
 
 static struct sl_str span(const struct sl_json_value *v)
 {
@@ -93,35 +81,23 @@ static const char *image_format(const char *type, size_t len)
 /* image_url {"url": "data:<media type>;base64,<data>"} -> {"image":
  * {"format", "source": {"bytes": <data>}}} ("detail" has no equivalent).
  * Converse takes the image's bytes (or an S3 location), never a URL it
- * would fetch, so an http(s) URL is refused. The bare string form some
- * clients send is taken too. */
+ * would fetch, so an http(s) URL is refused. */
 static int image_block(struct req *r, struct sl_str image_url, const char *param)
 {
-    struct sl_json_pick p[1] = {{.key = "url"}};
-    struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
-    if (*image_url.ptr != '"') {
-        if (sl__xlat_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "image_url must be an object with a string url");
-        v = sl__xlat_value(&p[0].m);
-    }
-    sl_buf_reset(&r->scratch);
-    if (sl_json_string(&v, &r->scratch) != 0)
-        return UV_ENOMEM;
-    const char *url = r->scratch.ptr ? r->scratch.ptr : "";
-    size_t len = r->scratch.len;
-    if (len < 5 || strncmp(url, "data:", 5) != 0)
+    struct sl__xlat_image img;
+    int rc = sl__xlat_image_url(image_url, &r->scratch, r->refusal, param, &img);
+    if (rc)
+        return rc;
+    if (!img.is_data)
         return refuse(r, param,
                       "bedrock takes images as data URLs only "
                       "(data:image/png;base64,...): it does not fetch image URLs");
-    const char *comma = memchr(url, ',', len);
-    const char *semi = comma ? memchr(url, ';', (size_t)(comma - url)) : NULL;
-    if (semi == NULL || (size_t)(comma - semi) != 7 || memcmp(semi, ";base64", 7) != 0 ||
-        comma + 1 == url + len)
+    if (img.data.len == 0)
         return refuse(r, param, "an image data URL must be data:<media type>;base64,<data>");
-    const char *format = image_format(url + 5, (size_t)(semi - (url + 5)));
+    const char *format = image_format(img.media_type.ptr, img.media_type.len);
     if (format == NULL)
         return refuse(r, param, "bedrock takes png, jpeg, gif and webp images, not '%.*s'",
-                      (int)((size_t)(semi - (url + 5)) < 40 ? semi - (url + 5) : 40), url + 5);
+                      (int)(img.media_type.len < 40 ? img.media_type.len : 40), img.media_type.ptr);
     sl_jw_object(&r->w);
     sl_jw_key(&r->w, "image");
     sl_jw_object(&r->w);
@@ -129,7 +105,7 @@ static int image_block(struct req *r, struct sl_str image_url, const char *param
     sl_jw_key(&r->w, "source");
     sl_jw_object(&r->w);
     sl_jw_key(&r->w, "bytes");
-    sl_jw_string_n(&r->w, comma + 1, len - (size_t)(comma + 1 - url));
+    sl_jw_string_n(&r->w, img.data.ptr, img.data.len);
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
@@ -210,38 +186,17 @@ static int tool_use_blocks(struct req *r, const struct sl_json_member *calls, si
     sl_json_enter(&wk, &arr);
     for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
         snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
-        struct sl_json_pick c[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
-        if (sl__xlat_pick(span(&call), c, 3) || !c[0].found || c[0].m.type != SL_JSON_STRING ||
-            !c[2].found || (c[1].found && !sl__xlat_is(&c[1], "function")) ||
-            sl__xlat_pick(sl__xlat_raw(&c[2].m), f, 2) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a tool call needs an id and a function with a name");
-        struct sl_str input = {"{}", 2};
-        if (f[1].found && f[1].m.type != SL_JSON_NULL) {
-            struct sl_json_value av = sl__xlat_value(&f[1].m);
-            struct sl_json_doc d;
-            sl_buf_reset(&r->scratch);
-            if (f[1].m.type != SL_JSON_STRING)
-                return refuse(r, param, "function.arguments must be a string");
-            if (sl_json_string(&av, &r->scratch) != 0)
-                return UV_ENOMEM;
-            const char *a = r->scratch.ptr ? r->scratch.ptr : "";
-            size_t alen = strspn(a, " \t\r\n") == r->scratch.len ? 0 : r->scratch.len;
-            if (alen > 0) {
-                if (sl_json_scan(a, alen, &d) != 0 || d.type != SL_JSON_OBJECT)
-                    return refuse(r, param, "function.arguments must be a JSON object");
-                input = (struct sl_str){a, alen};
-            }
-        }
+        struct sl__xlat_call c;
+        int rc = sl__xlat_tool_call(call, &r->scratch, r->refusal, param, &c);
+        if (rc)
+            return rc;
         block(r, R_ASSISTANT);
-        struct sl_str id = sl__xlat_raw(&c[0].m), name = sl__xlat_raw(&f[0].m);
         sl_jw_object(&r->w);
         sl_jw_key(&r->w, "toolUse");
         sl_jw_object(&r->w);
-        sl_jw_kv_raw(&r->w, "toolUseId", id.ptr, id.len);
-        sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-        sl_jw_kv_raw(&r->w, "input", input.ptr, input.len);
+        sl_jw_kv_raw(&r->w, "toolUseId", c.id.ptr, c.id.len);
+        sl_jw_kv_raw(&r->w, "name", c.name.ptr, c.name.len);
+        sl_jw_kv_raw(&r->w, "input", c.input.ptr, c.input.len);
         sl_jw_end(&r->w);
         sl_jw_end(&r->w);
     }
@@ -286,52 +241,24 @@ static int tool_result_block(struct req *r, const struct sl_json_pick *id,
     return 0;
 }
 
+static void system_text(void *arg, struct sl_str raw)
+{
+    text_block(arg, raw);
+}
+
 /* "system": [{"text"}...], the non-empty texts of the system and
  * developer messages, wherever they are. Written only when there is one. */
 static int system_member(struct req *r, struct sl_str messages)
 {
-    struct sl_json_walk wk;
-    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
-    sl_json_enter(&wk, &arr);
-    int open = 0;
-    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
-        struct sl_json_pick p[2] = {{.key = "role"}, {.key = "content"}};
-        if (sl__xlat_pick(span(&msg), p, 2) != 0 ||
-            !(sl__xlat_is(&p[0], "system") || sl__xlat_is(&p[0], "developer")) || !p[1].found)
-            continue;
-        const struct sl_json_member *c = &p[1].m;
-        char param[64];
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        struct sl_json_member one = *c;
-        struct sl_json_walk pw = {NULL, NULL};
-        struct sl_json_value part, parts = sl__xlat_value(c);
-        if (c->type == SL_JSON_ARRAY)
-            sl_json_enter(&pw, &parts);
-        else if (c->type != SL_JSON_STRING)
-            return refuse(r, param, "a system message's content must be a string or text parts");
-        /* a string is one text; an array, one per part */
-        for (int first = 1; c->type == SL_JSON_STRING ? first : sl_json_next_item(&pw, &part);
-             first = 0) {
-            if (c->type == SL_JSON_ARRAY) {
-                struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
-                if (sl__xlat_pick(span(&part), t, 2) != 0 || !sl__xlat_is(&t[0], "text") ||
-                    !t[1].found || t[1].m.type != SL_JSON_STRING)
-                    return refuse(r, param, "a system message takes text parts only");
-                one = t[1].m;
-            }
-            if (one.value.len == 0)
-                continue;
-            if (!open) {
-                sl_jw_key(&r->w, "system");
-                sl_jw_array(&r->w);
-                open = 1;
-            }
-            text_block(r, sl__xlat_raw(&one));
-        }
-    }
-    if (open)
-        sl_jw_end(&r->w);
-    return 0;
+    size_t n;
+    int rc = sl__xlat_system_texts(messages, r->refusal, NULL, NULL, &n);
+    if (rc || n == 0)
+        return rc;
+    sl_jw_key(&r->w, "system");
+    sl_jw_array(&r->w);
+    rc = sl__xlat_system_texts(messages, r->refusal, system_text, r, &n);
+    sl_jw_end(&r->w);
+    return rc;
 }
 
 static int messages_member(struct req *r, struct sl_str messages)
@@ -388,61 +315,13 @@ static int messages_member(struct req *r, struct sl_str messages)
     return 0;
 }
 
-/* stop: a string or an array of strings -> stopSequences (empty ones are
- * left out). Written inside the open inferenceConfig. */
-static int stop_member(struct req *r, const struct sl_json_member *stop)
-{
-    if (stop->type == SL_JSON_NULL)
-        return 0;
-    if (stop->type == SL_JSON_STRING) {
-        if (stop->value.len == 0)
-            return 0;
-        struct sl_str raw = sl__xlat_raw(stop);
-        sl_jw_key(&r->w, "stopSequences");
-        sl_jw_array(&r->w);
-        sl_jw_raw(&r->w, raw.ptr, raw.len);
-        sl_jw_end(&r->w);
-        return 0;
-    }
-    if (stop->type != SL_JSON_ARRAY)
-        return refuse(r, "stop", "stop must be a string or an array of strings");
-    struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__xlat_value(stop);
-    sl_json_enter(&wk, &arr);
-    int any = 0;
-    while (sl_json_next_item(&wk, &item)) {
-        if (*item.start != '"')
-            return refuse(r, "stop", "stop must be a string or an array of strings");
-        if (item.end - item.start <= 2)
-            continue;
-        if (!any) {
-            sl_jw_key(&r->w, "stopSequences");
-            sl_jw_array(&r->w);
-            any = 1;
-        }
-        sl_jw_raw(&r->w, item.start, (size_t)(item.end - item.start));
-    }
-    if (any)
-        sl_jw_end(&r->w);
-    return 0;
-}
-
-/* A number member as a double; 0 when it is one. */
-static int number(const struct sl_json_pick *p, double *out)
-{
-    if (!p->found || p->m.type != SL_JSON_NUMBER)
-        return -1;
-    *out = strtod(p->m.value.ptr, NULL);
-    return 0;
-}
-
 /* "inferenceConfig": {maxTokens, temperature, topP, stopSequences}, the
  * members the request has; left out when it has none. */
 static int inference_config(struct req *r, long max_tokens, const struct sl_json_pick *temperature,
                             const struct sl_json_pick *top_p, const struct sl_json_pick *stop)
 {
     double t, p;
-    int has_t = number(temperature, &t) == 0, has_p = number(top_p, &p) == 0;
+    int has_t = sl__xlat_number(temperature, &t) == 0, has_p = sl__xlat_number(top_p, &p) == 0;
     if (!has_t && temperature->found && temperature->m.type != SL_JSON_NULL)
         return refuse(r, "temperature", "temperature must be a number");
     if (!has_p && top_p->found && top_p->m.type != SL_JSON_NULL)
@@ -462,7 +341,7 @@ static int inference_config(struct req *r, long max_tokens, const struct sl_json
         sl_jw_kv_raw(&r->w, "temperature", temperature->m.value.ptr, temperature->m.value.len);
     if (has_p)
         sl_jw_kv_raw(&r->w, "topP", top_p->m.value.ptr, top_p->m.value.len);
-    int rc = has_stop ? stop_member(r, &stop->m) : 0;
+    int rc = has_stop ? sl__xlat_stop(&r->w, "stopSequences", &stop->m, r->refusal) : 0;
     sl_jw_end(&r->w);
     return rc;
 }
@@ -472,38 +351,26 @@ static int inference_config(struct req *r, long max_tokens, const struct sl_json
  * equivalent). Written inside the open toolConfig. */
 static int tools_member(struct req *r, const struct sl_json_member *tools)
 {
-    char param[64];
     struct sl_json_walk wk;
     struct sl_json_value tool, arr = sl__xlat_value(tools);
     sl_json_enter(&wk, &arr);
     sl_jw_key(&r->w, "tools");
     sl_jw_array(&r->w);
     for (size_t i = 0; sl_json_next_item(&wk, &tool); i++) {
-        snprintf(param, sizeof(param), "tools[%zu]", i);
-        struct sl_json_pick t[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[3] = {{.key = "name"}, {.key = "description"}, {.key = "parameters"}};
-        if (sl__xlat_pick(span(&tool), t, 2))
-            return refuse(r, param, "a tool must be an object");
-        if (!sl__xlat_is(&t[0], "function")) {
-            snprintf(param, sizeof(param), "tools[%zu].type", i);
-            return refuse(r, param, "only function tools are supported by bedrock");
-        }
-        if (!t[1].found || sl__xlat_pick(sl__xlat_raw(&t[1].m), f, 3) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a function tool needs a function with a name");
+        struct sl__xlat_tool t;
+        int rc = sl__xlat_tool_def(tool, i, r->refusal, "bedrock", &t);
+        if (rc)
+            return rc;
         sl_jw_object(&r->w);
         sl_jw_key(&r->w, "toolSpec");
         sl_jw_object(&r->w);
-        struct sl_str raw = sl__xlat_raw(&f[0].m);
-        sl_jw_kv_raw(&r->w, "name", raw.ptr, raw.len);
-        if (f[1].found && f[1].m.type == SL_JSON_STRING && f[1].m.value.len > 0) {
-            raw = sl__xlat_raw(&f[1].m);
-            sl_jw_kv_raw(&r->w, "description", raw.ptr, raw.len);
-        }
+        sl_jw_kv_raw(&r->w, "name", t.name.ptr, t.name.len);
+        if (t.description.len > 2) /* not "" */
+            sl_jw_kv_raw(&r->w, "description", t.description.ptr, t.description.len);
         sl_jw_key(&r->w, "inputSchema");
         sl_jw_object(&r->w);
-        if (f[2].found && f[2].m.type == SL_JSON_OBJECT)
-            sl_jw_kv_raw(&r->w, "json", f[2].m.value.ptr, f[2].m.value.len);
+        if (t.parameters.ptr)
+            sl_jw_kv_raw(&r->w, "json", t.parameters.ptr, t.parameters.len);
         else /* Converse requires a schema; OpenAI's default is "no arguments" */
             sl_jw_kv_raw(&r->w, "json", "{\"type\":\"object\",\"properties\":{}}", 33);
         sl_jw_end(&r->w);
@@ -524,29 +391,15 @@ static int tool_config(struct req *r, const struct sl_json_pick *tools,
     if (tools->found && tools->m.type != SL_JSON_NULL && tools->m.type != SL_JSON_ARRAY)
         return refuse(r, "tools", "tools must be an array");
     size_t ntools = tools->found && tools->m.type == SL_JSON_ARRAY ? tools->m.items : 0;
-    const char *kind = "auto";
-    struct sl_str name = {NULL, 0};
-    if (!choice->found || choice->m.type == SL_JSON_NULL) {
-        kind = NULL; /* Converse's default is auto */
-    } else if (choice->m.type == SL_JSON_STRING) {
-        if (sl_str_eq(choice->m.value, "none"))
-            return 0;
-        if (sl_str_eq(choice->m.value, "required"))
-            kind = "any";
-        else if (!sl_str_eq(choice->m.value, "auto"))
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-    } else {
-        struct sl_json_pick c[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[1] = {{.key = "name"}};
-        if (sl__xlat_pick(sl__xlat_raw(&choice->m), c, 2) || !sl__xlat_is(&c[0], "function") ||
-            !c[1].found || sl__xlat_pick(sl__xlat_raw(&c[1].m), f, 1) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-        kind = "tool";
-        name = sl__xlat_raw(&f[0].m);
-    }
+    enum sl__xlat_choice choice_kind;
+    struct sl_str name;
+    int rc = sl__xlat_tool_choice(r->refusal, choice, &choice_kind, &name);
+    if (rc || choice_kind == SL_XC_NONE)
+        return rc; /* none: no tools at all */
+    const char *kind = choice_kind == SL_XC_REQUIRED   ? "any"
+                       : choice_kind == SL_XC_FUNCTION ? "tool"
+                       : choice_kind == SL_XC_AUTO     ? "auto"
+                                                       : NULL; /* Converse's default is auto */
     if (ntools == 0) {
         if (kind)
             return refuse(r, "tool_choice", "tool_choice needs tools");
@@ -554,7 +407,7 @@ static int tool_config(struct req *r, const struct sl_json_pick *tools,
     }
     sl_jw_key(&r->w, "toolConfig");
     sl_jw_object(&r->w);
-    int rc = tools_member(r, &tools->m);
+    rc = tools_member(r, &tools->m);
     if (kind) {
         sl_jw_key(&r->w, "toolChoice");
         sl_jw_object(&r->w);
@@ -567,35 +420,6 @@ static int tool_config(struct req *r, const struct sl_json_pick *tools,
     }
     sl_jw_end(&r->w);
     return rc;
-}
-
-/* The request fields Converse has no equivalent for that would change the
- * answer the client expects: refused rather than silently dropped. */
-static int refusals(struct req *r, const struct sl_json_pick *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct sl_json_member *m = &p[i].m;
-        if (!p[i].found || m->type == SL_JSON_NULL)
-            continue;
-        const char *key = p[i].key;
-        double v;
-        if (strcmp(key, "n") == 0) {
-            if (number(&p[i], &v) != 0 || v != 1)
-                return refuse(r, key, "n must be 1: bedrock returns one choice");
-        } else if (strcmp(key, "logprobs") == 0 || strcmp(key, "top_logprobs") == 0) {
-            if (m->type != SL_JSON_FALSE &&
-                !(m->type == SL_JSON_NUMBER && strtod(m->value.ptr, NULL) == 0))
-                return refuse(r, key, "%s is not supported by bedrock", key);
-        } else if (strcmp(key, "response_format") == 0) {
-            struct sl_json_pick t[1] = {{.key = "type"}};
-            if (sl__xlat_pick(sl__xlat_raw(m), t, 1) || !sl__xlat_is(&t[0], "text"))
-                return refuse(r, key,
-                              "response_format other than text is not supported by bedrock");
-        } else { /* audio, functions, function_call */
-            return refuse(r, key, "%s is not supported by bedrock", key);
-        }
-    }
-    return 0;
 }
 
 int sl_bedrock_request(const char *body, size_t len, const struct sl_bedrock_req_opts *opts,
@@ -652,21 +476,12 @@ int sl_bedrock_request(const char *body, size_t len, const struct sl_bedrock_req
         return refuse(&r, "model", "you must provide a model parameter");
     if (!p[P_MESSAGES].found || p[P_MESSAGES].m.type != SL_JSON_ARRAY)
         return refuse(&r, "messages", "'messages' is a required property");
-    int rc = refusals(&r, &p[P_N], P__N - P_N);
-    if (rc)
+    /* the fields Converse has no equivalent for that would change the
+     * answer the client expects: refused rather than silently dropped */
+    int rc = sl__xlat_refusals(refusal, &p[P_N], P__N - P_N, "bedrock");
+    long max_tokens; /* the larger of the two names, as sl_openai_parse reads it */
+    if (rc || (rc = sl__xlat_max_tokens(refusal, &p[P_MAX_TOKENS], &max_tokens)))
         return rc;
-
-    /* max_tokens: the larger of the two names, as sl_openai_parse reads it */
-    long max_tokens = -1;
-    for (int i = P_MAX_TOKENS; i <= P_MAX_COMPLETION; i++) {
-        double v;
-        if (!p[i].found || p[i].m.type == SL_JSON_NULL)
-            continue;
-        if (number(&p[i], &v) != 0 || v < 1 || v > 1e9 || v != (double)(long)v)
-            return refuse(&r, p[i].key, "%s must be a positive integer", p[i].key);
-        if ((long)v > max_tokens)
-            max_tokens = (long)v;
-    }
     if (max_tokens < 0)
         max_tokens = opts && opts->default_max_tokens > 0 ? opts->default_max_tokens : 0;
 

@@ -37,61 +37,15 @@ void sl_bedrock_stream_init(struct sl_bedrock_stream *s, const char *id, const c
     sl_json_escape(s->model, sizeof(s->model), model ? model : "");
 }
 
-static void chunk_open(const struct sl_bedrock_stream *s, struct sl_jw *w, struct sl_buf *out)
-{
-    sl__xlat_chunk_open(w, out, s->id, s->model, s->created);
-}
-
-/* A chunk whose delta is one member: key and its raw value. */
-static int delta_chunk(struct sl_bedrock_stream *s, struct sl_buf *out, const char *key,
-                       struct sl_str raw)
-{
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    sl__xlat_delta_open(&w);
-    sl_jw_kv_raw(&w, key, raw.ptr, raw.len);
-    sl__xlat_delta_close(&w, NULL);
-    return sl__xlat_chunk_close(&w, NULL);
-}
-
-/* A tool_calls delta: the call's start (id and name) or an arguments piece. */
-static int tool_chunk(struct sl_bedrock_stream *s, struct sl_buf *out, struct sl_str id,
-                      struct sl_str name, struct sl_str arguments)
-{
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    sl__xlat_delta_open(&w);
-    sl_jw_key(&w, "tool_calls");
-    sl_jw_array(&w);
-    sl_jw_object(&w);
-    sl_jw_kv_int(&w, "index", s->tool_index);
-    if (id.ptr) {
-        sl_jw_kv_raw(&w, "id", id.ptr, id.len);
-        sl_jw_kv_string(&w, "type", "function");
-    }
-    sl_jw_key(&w, "function");
-    sl_jw_object(&w);
-    if (name.ptr)
-        sl_jw_kv_raw(&w, "name", name.ptr, name.len);
-    sl_jw_kv_raw(&w, "arguments", arguments.ptr, arguments.len);
-    sl_jw_end(&w);
-    sl_jw_end(&w);
-    sl_jw_end(&w);
-    sl__xlat_delta_close(&w, NULL);
-    return sl__xlat_chunk_close(&w, NULL);
-}
+/* The envelope of every chunk: the stream's id, model and time. */
+#define ENV(s) (&(struct sl__xlat_chunk){(s)->id, (s)->model, (s)->created})
 
 /* The message broke the protocol: an OpenAI error event, and the end. */
 static int broken(struct sl_bedrock_stream *s, struct sl_buf *out, const char *why)
 {
-    char msg[160], event[512];
-    snprintf(msg, sizeof(msg), "the bedrock stream broke off: %s", why);
-    size_t n =
-        sl_openai_error_event(event, sizeof(event), "server_error", "bad_upstream_stream", msg);
     s->state = SL_BS_FAILED;
     s->err = SL_E_BAD_GATEWAY;
-    int rc = sl_buf_append(out, event, n);
-    return rc ? rc : UV_EPROTO;
+    return sl__xlat_broken_event(out, "bedrock", why);
 }
 
 /* The usage chunk when asked, then [DONE]. */
@@ -99,11 +53,8 @@ static int finish(struct sl_bedrock_stream *s, struct sl_buf *out)
 {
     int rc = 0;
     s->usage = sl__bedrock_usage_of(&s->tokens);
-    if (s->include_usage) {
-        struct sl_jw w;
-        chunk_open(s, &w, out);
-        rc = sl__xlat_chunk_close(&w, &s->usage);
-    }
+    if (s->include_usage)
+        rc = sl__xlat_usage_chunk(ENV(s), out, &s->usage);
     s->state = SL_BS_DONE;
     return rc ? rc : sl_sse_append_done(out);
 }
@@ -113,13 +64,7 @@ static int message_start(struct sl_bedrock_stream *s, struct sl_buf *out)
     if (s->state != SL_BS_START)
         return broken(s, out, "a second messageStart");
     s->state = SL_BS_MESSAGE;
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    sl__xlat_delta_open(&w);
-    sl_jw_kv_string(&w, "role", "assistant");
-    sl_jw_kv_string(&w, "content", "");
-    sl__xlat_delta_close(&w, NULL);
-    return sl__xlat_chunk_close(&w, NULL);
+    return sl__xlat_role_chunk(ENV(s), out);
 }
 
 /* contentBlockStart {contentBlockIndex, start: {toolUse: {toolUseId, name}}} */
@@ -138,8 +83,8 @@ static int block_start(struct sl_bedrock_stream *s, const struct sl_json_pick *i
         return broken(s, out, "a toolUse start without a toolUseId and a name");
     s->tool_block = strtol(index->m.value.ptr, NULL, 10);
     s->tool_index = s->tools++;
-    return tool_chunk(s, out, sl__xlat_raw(&u[0].m), sl__xlat_raw(&u[1].m),
-                      (struct sl_str){"\"\"", 2});
+    return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, sl__xlat_raw(&u[0].m),
+                               sl__xlat_raw(&u[1].m), (struct sl_str){"\"\"", 2});
 }
 
 /* contentBlockDelta {contentBlockIndex, delta: {text} | {toolUse: {input}}
@@ -158,7 +103,7 @@ static int block_delta(struct sl_bedrock_stream *s, const struct sl_json_pick *i
             return broken(s, out, "a text delta that is not a string, or in a toolUse block");
         if (d[D_TEXT].m.value.len == 0)
             return 0;
-        return delta_chunk(s, out, "content", sl__xlat_raw(&d[D_TEXT].m));
+        return sl__xlat_delta_chunk(ENV(s), out, "content", sl__xlat_raw(&d[D_TEXT].m));
     }
     if (d[D_TOOL].found) {
         struct sl_json_pick in[1] = {{.key = "input"}};
@@ -168,7 +113,7 @@ static int block_delta(struct sl_bedrock_stream *s, const struct sl_json_pick *i
         if (in[0].m.value.len == 0)
             return 0;
         struct sl_str none = {NULL, 0};
-        return tool_chunk(s, out, none, none, sl__xlat_raw(&in[0].m));
+        return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, none, none, sl__xlat_raw(&in[0].m));
     }
     return 0; /* reasoningContent, citation: no OpenAI field */
 }
@@ -180,11 +125,7 @@ static int message_stop(struct sl_bedrock_stream *s, const struct sl_json_pick *
     if (stop->found && stop->m.type == SL_JSON_STRING)
         s->finish_reason = sl_bedrock_finish_reason(stop->m.value.ptr, stop->m.value.len);
     s->state = SL_BS_STOPPED;
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    sl__xlat_delta_open(&w);
-    sl__xlat_delta_close(&w, s->finish_reason);
-    int rc = sl__xlat_chunk_close(&w, NULL);
+    int rc = sl__xlat_finish_chunk(ENV(s), out, s->finish_reason);
     if (rc == 0 && s->metadata) /* the usage came first: the stream is over */
         rc = finish(s, out);
     return rc;

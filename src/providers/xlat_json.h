@@ -1,8 +1,8 @@
 /* The small JSON reading and writing steps every provider adapter takes
  * (moved from the Anthropic adapter so that Bedrock and the others share
  * them): pick members of an object, take a member's raw value text, write
- * OpenAI's usage object and its chunk events. For the adapters' modules
- * only. */
+ * OpenAI's usage object, its chunk events and its error object. For the
+ * adapters' modules only. */
 #ifndef SL_PROVIDERS_XLAT_JSON_H
 #define SL_PROVIDERS_XLAT_JSON_H
 
@@ -45,17 +45,38 @@ static inline int sl__xlat_is(const struct sl_json_pick *p, const char *lit)
 /* The OpenAI usage object, as a value. */
 void sl__xlat_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u);
 
-/* A chat.completion.chunk event, written in four steps:
- *   chunk_open   "data: {id, object, created, model, choices: ["
- *   delta_open   "{index: 0, delta: {"         (the caller writes the delta)
- *   delta_close  "}, logprobs: null, finish_reason: F}"
- *   chunk_close  "]" and the usage member when given, "}\n\n"
- * id and model are escaped JSON string content (sl_json_escape). Errors
- * are the writer's, reported by chunk_close. */
-void sl__xlat_chunk_open(struct sl_jw *w, struct sl_buf *out, const char *id, const char *model,
-                         long long created);
-int sl__xlat_chunk_close(struct sl_jw *w, const struct sl_xlat_usage *usage);
-void sl__xlat_delta_open(struct sl_jw *w);
-void sl__xlat_delta_close(struct sl_jw *w, const char *finish_reason);
+/* The envelope of a stream's chat.completion.chunk events: id and model
+ * as escaped JSON string content (sl_json_escape), the Unix time. */
+struct sl__xlat_chunk {
+    const char *id, *model;
+    long long created;
+};
+
+/* One chunk event ("data: {...}\n\n") appended to out; each returns 0,
+ * UV_ENOBUFS or UV_ENOMEM (out may then hold part of the event: the
+ * stream translators cut it off). A chunk whose delta is the one member
+ * key: raw (e.g. "content": "text"); the role chunk
+ * ({"role":"assistant","content":""}); a tool_calls delta for call
+ * `index`: its start (id, type, name) when id.ptr, else an arguments
+ * piece; the empty delta with finish_reason; the usage chunk (choices []). */
+int sl__xlat_delta_chunk(const struct sl__xlat_chunk *c, struct sl_buf *out, const char *key,
+                         struct sl_str raw);
+int sl__xlat_role_chunk(const struct sl__xlat_chunk *c, struct sl_buf *out);
+int sl__xlat_tool_chunk(const struct sl__xlat_chunk *c, struct sl_buf *out, int index,
+                        struct sl_str id, struct sl_str name, struct sl_str arguments);
+int sl__xlat_finish_chunk(const struct sl__xlat_chunk *c, struct sl_buf *out,
+                          const char *finish_reason);
+int sl__xlat_usage_chunk(const struct sl__xlat_chunk *c, struct sl_buf *out,
+                         const struct sl_xlat_usage *usage);
+
+/* A stream that broke its protocol: an OpenAI error event ("the <provider>
+ * stream broke off: <why>", server_error, bad_upstream_stream) appended to
+ * out. Returns UV_EPROTO, or UV_ENOBUFS / UV_ENOMEM. */
+int sl__xlat_broken_event(struct sl_buf *out, const char *provider, const char *why);
+
+/* The OpenAI error object {"error": {message, type, param: null, code}}
+ * with the message given as a raw JSON string (NULL: `fallback` escaped). */
+void sl__xlat_error_object(struct sl_jw *w, const struct sl_str *raw_message, const char *fallback,
+                           const char *type, const char *code);
 
 #endif
