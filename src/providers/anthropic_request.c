@@ -25,6 +25,7 @@ struct req {
     enum role open_role; /* the message whose content array is open */
     size_t messages;     /* written */
     struct sl_buf scratch;
+    const struct sl__xlat_conversation *conv; /* the walker's, for a tool result's parts */
 };
 
 #define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
@@ -83,100 +84,43 @@ static int image_block(struct req *r, struct sl_str image_url, const char *param
     return 0;
 }
 
-enum parts { TEXT_ONLY, TEXT_AND_IMAGES };
-
-/* A message's content (string, null or an array of parts) as blocks of
- * `role`. Empty texts are left out (Anthropic refuses empty text blocks). */
-static int content_blocks(struct req *r, const struct sl_json_member *content, size_t i,
-                          enum role role, enum parts allowed)
+/* The walker's callbacks (xlat_request.h): each piece of the conversation
+ * as a block of the message of its role. */
+static int on_text(void *arg, enum sl__xlat_role role, struct sl_str raw)
 {
-    char param[64];
-    if (content->type == SL_JSON_NULL)
-        return 0;
-    if (content->type == SL_JSON_STRING) {
-        if (content->value.len > 0) {
-            block(r, role);
-            text_block(r, sl__anth_raw(content));
-        }
-        return 0;
-    }
-    if (content->type != SL_JSON_ARRAY) {
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        return refuse(r, param, "content must be a string or an array of content parts");
-    }
-    struct sl_json_walk wk;
-    struct sl_json_value part;
-    struct sl_json_value arr = sl__anth_value(content);
-    sl_json_enter(&wk, &arr);
-    for (size_t j = 0; sl_json_next_item(&wk, &part); j++) {
-        enum { P_TYPE, P_TEXT, P_IMAGE, P__N };
-        struct sl_json_pick p[P__N] = {{.key = "type"}, {.key = "text"}, {.key = "image_url"}};
-        snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
-        struct sl_str span = {part.start, (size_t)(part.end - part.start)};
-        if (sl__anth_pick(span, p, P__N) != 0 || !p[P_TYPE].found ||
-            p[P_TYPE].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a content part must be an object with a type");
-        if (sl__anth_is(&p[P_TYPE], "refusal")) {
-            continue; /* the model's own refusal, in an assistant message: no block for it */
-        } else if (sl__anth_is(&p[P_TYPE], "text")) {
-            if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
-                return refuse(r, param, "a text part needs a string text");
-            if (p[P_TEXT].m.value.len > 0) {
-                block(r, role);
-                text_block(r, sl__anth_raw(&p[P_TEXT].m));
-            }
-        } else if (sl__anth_is(&p[P_TYPE], "image_url") && allowed == TEXT_AND_IMAGES) {
-            if (!p[P_IMAGE].found)
-                return refuse(r, param, "an image_url part needs an image_url");
-            block(r, role);
-            int rc = image_block(r, sl__anth_raw(&p[P_IMAGE].m), param);
-            if (rc)
-                return rc;
-        } else {
-            snprintf(param, sizeof(param), "messages[%zu].content[%zu].type", i, j);
-            return refuse(r, param, "content parts of type '%.*s' are not supported by anthropic",
-                          (int)(p[P_TYPE].m.value.len < 40 ? p[P_TYPE].m.value.len : 40),
-                          p[P_TYPE].m.value.ptr);
-        }
-    }
+    struct req *r = arg;
+    block(r, role == SL_XR_USER ? R_USER : R_ASSISTANT);
+    text_block(r, raw);
     return 0;
 }
 
-/* tool_calls [{id, type: function, function: {name, arguments}}] ->
- * tool_use blocks {id, name, input}; arguments, a string of JSON, become
- * the input object ("" becomes {}). */
-static int tool_use_blocks(struct req *r, const struct sl_json_member *calls, size_t i)
+static int on_image(void *arg, struct sl_str image_url, const char *param)
 {
-    char param[64];
-    snprintf(param, sizeof(param), "messages[%zu].tool_calls", i);
-    if (calls->type == SL_JSON_NULL)
-        return 0;
-    if (calls->type != SL_JSON_ARRAY)
-        return refuse(r, param, "tool_calls must be an array");
-    struct sl_json_walk wk;
-    struct sl_json_value call, arr = sl__anth_value(calls);
-    sl_json_enter(&wk, &arr);
-    for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
-        snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
-        struct sl__xlat_call c;
-        int rc = sl__xlat_tool_call(call, &r->scratch, r->refusal, param, &c);
-        if (rc)
-            return rc;
-        block(r, R_ASSISTANT);
-        sl_jw_object(&r->w);
-        sl_jw_kv_string(&r->w, "type", "tool_use");
-        sl_jw_kv_raw(&r->w, "id", c.id.ptr, c.id.len);
-        sl_jw_kv_raw(&r->w, "name", c.name.ptr, c.name.len);
-        sl_jw_kv_raw(&r->w, "input", c.input.ptr, c.input.len);
-        sl_jw_end(&r->w);
-    }
+    struct req *r = arg;
+    block(r, R_USER);
+    return image_block(r, image_url, param);
+}
+
+/* tool_calls -> tool_use blocks {id, name, input}, the arguments (a string
+ * of JSON) as the input object. */
+static int on_tool_call(void *arg, const struct sl__xlat_call *c)
+{
+    struct req *r = arg;
+    block(r, R_ASSISTANT);
+    sl_jw_object(&r->w);
+    sl_jw_kv_string(&r->w, "type", "tool_use");
+    sl_jw_kv_raw(&r->w, "id", c->id.ptr, c->id.len);
+    sl_jw_kv_raw(&r->w, "name", c->name.ptr, c->name.len);
+    sl_jw_kv_raw(&r->w, "input", c->input.ptr, c->input.len);
+    sl_jw_end(&r->w);
     return 0;
 }
 
 /* role tool {tool_call_id, content} -> a user tool_result block. */
-static int tool_result_block(struct req *r, const struct sl_json_pick *id,
-                             const struct sl_json_pick *content, size_t i)
+static int on_tool_result(void *arg, const struct sl_json_pick *id,
+                          const struct sl_json_pick *content, size_t i)
 {
+    struct req *r = arg;
     char param[64];
     snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
     if (!id->found || id->m.type != SL_JSON_STRING)
@@ -191,10 +135,10 @@ static int tool_result_block(struct req *r, const struct sl_json_pick *id,
         sl_jw_kv_raw(&r->w, "content", raw.ptr, raw.len);
     } else if (content->found && content->m.type == SL_JSON_ARRAY) {
         /* text parts become the result's own blocks: the user message is
-         * open, so content_blocks writes them straight into this array */
+         * open, so on_text writes them straight into this array */
         sl_jw_key(&r->w, "content");
         sl_jw_array(&r->w);
-        int rc = content_blocks(r, &content->m, i, R_USER, TEXT_ONLY);
+        int rc = sl__xlat_content(r->conv, &content->m, i, SL_XR_USER, 0);
         if (rc)
             return rc;
         sl_jw_end(&r->w);
@@ -236,48 +180,23 @@ static int system_member(struct req *r, struct sl_str messages)
 
 static int messages_member(struct req *r, struct sl_str messages)
 {
-    struct sl_json_walk wk;
-    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
-    char param[64];
-    sl_json_enter(&wk, &arr);
+    const struct sl__xlat_conversation conv = {
+        .provider = "anthropic",
+        .arg = r,
+        .refusal = r->refusal,
+        .scratch = &r->scratch,
+        .text = on_text,
+        .image = on_image,
+        .tool_call = on_tool_call,
+        .tool_result = on_tool_result,
+    };
+    r->conv = &conv;
     sl_jw_key(&r->w, "messages");
     sl_jw_array(&r->w);
-    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
-        enum { M_ROLE, M_CONTENT, M_TOOL_CALLS, M_TOOL_CALL_ID, M_FUNCTION_CALL, M__N };
-        struct sl_json_pick p[M__N] = {{.key = "role"},
-                                       {.key = "content"},
-                                       {.key = "tool_calls"},
-                                       {.key = "tool_call_id"},
-                                       {.key = "function_call"}};
-        snprintf(param, sizeof(param), "messages[%zu].role", i);
-        if (sl__anth_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, M__N) ||
-            !p[M_ROLE].found || p[M_ROLE].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a message must be an object with a role");
-        static const struct sl_json_member none = {.type = SL_JSON_NULL};
-        const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
-        int rc = 0;
-        if (sl__anth_is(&p[M_ROLE], "system") || sl__anth_is(&p[M_ROLE], "developer")) {
-            continue; /* in "system" */
-        } else if (sl__anth_is(&p[M_ROLE], "user")) {
-            rc = content_blocks(r, content, i, R_USER, TEXT_AND_IMAGES);
-        } else if (sl__anth_is(&p[M_ROLE], "assistant")) {
-            if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
-                snprintf(param, sizeof(param), "messages[%zu].function_call", i);
-                return refuse(r, param, "function_call is deprecated: use tool_calls");
-            }
-            rc = content_blocks(r, content, i, R_ASSISTANT, TEXT_ONLY);
-            if (rc == 0 && p[M_TOOL_CALLS].found)
-                rc = tool_use_blocks(r, &p[M_TOOL_CALLS].m, i);
-        } else if (sl__anth_is(&p[M_ROLE], "tool")) {
-            rc = tool_result_block(r, &p[M_TOOL_CALL_ID], &p[M_CONTENT], i);
-        } else {
-            return refuse(r, param, "messages with role '%.*s' are not supported by anthropic",
-                          (int)(p[M_ROLE].m.value.len < 40 ? p[M_ROLE].m.value.len : 40),
-                          p[M_ROLE].m.value.ptr);
-        }
-        if (rc)
-            return rc;
-    }
+    int rc = sl__xlat_messages(&conv, messages);
+    r->conv = NULL;
+    if (rc)
+        return rc;
     if (r->open_role != R_NONE) {
         sl_jw_end(&r->w);
         sl_jw_end(&r->w);

@@ -269,3 +269,124 @@ int sl__xlat_system_texts(struct sl_str messages, struct sl_xlat_refusal *r,
     }
     return 0;
 }
+
+int sl__xlat_content(const struct sl__xlat_conversation *c, const struct sl_json_member *content,
+                     size_t i, enum sl__xlat_role role, int images)
+{
+    char param[64];
+    if (content->type == SL_JSON_NULL)
+        return 0;
+    if (content->type == SL_JSON_STRING)
+        return content->value.len > 0 ? c->text(c->arg, role, sl__xlat_raw(content)) : 0;
+    if (content->type != SL_JSON_ARRAY) {
+        snprintf(param, sizeof(param), "messages[%zu].content", i);
+        return sl__xlat_refuse(c->refusal, param,
+                               "content must be a string or an array of content parts");
+    }
+    struct sl_json_walk wk;
+    struct sl_json_value part, arr = sl__xlat_value(content);
+    sl_json_enter(&wk, &arr);
+    for (size_t j = 0; sl_json_next_item(&wk, &part); j++) {
+        enum { P_TYPE, P_TEXT, P_IMAGE, P__N };
+        struct sl_json_pick p[P__N] = {{.key = "type"}, {.key = "text"}, {.key = "image_url"}};
+        snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
+        if (sl__xlat_pick(span(&part), p, P__N) != 0 || !p[P_TYPE].found ||
+            p[P_TYPE].m.type != SL_JSON_STRING)
+            return sl__xlat_refuse(c->refusal, param,
+                                   "a content part must be an object with a type");
+        int rc = 0;
+        if (sl__xlat_is(&p[P_TYPE], "refusal")) {
+            continue; /* the model's own refusal, in an assistant message: no block for it */
+        } else if (sl__xlat_is(&p[P_TYPE], "text")) {
+            if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
+                return sl__xlat_refuse(c->refusal, param, "a text part needs a string text");
+            if (p[P_TEXT].m.value.len > 0)
+                rc = c->text(c->arg, role, sl__xlat_raw(&p[P_TEXT].m));
+        } else if (sl__xlat_is(&p[P_TYPE], "image_url") && images) {
+            if (!p[P_IMAGE].found)
+                return sl__xlat_refuse(c->refusal, param, "an image_url part needs an image_url");
+            rc = c->image(c->arg, sl__xlat_raw(&p[P_IMAGE].m), param);
+        } else {
+            snprintf(param, sizeof(param), "messages[%zu].content[%zu].type", i, j);
+            return sl__xlat_refuse(c->refusal, param,
+                                   "content parts of type '%.*s' are not supported by %s",
+                                   (int)(p[P_TYPE].m.value.len < 40 ? p[P_TYPE].m.value.len : 40),
+                                   p[P_TYPE].m.value.ptr, c->provider);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* tool_calls [{id, type: function, function: {name, arguments}}]. */
+static int tool_calls(const struct sl__xlat_conversation *c, const struct sl_json_member *calls,
+                      size_t i)
+{
+    char param[64];
+    snprintf(param, sizeof(param), "messages[%zu].tool_calls", i);
+    if (calls->type == SL_JSON_NULL)
+        return 0;
+    if (calls->type != SL_JSON_ARRAY)
+        return sl__xlat_refuse(c->refusal, param, "tool_calls must be an array");
+    struct sl_json_walk wk;
+    struct sl_json_value call, arr = sl__xlat_value(calls);
+    sl_json_enter(&wk, &arr);
+    for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
+        snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
+        struct sl__xlat_call one;
+        int rc = sl__xlat_tool_call(call, c->scratch, c->refusal, param, &one);
+        if (rc == 0)
+            rc = c->tool_call(c->arg, &one);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int sl__xlat_messages(const struct sl__xlat_conversation *c, struct sl_str messages)
+{
+    struct sl_json_walk wk;
+    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
+    char param[64];
+    sl_json_enter(&wk, &arr);
+    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
+        enum { M_ROLE, M_CONTENT, M_TOOL_CALLS, M_TOOL_CALL_ID, M_FUNCTION_CALL, M__N };
+        struct sl_json_pick p[M__N] = {{.key = "role"},
+                                       {.key = "content"},
+                                       {.key = "tool_calls"},
+                                       {.key = "tool_call_id"},
+                                       {.key = "function_call"}};
+        snprintf(param, sizeof(param), "messages[%zu].role", i);
+        if (sl__xlat_pick(span(&msg), p, M__N) || !p[M_ROLE].found ||
+            p[M_ROLE].m.type != SL_JSON_STRING)
+            return sl__xlat_refuse(c->refusal, param, "a message must be an object with a role");
+        static const struct sl_json_member none = {.type = SL_JSON_NULL};
+        const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
+        int rc = 0;
+        if (sl__xlat_is(&p[M_ROLE], "system") || sl__xlat_is(&p[M_ROLE], "developer")) {
+            continue; /* sl__xlat_system_texts' */
+        } else if (sl__xlat_is(&p[M_ROLE], "user")) {
+            rc = sl__xlat_content(c, content, i, SL_XR_USER, 1);
+        } else if (sl__xlat_is(&p[M_ROLE], "assistant")) {
+            if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
+                snprintf(param, sizeof(param), "messages[%zu].function_call", i);
+                return sl__xlat_refuse(c->refusal, param,
+                                       "function_call is deprecated: use tool_calls");
+            }
+            rc = sl__xlat_content(c, content, i, SL_XR_ASSISTANT, 0);
+            if (rc == 0 && p[M_TOOL_CALLS].found)
+                rc = tool_calls(c, &p[M_TOOL_CALLS].m, i);
+        } else if (sl__xlat_is(&p[M_ROLE], "tool")) {
+            rc = c->tool_result(c->arg, &p[M_TOOL_CALL_ID], &p[M_CONTENT], i);
+        } else {
+            return sl__xlat_refuse(c->refusal, param,
+                                   "messages with role '%.*s' are not supported by %s",
+                                   (int)(p[M_ROLE].m.value.len < 40 ? p[M_ROLE].m.value.len : 40),
+                                   p[M_ROLE].m.value.ptr, c->provider);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

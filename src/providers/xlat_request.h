@@ -77,4 +77,36 @@ int sl__xlat_image_url(struct sl_str image_url, struct sl_buf *scratch, struct s
 int sl__xlat_system_texts(struct sl_str messages, struct sl_xlat_refusal *r,
                           void (*fn)(void *arg, struct sl_str raw), void *arg, size_t *count);
 
+/* A conversation's messages walked in order, each piece checked and handed
+ * to the translation's callbacks, which write it in the provider's shape
+ * (messages of the same role following each other are the callbacks'
+ * to merge). system and developer messages are skipped (see
+ * sl__xlat_system_texts); role function, unknown roles, function_call and
+ * content parts other than text and image_url are refused. */
+enum sl__xlat_role { SL_XR_USER, SL_XR_ASSISTANT };
+
+struct sl__xlat_conversation {
+    const char *provider; /* for the refusals' messages */
+    void *arg;
+    struct sl_xlat_refusal *refusal;
+    struct sl_buf *scratch; /* for decoding tool call arguments and image URLs */
+    /* a non-empty text (a raw JSON string) of a message of that role */
+    int (*text)(void *arg, enum sl__xlat_role role, struct sl_str raw);
+    /* an image_url part of a user message (its value, and the part's
+     * name for a refusal) */
+    int (*image)(void *arg, struct sl_str image_url, const char *param);
+    /* an assistant's tool call */
+    int (*tool_call)(void *arg, const struct sl__xlat_call *call);
+    /* a role tool message: its tool_call_id and content picks; messages[i] */
+    int (*tool_result)(void *arg, const struct sl_json_pick *id, const struct sl_json_pick *content,
+                       size_t i);
+};
+int sl__xlat_messages(const struct sl__xlat_conversation *c, struct sl_str messages);
+
+/* One message's content (a string, null or an array of parts) to the
+ * callbacks as the messages of `role`; images only when `images`. For a
+ * tool result's parts too (role user, no images). */
+int sl__xlat_content(const struct sl__xlat_conversation *c, const struct sl_json_member *content,
+                     size_t i, enum sl__xlat_role role, int images);
+
 #endif
