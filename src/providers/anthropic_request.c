@@ -8,7 +8,7 @@
  * arguments (a JSON string holding JSON that becomes a JSON value) and the
  * numbers that are checked. Anthropic wants roles to alternate, so a
  * message that maps to the role of the one before continues its content
- * array (`open_role`): a run of tool results becomes one user message. */
+ * array (`turns`, providers/xlat_json.h): a run of tool results becomes one user message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +22,7 @@ enum role { R_NONE, R_USER, R_ASSISTANT };
 struct req {
     struct sl_jw w;
     struct sl_xlat_refusal *refusal;
-    enum role open_role; /* the message whose content array is open */
-    size_t messages;     /* written */
+    struct sl__xlat_turns turns; /* the message whose content array is open */
     struct sl_buf scratch;
     const struct sl__xlat_conversation *conv; /* the walker's, for a tool result's parts */
 };
@@ -34,18 +33,7 @@ struct req {
  * that role, else closes it and opens one. The caller writes the block. */
 static void block(struct req *r, enum role role)
 {
-    if (r->open_role == role)
-        return;
-    if (r->open_role != R_NONE) {
-        sl_jw_end(&r->w); /* content */
-        sl_jw_end(&r->w); /* message */
-    }
-    sl_jw_object(&r->w);
-    sl_jw_kv_string(&r->w, "role", role == R_USER ? "user" : "assistant");
-    sl_jw_key(&r->w, "content");
-    sl_jw_array(&r->w);
-    r->open_role = role;
-    r->messages++;
+    sl__xlat_block(&r->w, &r->turns, role, role == R_USER ? "user" : "assistant");
 }
 
 static void text_block(struct req *r, struct sl_str raw_text)
@@ -197,12 +185,9 @@ static int messages_member(struct req *r, struct sl_str messages)
     r->conv = NULL;
     if (rc)
         return rc;
-    if (r->open_role != R_NONE) {
-        sl_jw_end(&r->w);
-        sl_jw_end(&r->w);
-    }
+    sl__xlat_turns_end(&r->w, &r->turns);
     sl_jw_end(&r->w);
-    if (r->messages == 0)
+    if (r->turns.messages == 0)
         return refuse(r, "messages", "anthropic needs at least one user or assistant message");
     return 0;
 }

@@ -9,36 +9,16 @@
 
 #include "providers/bedrock_int.h"
 
-/* A token count; capped so that the sums below cannot wrap. */
-static unsigned long count(const struct sl_json_pick *p, unsigned long dflt)
-{
-    if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
-        return dflt;
-    unsigned long n = strtoul(p->m.value.ptr, NULL, 10);
-    return n < ULONG_MAX / 4 ? n : ULONG_MAX / 4;
-}
-
 void sl__bedrock_tokens_read(struct sl_str usage, struct sl_bedrock_tokens *t)
 {
-    struct sl_json_pick p[4] = {{.key = "inputTokens"},
-                                {.key = "outputTokens"},
-                                {.key = "cacheWriteInputTokens"},
-                                {.key = "cacheReadInputTokens"}};
-    if (sl__xlat_pick(usage, p, 4) != 0)
-        return;
-    t->input = count(&p[0], t->input);
-    t->output = count(&p[1], t->output);
-    t->cache_write = count(&p[2], t->cache_write);
-    t->cache_read = count(&p[3], t->cache_read);
+    static const char *const keys[4] = {"inputTokens", "outputTokens", "cacheWriteInputTokens",
+                                        "cacheReadInputTokens"};
+    sl__xlat_tokens_read(usage, keys, &t->input, &t->output, &t->cache_write, &t->cache_read);
 }
 
 struct sl_xlat_usage sl__bedrock_usage_of(const struct sl_bedrock_tokens *t)
 {
-    return (struct sl_xlat_usage){
-        .prompt = t->input + t->cache_write + t->cache_read,
-        .completion = t->output,
-        .cached = t->cache_read,
-    };
+    return sl__xlat_usage(t->input, t->output, t->cache_write, t->cache_read);
 }
 
 const char *sl_bedrock_finish_reason(const char *stop_reason, size_t len)
@@ -88,16 +68,7 @@ static size_t blocks(struct sl_jw *w, struct sl_str content, int tools)
             sl_jw_array(w);
         struct sl_str id = sl__xlat_raw(&u[0].m), name = sl__xlat_raw(&u[1].m);
         struct sl_str input = u[2].found ? sl__xlat_raw(&u[2].m) : (struct sl_str){"{}", 2};
-        sl_jw_object(w);
-        sl_jw_kv_raw(w, "id", id.ptr, id.len);
-        sl_jw_kv_string(w, "type", "function");
-        sl_jw_key(w, "function");
-        sl_jw_object(w);
-        sl_jw_kv_raw(w, "name", name.ptr, name.len);
-        sl_jw_key(w, "arguments");
-        sl_jw_string_n(w, input.ptr, input.len);
-        sl_jw_end(w);
-        sl_jw_end(w);
+        sl__xlat_tool_call_write(w, id, name, input);
     }
     if (n && w)
         tools ? sl_jw_end(w) : sl_jw_string_close(w);

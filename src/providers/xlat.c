@@ -1,10 +1,82 @@
 /* What the provider adapters write the same way (providers/xlat_json.h). */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "http/openai.h"
 #include "providers/xlat_json.h"
+
+void sl__xlat_block(struct sl_jw *w, struct sl__xlat_turns *t, int role, const char *name)
+{
+    if (t->open_role == role)
+        return;
+    sl__xlat_turns_end(w, t);
+    sl_jw_object(w);
+    sl_jw_kv_string(w, "role", name);
+    sl_jw_key(w, "content");
+    sl_jw_array(w);
+    t->open_role = role;
+    t->messages++;
+}
+
+void sl__xlat_turns_end(struct sl_jw *w, struct sl__xlat_turns *t)
+{
+    if (t->open_role == 0)
+        return;
+    sl_jw_end(w); /* content */
+    sl_jw_end(w); /* message */
+    t->open_role = 0;
+}
+
+/* A token count; capped so that the sums of four cannot wrap. */
+static unsigned long count(const struct sl_json_pick *p, unsigned long dflt)
+{
+    if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
+        return dflt;
+    unsigned long n = strtoul(p->m.value.ptr, NULL, 10);
+    return n < ULONG_MAX / 4 ? n : ULONG_MAX / 4;
+}
+
+void sl__xlat_tokens_read(struct sl_str usage, const char *const keys[4], unsigned long *input,
+                          unsigned long *output, unsigned long *cache_write,
+                          unsigned long *cache_read)
+{
+    struct sl_json_pick p[4] = {
+        {.key = keys[0]}, {.key = keys[1]}, {.key = keys[2]}, {.key = keys[3]}};
+    if (sl__xlat_pick(usage, p, 4) != 0)
+        return;
+    *input = count(&p[0], *input);
+    *output = count(&p[1], *output);
+    *cache_write = count(&p[2], *cache_write);
+    *cache_read = count(&p[3], *cache_read);
+}
+
+struct sl_xlat_usage sl__xlat_usage(unsigned long input, unsigned long output,
+                                    unsigned long cache_write, unsigned long cache_read)
+{
+    return (struct sl_xlat_usage){
+        .prompt = input + cache_write + cache_read,
+        .completion = output,
+        .cached = cache_read,
+    };
+}
+
+void sl__xlat_tool_call_write(struct sl_jw *w, struct sl_str id, struct sl_str name,
+                              struct sl_str input)
+{
+    sl_jw_object(w);
+    sl_jw_kv_raw(w, "id", id.ptr, id.len);
+    sl_jw_kv_string(w, "type", "function");
+    sl_jw_key(w, "function");
+    sl_jw_object(w);
+    sl_jw_kv_raw(w, "name", name.ptr, name.len);
+    sl_jw_key(w, "arguments");
+    sl_jw_string_n(w, input.ptr, input.len);
+    sl_jw_end(w);
+    sl_jw_end(w);
+}
 
 void sl__xlat_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u)
 {

@@ -42,6 +42,35 @@ static inline int sl__xlat_is(const struct sl_json_pick *p, const char *lit)
     return p->found && p->m.type == SL_JSON_STRING && sl_str_eq(p->m.value, lit);
 }
 
+/* A provider's token counts read from its usage object (its text): the
+ * members named keys[0..3] (fresh input, output, written to the cache,
+ * read from it), each kept as it was when absent or not a count, capped so
+ * that sums cannot wrap. */
+void sl__xlat_tokens_read(struct sl_str usage, const char *const keys[4], unsigned long *input,
+                          unsigned long *output, unsigned long *cache_write,
+                          unsigned long *cache_read);
+/* Those counts in OpenAI's terms (prompt counts every input token). */
+struct sl_xlat_usage sl__xlat_usage(unsigned long input, unsigned long output,
+                                    unsigned long cache_write, unsigned long cache_read);
+
+/* One tool_calls item {id, type: "function", function: {name, arguments}}
+ * of a chat.completion: raw id and name, the input object's text escaped
+ * into the arguments string. */
+void sl__xlat_tool_call_write(struct sl_jw *w, struct sl_str id, struct sl_str name,
+                              struct sl_str input);
+
+/* The messages array of a provider that wants roles to alternate, written
+ * a block at a time: a block of the role of the open message continues
+ * it, another closes it and opens {"role": name, "content": [ . role 0 is
+ * "none open". */
+struct sl__xlat_turns {
+    int open_role;
+    size_t messages; /* opened */
+};
+void sl__xlat_block(struct sl_jw *w, struct sl__xlat_turns *t, int role, const char *name);
+/* Closes the open message, if any. */
+void sl__xlat_turns_end(struct sl_jw *w, struct sl__xlat_turns *t);
+
 /* The OpenAI usage object, as a value. */
 void sl__xlat_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u);
 
