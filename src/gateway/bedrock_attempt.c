@@ -314,6 +314,8 @@ static size_t whole_frames(struct gw_req *r, const char *p, size_t len, int *rc)
 static int bedrock_feed(struct gw_req *r, const char *data, size_t len)
 {
     int rc;
+    if (r->saw_done || r->stream_err != SL_OK)
+        return 0; /* the client's stream is over: the rest is not read */
     if (r->held.len > 0) { /* the rest of a frame begun in an earlier read */
         size_t need = SL_ES_PRELUDE_LEN;
         if (r->held.len >= SL_ES_PRELUDE_LEN)
