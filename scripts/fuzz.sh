@@ -34,7 +34,8 @@ declare -A sources=(
   [http_response]="src/http/resp.c src/http/header.c src/http/chunked.c"
   [sse]="src/http/sse.c src/core/buf.c"
   [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c src/http/header.c src/http/chunked.c"
-  [config]="src/gateway/config.c src/gateway/config_walk.c src/gateway/config_limits.c src/retry/policy.c src/core/errclass.c src/gateway/target.c
+  [config]="src/gateway/config.c src/gateway/config_walk.c src/gateway/config_limits.c src/retry/policy.c src/core/errclass.c src/gateway/target.c src/gateway/provider.c
+    src/providers/sigv4.c src/core/buf.c
     src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [pg_url]="src/store/pg_url.c"
   [spool]="src/store/spool.c"
@@ -53,8 +54,14 @@ declare -A sources=(
     src/providers/eventstream.c src/providers/sigv4.c src/core/crc32.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
+  [messages_front]="src/providers/messages_request.c src/providers/messages_response.c
+    src/providers/messages_stream.c src/providers/anthropic_request.c
+    src/providers/anthropic_response.c src/providers/anthropic_stream.c
+    src/providers/anthropic_error.c src/providers/xlat.c src/providers/xlat_request.c
+    src/http/json_write.c src/http/json_scan.c
+    src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c src/core/errclass.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic bedrock)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front bedrock)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

@@ -215,7 +215,7 @@ static void queue_timeout(struct gw_req *r)
 {
     sl__gw_set_state(r, GW_RESPONDING);
     r->error = SL_E_RATE_LIMITED;
-    sl__gw_down_respond_error(r, 429, "rate_limit_error", "queue_timeout",
+    sl__gw_down_respond_error(r, 429, "requests", "queue_timeout",
                               "timed out waiting for a free upstream slot", 1);
     sl__gw_finish(r);
 }
@@ -247,12 +247,18 @@ static int build_body(struct gw_req *r)
                  sl_openai_name(r->ep));
         return UV_EINVAL;
     }
-    if (d->provider->body)
-        return d->provider->body(r);
-    const char *um = r->dep->cfg->upstream_model;
-    if (um[0] == '\0')
-        return 0;
+    r->strip_usage = 0;
+    if (r->dep->glue->body)
+        return r->dep->glue->body(r);
+    const char *um = d->upstream_model[0] ? d->upstream_model : NULL;
     struct sl_str model = {r->body + r->model_at, r->model_len};
+    if (r->stream && d->stream_usage && !r->stream_options && r->ep != SL_OAI_EMBEDDINGS) {
+        /* the row needs the usage: asked for, and kept from the client */
+        r->strip_usage = 1;
+        return sl_openai_with_usage(r->body, r->body_len, model, um, &r->up_body, &r->up_body_len);
+    }
+    if (um == NULL)
+        return 0;
     return sl_openai_with_model(r->body, r->body_len, model, um, &r->up_body, &r->up_body_len);
 }
 
@@ -534,7 +540,7 @@ void sl__gw_pick(struct gw_req *r)
     }
     if ((r->pick_full || r->pick_limited) && r->attempts == 0) {
         r->error = SL_E_RATE_LIMITED;
-        sl__gw_down_respond_error(r, 429, "rate_limit_error", "queue_full",
+        sl__gw_down_respond_error(r, 429, "requests", "queue_full",
                                   "every upstream queue for this model is full", 1);
         sl__gw_finish(r);
         return;

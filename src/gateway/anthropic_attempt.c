@@ -1,4 +1,4 @@
-/* The Anthropic provider (provider.h): a deployment with provider: anthropic. The client's
+/* The Anthropic provider's glue (provider.h): a deployment with provider: anthropic. The client's
  * OpenAI chat body translated once per deployment, and what comes back
  * translated before the client sees it, so that the rest of the gateway
  * (retries, limits, the commit point, the row) works as for OpenAI.
@@ -19,19 +19,6 @@
 
 #include "gateway/gateway_impl.h"
 #include "http/json_write.h"
-
-static int anthropic_target(struct sl_gw_deployment *d, char *err, size_t err_size)
-{
-    if (sl_gw_target_init_anthropic(&d->target, d->url, d->api_key, d->anthropic_version) == 0)
-        return 0;
-    snprintf(err, err_size, "cannot resolve its url");
-    return -1;
-}
-
-static int chat_only(enum sl_openai_endpoint ep)
-{
-    return ep == SL_OAI_CHAT;
-}
 
 static int anthropic_body(struct gw_req *r)
 {
@@ -108,10 +95,7 @@ static void anthropic_event(struct gw_req *r, const struct sl_sse_event *ev)
         r->stream_err = as->err != SL_OK ? as->err : SL_E_BAD_GATEWAY;
 }
 
-const struct sl_gw_provider sl_gw_provider_anthropic = {
-    .name = "anthropic",
-    .target = anthropic_target,
-    .serves = chat_only,
+const struct sl_gw_glue sl__gw_anthropic_glue = {
     .body = anthropic_body,
     .attempt = anthropic_attempt,
     .response = anthropic_response,

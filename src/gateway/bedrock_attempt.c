@@ -1,12 +1,13 @@
-/* The Bedrock provider (provider.h): a deployment with provider: bedrock,
+/* The Bedrock provider's glue (provider.h): a deployment with provider: bedrock,
  * the AWS Bedrock Runtime's Converse API. The client's OpenAI chat body is
  * translated once per deployment; each attempt is signed (AWS Signature
  * Version 4) and goes to /model/{modelId}/converse, or /converse-stream
  * for a stream; what comes back is translated before the client sees it.
  *
- *  - at load: the credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
- *    and AWS_SESSION_TOKEN (d->aws), the region from `region:` or
- *    AWS_REGION, the URL from `url:` or the region;
+ *  - at load (provider.c, the config's part): the credentials from
+ *    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN
+ *    (d->aws), the region from `region:` or AWS_REGION, the URL from `url:`
+ *    or the region;
  *  - the body: sl_bedrock_request at pick time; a refusal is the client's
  *    400, never retried;
  *  - an attempt: the URL (the model id, encoded once, in the path), then
@@ -32,87 +33,6 @@
 #include "gateway/gateway_impl.h"
 #include "http/url.h"
 #include "providers/sigv4.h"
-
-/* The base URL's path, without trailing slashes (a proxy's prefix). */
-static struct sl_str base_path(const struct sl_url *u)
-{
-    size_t n = u->path_len;
-    while (n > 0 && u->path[n - 1] == '/')
-        n--;
-    return (struct sl_str){u->path, n};
-}
-
-/* BASE + /model/{modelId}/converse[-stream] into out (NUL-terminated), and
- * the wire path (what is signed) at *path_at. 0 or -1. */
-static int converse_url(const char *base, const char *model, int stream, struct sl_buf *out,
-                        size_t *path_at)
-{
-    struct sl_url u;
-    if (sl_url_parse(base, &u) != NULL)
-        return -1;
-    struct sl_str p = base_path(&u);
-    size_t origin = (size_t)(u.path - base);
-    if (sl_buf_append(out, base, origin) != 0)
-        return -1;
-    *path_at = out->len;
-    if (sl_buf_append(out, p.ptr, p.len) != 0 ||
-        sl_bedrock_path(out, model, strlen(model), stream) != 0 || sl_buf_append(out, "", 1) != 0)
-        return -1;
-    out->len--; /* the NUL stays, uncounted */
-    return 0;
-}
-
-static int region_ok(const char *s)
-{
-    if (*s == '\0')
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-            return 0;
-    return 1;
-}
-
-static int bedrock_target(struct sl_gw_deployment *d, char *err, size_t err_size)
-{
-    char why[160];
-    if (sl_sigv4_env_load(&d->aws, d->region[0] == '\0', why, sizeof(why)) != 0) {
-        snprintf(err, err_size, "%s", why);
-        return -1;
-    }
-    if (d->region[0] == '\0')
-        snprintf(d->region, sizeof(d->region), "%s", d->aws.region);
-    if (!region_ok(d->region)) {
-        snprintf(err, err_size, "region '%s' is not a region (e.g. us-east-1)", d->region);
-        return -1;
-    }
-    if (d->url[0] == '\0')
-        snprintf(d->url, sizeof(d->url), "https://bedrock-runtime.%s.amazonaws.com", d->region);
-    const char *bad = sl_gw_target_check_url(d->url);
-    if (bad) {
-        snprintf(err, err_size, "url '%s': %s", d->url, bad);
-        return -1;
-    }
-    /* every endpoint gets the JSON URL (the client resolves each route);
-     * only chat/completions is ever sent (the provider serves only it) */
-    memset(&d->target, 0, sizeof(d->target));
-    const char *model = d->upstream_model[0] ? d->upstream_model : "-";
-    struct sl_buf url;
-    size_t path_at;
-    sl_buf_init(&url, sizeof(d->target.url[0]) - 1);
-    int rc = converse_url(d->url, model, 0, &url, &path_at);
-    for (int ep = 0; rc == 0 && ep < SL_OAI__COUNT; ep++)
-        memcpy(d->target.url[ep], url.ptr, url.len + 1);
-    sl_buf_release(&url);
-    if (rc != 0)
-        snprintf(err, err_size, "its url with the model id does not fit in %zu bytes",
-                 sizeof(d->target.url[0]) - 1);
-    return rc;
-}
-
-static int chat_only(enum sl_openai_endpoint ep)
-{
-    return ep == SL_OAI_CHAT;
-}
 
 static int bedrock_body(struct gw_req *r)
 {
@@ -185,7 +105,7 @@ static int sign(struct gw_req *r)
     struct sl_buf url;
     size_t path_at;
     sl_buf_init(&url, 4096);
-    if (converse_url(d->url, model, r->stream, &url, &path_at) != 0 ||
+    if (sl_gw_target_url_bedrock(d->url, model, r->stream, &url, &path_at) != 0 ||
         host_of(d->url, r->xs.bedrock.host, sizeof(r->xs.bedrock.host)) != 0) {
         sl_buf_release(&url);
         return -1;
@@ -232,7 +152,7 @@ static int bedrock_attempt(struct gw_req *r)
     sl_buf_reset(&r->xlat);
     r->stream_err = SL_OK;
     if (r->n_up_headers + 5 > SL_GW_UP_HEADERS || sign(r) != 0)
-        return SL_E_UNAUTHORIZED;                /* cannot be signed: not worth a retry here */
+        return SL_E_UNAUTHORIZED; /* cannot be signed: not worth a retry here */
     static const char es[] = "application/vnd.amazon.eventstream";
     for (size_t i = 0; i < r->n_up_headers; i++) /* the stream is not SSE */
         if (sl_str_ieq(r->up_headers[i].name, "accept"))
@@ -315,7 +235,7 @@ static int bedrock_feed(struct gw_req *r, const char *data, size_t len)
 {
     int rc;
     if (r->saw_done || r->stream_err != SL_OK)
-        return 0; /* the client's stream is over: the rest is not read */
+        return 0;          /* the client's stream is over: the rest is not read */
     if (r->held.len > 0) { /* the rest of a frame begun in an earlier read */
         size_t need = SL_ES_PRELUDE_LEN;
         if (r->held.len >= SL_ES_PRELUDE_LEN)
@@ -358,10 +278,7 @@ static int bedrock_stream_end(struct gw_req *r)
     return 0;
 }
 
-const struct sl_gw_provider sl_gw_provider_bedrock = {
-    .name = "bedrock",
-    .target = bedrock_target,
-    .serves = chat_only,
+const struct sl_gw_glue sl__gw_bedrock_glue = {
     .body = bedrock_body,
     .attempt = bedrock_attempt,
     .response = bedrock_response,

@@ -91,7 +91,9 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
         if (sl__cfg_get_string(w, v, "provider", p, sizeof(p)) == 0 &&
             (d->provider = sl_gw_provider_find(p)) == NULL)
             sl__cfg_fail(w, v, "unknown provider '%s' (known: %s)", p, sl_gw_providers_known());
-    } else if (!strcmp(key, "api_version"))
+    } else if (!strcmp(key, "stream_usage"))
+        sl__cfg_get_bool(w, v, "stream_usage", &d->stream_usage);
+    else if (!strcmp(key, "api_version"))
         sl__cfg_get_string(w, v, "api_version", d->api_version, sizeof(d->api_version));
     else if (!strcmp(key, "anthropic_version"))
         sl__cfg_get_string(w, v, "anthropic_version", d->anthropic_version,
@@ -133,6 +135,7 @@ static void deployment_defaults(struct sl_gw_deployment *d)
 {
     memset(d, 0, sizeof(*d));
     d->provider = &sl_gw_provider_openai;
+    d->stream_usage = 1;
     d->weight = 1;
     d->max_concurrency = 100;
     d->queue_length = 1000;
@@ -273,6 +276,7 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
         if (sl__cfg_walk_mapping(
                 w, dn, "a deployment", deployment_member, d,
                 "name, url, api_key_env, model, provider, api_version, anthropic_version, "
+                "stream_usage, "
                 "default_max_tokens, region, weight, max_concurrency, rpm, tpm, queue_length, "
                 "queue_timeout_ms, connect_timeout_ms, attempt_timeout_ms, "
                 "cooldown_failures, cooldown_ms, retry") != 0)

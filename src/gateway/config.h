@@ -25,6 +25,7 @@ struct sl_gw_deployment {
     const struct sl_gw_provider *provider; /* `provider:` (provider.h); openai by default */
     char anthropic_version[32];            /* anthropic: `anthropic-version` */
     char api_version[32];                  /* azure: "v1" (default) or a dated version */
+    int stream_usage;            /* openai, azure: ask streams for their usage chunk (default on) */
     unsigned default_max_tokens; /* anthropic, bedrock: max_tokens when the client sent none */
     char region[32];             /* bedrock: `region:`, else AWS_REGION */
     struct sl_sigv4_env aws;     /* bedrock: the AWS credentials read at load */

@@ -23,13 +23,22 @@ static void new_id(struct sl_gateway *gw, char *out, size_t size)
 void sl__gw_respond(struct sl_http_exchange *down, const char *id, int status, const char *body,
                     size_t len, int retry_after_s)
 {
+    sl__gw_respond_with(down, id, status, NULL, 0, body, len, retry_after_s);
+}
+
+void sl__gw_respond_with(struct sl_http_exchange *down, const char *id, int status,
+                         const struct sl_http_header *extra, size_t n_extra, const char *body,
+                         size_t len, int retry_after_s)
+{
     char ra[16];
-    struct sl_http_header h[2] = {{{"x-request-id", 12}, {id, strlen(id)}}};
+    struct sl_http_header h[2 + SL_GW_FWD_HEADERS] = {{{"x-request-id", 12}, {id, strlen(id)}}};
     size_t n = 1;
     if (retry_after_s > 0) {
         int k = snprintf(ra, sizeof(ra), "%d", retry_after_s);
         h[n++] = (struct sl_http_header){{"Retry-After", 11}, {ra, (size_t)k}};
     }
+    for (size_t i = 0; i < n_extra && i < SL_GW_FWD_HEADERS; i++)
+        h[n++] = extra[i];
     sl_http_respond(down, status, h, n, "application/json", body, len);
 }
 
@@ -140,6 +149,7 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
         .model_name = model_name,
         .key = key,
         .stream = oai.stream,
+        .stream_options = oai.stream_options,
         .max_tokens = oai.max_tokens,
         .body = body,
     };
@@ -274,6 +284,14 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
     if (ep >= 0) {
         if (!post) {
             respond_405(gw, down, id, "POST");
+            return;
+        }
+        const char *why = NULL;
+        int own = sl__gw_client_id(gw, h, id, sizeof(id), &why);
+        if (own < 0) { /* answered with an id of the gateway's, and recorded */
+            refuse(gw, down, id, (enum sl_openai_endpoint)ep, (struct sl_str){NULL, 0}, NULL,
+                   own == -2 ? 409 : 400, SL_E_BAD_REQUEST, "invalid_request_error",
+                   own == -2 ? "duplicate_request_id" : "invalid_request_id", why, 0);
             return;
         }
         handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id);

@@ -230,8 +230,8 @@ void sl__gw_finish(struct gw_req *r)
     r->up_body = NULL;
     free(r->up_url);
     r->up_url = NULL;
-    if (r->dep && r->dep->cfg->provider->release)
-        r->dep->cfg->provider->release(r);
+    if (r->dep && r->dep->glue->release)
+        r->dep->glue->release(r);
     sl_sem_timed_close(&r->admit, on_admit_timer_closed);
     sl_retrier_close(&r->retrier, on_retry_timer_closed);
 }
@@ -244,6 +244,7 @@ static void on_up_headers(struct sl_http_request *up, int status,
     struct gw_req *r = up->data;
     r->up_status = status;
     r->retry_after_ms = -1;
+    sl__gw_keep_upstream_headers(r, headers, n);
     const struct sl_str *rav = sl_http_header_get(headers, n, "retry-after");
     const char *ra = rav ? rav->ptr : NULL; /* NUL-terminated in on_headers */
     if (ra) {
@@ -260,13 +261,15 @@ static void on_up_headers(struct sl_http_request *up, int status,
     if (r->stream && status >= 200 && status < 300 && r->down) {
         /* the commit point: from here on the client sees this attempt */
         static const struct sl_http_header cache = {{"Cache-Control", 13}, {"no-cache", 8}};
-        struct sl_http_header h[2] = {{{"x-request-id", 12}, {r->id, strlen(r->id)}}, cache};
+        struct sl_http_header h[2 + SL_GW_FWD_HEADERS] = {
+            {{"x-request-id", 12}, {r->id, strlen(r->id)}}, cache};
+        memcpy(h + 2, r->up_hdr, r->n_up_hdr * sizeof(*h));
         sl__gw_set_state(r, GW_STREAMING);
         r->first_byte_ns = uv_hrtime();
         sl_gw_metrics_ttft(r->gw->metrics, r->model, (double)(r->first_byte_ns - r->t0_ns) / 1e9);
         /* the client may turn out to be gone: then on_client_gone ran and
          * the row keeps the 499 it set (the client saw nothing) */
-        sl_http_stream_start(r->down, status, h, 2, "text/event-stream");
+        sl_http_stream_start(r->down, status, h, 2 + r->n_up_hdr, "text/event-stream");
         if (r->down) {
             r->final_status = status;
             sl_gw_metrics_status(r->gw->metrics, r->dep, status);
@@ -320,7 +323,7 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
                                    "the gateway shut down before the stream ended");
         } else if (r->cancelled) {
             r->error = SL_E_CANCELLED;
-            sl__gw_down_stream_end(r, "cancelled", "request_cancelled",
+            sl__gw_down_stream_end(r, "invalid_request_error", "request_cancelled",
                                    "the request was cancelled");
         } else if (r->stream_err || r->too_large) {
             /* the stream was ended in sl__gw_relay() */
@@ -329,7 +332,7 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
             r->error = res->err != SL_OK ? res->err : SL_E_CONN_RESET;
             /* the event's code is the row's error class: what the client
              * saw is what the log says */
-            sl__gw_down_stream_end(r, "upstream_error", sl_err_name(r->error),
+            sl__gw_down_stream_end(r, "server_error", sl_err_name(r->error),
                                    "the upstream stream ended before its end marker");
         }
         if (!r->cancelled)
@@ -343,8 +346,8 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
                       : res->err != SL_OK ? res->err
                                           : sl_err_from_http_status(r->up_status);
     if (err != SL_OK && err != SL_E_CANCELLED && !r->too_large && res->err == SL_OK &&
-        r->dep->cfg->provider->error)
-        err = r->dep->cfg->provider->error(r); /* the provider's classes and body */
+        r->dep->glue->error)
+        err = r->dep->glue->error(r); /* the provider's classes and body */
     if (err != SL_E_CANCELLED)
         sl_gw_report(r->dep, err == SL_OK || err == SL_E_BAD_REQUEST, uv_now(gw->loop));
     r->error = err;
@@ -362,6 +365,7 @@ static void start_attempt(struct sl_retrier *rt)
     r->attempts++;
     sl_buf_reset(&r->resp);
     sl_buf_reset(&r->held);
+    r->since_event = 0;
     sl_sse_parser_reset(&r->sse);
     r->up_status = 0;
     r->saw_done = 0;
@@ -379,10 +383,11 @@ static void start_attempt(struct sl_retrier *rt)
         r->up_headers[nh++] = d->target.auth_header;
     if (d->target.extra_value)
         r->up_headers[nh++] = d->target.extra_header;
+    nh += sl__gw_add_trace(r, r->up_headers + nh, SL_GW_UP_HEADERS - nh);
     r->n_up_headers = nh;
     free(r->up_url);
     r->up_url = NULL;
-    int failed = d->provider->attempt ? d->provider->attempt(r) : 0;
+    int failed = r->dep->glue->attempt ? r->dep->glue->attempt(r) : 0;
     if (failed) { /* nothing was sent: a class for the retrier */
         sl__gw_set_state(r, GW_DECIDING);
         r->error = (enum sl_err)failed;
@@ -462,7 +467,7 @@ static void on_attempts_done(struct sl_retrier *rt)
     if (o->last_error == SL_OK) {
         r->error = SL_OK;
         r->first_byte_ns = uv_hrtime(); /* a JSON response goes out whole, now */
-        const struct sl_gw_provider *p = r->dep->cfg->provider;
+        const struct sl_gw_glue *p = r->dep->glue;
         if (p->response && p->response(r) != 0) {
             r->error = SL_E_BAD_GATEWAY; /* a 2xx that is not what its API answers */
             sl__gw_respond_failure(r);
@@ -549,6 +554,7 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     if (s->key)
         snprintf(r->key_name, sizeof(r->key_name), "%s", s->key->s.name);
     r->stream = s->stream;
+    r->stream_options = s->stream_options;
     r->max_tokens = s->max_tokens;
     r->pick_retry_us = UINT64_MAX;
     r->body = copy;
@@ -571,6 +577,7 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     sl_list_push_back(&gw->reqs, &r->node);
     if (++gw->in_flight > gw->max_in_flight)
         gw->max_in_flight = gw->in_flight;
+    sl__gw_keep_trace(r, sl_http_exchange_head(down));
     sl_http_exchange_on_abort(down, on_client_gone, r);
     sl__gw_admit(r);
     return 0;
@@ -647,6 +654,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     /* each deployment's transport and origin, once (http/client.h) */
     for (size_t i = 0; i < gw->router.ndeps && rc == 0; i++) {
         struct sl_gw_dep *dep = &gw->router.deps[i];
+        dep->glue = sl__gw_glue(dep->cfg->provider);
         for (int ep = 0; ep < SL_OAI__COUNT && rc == 0; ep++)
             rc = sl_http_client_route(gw->client, dep->cfg->target.url[ep], &dep->route[ep]);
     }

@@ -47,6 +47,7 @@ struct sl_gateway {
 };
 
 #define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
+#define SL_GW_FWD_HEADERS  10 /* upstream headers a client may see */
 #define MAX_EVENT_BYTES    SL_SSE_DEFAULT_MAX_EVENT
 #define STREAM_HIGH_WATER  (256u * 1024)
 
@@ -78,7 +79,9 @@ struct gw_req {
     struct sl_gw_key_entry *key; /* the gateway key that started it, or NULL */
     char key_name[64];
     int stream;
-    long max_tokens; /* the client's, -1 when absent */
+    int stream_options; /* the client's body has stream_options */
+    int strip_usage;    /* the usage chunk was asked for the row, not by the client */
+    long max_tokens;    /* the client's, -1 when absent */
 
     /* limits: the prompt counted before admission (when a TPM limit needs
      * it), the tokens reserved, and what the key and the deployment took */
@@ -113,6 +116,14 @@ struct gw_req {
     struct sl_retry_policy policy;
     struct sl_rng rng;
 
+    /* the client's trace context, passed to the upstream (W3C) */
+    char traceparent[56], tracestate[512];
+    /* the last attempt's x-ratelimit-* headers and request id (as
+     * x-upstream-request-id), for the client: views into up_hdr_buf */
+    struct sl_http_header up_hdr[SL_GW_FWD_HEADERS];
+    size_t n_up_hdr;
+    char up_hdr_buf[1024];
+
     struct sl_http_request up;
     struct sl_http_header up_headers[SL_GW_UP_HEADERS];
     size_t n_up_headers;
@@ -122,6 +133,7 @@ struct gw_req {
     struct sl_buf resp;
     struct sl_sse_parser sse;
     struct sl_buf held; /* a stream's bytes after its last whole event */
+    size_t since_event; /* a translated stream's bytes since its last whole event */
     size_t done_at;     /* where [DONE] ended, in the chunk that held it */
     int saw_done, paused;
     int too_large; /* the response, or one event, passed the limit */
@@ -182,6 +194,9 @@ void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, c
                                const char *message, int retry_after_s);
 void sl__gw_down_stream_end(struct gw_req *r, const char *type, const char *code,
                             const char *message);
+/* OpenAI's error type for a status: requests (429), server_error (5xx),
+ * invalid_request_error (the rest). */
+const char *sl__gw_error_type(int status);
 /* Answers the client for a request that is over without a success. */
 void sl__gw_respond_failure(struct gw_req *r);
 /* A committed stream: a piece of the upstream's bytes, whole events only. */
@@ -207,6 +222,22 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data);
  * and an OpenAI-shaped error the same way. */
 void sl__gw_respond(struct sl_http_exchange *down, const char *id, int status, const char *body,
                     size_t len, int retry_after_s);
+/* The same with more headers (at most SL_GW_FWD_HEADERS). */
+void sl__gw_respond_with(struct sl_http_exchange *down, const char *id, int status,
+                         const struct sl_http_header *extra, size_t n, const char *body, size_t len,
+                         int retry_after_s);
+/* headers.c: what passes between the client and the upstream besides the
+ * body: the upstream's rate-limit headers and request id kept for the
+ * client (from each attempt's response head), the client's trace context
+ * kept for the upstream, and the client's own x-request-id. */
+void sl__gw_keep_upstream_headers(struct gw_req *r, const struct sl_http_header *h, size_t n);
+void sl__gw_keep_trace(struct gw_req *r, const struct sl_http_head *h);
+size_t sl__gw_add_trace(const struct gw_req *r, struct sl_http_header *out, size_t room);
+/* The client's x-request-id for an API request: 1 and copied into id
+ * (size bytes) when it sent a usable one, 0 when it sent none, -1 when it
+ * is malformed (why says so) and -2 when a live request has it. */
+int sl__gw_client_id(struct sl_gateway *gw, const struct sl_http_head *h, char *id, size_t size,
+                     const char **why);
 void sl__gw_respond_error(struct sl_http_exchange *down, const char *id, int status,
                           const char *type, const char *code, const char *message,
                           int retry_after_s);
@@ -219,7 +250,8 @@ struct sl__gw_start {
     struct sl_str model_name;    /* inside body */
     struct sl_gw_key_entry *key; /* the gateway key, or NULL */
     int stream;
-    long max_tokens; /* -1 when absent */
+    int stream_options; /* the body has stream_options */
+    long max_tokens;    /* -1 when absent */
     struct sl_str body;
 };
 

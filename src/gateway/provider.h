@@ -1,16 +1,19 @@
-/* A deployment's provider: how the gateway speaks its API. Clients speak
+/* A deployment's provider: how the gateway speaks its API, in two parts:
+ * what the config needs (struct sl_gw_provider: its name, its target, the
+ * endpoints it serves; pure, in provider.c) and the gateway's glue around
+ * its translations (struct sl_gw_glue, in <name>_attempt.c, found for each
+ * deployment when the gateway starts: r->dep->glue). Clients speak
  * OpenAI's API to the gateway; a provider table says how a request leaves
  * for an upstream of another API and how its answer comes back in OpenAI's
  * shapes, so that the rest of the gateway (admission, retries, fallbacks,
  * the commit point, the row) never knows which provider answered.
  *
  * The translations themselves are pure functions in src/providers/ (one
- * adapter per API); a provider table is the gateway's glue around them
- * (<name>_attempt.c), and the only place a provider's per-request state is
- * touched: its stream translator lives in gw_req's `xs` union, its refusal
- * in r->refusal, its translated chunks in r->xlat.
+ * adapter per API); the glue is the only place a provider's per-request
+ * state is touched: its stream translator lives in gw_req's `xs` union,
+ * its refusal in r->refusal, its translated chunks in r->xlat.
  *
- * Every hook but target may be NULL, meaning "as OpenAI": the body as the
+ * Every glue hook may be NULL, meaning "as OpenAI": the body as the
  * client sent it (with the deployment's model name), the JSON answer as it
  * came (its usage read for the row), the class of an error from its status,
  * the SSE stream relayed as it is up to its [DONE].
@@ -66,6 +69,9 @@ struct sl_gw_provider {
     /* Whether it serves endpoint ep at all (NULL: every endpoint). A
      * request to an endpoint it does not serve is the client's 400. */
     int (*serves)(enum sl_openai_endpoint ep);
+};
+
+struct sl_gw_glue {
     int (*body)(struct gw_req *r);
     int (*attempt)(struct gw_req *r);
     int (*response)(struct gw_req *r);
@@ -80,6 +86,11 @@ extern const struct sl_gw_provider sl_gw_provider_openai;
 extern const struct sl_gw_provider sl_gw_provider_azure;
 extern const struct sl_gw_provider sl_gw_provider_anthropic;
 extern const struct sl_gw_provider sl_gw_provider_bedrock;
+
+/* The glue for a provider's deployments (all NULL for OpenAI's API). */
+const struct sl_gw_glue *sl__gw_glue(const struct sl_gw_provider *p);
+extern const struct sl_gw_glue sl__gw_anthropic_glue;
+extern const struct sl_gw_glue sl__gw_bedrock_glue;
 
 /* The provider called name, or NULL; `known` lists the names ("openai,
  * azure, ...") for a message. */

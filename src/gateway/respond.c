@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "gateway/gateway_impl.h"
+#include "http/json_scan.h"
+#include "http/json_walk.h"
 #include "http/json_write.h"
 
 static struct sl_http_exchange *down_take(struct gw_req *r)
@@ -38,7 +40,7 @@ void sl__gw_down_respond(struct gw_req *r, int status, const char *body, size_t 
         return;
     sl_gw_metrics_status(r->gw->metrics, r->dep, status);
     r->final_status = status;
-    sl__gw_respond(d, r->id, status, body, len, retry_after_s);
+    sl__gw_respond_with(d, r->id, status, r->up_hdr, r->n_up_hdr, body, len, retry_after_s);
 }
 
 void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, const char *code,
@@ -90,12 +92,49 @@ static int status_for(enum sl_err e)
     }
 }
 
+/* OpenAI's error type for a status the gateway answers: clients (and the
+ * official SDKs) know these; the class is in the code. */
+const char *sl__gw_error_type(int status)
+{
+    return status == 429 ? "requests" : status >= 500 ? "server_error" : "invalid_request_error";
+}
+
+/* The upstream's own words from its error body (OpenAI's shape, which the
+ * other providers' error hooks made of theirs): error.message, decoded and
+ * cut to fit, or "" when the body has none. */
+static void upstream_message(const struct gw_req *r, char *out, size_t size)
+{
+    out[0] = '\0';
+    struct sl_json_doc doc;
+    if (r->resp.len == 0 || sl_json_scan(r->resp.ptr, r->resp.len, &doc) != 0)
+        return;
+    struct sl_json_value top = sl_json_value_of(r->resp.ptr, r->resp.len), k, v, err = {0};
+    struct sl_json_walk w;
+    if (sl_json_enter(&w, &top) != 0)
+        return;
+    while (sl_json_next_member(&w, &k, &v))
+        if (sl_json_key_is(&k, "error"))
+            err = v;
+    if (err.start == NULL || sl_json_enter(&w, &err) != 0)
+        return;
+    while (sl_json_next_member(&w, &k, &v)) {
+        if (!sl_json_key_is(&k, "message") || *v.start != '"')
+            continue;
+        struct sl_buf text;
+        sl_buf_init(&text, 4096);
+        if (sl_json_string(&v, &text) == 0 && text.len > 0)
+            snprintf(out, size, "%.*s", (int)text.len, text.ptr);
+        sl_buf_release(&text);
+        return;
+    }
+}
+
 /* Answers the client for a request that is over without a success. */
 void sl__gw_respond_failure(struct gw_req *r)
 {
     if (r->down == NULL)
         return;
-    char msg[160];
+    char msg[512];
     if (r->cancelled && r->shut_down) {
         sl__gw_down_respond_error(r, 503, "server_error", "shutting_down",
                                   "the gateway shut down before the request finished", 1);
@@ -103,7 +142,7 @@ void sl__gw_respond_failure(struct gw_req *r)
     }
     if (r->cancelled) {
         snprintf(msg, sizeof(msg), "request %s was cancelled", r->id);
-        sl__gw_down_respond_error(r, 499, "cancelled", "request_cancelled", msg, 0);
+        sl__gw_down_respond_error(r, 499, "invalid_request_error", "request_cancelled", msg, 0);
         return;
     }
     if ((r->error == SL_E_BAD_REQUEST || r->error == SL_E_UNAUTHORIZED) && r->up_status &&
@@ -112,9 +151,11 @@ void sl__gw_respond_failure(struct gw_req *r)
         sl__gw_down_respond(r, r->up_status, r->resp.ptr, r->resp.len, 0);
         return;
     }
-    char upstream[32] = "";
+    char upstream[300] = "", said[256];
+    upstream_message(r, said, sizeof(said));
     if (r->up_status)
-        snprintf(upstream, sizeof(upstream), ", HTTP %d", r->up_status);
+        snprintf(upstream, sizeof(upstream), ", HTTP %d%s%s", r->up_status, said[0] ? ": " : "",
+                 said);
     if (r->error == SL_E_TOO_LARGE)
         snprintf(msg, sizeof(msg), "the upstream's response is larger than %u MiB%s",
                  MAX_RESPONSE_BYTES >> 20, upstream);
@@ -127,7 +168,8 @@ void sl__gw_respond_failure(struct gw_req *r)
         double s = r->retry_after_ms / 1000;
         retry_after_s = isfinite(s) && s >= 1 ? (s < 3600 ? (int)ceil(s) : 3600) : 1;
     }
-    sl__gw_down_respond_error(r, status_for(r->error), "upstream_error", sl_err_name(r->error), msg,
+    int status = status_for(r->error);
+    sl__gw_down_respond_error(r, status, sl__gw_error_type(status), sl_err_name(r->error), msg,
                               retry_after_s);
 }
 
@@ -146,17 +188,26 @@ void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev)
     struct gw_req *r = arg;
     if (r->saw_done)
         return; /* events after [DONE] are not the client's */
-    if (r->dep->cfg->provider->event) {
-        r->dep->cfg->provider->event(r, ev); /* translated into r->xlat */
+    if (r->dep->glue->event) {
+        r->dep->glue->event(r, ev); /* translated into r->xlat */
         return;
     }
     if (sl_openai_is_done(ev->data, ev->data_len)) {
         r->saw_done = 1;
         r->done_at = r->sse.boundary;
+        if (r->strip_usage)
+            sl_buf_append(&r->xlat, "data: [DONE]\n\n", 14);
         return;
     }
     /* the final chunk carries usage (OpenAI, stream_options.include_usage) */
     sl_openai_usage(ev->data, ev->data_len, &r->usage_prompt, &r->usage_completion);
+    if (!r->strip_usage || sl_openai_is_usage_chunk(ev->data, ev->data_len))
+        return;
+    /* every other event goes to the client as it came (its data lines) */
+    if (sl_buf_append(&r->xlat, "data: ", 6) != 0 ||
+        sl_buf_append(&r->xlat, ev->data, ev->data_len) != 0 ||
+        sl_buf_append(&r->xlat, "\n\n", 2) != 0)
+        r->stream_err = SL_E_TOO_LARGE;
 }
 
 /* Relays a piece of a committed stream, whole events only (see the design
@@ -168,8 +219,8 @@ static void relay_translated(struct gw_req *r, const char *data, size_t len);
 
 void sl__gw_relay(struct gw_req *r, const char *data, size_t len)
 {
-    const struct sl_gw_provider *p = r->dep->cfg->provider;
-    if (p->event || p->feed) {
+    const struct sl_gw_glue *p = r->dep->glue;
+    if (p->event || p->feed || r->strip_usage) {
         relay_translated(r, data, len);
         return;
     }
@@ -195,7 +246,7 @@ void sl__gw_relay(struct gw_req *r, const char *data, size_t len)
     char msg[128];
     snprintf(msg, sizeof(msg), "an event of the upstream's stream is larger than %u KiB",
              (unsigned)(MAX_EVENT_BYTES >> 10));
-    sl__gw_down_stream_end(r, "upstream_error", "response_too_large", msg);
+    sl__gw_down_stream_end(r, "server_error", "response_too_large", msg);
     sl_http_request_cancel(&r->up);
 }
 
@@ -216,12 +267,12 @@ static void after_translated(struct gw_req *r, int rc)
     }
     if (r->stream_err == SL_OK && rc > 0) { /* the feed's class: a framing error */
         r->stream_err = (enum sl_err)rc;
-        sl__gw_down_stream_end(r, "upstream_error", sl_err_name(r->stream_err),
+        sl__gw_down_stream_end(r, "server_error", sl_err_name(r->stream_err),
                                "the upstream's stream could not be decoded");
     } else if (r->stream_err == SL_E_TOO_LARGE || (r->stream_err == SL_OK && rc != 0)) {
         r->too_large = 1;
         r->stream_err = SL_E_TOO_LARGE;
-        sl__gw_down_stream_end(r, "upstream_error", "response_too_large",
+        sl__gw_down_stream_end(r, "server_error", "response_too_large",
                                "an event of the upstream's stream is too large to relay");
     } else if (r->stream_err != SL_OK) {
         sl__gw_down_stream_end(r, NULL, NULL, NULL); /* after the translator's error event */
@@ -236,14 +287,23 @@ static void after_translated(struct gw_req *r, int rc)
  * leaves whole chunks in r->xlat, written out as they come. */
 static void relay_translated(struct gw_req *r, const char *data, size_t len)
 {
-    const struct sl_gw_provider *p = r->dep->cfg->provider;
-    int rc = p->feed ? p->feed(r, data, len) : sl_sse_parser_feed(&r->sse, data, len);
+    const struct sl_gw_glue *p = r->dep->glue;
+    if (p->feed) {
+        after_translated(r, p->feed(r, data, len));
+        return;
+    }
+    int rc = sl_sse_parser_feed(&r->sse, data, len);
+    /* what the parser does not keep (comments) still may not go on forever
+     * without an event: the same bound as an event's */
+    r->since_event = r->sse.boundary ? len - r->sse.boundary : r->since_event + len;
+    if (rc == 0 && r->since_event > MAX_EVENT_BYTES)
+        rc = UV_E2BIG;
     after_translated(r, rc);
 }
 
 void sl__gw_relay_end(struct gw_req *r)
 {
-    const struct sl_gw_provider *p = r->dep->cfg->provider;
+    const struct sl_gw_glue *p = r->dep->glue;
     if (r->saw_done || r->down == NULL || p->stream_end == NULL || r->stream_err != SL_OK)
         return;
     p->stream_end(r);

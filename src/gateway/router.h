@@ -31,6 +31,7 @@
 
 struct sl_gw_dep {
     const struct sl_gw_deployment *cfg;
+    const struct sl_gw_glue *glue; /* its provider's (provider.h), set by the gateway */
     const struct sl_gw_model *model;
     /* each endpoint's URL (cfg->target.url) resolved by the HTTP client at
      * gateway start: its transport and, for http://, its origin pool */

@@ -39,13 +39,14 @@ int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
                     struct sl_openai_req *out, const char **code, char *msg, size_t msg_size)
 {
     /* one pass over the body finds every member this needs, wherever it is */
-    enum { P_MODEL, P_INPUT, P_STREAM, P_MAX_TOKENS, P_MAX_COMPLETION, P__COUNT };
+    enum { P_MODEL, P_INPUT, P_STREAM, P_MAX_TOKENS, P_MAX_COMPLETION, P_OPTIONS, P__COUNT };
     struct sl_json_pick picks[P__COUNT] = {
         [P_MODEL] = {.key = "model"},
         [P_INPUT] = {.key = endpoints[ep].input},
         [P_STREAM] = {.key = "stream"},
         [P_MAX_TOKENS] = {.key = "max_tokens"},
         [P_MAX_COMPLETION] = {.key = "max_completion_tokens"}, /* what newer models take */
+        [P_OPTIONS] = {.key = "stream_options"},
     };
     if (sl_json_scan_pick(body, len, &out->doc, picks, P__COUNT) != 0) {
         *code = "invalid_json";
@@ -75,6 +76,15 @@ int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
     }
     const struct sl_json_pick *stream = &picks[P_STREAM];
     out->stream = ep != SL_OAI_EMBEDDINGS && stream->found && stream->m.type == SL_JSON_TRUE;
+    out->stream_options = picks[P_OPTIONS].found;
+    out->include_usage = 0;
+    if (out->stream_options && picks[P_OPTIONS].m.type == SL_JSON_OBJECT) {
+        struct sl_json_pick iu = {.key = "include_usage"};
+        struct sl_json_doc d;
+        const struct sl_str *o = &picks[P_OPTIONS].m.value;
+        out->include_usage = sl_json_scan_pick(o->ptr, o->len, &d, &iu, 1) == 0 && iu.found &&
+                             iu.m.type == SL_JSON_TRUE;
+    }
     out->max_tokens = -1;
     for (int p = P_MAX_TOKENS; p <= P_MAX_COMPLETION; p++) {
         const struct sl_json_pick *mt = &picks[p];
@@ -98,6 +108,41 @@ int sl_openai_with_model(const char *body, size_t len, struct sl_str model, cons
     memcpy(*out + before, name, nlen);
     memcpy(*out + before + nlen, body + after_at, len - after_at);
     return 0;
+}
+
+int sl_openai_with_usage(const char *body, size_t len, struct sl_str model, const char *name,
+                         char **out, size_t *out_len)
+{
+    static const char opt[] = "\"stream_options\":{\"include_usage\":true},";
+    const char *brace = memchr(body, '{', len);
+    size_t at = brace ? (size_t)(brace - body) + 1 : 0; /* parse checked it is an object */
+    size_t mlen = name ? strlen(name) : model.len;
+    size_t before = (size_t)(model.ptr - body), after = before + model.len;
+    *out_len = len + sizeof(opt) - 1 - model.len + mlen;
+    if ((*out = malloc(*out_len)) == NULL)
+        return -1;
+    char *p = *out;
+    memcpy(p, body, at);
+    p += at;
+    memcpy(p, opt, sizeof(opt) - 1);
+    p += sizeof(opt) - 1;
+    memcpy(p, body + at, before - at);
+    p += before - at;
+    memcpy(p, name ? name : model.ptr, mlen);
+    p += mlen;
+    memcpy(p, body + after, len - after);
+    return 0;
+}
+
+int sl_openai_is_usage_chunk(const char *data, size_t len)
+{
+    if (len < 8 || memmem(data, len, "usage", 5) == NULL)
+        return 0; /* most chunks: no scan */
+    struct sl_json_pick pk[2] = {{.key = "choices"}, {.key = "usage"}};
+    struct sl_json_doc d;
+    return sl_json_scan_pick(data, len, &d, pk, 2) == 0 && pk[0].found &&
+           pk[0].m.type == SL_JSON_ARRAY && pk[0].m.items == 0 && pk[1].found &&
+           pk[1].m.type == SL_JSON_OBJECT;
 }
 
 /* The end of the JSON object that starts at p ('{'), or NULL. Strings are

@@ -28,6 +28,8 @@ struct sl_openai_req {
     struct sl_json_member input; /* the endpoint's input member */
     int stream;                  /* "stream": true (never for embeddings) */
     long max_tokens;             /* max_tokens or max_completion_tokens (the larger); -1: absent */
+    int stream_options;          /* "stream_options" is there */
+    int include_usage;           /* and holds "include_usage": true */
 };
 
 /* Validates a body. Returns 0, or -1 with a stable error code
@@ -35,6 +37,17 @@ struct sl_openai_req {
  * for a 400 answer. */
 int sl_openai_parse(const char *body, size_t len, enum sl_openai_endpoint ep,
                     struct sl_openai_req *out, const char **code, char *msg, size_t msg_size);
+
+/* A streamed chat request's body with "stream_options":{"include_usage":
+ * true} added (the caller checked it has no stream_options) and, when name
+ * is not NULL, its model renamed as sl_openai_with_model does: in a new
+ * allocation. Returns 0, or -1 when out of memory. */
+int sl_openai_with_usage(const char *body, size_t len, struct sl_str model, const char *name,
+                         char **out, size_t *out_len);
+
+/* Whether a chunk is the usage-only chunk of an include_usage stream
+ * ("choices": [] and a usage object). */
+int sl_openai_is_usage_chunk(const char *data, size_t len);
 
 /* The request body with its "model" value (`model`, a view into body)
  * replaced by `name`, in a new allocation (*out, the caller frees it).

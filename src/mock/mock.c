@@ -8,7 +8,7 @@
  * mock_reqs so that sl_mock_free() can wait for the last close. */
 #include "mock/mock.h"
 
-#include "mock/mock_int.h"
+#include "mock/wire.h"
 
 #include <inttypes.h>
 #include <stdio.h>

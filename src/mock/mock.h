@@ -12,7 +12,7 @@
  * stops half way and the connection closes). Above max_concurrency
  * requests in flight it answers 429 at once.
  *
- * Each API it can speak instead (--api) is a wire table in mock_int.h
+ * Each API it can speak instead (--api) is a wire table in mock/wire.h
  * (wire_<api>.c): its paths, its checks, its bodies, stream framing and
  * error shapes, on the same engine of faults and pacing. With api =
  * SL_MOCK_API_ANTHROPIC it is Anthropic's Messages API:
@@ -49,7 +49,7 @@ enum sl_mock_fault {
 
 #define SL_MOCK_FAULTS_DEFAULT "429,500,502,503"
 
-/* The API the mock speaks (--api): each is a wire table (mock_int.h). */
+/* The API the mock speaks (--api): each is a wire table (wire.h). */
 enum sl_mock_api {
     SL_MOCK_API_OPENAI,
     SL_MOCK_API_ANTHROPIC,

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "http/json_write.h"
-#include "mock/mock_int.h"
+#include "mock/wire.h"
 
 static void anthropic_error(struct mock_req *mr, int status, const char *code, const char *message)
 {

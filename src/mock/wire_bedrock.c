@@ -32,7 +32,7 @@
 #include "http/json_scan.h"
 #include "http/json_walk.h"
 #include "http/json_write.h"
-#include "mock/mock_int.h"
+#include "mock/wire.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
 

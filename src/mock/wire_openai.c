@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "http/json_write.h"
-#include "mock/mock_int.h"
+#include "mock/wire.h"
 
 /* What the mock's fault statuses look like from OpenAI. */
 static void error_kind(int status, const char **type, const char **code)
@@ -72,6 +72,7 @@ static int openai_parse(struct mock_req *mr, const struct sl_http_head *h, struc
     if (oai.max_tokens >= 0)
         mr->tokens_total = oai.max_tokens < 1 ? 1 : (unsigned)oai.max_tokens;
     mr->stream = oai.stream;
+    mr->include_usage = oai.include_usage;
     return 0;
 }
 
@@ -137,14 +138,18 @@ static size_t chunk(struct mock_req *mr, unsigned i, const char *text, int last,
     }
     if (n < 0 || (size_t)n >= size)
         return 0;
-    if (last)
+    n += snprintf(out + n, size - (size_t)n, "}\n\n");
+    if (last && mr->include_usage && n > 0 && (size_t)n < size) /* OpenAI's: only when asked */
         n += snprintf(out + n, size - (size_t)n,
-                      ",\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u,"
-                      "\"total_tokens\":%u}",
-                      mr->prompt_tokens, mr->tokens_total, mr->prompt_tokens + mr->tokens_total);
-    if (n < 0 || (size_t)n >= size)
-        return 0;
-    n += snprintf(out + n, size - (size_t)n, "}\n\n%s", last ? "data: [DONE]\n\n" : "");
+                      "data: {\"id\":\"%s-mock-%" PRIu64 "\",\"object\":\"%s\",\"created\":%lld,"
+                      "\"model\":\"%s\",\"choices\":[],\"usage\":{\"prompt_tokens\":%u,"
+                      "\"completion_tokens\":%u,\"total_tokens\":%u}}\n\n",
+                      mr->ep == SL_OAI_CHAT ? "chatcmpl" : "cmpl", mr->seq,
+                      mr->ep == SL_OAI_CHAT ? "chat.completion.chunk" : "text_completion",
+                      (long long)mr->created, mr->model, mr->prompt_tokens, mr->tokens_total,
+                      mr->prompt_tokens + mr->tokens_total);
+    if (last && n > 0 && (size_t)n < size)
+        n += snprintf(out + n, size - (size_t)n, "data: [DONE]\n\n");
     return sl__mock_fitted(n, size);
 }
 

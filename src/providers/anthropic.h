@@ -74,6 +74,11 @@ int sl_anthropic_response(const char *body, size_t len, const char *model, long 
  * refusal -> "content_filter", anything else -> "stop". */
 const char *sl_anthropic_finish_reason(const char *stop_reason, size_t len);
 
+/* The other way (for the Messages API in front): stop -> end_turn, length
+ * -> max_tokens, tool_calls and function_call -> tool_use, content_filter
+ * -> refusal, anything else -> end_turn. */
+const char *sl_anthropic_stop_reason(const char *finish_reason, size_t len);
+
 /* ---- stream ----
  *
  * A stateful translator fed one Anthropic SSE event at a time (as

@@ -27,6 +27,7 @@ struct req {
     const struct sl__xlat_conversation *conv; /* the walker's, for a tool result's parts */
 };
 
+/* refuse(r, param, fmt, ...): fills r->refusal, returns UV_EINVAL */
 #define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has

@@ -21,16 +21,35 @@ struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
     return sl__xlat_usage(t->input, t->output, t->cache_write, t->cache_read);
 }
 
+/* Anthropic's stop_reason and OpenAI's finish_reason, both ways: the first
+ * row with a finish_reason is the stop_reason it maps back to. */
+static const struct {
+    const char *stop_reason, *finish_reason;
+} reasons[] = {
+    {"end_turn", "stop"},
+    {"max_tokens", "length"},
+    {"tool_use", "tool_calls"},
+    {"refusal", "content_filter"},
+    {"stop_sequence", "stop"},
+    {"pause_turn", "stop"},
+    {"model_context_window_exceeded", "length"},
+    {"tool_use", "function_call"}, /* OpenAI's deprecated name */
+};
+
 const char *sl_anthropic_finish_reason(const char *stop_reason, size_t len)
 {
-    struct sl_str s = {stop_reason, len};
-    if (sl_str_eq(s, "max_tokens") || sl_str_eq(s, "model_context_window_exceeded"))
-        return "length";
-    if (sl_str_eq(s, "tool_use"))
-        return "tool_calls";
-    if (sl_str_eq(s, "refusal"))
-        return "content_filter";
-    return "stop"; /* end_turn, stop_sequence, pause_turn */
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (sl_str_eq((struct sl_str){stop_reason, len}, reasons[i].stop_reason))
+            return reasons[i].finish_reason;
+    return "stop";
+}
+
+const char *sl_anthropic_stop_reason(const char *finish_reason, size_t len)
+{
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (sl_str_eq((struct sl_str){finish_reason, len}, reasons[i].finish_reason))
+            return reasons[i].stop_reason;
+    return "end_turn";
 }
 
 /* The content blocks of one type: text (joined into one string) or tool_use

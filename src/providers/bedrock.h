@@ -16,7 +16,7 @@
  *
  * What maps to what, what is dropped and what is refused with a 400 is the
  * table in docs/bedrock.md ("The Converse adapter"). Modules:
- *   bedrock_request.c   OpenAI request -> Converse request, the path
+ *   bedrock_request.c   OpenAI request -> Converse request
  *   bedrock_response.c  Converse response -> OpenAI chat.completion
  *   bedrock_stream.c    ConverseStream messages -> chat.completion.chunk events
  *   bedrock_error.c     Bedrock errors and exceptions -> OpenAI errors and classes */
@@ -24,11 +24,13 @@
 #define SL_PROVIDERS_BEDROCK_H
 
 #include <stddef.h>
+#include <uv.h>
 
 #include "core/buf.h"
 #include "core/errclass.h"
 #include "core/str.h"
 #include "providers/eventstream.h"
+#include "providers/sigv4.h"
 #include "providers/xlat.h"
 
 /* SigV4's service name for the Bedrock Runtime. */
@@ -61,8 +63,19 @@ int sl_bedrock_request(const char *body, size_t len, const struct sl_bedrock_req
 /* Appends the wire path "/model/{modelId}/converse" (or "/converse-stream"),
  * the model id percent-encoded once (its ':' as %3A: SigV4 encodes the path
  * again when signing). Returns 0, UV_EINVAL for an empty id, UV_ENOBUFS or
- * UV_ENOMEM. */
-int sl_bedrock_path(struct sl_buf *out, const char *model_id, size_t len, int stream);
+ * UV_ENOMEM. (Inline: the config's pure part builds the URLs with it.) */
+static inline int sl_bedrock_path(struct sl_buf *out, const char *model_id, size_t len, int stream)
+{
+    if (len == 0)
+        return UV_EINVAL;
+    int rc = sl_buf_append(out, "/model/", 7);
+    if (rc == 0)
+        rc = sl_sigv4_uri_encode(out, model_id, len, 0);
+    if (rc == 0)
+        rc = stream ? sl_buf_append(out, "/converse-stream", 16)
+                    : sl_buf_append(out, "/converse", 9);
+    return rc;
+}
 
 /* ---- response ---- */
 

@@ -17,7 +17,6 @@
 #include <uv.h>
 
 #include "providers/bedrock.h"
-#include "providers/sigv4.h"
 #include "providers/xlat_request.h"
 
 enum role { R_NONE, R_USER, R_ASSISTANT };
@@ -404,18 +403,5 @@ int sl_bedrock_request(const char *body, size_t len, const struct sl_bedrock_req
     rc = sl_jw_finish(&r.w);
 out:
     sl_buf_release(&r.scratch);
-    return rc;
-}
-
-int sl_bedrock_path(struct sl_buf *out, const char *model_id, size_t len, int stream)
-{
-    if (len == 0)
-        return UV_EINVAL;
-    int rc = sl_buf_append(out, "/model/", 7);
-    if (rc == 0)
-        rc = sl_sigv4_uri_encode(out, model_id, len, 0);
-    if (rc == 0)
-        rc = stream ? sl_buf_append(out, "/converse-stream", 16)
-                    : sl_buf_append(out, "/converse", 9);
     return rc;
 }

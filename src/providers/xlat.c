@@ -30,8 +30,7 @@ void sl__xlat_turns_end(struct sl_jw *w, struct sl__xlat_turns *t)
     t->open_role = 0;
 }
 
-/* A token count; capped so that the sums of four cannot wrap. */
-static unsigned long count(const struct sl_json_pick *p, unsigned long dflt)
+unsigned long sl__xlat_count(const struct sl_json_pick *p, unsigned long dflt)
 {
     if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
         return dflt;
@@ -47,10 +46,10 @@ void sl__xlat_tokens_read(struct sl_str usage, const char *const keys[4], unsign
         {.key = keys[0]}, {.key = keys[1]}, {.key = keys[2]}, {.key = keys[3]}};
     if (sl__xlat_pick(usage, p, 4) != 0)
         return;
-    *input = count(&p[0], *input);
-    *output = count(&p[1], *output);
-    *cache_write = count(&p[2], *cache_write);
-    *cache_read = count(&p[3], *cache_read);
+    *input = sl__xlat_count(&p[0], *input);
+    *output = sl__xlat_count(&p[1], *output);
+    *cache_write = sl__xlat_count(&p[2], *cache_write);
+    *cache_read = sl__xlat_count(&p[3], *cache_read);
 }
 
 struct sl_xlat_usage sl__xlat_usage(unsigned long input, unsigned long output,

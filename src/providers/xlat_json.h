@@ -42,6 +42,10 @@ static inline int sl__xlat_is(const struct sl_json_pick *p, const char *lit)
     return p->found && p->m.type == SL_JSON_STRING && sl_str_eq(p->m.value, lit);
 }
 
+/* A token count member (dflt when absent or not a count); capped so that
+ * sums of counts cannot wrap. */
+unsigned long sl__xlat_count(const struct sl_json_pick *p, unsigned long dflt);
+
 /* A provider's token counts read from its usage object (its text): the
  * members named keys[0..3] (fresh input, output, written to the cache,
  * read from it), each kept as it was when absent or not a count, capped so

@@ -11,8 +11,8 @@
 #include "http/json_scan.h"
 #include "http/json_walk.h"
 #include "http/sse.h"
-#include "json_path.h"
 #include "providers/anthropic.h"
+#include "json_at.h"
 
 /* ---- requests ---- */
 

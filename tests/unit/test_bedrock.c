@@ -18,7 +18,7 @@
 #include "http/json_scan.h"
 #include "http/json_walk.h"
 #include "http/sse.h"
-#include "json_path.h"
+#include "json_at.h"
 #include "providers/bedrock.h"
 #include "providers/eventstream.h"
 

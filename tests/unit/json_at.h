@@ -1,8 +1,8 @@
-/* For the adapters' table tests (test_anthropic.c, test_bedrock.c, ...):
- * check that a text is one JSON value, and read the value at a dotted
- * path ("choices.0.message.content") of a JSON text, raw or decoded. */
-#ifndef SL_TEST_JSON_PATH_H
-#define SL_TEST_JSON_PATH_H
+/* Reading test outputs: a value by its dotted path ("choices.0.message"),
+ * raw or decoded, and the check that a text is one JSON value. Shared by
+ * the provider translation tests (test_anthropic.c, test_messages_front.c). */
+#ifndef SL_TEST_JSON_AT_H
+#define SL_TEST_JSON_AT_H
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * to a request (a fault, how many tokens, when); a wire decides how it
  * looks on the wire (paths, checks, bodies, stream framing, error shapes).
  * A wire never keeps state of its own: what it needs is in mock_req. */
-#ifndef SL_MOCK_INT_H
-#define SL_MOCK_INT_H
+#ifndef SL_MOCK_WIRE_H
+#define SL_MOCK_WIRE_H
 
 #include <stdint.h>
 #include <uv.h>
@@ -35,6 +35,7 @@ struct mock_req {
     enum sl_mock_fault fault;
     enum sl_openai_endpoint ep;
     int stream, heap, finished, streaming;
+    int include_usage; /* the stream asked for its usage chunk */
     unsigned prompt_tokens, tokens_total, tokens_sent;
     uint64_t seq;
     int64_t created;
