@@ -39,7 +39,7 @@ declare -A sources=(
     src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [pg_url]="src/store/pg_url.c"
   [spool]="src/store/spool.c"
-  [url]="src/http/url.c src/gateway/target.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
+  [url]="src/http/url.c src/gateway/target.c src/providers/sigv4.c src/core/buf.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [tokenizer]="src/token/tokenizer.c src/token/pretok.c src/token/ranks.c src/token/unicode_class.c
     src/token/request_tokens.c src/http/json_walk.c src/core/buf.c build-fuzz/token_ranks.S"
   [key_json]="src/store/key_record.c src/http/json_scan.c src/http/json_walk.c src/core/buf.c"
