@@ -60,8 +60,11 @@ declare -A sources=(
     src/providers/anthropic_error.c src/providers/xlat.c src/providers/xlat_request.c
     src/http/json_write.c src/http/json_scan.c
     src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c src/core/errclass.c"
+  [responses_front]="src/providers/responses_request.c src/providers/responses_response.c
+    src/providers/responses_stream.c src/http/json_write.c src/http/json_scan.c
+    src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front bedrock)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front responses_front bedrock)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

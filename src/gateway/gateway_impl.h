@@ -18,6 +18,8 @@
 #include "http/sse.h"
 #include "gateway/provider.h"
 #include "providers/anthropic.h"
+#include "providers/messages_front.h"
+#include "providers/responses_front.h"
 #include "providers/bedrock.h"
 #include "retry/retrier.h"
 #include "core/buf.h"
@@ -53,6 +55,11 @@ struct sl_gateway {
 
 /* ---- a request (gateway.c; its client side in respond.c) ---------------- */
 
+/* The API a client speaks to the gateway (fronts.c): OpenAI's (the pivot
+ * every provider's glue speaks), Anthropic's Messages API, or OpenAI's
+ * Responses API, translated to and from chat completions at the edge. */
+enum gw_front { GW_FRONT_OPENAI, GW_FRONT_MESSAGES, GW_FRONT_RESPONSES };
+
 /* A request's state (see the design note). Only set_state() changes it. */
 enum gw_state {
     GW_ADMITTING,   /* the key's limits; first the prompt is counted when a TPM limit needs it */
@@ -73,6 +80,21 @@ struct gw_req {
     struct sl_http_exchange *down;
     char id[40];
     enum sl_openai_endpoint ep;
+    /* the client's API (fronts.c): its own body (Messages: the client's
+     * Anthropic request, for a native Anthropic deployment; Responses: the
+     * fields a Response echoes), whether this deployment takes the client's
+     * body as it is (native), and its stream's translation to the client */
+    enum gw_front front;
+    char *front_body;
+    size_t front_body_len;
+    size_t front_model_at, front_model_len; /* Messages: "model" in front_body */
+    int native, front_streaming;
+    struct sl_sse_parser front_sse;
+    struct sl_buf front_out;
+    union {
+        struct sl_messages_stream messages;
+        struct sl_responses_stream responses;
+    } fs;
     enum gw_state state;
     const struct sl_gw_model *model;
     char model_name[128];
@@ -144,6 +166,7 @@ struct gw_req {
     struct sl_xlat_refusal refusal;
     union {
         struct sl_anthropic_stream anthropic;
+        struct sl_anthropic_scan anthropic_native; /* a native Messages stream */
         struct {
             struct sl_bedrock_stream s;
             struct sl_es_decoder dec; /* fed whole frames only: it never allocates */
@@ -197,12 +220,34 @@ void sl__gw_down_stream_end(struct gw_req *r, const char *type, const char *code
 /* OpenAI's error type for a status: requests (429), server_error (5xx),
  * invalid_request_error (the rest). */
 const char *sl__gw_error_type(int status);
+int sl__gw_status_of_type(const char *type); /* and back, roughly: 429, 500 or 400 */
 /* Answers the client for a request that is over without a success. */
 void sl__gw_respond_failure(struct gw_req *r);
 /* A committed stream: a piece of the upstream's bytes, whole events only. */
 void sl__gw_relay(struct gw_req *r, const char *data, size_t len);
 void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev);
 void sl__gw_on_stream_drain(struct sl_http_exchange *down, void *data);
+
+/* fronts.c: the client's API at the edge (its design note). */
+const char *sl__gw_front_endpoint(const struct gw_req *r); /* the row's endpoint */
+/* A JSON answer in the client's API: its status, with out holding the
+ * translated body (out left empty: send body as it is). */
+int sl__gw_front_json(struct gw_req *r, int status, const char *body, size_t len, int own,
+                      struct sl_buf *out);
+void sl__gw_front_stream_start(struct gw_req *r);
+/* Whole chat chunk events on their way to the client: *out the client's
+ * events to write instead, or NULL (the client speaks OpenAI, or the
+ * deployment is native: send them as they are). */
+void sl__gw_front_stream(struct gw_req *r, const char *data, size_t len, struct sl_buf **out);
+void sl__gw_front_release(struct gw_req *r);
+/* POST /v1/messages/count_tokens (the caller checked method and key). */
+void sl__gw_count_tokens(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id);
+/* An error refused before a request exists, in the front's shape. */
+void sl__gw_front_error(struct sl_http_exchange *down, const char *id, enum gw_front front,
+                        int status, const char *type, const char *code, const char *message,
+                        int retry_after_s);
+/* anthropic_attempt.c: a native Messages stream's event (usage, its end). */
+void sl__gw_anthropic_native_event(struct gw_req *r, const struct sl_sse_event *ev);
 
 /* respond.c: the client's 400 for a body a deployment cannot serve
  * (r->refusal, from its provider's body hook). */
@@ -245,6 +290,9 @@ void sl__gw_respond_error(struct sl_http_exchange *down, const char *id, int sta
 /* A validated API request. model_name and body point into the exchange. */
 struct sl__gw_start {
     const char *id;
+    enum gw_front front;
+    struct sl_buf *front_body; /* taken (its bytes owned by the request) when not NULL */
+    struct sl_str front_model; /* Messages: "model" inside front_body */
     enum sl_openai_endpoint ep;
     const struct sl_gw_model *model;
     struct sl_str model_name;    /* inside body */

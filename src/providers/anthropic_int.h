@@ -1,24 +1,24 @@
 /* Shared by the Anthropic adapter's modules and the Messages API front's
- * (not for other callers): the small JSON reading steps every translation
- * takes. */
+ * (not for other callers): the usage counts every translation reads and
+ * writes. */
 #ifndef SL_PROVIDERS_ANTHROPIC_INT_H
 #define SL_PROVIDERS_ANTHROPIC_INT_H
 
-#include "providers/anthropic.h"
 #include "providers/xlat_json.h"
-#include "providers/xlat_request.h" /* sl__xlat_refuse */
+#include "providers/anthropic.h"
 
-/* The shared helpers under their old names (providers/xlat_json.h). */
-#define sl__anth_pick  sl__xlat_pick
-#define sl__anth_raw   sl__xlat_raw
-#define sl__anth_value sl__xlat_value
-#define sl__anth_is    sl__xlat_is
-#define sl__anth_count sl__xlat_count
+/* The shared reading steps and counts (providers/xlat_json.h) under the
+ * names this adapter's modules use. */
+#define sl__anth_pick        sl_xlat_pick
+#define sl__anth_raw         sl_xlat_raw
+#define sl__anth_value       sl_xlat_value
+#define sl__anth_is          sl_xlat_is
+#define sl__anth_count       sl__xlat_count
+#define sl__anth_usage_write sl__xlat_usage_write
 
 /* Updates t with the counts a "usage" object (its text) has. */
 void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t);
 struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t);
-#define sl__anth_usage_write sl__xlat_usage_write
 
 /* The Messages front (messages_*.c): an OpenAI usage object (its text)
  * read into u (the members present; cached capped to prompt), and u

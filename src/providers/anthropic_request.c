@@ -28,7 +28,7 @@ struct req {
 };
 
 /* refuse(r, param, fmt, ...): fills r->refusal, returns UV_EINVAL */
-#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
+#define refuse(r, ...) sl_xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has
  * that role, else closes it and opens one. The caller writes the block. */

@@ -85,14 +85,14 @@ static void write_error(struct sl_jw *w, int status, struct sl_str type, const c
     struct sl_json_pick p[2] = {{.key = "message"}, {.key = "Message"}};
     *cls = sl_bedrock_error_class(type.ptr, type.len, status);
     const struct sl_json_member *msg = NULL;
-    if (sl__xlat_pick((struct sl_str){body, len}, p, 2) == 0) {
+    if (sl_xlat_pick((struct sl_str){body, len}, p, 2) == 0) {
         if (p[0].found && p[0].m.type == SL_JSON_STRING)
             msg = &p[0].m;
         else if (p[1].found && p[1].m.type == SL_JSON_STRING)
             msg = &p[1].m;
     }
     char text[160] = "";
-    struct sl_str raw = msg ? sl__xlat_raw(msg) : (struct sl_str){NULL, 0};
+    struct sl_str raw = msg ? sl_xlat_raw(msg) : (struct sl_str){NULL, 0};
     if (msg == NULL) {
         const char *colon = type.ptr ? memchr(type.ptr, ':', type.len) : NULL;
         int tlen = (int)(colon ? (size_t)(colon - type.ptr) : type.len);

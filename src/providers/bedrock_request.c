@@ -29,7 +29,7 @@ struct req {
     const struct sl__xlat_conversation *conv; /* the walker's, for a tool result's parts */
 };
 
-#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
+#define refuse(r, ...) sl_xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has
  * that role, else closes it and opens one. The caller writes the block. */
@@ -148,7 +148,7 @@ static int on_tool_result(void *arg, const struct sl_json_pick *id,
     sl_jw_object(&r->w);
     sl_jw_key(&r->w, "toolResult");
     sl_jw_object(&r->w);
-    struct sl_str raw = sl__xlat_raw(&id->m);
+    struct sl_str raw = sl_xlat_raw(&id->m);
     sl_jw_kv_raw(&r->w, "toolUseId", raw.ptr, raw.len);
     sl_jw_key(&r->w, "content");
     sl_jw_array(&r->w);
@@ -251,7 +251,7 @@ static int inference_config(struct req *r, long max_tokens, const struct sl_json
 static int tools_member(struct req *r, const struct sl_json_member *tools)
 {
     struct sl_json_walk wk;
-    struct sl_json_value tool, arr = sl__xlat_value(tools);
+    struct sl_json_value tool, arr = sl_xlat_value(tools);
     sl_json_enter(&wk, &arr);
     sl_jw_key(&r->w, "tools");
     sl_jw_array(&r->w);
@@ -369,7 +369,7 @@ int sl_bedrock_request(const char *body, size_t len, const struct sl_bedrock_req
     struct req r = {.refusal = refusal};
     *info = (struct sl_bedrock_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
-    if (sl__xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
+    if (sl_xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
         return refuse(&r, "", "the body is not a JSON object");
     if (!p[P_MODEL].found || p[P_MODEL].m.type != SL_JSON_STRING)
         return refuse(&r, "model", "you must provide a model parameter");
@@ -396,7 +396,7 @@ int sl_bedrock_request(const char *body, size_t len, const struct sl_bedrock_req
         info->stream = 1;
         struct sl_json_pick u[1] = {{.key = "include_usage"}};
         info->include_usage = p[P_STREAM_OPTIONS].found &&
-                              sl__xlat_pick(sl__xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
+                              sl_xlat_pick(sl_xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
     sl_jw_end(&r.w);

@@ -44,7 +44,7 @@ static size_t blocks(struct sl_jw *w, struct sl_str content, int tools)
     sl_json_enter(&wk, &arr);
     while (sl_json_next_item(&wk, &b)) {
         struct sl_json_pick p[2] = {{.key = "text"}, {.key = "toolUse"}};
-        if (sl__xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, p, 2) != 0)
+        if (sl_xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, p, 2) != 0)
             continue;
         if (!tools && p[0].found && p[0].m.type == SL_JSON_STRING) {
             if (w == NULL)
@@ -56,9 +56,8 @@ static size_t blocks(struct sl_jw *w, struct sl_str content, int tools)
             continue;
         }
         struct sl_json_pick u[3] = {{.key = "toolUseId"}, {.key = "name"}, {.key = "input"}};
-        if (!tools || !p[1].found || sl__xlat_pick(sl__xlat_raw(&p[1].m), u, 3) != 0 ||
-            !u[0].found || u[0].m.type != SL_JSON_STRING || !u[1].found ||
-            u[1].m.type != SL_JSON_STRING)
+        if (!tools || !p[1].found || sl_xlat_pick(sl_xlat_raw(&p[1].m), u, 3) != 0 || !u[0].found ||
+            u[0].m.type != SL_JSON_STRING || !u[1].found || u[1].m.type != SL_JSON_STRING)
             continue; /* reasoningContent, citations, images: no OpenAI field */
         if (w == NULL) {
             n++;
@@ -66,8 +65,8 @@ static size_t blocks(struct sl_jw *w, struct sl_str content, int tools)
         }
         if (n++ == 0)
             sl_jw_array(w);
-        struct sl_str id = sl__xlat_raw(&u[0].m), name = sl__xlat_raw(&u[1].m);
-        struct sl_str input = u[2].found ? sl__xlat_raw(&u[2].m) : (struct sl_str){"{}", 2};
+        struct sl_str id = sl_xlat_raw(&u[0].m), name = sl_xlat_raw(&u[1].m);
+        struct sl_str input = u[2].found ? sl_xlat_raw(&u[2].m) : (struct sl_str){"{}", 2};
         sl__xlat_tool_call_write(w, id, name, input);
     }
     if (n && w)
@@ -82,9 +81,9 @@ int sl_bedrock_response(const char *body, size_t len, const char *id, const char
     struct sl_json_pick p[R__N] = {{.key = "output"}, {.key = "stopReason"}, {.key = "usage"}};
     struct sl_json_pick o[1] = {{.key = "message"}};
     struct sl_json_pick m[1] = {{.key = "content"}};
-    if (sl__xlat_pick((struct sl_str){body, len}, p, R__N) != 0 || !p[R_OUTPUT].found ||
-        sl__xlat_pick(sl__xlat_raw(&p[R_OUTPUT].m), o, 1) != 0 || !o[0].found ||
-        sl__xlat_pick(sl__xlat_raw(&o[0].m), m, 1) != 0 || !m[0].found ||
+    if (sl_xlat_pick((struct sl_str){body, len}, p, R__N) != 0 || !p[R_OUTPUT].found ||
+        sl_xlat_pick(sl_xlat_raw(&p[R_OUTPUT].m), o, 1) != 0 || !o[0].found ||
+        sl_xlat_pick(sl_xlat_raw(&o[0].m), m, 1) != 0 || !m[0].found ||
         m[0].m.type != SL_JSON_ARRAY)
         return UV_EINVAL;
     struct sl_bedrock_tokens t = {0};

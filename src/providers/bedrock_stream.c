@@ -74,17 +74,17 @@ static int block_start(struct sl_bedrock_stream *s, const struct sl_json_pick *i
     struct sl_json_pick st[1] = {{.key = "toolUse"}};
     struct sl_json_pick u[2] = {{.key = "toolUseId"}, {.key = "name"}};
     if (!index->found || index->m.type != SL_JSON_NUMBER || !start->found ||
-        sl__xlat_pick(sl__xlat_raw(&start->m), st, 1) != 0)
+        sl_xlat_pick(sl_xlat_raw(&start->m), st, 1) != 0)
         return broken(s, out, "contentBlockStart without a contentBlockIndex and a start");
     if (!st[0].found)
         return 0; /* a start Bedrock may add for other blocks: nothing to relay */
-    if (sl__xlat_pick(sl__xlat_raw(&st[0].m), u, 2) != 0 || !u[0].found ||
+    if (sl_xlat_pick(sl_xlat_raw(&st[0].m), u, 2) != 0 || !u[0].found ||
         u[0].m.type != SL_JSON_STRING || !u[1].found || u[1].m.type != SL_JSON_STRING)
         return broken(s, out, "a toolUse start without a toolUseId and a name");
     s->tool_block = strtol(index->m.value.ptr, NULL, 10);
     s->tool_index = s->tools++;
-    return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, sl__xlat_raw(&u[0].m),
-                               sl__xlat_raw(&u[1].m), (struct sl_str){"\"\"", 2});
+    return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, sl_xlat_raw(&u[0].m),
+                               sl_xlat_raw(&u[1].m), (struct sl_str){"\"\"", 2});
 }
 
 /* contentBlockDelta {contentBlockIndex, delta: {text} | {toolUse: {input}}
@@ -95,7 +95,7 @@ static int block_delta(struct sl_bedrock_stream *s, const struct sl_json_pick *i
     enum { D_TEXT, D_TOOL, D__N };
     struct sl_json_pick d[D__N] = {{.key = "text"}, {.key = "toolUse"}};
     if (!index->found || index->m.type != SL_JSON_NUMBER || !delta->found ||
-        sl__xlat_pick(sl__xlat_raw(&delta->m), d, D__N) != 0)
+        sl_xlat_pick(sl_xlat_raw(&delta->m), d, D__N) != 0)
         return broken(s, out, "contentBlockDelta without a contentBlockIndex and a delta");
     long block = strtol(index->m.value.ptr, NULL, 10);
     if (d[D_TEXT].found) {
@@ -103,17 +103,17 @@ static int block_delta(struct sl_bedrock_stream *s, const struct sl_json_pick *i
             return broken(s, out, "a text delta that is not a string, or in a toolUse block");
         if (d[D_TEXT].m.value.len == 0)
             return 0;
-        return sl__xlat_delta_chunk(ENV(s), out, "content", sl__xlat_raw(&d[D_TEXT].m));
+        return sl__xlat_delta_chunk(ENV(s), out, "content", sl_xlat_raw(&d[D_TEXT].m));
     }
     if (d[D_TOOL].found) {
         struct sl_json_pick in[1] = {{.key = "input"}};
-        if (block != s->tool_block || sl__xlat_pick(sl__xlat_raw(&d[D_TOOL].m), in, 1) != 0 ||
+        if (block != s->tool_block || sl_xlat_pick(sl_xlat_raw(&d[D_TOOL].m), in, 1) != 0 ||
             !in[0].found || in[0].m.type != SL_JSON_STRING)
             return broken(s, out, "a toolUse delta outside an open toolUse block");
         if (in[0].m.value.len == 0)
             return 0;
         struct sl_str none = {NULL, 0};
-        return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, none, none, sl__xlat_raw(&in[0].m));
+        return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, none, none, sl_xlat_raw(&in[0].m));
     }
     return 0; /* reasoningContent, citation: no OpenAI field */
 }
@@ -164,7 +164,7 @@ static int translate(struct sl_bedrock_stream *s, struct sl_str message_type, st
                                    {.key = "delta"},
                                    {.key = "stopReason"},
                                    {.key = "usage"}};
-    if (sl__xlat_pick((struct sl_str){payload, len}, p, E__N) != 0)
+    if (sl_xlat_pick((struct sl_str){payload, len}, p, E__N) != 0)
         return broken(s, out, "an event whose payload is not a JSON object");
     if (sl_str_eq(type, "messageStart"))
         return message_start(s, out);

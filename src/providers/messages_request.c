@@ -23,7 +23,7 @@ struct req {
 };
 
 /* refuse(r, param, fmt, ...): fills r->refusal, returns UV_EINVAL */
-#define refuse(r, ...) sl__xlat_refuse((r)->refusal, __VA_ARGS__)
+#define refuse(r, ...) sl_xlat_refuse((r)->refusal, __VA_ARGS__)
 
 static struct sl_str span(struct sl_json_value v)
 {

@@ -44,7 +44,7 @@ void sl__xlat_tokens_read(struct sl_str usage, const char *const keys[4], unsign
 {
     struct sl_json_pick p[4] = {
         {.key = keys[0]}, {.key = keys[1]}, {.key = keys[2]}, {.key = keys[3]}};
-    if (sl__xlat_pick(usage, p, 4) != 0)
+    if (sl_xlat_pick(usage, p, 4) != 0)
         return;
     *input = sl__xlat_count(&p[0], *input);
     *output = sl__xlat_count(&p[1], *output);

@@ -4,15 +4,11 @@
  * it found as raw spans of the input (strings with their quotes), leaving
  * the writing, which is each provider's own shape, to the caller. A check
  * that fails fills the refusal (the client's 400: the field and one line)
- * and returns UV_EINVAL. For the adapters' modules only. */
+ * and returns UV_EINVAL (sl_xlat_refuse, providers/xlat.h). For the adapters' modules only. */
 #ifndef SL_PROVIDERS_XLAT_REQUEST_H
 #define SL_PROVIDERS_XLAT_REQUEST_H
 
 #include "providers/xlat_json.h"
-
-/* Fills the refusal; returns UV_EINVAL. */
-int sl__xlat_refuse(struct sl_xlat_refusal *r, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* A number member as a double: 0, or -1 when it is absent or not a number. */
 int sl__xlat_number(const struct sl_json_pick *p, double *out);
