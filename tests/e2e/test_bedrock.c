@@ -391,3 +391,64 @@ Test(bedrock, missing_credentials_stop_serve_at_start_with_one_line)
     cr_assert_not_null(strstr(r.err, "AWS region not set"), "%s", r.err);
     e2e_free(&r);
 }
+
+/* The gateway cuts the event stream into frames itself (bedrock_attempt.c):
+ * frames that arrive split anywhere, a prelude in two reads, a frame one
+ * byte short, several frames in one read, give the same chunks. */
+Test(bedrock, frames_split_across_reads_are_put_back_together)
+{
+    struct sl_buf body;
+    sl_buf_init(&body, 1 << 16);
+    struct sl_es_header h[3] = {
+        {.name = {":event-type", 11}, .type = SL_ES_STRING},
+        {.name = {":content-type", 13}, .type = SL_ES_STRING, .str = {"application/json", 16}},
+        {.name = {":message-type", 13}, .type = SL_ES_STRING, .str = {"event", 5}},
+    };
+    static const char *const events[][2] = {
+        {"messageStart", "{\"p\":\"abc\",\"role\":\"assistant\"}"},
+        {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hello\"}}"},
+        {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\" world\"}}"},
+        {"contentBlockStop", "{\"contentBlockIndex\":0}"},
+        {"messageStop", "{\"stopReason\":\"end_turn\"}"},
+        {"metadata", "{\"usage\":{\"inputTokens\":11,\"outputTokens\":2,\"totalTokens\":13}}"},
+    };
+    size_t ends[6];
+    for (size_t i = 0; i < 6; i++) {
+        h[0].str = (struct sl_str){events[i][0], strlen(events[i][0])};
+        cr_assert_eq(sl_eventstream_encode(&body, h, 3, events[i][1], strlen(events[i][1])), 0);
+        ends[i] = body.len;
+    }
+    /* cuts: inside the first prelude, after it, a byte before the first
+     * frame's end, in the middle of the second and third, then the rest */
+    size_t cuts[] = {5, 12, ends[0] - 1, ends[1] + 20, ends[3] + 3, body.len};
+    char head[256];
+    snprintf(head, sizeof(head),
+             "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream\r\n"
+             "Content-Length: %zu\r\n\r\n",
+             body.len);
+    struct hu_script script = {"split", {HU_S(head)}};
+    size_t k = 1, at = 0;
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(*cuts); i++) {
+        script.steps[k++] = (struct hu_step)HU_B(body.ptr + at, cuts[i] - at);
+        script.steps[k++] = (struct hu_step)HU_SLEEP_MS(30);
+        at = cuts[i];
+    }
+    script.steps[k++] = (struct hu_step)HU_CLOSE_CONN;
+    aws_env("the-right-secret");
+    struct hu hs = hu_start(&script, 1);
+    e2e_live_upstream = hs.pid;
+    pid_t serve;
+    int sp = start_serve_on(hs.port, 0, &serve);
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat_stream, buf, sizeof(buf)), 200,
+                 "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"content\":\"Hello\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"content\":\" world\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"finish_reason\":\"stop\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"prompt_tokens\":11,\"completion_tokens\":2"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "data: [DONE]"), "%s", buf);
+    cr_assert_null(strstr(buf, "\"error\""), "%s", buf);
+    e2e_stop(serve);
+    hu_stop(&hs);
+    sl_buf_release(&body);
+    cr_assert_eq(rows("status = 'succeeded' AND metadata ->> 'completion_tokens' = 2"), 1);
+}
