@@ -36,7 +36,9 @@ static const char usage[] =
     "                         (default 1)\n"
     "  --api NAME             the API it speaks: openai (default), azure (Azure\n"
     "                         OpenAI's paths and api-key), anthropic (the Messages\n"
-    "                         API, POST /v1/messages)\n"
+    "                         API, POST /v1/messages), bedrock (Converse and\n"
+    "                         ConverseStream, SigV4 checked with the mock's own\n"
+    "                         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when set)\n"
     "  --quiet                no start and stop lines\n"
     "  -h, --help             this help\n";
 

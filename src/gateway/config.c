@@ -146,6 +146,8 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
                            sizeof(d->anthropic_version));
     else if (!strcmp(key, "default_max_tokens"))
         sl__cfg_get_unsigned(w, v, "default_max_tokens", 1, 10000000, &d->default_max_tokens);
+    else if (!strcmp(key, "region"))
+        sl__cfg_get_string(w, v, "region", d->region, sizeof(d->region));
     else if (!strcmp(key, "weight"))
         sl__cfg_get_double(w, v, "weight", 0.000001, 1e6, &d->weight);
     else if (!strcmp(key, "max_concurrency"))
@@ -234,12 +236,25 @@ static int resolve_key(struct walker *w, yaml_node_t *at, struct sl_gw_deploymen
 /* ---- models --------------------------------------------------------------- */
 
 /* anthropic_version and default_max_tokens belong to provider: anthropic,
- * which has defaults for both. */
+ * which has defaults for both; region to provider: bedrock, which may also
+ * take default_max_tokens. */
 static int provider_options(struct walker *w, yaml_node_t *at, struct sl_gw_deployment *d)
 {
     if (d->api_version[0] && d->provider != &sl_gw_provider_azure) {
         sl__cfg_fail(w, at, "deployment '%s': api_version needs provider: azure", d->name);
         return -1;
+    }
+    if (d->region[0] && d->provider != &sl_gw_provider_bedrock) {
+        sl__cfg_fail(w, at, "deployment '%s': region needs provider: bedrock", d->name);
+        return -1;
+    }
+    if (d->provider == &sl_gw_provider_bedrock) { /* default_max_tokens: none by default */
+        if (d->anthropic_version[0] || d->api_key_env[0])
+            sl__cfg_fail(w, at,
+                         "deployment '%s': provider: bedrock takes no %s (its credentials are "
+                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+                         d->name, d->api_key_env[0] ? "api_key_env" : "anthropic_version");
+        return w->failed ? -1 : 0;
     }
     if (d->provider != &sl_gw_provider_anthropic) {
         if (d->anthropic_version[0] || d->default_max_tokens)
@@ -313,11 +328,11 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
                 w, dn, "a deployment", deployment_member, d,
                 "name, url, api_key_env, api_key, forward_headers, model, provider, "
                 "api_version, anthropic_version, stream_usage, "
-                "default_max_tokens, weight, max_concurrency, rpm, tpm, queue_length, "
+                "default_max_tokens, region, weight, max_concurrency, rpm, tpm, queue_length, "
                 "queue_timeout_ms, connect_timeout_ms, attempt_timeout_ms, "
                 "cooldown_failures, cooldown_ms, retry") != 0)
             return;
-        if (d->url[0] == '\0') {
+        if (d->url[0] == '\0' && d->provider != &sl_gw_provider_bedrock) { /* from its region */
             sl__cfg_fail(w, dn, "deployment %zu of model '%s' needs a url", i + 1, m->name);
             return;
         }
@@ -631,6 +646,10 @@ void sl_gw_config_free(struct sl_gw_config *cfg)
     for (size_t i = 0; i < cfg->nmodels; i++) {
         for (size_t j = 0; j < cfg->models[i].ndeployments; j++) {
             sl_gw_target_release(&cfg->models[i].deployments[j].target);
+            struct sl_sigv4_env *aws = &cfg->models[i].deployments[j].aws;
+            if (aws->secret_access_key) /* as the api key below */
+                memset(aws->secret_access_key, 0, strlen(aws->secret_access_key));
+            sl_sigv4_env_release(aws);
             char *key = cfg->models[i].deployments[j].api_key;
             if (key) {
                 /* do not leave the secret lying around in freed memory */

@@ -254,6 +254,11 @@ static void on_up_headers(struct sl_http_request *up, int status,
         if (end != ra && s >= 0)
             r->retry_after_ms = s * 1000;
     }
+    r->up_error_type[0] = '\0';
+    const struct sl_str *et =
+        status >= 300 ? sl_http_header_get(headers, n, "x-amzn-errortype") : NULL;
+    if (et)
+        snprintf(r->up_error_type, sizeof(r->up_error_type), "%.*s", (int)et->len, et->ptr);
     if (r->stream && status >= 200 && status < 300 && r->down) {
         /* the commit point: from here on the client sees this attempt */
         static const struct sl_http_header cache = {{"Cache-Control", 13}, {"no-cache", 8}};

@@ -20,6 +20,7 @@
 #include "providers/anthropic.h"
 #include "providers/messages_front.h"
 #include "providers/responses_front.h"
+#include "providers/bedrock.h"
 #include "retry/retrier.h"
 #include "core/buf.h"
 #include "core/sem.h"
@@ -170,7 +171,16 @@ struct gw_req {
     union {
         struct sl_anthropic_stream anthropic;
         struct sl_anthropic_scan anthropic_native; /* a native Messages stream */
+        struct {
+            struct sl_bedrock_stream s;
+            struct sl_es_decoder dec; /* fed whole frames only: it never allocates */
+            char host[300];           /* the signed headers' values, for the attempt */
+            char amz_date[17];
+            char payload_sha256[65];
+            char authorization[640];
+        } bedrock;
     } xs;
+    char up_error_type[96]; /* a non-2xx answer's x-amzn-ErrorType (Bedrock's error class) */
     struct sl_buf xlat;
     int xlat_usage;         /* the client asked for the usage chunk */
     enum sl_err stream_err; /* the translated stream ended with an error event */

@@ -85,10 +85,12 @@ struct sl_gw_glue {
 extern const struct sl_gw_provider sl_gw_provider_openai;
 extern const struct sl_gw_provider sl_gw_provider_azure;
 extern const struct sl_gw_provider sl_gw_provider_anthropic;
+extern const struct sl_gw_provider sl_gw_provider_bedrock;
 
 /* The glue for a provider's deployments (all NULL for OpenAI's API). */
 const struct sl_gw_glue *sl__gw_glue(const struct sl_gw_provider *p);
 extern const struct sl_gw_glue sl__gw_anthropic_glue;
+extern const struct sl_gw_glue sl__gw_bedrock_glue;
 
 /* The provider called name, or NULL; `known` lists the names ("openai,
  * azure, ...") for a message. */

@@ -25,6 +25,7 @@ static const struct sl_mock_wire *const wires[SL_MOCK_API__COUNT] = {
     [SL_MOCK_API_OPENAI] = &sl_mock_wire_openai,
     [SL_MOCK_API_ANTHROPIC] = &sl_mock_wire_anthropic,
     [SL_MOCK_API_AZURE] = &sl_mock_wire_azure,
+    [SL_MOCK_API_BEDROCK] = &sl_mock_wire_bedrock,
 };
 
 int sl_mock_api_parse(const char *name, enum sl_mock_api *out, char *err, size_t err_size)

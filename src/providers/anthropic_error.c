@@ -55,30 +55,15 @@ static void write_error(struct sl_jw *w, int status, const char *body, size_t le
         shaped && in[0].found && in[0].m.type == SL_JSON_STRING ? &in[0].m : NULL;
     *cls =
         sl_anthropic_error_class(type ? type->value.ptr : NULL, type ? type->value.len : 0, status);
-    sl_jw_object(w);
-    sl_jw_key(w, "error");
-    sl_jw_object(w);
-    sl_jw_key(w, "message");
-    if (shaped && in[1].found && in[1].m.type == SL_JSON_STRING) {
-        struct sl_str raw = sl__anth_raw(&in[1].m);
-        sl_jw_raw(w, raw.ptr, raw.len);
-    } else {
-        char msg[96];
-        if (status)
-            snprintf(msg, sizeof(msg), "anthropic answered HTTP %d without an error body", status);
-        else
-            snprintf(msg, sizeof(msg), "anthropic sent an error event without an error");
-        sl_jw_string(w, msg);
-    }
-    sl_jw_kv_string(w, "type", cls->type);
-    sl_jw_kv_raw(w, "param", "null", 4);
-    sl_jw_key(w, "code");
-    if (cls->code)
-        sl_jw_string(w, cls->code);
+    char msg[96] = "";
+    struct sl_str raw = {NULL, 0};
+    if (shaped && in[1].found && in[1].m.type == SL_JSON_STRING)
+        raw = sl__anth_raw(&in[1].m);
+    else if (status)
+        snprintf(msg, sizeof(msg), "anthropic answered HTTP %d without an error body", status);
     else
-        sl_jw_null(w);
-    sl_jw_end(w);
-    sl_jw_end(w);
+        snprintf(msg, sizeof(msg), "anthropic sent an error event without an error");
+    sl__xlat_error_object(w, raw.ptr ? &raw : NULL, msg, cls->type, cls->code);
 }
 
 int sl_anthropic_error(int status, const char *body, size_t len, struct sl_buf *out,

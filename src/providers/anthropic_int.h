@@ -7,22 +7,18 @@
 #include "providers/xlat_json.h"
 #include "providers/anthropic.h"
 
-/* The shared reading steps (providers/xlat_json.h) under the names this
- * adapter's modules use. */
-#define sl__anth_pick  sl_xlat_pick
-#define sl__anth_raw   sl_xlat_raw
-#define sl__anth_value sl_xlat_value
-#define sl__anth_is    sl_xlat_is
-
-/* A token count member (dflt when absent or not a count); capped so that
- * sums of counts cannot wrap. */
-unsigned long sl__anth_count(const struct sl_json_pick *p, unsigned long dflt);
+/* The shared reading steps and counts (providers/xlat_json.h) under the
+ * names this adapter's modules use. */
+#define sl__anth_pick        sl_xlat_pick
+#define sl__anth_raw         sl_xlat_raw
+#define sl__anth_value       sl_xlat_value
+#define sl__anth_is          sl_xlat_is
+#define sl__anth_count       sl__xlat_count
+#define sl__anth_usage_write sl__xlat_usage_write
 
 /* Updates t with the counts a "usage" object (its text) has. */
 void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t);
 struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t);
-/* The OpenAI usage object, as a value. */
-void sl__anth_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u);
 
 /* The Messages front (messages_*.c): an OpenAI usage object (its text)
  * read into u (the members present; cached capped to prompt), and u

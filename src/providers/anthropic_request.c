@@ -8,22 +8,23 @@
  * arguments (a JSON string holding JSON that becomes a JSON value) and the
  * numbers that are checked. Anthropic wants roles to alternate, so a
  * message that maps to the role of the one before continues its content
- * array (`open_role`): a run of tool results becomes one user message. */
+ * array (`turns`, providers/xlat_json.h): a run of tool results becomes one user message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "providers/anthropic_int.h"
+#include "providers/xlat_request.h"
 
 enum role { R_NONE, R_USER, R_ASSISTANT };
 
 struct req {
     struct sl_jw w;
     struct sl_xlat_refusal *refusal;
-    enum role open_role; /* the message whose content array is open */
-    size_t messages;     /* written */
+    struct sl__xlat_turns turns; /* the message whose content array is open */
     struct sl_buf scratch;
+    const struct sl__xlat_conversation *conv; /* the walker's, for a tool result's parts */
 };
 
 /* refuse(r, param, fmt, ...): fills r->refusal, returns UV_EINVAL */
@@ -33,18 +34,7 @@ struct req {
  * that role, else closes it and opens one. The caller writes the block. */
 static void block(struct req *r, enum role role)
 {
-    if (r->open_role == role)
-        return;
-    if (r->open_role != R_NONE) {
-        sl_jw_end(&r->w); /* content */
-        sl_jw_end(&r->w); /* message */
-    }
-    sl_jw_object(&r->w);
-    sl_jw_kv_string(&r->w, "role", role == R_USER ? "user" : "assistant");
-    sl_jw_key(&r->w, "content");
-    sl_jw_array(&r->w);
-    r->open_role = role;
-    r->messages++;
+    sl__xlat_block(&r->w, &r->turns, role, role == R_USER ? "user" : "assistant");
 }
 
 static void text_block(struct req *r, struct sl_str raw_text)
@@ -60,158 +50,66 @@ static void text_block(struct req *r, struct sl_str raw_text)
  * The bare string form some clients send is taken too. */
 static int image_block(struct req *r, struct sl_str image_url, const char *param)
 {
-    struct sl_json_pick p[1] = {{.key = "url"}};
-    struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
-    if (*image_url.ptr != '"') {
-        if (sl__anth_pick(image_url, p, 1) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "image_url must be an object with a string url");
-        v = sl__anth_value(&p[0].m);
-    }
-    sl_buf_reset(&r->scratch);
-    if (sl_json_string(&v, &r->scratch) != 0)
-        return UV_ENOMEM;
-    const char *url = r->scratch.ptr ? r->scratch.ptr : "";
-    size_t len = r->scratch.len;
+    struct sl__xlat_image img;
+    int rc = sl__xlat_image_url(image_url, &r->scratch, r->refusal, param, &img);
+    if (rc)
+        return rc;
     sl_jw_object(&r->w);
     sl_jw_kv_string(&r->w, "type", "image");
     sl_jw_key(&r->w, "source");
     sl_jw_object(&r->w);
-    if (len >= 5 && strncmp(url, "data:", 5) == 0) {
-        const char *comma = memchr(url, ',', len);
-        const char *semi = comma ? memchr(url, ';', (size_t)(comma - url)) : NULL;
-        if (semi == NULL || (size_t)(comma - semi) != 7 || memcmp(semi, ";base64", 7) != 0 ||
-            semi == url + 5)
-            return refuse(r, param, "an image data URL must be data:<media type>;base64,<data>");
+    if (img.is_data) {
         sl_jw_kv_string(&r->w, "type", "base64");
         sl_jw_key(&r->w, "media_type");
-        sl_jw_string_n(&r->w, url + 5, (size_t)(semi - (url + 5)));
+        sl_jw_string_n(&r->w, img.media_type.ptr, img.media_type.len);
         sl_jw_key(&r->w, "data");
-        sl_jw_string_n(&r->w, comma + 1, len - (size_t)(comma + 1 - url));
+        sl_jw_string_n(&r->w, img.data.ptr, img.data.len);
     } else {
         sl_jw_kv_string(&r->w, "type", "url");
-        sl_jw_kv_raw(&r->w, "url", v.start, (size_t)(v.end - v.start));
+        sl_jw_kv_raw(&r->w, "url", img.url.ptr, img.url.len);
     }
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
     return 0;
 }
 
-enum parts { TEXT_ONLY, TEXT_AND_IMAGES };
-
-/* A message's content (string, null or an array of parts) as blocks of
- * `role`. Empty texts are left out (Anthropic refuses empty text blocks). */
-static int content_blocks(struct req *r, const struct sl_json_member *content, size_t i,
-                          enum role role, enum parts allowed)
+/* The walker's callbacks (xlat_request.h): each piece of the conversation
+ * as a block of the message of its role. */
+static int on_text(void *arg, enum sl__xlat_role role, struct sl_str raw)
 {
-    char param[64];
-    if (content->type == SL_JSON_NULL)
-        return 0;
-    if (content->type == SL_JSON_STRING) {
-        if (content->value.len > 0) {
-            block(r, role);
-            text_block(r, sl__anth_raw(content));
-        }
-        return 0;
-    }
-    if (content->type != SL_JSON_ARRAY) {
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        return refuse(r, param, "content must be a string or an array of content parts");
-    }
-    struct sl_json_walk wk;
-    struct sl_json_value part;
-    struct sl_json_value arr = sl__anth_value(content);
-    sl_json_enter(&wk, &arr);
-    for (size_t j = 0; sl_json_next_item(&wk, &part); j++) {
-        enum { P_TYPE, P_TEXT, P_IMAGE, P__N };
-        struct sl_json_pick p[P__N] = {{.key = "type"}, {.key = "text"}, {.key = "image_url"}};
-        snprintf(param, sizeof(param), "messages[%zu].content[%zu]", i, j);
-        struct sl_str span = {part.start, (size_t)(part.end - part.start)};
-        if (sl__anth_pick(span, p, P__N) != 0 || !p[P_TYPE].found ||
-            p[P_TYPE].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a content part must be an object with a type");
-        if (sl__anth_is(&p[P_TYPE], "refusal")) {
-            continue; /* the model's own refusal, in an assistant message: no block for it */
-        } else if (sl__anth_is(&p[P_TYPE], "text")) {
-            if (!p[P_TEXT].found || p[P_TEXT].m.type != SL_JSON_STRING)
-                return refuse(r, param, "a text part needs a string text");
-            if (p[P_TEXT].m.value.len > 0) {
-                block(r, role);
-                text_block(r, sl__anth_raw(&p[P_TEXT].m));
-            }
-        } else if (sl__anth_is(&p[P_TYPE], "image_url") && allowed == TEXT_AND_IMAGES) {
-            if (!p[P_IMAGE].found)
-                return refuse(r, param, "an image_url part needs an image_url");
-            block(r, role);
-            int rc = image_block(r, sl__anth_raw(&p[P_IMAGE].m), param);
-            if (rc)
-                return rc;
-        } else {
-            snprintf(param, sizeof(param), "messages[%zu].content[%zu].type", i, j);
-            return refuse(r, param, "content parts of type '%.*s' are not supported by anthropic",
-                          (int)(p[P_TYPE].m.value.len < 40 ? p[P_TYPE].m.value.len : 40),
-                          p[P_TYPE].m.value.ptr);
-        }
-    }
+    struct req *r = arg;
+    block(r, role == SL_XR_USER ? R_USER : R_ASSISTANT);
+    text_block(r, raw);
     return 0;
 }
 
-/* tool_calls [{id, type: function, function: {name, arguments}}] ->
- * tool_use blocks {id, name, input}; arguments, a string of JSON, become
- * the input object ("" becomes {}). */
-static int tool_use_blocks(struct req *r, const struct sl_json_member *calls, size_t i)
+static int on_image(void *arg, struct sl_str image_url, const char *param)
 {
-    char param[64];
-    snprintf(param, sizeof(param), "messages[%zu].tool_calls", i);
-    if (calls->type == SL_JSON_NULL)
-        return 0;
-    if (calls->type != SL_JSON_ARRAY)
-        return refuse(r, param, "tool_calls must be an array");
-    struct sl_json_walk wk;
-    struct sl_json_value call, arr = sl__anth_value(calls);
-    sl_json_enter(&wk, &arr);
-    for (size_t j = 0; sl_json_next_item(&wk, &call); j++) {
-        snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, j);
-        struct sl_json_pick c[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
-        if (sl__anth_pick((struct sl_str){call.start, (size_t)(call.end - call.start)}, c, 3) ||
-            !c[0].found || c[0].m.type != SL_JSON_STRING || !c[2].found ||
-            (c[1].found && !sl__anth_is(&c[1], "function")) ||
-            sl__anth_pick(sl__anth_raw(&c[2].m), f, 2) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a tool call needs an id and a function with a name");
-        struct sl_str input = {"{}", 2};
-        if (f[1].found && f[1].m.type != SL_JSON_NULL) {
-            struct sl_json_value av = sl__anth_value(&f[1].m);
-            struct sl_json_doc d;
-            sl_buf_reset(&r->scratch);
-            if (f[1].m.type != SL_JSON_STRING)
-                return refuse(r, param, "function.arguments must be a string");
-            if (sl_json_string(&av, &r->scratch) != 0)
-                return UV_ENOMEM;
-            const char *a = r->scratch.ptr ? r->scratch.ptr : "";
-            size_t alen = strspn(a, " \t\r\n") == r->scratch.len ? 0 : r->scratch.len;
-            if (alen > 0) {
-                if (sl_json_scan(a, alen, &d) != 0 || d.type != SL_JSON_OBJECT)
-                    return refuse(r, param, "function.arguments must be a JSON object");
-                input = (struct sl_str){a, alen};
-            }
-        }
-        block(r, R_ASSISTANT);
-        sl_jw_object(&r->w);
-        sl_jw_kv_string(&r->w, "type", "tool_use");
-        struct sl_str id = sl__anth_raw(&c[0].m), name = sl__anth_raw(&f[0].m);
-        sl_jw_kv_raw(&r->w, "id", id.ptr, id.len);
-        sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-        sl_jw_kv_raw(&r->w, "input", input.ptr, input.len);
-        sl_jw_end(&r->w);
-    }
+    struct req *r = arg;
+    block(r, R_USER);
+    return image_block(r, image_url, param);
+}
+
+/* tool_calls -> tool_use blocks {id, name, input}, the arguments (a string
+ * of JSON) as the input object. */
+static int on_tool_call(void *arg, const struct sl__xlat_call *c)
+{
+    struct req *r = arg;
+    block(r, R_ASSISTANT);
+    sl_jw_object(&r->w);
+    sl_jw_kv_string(&r->w, "type", "tool_use");
+    sl_jw_kv_raw(&r->w, "id", c->id.ptr, c->id.len);
+    sl_jw_kv_raw(&r->w, "name", c->name.ptr, c->name.len);
+    sl_jw_kv_raw(&r->w, "input", c->input.ptr, c->input.len);
+    sl_jw_end(&r->w);
     return 0;
 }
 
 /* role tool {tool_call_id, content} -> a user tool_result block. */
-static int tool_result_block(struct req *r, const struct sl_json_pick *id,
-                             const struct sl_json_pick *content, size_t i)
+static int on_tool_result(void *arg, const struct sl_json_pick *id,
+                          const struct sl_json_pick *content, size_t i)
 {
+    struct req *r = arg;
     char param[64];
     snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
     if (!id->found || id->m.type != SL_JSON_STRING)
@@ -226,10 +124,10 @@ static int tool_result_block(struct req *r, const struct sl_json_pick *id,
         sl_jw_kv_raw(&r->w, "content", raw.ptr, raw.len);
     } else if (content->found && content->m.type == SL_JSON_ARRAY) {
         /* text parts become the result's own blocks: the user message is
-         * open, so content_blocks writes them straight into this array */
+         * open, so on_text writes them straight into this array */
         sl_jw_key(&r->w, "content");
         sl_jw_array(&r->w);
-        int rc = content_blocks(r, &content->m, i, R_USER, TEXT_ONLY);
+        int rc = sl__xlat_content(r->conv, &content->m, i, SL_XR_USER, 0);
         if (rc)
             return rc;
         sl_jw_end(&r->w);
@@ -241,162 +139,57 @@ static int tool_result_block(struct req *r, const struct sl_json_pick *id,
     return 0;
 }
 
-/* What system_texts does with the texts it finds. */
-enum sys_mode { SYS_COUNT, SYS_BLOCKS, SYS_STRING };
-
-/* system and developer messages: their non-empty texts, counted, written
- * as text blocks, or (when there is one) written as a plain string. */
-static int system_texts(struct req *r, struct sl_str messages, enum sys_mode mode, size_t *count)
+static void system_block(void *arg, struct sl_str raw)
 {
-    struct sl_json_walk wk;
-    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
-    sl_json_enter(&wk, &arr);
-    *count = 0;
-    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
-        struct sl_json_pick p[2] = {{.key = "role"}, {.key = "content"}};
-        if (sl__anth_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, 2) != 0 ||
-            !(sl__anth_is(&p[0], "system") || sl__anth_is(&p[0], "developer")) || !p[1].found)
-            continue;
-        const struct sl_json_member *c = &p[1].m;
-        char param[64];
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        struct sl_json_member one = *c;
-        struct sl_json_walk pw = {NULL, NULL};
-        struct sl_json_value part, parts = sl__anth_value(c);
-        if (c->type == SL_JSON_ARRAY)
-            sl_json_enter(&pw, &parts);
-        else if (c->type != SL_JSON_STRING)
-            return refuse(r, param, "a system message's content must be a string or text parts");
-        /* a string is one text; an array, one per part */
-        for (int first = 1; c->type == SL_JSON_STRING ? first : sl_json_next_item(&pw, &part);
-             first = 0) {
-            if (c->type == SL_JSON_ARRAY) {
-                struct sl_json_pick t[2] = {{.key = "type"}, {.key = "text"}};
-                if (sl__anth_pick((struct sl_str){part.start, (size_t)(part.end - part.start)}, t,
-                                  2) != 0 ||
-                    !sl__anth_is(&t[0], "text") || !t[1].found || t[1].m.type != SL_JSON_STRING)
-                    return refuse(r, param, "a system message takes text parts only");
-                one = t[1].m;
-            }
-            if (one.value.len == 0)
-                continue;
-            ++*count;
-            struct sl_str raw = sl__anth_raw(&one);
-            if (mode == SYS_BLOCKS)
-                text_block(r, raw);
-            else if (mode == SYS_STRING)
-                sl_jw_raw(&r->w, raw.ptr, raw.len);
-        }
-    }
-    return 0;
+    text_block(arg, raw);
 }
 
-/* "system": Anthropic has no system role, only this top-level field. */
+static void system_string(void *arg, struct sl_str raw)
+{
+    struct req *r = arg;
+    sl_jw_raw(&r->w, raw.ptr, raw.len);
+}
+
+/* "system": Anthropic has no system role, only this top-level field: one
+ * text as a string, several as text blocks. */
 static int system_member(struct req *r, struct sl_str messages)
 {
     size_t n;
-    int rc = system_texts(r, messages, SYS_COUNT, &n);
+    int rc = sl__xlat_system_texts(messages, r->refusal, NULL, NULL, &n);
     if (rc || n == 0)
         return rc;
     sl_jw_key(&r->w, "system");
     if (n == 1)
-        return system_texts(r, messages, SYS_STRING, &n);
+        return sl__xlat_system_texts(messages, r->refusal, system_string, r, &n);
     sl_jw_array(&r->w);
-    rc = system_texts(r, messages, SYS_BLOCKS, &n);
+    rc = sl__xlat_system_texts(messages, r->refusal, system_block, r, &n);
     sl_jw_end(&r->w);
     return rc;
 }
 
 static int messages_member(struct req *r, struct sl_str messages)
 {
-    struct sl_json_walk wk;
-    struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
-    char param[64];
-    sl_json_enter(&wk, &arr);
+    const struct sl__xlat_conversation conv = {
+        .provider = "anthropic",
+        .arg = r,
+        .refusal = r->refusal,
+        .scratch = &r->scratch,
+        .text = on_text,
+        .image = on_image,
+        .tool_call = on_tool_call,
+        .tool_result = on_tool_result,
+    };
+    r->conv = &conv;
     sl_jw_key(&r->w, "messages");
     sl_jw_array(&r->w);
-    for (size_t i = 0; sl_json_next_item(&wk, &msg); i++) {
-        enum { M_ROLE, M_CONTENT, M_TOOL_CALLS, M_TOOL_CALL_ID, M_FUNCTION_CALL, M__N };
-        struct sl_json_pick p[M__N] = {{.key = "role"},
-                                       {.key = "content"},
-                                       {.key = "tool_calls"},
-                                       {.key = "tool_call_id"},
-                                       {.key = "function_call"}};
-        snprintf(param, sizeof(param), "messages[%zu].role", i);
-        if (sl__anth_pick((struct sl_str){msg.start, (size_t)(msg.end - msg.start)}, p, M__N) ||
-            !p[M_ROLE].found || p[M_ROLE].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a message must be an object with a role");
-        static const struct sl_json_member none = {.type = SL_JSON_NULL};
-        const struct sl_json_member *content = p[M_CONTENT].found ? &p[M_CONTENT].m : &none;
-        int rc = 0;
-        if (sl__anth_is(&p[M_ROLE], "system") || sl__anth_is(&p[M_ROLE], "developer")) {
-            continue; /* in "system" */
-        } else if (sl__anth_is(&p[M_ROLE], "user")) {
-            rc = content_blocks(r, content, i, R_USER, TEXT_AND_IMAGES);
-        } else if (sl__anth_is(&p[M_ROLE], "assistant")) {
-            if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
-                snprintf(param, sizeof(param), "messages[%zu].function_call", i);
-                return refuse(r, param, "function_call is deprecated: use tool_calls");
-            }
-            rc = content_blocks(r, content, i, R_ASSISTANT, TEXT_ONLY);
-            if (rc == 0 && p[M_TOOL_CALLS].found)
-                rc = tool_use_blocks(r, &p[M_TOOL_CALLS].m, i);
-        } else if (sl__anth_is(&p[M_ROLE], "tool")) {
-            rc = tool_result_block(r, &p[M_TOOL_CALL_ID], &p[M_CONTENT], i);
-        } else {
-            return refuse(r, param, "messages with role '%.*s' are not supported by anthropic",
-                          (int)(p[M_ROLE].m.value.len < 40 ? p[M_ROLE].m.value.len : 40),
-                          p[M_ROLE].m.value.ptr);
-        }
-        if (rc)
-            return rc;
-    }
-    if (r->open_role != R_NONE) {
-        sl_jw_end(&r->w);
-        sl_jw_end(&r->w);
-    }
+    int rc = sl__xlat_messages(&conv, messages);
+    r->conv = NULL;
+    if (rc)
+        return rc;
+    sl__xlat_turns_end(&r->w, &r->turns);
     sl_jw_end(&r->w);
-    if (r->messages == 0)
+    if (r->turns.messages == 0)
         return refuse(r, "messages", "anthropic needs at least one user or assistant message");
-    return 0;
-}
-
-/* stop: a string or an array of strings -> stop_sequences (empty ones are
- * left out: Anthropic refuses them). */
-static int stop_member(struct req *r, const struct sl_json_member *stop)
-{
-    if (stop->type == SL_JSON_NULL)
-        return 0;
-    if (stop->type == SL_JSON_STRING) {
-        if (stop->value.len == 0)
-            return 0;
-        struct sl_str raw = sl__anth_raw(stop);
-        sl_jw_key(&r->w, "stop_sequences");
-        sl_jw_array(&r->w);
-        sl_jw_raw(&r->w, raw.ptr, raw.len);
-        sl_jw_end(&r->w);
-        return 0;
-    }
-    if (stop->type != SL_JSON_ARRAY)
-        return refuse(r, "stop", "stop must be a string or an array of strings");
-    struct sl_json_walk wk;
-    struct sl_json_value item, arr = sl__anth_value(stop);
-    sl_json_enter(&wk, &arr);
-    int any = 0;
-    while (sl_json_next_item(&wk, &item)) {
-        if (*item.start != '"')
-            return refuse(r, "stop", "stop must be a string or an array of strings");
-        if (item.end - item.start <= 2)
-            continue;
-        if (!any) {
-            sl_jw_key(&r->w, "stop_sequences");
-            sl_jw_array(&r->w);
-            any = 1;
-        }
-        sl_jw_raw(&r->w, item.start, (size_t)(item.end - item.start));
-    }
-    if (any)
-        sl_jw_end(&r->w);
     return 0;
 }
 
@@ -404,7 +197,6 @@ static int stop_member(struct req *r, const struct sl_json_member *stop)
  * [{name, description, input_schema}] ("strict" has no equivalent). */
 static int tools_member(struct req *r, const struct sl_json_member *tools, int *ntools)
 {
-    char param[64];
     *ntools = 0;
     if (tools->type == SL_JSON_NULL)
         return 0;
@@ -418,27 +210,16 @@ static int tools_member(struct req *r, const struct sl_json_member *tools, int *
     sl_jw_key(&r->w, "tools");
     sl_jw_array(&r->w);
     for (size_t i = 0; sl_json_next_item(&wk, &tool); i++) {
-        snprintf(param, sizeof(param), "tools[%zu]", i);
-        struct sl_json_pick t[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[3] = {{.key = "name"}, {.key = "description"}, {.key = "parameters"}};
-        if (sl__anth_pick((struct sl_str){tool.start, (size_t)(tool.end - tool.start)}, t, 2))
-            return refuse(r, param, "a tool must be an object");
-        if (!sl__anth_is(&t[0], "function")) {
-            snprintf(param, sizeof(param), "tools[%zu].type", i);
-            return refuse(r, param, "only function tools are supported by anthropic");
-        }
-        if (!t[1].found || sl__anth_pick(sl__anth_raw(&t[1].m), f, 3) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, param, "a function tool needs a function with a name");
+        struct sl__xlat_tool t;
+        int rc = sl__xlat_tool_def(tool, i, r->refusal, "anthropic", &t);
+        if (rc)
+            return rc;
         sl_jw_object(&r->w);
-        struct sl_str raw = sl__anth_raw(&f[0].m);
-        sl_jw_kv_raw(&r->w, "name", raw.ptr, raw.len);
-        if (f[1].found && f[1].m.type == SL_JSON_STRING) {
-            raw = sl__anth_raw(&f[1].m);
-            sl_jw_kv_raw(&r->w, "description", raw.ptr, raw.len);
-        }
-        if (f[2].found && f[2].m.type == SL_JSON_OBJECT)
-            sl_jw_kv_raw(&r->w, "input_schema", f[2].m.value.ptr, f[2].m.value.len);
+        sl_jw_kv_raw(&r->w, "name", t.name.ptr, t.name.len);
+        if (t.description.ptr)
+            sl_jw_kv_raw(&r->w, "description", t.description.ptr, t.description.len);
+        if (t.parameters.ptr)
+            sl_jw_kv_raw(&r->w, "input_schema", t.parameters.ptr, t.parameters.len);
         else /* Anthropic requires a schema; OpenAI's default is "no arguments" */
             sl_jw_kv_raw(&r->w, "input_schema", "{\"type\":\"object\",\"properties\":{}}", 33);
         sl_jw_end(&r->w);
@@ -455,31 +236,16 @@ static int tool_choice_member(struct req *r, const struct sl_json_pick *choice,
                               const struct sl_json_pick *parallel, int ntools)
 {
     int serial = parallel->found && parallel->m.type == SL_JSON_FALSE;
-    if ((!choice->found || choice->m.type == SL_JSON_NULL) && !(serial && ntools))
-        return 0;
-    const char *type = "auto";
-    struct sl_str name = {NULL, 0};
-    if (!choice->found || choice->m.type == SL_JSON_NULL) {
-        /* auto, only to say "one call at a time" */
-    } else if (choice->m.type == SL_JSON_STRING) {
-        if (sl_str_eq(choice->m.value, "none"))
-            type = "none";
-        else if (sl_str_eq(choice->m.value, "required"))
-            type = "any";
-        else if (!sl_str_eq(choice->m.value, "auto"))
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-    } else {
-        struct sl_json_pick c[2] = {{.key = "type"}, {.key = "function"}};
-        struct sl_json_pick f[1] = {{.key = "name"}};
-        if (sl__anth_pick(sl__anth_raw(&choice->m), c, 2) || !sl__anth_is(&c[0], "function") ||
-            !c[1].found || sl__anth_pick(sl__anth_raw(&c[1].m), f, 1) || !f[0].found ||
-            f[0].m.type != SL_JSON_STRING)
-            return refuse(r, "tool_choice",
-                          "tool_choice must be auto, none, required or a function");
-        type = "tool";
-        name = sl__anth_raw(&f[0].m);
-    }
+    enum sl__xlat_choice kind;
+    struct sl_str name;
+    int rc = sl__xlat_tool_choice(r->refusal, choice, &kind, &name);
+    if (rc || (kind == SL_XC_ABSENT && !(serial && ntools)))
+        return rc;
+    /* absent: auto, only to say "one call at a time" */
+    const char *type = kind == SL_XC_NONE       ? "none"
+                       : kind == SL_XC_REQUIRED ? "any"
+                       : kind == SL_XC_FUNCTION ? "tool"
+                                                : "auto";
     if (ntools == 0 && strcmp(type, "none") != 0)
         return refuse(r, "tool_choice", "tool_choice needs tools");
     sl_jw_key(&r->w, "tool_choice");
@@ -490,44 +256,6 @@ static int tool_choice_member(struct req *r, const struct sl_json_pick *choice,
     if (serial && strcmp(type, "none") != 0)
         sl_jw_kv_raw(&r->w, "disable_parallel_tool_use", "true", 4);
     sl_jw_end(&r->w);
-    return 0;
-}
-
-/* A number member as a double; 0 when it is one. */
-static int number(const struct sl_json_pick *p, double *out)
-{
-    if (!p->found || p->m.type != SL_JSON_NUMBER)
-        return -1;
-    *out = strtod(p->m.value.ptr, NULL);
-    return 0;
-}
-
-/* The request fields Anthropic has no equivalent for that would change the
- * answer the client expects: refused rather than silently dropped. */
-static int refusals(struct req *r, const struct sl_json_pick *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct sl_json_member *m = &p[i].m;
-        if (!p[i].found || m->type == SL_JSON_NULL)
-            continue;
-        const char *key = p[i].key;
-        double v;
-        if (strcmp(key, "n") == 0) {
-            if (number(&p[i], &v) != 0 || v != 1)
-                return refuse(r, key, "n must be 1: anthropic returns one choice");
-        } else if (strcmp(key, "logprobs") == 0 || strcmp(key, "top_logprobs") == 0) {
-            if (m->type != SL_JSON_FALSE &&
-                !(m->type == SL_JSON_NUMBER && strtod(m->value.ptr, NULL) == 0))
-                return refuse(r, key, "%s is not supported by anthropic", key);
-        } else if (strcmp(key, "response_format") == 0) {
-            struct sl_json_pick t[1] = {{.key = "type"}};
-            if (sl__anth_pick(sl__anth_raw(m), t, 1) || !sl__anth_is(&t[0], "text"))
-                return refuse(r, key,
-                              "response_format other than text is not supported by anthropic");
-        } else { /* audio, functions, function_call */
-            return refuse(r, key, "%s is not supported by anthropic", key);
-        }
-    }
     return 0;
 }
 
@@ -589,21 +317,12 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         return refuse(&r, "model", "you must provide a model parameter");
     if (!p[P_MESSAGES].found || p[P_MESSAGES].m.type != SL_JSON_ARRAY)
         return refuse(&r, "messages", "'messages' is a required property");
-    int rc = refusals(&r, &p[P_N], P__N - P_N);
-    if (rc)
+    /* the fields Anthropic has no equivalent for that would change the
+     * answer the client expects: refused rather than silently dropped */
+    int rc = sl__xlat_refusals(refusal, &p[P_N], P__N - P_N, "anthropic");
+    long max_tokens; /* the larger of the two names, as sl_openai_parse reads it */
+    if (rc || (rc = sl__xlat_max_tokens(refusal, &p[P_MAX_TOKENS], &max_tokens)))
         return rc;
-
-    /* max_tokens: the larger of the two names, as sl_openai_parse reads it */
-    long max_tokens = -1;
-    for (int i = P_MAX_TOKENS; i <= P_MAX_COMPLETION; i++) {
-        double v;
-        if (!p[i].found || p[i].m.type == SL_JSON_NULL)
-            continue;
-        if (number(&p[i], &v) != 0 || v < 1 || v > 1e9 || v != (double)(long)v)
-            return refuse(&r, p[i].key, "%s must be a positive integer", p[i].key);
-        if ((long)v > max_tokens)
-            max_tokens = (long)v;
-    }
     if (max_tokens < 0)
         max_tokens = opts->default_max_tokens;
 
@@ -622,7 +341,7 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         goto out;
 
     double v;
-    if (number(&p[P_TEMPERATURE], &v) == 0) {
+    if (sl__xlat_number(&p[P_TEMPERATURE], &v) == 0) {
         /* OpenAI's range is 0..2, Anthropic's 0..1: a fallback from an
          * OpenAI deployment should not fail on it */
         if (v > 1)
@@ -634,13 +353,13 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         rc = refuse(&r, "temperature", "temperature must be a number");
         goto out;
     }
-    if (number(&p[P_TOP_P], &v) == 0) {
+    if (sl__xlat_number(&p[P_TOP_P], &v) == 0) {
         sl_jw_kv_raw(&r.w, "top_p", p[P_TOP_P].m.value.ptr, p[P_TOP_P].m.value.len);
     } else if (p[P_TOP_P].found && p[P_TOP_P].m.type != SL_JSON_NULL) {
         rc = refuse(&r, "top_p", "top_p must be a number");
         goto out;
     }
-    if (p[P_STOP].found && (rc = stop_member(&r, &p[P_STOP].m)))
+    if (p[P_STOP].found && (rc = sl__xlat_stop(&r.w, "stop_sequences", &p[P_STOP].m, refusal)))
         goto out;
     if (p[P_STREAM].found && p[P_STREAM].m.type == SL_JSON_TRUE) {
         info->stream = 1;

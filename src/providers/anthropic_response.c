@@ -9,48 +9,16 @@
 
 #include "providers/anthropic_int.h"
 
-unsigned long sl__anth_count(const struct sl_json_pick *p, unsigned long dflt)
-{
-    if (!p->found || p->m.type != SL_JSON_NUMBER || p->m.value.ptr[0] == '-')
-        return dflt;
-    unsigned long n = strtoul(p->m.value.ptr, NULL, 10);
-    return n < ULONG_MAX / 4 ? n : ULONG_MAX / 4;
-}
-
 void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)
 {
-    struct sl_json_pick p[4] = {{.key = "input_tokens"},
-                                {.key = "output_tokens"},
-                                {.key = "cache_creation_input_tokens"},
-                                {.key = "cache_read_input_tokens"}};
-    if (sl__anth_pick(usage, p, 4) != 0)
-        return;
-    t->input = sl__anth_count(&p[0], t->input);
-    t->output = sl__anth_count(&p[1], t->output);
-    t->cache_write = sl__anth_count(&p[2], t->cache_write);
-    t->cache_read = sl__anth_count(&p[3], t->cache_read);
+    static const char *const keys[4] = {"input_tokens", "output_tokens",
+                                        "cache_creation_input_tokens", "cache_read_input_tokens"};
+    sl__xlat_tokens_read(usage, keys, &t->input, &t->output, &t->cache_write, &t->cache_read);
 }
 
 struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
 {
-    return (struct sl_xlat_usage){
-        .prompt = t->input + t->cache_write + t->cache_read,
-        .completion = t->output,
-        .cached = t->cache_read,
-    };
-}
-
-void sl__anth_usage_write(struct sl_jw *w, const struct sl_xlat_usage *u)
-{
-    sl_jw_object(w);
-    sl_jw_kv_int(w, "prompt_tokens", (long long)u->prompt);
-    sl_jw_kv_int(w, "completion_tokens", (long long)u->completion);
-    sl_jw_kv_int(w, "total_tokens", (long long)(u->prompt + u->completion));
-    sl_jw_key(w, "prompt_tokens_details");
-    sl_jw_object(w);
-    sl_jw_kv_int(w, "cached_tokens", (long long)u->cached);
-    sl_jw_end(w);
-    sl_jw_end(w);
+    return sl__xlat_usage(t->input, t->output, t->cache_write, t->cache_read);
 }
 
 /* Anthropic's stop_reason and OpenAI's finish_reason, both ways: the first
@@ -111,16 +79,7 @@ static size_t blocks(struct sl_jw *w, struct sl_str content, int tools)
             struct sl_str id = sl__anth_raw(&p[B_ID].m), name = sl__anth_raw(&p[B_NAME].m);
             struct sl_str input =
                 p[B_INPUT].found ? sl__anth_raw(&p[B_INPUT].m) : (struct sl_str){"{}", 2};
-            sl_jw_object(w);
-            sl_jw_kv_raw(w, "id", id.ptr, id.len);
-            sl_jw_kv_string(w, "type", "function");
-            sl_jw_key(w, "function");
-            sl_jw_object(w);
-            sl_jw_kv_raw(w, "name", name.ptr, name.len);
-            sl_jw_key(w, "arguments");
-            sl_jw_string_n(w, input.ptr, input.len);
-            sl_jw_end(w);
-            sl_jw_end(w);
+            sl__xlat_tool_call_write(w, id, name, input);
         }
         /* thinking, redacted_thinking, server tool blocks: no OpenAI field */
     }

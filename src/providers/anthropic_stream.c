@@ -41,120 +41,15 @@ static void keep_escaped(char *dst, size_t size, const struct sl_json_pick *p)
     }
 }
 
-/* "data: {id, object, created, model, choices: [" */
-static void chunk_open(const struct sl_anthropic_stream *s, struct sl_jw *w, struct sl_buf *out)
-{
-    sl_jw_init(w, out);
-    w->err = sl_buf_append(out, "data: ", 6);
-    sl_jw_object(w);
-    sl_jw_key(w, "id");
-    sl_jw_string_open(w);
-    sl_jw_string_piece(w, s->id, strlen(s->id));
-    sl_jw_string_close(w);
-    sl_jw_kv_string(w, "object", "chat.completion.chunk");
-    sl_jw_kv_int(w, "created", s->created);
-    sl_jw_key(w, "model");
-    sl_jw_string_open(w);
-    sl_jw_string_piece(w, s->model, strlen(s->model));
-    sl_jw_string_close(w);
-    sl_jw_key(w, "choices");
-    sl_jw_array(w);
-}
-
-/* "]}\n\n" (after the choices; `usage` adds the usage member). */
-static int chunk_close(struct sl_jw *w, const struct sl_xlat_usage *usage)
-{
-    sl_jw_end(w);
-    if (usage) {
-        sl_jw_key(w, "usage");
-        sl__anth_usage_write(w, usage);
-    }
-    sl_jw_end(w);
-    int rc = sl_jw_finish(w);
-    return rc ? rc : sl_buf_append(w->out, "\n\n", 2);
-}
-
-/* The one choice of a chunk: {index: 0, delta: { ... */
-static void delta_open(struct sl_jw *w)
-{
-    sl_jw_object(w);
-    sl_jw_kv_int(w, "index", 0);
-    sl_jw_key(w, "delta");
-    sl_jw_object(w);
-}
-
-/* ... }, logprobs: null, finish_reason: F} */
-static void delta_close(struct sl_jw *w, const char *finish_reason)
-{
-    sl_jw_end(w);
-    sl_jw_kv_raw(w, "logprobs", "null", 4);
-    sl_jw_key(w, "finish_reason");
-    if (finish_reason)
-        sl_jw_string(w, finish_reason);
-    else
-        sl_jw_null(w);
-    sl_jw_end(w);
-}
-
-/* A chunk whose delta is one member: key and its raw value. */
-static int delta_chunk(struct sl_anthropic_stream *s, struct sl_buf *out, const char *key,
-                       struct sl_str raw)
-{
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    delta_open(&w);
-    sl_jw_kv_raw(&w, key, raw.ptr, raw.len);
-    delta_close(&w, NULL);
-    return chunk_close(&w, NULL);
-}
-
-/* A tool_calls delta: the call's start (id and name) or an arguments piece. */
-static int tool_chunk(struct sl_anthropic_stream *s, struct sl_buf *out, struct sl_str id,
-                      struct sl_str name, struct sl_str arguments)
-{
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    delta_open(&w);
-    sl_jw_key(&w, "tool_calls");
-    sl_jw_array(&w);
-    sl_jw_object(&w);
-    sl_jw_kv_int(&w, "index", s->tool_index);
-    if (id.ptr) {
-        sl_jw_kv_raw(&w, "id", id.ptr, id.len);
-        sl_jw_kv_string(&w, "type", "function");
-    }
-    sl_jw_key(&w, "function");
-    sl_jw_object(&w);
-    if (name.ptr)
-        sl_jw_kv_raw(&w, "name", name.ptr, name.len);
-    sl_jw_kv_raw(&w, "arguments", arguments.ptr, arguments.len);
-    sl_jw_end(&w);
-    sl_jw_end(&w);
-    sl_jw_end(&w);
-    delta_close(&w, NULL);
-    return chunk_close(&w, NULL);
-}
-
-static int finish_chunk(struct sl_anthropic_stream *s, struct sl_buf *out)
-{
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    delta_open(&w);
-    delta_close(&w, s->finish_reason);
-    return chunk_close(&w, NULL);
-}
+/* The envelope of every chunk: the stream's id, model and time. */
+#define ENV(s) (&(struct sl__xlat_chunk){(s)->id, (s)->model, (s)->created})
 
 /* The event broke the protocol: an OpenAI error event, and the end. */
 static int broken(struct sl_anthropic_stream *s, struct sl_buf *out, const char *why)
 {
-    char msg[160], event[512];
-    snprintf(msg, sizeof(msg), "the anthropic stream broke off: %s", why);
-    size_t n =
-        sl_openai_error_event(event, sizeof(event), "server_error", "bad_upstream_stream", msg);
     s->state = SL_AS_FAILED;
     s->err = SL_E_BAD_GATEWAY;
-    int rc = sl_buf_append(out, event, n);
-    return rc ? rc : UV_EPROTO;
+    return sl__xlat_broken_event(out, "anthropic", why);
 }
 
 static int message_start(struct sl_anthropic_stream *s, const struct sl_json_pick *message,
@@ -169,13 +64,7 @@ static int message_start(struct sl_anthropic_stream *s, const struct sl_json_pic
     if (m[2].found)
         sl__anth_tokens_read(m[2].m.value, &s->tokens);
     s->state = SL_AS_MESSAGE;
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    delta_open(&w);
-    sl_jw_kv_string(&w, "role", "assistant");
-    sl_jw_kv_string(&w, "content", "");
-    delta_close(&w, NULL);
-    return chunk_close(&w, NULL);
+    return sl__xlat_role_chunk(ENV(s), out);
 }
 
 static int block_start(struct sl_anthropic_stream *s, const struct sl_json_pick *index,
@@ -191,7 +80,7 @@ static int block_start(struct sl_anthropic_stream *s, const struct sl_json_pick 
     if (sl__anth_is(&b[B_TYPE], "text")) {
         s->block_kind = SL_AS_BLOCK_TEXT;
         if (b[B_TEXT].found && b[B_TEXT].m.type == SL_JSON_STRING && b[B_TEXT].m.value.len > 0)
-            return delta_chunk(s, out, "content", sl__anth_raw(&b[B_TEXT].m));
+            return sl__xlat_delta_chunk(ENV(s), out, "content", sl__anth_raw(&b[B_TEXT].m));
         return 0;
     }
     if (sl__anth_is(&b[B_TYPE], "tool_use")) {
@@ -200,8 +89,8 @@ static int block_start(struct sl_anthropic_stream *s, const struct sl_json_pick 
             return broken(s, out, "a tool_use block without an id and a name");
         s->block_kind = SL_AS_BLOCK_TOOL;
         s->tool_index = s->tools++;
-        return tool_chunk(s, out, sl__anth_raw(&b[B_ID].m), sl__anth_raw(&b[B_NAME].m),
-                          (struct sl_str){"\"\"", 2});
+        return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, sl__anth_raw(&b[B_ID].m),
+                                   sl__anth_raw(&b[B_NAME].m), (struct sl_str){"\"\"", 2});
     }
     s->block_kind = SL_AS_BLOCK_OTHER; /* thinking and the like: not relayed */
     return 0;
@@ -223,7 +112,7 @@ static int block_delta(struct sl_anthropic_stream *s, const struct sl_json_pick 
             return broken(s, out, "a text_delta outside a text block");
         if (d[D_TEXT].m.value.len == 0)
             return 0;
-        return delta_chunk(s, out, "content", sl__anth_raw(&d[D_TEXT].m));
+        return sl__xlat_delta_chunk(ENV(s), out, "content", sl__anth_raw(&d[D_TEXT].m));
     }
     if (sl__anth_is(&d[D_TYPE], "input_json_delta")) {
         if (s->block_kind != SL_AS_BLOCK_TOOL || !d[D_JSON].found ||
@@ -232,7 +121,8 @@ static int block_delta(struct sl_anthropic_stream *s, const struct sl_json_pick 
         if (d[D_JSON].m.value.len == 0)
             return 0;
         struct sl_str none = {NULL, 0};
-        return tool_chunk(s, out, none, none, sl__anth_raw(&d[D_JSON].m));
+        return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, none, none,
+                                   sl__anth_raw(&d[D_JSON].m));
     }
     return 0; /* thinking_delta, signature_delta, citations_delta */
 }
@@ -250,7 +140,7 @@ static int message_delta(struct sl_anthropic_stream *s, const struct sl_json_pic
     if (delta->found && sl__anth_pick(sl__anth_raw(&delta->m), d, 1) == 0 && d[0].found &&
         d[0].m.type == SL_JSON_STRING)
         s->finish_reason = sl_anthropic_finish_reason(d[0].m.value.ptr, d[0].m.value.len);
-    return finish_chunk(s, out);
+    return sl__xlat_finish_chunk(ENV(s), out, s->finish_reason);
 }
 
 static int message_stop(struct sl_anthropic_stream *s, struct sl_buf *out)
@@ -258,14 +148,11 @@ static int message_stop(struct sl_anthropic_stream *s, struct sl_buf *out)
     int rc = 0;
     if (s->finish_reason == NULL) { /* no message_delta: end the choice anyway */
         s->finish_reason = "stop";
-        rc = finish_chunk(s, out);
+        rc = sl__xlat_finish_chunk(ENV(s), out, s->finish_reason);
     }
     s->usage = sl__anth_usage_of(&s->tokens);
-    if (rc == 0 && s->include_usage) {
-        struct sl_jw w;
-        chunk_open(s, &w, out);
-        rc = chunk_close(&w, &s->usage);
-    }
+    if (rc == 0 && s->include_usage)
+        rc = sl__xlat_usage_chunk(ENV(s), out, &s->usage);
     s->state = SL_AS_DONE;
     return rc ? rc : sl_sse_append_done(out);
 }
