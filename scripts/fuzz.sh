@@ -35,34 +35,41 @@ declare -A sources=(
   [sse]="src/http/sse.c src/core/buf.c"
   [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [config]="src/gateway/config.c src/gateway/config_walk.c src/gateway/config_limits.c src/retry/policy.c src/core/errclass.c src/gateway/target.c src/gateway/provider.c src/providers/gemini_path.c
+    src/providers/sigv4.c src/core/buf.c
     src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [pg_url]="src/store/pg_url.c"
   [spool]="src/store/spool.c"
-  [url]="src/http/url.c src/gateway/target.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
+  [url]="src/http/url.c src/gateway/target.c src/providers/sigv4.c src/core/buf.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [tokenizer]="src/token/tokenizer.c src/token/pretok.c src/token/ranks.c src/token/unicode_class.c
     src/token/request_tokens.c src/http/json_walk.c src/core/buf.c build-fuzz/token_ranks.S"
   [key_json]="src/store/key_record.c src/http/json_scan.c src/http/json_walk.c src/core/buf.c"
   [eventstream]="src/providers/eventstream.c src/core/crc32.c src/core/buf.c"
   [anthropic]="src/providers/anthropic_request.c src/providers/anthropic_response.c
-    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/providers/xlat_json.c src/providers/xlat_chat.c src/http/json_write.c
+    src/providers/anthropic_stream.c src/providers/anthropic_error.c src/providers/xlat.c src/providers/xlat_request.c
+    src/http/json_write.c
+    src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
+    src/core/errclass.c"
+  [bedrock]="src/providers/bedrock_request.c src/providers/bedrock_response.c
+    src/providers/bedrock_stream.c src/providers/bedrock_error.c src/providers/xlat.c src/providers/xlat_request.c
+    src/providers/eventstream.c src/providers/sigv4.c src/core/crc32.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
   [gemini]="src/providers/gemini_path.c src/providers/gemini_request.c src/providers/gemini_options.c src/providers/gemini_schema.c
     src/providers/gemini_response.c src/providers/gemini_stream.c src/providers/gemini_error.c
-    src/providers/gemini_embed.c src/providers/xlat_json.c src/providers/xlat_chat.c src/http/json_write.c
+    src/providers/gemini_embed.c src/providers/xlat.c src/providers/xlat_chat.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
   [messages_front]="src/providers/messages_request.c src/providers/messages_response.c
     src/providers/messages_stream.c src/providers/anthropic_request.c
     src/providers/anthropic_response.c src/providers/anthropic_stream.c
-    src/providers/anthropic_error.c src/providers/xlat_json.c src/providers/xlat_chat.c
-    src/http/json_write.c src/http/json_scan.c src/http/json_walk.c src/http/openai.c
-    src/http/sse.c src/core/buf.c src/core/errclass.c"
+    src/providers/anthropic_error.c src/providers/xlat.c src/providers/xlat_request.c
+    src/http/json_write.c src/http/json_scan.c
+    src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c src/core/errclass.c"
   [responses_front]="src/providers/responses_request.c src/providers/responses_response.c
     src/providers/responses_stream.c src/http/json_write.c src/http/json_scan.c
     src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front responses_front gemini)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front responses_front bedrock gemini)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
@@ -73,8 +80,8 @@ extra=${FUZZ_CFLAGS:-}
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
   -Wall -Wextra -Wno-missing-field-initializers -Isrc -Itests/fuzz)
-read -r -a pkg_cflags <<<"$(pkg-config --cflags libuv yaml-0.1 libpq)"
-read -r -a pkg_libs <<<"$(pkg-config --libs libuv yaml-0.1 libpq)"
+read -r -a pkg_cflags <<<"$(pkg-config --cflags libuv yaml-0.1 libpq libcrypto)"
+read -r -a pkg_libs <<<"$(pkg-config --libs libuv yaml-0.1 libpq libcrypto)"
 
 # The rank tables are compiled in from data/tokenizer/ (as meson does).
 ranks_asm() {

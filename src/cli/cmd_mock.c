@@ -36,8 +36,11 @@ static const char usage[] =
     "                         (default 1)\n"
     "  --api NAME             the API it speaks: openai (default), azure (Azure\n"
     "                         OpenAI's paths and api-key), anthropic (the Messages\n"
-    "                         API, POST /v1/messages), gemini (POST\n"
-    "                         /v1beta/models/M:generateContent, x-goog-api-key)\n"
+    "                         API, POST /v1/messages), bedrock (Converse and\n"
+    "                         ConverseStream, SigV4 checked with the mock's own\n"
+    "                         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when set),\n"
+    "                         gemini (POST /v1beta/models/M:generateContent,\n"
+    "                         x-goog-api-key)\n"
     "  --quiet                no start and stop lines\n"
     "  -h, --help             this help\n";
 

@@ -248,6 +248,7 @@ static int build_body(struct gw_req *r)
         return UV_EINVAL;
     }
     r->strip_usage = 0;
+    r->native = 0;
     if (r->dep->glue->body)
         return r->dep->glue->body(r);
     const char *um = d->upstream_model[0] ? d->upstream_model : NULL;

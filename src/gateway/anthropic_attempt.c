@@ -14,16 +14,39 @@
  * The translations are pure (src/providers/anthropic.h); this file only
  * moves bytes between them and the request. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "gateway/gateway_impl.h"
 #include "http/json_write.h"
 
+/* A Messages client on an Anthropic deployment (native, fronts.c): its
+ * own body, with the deployment's model name when it has one. */
+static int native_body(struct gw_req *r)
+{
+    const char *um = r->dep->cfg->upstream_model;
+    if (um[0]) {
+        struct sl_str model = {r->front_body + r->front_model_at, r->front_model_len};
+        return sl_openai_with_model(r->front_body, r->front_body_len, model, um, &r->up_body,
+                                    &r->up_body_len)
+                   ? UV_ENOMEM
+                   : 0;
+    }
+    if ((r->up_body = malloc(r->front_body_len ? r->front_body_len : 1)) == NULL)
+        return UV_ENOMEM;
+    memcpy(r->up_body, r->front_body, r->front_body_len);
+    r->up_body_len = r->front_body_len;
+    return 0;
+}
+
 static int anthropic_body(struct gw_req *r)
 {
     const struct sl_gw_deployment *d = r->dep->cfg;
     struct sl_xlat_refusal *why = &r->refusal;
+    r->native = r->front == GW_FRONT_MESSAGES;
+    if (r->native)
+        return native_body(r);
     struct sl_anthropic_req_opts opts = {
         .model = d->upstream_model[0] ? d->upstream_model : NULL,
         .default_max_tokens = (long)d->default_max_tokens,
@@ -46,6 +69,13 @@ static int anthropic_response(struct gw_req *r)
 {
     struct sl_buf out;
     struct sl_xlat_usage usage = {0};
+    if (r->native) { /* the client's own API: only its usage is read */
+        if (sl_anthropic_usage_scan(r->resp.ptr ? r->resp.ptr : "", r->resp.len, &usage) != 0)
+            return UV_EINVAL;
+        r->usage_prompt = (unsigned)usage.prompt;
+        r->usage_completion = (unsigned)usage.completion;
+        return 0;
+    }
     sl_buf_init(&out, MAX_RESPONSE_BYTES);
     int rc = sl_anthropic_response(r->resp.ptr ? r->resp.ptr : "", r->resp.len, r->model_name,
                                    (long long)time(NULL), &out, &usage);
@@ -69,6 +99,10 @@ static enum sl_err anthropic_error(struct gw_req *r)
         sl_buf_release(&out);
         return sl_err_from_http_status(r->up_status);
     }
+    if (r->native) { /* the class only: the client reads Anthropic's own error */
+        sl_buf_release(&out);
+        return cls.err;
+    }
     sl__gw_swap_resp(r, &out);
     r->up_status = cls.status; /* what a client shown this error sees */
     return cls.err;
@@ -76,6 +110,11 @@ static enum sl_err anthropic_error(struct gw_req *r)
 
 static int anthropic_attempt(struct gw_req *r)
 {
+    if (r->native) {
+        sl_anthropic_scan_init(&r->xs.anthropic_native);
+        r->stream_err = SL_OK;
+        return 0;
+    }
     sl_anthropic_stream_init(&r->xs.anthropic, r->model_name, (long long)time(NULL), r->xlat_usage);
     sl_buf_reset(&r->xlat);
     r->stream_err = SL_OK;
@@ -93,6 +132,22 @@ static void anthropic_event(struct gw_req *r, const struct sl_sse_event *ev)
         r->saw_done = 1;
     else if (as->state == SL_AS_FAILED && !was_failed)
         r->stream_err = as->err != SL_OK ? as->err : SL_E_BAD_GATEWAY;
+}
+
+void sl__gw_anthropic_native_event(struct gw_req *r, const struct sl_sse_event *ev)
+{
+    struct sl_anthropic_scan *s = &r->xs.anthropic_native;
+    sl_anthropic_scan_event(s, ev->event, ev->event_len, ev->data, ev->data_len);
+    r->usage_prompt = (unsigned)s->usage.prompt;
+    r->usage_completion = (unsigned)s->usage.completion;
+    if (s->state == SL_ASCAN_RUNNING)
+        return;
+    /* message_stop, or an error event (relayed as it came: the client
+     * reads Anthropic's own error, the row its class): the client's end */
+    if (s->state == SL_ASCAN_FAILED)
+        r->stream_err = s->err != SL_OK ? s->err : SL_E_BAD_GATEWAY;
+    r->saw_done = 1;
+    r->done_at = r->sse.boundary;
 }
 
 const struct sl_gw_glue sl__gw_anthropic_glue = {

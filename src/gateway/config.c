@@ -3,12 +3,14 @@
  * keys are errors: a typo must not silently become a default. */
 #include "gateway/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "core/str.h"
@@ -66,6 +68,37 @@ static int retry_member(struct walker *w, const char *key, yaml_node_t *v, void 
 
 /* ---- deployments ---------------------------------------------------------- */
 
+/* The first of a comma-separated list of header names that may not be
+ * forwarded (the gateway's own, hop-by-hop or framing headers, the key),
+ * or a malformed one, as a static string; or NULL. */
+static const char *forward_refused(const char *list)
+{
+    static const char *const own[] = {"host",          "content-length",
+                                      "content-type",  "transfer-encoding",
+                                      "connection",    "keep-alive",
+                                      "upgrade",       "te",
+                                      "trailer",       "expect",
+                                      "authorization", "x-api-key",
+                                      "api-key",       "x-goog-api-key",
+                                      "accept",        "traceparent",
+                                      "tracestate",    "anthropic-version",
+                                      "x-request-id"};
+    static char bad[64];
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
+            if (strlen(own[i]) == n && strncasecmp(own[i], p, n) == 0)
+                return own[i];
+        for (size_t i = 0; i < n; i++)
+            if (!(isalnum((unsigned char)p[i]) || p[i] == '-' || p[i] == '_')) {
+                snprintf(bad, sizeof(bad), "%.*s", (int)(n < 60 ? n : 60), p);
+                return bad;
+            }
+        p += n + (p[n] == ',');
+    }
+    return NULL;
+}
+
 static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
 {
     struct sl_gw_deployment *d = ctx;
@@ -91,6 +124,19 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
         if (sl__cfg_get_string(w, v, "provider", p, sizeof(p)) == 0 &&
             (d->provider = sl_gw_provider_find(p)) == NULL)
             sl__cfg_fail(w, v, "unknown provider '%s' (known: %s)", p, sl_gw_providers_known());
+    } else if (!strcmp(key, "api_key")) {
+        char v2[16] = "";
+        if (sl__cfg_get_string(w, v, "api_key", v2, sizeof(v2)) == 0 && strcmp(v2, "client") != 0)
+            sl__cfg_fail(w, v,
+                         "api_key may only be 'client' (the client's own key); a key of the "
+                         "gateway's goes in an environment variable named by api_key_env");
+        d->client_key = 1;
+    } else if (!strcmp(key, "forward_headers")) {
+        sl__cfg_get_list(w, v, "forward_headers", "header names", d->forward_headers,
+                         sizeof(d->forward_headers));
+        if (!w->failed && forward_refused(d->forward_headers))
+            sl__cfg_fail(w, v, "forward_headers: '%s' cannot be forwarded (the gateway sets it)",
+                         forward_refused(d->forward_headers));
     } else if (!strcmp(key, "stream_usage"))
         sl__cfg_get_bool(w, v, "stream_usage", &d->stream_usage);
     else if (!strcmp(key, "api_version"))
@@ -100,6 +146,8 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
                            sizeof(d->anthropic_version));
     else if (!strcmp(key, "default_max_tokens"))
         sl__cfg_get_unsigned(w, v, "default_max_tokens", 1, 10000000, &d->default_max_tokens);
+    else if (!strcmp(key, "region"))
+        sl__cfg_get_string(w, v, "region", d->region, sizeof(d->region));
     else if (!strcmp(key, "weight"))
         sl__cfg_get_double(w, v, "weight", 0.000001, 1e6, &d->weight);
     else if (!strcmp(key, "max_concurrency"))
@@ -160,6 +208,11 @@ static int has_control_byte(const char *s)
 
 static int resolve_key(struct walker *w, yaml_node_t *at, struct sl_gw_deployment *d)
 {
+    if (d->client_key && d->api_key_env[0]) {
+        sl__cfg_fail(w, at, "deployment '%s': api_key: client and api_key_env exclude each other",
+                     d->name);
+        return -1;
+    }
     if (d->api_key_env[0] == '\0')
         return 0;
     const char *value = getenv(d->api_key_env);
@@ -183,12 +236,25 @@ static int resolve_key(struct walker *w, yaml_node_t *at, struct sl_gw_deploymen
 /* ---- models --------------------------------------------------------------- */
 
 /* anthropic_version and default_max_tokens belong to provider: anthropic,
- * which has defaults for both. */
+ * which has defaults for both; region to provider: bedrock, which may also
+ * take default_max_tokens. */
 static int provider_options(struct walker *w, yaml_node_t *at, struct sl_gw_deployment *d)
 {
     if (d->api_version[0] && d->provider != &sl_gw_provider_azure) {
         sl__cfg_fail(w, at, "deployment '%s': api_version needs provider: azure", d->name);
         return -1;
+    }
+    if (d->region[0] && d->provider != &sl_gw_provider_bedrock) {
+        sl__cfg_fail(w, at, "deployment '%s': region needs provider: bedrock", d->name);
+        return -1;
+    }
+    if (d->provider == &sl_gw_provider_bedrock) { /* default_max_tokens: none by default */
+        if (d->anthropic_version[0] || d->api_key_env[0])
+            sl__cfg_fail(w, at,
+                         "deployment '%s': provider: bedrock takes no %s (its credentials are "
+                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+                         d->name, d->api_key_env[0] ? "api_key_env" : "anthropic_version");
+        return w->failed ? -1 : 0;
     }
     if (d->provider != &sl_gw_provider_anthropic) {
         if (d->anthropic_version[0] || d->default_max_tokens)
@@ -260,15 +326,15 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
         m->ndeployments = i + 1;
         if (sl__cfg_walk_mapping(
                 w, dn, "a deployment", deployment_member, d,
-                "name, url, api_key_env, model, provider, api_version, anthropic_version, "
-                "stream_usage, "
-                "default_max_tokens, weight, max_concurrency, rpm, tpm, queue_length, "
+                "name, url, api_key_env, api_key, forward_headers, model, provider, "
+                "api_version, anthropic_version, stream_usage, "
+                "default_max_tokens, region, weight, max_concurrency, rpm, tpm, queue_length, "
                 "queue_timeout_ms, connect_timeout_ms, attempt_timeout_ms, "
                 "cooldown_failures, cooldown_ms, retry") != 0)
             return;
         if (d->url[0] == '\0' && d->provider->default_url)
             snprintf(d->url, sizeof(d->url), "%s", d->provider->default_url);
-        if (d->url[0] == '\0') {
+        if (d->url[0] == '\0' && d->provider != &sl_gw_provider_bedrock) { /* from its region */
             sl__cfg_fail(w, dn, "deployment %zu of model '%s' needs a url", i + 1, m->name);
             return;
         }
@@ -582,6 +648,10 @@ void sl_gw_config_free(struct sl_gw_config *cfg)
     for (size_t i = 0; i < cfg->nmodels; i++) {
         for (size_t j = 0; j < cfg->models[i].ndeployments; j++) {
             sl_gw_target_release(&cfg->models[i].deployments[j].target);
+            struct sl_sigv4_env *aws = &cfg->models[i].deployments[j].aws;
+            if (aws->secret_access_key) /* as the api key below */
+                memset(aws->secret_access_key, 0, strlen(aws->secret_access_key));
+            sl_sigv4_env_release(aws);
             char *key = cfg->models[i].deployments[j].api_key;
             if (key) {
                 /* do not leave the secret lying around in freed memory */

@@ -13,6 +13,7 @@
 #include "gateway/provider.h"
 #include "gateway/target.h"
 #include "limits/prices.h"
+#include "providers/sigv4.h"
 #include "retry/policy.h"
 
 struct sl_gw_deployment {
@@ -25,7 +26,11 @@ struct sl_gw_deployment {
     char anthropic_version[32];            /* anthropic: `anthropic-version` */
     char api_version[32];                  /* azure: "v1" (default) or a dated version */
     int stream_usage;            /* openai, azure: ask streams for their usage chunk (default on) */
-    unsigned default_max_tokens; /* anthropic: max_tokens when the client sent none */
+    int client_key;              /* `api_key: client`: the client's own key goes upstream */
+    char forward_headers[256];   /* the client's headers passed upstream, comma-separated */
+    unsigned default_max_tokens; /* anthropic, bedrock: max_tokens when the client sent none */
+    char region[32];             /* bedrock: `region:`, else AWS_REGION */
+    struct sl_sigv4_env aws;     /* bedrock: the AWS credentials read at load */
     double weight;
     unsigned max_concurrency;
     unsigned rpm, tpm; /* the provider's published limits; 0: none */

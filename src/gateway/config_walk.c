@@ -101,6 +101,12 @@ int sl__cfg_get_bool(struct walker *w, yaml_node_t *n, const char *key, int *out
 /* Model patterns: a list of strings (or one string), kept comma-separated. */
 void sl__cfg_get_patterns(struct walker *w, yaml_node_t *n, char *out, size_t size)
 {
+    sl__cfg_get_list(w, n, "models", "model names or patterns such as gpt-4o*", out, size);
+}
+
+void sl__cfg_get_list(struct walker *w, yaml_node_t *n, const char *key, const char *what,
+                      char *out, size_t size)
+{
     size_t len = 0, count = 1;
     yaml_node_item_t *items = NULL;
     if (n && n->type == YAML_SEQUENCE_NODE) {
@@ -112,13 +118,12 @@ void sl__cfg_get_patterns(struct walker *w, yaml_node_t *n, char *out, size_t si
         yaml_node_t *item = items ? sl__cfg_node_at(w, items[i]) : n;
         const char *s = sl__cfg_scalar(item);
         if (s == NULL || *s == '\0' || strchr(s, ',')) {
-            sl__cfg_fail(w, item,
-                         "models must be a list of model names or patterns such as gpt-4o*");
+            sl__cfg_fail(w, item, "%s must be a list of %s", key, what);
             return;
         }
         int k = snprintf(out + len, size - len, "%s%s", len ? "," : "", s);
         if (k < 0 || (size_t)k >= size - len) {
-            sl__cfg_fail(w, item, "models is too long (at most %zu characters in all)", size - 1);
+            sl__cfg_fail(w, item, "%s is too long (at most %zu characters in all)", key, size - 1);
             return;
         }
         len += (size_t)k;

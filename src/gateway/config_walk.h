@@ -35,6 +35,10 @@ int sl__cfg_get_double(struct walker *w, yaml_node_t *n, const char *key, double
                        double *out);
 int sl__cfg_get_bool(struct walker *w, yaml_node_t *n, const char *key, int *out);
 void sl__cfg_get_patterns(struct walker *w, yaml_node_t *n, char *out, size_t size);
+/* A string or a list of strings (none empty or holding a comma) joined
+ * with commas into out; `what` says what the items are in the message. */
+void sl__cfg_get_list(struct walker *w, yaml_node_t *n, const char *key, const char *what,
+                      char *out, size_t size);
 int sl__cfg_walk_mapping(struct walker *w, yaml_node_t *map, const char *what, sl__cfg_member_fn fn,
                          void *ctx, const char *known);
 void sl__cfg_load_list(struct walker *w, yaml_node_t *list, const char *what, size_t elem,

@@ -13,6 +13,8 @@
 #include "gateway/auth.h"
 #include "gateway/gateway_impl.h"
 #include "gateway/log_line.h"
+#include "http/json_scan.h"
+#include "http/json_write.h"
 
 static void new_id(struct sl_gateway *gw, char *out, size_t size)
 {
@@ -52,23 +54,20 @@ void sl__gw_respond_error(struct sl_http_exchange *down, const char *id, int sta
     sl__gw_respond(down, id, status, body, n, retry_after_s);
 }
 
-/* A request refused before it reached any deployment: answered, counted,
- * and recorded like any other (one log row per request). */
-static void refuse(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
-                   enum sl_openai_endpoint ep, struct sl_str model, const char *key, int status,
-                   enum sl_err err, const char *type, const char *code, const char *message,
-                   int retry_after_s)
+/* The row of a request refused before it reached any deployment (one log
+ * row per request), once it was answered; counted in the metrics. */
+static void record_refused(struct sl_gateway *gw, const char *id, enum gw_front front,
+                           enum sl_openai_endpoint ep, const char *model_name, const char *key,
+                           int status, enum sl_err err)
 {
     sl_gw_metrics_status(gw->metrics, NULL, status);
-    /* model points into the request: copied before the answer ends it */
-    char model_name[128];
-    snprintf(model_name, sizeof(model_name), "%.*s", (int)model.len, model.ptr ? model.ptr : "");
-    sl__gw_respond_error(down, id, status, type, code, message, retry_after_s);
     struct sl_gw_log_row row = {
         .key = key ? key : "",
         .model = model_name,
         .deployment = "",
-        .endpoint = sl_openai_name(ep),
+        .endpoint = front == GW_FRONT_MESSAGES    ? "messages"
+                    : front == GW_FRONT_RESPONSES ? "responses"
+                                                  : sl_openai_name(ep),
         .started_us = sl_wall_us(),
         .status = status,
         .error = err,
@@ -81,8 +80,103 @@ static void refuse(struct sl_gateway *gw, struct sl_http_exchange *down, const c
         sl_recorder_add(gw->opts.recorder, &row);
 }
 
+/* A request refused before it reached any deployment: answered in the
+ * client's API and recorded. */
+static void refuse(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                   enum gw_front front, enum sl_openai_endpoint ep, struct sl_str model,
+                   const char *key, int status, enum sl_err err, const char *type, const char *code,
+                   const char *message, int retry_after_s)
+{
+    /* model points into the request: copied before the answer ends it */
+    char model_name[128];
+    snprintf(model_name, sizeof(model_name), "%.*s", (int)model.len, model.ptr ? model.ptr : "");
+    sl__gw_front_error(down, id, front, status, type, code, message, retry_after_s);
+    record_refused(gw, id, front, ep, model_name, key, status, err);
+}
+
+/* The caller's gateway key header: Authorization, or for a Messages
+ * client (Anthropic's SDKs send their key so) x-api-key as a Bearer token
+ * in scratch. */
+static const struct sl_str *key_header(const struct sl_http_head *h, enum gw_front front,
+                                       char *scratch, size_t size, struct sl_str *out)
+{
+    const struct sl_str *auth = sl_http_head_get(h, "authorization");
+    const struct sl_str *x = front == GW_FRONT_MESSAGES ? sl_http_head_get(h, "x-api-key") : NULL;
+    if (auth || x == NULL || x->len + 8 > size)
+        return auth;
+    int n = snprintf(scratch, size, "Bearer %.*s", (int)x->len, x->ptr);
+    *out = (struct sl_str){scratch, (size_t)n};
+    return out;
+}
+
+/* A client's body in another API than OpenAI's (fronts.c): made a chat
+ * completions body in chat, and what the request keeps of the client's in
+ * keep (Messages: its body, for a native deployment; Responses: the fields
+ * a Response echoes). 0, or -1 after answering the client's 400/413. */
+static int front_request(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                         enum gw_front front, const char *key_name, struct sl_str body,
+                         struct sl_buf *chat, struct sl_buf *keep, struct sl_str *model)
+{
+    struct sl_xlat_refusal no = {{0}, {0}};
+    int rc;
+    if (front == GW_FRONT_MESSAGES) {
+        struct sl_messages_req_info info;
+        rc = sl_messages_request(body.ptr, body.len, 0, chat, &info, &no);
+        if (rc == 0 && sl_buf_append(keep, body.ptr, body.len) == 0) {
+            *model = (struct sl_str){keep->ptr + (info.model.ptr - body.ptr), info.model.len};
+            return 0;
+        }
+    } else {
+        struct sl_responses_req_info info;
+        struct sl_responses_req_opts opts = {NULL};
+        rc = sl_responses_request(body.ptr, body.len, &opts, chat, keep, &info, &no);
+        if (rc == 0)
+            return 0;
+    }
+    if (rc == UV_EINVAL) { /* the translator's refusal: its field and its words */
+        struct sl_buf out;
+        sl_buf_init(&out, 8192);
+        if (front == GW_FRONT_MESSAGES) {
+            sl_messages_refusal_body(&no, &out);
+        } else {
+            struct sl_jw w;
+            sl_jw_init(&w, &out);
+            sl_jw_object(&w);
+            sl_jw_key(&w, "error");
+            sl_jw_object(&w);
+            sl_jw_kv_string(&w, "message", no.message);
+            sl_jw_kv_string(&w, "type", "invalid_request_error");
+            sl_jw_kv_string(&w, "param", no.param);
+            sl_jw_key(&w, "code");
+            sl_jw_null(&w);
+            sl_jw_end(&w);
+            sl_jw_end(&w);
+        }
+        sl__gw_respond(down, id, 400, out.ptr ? out.ptr : "{}", out.ptr ? out.len : 2, 0);
+        sl_buf_release(&out);
+        record_refused(gw, id, front, SL_OAI_CHAT, "", key_name, 400, SL_E_BAD_REQUEST);
+        return -1;
+    }
+    int too_large = rc == UV_ENOBUFS;
+    refuse(gw, down, id, front, SL_OAI_CHAT, (struct sl_str){NULL, 0}, key_name,
+           too_large ? 413 : 503, too_large ? SL_E_TOO_LARGE : SL_E_UNAVAILABLE,
+           too_large ? "invalid_request_error" : "server_error",
+           too_large ? "request_too_large" : "out_of_memory",
+           too_large ? "the request is too large once translated" : "out of memory", 0);
+    return -1;
+}
+
+/* Whether a deployment of m sends the client's own key. */
+static int needs_client_key(const struct sl_gw_model *m)
+{
+    for (size_t i = 0; i < m->ndeployments; i++)
+        if (m->deployments[i].client_key)
+            return 1;
+    return 0;
+}
+
 static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
-                         enum sl_openai_endpoint ep, const char *id)
+                         enum sl_openai_endpoint ep, const char *id, enum gw_front front)
 {
     const struct sl_http_head *h = sl_http_exchange_head(down);
     const struct sl_gw_config *cfg = gw->cfg;
@@ -91,59 +185,87 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
     struct sl_gw_refusal no;
     struct sl_str no_model = {NULL, 0};
     if (gw->draining) {
-        refuse(gw, down, id, ep, no_model, NULL, 503, SL_E_UNAVAILABLE, "server_error",
+        refuse(gw, down, id, front, ep, no_model, NULL, 503, SL_E_UNAVAILABLE, "server_error",
                "shutting_down", "the gateway is shutting down", 1);
         return;
     }
     if (gw->opts.recorder && sl_recorder_backlogged(gw->opts.recorder)) {
         sl_gw_metrics_status(gw->metrics, NULL, 503);
-        sl__gw_respond_error(down, id, 503, "server_error", "log_backlogged",
-                             "the request log cannot keep up; retry shortly", 1);
+        sl__gw_front_error(down, id, front, 503, "server_error", "log_backlogged",
+                           "the request log cannot keep up; retry shortly", 1);
         return;
     }
     if (sl_gw_needs_key(cfg, SL_GW_ROUTE_API)) {
         int why;
-        key = sl_gw_keyring_find(gw->keys, sl_http_head_get(h, "authorization"), &why);
+        char scratch[512];
+        struct sl_str bearer;
+        key = sl_gw_keyring_find(gw->keys, key_header(h, front, scratch, sizeof(scratch), &bearer),
+                                 &why);
         if (key == NULL) {
-            refuse(gw, down, id, ep, no_model, NULL, 401, SL_E_UNAUTHORIZED,
+            refuse(gw, down, id, front, ep, no_model, NULL, 401, SL_E_UNAUTHORIZED,
                    "invalid_request_error", "invalid_api_key",
-                   why == -1 ? "missing API key: send Authorization: Bearer KEY"
+                   why == -1 ? front == GW_FRONT_MESSAGES
+                                   ? "missing API key: send x-api-key: KEY or Authorization: "
+                                     "Bearer KEY"
+                                   : "missing API key: send Authorization: Bearer KEY"
                              : "incorrect API key",
                    0);
             return;
         }
         key_name = key->s.name;
         if (sl_gw_key_usable(key, sl_wall_us(), &no) != 0) {
-            refuse(gw, down, id, ep, no_model, key_name, no.status, SL_E_UNAUTHORIZED, no.type,
-                   no.code, no.message, 0);
+            refuse(gw, down, id, front, ep, no_model, key_name, no.status, SL_E_UNAUTHORIZED,
+                   no.type, no.code, no.message, 0);
             return;
         }
     }
     struct sl_str body = sl_http_exchange_body(down);
+    struct sl_buf chat, keep;
+    struct sl_str front_model = {NULL, 0};
+    sl_buf_init(&chat, 2 * cfg->max_body_bytes + 64 * 1024);
+    sl_buf_init(&keep, cfg->max_body_bytes + 64 * 1024);
+    if (front != GW_FRONT_OPENAI) {
+        if (front_request(gw, down, id, front, key_name, body, &chat, &keep, &front_model) != 0)
+            goto out;
+        body = (struct sl_str){chat.ptr, chat.len};
+    }
     struct sl_openai_req oai;
     const char *code;
     char msg[200];
     if (sl_openai_parse(body.ptr, body.len, ep, &oai, &code, msg, sizeof(msg)) != 0) {
-        refuse(gw, down, id, ep, no_model, key_name, 400, SL_E_BAD_REQUEST, "invalid_request_error",
-               code, msg, 0);
-        return;
+        refuse(gw, down, id, front, ep, no_model, key_name, 400, SL_E_BAD_REQUEST,
+               "invalid_request_error", code, msg, 0);
+        goto out;
     }
     struct sl_str model_name = oai.model;
     const struct sl_gw_model *m = sl_gw_config_model(cfg, model_name.ptr, model_name.len);
     if (m == NULL) {
         snprintf(msg, sizeof(msg), "the model '%.*s' does not exist", (int)model_name.len,
                  model_name.ptr);
-        refuse(gw, down, id, ep, model_name, key_name, 404, SL_E_BAD_REQUEST,
+        refuse(gw, down, id, front, ep, model_name, key_name, 404, SL_E_BAD_REQUEST,
                "invalid_request_error", "model_not_found", msg, 0);
-        return;
+        goto out;
     }
     if (key && sl_gw_key_allows(key, model_name, &no) != 0) {
-        refuse(gw, down, id, ep, model_name, key_name, no.status, SL_E_UNAUTHORIZED, no.type,
+        refuse(gw, down, id, front, ep, model_name, key_name, no.status, SL_E_UNAUTHORIZED, no.type,
                no.code, no.message, 0);
-        return;
+        goto out;
+    }
+    char client_key[512];
+    if (needs_client_key(m) && sl__gw_client_key(h, sl_gw_needs_key(cfg, SL_GW_ROUTE_API),
+                                                 client_key, sizeof(client_key)) != 0) {
+        refuse(gw, down, id, front, ep, model_name, key_name, 401, SL_E_UNAUTHORIZED,
+               "invalid_request_error", "missing_upstream_key",
+               "this model's deployments take your own provider key (api_key: client): send it "
+               "in x-upstream-api-key",
+               0);
+        goto out;
     }
     struct sl__gw_start start = {
         .id = id,
+        .front = front,
+        .front_body = front != GW_FRONT_OPENAI ? &keep : NULL,
+        .front_model = front_model,
         .ep = ep,
         .model = m,
         .model_name = model_name,
@@ -154,9 +276,12 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
         .body = body,
     };
     if (sl__gw_proxy(gw, down, &start) != 0) {
-        refuse(gw, down, id, ep, model_name, key_name, 503, SL_E_UNAVAILABLE, "server_error",
+        refuse(gw, down, id, front, ep, model_name, key_name, 503, SL_E_UNAVAILABLE, "server_error",
                "out_of_memory", "out of memory", 1);
     }
+out:
+    sl_buf_release(&chat);
+    sl_buf_release(&keep); /* unless the request took its bytes */
 }
 
 /* Cancels a request in flight, but only for the key that started it: for
@@ -205,6 +330,29 @@ static void respond_models(struct sl_gateway *gw, struct sl_http_exchange *down,
     sl_buf_release(&out);
 }
 
+/* GET /v1/models/{id}: a model the gateway serves (by its config; with
+ * a "*" model, any name, as the gateway would route it), else 404. */
+static void respond_model(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                          struct sl_str name)
+{
+    const struct sl_gw_model *m = sl_gw_config_model(gw->cfg, name.ptr, name.len);
+    char esc[300], body[512];
+    char raw[128];
+    snprintf(raw, sizeof(raw), "%.*s", (int)(name.len < sizeof(raw) ? name.len : 0), name.ptr);
+    sl_json_escape(esc, sizeof(esc), raw);
+    if (m == NULL || raw[0] == '\0') {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "the model '%s' does not exist", esc);
+        sl_gw_metrics_status(gw->metrics, NULL, 404);
+        sl__gw_respond_error(down, id, 404, "invalid_request_error", "model_not_found", msg, 0);
+        return;
+    }
+    int n =
+        snprintf(body, sizeof(body),
+                 "{\"id\":\"%s\",\"object\":\"model\",\"created\":0,\"owned_by\":\"sluice\"}", esc);
+    sl__gw_respond(down, id, 200, body, (size_t)n, 0);
+}
+
 static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
 {
     struct sl_buf out;
@@ -234,10 +382,12 @@ static void respond_405(struct sl_gateway *gw, struct sl_http_exchange *down, co
 /* The caller's usable key, or NULL; *why as sl_gw_keyring_find's, and -3
  * for a key that is revoked, disabled or expired. */
 static struct sl_gw_key_entry *caller_key(const struct sl_gateway *gw, const struct sl_http_head *h,
-                                          int *why)
+                                          enum gw_front front, int *why)
 {
+    char scratch[512];
+    struct sl_str bearer;
     struct sl_gw_key_entry *k =
-        sl_gw_keyring_find(gw->keys, sl_http_head_get(h, "authorization"), why);
+        sl_gw_keyring_find(gw->keys, key_header(h, front, scratch, sizeof(scratch), &bearer), why);
     struct sl_gw_refusal no;
     if (k && sl_gw_key_usable(k, sl_wall_us(), &no) != 0) {
         *why = -3;
@@ -248,21 +398,27 @@ static struct sl_gw_key_entry *caller_key(const struct sl_gateway *gw, const str
 
 /* For a route that needs a key (sl_gw_needs_key): answers 401 and returns
  * 0 when the caller has none that matches. */
-static int authorized(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
-                      enum sl_gw_route route)
+static int authorized_as(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                         enum sl_gw_route route, enum gw_front front)
 {
     if (!sl_gw_needs_key(gw->cfg, route))
         return 1;
     int why;
-    if (caller_key(gw, sl_http_exchange_head(down), &why))
+    if (caller_key(gw, sl_http_exchange_head(down), front, &why))
         return 1;
     sl_gw_metrics_status(gw->metrics, NULL, 401);
-    sl__gw_respond_error(down, id, 401, "invalid_request_error", "invalid_api_key",
-                         why == -1   ? "missing API key: send Authorization: Bearer KEY"
-                         : why == -3 ? "the API key is revoked, disabled or expired"
-                                     : "incorrect API key",
-                         0);
+    sl__gw_front_error(down, id, front, 401, "invalid_request_error", "invalid_api_key",
+                       why == -1   ? "missing API key: send Authorization: Bearer KEY"
+                       : why == -3 ? "the API key is revoked, disabled or expired"
+                                   : "incorrect API key",
+                       0);
     return 0;
+}
+
+static int authorized(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                      enum sl_gw_route route)
+{
+    return authorized_as(gw, down, id, route, GW_FRONT_OPENAI);
 }
 
 /* Routing. The API endpoints (POST) and GET /v1/models need a key when
@@ -281,6 +437,14 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
     int post = sl_str_eq(h->method, "POST");
     struct sl_str path = h->path;
     int ep = sl_openai_endpoint(path);
+    enum gw_front front = GW_FRONT_OPENAI;
+    if (ep < 0 && sl_str_eq(path, SL_ANTHROPIC_PATH)) {
+        ep = SL_OAI_CHAT; /* Anthropic's Messages API, through chat completions */
+        front = GW_FRONT_MESSAGES;
+    } else if (ep < 0 && sl_str_eq(path, SL_RESPONSES_PATH)) {
+        ep = SL_OAI_CHAT; /* OpenAI's Responses API, through chat completions */
+        front = GW_FRONT_RESPONSES;
+    }
     if (ep >= 0) {
         if (!post) {
             respond_405(gw, down, id, "POST");
@@ -289,12 +453,12 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
         const char *why = NULL;
         int own = sl__gw_client_id(gw, h, id, sizeof(id), &why);
         if (own < 0) { /* answered with an id of the gateway's, and recorded */
-            refuse(gw, down, id, (enum sl_openai_endpoint)ep, (struct sl_str){NULL, 0}, NULL,
+            refuse(gw, down, id, front, (enum sl_openai_endpoint)ep, (struct sl_str){NULL, 0}, NULL,
                    own == -2 ? 409 : 400, SL_E_BAD_REQUEST, "invalid_request_error",
                    own == -2 ? "duplicate_request_id" : "invalid_request_id", why, 0);
             return;
         }
-        handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id);
+        handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id, front);
         return;
     }
     if (path.len >= 6 && memcmp(path.ptr, "/admin", 6) == 0 &&
@@ -311,13 +475,23 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
         else {
             int why;
             handle_cancel(gw, down, (struct sl_str){path.ptr + pl, path.len - pl - sl}, id,
-                          caller_key(gw, h, &why));
+                          caller_key(gw, h, GW_FRONT_OPENAI, &why));
         }
+        return;
+    }
+    if (sl_str_eq(path, "/v1/messages/count_tokens")) {
+        if (!post)
+            respond_405(gw, down, id, "POST");
+        else if (authorized_as(gw, down, id, SL_GW_ROUTE_API, GW_FRONT_MESSAGES))
+            sl__gw_count_tokens(gw, down, id);
         return;
     }
     int health = sl_str_eq(path, "/health"), ready = sl_str_eq(path, "/ready");
     int metrics = sl_str_eq(path, "/metrics"), models = sl_str_eq(path, "/v1/models");
-    if ((health || ready || metrics || models) && !get) {
+    static const char model_prefix[] = "/v1/models/";
+    int one_model = path.len > sizeof(model_prefix) - 1 &&
+                    memcmp(path.ptr, model_prefix, sizeof(model_prefix) - 1) == 0;
+    if ((health || ready || metrics || models || one_model) && !get) {
         respond_405(gw, down, id, "GET, HEAD");
     } else if (health) {
         sl__gw_respond(down, id, 200, "{\"status\":\"ok\"}", 15, 0);
@@ -332,12 +506,17 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
     } else if (models) {
         if (authorized(gw, down, id, SL_GW_ROUTE_MODELS))
             respond_models(gw, down, id);
+    } else if (one_model) {
+        if (authorized(gw, down, id, SL_GW_ROUTE_MODELS))
+            respond_model(gw, down, id,
+                          (struct sl_str){path.ptr + sizeof(model_prefix) - 1,
+                                          path.len - (sizeof(model_prefix) - 1)});
     } else {
         sl_gw_metrics_status(gw->metrics, NULL, 404);
         sl__gw_respond_error(
             down, id, 404, "invalid_request_error", "unknown_url",
             "unknown URL; the gateway serves /v1/chat/completions, /v1/completions, "
-            "/v1/embeddings, /v1/models, /health, /ready, /metrics",
+            "/v1/embeddings, /v1/responses, /v1/messages, /v1/models, /health, /ready, /metrics",
             0);
     }
 }

@@ -195,7 +195,7 @@ void sl__gw_finish(struct gw_req *r)
     w->key = r->key_name;
     w->model = r->model_name;
     w->deployment = r->dep ? r->dep->cfg->name : "";
-    w->endpoint = sl_openai_name(r->ep);
+    w->endpoint = sl__gw_front_endpoint(r);
     w->started_us = r->started_us;
     w->attempts = r->attempts;
     w->fallbacks = r->tried ? (unsigned)__builtin_popcountll(r->tried) - 1 : 0;
@@ -230,6 +230,7 @@ void sl__gw_finish(struct gw_req *r)
     r->up_body = NULL;
     free(r->up_url);
     r->up_url = NULL;
+    sl__gw_front_release(r);
     if (r->dep && r->dep->glue->release)
         r->dep->glue->release(r);
     sl_sem_timed_close(&r->admit, on_admit_timer_closed);
@@ -253,6 +254,11 @@ static void on_up_headers(struct sl_http_request *up, int status,
         if (end != ra && s >= 0)
             r->retry_after_ms = s * 1000;
     }
+    r->up_error_type[0] = '\0';
+    const struct sl_str *et =
+        status >= 300 ? sl_http_header_get(headers, n, "x-amzn-errortype") : NULL;
+    if (et)
+        snprintf(r->up_error_type, sizeof(r->up_error_type), "%.*s", (int)et->len, et->ptr);
     if (r->stream && status >= 200 && status < 300 && r->down) {
         /* the commit point: from here on the client sees this attempt */
         static const struct sl_http_header cache = {{"Cache-Control", 13}, {"no-cache", 8}};
@@ -260,6 +266,7 @@ static void on_up_headers(struct sl_http_request *up, int status,
             {{"x-request-id", 12}, {r->id, strlen(r->id)}}, cache};
         memcpy(h + 2, r->up_hdr, r->n_up_hdr * sizeof(*h));
         sl__gw_set_state(r, GW_STREAMING);
+        sl__gw_front_stream_start(r);
         r->first_byte_ns = uv_hrtime();
         sl_gw_metrics_ttft(r->gw->metrics, r->model, (double)(r->first_byte_ns - r->t0_ns) / 1e9);
         /* the client may turn out to be gone: then on_client_gone ran and
@@ -309,7 +316,7 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
          * its outcome is this attempt's, whatever the earlier ones were */
         if (res->err == SL_OK && !r->cancelled && r->state == GW_STREAMING)
             sl__gw_relay_end(r); /* an API whose body's end is the stream's */
-        int stream_ok = r->state == GW_STREAM_DONE;
+        int stream_ok = r->state == GW_STREAM_DONE && r->stream_err == SL_OK;
         sl__gw_set_state(r, GW_RESPONDING);
         if (stream_ok) {
             r->error = SL_OK; /* [DONE] reached the client; what followed is not its concern */
@@ -374,8 +381,9 @@ static void start_attempt(struct sl_retrier *rt)
     r->up_headers[nh++] = json;
     if (r->stream)
         r->up_headers[nh++] = sse;
-    if (d->target.authorization)
+    if (d->target.authorization && !d->client_key)
         r->up_headers[nh++] = d->target.auth_header;
+    nh += sl__gw_add_client_headers(r, r->up_headers + nh, SL_GW_UP_HEADERS - nh);
     if (d->target.extra_value)
         r->up_headers[nh++] = d->target.extra_header;
     nh += sl__gw_add_trace(r, r->up_headers + nh, SL_GW_UP_HEADERS - nh);
@@ -548,6 +556,15 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     r->key = s->key;
     if (s->key)
         snprintf(r->key_name, sizeof(r->key_name), "%s", s->key->s.name);
+    r->front = s->front;
+    if (s->front_body) { /* its bytes are the request's from here */
+        r->front_body = s->front_body->ptr;
+        r->front_body_len = s->front_body->len;
+        s->front_body->ptr = NULL;
+        s->front_body->len = 0;
+        r->front_model_at = s->front_model.ptr ? (size_t)(s->front_model.ptr - r->front_body) : 0;
+        r->front_model_len = s->front_model.len;
+    }
     r->stream = s->stream;
     r->stream_options = s->stream_options;
     r->max_tokens = s->max_tokens;
@@ -573,6 +590,8 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     if (++gw->in_flight > gw->max_in_flight)
         gw->max_in_flight = gw->in_flight;
     sl__gw_keep_trace(r, sl_http_exchange_head(down));
+    sl__gw_client_key(sl_http_exchange_head(down), sl_gw_needs_key(gw->cfg, SL_GW_ROUTE_API),
+                      r->client_key, sizeof(r->client_key));
     sl_http_exchange_on_abort(down, on_client_gone, r);
     sl__gw_admit(r);
     return 0;

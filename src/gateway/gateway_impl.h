@@ -18,6 +18,9 @@
 #include "http/sse.h"
 #include "gateway/provider.h"
 #include "providers/anthropic.h"
+#include "providers/messages_front.h"
+#include "providers/responses_front.h"
+#include "providers/bedrock.h"
 #include "providers/gemini.h"
 #include "retry/retrier.h"
 #include "core/buf.h"
@@ -53,6 +56,11 @@ struct sl_gateway {
 
 /* ---- a request (gateway.c; its client side in respond.c) ---------------- */
 
+/* The API a client speaks to the gateway (fronts.c): OpenAI's (the pivot
+ * every provider's glue speaks), Anthropic's Messages API, or OpenAI's
+ * Responses API, translated to and from chat completions at the edge. */
+enum gw_front { GW_FRONT_OPENAI, GW_FRONT_MESSAGES, GW_FRONT_RESPONSES };
+
 /* A request's state (see the design note). Only set_state() changes it. */
 enum gw_state {
     GW_ADMITTING,   /* the key's limits; first the prompt is counted when a TPM limit needs it */
@@ -73,6 +81,21 @@ struct gw_req {
     struct sl_http_exchange *down;
     char id[40];
     enum sl_openai_endpoint ep;
+    /* the client's API (fronts.c): its own body (Messages: the client's
+     * Anthropic request, for a native Anthropic deployment; Responses: the
+     * fields a Response echoes), whether this deployment takes the client's
+     * body as it is (native), and its stream's translation to the client */
+    enum gw_front front;
+    char *front_body;
+    size_t front_body_len;
+    size_t front_model_at, front_model_len; /* Messages: "model" in front_body */
+    int native, front_streaming;
+    struct sl_sse_parser front_sse;
+    struct sl_buf front_out;
+    union {
+        struct sl_messages_stream messages;
+        struct sl_responses_stream responses;
+    } fs;
     enum gw_state state;
     const struct sl_gw_model *model;
     char model_name[128];
@@ -116,6 +139,10 @@ struct gw_req {
     struct sl_retry_policy policy;
     struct sl_rng rng;
 
+    /* the client's own upstream key (a deployment with api_key: client),
+     * with its provider's prefix made when the attempt starts */
+    char client_key[512];
+    char client_key_hdr[560];
     /* the client's trace context, passed to the upstream (W3C) */
     char traceparent[56], tracestate[512];
     /* the last attempt's x-ratelimit-* headers and request id (as
@@ -144,8 +171,18 @@ struct gw_req {
     struct sl_xlat_refusal refusal;
     union {
         struct sl_anthropic_stream anthropic;
+        struct sl_anthropic_scan anthropic_native; /* a native Messages stream */
+        struct {
+            struct sl_bedrock_stream s;
+            struct sl_es_decoder dec; /* fed whole frames only: it never allocates */
+            char host[300];           /* the signed headers' values, for the attempt */
+            char amz_date[17];
+            char payload_sha256[65];
+            char authorization[640];
+        } bedrock;
         struct sl_gemini_stream gemini;
     } xs;
+    char up_error_type[96]; /* a non-2xx answer's x-amzn-ErrorType (Bedrock's error class) */
     struct sl_buf xlat;
     int xlat_usage;         /* the client asked for the usage chunk */
     enum sl_err stream_err; /* the translated stream ended with an error event */
@@ -189,12 +226,34 @@ void sl__gw_down_stream_end(struct gw_req *r, const char *type, const char *code
 /* OpenAI's error type for a status: requests (429), server_error (5xx),
  * invalid_request_error (the rest). */
 const char *sl__gw_error_type(int status);
+int sl__gw_status_of_type(const char *type); /* and back, roughly: 429, 500 or 400 */
 /* Answers the client for a request that is over without a success. */
 void sl__gw_respond_failure(struct gw_req *r);
 /* A committed stream: a piece of the upstream's bytes, whole events only. */
 void sl__gw_relay(struct gw_req *r, const char *data, size_t len);
 void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev);
 void sl__gw_on_stream_drain(struct sl_http_exchange *down, void *data);
+
+/* fronts.c: the client's API at the edge (its design note). */
+const char *sl__gw_front_endpoint(const struct gw_req *r); /* the row's endpoint */
+/* A JSON answer in the client's API: its status, with out holding the
+ * translated body (out left empty: send body as it is). */
+int sl__gw_front_json(struct gw_req *r, int status, const char *body, size_t len, int own,
+                      struct sl_buf *out);
+void sl__gw_front_stream_start(struct gw_req *r);
+/* Whole chat chunk events on their way to the client: *out the client's
+ * events to write instead, or NULL (the client speaks OpenAI, or the
+ * deployment is native: send them as they are). */
+void sl__gw_front_stream(struct gw_req *r, const char *data, size_t len, struct sl_buf **out);
+void sl__gw_front_release(struct gw_req *r);
+/* POST /v1/messages/count_tokens (the caller checked method and key). */
+void sl__gw_count_tokens(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id);
+/* An error refused before a request exists, in the front's shape. */
+void sl__gw_front_error(struct sl_http_exchange *down, const char *id, enum gw_front front,
+                        int status, const char *type, const char *code, const char *message,
+                        int retry_after_s);
+/* anthropic_attempt.c: a native Messages stream's event (usage, its end). */
+void sl__gw_anthropic_native_event(struct gw_req *r, const struct sl_sse_event *ev);
 
 /* respond.c: the client's 400 for a body a deployment cannot serve
  * (r->refusal, from its provider's body hook). */
@@ -225,6 +284,13 @@ void sl__gw_respond_with(struct sl_http_exchange *down, const char *id, int stat
 void sl__gw_keep_upstream_headers(struct gw_req *r, const struct sl_http_header *h, size_t n);
 void sl__gw_keep_trace(struct gw_req *r, const struct sl_http_head *h);
 size_t sl__gw_add_trace(const struct gw_req *r, struct sl_http_header *out, size_t room);
+/* The client's own key for deployments with api_key: client: its
+ * x-upstream-api-key, or without gateway keys its Authorization Bearer (or
+ * x-api-key) token; 0 and copied into out, or -1: none (or unusable). */
+int sl__gw_client_key(const struct sl_http_head *h, int gateway_auth, char *out, size_t size);
+/* The headers a deployment adds for the client: its own key (api_key:
+ * client) and its forward_headers, appended to out (room left). */
+size_t sl__gw_add_client_headers(struct gw_req *r, struct sl_http_header *out, size_t room);
 /* The client's x-request-id for an API request: 1 and copied into id
  * (size bytes) when it sent a usable one, 0 when it sent none, -1 when it
  * is malformed (why says so) and -2 when a live request has it. */
@@ -237,6 +303,9 @@ void sl__gw_respond_error(struct sl_http_exchange *down, const char *id, int sta
 /* A validated API request. model_name and body point into the exchange. */
 struct sl__gw_start {
     const char *id;
+    enum gw_front front;
+    struct sl_buf *front_body; /* taken (its bytes owned by the request) when not NULL */
+    struct sl_str front_model; /* Messages: "model" inside front_body */
     enum sl_openai_endpoint ep;
     const struct sl_gw_model *model;
     struct sl_str model_name;    /* inside body */

@@ -9,6 +9,10 @@
  *  - to the upstream: the client's W3C trace context (traceparent, checked
  *    against the spec's format, and tracestate, bounded and free of
  *    control bytes), so a provider's traces join the client's.
+ *  - a deployment with `api_key: client` sends the client's own key in its
+ *    provider's key header; `forward_headers` copies the named headers of
+ *    the client's request (the gateway's own and the framing ones are
+ *    refused at load).
  *  - the client's x-request-id, if it sends one, becomes the request's id
  *    (the row's, the log's, the cancel endpoint's): it must be 1 to 39
  *    bytes of [A-Za-z0-9._:-] and not the id of a request in flight. */
@@ -137,4 +141,53 @@ int sl__gw_client_id(struct sl_gateway *gw, const struct sl_http_head *h, char *
     memcpy(id, v->ptr, v->len);
     id[v->len] = '\0';
     return 1;
+}
+
+int sl__gw_client_key(const struct sl_http_head *h, int gateway_auth, char *out, size_t size)
+{
+    out[0] = '\0';
+    const struct sl_str *v = sl_http_header_get(h->headers, h->nheaders, "x-upstream-api-key");
+    struct sl_str key = v ? *v : (struct sl_str){NULL, 0};
+    if (v == NULL && !gateway_auth) {
+        const struct sl_str *a = sl_http_header_get(h->headers, h->nheaders, "authorization");
+        const struct sl_str *x = sl_http_header_get(h->headers, h->nheaders, "x-api-key");
+        if (a && a->len > 7 && strncasecmp(a->ptr, "Bearer ", 7) == 0)
+            key = (struct sl_str){a->ptr + 7, a->len - 7};
+        else if (x)
+            key = *x;
+    }
+    while (key.len && key.ptr[0] == ' ')
+        key = (struct sl_str){key.ptr + 1, key.len - 1};
+    if (key.len == 0 || key.len >= size)
+        return -1;
+    for (size_t i = 0; i < key.len; i++)
+        if ((unsigned char)key.ptr[i] < 0x21 || key.ptr[i] == 0x7f)
+            return -1; /* it goes into a header */
+    memcpy(out, key.ptr, key.len);
+    out[key.len] = '\0';
+    return 0;
+}
+
+size_t sl__gw_add_client_headers(struct gw_req *r, struct sl_http_header *out, size_t room)
+{
+    const struct sl_gw_deployment *d = r->dep->cfg;
+    size_t n = 0;
+    if (d->client_key && r->client_key[0] && d->target.key_name && n < room) {
+        int k = snprintf(r->client_key_hdr, sizeof(r->client_key_hdr), "%s%s", d->target.key_prefix,
+                         r->client_key);
+        out[n++] = (struct sl_http_header){{d->target.key_name, strlen(d->target.key_name)},
+                                           {r->client_key_hdr, (size_t)k}};
+    }
+    if (d->forward_headers[0] == '\0' || r->down == NULL)
+        return n;
+    const struct sl_http_head *h = sl_http_exchange_head(r->down);
+    for (const char *p = d->forward_headers; *p && n < room;) {
+        size_t len = strcspn(p, ",");
+        for (size_t i = 0; i < h->nheaders; i++)
+            if (h->headers[i].name.len == len && strncasecmp(h->headers[i].name.ptr, p, len) == 0 &&
+                n < room)
+                out[n++] = h->headers[i];
+        p += len + (p[len] == ',');
+    }
+    return n;
 }

@@ -81,6 +81,61 @@ const struct sl_gw_provider sl_gw_provider_anthropic = {
     .serves = chat_only,
 };
 
+static int region_ok(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* Bedrock: the AWS credentials and region from the environment (at load,
+ * so that a missing one stops serve with its name), the URL from the
+ * region unless given; every endpoint's URL is the Converse one (the glue
+ * signs each attempt and picks /converse-stream for a stream). */
+static int bedrock_target(struct sl_gw_deployment *d, char *err, size_t err_size)
+{
+    char why[160];
+    if (sl_sigv4_env_load(&d->aws, d->region[0] == '\0', why, sizeof(why)) != 0) {
+        snprintf(err, err_size, "%s", why);
+        return -1;
+    }
+    if (d->region[0] == '\0')
+        snprintf(d->region, sizeof(d->region), "%s", d->aws.region);
+    if (!region_ok(d->region)) {
+        snprintf(err, err_size, "region '%s' is not a region (e.g. us-east-1)", d->region);
+        return -1;
+    }
+    if (d->url[0] == '\0')
+        snprintf(d->url, sizeof(d->url), "https://bedrock-runtime.%s.amazonaws.com", d->region);
+    const char *bad = sl_gw_target_check_url(d->url);
+    if (bad) {
+        snprintf(err, err_size, "url '%s': %s", d->url, bad);
+        return -1;
+    }
+    memset(&d->target, 0, sizeof(d->target));
+    struct sl_buf url;
+    size_t path_at;
+    sl_buf_init(&url, sizeof(d->target.url[0]) - 1);
+    int rc = sl_gw_target_url_bedrock(d->url, d->upstream_model[0] ? d->upstream_model : "-", 0,
+                                      &url, &path_at);
+    for (int ep = 0; rc == 0 && ep < SL_OAI__COUNT; ep++)
+        memcpy(d->target.url[ep], url.ptr, url.len + 1);
+    sl_buf_release(&url);
+    if (rc != 0)
+        snprintf(err, err_size, "its url with the model id does not fit in %zu bytes",
+                 sizeof(d->target.url[0]) - 1);
+    return rc;
+}
+
+const struct sl_gw_provider sl_gw_provider_bedrock = {
+    .name = "bedrock",
+    .target = bedrock_target,
+    .serves = chat_only,
+};
+
 /* Gemini: the model is in the URL (providers/gemini.h): BASE/models/M:...
  * where BASE is the deployment's url, /v1beta appended to a url without a
  * path. With a model, the JSON and embeddings URLs are made here; without
@@ -136,10 +191,8 @@ const struct sl_gw_provider sl_gw_provider_gemini = {
 };
 
 static const struct sl_gw_provider *const providers[] = {
-    &sl_gw_provider_openai,
-    &sl_gw_provider_azure,
-    &sl_gw_provider_anthropic,
-    &sl_gw_provider_gemini,
+    &sl_gw_provider_openai,  &sl_gw_provider_azure,  &sl_gw_provider_anthropic,
+    &sl_gw_provider_bedrock, &sl_gw_provider_gemini,
 };
 #define NPROVIDERS (sizeof(providers) / sizeof(*providers))
 

@@ -59,7 +59,7 @@
 struct gw_req;
 struct sl_gw_deployment;
 
-#define SL_GW_UP_HEADERS 12
+#define SL_GW_UP_HEADERS 24
 
 struct sl_gw_provider {
     const char *name; /* `provider:` in the config */
@@ -87,11 +87,13 @@ struct sl_gw_glue {
 extern const struct sl_gw_provider sl_gw_provider_openai;
 extern const struct sl_gw_provider sl_gw_provider_azure;
 extern const struct sl_gw_provider sl_gw_provider_anthropic;
+extern const struct sl_gw_provider sl_gw_provider_bedrock;
 extern const struct sl_gw_provider sl_gw_provider_gemini;
 
 /* The glue for a provider's deployments (all NULL for OpenAI's API). */
 const struct sl_gw_glue *sl__gw_glue(const struct sl_gw_provider *p);
 extern const struct sl_gw_glue sl__gw_anthropic_glue;
+extern const struct sl_gw_glue sl__gw_bedrock_glue;
 extern const struct sl_gw_glue sl__gw_gemini_glue;
 
 /* The provider called name, or NULL; `known` lists the names ("openai,

@@ -32,15 +32,33 @@ static struct sl_http_exchange *down_take(struct gw_req *r)
 
 /* A whole JSON response (when the client is still there), counted and
  * recorded as the status the client saw. */
+static void down_respond(struct gw_req *r, int status, const char *body, size_t len, int own,
+                         int retry_after_s);
+
 void sl__gw_down_respond(struct gw_req *r, int status, const char *body, size_t len,
+                         int retry_after_s)
+{
+    down_respond(r, status, body, len, 0, retry_after_s);
+}
+
+/* own: the body is the gateway's own OpenAI error, not an upstream's. */
+static void down_respond(struct gw_req *r, int status, const char *body, size_t len, int own,
                          int retry_after_s)
 {
     struct sl_http_exchange *d = down_take(r);
     if (d == NULL)
         return;
+    struct sl_buf client;
+    sl_buf_init(&client, MAX_RESPONSE_BYTES + 64 * 1024);
+    status = sl__gw_front_json(r, status, body, len, own, &client); /* the client's API */
+    if (client.len) {
+        body = client.ptr;
+        len = client.len;
+    }
     sl_gw_metrics_status(r->gw->metrics, r->dep, status);
     r->final_status = status;
     sl__gw_respond_with(d, r->id, status, r->up_hdr, r->n_up_hdr, body, len, retry_after_s);
+    sl_buf_release(&client);
 }
 
 void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, const char *code,
@@ -48,7 +66,19 @@ void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, c
 {
     char body[1536];
     size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
-    sl__gw_down_respond(r, status, body, n, retry_after_s);
+    down_respond(r, status, body, n, 1, retry_after_s);
+}
+
+/* Part of a stream to exchange d, in the client's API. */
+static void stream_write_to(struct gw_req *r, struct sl_http_exchange *d, const char *data,
+                            size_t len)
+{
+    struct sl_buf *client;
+    sl__gw_front_stream(r, data, len, &client);
+    if (client == NULL)
+        sl_http_stream_write(d, data, len);
+    else if (client->len > 0)
+        sl_http_stream_write(d, client->ptr, client->len);
 }
 
 /* Part of a stream. The client may turn out to be gone: then
@@ -56,21 +86,28 @@ void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, c
 static void down_stream_write(struct gw_req *r, const char *data, size_t len)
 {
     if (r->down != NULL && len > 0)
-        sl_http_stream_write(r->down, data, len);
+        stream_write_to(r, r->down, data, len);
 }
 
 /* Ends a committed stream: cleanly when type is NULL, else with one error
- * event. Nothing is written to the client after. */
+ * event. Nothing is written to the client after. The exchange is taken
+ * first: a client found gone by this last write is not a cancel. */
 void sl__gw_down_stream_end(struct gw_req *r, const char *type, const char *code,
                             const char *message)
 {
     struct sl_http_exchange *d = down_take(r);
     if (d == NULL)
         return;
-    if (type != NULL) {
+    if (type != NULL && r->native) { /* a native Messages stream: Anthropic's error event */
+        struct sl_buf event;
+        sl_buf_init(&event, 4096);
+        if (sl_messages_error_event(sl__gw_status_of_type(type), message, &event) == 0)
+            sl_http_stream_write(d, event.ptr, event.len);
+        sl_buf_release(&event);
+    } else if (type != NULL) {
         char event[1200];
         size_t n = sl_openai_error_event(event, sizeof(event), type, code, message);
-        sl_http_stream_write(d, event, n);
+        stream_write_to(r, d, event, n); /* in the client's API */
     }
     sl_http_stream_end(d); /* safe on a connection that failed in the write */
 }
@@ -90,6 +127,12 @@ static int status_for(enum sl_err e)
     default:
         return 502;
     }
+}
+
+/* The status an error event of OpenAI type `type` stands for. */
+int sl__gw_status_of_type(const char *type)
+{
+    return !strcmp(type, "requests") ? 429 : !strcmp(type, "server_error") ? 500 : 400;
 }
 
 /* OpenAI's error type for a status the gateway answers: clients (and the
@@ -188,6 +231,10 @@ void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev)
     struct gw_req *r = arg;
     if (r->saw_done)
         return; /* events after [DONE] are not the client's */
+    if (r->native) {
+        sl__gw_anthropic_native_event(r, ev); /* relayed as it is, read for its usage */
+        return;
+    }
     if (r->dep->glue->event) {
         r->dep->glue->event(r, ev); /* translated into r->xlat */
         return;
@@ -220,7 +267,7 @@ static void relay_translated(struct gw_req *r, const char *data, size_t len);
 void sl__gw_relay(struct gw_req *r, const char *data, size_t len)
 {
     const struct sl_gw_glue *p = r->dep->glue;
-    if (p->event || p->feed || r->strip_usage) {
+    if (!r->native && (p->event || p->feed || r->strip_usage)) {
         relay_translated(r, data, len);
         return;
     }

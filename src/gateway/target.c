@@ -1,4 +1,5 @@
 #include "gateway/target.h"
+#include "providers/bedrock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ int sl_gw_endpoint_url(const char *base, enum sl_openai_endpoint ep, char *out, 
 int sl_gw_target_key(struct sl_gw_target *t, const char *name, const char *prefix,
                      const char *api_key)
 {
+    t->key_name = name;
+    t->key_prefix = prefix;
     if (api_key == NULL)
         return 0;
     size_t n = strlen(api_key), p = strlen(prefix);
@@ -125,4 +128,24 @@ void sl_gw_target_release(struct sl_gw_target *t)
     free(t->extra_value);
     t->extra_value = NULL;
     t->extra_header = (struct sl_http_header){{NULL, 0}, {NULL, 0}};
+}
+
+int sl_gw_target_url_bedrock(const char *base, const char *model_id, int stream, struct sl_buf *out,
+                             size_t *path_at)
+{
+    struct sl_url u;
+    if (sl_url_parse(base, &u) != NULL)
+        return -1;
+    size_t path_len = u.path_len; /* a proxy's prefix, without trailing slashes */
+    while (path_len > 0 && u.path[path_len - 1] == '/')
+        path_len--;
+    if (sl_buf_append(out, base, (size_t)(u.path - base)) != 0)
+        return -1;
+    *path_at = out->len;
+    if (sl_buf_append(out, u.path, path_len) != 0 ||
+        sl_bedrock_path(out, model_id, strlen(model_id), stream) != 0 ||
+        sl_buf_append(out, "", 1) != 0)
+        return -1;
+    out->len--; /* the NUL stays, uncounted */
+    return 0;
 }

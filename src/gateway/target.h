@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "core/buf.h"
 #include "http/header.h"
 #include "http/openai.h"
 
@@ -28,6 +29,7 @@
 struct sl_gw_target {
     /* one per endpoint: the base and the longest endpoint path fit */
     char url[SL_OAI__COUNT][SL_GW_BASE_URL_SIZE + 32];
+    const char *key_name, *key_prefix;  /* the key's header and prefix, key or not */
     char *authorization;                /* "Bearer KEY", or NULL when there is no key */
     struct sl_http_header auth_header;  /* "Authorization: Bearer KEY", when there is a key */
     char *extra_value;                  /* a second fixed header's value, or NULL */
@@ -71,6 +73,13 @@ int sl_gw_target_url_under(const char *base, const char *tail, char *out, size_t
 int sl_gw_target_key(struct sl_gw_target *t, const char *name, const char *prefix,
                      const char *api_key);
 int sl_gw_target_extra(struct sl_gw_target *t, const char *name, const char *value);
+
+/* A Bedrock deployment's Converse URL: base (its path kept as a prefix)
+ * + /model/{modelId}/converse, or /converse-stream, appended to out
+ * (NUL-terminated, not counted); *path_at is where the wire path starts
+ * in out (what SigV4 signs). Returns 0 or -1. */
+int sl_gw_target_url_bedrock(const char *base, const char *model_id, int stream, struct sl_buf *out,
+                             size_t *path_at);
 
 /* Frees what t holds, wiping the key from memory first. */
 void sl_gw_target_release(struct sl_gw_target *t);

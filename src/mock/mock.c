@@ -22,9 +22,8 @@
 
 /* Every API the mock speaks, by enum sl_mock_api. */
 static const struct sl_mock_wire *const wires[SL_MOCK_API__COUNT] = {
-    [SL_MOCK_API_OPENAI] = &sl_mock_wire_openai,
-    [SL_MOCK_API_ANTHROPIC] = &sl_mock_wire_anthropic,
-    [SL_MOCK_API_AZURE] = &sl_mock_wire_azure,
+    [SL_MOCK_API_OPENAI] = &sl_mock_wire_openai, [SL_MOCK_API_ANTHROPIC] = &sl_mock_wire_anthropic,
+    [SL_MOCK_API_AZURE] = &sl_mock_wire_azure,   [SL_MOCK_API_BEDROCK] = &sl_mock_wire_bedrock,
     [SL_MOCK_API_GEMINI] = &sl_mock_wire_gemini,
 };
 

@@ -21,7 +21,9 @@
  * message_delta, message_stop), which needs x-api-key (else a 401),
  * anthropic-version and max_tokens (else a 400 invalid_request_error), and Anthropic's error
  * shapes for the same faults (429 rate_limit_error, 503 as 529
- * overloaded_error, 500 api_error, ...). */
+ * overloaded_error, 500 api_error, ...). With SL_MOCK_API_BEDROCK it is
+ * the Bedrock Runtime's Converse API with its event-stream framing and a
+ * SigV4 check (wire_bedrock.c). */
 #ifndef SL_MOCK_H
 #define SL_MOCK_H
 
@@ -52,6 +54,7 @@ enum sl_mock_api {
     SL_MOCK_API_OPENAI,
     SL_MOCK_API_ANTHROPIC,
     SL_MOCK_API_AZURE,
+    SL_MOCK_API_BEDROCK,
     SL_MOCK_API_GEMINI,
     SL_MOCK_API__COUNT
 };

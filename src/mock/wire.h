@@ -40,6 +40,7 @@ struct mock_req {
     uint64_t seq;
     int64_t created;
     char model[128];
+    char tool[64]; /* bedrock: the tool the answer calls, "" for text */
 };
 
 /* One API's shapes. Every hook but route and parse gets a request that
@@ -77,6 +78,7 @@ struct sl_mock_wire {
 extern const struct sl_mock_wire sl_mock_wire_openai;
 extern const struct sl_mock_wire sl_mock_wire_anthropic;
 extern const struct sl_mock_wire sl_mock_wire_azure;
+extern const struct sl_mock_wire sl_mock_wire_bedrock;
 extern const struct sl_mock_wire sl_mock_wire_gemini;
 
 /* The one way a non-streamed answer leaves (errors included): counted,

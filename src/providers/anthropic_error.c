@@ -49,22 +49,21 @@ static void write_error(struct sl_jw *w, int status, const char *body, size_t le
 {
     struct sl_json_pick top[1] = {{.key = "error"}};
     struct sl_json_pick in[2] = {{.key = "type"}, {.key = "message"}};
-    int shaped = sl_xlat_pick((struct sl_str){body, len}, top, 1) == 0 && top[0].found &&
-                 sl_xlat_pick(sl_xlat_raw(&top[0].m), in, 2) == 0;
+    int shaped = sl__anth_pick((struct sl_str){body, len}, top, 1) == 0 && top[0].found &&
+                 sl__anth_pick(sl__anth_raw(&top[0].m), in, 2) == 0;
     const struct sl_json_member *type =
         shaped && in[0].found && in[0].m.type == SL_JSON_STRING ? &in[0].m : NULL;
     *cls =
         sl_anthropic_error_class(type ? type->value.ptr : NULL, type ? type->value.len : 0, status);
-    struct sl_str message = {NULL, 0};
+    char msg[96] = "";
+    struct sl_str raw = {NULL, 0};
     if (shaped && in[1].found && in[1].m.type == SL_JSON_STRING)
-        message = sl_xlat_raw(&in[1].m);
-    char fallback[96];
-    if (status)
-        snprintf(fallback, sizeof(fallback), "anthropic answered HTTP %d without an error body",
-                 status);
+        raw = sl__anth_raw(&in[1].m);
+    else if (status)
+        snprintf(msg, sizeof(msg), "anthropic answered HTTP %d without an error body", status);
     else
-        snprintf(fallback, sizeof(fallback), "anthropic sent an error event without an error");
-    sl__xlat_error_write(w, message, fallback, cls->type, cls->code);
+        snprintf(msg, sizeof(msg), "anthropic sent an error event without an error");
+    sl__xlat_error_object(w, raw.ptr ? &raw : NULL, msg, cls->type, cls->code);
 }
 
 int sl_anthropic_error(int status, const char *body, size_t len, struct sl_buf *out,

@@ -1,14 +1,14 @@
 /* Shared by the Anthropic adapter's modules and the Messages API front's
  * (not for other callers): the usage counts every translation reads and
- * writes. The JSON steps every adapter takes are providers/xlat_json.h's. */
+ * writes. */
 #ifndef SL_PROVIDERS_ANTHROPIC_INT_H
 #define SL_PROVIDERS_ANTHROPIC_INT_H
 
-#include "providers/anthropic.h"
 #include "providers/xlat_json.h"
+#include "providers/anthropic.h"
 
-/* The shared steps (providers/xlat_json.h) under the names the Messages
- * front's modules use. */
+/* The shared reading steps and counts (providers/xlat_json.h) under the
+ * names this adapter's modules use. */
 #define sl__anth_pick        sl_xlat_pick
 #define sl__anth_raw         sl_xlat_raw
 #define sl__anth_value       sl_xlat_value

@@ -6,45 +6,35 @@
  * spans of the input, never decoded and re-encoded. Only three things are
  * decoded: data URLs (split into media type and base64 data), tool-call
  * arguments (a JSON string holding JSON that becomes a JSON value) and the
- * numbers that are checked. The request is read (and what is malformed
- * refused) by providers/xlat_chat.h; this file writes Anthropic's shapes. Anthropic wants roles to
- * alternate, so a message that maps to the role of the one before continues its content array
- * (`open_role`): a run of tool results becomes one user message. */
+ * numbers that are checked. Anthropic wants roles to alternate, so a
+ * message that maps to the role of the one before continues its content
+ * array (`turns`, providers/xlat_json.h): a run of tool results becomes one user message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "providers/anthropic_int.h"
-#include "providers/xlat_chat.h"
+#include "providers/xlat_request.h"
 
 enum role { R_NONE, R_USER, R_ASSISTANT };
 
 struct req {
     struct sl_jw w;
-    struct sl__xlat_chat c;
-    enum role open_role; /* the message whose content array is open */
-    size_t messages;     /* written */
+    struct sl_xlat_refusal *refusal;
+    struct sl__xlat_turns turns; /* the message whose content array is open */
+    struct sl_buf scratch;
+    const struct sl__xlat_conversation *conv; /* the walker's, for a tool result's parts */
 };
 
-#define refuse(r, ...) sl_xlat_refuse((r)->c.refusal, __VA_ARGS__)
+/* refuse(r, param, fmt, ...): fills r->refusal, returns UV_EINVAL */
+#define refuse(r, ...) sl_xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* Opens a content block of `role`: continues the open message when it has
  * that role, else closes it and opens one. The caller writes the block. */
 static void block(struct req *r, enum role role)
 {
-    if (r->open_role == role)
-        return;
-    if (r->open_role != R_NONE) {
-        sl_jw_end(&r->w); /* content */
-        sl_jw_end(&r->w); /* message */
-    }
-    sl_jw_object(&r->w);
-    sl_jw_kv_string(&r->w, "role", role == R_USER ? "user" : "assistant");
-    sl_jw_key(&r->w, "content");
-    sl_jw_array(&r->w);
-    r->open_role = role;
-    r->messages++;
+    sl__xlat_block(&r->w, &r->turns, role, role == R_USER ? "user" : "assistant");
 }
 
 static void text_block(struct req *r, struct sl_str raw_text)
@@ -55,83 +45,89 @@ static void text_block(struct req *r, struct sl_str raw_text)
     sl_jw_end(&r->w);
 }
 
-static int user_text(void *arg, struct sl_str raw)
+/* image_url {"url": "https://..." | "data:<media type>;base64,<data>"} ->
+ * an image block with a url or base64 source ("detail" has no equivalent).
+ * The bare string form some clients send is taken too. */
+static int image_block(struct req *r, struct sl_str image_url, const char *param)
 {
-    block(arg, R_USER);
-    text_block(arg, raw);
-    return 0;
-}
-
-static int assistant_text(void *arg, struct sl_str raw)
-{
-    block(arg, R_ASSISTANT);
-    text_block(arg, raw);
-    return 0;
-}
-
-/* image_url -> an image block with a url or base64 source ("detail" has
- * no equivalent). */
-static int image_block(void *arg, struct sl_str image_url, const char *param)
-{
-    struct req *r = arg;
     struct sl__xlat_image img;
-    int rc = sl__xlat_image(&r->c, image_url, param, &img);
+    int rc = sl__xlat_image_url(image_url, &r->scratch, r->refusal, param, &img);
     if (rc)
         return rc;
-    block(r, R_USER);
     sl_jw_object(&r->w);
     sl_jw_kv_string(&r->w, "type", "image");
     sl_jw_key(&r->w, "source");
     sl_jw_object(&r->w);
-    if (img.inline_data) {
+    if (img.is_data) {
         sl_jw_kv_string(&r->w, "type", "base64");
         sl_jw_key(&r->w, "media_type");
-        sl_jw_string_n(&r->w, img.mime.ptr, img.mime.len);
+        sl_jw_string_n(&r->w, img.media_type.ptr, img.media_type.len);
         sl_jw_key(&r->w, "data");
         sl_jw_string_n(&r->w, img.data.ptr, img.data.len);
     } else {
         sl_jw_kv_string(&r->w, "type", "url");
-        sl_jw_kv_raw(&r->w, "url", img.raw.ptr, img.raw.len);
+        sl_jw_kv_raw(&r->w, "url", img.url.ptr, img.url.len);
     }
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
     return 0;
 }
 
-/* A tool call -> a tool_use block {id, name, input}. */
-static int tool_use_block(void *arg, struct sl_str id, struct sl_str name, struct sl_str args)
+/* The walker's callbacks (xlat_request.h): each piece of the conversation
+ * as a block of the message of its role. */
+static int on_text(void *arg, enum sl__xlat_role role, struct sl_str raw)
+{
+    struct req *r = arg;
+    block(r, role == SL_XR_USER ? R_USER : R_ASSISTANT);
+    text_block(r, raw);
+    return 0;
+}
+
+static int on_image(void *arg, struct sl_str image_url, const char *param)
+{
+    struct req *r = arg;
+    block(r, R_USER);
+    return image_block(r, image_url, param);
+}
+
+/* tool_calls -> tool_use blocks {id, name, input}, the arguments (a string
+ * of JSON) as the input object. */
+static int on_tool_call(void *arg, const struct sl__xlat_call *c)
 {
     struct req *r = arg;
     block(r, R_ASSISTANT);
     sl_jw_object(&r->w);
     sl_jw_kv_string(&r->w, "type", "tool_use");
-    sl_jw_kv_raw(&r->w, "id", id.ptr, id.len);
-    sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-    sl_jw_kv_raw(&r->w, "input", args.ptr, args.len);
+    sl_jw_kv_raw(&r->w, "id", c->id.ptr, c->id.len);
+    sl_jw_kv_raw(&r->w, "name", c->name.ptr, c->name.len);
+    sl_jw_kv_raw(&r->w, "input", c->input.ptr, c->input.len);
     sl_jw_end(&r->w);
     return 0;
 }
 
 /* role tool {tool_call_id, content} -> a user tool_result block. */
-static int tool_result_block(void *arg, struct sl_str id, const struct sl_json_pick *content,
-                             size_t i)
+static int on_tool_result(void *arg, const struct sl_json_pick *id,
+                          const struct sl_json_pick *content, size_t i)
 {
     struct req *r = arg;
     char param[64];
+    snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
+    if (!id->found || id->m.type != SL_JSON_STRING)
+        return refuse(r, param, "a tool message needs a tool_call_id");
     block(r, R_USER);
     sl_jw_object(&r->w);
     sl_jw_kv_string(&r->w, "type", "tool_result");
-    sl_jw_kv_raw(&r->w, "tool_use_id", id.ptr, id.len);
-    struct sl_str raw;
+    struct sl_str raw = sl__anth_raw(&id->m);
+    sl_jw_kv_raw(&r->w, "tool_use_id", raw.ptr, raw.len);
     if (content->found && content->m.type == SL_JSON_STRING) {
-        raw = sl_xlat_raw(&content->m);
+        raw = sl__anth_raw(&content->m);
         sl_jw_kv_raw(&r->w, "content", raw.ptr, raw.len);
     } else if (content->found && content->m.type == SL_JSON_ARRAY) {
         /* text parts become the result's own blocks: the user message is
-         * open, so user_text writes them straight into this array */
+         * open, so on_text writes them straight into this array */
         sl_jw_key(&r->w, "content");
         sl_jw_array(&r->w);
-        int rc = sl__xlat_content(&r->c, &content->m, i, user_text, NULL);
+        int rc = sl__xlat_content(r->conv, &content->m, i, SL_XR_USER, 0);
         if (rc)
             return rc;
         sl_jw_end(&r->w);
@@ -155,117 +151,111 @@ static void system_string(void *arg, struct sl_str raw)
 }
 
 /* "system": Anthropic has no system role, only this top-level field: one
- * text is a string, several an array of text blocks. */
+ * text as a string, several as text blocks. */
 static int system_member(struct req *r, struct sl_str messages)
 {
     size_t n;
-    int rc = sl__xlat_system_texts(&r->c, messages, NULL, &n);
+    int rc = sl__xlat_system_texts(messages, r->refusal, NULL, NULL, &n);
     if (rc || n == 0)
         return rc;
     sl_jw_key(&r->w, "system");
     if (n == 1)
-        return sl__xlat_system_texts(&r->c, messages, system_string, &n);
+        return sl__xlat_system_texts(messages, r->refusal, system_string, r, &n);
     sl_jw_array(&r->w);
-    rc = sl__xlat_system_texts(&r->c, messages, system_block, &n);
+    rc = sl__xlat_system_texts(messages, r->refusal, system_block, r, &n);
     sl_jw_end(&r->w);
     return rc;
 }
 
 static int messages_member(struct req *r, struct sl_str messages)
 {
-    static const struct sl__xlat_roles roles = {
-        .user_text = user_text,
-        .image = image_block,
-        .assistant_text = assistant_text,
-        .tool_call = tool_use_block,
-        .tool_result = tool_result_block,
+    const struct sl__xlat_conversation conv = {
+        .provider = "anthropic",
+        .arg = r,
+        .refusal = r->refusal,
+        .scratch = &r->scratch,
+        .text = on_text,
+        .image = on_image,
+        .tool_call = on_tool_call,
+        .tool_result = on_tool_result,
     };
+    r->conv = &conv;
     sl_jw_key(&r->w, "messages");
     sl_jw_array(&r->w);
-    int rc = sl__xlat_messages(&r->c, messages, &roles);
+    int rc = sl__xlat_messages(&conv, messages);
+    r->conv = NULL;
     if (rc)
         return rc;
-    if (r->open_role != R_NONE) {
-        sl_jw_end(&r->w);
-        sl_jw_end(&r->w);
-    }
+    sl__xlat_turns_end(&r->w, &r->turns);
     sl_jw_end(&r->w);
-    if (r->messages == 0)
+    if (r->turns.messages == 0)
         return refuse(r, "messages", "anthropic needs at least one user or assistant message");
     return 0;
 }
 
-/* stop -> stop_sequences (an array). */
-static void stop_sequence(void *arg, struct sl_str raw, size_t index)
+/* tools [{type: function, function: {name, description, parameters}}] ->
+ * [{name, description, input_schema}] ("strict" has no equivalent). */
+static int tools_member(struct req *r, const struct sl_json_member *tools, int *ntools)
 {
-    struct req *r = arg;
-    if (index == 0) {
-        sl_jw_key(&r->w, "stop_sequences");
-        sl_jw_array(&r->w);
+    *ntools = 0;
+    if (tools->type == SL_JSON_NULL)
+        return 0;
+    if (tools->type != SL_JSON_ARRAY)
+        return refuse(r, "tools", "tools must be an array");
+    if (tools->items == 0)
+        return 0;
+    struct sl_json_walk wk;
+    struct sl_json_value tool, arr = sl__anth_value(tools);
+    sl_json_enter(&wk, &arr);
+    sl_jw_key(&r->w, "tools");
+    sl_jw_array(&r->w);
+    for (size_t i = 0; sl_json_next_item(&wk, &tool); i++) {
+        struct sl__xlat_tool t;
+        int rc = sl__xlat_tool_def(tool, i, r->refusal, "anthropic", &t);
+        if (rc)
+            return rc;
+        sl_jw_object(&r->w);
+        sl_jw_kv_raw(&r->w, "name", t.name.ptr, t.name.len);
+        if (t.description.ptr)
+            sl_jw_kv_raw(&r->w, "description", t.description.ptr, t.description.len);
+        if (t.parameters.ptr)
+            sl_jw_kv_raw(&r->w, "input_schema", t.parameters.ptr, t.parameters.len);
+        else /* Anthropic requires a schema; OpenAI's default is "no arguments" */
+            sl_jw_kv_raw(&r->w, "input_schema", "{\"type\":\"object\",\"properties\":{}}", 33);
+        sl_jw_end(&r->w);
+        ++*ntools;
     }
-    sl_jw_raw(&r->w, raw.ptr, raw.len);
-}
-
-/* tools -> [{name, description, input_schema}] ("strict" has no
- * equivalent). */
-static int tool(void *arg, size_t i, struct sl_str name, struct sl_str description,
-                const struct sl_json_member *parameters)
-{
-    struct req *r = arg;
-    if (i == 0) {
-        sl_jw_key(&r->w, "tools");
-        sl_jw_array(&r->w);
-    }
-    sl_jw_object(&r->w);
-    sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-    if (description.ptr)
-        sl_jw_kv_raw(&r->w, "description", description.ptr, description.len);
-    if (parameters)
-        sl_jw_kv_raw(&r->w, "input_schema", parameters->value.ptr, parameters->value.len);
-    else /* Anthropic requires a schema; OpenAI's default is "no arguments" */
-        sl_jw_kv_raw(&r->w, "input_schema", "{\"type\":\"object\",\"properties\":{}}", 33);
     sl_jw_end(&r->w);
     return 0;
 }
 
-/* tool_choice auto / none / required / a function -> {type: auto / none /
- * any / tool (with name)}; parallel_tool_calls: false ->
- * disable_parallel_tool_use: true. */
+/* tool_choice auto / none / required / {type: function, function: {name}}
+ * -> {type: auto / none / any / tool (with name)}; parallel_tool_calls:
+ * false -> disable_parallel_tool_use: true. */
 static int tool_choice_member(struct req *r, const struct sl_json_pick *choice,
-                              const struct sl_json_pick *parallel, size_t ntools)
+                              const struct sl_json_pick *parallel, int ntools)
 {
     int serial = parallel->found && parallel->m.type == SL_JSON_FALSE;
     enum sl__xlat_choice kind;
     struct sl_str name;
-    int rc = sl__xlat_tool_choice(&r->c, choice, &kind, &name);
-    if (rc || (kind == SL__XC_ABSENT && !(serial && ntools)))
+    int rc = sl__xlat_tool_choice(r->refusal, choice, &kind, &name);
+    if (rc || (kind == SL_XC_ABSENT && !(serial && ntools)))
         return rc;
-    static const char *const types[] = {[SL__XC_ABSENT] = "auto", /* only to say "serial" */
-                                        [SL__XC_AUTO] = "auto",
-                                        [SL__XC_NONE] = "none",
-                                        [SL__XC_REQUIRED] = "any",
-                                        [SL__XC_FUNCTION] = "tool"};
-    if (ntools == 0 && kind != SL__XC_NONE)
+    /* absent: auto, only to say "one call at a time" */
+    const char *type = kind == SL_XC_NONE       ? "none"
+                       : kind == SL_XC_REQUIRED ? "any"
+                       : kind == SL_XC_FUNCTION ? "tool"
+                                                : "auto";
+    if (ntools == 0 && strcmp(type, "none") != 0)
         return refuse(r, "tool_choice", "tool_choice needs tools");
     sl_jw_key(&r->w, "tool_choice");
     sl_jw_object(&r->w);
-    sl_jw_kv_string(&r->w, "type", types[kind]);
+    sl_jw_kv_string(&r->w, "type", type);
     if (name.ptr)
         sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
-    if (serial && kind != SL__XC_NONE)
+    if (serial && strcmp(type, "none") != 0)
         sl_jw_kv_raw(&r->w, "disable_parallel_tool_use", "true", 4);
     sl_jw_end(&r->w);
-    return 0;
-}
-
-/* A number copied as it was sent; null is absent. */
-static int copy_number(struct req *r, const struct sl_json_pick *p, const char *key)
-{
-    double v;
-    if (sl__xlat_number(p, &v) == 0)
-        sl_jw_kv_raw(&r->w, key, p->m.value.ptr, p->m.value.len);
-    else if (p->found && p->m.type != SL_JSON_NULL)
-        return refuse(r, p->key, "%s must be a number", p->key);
     return 0;
 }
 
@@ -287,10 +277,10 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         P_TOOL_CHOICE,
         P_PARALLEL,
         P_USER,
-        P_RESPONSE_FORMAT,
         P_N,
         P_LOGPROBS,
         P_TOP_LOGPROBS,
+        P_RESPONSE_FORMAT,
         P_AUDIO,
         P_FUNCTIONS,
         P_FUNCTION_CALL,
@@ -310,46 +300,39 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         [P_TOOL_CHOICE] = {.key = "tool_choice"},
         [P_PARALLEL] = {.key = "parallel_tool_calls"},
         [P_USER] = {.key = "user"},
-        [P_RESPONSE_FORMAT] = {.key = "response_format"},
         [P_N] = {.key = "n"},
         [P_LOGPROBS] = {.key = "logprobs"},
         [P_TOP_LOGPROBS] = {.key = "top_logprobs"},
+        [P_RESPONSE_FORMAT] = {.key = "response_format"},
         [P_AUDIO] = {.key = "audio"},
         [P_FUNCTIONS] = {.key = "functions"},
         [P_FUNCTION_CALL] = {.key = "function_call"},
     };
-    struct req r = {.c = {.refusal = refusal, .provider = "anthropic"}};
-    r.c.arg = &r;
+    struct req r = {.refusal = refusal};
     *info = (struct sl_anthropic_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
-    if (sl_xlat_pick((struct sl_str){body, len}, p, P__N) != 0)
+    if (sl__anth_pick((struct sl_str){body, len}, p, P__N) != 0)
         return refuse(&r, "", "the body is not a JSON object");
     if (!p[P_MODEL].found || p[P_MODEL].m.type != SL_JSON_STRING)
         return refuse(&r, "model", "you must provide a model parameter");
     if (!p[P_MESSAGES].found || p[P_MESSAGES].m.type != SL_JSON_ARRAY)
         return refuse(&r, "messages", "'messages' is a required property");
-    if (p[P_RESPONSE_FORMAT].found && p[P_RESPONSE_FORMAT].m.type != SL_JSON_NULL) {
-        struct sl_json_pick t[1] = {{.key = "type"}};
-        if (sl_xlat_pick(sl_xlat_raw(&p[P_RESPONSE_FORMAT].m), t, 1) || !sl_xlat_is(&t[0], "text"))
-            return refuse(&r, "response_format",
-                          "response_format other than text is not supported by anthropic");
-    }
-    long max_tokens;
-    int rc = sl__xlat_refuse_unserved(&r.c, &p[P_N], P__N - P_N);
-    if (rc == 0)
-        rc = sl__xlat_max_tokens(&r.c, &p[P_MAX_TOKENS], &p[P_MAX_COMPLETION], &max_tokens);
-    if (rc)
+    /* the fields Anthropic has no equivalent for that would change the
+     * answer the client expects: refused rather than silently dropped */
+    int rc = sl__xlat_refusals(refusal, &p[P_N], P__N - P_N, "anthropic");
+    long max_tokens; /* the larger of the two names, as sl_openai_parse reads it */
+    if (rc || (rc = sl__xlat_max_tokens(refusal, &p[P_MAX_TOKENS], &max_tokens)))
         return rc;
     if (max_tokens < 0)
         max_tokens = opts->default_max_tokens;
 
-    sl_buf_init(&r.c.scratch, len + 1);
+    sl_buf_init(&r.scratch, len + 1);
     sl_jw_init(&r.w, out);
     sl_jw_object(&r.w);
     if (opts->model) {
         sl_jw_kv_string(&r.w, "model", opts->model);
     } else {
-        struct sl_str raw = sl_xlat_raw(&p[P_MODEL].m);
+        struct sl_str raw = sl__anth_raw(&p[P_MODEL].m);
         sl_jw_kv_raw(&r.w, "model", raw.ptr, raw.len);
     }
     sl_jw_kv_int(&r.w, "max_tokens", max_tokens);
@@ -358,36 +341,41 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
         goto out;
 
     double v;
-    if (sl__xlat_number(&p[P_TEMPERATURE], &v) == 0 && v > 1) {
+    if (sl__xlat_number(&p[P_TEMPERATURE], &v) == 0) {
         /* OpenAI's range is 0..2, Anthropic's 0..1: a fallback from an
          * OpenAI deployment should not fail on it */
-        sl_jw_kv_raw(&r.w, "temperature", "1", 1);
-    } else if ((rc = copy_number(&r, &p[P_TEMPERATURE], "temperature")) != 0) {
+        if (v > 1)
+            sl_jw_kv_raw(&r.w, "temperature", "1", 1);
+        else
+            sl_jw_kv_raw(&r.w, "temperature", p[P_TEMPERATURE].m.value.ptr,
+                         p[P_TEMPERATURE].m.value.len);
+    } else if (p[P_TEMPERATURE].found && p[P_TEMPERATURE].m.type != SL_JSON_NULL) {
+        rc = refuse(&r, "temperature", "temperature must be a number");
         goto out;
     }
-    size_t n;
-    if ((rc = copy_number(&r, &p[P_TOP_P], "top_p")) != 0 ||
-        (p[P_STOP].found && (rc = sl__xlat_stops(&r.c, &p[P_STOP].m, stop_sequence, &n)) != 0))
+    if (sl__xlat_number(&p[P_TOP_P], &v) == 0) {
+        sl_jw_kv_raw(&r.w, "top_p", p[P_TOP_P].m.value.ptr, p[P_TOP_P].m.value.len);
+    } else if (p[P_TOP_P].found && p[P_TOP_P].m.type != SL_JSON_NULL) {
+        rc = refuse(&r, "top_p", "top_p must be a number");
         goto out;
-    if (p[P_STOP].found && n > 0)
-        sl_jw_end(&r.w);
+    }
+    if (p[P_STOP].found && (rc = sl__xlat_stop(&r.w, "stop_sequences", &p[P_STOP].m, refusal)))
+        goto out;
     if (p[P_STREAM].found && p[P_STREAM].m.type == SL_JSON_TRUE) {
         info->stream = 1;
         sl_jw_kv_raw(&r.w, "stream", "true", 4);
         struct sl_json_pick u[1] = {{.key = "include_usage"}};
         info->include_usage = p[P_STREAM_OPTIONS].found &&
-                              sl_xlat_pick(sl_xlat_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
+                              sl__anth_pick(sl__anth_raw(&p[P_STREAM_OPTIONS].m), u, 1) == 0 &&
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
-    size_t ntools = 0;
-    if (p[P_TOOLS].found && (rc = sl__xlat_tools(&r.c, &p[P_TOOLS].m, tool, &ntools)))
+    int ntools = 0;
+    if (p[P_TOOLS].found && (rc = tools_member(&r, &p[P_TOOLS].m, &ntools)))
         goto out;
-    if (ntools > 0)
-        sl_jw_end(&r.w);
     if ((rc = tool_choice_member(&r, &p[P_TOOL_CHOICE], &p[P_PARALLEL], ntools)))
         goto out;
     if (p[P_USER].found && p[P_USER].m.type == SL_JSON_STRING && p[P_USER].m.value.len > 0) {
-        struct sl_str raw = sl_xlat_raw(&p[P_USER].m);
+        struct sl_str raw = sl__anth_raw(&p[P_USER].m);
         sl_jw_key(&r.w, "metadata");
         sl_jw_object(&r.w);
         sl_jw_kv_raw(&r.w, "user_id", raw.ptr, raw.len);
@@ -396,6 +384,6 @@ int sl_anthropic_request(const char *body, size_t len, const struct sl_anthropic
     sl_jw_end(&r.w);
     rc = sl_jw_finish(&r.w);
 out:
-    sl_buf_release(&r.c.scratch);
+    sl_buf_release(&r.scratch);
     return rc;
 }

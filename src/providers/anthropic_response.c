@@ -2,6 +2,7 @@
  * translator shares with it (usage, finish_reason). Text blocks are joined
  * as escaped spans (never decoded); a tool_use block's input object
  * becomes the arguments string by escaping its text. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -10,25 +11,14 @@
 
 void sl__anth_tokens_read(struct sl_str usage, struct sl_anthropic_tokens *t)
 {
-    struct sl_json_pick p[4] = {{.key = "input_tokens"},
-                                {.key = "output_tokens"},
-                                {.key = "cache_creation_input_tokens"},
-                                {.key = "cache_read_input_tokens"}};
-    if (sl_xlat_pick(usage, p, 4) != 0)
-        return;
-    t->input = sl__xlat_count(&p[0], t->input);
-    t->output = sl__xlat_count(&p[1], t->output);
-    t->cache_write = sl__xlat_count(&p[2], t->cache_write);
-    t->cache_read = sl__xlat_count(&p[3], t->cache_read);
+    static const char *const keys[4] = {"input_tokens", "output_tokens",
+                                        "cache_creation_input_tokens", "cache_read_input_tokens"};
+    sl__xlat_tokens_read(usage, keys, &t->input, &t->output, &t->cache_write, &t->cache_read);
 }
 
 struct sl_xlat_usage sl__anth_usage_of(const struct sl_anthropic_tokens *t)
 {
-    return (struct sl_xlat_usage){
-        .prompt = t->input + t->cache_write + t->cache_read,
-        .completion = t->output,
-        .cached = t->cache_read,
-    };
+    return sl__xlat_usage(t->input, t->output, t->cache_write, t->cache_read);
 }
 
 /* Anthropic's stop_reason and OpenAI's finish_reason, both ways: the first
@@ -74,31 +64,22 @@ static size_t blocks(struct sl_jw *w, struct sl_str content, int tools)
         enum { B_TYPE, B_TEXT, B_ID, B_NAME, B_INPUT, B__N };
         struct sl_json_pick p[B__N] = {
             {.key = "type"}, {.key = "text"}, {.key = "id"}, {.key = "name"}, {.key = "input"}};
-        if (sl_xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, p, B__N) != 0)
+        if (sl__anth_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, p, B__N) != 0)
             continue;
-        if (!tools && sl_xlat_is(&p[B_TYPE], "text") && p[B_TEXT].found &&
+        if (!tools && sl__anth_is(&p[B_TYPE], "text") && p[B_TEXT].found &&
             p[B_TEXT].m.type == SL_JSON_STRING) {
             if (n++ == 0)
                 sl_jw_string_open(w);
             sl_jw_string_piece(w, p[B_TEXT].m.value.ptr, p[B_TEXT].m.value.len);
-        } else if (tools && sl_xlat_is(&p[B_TYPE], "tool_use") && p[B_ID].found &&
+        } else if (tools && sl__anth_is(&p[B_TYPE], "tool_use") && p[B_ID].found &&
                    p[B_ID].m.type == SL_JSON_STRING && p[B_NAME].found &&
                    p[B_NAME].m.type == SL_JSON_STRING) {
             if (n++ == 0)
                 sl_jw_array(w);
-            struct sl_str id = sl_xlat_raw(&p[B_ID].m), name = sl_xlat_raw(&p[B_NAME].m);
+            struct sl_str id = sl__anth_raw(&p[B_ID].m), name = sl__anth_raw(&p[B_NAME].m);
             struct sl_str input =
-                p[B_INPUT].found ? sl_xlat_raw(&p[B_INPUT].m) : (struct sl_str){"{}", 2};
-            sl_jw_object(w);
-            sl_jw_kv_raw(w, "id", id.ptr, id.len);
-            sl_jw_kv_string(w, "type", "function");
-            sl_jw_key(w, "function");
-            sl_jw_object(w);
-            sl_jw_kv_raw(w, "name", name.ptr, name.len);
-            sl_jw_key(w, "arguments");
-            sl_jw_string_n(w, input.ptr, input.len);
-            sl_jw_end(w);
-            sl_jw_end(w);
+                p[B_INPUT].found ? sl__anth_raw(&p[B_INPUT].m) : (struct sl_str){"{}", 2};
+            sl__xlat_tool_call_write(w, id, name, input);
         }
         /* thinking, redacted_thinking, server tool blocks: no OpenAI field */
     }
@@ -115,8 +96,8 @@ static int has_block(struct sl_str content, const char *type)
     sl_json_enter(&wk, &arr);
     while (sl_json_next_item(&wk, &b)) {
         struct sl_json_pick t[1] = {{.key = "type"}};
-        if (sl_xlat_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, t, 1) == 0 &&
-            sl_xlat_is(&t[0], type))
+        if (sl__anth_pick((struct sl_str){b.start, (size_t)(b.end - b.start)}, t, 1) == 0 &&
+            sl__anth_is(&t[0], type))
             return 1;
     }
     return 0;
@@ -128,8 +109,8 @@ int sl_anthropic_response(const char *body, size_t len, const char *model, long 
     enum { M_TYPE, M_ID, M_MODEL, M_CONTENT, M_STOP, M_USAGE, M__N };
     struct sl_json_pick p[M__N] = {{.key = "type"},    {.key = "id"},          {.key = "model"},
                                    {.key = "content"}, {.key = "stop_reason"}, {.key = "usage"}};
-    if (sl_xlat_pick((struct sl_str){body, len}, p, M__N) != 0 ||
-        (p[M_TYPE].found && !sl_xlat_is(&p[M_TYPE], "message")) || !p[M_CONTENT].found ||
+    if (sl__anth_pick((struct sl_str){body, len}, p, M__N) != 0 ||
+        (p[M_TYPE].found && !sl__anth_is(&p[M_TYPE], "message")) || !p[M_CONTENT].found ||
         p[M_CONTENT].m.type != SL_JSON_ARRAY)
         return UV_EINVAL;
     struct sl_anthropic_tokens t = {0};
@@ -181,7 +162,7 @@ int sl_anthropic_response(const char *body, size_t len, const char *model, long 
     sl_jw_end(&w);
     sl_jw_end(&w);
     sl_jw_key(&w, "usage");
-    sl__xlat_usage_write(&w, &u);
+    sl__anth_usage_write(&w, &u);
     sl_jw_end(&w);
     return sl_jw_finish(&w);
 }

@@ -31,86 +31,40 @@ void sl_anthropic_stream_init(struct sl_anthropic_stream *s, const char *model, 
         sl_json_escape(s->model, sizeof(s->model), model);
 }
 
-static void chunk_open(const struct sl_anthropic_stream *s, struct sl_jw *w, struct sl_buf *out)
+/* Copies an escaped string's inside when it fits whole (a cut could split
+ * an escape); else leaves dst as it is. */
+static void keep_escaped(char *dst, size_t size, const struct sl_json_pick *p)
 {
-    sl__xlat_chunk_open(w, out, s->id, s->model, s->created);
-}
-
-/* A chunk whose delta is one member: key and its raw value. */
-static int delta_chunk(struct sl_anthropic_stream *s, struct sl_buf *out, const char *key,
-                       struct sl_str raw)
-{
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    sl__xlat_delta_open(&w);
-    sl_jw_kv_raw(&w, key, raw.ptr, raw.len);
-    sl__xlat_delta_close(&w, NULL);
-    return sl__xlat_chunk_close(&w, NULL);
-}
-
-/* A tool_calls delta: the call's start (id and name) or an arguments piece. */
-static int tool_chunk(struct sl_anthropic_stream *s, struct sl_buf *out, struct sl_str id,
-                      struct sl_str name, struct sl_str arguments)
-{
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    sl__xlat_delta_open(&w);
-    sl_jw_key(&w, "tool_calls");
-    sl_jw_array(&w);
-    sl_jw_object(&w);
-    sl_jw_kv_int(&w, "index", s->tool_index);
-    if (id.ptr) {
-        sl_jw_kv_raw(&w, "id", id.ptr, id.len);
-        sl_jw_kv_string(&w, "type", "function");
+    if (p->found && p->m.type == SL_JSON_STRING && p->m.value.len < size) {
+        memcpy(dst, p->m.value.ptr, p->m.value.len);
+        dst[p->m.value.len] = '\0';
     }
-    sl_jw_key(&w, "function");
-    sl_jw_object(&w);
-    if (name.ptr)
-        sl_jw_kv_raw(&w, "name", name.ptr, name.len);
-    sl_jw_kv_raw(&w, "arguments", arguments.ptr, arguments.len);
-    sl_jw_end(&w);
-    sl_jw_end(&w);
-    sl_jw_end(&w);
-    sl__xlat_delta_close(&w, NULL);
-    return sl__xlat_chunk_close(&w, NULL);
 }
 
-static int finish_chunk(struct sl_anthropic_stream *s, struct sl_buf *out)
-{
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    sl__xlat_delta_open(&w);
-    sl__xlat_delta_close(&w, s->finish_reason);
-    return sl__xlat_chunk_close(&w, NULL);
-}
+/* The envelope of every chunk: the stream's id, model and time. */
+#define ENV(s) (&(struct sl__xlat_chunk){(s)->id, (s)->model, (s)->created})
 
 /* The event broke the protocol: an OpenAI error event, and the end. */
 static int broken(struct sl_anthropic_stream *s, struct sl_buf *out, const char *why)
 {
     s->state = SL_AS_FAILED;
     s->err = SL_E_BAD_GATEWAY;
-    return sl__xlat_broken(out, "anthropic", why);
+    return sl__xlat_broken_event(out, "anthropic", why);
 }
 
 static int message_start(struct sl_anthropic_stream *s, const struct sl_json_pick *message,
                          struct sl_buf *out)
 {
     struct sl_json_pick m[3] = {{.key = "id"}, {.key = "model"}, {.key = "usage"}};
-    if (!message->found || sl_xlat_pick(sl_xlat_raw(&message->m), m, 3) != 0)
+    if (!message->found || sl__anth_pick(sl__anth_raw(&message->m), m, 3) != 0)
         return broken(s, out, "message_start without a message");
-    sl__xlat_keep_escaped(s->id, sizeof(s->id), &m[0]);
+    keep_escaped(s->id, sizeof(s->id), &m[0]);
     if (s->model[0] == '\0')
-        sl__xlat_keep_escaped(s->model, sizeof(s->model), &m[1]);
+        keep_escaped(s->model, sizeof(s->model), &m[1]);
     if (m[2].found)
         sl__anth_tokens_read(m[2].m.value, &s->tokens);
     s->state = SL_AS_MESSAGE;
-    struct sl_jw w;
-    chunk_open(s, &w, out);
-    sl__xlat_delta_open(&w);
-    sl_jw_kv_string(&w, "role", "assistant");
-    sl_jw_kv_string(&w, "content", "");
-    sl__xlat_delta_close(&w, NULL);
-    return sl__xlat_chunk_close(&w, NULL);
+    return sl__xlat_role_chunk(ENV(s), out);
 }
 
 static int block_start(struct sl_anthropic_stream *s, const struct sl_json_pick *index,
@@ -120,23 +74,23 @@ static int block_start(struct sl_anthropic_stream *s, const struct sl_json_pick 
     struct sl_json_pick b[B__N] = {
         {.key = "type"}, {.key = "text"}, {.key = "id"}, {.key = "name"}};
     if (!index->found || index->m.type != SL_JSON_NUMBER || !block->found ||
-        sl_xlat_pick(sl_xlat_raw(&block->m), b, B__N) != 0)
+        sl__anth_pick(sl__anth_raw(&block->m), b, B__N) != 0)
         return broken(s, out, "content_block_start without an index and a block");
     s->block = strtol(index->m.value.ptr, NULL, 10);
-    if (sl_xlat_is(&b[B_TYPE], "text")) {
+    if (sl__anth_is(&b[B_TYPE], "text")) {
         s->block_kind = SL_AS_BLOCK_TEXT;
         if (b[B_TEXT].found && b[B_TEXT].m.type == SL_JSON_STRING && b[B_TEXT].m.value.len > 0)
-            return delta_chunk(s, out, "content", sl_xlat_raw(&b[B_TEXT].m));
+            return sl__xlat_delta_chunk(ENV(s), out, "content", sl__anth_raw(&b[B_TEXT].m));
         return 0;
     }
-    if (sl_xlat_is(&b[B_TYPE], "tool_use")) {
+    if (sl__anth_is(&b[B_TYPE], "tool_use")) {
         if (!b[B_ID].found || b[B_ID].m.type != SL_JSON_STRING || !b[B_NAME].found ||
             b[B_NAME].m.type != SL_JSON_STRING)
             return broken(s, out, "a tool_use block without an id and a name");
         s->block_kind = SL_AS_BLOCK_TOOL;
         s->tool_index = s->tools++;
-        return tool_chunk(s, out, sl_xlat_raw(&b[B_ID].m), sl_xlat_raw(&b[B_NAME].m),
-                          (struct sl_str){"\"\"", 2});
+        return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, sl__anth_raw(&b[B_ID].m),
+                                   sl__anth_raw(&b[B_NAME].m), (struct sl_str){"\"\"", 2});
     }
     s->block_kind = SL_AS_BLOCK_OTHER; /* thinking and the like: not relayed */
     return 0;
@@ -148,26 +102,27 @@ static int block_delta(struct sl_anthropic_stream *s, const struct sl_json_pick 
     enum { D_TYPE, D_TEXT, D_JSON, D__N };
     struct sl_json_pick d[D__N] = {{.key = "type"}, {.key = "text"}, {.key = "partial_json"}};
     if (!index->found || index->m.type != SL_JSON_NUMBER || !delta->found ||
-        sl_xlat_pick(sl_xlat_raw(&delta->m), d, D__N) != 0)
+        sl__anth_pick(sl__anth_raw(&delta->m), d, D__N) != 0)
         return broken(s, out, "content_block_delta without an index and a delta");
     if (strtol(index->m.value.ptr, NULL, 10) != s->block || s->block_kind == SL_AS_BLOCK_NONE)
         return broken(s, out, "a delta for a content block that is not open");
-    if (sl_xlat_is(&d[D_TYPE], "text_delta")) {
+    if (sl__anth_is(&d[D_TYPE], "text_delta")) {
         if (s->block_kind != SL_AS_BLOCK_TEXT || !d[D_TEXT].found ||
             d[D_TEXT].m.type != SL_JSON_STRING)
             return broken(s, out, "a text_delta outside a text block");
         if (d[D_TEXT].m.value.len == 0)
             return 0;
-        return delta_chunk(s, out, "content", sl_xlat_raw(&d[D_TEXT].m));
+        return sl__xlat_delta_chunk(ENV(s), out, "content", sl__anth_raw(&d[D_TEXT].m));
     }
-    if (sl_xlat_is(&d[D_TYPE], "input_json_delta")) {
+    if (sl__anth_is(&d[D_TYPE], "input_json_delta")) {
         if (s->block_kind != SL_AS_BLOCK_TOOL || !d[D_JSON].found ||
             d[D_JSON].m.type != SL_JSON_STRING)
             return broken(s, out, "an input_json_delta outside a tool_use block");
         if (d[D_JSON].m.value.len == 0)
             return 0;
         struct sl_str none = {NULL, 0};
-        return tool_chunk(s, out, none, none, sl_xlat_raw(&d[D_JSON].m));
+        return sl__xlat_tool_chunk(ENV(s), out, s->tool_index, none, none,
+                                   sl__anth_raw(&d[D_JSON].m));
     }
     return 0; /* thinking_delta, signature_delta, citations_delta */
 }
@@ -182,10 +137,10 @@ static int message_delta(struct sl_anthropic_stream *s, const struct sl_json_pic
     if (s->finish_reason) /* one finish chunk, even if Anthropic repeats itself */
         return 0;
     s->finish_reason = "stop";
-    if (delta->found && sl_xlat_pick(sl_xlat_raw(&delta->m), d, 1) == 0 && d[0].found &&
+    if (delta->found && sl__anth_pick(sl__anth_raw(&delta->m), d, 1) == 0 && d[0].found &&
         d[0].m.type == SL_JSON_STRING)
         s->finish_reason = sl_anthropic_finish_reason(d[0].m.value.ptr, d[0].m.value.len);
-    return finish_chunk(s, out);
+    return sl__xlat_finish_chunk(ENV(s), out, s->finish_reason);
 }
 
 static int message_stop(struct sl_anthropic_stream *s, struct sl_buf *out)
@@ -193,14 +148,11 @@ static int message_stop(struct sl_anthropic_stream *s, struct sl_buf *out)
     int rc = 0;
     if (s->finish_reason == NULL) { /* no message_delta: end the choice anyway */
         s->finish_reason = "stop";
-        rc = finish_chunk(s, out);
+        rc = sl__xlat_finish_chunk(ENV(s), out, s->finish_reason);
     }
     s->usage = sl__anth_usage_of(&s->tokens);
-    if (rc == 0 && s->include_usage) {
-        struct sl_jw w;
-        chunk_open(s, &w, out);
-        rc = sl__xlat_chunk_close(&w, &s->usage);
-    }
+    if (rc == 0 && s->include_usage)
+        rc = sl__xlat_usage_chunk(ENV(s), out, &s->usage);
     s->state = SL_AS_DONE;
     return rc ? rc : sl_sse_append_done(out);
 }
@@ -212,7 +164,7 @@ static int translate(struct sl_anthropic_stream *s, const char *event, size_t ev
     struct sl_json_pick p[E__N] = {{.key = "type"},  {.key = "index"},   {.key = "content_block"},
                                    {.key = "delta"}, {.key = "message"}, {.key = "usage"}};
     struct sl_str name = {event ? event : "", event ? event_len : 0};
-    if (sl_xlat_pick((struct sl_str){data, data_len}, p, E__N) != 0) {
+    if (sl__anth_pick((struct sl_str){data, data_len}, p, E__N) != 0) {
         if (sl_str_eq(name, "ping")) /* nothing in it is read */
             return 0;
         return broken(s, out, "an event whose data is not a JSON object");

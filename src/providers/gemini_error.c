@@ -137,7 +137,7 @@ static void write_error(struct sl_jw *w, int status, const char *body, size_t le
                  status);
     else
         snprintf(fallback, sizeof(fallback), "gemini sent an error event without a message");
-    sl__xlat_error_write(w, message, fallback, cls->type, cls->code);
+    sl__xlat_error_object(w, message.ptr ? &message : NULL, fallback, cls->type, cls->code);
 }
 
 int sl_gemini_error(int status, const char *body, size_t len, struct sl_buf *out,

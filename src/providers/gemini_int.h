@@ -41,13 +41,13 @@ enum sl__gemini_member {
     GM__N
 };
 
-struct sl__xlat_chat;
+struct sl__xchat;
 
 /* Where the request's option writers write, and the request reader they
  * read with (xlat_chat.h). */
 struct sl__gemini_out {
     struct sl_jw *w;
-    struct sl__xlat_chat *c;
+    struct sl__xchat *c;
 };
 
 /* gemini_options.c, each given the picked members: the fields Gemini

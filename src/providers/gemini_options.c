@@ -52,9 +52,9 @@ static int tool_config_member(struct sl__gemini_out *r, const struct sl_json_pic
                                         [SL__XC_NONE] = "NONE",
                                         [SL__XC_REQUIRED] = "ANY",
                                         [SL__XC_FUNCTION] = "ANY"};
-    enum sl__xlat_choice kind;
+    enum sl__xchat_choice kind;
     struct sl_str name;
-    int rc = sl__xlat_tool_choice(r->c, choice, &kind, &name);
+    int rc = sl__xchat_tool_choice(r->c, choice, &kind, &name);
     if (rc || kind == SL__XC_ABSENT)
         return rc;
     if (ntools == 0) {
@@ -98,7 +98,7 @@ static void gen_key(struct gen *g, const char *key)
 static int gen_number(struct gen *g, const struct sl_json_pick *p, const char *key)
 {
     double v;
-    if (sl__xlat_number(p, &v) == 0) {
+    if (sl__xchat_number(p, &v) == 0) {
         gen_key(g, key);
         sl_jw_raw(g->r->w, p->m.value.ptr, p->m.value.len);
     } else if (p->found && p->m.type != SL_JSON_NULL) {
@@ -145,8 +145,8 @@ static int response_format_member(struct gen *g, const struct sl_json_member *rf
     sl_jw_string(r->w, "application/json");
     if (s[0].found && s[0].m.type != SL_JSON_NULL) {
         gen_key(g, "responseSchema");
-        return sl__gemini_schema(r->w, sl_xlat_value(&s[0].m),
-                                 "response_format.json_schema.schema", r->c->refusal);
+        return sl__gemini_schema(r->w, sl_xlat_value(&s[0].m), "response_format.json_schema.schema",
+                                 r->c->refusal);
     }
     return 0;
 }
@@ -155,7 +155,7 @@ static int response_format_member(struct gen *g, const struct sl_json_member *rf
  * client expects: refused rather than silently dropped. */
 int sl__gemini_refusals(struct sl__gemini_out *r, const struct sl_json_pick *p)
 {
-    return sl__xlat_refuse_unserved(r->c, &p[GM_N], GM__N - GM_N);
+    return sl__xchat_refuse_unserved(r->c, &p[GM_N], GM__N - GM_N);
 }
 
 int sl__gemini_generation_config(struct sl__gemini_out *r, const struct sl_json_pick *p)
@@ -167,7 +167,7 @@ int sl__gemini_generation_config(struct sl__gemini_out *r, const struct sl_json_
     int rc;
     if ((rc = gen_number(&g, &p[GM_TEMPERATURE], "temperature")) ||
         (rc = gen_number(&g, &p[GM_TOP_P], "topP")) ||
-        (rc = sl__xlat_max_tokens(r->c, &p[GM_MAX_TOKENS], &p[GM_MAX_COMPLETION], &max_tokens)))
+        (rc = sl__xchat_max_tokens(r->c, &p[GM_MAX_TOKENS], &p[GM_MAX_COMPLETION], &max_tokens)))
         return rc;
     if (max_tokens > 0) {
         gen_key(&g, "maxOutputTokens");
@@ -175,19 +175,19 @@ int sl__gemini_generation_config(struct sl__gemini_out *r, const struct sl_json_
     }
     void *arg = r->c->arg;
     r->c->arg = &g; /* stop_sequence's */
-    rc = p[GM_STOP].found ? sl__xlat_stops(r->c, &p[GM_STOP].m, stop_sequence, &n) : 0;
+    rc = p[GM_STOP].found ? sl__xchat_stops(r->c, &p[GM_STOP].m, stop_sequence, &n) : 0;
     r->c->arg = arg;
     if (rc)
         return rc;
     if (p[GM_STOP].found && n > 0)
         sl_jw_end(r->w);
-    if (sl__xlat_number(&p[GM_N], &v) == 0) { /* 1: sl__gemini_refusals saw to the rest */
+    if (sl__xchat_number(&p[GM_N], &v) == 0) { /* 1: sl__gemini_refusals saw to the rest */
         gen_key(&g, "candidateCount");
         sl_jw_int(r->w, 1);
     }
     if (p[GM_RESPONSE_FORMAT].found && (rc = response_format_member(&g, &p[GM_RESPONSE_FORMAT].m)))
         return rc;
-    if (sl__xlat_number(&p[GM_SEED], &v) == 0) {
+    if (sl__xchat_number(&p[GM_SEED], &v) == 0) {
         if (v != (double)(long long)v || v < -2147483648.0 || v > 2147483647.0)
             return refuse(r, "seed", "seed must be a 32-bit integer for gemini");
         gen_key(&g, "seed");
@@ -208,7 +208,7 @@ int sl__gemini_tools(struct sl__gemini_out *r, const struct sl_json_pick *p)
     size_t ntools = 0;
     void *arg = r->c->arg;
     r->c->arg = r; /* declaration's */
-    int rc = p[GM_TOOLS].found ? sl__xlat_tools(r->c, &p[GM_TOOLS].m, declaration, &ntools) : 0;
+    int rc = p[GM_TOOLS].found ? sl__xchat_tools(r->c, &p[GM_TOOLS].m, declaration, &ntools) : 0;
     r->c->arg = arg;
     if (rc)
         return rc;

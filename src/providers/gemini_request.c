@@ -30,7 +30,7 @@ struct call {
 
 struct req {
     struct sl_jw w;
-    struct sl__xlat_chat c;
+    struct sl__xchat c;
     enum role open_role; /* the turn whose parts array is open */
     size_t turns;        /* written */
     struct call *calls;
@@ -103,8 +103,8 @@ static const char *image_mime(const char *url, size_t len)
 static int image_part(void *arg, struct sl_str image_url, const char *param)
 {
     struct req *r = arg;
-    struct sl__xlat_image img;
-    int rc = sl__xlat_image(&r->c, image_url, param, &img);
+    struct sl__xchat_image img;
+    int rc = sl__xchat_image(&r->c, image_url, param, &img);
     if (rc)
         return rc;
     part(r, R_USER);
@@ -249,14 +249,14 @@ static void system_part(void *arg, struct sl_str raw)
 static int system_member(struct req *r, struct sl_str messages)
 {
     size_t n;
-    int rc = sl__xlat_system_texts(&r->c, messages, NULL, &n);
+    int rc = sl__xchat_system_texts(&r->c, messages, NULL, &n);
     if (rc || n == 0)
         return rc;
     sl_jw_key(&r->w, "systemInstruction");
     sl_jw_object(&r->w);
     sl_jw_key(&r->w, "parts");
     sl_jw_array(&r->w);
-    rc = sl__xlat_system_texts(&r->c, messages, system_part, &n);
+    rc = sl__xchat_system_texts(&r->c, messages, system_part, &n);
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
     return rc;
@@ -264,7 +264,7 @@ static int system_member(struct req *r, struct sl_str messages)
 
 static int contents_member(struct req *r, struct sl_str messages)
 {
-    static const struct sl__xlat_roles roles = {
+    static const struct sl__xchat_roles roles = {
         .user_text = user_text,
         .image = image_part,
         .assistant_text = model_text,
@@ -273,7 +273,7 @@ static int contents_member(struct req *r, struct sl_str messages)
     };
     sl_jw_key(&r->w, "contents");
     sl_jw_array(&r->w);
-    int rc = sl__xlat_messages(&r->c, messages, &roles);
+    int rc = sl__xchat_messages(&r->c, messages, &roles);
     if (rc)
         return rc;
     if (r->open_role != R_NONE) {

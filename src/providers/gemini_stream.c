@@ -30,7 +30,8 @@ void sl_gemini_stream_init(struct sl_gemini_stream *s, const char *model, long l
 
 static void open_chunk(const struct sl_gemini_stream *s, struct sl_jw *w, struct sl_buf *out)
 {
-    sl__xlat_chunk_open(w, out, s->id, s->model, s->created);
+    struct sl__xlat_chunk c = {s->id, s->model, s->created};
+    sl__xlat_chunk_open(&c, w, out);
     sl__xlat_delta_open(w);
 }
 
@@ -45,7 +46,7 @@ static int broken(struct sl_gemini_stream *s, struct sl_buf *out, const char *wh
 {
     s->state = SL_GS_FAILED;
     s->err = SL_E_BAD_GATEWAY;
-    return sl__xlat_broken(out, "gemini", why);
+    return sl__xlat_broken_event(out, "gemini", why);
 }
 
 /* The first event: the envelope's id and model, and the role chunk. */
@@ -200,9 +201,8 @@ int sl_gemini_stream_end(struct sl_gemini_stream *s, struct sl_buf *out)
     int rc = 0;
     s->usage = sl__gemini_usage_of(&s->tokens);
     if (s->include_usage) {
-        struct sl_jw w;
-        sl__xlat_chunk_open(&w, out, s->id, s->model, s->created);
-        rc = sl__xlat_chunk_close(&w, &s->usage);
+        struct sl__xlat_chunk c = {s->id, s->model, s->created};
+        rc = sl__xlat_usage_chunk(&c, out, &s->usage);
     }
     if (rc == 0)
         rc = sl_sse_append_done(out);

@@ -13,8 +13,8 @@
 /* The length of a view for a %.*s, at most 40. */
 #define SHORT(s) (int)((s).len < 40 ? (s).len : 40)
 
-int sl__xlat_image(struct sl__xlat_chat *c, struct sl_str image_url, const char *param,
-                   struct sl__xlat_image *img)
+int sl__xchat_image(struct sl__xchat *c, struct sl_str image_url, const char *param,
+                    struct sl__xchat_image *img)
 {
     struct sl_json_pick p[1] = {{.key = "url"}};
     struct sl_json_value v = {image_url.ptr, image_url.ptr + image_url.len};
@@ -28,7 +28,7 @@ int sl__xlat_image(struct sl__xlat_chat *c, struct sl_str image_url, const char 
         return UV_ENOMEM;
     const char *url = c->scratch.ptr ? c->scratch.ptr : "";
     size_t len = c->scratch.len;
-    *img = (struct sl__xlat_image){.url = {url, len}, .raw = sl_xlat_span(v)};
+    *img = (struct sl__xchat_image){.url = {url, len}, .raw = sl_xlat_span(v)};
     if (len >= 5 && strncmp(url, "data:", 5) == 0) {
         const char *comma = memchr(url, ',', len);
         const char *semi = comma ? memchr(url, ';', (size_t)(comma - url)) : NULL;
@@ -44,9 +44,9 @@ int sl__xlat_image(struct sl__xlat_chat *c, struct sl_str image_url, const char 
     return 0;
 }
 
-int sl__xlat_content(struct sl__xlat_chat *c, const struct sl_json_member *content, size_t i,
-                     int (*text)(void *arg, struct sl_str raw),
-                     int (*image)(void *arg, struct sl_str image_url, const char *param))
+int sl__xchat_content(struct sl__xchat *c, const struct sl_json_member *content, size_t i,
+                      int (*text)(void *arg, struct sl_str raw),
+                      int (*image)(void *arg, struct sl_str image_url, const char *param))
 {
     char param[64];
     if (content->type == SL_JSON_NULL)
@@ -92,7 +92,7 @@ int sl__xlat_content(struct sl__xlat_chat *c, const struct sl_json_member *conte
 
 /* A tool call's arguments (a JSON string holding a JSON object) as the
  * object's text: "{}" for none, null or only blanks. */
-static int call_args(struct sl__xlat_chat *c, const struct sl_json_pick *f, const char *param,
+static int call_args(struct sl__xchat *c, const struct sl_json_pick *f, const char *param,
                      struct sl_str *args)
 {
     *args = (struct sl_str){"{}", 2};
@@ -114,9 +114,9 @@ static int call_args(struct sl__xlat_chat *c, const struct sl_json_pick *f, cons
     return 0;
 }
 
-int sl__xlat_tool_calls(struct sl__xlat_chat *c, const struct sl_json_member *calls, size_t i,
-                        int (*each)(void *arg, struct sl_str id, struct sl_str name,
-                                    struct sl_str args))
+int sl__xchat_tool_calls(struct sl__xchat *c, const struct sl_json_member *calls, size_t i,
+                         int (*each)(void *arg, struct sl_str id, struct sl_str name,
+                                     struct sl_str args))
 {
     char param[64];
     snprintf(param, sizeof(param), "messages[%zu].tool_calls", i);
@@ -147,8 +147,8 @@ int sl__xlat_tool_calls(struct sl__xlat_chat *c, const struct sl_json_member *ca
     return 0;
 }
 
-int sl__xlat_messages(struct sl__xlat_chat *c, struct sl_str messages,
-                      const struct sl__xlat_roles *roles)
+int sl__xchat_messages(struct sl__xchat *c, struct sl_str messages,
+                       const struct sl__xchat_roles *roles)
 {
     struct sl_json_walk wk;
     struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
@@ -171,15 +171,15 @@ int sl__xlat_messages(struct sl__xlat_chat *c, struct sl_str messages,
         if (sl_xlat_is(&p[M_ROLE], "system") || sl_xlat_is(&p[M_ROLE], "developer")) {
             continue;
         } else if (sl_xlat_is(&p[M_ROLE], "user")) {
-            rc = sl__xlat_content(c, content, i, roles->user_text, roles->image);
+            rc = sl__xchat_content(c, content, i, roles->user_text, roles->image);
         } else if (sl_xlat_is(&p[M_ROLE], "assistant")) {
             if (p[M_FUNCTION_CALL].found && p[M_FUNCTION_CALL].m.type != SL_JSON_NULL) {
                 snprintf(param, sizeof(param), "messages[%zu].function_call", i);
                 return refuse(c, param, "function_call is deprecated: use tool_calls");
             }
-            rc = sl__xlat_content(c, content, i, roles->assistant_text, NULL);
+            rc = sl__xchat_content(c, content, i, roles->assistant_text, NULL);
             if (rc == 0 && p[M_TOOL_CALLS].found)
-                rc = sl__xlat_tool_calls(c, &p[M_TOOL_CALLS].m, i, roles->tool_call);
+                rc = sl__xchat_tool_calls(c, &p[M_TOOL_CALLS].m, i, roles->tool_call);
         } else if (sl_xlat_is(&p[M_ROLE], "tool")) {
             snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
             if (!p[M_TOOL_CALL_ID].found || p[M_TOOL_CALL_ID].m.type != SL_JSON_STRING)
@@ -195,8 +195,8 @@ int sl__xlat_messages(struct sl__xlat_chat *c, struct sl_str messages,
     return 0;
 }
 
-int sl__xlat_system_texts(struct sl__xlat_chat *c, struct sl_str messages,
-                          void (*each)(void *arg, struct sl_str raw), size_t *n)
+int sl__xchat_system_texts(struct sl__xchat *c, struct sl_str messages,
+                           void (*each)(void *arg, struct sl_str raw), size_t *n)
 {
     struct sl_json_walk wk;
     struct sl_json_value msg, arr = {messages.ptr, messages.ptr + messages.len};
@@ -237,8 +237,8 @@ int sl__xlat_system_texts(struct sl__xlat_chat *c, struct sl_str messages,
     return 0;
 }
 
-int sl__xlat_stops(struct sl__xlat_chat *c, const struct sl_json_member *stop,
-                   void (*each)(void *arg, struct sl_str raw, size_t index), size_t *n)
+int sl__xchat_stops(struct sl__xchat *c, const struct sl_json_member *stop,
+                    void (*each)(void *arg, struct sl_str raw, size_t index), size_t *n)
 {
     *n = 0;
     if (stop->type == SL_JSON_NULL)
@@ -262,10 +262,10 @@ int sl__xlat_stops(struct sl__xlat_chat *c, const struct sl_json_member *stop,
     return 0;
 }
 
-int sl__xlat_tools(struct sl__xlat_chat *c, const struct sl_json_member *tools,
-                   int (*each)(void *arg, size_t i, struct sl_str name, struct sl_str description,
-                               const struct sl_json_member *parameters),
-                   size_t *n)
+int sl__xchat_tools(struct sl__xchat *c, const struct sl_json_member *tools,
+                    int (*each)(void *arg, size_t i, struct sl_str name, struct sl_str description,
+                                const struct sl_json_member *parameters),
+                    size_t *n)
 {
     char param[64];
     *n = 0;
@@ -305,8 +305,8 @@ int sl__xlat_tools(struct sl__xlat_chat *c, const struct sl_json_member *tools,
     return 0;
 }
 
-int sl__xlat_tool_choice(struct sl__xlat_chat *c, const struct sl_json_pick *choice,
-                         enum sl__xlat_choice *kind, struct sl_str *name)
+int sl__xchat_tool_choice(struct sl__xchat *c, const struct sl_json_pick *choice,
+                          enum sl__xchat_choice *kind, struct sl_str *name)
 {
     *kind = SL__XC_ABSENT;
     *name = (struct sl_str){NULL, 0};
@@ -334,7 +334,7 @@ int sl__xlat_tool_choice(struct sl__xlat_chat *c, const struct sl_json_pick *cho
     return refuse(c, "tool_choice", "tool_choice must be auto, none, required or a function");
 }
 
-int sl__xlat_number(const struct sl_json_pick *p, double *out)
+int sl__xchat_number(const struct sl_json_pick *p, double *out)
 {
     if (!p->found || p->m.type != SL_JSON_NUMBER)
         return -1;
@@ -342,8 +342,8 @@ int sl__xlat_number(const struct sl_json_pick *p, double *out)
     return 0;
 }
 
-int sl__xlat_max_tokens(struct sl__xlat_chat *c, const struct sl_json_pick *max_tokens,
-                        const struct sl_json_pick *max_completion, long *out)
+int sl__xchat_max_tokens(struct sl__xchat *c, const struct sl_json_pick *max_tokens,
+                         const struct sl_json_pick *max_completion, long *out)
 {
     const struct sl_json_pick *p[2] = {max_tokens, max_completion};
     *out = -1;
@@ -351,7 +351,7 @@ int sl__xlat_max_tokens(struct sl__xlat_chat *c, const struct sl_json_pick *max_
         double v;
         if (!p[i]->found || p[i]->m.type == SL_JSON_NULL)
             continue;
-        if (sl__xlat_number(p[i], &v) != 0 || v < 1 || v > 1e9 || v != (double)(long)v)
+        if (sl__xchat_number(p[i], &v) != 0 || v < 1 || v > 1e9 || v != (double)(long)v)
             return refuse(c, p[i]->key, "%s must be a positive integer", p[i]->key);
         if ((long)v > *out)
             *out = (long)v;
@@ -359,7 +359,7 @@ int sl__xlat_max_tokens(struct sl__xlat_chat *c, const struct sl_json_pick *max_
     return 0;
 }
 
-int sl__xlat_refuse_unserved(struct sl__xlat_chat *c, const struct sl_json_pick *p, size_t n)
+int sl__xchat_refuse_unserved(struct sl__xchat *c, const struct sl_json_pick *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct sl_json_member *m = &p[i].m;
@@ -368,7 +368,7 @@ int sl__xlat_refuse_unserved(struct sl__xlat_chat *c, const struct sl_json_pick 
         const char *key = p[i].key;
         double v;
         if (strcmp(key, "n") == 0) {
-            if (sl__xlat_number(&p[i], &v) != 0 || v != 1)
+            if (sl__xchat_number(&p[i], &v) != 0 || v != 1)
                 return refuse(c, key, "n must be 1: %s returns one choice", c->provider);
         } else if (strcmp(key, "logprobs") == 0 || strcmp(key, "top_logprobs") == 0) {
             if (m->type != SL_JSON_FALSE &&

@@ -31,12 +31,22 @@
 #include "../blocking_http.h"
 #include "uv_child.h"
 
-enum hu_op { HU_END = 0, HU_SEND, HU_REPEAT, HU_WAIT_GO, HU_SLEEP, HU_CLOSE, HU_RESET };
+enum hu_op {
+    HU_END = 0,
+    HU_SEND,
+    HU_REPEAT,
+    HU_WAIT_GO,
+    HU_SLEEP,
+    HU_CLOSE,
+    HU_RESET,
+    HU_SEND_BYTES
+};
 
 struct hu_step {
     enum hu_op op;
     const char *data;
-    unsigned long n; /* HU_REPEAT: copies; HU_SLEEP: ms; HU_WAIT_GO: the go to wait for */
+    unsigned long n; /* HU_REPEAT: copies; HU_SLEEP: ms; HU_WAIT_GO: the go to wait for;
+                        HU_SEND_BYTES: the length (binary data, NULs included) */
 };
 
 #define HU_MAX_STEPS 16
@@ -48,6 +58,10 @@ struct hu_script {
 #define HU_S(text)                                                                                 \
     {                                                                                              \
         HU_SEND, text, 0                                                                           \
+    }
+#define HU_B(data, len)                                                                            \
+    {                                                                                              \
+        HU_SEND_BYTES, data, len                                                                   \
     }
 #define HU_REP(text, n)                                                                            \
     {                                                                                              \
@@ -154,10 +168,10 @@ static void hu_written(uv_write_t *req, int status)
     hu_run(c);
 }
 
-/* Writes `copies` copies of text; the script goes on when they are taken. */
-static void hu_write(struct hu_conn *c, const char *text, size_t copies)
+/* Writes `copies` copies of text (n bytes); the script goes on when they
+ * are taken. */
+static void hu_write(struct hu_conn *c, const char *text, size_t n, size_t copies)
 {
-    size_t n = strlen(text);
     struct hu_write *w = malloc(sizeof(*w) + n * copies + 1);
     for (size_t i = 0; i < copies; i++)
         memcpy(w->data + i * n, text, n);
@@ -181,7 +195,11 @@ static void hu_run(struct hu_conn *c)
         switch (s->op) {
         case HU_SEND:
             c->step++;
-            hu_write(c, s->data, 1);
+            hu_write(c, s->data, strlen(s->data), 1);
+            return;
+        case HU_SEND_BYTES:
+            c->step++;
+            hu_write(c, s->data, s->n, 1);
             return;
         case HU_REPEAT: {
             if (c->rep >= s->n) {
@@ -193,7 +211,7 @@ static void hu_run(struct hu_conn *c)
             if (batch > s->n - c->rep)
                 batch = s->n - c->rep;
             c->rep += batch;
-            hu_write(c, s->data, batch);
+            hu_write(c, s->data, len, batch);
             return;
         }
         case HU_WAIT_GO:
@@ -246,7 +264,7 @@ static void hu_control(struct hu_conn *c, const char *path)
              strlen(body), body);
     static const struct hu_step close_after[] = {HU_CLOSE_CONN};
     c->step = close_after;
-    hu_write(c, resp, 1);
+    hu_write(c, resp, strlen(resp), 1);
 }
 
 /* Takes the next whole request out of the buffer and starts its script. */

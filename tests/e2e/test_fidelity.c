@@ -256,3 +256,42 @@ Test(fidelity, an_upstream_failure_says_what_the_upstream_said)
     e2e_live_serve = 0;
     close(lfd);
 }
+
+Test(fidelity, a_deployment_may_send_the_clients_own_key_and_headers)
+{
+    int up_port, lfd = up_listen(&up_port);
+    pid_t serve;
+    int sp = e2e_start_serve_yaml("serve.yaml", NULL, &serve,
+                                  "models:\n"
+                                  "  - name: m\n"
+                                  "    deployments:\n"
+                                  "      - {url: 'http://127.0.0.1:%d', api_key: client,\n"
+                                  "         forward_headers: [OpenAI-Organization, x-team]}\n",
+                                  up_port);
+    e2e_live_serve = serve;
+    /* no key of the client's: refused before any upstream */
+    char out[8192];
+    cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, out, sizeof(out)), 401, "%s",
+                 out);
+    cr_assert_not_null(strstr(out, "x-upstream-api-key"), "%s", out);
+    struct call c = {.port = sp,
+                     .body = chat,
+                     .headers = "Content-Type: application/json\r\n"
+                                "Authorization: Bearer sk-client-own\r\n"
+                                "OpenAI-Organization: org-7\r\nx-team: blue\r\nx-other: no\r\n"};
+    pthread_t t;
+    pthread_create(&t, NULL, call_thread, &c);
+    char req[65536];
+    int fd = up_accept(lfd, req, sizeof(req), 10000);
+    cr_assert_geq(fd, 0);
+    cr_assert_not_null(strcasestr(req, "\r\nAuthorization: Bearer sk-client-own\r\n"), "%s", req);
+    cr_assert_not_null(strcasestr(req, "\r\nOpenAI-Organization: org-7\r\n"), "%s", req);
+    cr_assert_not_null(strcasestr(req, "\r\nx-team: blue\r\n"), "%s", req);
+    cr_assert_null(strcasestr(req, "x-other"), "%s", req);
+    up_answer(fd, "200 OK\r\nContent-Type: application/json", completion);
+    pthread_join(t, NULL);
+    cr_assert_eq(c.status, 200, "%s", c.out);
+    e2e_stop(serve);
+    e2e_live_serve = 0;
+    close(lfd);
+}

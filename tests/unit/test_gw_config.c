@@ -538,3 +538,19 @@ Test(gw_config, gemini_urls_and_key)
     expect_error("models:\n  - name: a\n    deployments:\n      - model: x\n",
                  "deployment 1 of model 'a' needs a url");
 }
+
+Test(gw_config, client_keys_and_forwarded_headers)
+{
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        api_key: sk-literal\n",
+                 "api_key may only be 'client'");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        api_key: client\n        api_key_env: HOME\n",
+                 "api_key: client and api_key_env exclude each other");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        forward_headers: [x-team, Authorization]\n",
+                 "forward_headers: 'authorization' cannot be forwarded");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        forward_headers: ['bad header']\n",
+                 "forward_headers: 'bad header' cannot be forwarded");
+}

@@ -1,0 +1,283 @@
+/* The other APIs in front, end to end: Anthropic's Messages API (POST
+ * /v1/messages) and OpenAI's Responses API (POST /v1/responses), JSON and
+ * streamed, to an Anthropic deployment (natively for Messages: the body
+ * goes as it is) and to an OpenAI one (through chat completions), their
+ * errors in the client's shape, and one row each that says which API the
+ * client spoke. And the official SDKs (OpenAI's and Anthropic's, from npm:
+ * tools/node) run against it all (tests/sdk/clients.js). */
+#include "serve_support.h"
+
+TestSuite(fronts, .init = e2e_tmpdir, .fini = e2e_kill_live, .timeout = 90);
+
+static char buf[256 * 1024];
+
+struct pair {
+    pid_t ant, oai, serve;
+    int ant_port, oai_port, port;
+};
+
+/* An Anthropic mock and an OpenAI mock (each with ARGS extra) and serve:
+ * model "claude" on the first, "gpt" on the second, "both" on the OpenAI
+ * one falling back to the Anthropic one. */
+static void start(struct pair *p, const char *const *ant_args, const char *const *oai_args,
+                  const char *extra_yaml)
+{
+    const char *a[16] = {"--api", "anthropic"};
+    int n = 2;
+    for (; ant_args && *ant_args && n < 15; ant_args++)
+        a[n++] = *ant_args;
+    a[n] = NULL;
+    p->ant_port = e2e_start_mock_as("ant", a, &p->ant);
+    p->oai_port = e2e_start_mock_as("oai", oai_args, &p->oai);
+    e2e_live_upstream = p->oai;
+    setenv("SLUICE_TEST_ANTHROPIC_KEY", "sk-ant-test", 1);
+    p->port = e2e_start_serve_yaml(
+        "serve.yaml", NULL, &p->serve,
+        "%s"
+        "models:\n"
+        "  - name: claude\n"
+        "    deployments:\n"
+        "      - {name: ant, provider: anthropic, url: 'http://127.0.0.1:%d',\n"
+        "         api_key_env: SLUICE_TEST_ANTHROPIC_KEY, model: claude-sonnet-4-5,\n"
+        "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5, retry_after_cap_ms: 50}}\n"
+        "  - name: gpt\n"
+        "    deployments:\n"
+        "      - {name: oai, url: 'http://127.0.0.1:%d',\n"
+        "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5, retry_after_cap_ms: 50}}\n",
+        extra_yaml ? extra_yaml : "", p->ant_port, p->oai_port);
+    e2e_live_serve = p->serve;
+}
+
+static void stop(struct pair *p)
+{
+    e2e_stop(p->serve);
+    e2e_live_serve = 0;
+    e2e_stop(p->ant);
+    e2e_stop(p->oai);
+    e2e_live_upstream = 0;
+}
+
+static long long rows(const char *where)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM requests WHERE %s", where);
+    return e2e_sql_int(e2e_path("serve.db"), sql);
+}
+
+static const char anthropic_headers[] =
+    "Content-Type: application/json\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\n";
+
+static int messages(int port, const char *model, int stream, char *out, size_t size)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"model\":\"%s\",\"max_tokens\":5,%s\"system\":\"be brief\",\"messages\":"
+             "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hello\"}]}]}",
+             model, stream ? "\"stream\":true," : "");
+    return bh_request_with(port, "POST", "/v1/messages", anthropic_headers, body, out, size);
+}
+
+/* The Anthropic events of a streamed message, in order. */
+static void assert_message_stream(const char *text)
+{
+    static const char *const order[] = {"event: message_start",       "event: content_block_start",
+                                        "event: content_block_delta", "event: content_block_stop",
+                                        "event: message_delta",       "event: message_stop"};
+    const char *at = text;
+    for (size_t i = 0; i < sizeof(order) / sizeof(*order); i++) {
+        const char *next = strstr(at, order[i]);
+        cr_assert_not_null(next, "no %s after the events before it: %s", order[i], text);
+        at = next;
+    }
+    cr_assert_null(strstr(text, "[DONE]"), "an Anthropic stream has no [DONE]: %s", text);
+    cr_assert_null(strstr(text, "chat.completion"), "OpenAI's chunks leaked: %s", text);
+    cr_assert_not_null(strstr(text, "\"output_tokens\":5"), "%s", text);
+}
+
+Test(fronts, messages_native_to_anthropic_and_translated_to_openai)
+{
+    struct pair p;
+    start(&p, NULL, NULL, NULL);
+    /* native: the upstream's own message (its id) reaches the client */
+    cr_assert_eq(messages(p.port, "claude", 0, buf, sizeof(buf)), 200, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"id\":\"msg_mock0\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"type\":\"message\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"model\":\"claude-sonnet-4-5\""),
+                       "the deployment's model name went upstream: %s", buf);
+    cr_assert_eq(messages(p.port, "claude", 1, buf, sizeof(buf)), 200, "%s", buf);
+    assert_message_stream(buf);
+    /* translated: an OpenAI upstream, an Anthropic answer */
+    cr_assert_eq(messages(p.port, "gpt", 0, buf, sizeof(buf)), 200, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"type\":\"message\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"model\":\"gpt\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"stop_reason\":\"end_turn\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"output_tokens\":5"), "%s", buf);
+    cr_assert_null(strstr(buf, "chat.completion"), "%s", buf);
+    cr_assert_eq(messages(p.port, "gpt", 1, buf, sizeof(buf)), 200, "%s", buf);
+    assert_message_stream(buf);
+    stop(&p);
+    cr_assert_eq(rows("metadata ->> 'endpoint' = 'messages' AND status = 'succeeded' AND "
+                      "metadata ->> 'completion_tokens' = 5 AND metadata ->> 'prompt_tokens' > 0"),
+                 4, "one row each, with its usage");
+}
+
+Test(fronts, messages_errors_are_anthropic_shaped)
+{
+    const char *always_429[] = {"--sequence", "429,429,429,429", "--retry-after", "0", NULL};
+    struct pair p;
+    start(&p, always_429, always_429, NULL);
+    /* what Anthropic refuses: its 400, naming the field */
+    cr_assert_eq(bh_request_with(p.port, "POST", "/v1/messages", anthropic_headers,
+                                 "{\"model\":\"gpt\",\"messages\":[{\"role\":\"user\","
+                                 "\"content\":\"hi\"}]}",
+                                 buf, sizeof(buf)),
+                 400, "%s", buf);
+    cr_assert_not_null(strstr(buf, "{\"type\":\"error\",\"error\":{\"type\":"
+                                   "\"invalid_request_error\""),
+                       "%s", buf);
+    cr_assert_not_null(strstr(buf, "max_tokens"), "%s", buf);
+    cr_assert_eq(bh_request_with(p.port, "POST", "/v1/messages", anthropic_headers, "{nope", buf,
+                                 sizeof(buf)),
+                 400, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"type\":\"error\""), "%s", buf);
+    /* an unknown model */
+    /* count_tokens: no max_tokens needed, counted without an upstream */
+    cr_assert_eq(bh_request_with(p.port, "POST", "/v1/messages/count_tokens", anthropic_headers,
+                                 "{\"model\":\"claude\",\"system\":\"be brief\",\"messages\":"
+                                 "[{\"role\":\"user\",\"content\":\"hello there\"}]}",
+                                 buf, sizeof(buf)),
+                 200, "%s", buf);
+    const char *n = strstr(buf, "{\"input_tokens\":");
+    cr_assert_not_null(n, "%s", buf);
+    cr_assert_gt(atoi(n + 16), 3, "%s", buf);
+    cr_assert_eq(bh_request_with(p.port, "POST", "/v1/messages/count_tokens", anthropic_headers,
+                                 "{\"model\":\"claude\"}", buf, sizeof(buf)),
+                 400, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"type\":\"error\""), "%s", buf);
+    cr_assert_eq(messages(p.port, "nope", 0, buf, sizeof(buf)), 404, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"type\":\"not_found_error\""), "%s", buf);
+    /* rate limited to the end, natively and translated: 429 rate_limit_error */
+    cr_assert_eq(messages(p.port, "claude", 0, buf, sizeof(buf)), 429, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"type\":\"rate_limit_error\""), "%s", buf);
+    cr_assert_not_null(strcasestr(buf, "\r\nRetry-After: "), "%s", buf);
+    cr_assert_eq(messages(p.port, "gpt", 0, buf, sizeof(buf)), 429, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"type\":\"rate_limit_error\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "Rate limit reached (sluice mock)"), "the upstream's words: %s",
+                       buf);
+    stop(&p);
+    cr_assert_eq(rows("metadata ->> 'endpoint' = 'messages' AND status = 'failed'"), 5);
+}
+
+Test(fronts, messages_take_the_key_from_x_api_key)
+{
+    struct pair p;
+    /* the key sk-gw-front, by its SHA-256 */
+    start(&p, NULL, NULL,
+          "keys:\n  - {name: team, sha256: "
+          "5058ce71a297c0e45ab68d0482f80032f6fc05702f342c77ab73a2f3d52c5a78}\n");
+    cr_assert_eq(messages(p.port, "gpt", 0, buf, sizeof(buf)), 401, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"type\":\"authentication_error\""), "%s", buf);
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"model\":\"gpt\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":"
+             "\"hi\"}]}");
+    cr_assert_eq(bh_request_with(p.port, "POST", "/v1/messages",
+                                 "Content-Type: application/json\r\nx-api-key: sk-gw-front\r\n"
+                                 "anthropic-version: 2023-06-01\r\n",
+                                 body, buf, sizeof(buf)),
+                 200, "%s", buf);
+    stop(&p);
+    cr_assert_eq(rows("metadata ->> 'key' = 'team' AND status = 'succeeded'"), 1);
+}
+
+static int responses(int port, const char *model, int stream, char *out, size_t size)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"model\":\"%s\",\"instructions\":\"be brief\",\"input\":[{\"role\":\"user\","
+             "\"content\":[{\"type\":\"input_text\",\"text\":\"hello\"}]}],"
+             "\"max_output_tokens\":4%s}",
+             model, stream ? ",\"stream\":true" : "");
+    return bh_request(port, "POST", "/v1/responses", body, out, size);
+}
+
+Test(fronts, responses_through_chat_completions_to_either_provider)
+{
+    struct pair p;
+    start(&p, NULL, NULL, NULL);
+    static const char *const models[] = {"gpt", "claude"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(responses(p.port, models[i], 0, buf, sizeof(buf)), 200, "%s", buf);
+        cr_assert_not_null(strstr(buf, "\"object\":\"response\""), "%s", buf);
+        cr_assert_not_null(strstr(buf, "\"status\":\"completed\""), "%s", buf);
+        cr_assert_not_null(strstr(buf, "\"type\":\"output_text\""), "%s", buf);
+        cr_assert_not_null(strstr(buf, "\"instructions\":\"be brief\""), "%s", buf);
+        cr_assert_not_null(strstr(buf, "\"output_tokens\":4"), "%s", buf);
+        cr_assert_eq(responses(p.port, models[i], 1, buf, sizeof(buf)), 200, "%s", buf);
+        static const char *const order[] = {
+            "event: response.created",           "event: response.in_progress",
+            "event: response.output_item.added", "event: response.output_text.delta",
+            "event: response.output_text.done",  "event: response.output_item.done",
+            "event: response.completed"};
+        const char *at = buf;
+        for (size_t k = 0; k < sizeof(order) / sizeof(*order); k++) {
+            const char *next = strstr(at, order[k]);
+            cr_assert_not_null(next, "%s: no %s in order: %s", models[i], order[k], buf);
+            at = next;
+        }
+        cr_assert_null(strstr(buf, "[DONE]"), "%s", buf);
+        cr_assert_null(strstr(buf, "chat.completion"), "%s", buf);
+    }
+    /* what needs a stateful upstream: a 400 naming the field */
+    cr_assert_eq(
+        bh_request(p.port, "POST", "/v1/responses",
+                   "{\"model\":\"gpt\",\"input\":\"x\",\"previous_response_id\":\"resp_1\"}", buf,
+                   sizeof(buf)),
+        400, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"param\":\"previous_response_id\""), "%s", buf);
+    /* GET /v1/models/{id} */
+    cr_assert_eq(bh_request(p.port, "GET", "/v1/models/gpt", NULL, buf, sizeof(buf)), 200, "%s",
+                 buf);
+    cr_assert_not_null(strstr(buf, "{\"id\":\"gpt\",\"object\":\"model\""), "%s", buf);
+    cr_assert_eq(bh_request(p.port, "GET", "/v1/models/nope", NULL, buf, sizeof(buf)), 404, "%s",
+                 buf);
+    cr_assert_not_null(strstr(buf, "model_not_found"), "%s", buf);
+    stop(&p);
+    cr_assert_eq(rows("metadata ->> 'endpoint' = 'responses' AND status = 'succeeded' AND "
+                      "metadata ->> 'completion_tokens' = 4"),
+                 4);
+    cr_assert_eq(rows("metadata ->> 'endpoint' = 'responses' AND status = 'failed'"), 1);
+}
+
+Test(fronts, a_cut_stream_ends_in_the_clients_api)
+{
+    const char *cut[] = {"--sequence", "cut,cut", NULL};
+    struct pair p;
+    start(&p, NULL, cut, NULL);
+    cr_assert_eq(messages(p.port, "gpt", 1, buf, sizeof(buf)), 200, "%s", buf);
+    cr_assert_not_null(strstr(buf, "event: error"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "{\"type\":\"error\",\"error\":{"), "%s", buf);
+    cr_assert_null(strstr(buf, "event: message_stop"), "%s", buf);
+    cr_assert_eq(responses(p.port, "gpt", 1, buf, sizeof(buf)), 200, "%s", buf);
+    cr_assert_not_null(strstr(buf, "event: error"), "%s", buf);
+    cr_assert_null(strstr(buf, "event: response.completed"), "%s", buf);
+    stop(&p);
+    cr_assert_eq(rows("status = 'failed' AND metadata ->> 'stream'"), 2);
+}
+
+Test(fronts, the_official_sdks_work_against_it)
+{
+    struct pair p;
+    start(&p, NULL, NULL, NULL);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "node %s/tests/sdk/clients.js http://127.0.0.1:%d > %s 2>&1",
+             SL_SOURCE_ROOT, p.port, e2e_path("sdk.out"));
+    int rc = system(cmd);
+    char *out = e2e_slurp(e2e_path("sdk.out"));
+    cr_assert_eq(rc, 0, "the SDK clients failed:\n%s", out ? out : "(no output)");
+    cr_assert_not_null(out);
+    cr_assert_not_null(strstr(out, "1..17"), "%s", out);
+    free(out);
+    stop(&p);
+    cr_assert_eq(rows("status = 'succeeded'"), 12, "one row per request that reached a model");
+}
