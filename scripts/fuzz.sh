@@ -56,7 +56,7 @@ declare -A sources=(
     src/core/errclass.c"
   [gemini]="src/providers/gemini_path.c src/providers/gemini_request.c src/providers/gemini_options.c src/providers/gemini_schema.c
     src/providers/gemini_response.c src/providers/gemini_stream.c src/providers/gemini_error.c
-    src/providers/gemini_embed.c src/providers/xlat.c src/providers/xlat_chat.c src/http/json_write.c
+    src/providers/gemini_embed.c src/providers/xlat.c src/providers/xlat_request.c src/http/json_write.c
     src/http/json_scan.c src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c
     src/core/errclass.c"
   [messages_front]="src/providers/messages_request.c src/providers/messages_response.c

@@ -41,13 +41,10 @@ enum sl__gemini_member {
     GM__N
 };
 
-struct sl__xchat;
-
-/* Where the request's option writers write, and the request reader they
- * read with (xlat_chat.h). */
+/* Where the request's option writers write, and the refusal they fill. */
 struct sl__gemini_out {
     struct sl_jw *w;
-    struct sl__xchat *c;
+    struct sl_xlat_refusal *refusal;
 };
 
 /* gemini_options.c, each given the picked members: the fields Gemini

@@ -7,17 +7,19 @@
 #include <uv.h>
 
 #include "providers/gemini_int.h"
-#include "providers/xlat_chat.h"
+#include "providers/xlat_request.h"
 
-#define refuse(r, ...) sl_xlat_refuse((r)->c->refusal, __VA_ARGS__)
+#define refuse(r, ...) sl_xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* A tool -> a functionDeclaration {name, description, parameters}. A
  * schema without properties is left out: Gemini refuses an OBJECT without
  * them, and no parameters means the same. */
-static int declaration(void *arg, size_t i, struct sl_str name, struct sl_str description,
-                       const struct sl_json_member *parameters)
+static int declaration(struct sl__gemini_out *r, size_t i, const struct sl__xlat_tool *t)
 {
-    struct sl__gemini_out *r = arg;
+    char param[64];
+    snprintf(param, sizeof(param), "tools[%zu].function.parameters", i);
+    if (t->not_object)
+        return refuse(r, param, "parameters must be a JSON schema object");
     if (i == 0) {
         sl_jw_key(r->w, "tools");
         sl_jw_array(r->w);
@@ -26,16 +28,15 @@ static int declaration(void *arg, size_t i, struct sl_str name, struct sl_str de
         sl_jw_array(r->w);
     }
     sl_jw_object(r->w);
-    sl_jw_kv_raw(r->w, "name", name.ptr, name.len);
-    if (description.ptr)
-        sl_jw_kv_raw(r->w, "description", description.ptr, description.len);
+    sl_jw_kv_raw(r->w, "name", t->name.ptr, t->name.len);
+    if (t->description.ptr)
+        sl_jw_kv_raw(r->w, "description", t->description.ptr, t->description.len);
     struct sl_json_pick props[1] = {{.key = "properties"}};
-    if (parameters && sl_xlat_pick(parameters->value, props, 1) == 0 && props[0].found &&
+    if (t->parameters.ptr && sl_xlat_pick(t->parameters, props, 1) == 0 && props[0].found &&
         props[0].m.type == SL_JSON_OBJECT && props[0].m.value.len > 2) {
-        char param[64];
-        snprintf(param, sizeof(param), "tools[%zu].function.parameters", i);
         sl_jw_key(r->w, "parameters");
-        int rc = sl__gemini_schema(r->w, sl_xlat_value(parameters), param, r->c->refusal);
+        struct sl_json_value v = {t->parameters.ptr, t->parameters.ptr + t->parameters.len};
+        int rc = sl__gemini_schema(r->w, v, param, r->refusal);
         if (rc)
             return rc;
     }
@@ -48,17 +49,17 @@ static int declaration(void *arg, size_t i, struct sl_str name, struct sl_str de
 static int tool_config_member(struct sl__gemini_out *r, const struct sl_json_pick *choice,
                               size_t ntools)
 {
-    static const char *const modes[] = {[SL__XC_AUTO] = "AUTO",
-                                        [SL__XC_NONE] = "NONE",
-                                        [SL__XC_REQUIRED] = "ANY",
-                                        [SL__XC_FUNCTION] = "ANY"};
-    enum sl__xchat_choice kind;
+    static const char *const modes[] = {[SL_XC_AUTO] = "AUTO",
+                                        [SL_XC_NONE] = "NONE",
+                                        [SL_XC_REQUIRED] = "ANY",
+                                        [SL_XC_FUNCTION] = "ANY"};
+    enum sl__xlat_choice kind;
     struct sl_str name;
-    int rc = sl__xchat_tool_choice(r->c, choice, &kind, &name);
-    if (rc || kind == SL__XC_ABSENT)
+    int rc = sl__xlat_tool_choice(r->refusal, choice, &kind, &name);
+    if (rc || kind == SL_XC_ABSENT)
         return rc;
     if (ntools == 0) {
-        if (kind == SL__XC_NONE)
+        if (kind == SL_XC_NONE)
             return 0; /* nothing to call anyway */
         return refuse(r, "tool_choice", "tool_choice needs tools");
     }
@@ -98,7 +99,7 @@ static void gen_key(struct gen *g, const char *key)
 static int gen_number(struct gen *g, const struct sl_json_pick *p, const char *key)
 {
     double v;
-    if (sl__xchat_number(p, &v) == 0) {
+    if (sl__xlat_number(p, &v) == 0) {
         gen_key(g, key);
         sl_jw_raw(g->r->w, p->m.value.ptr, p->m.value.len);
     } else if (p->found && p->m.type != SL_JSON_NULL) {
@@ -107,15 +108,25 @@ static int gen_number(struct gen *g, const struct sl_json_pick *p, const char *k
     return 0;
 }
 
-/* stop -> stopSequences (an array). */
-static void stop_sequence(void *arg, struct sl_str raw, size_t index)
+/* stop -> stopSequences (an array; sl__xlat_stop leaves the empty strings
+ * out and writes nothing when none is left, so generationConfig is opened
+ * first only when one is not empty). */
+static int stop_member(struct gen *g, const struct sl_json_member *stop)
 {
-    struct gen *g = arg;
-    if (index == 0) {
-        gen_key(g, "stopSequences");
-        sl_jw_array(g->r->w);
+    int any = stop->type == SL_JSON_STRING && stop->value.len > 0;
+    if (stop->type == SL_JSON_ARRAY) {
+        struct sl_json_walk wk;
+        struct sl_json_value item, arr = sl_xlat_value(stop);
+        sl_json_enter(&wk, &arr);
+        while (!any && sl_json_next_item(&wk, &item))
+            any = *item.start == '"' && item.end - item.start > 2;
     }
-    sl_jw_raw(g->r->w, raw.ptr, raw.len);
+    if (any && !g->open) {
+        sl_jw_key(g->r->w, "generationConfig");
+        sl_jw_object(g->r->w);
+        g->open = 1;
+    }
+    return sl__xlat_stop(g->r->w, "stopSequences", stop, g->r->refusal);
 }
 
 /* response_format text / json_object / json_schema -> responseMimeType
@@ -146,7 +157,7 @@ static int response_format_member(struct gen *g, const struct sl_json_member *rf
     if (s[0].found && s[0].m.type != SL_JSON_NULL) {
         gen_key(g, "responseSchema");
         return sl__gemini_schema(r->w, sl_xlat_value(&s[0].m), "response_format.json_schema.schema",
-                                 r->c->refusal);
+                                 r->refusal);
     }
     return 0;
 }
@@ -155,7 +166,7 @@ static int response_format_member(struct gen *g, const struct sl_json_member *rf
  * client expects: refused rather than silently dropped. */
 int sl__gemini_refusals(struct sl__gemini_out *r, const struct sl_json_pick *p)
 {
-    return sl__xchat_refuse_unserved(r->c, &p[GM_N], GM__N - GM_N);
+    return sl__xlat_refusals(r->refusal, &p[GM_N], GM__N - GM_N, "gemini");
 }
 
 int sl__gemini_generation_config(struct sl__gemini_out *r, const struct sl_json_pick *p)
@@ -163,31 +174,24 @@ int sl__gemini_generation_config(struct sl__gemini_out *r, const struct sl_json_
     struct gen g = {.r = r};
     double v;
     long max_tokens;
-    size_t n;
     int rc;
     if ((rc = gen_number(&g, &p[GM_TEMPERATURE], "temperature")) ||
         (rc = gen_number(&g, &p[GM_TOP_P], "topP")) ||
-        (rc = sl__xchat_max_tokens(r->c, &p[GM_MAX_TOKENS], &p[GM_MAX_COMPLETION], &max_tokens)))
+        (rc = sl__xlat_max_tokens(r->refusal, &p[GM_MAX_TOKENS], &max_tokens)))
         return rc;
     if (max_tokens > 0) {
         gen_key(&g, "maxOutputTokens");
         sl_jw_int(r->w, max_tokens);
     }
-    void *arg = r->c->arg;
-    r->c->arg = &g; /* stop_sequence's */
-    rc = p[GM_STOP].found ? sl__xchat_stops(r->c, &p[GM_STOP].m, stop_sequence, &n) : 0;
-    r->c->arg = arg;
-    if (rc)
+    if (p[GM_STOP].found && (rc = stop_member(&g, &p[GM_STOP].m)))
         return rc;
-    if (p[GM_STOP].found && n > 0)
-        sl_jw_end(r->w);
-    if (sl__xchat_number(&p[GM_N], &v) == 0) { /* 1: sl__gemini_refusals saw to the rest */
+    if (sl__xlat_number(&p[GM_N], &v) == 0) { /* 1: sl__gemini_refusals saw to the rest */
         gen_key(&g, "candidateCount");
         sl_jw_int(r->w, 1);
     }
     if (p[GM_RESPONSE_FORMAT].found && (rc = response_format_member(&g, &p[GM_RESPONSE_FORMAT].m)))
         return rc;
-    if (sl__xchat_number(&p[GM_SEED], &v) == 0) {
+    if (sl__xlat_number(&p[GM_SEED], &v) == 0) {
         if (v != (double)(long long)v || v < -2147483648.0 || v > 2147483647.0)
             return refuse(r, "seed", "seed must be a 32-bit integer for gemini");
         gen_key(&g, "seed");
@@ -206,12 +210,22 @@ int sl__gemini_generation_config(struct sl__gemini_out *r, const struct sl_json_
 int sl__gemini_tools(struct sl__gemini_out *r, const struct sl_json_pick *p)
 {
     size_t ntools = 0;
-    void *arg = r->c->arg;
-    r->c->arg = r; /* declaration's */
-    int rc = p[GM_TOOLS].found ? sl__xchat_tools(r->c, &p[GM_TOOLS].m, declaration, &ntools) : 0;
-    r->c->arg = arg;
-    if (rc)
-        return rc;
+    const struct sl_json_member *tools = &p[GM_TOOLS].m;
+    if (p[GM_TOOLS].found && tools->type != SL_JSON_NULL) {
+        if (tools->type != SL_JSON_ARRAY)
+            return refuse(r, "tools", "tools must be an array");
+        struct sl_json_walk wk;
+        struct sl_json_value tool, arr = sl_xlat_value(tools);
+        sl_json_enter(&wk, &arr);
+        for (; sl_json_next_item(&wk, &tool); ntools++) {
+            struct sl__xlat_tool t;
+            int rc = sl__xlat_tool_def(tool, ntools, r->refusal, "gemini", &t);
+            if (rc == 0)
+                rc = declaration(r, ntools, &t);
+            if (rc)
+                return rc;
+        }
+    }
     if (ntools > 0) {
         sl_jw_end(r->w); /* functionDeclarations */
         sl_jw_end(r->w); /* the tool */

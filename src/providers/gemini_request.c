@@ -20,7 +20,7 @@
 #include <uv.h>
 
 #include "providers/gemini_int.h"
-#include "providers/xlat_chat.h"
+#include "providers/xlat_request.h"
 
 enum role { R_NONE, R_USER, R_MODEL };
 
@@ -30,14 +30,15 @@ struct call {
 
 struct req {
     struct sl_jw w;
-    struct sl__xchat c;
-    enum role open_role; /* the turn whose parts array is open */
-    size_t turns;        /* written */
+    struct sl_xlat_refusal *refusal;
+    struct sl_buf scratch; /* decoded text: tool call arguments, image URLs, tool results */
+    enum role open_role;   /* the turn whose parts array is open */
+    size_t turns;          /* written */
     struct call *calls;
     size_t ncalls, cap;
 };
 
-#define refuse(r, ...) sl_xlat_refuse((r)->c.refusal, __VA_ARGS__)
+#define refuse(r, ...) sl_xlat_refuse((r)->refusal, __VA_ARGS__)
 
 /* Opens a part of `role`: continues the open turn when it has that role,
  * else closes it and opens one. The caller writes the part. */
@@ -64,16 +65,9 @@ static void text_part(struct req *r, struct sl_str raw_text)
     sl_jw_end(&r->w);
 }
 
-static int user_text(void *arg, struct sl_str raw)
+static int message_text(void *arg, enum sl__xlat_role role, struct sl_str raw)
 {
-    part(arg, R_USER);
-    text_part(arg, raw);
-    return 0;
-}
-
-static int model_text(void *arg, struct sl_str raw)
-{
-    part(arg, R_MODEL);
+    part(arg, role == SL_XR_USER ? R_USER : R_MODEL);
     text_part(arg, raw);
     return 0;
 }
@@ -103,24 +97,28 @@ static const char *image_mime(const char *url, size_t len)
 static int image_part(void *arg, struct sl_str image_url, const char *param)
 {
     struct req *r = arg;
-    struct sl__xchat_image img;
-    int rc = sl__xchat_image(&r->c, image_url, param, &img);
+    struct sl__xlat_image img;
+    int rc = sl__xlat_image_url(image_url, &r->scratch, r->refusal, param, &img);
     if (rc)
         return rc;
+    if (!img.is_data && img.url.len <= 2)
+        return refuse(r, param, "an image needs a url");
     part(r, R_USER);
     sl_jw_object(&r->w);
-    if (img.inline_data) {
+    if (img.is_data) {
         sl_jw_key(&r->w, "inlineData");
         sl_jw_object(&r->w);
         sl_jw_key(&r->w, "mimeType");
-        sl_jw_string_n(&r->w, img.mime.ptr, img.mime.len);
+        sl_jw_string_n(&r->w, img.media_type.ptr, img.media_type.len);
         sl_jw_key(&r->w, "data");
         sl_jw_string_n(&r->w, img.data.ptr, img.data.len);
     } else {
         sl_jw_key(&r->w, "fileData");
         sl_jw_object(&r->w);
-        sl_jw_kv_string(&r->w, "mimeType", image_mime(img.url.ptr, img.url.len));
-        sl_jw_kv_raw(&r->w, "fileUri", img.raw.ptr, img.raw.len);
+        /* the decoded URL, which sl__xlat_image_url left in scratch */
+        const char *url = r->scratch.ptr ? r->scratch.ptr : "";
+        sl_jw_kv_string(&r->w, "mimeType", image_mime(url, r->scratch.len));
+        sl_jw_kv_raw(&r->w, "fileUri", img.url.ptr, img.url.len);
     }
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
@@ -152,10 +150,11 @@ static const struct sl_str *call_name(const struct req *r, struct sl_str id)
 
 /* A tool call -> a model part functionCall {name, args}; the call's id is
  * remembered for the tool message that answers it. */
-static int function_call_part(void *arg, struct sl_str id, struct sl_str name, struct sl_str args)
+static int function_call_part(void *arg, const struct sl__xlat_call *call)
 {
     struct req *r = arg;
-    int rc = remember_call(r, id, name);
+    struct sl_str name = call->name, args = call->input;
+    int rc = remember_call(r, call->id, name);
     if (rc)
         return rc;
     part(r, R_MODEL);
@@ -193,13 +192,15 @@ static int joined_texts(struct req *r, const struct sl_json_member *content, siz
 /* role tool {tool_call_id, content} -> a user functionResponse part {name,
  * response}: the content itself when it is a JSON object, else
  * {"content": text}. */
-static int function_response_part(void *arg, struct sl_str id, const struct sl_json_pick *content,
-                                  size_t i)
+static int function_response_part(void *arg, const struct sl_json_pick *id,
+                                  const struct sl_json_pick *content, size_t i)
 {
     struct req *r = arg;
     char param[64];
     snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
-    const struct sl_str *name = call_name(r, id);
+    if (!id->found || id->m.type != SL_JSON_STRING)
+        return refuse(r, param, "a tool message needs a tool_call_id");
+    const struct sl_str *name = call_name(r, sl_xlat_raw(&id->m));
     if (name == NULL)
         return refuse(r, param, "no earlier assistant tool call has this id");
     part(r, R_USER);
@@ -212,7 +213,7 @@ static int function_response_part(void *arg, struct sl_str id, const struct sl_j
     if (content->found && content->m.type == SL_JSON_STRING) {
         struct sl_json_value v = sl_xlat_value(&content->m);
         struct sl_json_doc d;
-        struct sl_buf *b = &r->c.scratch;
+        struct sl_buf *b = &r->scratch;
         sl_buf_reset(b);
         if (sl_json_string(&v, b) != 0)
             return UV_ENOMEM;
@@ -249,14 +250,14 @@ static void system_part(void *arg, struct sl_str raw)
 static int system_member(struct req *r, struct sl_str messages)
 {
     size_t n;
-    int rc = sl__xchat_system_texts(&r->c, messages, NULL, &n);
+    int rc = sl__xlat_system_texts(messages, r->refusal, NULL, NULL, &n);
     if (rc || n == 0)
         return rc;
     sl_jw_key(&r->w, "systemInstruction");
     sl_jw_object(&r->w);
     sl_jw_key(&r->w, "parts");
     sl_jw_array(&r->w);
-    rc = sl__xchat_system_texts(&r->c, messages, system_part, &n);
+    rc = sl__xlat_system_texts(messages, r->refusal, system_part, r, &n);
     sl_jw_end(&r->w);
     sl_jw_end(&r->w);
     return rc;
@@ -264,16 +265,19 @@ static int system_member(struct req *r, struct sl_str messages)
 
 static int contents_member(struct req *r, struct sl_str messages)
 {
-    static const struct sl__xchat_roles roles = {
-        .user_text = user_text,
+    const struct sl__xlat_conversation conv = {
+        .provider = "gemini",
+        .arg = r,
+        .refusal = r->refusal,
+        .scratch = &r->scratch,
+        .text = message_text,
         .image = image_part,
-        .assistant_text = model_text,
         .tool_call = function_call_part,
         .tool_result = function_response_part,
     };
     sl_jw_key(&r->w, "contents");
     sl_jw_array(&r->w);
-    int rc = sl__xchat_messages(&r->c, messages, &roles);
+    int rc = sl__xlat_messages(&conv, messages);
     if (rc)
         return rc;
     if (r->open_role != R_NONE) {
@@ -312,8 +316,7 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
         [GM_FUNCTIONS] = {.key = "functions"},
         [GM_FUNCTION_CALL] = {.key = "function_call"},
     };
-    struct req r = {.c = {.refusal = refusal, .provider = "gemini"}};
-    r.c.arg = &r;
+    struct req r = {.refusal = refusal};
     *info = (struct sl_gemini_req_info){0};
     *refusal = (struct sl_xlat_refusal){{0}};
     if (sl_xlat_pick((struct sl_str){body, len}, p, GM__N) != 0)
@@ -322,7 +325,7 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
         return refuse(&r, "model", "you must provide a model parameter");
     if (!p[GM_MESSAGES].found || p[GM_MESSAGES].m.type != SL_JSON_ARRAY)
         return refuse(&r, "messages", "'messages' is a required property");
-    struct sl__gemini_out o = {&r.w, &r.c};
+    struct sl__gemini_out o = {&r.w, refusal};
     int rc = sl__gemini_refusals(&o, p);
     if (rc)
         return rc;
@@ -334,7 +337,7 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
                               u[0].found && u[0].m.type == SL_JSON_TRUE;
     }
 
-    sl_buf_init(&r.c.scratch, len + 1);
+    sl_buf_init(&r.scratch, len + 1);
     sl_jw_init(&r.w, out);
     sl_jw_object(&r.w);
     struct sl_str messages = p[GM_MESSAGES].m.value;
@@ -345,6 +348,6 @@ int sl_gemini_request(const char *body, size_t len, struct sl_buf *out,
     rc = sl_jw_finish(&r.w);
 out:
     free(r.calls);
-    sl_buf_release(&r.c.scratch);
+    sl_buf_release(&r.scratch);
     return rc;
 }

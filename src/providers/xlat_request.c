@@ -116,6 +116,8 @@ int sl__xlat_tool_def(struct sl_json_value tool, size_t i, struct sl_xlat_refusa
         out->description = sl_xlat_raw(&f[1].m);
     if (f[2].found && f[2].m.type == SL_JSON_OBJECT)
         out->parameters = f[2].m.value;
+    else if (f[2].found && f[2].m.type != SL_JSON_NULL)
+        out->not_object = 1;
     return 0;
 }
 

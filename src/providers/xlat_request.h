@@ -36,9 +36,11 @@ int sl__xlat_tool_call(struct sl_json_value call, struct sl_buf *scratch, struct
 /* One tool {type: function, function: {name, description, parameters}}:
  * the raw name, the raw description (ptr NULL when absent or not a string)
  * and the parameters object's text (ptr NULL when absent or not an
- * object). tools[i] names it in a refusal. */
+ * object; not_object says it was there, neither null nor an object, for
+ * the adapters that refuse that). tools[i] names it in a refusal. */
 struct sl__xlat_tool {
     struct sl_str name, description, parameters;
+    int not_object;
 };
 int sl__xlat_tool_def(struct sl_json_value tool, size_t i, struct sl_xlat_refusal *r,
                       const char *provider, struct sl__xlat_tool *out);
