@@ -307,52 +307,6 @@ static void handle_cancel(struct sl_gateway *gw, struct sl_http_exchange *down,
     }
 }
 
-static void respond_models(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
-{
-    struct sl_buf out;
-    sl_buf_init(&out, 1 << 20);
-    sl_buf_append(&out, "{\"object\":\"list\",\"data\":[", 25);
-    int first = 1;
-    for (size_t i = 0; i < gw->cfg->nmodels; i++) {
-        const char *name = gw->cfg->models[i].name;
-        if (!strcmp(name, "*"))
-            continue;
-        char item[256];
-        int n = snprintf(item, sizeof(item),
-                         "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":0,"
-                         "\"owned_by\":\"sluice\"}",
-                         first ? "" : ",", name);
-        sl_buf_append(&out, item, (size_t)n);
-        first = 0;
-    }
-    sl_buf_append(&out, "]}", 2);
-    sl__gw_respond(down, id, 200, out.ptr, out.len, 0);
-    sl_buf_release(&out);
-}
-
-/* GET /v1/models/{id}: a model the gateway serves (by its config; with
- * a "*" model, any name, as the gateway would route it), else 404. */
-static void respond_model(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
-                          struct sl_str name)
-{
-    const struct sl_gw_model *m = sl_gw_config_model(gw->cfg, name.ptr, name.len);
-    char esc[300], body[512];
-    char raw[128];
-    snprintf(raw, sizeof(raw), "%.*s", (int)(name.len < sizeof(raw) ? name.len : 0), name.ptr);
-    sl_json_escape(esc, sizeof(esc), raw);
-    if (m == NULL || raw[0] == '\0') {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "the model '%s' does not exist", esc);
-        sl_gw_metrics_status(gw->metrics, NULL, 404);
-        sl__gw_respond_error(down, id, 404, "invalid_request_error", "model_not_found", msg, 0);
-        return;
-    }
-    int n =
-        snprintf(body, sizeof(body),
-                 "{\"id\":\"%s\",\"object\":\"model\",\"created\":0,\"owned_by\":\"sluice\"}", esc);
-    sl__gw_respond(down, id, 200, body, (size_t)n, 0);
-}
-
 static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
 {
     struct sl_buf out;
@@ -505,12 +459,12 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
             respond_metrics(gw, down, id);
     } else if (models) {
         if (authorized(gw, down, id, SL_GW_ROUTE_MODELS))
-            respond_models(gw, down, id);
+            sl__gw_respond_models(gw, down, id);
     } else if (one_model) {
         if (authorized(gw, down, id, SL_GW_ROUTE_MODELS))
-            respond_model(gw, down, id,
-                          (struct sl_str){path.ptr + sizeof(model_prefix) - 1,
-                                          path.len - (sizeof(model_prefix) - 1)});
+            sl__gw_respond_model(gw, down, id,
+                                 (struct sl_str){path.ptr + sizeof(model_prefix) - 1,
+                                                 path.len - (sizeof(model_prefix) - 1)});
     } else {
         sl_gw_metrics_status(gw->metrics, NULL, 404);
         sl__gw_respond_error(

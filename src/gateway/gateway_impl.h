@@ -234,6 +234,12 @@ void sl__gw_relay(struct gw_req *r, const char *data, size_t len);
 void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev);
 void sl__gw_on_stream_drain(struct sl_http_exchange *down, void *data);
 
+/* models.c: GET /v1/models (the configured names; in the quick start, the
+ * upstream's own list) and GET /v1/models/{id}. */
+void sl__gw_respond_models(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id);
+void sl__gw_respond_model(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                          struct sl_str name);
+
 /* fronts.c: the client's API at the edge (its design note). */
 const char *sl__gw_front_endpoint(const struct gw_req *r); /* the row's endpoint */
 /* A JSON answer in the client's API: its status, with out holding the

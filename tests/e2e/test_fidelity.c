@@ -80,6 +80,31 @@ static void *call_thread(void *arg)
     return NULL;
 }
 
+static void *get_models_thread(void *arg)
+{
+    struct call *c = arg;
+    c->status = bh_request(c->port, "GET", "/v1/models", NULL, c->out, sizeof(c->out));
+    return NULL;
+}
+
+/* Accepts one bodiless request (a GET) within timeout_ms, or -1. */
+static int up_accept_get(int lfd, char *req, size_t size, int timeout_ms)
+{
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) != 1)
+        return -1;
+    int fd = accept(lfd, NULL, NULL);
+    size_t len = 0;
+    req[0] = '\0';
+    while (strstr(req, "\r\n\r\n") == NULL) {
+        ssize_t got = recv(fd, req + len, size - len - 1, 0);
+        cr_assert_gt(got, 0);
+        len += (size_t)got;
+        req[len] = '\0';
+    }
+    return fd;
+}
+
 static const char chat[] =
     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 static const char completion[] =
@@ -291,6 +316,44 @@ Test(fidelity, a_deployment_may_send_the_clients_own_key_and_headers)
     up_answer(fd, "200 OK\r\nContent-Type: application/json", completion);
     pthread_join(t, NULL);
     cr_assert_eq(c.status, 200, "%s", c.out);
+    e2e_stop(serve);
+    e2e_live_serve = 0;
+    close(lfd);
+}
+
+/* The quick start has no model names of its own: /v1/models is the
+ * upstream's list (here the mock's), and an upstream that cannot list is a
+ * 502 that says so. */
+Test(fidelity, the_quick_start_lists_the_upstreams_models)
+{
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    e2e_live_upstream = mock;
+    int sp = e2e_start_serve_upstream(mp, NULL, &serve);
+    e2e_live_serve = serve;
+    char out[16384];
+    cr_assert_eq(bh_request(sp, "GET", "/v1/models", NULL, out, sizeof(out)), 200, "%s", out);
+    cr_assert_not_null(strstr(out, "\"id\":\"gpt-4o-mini\""), "%s", out);
+    cr_assert_not_null(strstr(out, "\"object\":\"list\""), "%s", out);
+    e2e_stop(serve);
+    e2e_live_serve = 0;
+    e2e_stop(mock);
+    e2e_live_upstream = 0;
+
+    int up_port, lfd = up_listen(&up_port);
+    sp = e2e_start_serve_upstream(up_port, NULL, &serve);
+    e2e_live_serve = serve;
+    struct call c = {.port = sp};
+    pthread_t t;
+    pthread_create(&t, NULL, get_models_thread, &c);
+    char req[65536];
+    int fd = up_accept_get(lfd, req, sizeof(req), 10000);
+    cr_assert_geq(fd, 0);
+    cr_assert_not_null(strstr(req, "GET /v1/models HTTP/1.1\r\n"), "%s", req);
+    up_answer(fd, "500 Internal Server Error\r\nContent-Type: text/html", "<h1>down</h1>");
+    pthread_join(t, NULL);
+    cr_assert_eq(c.status, 502, "%s", c.out);
+    cr_assert_not_null(strstr(c.out, "did not list its models"), "%s", c.out);
     e2e_stop(serve);
     e2e_live_serve = 0;
     close(lfd);
