@@ -14,7 +14,7 @@ static const struct {
     {"invalid_request_error", {SL_E_BAD_REQUEST, 400, "invalid_request_error", NULL}},
     {"authentication_error", {SL_E_UNAUTHORIZED, 401, "invalid_request_error", "invalid_api_key"}},
     {"billing_error", {SL_E_BAD_REQUEST, 402, "insufficient_quota", "insufficient_quota"}},
-    {"permission_error", {SL_E_UNAUTHORIZED, 403, "permission_error", NULL}},
+    {"permission_error", {SL_E_UNAUTHORIZED, 403, "invalid_request_error", "permission_denied"}},
     {"not_found_error", {SL_E_BAD_REQUEST, 404, "invalid_request_error", "not_found"}},
     {"request_too_large", {SL_E_BAD_REQUEST, 413, "invalid_request_error", "request_too_large"}},
     {"rate_limit_error", {SL_E_RATE_LIMITED, 429, "requests", "rate_limit_exceeded"}},

@@ -21,7 +21,8 @@ static const struct {
     {"ValidationException", {SL_E_BAD_REQUEST, 400, "invalid_request_error", NULL}},
     {"ConflictException", {SL_E_BAD_REQUEST, 400, "invalid_request_error", NULL}},
     /* 403: the gateway's credentials or their rights, not the client's */
-    {"AccessDeniedException", {SL_E_UNAUTHORIZED, 403, "permission_error", NULL}},
+    {"AccessDeniedException",
+     {SL_E_UNAUTHORIZED, 403, "invalid_request_error", "permission_denied"}},
     {"UnrecognizedClientException",
      {SL_E_UNAUTHORIZED, 401, "invalid_request_error", "invalid_api_key"}},
     {"InvalidSignatureException",

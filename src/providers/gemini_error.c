@@ -23,7 +23,7 @@ static const struct {
     {"FAILED_PRECONDITION", E(SL_E_BAD_REQUEST, 400, "invalid_request_error", NULL)},
     {"OUT_OF_RANGE", E(SL_E_BAD_REQUEST, 400, "invalid_request_error", NULL)},
     {"UNAUTHENTICATED", E(SL_E_UNAUTHORIZED, 401, "invalid_request_error", "invalid_api_key")},
-    {"PERMISSION_DENIED", E(SL_E_UNAUTHORIZED, 403, "permission_error", NULL)},
+    {"PERMISSION_DENIED", E(SL_E_UNAUTHORIZED, 403, "invalid_request_error", "permission_denied")},
     {"NOT_FOUND", E(SL_E_BAD_REQUEST, 404, "invalid_request_error", "not_found")},
     {"RESOURCE_EXHAUSTED", E(SL_E_RATE_LIMITED, 429, "requests", "rate_limit_exceeded")},
     {"INTERNAL", E(SL_E_SERVER_ERROR, 500, "server_error", NULL)},

@@ -621,7 +621,7 @@ static const struct error_case errors[] = {
      "x-api-key\"}}",
      SL_E_UNAUTHORIZED, 401, "invalid_request_error", "invalid_api_key", "invalid x-api-key"},
     {403, "{\"type\":\"error\",\"error\":{\"type\":\"permission_error\",\"message\":\"no\"}}",
-     SL_E_UNAUTHORIZED, 403, "permission_error", NULL, "no"},
+     SL_E_UNAUTHORIZED, 403, "invalid_request_error", "permission_denied", "no"},
     {404, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\",\"message\":\"model: x\"}}",
      SL_E_BAD_REQUEST, 404, "invalid_request_error", "not_found", "model: x"},
     {413, "{\"type\":\"error\",\"error\":{\"type\":\"request_too_large\",\"message\":\"big\"}}",

@@ -1044,7 +1044,7 @@ static const struct error_case errors[] = {
      "The model returned the following errors: messages: roles must alternate"},
     {403, "AccessDeniedException:http://internal.amazon.com/coral/com.amazon.coral.service/",
      "{'Message':'You do not have access to the model with the specified model ID.'}",
-     SL_E_UNAUTHORIZED, 403, "permission_error", NULL,
+     SL_E_UNAUTHORIZED, 403, "invalid_request_error", "permission_denied",
      "You do not have access to the model with the specified model ID."},
     {403, "UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/",
      "{'message':'The security token included in the request is invalid.'}", SL_E_UNAUTHORIZED, 401,

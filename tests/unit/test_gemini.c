@@ -813,7 +813,7 @@ static const struct error_case errors[] = {
     {403,
      "{\"error\":{\"code\":403,\"message\":\"Permission denied\",\"status\":"
      "\"PERMISSION_DENIED\"}}",
-     SL_E_UNAUTHORIZED, 403, "permission_error", NULL, "Permission denied", 0},
+     SL_E_UNAUTHORIZED, 403, "invalid_request_error", "permission_denied", "Permission denied", 0},
     {401, "{\"error\":{\"code\":401,\"message\":\"no\",\"status\":\"UNAUTHENTICATED\"}}",
      SL_E_UNAUTHORIZED, 401, "invalid_request_error", "invalid_api_key", "no", 0},
     {404,
