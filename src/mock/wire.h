@@ -40,7 +40,7 @@ struct mock_req {
     uint64_t seq;
     int64_t created;
     char model[128];
-    char tool[64]; /* bedrock: the tool the answer calls, "" for text */
+    char tool[64]; /* bedrock, openai: the tool the answer calls, "" for text */
 };
 
 /* One API's shapes. Every hook but route and parse gets a request that

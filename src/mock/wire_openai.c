@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/json_scan.h"
+#include "http/json_walk.h"
 #include "http/json_write.h"
 #include "mock/wire.h"
 
@@ -59,6 +61,38 @@ static int openai_route(struct mock_req *mr, const struct sl_http_head *h)
     return 0;
 }
 
+/* The tool a chat answer calls: tool_choice {"type":"function",
+ * "function":{"name"}}, or the first tool's for "required"; "" otherwise
+ * (a text answer). */
+static void chosen_tool(struct sl_str body, char *out, size_t size)
+{
+    struct sl_json_doc d;
+    struct sl_json_pick c[2] = {{.key = "tools"}, {.key = "tool_choice"}};
+    out[0] = '\0';
+    if (sl_json_scan_pick(body.ptr, body.len, &d, c, 2) != 0 || !c[1].found || !c[0].found ||
+        c[0].m.type != SL_JSON_ARRAY)
+        return;
+    struct sl_str fn = {NULL, 0};
+    struct sl_json_pick f[1] = {{.key = "function"}};
+    if (c[1].m.type == SL_JSON_OBJECT) {
+        if (sl_json_scan_pick(c[1].m.value.ptr, c[1].m.value.len, &d, f, 1) == 0 && f[0].found)
+            fn = f[0].m.value;
+    } else if (c[1].m.type == SL_JSON_STRING && sl_str_eq(c[1].m.value, "required")) {
+        struct sl_json_walk w;
+        struct sl_json_value first, arr = {c[0].m.value.ptr, c[0].m.value.ptr + c[0].m.value.len};
+        if (sl_json_enter(&w, &arr) == 0 && sl_json_next_item(&w, &first) &&
+            sl_json_scan_pick(first.start, (size_t)(first.end - first.start), &d, f, 1) == 0 &&
+            f[0].found)
+            fn = f[0].m.value;
+    }
+    struct sl_json_pick name[1] = {{.key = "name"}};
+    if (fn.ptr && sl_json_scan_pick(fn.ptr, fn.len, &d, name, 1) == 0 && name[0].found &&
+        name[0].m.type == SL_JSON_STRING && name[0].m.value.len < size) {
+        memcpy(out, name[0].m.value.ptr, name[0].m.value.len);
+        out[name[0].m.value.len] = '\0';
+    }
+}
+
 static int openai_parse(struct mock_req *mr, const struct sl_http_head *h, struct sl_str body,
                         const char **code, char *why, size_t why_size)
 {
@@ -73,6 +107,8 @@ static int openai_parse(struct mock_req *mr, const struct sl_http_head *h, struc
         mr->tokens_total = oai.max_tokens < 1 ? 1 : (unsigned)oai.max_tokens;
     mr->stream = oai.stream;
     mr->include_usage = oai.include_usage;
+    if (mr->ep == SL_OAI_CHAT)
+        chosen_tool(body, mr->tool, sizeof(mr->tool));
     return 0;
 }
 
@@ -91,7 +127,16 @@ static size_t openai_body(struct mock_req *mr, const char *text, char *out, size
                       mr->model, mr->prompt_tokens, mr->prompt_tokens);
         return sl__mock_fitted(n, size);
     }
-    if (mr->ep == SL_OAI_CHAT)
+    if (mr->ep == SL_OAI_CHAT && mr->tool[0]) /* the call's arguments: the text */
+        n = snprintf(out, size,
+                     "{\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":\"chat.completion\","
+                     "\"created\":%lld,\"model\":\"%s\",\"choices\":[{\"index\":0,"
+                     "\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{"
+                     "\"id\":\"call_mock%" PRIu64 "\",\"type\":\"function\",\"function\":{"
+                     "\"name\":\"%s\",\"arguments\":\"{\\\"text\\\":\\\"%s\\\"}\"}}]},"
+                     "\"finish_reason\":\"tool_calls\"}],",
+                     mr->seq, (long long)mr->created, mr->model, mr->seq, mr->tool, text);
+    else if (mr->ep == SL_OAI_CHAT)
         n = snprintf(out, size,
                      "{\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":\"chat.completion\","
                      "\"created\":%lld,\"model\":\"%s\",\"choices\":[{\"index\":0,"
@@ -117,17 +162,45 @@ static size_t openai_body(struct mock_req *mr, const char *text, char *out, size
 static size_t chunk(struct mock_req *mr, unsigned i, const char *text, int last, char *out,
                     size_t size)
 {
-    int n;
+    int n = 0;
+    if (mr->ep == SL_OAI_CHAT && mr->tool[0]) {
+        /* a tool call: its arguments {"text": the words} in pieces, one per
+         * token, closed before the finish chunk */
+        char delta[512];
+        if (i == 0 && !last)
+            snprintf(
+                delta, sizeof(delta),
+                "\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,\"id\":\"call_mock%" PRIu64
+                "\",\"type\":\"function\",\"function\":{\"name\":\"%s\",\"arguments\":"
+                "\"{\\\"text\\\":\\\"%s\"}}]",
+                mr->seq, mr->tool, text);
+        else
+            snprintf(delta, sizeof(delta),
+                     "\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"%s\"}}]",
+                     last ? "\\\"}" : text);
+        n = snprintf(out, size,
+                     "data: {\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":"
+                     "\"chat.completion.chunk\",\"created\":%lld,\"model\":\"%s\",\"choices\":"
+                     "[{\"index\":0,\"delta\":{%s},\"finish_reason\":null}]}\n\n",
+                     mr->seq, (long long)mr->created, mr->model, delta);
+        if (n < 0 || (size_t)n >= size)
+            return 0;
+        if (!last)
+            return (size_t)n; /* the last one: the finish chunk follows */
+    }
     if (mr->ep == SL_OAI_CHAT) {
         char delta[160] = "";
         if (!last)
             snprintf(delta, sizeof(delta), "%s\"content\":\"%s\"",
                      i == 0 ? "\"role\":\"assistant\"," : "", text);
-        n = snprintf(out, size,
-                     "data: {\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":"
-                     "\"chat.completion.chunk\",\"created\":%lld,\"model\":\"%s\",\"choices\":"
-                     "[{\"index\":0,\"delta\":{%s},\"finish_reason\":%s}]",
-                     mr->seq, (long long)mr->created, mr->model, delta, last ? "\"stop\"" : "null");
+        n += snprintf(out + n, size - (size_t)n,
+                      "data: {\"id\":\"chatcmpl-mock-%" PRIu64 "\",\"object\":"
+                      "\"chat.completion.chunk\",\"created\":%lld,\"model\":\"%s\",\"choices\":"
+                      "[{\"index\":0,\"delta\":{%s},\"finish_reason\":%s}]",
+                      mr->seq, (long long)mr->created, mr->model, delta,
+                      !last         ? "null"
+                      : mr->tool[0] ? "\"tool_calls\""
+                                    : "\"stop\"");
     } else {
         n = snprintf(out, size,
                      "data: {\"id\":\"cmpl-mock-%" PRIu64 "\",\"object\":\"text_completion\","

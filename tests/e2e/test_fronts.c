@@ -281,3 +281,69 @@ Test(fronts, the_official_sdks_work_against_it)
     stop(&p);
     cr_assert_eq(rows("status = 'succeeded'"), 12, "one row per request that reached a model");
 }
+
+/* Tool calls across APIs: an Anthropic client's tool (and its result in the
+ * next turn) and a Responses client's function, to an OpenAI upstream that
+ * answers with a call (the mock does when tool_choice names or requires
+ * one), JSON and streamed. */
+Test(fronts, tool_calls_cross_the_apis)
+{
+    struct pair p;
+    start(&p, NULL, NULL, NULL);
+    static const char tools[] =
+        "\"tools\":[{\"name\":\"get_weather\",\"description\":\"weather\",\"input_schema\":"
+        "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}}],"
+        "\"tool_choice\":{\"type\":\"tool\",\"name\":\"get_weather\"}";
+    char body[2048];
+    for (int stream = 0; stream < 2; stream++) {
+        snprintf(body, sizeof(body),
+                 "{\"model\":\"gpt\",\"max_tokens\":3,%s%s,\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"weather in Paris?\"}]}",
+                 stream ? "\"stream\":true," : "", tools);
+        cr_assert_eq(bh_request_with(p.port, "POST", "/v1/messages", anthropic_headers, body, buf,
+                                     sizeof(buf)),
+                     200, "%s", buf);
+        if (!stream) {
+            cr_assert_not_null(strstr(buf, "{\"type\":\"tool_use\",\"id\":\"call_mock"), "%s", buf);
+            cr_assert_not_null(strstr(buf, "\"name\":\"get_weather\",\"input\":{\"text\":\"Hello "
+                                           "from the\"}"),
+                               "%s", buf);
+            cr_assert_not_null(strstr(buf, "\"stop_reason\":\"tool_use\""), "%s", buf);
+        } else {
+            cr_assert_not_null(strstr(buf, "\"content_block\":{\"type\":\"tool_use\""), "%s", buf);
+            cr_assert_not_null(strstr(buf, "\"type\":\"input_json_delta\""), "%s", buf);
+            cr_assert_not_null(strstr(buf, "\"stop_reason\":\"tool_use\""), "%s", buf);
+            cr_assert_not_null(strstr(buf, "event: message_stop"), "%s", buf);
+        }
+    }
+    /* the next turn: the call and its result go back, translated */
+    snprintf(
+        body, sizeof(body),
+        "{\"model\":\"gpt\",\"max_tokens\":3,\"messages\":["
+        "{\"role\":\"user\",\"content\":\"weather in Paris?\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"toolu_1\","
+        "\"name\":\"get_weather\",\"input\":{\"text\":\"Paris\"}}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\","
+        "\"content\":\"sunny\"}]}]}");
+    cr_assert_eq(
+        bh_request_with(p.port, "POST", "/v1/messages", anthropic_headers, body, buf, sizeof(buf)),
+        200, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"stop_reason\":\"end_turn\""), "%s", buf);
+    /* the Responses API: a function_call item */
+    for (int stream = 0; stream < 2; stream++) {
+        snprintf(body, sizeof(body),
+                 "{\"model\":\"gpt\",\"max_output_tokens\":3,%s\"input\":\"weather in Paris?\","
+                 "\"tools\":[{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":"
+                 "{\"type\":\"object\"}}],\"tool_choice\":\"required\"}",
+                 stream ? "\"stream\":true," : "");
+        cr_assert_eq(bh_request(p.port, "POST", "/v1/responses", body, buf, sizeof(buf)), 200, "%s",
+                     buf);
+        cr_assert_not_null(strstr(buf, "\"type\":\"function_call\""), "%s", buf);
+        cr_assert_not_null(strstr(buf, "\"name\":\"get_weather\""), "%s", buf);
+        if (stream)
+            cr_assert_not_null(strstr(buf, "event: response.function_call_arguments.done"), "%s",
+                               buf);
+    }
+    stop(&p);
+    cr_assert_eq(rows("status = 'succeeded'"), 5);
+}
