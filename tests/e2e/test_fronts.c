@@ -77,8 +77,8 @@ static int messages(int port, const char *model, int stream, char *out, size_t s
     return bh_request_with(port, "POST", "/v1/messages", anthropic_headers, body, out, size);
 }
 
-/* The Anthropic events of a streamed message, in order. */
-static void assert_message_stream(const char *text)
+/* The Anthropic events of a streamed message of `tokens` tokens, in order. */
+static void assert_message_stream_of(const char *text, int tokens)
 {
     static const char *const order[] = {"event: message_start",       "event: content_block_start",
                                         "event: content_block_delta", "event: content_block_stop",
@@ -91,7 +91,14 @@ static void assert_message_stream(const char *text)
     }
     cr_assert_null(strstr(text, "[DONE]"), "an Anthropic stream has no [DONE]: %s", text);
     cr_assert_null(strstr(text, "chat.completion"), "OpenAI's chunks leaked: %s", text);
-    cr_assert_not_null(strstr(text, "\"output_tokens\":5"), "%s", text);
+    char usage[48];
+    snprintf(usage, sizeof(usage), "\"output_tokens\":%d", tokens);
+    cr_assert_not_null(strstr(text, usage), "%s", text);
+}
+
+static void assert_message_stream(const char *text)
+{
+    assert_message_stream_of(text, 5);
 }
 
 Test(fronts, messages_native_to_anthropic_and_translated_to_openai)
@@ -346,4 +353,99 @@ Test(fronts, tool_calls_cross_the_apis)
     }
     stop(&p);
     cr_assert_eq(rows("status = 'succeeded'"), 5);
+}
+
+/* The matrix: every API a client may speak (chat completions, Messages,
+ * Responses) with every upstream provider (OpenAI, Anthropic, Gemini,
+ * Bedrock: each its own mock, Bedrock's checking the SigV4 signature),
+ * JSON and streamed, each answer in the client's shapes with the usage in
+ * its row; then a cut stream through each provider ends in the client's
+ * API. */
+Test(fronts, every_api_with_every_provider, .timeout = 180)
+{
+    static const char *const apis[] = {"openai", "anthropic", "gemini", "bedrock"};
+    enum { NAPIS = 4 };
+    pid_t mocks[NAPIS], serve;
+    int ports[NAPIS];
+    setenv("AWS_ACCESS_KEY_ID", "AKIDSLUICETEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "matrix-secret", 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    setenv("SLUICE_TEST_ANTHROPIC_KEY", "sk-ant-test", 1);
+    setenv("SLUICE_TEST_GEMINI_KEY", "AIza-test", 1);
+    for (int i = 0; i < NAPIS; i++) {
+        const char *args[] = {"--api", apis[i], "--sequence", "ok,ok,ok,ok,ok,ok,cut", NULL};
+        ports[i] = e2e_start_mock_as(apis[i], args, &mocks[i]);
+    }
+    e2e_live_upstream = mocks[0];
+    int sp = e2e_start_serve_yaml(
+        "serve.yaml", NULL, &serve,
+        "models:\n"
+        "  - {name: openai, deployments: [{url: 'http://127.0.0.1:%d'}]}\n"
+        "  - name: anthropic\n"
+        "    deployments: [{provider: anthropic, url: 'http://127.0.0.1:%d',\n"
+        "                   api_key_env: SLUICE_TEST_ANTHROPIC_KEY}]\n"
+        "  - name: gemini\n"
+        "    deployments: [{provider: gemini, url: 'http://127.0.0.1:%d',\n"
+        "                   api_key_env: SLUICE_TEST_GEMINI_KEY, model: gemini-2.5-flash}]\n"
+        "  - name: bedrock\n"
+        "    deployments: [{provider: bedrock, url: 'http://127.0.0.1:%d', region: us-east-1,\n"
+        "                   model: 'anthropic.claude-3-5-haiku-20241022-v1:0'}]\n",
+        ports[0], ports[1], ports[2], ports[3]);
+    e2e_live_serve = serve;
+    char body[1024];
+    for (int i = 0; i < NAPIS; i++) {
+        for (int stream = 0; stream < 2; stream++) {
+            const char *st = stream ? "\"stream\":true," : "";
+            /* chat completions */
+            snprintf(body, sizeof(body),
+                     "{\"model\":\"%s\",\"max_tokens\":4,%s\"messages\":[{\"role\":\"system\","
+                     "\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"hi\"}]}",
+                     apis[i], st);
+            cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", body, buf, sizeof(buf)),
+                         200, "%s chat: %s", apis[i], buf);
+            cr_assert_not_null(
+                strstr(buf, stream ? "data: [DONE]" : "\"object\":\"chat.completion\""),
+                "%s chat: %s", apis[i], buf);
+            /* Messages */
+            snprintf(body, sizeof(body),
+                     "{\"model\":\"%s\",\"max_tokens\":4,%s\"system\":\"be brief\",\"messages\":"
+                     "[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                     apis[i], st);
+            cr_assert_eq(bh_request_with(sp, "POST", "/v1/messages", anthropic_headers, body, buf,
+                                         sizeof(buf)),
+                         200, "%s messages: %s", apis[i], buf);
+            if (stream)
+                assert_message_stream_of(buf, 4);
+            else
+                cr_assert_not_null(strstr(buf, "\"type\":\"message\""), "%s: %s", apis[i], buf);
+            /* Responses */
+            snprintf(body, sizeof(body),
+                     "{\"model\":\"%s\",\"max_output_tokens\":4,%s\"instructions\":\"be brief\","
+                     "\"input\":\"hi\"}",
+                     apis[i], st);
+            cr_assert_eq(bh_request(sp, "POST", "/v1/responses", body, buf, sizeof(buf)), 200,
+                         "%s responses: %s", apis[i], buf);
+            cr_assert_not_null(
+                strstr(buf, stream ? "event: response.completed" : "\"status\":\"completed\""),
+                "%s responses: %s", apis[i], buf);
+        }
+        /* the 7th request of each mock is cut half way: a Messages stream */
+        snprintf(body, sizeof(body),
+                 "{\"model\":\"%s\",\"max_tokens\":4,\"stream\":true,\"messages\":[{\"role\":"
+                 "\"user\",\"content\":\"hi\"}]}",
+                 apis[i]);
+        cr_assert_eq(
+            bh_request_with(sp, "POST", "/v1/messages", anthropic_headers, body, buf, sizeof(buf)),
+            200, "%s cut: %s", apis[i], buf);
+        cr_assert_not_null(strstr(buf, "event: error"), "%s cut: %s", apis[i], buf);
+        cr_assert_null(strstr(buf, "event: message_stop"), "%s cut: %s", apis[i], buf);
+    }
+    e2e_stop(serve);
+    e2e_live_serve = 0;
+    for (int i = 0; i < NAPIS; i++)
+        e2e_stop(mocks[i]);
+    e2e_live_upstream = 0;
+    cr_assert_eq(rows("status = 'succeeded' AND metadata ->> 'completion_tokens' = 4"), 24,
+                 "every answer's usage in its row");
+    cr_assert_eq(rows("status = 'failed' AND metadata ->> 'endpoint' = 'messages'"), 4);
 }
