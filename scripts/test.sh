@@ -38,7 +38,7 @@ meson test -C build-asan --print-errorlogs --num-processes 2 || status=$?
 # its seed corpus, so that a crash fails the run; TAP lines for the tally.
 fuzz_tap=build-asan/meson-logs/fuzz.tap
 rm -f "$fuzz_tap"
-FUZZ_SEEDS_ONLY=1 bash scripts/fuzz.sh --tap "$fuzz_tap" "${SLUICE_FUZZ_SMOKE_SECONDS:-12}" || status=$?
+FUZZ_SEEDS_ONLY=1 bash scripts/fuzz.sh --tap "$fuzz_tap" "${SLUICE_FUZZ_SMOKE_SECONDS:-8}" || status=$?
 
 # One closing line that any reader understands, counted from the TAP
 # results of every test binary.
