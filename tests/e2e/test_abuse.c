@@ -1,7 +1,9 @@
 /* A running `sluice serve` (the test binary's build: ASan + UBSan) driven
  * over sockets by hostile and careless clients:
  *  - mutated requests (bytes flipped, inserted, deleted, truncated, header
- *    lines duplicated, framing headers swapped) from a seeded generator;
+ *    lines duplicated, framing headers swapped) from a seeded generator, to
+ *    every API endpoint (chat, Messages and its token counter, Responses)
+ *    with the headers that pass through (x-request-id, traceparent);
  *  - pipelined mixes of valid and broken requests on one connection;
  *  - slow clients that send a request a few bytes at a time;
  *  - streaming clients that reset at random points of a relayed stream,
@@ -60,6 +62,10 @@ static size_t drain(int fd, char *buf, size_t size)
     return len;
 }
 
+/* A valid request of kind `which`: chat completions (Content-Length or
+ * chunked), a GET, and the other APIs in front with the headers that pass
+ * through (the Messages API with x-api-key, a client x-request-id and a
+ * trace context; its count_tokens; the Responses API). */
 static size_t valid_request(char *out, size_t size, int which, int stream)
 {
     char body[512];
@@ -67,7 +73,8 @@ static size_t valid_request(char *out, size_t size, int which, int stream)
                       "{\"model\":\"gpt-4o-mini\",\"stream\":%s,\"max_tokens\":%d,"
                       "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
                       stream ? "true" : "false", stream ? 40 : 4);
-    switch (which % 3) {
+    static unsigned ids; /* ids of the client's own: mostly unique, sometimes not */
+    switch ((unsigned)which % 6) {
     case 0: /* Content-Length */
         return (size_t)snprintf(out, size,
                                 "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\n"
@@ -80,6 +87,28 @@ static size_t valid_request(char *out, size_t size, int which, int stream)
             "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\n"
             "Transfer-Encoding: chunked\r\n\r\n%x\r\n%.*s\r\n%x\r\n%s\r\n0\r\n\r\n",
             half, half, body, bn - half, body + half);
+    }
+    case 3:   /* the Messages API (the same body is a valid Anthropic request) */
+    case 4: { /* its token counter */
+        unsigned id = __atomic_fetch_add(&ids, 1, __ATOMIC_RELAXED) % 64;
+        return (size_t)snprintf(
+            out, size,
+            "POST /v1/messages%s HTTP/1.1\r\nHost: t\r\nx-api-key: k\r\n"
+            "anthropic-version: 2023-06-01\r\nx-request-id: abuse-%u\r\n"
+            "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+            "tracestate: a=b\r\nContent-Length: %d\r\n\r\n%s",
+            which % 6 == 4 ? "/count_tokens" : "", id, bn, body);
+    }
+    case 5: { /* the Responses API */
+        char rb[256];
+        int rn = snprintf(rb, sizeof(rb),
+                          "{\"model\":\"gpt-4o-mini\",\"stream\":%s,\"max_output_tokens\":4,"
+                          "\"instructions\":\"be brief\",\"input\":\"x\"}",
+                          stream ? "true" : "false");
+        return (size_t)snprintf(out, size,
+                                "POST /v1/responses HTTP/1.1\r\nHost: t\r\n"
+                                "Content-Length: %d\r\n\r\n%s",
+                                rn, rb);
     }
     default: /* a GET */
         return (size_t)snprintf(out, size, "GET /v1/models HTTP/1.1\r\nHost: t\r\n\r\n");
