@@ -19,7 +19,6 @@
 #include <time.h>
 
 #include "gateway/gateway_impl.h"
-#include "http/json_write.h"
 
 /* A Messages client on an Anthropic deployment (native, fronts.c): its
  * own body, with the deployment's model name when it has one. */

@@ -14,7 +14,6 @@
 #include "gateway/gateway_impl.h"
 #include "gateway/log_line.h"
 #include "http/json_scan.h"
-#include "http/json_write.h"
 
 static void new_id(struct sl_gateway *gw, char *out, size_t size)
 {
@@ -136,22 +135,10 @@ static int front_request(struct sl_gateway *gw, struct sl_http_exchange *down, c
     if (rc == UV_EINVAL) { /* the translator's refusal: its field and its words */
         struct sl_buf out;
         sl_buf_init(&out, 8192);
-        if (front == GW_FRONT_MESSAGES) {
+        if (front == GW_FRONT_MESSAGES)
             sl_messages_refusal_body(&no, &out);
-        } else {
-            struct sl_jw w;
-            sl_jw_init(&w, &out);
-            sl_jw_object(&w);
-            sl_jw_key(&w, "error");
-            sl_jw_object(&w);
-            sl_jw_kv_string(&w, "message", no.message);
-            sl_jw_kv_string(&w, "type", "invalid_request_error");
-            sl_jw_kv_string(&w, "param", no.param);
-            sl_jw_key(&w, "code");
-            sl_jw_null(&w);
-            sl_jw_end(&w);
-            sl_jw_end(&w);
-        }
+        else
+            sl__gw_refusal_body(&no, &out);
         sl__gw_respond(down, id, 400, out.ptr ? out.ptr : "{}", out.ptr ? out.len : 2, 0);
         sl_buf_release(&out);
         record_refused(gw, id, front, SL_OAI_CHAT, "", key_name, 400, SL_E_BAD_REQUEST);

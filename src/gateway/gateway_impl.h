@@ -264,6 +264,9 @@ void sl__gw_anthropic_native_event(struct gw_req *r, const struct sl_sse_event *
 /* respond.c: the client's 400 for a body a deployment cannot serve
  * (r->refusal, from its provider's body hook). */
 void sl__gw_respond_refusal(struct gw_req *r);
+/* A translation's refusal as OpenAI's 400 body (its param, or null):
+ * appended to out; 0, or the JSON writer's error. */
+int sl__gw_refusal_body(const struct sl_xlat_refusal *no, struct sl_buf *out);
 /* respond.c: replaces r->resp with what a translation made of it. */
 void sl__gw_swap_resp(struct gw_req *r, struct sl_buf *out);
 /* respond.c: the upstream's stream ended cleanly: the provider's end of it

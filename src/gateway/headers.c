@@ -34,11 +34,6 @@ static int starts_with_ci(struct sl_str s, const char *prefix)
     return s.len > n && strncasecmp(s.ptr, prefix, n) == 0;
 }
 
-static int is_ci(struct sl_str s, const char *name)
-{
-    return s.len == strlen(name) && strncasecmp(s.ptr, name, s.len) == 0;
-}
-
 /* Copies name and value into r->up_hdr_buf and adds the header. */
 static void keep(struct gw_req *r, size_t *used, const char *name, size_t name_len,
                  struct sl_str value)
@@ -64,7 +59,7 @@ void sl__gw_keep_upstream_headers(struct gw_req *r, const struct sl_http_header 
             continue;
         }
         for (size_t k = 0; k < sizeof(request_id_names) / sizeof(*request_id_names); k++)
-            if (!have_id && is_ci(h[i].name, request_id_names[k])) {
+            if (!have_id && sl_str_ieq(h[i].name, request_id_names[k])) {
                 keep(r, &used, "x-upstream-request-id", 21, h[i].value);
                 have_id = 1;
             }

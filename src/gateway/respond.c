@@ -357,28 +357,33 @@ void sl__gw_relay_end(struct gw_req *r)
     after_translated(r, 0);
 }
 
-void sl__gw_respond_refusal(struct gw_req *r)
+int sl__gw_refusal_body(const struct sl_xlat_refusal *no, struct sl_buf *out)
 {
-    struct sl_buf body;
-    sl_buf_init(&body, 4096);
     struct sl_jw w;
-    sl_jw_init(&w, &body);
+    sl_jw_init(&w, out);
     sl_jw_object(&w);
     sl_jw_key(&w, "error");
     sl_jw_object(&w);
-    sl_jw_kv_string(&w, "message", r->refusal.message);
+    sl_jw_kv_string(&w, "message", no->message);
     sl_jw_kv_string(&w, "type", "invalid_request_error");
     sl_jw_key(&w, "param");
-    if (r->refusal.param[0])
-        sl_jw_string(&w, r->refusal.param);
+    if (no->param[0])
+        sl_jw_string(&w, no->param);
     else
         sl_jw_null(&w);
     sl_jw_key(&w, "code");
     sl_jw_null(&w);
     sl_jw_end(&w);
     sl_jw_end(&w);
+    return sl_jw_finish(&w);
+}
+
+void sl__gw_respond_refusal(struct gw_req *r)
+{
+    struct sl_buf body;
+    sl_buf_init(&body, 4096);
     r->error = SL_E_BAD_REQUEST;
-    if (sl_jw_finish(&w) == 0)
+    if (sl__gw_refusal_body(&r->refusal, &body) == 0)
         sl__gw_down_respond(r, 400, body.ptr, body.len, 0);
     else
         sl__gw_down_respond_error(r, 400, "invalid_request_error", NULL, r->refusal.message, 0);
