@@ -52,3 +52,12 @@ int sl_buf_append(struct sl_buf *buf, const void *data, size_t len)
     sl_buf_commit(buf, len);
     return 0;
 }
+
+char *sl_buf_take(struct sl_buf *buf, size_t *len)
+{
+    char *p = buf->ptr;
+    *len = buf->len;
+    buf->ptr = NULL;
+    buf->len = buf->cap = 0;
+    return p;
+}

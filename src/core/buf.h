@@ -31,6 +31,10 @@ static inline void sl_buf_reset(struct sl_buf *buf)
 int sl_buf_reserve(struct sl_buf *buf, size_t extra);
 int sl_buf_append(struct sl_buf *buf, const void *data, size_t len);
 
+/* Hands the bytes over (the caller frees them; NULL when nothing was
+ * appended) with their length in *len; the buffer is left empty. */
+char *sl_buf_take(struct sl_buf *buf, size_t *len);
+
 /* Marks `len` bytes written directly after sl_buf_reserve(): ptr + len. */
 void sl_buf_commit(struct sl_buf *buf, size_t len);
 

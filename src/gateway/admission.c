@@ -249,6 +249,12 @@ static int build_body(struct gw_req *r)
     }
     r->strip_usage = 0;
     r->native = 0;
+    if (r->front == GW_FRONT_RESPONSES && d->responses_native && r->front_raw) {
+        r->native = 1; /* the Responses API as the client sent it */
+        return sl__gw_native_body(r);
+    }
+    if (r->front_stateful)
+        return UV_EINVAL; /* only a native deployment serves it: r->refusal says why */
     if (r->dep->glue->body)
         return r->dep->glue->body(r);
     const char *um = d->upstream_model[0] ? d->upstream_model : NULL;
@@ -495,7 +501,12 @@ void sl__gw_pick(struct gw_req *r)
         int k = sl_gw_router_pick(&gw->router, r->model, r->tried, uv_now(gw->loop));
         if (k < 0)
             break;
-        if (r->tried)
+        if (r->front_stateful && !deps[k].cfg->responses_native) {
+            r->tried |= UINT64_C(1) << k; /* cannot serve it: not a fallback */
+            r->skipped |= UINT64_C(1) << k;
+            continue;
+        }
+        if (r->tried & ~r->skipped)
             sl_gw_metrics_fallback(gw->metrics, r->model);
         r->tried |= UINT64_C(1) << k;
         r->dep = &deps[k];

@@ -20,32 +20,13 @@
 
 #include "gateway/gateway_impl.h"
 
-/* A Messages client on an Anthropic deployment (native, fronts.c): its
- * own body, with the deployment's model name when it has one. */
-static int native_body(struct gw_req *r)
-{
-    const char *um = r->dep->cfg->upstream_model;
-    if (um[0]) {
-        struct sl_str model = {r->front_body + r->front_model_at, r->front_model_len};
-        return sl_openai_with_model(r->front_body, r->front_body_len, model, um, &r->up_body,
-                                    &r->up_body_len)
-                   ? UV_ENOMEM
-                   : 0;
-    }
-    if ((r->up_body = malloc(r->front_body_len ? r->front_body_len : 1)) == NULL)
-        return UV_ENOMEM;
-    memcpy(r->up_body, r->front_body, r->front_body_len);
-    r->up_body_len = r->front_body_len;
-    return 0;
-}
-
 static int anthropic_body(struct gw_req *r)
 {
     const struct sl_gw_deployment *d = r->dep->cfg;
     struct sl_xlat_refusal *why = &r->refusal;
     r->native = r->front == GW_FRONT_MESSAGES;
     if (r->native)
-        return native_body(r);
+        return sl__gw_native_body(r);
     struct sl_anthropic_req_opts opts = {
         .model = d->upstream_model[0] ? d->upstream_model : NULL,
         .default_max_tokens = (long)d->default_max_tokens,

@@ -137,6 +137,14 @@ static int deployment_member(struct walker *w, const char *key, yaml_node_t *v, 
         if (!w->failed && forward_refused(d->forward_headers))
             sl__cfg_fail(w, v, "forward_headers: '%s' cannot be forwarded (the gateway sets it)",
                          forward_refused(d->forward_headers));
+    } else if (!strcmp(key, "responses")) {
+        char m[16] = "";
+        if (sl__cfg_get_string(w, v, "responses", m, sizeof(m)) == 0 && strcmp(m, "native") != 0 &&
+            strcmp(m, "chat") != 0)
+            sl__cfg_fail(w, v,
+                         "responses must be 'chat' (the Responses API through chat completions, "
+                         "the default) or 'native' (the upstream serves /v1/responses itself)");
+        d->responses_native = strcmp(m, "native") == 0;
     } else if (!strcmp(key, "stream_usage"))
         sl__cfg_get_bool(w, v, "stream_usage", &d->stream_usage);
     else if (!strcmp(key, "api_version"))
@@ -244,6 +252,14 @@ static int provider_options(struct walker *w, yaml_node_t *at, struct sl_gw_depl
         sl__cfg_fail(w, at, "deployment '%s': api_version needs provider: azure", d->name);
         return -1;
     }
+    if (d->responses_native && d->provider != &sl_gw_provider_openai &&
+        d->provider != &sl_gw_provider_azure) {
+        sl__cfg_fail(w, at,
+                     "deployment '%s': responses: native needs provider: openai or azure (the "
+                     "Responses API is OpenAI's)",
+                     d->name);
+        return -1;
+    }
     if (d->region[0] && d->provider != &sl_gw_provider_bedrock) {
         sl__cfg_fail(w, at, "deployment '%s': region needs provider: bedrock", d->name);
         return -1;
@@ -327,7 +343,7 @@ static void load_model(struct walker *w, yaml_node_t *node, struct sl_gw_model *
         if (sl__cfg_walk_mapping(
                 w, dn, "a deployment", deployment_member, d,
                 "name, url, api_key_env, api_key, forward_headers, model, provider, "
-                "api_version, anthropic_version, stream_usage, "
+                "api_version, anthropic_version, stream_usage, responses, "
                 "default_max_tokens, region, weight, max_concurrency, rpm, tpm, queue_length, "
                 "queue_timeout_ms, connect_timeout_ms, attempt_timeout_ms, "
                 "cooldown_failures, cooldown_ms, retry") != 0)

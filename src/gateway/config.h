@@ -27,6 +27,7 @@ struct sl_gw_deployment {
     char api_version[32];                  /* azure: "v1" (default) or a dated version */
     int stream_usage;            /* openai, azure: ask streams for their usage chunk (default on) */
     int client_key;              /* `api_key: client`: the client's own key goes upstream */
+    int responses_native;        /* openai, azure: `responses: native`, /v1/responses as sent */
     char forward_headers[256];   /* the client's headers passed upstream, comma-separated */
     unsigned default_max_tokens; /* anthropic, bedrock: max_tokens when the client sent none */
     char region[32];             /* bedrock: `region:`, else AWS_REGION */

@@ -108,30 +108,60 @@ static const struct sl_str *key_header(const struct sl_http_head *h, enum gw_fro
     return out;
 }
 
+/* Whether a deployment of m serves the Responses API itself. */
+static int responses_native(const struct sl_gw_model *m)
+{
+    for (size_t i = 0; m && i < m->ndeployments; i++)
+        if (m->deployments[i].responses_native)
+            return 1;
+    return 0;
+}
+
 /* A client's body in another API than OpenAI's (fronts.c): made a chat
- * completions body in chat, and what the request keeps of the client's in
- * keep (Messages: its body, for a native deployment; Responses: the fields
- * a Response echoes). 0, or -1 after answering the client's 400/413. */
+ * completions body in chat, the fields a Response echoes in echo, and the
+ * client's body as sent in raw when a deployment may take it as it is
+ * (Messages: always, for an Anthropic deployment; Responses: when the
+ * model has a `responses: native` deployment), its model in *model. A
+ * Responses request that cannot be translated (stateful) but has a native
+ * deployment leaves chat empty and the refusal in *stateful for the
+ * others. 0, or -1 after answering the client's 400/413. */
 static int front_request(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
                          enum gw_front front, const char *key_name, struct sl_str body,
-                         struct sl_buf *chat, struct sl_buf *keep, struct sl_str *model)
+                         struct sl_buf *chat, struct sl_buf *echo, struct sl_buf *raw,
+                         struct sl_str *model, struct sl_xlat_refusal *stateful, int *only_native)
 {
     struct sl_xlat_refusal no = {{0}, {0}};
+    struct sl_str raw_model = {NULL, 0};
     int rc;
+    *only_native = 0;
     if (front == GW_FRONT_MESSAGES) {
         struct sl_messages_req_info info;
         rc = sl_messages_request(body.ptr, body.len, 0, chat, &info, &no);
-        if (rc == 0 && sl_buf_append(keep, body.ptr, body.len) == 0) {
-            *model = (struct sl_str){keep->ptr + (info.model.ptr - body.ptr), info.model.len};
-            return 0;
-        }
+        raw_model = info.model;
     } else {
         struct sl_responses_req_info info;
         struct sl_responses_req_opts opts = {NULL};
-        rc = sl_responses_request(body.ptr, body.len, &opts, chat, keep, &info, &no);
-        if (rc == 0)
-            return 0;
+        struct sl_responses_peek peek;
+        rc = sl_responses_request(body.ptr, body.len, &opts, chat, echo, &info, &no);
+        if ((rc == 0 || rc == UV_EINVAL) &&
+            sl_responses_peek(body.ptr, body.len, &peek, stateful) == 0 &&
+            responses_native(sl_gw_config_model(gw->cfg, peek.model.ptr, peek.model.len))) {
+            raw_model = peek.model;
+            if (rc == UV_EINVAL) { /* a native deployment may serve what chat cannot */
+                *stateful = no;
+                *only_native = 1;
+                rc = 0;
+            }
+        }
     }
+    if (rc == 0 && raw_model.ptr) {
+        if (sl_buf_append(raw, body.ptr, body.len) != 0)
+            rc = UV_ENOMEM;
+        else
+            *model = (struct sl_str){raw->ptr + (raw_model.ptr - body.ptr), raw_model.len};
+    }
+    if (rc == 0)
+        return 0;
     if (rc == UV_EINVAL) { /* the translator's refusal: its field and its words */
         struct sl_buf out;
         sl_buf_init(&out, 8192);
@@ -151,6 +181,19 @@ static int front_request(struct sl_gateway *gw, struct sl_http_exchange *down, c
            too_large ? "request_too_large" : "out_of_memory",
            too_large ? "the request is too large once translated" : "out of memory", 0);
     return -1;
+}
+
+/* A Responses request only a native deployment serves: what the gateway
+ * reads of it, as sl_openai_parse would of a chat body. */
+static void peek_request(struct sl_str body, struct sl_openai_req *oai)
+{
+    struct sl_responses_peek peek;
+    struct sl_xlat_refusal no;
+    sl_responses_peek(body.ptr, body.len, &peek, &no); /* front_request checked it */
+    *oai = (struct sl_openai_req){.model = peek.model,
+                                  .stream = peek.stream,
+                                  .max_tokens = peek.max_output_tokens,
+                                  .stream_options = 1 /* nothing to ask: the usage comes anyway */};
 }
 
 /* Whether a deployment of m sends the client's own key. */
@@ -207,19 +250,26 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
         }
     }
     struct sl_str body = sl_http_exchange_body(down);
-    struct sl_buf chat, keep;
+    struct sl_buf chat, echo, raw;
     struct sl_str front_model = {NULL, 0};
+    struct sl_xlat_refusal stateful;
+    int only_native = 0;
     sl_buf_init(&chat, 2 * cfg->max_body_bytes + 64 * 1024);
-    sl_buf_init(&keep, cfg->max_body_bytes + 64 * 1024);
+    sl_buf_init(&echo, cfg->max_body_bytes + 64 * 1024);
+    sl_buf_init(&raw, cfg->max_body_bytes + 1);
     if (front != GW_FRONT_OPENAI) {
-        if (front_request(gw, down, id, front, key_name, body, &chat, &keep, &front_model) != 0)
+        if (front_request(gw, down, id, front, key_name, body, &chat, &echo, &raw, &front_model,
+                          &stateful, &only_native) != 0)
             goto out;
-        body = (struct sl_str){chat.ptr, chat.len};
+        if (!only_native)
+            body = (struct sl_str){chat.ptr, chat.len};
     }
     struct sl_openai_req oai;
     const char *code;
     char msg[200];
-    if (sl_openai_parse(body.ptr, body.len, ep, &oai, &code, msg, sizeof(msg)) != 0) {
+    if (only_native) {
+        peek_request(body, &oai);
+    } else if (sl_openai_parse(body.ptr, body.len, ep, &oai, &code, msg, sizeof(msg)) != 0) {
         refuse(gw, down, id, front, ep, no_model, key_name, 400, SL_E_BAD_REQUEST,
                "invalid_request_error", code, msg, 0);
         goto out;
@@ -251,8 +301,10 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
     struct sl__gw_start start = {
         .id = id,
         .front = front,
-        .front_body = front != GW_FRONT_OPENAI ? &keep : NULL,
+        .front_body = front != GW_FRONT_OPENAI ? &echo : NULL,
+        .front_raw = &raw,
         .front_model = front_model,
+        .stateful = only_native ? &stateful : NULL,
         .ep = ep,
         .model = m,
         .model_name = model_name,
@@ -268,7 +320,8 @@ static void handle_proxy(struct sl_gateway *gw, struct sl_http_exchange *down,
     }
 out:
     sl_buf_release(&chat);
-    sl_buf_release(&keep); /* unless the request took its bytes */
+    sl_buf_release(&echo); /* unless the request took their bytes */
+    sl_buf_release(&raw);
 }
 
 /* Cancels a request in flight, but only for the key that started it: for

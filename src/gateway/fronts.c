@@ -21,11 +21,83 @@
  * the request's, released in sl__gw_front_release at finish. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/offload.h"
 #include "gateway/gateway_impl.h"
+#include "http/json_write.h"
 #include "token/request_tokens.h"
+
+/* A client's body on a deployment that speaks the client's API (native):
+ * its own bytes, with the deployment's model name when it has one. */
+int sl__gw_native_body(struct gw_req *r)
+{
+    const char *um = r->dep->cfg->upstream_model;
+    if (um[0]) {
+        struct sl_str model = {r->front_raw + r->front_model_at, r->front_model_len};
+        return sl_openai_with_model(r->front_raw, r->front_raw_len, model, um, &r->up_body,
+                                    &r->up_body_len)
+                   ? UV_ENOMEM
+                   : 0;
+    }
+    if ((r->up_body = malloc(r->front_raw_len ? r->front_raw_len : 1)) == NULL)
+        return UV_ENOMEM;
+    memcpy(r->up_body, r->front_raw, r->front_raw_len);
+    r->up_body_len = r->front_raw_len;
+    return 0;
+}
+
+/* A native Responses stream's event (relayed as it came): its type, from
+ * the event line or else from the data's "type". The last event of a
+ * Response ends the client's stream and carries the usage; an error event
+ * ends it too, its class for the row. */
+void sl__gw_responses_native_event(struct gw_req *r, const struct sl_sse_event *ev)
+{
+    r->native_events++;
+    struct sl_str type = {ev->event, ev->event_len};
+    struct sl_json_doc doc;
+    struct sl_json_pick t[2] = {{.key = "type"}, {.key = "code"}};
+    int picked = 0;
+    if (type.len == 0 || sl_str_eq(type, "error")) {
+        picked = sl_json_scan_pick(ev->data, ev->data_len, &doc, t, 2) == 0;
+        if (type.len == 0 && picked && t[0].found && t[0].m.type == SL_JSON_STRING)
+            type = t[0].m.value;
+    }
+    int failed = sl_str_eq(type, "error") || sl_str_eq(type, "response.failed");
+    if (!failed && !sl_str_eq(type, "response.completed") &&
+        !sl_str_eq(type, "response.incomplete"))
+        return;
+    sl_openai_usage(ev->data, ev->data_len, &r->usage_prompt, &r->usage_completion);
+    if (failed) {
+        int limited = picked && t[1].found && sl_str_eq(t[1].m.value, "rate_limit_exceeded");
+        r->stream_err = limited ? SL_E_RATE_LIMITED : SL_E_SERVER_ERROR;
+    }
+    r->saw_done = 1;
+    r->done_at = r->sse.boundary;
+}
+
+int sl__gw_native_error_event(struct gw_req *r, const char *type, const char *code,
+                              const char *message, struct sl_buf *out)
+{
+    if (r->front == GW_FRONT_MESSAGES)
+        return sl_messages_error_event(sl__gw_status_of_type(type), message, out);
+    /* the Responses API's error event, numbered after the upstream's */
+    struct sl_jw w;
+    if (sl_buf_append(out, "event: error\ndata: ", 19) != 0)
+        return UV_ENOBUFS;
+    sl_jw_init(&w, out);
+    sl_jw_object(&w);
+    sl_jw_kv_string(&w, "type", "error");
+    sl_jw_kv_string(&w, "code", code ? code : type);
+    sl_jw_kv_string(&w, "message", message);
+    sl_jw_key(&w, "param");
+    sl_jw_null(&w);
+    sl_jw_kv_int(&w, "sequence_number", (long long)r->native_events);
+    sl_jw_end(&w);
+    int rc = sl_jw_finish(&w);
+    return rc ? rc : sl_buf_append(out, "\n\n", 2);
+}
 
 /* Translates the client-bound events of one stream piece. */
 static void on_front_event(void *arg, const struct sl_sse_event *ev)
@@ -128,6 +200,8 @@ void sl__gw_front_release(struct gw_req *r)
 {
     free(r->front_body);
     r->front_body = NULL;
+    free(r->front_raw);
+    r->front_raw = NULL;
     if (!r->front_streaming)
         return;
     r->front_streaming = 0;

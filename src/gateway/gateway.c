@@ -198,7 +198,8 @@ void sl__gw_finish(struct gw_req *r)
     w->endpoint = sl__gw_front_endpoint(r);
     w->started_us = r->started_us;
     w->attempts = r->attempts;
-    w->fallbacks = r->tried ? (unsigned)__builtin_popcountll(r->tried) - 1 : 0;
+    uint64_t served = r->tried & ~r->skipped; /* deployments it went to */
+    w->fallbacks = served ? (unsigned)__builtin_popcountll(served) - 1 : 0;
     w->queue_ms = (double)r->queue_ns / 1e6;
     w->ttfb_ms = r->first_byte_ns ? (double)(r->first_byte_ns - r->t0_ns) / 1e6 : 0;
     w->total_ms = ms_since(r->t0_ns);
@@ -398,13 +399,18 @@ static void start_attempt(struct sl_retrier *rt)
         return;
     }
     nh = r->n_up_headers;
+    int native_responses = r->native && r->front == GW_FRONT_RESPONSES;
     double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
     if (left_ms < 1)
         left_ms = 1;
     r->up = (struct sl_http_request){
         .method = "POST",
-        .url = r->up_url ? r->up_url : d->target.url[r->ep],
-        .route = r->up_url ? NULL : r->dep->route[r->ep],
+        .url = r->up_url          ? r->up_url
+               : native_responses ? d->target.responses_url
+                                  : d->target.url[r->ep],
+        .route = r->up_url          ? NULL
+                 : native_responses ? r->dep->responses_route
+                                    : r->dep->route[r->ep],
         .headers = r->up_headers,
         .n_headers = nh,
         .body = r->up_body ? r->up_body : r->body,
@@ -557,13 +563,16 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     if (s->key)
         snprintf(r->key_name, sizeof(r->key_name), "%s", s->key->s.name);
     r->front = s->front;
-    if (s->front_body) { /* its bytes are the request's from here */
-        r->front_body = s->front_body->ptr;
-        r->front_body_len = s->front_body->len;
-        s->front_body->ptr = NULL;
-        s->front_body->len = 0;
-        r->front_model_at = s->front_model.ptr ? (size_t)(s->front_model.ptr - r->front_body) : 0;
+    if (s->front_body) /* its bytes are the request's from here */
+        r->front_body = sl_buf_take(s->front_body, &r->front_body_len);
+    if (s->front_raw && s->front_raw->len) {
+        r->front_raw = sl_buf_take(s->front_raw, &r->front_raw_len);
+        r->front_model_at = s->front_model.ptr ? (size_t)(s->front_model.ptr - r->front_raw) : 0;
         r->front_model_len = s->front_model.len;
+    }
+    if (s->stateful) {
+        r->front_stateful = 1;
+        r->refusal = *s->stateful;
     }
     r->stream = s->stream;
     r->stream_options = s->stream_options;
@@ -671,6 +680,9 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
         dep->glue = sl__gw_glue(dep->cfg->provider);
         for (int ep = 0; ep < SL_OAI__COUNT && rc == 0; ep++)
             rc = sl_http_client_route(gw->client, dep->cfg->target.url[ep], &dep->route[ep]);
+        if (rc == 0 && dep->cfg->responses_native)
+            rc = sl_http_client_route(gw->client, dep->cfg->target.responses_url,
+                                      &dep->responses_route);
     }
     if (rc != 0) {
         snprintf(err, err_size, "cannot resolve the deployments' URLs: %s", uv_strerror(rc));

@@ -81,15 +81,18 @@ struct gw_req {
     struct sl_http_exchange *down;
     char id[40];
     enum sl_openai_endpoint ep;
-    /* the client's API (fronts.c): its own body (Messages: the client's
-     * Anthropic request, for a native Anthropic deployment; Responses: the
-     * fields a Response echoes), whether this deployment takes the client's
-     * body as it is (native), and its stream's translation to the client */
+    /* the client's API (fronts.c): its body as sent (front_raw, kept when a
+     * deployment may take it as it is: Messages for Anthropic, Responses for
+     * `responses: native`), the fields a Response echoes (front_body),
+     * whether this deployment takes the client's body as it is (native),
+     * whether only such a deployment can serve it (front_stateful: r->refusal
+     * is the others' 400), and its stream's translation to the client */
     enum gw_front front;
-    char *front_body;
-    size_t front_body_len;
-    size_t front_model_at, front_model_len; /* Messages: "model" in front_body */
-    int native, front_streaming;
+    char *front_body, *front_raw;
+    size_t front_body_len, front_raw_len;
+    size_t front_model_at, front_model_len; /* "model" in front_raw */
+    int native, front_streaming, front_stateful;
+    unsigned long native_events; /* a native Responses stream's events relayed */
     struct sl_sse_parser front_sse;
     struct sl_buf front_out;
     union {
@@ -134,6 +137,7 @@ struct gw_req {
 
     struct sl_gw_dep *dep;
     uint64_t tried;
+    uint64_t skipped; /* of tried: deployments that could not serve it at all */
     struct sl_sem_timed_waiter admit;
     struct sl_retrier retrier;
     struct sl_retry_policy policy;
@@ -258,6 +262,14 @@ void sl__gw_count_tokens(struct sl_gateway *gw, struct sl_http_exchange *down, c
 void sl__gw_front_error(struct sl_http_exchange *down, const char *id, enum gw_front front,
                         int status, const char *type, const char *code, const char *message,
                         int retry_after_s);
+/* A client's body as it was sent, for a native deployment (r->up_body). */
+int sl__gw_native_body(struct gw_req *r);
+/* A native Responses stream's event (usage, its end). */
+void sl__gw_responses_native_event(struct gw_req *r, const struct sl_sse_event *ev);
+/* The gateway's own error event at the cut of a native stream, in the
+ * client's API (Anthropic's, or the Responses API's), appended to out. */
+int sl__gw_native_error_event(struct gw_req *r, const char *type, const char *code,
+                              const char *message, struct sl_buf *out);
 /* anthropic_attempt.c: a native Messages stream's event (usage, its end). */
 void sl__gw_anthropic_native_event(struct gw_req *r, const struct sl_sse_event *ev);
 
@@ -314,7 +326,12 @@ struct sl__gw_start {
     const char *id;
     enum gw_front front;
     struct sl_buf *front_body; /* taken (its bytes owned by the request) when not NULL */
-    struct sl_str front_model; /* Messages: "model" inside front_body */
+    struct sl_buf *front_raw;  /* the same; the client's body as sent */
+    struct sl_str front_model; /* "model" inside front_raw */
+    /* not NULL: the body could not be translated (a stateful Responses
+     * request): only a `responses: native` deployment serves it, the others
+     * answer this refusal */
+    const struct sl_xlat_refusal *stateful;
     enum sl_openai_endpoint ep;
     const struct sl_gw_model *model;
     struct sl_str model_name;    /* inside body */

@@ -98,10 +98,10 @@ void sl__gw_down_stream_end(struct gw_req *r, const char *type, const char *code
     struct sl_http_exchange *d = down_take(r);
     if (d == NULL)
         return;
-    if (type != NULL && r->native) { /* a native Messages stream: Anthropic's error event */
+    if (type != NULL && r->native) { /* a native stream: the error event of the client's API */
         struct sl_buf event;
         sl_buf_init(&event, 4096);
-        if (sl_messages_error_event(sl__gw_status_of_type(type), message, &event) == 0)
+        if (sl__gw_native_error_event(r, type, code, message, &event) == 0)
             sl_http_stream_write(d, event.ptr, event.len);
         sl_buf_release(&event);
     } else if (type != NULL) {
@@ -230,9 +230,12 @@ void sl__gw_on_sse_event(void *arg, const struct sl_sse_event *ev)
 {
     struct gw_req *r = arg;
     if (r->saw_done)
-        return; /* events after [DONE] are not the client's */
-    if (r->native) {
-        sl__gw_anthropic_native_event(r, ev); /* relayed as it is, read for its usage */
+        return;      /* events after [DONE] are not the client's */
+    if (r->native) { /* relayed as it is, read for its usage and its end */
+        if (r->front == GW_FRONT_MESSAGES)
+            sl__gw_anthropic_native_event(r, ev);
+        else
+            sl__gw_responses_native_event(r, ev);
         return;
     }
     if (r->dep->glue->event) {

@@ -36,6 +36,7 @@ struct sl_gw_dep {
     /* each endpoint's URL (cfg->target.url) resolved by the HTTP client at
      * gateway start: its transport and, for http://, its origin pool */
     const struct sl_http_route *route[SL_OAI__COUNT];
+    const struct sl_http_route *responses_route; /* responses: native */
     struct sl_sem sem;
     struct sl_rate rate; /* the provider's rpm and tpm (cfg), when set */
     /* with Redis: the limits shared by every instance, and this instance's

@@ -64,6 +64,8 @@ int sl_gw_target_init(struct sl_gw_target *t, const char *base, const char *api_
     for (int ep = 0; ep < SL_OAI__COUNT; ep++)
         if (sl_gw_endpoint_url(base, (enum sl_openai_endpoint)ep, t->url[ep], sizeof(t->url[ep])))
             return -1;
+    if (sl_gw_target_url_under(base, "responses", t->responses_url, sizeof(t->responses_url)))
+        return -1;
     return sl_gw_target_key(t, "Authorization", "Bearer ", api_key);
 }
 
@@ -113,6 +115,13 @@ int sl_gw_target_init_azure(struct sl_gw_target *t, const char *base, const char
         if (n < 0 || (size_t)n >= sizeof(t->url[ep]))
             return -1;
     }
+    /* the Responses API takes the deployment in the body's model, in both forms */
+    int n = v1 ? snprintf(t->responses_url, sizeof(t->responses_url), "%.*s/openai/v1/responses",
+                          (int)len, base)
+               : snprintf(t->responses_url, sizeof(t->responses_url),
+                          "%.*s/openai/responses?api-version=%s", (int)len, base, api_version);
+    if (n < 0 || (size_t)n >= sizeof(t->responses_url))
+        return -1;
     return sl_gw_target_key(t, "api-key", "", api_key);
 }
 

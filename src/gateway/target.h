@@ -29,6 +29,9 @@
 struct sl_gw_target {
     /* one per endpoint: the base and the longest endpoint path fit */
     char url[SL_OAI__COUNT][SL_GW_BASE_URL_SIZE + 32];
+    /* OpenAI's Responses API (BASE/v1/responses; Azure's own forms), for a
+     * deployment with `responses: native`; "" for the other providers */
+    char responses_url[SL_GW_BASE_URL_SIZE + 64];
     const char *key_name, *key_prefix;  /* the key's header and prefix, key or not */
     char *authorization;                /* "Bearer KEY", or NULL when there is no key */
     struct sl_http_header auth_header;  /* "Authorization: Bearer KEY", when there is a key */

@@ -181,13 +181,17 @@ void sl_openai_usage(const char *text, size_t len, unsigned *prompt, unsigned *c
         p++;
     const char *obj_end = p < end && *p == '{' ? object_end(p, end) : NULL;
     struct sl_json_doc u;
-    struct sl_json_pick pk[2] = {{.key = "prompt_tokens"}, {.key = "completion_tokens"}};
-    if (obj_end == NULL || sl_json_scan_pick(p, (size_t)(obj_end - p), &u, pk, 2) != 0)
+    /* chat and completions name them prompt/completion_tokens, the
+     * Responses API input/output_tokens */
+    struct sl_json_pick pk[4] = {{.key = "prompt_tokens"},
+                                 {.key = "completion_tokens"},
+                                 {.key = "input_tokens"},
+                                 {.key = "output_tokens"}};
+    if (obj_end == NULL || sl_json_scan_pick(p, (size_t)(obj_end - p), &u, pk, 4) != 0)
         return;
-    if (pk[0].found && pk[0].m.type == SL_JSON_NUMBER)
-        *prompt = (unsigned)strtoul(pk[0].m.value.ptr, NULL, 10);
-    if (pk[1].found && pk[1].m.type == SL_JSON_NUMBER)
-        *completion = (unsigned)strtoul(pk[1].m.value.ptr, NULL, 10);
+    for (int i = 0; i < 4; i++)
+        if (pk[i].found && pk[i].m.type == SL_JSON_NUMBER)
+            *(i % 2 ? completion : prompt) = (unsigned)strtoul(pk[i].m.value.ptr, NULL, 10);
 }
 
 int sl_openai_is_done(const char *data, size_t len)

@@ -56,7 +56,8 @@ int sl_openai_with_model(const char *body, size_t len, struct sl_str model, cons
                          char **out, size_t *out_len);
 
 /* Token usage from a response body or one stream event's data: the last
- * "usage" key's object. Only that object is parsed, not the whole text.
+ * "usage" key's object (chat's prompt/completion_tokens, or the Responses
+ * API's input/output_tokens). Only that object is parsed, not the whole text.
  * Sets *prompt / *completion for the members present, leaves them else. */
 void sl_openai_usage(const char *text, size_t len, unsigned *prompt, unsigned *completion);
 

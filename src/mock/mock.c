@@ -213,7 +213,7 @@ static void respond_fault(struct mock_req *mr)
     mr->m->wire->error(mr, faults[mr->fault].status, NULL, faults[mr->fault].message);
 }
 
-static size_t append_words(char *out, size_t size, unsigned from, unsigned count)
+size_t sl__mock_words(char *out, size_t size, unsigned from, unsigned count)
 {
     size_t n = 0;
     for (unsigned i = from; i < from + count; i++) {
@@ -232,7 +232,7 @@ static void respond_body(struct mock_req *mr)
 {
     struct sl_mock *m = mr->m;
     char text[64 * 1024];
-    append_words(text, sizeof(text), 0, mr->tokens_total);
+    sl__mock_words(text, sizeof(text), 0, mr->tokens_total);
     size_t n = m->wire->body(mr, text, m->scratch, sizeof(m->scratch));
     sl__mock_reply(mr, 200, NULL, 0, m->scratch, n);
 }
@@ -249,8 +249,8 @@ static void stream_begin(struct mock_req *mr)
     mr->m->stats.streams++;
     count_status(mr->m, 200);
     sl_http_stream_start(mr->req, 200, h, 1, wire->stream_type);
-    char event[2048];
-    size_t n = wire->stream_head ? wire->stream_head(mr, event, sizeof(event)) : 0;
+    char *event = mr->m->scratch;
+    size_t n = wire->stream_head ? wire->stream_head(mr, event, sizeof(mr->m->scratch)) : 0;
     if (n > 0)
         sl_http_stream_write(mr->req, event, n);
 }
@@ -260,7 +260,7 @@ static void stream_some(struct mock_req *mr, unsigned upto)
 {
     char event[2048], text[64];
     while (mr->tokens_sent < upto && sl_http_stream_pending(mr->req) < STREAM_HIGH_WATER) {
-        append_words(text, sizeof(text), mr->tokens_sent, 1);
+        sl__mock_words(text, sizeof(text), mr->tokens_sent, 1);
         size_t n = mr->m->wire->stream_token(mr, mr->tokens_sent, text, event, sizeof(event));
         sl_http_stream_write(mr->req, event, n);
         mr->tokens_sent++;
@@ -270,8 +270,9 @@ static void stream_some(struct mock_req *mr, unsigned upto)
 /* Everything sent: the closing events, the end. */
 static void stream_finish(struct mock_req *mr)
 {
-    char event[2048];
-    size_t n = mr->m->wire->stream_tail(mr, event, sizeof(event));
+    /* the tail may repeat the whole text (the Responses API's .done events) */
+    char *event = mr->m->scratch;
+    size_t n = mr->m->wire->stream_tail(mr, event, sizeof(mr->m->scratch));
     sl_http_stream_write(mr->req, event, n);
     sl_http_stream_end(mr->req);
     finish(mr);

@@ -40,7 +40,9 @@ struct mock_req {
     uint64_t seq;
     int64_t created;
     char model[128];
-    char tool[64]; /* bedrock, openai: the tool the answer calls, "" for text */
+    char tool[64];     /* bedrock, openai: the tool the answer calls, "" for text */
+    int responses;     /* openai, azure: a Responses API request (wire_responses.c) */
+    char previous[64]; /* its previous_response_id, echoed */
 };
 
 /* One API's shapes. Every hook but route and parse gets a request that
@@ -88,5 +90,18 @@ void sl__mock_reply(struct mock_req *mr, int status, const struct sl_http_header
 
 /* snprintf's length when it fitted, else 0 (for the wires' size_t hooks). */
 size_t sl__mock_fitted(int n, size_t size);
+
+/* The answer's words from..from+count (what the tokens said), into out. */
+size_t sl__mock_words(char *out, size_t size, unsigned from, unsigned count);
+
+/* wire_responses.c: the Responses API on the openai and azure wires, as
+ * the wire hooks (mr->responses set by their route). */
+int sl__mock_responses_parse(struct mock_req *mr, struct sl_str body, const char **code, char *why,
+                             size_t why_size);
+size_t sl__mock_responses_body(struct mock_req *mr, const char *text, char *out, size_t size);
+size_t sl__mock_responses_head(struct mock_req *mr, char *out, size_t size);
+size_t sl__mock_responses_token(struct mock_req *mr, unsigned i, const char *text, char *out,
+                                size_t size);
+size_t sl__mock_responses_tail(struct mock_req *mr, char *out, size_t size);
 
 #endif

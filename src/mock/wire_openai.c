@@ -5,7 +5,9 @@
  * And Azure OpenAI's, the same API under its own paths and key: the
  * deployment form /openai/deployments/NAME/chat/completions?api-version=V
  * (a missing api-version is Azure's 404) and the v1 form
- * /openai/v1/chat/completions; the key in `api-key` (else a 401). */
+ * /openai/v1/chat/completions; the key in `api-key` (else a 401).
+ * Both serve the Responses API too (wire_responses.c): /v1/responses, and
+ * Azure's /openai/v1/responses and /openai/responses?api-version=V. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +57,10 @@ static void openai_error(struct mock_req *mr, int status, const char *code, cons
 static int openai_route(struct mock_req *mr, const struct sl_http_head *h)
 {
     int ep = sl_openai_endpoint(h->path);
+    if (ep < 0 && sl_str_eq(h->path, "/v1/responses")) {
+        mr->responses = 1;
+        ep = SL_OAI_CHAT;
+    }
     if (ep < 0)
         return -1;
     mr->ep = (enum sl_openai_endpoint)ep;
@@ -97,6 +103,8 @@ static int openai_parse(struct mock_req *mr, const struct sl_http_head *h, struc
                         const char **code, char *why, size_t why_size)
 {
     (void)h;
+    if (mr->responses)
+        return sl__mock_responses_parse(mr, body, code, why, why_size);
     struct sl_openai_req oai;
     if (sl_openai_parse(body.ptr, body.len, mr->ep, &oai, code, why, why_size) != 0)
         return 400;
@@ -114,6 +122,8 @@ static int openai_parse(struct mock_req *mr, const struct sl_http_head *h, struc
 
 static size_t openai_body(struct mock_req *mr, const char *text, char *out, size_t size)
 {
+    if (mr->responses)
+        return sl__mock_responses_body(mr, text, out, size);
     int n;
     if (mr->ep == SL_OAI_EMBEDDINGS) {
         n = snprintf(out, size,
@@ -226,14 +236,23 @@ static size_t chunk(struct mock_req *mr, unsigned i, const char *text, int last,
     return sl__mock_fitted(n, size);
 }
 
+static size_t openai_head(struct mock_req *mr, char *out, size_t size)
+{
+    return mr->responses ? sl__mock_responses_head(mr, out, size) : 0;
+}
+
 static size_t openai_token(struct mock_req *mr, unsigned i, const char *text, char *out,
                            size_t size)
 {
+    if (mr->responses)
+        return sl__mock_responses_token(mr, i, text, out, size);
     return chunk(mr, i, text, 0, out, size);
 }
 
 static size_t openai_tail(struct mock_req *mr, char *out, size_t size)
 {
+    if (mr->responses)
+        return sl__mock_responses_tail(mr, out, size);
     return chunk(mr, mr->tokens_total, "", 1, out, size);
 }
 
@@ -252,7 +271,10 @@ static int azure_route(struct mock_req *mr, const struct sl_http_head *h)
     static const char dep[] = "/openai/deployments/", v1[] = "/openai/v1/";
     struct sl_str path = h->path;
     int ep = -1;
-    if (path.len > sizeof(v1) - 1 && memcmp(path.ptr, v1, sizeof(v1) - 1) == 0) {
+    if (sl_str_eq(path, "/openai/v1/responses") || sl_str_eq(path, "/openai/responses")) {
+        mr->responses = 1; /* the deployment is the body's model, in both forms */
+        ep = SL_OAI_CHAT;
+    } else if (path.len > sizeof(v1) - 1 && memcmp(path.ptr, v1, sizeof(v1) - 1) == 0) {
         ep = endpoint_after(path, sizeof(v1) - 1);
     } else if (path.len > sizeof(dep) - 1 && memcmp(path.ptr, dep, sizeof(dep) - 1) == 0) {
         const char *name = path.ptr + sizeof(dep) - 1;
@@ -278,7 +300,8 @@ static int azure_parse(struct mock_req *mr, const struct sl_http_head *h, struct
         return 401;
     }
     int deployment_form =
-        h->path.len > sizeof(dep) - 1 && memcmp(h->path.ptr, dep, sizeof(dep) - 1) == 0;
+        (h->path.len > sizeof(dep) - 1 && memcmp(h->path.ptr, dep, sizeof(dep) - 1) == 0) ||
+        sl_str_eq(h->path, "/openai/responses");
     const char *q = h->query.ptr;
     if (deployment_form &&
         (q == NULL ||
@@ -298,6 +321,7 @@ const struct sl_mock_wire sl_mock_wire_azure = {
     .error = openai_error,
     .body = openai_body,
     .stream_type = "text/event-stream",
+    .stream_head = openai_head,
     .stream_token = openai_token,
     .stream_tail = openai_tail,
 };
@@ -309,6 +333,7 @@ const struct sl_mock_wire sl_mock_wire_openai = {
     .error = openai_error,
     .body = openai_body,
     .stream_type = "text/event-stream",
+    .stream_head = openai_head,
     .stream_token = openai_token,
     .stream_tail = openai_tail,
 };

@@ -62,6 +62,20 @@ int sl_responses_request(const char *body, size_t len, const struct sl_responses
                          struct sl_buf *out, struct sl_buf *echo,
                          struct sl_responses_req_info *info, struct sl_xlat_refusal *refusal);
 
+/* What the gateway needs of a Responses request that goes upstream as it
+ * was sent (a deployment that serves the Responses API itself): its model
+ * (escaped string content, a view into body), whether it streams, and
+ * max_output_tokens (-1 when absent). Nothing else is checked: the
+ * upstream judges the rest. Returns 0, or UV_EINVAL with *refusal (not a
+ * JSON object; no model). */
+struct sl_responses_peek {
+    struct sl_str model;
+    int stream;
+    long max_output_tokens;
+};
+int sl_responses_peek(const char *body, size_t len, struct sl_responses_peek *out,
+                      struct sl_xlat_refusal *refusal);
+
 /* ---- response ---- */
 
 /* The envelope of the Response object: what the chat side does not say. */

@@ -688,3 +688,22 @@ int sl_responses_request(const char *body, size_t len, const struct sl_responses
                &p[P_TOP_P], &p[P_TRUNCATION], &p[P_USER]);
     return sl_jw_finish(&e);
 }
+
+int sl_responses_peek(const char *body, size_t len, struct sl_responses_peek *out,
+                      struct sl_xlat_refusal *refusal)
+{
+    struct sl_json_pick p[3] = {{.key = "model"}, {.key = "stream"}, {.key = "max_output_tokens"}};
+    struct req r = {.refusal = refusal};
+    *out = (struct sl_responses_peek){.max_output_tokens = -1};
+    *refusal = (struct sl_xlat_refusal){{0}};
+    if (sl_xlat_pick((struct sl_str){body, len}, p, 3) != 0)
+        return refuse(&r, "", "the body is not a JSON object");
+    if (!p[0].found || p[0].m.type != SL_JSON_STRING || p[0].m.value.len == 0 ||
+        p[0].m.value.len >= 128)
+        return refuse(&r, "model", "you must provide a model parameter");
+    out->model = p[0].m.value;
+    out->stream = p[1].found && p[1].m.type == SL_JSON_TRUE;
+    if (p[2].found && p[2].m.type == SL_JSON_NUMBER)
+        out->max_output_tokens = strtol(p[2].m.value.ptr, NULL, 10);
+    return 0;
+}

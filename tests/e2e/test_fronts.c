@@ -17,8 +17,8 @@ struct pair {
 };
 
 /* An Anthropic mock and an OpenAI mock (each with ARGS extra) and serve:
- * model "claude" on the first, "gpt" on the second, "both" on the OpenAI
- * one falling back to the Anthropic one. */
+ * model "claude" on the first, "gpt" on the second, "gpt-native" on the
+ * second serving the Responses API itself. */
 static void start(struct pair *p, const char *const *ant_args, const char *const *oai_args,
                   const char *extra_yaml)
 {
@@ -43,8 +43,11 @@ static void start(struct pair *p, const char *const *ant_args, const char *const
         "  - name: gpt\n"
         "    deployments:\n"
         "      - {name: oai, url: 'http://127.0.0.1:%d',\n"
-        "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5, retry_after_cap_ms: 50}}\n",
-        extra_yaml ? extra_yaml : "", p->ant_port, p->oai_port);
+        "         retry: {max_attempts: 2, backoff: fixed, base_ms: 5, retry_after_cap_ms: 50}}\n"
+        "  - name: gpt-native\n"
+        "    deployments:\n"
+        "      - {name: oai-native, url: 'http://127.0.0.1:%d', responses: native}\n",
+        extra_yaml ? extra_yaml : "", p->ant_port, p->oai_port, p->oai_port);
     e2e_live_serve = p->serve;
 }
 
@@ -272,6 +275,124 @@ Test(fronts, a_cut_stream_ends_in_the_clients_api)
     cr_assert_eq(rows("status = 'failed' AND metadata ->> 'stream'"), 2);
 }
 
+/* An OpenAI mock (with ARGS extra) and serve: model "native" on a
+ * deployment that serves the Responses API itself (responses: native,
+ * its own model name), "mixed" with a chat-only deployment beside a
+ * native one, "chat" with a chat-only deployment. */
+static int start_native(pid_t *mock, pid_t *serve, const char *const *mock_args)
+{
+    int mp = e2e_start_mock_as("oai", mock_args, mock);
+    e2e_live_upstream = *mock;
+    int port = e2e_start_serve_yaml(
+        "serve.yaml", NULL, serve,
+        "models:\n"
+        "  - name: native\n"
+        "    deployments:\n"
+        "      - {name: n1, url: 'http://127.0.0.1:%d', responses: native, model: up-model,\n"
+        "         retry: {max_attempts: 1}}\n"
+        "  - name: mixed\n"
+        "    deployments:\n"
+        "      - {name: c2, url: 'http://127.0.0.1:%d', weight: 3}\n"
+        "      - {name: n2, url: 'http://127.0.0.1:%d', responses: native}\n"
+        "  - name: chat\n"
+        "    deployments:\n"
+        "      - {name: c3, url: 'http://127.0.0.1:%d'}\n",
+        mp, mp, mp, mp);
+    e2e_live_serve = *serve;
+    return port;
+}
+
+static void stop_native(pid_t mock, pid_t serve)
+{
+    e2e_stop(serve);
+    e2e_live_serve = 0;
+    e2e_stop(mock);
+    e2e_live_upstream = 0;
+}
+
+Test(fronts, responses_pass_through_to_a_native_deployment)
+{
+    pid_t mock, serve;
+    int port = start_native(&mock, &serve, NULL);
+    static const char stateful[] =
+        "{\"model\":\"native\",\"input\":\"hi\",\"previous_response_id\":"
+        "\"resp_1\",\"store\":true,\"max_output_tokens\":3%s}";
+    char body[512];
+    /* JSON: the upstream's own Response, the body sent as it was (model renamed) */
+    snprintf(body, sizeof(body), stateful, "");
+    cr_assert_eq(bh_request(port, "POST", "/v1/responses", body, buf, sizeof(buf)), 200, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"id\":\"resp_mock"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"model\":\"up-model\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"previous_response_id\":\"resp_1\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"usage\":{\"input_tokens\":1,\"output_tokens\":3"), "%s", buf);
+    /* streamed: the upstream's events as they came, up to response.completed */
+    snprintf(body, sizeof(body), stateful, ",\"stream\":true");
+    cr_assert_eq(bh_request(port, "POST", "/v1/responses", body, buf, sizeof(buf)), 200, "%s", buf);
+    cr_assert_not_null(strstr(buf, "event: response.created\ndata: {\"type\":\"response.created\","
+                                   "\"response\":{\"id\":\"resp_mock"),
+                       "%s", buf);
+    const char *end = strstr(buf, "event: response.completed\n");
+    cr_assert_not_null(end, "%s", buf);
+    cr_assert_not_null(strstr(end, "\"sequence_number\":10}\n\n"), "%s", buf);
+    cr_assert_null(strstr(buf, "[DONE]"), "%s", buf);
+    /* the upstream's own refusal, as it said it */
+    cr_assert_eq(bh_request(port, "POST", "/v1/responses",
+                            "{\"model\":\"native\",\"previous_response_id\":\"nope\"}", buf,
+                            sizeof(buf)),
+                 400, "%s", buf);
+    cr_assert_not_null(strstr(buf, "previous_response_not_found"), "%s", buf);
+    /* a model with a chat-only deployment beside a native one: what only
+     * the native one can serve always goes there, the rest anywhere */
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(bh_request(port, "POST", "/v1/responses",
+                                "{\"model\":\"mixed\",\"input\":\"hi\",\"previous_response_id\":"
+                                "\"resp_2\",\"max_output_tokens\":2}",
+                                buf, sizeof(buf)),
+                     200, "%s", buf);
+        cr_assert_not_null(strstr(buf, "\"previous_response_id\":\"resp_2\""), "%s", buf);
+        cr_assert_eq(responses(port, "mixed", i % 2, buf, sizeof(buf)), 200, "%s", buf);
+    }
+    /* no native deployment: the 400 naming the field, as before */
+    cr_assert_eq(bh_request(port, "POST", "/v1/responses",
+                            "{\"model\":\"chat\",\"input\":\"x\",\"previous_response_id\":"
+                            "\"resp_1\"}",
+                            buf, sizeof(buf)),
+                 400, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"param\":\"previous_response_id\""), "%s", buf);
+    stop_native(mock, serve);
+    cr_assert_eq(rows("metadata ->> 'endpoint' = 'responses' AND metadata ->> 'deployment' = 'n1' "
+                      "AND status = 'succeeded' AND metadata ->> 'completion_tokens' = 3 AND "
+                      "metadata ->> 'prompt_tokens' = 1"),
+                 2);
+    cr_assert_eq(rows("metadata ->> 'deployment' = 'n1' AND status = 'failed' AND "
+                      "metadata ->> 'status' = 400"),
+                 1);
+    cr_assert_eq(rows("metadata ->> 'model' = 'mixed' AND status = 'succeeded' AND "
+                      "metadata ->> 'fallbacks' = 0"),
+                 12);
+    cr_assert_eq(rows("metadata ->> 'model' = 'mixed' AND metadata ->> 'completion_tokens' = 2 "
+                      "AND metadata ->> 'deployment' = 'n2'"),
+                 6, "every stateful request went to the native deployment");
+}
+
+Test(fronts, a_cut_native_responses_stream_ends_with_its_error_event)
+{
+    const char *cut[] = {"--sequence", "cut", "--tokens", "6", NULL};
+    pid_t mock, serve;
+    int port = start_native(&mock, &serve, cut);
+    cr_assert_eq(bh_request(port, "POST", "/v1/responses",
+                            "{\"model\":\"native\",\"input\":\"hi\",\"stream\":true}", buf,
+                            sizeof(buf)),
+                 200, "%s", buf);
+    cr_assert_not_null(strstr(buf, "event: response.output_text.delta"), "%s", buf);
+    cr_assert_null(strstr(buf, "event: response.completed"), "%s", buf);
+    /* numbered after the upstream's last event: 4 opening ones, 3 deltas */
+    cr_assert_not_null(strstr(buf, "event: error\ndata: {\"type\":\"error\",\"code\":"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"sequence_number\":7}\n\n"), "%s", buf);
+    stop_native(mock, serve);
+    cr_assert_eq(rows("status = 'failed' AND metadata ->> 'deployment' = 'n1'"), 1);
+}
+
 Test(fronts, the_official_sdks_work_against_it)
 {
     struct pair p;
@@ -283,10 +404,10 @@ Test(fronts, the_official_sdks_work_against_it)
     char *out = e2e_slurp(e2e_path("sdk.out"));
     cr_assert_eq(rc, 0, "the SDK clients failed:\n%s", out ? out : "(no output)");
     cr_assert_not_null(out);
-    cr_assert_not_null(strstr(out, "1..17"), "%s", out);
+    cr_assert_not_null(strstr(out, "1..19"), "%s", out);
     free(out);
     stop(&p);
-    cr_assert_eq(rows("status = 'succeeded'"), 12, "one row per request that reached a model");
+    cr_assert_eq(rows("status = 'succeeded'"), 14, "one row per request that reached a model");
 }
 
 /* Tool calls across APIs: an Anthropic client's tool (and its result in the

@@ -162,6 +162,15 @@ static void bodies(const char *d, size_t size, struct fuzz_rng *rng)
     }
     if (rc == UV_EINVAL)
         FUZZ_CHECK(no.message[0] && strchr(no.message, '\n') == NULL);
+    /* what a pass-through reads: whatever the translation said of it */
+    struct sl_responses_peek peek;
+    int prc = sl_responses_peek(d, size, &peek, &no);
+    FUZZ_CHECK(prc == 0 || prc == UV_EINVAL);
+    if (prc == 0)
+        FUZZ_CHECK(peek.model.len > 0 && peek.model.ptr >= d &&
+                   peek.model.ptr + peek.model.len <= d + size);
+    if (rc == 0 && prc == 0) /* (a model past 127 bytes is no pass-through's) */
+        FUZZ_CHECK(peek.stream == info.stream && peek.model.ptr == info.model.ptr);
 
     sl_buf_reset(&out);
     struct sl_responses_ctx ctx = {.id = fuzz_rng_next(rng) & 1 ? "resp_\"q\"" : NULL,

@@ -2,8 +2,8 @@
 // the mocks and the gateway and runs this with its URL): the OpenAI SDK's
 // chat completions, Responses API and models, and the Anthropic SDK's
 // Messages API (JSON, streamed, count_tokens), each to an OpenAI-format and
-// an Anthropic deployment, and each SDK's error classes for the gateway's
-// errors. Prints one TAP line per check; exits 1 if any failed.
+// an Anthropic deployment, the Responses API passed through to a deployment
+// that serves it, and each SDK's error classes for the gateway's errors. Prints one TAP line per check; exits 1 if any failed.
 'use strict';
 const path = require('path');
 const modules = path.join(__dirname, '..', '..', 'tools', 'node', 'node_modules');
@@ -76,6 +76,21 @@ async function main() {
       assert(m.stop_reason === 'end_turn', `stop_reason ${m.stop_reason}`);
     });
   }
+  // a deployment that serves the Responses API itself (responses: native):
+  // what only it can do (previous_response_id) goes through, JSON and streamed
+  await check('openai responses native previous_response_id', async () => {
+    const r = await openai.responses.create({ model: 'gpt-native', input: 'hi', previous_response_id: 'resp_1', max_output_tokens: 4 });
+    assert(r.status === 'completed' && r.previous_response_id === 'resp_1', JSON.stringify(r));
+    assert(r.output_text.length > 0 && r.usage.output_tokens === 4, JSON.stringify(r));
+  });
+  await check('openai responses native stream', async () => {
+    const s = openai.responses.stream({ model: 'gpt-native', input: 'hi', previous_response_id: 'resp_1', max_output_tokens: 4 });
+    let text = '';
+    s.on('response.output_text.delta', (e) => { text += e.delta; });
+    const r = await s.finalResponse();
+    assert(text.length > 0 && r.output[0].content[0].text === text, `text '${text}' vs ${JSON.stringify(r.output)}`);
+    assert(r.previous_response_id === 'resp_1', JSON.stringify(r));
+  });
   await check('anthropic count_tokens', async () => {
     const c = await anthropic.messages.countTokens({ model: 'claude', messages: [{ role: 'user', content: 'hello there' }] });
     assert(c.input_tokens > 0, JSON.stringify(c));

@@ -312,9 +312,36 @@ Test(diff_json, openai_max_tokens_either_name)
         struct sl_openai_req req;
         const char *code = NULL;
         char msg[128];
-        cr_assert_eq(sl_openai_parse(cases[i].body, strlen(cases[i].body), SL_OAI_CHAT, &req,
-                                     &code, msg, sizeof(msg)),
+        cr_assert_eq(sl_openai_parse(cases[i].body, strlen(cases[i].body), SL_OAI_CHAT, &req, &code,
+                                     msg, sizeof(msg)),
                      0, "%s", msg);
         cr_assert_eq(req.max_tokens, cases[i].want, "%s: %ld", cases[i].body, req.max_tokens);
+    }
+}
+
+/* The row's usage: chat's names, and the Responses API's (a JSON Response
+ * or its response.completed event), from the last "usage" object. */
+Test(diff_json, openai_usage_in_either_api)
+{
+    static const struct {
+        const char *text;
+        unsigned prompt, completion;
+    } cases[] = {
+        {"{\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7,\"total_tokens\":12}}", 5, 7},
+        {"{\"output\":[],\"usage\":{\"input_tokens\":9,\"input_tokens_details\":"
+         "{\"cached_tokens\":0},\"output_tokens\":3,\"output_tokens_details\":"
+         "{\"reasoning_tokens\":1},\"total_tokens\":12},\"user\":null}",
+         9, 3},
+        {"{\"type\":\"response.completed\",\"response\":{\"usage\":null,\"x\":1,\"usage\":"
+         "{\"input_tokens\":2,\"output_tokens\":4}},\"sequence_number\":9}",
+         2, 4},
+        {"{\"usage\":null}", 0, 0},
+        {"{\"choices\":[]}", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned p = 0, c = 0;
+        sl_openai_usage(cases[i].text, strlen(cases[i].text), &p, &c);
+        cr_assert_eq(p, cases[i].prompt, "%s: %u", cases[i].text, p);
+        cr_assert_eq(c, cases[i].completion, "%s: %u", cases[i].text, c);
     }
 }

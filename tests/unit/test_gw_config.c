@@ -486,6 +486,10 @@ Test(gw_config, azure_urls_and_key)
     cr_assert_str_eq(d[1].target.url[SL_OAI_CHAT],
                      "https://r.openai.azure.com/openai/v1/chat/completions");
     cr_assert_null(d[1].target.authorization);
+    /* the Responses API: the deployment is the body's model, in both forms */
+    cr_assert_str_eq(d[0].target.responses_url,
+                     "https://r.openai.azure.com/openai/responses?api-version=2024-10-21");
+    cr_assert_str_eq(d[1].target.responses_url, "https://r.openai.azure.com/openai/v1/responses");
     sl_gw_config_free(&cfg);
 
     expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
@@ -553,4 +557,31 @@ Test(gw_config, client_keys_and_forwarded_headers)
     expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
                  "        forward_headers: ['bad header']\n",
                  "forward_headers: 'bad header' cannot be forwarded");
+}
+
+Test(gw_config, responses_native_or_chat)
+{
+    write_config("models:\n"
+                 "  - name: m\n"
+                 "    deployments:\n"
+                 "      - {name: a, url: 'https://api.openai.com/v1', responses: native}\n"
+                 "      - {name: b, url: 'https://host/p', responses: chat}\n"
+                 "      - {name: c, provider: azure, url: 'https://r', responses: native}\n");
+    struct sl_gw_config cfg;
+    char err[512];
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    const struct sl_gw_deployment *d = cfg.models[0].deployments;
+    cr_assert(d[0].responses_native);
+    cr_assert_str_eq(d[0].target.responses_url, "https://api.openai.com/v1/responses");
+    cr_assert(!d[1].responses_native);
+    cr_assert_str_eq(d[1].target.responses_url, "https://host/p/responses");
+    cr_assert(d[2].responses_native);
+    sl_gw_config_free(&cfg);
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        responses: yes\n",
+                 "responses must be 'chat' (the Responses API through chat completions, the "
+                 "default) or 'native'");
+    expect_error("models:\n  - name: a\n    deployments:\n      - url: https://x\n"
+                 "        provider: anthropic\n        responses: native\n",
+                 "deployment 'a#1': responses: native needs provider: openai or azure");
 }

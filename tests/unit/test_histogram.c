@@ -22,7 +22,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* A value known to within 1/SUB of itself: the histogram's promise. */
-#define SUB ((double)(1u << SL_HIST_SUB_BITS))
+#define SUB   ((double)(1u << SL_HIST_SUB_BITS))
 #define EXACT (2u << SL_HIST_SUB_BITS)
 static void assert_close(uint64_t got, uint64_t want, const char *what)
 {

@@ -891,3 +891,26 @@ Test(responses_front, tool_call_pieces_without_an_index)
               "%s", r.out.ptr);
     stream_stop(&r);
 }
+
+/* What the gateway reads of a request it passes through as it is. */
+Test(responses_front, a_peek_reads_model_stream_and_max_output_tokens)
+{
+    struct sl_responses_peek peek;
+    struct sl_xlat_refusal no;
+    static const char body[] = "{\"model\":\"gpt-4o\",\"previous_response_id\":\"resp_1\","
+                               "\"tools\":[{\"type\":\"web_search\"}],\"stream\":true,"
+                               "\"max_output_tokens\":64}";
+    cr_assert_eq(sl_responses_peek(body, sizeof(body) - 1, &peek, &no), 0);
+    cr_assert_eq(peek.model.len, 6);
+    cr_assert_eq(memcmp(peek.model.ptr, "gpt-4o", 6), 0);
+    cr_assert_eq(peek.model.ptr, body + 10, "a view into the body");
+    cr_assert_eq(peek.stream, 1);
+    cr_assert_eq(peek.max_output_tokens, 64);
+    cr_assert_eq(sl_responses_peek("{\"model\":\"m\"}", 13, &peek, &no), 0);
+    cr_assert_eq(peek.stream, 0);
+    cr_assert_eq(peek.max_output_tokens, -1);
+    cr_assert_eq(sl_responses_peek("{\"input\":\"x\"}", 13, &peek, &no), UV_EINVAL);
+    cr_assert_str_eq(no.param, "model");
+    cr_assert_eq(sl_responses_peek("[1]", 3, &peek, &no), UV_EINVAL);
+    cr_assert_eq(sl_responses_peek("{\"model\":", 9, &peek, &no), UV_EINVAL);
+}
