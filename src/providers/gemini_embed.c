@@ -49,7 +49,7 @@ int sl_gemini_embed_request(const char *body, size_t len, const char *model, str
     if (p[P_FORMAT].found && p[P_FORMAT].m.type != SL_JSON_NULL &&
         !sl_xlat_is(&p[P_FORMAT], "float"))
         return sl_xlat_refuse(refusal, "encoding_format",
-                               "encoding_format other than float is not supported by gemini");
+                              "encoding_format other than float is not supported by gemini");
     if (p[P_DIMS].found && p[P_DIMS].m.type != SL_JSON_NULL) {
         double v = p[P_DIMS].m.type == SL_JSON_NUMBER ? strtod(p[P_DIMS].m.value.ptr, NULL) : 0;
         if (v < 1 || v > 1e6 || v != (double)(long)v)
@@ -71,7 +71,7 @@ int sl_gemini_embed_request(const char *body, size_t len, const char *model, str
         while (sl_json_next_item(&wk, &item)) {
             if (*item.start != '"')
                 return sl_xlat_refuse(refusal, "input",
-                                       "token arrays are not supported by gemini: send text");
+                                      "token arrays are not supported by gemini: send text");
             embed_one(&w, name, item, &p[P_DIMS]);
             ++*count;
         }

@@ -66,9 +66,18 @@ unsigned long long sl__gemini_hash(const char *p, size_t len);
 
 /* One tool call object {id, type, function: {name, arguments}} (a member of
  * a tool_calls array) from a functionCall part's object (its text): the id
- * is the call's own when it has one, else "call_<hash>_<index>". 0, or -1
- * when the part has no name (nothing written). */
-int sl__gemini_tool_call(struct sl_jw *w, struct sl_str call, unsigned long long hash, int index,
-                         int with_index);
+ * is the call's own when it has one, else "call_<hash>_<index>"; the part's
+ * thoughtSignature (a raw JSON string, ptr NULL: none) goes along as Google's
+ * OpenAI endpoint carries it, extra_content.google.thought_signature, for the
+ * client to send back with the call. 0, or -1 when the part has no name
+ * (nothing written). */
+int sl__gemini_tool_call(struct sl_jw *w, struct sl_str call, struct sl_str signature,
+                         unsigned long long hash, int index, int with_index);
+
+/* A part's thoughtSignature pick as that raw string (ptr NULL: none). */
+static inline struct sl_str sl__gemini_signature(const struct sl_json_pick *p)
+{
+    return p->found && p->m.type == SL_JSON_STRING ? sl_xlat_raw(&p->m) : (struct sl_str){NULL, 0};
+}
 
 #endif

@@ -164,6 +164,8 @@ static int function_call_part(void *arg, const struct sl__xlat_call *call)
     sl_jw_kv_raw(&r->w, "name", name.ptr, name.len);
     sl_jw_kv_raw(&r->w, "args", args.ptr, args.len);
     sl_jw_end(&r->w);
+    if (call->signature.ptr) /* Gemini 3 wants its signature back with the call */
+        sl_jw_kv_raw(&r->w, "thoughtSignature", call->signature.ptr, call->signature.len);
     sl_jw_end(&r->w);
     return 0;
 }

@@ -59,8 +59,8 @@ const char *sl_gemini_finish_reason(const char *reason, size_t len)
     return "stop"; /* STOP, LANGUAGE, OTHER, MALFORMED_FUNCTION_CALL, ... */
 }
 
-int sl__gemini_tool_call(struct sl_jw *w, struct sl_str call, unsigned long long hash, int index,
-                         int with_index)
+int sl__gemini_tool_call(struct sl_jw *w, struct sl_str call, struct sl_str signature,
+                         unsigned long long hash, int index, int with_index)
 {
     struct sl_json_pick p[3] = {{.key = "name"}, {.key = "args"}, {.key = "id"}};
     if (sl_xlat_pick(call, p, 3) != 0 || !p[0].found || p[0].m.type != SL_JSON_STRING)
@@ -87,6 +87,15 @@ int sl__gemini_tool_call(struct sl_jw *w, struct sl_str call, unsigned long long
     else
         sl_jw_string(w, "{}");
     sl_jw_end(w);
+    if (signature.ptr) {
+        sl_jw_key(w, "extra_content");
+        sl_jw_object(w);
+        sl_jw_key(w, "google");
+        sl_jw_object(w);
+        sl_jw_kv_raw(w, "thought_signature", signature.ptr, signature.len);
+        sl_jw_end(w);
+        sl_jw_end(w);
+    }
     sl_jw_end(w);
     return 0;
 }
@@ -109,9 +118,11 @@ static size_t parts(struct sl_jw *w, struct sl_str arr_text, int calls, unsigned
     size_t n = 0;
     sl_json_enter(&wk, &arr);
     while (sl_json_next_item(&wk, &item)) {
-        enum { P_TEXT, P_THOUGHT, P_CALL, P__N };
-        struct sl_json_pick p[P__N] = {
-            {.key = "text"}, {.key = "thought"}, {.key = "functionCall"}};
+        enum { P_TEXT, P_THOUGHT, P_CALL, P_SIGNATURE, P__N };
+        struct sl_json_pick p[P__N] = {{.key = "text"},
+                                       {.key = "thought"},
+                                       {.key = "functionCall"},
+                                       {.key = "thoughtSignature"}};
         if (sl_xlat_pick(sl_xlat_span(item), p, P__N) != 0)
             continue;
         if (!calls && p[P_TEXT].found && p[P_TEXT].m.type == SL_JSON_STRING &&
@@ -125,7 +136,8 @@ static size_t parts(struct sl_jw *w, struct sl_str arr_text, int calls, unsigned
             if (w && n == 0)
                 sl_jw_array(w);
             if (w)
-                sl__gemini_tool_call(w, p[P_CALL].m.value, hash, (int)n, 0);
+                sl__gemini_tool_call(w, p[P_CALL].m.value, sl__gemini_signature(&p[P_SIGNATURE]),
+                                     hash, (int)n, 0);
             n++;
         }
         /* inlineData, executableCode, codeExecutionResult: no OpenAI field */

@@ -44,8 +44,8 @@ static int unsupported(struct schema *s, const struct sl_json_value *key)
 {
     int n = (int)(key->end - key->start - 2);
     return sl_xlat_refuse(s->refusal, s->param,
-                           "'%.*s' in a JSON schema is not supported by gemini", n < 40 ? n : 40,
-                           key->start + 1);
+                          "'%.*s' in a JSON schema is not supported by gemini", n < 40 ? n : 40,
+                          key->start + 1);
 }
 
 /* "type": a name, or [name, "null"] (either order) -> name + nullable. */
@@ -71,9 +71,8 @@ static int type_member(struct schema *s, const struct sl_json_value *key, struct
             name = item;
     }
     if (n > 2 || n != null + (name.start != NULL) || name.start == NULL)
-        return sl_xlat_refuse(
-            s->refusal, s->param,
-            "a type list other than [type, \"null\"] is not supported by gemini");
+        return sl_xlat_refuse(s->refusal, s->param,
+                              "a type list other than [type, \"null\"] is not supported by gemini");
     sl_jw_kv_raw(s->w, "type", name.start, (size_t)(name.end - name.start));
     if (null && !has_nullable)
         sl_jw_kv_raw(s->w, "nullable", "true", 4);

@@ -77,9 +77,11 @@ static int relay_parts(struct sl_gemini_stream *s, struct sl_str arr_text, struc
     struct sl_json_value item, arr = {arr_text.ptr, arr_text.ptr + arr_text.len};
     sl_json_enter(&wk, &arr);
     while (sl_json_next_item(&wk, &item)) {
-        enum { P_TEXT, P_THOUGHT, P_CALL, P__N };
-        struct sl_json_pick p[P__N] = {
-            {.key = "text"}, {.key = "thought"}, {.key = "functionCall"}};
+        enum { P_TEXT, P_THOUGHT, P_CALL, P_SIGNATURE, P__N };
+        struct sl_json_pick p[P__N] = {{.key = "text"},
+                                       {.key = "thought"},
+                                       {.key = "functionCall"},
+                                       {.key = "thoughtSignature"}};
         if (sl_xlat_pick(sl_xlat_span(item), p, P__N) != 0)
             return broken(s, out, "a part that is not an object");
         struct sl_jw w;
@@ -95,7 +97,8 @@ static int relay_parts(struct sl_gemini_stream *s, struct sl_str arr_text, struc
             open_chunk(s, &w, out);
             sl_jw_key(&w, "tool_calls");
             sl_jw_array(&w);
-            if (sl__gemini_tool_call(&w, p[P_CALL].m.value, s->call_hash, s->tools, 1) != 0) {
+            if (sl__gemini_tool_call(&w, p[P_CALL].m.value, sl__gemini_signature(&p[P_SIGNATURE]),
+                                     s->call_hash, s->tools, 1) != 0) {
                 out->len = at; /* the chunk begun is taken back */
                 if (out->ptr)
                     out->ptr[at] = '\0';

@@ -67,15 +67,22 @@ int sl__xlat_max_tokens(struct sl_xlat_refusal *r, const struct sl_json_pick p[2
 int sl__xlat_tool_call(struct sl_json_value call, struct sl_buf *scratch, struct sl_xlat_refusal *r,
                        const char *param, struct sl__xlat_call *out)
 {
-    struct sl_json_pick c[3] = {{.key = "id"}, {.key = "type"}, {.key = "function"}};
+    struct sl_json_pick c[4] = {
+        {.key = "id"}, {.key = "type"}, {.key = "function"}, {.key = "extra_content"}};
     struct sl_json_pick f[2] = {{.key = "name"}, {.key = "arguments"}};
-    if (sl_xlat_pick(span(&call), c, 3) || !c[0].found || c[0].m.type != SL_JSON_STRING ||
+    if (sl_xlat_pick(span(&call), c, 4) || !c[0].found || c[0].m.type != SL_JSON_STRING ||
         !c[2].found || (c[1].found && !sl_xlat_is(&c[1], "function")) ||
         sl_xlat_pick(sl_xlat_raw(&c[2].m), f, 2) || !f[0].found || f[0].m.type != SL_JSON_STRING)
         return sl_xlat_refuse(r, param, "a tool call needs an id and a function with a name");
     out->id = sl_xlat_raw(&c[0].m);
     out->name = sl_xlat_raw(&f[0].m);
     out->input = (struct sl_str){"{}", 2};
+    out->signature = (struct sl_str){NULL, 0};
+    struct sl_json_pick g[1] = {{.key = "google"}}, s[1] = {{.key = "thought_signature"}};
+    if (c[3].found && c[3].m.type == SL_JSON_OBJECT && sl_xlat_pick(c[3].m.value, g, 1) == 0 &&
+        g[0].found && g[0].m.type == SL_JSON_OBJECT && sl_xlat_pick(g[0].m.value, s, 1) == 0 &&
+        s[0].found && s[0].m.type == SL_JSON_STRING)
+        out->signature = sl_xlat_raw(&s[0].m);
     if (!f[1].found || f[1].m.type == SL_JSON_NULL)
         return 0;
     if (f[1].m.type != SL_JSON_STRING)

@@ -26,9 +26,11 @@ int sl__xlat_max_tokens(struct sl_xlat_refusal *r, const struct sl_json_pick p[2
 /* One assistant tool call {id, type: function, function: {name,
  * arguments}}: the raw id and name, and the arguments as JSON object text
  * ("" and null become "{}"; decoded into scratch, so valid until scratch
- * changes). */
+ * changes); and Gemini's thought signature when the call carries one as
+ * Google's OpenAI endpoint does (extra_content.google.thought_signature: a
+ * raw JSON string, ptr NULL when absent). */
 struct sl__xlat_call {
-    struct sl_str id, name, input;
+    struct sl_str id, name, input, signature;
 };
 int sl__xlat_tool_call(struct sl_json_value call, struct sl_buf *scratch, struct sl_xlat_refusal *r,
                        const char *param, struct sl__xlat_call *out);

@@ -198,12 +198,13 @@ Test(gemini, function_calls_and_a_stream_error_reach_the_client)
 {
 #define CALL_JSON                                                                                  \
     "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":"    \
-    "\"get_weather\",\"args\":{\"location\":\"Boston, MA\"}}}]},\"finishReason\":\"STOP\"}],"      \
+    "\"get_weather\",\"args\":{\"location\":\"Boston, MA\"}},\"thoughtSignature\":\"c2ln\"}]},"    \
+    "\"finishReason\":\"STOP\"}],"                                                                 \
     "\"usageMetadata\":{\"promptTokenCount\":20,\"candidatesTokenCount\":7},\"responseId\":"       \
     "\"r-1\"}"
     static const struct hu_script scripts[] = {
         {"function call",
-         {HU_S("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 234\r\n"
+         {HU_S("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 260\r\n"
                "\r\n" CALL_JSON),
           HU_KEEP_OPEN}},
         {"streamed function call",
@@ -222,7 +223,7 @@ Test(gemini, function_calls_and_a_stream_error_reach_the_client)
                "\"status\":\"UNAVAILABLE\"}}\r\n\r\n"),
           HU_CLOSE_CONN}},
     };
-    cr_assert_eq(strlen(CALL_JSON), 234);
+    cr_assert_eq(strlen(CALL_JSON), 260);
     struct hu h = hu_start(scripts, 3);
     e2e_live_upstream = h.pid;
     pid_t serve;
@@ -240,6 +241,10 @@ Test(gemini, function_calls_and_a_stream_error_reach_the_client)
                                    "\\\"Boston, MA\\\"}\""),
                        "%s", buf);
     cr_assert_not_null(strstr(buf, "\"id\":\"call_"), "%s", buf);
+    /* Gemini 3's signature, for the client to send back with the call */
+    cr_assert_not_null(strstr(buf, "\"extra_content\":{\"google\":{\"thought_signature\":"
+                                   "\"c2ln\"}}"),
+                       "%s", buf);
     snprintf(body, sizeof(body), tools, "\"stream\":true,");
     cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", body, buf, sizeof(buf)), 200, "%s",
                  buf);

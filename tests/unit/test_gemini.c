@@ -941,3 +941,46 @@ Test(gemini, embeddings_translate_both_ways)
     }
     sl_buf_release(&out);
 }
+
+/* Gemini 3 signs its function calls (a part's thoughtSignature) and wants
+ * the signature back with the call in the next turn: it rides on the tool
+ * call as Google's OpenAI endpoint carries it
+ * (extra_content.google.thought_signature), in the answer, the stream and
+ * the next request. */
+Test(gemini, thought_signatures_go_round_trip)
+{
+    const char *resp = "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{"
+                       "\"functionCall\":{\"name\":\"f\",\"args\":{\"a\":1}},"
+                       "\"thoughtSignature\":\"c2ln/A==\"}]},\"finishReason\":\"STOP\"}]}";
+    struct sl_buf out;
+    sl_buf_init(&out, 4096);
+    cr_assert_eq(sl_gemini_response(resp, strlen(resp), "g", 5, &out, NULL), 0);
+    cr_assert_str_eq(str(out.ptr, "choices.0.message.tool_calls.0.extra_content.google."
+                                  "thought_signature"),
+                     "c2ln/A==");
+    sl_buf_release(&out);
+
+    struct drive d;
+    char stream[512];
+    snprintf(stream, sizeof(stream), "data: %s\n\n", resp);
+    cr_assert_eq(drive(&d, stream, 7, 0), 0);
+    cr_assert_not_null(strstr(d.out.ptr, "\"function\":{\"name\":\"f\",\"arguments\":"
+                                         "\"{\\\"a\\\":1}\"},\"extra_content\":{\"google\":{"
+                                         "\"thought_signature\":\"c2ln/A==\"}}}]"),
+                       "%s", d.out.ptr);
+    sl_buf_release(&d.out);
+
+    const char *next = "{\"model\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"},"
+                       "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c1\",\"type\":"
+                       "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"},"
+                       "\"extra_content\":{\"google\":{\"thought_signature\":\"c2ln/A==\"}}}]},"
+                       "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"ok\"}]}";
+    struct sl_gemini_req_info info;
+    struct sl_xlat_refusal no;
+    sl_buf_init(&out, 1 << 16);
+    cr_assert_eq(sl_gemini_request(next, strlen(next), &out, &info, &no), 0, "%s", no.message);
+    cr_assert_not_null(strstr(out.ptr, "{\"functionCall\":{\"name\":\"f\",\"args\":{}},"
+                                       "\"thoughtSignature\":\"c2ln/A==\"}"),
+                       "%s", out.ptr);
+    sl_buf_release(&out);
+}
