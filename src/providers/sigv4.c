@@ -5,7 +5,7 @@
 #include "providers/sigv4.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,17 +28,58 @@ static void hex(char *out, const unsigned char *in, size_t n)
     out[2 * n] = '\0';
 }
 
+/* SHA-256 through one fetched implementation and one context per thread:
+ * OpenSSL 3's one-shot calls (EVP_Digest with EVP_sha256(), HMAC()) look
+ * the algorithm up under a lock on every call, which cost more than the
+ * hashing of a request's few hundred bytes. HMAC is built on it (RFC 2104). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static EVP_MD_CTX *sha256_ctx(void)
+{
+    static _Thread_local EVP_MD_CTX *ctx;
+    pthread_once(&sha256_once, sha256_fetch);
+    if (ctx == NULL)
+        ctx = EVP_MD_CTX_new();
+    return ctx;
+}
+
+/* The digest of two pieces (b may be empty). On an OpenSSL failure (out of
+ * memory) out is zeros: the signature is wrong and the upstream says 403. */
+static void sha256_2(const void *a, size_t alen, const void *b, size_t blen, unsigned char out[32])
+{
+    EVP_MD_CTX *ctx = sha256_ctx();
+    unsigned int n = 32;
+    if (ctx == NULL || sha256_md == NULL || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
+        !EVP_DigestUpdate(ctx, a, alen) || (blen && !EVP_DigestUpdate(ctx, b, blen)) ||
+        !EVP_DigestFinal_ex(ctx, out, &n))
+        memset(out, 0, 32);
+}
+
 static void sha256(const void *data, size_t len, unsigned char out[32])
 {
-    unsigned int n = 32;
-    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+    sha256_2(data, len, "", 0, out);
 }
 
 static void hmac(const void *key, size_t key_len, const void *msg, size_t len,
                  unsigned char out[32])
 {
-    unsigned int n = 32;
-    HMAC(EVP_sha256(), key, (int)key_len, msg, len, out, &n);
+    unsigned char k[64] = {0}, pad[64], inner[32];
+    if (key_len > sizeof(k))
+        sha256(key, key_len, k);
+    else
+        memcpy(k, key, key_len);
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    sha256_2(pad, 64, msg, len, inner);
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    sha256_2(pad, 64, inner, 32, out);
 }
 
 static int unreserved(unsigned char c)
@@ -411,6 +452,13 @@ int sl_sigv4_sign(const struct sl_sigv4_request *req, const struct sl_sigv4_cred
     sl_buf_init(&sts, 4096);
     sl_buf_init(&scratch, SL_SIGV4_MAX_TEXT);
     sl_buf_init(&names, 64 * 1024);
+    /* room for a typical request's texts at once, not grown piece by piece
+     * (a failure here shows again, and is handled, at the first append) */
+    sl_buf_reserve(&creq, 1024);
+    sl_buf_reserve(&sts, 256);
+    sl_buf_reserve(&scratch, 1024);
+    sl_buf_reserve(&names, 256);
+    sl_buf_reserve(&out->authorization, 512);
     struct pair hdr[SL_SIGV4_MAX_HEADERS + 4];
     size_t nh = 0;
     int rc = UV_EINVAL;
@@ -431,7 +479,20 @@ int sl_sigv4_sign(const struct sl_sigv4_request *req, const struct sl_sigv4_cred
     time_t t = req->time;
     if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 1000 || tm.tm_year + 1900 > 9999)
         goto bad_input;
-    strftime(out->amz_date, sizeof(out->amz_date), "%Y%m%dT%H%M%SZ", &tm);
+    /* %Y%m%dT%H%M%SZ, written by hand: strftime consults the locale */
+    const int f[6] = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                      tm.tm_hour,        tm.tm_min,     tm.tm_sec};
+    char *d = out->amz_date;
+    for (int i = 0; i < 6; i++) {
+        int v = f[i], w = i == 0 ? 4 : 2;
+        for (int k = w - 1; k >= 0; k--, v /= 10)
+            d[k] = (char)('0' + v % 10);
+        d += w;
+        if (i == 2)
+            *d++ = 'T';
+    }
+    *d++ = 'Z';
+    *d = '\0';
     char date[9];
     memcpy(date, out->amz_date, 8);
     date[8] = '\0';
