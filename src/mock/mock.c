@@ -11,6 +11,7 @@
 #include "mock/wire.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,21 @@ static void count_status(struct sl_mock *m, int status)
         m->stats.status[status]++;
 }
 
+void sl__mock_header(struct sl_http_header *out, size_t room, size_t *n, char *buf, size_t size,
+                     size_t *used, const char *name, const char *fmt, ...)
+{
+    if (*n >= room || *used >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *used, size - *used, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= size - *used)
+        return;
+    out[(*n)++] = (struct sl_http_header){{name, strlen(name)}, {buf + *used, (size_t)k}};
+    *used += (size_t)k + 1;
+}
+
 size_t sl__mock_fitted(int n, size_t size)
 {
     return n > 0 && (size_t)n < size ? (size_t)n : 0;
@@ -180,14 +196,56 @@ static void finish(struct mock_req *mr)
     }
 }
 
+/* The rate-limit headers' minute, started again when it is over. */
+static uint64_t window_roll(struct sl_mock *m)
+{
+    uint64_t now = uv_now(m->loop);
+    if (m->window_start_ms == 0 || now - m->window_start_ms >= 60000) {
+        m->window_start_ms = now ? now : 1;
+        m->window_requests = m->window_tokens = 0;
+    }
+    return now;
+}
+
+/* This minute's use, counted for the request being answered. */
+static void limits_of(struct mock_req *mr, struct sl_mock_limits *lim)
+{
+    struct sl_mock *m = mr->m;
+    uint64_t now = window_roll(m);
+    uint64_t left = 60000 - (now - m->window_start_ms);
+    *lim = (struct sl_mock_limits){
+        .requests_limit = SL_MOCK_RPM,
+        .requests_remaining =
+            m->window_requests < SL_MOCK_RPM ? SL_MOCK_RPM - m->window_requests : 0,
+        .tokens_limit = SL_MOCK_TPM,
+        .tokens_remaining = m->window_tokens < SL_MOCK_TPM ? SL_MOCK_TPM - m->window_tokens : 0,
+        .reset_ms = left,
+        .reset_at_ms = (int64_t)time(NULL) * 1000 + (int64_t)left,
+    };
+}
+
+/* The wire's own headers (request id, rate limits) into h from nh, room
+ * for `room` in all; their values in buf. */
+static size_t wire_headers(struct mock_req *mr, struct sl_http_header *h, size_t nh, size_t room,
+                           char *buf, size_t size)
+{
+    if (mr->m->wire->headers == NULL || nh >= room)
+        return nh;
+    struct sl_mock_limits lim;
+    limits_of(mr, &lim);
+    return nh + mr->m->wire->headers(mr, &lim, h + nh, room - nh, buf, size);
+}
+
 void sl__mock_reply(struct mock_req *mr, int status, const struct sl_http_header *headers, size_t n,
                     const char *body, size_t len)
 {
-    struct sl_http_header h[8];
+    struct sl_http_header h[20];
+    char values[1024];
     size_t nh = 0;
     char retry_after[16];
     for (size_t i = 0; i < n && nh < 7; i++)
         h[nh++] = headers[i];
+    nh = wire_headers(mr, h, nh, sizeof(h) / sizeof(*h) - 1, values, sizeof(values));
     if (status == 429) {
         int k = snprintf(retry_after, sizeof(retry_after), "%u", mr->m->cfg.retry_after_s);
         h[nh++] = (struct sl_http_header){{"Retry-After", 11}, {retry_after, (size_t)k}};
@@ -243,12 +301,14 @@ enum { STREAM_HIGH_WATER = 256 * 1024 };
 
 static void stream_begin(struct mock_req *mr)
 {
-    static const struct sl_http_header h[] = {{{"Cache-Control", 13}, {"no-cache", 8}}};
+    struct sl_http_header h[16] = {{{"Cache-Control", 13}, {"no-cache", 8}}};
+    char values[1024];
+    size_t nh = wire_headers(mr, h, 1, sizeof(h) / sizeof(*h), values, sizeof(values));
     const struct sl_mock_wire *wire = mr->m->wire;
     mr->streaming = 1;
     mr->m->stats.streams++;
     count_status(mr->m, 200);
-    sl_http_stream_start(mr->req, 200, h, 1, wire->stream_type);
+    sl_http_stream_start(mr->req, 200, h, nh, wire->stream_type);
     char *event = mr->m->scratch;
     size_t n = wire->stream_head ? wire->stream_head(mr, event, sizeof(mr->m->scratch)) : 0;
     if (n > 0)
@@ -480,6 +540,9 @@ void sl_mock_handle(struct sl_http_exchange *req, void *data)
     }
     if (parse_request(&local) != 0)
         return;
+    window_roll(m);
+    m->window_requests++; /* what the rate-limit headers count */
+    m->window_tokens += local.prompt_tokens + local.tokens_total;
     local.finished = 0;
     m->stats.in_flight++;
     if (m->stats.in_flight > m->stats.max_in_flight)

@@ -24,7 +24,23 @@ struct sl_mock {
     uint64_t seq;
     size_t live;
     int freeing;
+    /* the rate-limit headers' minute: requests and tokens answered in it */
+    uint64_t window_start_ms;
+    uint64_t window_requests, window_tokens;
     char scratch[96 * 1024]; /* response bodies are formatted here */
+};
+
+/* The nominal limits a mock reports in its rate-limit headers (OpenAI's
+ * tier-5 figures for a small model) and what this minute has used of
+ * them: the mock's own traffic, counted; the limits are not enforced
+ * (--max-concurrency and the faults are how a mock says 429). */
+#define SL_MOCK_RPM 30000
+#define SL_MOCK_TPM 150000000
+struct sl_mock_limits {
+    uint64_t requests_limit, requests_remaining;
+    uint64_t tokens_limit, tokens_remaining;
+    uint64_t reset_ms;   /* until the minute ends */
+    int64_t reset_at_ms; /* when it ends, Unix time in ms */
 };
 
 struct mock_req {
@@ -75,6 +91,11 @@ struct sl_mock_wire {
     size_t (*stream_token)(struct mock_req *mr, unsigned i, const char *text, char *out,
                            size_t size);
     size_t (*stream_tail)(struct mock_req *mr, char *out, size_t size);
+    /* The provider's own headers on every answer (its request id, its
+     * rate-limit headers from `lim`), at most `room` into out, their values
+     * written in buf (size bytes). NULL: none. Returns how many. */
+    size_t (*headers)(struct mock_req *mr, const struct sl_mock_limits *lim,
+                      struct sl_http_header *out, size_t room, char *buf, size_t size);
 };
 
 extern const struct sl_mock_wire sl_mock_wire_openai;
@@ -87,6 +108,12 @@ extern const struct sl_mock_wire sl_mock_wire_gemini;
  * Retry-After added to a 429, the request finished. */
 void sl__mock_reply(struct mock_req *mr, int status, const struct sl_http_header *headers, size_t n,
                     const char *body, size_t len);
+
+/* For the headers hook: appends header `name` with a printf-formatted
+ * value written at buf + *used (size bytes in all), when both fit. */
+void sl__mock_header(struct sl_http_header *out, size_t room, size_t *n, char *buf, size_t size,
+                     size_t *used, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
 
 /* snprintf's length when it fitted, else 0 (for the wires' size_t hooks). */
 size_t sl__mock_fitted(int n, size_t size);

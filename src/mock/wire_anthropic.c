@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/json_write.h"
 #include "mock/wire.h"
@@ -37,6 +38,34 @@ static void anthropic_error(struct mock_req *mr, int status, const char *code, c
     sl__mock_reply(mr, status == 503 ? 529 : status, NULL, 0, b.ptr,
                    sl_jw_finish(&w) == 0 ? b.len : 0);
     sl_buf_release(&b);
+}
+
+/* Anthropic's request-id and anthropic-ratelimit-* headers (resets as
+ * RFC 3339 times). */
+static size_t anthropic_headers(struct mock_req *mr, const struct sl_mock_limits *lim,
+                                struct sl_http_header *out, size_t room, char *buf, size_t size)
+{
+    size_t n = 0, used = 0;
+    char reset[32];
+    time_t at = (time_t)(lim->reset_at_ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&at, &tm) == NULL ||
+        strftime(reset, sizeof(reset), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        reset[0] = '\0';
+    sl__mock_header(out, room, &n, buf, size, &used, "request-id", "req_mock%" PRIu64, mr->seq);
+    sl__mock_header(out, room, &n, buf, size, &used, "anthropic-ratelimit-requests-limit",
+                    "%" PRIu64, lim->requests_limit);
+    sl__mock_header(out, room, &n, buf, size, &used, "anthropic-ratelimit-requests-remaining",
+                    "%" PRIu64, lim->requests_remaining);
+    sl__mock_header(out, room, &n, buf, size, &used, "anthropic-ratelimit-requests-reset", "%s",
+                    reset);
+    sl__mock_header(out, room, &n, buf, size, &used, "anthropic-ratelimit-tokens-limit", "%" PRIu64,
+                    lim->tokens_limit);
+    sl__mock_header(out, room, &n, buf, size, &used, "anthropic-ratelimit-tokens-remaining",
+                    "%" PRIu64, lim->tokens_remaining);
+    sl__mock_header(out, room, &n, buf, size, &used, "anthropic-ratelimit-tokens-reset", "%s",
+                    reset);
+    return n;
 }
 
 static int anthropic_route(struct mock_req *mr, const struct sl_http_head *h)
@@ -132,4 +161,5 @@ const struct sl_mock_wire sl_mock_wire_anthropic = {
     .stream_head = anthropic_head,
     .stream_token = anthropic_token,
     .stream_tail = anthropic_tail,
+    .headers = anthropic_headers,
 };

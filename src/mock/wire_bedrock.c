@@ -70,12 +70,10 @@ static void bedrock_error(struct mock_req *mr, int status, const char *code, con
     const char *type = aws_type(status, &shown);
     if (code && strlen(code) > 9 && strcmp(code + strlen(code) - 9, "Exception") == 0)
         type = code; /* parse named the exception itself */
-    char error_type[160], request_id[64];
+    char error_type[160];
     snprintf(error_type, sizeof(error_type), "%s%s", type, ERROR_TYPE_NS);
-    snprintf(request_id, sizeof(request_id), "00000000-0000-4000-8000-%012" PRIu64, mr->seq);
-    struct sl_http_header h[2] = {
+    struct sl_http_header h[1] = {
         {{"x-amzn-ErrorType", 16}, {error_type, strlen(error_type)}},
-        {{"x-amzn-RequestId", 16}, {request_id, strlen(request_id)}},
     };
     struct sl_buf b;
     struct sl_jw w;
@@ -84,8 +82,20 @@ static void bedrock_error(struct mock_req *mr, int status, const char *code, con
     sl_jw_object(&w);
     sl_jw_kv_string(&w, "message", message);
     sl_jw_end(&w);
-    sl__mock_reply(mr, shown, h, 2, b.ptr, sl_jw_finish(&w) == 0 ? b.len : 0);
+    sl__mock_reply(mr, shown, h, 1, b.ptr, sl_jw_finish(&w) == 0 ? b.len : 0);
     sl_buf_release(&b);
+}
+
+/* Bedrock's request id on every answer (no rate-limit headers: AWS sends
+ * none; its quotas show as ThrottlingException). */
+static size_t bedrock_headers(struct mock_req *mr, const struct sl_mock_limits *lim,
+                              struct sl_http_header *out, size_t room, char *buf, size_t size)
+{
+    (void)lim;
+    size_t n = 0, used = 0;
+    sl__mock_header(out, room, &n, buf, size, &used, "x-amzn-RequestId",
+                    "00000000-0000-4000-8000-%012" PRIu64, mr->seq);
+    return n;
 }
 
 /* /model/{modelId}/converse[-stream]: the model id percent-decoded. */
@@ -477,4 +487,5 @@ const struct sl_mock_wire sl_mock_wire_bedrock = {
     .stream_head = bedrock_head,
     .stream_token = bedrock_token,
     .stream_tail = bedrock_tail,
+    .headers = bedrock_headers,
 };

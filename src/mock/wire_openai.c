@@ -54,6 +54,36 @@ static void openai_error(struct mock_req *mr, int status, const char *code, cons
     sl_buf_release(&b);
 }
 
+/* A duration as OpenAI writes its resets: "120ms", "7.66s". */
+static void duration(char *out, size_t size, uint64_t ms)
+{
+    if (ms < 1000)
+        snprintf(out, size, "%" PRIu64 "ms", ms);
+    else
+        snprintf(out, size, "%.3gs", (double)ms / 1000);
+}
+
+/* OpenAI's (and Azure's) request id and x-ratelimit-* headers. */
+static size_t openai_headers(struct mock_req *mr, const struct sl_mock_limits *lim,
+                             struct sl_http_header *out, size_t room, char *buf, size_t size)
+{
+    size_t n = 0, used = 0;
+    char reset[32];
+    duration(reset, sizeof(reset), lim->reset_ms);
+    sl__mock_header(out, room, &n, buf, size, &used, "x-request-id", "req_mock%" PRIu64, mr->seq);
+    sl__mock_header(out, room, &n, buf, size, &used, "x-ratelimit-limit-requests", "%" PRIu64,
+                    lim->requests_limit);
+    sl__mock_header(out, room, &n, buf, size, &used, "x-ratelimit-limit-tokens", "%" PRIu64,
+                    lim->tokens_limit);
+    sl__mock_header(out, room, &n, buf, size, &used, "x-ratelimit-remaining-requests", "%" PRIu64,
+                    lim->requests_remaining);
+    sl__mock_header(out, room, &n, buf, size, &used, "x-ratelimit-remaining-tokens", "%" PRIu64,
+                    lim->tokens_remaining);
+    sl__mock_header(out, room, &n, buf, size, &used, "x-ratelimit-reset-requests", "%s", reset);
+    sl__mock_header(out, room, &n, buf, size, &used, "x-ratelimit-reset-tokens", "%s", reset);
+    return n;
+}
+
 static int openai_route(struct mock_req *mr, const struct sl_http_head *h)
 {
     int ep = sl_openai_endpoint(h->path);
@@ -324,6 +354,7 @@ const struct sl_mock_wire sl_mock_wire_azure = {
     .stream_head = openai_head,
     .stream_token = openai_token,
     .stream_tail = openai_tail,
+    .headers = openai_headers,
 };
 
 const struct sl_mock_wire sl_mock_wire_openai = {
@@ -336,4 +367,5 @@ const struct sl_mock_wire sl_mock_wire_openai = {
     .stream_head = openai_head,
     .stream_token = openai_token,
     .stream_tail = openai_tail,
+    .headers = openai_headers,
 };

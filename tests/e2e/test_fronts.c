@@ -325,6 +325,9 @@ Test(fronts, responses_pass_through_to_a_native_deployment)
     cr_assert_not_null(strstr(buf, "\"model\":\"up-model\""), "%s", buf);
     cr_assert_not_null(strstr(buf, "\"previous_response_id\":\"resp_1\""), "%s", buf);
     cr_assert_not_null(strstr(buf, "\"usage\":{\"input_tokens\":1,\"output_tokens\":3"), "%s", buf);
+    /* the upstream's own headers: its rate limits and its request id */
+    cr_assert_not_null(strcasestr(buf, "\r\nx-ratelimit-remaining-requests: 2999"), "%s", buf);
+    cr_assert_not_null(strcasestr(buf, "\r\nx-upstream-request-id: req_mock"), "%s", buf);
     /* streamed: the upstream's events as they came, up to response.completed */
     snprintf(body, sizeof(body), stateful, ",\"stream\":true");
     cr_assert_eq(bh_request(port, "POST", "/v1/responses", body, buf, sizeof(buf)), 200, "%s", buf);

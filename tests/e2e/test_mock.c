@@ -211,3 +211,42 @@ Test(mock, reset_stall_and_cut)
     cr_assert_null(strstr(buf, "\r\n0\r\n\r\n"));
     e2e_stop(pid);
 }
+
+/* Each wire's own headers on every answer (a 200, a stream, an error): the
+ * request id, and the rate-limit headers where the provider sends them,
+ * counting this minute's requests down from the nominal limit. */
+Test(mock, each_api_sends_its_request_id_and_rate_limit_headers)
+{
+    pid_t pid;
+    int port = e2e_start_mock(NULL, &pid);
+    cr_assert_eq(bh_request(port, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+    cr_assert_not_null(strstr(buf, "\r\nx-request-id: req_mock0\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nx-ratelimit-limit-requests: 30000\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nx-ratelimit-remaining-requests: 29999\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nx-ratelimit-reset-tokens: "), "%s", buf);
+    cr_assert_eq(bh_request(port, "POST", "/v1/chat/completions", chat_stream, buf, sizeof(buf)),
+                 200);
+    cr_assert_not_null(strstr(buf, "\r\nx-ratelimit-remaining-requests: 29998\r\n"), "%s", buf);
+    cr_assert_eq(bh_request(port, "POST", "/v1/chat/completions", "{\"model\":", buf, sizeof(buf)),
+                 400);
+    cr_assert_not_null(strstr(buf, "\r\nx-request-id: req_mock2\r\n"), "%s", buf);
+    e2e_stop(pid);
+
+    const char *ant[] = {"--api", "anthropic", NULL};
+    port = e2e_start_mock(ant, &pid);
+    cr_assert_eq(bh_request_with(port, "POST", "/v1/messages",
+                                 "x-api-key: k\r\nanthropic-version: 2023-06-01\r\n",
+                                 "{\"model\":\"c\",\"max_tokens\":3,\"messages\":[{\"role\":"
+                                 "\"user\",\"content\":\"hi\"}]}",
+                                 buf, sizeof(buf)),
+                 200);
+    cr_assert_not_null(strstr(buf, "\r\nrequest-id: req_mock0\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nanthropic-ratelimit-requests-remaining: 29999\r\n"), "%s",
+                       buf);
+    static const char name[] = "\r\nanthropic-ratelimit-tokens-reset: ";
+    const char *reset = strstr(buf, name);
+    cr_assert_not_null(reset, "%s", buf);
+    reset += sizeof(name) - 1; /* an RFC 3339 time: 2026-12-01T17:19:24Z */
+    cr_assert(reset[4] == '-' && reset[10] == 'T' && reset[19] == 'Z', "%s", reset);
+    e2e_stop(pid);
+}
