@@ -34,7 +34,7 @@ declare -A sources=(
   [http_response]="src/http/resp.c src/http/header.c src/http/chunked.c"
   [sse]="src/http/sse.c src/core/buf.c"
   [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c src/http/header.c src/http/chunked.c"
-  [config]="src/gateway/config.c src/gateway/config_walk.c src/gateway/config_limits.c src/retry/policy.c src/core/errclass.c src/gateway/target.c src/gateway/provider.c src/providers/gemini_path.c
+  [config]="src/gateway/config.c src/gateway/config_walk.c src/gateway/config_limits.c src/gateway/config_otel.c src/retry/policy.c src/core/errclass.c src/gateway/target.c src/gateway/provider.c src/providers/gemini_path.c
     src/providers/sigv4.c src/core/buf.c
     src/http/url.c src/http/openai.c src/http/json_scan.c src/http/parser.c src/http/header.c src/http/chunked.c"
   [pg_url]="src/store/pg_url.c"

@@ -466,6 +466,9 @@ static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *c
         sl__cfg_get_bool(w, v, "auth", &t->auth_on);
     } else if (!strcmp(key, "metrics")) {
         sl__cfg_walk_mapping(w, v, "metrics", metrics_member, cfg, "public");
+    } else if (!strcmp(key, "otel")) {
+        cfg->otel_on = 1;
+        sl__cfg_load_otel(w, &cfg->otel, v);
     } else {
         return 1;
     }
@@ -557,7 +560,7 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
         sl__cfg_walk_mapping(
             &w, root, "the config file", top_member, &t,
             "listen, db, log_format, max_body_bytes, drain_timeout_ms, auth, keys, "
-            "virtual_keys, default_max_tokens, prices, redis, metrics, models");
+            "virtual_keys, default_max_tokens, prices, redis, metrics, otel, models");
     }
     if (!w.failed && t.models == NULL)
         sl__cfg_fail(&w, root, "the config lists no models");

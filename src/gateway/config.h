@@ -13,6 +13,7 @@
 #include "gateway/provider.h"
 #include "gateway/target.h"
 #include "limits/prices.h"
+#include "otel/exporter.h"
 #include "providers/sigv4.h"
 #include "retry/policy.h"
 
@@ -91,6 +92,8 @@ struct sl_gw_config {
     unsigned default_max_tokens; /* a TPM reservation's completion part when the client sent none */
     int metrics_public;          /* metrics: {public: true}: /metrics needs no key */
     struct sl_gw_redis redis;
+    int otel_on; /* `otel:` given: traces exported (docs/otel.md) */
+    struct sl_otel_config otel;
     struct sl_price_rule *prices; /* `prices:`, looked up before the built-in table */
     size_t nprices;
 };

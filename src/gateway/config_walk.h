@@ -48,5 +48,7 @@ void sl__cfg_load_list(struct walker *w, yaml_node_t *list, const char *what, si
 void sl__cfg_load_keys(struct walker *w, struct sl_gw_config *cfg, yaml_node_t *list);
 void sl__cfg_load_prices(struct walker *w, struct sl_gw_config *cfg, yaml_node_t *list);
 void sl__cfg_load_redis(struct walker *w, struct sl_gw_redis *r, yaml_node_t *v);
+/* config_otel.c: `otel:`. */
+void sl__cfg_load_otel(struct walker *w, struct sl_otel_config *o, yaml_node_t *v);
 
 #endif

@@ -356,6 +356,8 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down
                          gw->opts.recorder ? &spooled : NULL);
     if (gw->shared)
         sl_gw_shared_render_metrics(gw->shared, &out);
+    if (gw->otel)
+        sl__gw_trace_render_metrics(gw, &out);
     struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
     sl_http_respond(down, 200, h, 1, "text/plain; version=0.0.4", out.ptr ? out.ptr : "", out.len);
     sl_buf_release(&out);

@@ -214,6 +214,7 @@ void sl__gw_finish(struct gw_req *r)
     w->prompt_tokens_counted = r->prompt_counted;
     if (!gw->opts.quiet)
         sl_gw_log_request(gw->opts.log_json, w);
+    sl__gw_trace_finish(r, w);
     if (gw->opts.recorder) {
         r->offload_pending = 1;
         r->item.body = r->body;
@@ -340,6 +341,7 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
         }
         if (!r->cancelled)
             sl_gw_report(r->dep, stream_ok, uv_now(gw->loop));
+        sl__gw_trace_attempt_end(r, stream_ok ? SL_OK : r->error);
         sl_retrier_report(&r->retrier, r->cancelled ? SL_E_CANCELLED : SL_OK, -1);
         return;
     }
@@ -354,6 +356,7 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
     if (err != SL_E_CANCELLED)
         sl_gw_report(r->dep, err == SL_OK || err == SL_E_BAD_REQUEST, uv_now(gw->loop));
     r->error = err;
+    sl__gw_trace_attempt_end(r, err);
     sl_retrier_report(&r->retrier, err, err == SL_E_RATE_LIMITED ? r->retry_after_ms : -1);
 }
 
@@ -366,6 +369,7 @@ static void start_attempt(struct sl_retrier *rt)
         sl_rate_charge_retry(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
     sl__gw_set_state(r, GW_ATTEMPTING);
     r->attempts++;
+    sl__gw_trace_attempt(r); /* before the headers: its traceparent */
     sl_buf_reset(&r->resp);
     sl_buf_reset(&r->held);
     r->since_event = 0;
@@ -395,6 +399,7 @@ static void start_attempt(struct sl_retrier *rt)
     if (failed) { /* nothing was sent: a class for the retrier */
         sl__gw_set_state(r, GW_DECIDING);
         r->error = (enum sl_err)failed;
+        sl__gw_trace_attempt_end(r, r->error);
         sl_retrier_report(&r->retrier, (enum sl_err)failed, -1);
         return;
     }
@@ -429,6 +434,7 @@ static void start_attempt(struct sl_retrier *rt)
     if (sl_http_request_start(gw->client, &r->up) != 0) {
         sl__gw_set_state(r, GW_DECIDING);
         r->error = SL_E_CONN_REFUSED;
+        sl__gw_trace_attempt_end(r, r->error);
         sl_retrier_report(&r->retrier, SL_E_UNAVAILABLE, -1);
     }
 }
@@ -599,6 +605,7 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     if (++gw->in_flight > gw->max_in_flight)
         gw->max_in_flight = gw->in_flight;
     sl__gw_keep_trace(r, sl_http_exchange_head(down));
+    sl__gw_trace_begin(r);
     sl__gw_client_key(sl_http_exchange_head(down), sl_gw_needs_key(gw->cfg, SL_GW_ROUTE_API),
                       r->client_key, sizeof(r->client_key));
     sl_http_exchange_on_abort(down, on_client_gone, r);
@@ -702,6 +709,8 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     else if (gw->cfg->redis.url[0] &&
              sl_gw_shared_new(loop, &gw->cfg->redis, &gw->shared, err, err_size) != 0)
         rc = UV_EINVAL;
+    else if (gw->cfg->otel_on && sl_otel_exporter_new(&gw->cfg->otel, &gw->otel, err, err_size))
+        rc = UV_EINVAL;
     else
         rc = sl_http_server_listen(gw->server, gw->cfg->listen_host, gw->cfg->listen_port, err,
                                    err_size);
@@ -778,6 +787,8 @@ static void maybe_closed(struct sl_gateway *gw)
     }
     void (*cb)(void *) = gw->shutdown_cb;
     void *arg = gw->shutdown_arg;
+    if (gw->otel) /* every request is over: what is queued goes now (bounded) */
+        sl_otel_exporter_close(gw->otel, 1000);
     sl_gw_router_release_all(&gw->router);
     sl_gw_metrics_free(gw->metrics);
     sl_gw_keyring_free(gw->keys);

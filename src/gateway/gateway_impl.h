@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "http/sse.h"
 #include "gateway/provider.h"
+#include "otel/exporter.h"
 #include "providers/anthropic.h"
 #include "providers/messages_front.h"
 #include "providers/responses_front.h"
@@ -47,6 +48,7 @@ struct sl_gateway {
     uv_timer_t drain_timer;
     void (*shutdown_cb)(void *);
     void *shutdown_arg;
+    struct sl_otel_exporter *otel; /* `otel:` given: the trace exporter, else NULL */
 };
 
 #define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
@@ -60,6 +62,21 @@ struct sl_gateway {
  * every provider's glue speaks), Anthropic's Messages API, or OpenAI's
  * Responses API, translated to and from chat completions at the edge. */
 enum gw_front { GW_FRONT_OPENAI, GW_FRONT_MESSAGES, GW_FRONT_RESPONSES };
+
+/* A traced request's ids and attempts (tracing.c). */
+struct gw_trace_attempt {
+    uint8_t id[8];
+    uint64_t start_ns, end_ns; /* monotonic */
+    int status;
+    enum sl_err err;
+    const struct sl_gw_dep *dep;
+};
+struct gw_trace {
+    int sampled, has_parent;
+    uint8_t trace_id[16], span_id[8], parent_id[8];
+    unsigned n;
+    struct gw_trace_attempt a[SL_OTEL_MAX_ATTEMPTS];
+};
 
 /* A request's state (see the design note). Only set_state() changes it. */
 enum gw_state {
@@ -149,6 +166,7 @@ struct gw_req {
     char client_key_hdr[560];
     /* the client's trace context, passed to the upstream (W3C) */
     char traceparent[56], tracestate[512];
+    struct gw_trace trace;
     /* the last attempt's x-ratelimit-* headers and request id (as
      * x-upstream-request-id), for the client: views into up_hdr_buf */
     struct sl_http_header up_hdr[SL_GW_FWD_HEADERS];
@@ -262,6 +280,15 @@ void sl__gw_count_tokens(struct sl_gateway *gw, struct sl_http_exchange *down, c
 void sl__gw_front_error(struct sl_http_exchange *down, const char *id, enum gw_front front,
                         int status, const char *type, const char *code, const char *message,
                         int retry_after_s);
+/* tracing.c: a request's trace (docs/otel.md): decided when it starts,
+ * each attempt's span (its traceparent upstream), the record at the end. */
+void sl__gw_trace_begin(struct gw_req *r);
+void sl__gw_trace_attempt(struct gw_req *r);
+void sl__gw_trace_attempt_end(struct gw_req *r, enum sl_err err);
+void sl__gw_trace_finish(struct gw_req *r, const struct sl_gw_log_row *row);
+/* The exporter's counters, in Prometheus' text format. */
+void sl__gw_trace_render_metrics(struct sl_gateway *gw, struct sl_buf *out);
+
 /* A client's body as it was sent, for a native deployment (r->up_body). */
 int sl__gw_native_body(struct gw_req *r);
 /* A native Responses stream's event (usage, its end). */

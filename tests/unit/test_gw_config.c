@@ -585,3 +585,49 @@ Test(gw_config, responses_native_or_chat)
                  "        provider: anthropic\n        responses: native\n",
                  "deployment 'a#1': responses: native needs provider: openai or azure");
 }
+
+Test(gw_config, otel_endpoint_headers_and_sample)
+{
+    setenv("SLUICE_TEST_OTEL_TOKEN", "s3cret", 1);
+    write_config("otel:\n"
+                 "  endpoint: http://127.0.0.1:4318\n"
+                 "  headers: {authorization: '${SLUICE_TEST_OTEL_TOKEN}', x-team: blue}\n"
+                 "  sample: 0.25\n"
+                 "models:\n  - name: m\n    deployments:\n      - url: http://127.0.0.1:9\n");
+    struct sl_gw_config cfg;
+    char err[512];
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert(cfg.otel_on);
+    cr_assert_str_eq(cfg.otel.endpoint, "http://127.0.0.1:4318/v1/traces",
+                     "a base gets /v1/traces");
+    cr_assert_eq(cfg.otel.nheaders, 2);
+    cr_assert_str_eq(cfg.otel.headers[0].name, "authorization");
+    cr_assert_str_eq(cfg.otel.headers[0].value, "s3cret", "${VAR} read from the environment");
+    cr_assert_str_eq(cfg.otel.headers[1].value, "blue");
+    cr_assert_eq(cfg.otel.sample, 0.25);
+    cr_assert_str_eq(cfg.otel.service, "sluice");
+    sl_gw_config_free(&cfg);
+    /* the short form, and a full traces URL kept as it is */
+    write_config("otel: https://otlp.example.com/api/traces\n"
+                 "models:\n  - name: m\n    deployments:\n      - url: http://127.0.0.1:9\n");
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(cfg.otel.endpoint, "https://otlp.example.com/api/traces");
+    cr_assert_eq(cfg.otel.sample, 1.0);
+    sl_gw_config_free(&cfg);
+    static const char models[] = "models:\n  - name: m\n    deployments:\n      - url: http://x\n";
+    char text[1024];
+    static const struct {
+        const char *otel, *error;
+    } bad[] = {
+        {"otel: {sample: 0.5}", "otel.endpoint: it is missing"},
+        {"otel: ftp://x", "otel.endpoint"},
+        {"otel: {endpoint: 'http://x:4318', sample: 2}", "otel.sample"},
+        {"otel: {endpoint: 'http://x:4318', headers: {a: '${SLUICE_TEST_UNSET_VAR}'}}",
+         "environment variable SLUICE_TEST_UNSET_VAR is not set"},
+        {"otel: {endpoint: 'http://x:4318', colour: red}", "endpoint, headers, sample"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        snprintf(text, sizeof(text), "%s\n%s", bad[i].otel, models);
+        expect_error(text, bad[i].error);
+    }
+}
