@@ -58,6 +58,7 @@ static int post(struct sl_otel_exporter *e, const struct sl_buf *body)
 static void *run(void *arg)
 {
     struct sl_otel_exporter *e = arg;
+    pthread_setname_np(pthread_self(), "sluice-otel"); /* in top and perf */
     struct sl_otel_trace *batch = malloc(sizeof(*batch) * e->cfg.batch);
     struct sl_buf body;
     sl_buf_init(&body, 64u << 20);
@@ -129,7 +130,7 @@ int sl_otel_exporter_new(const struct sl_otel_config *cfg, struct sl_otel_export
     if (e->cfg.interval_ms == 0)
         e->cfg.interval_ms = 1000;
     if (e->cfg.timeout_ms == 0)
-        e->cfg.timeout_ms = 5000;
+        e->cfg.timeout_ms = 2000;
     e->ring = calloc(e->cfg.queue, sizeof(*e->ring));
     if (e->ring == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
         (e->curl = curl_easy_init()) == NULL) {

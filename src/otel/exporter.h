@@ -28,7 +28,7 @@ struct sl_otel_config {
     unsigned queue;       /* traces waiting at most (default 2048) */
     unsigned batch;       /* traces per export at most (default 256) */
     unsigned interval_ms; /* an export at least this often when there is any (1000) */
-    unsigned timeout_ms;  /* one export's time limit (5000) */
+    unsigned timeout_ms;  /* one export's time limit (2000) */
 };
 
 struct sl_otel_stats {

@@ -10,109 +10,150 @@
 
 #include <stdio.h>
 #include <string.h>
-
-#include "http/json_write.h"
+#include <uv.h>
 
 enum { KIND_INTERNAL = 1, KIND_SERVER = 2, KIND_CLIENT = 3 };
 enum { STATUS_UNSET = 0, STATUS_ERROR = 2 };
 
-static void hex_id(struct sl_jw *w, const char *key, const uint8_t *id, size_t n)
+/* The output, written in as few appends as the format allows (keys and
+ * punctuation are constants, so they go as literals; only values are
+ * escaped): a span is thousands of bytes, and a general JSON writer's
+ * call per token costed more than the gateway's whole request. Errors are
+ * sticky, checked once at the end. `more` says a list element was
+ * written (the next needs a comma). */
+struct enc {
+    struct sl_buf *out;
+    int err, more;
+};
+
+static void put(struct enc *e, const char *s, size_t n)
+{
+    if (e->err == 0)
+        e->err = sl_buf_append(e->out, s, n);
+}
+
+#define LIT(e, s) put((e), (s), sizeof(s) - 1)
+
+/* A JSON string: quoted, escaped (runs without escapes in one append). */
+static void esc(struct enc *e, const char *s)
+{
+    put(e, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(e, run, (size_t)(s - run));
+        char u[8];
+        int n = c == '"' || c == '\\' ? snprintf(u, sizeof(u), "\\%c", c)
+                                      : snprintf(u, sizeof(u), "\\u%04x", c);
+        put(e, u, (size_t)n);
+        run = s + 1;
+    }
+    put(e, run, (size_t)(s - run));
+    put(e, "\"", 1);
+}
+
+static void comma(struct enc *e)
+{
+    if (e->more)
+        put(e, ",", 1);
+    e->more = 1;
+}
+
+static void hex_id(struct enc *e, const char *key, const uint8_t *id, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
-    char s[33];
+    char s[80];
+    size_t k = (size_t)snprintf(s, sizeof(s), ",\"%s\":\"", key);
     for (size_t i = 0; i < n; i++) {
-        s[2 * i] = digits[id[i] >> 4];
-        s[2 * i + 1] = digits[id[i] & 15];
+        s[k++] = digits[id[i] >> 4];
+        s[k++] = digits[id[i] & 15];
     }
-    s[2 * n] = '\0';
-    sl_jw_kv_string(w, key, s);
+    s[k++] = '"';
+    put(e, s, k);
 }
 
-static void time_ns(struct sl_jw *w, const char *key, int64_t ns)
+/* "key":"<decimal>" (64-bit integers are strings in OTLP's JSON). */
+static void dec_str(struct enc *e, const char *key, long long v)
 {
-    char s[24];
-    snprintf(s, sizeof(s), "%lld", (long long)(ns < 0 ? 0 : ns));
-    sl_jw_kv_string(w, key, s);
+    char s[80];
+    int n = snprintf(s, sizeof(s), ",\"%s\":\"%lld\"", key, v);
+    put(e, s, (size_t)n);
 }
 
-static void attr_open(struct sl_jw *w, const char *key)
-{
-    sl_jw_object(w);
-    sl_jw_kv_string(w, "key", key);
-    sl_jw_key(w, "value");
-    sl_jw_object(w);
-}
-
-static void attr_close(struct sl_jw *w)
-{
-    sl_jw_end(w);
-    sl_jw_end(w);
-}
-
-static void attr_str(struct sl_jw *w, const char *key, const char *v)
+static void attr_str(struct enc *e, const char *key, const char *v)
 {
     if (v == NULL || *v == '\0')
         return; /* an empty value says nothing: left out */
-    attr_open(w, key);
-    sl_jw_kv_string(w, "stringValue", v);
-    attr_close(w);
+    comma(e);
+    char s[128];
+    int n = snprintf(s, sizeof(s), "{\"key\":\"%s\",\"value\":{\"stringValue\":", key);
+    put(e, s, (size_t)n);
+    esc(e, v);
+    LIT(e, "}}");
 }
 
-static void attr_int(struct sl_jw *w, const char *key, long long v)
+static void attr_int(struct enc *e, const char *key, long long v)
 {
-    char s[24];
-    snprintf(s, sizeof(s), "%lld", v);
-    attr_open(w, key);
-    sl_jw_kv_string(w, "intValue", s);
-    attr_close(w);
+    comma(e);
+    char s[160];
+    int n = snprintf(s, sizeof(s), "{\"key\":\"%s\",\"value\":{\"intValue\":\"%lld\"}}", key, v);
+    put(e, s, (size_t)n);
 }
 
-static void attr_bool(struct sl_jw *w, const char *key, int v)
+static void attr_bool(struct enc *e, const char *key, int v)
 {
-    attr_open(w, key);
-    sl_jw_key(w, "boolValue");
-    sl_jw_bool(w, v);
-    attr_close(w);
+    comma(e);
+    char s[160];
+    int n = snprintf(s, sizeof(s), "{\"key\":\"%s\",\"value\":{\"boolValue\":%s}}", key,
+                     v ? "true" : "false");
+    put(e, s, (size_t)n);
 }
 
-static void attr_double(struct sl_jw *w, const char *key, double v)
+static void attr_double(struct enc *e, const char *key, double v)
 {
-    char s[32];
-    int n = snprintf(s, sizeof(s), "%.3f", v);
-    attr_open(w, key);
-    sl_jw_kv_raw(w, "doubleValue", s, (size_t)n);
-    attr_close(w);
+    comma(e);
+    char s[160];
+    int n = snprintf(s, sizeof(s), "{\"key\":\"%s\",\"value\":{\"doubleValue\":%.3f}}", key, v);
+    put(e, s, (size_t)n);
 }
 
 /* A span's envelope up to its attributes' array (left open). */
-static void span_open(struct sl_jw *w, const struct sl_otel_trace *t, const uint8_t *span_id,
+static void span_open(struct enc *e, const struct sl_otel_trace *t, const uint8_t *span_id,
                       const uint8_t *parent, const char *name, int kind, int64_t start, int64_t end)
 {
-    sl_jw_object(w);
-    hex_id(w, "traceId", t->trace_id, 16);
-    hex_id(w, "spanId", span_id, 8);
+    comma(e);
+    LIT(e, "{\"name\":");
+    esc(e, name);
+    hex_id(e, "traceId", t->trace_id, 16);
+    hex_id(e, "spanId", span_id, 8);
     if (parent)
-        hex_id(w, "parentSpanId", parent, 8);
-    sl_jw_kv_string(w, "name", name);
-    sl_jw_kv_int(w, "kind", kind);
-    time_ns(w, "startTimeUnixNano", start);
-    time_ns(w, "endTimeUnixNano", end < start ? start : end);
-    sl_jw_key(w, "attributes");
-    sl_jw_array(w);
+        hex_id(e, "parentSpanId", parent, 8);
+    char s[32];
+    int n = snprintf(s, sizeof(s), ",\"kind\":%d", kind);
+    put(e, s, (size_t)n);
+    dec_str(e, "startTimeUnixNano", start < 0 ? 0 : start);
+    dec_str(e, "endTimeUnixNano", end < start ? (start < 0 ? 0 : start) : end);
+    LIT(e, ",\"attributes\":[");
+    e->more = 0;
 }
 
-static void span_close(struct sl_jw *w, int status, const char *message)
+static void span_close(struct enc *e, int status, const char *message)
 {
-    sl_jw_end(w); /* attributes */
-    sl_jw_key(w, "status");
-    sl_jw_object(w);
-    if (status != STATUS_UNSET) {
-        sl_jw_kv_int(w, "code", status);
-        if (message && *message)
-            sl_jw_kv_string(w, "message", message);
+    if (status == STATUS_UNSET) {
+        LIT(e, "],\"status\":{}}");
+    } else {
+        char s[40];
+        int n = snprintf(s, sizeof(s), "],\"status\":{\"code\":%d", status);
+        put(e, s, (size_t)n);
+        if (message && *message) {
+            LIT(e, ",\"message\":");
+            esc(e, message);
+        }
+        LIT(e, "}}");
     }
-    sl_jw_end(w);
-    sl_jw_end(w);
+    e->more = 1; /* the next span needs a comma */
 }
 
 /* A wait span's id: the request's id mixed with its number (splitmix64),
@@ -130,7 +171,7 @@ static void child_id(const struct sl_otel_trace *t, unsigned n, uint8_t out[8])
         out[i] = (uint8_t)x;
 }
 
-static void request_span(struct sl_jw *w, const struct sl_otel_trace *t, const char *name)
+static void request_span(struct enc *w, const struct sl_otel_trace *t, const char *name)
 {
     span_open(w, t, t->span_id, t->has_parent ? t->parent_id : NULL, name, KIND_SERVER, t->start_ns,
               t->end_ns);
@@ -163,8 +204,7 @@ static void request_span(struct sl_jw *w, const struct sl_otel_trace *t, const c
     span_close(w, t->status >= 500 ? STATUS_ERROR : STATUS_UNSET, t->error);
 }
 
-static void attempt_span(struct sl_jw *w, const struct sl_otel_trace *t, unsigned i,
-                         const char *name)
+static void attempt_span(struct enc *w, const struct sl_otel_trace *t, unsigned i, const char *name)
 {
     const struct sl_otel_attempt *a = &t->attempt[i];
     span_open(w, t, a->span_id, t->span_id, name, KIND_CLIENT, a->start_ns, a->end_ns);
@@ -195,7 +235,7 @@ size_t sl_otlp_span_count(const struct sl_otel_trace *t)
     return n;
 }
 
-static void spans_of(struct sl_jw *w, const struct sl_otel_trace *t)
+static void spans_of(struct enc *w, const struct sl_otel_trace *t)
 {
     char name[160];
     snprintf(name, sizeof(name), "%s %s", t->operation, t->model);
@@ -226,37 +266,15 @@ static void spans_of(struct sl_jw *w, const struct sl_otel_trace *t)
 int sl_otlp_json(const struct sl_otel_trace *traces, size_t n, const char *service,
                  struct sl_buf *out)
 {
-    struct sl_jw w;
-    sl_jw_init(&w, out);
-    sl_jw_object(&w);
-    sl_jw_key(&w, "resourceSpans");
-    sl_jw_array(&w);
-    sl_jw_object(&w);
-    sl_jw_key(&w, "resource");
-    sl_jw_object(&w);
-    sl_jw_key(&w, "attributes");
-    sl_jw_array(&w);
-    attr_str(&w, "service.name", service && *service ? service : "sluice");
-    attr_str(&w, "telemetry.sdk.name", "sluice");
-    attr_str(&w, "telemetry.sdk.language", "c");
-    sl_jw_end(&w);
-    sl_jw_end(&w);
-    sl_jw_key(&w, "scopeSpans");
-    sl_jw_array(&w);
-    sl_jw_object(&w);
-    sl_jw_key(&w, "scope");
-    sl_jw_object(&w);
-    sl_jw_kv_string(&w, "name", "sluice.gateway");
-    sl_jw_end(&w);
-    sl_jw_key(&w, "spans");
-    sl_jw_array(&w);
+    struct enc e = {.out = out};
+    LIT(&e, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    attr_str(&e, "service.name", service && *service ? service : "sluice");
+    attr_str(&e, "telemetry.sdk.name", "sluice");
+    attr_str(&e, "telemetry.sdk.language", "c");
+    LIT(&e, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"sluice.gateway\"},\"spans\":[");
+    e.more = 0;
     for (size_t i = 0; i < n; i++)
-        spans_of(&w, &traces[i]);
-    sl_jw_end(&w); /* spans */
-    sl_jw_end(&w); /* scopeSpans[0] */
-    sl_jw_end(&w); /* scopeSpans */
-    sl_jw_end(&w); /* resourceSpans[0] */
-    sl_jw_end(&w); /* resourceSpans */
-    sl_jw_end(&w);
-    return sl_jw_finish(&w);
+        spans_of(&e, &traces[i]);
+    LIT(&e, "]}]}]}");
+    return e.err;
 }

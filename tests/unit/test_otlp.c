@@ -27,6 +27,7 @@ static void record(struct sl_otel_trace *t, unsigned attempts, int fallback)
     strcpy(t->route, "/v1/chat/completions");
     strcpy(t->model, "gpt \"4o\"");
     strcpy(t->deployment, "d2");
+    strcpy(t->key, "team\\a\n\x01");
     strcpy(t->provider, "openai");
     t->status = 200;
     t->max_tokens = -1;
@@ -100,6 +101,7 @@ Test(otlp, a_retried_request_is_its_span_its_waits_and_its_attempts)
     cr_assert_str_eq(s(root, "endTimeUnixNano"), "1764600000090000000");
     cr_assert_str_eq(s(attr(root, "gen_ai.usage.input_tokens"), "intValue"), "12");
     cr_assert_null(attr(root, "gen_ai.request.max_tokens"), "not sent: left out");
+    cr_assert_str_eq(s(attr(root, "sluice.key"), "stringValue"), "team\\a\n\x01", "escaped");
     cr_assert_null(attr(root, "error.type"));
     cr_assert(json_is_false(json_object_get(attr(root, "sluice.stream"), "boolValue")));
     cr_assert_null(json_object_get(json_object_get(root, "status"), "code"));
