@@ -191,6 +191,11 @@ static struct rate *rate_get(struct report *r, const char *name)
     return t;
 }
 
+static int rate_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct rate *)a)->name, ((const struct rate *)b)->name);
+}
+
 static int64_t bucket(struct report *r, int64_t b)
 {
     return b < 0 ? 0 : b >= r->nb ? r->nb - 1 : b;
@@ -284,13 +289,17 @@ static int on_finishes(struct report *r)
     for (unsigned i = 0; i < rows->n_rows; i++) {
         unsigned col = r->serve ? 1 : 0;
         int64_t b = bucket(r, sl_rows_i64(rows, i, col));
-        struct lane *l = r->serve ? lane_get(r, sl_rows_cell(rows, i, 0)) : NULL;
         if (r->serve) {
             struct rate *t = rate_get(r, sl_rows_cell(rows, i, 2));
-            if (l == NULL || t == NULL)
+            int64_t fc = sl_rows_i64(rows, i, 4), fs = sl_rows_i64(rows, i, 5);
+            if (t == NULL)
                 return UV_ENOMEM;
             t->n[b] += sl_rows_num(rows, i, 3);
-            int64_t fc = sl_rows_i64(rows, i, 4), fs = sl_rows_i64(rows, i, 5);
+            if (fc == 0) /* refused before admission: in no deployment */
+                continue;
+            struct lane *l = lane_get(r, sl_rows_cell(rows, i, 0));
+            if (l == NULL)
+                return UV_ENOMEM;
             l->fc[b] += fc;
             l->fs[b] += fs;
             r->lanes[0].fc[b] += fc;
@@ -344,8 +353,9 @@ static int on_starts(struct report *r)
         array_of(w, i == 0 ? "total" : r->lanes[i].name, v, r->nb);
     }
     sl_jw_end(w);
-    sl_jw_key(w, "rate"); /* completions per second */
+    sl_jw_key(w, "rate"); /* completions per second, by status name */
     sl_jw_object(w);
+    qsort(r->rates, r->n_rates, sizeof(*r->rates), rate_cmp);
     for (unsigned i = 0; i < r->n_rates; i++) {
         for (int64_t k = 0; k < r->nb; k++)
             v[k] = r->rates[i].n[k] / ((double)r->w / 1e6);
