@@ -32,7 +32,7 @@
 #include "report/report_sql.h"
 #include "report/run_report.h"
 
-#define MAX_BUCKETS     600 /* time buckets of the timelines */
+#define MAX_BUCKETS     240 /* time buckets of the timelines */
 #define MAX_PCT_BUCKETS 120 /* buckets of the percentile series (sorts per bucket) */
 #define HIST_BINS       60
 #define MAX_LANES       16 /* deployments and statuses shown apart; the rest is "other" */

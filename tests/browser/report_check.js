@@ -3,8 +3,9 @@
 // page errors, no network request (the page must be self-contained), and
 // every chart holds the expected number of series and points, compared
 // with the data embedded in the page. Saves a full-page screenshot.
-//   node report_check.js REPORT.html SCREENSHOT.png [EXPECT.json]
-// EXPECT.json: {"kind": "...", "charts": {"chart-id": {"series": N, "points": N}}}
+//   node report_check.js REPORT.html SCREENSHOT.png KIND
+// KIND: simulate or serve; the charts expected of it, with their series and
+// points, are derived from the run's data embedded in the page (expected()).
 // Prints TAP; exit status 1 on any failure.
 "use strict";
 const path = require("path");
@@ -12,7 +13,30 @@ const fs = require("fs");
 const root = path.resolve(__dirname, "../..");
 const { chromium } = require(path.join(root, "tools/node/node_modules/playwright-core"));
 
-const [file, shot, expectFile] = process.argv.slice(2);
+const [file, shot, wantKind] = process.argv.slice(2);
+
+// The charts a page of this kind must draw: id -> {series, points}.
+function expected(d) {
+  const e = {};
+  if (d.kind === "simulate") {
+    const n = d.timeline.t.length;
+    const maxA = Math.max(...d.attempts.map((r) => r[0]));
+    e["chart-inflight"] = { series: 2, points: n }; // in flight, the limit
+    e["chart-throughput"] = { series: 3, points: n }; // by final status
+    e["chart-processing"] = { series: 1, points: d.processing.counts.length };
+    e["chart-queue"] = { series: 1, points: d.queue.counts.length };
+    e["chart-attempts"] = { series: 3, points: maxA + 1 };
+  } else {
+    const n = d.timeline.t.length;
+    const deps = Object.keys(d.timeline.in_flight).filter((k) => k !== "total");
+    const limits = (d.run.params && d.run.params.deployments) || {};
+    e["chart-status"] = { series: Object.keys(d.timeline.rate).length, points: n };
+    e["chart-latency"] = { series: 3, points: d.latency.t.length };
+    e["chart-ttft"] = { series: 3, points: d.ttft.t.length };
+    e["chart-inflight"] = { series: 1 + deps.length + deps.filter((k) => limits[k]).length, points: n };
+  }
+  return e;
+}
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 let n = 0, failed = 0;
 function ok(cond, what) {
@@ -42,21 +66,22 @@ function ok(cond, what) {
   const kind = await page.evaluate(() => window.sluiceReport.data.kind);
   ok(problems.length === 0, "no console errors or page errors" + (problems.length ? ": " + problems.join("; ") : ""));
   ok(requests.length === 0, "no network requests" + (requests.length ? ": " + requests.join(", ") : ""));
-  if (expectFile) {
-    const expect = JSON.parse(fs.readFileSync(expectFile, "utf8"));
-    ok(kind === expect.kind, `report kind ${kind}, expected ${expect.kind}`);
-    const ids = Object.keys(expect.charts);
-    ok(charts.length === ids.length, `${charts.length} charts drawn, expected ${ids.length}`);
-    for (const id of ids) {
-      const c = charts.find((x) => x.id === id), e = expect.charts[id];
-      ok(c !== undefined, `chart ${id} drawn`);
-      if (!c) continue;
-      ok(c.canvas, `chart ${id} has a canvas`);
-      ok(c.series === e.series, `chart ${id}: ${c.series} series, expected ${e.series}`);
-      ok(c.points === e.points && c.lens.every((l) => l === e.points),
-         `chart ${id}: ${c.points} points in each series, expected ${e.points}`);
-    }
+  const data = await page.evaluate(() => window.sluiceReport.data);
+  ok(kind === wantKind, `report kind ${kind}, expected ${wantKind}`);
+  const want = expected(data);
+  const ids = Object.keys(want);
+  ok(charts.length === ids.length, `${charts.length} charts drawn, expected ${ids.length}`);
+  for (const id of ids) {
+    const c = charts.find((x) => x.id === id), e = want[id];
+    ok(c !== undefined, `chart ${id} drawn`);
+    if (!c) continue;
+    ok(c.canvas, `chart ${id} has a canvas`);
+    ok(c.series === e.series, `chart ${id}: ${c.series} series, expected ${e.series}`);
+    ok(c.points === e.points && e.points > 1 && c.lens.every((l) => l === e.points),
+       `chart ${id}: ${c.points} points in each series, expected ${e.points}`);
   }
+  const tables = await page.evaluate(() => document.querySelectorAll("table:not(.u-legend)").length);
+  ok(tables >= (wantKind === "serve" ? 4 : 3), `${tables} tables`);
   await page.screenshot({ path: shot, fullPage: true });
   ok(fs.statSync(shot).size > 10000, `screenshot ${shot}`);
   await browser.close();
