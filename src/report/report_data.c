@@ -41,10 +41,10 @@
 enum step {
     S_STATS,
     S_BOUNDS,
-    S_FIN,
+    S_TIMELINE, /* simulate */
+    S_HISTS,
+    S_FIN, /* serve */
     S_START,
-    S_HIST_P,
-    S_HIST_Q,
     S_ATTEMPTS,
     S_PCT_LAT,
     S_PCT_TTFT,
@@ -87,9 +87,12 @@ struct report {
 
     struct sl_buf json;
     struct sl_jw w_json;
+    int trace;        /* SLUICE_REPORT_TRACE set: each query's time on stderr (bench/report.sh) */
+    uint64_t sent_ns; /* when the step's query went out */
 };
 
 static void next(struct report *r);
+static int write_timeline(struct report *r);
 
 /* round_up: the smallest of 1, 2, 5 x 10^k that is >= x (x >= 1) */
 static int64_t round_up(double x)
@@ -281,61 +284,76 @@ static int on_bounds(struct report *r)
     return 0;
 }
 
-/* simulate: rows by finish bucket; serve: by deployment, bucket, status */
-static int on_finishes(struct report *r)
+/* simulate: one row per (finish bucket, start bucket) */
+static int on_timeline(struct report *r)
 {
     struct sl_rows *rows = r->rows;
     static const char *names[3] = {"succeeded", "failed", "cancelled"};
+    struct lane *l = &r->lanes[0];
     for (unsigned i = 0; i < rows->n_rows; i++) {
-        unsigned col = r->serve ? 1 : 0;
-        int64_t b = bucket(r, sl_rows_i64(rows, i, col));
-        if (r->serve) {
-            struct rate *t = rate_get(r, sl_rows_cell(rows, i, 2));
-            int64_t fc = sl_rows_i64(rows, i, 4), fs = sl_rows_i64(rows, i, 5);
-            if (t == NULL)
-                return UV_ENOMEM;
-            t->n[b] += sl_rows_num(rows, i, 3);
-            if (fc == 0) /* refused before admission: in no deployment */
-                continue;
-            struct lane *l = lane_get(r, sl_rows_cell(rows, i, 0));
-            if (l == NULL)
-                return UV_ENOMEM;
-            l->fc[b] += fc;
-            l->fs[b] += fs;
-            r->lanes[0].fc[b] += fc;
-            r->lanes[0].fs[b] += fs;
-            continue;
-        }
-        for (int k = 0; k < 3; k++) {
+        int64_t fb = bucket(r, sl_rows_i64(rows, i, 0)), sb = sl_rows_i64(rows, i, 1);
+        for (unsigned k = 0; k < 3; k++) {
             struct rate *t = rate_get(r, names[k]);
             if (t == NULL)
                 return UV_ENOMEM;
-            t->n[b] += sl_rows_num(rows, i, 2 + (unsigned)k);
+            t->n[fb] += sl_rows_num(rows, i, 3 + k);
         }
-        r->lanes[0].fc[b] += sl_rows_i64(rows, i, 5);
-        r->lanes[0].fs[b] += sl_rows_i64(rows, i, 6);
+        int64_t ran = sl_rows_i64(rows, i, 6);
+        l->fc[fb] += ran;
+        l->fs[fb] += sl_rows_i64(rows, i, 7);
+        if (sb >= 0) {
+            l->sc[bucket(r, sb)] += ran;
+            l->ss[bucket(r, sb)] += sl_rows_i64(rows, i, 8);
+        }
+    }
+    return write_timeline(r);
+}
+
+/* serve: by deployment, finish bucket and HTTP status */
+static int on_finishes(struct report *r)
+{
+    struct sl_rows *rows = r->rows;
+    for (unsigned i = 0; i < rows->n_rows; i++) {
+        int64_t b = bucket(r, sl_rows_i64(rows, i, 1));
+        struct rate *t = rate_get(r, sl_rows_cell(rows, i, 2));
+        int64_t fc = sl_rows_i64(rows, i, 4), fs = sl_rows_i64(rows, i, 5);
+        if (t == NULL)
+            return UV_ENOMEM;
+        t->n[b] += sl_rows_num(rows, i, 3);
+        if (fc == 0) /* refused before admission: in no deployment */
+            continue;
+        struct lane *l = lane_get(r, sl_rows_cell(rows, i, 0));
+        if (l == NULL)
+            return UV_ENOMEM;
+        l->fc[b] += fc;
+        l->fs[b] += fs;
+        r->lanes[0].fc[b] += fc;
+        r->lanes[0].fs[b] += fs;
     }
     return 0;
 }
 
+/* serve: by deployment and start bucket; then the timeline is complete */
 static int on_starts(struct report *r)
 {
     struct sl_rows *rows = r->rows;
-    unsigned col = r->serve ? 1 : 0;
     for (unsigned i = 0; i < rows->n_rows; i++) {
-        int64_t b = bucket(r, sl_rows_i64(rows, i, col));
-        int64_t sc = sl_rows_i64(rows, i, col + 1), ss = sl_rows_i64(rows, i, col + 2);
-        if (r->serve) {
-            struct lane *l = lane_get(r, sl_rows_cell(rows, i, 0));
-            if (l == NULL)
-                return UV_ENOMEM;
-            l->sc[b] += sc;
-            l->ss[b] += ss;
-        }
+        int64_t b = bucket(r, sl_rows_i64(rows, i, 1));
+        int64_t sc = sl_rows_i64(rows, i, 2), ss = sl_rows_i64(rows, i, 3);
+        struct lane *l = lane_get(r, sl_rows_cell(rows, i, 0));
+        if (l == NULL)
+            return UV_ENOMEM;
+        l->sc[b] += sc;
+        l->ss[b] += ss;
         r->lanes[0].sc[b] += sc;
         r->lanes[0].ss[b] += ss;
     }
-    /* both halves are in: the timeline */
+    return write_timeline(r);
+}
+
+/* The timeline: in flight per lane, completions per second per status. */
+static int write_timeline(struct report *r)
+{
     struct sl_jw *w = &r->w_json;
     double *v = malloc((size_t)r->nb * sizeof(double));
     if (v == NULL)
@@ -378,16 +396,9 @@ static void hist_range(int64_t max_us, double p99_ms, int64_t *w, int64_t *nb)
     *nb = (hi + *w - 1) / *w;
 }
 
-static int on_hist(struct report *r, const char *key, int64_t bin_w, int64_t nb)
+static void write_hist(struct report *r, const char *key, int64_t bin_w, int64_t nb,
+                       const double *counts)
 {
-    struct sl_rows *rows = r->rows;
-    double *counts = calloc((size_t)nb + 1, sizeof(double));
-    if (counts == NULL)
-        return UV_ENOMEM;
-    for (unsigned i = 0; i < rows->n_rows; i++) {
-        int64_t b = sl_rows_i64(rows, i, 0);
-        counts[b < 0 ? 0 : b > nb ? nb : b] += sl_rows_num(rows, i, 1);
-    }
     struct sl_jw *w = &r->w_json;
     sl_jw_key(w, key);
     sl_jw_object(w);
@@ -396,7 +407,26 @@ static int on_hist(struct report *r, const char *key, int64_t bin_w, int64_t nb)
     kv_num(w, "overflow_from_ms", (double)(nb * bin_w) / 1000);
     kv_num(w, "overflow", counts[nb]);
     sl_jw_end(w);
-    free(counts);
+}
+
+static int on_hists(struct report *r)
+{
+    struct sl_rows *rows = r->rows;
+    int64_t pw, pnb, qw, qnb;
+    hist_range(r->max_proc, r->stats.p99_ms, &pw, &pnb);
+    hist_range(r->max_queue, 0, &qw, &qnb);
+    double *p = calloc((size_t)(pnb + qnb + 2), sizeof(double)), *q = p + pnb + 1;
+    if (p == NULL)
+        return UV_ENOMEM;
+    for (unsigned i = 0; i < rows->n_rows; i++) {
+        int64_t pb = sl_rows_i64(rows, i, 0), qb = sl_rows_i64(rows, i, 1);
+        double n = sl_rows_num(rows, i, 2);
+        p[pb < 0 ? 0 : pb > pnb ? pnb : pb] += n;
+        q[qb < 0 ? 0 : qb > qnb ? qnb : qb] += n;
+    }
+    write_hist(r, "processing", pw, pnb, p);
+    write_hist(r, "queue", qw, qnb, q);
+    free(p);
     return 0;
 }
 
@@ -474,20 +504,17 @@ static int on_groups(struct report *r)
 /* Folds the answer of the step that just ran into the data. */
 static int absorb(struct report *r)
 {
-    int64_t bw, nb;
     switch (r->step) {
     case S_BOUNDS:
         return on_bounds(r);
+    case S_TIMELINE:
+        return on_timeline(r);
+    case S_HISTS:
+        return on_hists(r);
     case S_FIN:
         return on_finishes(r);
     case S_START:
         return on_starts(r);
-    case S_HIST_P:
-        hist_range(r->max_proc, r->stats.p99_ms, &bw, &nb);
-        return on_hist(r, "processing", bw, nb);
-    case S_HIST_Q:
-        hist_range(r->max_queue, 0, &bw, &nb);
-        return on_hist(r, "queue", bw, nb);
     case S_ATTEMPTS:
         return on_attempts(r);
     case S_PCT_LAT:
@@ -506,23 +533,22 @@ static int step_sql(struct report *r, enum step s)
 {
     char *b = r->sql;
     size_t n = sizeof(r->sql);
-    int64_t id = r->stats.run_id, bw, nb;
+    int64_t id = r->stats.run_id, pw, pnb, qw, qnb;
     switch (s) {
     case S_BOUNDS:
         return sl__rsql_bounds(b, n, r->kind, id);
-    case S_FIN:
-        return r->serve ? sl__rsql_serve_finishes(b, n, r->kind, id, r->t0, r->w)
-                        : sl__rsql_finishes(b, n, r->kind, id, r->t0, r->w);
-    case S_START:
-        return r->serve ? sl__rsql_serve_starts(b, n, r->kind, id, r->t0, r->w)
-                        : sl__rsql_starts(b, n, r->kind, id, r->t0, r->w);
-    case S_HIST_P:
-    case S_HIST_Q:
+    case S_TIMELINE:
+        return r->serve ? -1 : sl__rsql_timeline(b, n, r->kind, id, r->t0, r->w);
+    case S_HISTS:
         if (r->serve)
             return -1;
-        hist_range(s == S_HIST_P ? r->max_proc : r->max_queue, s == S_HIST_P ? r->stats.p99_ms : 0,
-                   &bw, &nb);
-        return sl__rsql_hist(b, n, r->kind, id, s == S_HIST_Q, bw, nb);
+        hist_range(r->max_proc, r->stats.p99_ms, &pw, &pnb);
+        hist_range(r->max_queue, 0, &qw, &qnb);
+        return sl__rsql_hists(b, n, r->kind, id, pw, pnb, qw, qnb);
+    case S_FIN:
+        return r->serve ? sl__rsql_serve_finishes(b, n, r->kind, id, r->t0, r->w) : -1;
+    case S_START:
+        return r->serve ? sl__rsql_serve_starts(b, n, r->kind, id, r->t0, r->w) : -1;
     case S_ATTEMPTS:
         return r->serve ? -1 : sl__rsql_attempts(b, n, r->kind, id);
     case S_PCT_LAT:
@@ -555,9 +581,20 @@ static int write_page(struct report *r)
     return 0;
 }
 
+static void trace(struct report *r)
+{
+    static const char *names[] = {"stats",  "bounds",   "timeline", "histograms", "finishes",
+                                  "starts", "attempts", "latency",  "ttft",       "groups"};
+    if (r->trace)
+        fprintf(stderr, "report: %-10s %8.1f ms\n", r->step < S_DONE ? names[r->step] : "page",
+                (double)(uv_hrtime() - r->sent_ns) / 1e6);
+    r->sent_ns = uv_hrtime();
+}
+
 static void on_rows(struct sl_store *store, int status, void *arg)
 {
     struct report *r = arg;
+    trace(r);
     if (status != 0) {
         fail(r, status, "%s", sl_store_error(store));
         return;
@@ -590,12 +627,15 @@ static void next(struct report *r)
         finish(r, status);
         return;
     }
-    finish(r, write_page(r));
+    status = write_page(r);
+    trace(r);
+    finish(r, status);
 }
 
 static void on_stats(struct sl_store *store, int status, void *arg)
 {
     struct report *r = arg;
+    trace(r);
     if (status != 0) {
         fail(r, status, "%s", sl_store_error(store));
         return;
@@ -622,6 +662,8 @@ int sl_run_report(struct sl_store *store, int64_t run_id, const char *path, sl_r
     sl_buf_init(&r->json, DATA_MAX);
     sl_jw_init(&r->w_json, &r->json);
     r->step = S_STATS;
+    r->trace = getenv("SLUICE_REPORT_TRACE") != NULL;
+    r->sent_ns = uv_hrtime();
     sl_store_query_stats(store, run_id, &r->stats, on_stats, r);
     return 0;
 }

@@ -57,35 +57,28 @@ int sl__rsql_bounds(char *buf, size_t size, enum sl_store_kind kind, int64_t run
                  run_id);
 }
 
-int sl__rsql_finishes(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
+int sl__rsql_timeline(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
                       int64_t w)
 {
     return query(buf, size, kind, run_id,
-                 "SELECT (f - %" PRId64 ") / %" PRId64 " AS b, count(*), " STATUS_SUMS
-                 ", count(s), coalesce(sum(CASE WHEN s IS NOT NULL THEN f - %" PRId64
-                 " ELSE 0 END), 0) FROM r GROUP BY b ORDER BY b",
-                 t0, w, t0);
+                 "SELECT fb, sb, count(*), " STATUS_SUMS ", count(s),"
+                 " coalesce(sum(CASE WHEN s IS NOT NULL THEN f - %" PRId64 " ELSE 0 END), 0),"
+                 " coalesce(sum(s - %" PRId64 "), 0) FROM (SELECT (f - %" PRId64 ") / %" PRId64
+                 " AS fb, CASE WHEN s IS NULL THEN -1 ELSE (s - %" PRId64 ") / %" PRId64
+                 " END AS sb, s, f, st FROM r) x GROUP BY fb, sb",
+                 t0, t0, t0, w, t0, w);
 }
 
-int sl__rsql_starts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
-                    int64_t w)
-{
-    return query(buf, size, kind, run_id,
-                 "SELECT (s - %" PRId64 ") / %" PRId64 " AS b, count(*), sum(s - %" PRId64
-                 ") FROM r WHERE s IS NOT NULL"
-                 " GROUP BY b ORDER BY b",
-                 t0, w, t0);
-}
+#define BIN(v, w, nb)                                                                              \
+    "CASE WHEN " v " / %" PRId64 " >= %" PRId64 " THEN %" PRId64 " ELSE " v " / %" PRId64 " END"
 
-int sl__rsql_hist(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int queue,
-                  int64_t w, int64_t nb)
+int sl__rsql_hists(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t pw,
+                   int64_t pnb, int64_t qw, int64_t qnb)
 {
-    const char *v = queue ? "(s - c)" : "(f - s)";
     return query(buf, size, kind, run_id,
-                 "SELECT CASE WHEN %s / %" PRId64 " >= %" PRId64 " THEN %" PRId64
-                 " ELSE %s / %" PRId64 " END AS b, count(*) FROM r WHERE s IS NOT NULL"
-                 " GROUP BY b ORDER BY b",
-                 v, w, nb, nb, v, w);
+                 "SELECT pb, qb, count(*) FROM (SELECT " BIN("(f - s)", pw, pnb) " AS pb, " BIN(
+                     "(s - c)", qw, qnb) " AS qb FROM r WHERE s IS NOT NULL) x GROUP BY pb, qb",
+                 pw, pnb, pnb, pw, qw, qnb, qnb, qw);
 }
 
 int sl__rsql_attempts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id)

@@ -22,17 +22,17 @@
 /* One row: the run's params JSON, min(c), max(f), max(f - s), max(s - c). */
 int sl__rsql_bounds(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id);
 
-/* simulate, by bucket of finish time ((f - t0) / w): b, rows, succeeded,
- * failed, cancelled, rows that ran, sum of (f - t0) over the rows that ran. */
-int sl__rsql_finishes(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
+/* simulate, by bucket of finish time fb = (f - t0) / w and of start time
+ * sb (-1: never started), one sort for both: fb, sb, rows, succeeded,
+ * failed, cancelled, rows that ran, sum of (f - t0) over the rows that
+ * ran, sum of (s - t0). */
+int sl__rsql_timeline(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
                       int64_t w);
-/* by bucket of start time: b, rows, sum of (s - t0). */
-int sl__rsql_starts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
-                    int64_t w);
-/* A histogram of f - s (queue = 0) or s - c (queue = 1), microseconds, in
- * bins of w, the last bin (nb) holding everything from nb * w up: b, n. */
-int sl__rsql_hist(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int queue,
-                  int64_t w, int64_t nb);
+/* Both histograms in one pass, microseconds: bin pb of f - s (width pw,
+ * the last bin pnb holding everything from pnb * pw up) and bin qb of
+ * s - c (qw, qnb), over the rows that ran: pb, qb, n. */
+int sl__rsql_hists(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t pw,
+                   int64_t pnb, int64_t qw, int64_t qnb);
 /* attempts, status, error class, n. */
 int sl__rsql_attempts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id);
 

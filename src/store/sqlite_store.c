@@ -465,8 +465,10 @@ static void writer_main(void *arg)
     struct lite *l = arg;
     pthread_setname_np(pthread_self(), "sluice-sqlite");
     /* Background work: when it shares a core with the event loop, the loop
-     * (requests in flight) goes first. Linux applies nice per thread. */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+     * (requests in flight) goes first. Linux applies nice per thread. A
+     * reader's loop (stats, report) has nothing to do but wait for it. */
+    if (!l->store->opts.read_only)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     for (;;) {
         pthread_mutex_lock(&l->mu);
         while (l->todo_head == NULL)
