@@ -45,7 +45,6 @@ enum step {
     S_HISTS,
     S_FIN, /* serve */
     S_START,
-    S_ATTEMPTS,
     S_PCT_LAT,
     S_PCT_TTFT,
     S_GROUPS,
@@ -409,6 +408,56 @@ static void write_hist(struct report *r, const char *key, int64_t bin_w, int64_t
     sl_jw_end(w);
 }
 
+/* One (attempts, status, error) row of the attempts table. */
+struct outcome {
+    int64_t attempts, n;
+    const char *status, *error; /* in the rows */
+};
+
+static int outcome_cmp(const void *a, const void *b)
+{
+    const struct outcome *x = a, *y = b;
+    int c = x->attempts < y->attempts ? -1 : x->attempts > y->attempts;
+    if (c == 0)
+        c = strcmp(x->status, y->status);
+    return c ? c : strcmp(x->error, y->error);
+}
+
+/* The attempts table: [attempts, status, error, n], ordered by them. */
+static int write_attempts(struct report *r)
+{
+    struct sl_rows *rows = r->rows;
+    struct outcome *o = calloc((size_t)rows->n_rows + 1, sizeof(*o));
+    size_t n = 0;
+    if (o == NULL)
+        return UV_ENOMEM;
+    for (unsigned i = 0; i < rows->n_rows; i++) {
+        struct outcome key = {sl_rows_i64(rows, i, 2), sl_rows_i64(rows, i, 5),
+                              sl_rows_cell(rows, i, 3), sl_rows_cell(rows, i, 4)};
+        size_t k = 0;
+        while (k < n && outcome_cmp(&o[k], &key) != 0)
+            k++;
+        if (k == n)
+            o[n++] = (struct outcome){key.attempts, 0, key.status, key.error};
+        o[k].n += key.n;
+    }
+    qsort(o, n, sizeof(*o), outcome_cmp);
+    struct sl_jw *w = &r->w_json;
+    sl_jw_key(w, "attempts");
+    sl_jw_array(w);
+    for (size_t k = 0; k < n; k++) {
+        sl_jw_array(w);
+        sl_jw_int(w, (long long)o[k].attempts);
+        sl_jw_string(w, o[k].status);
+        sl_jw_string(w, o[k].error);
+        sl_jw_int(w, (long long)o[k].n);
+        sl_jw_end(w);
+    }
+    sl_jw_end(w);
+    free(o);
+    return 0;
+}
+
 static int on_hists(struct report *r)
 {
     struct sl_rows *rows = r->rows;
@@ -420,32 +469,16 @@ static int on_hists(struct report *r)
         return UV_ENOMEM;
     for (unsigned i = 0; i < rows->n_rows; i++) {
         int64_t pb = sl_rows_i64(rows, i, 0), qb = sl_rows_i64(rows, i, 1);
-        double n = sl_rows_num(rows, i, 2);
-        p[pb < 0 ? 0 : pb > pnb ? pnb : pb] += n;
+        double n = sl_rows_num(rows, i, 5);
+        if (pb < 0) /* never ran */
+            continue;
+        p[pb > pnb ? pnb : pb] += n;
         q[qb < 0 ? 0 : qb > qnb ? qnb : qb] += n;
     }
     write_hist(r, "processing", pw, pnb, p);
     write_hist(r, "queue", qw, qnb, q);
     free(p);
-    return 0;
-}
-
-static int on_attempts(struct report *r)
-{
-    struct sl_rows *rows = r->rows;
-    struct sl_jw *w = &r->w_json;
-    sl_jw_key(w, "attempts"); /* [attempts, status, error, n] */
-    sl_jw_array(w);
-    for (unsigned i = 0; i < rows->n_rows; i++) {
-        sl_jw_array(w);
-        sl_jw_int(w, (long long)sl_rows_i64(rows, i, 0));
-        sl_jw_string(w, sl_rows_cell(rows, i, 1));
-        sl_jw_string(w, sl_rows_cell(rows, i, 2));
-        sl_jw_int(w, (long long)sl_rows_i64(rows, i, 3));
-        sl_jw_end(w);
-    }
-    sl_jw_end(w);
-    return 0;
+    return write_attempts(r);
 }
 
 static int on_pcts(struct report *r, const char *key)
@@ -515,8 +548,6 @@ static int absorb(struct report *r)
         return on_finishes(r);
     case S_START:
         return on_starts(r);
-    case S_ATTEMPTS:
-        return on_attempts(r);
     case S_PCT_LAT:
         return on_pcts(r, "latency");
     case S_PCT_TTFT:
@@ -549,8 +580,6 @@ static int step_sql(struct report *r, enum step s)
         return r->serve ? sl__rsql_serve_finishes(b, n, r->kind, id, r->t0, r->w) : -1;
     case S_START:
         return r->serve ? sl__rsql_serve_starts(b, n, r->kind, id, r->t0, r->w) : -1;
-    case S_ATTEMPTS:
-        return r->serve ? -1 : sl__rsql_attempts(b, n, r->kind, id);
     case S_PCT_LAT:
     case S_PCT_TTFT:
         return r->serve ? sl__rsql_serve_pcts(b, n, r->kind, id, s == S_PCT_TTFT, r->t0, r->pw)
@@ -583,8 +612,8 @@ static int write_page(struct report *r)
 
 static void trace(struct report *r)
 {
-    static const char *names[] = {"stats",  "bounds",   "timeline", "histograms", "finishes",
-                                  "starts", "attempts", "latency",  "ttft",       "groups"};
+    static const char *names[] = {"stats",  "bounds",  "timeline", "histograms", "finishes",
+                                  "starts", "latency", "ttft",     "groups"};
     if (r->trace)
         fprintf(stderr, "report: %-10s %8.1f ms\n", r->step < S_DONE ? names[r->step] : "page",
                 (double)(uv_hrtime() - r->sent_ns) / 1e6);

@@ -28,13 +28,13 @@ int sl__rsql_bounds(char *buf, size_t size, enum sl_store_kind kind, int64_t run
  * ran, sum of (s - t0). */
 int sl__rsql_timeline(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
                       int64_t w);
-/* Both histograms in one pass, microseconds: bin pb of f - s (width pw,
- * the last bin pnb holding everything from pnb * pw up) and bin qb of
- * s - c (qw, qnb), over the rows that ran: pb, qb, n. */
+/* Both histograms and the attempts table in one pass (one sort): bin pb
+ * of f - s in microseconds (width pw, the last bin pnb holding everything
+ * from pnb * pw up) and bin qb of s - c (qw, qnb), both -1 for a request
+ * that never ran; attempts, status, error class (''), n. The groups are
+ * few: the bins are bounded, and error classes are set only on failures. */
 int sl__rsql_hists(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t pw,
                    int64_t pnb, int64_t qw, int64_t qnb);
-/* attempts, status, error class, n. */
-int sl__rsql_attempts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id);
 
 /* serve, by deployment, bucket of finish time and HTTP status: d, b, http,
  * rows, rows that ran, sum of (f - t0) over the rows that ran. */

@@ -7,6 +7,7 @@
 #define SL_RUN_REPORT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "store/store.h"
 
@@ -20,8 +21,8 @@ typedef void (*sl_run_report_cb)(int status, const char *err, void *arg);
 int sl_run_report(struct sl_store *store, int64_t run_id, const char *path, sl_run_report_cb cb,
                   void *arg);
 
-/* The page for the data JSON (report_page.c): written to out. */
-#include <stdio.h>
+/* Inside: the page around the data JSON (report_page.c), written to out;
+ * 0 or -1 on a write error. */
 int sl__report_page_write(FILE *out, const char *title, const char *data_json, size_t len);
 
 #endif

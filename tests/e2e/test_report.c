@@ -253,7 +253,7 @@ Test(report, serve_report_matches_sql)
     const char *const *loads[] = {l1, l2, l3};
     for (int i = 0; i < 3; i++) {
         struct e2e_run r = e2e_run(loads[i]);
-        cr_assert_eq(r.status, 0, "load: %s", r.err);
+        cr_assert_eq(r.status, 0, "load: %s\nservers: %s", r.err, e2e_all_stderr());
         e2e_free(&r);
     }
     e2e_stop(serve);
