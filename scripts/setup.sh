@@ -13,6 +13,7 @@ packages=(
   clang libclang-rt-14-dev     # libFuzzer: scripts/fuzz.sh and the smoke in scripts/test.sh
   libhttp-parser-dev libjansson-dev  # reference parsers of the differential tests
   redis-server libhiredis-dev  # limits shared across instances (src/limits/redis_link.c) and their tests
+  chromium  # the browser test of `sluice report` pages (tests/browser/, driven by npm playwright-core)
 )
 packages+=("$@")
 # node and npm run the reference tokenizer (npm tiktoken) of the tokenizer

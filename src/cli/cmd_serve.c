@@ -79,7 +79,7 @@ struct ctx {
     struct sl_gw_config cfg;
     struct sl_store *store;
     struct sl_run_info run;
-    char params[256];
+    char params[4096];
     unsigned drain_ms;
     uint64_t rows, max_in_flight, spooled_total;
     int quiet, stopping, exit_code;
@@ -256,6 +256,40 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
     fflush(stdout);
 }
 
+/* The run's params: where it listened, and each deployment's
+ * max_concurrency (summed over deployments of the same name), which the
+ * report draws in flight against. Deployments that do not fit are left
+ * out (the report then draws no limit for them). */
+static void serve_params(struct ctx *c)
+{
+    size_t cap = sizeof(c->params), n;
+    n = (size_t)snprintf(c->params, cap, "{\"listen\":\"%s:%d\",\"models\":%zu,\"deployments\":{",
+                         c->cfg.listen_host, c->cfg.listen_port, c->cfg.nmodels);
+    const char *sep = "";
+    for (size_t i = 0; i < c->cfg.nmodels; i++)
+        for (size_t j = 0; j < c->cfg.models[i].ndeployments; j++) {
+            const struct sl_gw_deployment *d = &c->cfg.models[i].deployments[j];
+            int seen = 0; /* counted with an earlier deployment of its name */
+            unsigned sum = 0;
+            for (size_t k = 0; k < c->cfg.nmodels; k++)
+                for (size_t l = 0; l < c->cfg.models[k].ndeployments; l++) {
+                    const struct sl_gw_deployment *e = &c->cfg.models[k].deployments[l];
+                    if (strcmp(e->name, d->name) != 0)
+                        continue;
+                    if (k < i || (k == i && l < j))
+                        seen = 1;
+                    sum += e->max_concurrency;
+                }
+            char name[140];
+            sl_json_escape(name, sizeof(name), d->name);
+            if (seen || n + strlen(name) + 32 > cap)
+                continue;
+            n += (size_t)snprintf(c->params + n, cap - n, "%s\"%s\":%u", sep, name, sum);
+            sep = ",";
+        }
+    snprintf(c->params + n, cap - n, "}}");
+}
+
 static void on_store_open(struct sl_store *store, int status, void *arg)
 {
     struct ctx *c = arg;
@@ -268,8 +302,7 @@ static void on_store_open(struct sl_store *store, int status, void *arg)
     for (size_t i = 0; i < c->cfg.nmodels; i++)
         for (size_t j = 0; j < c->cfg.models[i].ndeployments; j++)
             limit += c->cfg.models[i].deployments[j].max_concurrency;
-    snprintf(c->params, sizeof(c->params), "{\"listen\":\"%s:%d\",\"models\":%zu}",
-             c->cfg.listen_host, c->cfg.listen_port, c->cfg.nmodels);
+    serve_params(c);
     c->run = (struct sl_run_info){"serve", 0, limit, c->params};
     sl_store_begin_run(store, &c->run, on_run_begun, c);
 }

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/report.h"
+#include "report/run_report.h"
 #include "sim/simulate.h"
 #include "store/store.h"
 
@@ -62,6 +63,8 @@ static const char usage[] =
     "                        connection: written again or spooled (default 30000; 0 none)\n"
     "  --spool PATH          where rows wait while PostgreSQL is away (default\n"
     "                        sluice-spool-<hash of the URL>.bin here)\n"
+    "  --report FILE         at the end, write the run's HTML report (charts; see\n"
+    "                        'sluice report --help') to FILE\n"
     "  --json                print the analytics as one JSON object on stdout\n"
     "  --quiet               no retry log lines and no progress\n"
     "  --no-progress         keep the retry log, drop the progress bar / lines\n"
@@ -97,6 +100,7 @@ enum {
     F_CONNECT_TIMEOUT,
     F_WRITE_TIMEOUT,
     F_SPOOL,
+    F_REPORT,
     F_JSON,
     F_QUIET,
     F_NO_PROGRESS,
@@ -127,6 +131,7 @@ static const struct sl_flag flags[] = {
     {"--connect-timeout-ms", 1, F_CONNECT_TIMEOUT},
     {"--write-timeout-ms", 1, F_WRITE_TIMEOUT},
     {"--spool", 1, F_SPOOL},
+    {"--report", 1, F_REPORT},
     {"--json", 0, F_JSON},
     {"--quiet", 0, F_QUIET},
     {"--no-progress", 0, F_NO_PROGRESS},
@@ -140,6 +145,7 @@ struct ctx {
     struct sl_sim_config cfg;
     struct sl_store_options store_opts;
     const char *db_url;
+    const char *report_path; /* --report */
     int json, quiet, progress_on, seed_given;
     char params_json[1024];
     struct sl_run_info run;
@@ -280,6 +286,13 @@ static int parse(struct ctx *c, int argc, char **argv)
         case F_SPOOL:
             c->store_opts.spool_path = v;
             break;
+        case F_REPORT:
+            if (*v == '\0') {
+                sl_usage_error(cmd, "--report needs a file name");
+                return -1;
+            }
+            c->report_path = v;
+            break;
         case F_JSON:
             c->json = 1;
             break;
@@ -360,6 +373,16 @@ static long peak_rss_kb(void)
     return ru.ru_maxrss;
 }
 
+static void on_report(int status, const char *err, void *arg)
+{
+    struct ctx *c = arg;
+    if (status != 0)
+        fail_runtime(c, err);
+    else if (!c->quiet && !c->json)
+        fprintf(stderr, "simulate: report written to %s\n", c->report_path);
+    close_all(c);
+}
+
 static void on_stats(struct sl_store *store, int status, void *arg)
 {
     struct ctx *c = arg;
@@ -388,6 +411,11 @@ static void on_stats(struct sl_store *store, int status, void *arg)
                    wall > 0 ? (double)c->stats.db_rows / wall : 0, wall);
         }
         fflush(stdout);
+        if (c->report_path &&
+            sl_run_report(store, c->stats.run_id, c->report_path, on_report, c) == 0)
+            return;
+        if (c->report_path)
+            fail_runtime(c, "out of memory for the report");
     }
     close_all(c);
 }

@@ -11,6 +11,7 @@ int sl_cmd_serve(int argc, char **argv);
 int sl_cmd_load(int argc, char **argv);
 int sl_cmd_tokens(int argc, char **argv);
 int sl_cmd_keys(int argc, char **argv);
+int sl_cmd_report(int argc, char **argv);
 
 #define SL_DEFAULT_DB "sluice.db"
 

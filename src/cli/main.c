@@ -16,6 +16,7 @@ static const char usage[] =
     "  simulate   simulate a high-traffic LLM gateway end to end (mock requests,\n"
     "             concurrency limit, flaky processor, retries, persistence, analytics)\n"
     "  stats      analytics of a recorded run, from the database\n"
+    "  report     one self-contained HTML page of charts of a recorded run\n"
     "  migrate    apply or revert schema migrations (up [N] | down [N] | status)\n"
     "  serve      the OpenAI-compatible LLM gateway\n"
     "  mock       a flaky OpenAI-compatible upstream to develop and test against\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
         return sl_cmd_simulate(argc - 2, argv + 2);
     if (strcmp(cmd, "stats") == 0)
         return sl_cmd_stats(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return sl_cmd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "migrate") == 0)
         return sl_cmd_migrate(argc - 2, argv + 2);
     if (strcmp(cmd, "mock") == 0)

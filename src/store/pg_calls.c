@@ -7,6 +7,7 @@
 
 #include "store/analytics.h"
 #include "store/pg_calls.h"
+#include "store/rows.h"
 
 static void call_finish(struct sl__pg_call_run *r, int status)
 {
@@ -202,6 +203,31 @@ static void on_conversations(struct sl_pg_conn *c, int status, PGresult *res, vo
                      2, params, on_messages, r);
 }
 
+static void on_rows(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    struct sl__pg_call_run *r = arg;
+    if (status != 0 || res == NULL) {
+        call_fail(r, status, "query failed");
+        return;
+    }
+    struct sl__rows_builder b;
+    int n_rows = PQntuples(res), n_cols = PQnfields(res), rc = 0;
+    sl__rows_builder_init(&b, (unsigned)n_cols);
+    for (int i = 0; i < n_rows && rc == 0; i++)
+        for (int k = 0; k < n_cols && rc == 0; k++)
+            rc = sl__rows_add(&b, PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k),
+                              (size_t)PQgetlength(res, i, k));
+    (void)c;
+    if (rc == 0)
+        rc = sl__rows_finish(&b, r->call->out);
+    else
+        sl__rows_builder_release(&b);
+    if (rc != 0)
+        snprintf(r->call->err, sizeof(r->call->err), "query result too large (%s)",
+                 uv_strerror(rc));
+    call_finish(r, rc);
+}
+
 static void on_migration(struct sl_pg_migration *m, int status)
 {
     struct sl__pg_call_run *r = m->data;
@@ -271,6 +297,9 @@ void sl__pg_call_exec(struct sl__pg_call_run *r, struct sl_pg_conn *conn, struct
                          "SELECT id, title, (extract(epoch FROM created_at) * 1e6)::bigint"
                          " FROM conversations WHERE id > $1 ORDER BY id LIMIT $2",
                          2, p, on_conversations, r);
+        break;
+    case SL__CALL_ROWS:
+        sl_pg_conn_query(conn, c->in, 0, NULL, on_rows, r);
         break;
     }
 }

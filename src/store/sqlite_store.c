@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "store/rows.h"
 #include "store/analytics.h"
 #include "store/conv_page.h"
 #include "store/migrate.h"
@@ -382,6 +383,37 @@ sql_fail:
     return UV_EIO;
 }
 
+static int do_rows(struct lite *l, struct sl__call *c)
+{
+    sqlite3_stmt *st = NULL;
+    struct sl__rows_builder b;
+    l->queries++;
+    if (sqlite3_prepare_v2(l->db, c->in, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(c->err, sizeof(c->err), "query failed in %s: %s", l->path, sqlite3_errmsg(l->db));
+        return UV_EIO;
+    }
+    unsigned n_cols = (unsigned)sqlite3_column_count(st);
+    sl__rows_builder_init(&b, n_cols);
+    int rc, status = 0;
+    while (status == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        for (unsigned i = 0; i < n_cols && status == 0; i++) {
+            const char *t = (const char *)sqlite3_column_text(st, (int)i);
+            status = sl__rows_add(&b, t, t ? (size_t)sqlite3_column_bytes(st, (int)i) : 0);
+        }
+    if (status == 0 && rc != SQLITE_DONE) {
+        snprintf(c->err, sizeof(c->err), "query failed in %s: %s", l->path, sqlite3_errmsg(l->db));
+        status = UV_EIO;
+    } else if (status != 0) {
+        snprintf(c->err, sizeof(c->err), "query result too large (%s)", uv_strerror(status));
+    }
+    sqlite3_finalize(st);
+    if (status != 0) {
+        sl__rows_builder_release(&b);
+        return status;
+    }
+    return sl__rows_finish(&b, c->out);
+}
+
 static int do_call(struct lite *l, struct sl__call *c)
 {
     char reason[400] = "";
@@ -410,6 +442,8 @@ static int do_call(struct lite *l, struct sl__call *c)
         return UV_EIO;
     case SL__CALL_CONVERSATIONS:
         return do_conversations(l, c);
+    case SL__CALL_ROWS:
+        return do_rows(l, c);
     }
     return UV_EINVAL;
 }
@@ -431,8 +465,10 @@ static void writer_main(void *arg)
     struct lite *l = arg;
     pthread_setname_np(pthread_self(), "sluice-sqlite");
     /* Background work: when it shares a core with the event loop, the loop
-     * (requests in flight) goes first. Linux applies nice per thread. */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+     * (requests in flight) goes first. Linux applies nice per thread. A
+     * reader's loop (stats, report) has nothing to do but wait for it. */
+    if (!l->store->opts.read_only)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     for (;;) {
         pthread_mutex_lock(&l->mu);
         while (l->todo_head == NULL)

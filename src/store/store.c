@@ -637,6 +637,15 @@ void sl_store_load_conversations(struct sl_store *s, int64_t after_id, unsigned 
     submit_call(s, c);
 }
 
+void sl_store_query_rows(struct sl_store *s, const char *sql, struct sl_rows **out, sl_store_cb cb,
+                         void *arg)
+{
+    struct sl__call *c = new_call(SL__CALL_ROWS, cb, arg);
+    c->in = sql;
+    c->out = out;
+    submit_call(s, c);
+}
+
 void sl_conv_page_free(struct sl_conv_page *page)
 {
     free(page);

@@ -219,6 +219,24 @@ void sl_conv_page_free(struct sl_conv_page *page);
 void sl_store_load_conversations(struct sl_store *store, int64_t after_id, unsigned limit,
                                  struct sl_conv_page **out, sl_store_cb cb, void *arg);
 
+/* An ad-hoc read query's result (the report's aggregates): n_rows rows of
+ * n_cols text cells, NULL for SQL NULL. One allocation: sl_rows_free. */
+struct sl_rows {
+    unsigned n_rows, n_cols;
+    const char **cells; /* row-major */
+};
+void sl_rows_free(struct sl_rows *rows);
+const char *sl_rows_cell(const struct sl_rows *rows, unsigned row, unsigned col);
+double sl_rows_num(const struct sl_rows *rows, unsigned row, unsigned col);  /* NULL: 0 */
+int64_t sl_rows_i64(const struct sl_rows *rows, unsigned row, unsigned col); /* NULL: 0 */
+
+/* Runs one SELECT (in the store's dialect, no parameters: the caller
+ * writes only numbers it computed into the text) and sets *out. sql must
+ * live until cb. The result is bounded (store/rows.h): a query that
+ * returns too much fails with UV_E2BIG. */
+void sl_store_query_rows(struct sl_store *store, const char *sql, struct sl_rows **out,
+                         sl_store_cb cb, void *arg);
+
 /* Counters, on the loop thread. */
 uint64_t sl_store_rows_written(const struct sl_store *store);
 uint64_t sl_store_rows_failed(const struct sl_store *store);

@@ -47,6 +47,7 @@ enum sl__call_kind {
     SL__CALL_VERSION,
     SL__CALL_MIGRATE,
     SL__CALL_CONVERSATIONS,
+    SL__CALL_ROWS,
 };
 
 struct sl__call {
@@ -54,8 +55,9 @@ struct sl__call {
     enum sl__call_kind kind;
     sl_store_cb cb;
     void *arg;
-    const void *in; /* BEGIN_RUN: sl_run_info; END_RUN: status text */
-    void *out;      /* STATS: sl_stats; VERSION, MIGRATE: int; CONVERSATIONS: page ** */
+    const void *in; /* BEGIN_RUN: sl_run_info; END_RUN: status text; ROWS: SQL */
+    void *out;      /* STATS: sl_stats; VERSION, MIGRATE: int; CONVERSATIONS: page **;
+                       ROWS: sl_rows ** */
     int64_t id;     /* STATS: run id; CONVERSATIONS: after this conversation id */
     int value;      /* END_RUN: max in flight; MIGRATE: target; CONVERSATIONS: limit */
     int status;

@@ -1,0 +1,153 @@
+#include "report/report_sql.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+/* date_part is double precision: exact to the microsecond for any date
+ * this century (2^53 us is 285 years), and faster than extract's numeric */
+#define US(col) "CAST(date_part('epoch', " col ") * 1000000 AS bigint)"
+
+/* The run's rows as `r` (see report_sql.h); ends with ", " or " " for
+ * what the caller appends. */
+static int head(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id)
+{
+    int n;
+    if (kind == SL_STORE_POSTGRES)
+        n = snprintf(buf, size,
+                     "WITH r AS (SELECT " US("created_at") " AS c, " US("started_at") " AS s, " US(
+                         "finished_at") " AS f, attempts AS a, status AS st, error AS e,"
+                                        " metadata AS md FROM requests WHERE run_id = %" PRId64
+                                        ") ",
+                     run_id);
+    else /* a run's rows are the id range [run << 32, run << 32 | 0xffffffff] */
+        n = snprintf(buf, size,
+                     "WITH r AS (SELECT created_us AS c, started_us AS s, finished_us AS f,"
+                     " attempts AS a, status AS st, error AS e, metadata AS md FROM requests"
+                     " WHERE id BETWEEN %" PRId64 " AND %" PRId64 ") ",
+                     (int64_t)((uint64_t)run_id << 32),
+                     (int64_t)(((uint64_t)run_id << 32) | 0xffffffffu));
+    return n > 0 && (size_t)n < size ? n : -1;
+}
+
+/* head + the body, formatted */
+static int query(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
+static int query(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, const char *fmt,
+                 ...)
+{
+    int h = head(buf, size, kind, run_id);
+    if (h < 0)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + h, size - (size_t)h, fmt, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < size - (size_t)h ? 0 : -1;
+}
+
+#define STATUS_SUMS                                                                                \
+    "sum(CASE WHEN st = 'succeeded' THEN 1 ELSE 0 END),"                                           \
+    " sum(CASE WHEN st = 'failed' THEN 1 ELSE 0 END),"                                             \
+    " sum(CASE WHEN st = 'cancelled' THEN 1 ELSE 0 END)"
+
+int sl__rsql_bounds(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id)
+{
+    return query(buf, size, kind, run_id,
+                 "SELECT (SELECT CAST(params AS text) FROM runs WHERE id = %" PRId64 "),"
+                 " min(c), max(f), max(f - s), max(s - c) FROM r",
+                 run_id);
+}
+
+int sl__rsql_timeline(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
+                      int64_t w)
+{
+    return query(buf, size, kind, run_id,
+                 "SELECT fb, sb, count(*), " STATUS_SUMS ", count(s),"
+                 " coalesce(sum(CASE WHEN s IS NOT NULL THEN f - %" PRId64 " ELSE 0 END), 0),"
+                 " coalesce(sum(s - %" PRId64 "), 0) FROM (SELECT (f - %" PRId64 ") / %" PRId64
+                 " AS fb, CASE WHEN s IS NULL THEN -1 ELSE (s - %" PRId64 ") / %" PRId64
+                 " END AS sb, s, f, st FROM r) x GROUP BY fb, sb",
+                 t0, t0, t0, w, t0, w);
+}
+
+#define BIN(v, w, nb)                                                                              \
+    "CASE WHEN " v " / %" PRId64 " >= %" PRId64 " THEN %" PRId64 " ELSE " v " / %" PRId64 " END"
+
+int sl__rsql_hists(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t pw,
+                   int64_t pnb, int64_t qw, int64_t qnb)
+{
+    return query(
+        buf, size, kind, run_id,
+        "SELECT pb, qb, a, st, coalesce(e, ''), count(*) FROM (SELECT CASE WHEN s IS NULL"
+        " THEN -1 ELSE " BIN("(f - s)", pw, pnb) " END AS pb, CASE WHEN s IS NULL THEN -1"
+                                                 " ELSE " BIN("(s - c)", qw,
+                                                              qnb) " END AS qb, a, st, e FROM r) x"
+                                                                   " GROUP BY pb, qb, a, st, e",
+        pw, pnb, pnb, pw, qw, qnb, qnb, qw);
+}
+
+#define DEP  "CAST(coalesce(md ->> 'deployment', '') AS text)"
+#define HTTP "CAST(coalesce(md ->> 'status', '0') AS text)"
+
+int sl__rsql_serve_finishes(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
+                            int64_t t0, int64_t w)
+{
+    return query(buf, size, kind, run_id,
+                 "SELECT d, b, http, count(*), count(s), coalesce(sum(CASE WHEN s IS NOT NULL"
+                 " THEN f - %" PRId64 " ELSE 0 END), 0) FROM (SELECT " DEP " AS d, (f - %" PRId64
+                 ") / %" PRId64 " AS b, " HTTP " AS http, s, f FROM r) x"
+                 " GROUP BY d, b, http ORDER BY d, b, http",
+                 t0, t0, w);
+}
+
+int sl__rsql_serve_starts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
+                          int64_t t0, int64_t w)
+{
+    return query(buf, size, kind, run_id,
+                 "SELECT d, b, count(*), sum(s - %" PRId64 ") FROM (SELECT " DEP
+                 " AS d, (s - %" PRId64 ") / %" PRId64 " AS b, s FROM r WHERE s IS NOT NULL) x"
+                 " GROUP BY d, b ORDER BY d, b",
+                 t0, t0, w);
+}
+
+/* nearest rank: the row whose rank is the smallest integer >= q * n */
+#define RANK(q) "max(CASE WHEN 100 * rn >= " q " * n AND 100 * (rn - 1) < " q " * n THEN v END)"
+
+int sl__rsql_serve_pcts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int ttft,
+                        int64_t t0, int64_t w)
+{
+    const char *v = ttft ? "CAST(md ->> 'ttfb_ms' AS double precision)" : "(f - c) / 1000.0";
+    return query(buf, size, kind, run_id,
+                 "SELECT b, max(n), " RANK("50") ", " RANK("95") ", " RANK(
+                     "99") " FROM"
+                           " (SELECT b, v, row_number() OVER (PARTITION BY b ORDER BY v) AS rn,"
+                           " count(*) OVER (PARTITION BY b) AS n FROM"
+                           " (SELECT (f - %" PRId64 ") / %" PRId64 " AS b, %s AS v FROM r) y"
+                           " WHERE %s) x GROUP BY b ORDER BY b",
+                 t0, w, v, ttft ? "v > 0" : "v IS NOT NULL");
+}
+
+#define GROUP(g, col)                                                                              \
+    "SELECT '" g "' AS grp, " col " AS name, count(*), sum(ok), sum(bad), sum(cxl), sum(rt),"      \
+    " sum(fb), sum(pt), sum(ct), coalesce(sum(cost), 0), count(cost) FROM m GROUP BY " col
+
+int sl__rsql_serve_groups(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id)
+{
+    return query(
+        buf, size, kind, run_id,
+        ", m AS (SELECT CAST(coalesce(md ->> 'model', '') AS text) AS model, " DEP " AS dep,"
+        " CAST(coalesce(md ->> 'key', '') AS text) AS k,"
+        " CASE WHEN st = 'succeeded' THEN 1 ELSE 0 END AS ok,"
+        " CASE WHEN st = 'failed' THEN 1 ELSE 0 END AS bad,"
+        " CASE WHEN st = 'cancelled' THEN 1 ELSE 0 END AS cxl,"
+        " CASE WHEN a > 1 THEN a - 1 ELSE 0 END AS rt,"
+        " CAST(coalesce(md ->> 'fallbacks', '0') AS bigint) AS fb,"
+        " CAST(coalesce(md ->> 'prompt_tokens', '0') AS bigint) AS pt,"
+        " CAST(coalesce(md ->> 'completion_tokens', '0') AS bigint) AS ct,"
+        " CAST(md ->> 'cost_usd' AS double precision) AS cost FROM r) " GROUP(
+            "model",
+            "model") " UNION ALL " GROUP("deployment",
+                                         "dep") " UNION ALL " GROUP("key",
+                                                                    "k") " ORDER BY 1, 3 DESC, 2");
+}
