@@ -231,6 +231,7 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
         .log_json = c->cfg.log_json,
         .quiet = c->quiet,
         .master_key = getenv("SLUICE_MASTER_KEY"),
+        .store = store,
     };
     if (sl_gateway_new(&c->loop, &opts, &c->gw, err, sizeof(err)) != 0) {
         c->gw = NULL;

@@ -409,6 +409,16 @@ static int metrics_member(struct walker *w, const char *key, yaml_node_t *v, voi
     return 0;
 }
 
+static int ui_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
+{
+    struct sl_gw_config *cfg = ctx;
+    if (!strcmp(key, "public"))
+        sl__cfg_get_bool(w, v, "ui.public", &cfg->ui_public);
+    else
+        return 1;
+    return 0;
+}
+
 static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
 {
     struct top_ctx *t = ctx;
@@ -466,6 +476,8 @@ static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *c
         sl__cfg_get_bool(w, v, "auth", &t->auth_on);
     } else if (!strcmp(key, "metrics")) {
         sl__cfg_walk_mapping(w, v, "metrics", metrics_member, cfg, "public");
+    } else if (!strcmp(key, "ui")) {
+        sl__cfg_walk_mapping(w, v, "ui", ui_member, cfg, "public");
     } else if (!strcmp(key, "otel")) {
         cfg->otel_on = 1;
         sl__cfg_load_otel(w, &cfg->otel, v);
@@ -560,7 +572,7 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
         sl__cfg_walk_mapping(
             &w, root, "the config file", top_member, &t,
             "listen, db, log_format, max_body_bytes, drain_timeout_ms, auth, keys, "
-            "virtual_keys, default_max_tokens, prices, redis, metrics, otel, models");
+            "virtual_keys, default_max_tokens, prices, redis, metrics, ui, otel, models");
     }
     if (!w.failed && t.models == NULL)
         sl__cfg_fail(&w, root, "the config lists no models");

@@ -91,6 +91,7 @@ struct sl_gw_config {
     int virtual_keys;            /* keys managed in the database too */
     unsigned default_max_tokens; /* a TPM reservation's completion part when the client sent none */
     int metrics_public;          /* metrics: {public: true}: /metrics needs no key */
+    int ui_public;               /* ui: {public: true}: /ui needs no master key (local use) */
     struct sl_gw_redis redis;
     int otel_on; /* `otel:` given: traces exported (docs/otel.md) */
     struct sl_otel_config otel;

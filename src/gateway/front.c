@@ -457,6 +457,8 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
         handle_proxy(gw, down, (enum sl_openai_endpoint)ep, id, front);
         return;
     }
+    if (sl__gw_ui_handle(gw, down, id))
+        return; /* the dashboard (ui.c) */
     if (path.len >= 6 && memcmp(path.ptr, "/admin", 6) == 0 &&
         (path.len == 6 || path.ptr[6] == '/')) {
         sl__gw_admin(gw, down, id);

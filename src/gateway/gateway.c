@@ -212,9 +212,11 @@ void sl__gw_finish(struct gw_req *r)
     w->prompt_tokens = r->usage_prompt;
     w->completion_tokens = r->usage_completion;
     w->prompt_tokens_counted = r->prompt_counted;
+    w->tries = sl__gw_tries_json(r, r->tries, sizeof(r->tries));
     if (!gw->opts.quiet)
         sl_gw_log_request(gw->opts.log_json, w);
     sl__gw_trace_finish(r, w);
+    sl__gw_ui_note(gw->ui, w);
     if (gw->opts.recorder) {
         r->offload_pending = 1;
         r->item.body = r->body;
@@ -721,6 +723,8 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     }
     uv_timer_init(loop, &gw->drain_timer);
     gw->drain_timer.data = gw;
+    if ((gw->admin_on || gw->cfg->ui_public) && sl__gw_ui_new(gw, &gw->ui) == 0)
+        gw->pending_closes++; /* its timer, closed in on_close_parts */
     gw->started = 1;
     sl_offload(loop, warm_tokenizer, warmed, NULL, NULL);
     gw->pending_closes++; /* the drain timer, closed in on_close_parts */
@@ -813,6 +817,10 @@ static void on_close_parts(uv_timer_t *t)
 {
     struct sl_gateway *gw = t->data;
     uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
+    if (gw->ui) { /* its live pages end before the server closes their connections */
+        sl__gw_ui_close(gw->ui, on_part_closed, gw);
+        gw->ui = NULL;
+    }
     sl_http_server_close(gw->server, on_part_closed, gw);
     sl_http_client_close(gw->client, on_part_closed, gw);
 }

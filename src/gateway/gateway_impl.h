@@ -49,6 +49,7 @@ struct sl_gateway {
     void (*shutdown_cb)(void *);
     void *shutdown_arg;
     struct sl_otel_exporter *otel; /* `otel:` given: the trace exporter, else NULL */
+    struct sl_gw_ui *ui;           /* the dashboard (ui.c), when it is on */
 };
 
 #define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
@@ -167,6 +168,7 @@ struct gw_req {
     /* the client's trace context, passed to the upstream (W3C) */
     char traceparent[56], tracestate[512];
     struct gw_trace trace;
+    char tries[320]; /* the row's attempts (sl__gw_tries_json), when several */
     /* the last attempt's x-ratelimit-* headers and request id (as
      * x-upstream-request-id), for the client: views into up_hdr_buf */
     struct sl_http_header up_hdr[SL_GW_FWD_HEADERS];
@@ -286,8 +288,19 @@ void sl__gw_trace_begin(struct gw_req *r);
 void sl__gw_trace_attempt(struct gw_req *r);
 void sl__gw_trace_attempt_end(struct gw_req *r, enum sl_err err);
 void sl__gw_trace_finish(struct gw_req *r, const struct sl_gw_log_row *row);
+/* A retried request's attempts for its row (recorder.h: tries), written
+ * in out; NULL when it had one. */
+const char *sl__gw_tries_json(struct gw_req *r, char *out, size_t size);
 /* The exporter's counters, in Prometheus' text format. */
 void sl__gw_trace_render_metrics(struct sl_gateway *gw, struct sl_buf *out);
+
+/* ui.c: the dashboard (/ui ...): 1 when the path was its (answered),
+ * else 0; a finished request's row for the live feed; its life. */
+struct sl_gw_ui;
+int sl__gw_ui_handle(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id);
+void sl__gw_ui_note(struct sl_gw_ui *ui, const struct sl_gw_log_row *row);
+int sl__gw_ui_new(struct sl_gateway *gw, struct sl_gw_ui **out);
+void sl__gw_ui_close(struct sl_gw_ui *ui, void (*cb)(void *), void *arg);
 
 /* A client's body as it was sent, for a native deployment (r->up_body). */
 int sl__gw_native_body(struct gw_req *r);

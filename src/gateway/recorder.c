@@ -126,6 +126,12 @@ void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row)
         n += snprintf(p.meta + n - 1, sizeof(p.meta) - (size_t)n + 1, ",\"cost_usd\":%.9g}",
                       row->cost_usd) -
              1;
+    /* the attempts when they fit (the metadata's bound is the store's) */
+    if (n > 0 && row->tries && row->tries[0] &&
+        (size_t)n + strlen(row->tries) + 10 < sizeof(p.meta))
+        n +=
+            snprintf(p.meta + n - 1, sizeof(p.meta) - (size_t)n + 1, ",\"tries\":%s}", row->tries) -
+            1;
     if (n < 0 || (size_t)n >= sizeof(p.meta))
         n = snprintf(p.meta, sizeof(p.meta), "{\"id\":\"%s\",\"status\":%d}", row->id, row->status);
     int64_t queue_us = (int64_t)(row->queue_ms * 1000);

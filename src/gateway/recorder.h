@@ -38,6 +38,9 @@ struct sl_gw_log_row {
     unsigned prompt_tokens, completion_tokens; /* from the upstream's usage */
     unsigned prompt_tokens_counted;            /* counted on the thread pool */
     double cost_usd; /* from the upstream's usage and the price table; 0: unknown */
+    /* a retried or fallen-back request's attempts, as JSON
+     * [[deployment, HTTP status (0: none), error class ("": none), ms], ...]; NULL or "" */
+    const char *tries;
 };
 
 /* A row whose prompt is still to be counted. It lives inside the caller's

@@ -77,16 +77,20 @@ void sl__gw_trace_begin(struct gw_req *r)
 
 void sl__gw_trace_attempt(struct gw_req *r)
 {
+    /* every request keeps its first attempts (the row's "tries" when
+     * there were several); only a traced one names them */
     struct gw_trace *t = &r->trace;
-    if (!t->sampled || t->n == SL_OTEL_MAX_ATTEMPTS)
+    if (t->n == SL_OTEL_MAX_ATTEMPTS)
         return;
     struct gw_trace_attempt *a = &t->a[t->n++];
-    random_id(r, a->id, 8);
     a->start_ns = uv_hrtime();
     a->end_ns = 0;
     a->status = 0;
     a->err = SL_OK;
     a->dep = r->dep;
+    if (!t->sampled)
+        return;
+    random_id(r, a->id, 8);
     /* the upstream's parent: this attempt's span */
     char *p = r->traceparent;
     memcpy(p, "00-", 3);
@@ -99,7 +103,7 @@ void sl__gw_trace_attempt(struct gw_req *r)
 void sl__gw_trace_attempt_end(struct gw_req *r, enum sl_err err)
 {
     struct gw_trace *t = &r->trace;
-    if (!t->sampled || t->n == 0 || t->a[t->n - 1].end_ns)
+    if (t->n == 0 || t->a[t->n - 1].end_ns)
         return;
     struct gw_trace_attempt *a = &t->a[t->n - 1];
     a->end_ns = uv_hrtime();
@@ -207,4 +211,28 @@ void sl__gw_trace_render_metrics(struct sl_gateway *gw, struct sl_buf *out)
         sl_prom_help(out, m[i].name, "counter", m[i].help);
         sl_prom_value(out, m[i].name, "", (double)v[i]);
     }
+}
+
+const char *sl__gw_tries_json(struct gw_req *r, char *out, size_t size)
+{
+    const struct gw_trace *t = &r->trace;
+    if (t->n < 2 || size < 8)
+        return NULL; /* one attempt: the row's own fields say it all */
+    size_t k = 0;
+    out[k++] = '[';
+    for (unsigned i = 0; i < t->n; i++) {
+        const struct gw_trace_attempt *a = &t->a[i];
+        char dep[140];
+        sl_json_escape(dep, sizeof(dep), a->dep->cfg->name);
+        uint64_t end = a->end_ns ? a->end_ns : uv_hrtime();
+        int n =
+            snprintf(out + k, size - k, "%s[\"%s\",%d,\"%s\",%.3f]", i ? "," : "", dep, a->status,
+                     a->err == SL_OK ? "" : sl_err_name(a->err), (double)(end - a->start_ns) / 1e6);
+        if (n < 0 || (size_t)n >= size - k - 1)
+            break; /* the attempts that fit */
+        k += (size_t)n;
+    }
+    out[k++] = ']';
+    out[k] = '\0';
+    return out;
 }

@@ -1,0 +1,205 @@
+/* The dashboard of `sluice serve` (/ui), as a client sees it: who may
+ * open it (the master key as a Bearer token or Basic password, or nobody
+ * with ui: {public: true}; off without either), the page itself, the live
+ * feed's events counting what finished, and the request browser: pages by
+ * keyset, filters, a request by its id with its attempts. The browser test
+ * (tests/browser/ui.sh) opens the same in Chromium. */
+#include "raw_peer.h"
+#include "serve_support.h"
+
+TestSuite(ui, .init = e2e_tmpdir, .fini = e2e_kill_live, .timeout = 60);
+
+static char buf[1 << 20];
+static const char chat[] = "{\"model\":\"gpt\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\","
+                           "\"content\":\"hi\"}]}";
+static const char bearer[] = "Authorization: Bearer mk-ui-test\r\n";
+/* Basic base64("me:mk-ui-test") */
+static const char basic[] = "Authorization: Basic bWU6bWstdWktdGVzdA==\r\n";
+
+static int start(const char *const *mock_args, const char *extra_yaml, int master, pid_t *mock,
+                 pid_t *serve)
+{
+    int mp = e2e_start_mock_as("mock", mock_args, mock);
+    e2e_live_upstream = *mock;
+    if (master)
+        setenv("SLUICE_MASTER_KEY", "mk-ui-test", 1);
+    else
+        unsetenv("SLUICE_MASTER_KEY");
+    int port =
+        e2e_start_serve_yaml("serve.yaml", NULL, serve,
+                             "%s"
+                             "models:\n"
+                             "  - name: gpt\n"
+                             "    deployments:\n"
+                             "      - {name: d1, url: 'http://127.0.0.1:%d',\n"
+                             "         retry: {max_attempts: 3, backoff: fixed, base_ms: 5}}\n",
+                             extra_yaml ? extra_yaml : "", mp);
+    unsetenv("SLUICE_MASTER_KEY");
+    e2e_live_serve = *serve;
+    return port;
+}
+
+static int get(int port, const char *path, const char *auth)
+{
+    return bh_request_with(port, "GET", path, auth, NULL, buf, sizeof(buf));
+}
+
+Test(ui, who_may_open_it)
+{
+    pid_t mock, serve;
+    int sp = start(NULL, NULL, 1, &mock, &serve);
+    cr_assert_eq(get(sp, "/ui", NULL), 401, "%s", buf);
+    cr_assert_not_null(strcasestr(buf, "\r\nWWW-Authenticate: Basic realm=\"sluice dashboard\""),
+                       "a browser asks for the key: %s", buf);
+    cr_assert_eq(get(sp, "/ui", "Authorization: Bearer wrong\r\n"), 401);
+    cr_assert_eq(get(sp, "/ui", "Authorization: Basic bWU6d3Jvbmc=\r\n"), 401);
+    cr_assert_eq(get(sp, "/ui", bearer), 200);
+    cr_assert_eq(get(sp, "/ui", basic), 200);
+    cr_assert_not_null(strstr(buf, "\r\nContent-Type: text/html; charset=utf-8\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "<title>sluice dashboard</title>"));
+    cr_assert_not_null(strstr(buf, "uPlot"), "the chart library is in the page");
+    cr_assert_null(strstr(buf, "src=\"http"), "nothing is fetched from elsewhere");
+    cr_assert_eq(get(sp, "/ui/api/requests", NULL), 401);
+    cr_assert_eq(bh_request_with(sp, "POST", "/ui", bearer, "{}", buf, sizeof(buf)), 405);
+    cr_assert_eq(get(sp, "/ui/nope", bearer), 404);
+    e2e_stop(serve);
+    e2e_stop(mock);
+
+    /* neither a master key nor ui.public: off, and it says how to turn it on */
+    sp = start(NULL, NULL, 0, &mock, &serve);
+    cr_assert_eq(get(sp, "/ui", NULL), 404, "%s", buf);
+    cr_assert_not_null(strstr(buf, "SLUICE_MASTER_KEY"), "%s", buf);
+    e2e_stop(serve);
+    e2e_stop(mock);
+
+    /* local use: open to anyone */
+    sp = start(NULL, "ui: {public: true}\n", 0, &mock, &serve);
+    cr_assert_eq(get(sp, "/ui", NULL), 200);
+    cr_assert_eq(get(sp, "/ui/api/requests", NULL), 200, "%s", buf);
+}
+
+Test(ui, the_browser_pages_filters_and_finds_a_request_with_its_attempts)
+{
+    /* request 1 is retried once (500, then 200); 2..7 succeed */
+    const char *seq[] = {"--sequence", "500", NULL};
+    pid_t mock, serve;
+    int sp = start(seq, NULL, 1, &mock, &serve);
+    char ids[7][64];
+    for (int i = 0; i < 7; i++) {
+        cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+        const char *h = strcasestr(buf, "\r\nx-request-id: ");
+        cr_assert_not_null(h);
+        snprintf(ids[i], sizeof(ids[i]), "%.*s", (int)strcspn(h + 16, "\r"), h + 16);
+    }
+    cr_assert_eq(
+        bh_request(sp, "POST", "/v1/chat/completions",
+                   "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", buf,
+                   sizeof(buf)),
+        404);
+    /* the rows reach the log within its batch interval */
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(get(sp, "/ui/api/requests?limit=200", bearer), 200, "%s", buf);
+        int n = 0;
+        for (const char *p = buf; (p = strstr(p, "\"row\":")) != NULL; p++)
+            n++;
+        if (n == 8)
+            break;
+        usleep(20000);
+    }
+    /* pages of 3, newest first, by keyset: 3 + 3 + 2, the cursor the last row shown */
+    char next[32] = "";
+    int seen = 0;
+    for (int page = 0; page < 3; page++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/ui/api/requests?limit=3%s%s", next[0] ? "&before=" : "",
+                 next);
+        cr_assert_eq(get(sp, path, bearer), 200, "%s", buf);
+        int n = 0;
+        for (const char *p = buf; (p = strstr(p, "\"row\":")) != NULL; p++)
+            n++;
+        cr_assert_eq(n, page < 2 ? 3 : 2, "page %d: %s", page, buf);
+        seen += n;
+        const char *nx = strstr(buf, "\"next\":");
+        cr_assert_not_null(nx);
+        if (page < 2) {
+            cr_assert_eq(sscanf(nx, "\"next\":\"%31[0-9]\"", next), 1, "%s", nx);
+        } else {
+            cr_assert_eq(strncmp(nx, "\"next\":null", 11), 0, "the last page: %s", nx);
+        }
+    }
+    cr_assert_eq(seen, 8);
+    /* filters */
+    cr_assert_eq(get(sp, "/ui/api/requests?status=failed", bearer), 200);
+    cr_assert_not_null(strstr(buf, "\"model\":\"nope\""), "%s", buf);
+    cr_assert_null(strstr(buf, "\"model\":\"gpt\""), "%s", buf);
+    cr_assert_eq(get(sp, "/ui/api/requests?model=gpt&http=200&limit=50", bearer), 200);
+    int n = 0;
+    for (const char *p = buf; (p = strstr(p, "\"row\":")) != NULL; p++)
+        n++;
+    cr_assert_eq(n, 7);
+    cr_assert_eq(get(sp, "/ui/api/requests?model=x%27%20OR%20%271%27%3D%271", bearer), 200);
+    cr_assert_not_null(strstr(buf, "\"rows\":[]"), "a quote is data, not SQL: %s", buf);
+    cr_assert_eq(get(sp, "/ui/api/requests?model=%0a", bearer), 400, "%s", buf);
+    /* one request by its id: the retried one, with its attempts */
+    char path[128];
+    snprintf(path, sizeof(path), "/ui/api/requests/%s", ids[0]);
+    cr_assert_eq(get(sp, path, bearer), 200, "%s", buf);
+    cr_assert_not_null(strstr(buf, ids[0]), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"attempts\":2"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"tries\":[[\"d1\",500,\"server_error\","), "%s", buf);
+    cr_assert_not_null(strstr(buf, "],[\"d1\",200,\"\","), "%s", buf);
+    snprintf(path, sizeof(path), "/ui/api/requests/%s", ids[3]);
+    cr_assert_eq(get(sp, path, bearer), 200);
+    cr_assert_null(strstr(buf, "\"tries\""), "one attempt: no list: %s", buf);
+    cr_assert_eq(get(sp, "/ui/api/requests/req_nothing", bearer), 200);
+    cr_assert_not_null(strstr(buf, "\"rows\":[]"), "%s", buf);
+}
+
+Test(ui, the_live_feed_counts_what_finished_each_second)
+{
+    pid_t mock, serve;
+    int sp = start(NULL, NULL, 1, &mock, &serve);
+    int fd = bh_dial(sp);
+    char req[512];
+    snprintf(req, sizeof(req), "GET /ui/live HTTP/1.1\r\nHost: t\r\n%s\r\n", basic);
+    bh_send(fd, req);
+    /* the head and the comment that says it is connected */
+    char got[65536];
+    size_t len = 0;
+    double t0 = e2e_now_ms();
+    while (strstr(got, ": sluice live") == NULL && e2e_now_ms() - t0 < 5000) {
+        ssize_t k = recv(fd, got + len, sizeof(got) - len - 1, 0);
+        cr_assert_gt(k, 0);
+        len += (size_t)k;
+        got[len] = '\0';
+    }
+    cr_assert_not_null(strstr(got, "Content-Type: text/event-stream"), "%s", got);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions", chat, buf, sizeof(buf)), 200);
+    /* the events until the five show (one second's event, or two) */
+    long ok = 0;
+    t0 = e2e_now_ms();
+    while (ok < 5 && e2e_now_ms() - t0 < 5000) {
+        ssize_t k = recv(fd, got + len, sizeof(got) - len - 1, 0);
+        cr_assert_gt(k, 0);
+        len += (size_t)k;
+        got[len] = '\0';
+        ok = 0;
+        for (const char *p = got; (p = strstr(p, "\"2xx\":")) != NULL; p++)
+            ok += strtol(p + 6, NULL, 10);
+    }
+    cr_assert_eq(ok, 5, "%s", got);
+    cr_assert_not_null(strstr(got, "\"deployments\":[{\"name\":\"d1\",\"model\":\"gpt\","), "%s",
+                       got);
+    cr_assert_not_null(strstr(got, "\"limit\":100"), "%s", got);
+    const char *lat = strstr(got, "\"latency_ms\":{\"p50\":");
+    cr_assert_not_null(lat, "%s", got);
+    close(fd);
+    /* the gateway shuts down cleanly with a live page open */
+    fd = bh_dial(sp);
+    bh_send(fd, req);
+    usleep(100000);
+    e2e_stop(serve);
+    e2e_live_serve = 0;
+    close(fd);
+}
