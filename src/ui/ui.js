@@ -88,6 +88,7 @@
       c.points = xs.length;
     });
     var t = el("table");
+    t.id = "deployments";
     var head = el("tr");
     ["deployment", "model", "in flight", "limit", "queued", ""].forEach(function (h) {
       head.appendChild(el("th", null, h));
@@ -152,12 +153,14 @@
   idInput.size = 24;
   form.appendChild(idInput);
   var find = el("button", null, "Find");
+  find.id = "find";
   find.type = "button";
   form.appendChild(find);
   browser.appendChild(form);
   var list = el("div");
   browser.appendChild(list);
   var more = el("button", null, "Older");
+  more.id = "older";
   more.style.display = "none";
   browser.appendChild(more);
   var detail = el("div");
