@@ -63,9 +63,9 @@ static size_t drain(int fd, char *buf, size_t size)
 }
 
 /* A valid request of kind `which`: chat completions (Content-Length or
- * chunked), a GET, and the other APIs in front with the headers that pass
- * through (the Messages API with x-api-key, a client x-request-id and a
- * trace context; its count_tokens; the Responses API). */
+ * chunked), a GET (the models, or the dashboard's log with hostile filters), and the other APIs in
+ * front with the headers that pass through (the Messages API with x-api-key, a client x-request-id
+ * and a trace context; its count_tokens; the Responses API). */
 static size_t valid_request(char *out, size_t size, int which, int stream)
 {
     char body[512];
@@ -110,8 +110,16 @@ static size_t valid_request(char *out, size_t size, int which, int stream)
                                 "Content-Length: %d\r\n\r\n%s",
                                 rn, rb);
     }
-    default: /* a GET */
-        return (size_t)snprintf(out, size, "GET /v1/models HTTP/1.1\r\nHost: t\r\n\r\n");
+    default: { /* a GET: the models, or the dashboard's request log (its filters) */
+        static const char *const gets[] = {
+            "/v1/models",
+            "/ui/api/requests?status=failed&model=gpt-4o-mini&limit=3&before=9999999999",
+            "/ui/api/requests?model=%27%3B%20DROP%20TABLE%20requests%3B--&key=a%25b&http=200",
+            "/ui/api/requests/abuse-1",
+        };
+        unsigned k = (unsigned)which / 6 % (sizeof(gets) / sizeof(*gets));
+        return (size_t)snprintf(out, size, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", gets[k]);
+    }
     }
 }
 
@@ -305,6 +313,7 @@ static pid_t start_serve(int mock_port, int *port)
     *port = e2e_start_serve_yaml(
         "abuse.yaml", quiet, &pid,
         "max_body_bytes: 65536\n"
+        "ui: {public: true}\n"
         "models:\n"
         "  - name: gpt-4o-mini\n"
         "    deployments:\n"
