@@ -12,28 +12,10 @@
 # share CPU1, so serve's own CPU per request can be read from /proc (the
 # exporter's thread is serve's: its encoding and sending are counted).
 # Variants interleaved, ROUNDS times; medians printed.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/build.sh
-CONNS=${CONNS:-32}
-DURATION=${DURATION:-3}
-ROUNDS=${ROUNDS:-3}
 BASE=${PORT:-18600}
-bin=$PWD/build/sluice
-command -v taskset >/dev/null || { echo "bench/otel.sh: taskset is not installed" >&2; exit 1; }
+NAME=otel source "$(dirname "$0")/serve_cpu.sh"
+COLLECTOR=$((BASE + 2))
 command -v node >/dev/null || { echo "bench/otel.sh: node is not installed (scripts/setup.sh)" >&2; exit 1; }
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-dir=$(mktemp -d /tmp/sluice-bench-otel-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-SERVE=$BASE MOCK=$((BASE + 1)) COLLECTOR=$((BASE + 2))
-taskset -c 1 "$bin" mock --listen 127.0.0.1:$MOCK --quiet &
-pids+=($!)
 taskset -c 1 node -e '
 let spans = 0;
 require("http").createServer((q, s) => {
@@ -42,27 +24,6 @@ require("http").createServer((q, s) => {
 }).listen(+process.argv[1], "127.0.0.1");' $COLLECTOR &
 pids+=($!)
 sleep 0.5
-
-start_serve() { # OTEL-YAML
-  cat >"$dir/serve.yaml" <<CONF
-$1
-models:
-  - name: m
-    deployments:
-      - {url: 'http://127.0.0.1:$MOCK', max_concurrency: 20000, queue_length: 100000}
-CONF
-  rm -f "$dir"/serve.db*
-  taskset -c 0 "$bin" serve --config "$dir/serve.yaml" --listen 127.0.0.1:$SERVE \
-    --db "$dir/serve.db" --quiet >/dev/null 2>"$dir/serve.err" &
-  serve_pid=$!; pids+=("$serve_pid")
-  for _ in $(seq 50); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$SERVE/ready" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "bench/otel.sh: sluice serve did not start:" >&2; cat "$dir/serve.err" >&2; return 1
-}
-stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; }
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.4f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 otel_yaml() { # VARIANT
   case $1 in
     off) echo "" ;;
@@ -70,14 +31,7 @@ otel_yaml() { # VARIANT
     tenth) echo "otel: {endpoint: 'http://127.0.0.1:$COLLECTOR', sample: 0.1}" ;;
   esac
 }
-for s in json stream; do
-  st=$([ $s = stream ] && echo ',"stream":true' || echo '')
-  printf '{"model":"m","max_tokens":16%s,"messages":[{"role":"user","content":"Summarize a famous novel."}]}' \
-    "$st" >"$dir/chat_$s.json"
-done
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-     "kernel $(uname -r), $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 results=$dir/results
 : >"$results"
 for round in $(seq "$ROUNDS"); do

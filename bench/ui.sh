@@ -12,51 +12,10 @@
 # mock, the live readers (curl) and `sluice load` share CPU1, so serve's
 # own CPU per request can be read from /proc. Variants interleaved, ROUNDS
 # times; medians printed.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/build.sh
-CONNS=${CONNS:-32}
-DURATION=${DURATION:-3}
-ROUNDS=${ROUNDS:-3}
 BASE=${PORT:-18650}
 LIVE=${LIVE:-3}
-bin=$PWD/build/sluice
-command -v taskset >/dev/null || { echo "bench/ui.sh: taskset is not installed" >&2; exit 1; }
-command -v curl >/dev/null || { echo "bench/ui.sh: curl is not installed" >&2; exit 1; }
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-dir=$(mktemp -d /tmp/sluice-bench-ui-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-SERVE=$BASE MOCK=$((BASE + 1))
-taskset -c 1 "$bin" mock --listen 127.0.0.1:$MOCK --quiet &
-pids+=($!)
-sleep 0.5
+NAME=ui source "$(dirname "$0")/serve_cpu.sh"
 export SLUICE_MASTER_KEY=bench-master-key
-
-start_serve() {
-  cat >"$dir/serve.yaml" <<CONF
-models:
-  - name: m
-    deployments:
-      - {url: 'http://127.0.0.1:$MOCK', max_concurrency: 20000, queue_length: 100000}
-CONF
-  rm -f "$dir"/serve.db*
-  taskset -c 0 "$bin" serve --config "$dir/serve.yaml" --listen 127.0.0.1:$SERVE \
-    --db "$dir/serve.db" --quiet >/dev/null 2>"$dir/serve.err" &
-  serve_pid=$!; pids+=("$serve_pid")
-  for _ in $(seq 50); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$SERVE/ready" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "bench/ui.sh: sluice serve did not start:" >&2; cat "$dir/serve.err" >&2; return 1
-}
-stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; }
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.4f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 live_pids=()
 open_live() { # N readers of /ui/live
   for _ in $(seq "$1"); do
@@ -67,19 +26,12 @@ open_live() { # N readers of /ui/live
   sleep 1.5 # connected, and the first events sent
 }
 close_live() { for p in "${live_pids[@]}"; do kill "$p" 2>/dev/null || true; done; live_pids=(); }
-for s in json stream; do
-  st=$([ $s = stream ] && echo ',"stream":true' || echo '')
-  printf '{"model":"m","max_tokens":16%s,"messages":[{"role":"user","content":"Summarize a famous novel."}]}' \
-    "$st" >"$dir/chat_$s.json"
-done
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-     "kernel $(uname -r), $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 results=$dir/results
 : >"$results"
 for round in $(seq "$ROUNDS"); do
   for v in closed open; do
-    start_serve
+    start_serve ""
     [ $v = open ] && open_live "$LIVE"
     for mode in json stream; do
       url="http://127.0.0.1:$SERVE/v1/chat/completions"

@@ -14,28 +14,7 @@ bin=$1
 out=$2
 docs=${3:-}
 mkdir -p "$out"
-work=$(mktemp -d /tmp/sluice-browser-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# The port a server prints in its "listening on http://127.0.0.1:PORT" line.
-port_of() {
-  local file=$1 i
-  for i in $(seq 1 400); do # 20 s: sanitized builds start slowly
-    if grep -qo 'listening on http://127.0.0.1:[0-9]*' "$file" 2>/dev/null; then
-      grep -o 'listening on http://127.0.0.1:[0-9]*' "$file" | head -1 | sed 's/.*://'
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "browser: no listening line in $file" >&2
-  return 1
-}
+source "$here/common.sh"
 
 # simulate: retries, a queue, a few permanent failures
 "$bin" simulate --requests 3000 --concurrency 16 --latency-ms 2-30 --fail-rate 0.25 \

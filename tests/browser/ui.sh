@@ -15,27 +15,7 @@ bin=$1
 out=$2
 docs=${3:-}
 mkdir -p "$out"
-work=$(mktemp -d /tmp/sluice-browser-ui-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port_of() {
-  local file=$1 i
-  for i in $(seq 1 400); do # 20 s: sanitized builds start slowly
-    if grep -qo 'listening on http://127.0.0.1:[0-9]*' "$file" 2>/dev/null; then
-      grep -o 'listening on http://127.0.0.1:[0-9]*' "$file" | head -1 | sed 's/.*://'
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "browser: no listening line in $file" >&2
-  return 1
-}
+source "$here/common.sh"
 
 "$bin" mock --listen 127.0.0.1:0 --latency-ms 5-30 --fail-rate 0.2 --error-mix 500,429 \
   --retry-after 0 --seed 5 >"$work/m1.out" 2>&1 &
