@@ -17,10 +17,13 @@ static const char usage[] =
     "usage: sluice serve (--config FILE | --upstream URL) [options]\n"
     "\n"
     "An OpenAI-compatible LLM gateway: POST /v1/chat/completions (JSON or SSE),\n"
-    "/v1/completions, /v1/embeddings; GET /v1/models, /health, /ready, /metrics;\n"
+    "/v1/completions, /v1/embeddings, /v1/responses, /v1/messages (Anthropic's API);\n"
+    "GET /v1/models, /health, /ready, /metrics, /ui (the dashboard, docs/ui.md);\n"
     "POST /v1/requests/{id}/cancel stops a running generation. Each deployment is held\n"
     "to its concurrency limit with a bounded queue; transient upstream failures are\n"
-    "retried with backoff and then moved to the model's next deployment.\n"
+    "retried with backoff and then moved to the model's next deployment. Providers:\n"
+    "openai, azure, anthropic, gemini, bedrock (docs/providers.md); traces over\n"
+    "OpenTelemetry with otel: in the config (docs/otel.md).\n"
     "\n"
     "options:\n"
     "  --config FILE          the YAML configuration (see docs/serve.md)\n"
@@ -41,7 +44,8 @@ static const char usage[] =
     "\n"
     "environment:\n"
     "  SLUICE_MASTER_KEY      turns on the admin API (/admin/keys, docs/keys.md): callers\n"
-    "                         with this key manage the virtual keys (virtual_keys: true)\n";
+    "                         with this key manage the virtual keys (virtual_keys: true),\n"
+    "                         and open the dashboard /ui (Bearer, or Basic's password)\n";
 
 enum {
     F_CONFIG = 1,

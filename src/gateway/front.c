@@ -514,7 +514,7 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
         sl__gw_respond_error(
             down, id, 404, "invalid_request_error", "unknown_url",
             "unknown URL; the gateway serves /v1/chat/completions, /v1/completions, "
-            "/v1/embeddings, /v1/responses, /v1/messages, /v1/models, /health, /ready, /metrics",
+            "/v1/embeddings, /v1/responses, /v1/messages, /v1/models, /health, /ready, /metrics, /ui",
             0);
     }
 }
