@@ -258,6 +258,7 @@ Test(serve_front, metrics_parse_with_the_reference_prometheus_parser)
     char model[512];
     int sp = e2e_start_serve_yaml(
         "metrics.yaml", NULL, &serve,
+        "otel: {endpoint: 'http://127.0.0.1:9', sample: 1.0}\n" /* its counters too */
         "models:\n%s"
         "  - name: gpt-4o\n"
         "    deployments: [{name: other, url: 'http://127.0.0.1:%d'}]\n"
@@ -295,7 +296,8 @@ Test(serve_front, metrics_parse_with_the_reference_prometheus_parser)
     snprintf(cmd, sizeof(cmd),
              "/usr/bin/python3 -c \"$(cat <<'EOF'\n%sEOF\n)\" '%s' sluice_requests "
              "sluice_time_to_first_token_seconds sluice_fallbacks sluice_queue_wait_seconds "
-             "sluice_upstream_latency_seconds sluice_requests_in_flight > '%s' 2>&1",
+             "sluice_upstream_latency_seconds sluice_requests_in_flight "
+             "sluice_otel_traces_exported sluice_otel_traces_failed > '%s' 2>&1",
              prom_check, path, e2e_path("prom.log"));
     int rc = system(cmd);
     char *log = e2e_slurp(e2e_path("prom.log"));
