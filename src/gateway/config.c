@@ -419,6 +419,42 @@ static int ui_member(struct walker *w, const char *key, yaml_node_t *v, void *ct
     return 0;
 }
 
+static int bodies_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
+{
+    struct sl_gw_config *cfg = ctx;
+    if (!strcmp(key, "max_bytes")) {
+        sl__cfg_get_unsigned(w, v, "log_bodies.max_bytes", 256, 1u << 20, &cfg->bodies.max_bytes);
+    } else if (!strcmp(key, "redact")) {
+        if (v->type != YAML_SEQUENCE_NODE) {
+            sl__cfg_fail(w, v, "log_bodies.redact must be a list of regular expressions");
+            return 0;
+        }
+        for (yaml_node_item_t *it = v->data.sequence.items.start;
+             it < v->data.sequence.items.top && !w->failed; it++) {
+            yaml_node_t *n = sl__cfg_node_at(w, *it);
+            char re[512];
+            if (sl__cfg_get_string(w, n, "log_bodies.redact item", re, sizeof(re)) != 0)
+                return 0;
+            if (cfg->bodies.nredact == sizeof(cfg->bodies.redact) / sizeof(*cfg->bodies.redact)) {
+                sl__cfg_fail(w, n, "log_bodies.redact: at most 16 patterns");
+                return 0;
+            }
+            int rc = regcomp(&cfg->bodies.redact[cfg->bodies.nredact], re, REG_EXTENDED);
+            if (rc != 0) {
+                char why[160];
+                regerror(rc, &cfg->bodies.redact[cfg->bodies.nredact], why, sizeof(why));
+                sl__cfg_fail(w, n, "log_bodies.redact: '%s' is not a regular expression: %s", re,
+                             why);
+                return 0;
+            }
+            cfg->bodies.nredact++;
+        }
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
 static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *ctx)
 {
     struct top_ctx *t = ctx;
@@ -476,6 +512,13 @@ static int top_member(struct walker *w, const char *key, yaml_node_t *v, void *c
         sl__cfg_get_bool(w, v, "auth", &t->auth_on);
     } else if (!strcmp(key, "metrics")) {
         sl__cfg_walk_mapping(w, v, "metrics", metrics_member, cfg, "public");
+    } else if (!strcmp(key, "log_bodies")) {
+        cfg->bodies.on = 1;
+        cfg->bodies.max_bytes = 16384;
+        if (v->type == YAML_SCALAR_NODE)
+            sl__cfg_get_bool(w, v, "log_bodies", &cfg->bodies.on);
+        else
+            sl__cfg_walk_mapping(w, v, "log_bodies", bodies_member, cfg, "max_bytes, redact");
     } else if (!strcmp(key, "ui")) {
         sl__cfg_walk_mapping(w, v, "ui", ui_member, cfg, "public");
     } else if (!strcmp(key, "otel")) {
@@ -572,7 +615,8 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
         sl__cfg_walk_mapping(
             &w, root, "the config file", top_member, &t,
             "listen, db, log_format, max_body_bytes, drain_timeout_ms, auth, keys, "
-            "virtual_keys, default_max_tokens, prices, redis, metrics, ui, otel, models");
+            "virtual_keys, default_max_tokens, prices, redis, metrics, ui, otel, log_bodies, "
+            "models");
     }
     if (!w.failed && t.models == NULL)
         sl__cfg_fail(&w, root, "the config lists no models");
@@ -676,6 +720,9 @@ const struct sl_gw_model *sl_gw_config_model(const struct sl_gw_config *cfg, con
 
 void sl_gw_config_free(struct sl_gw_config *cfg)
 {
+    for (size_t i = 0; i < cfg->bodies.nredact; i++)
+        regfree(&cfg->bodies.redact[i]);
+    cfg->bodies.nredact = 0;
     for (size_t i = 0; i < cfg->nmodels; i++) {
         for (size_t j = 0; j < cfg->models[i].ndeployments; j++) {
             sl_gw_target_release(&cfg->models[i].deployments[j].target);

@@ -7,6 +7,7 @@
 #ifndef SL_GW_CONFIG_H
 #define SL_GW_CONFIG_H
 
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,6 +93,12 @@ struct sl_gw_config {
     unsigned default_max_tokens; /* a TPM reservation's completion part when the client sent none */
     int metrics_public;          /* metrics: {public: true}: /metrics needs no key */
     int ui_public;               /* ui: {public: true}: /ui needs no master key (local use) */
+    struct {
+        int on;             /* `log_bodies:` (bodies.c): off by default */
+        unsigned max_bytes; /* a request's texts at most (default 16384) */
+        size_t nredact;
+        regex_t redact[16]; /* POSIX extended; every match becomes [redacted] */
+    } bodies;
     struct sl_gw_redis redis;
     int otel_on; /* `otel:` given: traces exported (docs/otel.md) */
     struct sl_otel_config otel;

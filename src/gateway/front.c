@@ -358,6 +358,21 @@ static void respond_metrics(struct sl_gateway *gw, struct sl_http_exchange *down
         sl_gw_shared_render_metrics(gw->shared, &out);
     if (gw->otel)
         sl__gw_trace_render_metrics(gw, &out);
+    if (gw->bodies) {
+        uint64_t v[3];
+        sl__gw_bodies_counters(gw->bodies, &v[0], &v[1], &v[2]);
+        static const char *const names[] = {"sluice_bodies_stored_total",
+                                            "sluice_bodies_dropped_total",
+                                            "sluice_bodies_failed_total"};
+        static const char *const helps[] = {
+            "Conversations the body log stored.",
+            "Conversations the body log dropped: its queue was full.",
+            "Conversations the store refused."};
+        for (int i = 0; i < 3; i++) {
+            sl_prom_help(&out, names[i], "counter", helps[i]);
+            sl_prom_value(&out, names[i], "", (double)v[i]);
+        }
+    }
     struct sl_http_header h[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
     sl_http_respond(down, 200, h, 1, "text/plain; version=0.0.4", out.ptr ? out.ptr : "", out.len);
     sl_buf_release(&out);
@@ -514,7 +529,8 @@ void sl__gw_handle(struct sl_http_exchange *down, void *data)
         sl__gw_respond_error(
             down, id, 404, "invalid_request_error", "unknown_url",
             "unknown URL; the gateway serves /v1/chat/completions, /v1/completions, "
-            "/v1/embeddings, /v1/responses, /v1/messages, /v1/models, /health, /ready, /metrics, /ui",
+            "/v1/embeddings, /v1/responses, /v1/messages, /v1/models, /health, /ready, /metrics, "
+            "/ui",
             0);
     }
 }

@@ -217,6 +217,8 @@ void sl__gw_finish(struct gw_req *r)
         sl_gw_log_request(gw->opts.log_json, w);
     sl__gw_trace_finish(r, w);
     sl__gw_ui_note(gw->ui, w);
+    sl__gw_bodies_finish(r);
+    sl_buf_release(&r->answer);
     if (gw->opts.recorder) {
         r->offload_pending = 1;
         r->item.body = r->body;
@@ -596,6 +598,7 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     sl_buf_init(&r->resp, MAX_RESPONSE_BYTES);
     sl_buf_init(&r->held, MAX_EVENT_BYTES);
     sl_buf_init(&r->xlat, 4 * MAX_EVENT_BYTES);
+    sl_buf_init(&r->answer, 4 * (size_t)gw->cfg->bodies.max_bytes); /* allocates on first use */
     sl_sse_parser_init(&r->sse, 0, sl__gw_on_sse_event, r);
     sl_sem_timed_init(gw->loop, &r->admit);
     sl_retrier_init(gw->loop, &r->retrier);
@@ -725,6 +728,8 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     gw->drain_timer.data = gw;
     if ((gw->admin_on || gw->cfg->ui_public) && sl__gw_ui_new(gw, &gw->ui) == 0)
         gw->pending_closes++; /* its timer, closed in on_close_parts */
+    if (gw->cfg->bodies.on && gw->opts.store && sl__gw_bodies_new(gw, &gw->bodies) == 0)
+        gw->pending_closes++; /* the same */
     gw->started = 1;
     sl_offload(loop, warm_tokenizer, warmed, NULL, NULL);
     gw->pending_closes++; /* the drain timer, closed in on_close_parts */
@@ -820,6 +825,10 @@ static void on_close_parts(uv_timer_t *t)
     if (gw->ui) { /* its live pages end before the server closes their connections */
         sl__gw_ui_close(gw->ui, on_part_closed, gw);
         gw->ui = NULL;
+    }
+    if (gw->bodies) { /* every request is over: what is pending goes to the store */
+        sl__gw_bodies_close(gw->bodies, on_part_closed, gw);
+        gw->bodies = NULL;
     }
     sl_http_server_close(gw->server, on_part_closed, gw);
     sl_http_client_close(gw->client, on_part_closed, gw);

@@ -50,6 +50,7 @@ struct sl_gateway {
     void *shutdown_arg;
     struct sl_otel_exporter *otel; /* `otel:` given: the trace exporter, else NULL */
     struct sl_gw_ui *ui;           /* the dashboard (ui.c), when it is on */
+    struct sl_gw_bodies *bodies;   /* the body log (bodies.c), when log_bodies: is on */
 };
 
 #define MAX_RESPONSE_BYTES (16u * 1024 * 1024)
@@ -168,7 +169,8 @@ struct gw_req {
     /* the client's trace context, passed to the upstream (W3C) */
     char traceparent[56], tracestate[512];
     struct gw_trace trace;
-    char tries[320]; /* the row's attempts (sl__gw_tries_json), when several */
+    char tries[320];      /* the row's attempts (sl__gw_tries_json), when several */
+    struct sl_buf answer; /* with the body log: a stream's content as the client got it */
     /* the last attempt's x-ratelimit-* headers and request id (as
      * x-upstream-request-id), for the client: views into up_hdr_buf */
     struct sl_http_header up_hdr[SL_GW_FWD_HEADERS];
@@ -293,6 +295,16 @@ void sl__gw_trace_finish(struct gw_req *r, const struct sl_gw_log_row *row);
 const char *sl__gw_tries_json(struct gw_req *r, char *out, size_t size);
 /* The exporter's counters, in Prometheus' text format. */
 void sl__gw_trace_render_metrics(struct sl_gateway *gw, struct sl_buf *out);
+
+/* bodies.c: the body log (log_bodies:): a stream's client-bound chunks,
+ * a finished request's conversation, its life and its counters. */
+struct sl_gw_bodies;
+void sl__gw_bodies_stream(struct gw_req *r, const char *data, size_t len);
+void sl__gw_bodies_finish(struct gw_req *r);
+int sl__gw_bodies_new(struct sl_gateway *gw, struct sl_gw_bodies **out);
+void sl__gw_bodies_close(struct sl_gw_bodies *b, void (*cb)(void *), void *arg);
+void sl__gw_bodies_counters(const struct sl_gw_bodies *b, uint64_t *stored, uint64_t *dropped,
+                            uint64_t *failed);
 
 /* ui.c: the dashboard (/ui ...): 1 when the path was its (answered),
  * else 0; a finished request's row for the live feed; its life. */

@@ -73,6 +73,7 @@ void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, c
 static void stream_write_to(struct gw_req *r, struct sl_http_exchange *d, const char *data,
                             size_t len)
 {
+    sl__gw_bodies_stream(r, data, len); /* the body log's answer, when it is on */
     struct sl_buf *client;
     sl__gw_front_stream(r, data, len, &client);
     if (client == NULL)

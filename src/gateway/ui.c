@@ -360,8 +360,10 @@ struct query_job {
     struct sl_http_exchange *down;
     char id[40];
     struct sl_rows *rows;
+    struct sl_conv_page *page; /* the conversations' page (the fixed-query loader) */
     int64_t run;
-    unsigned limit; /* rows asked for; one more was queried to know of a next page */
+    unsigned limit;   /* rows asked for; one more was queried to know of a next page */
+    int conversation; /* the rows are a request's conversation: seq, role, content */
     char sql[4096];
 };
 
@@ -544,10 +546,44 @@ static void list_requests(struct sl_gateway *gw, struct sl_http_exchange *down, 
     run_query(gw, j);
 }
 
+static void write_conversation(struct sl_jw *w, const struct query_job *j)
+{
+    sl_jw_object(w);
+    sl_jw_key(w, "messages");
+    sl_jw_array(w);
+    for (unsigned i = 0; i < j->rows->n_rows; i++) {
+        sl_jw_object(w);
+        sl_jw_kv_int(w, "seq", sl_rows_i64(j->rows, i, 0));
+        const char *role = sl_rows_cell(j->rows, i, 1), *content = sl_rows_cell(j->rows, i, 2);
+        sl_jw_kv_string(w, "role", role ? role : "");
+        sl_jw_kv_string(w, "content", content ? content : "");
+        sl_jw_end(w);
+    }
+    sl_jw_end(w);
+    sl_jw_end(w);
+}
+
 static void on_rows(struct sl_store *store, int status, void *arg)
 {
     (void)store;
     struct query_job *j = arg;
+    if (j->down && j->conversation && status == 0 && j->rows) {
+        struct sl_http_exchange *down = j->down;
+        sl_http_exchange_on_abort(down, NULL, NULL);
+        struct sl_buf out;
+        struct sl_jw w;
+        sl_buf_init(&out, 64u << 20);
+        sl_jw_init(&w, &out);
+        write_conversation(&w, j);
+        struct sl_http_header h[1] = {{{"x-request-id", 12}, {j->id, strlen(j->id)}}};
+        if (sl_jw_finish(&w) == 0)
+            sl_http_respond(down, 200, h, 1, "application/json", out.ptr, out.len);
+        else
+            sl_http_respond_error_with(down, 503, h, 1, "server_error", "too_large",
+                                       "the conversation is too large");
+        sl_buf_release(&out);
+        j->down = NULL;
+    }
     if (j->down) {
         struct sl_http_exchange *down = j->down;
         sl_http_exchange_on_abort(down, NULL, NULL);
@@ -613,6 +649,108 @@ static void on_rows(struct sl_store *store, int status, void *arg)
     free(j);
 }
 
+/* ---- the body log's conversations ----------------------------------------------- */
+
+/* A request's conversation (log_bodies:), by its id: one query. */
+static void conversation(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                         struct sl_str rid)
+{
+    char lit[2 * FILTER_MAX + 8];
+    if (literal(rid, lit, sizeof(lit)) != 0) {
+        bad_query(down, id, "the request id is too long or holds a control character");
+        return;
+    }
+    struct query_job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        sl_http_respond_error(down, 503, "server_error", "out_of_memory", "out of memory");
+        return;
+    }
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    j->conversation = 1;
+    snprintf(j->sql, sizeof(j->sql),
+             "SELECT m.seq, m.role, m.content FROM messages m WHERE m.conversation_id = "
+             "(SELECT max(id) FROM conversations WHERE title = %s) ORDER BY m.seq",
+             lit);
+    j->down = down;
+    run_query(gw, j);
+}
+
+static void on_conv_page(struct sl_store *store, int status, void *arg)
+{
+    (void)store;
+    struct query_job *j = arg;
+    if (j->down) {
+        struct sl_http_exchange *down = j->down;
+        sl_http_exchange_on_abort(down, NULL, NULL);
+        struct sl_http_header h[1] = {{{"x-request-id", 12}, {j->id, strlen(j->id)}}};
+        struct sl_buf out;
+        struct sl_jw w;
+        sl_buf_init(&out, 64u << 20);
+        sl_jw_init(&w, &out);
+        sl_jw_object(&w);
+        sl_jw_key(&w, "conversations");
+        sl_jw_array(&w);
+        for (unsigned i = 0; status == 0 && i < j->page->n; i++) {
+            const struct sl_conversation *c = &j->page->convs[i];
+            sl_jw_object(&w);
+            sl_jw_kv_int(&w, "id", c->id);
+            sl_jw_kv_string(&w, "title", c->title ? c->title : "");
+            sl_jw_kv_int(&w, "created_us", c->created_us);
+            sl_jw_key(&w, "messages");
+            sl_jw_array(&w);
+            for (unsigned k = 0; k < c->n_messages; k++) {
+                sl_jw_object(&w);
+                sl_jw_kv_int(&w, "seq", c->messages[k].seq);
+                sl_jw_kv_string(&w, "role", c->messages[k].role);
+                sl_jw_kv_string(&w, "content", c->messages[k].content);
+                sl_jw_end(&w);
+            }
+            sl_jw_end(&w);
+            sl_jw_end(&w);
+        }
+        sl_jw_end(&w);
+        sl_jw_key(&w, "next");
+        if (status == 0 && j->page->n == j->limit)
+            sl_jw_int(&w, j->page->convs[j->page->n - 1].id);
+        else
+            sl_jw_null(&w);
+        sl_jw_end(&w);
+        if (status != 0)
+            sl_http_respond_error_with(down, 503, h, 1, "server_error", "log_unavailable",
+                                       "the conversations cannot be read now");
+        else if (sl_jw_finish(&w) == 0)
+            sl_http_respond(down, 200, h, 1, "application/json", out.ptr, out.len);
+        else
+            sl_http_respond_error_with(down, 503, h, 1, "server_error", "too_large",
+                                       "the page is too large");
+        sl_buf_release(&out);
+    }
+    if (j->page)
+        sl_conv_page_free(j->page);
+    free(j);
+}
+
+/* The body log's conversations, a page at a time, each with its messages:
+ * the store's fixed-query loader (two queries whatever the page). */
+static void conversations(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                          struct sl_str query)
+{
+    struct query_job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        sl_http_respond_error(down, 503, "server_error", "out_of_memory", "out of memory");
+        return;
+    }
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    struct sl_str v = param(query, "limit");
+    long n = v.len ? strtol(v.ptr, NULL, 10) : 20;
+    j->limit = n < 1 ? 1 : n > 100 ? 100 : (unsigned)n;
+    v = param(query, "after");
+    int64_t after = v.len ? strtoll(v.ptr, NULL, 10) : 0;
+    j->down = down;
+    sl_http_exchange_on_abort(down, on_query_client_gone, j);
+    sl_store_load_conversations(gw->opts.store, after, j->limit, &j->page, on_conv_page, j);
+}
+
 /* ---- routing, life ------------------------------------------------------------- */
 
 int sl__gw_ui_handle(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id)
@@ -638,6 +776,12 @@ int sl__gw_ui_handle(struct sl_gateway *gw, struct sl_http_exchange *down, const
         live(gw->ui, down, id);
     } else if (sl_str_eq(path, api) && gw->opts.store) {
         list_requests(gw, down, id, h->query);
+    } else if (path.len > sizeof(api) + 13 && memcmp(path.ptr, api, sizeof(api) - 1) == 0 &&
+               memcmp(path.ptr + path.len - 13, "/conversation", 13) == 0 && gw->opts.store) {
+        conversation(gw, down, id,
+                     (struct sl_str){path.ptr + sizeof(api), path.len - sizeof(api) - 13});
+    } else if (sl_str_eq(path, "/ui/api/conversations") && gw->opts.store) {
+        conversations(gw, down, id, h->query);
     } else if (path.len > sizeof(api) && memcmp(path.ptr, api, sizeof(api) - 1) == 0 &&
                path.ptr[sizeof(api) - 1] == '/' && gw->opts.store) {
         /* one request by its id: the browser's filter on metadata's id */

@@ -52,6 +52,17 @@ static void on_ended(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
         call_finish(r, 0);
 }
 
+static void on_added_conversations(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
+{
+    (void)c;
+    (void)res;
+    struct sl__pg_call_run *r = arg;
+    if (status != 0)
+        call_fail(r, status, "cannot record the conversations");
+    else
+        call_finish(r, 0);
+}
+
 static double num(PGresult *res, int col)
 {
     return PQgetisnull(res, 0, col) ? 0 : strtod(PQgetvalue(res, 0, col), NULL);
@@ -300,6 +311,21 @@ void sl__pg_call_exec(struct sl__pg_call_run *r, struct sl_pg_conn *conn, struct
         break;
     case SL__CALL_ROWS:
         sl_pg_conn_query(conn, c->in, 0, NULL, on_rows, r);
+        break;
+    case SL__CALL_ADD_CONVERSATIONS:
+        /* one statement: the conversations, then their messages joined on
+         * the title (a request id: unique in a batch) */
+        p[0] = c->out;
+        sl_pg_conn_query(
+            conn,
+            "WITH src AS (SELECT x->>'t' AS t, (x->>'c')::bigint AS c, x->'m' AS m"
+            "  FROM json_array_elements($1::json) AS a(x)),"
+            " ins AS (INSERT INTO conversations (title, created_at)"
+            "  SELECT t, to_timestamp(c / 1e6) FROM src RETURNING id, title)"
+            " INSERT INTO messages (conversation_id, seq, role, content, created_at)"
+            " SELECT ins.id, (e->>0)::int, e->>1, e->>2, to_timestamp((e->>3)::bigint / 1e6)"
+            " FROM src JOIN ins ON ins.title = src.t, json_array_elements(src.m) AS e",
+            1, p, on_added_conversations, r);
         break;
     }
 }

@@ -414,6 +414,52 @@ static int do_rows(struct lite *l, struct sl__call *c)
     return sl__rows_finish(&b, c->out);
 }
 
+/* The body log's conversations: one transaction, a row each and its
+ * messages after it. */
+static int do_add_conversations(struct lite *l, struct sl__call *c)
+{
+    const struct sl_conv_in *convs = c->in;
+    sqlite3_stmt *conv = NULL, *msg = NULL;
+    int rc = sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(l->db,
+                                "INSERT INTO conversations (title, created_us) VALUES (?1, ?2)",
+                                -1, &conv, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(l->db,
+                                "INSERT INTO messages (conversation_id, seq, role, content, "
+                                "created_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                -1, &msg, NULL);
+    for (int i = 0; rc == SQLITE_OK && i < c->value; i++) {
+        sqlite3_bind_text(conv, 1, convs[i].title, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(conv, 2, convs[i].created_us);
+        rc = sqlite3_step(conv) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(conv);
+        int64_t id = sqlite3_last_insert_rowid(l->db);
+        for (unsigned k = 0; rc == SQLITE_OK && k < convs[i].n_messages; k++) {
+            const struct sl_message *m = &convs[i].messages[k];
+            sqlite3_bind_int64(msg, 1, id);
+            sqlite3_bind_int(msg, 2, m->seq);
+            sqlite3_bind_text(msg, 3, m->role, -1, SQLITE_STATIC);
+            sqlite3_bind_text(msg, 4, m->content, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(msg, 5, m->created_us);
+            rc = sqlite3_step(msg) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+            sqlite3_reset(msg);
+        }
+    }
+    l->queries++;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        snprintf(c->err, sizeof(c->err), "cannot record the conversations in %s: %s", l->path,
+                 sqlite3_errmsg(l->db));
+    sqlite3_finalize(conv);
+    sqlite3_finalize(msg);
+    if (rc != SQLITE_OK)
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : UV_EIO;
+}
+
 static int do_call(struct lite *l, struct sl__call *c)
 {
     char reason[400] = "";
@@ -444,6 +490,8 @@ static int do_call(struct lite *l, struct sl__call *c)
         return do_conversations(l, c);
     case SL__CALL_ROWS:
         return do_rows(l, c);
+    case SL__CALL_ADD_CONVERSATIONS:
+        return do_add_conversations(l, c);
     }
     return UV_EINVAL;
 }

@@ -646,6 +646,16 @@ void sl_store_query_rows(struct sl_store *s, const char *sql, struct sl_rows **o
     submit_call(s, c);
 }
 
+void sl_store_add_conversations(struct sl_store *s, const struct sl_conv_in *convs, unsigned n,
+                                const char *json, sl_store_cb cb, void *arg)
+{
+    struct sl__call *c = new_call(SL__CALL_ADD_CONVERSATIONS, cb, arg);
+    c->in = convs;
+    c->out = (void *)json; /* read only */
+    c->value = (int)n;
+    submit_call(s, c);
+}
+
 void sl_conv_page_free(struct sl_conv_page *page)
 {
     free(page);

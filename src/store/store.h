@@ -219,6 +219,21 @@ void sl_conv_page_free(struct sl_conv_page *page);
 void sl_store_load_conversations(struct sl_store *store, int64_t after_id, unsigned limit,
                                  struct sl_conv_page **out, sl_store_cb cb, void *arg);
 
+/* Writes conversations and their messages (the gateway's body log) in one
+ * transaction. For SQLite `convs` are read on the writer's thread; for
+ * PostgreSQL `json` is the same conversations as one JSON array
+ * [{"t": title, "c": created_us, "m": [[seq, role, content, created_us],
+ * ...]}, ...], which the caller writes too (one statement inserts them
+ * all). Both must live until cb. */
+struct sl_conv_in {
+    const char *title;
+    int64_t created_us;
+    unsigned n_messages;
+    const struct sl_message *messages;
+};
+void sl_store_add_conversations(struct sl_store *store, const struct sl_conv_in *convs, unsigned n,
+                                const char *json, sl_store_cb cb, void *arg);
+
 /* An ad-hoc read query's result (the report's aggregates): n_rows rows of
  * n_cols text cells, NULL for SQL NULL. One allocation: sl_rows_free. */
 struct sl_rows {

@@ -48,6 +48,7 @@ enum sl__call_kind {
     SL__CALL_MIGRATE,
     SL__CALL_CONVERSATIONS,
     SL__CALL_ROWS,
+    SL__CALL_ADD_CONVERSATIONS,
 };
 
 struct sl__call {
@@ -55,7 +56,8 @@ struct sl__call {
     enum sl__call_kind kind;
     sl_store_cb cb;
     void *arg;
-    const void *in; /* BEGIN_RUN: sl_run_info; END_RUN: status text; ROWS: SQL */
+    const void *in; /* BEGIN_RUN: sl_run_info; END_RUN: status text; ROWS: SQL;
+                       ADD_CONVERSATIONS: sl_conv_in[value] (and their JSON in out) */
     void *out;      /* STATS: sl_stats; VERSION, MIGRATE: int; CONVERSATIONS: page **;
                        ROWS: sl_rows ** */
     int64_t id;     /* STATS: run id; CONVERSATIONS: after this conversation id */

@@ -254,6 +254,26 @@
       });
       c.appendChild(a);
     }
+    var conv = el("div");
+    c.appendChild(conv);
+    fetch("/ui/api/requests/" + encodeURIComponent(m.id || "") + "/conversation")
+      .then(function (res) { return res.json(); })
+      .then(function (cv) {
+        if (!cv.messages || !cv.messages.length) return; /* no body log for it */
+        conv.appendChild(el("h2", null, "Conversation"));
+        var ct = el("table");
+        ct.id = "conversation";
+        cv.messages.forEach(function (msg) {
+          var tr = el("tr");
+          tr.appendChild(el("th", null, msg.role));
+          var td = el("td", null, msg.content);
+          td.style.whiteSpace = "pre-wrap";
+          tr.appendChild(td);
+          ct.appendChild(tr);
+        });
+        conv.appendChild(ct);
+        state.detail.messages = cv.messages.length;
+      }).catch(function (e) { state.errors.push(String(e)); });
     var raw = el("details");
     raw.appendChild(el("summary", null, "the row's metadata"));
     raw.appendChild(el("pre", null, JSON.stringify(m, null, 2)));

@@ -25,6 +25,7 @@ pids+=($!)
 p1=$(port_of "$work/m1.out")
 p2=$(port_of "$work/m2.out")
 cat >"$work/serve.yaml" <<YAML
+log_bodies: {max_bytes: 4096, redact: ['sk-[A-Za-z0-9]{16,}']}
 models:
   - name: gpt-4o-mini
     deployments:

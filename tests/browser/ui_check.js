@@ -82,6 +82,9 @@ function ok(cond, what) {
     const d = await page.evaluate(() => window.sluiceUi.detail);
     ok(d.tries === retried.metadata.tries.length && d.tries > 1,
        `the detail of ${retried.metadata.id} shows ${d.tries} attempts`);
+    await page.waitForFunction(() => window.sluiceUi.detail.messages > 0, null, { timeout: 10000 });
+    const conv = await page.textContent("#conversation");
+    ok(conv.includes("assistant"), "the detail shows the request's conversation (the body log)");
     const text = await page.textContent("#detail");
     ok(text.includes("Attempts") && text.includes(retried.metadata.deployment), "the attempts table is on the page");
   }

@@ -182,6 +182,91 @@ Test(ui, the_browser_pages_filters_and_finds_a_request_with_its_attempts)
     browse();
 }
 
+/* The body log: each request a conversation (its messages as the model got
+ * them, and the answer, streamed or not), redacted and bounded, read back
+ * by request id and a page at a time with the fixed-query loader. */
+static void bodies(void)
+{
+    pid_t mock, serve;
+    int sp = start(NULL,
+                   "log_bodies: {max_bytes: 300, redact: ['sk-[A-Za-z0-9]{16,}', "
+                   "'[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{4}']}\n",
+                   1, &mock, &serve);
+    char ids[3][64];
+    static const char *const bodies[] = {
+        "{\"model\":\"gpt\",\"max_tokens\":4,\"messages\":[{\"role\":\"system\",\"content\":"
+        "\"be brief\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"key "
+        "sk-ABCDEFGHIJKLMNOPQRST and card 1234-5678-9012-3456\"}]}]}",
+        "{\"model\":\"gpt\",\"max_tokens\":3,\"stream\":true,\"messages\":[{\"role\":\"user\","
+        "\"content\":\"stream \\\"quoted\\\" please\"}]}",
+        NULL, /* a long one: cut at max_bytes */
+    };
+    char longbody[2048];
+    snprintf(longbody, sizeof(longbody),
+             "{\"model\":\"gpt\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":"
+             "\"%0600d\"}]}",
+             7);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(bh_request(sp, "POST", "/v1/chat/completions",
+                                bodies[i] ? bodies[i] : longbody, buf, sizeof(buf)),
+                     200, "%s", buf);
+        const char *h = strcasestr(buf, "\r\nx-request-id: ");
+        cr_assert_not_null(h);
+        snprintf(ids[i], sizeof(ids[i]), "%.*s", (int)strcspn(h + 16, "\r"), h + 16);
+    }
+    char path[160];
+    snprintf(path, sizeof(path), "/ui/api/requests/%s/conversation", ids[2]);
+    for (int i = 0; i < 200; i++) { /* the body log's batch goes within 200 ms */
+        cr_assert_eq(get(sp, path, bearer), 200, "%s", buf);
+        if (strstr(buf, "\"role\":\"assistant\""))
+            break;
+        usleep(20000);
+    }
+    cr_assert_not_null(strstr(buf, "[truncated]"), "cut at max_bytes: %s", buf);
+    cr_assert_null(strstr(buf, "000000000000000000000000000000000000000000000000000000000000000000"
+                               "00000000000000000000000000000000000000000000000000000000000000000"
+                               "00000000000000000000000000000000000000000000000000000000000000000"
+                               "00000000000000000000000000000000000000000000000000000000000000000"
+                               "000000000000000000000000000000000000000000000000000000"),
+                   "no more than max_bytes: %s", buf);
+    snprintf(path, sizeof(path), "/ui/api/requests/%s/conversation", ids[0]);
+    cr_assert_eq(get(sp, path, bearer), 200);
+    cr_assert_not_null(strstr(buf, "{\"seq\":1,\"role\":\"system\",\"content\":\"be brief\"}"),
+                       "%s", buf);
+    cr_assert_not_null(strstr(buf,
+                              "{\"seq\":2,\"role\":\"user\",\"content\":\"key [redacted] and card "
+                              "[redacted]\"}"),
+                       "%s", buf);
+    cr_assert_null(strstr(buf, "sk-ABC"), "the secret is not stored: %s", buf);
+    cr_assert_not_null(strstr(buf, "{\"seq\":3,\"role\":\"assistant\",\"content\":\"Hello from "
+                                   "the sluice\"}"),
+                       "%s", buf);
+    snprintf(path, sizeof(path), "/ui/api/requests/%s/conversation", ids[1]);
+    cr_assert_eq(get(sp, path, bearer), 200);
+    cr_assert_not_null(strstr(buf, "\"content\":\"stream \\\"quoted\\\" please\""), "%s", buf);
+    cr_assert_not_null(strstr(buf, "{\"seq\":2,\"role\":\"assistant\",\"content\":\"Hello from "
+                                   "the\"}"),
+                       "the stream's answer as the client got it: %s", buf);
+    /* the loader: pages of 2 by id */
+    cr_assert_eq(get(sp, "/ui/api/conversations?limit=2", bearer), 200);
+    cr_assert_not_null(strstr(buf, ids[0]), "%s", buf);
+    cr_assert_not_null(strstr(buf, ids[1]), "%s", buf);
+    const char *nx = strstr(buf, "\"next\":");
+    cr_assert_not_null(nx);
+    long next = strtol(nx + 7, NULL, 10);
+    cr_assert_gt(next, 0, "%s", nx);
+    snprintf(path, sizeof(path), "/ui/api/conversations?limit=2&after=%ld", next);
+    cr_assert_eq(get(sp, path, bearer), 200);
+    cr_assert_not_null(strstr(buf, ids[2]), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\"next\":null"), "%s", buf);
+    cr_assert_eq(e2e_metric(sp, "sluice_bodies_stored_total"), 3);
+}
+
+Test(ui, the_body_log_keeps_each_request_as_a_redacted_conversation)
+{
+    bodies();
+}
+
 /* The same on PostgreSQL: the same queries in its dialect. */
 static void pg_setup(void)
 {
@@ -202,6 +287,11 @@ TestSuite(ui_pg, .init = pg_setup, .fini = pg_teardown, .timeout = 90);
 Test(ui_pg, the_browser_reads_a_postgresql_log)
 {
     browse();
+}
+
+Test(ui_pg, the_body_log_writes_postgresql)
+{
+    bodies();
 }
 
 Test(ui, the_live_feed_counts_what_finished_each_second)

@@ -631,3 +631,37 @@ Test(gw_config, otel_endpoint_headers_and_sample)
         expect_error(text, bad[i].error);
     }
 }
+
+Test(gw_config, log_bodies_off_on_and_its_patterns)
+{
+    static const char models[] = "models:\n  - name: m\n    deployments:\n      - url: http://x\n";
+    char text[1024];
+    struct sl_gw_config cfg;
+    char err[512];
+    write_config(models);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert(!cfg.bodies.on, "off by default");
+    sl_gw_config_free(&cfg);
+    snprintf(text, sizeof(text), "log_bodies: true\n%s", models);
+    write_config(text);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert(cfg.bodies.on);
+    cr_assert_eq(cfg.bodies.max_bytes, 16384);
+    sl_gw_config_free(&cfg);
+    snprintf(text, sizeof(text), "log_bodies: {max_bytes: 1000, redact: ['sk-[a-z]+', x]}\n%s",
+             models);
+    write_config(text);
+    cr_assert_eq(sl_gw_config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cfg.bodies.max_bytes, 1000);
+    cr_assert_eq(cfg.bodies.nredact, 2);
+    regmatch_t m;
+    cr_assert_eq(regexec(&cfg.bodies.redact[0], "a sk-abc b", 1, &m, 0), 0);
+    cr_assert_eq(m.rm_so, 2);
+    sl_gw_config_free(&cfg);
+    snprintf(text, sizeof(text), "log_bodies: {redact: ['a[']}\n%s", models);
+    expect_error(text, "log_bodies.redact: 'a[' is not a regular expression");
+    snprintf(text, sizeof(text), "log_bodies: {max_bytes: 10}\n%s", models);
+    expect_error(text, "log_bodies.max_bytes");
+    snprintf(text, sizeof(text), "log_bodies: {redact: x}\n%s", models);
+    expect_error(text, "log_bodies.redact must be a list");
+}

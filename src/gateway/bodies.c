@@ -1,0 +1,436 @@
+/* The body log (`log_bodies:`, off by default; docs/ui.md): each request
+ * that reached a model is kept as a conversation (titled by the request's
+ * id) in the chat-history tables: its messages as the model got them (the
+ * chat request the providers' adapters take, whatever API the client
+ * spoke) and the answer (the JSON's message, or a stream's content deltas
+ * as the client got them). Before they are stored, the texts pass the
+ * configured redaction patterns (POSIX extended regular expressions;
+ * every match becomes "[redacted]") and the request's share of the
+ * `max_bytes` bound (texts past it are cut, marked "[truncated]").
+ * Headers are never stored.
+ *
+ * Ownership: a request gathers its answer in r->answer (bounded by
+ * max_bytes) while it streams; at its end the conversation is built and
+ * copied into the gateway's pending batch (this module's: at most
+ * PENDING_MAX conversations; past that one is dropped and counted). A
+ * batch goes to the store in one call (one transaction) when it holds
+ * BATCH_MAX or FLUSH_MS passed, one call at a time; the call's batch is
+ * freed when it completes. Close flushes what is pending once; the store
+ * outlives the gateway. */
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "gateway/gateway_impl.h"
+#include "http/json_scan.h"
+#include "http/json_walk.h"
+#include "http/json_write.h"
+#include "store/store.h"
+
+enum { BATCH_MAX = 64, PENDING_MAX = 1024, FLUSH_MS = 200, MAX_MESSAGES = 64 };
+
+struct conv {
+    struct sl_conv_in in;
+    struct sl_message msgs[MAX_MESSAGES + 1];
+    char title[40];
+    char *texts; /* the messages' roles and contents, one allocation */
+};
+
+struct batch {
+    struct sl_gw_bodies *owner;
+    unsigned n;
+    struct conv *convs[BATCH_MAX];
+    struct sl_conv_in in[BATCH_MAX];
+    struct sl_buf json; /* the same, for PostgreSQL */
+};
+
+struct sl_gw_bodies {
+    struct sl_gateway *gw;
+    uv_timer_t timer;
+    struct batch *pending, *sending;
+    uint64_t stored, dropped, failed;
+    int closing;
+    void (*closed_cb)(void *);
+    void *closed_arg;
+};
+
+/* ---- texts ------------------------------------------------------------------- */
+
+/* Redacts and bounds a text into out (NUL-ended). *budget is what the
+ * request may still store. */
+static void keep_text(const struct sl_gw_config *cfg, const char *text, size_t len,
+                      struct sl_buf *out, size_t *budget)
+{
+    struct sl_buf cur;
+    sl_buf_init(&cur, 4 * len + 64);
+    sl_buf_append(&cur, text, len);
+    for (size_t i = 0; i < cfg->bodies.nredact && cur.ptr; i++) {
+        struct sl_buf next;
+        sl_buf_init(&next, 4 * len + 64);
+        const char *p = cur.ptr;
+        regmatch_t m;
+        int flags = 0;
+        while (*p && regexec(&cfg->bodies.redact[i], p, 1, &m, flags) == 0) {
+            sl_buf_append(&next, p, (size_t)m.rm_so);
+            sl_buf_append(&next, "[redacted]", 10);
+            p += m.rm_eo > m.rm_so ? m.rm_eo : m.rm_so + 1;
+            flags = REG_NOTBOL;
+        }
+        sl_buf_append(&next, p, strlen(p));
+        sl_buf_release(&cur);
+        cur = next;
+    }
+    size_t n = cur.len;
+    if (n > *budget) {
+        n = *budget;
+        while (n > 0 && ((unsigned char)cur.ptr[n] & 0xc0) == 0x80)
+            n--; /* whole UTF-8 characters only */
+    }
+    sl_buf_append(out, cur.ptr ? cur.ptr : "", n);
+    if (n < cur.len)
+        sl_buf_append(out, "[truncated]", 11);
+    sl_buf_append(out, "", 1); /* the NUL between texts */
+    *budget -= n;
+    sl_buf_release(&cur);
+}
+
+/* A message's content as text: a string, or its text parts joined. */
+static void content_text(const struct sl_json_value *v, struct sl_buf *scratch)
+{
+    sl_buf_reset(scratch);
+    if (v->start < v->end && *v->start == '"') {
+        sl_json_string(v, scratch);
+        return;
+    }
+    struct sl_json_walk w;
+    struct sl_json_value part;
+    if (sl_json_enter(&w, v) != 0)
+        return;
+    while (sl_json_next_item(&w, &part)) {
+        struct sl_json_doc d;
+        struct sl_json_pick t[1] = {{.key = "text"}};
+        if (sl_json_scan_pick(part.start, (size_t)(part.end - part.start), &d, t, 1) == 0 &&
+            t[0].found && t[0].m.type == SL_JSON_STRING) {
+            struct sl_json_value tv = {t[0].m.value.ptr - 1,
+                                       t[0].m.value.ptr + t[0].m.value.len + 1};
+            sl_json_string(&tv, scratch);
+        }
+    }
+}
+
+/* The request's messages and its answer, redacted and bounded, into c. */
+static int build(struct sl_gw_bodies *b, struct gw_req *r, struct conv *c)
+{
+    const struct sl_gw_config *cfg = b->gw->cfg;
+    struct sl_buf texts, scratch;
+    sl_buf_init(&texts, 8 * cfg->bodies.max_bytes + 64 * 1024);
+    sl_buf_init(&scratch, cfg->max_body_bytes + 1);
+    size_t budget = cfg->bodies.max_bytes;
+    size_t at[MAX_MESSAGES + 1][2];
+    unsigned n = 0;
+    struct sl_json_value top = sl_json_value_of(r->body, r->body_len), key, val;
+    struct sl_json_walk w;
+    if (sl_json_enter(&w, &top) == 0)
+        while (sl_json_next_member(&w, &key, &val)) {
+            if (sl_json_key_is(&key, "prompt") && n == 0) { /* completions */
+                content_text(&val, &scratch);
+                at[n][0] = texts.len;
+                keep_text(cfg, "user", 4, &texts, &(size_t){SIZE_MAX});
+                at[n][1] = texts.len;
+                keep_text(cfg, scratch.ptr ? scratch.ptr : "", scratch.len, &texts, &budget);
+                n++;
+            }
+            if (!sl_json_key_is(&key, "messages"))
+                continue;
+            struct sl_json_walk mw;
+            struct sl_json_value m;
+            if (sl_json_enter(&mw, &val) != 0)
+                break;
+            while (n < MAX_MESSAGES && sl_json_next_item(&mw, &m)) {
+                struct sl_json_walk fw;
+                struct sl_json_value k, v, role = {NULL, NULL}, content = {NULL, NULL};
+                if (sl_json_enter(&fw, &m) != 0)
+                    continue;
+                while (sl_json_next_member(&fw, &k, &v))
+                    if (sl_json_key_is(&k, "role"))
+                        role = v;
+                    else if (sl_json_key_is(&k, "content"))
+                        content = v;
+                sl_buf_reset(&scratch);
+                if (role.start)
+                    sl_json_string(&role, &scratch);
+                at[n][0] = texts.len;
+                keep_text(cfg, scratch.ptr ? scratch.ptr : "?", scratch.ptr ? scratch.len : 1,
+                          &texts, &(size_t){SIZE_MAX});
+                sl_buf_reset(&scratch);
+                if (content.start)
+                    content_text(&content, &scratch);
+                at[n][1] = texts.len;
+                keep_text(cfg, scratch.ptr ? scratch.ptr : "", scratch.len, &texts, &budget);
+                n++;
+            }
+        }
+    /* the answer: a JSON completion's message, or what the stream said */
+    const char *answer = NULL;
+    size_t answer_len = 0;
+    struct sl_buf decoded;
+    sl_buf_init(&decoded, MAX_RESPONSE_BYTES);
+    if (r->stream) {
+        answer = r->answer.ptr;
+        answer_len = r->answer.len;
+    } else if (r->error == SL_OK && !r->native && r->resp.len) {
+        struct sl_json_doc d;
+        struct sl_json_pick ch[1] = {{.key = "choices"}};
+        if (sl_json_scan_pick(r->resp.ptr, r->resp.len, &d, ch, 1) == 0 && ch[0].found) {
+            struct sl_json_walk cw;
+            struct sl_json_value first,
+                arr = {ch[0].m.value.ptr, ch[0].m.value.ptr + ch[0].m.value.len};
+            struct sl_json_pick mp[1] = {{.key = "message"}}, cp[1] = {{.key = "content"}},
+                                tp[1] = {{.key = "text"}};
+            if (sl_json_enter(&cw, &arr) == 0 && sl_json_next_item(&cw, &first)) {
+                const char *fs = first.start;
+                size_t fl = (size_t)(first.end - first.start);
+                struct sl_json_member *got = NULL;
+                if (sl_json_scan_pick(fs, fl, &d, mp, 1) == 0 && mp[0].found &&
+                    sl_json_scan_pick(mp[0].m.value.ptr, mp[0].m.value.len, &d, cp, 1) == 0 &&
+                    cp[0].found && cp[0].m.type == SL_JSON_STRING)
+                    got = &cp[0].m;
+                else if (sl_json_scan_pick(fs, fl, &d, tp, 1) == 0 && tp[0].found &&
+                         tp[0].m.type == SL_JSON_STRING)
+                    got = &tp[0].m; /* completions */
+                if (got) {
+                    struct sl_json_value sv = {got->value.ptr - 1,
+                                               got->value.ptr + got->value.len + 1};
+                    sl_json_string(&sv, &decoded);
+                    answer = decoded.ptr;
+                    answer_len = decoded.len;
+                }
+            }
+        }
+    }
+    if (answer && n < MAX_MESSAGES + 1) {
+        at[n][0] = texts.len;
+        keep_text(cfg, "assistant", 9, &texts, &(size_t){SIZE_MAX});
+        at[n][1] = texts.len;
+        keep_text(cfg, answer, answer_len, &texts, &budget);
+        n++;
+    }
+    sl_buf_release(&decoded);
+    sl_buf_release(&scratch);
+    if (n == 0 || texts.ptr == NULL) {
+        sl_buf_release(&texts);
+        return -1;
+    }
+    size_t len;
+    c->texts = sl_buf_take(&texts, &len);
+    int64_t now = sl_wall_us();
+    for (unsigned i = 0; i < n; i++)
+        c->msgs[i] = (struct sl_message){.seq = (int)i + 1,
+                                         .role = c->texts + at[i][0],
+                                         .content = c->texts + at[i][1],
+                                         .created_us = i + 1 == n && answer ? now : r->started_us};
+    snprintf(c->title, sizeof(c->title), "%s", r->id);
+    c->in = (struct sl_conv_in){
+        .title = c->title, .created_us = r->started_us, .n_messages = n, .messages = c->msgs};
+    return 0;
+}
+
+/* ---- the answer of a stream, as the client gets it ----------------------------- */
+
+void sl__gw_bodies_stream(struct gw_req *r, const char *data, size_t len)
+{
+    if (r->gw->bodies == NULL || r->native)
+        return;
+    /* whole chat chunk events: each "data: {...}" line's choices[0].delta.content */
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if (le - p > 6 && memcmp(p, "data: ", 6) == 0) {
+            struct sl_json_doc d;
+            struct sl_json_pick ch[1] = {{.key = "choices"}};
+            if (sl_json_scan_pick(p + 6, (size_t)(le - p - 6), &d, ch, 1) == 0 && ch[0].found) {
+                struct sl_json_walk cw;
+                struct sl_json_value first,
+                    arr = {ch[0].m.value.ptr, ch[0].m.value.ptr + ch[0].m.value.len};
+                struct sl_json_pick dp[1] = {{.key = "delta"}}, cp[1] = {{.key = "content"}},
+                                    tp[1] = {{.key = "text"}};
+                if (sl_json_enter(&cw, &arr) == 0 && sl_json_next_item(&cw, &first)) {
+                    const char *fs = first.start;
+                    size_t fl = (size_t)(first.end - first.start);
+                    struct sl_json_member *got = NULL;
+                    if (sl_json_scan_pick(fs, fl, &d, dp, 1) == 0 && dp[0].found &&
+                        sl_json_scan_pick(dp[0].m.value.ptr, dp[0].m.value.len, &d, cp, 1) == 0 &&
+                        cp[0].found && cp[0].m.type == SL_JSON_STRING)
+                        got = &cp[0].m;
+                    else if (sl_json_scan_pick(fs, fl, &d, tp, 1) == 0 && tp[0].found &&
+                             tp[0].m.type == SL_JSON_STRING)
+                        got = &tp[0].m;
+                    if (got) {
+                        struct sl_json_value sv = {got->value.ptr - 1,
+                                                   got->value.ptr + got->value.len + 1};
+                        sl_json_string(&sv, &r->answer); /* bounded: stops at its max */
+                    }
+                }
+            }
+        }
+        p = le + 1;
+    }
+}
+
+/* ---- batches -------------------------------------------------------------------- */
+
+static void free_batch(struct batch *bt)
+{
+    if (bt == NULL)
+        return;
+    for (unsigned i = 0; i < bt->n; i++) {
+        free(bt->convs[i]->texts);
+        free(bt->convs[i]);
+    }
+    sl_buf_release(&bt->json);
+    free(bt);
+}
+
+static void send_pending(struct sl_gw_bodies *b);
+
+static void on_stored(struct sl_store *store, int status, void *arg)
+{
+    (void)store;
+    struct batch *bt = arg;
+    struct sl_gw_bodies *b = bt->owner; /* NULL: the gateway closed meanwhile */
+    if (b) {
+        if (status == 0)
+            b->stored += bt->n;
+        else
+            b->failed += bt->n;
+        b->sending = NULL;
+    }
+    free_batch(bt);
+    if (b && b->pending && !b->closing)
+        send_pending(b); /* what gathered meanwhile goes now */
+}
+
+static void json_batch(struct batch *bt)
+{
+    struct sl_jw w;
+    sl_buf_init(&bt->json, 64u << 20);
+    sl_jw_init(&w, &bt->json);
+    sl_jw_array(&w);
+    for (unsigned i = 0; i < bt->n; i++) {
+        const struct sl_conv_in *c = &bt->in[i];
+        sl_jw_object(&w);
+        sl_jw_kv_string(&w, "t", c->title);
+        sl_jw_kv_int(&w, "c", c->created_us);
+        sl_jw_key(&w, "m");
+        sl_jw_array(&w);
+        for (unsigned k = 0; k < c->n_messages; k++) {
+            sl_jw_array(&w);
+            sl_jw_int(&w, c->messages[k].seq);
+            sl_jw_string(&w, c->messages[k].role);
+            sl_jw_string(&w, c->messages[k].content);
+            sl_jw_int(&w, c->messages[k].created_us);
+            sl_jw_end(&w);
+        }
+        sl_jw_end(&w);
+        sl_jw_end(&w);
+    }
+    sl_jw_end(&w);
+    sl_jw_finish(&w);
+}
+
+static void send_pending(struct sl_gw_bodies *b)
+{
+    struct sl_store *store = b->gw->opts.store;
+    if (b->sending || b->pending == NULL || store == NULL)
+        return;
+    struct batch *bt = b->pending;
+    b->pending = NULL;
+    b->sending = bt;
+    for (unsigned i = 0; i < bt->n; i++)
+        bt->in[i] = bt->convs[i]->in;
+    if (sl_store_kind(store) == SL_STORE_POSTGRES)
+        json_batch(bt);
+    sl_store_add_conversations(store, bt->in, bt->n, bt->json.ptr ? bt->json.ptr : "[]", on_stored,
+                               bt);
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    send_pending(t->data);
+}
+
+void sl__gw_bodies_finish(struct gw_req *r)
+{
+    struct sl_gw_bodies *b = r->gw->bodies;
+    if (b == NULL || b->closing || r->dep == NULL || r->ep == SL_OAI_EMBEDDINGS)
+        return;
+    unsigned waiting = (b->pending ? b->pending->n : 0) + (b->sending ? b->sending->n : 0);
+    struct conv *c = waiting < PENDING_MAX ? calloc(1, sizeof(*c)) : NULL;
+    if (c == NULL || build(b, r, c) != 0) {
+        b->dropped += c != NULL || waiting >= PENDING_MAX;
+        free(c);
+        return;
+    }
+    if (b->pending == NULL && (b->pending = calloc(1, sizeof(*b->pending))) == NULL) {
+        free(c->texts);
+        free(c);
+        b->dropped++;
+        return;
+    }
+    b->pending->owner = b;
+    b->pending->convs[b->pending->n++] = c;
+    if (b->pending->n == BATCH_MAX)
+        send_pending(b); /* when one is sending, the next goes after it */
+    else if (b->pending->n == 1)
+        uv_timer_start(&b->timer, on_flush, FLUSH_MS, 0);
+}
+
+/* ---- life --------------------------------------------------------------------------- */
+
+int sl__gw_bodies_new(struct sl_gateway *gw, struct sl_gw_bodies **out)
+{
+    struct sl_gw_bodies *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return UV_ENOMEM;
+    b->gw = gw;
+    uv_timer_init(gw->loop, &b->timer);
+    b->timer.data = b;
+    *out = b;
+    return 0;
+}
+
+void sl__gw_bodies_counters(const struct sl_gw_bodies *b, uint64_t *stored, uint64_t *dropped,
+                            uint64_t *failed)
+{
+    *stored = b->stored;
+    *dropped = b->dropped;
+    *failed = b->failed;
+}
+
+static void on_bodies_timer_closed(uv_handle_t *h)
+{
+    struct sl_gw_bodies *b = h->data;
+    void (*cb)(void *) = b->closed_cb;
+    void *arg = b->closed_arg;
+    free_batch(b->pending);
+    free(b);
+    cb(arg);
+}
+
+void sl__gw_bodies_close(struct sl_gw_bodies *b, void (*cb)(void *), void *arg)
+{
+    /* what is pending goes to the store now; a batch in the store completes
+     * there (the store outlives the gateway and calls back on its own) */
+    b->closing = 1;
+    b->closed_cb = cb;
+    b->closed_arg = arg;
+    uv_timer_stop(&b->timer);
+    if (b->sending == NULL)
+        send_pending(b);
+    if (b->sending)
+        b->sending->owner = NULL; /* its completion only frees it */
+    uv_close((uv_handle_t *)&b->timer, on_bodies_timer_closed);
+}
