@@ -134,7 +134,7 @@ static void jnum(struct sl_jw *w, double v)
 {
     char num[40];
     int n =
-        isfinite(v) ? snprintf(num, sizeof(num), "%.6g", v) : snprintf(num, sizeof(num), "null");
+        isfinite(v) ? snprintf(num, sizeof(num), "%.10g", v) : snprintf(num, sizeof(num), "null");
     sl_jw_raw(w, num, (size_t)n);
 }
 
