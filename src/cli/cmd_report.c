@@ -25,11 +25,12 @@ static const char usage[] =
     "docs/report.md says how each figure is computed.\n"
     "\n"
     "options:\n"
-    "  --db URL      sqlite:PATH, PATH (default sluice.db) or\n"
-    "                postgresql://USER:PASSWORD@HOST:PORT/DB\n"
-    "  --run ID      which run (default: the latest)\n"
-    "  -o, --output FILE  where to write the page (default sluice-report-run-ID.html)\n"
-    "  -h, --help    this help\n"
+    "  --db URL           sqlite:PATH, PATH (default sluice.db) or\n"
+    "                     postgresql://USER:PASSWORD@HOST:PORT/DB\n"
+    "  --run ID           which run (default: the latest)\n"
+    "  -o, --output FILE  where to write the page (default sluice-report.html, or\n"
+    "                     sluice-report-run-ID.html with --run)\n"
+    "  -h, --help         this help\n"
     "\n"
     "Exit status 1: no such run, database or file error; 2: bad arguments.\n";
 
