@@ -25,11 +25,12 @@ static const char usage[] =
     "docs/report.md says how each figure is computed.\n"
     "\n"
     "options:\n"
-    "  --db URL      sqlite:PATH, PATH (default sluice.db) or\n"
-    "                postgresql://USER:PASSWORD@HOST:PORT/DB\n"
-    "  --run ID      which run (default: the latest)\n"
-    "  -o, --output FILE  where to write the page (default sluice-report-run-ID.html)\n"
-    "  -h, --help    this help\n"
+    "  --db URL           sqlite:PATH, PATH (default sluice.db) or\n"
+    "                     postgresql://USER:PASSWORD@HOST:PORT/DB\n"
+    "  --run ID           which run (default: the latest)\n"
+    "  -o, --output FILE  where to write the page (default sluice-report.html, or\n"
+    "                     sluice-report-run-ID.html with --run)\n"
+    "  -h, --help         this help\n"
     "\n"
     "Exit status 1: no such run, database or file error; 2: bad arguments.\n";
 
@@ -117,11 +118,7 @@ int sl_cmd_report(int argc, char **argv)
         c.out = def_out;
     }
     struct sl_store_options opts;
-    sl_store_options_default(&opts);
-    opts.create = 0;  /* reading: never create an empty database */
-    opts.migrate = 0; /* reading: never change the schema */
-    opts.spool = 0;   /* nor replay rows a simulate left in a spool */
-    opts.read_only = 1;
+    sl_store_options_reader(&opts); /* reading: never create, change or replay */
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct job j = {&c, NULL};

@@ -91,11 +91,7 @@ int sl_cmd_stats(int argc, char **argv)
         return SL_EXIT_USAGE;
     }
     struct sl_store_options opts;
-    sl_store_options_default(&opts);
-    opts.create = 0;  /* reading: never create an empty database */
-    opts.migrate = 0; /* reading: never change the schema */
-    opts.spool = 0;   /* nor replay rows a simulate left in a spool */
-    opts.read_only = 1;
+    sl_store_options_reader(&opts); /* reading: never create, change or replay */
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct sl_store *store;

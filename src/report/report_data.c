@@ -134,7 +134,7 @@ static void jnum(struct sl_jw *w, double v)
 {
     char num[40];
     int n =
-        isfinite(v) ? snprintf(num, sizeof(num), "%.6g", v) : snprintf(num, sizeof(num), "null");
+        isfinite(v) ? snprintf(num, sizeof(num), "%.10g", v) : snprintf(num, sizeof(num), "null");
     sl_jw_raw(w, num, (size_t)n);
 }
 
@@ -503,34 +503,78 @@ static int on_pcts(struct report *r, const char *key)
     return 0;
 }
 
+/* A group's row of the (model, deployment, key) answer, for sorting by
+ * one of the three names. */
+struct group_ref {
+    const char *name;
+    unsigned row;
+};
+
+static int ref_by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct group_ref *)a)->name, ((const struct group_ref *)b)->name);
+}
+
+#define GROUP_VALUES 10
+struct group_sum {
+    const char *name;
+    double v[GROUP_VALUES]; /* v[0]: requests */
+};
+
+static int sum_by_requests(const void *a, const void *b)
+{
+    const struct group_sum *x = a, *y = b;
+    if (x->v[0] != y->v[0])
+        return x->v[0] > y->v[0] ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* The tables per model, deployment and key: the (model, deployment, key)
+ * groups summed by one name, most requests first. */
 static int on_groups(struct report *r)
 {
     struct sl_rows *rows = r->rows;
     struct sl_jw *w = &r->w_json;
-    static const char *cols[10] = {
+    static const char *grp[3] = {"model", "deployment", "key"};
+    static const char *cols[GROUP_VALUES] = {
         "requests",      "succeeded",         "failed",   "cancelled",     "retries", "fallbacks",
         "prompt_tokens", "completion_tokens", "cost_usd", "rows_with_cost"};
+    size_t n = rows->n_rows;
+    struct group_ref *refs = malloc((n + 1) * sizeof(*refs));
+    struct group_sum *sums = malloc((n + 1) * sizeof(*sums));
+    if (refs == NULL || sums == NULL) {
+        free(refs);
+        free(sums);
+        return UV_ENOMEM;
+    }
     sl_jw_key(w, "groups"); /* {grp: [{name, ...}]} */
     sl_jw_object(w);
-    const char *open = NULL;
-    for (unsigned i = 0; i < rows->n_rows; i++) {
-        const char *grp = sl_rows_cell(rows, i, 0);
-        if (open == NULL || strcmp(open, grp) != 0) {
-            if (open)
-                sl_jw_end(w);
-            sl_jw_key(w, grp);
-            sl_jw_array(w);
-            open = grp;
+    for (unsigned g = 0; g < 3; g++) {
+        for (unsigned i = 0; i < n; i++)
+            refs[i] = (struct group_ref){sl_rows_cell(rows, i, g), i};
+        qsort(refs, n, sizeof(*refs), ref_by_name);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (m == 0 || strcmp(sums[m - 1].name, refs[i].name) != 0)
+                sums[m++] = (struct group_sum){.name = refs[i].name};
+            for (unsigned c = 0; c < GROUP_VALUES; c++)
+                sums[m - 1].v[c] += sl_rows_num(rows, refs[i].row, 3 + c);
         }
-        sl_jw_object(w);
-        sl_jw_kv_string(w, "name", sl_rows_cell(rows, i, 1));
-        for (unsigned c = 0; c < 10; c++)
-            kv_num(w, cols[c], sl_rows_num(rows, i, 2 + c));
+        qsort(sums, m, sizeof(*sums), sum_by_requests);
+        sl_jw_key(w, grp[g]);
+        sl_jw_array(w);
+        for (size_t i = 0; i < m; i++) {
+            sl_jw_object(w);
+            sl_jw_kv_string(w, "name", sums[i].name);
+            for (unsigned c = 0; c < GROUP_VALUES; c++)
+                kv_num(w, cols[c], sums[i].v[c]);
+            sl_jw_end(w);
+        }
         sl_jw_end(w);
     }
-    if (open)
-        sl_jw_end(w);
     sl_jw_end(w);
+    free(refs);
+    free(sums);
     return 0;
 }
 

@@ -128,26 +128,20 @@ int sl__rsql_serve_pcts(char *buf, size_t size, enum sl_store_kind kind, int64_t
                  t0, w, v, ttft ? "v > 0" : "v IS NOT NULL");
 }
 
-#define GROUP(g, col)                                                                              \
-    "SELECT '" g "' AS grp, " col " AS name, count(*), sum(ok), sum(bad), sum(cxl), sum(rt),"      \
-    " sum(fb), sum(pt), sum(ct), coalesce(sum(cost), 0), count(cost) FROM m GROUP BY " col
-
 int sl__rsql_serve_groups(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id)
 {
-    return query(
-        buf, size, kind, run_id,
-        ", m AS (SELECT CAST(coalesce(md ->> 'model', '') AS text) AS model, " DEP " AS dep,"
-        " CAST(coalesce(md ->> 'key', '') AS text) AS k,"
-        " CASE WHEN st = 'succeeded' THEN 1 ELSE 0 END AS ok,"
-        " CASE WHEN st = 'failed' THEN 1 ELSE 0 END AS bad,"
-        " CASE WHEN st = 'cancelled' THEN 1 ELSE 0 END AS cxl,"
-        " CASE WHEN a > 1 THEN a - 1 ELSE 0 END AS rt,"
-        " CAST(coalesce(md ->> 'fallbacks', '0') AS bigint) AS fb,"
-        " CAST(coalesce(md ->> 'prompt_tokens', '0') AS bigint) AS pt,"
-        " CAST(coalesce(md ->> 'completion_tokens', '0') AS bigint) AS ct,"
-        " CAST(md ->> 'cost_usd' AS double precision) AS cost FROM r) " GROUP(
-            "model",
-            "model") " UNION ALL " GROUP("deployment",
-                                         "dep") " UNION ALL " GROUP("key",
-                                                                    "k") " ORDER BY 1, 3 DESC, 2");
+    return query(buf, size, kind, run_id,
+                 "SELECT model, dep, k, count(*), sum(ok), sum(bad), sum(cxl), sum(rt), sum(fb),"
+                 " sum(pt), sum(ct), coalesce(sum(cost), 0), count(cost) FROM"
+                 " (SELECT CAST(coalesce(md ->> 'model', '') AS text) AS model, " DEP " AS dep,"
+                 " CAST(coalesce(md ->> 'key', '') AS text) AS k,"
+                 " CASE WHEN st = 'succeeded' THEN 1 ELSE 0 END AS ok,"
+                 " CASE WHEN st = 'failed' THEN 1 ELSE 0 END AS bad,"
+                 " CASE WHEN st = 'cancelled' THEN 1 ELSE 0 END AS cxl,"
+                 " CASE WHEN a > 1 THEN a - 1 ELSE 0 END AS rt,"
+                 " CAST(coalesce(md ->> 'fallbacks', '0') AS bigint) AS fb,"
+                 " CAST(coalesce(md ->> 'prompt_tokens', '0') AS bigint) AS pt,"
+                 " CAST(coalesce(md ->> 'completion_tokens', '0') AS bigint) AS ct,"
+                 " CAST(md ->> 'cost_usd' AS double precision) AS cost FROM r) m"
+                 " GROUP BY model, dep, k");
 }

@@ -48,9 +48,10 @@ int sl__rsql_serve_starts(char *buf, size_t size, enum sl_store_kind kind, int64
  * (metadata ttfb_ms, rows that sent one; ttft = 1). */
 int sl__rsql_serve_pcts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int ttft,
                         int64_t t0, int64_t w);
-/* Per model, deployment and key: grp, name, requests, succeeded, failed,
- * cancelled, retries, fallbacks, prompt tokens, completion tokens, cost
- * (sum of the rows that have one), rows with a cost. */
+/* By (model, deployment, key), one sort for the three tables: model,
+ * deployment, key, requests, succeeded, failed, cancelled, retries,
+ * fallbacks, prompt tokens, completion tokens, cost (sum of the rows that
+ * have one), rows with a cost. */
 int sl__rsql_serve_groups(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id);
 
 #endif

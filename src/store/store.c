@@ -45,6 +45,15 @@ void sl_store_options_default(struct sl_store_options *opts)
     };
 }
 
+void sl_store_options_reader(struct sl_store_options *opts)
+{
+    sl_store_options_default(opts);
+    opts->create = 0;
+    opts->migrate = 0;
+    opts->spool = 0;
+    opts->read_only = 1;
+}
+
 static int has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;

@@ -139,6 +139,9 @@ struct sl_store_options {
 };
 
 void sl_store_options_default(struct sl_store_options *opts);
+/* The defaults for a reader (stats, report): never create, migrate or
+ * write the database, nor replay a spool. */
+void sl_store_options_reader(struct sl_store_options *opts);
 
 struct sl_store;
 typedef void (*sl_store_cb)(struct sl_store *store, int status, void *arg);

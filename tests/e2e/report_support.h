@@ -31,20 +31,7 @@ static inline json_t *report_data(const char *html_path)
     return d;
 }
 
-static inline double jnum(const json_t *o, const char *path)
-{
-    /* "a.b.c" */
-    char buf[200];
-    snprintf(buf, sizeof(buf), "%s", path);
-    const json_t *v = o;
-    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
-        v = json_object_get(v, k);
-        cr_assert_not_null(v, "no %s in the report data", path);
-    }
-    cr_assert(json_is_number(v), "%s is not a number", path);
-    return json_number_value(v);
-}
-
+/* The member at "a.b.c". */
 static inline const json_t *jget(const json_t *o, const char *path)
 {
     char buf[200];
@@ -57,6 +44,13 @@ static inline const json_t *jget(const json_t *o, const char *path)
     return v;
 }
 
+static inline double jnum(const json_t *o, const char *path)
+{
+    const json_t *v = jget(o, path);
+    cr_assert(json_is_number(v), "%s is not a number", path);
+    return json_number_value(v);
+}
+
 /* sum of an array of numbers */
 static inline double jsum(const json_t *a)
 {
@@ -65,20 +59,6 @@ static inline double jsum(const json_t *a)
     const json_t *v;
     json_array_foreach(a, i, v) s += json_number_value(v);
     return s;
-}
-
-static inline double e2e_sql_double(const char *db_path, const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(db));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s returned no row", sql);
-    double v = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
 }
 
 /* The rows of a query as "v1|v2|...\n" lines, for comparing whole tables. */
