@@ -82,6 +82,7 @@ struct ctx {
     struct sl_recorder *recorder;
     struct sl_gw_config cfg;
     struct sl_store *store;
+    struct sl_store *reader; /* the dashboard's reads, beside the writer; or NULL */
     struct sl_run_info run;
     char params[4096];
     unsigned drain_ms;
@@ -91,6 +92,8 @@ struct ctx {
 };
 
 static void end_run(struct ctx *c);
+static void start_gateway(struct ctx *c);
+static void on_reader_open(struct sl_store *reader, int status, void *arg);
 
 /* ---- log lines: text, or with --log-format json every line JSON ---------- */
 
@@ -176,8 +179,21 @@ static void on_recorder_closed(uint64_t rows, void *arg)
 /* After the gateway drained: the recorder puts every row it holds into
  * the store, then the run row is closed (which also writes the last
  * batch), then the store. */
+static void on_reader_closed(struct sl_store *store, int status, void *arg)
+{
+    (void)store;
+    (void)status;
+    struct ctx *c = arg;
+    c->reader = NULL;
+    end_run(c);
+}
+
 static void end_run(struct ctx *c)
 {
+    if (c->reader) { /* the dashboard's reader first: nothing reads any more */
+        sl_store_close(c->reader, on_reader_closed, c);
+        return;
+    }
     if (c->recorder)
         sl_recorder_close(c->recorder, on_recorder_closed, c);
     else
@@ -213,7 +229,6 @@ static void on_signal(uv_signal_t *handle, int signum)
 static void on_run_begun(struct sl_store *store, int status, void *arg)
 {
     struct ctx *c = arg;
-    char err[1024];
     if (status != 0) {
         fail(c, sl_store_error(store));
         sl_store_close(store, on_store_closed, c);
@@ -229,6 +244,43 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
         return;
     }
     sl_recorder_set_prices(c->recorder, c->cfg.prices, c->cfg.nprices);
+    const char *master = getenv("SLUICE_MASTER_KEY");
+    if ((c->cfg.ui_public || (master && *master)) && c->reader == NULL) {
+        /* the dashboard reads the log through a store of its own, so that
+         * its queries never hold up the writer's batches */
+        struct sl_store_options ropts;
+        sl_store_options_reader(&ropts);
+        ropts.log = store_log;
+        ropts.log_arg = c;
+        if (sl_store_open(&c->loop, c->cfg.db, &ropts, &c->reader, on_reader_open, c) == 0)
+            return;
+        c->reader = NULL; /* out of memory: the writer's store serves the reads */
+    }
+    start_gateway(c);
+}
+
+static void on_reader_open(struct sl_store *reader, int status, void *arg)
+{
+    struct ctx *c = arg;
+    if (status != 0) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "the dashboard reads through the writer's store: %s",
+                 sl_store_error(reader));
+        log_message(c->cfg.log_json, "warning", msg);
+        sl_store_close(reader, NULL, NULL);
+        c->reader = NULL;
+    }
+    if (c->stopping) {
+        end_run(c);
+        return;
+    }
+    start_gateway(c);
+}
+
+static void start_gateway(struct ctx *c)
+{
+    struct sl_store *store = c->store;
+    char err[1024];
     struct sl_gateway_options opts = {
         .cfg = &c->cfg,
         .recorder = c->recorder,
@@ -236,6 +288,7 @@ static void on_run_begun(struct sl_store *store, int status, void *arg)
         .quiet = c->quiet,
         .master_key = getenv("SLUICE_MASTER_KEY"),
         .store = store,
+        .read_store = c->reader ? c->reader : store,
     };
     if (sl_gateway_new(&c->loop, &opts, &c->gw, err, sizeof(err)) != 0) {
         c->gw = NULL;

@@ -30,8 +30,10 @@ struct sl_gateway_options {
     uint64_t seed;
     /* the admin API's key (SLUICE_MASTER_KEY); NULL or "": the API is off */
     const char *master_key;
-    /* the request log's store, for the dashboard's browser (reads only), or NULL */
-    struct sl_store *store;
+    /* the request log's store (the body log writes there), or NULL; and the
+     * store the dashboard reads through (a reader beside the writer, or the
+     * same) */
+    struct sl_store *store, *read_store;
 };
 
 int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struct sl_gateway **out,

@@ -433,7 +433,7 @@ static void on_rows(struct sl_store *store, int status, void *arg);
 static void run_query(struct sl_gateway *gw, struct query_job *j)
 {
     sl_http_exchange_on_abort(j->down, on_query_client_gone, j);
-    sl_store_query_rows(gw->opts.store, j->sql, &j->rows, on_rows, j);
+    sl_store_query_rows(gw->opts.read_store, j->sql, &j->rows, on_rows, j);
 }
 
 /* The columns every query returns, the same on both databases: id (the
@@ -476,7 +476,7 @@ static void bad_query(struct sl_http_exchange *down, const char *id, const char 
 static void list_requests(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
                           struct sl_str query)
 {
-    enum sl_store_kind kind = sl_store_kind(gw->opts.store);
+    enum sl_store_kind kind = sl_store_kind(gw->opts.read_store);
     struct query_job *j = calloc(1, sizeof(*j));
     if (j == NULL) {
         sl_http_respond_error(down, 503, "server_error", "out_of_memory", "out of memory");
@@ -748,7 +748,7 @@ static void conversations(struct sl_gateway *gw, struct sl_http_exchange *down, 
     int64_t after = v.len ? strtoll(v.ptr, NULL, 10) : 0;
     j->down = down;
     sl_http_exchange_on_abort(down, on_query_client_gone, j);
-    sl_store_load_conversations(gw->opts.store, after, j->limit, &j->page, on_conv_page, j);
+    sl_store_load_conversations(gw->opts.read_store, after, j->limit, &j->page, on_conv_page, j);
 }
 
 /* ---- routing, life ------------------------------------------------------------- */
@@ -774,16 +774,16 @@ int sl__gw_ui_handle(struct sl_gateway *gw, struct sl_http_exchange *down, const
         respond_page(gw, down, id);
     } else if (sl_str_eq(path, "/ui/live") && gw->ui) {
         live(gw->ui, down, id);
-    } else if (sl_str_eq(path, api) && gw->opts.store) {
+    } else if (sl_str_eq(path, api) && gw->opts.read_store) {
         list_requests(gw, down, id, h->query);
     } else if (path.len > sizeof(api) + 13 && memcmp(path.ptr, api, sizeof(api) - 1) == 0 &&
-               memcmp(path.ptr + path.len - 13, "/conversation", 13) == 0 && gw->opts.store) {
+               memcmp(path.ptr + path.len - 13, "/conversation", 13) == 0 && gw->opts.read_store) {
         conversation(gw, down, id,
                      (struct sl_str){path.ptr + sizeof(api), path.len - sizeof(api) - 13});
-    } else if (sl_str_eq(path, "/ui/api/conversations") && gw->opts.store) {
+    } else if (sl_str_eq(path, "/ui/api/conversations") && gw->opts.read_store) {
         conversations(gw, down, id, h->query);
     } else if (path.len > sizeof(api) && memcmp(path.ptr, api, sizeof(api) - 1) == 0 &&
-               path.ptr[sizeof(api) - 1] == '/' && gw->opts.store) {
+               path.ptr[sizeof(api) - 1] == '/' && gw->opts.read_store) {
         /* one request by its id: the browser's filter on metadata's id */
         char q[2 * FILTER_MAX + 16];
         struct sl_str rid = {path.ptr + sizeof(api), path.len - sizeof(api)};
@@ -793,9 +793,9 @@ int sl__gw_ui_handle(struct sl_gateway *gw, struct sl_http_exchange *down, const
     } else {
         struct sl_http_header hh[1] = {{{"x-request-id", 12}, {id, strlen(id)}}};
         sl_http_respond_error_with(down, 404, hh, 1, "invalid_request_error", "unknown_url",
-                                   gw->opts.store ? "unknown dashboard URL"
-                                                  : "unknown dashboard URL (no request log: "
-                                                    "serve runs without a database)");
+                                   gw->opts.read_store ? "unknown dashboard URL"
+                                                       : "unknown dashboard URL (no request log: "
+                                                         "serve runs without a database)");
     }
     return 1;
 }
