@@ -1,11 +1,16 @@
 /* The recorder (see recorder.h).
  *
  * Design
- *  - Token counting goes to the thread pool in batches of up to
- *    COUNT_BATCH items, or after COUNT_DELAY_MS: one thread wake-up per
- *    batch, not per request (a wake-up per request cost more than the
- *    counting). At most one batch is out at a time; while it is, the items
- *    in it belong to the pool thread, and new ones wait in `queue`.
+ *  - Token counting goes to the recorder's own background thread
+ *    (core/worker: it yields its core to the loop, and its completions
+ *    do not make the loop spin) in batches of up to COUNT_BATCH items, or
+ *    after COUNT_DELAY_MS: one thread wake-up per batch, not per request (a
+ *    wake-up per request cost more than the counting). At most one batch is
+ *    out at a time; while it is, the items in it belong to the counting
+ *    thread, and new ones wait in `queue`. When the items pile up (the loop
+ *    keeps the core busy, so the background thread rarely runs) a batch
+ *    goes to the thread pool instead, at normal priority: background, not
+ *    starved.
  *  - A record goes straight into the store when nothing waits before it.
  *    The store spools full batches to a file when it falls behind
  *    (store/overflow.c) and says UV_EAGAIN only when that file is at its
@@ -21,6 +26,7 @@
 #include <stdlib.h>
 
 #include "core/offload.h"
+#include "core/worker.h"
 #include "http/json_scan.h"
 #include "limits/prices.h"
 #include "token/request_tokens.h"
@@ -28,6 +34,7 @@
 #define COUNT_BATCH     256
 #define COUNT_DELAY_MS  10
 #define COUNTING_MAX    (64 * COUNT_BATCH) /* items queued or in a batch */
+#define COUNTING_BEHIND (4 * COUNT_BATCH)  /* past this, batches go to the pool */
 #define PENDING_INITIAL 1024
 
 struct pending_row {
@@ -44,8 +51,10 @@ struct sl_recorder {
     struct sl_list queue, batch;
     size_t queued;
     int job_active, eager, delivering;
-    size_t counting;  /* items handed over and not yet delivered */
-    uv_timer_t timer; /* sends a partial batch after COUNT_DELAY_MS */
+    size_t counting;           /* items handed over and not yet delivered */
+    uv_timer_t timer;          /* sends a partial batch after COUNT_DELAY_MS */
+    struct sl_worker *counter; /* the background thread, or NULL: the pool */
+    struct sl_worker_job job;  /* the batch out on it */
     /* records the store cannot take yet, oldest at head */
     struct pending_row *pending;
     size_t pending_head, pending_count, pending_cap;
@@ -196,6 +205,11 @@ static void count_batch(void *arg)
 
 static void start_count_job(struct sl_recorder *rec);
 
+static void count_on_worker(struct sl_worker_job *job)
+{
+    count_batch(sl_container_of(job, struct sl_recorder, job));
+}
+
 static void on_count_timer(uv_timer_t *t)
 {
     start_count_job(t->data);
@@ -221,6 +235,11 @@ static void on_batch_counted(void *arg, int status)
     maybe_closed(rec);
 }
 
+static void on_worker_counted(struct sl_worker_job *job)
+{
+    on_batch_counted(sl_container_of(job, struct sl_recorder, job), 0);
+}
+
 static void start_count_job(struct sl_recorder *rec)
 {
     if (rec->job_active || sl_list_empty(&rec->queue))
@@ -234,7 +253,11 @@ static void start_count_job(struct sl_recorder *rec)
     rec->batch.prev->next = &rec->batch;
     sl_list_init(&rec->queue);
     rec->job_active = 1;
-    if (sl_offload(rec->loop, count_batch, on_batch_counted, rec, NULL) != 0)
+    if (rec->counter && rec->counting <= COUNTING_BEHIND) {
+        rec->job.work = count_on_worker;
+        rec->job.done = on_worker_counted;
+        sl_worker_submit(rec->counter, &rec->job);
+    } else if (sl_offload(rec->loop, count_batch, on_batch_counted, rec, NULL) != 0)
         on_batch_counted(rec, UV_ENOMEM); /* count nothing, but record */
 }
 
@@ -277,6 +300,8 @@ int sl_recorder_new(uv_loop_t *loop, struct sl_store *store, struct sl_recorder 
     rec->store = store;
     sl_list_init(&rec->queue);
     sl_list_init(&rec->batch);
+    if (sl_worker_new(loop, "sluice-count", SL_THREAD_BACKGROUND, &rec->counter) != 0)
+        rec->counter = NULL; /* the pool counts */
     uv_timer_init(loop, &rec->timer);
     rec->timer.data = rec;
     sl_store_on_writable(store, drain_pending, rec);
@@ -284,15 +309,24 @@ int sl_recorder_new(uv_loop_t *loop, struct sl_store *store, struct sl_recorder 
     return 0;
 }
 
-static void on_timer_closed(uv_handle_t *handle)
+static void on_counter_closed(void *data)
 {
-    struct sl_recorder *rec = handle->data;
+    struct sl_recorder *rec = data;
     void (*cb)(uint64_t, void *) = rec->close_cb;
     void *arg = rec->close_arg;
     uint64_t rows = rec->rows;
     free(rec->pending);
     free(rec);
     cb(rows, arg);
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    struct sl_recorder *rec = handle->data;
+    if (rec->counter)
+        sl_worker_close(rec->counter, on_counter_closed, rec);
+    else
+        on_counter_closed(rec);
 }
 
 static void maybe_closed(struct sl_recorder *rec)
