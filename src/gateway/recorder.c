@@ -34,7 +34,7 @@
 #define COUNT_BATCH     256
 #define COUNT_DELAY_MS  10
 #define COUNTING_MAX    (64 * COUNT_BATCH) /* items queued or in a batch */
-#define COUNTING_BEHIND (4 * COUNT_BATCH)  /* past this, batches go to the pool */
+#define COUNTING_BEHIND COUNT_BATCH        /* past this, batches go to the pool */
 #define PENDING_INITIAL 1024
 
 struct pending_row {
