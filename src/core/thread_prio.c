@@ -45,10 +45,10 @@ static void decide_mode(void)
     const char *env = getenv("SLUICE_SCHED");
     if (env && strcmp(env, "none") == 0)
         mode = MODE_NONE;
-    else if ((env && strcmp(env, "nice") == 0) || !may_undo_idle())
-        mode = MODE_NICE;
-    else
+    else if (env && strcmp(env, "idle") == 0 && may_undo_idle())
         mode = MODE_IDLE;
+    else
+        mode = MODE_NICE;
 }
 
 void sl_thread_role(enum sl_thread_role role)

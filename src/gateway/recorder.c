@@ -1,16 +1,17 @@
 /* The recorder (see recorder.h).
  *
  * Design
- *  - Token counting goes to the recorder's own background thread
- *    (core/worker: it yields its core to the loop, and its completions
- *    do not make the loop spin) in batches of up to COUNT_BATCH items, or
- *    after COUNT_DELAY_MS: one thread wake-up per batch, not per request (a
- *    wake-up per request cost more than the counting). At most one batch is
- *    out at a time; while it is, the items in it belong to the counting
- *    thread, and new ones wait in `queue`. When the items pile up (the loop
- *    keeps the core busy, so the background thread rarely runs) a batch
- *    goes to the thread pool instead, at normal priority: background, not
- *    starved.
+ *  - Token counting goes to the recorder's own thread (core/worker: its
+ *    completions do not make the loop spin, and it shares no lock with
+ *    the loop) in batches of up to COUNT_BATCH items, or after
+ *    COUNT_DELAY_MS: one thread wake-up per batch, not per request (a
+ *    wake-up per request cost more than the counting). At most one batch
+ *    is out at a time; while it is, the items in it belong to the counting
+ *    thread, and new ones wait in `queue`. The thread runs at normal
+ *    priority, as the pool's did: at nice 10 or SCHED_IDLE it fell behind
+ *    a saturated loop, and the finished requests waiting for it cost more
+ *    than its preemptions (docs/benchmarks.md, issue 12). If items pile up
+ *    all the same (COUNTING_BEHIND), a batch goes to the thread pool.
  *  - A record goes straight into the store when nothing waits before it.
  *    The store spools full batches to a file when it falls behind
  *    (store/overflow.c) and says UV_EAGAIN only when that file is at its
@@ -300,7 +301,7 @@ int sl_recorder_new(uv_loop_t *loop, struct sl_store *store, struct sl_recorder 
     rec->store = store;
     sl_list_init(&rec->queue);
     sl_list_init(&rec->batch);
-    if (sl_worker_new(loop, "sluice-count", SL_THREAD_BACKGROUND, &rec->counter) != 0)
+    if (sl_worker_new(loop, "sluice-count", SL_THREAD_NORMAL, &rec->counter) != 0)
         rec->counter = NULL; /* the pool counts */
     uv_timer_init(loop, &rec->timer);
     rec->timer.data = rec;
