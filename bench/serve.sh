@@ -24,9 +24,9 @@
 #            with a 50 ms upstream: per thread, CPU, syscalls, sched_yield,
 #            context switches, page faults and allocations per request; the
 #            loop thread's run-queue waits and who ran meanwhile.
-# bench/tail.sh runs "cpu tail profile". SLUICE_SCHED=nice in the
-# environment runs serve's background threads at nice 10 instead of
-# SCHED_IDLE (src/core/thread_prio.h), to compare.
+# bench/tail.sh runs "cpu tail profile". SLUICE_SCHED=idle in the
+# environment runs serve's SQLite writer at SCHED_IDLE instead of nice 10
+# (src/core/thread_prio.h), to compare.
 # Goals (issue 5): serve CPU/request <= 1.25 x nginx's with logging on; added
 # latency <= 50 µs p50 and <= 250 µs p99 at 5,000/s; TTFT unchanged within
 # 0.2 ms; peak RSS < 200 MiB at 10,000 open streams.

@@ -7,6 +7,6 @@
 # waits for the CPU and who had it). Run it on a quiet machine:
 #
 #   bash bench/tail.sh                          # DURATION=10 ROUNDS=3 RATE=5000
-#   SLUICE_SCHED=nice bash bench/tail.sh        # background threads at nice 10
+#   SLUICE_SCHED=idle bash bench/tail.sh        # the SQLite writer at SCHED_IDLE
 #   SLUICE_BIN=/path/to/old/sluice bash bench/tail.sh   # a build to compare
 exec env PARTS="${PARTS:-cpu tail profile}" bash "$(dirname "$0")/serve.sh"
