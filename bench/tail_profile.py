@@ -85,3 +85,6 @@ if waits:
           f"total {sum(waits) * 1e3:.1f} ms")
     print("  who had the CPU while the loop waited (ms):",
           ", ".join(f"{k} {v * 1e3:.1f}" for k, v in ran.most_common(6)))
+    ours = {k: v for k, v in ran.items() if k.startswith("sluice: ")}
+    print(f"  of which serve's own threads: {sum(ours.values()) * 1e3:.1f} ms",
+          "(" + ", ".join(f"{k[8:]} {v * 1e3:.1f}" for k, v in sorted(ours.items())) + ")")
