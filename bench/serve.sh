@@ -54,6 +54,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+  [[ $PARTS == *profile* ]] && perf probe -q -d 'probe_libc:sluice_bench_*' 2>/dev/null || true
   sleep 0.3
   rm -rf "$dir"
 }
