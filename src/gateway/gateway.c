@@ -66,8 +66,9 @@
  *
  * Teardown of a gw_req: finish() unlinks it from gw->reqs, releases the
  * buffers, hands the row to the recorder and closes both timers; the
- * struct (and the body the recorder counts) is freed in maybe_free() once
- * both close callbacks ran and the recorder called on_recorded. The
+ * struct (and the body the recorder counts) goes in maybe_free() once
+ * both close callbacks ran and the recorder called on_recorded: to the
+ * gateway's spares (req_pool.c), or freed. The
  * gateway itself is freed once its server, its client, its drain timer and
  * every gw_req are gone (pending_closes).
  */
@@ -142,8 +143,7 @@ static void maybe_free(struct gw_req *r)
     if (r->handles_open > 0 || r->offload_pending)
         return;
     struct sl_gateway *gw = r->gw;
-    free(r->body);
-    free(r);
+    sl__gw_req_put(gw, r);
     gw->pending_closes--;
     maybe_closed(gw);
 }
@@ -227,8 +227,10 @@ void sl__gw_finish(struct gw_req *r)
         r->item.counted = r->counted;
         sl_recorder_count_and_add(gw->opts.recorder, &r->item);
     }
-    /* what waits for token counting keeps only the row and the client's body */
-    sl_buf_release(&r->resp);
+    /* what waits for token counting keeps only the row and the client's
+     * body (and a small response buffer, for the next request) */
+    if (r->resp.cap > SL_GW_SPARE_RESP_MAX)
+        sl_buf_release(&r->resp);
     sl_buf_release(&r->held);
     sl_buf_release(&r->xlat);
     sl_sse_parser_release(&r->sse);
@@ -554,14 +556,10 @@ static void on_client_gone(struct sl_http_exchange *down, void *data)
 
 int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const struct sl__gw_start *s)
 {
-    struct gw_req *r = calloc(1, sizeof(*r));
-    char *copy = malloc(s->body.len ? s->body.len : 1);
-    if (r == NULL || copy == NULL) {
-        free(r);
-        free(copy);
+    struct gw_req *r = sl__gw_req_get(gw, s->body.len);
+    if (r == NULL)
         return UV_ENOMEM;
-    }
-    memcpy(copy, s->body.ptr, s->body.len);
+    memcpy(r->body, s->body.ptr, s->body.len);
     r->gw = gw;
     r->state = GW_ADMITTING;
     r->down = down;
@@ -588,14 +586,12 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     r->stream_options = s->stream_options;
     r->max_tokens = s->max_tokens;
     r->pick_retry_us = UINT64_MAX;
-    r->body = copy;
     r->body_len = s->body.len;
     r->model_at = (size_t)(s->model_name.ptr - s->body.ptr);
     r->model_len = s->model_name.len;
     r->t0_ns = uv_hrtime();
     r->started_us = sl_wall_us();
     sl_rng_seed(&r->rng, sl_rng_next(&gw->rng), 0);
-    sl_buf_init(&r->resp, MAX_RESPONSE_BYTES);
     sl_buf_init(&r->held, MAX_EVENT_BYTES);
     sl_buf_init(&r->xlat, 4 * MAX_EVENT_BYTES);
     sl_buf_init(&r->answer, 4 * (size_t)gw->cfg->bodies.max_bytes); /* allocates on first use */
@@ -658,6 +654,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     gw->opts = *opts;
     gw->cfg = opts->cfg;
     sl_list_init(&gw->reqs);
+    sl_list_init(&gw->spare);
     sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
     int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
     if (rc != 0 || sl_gw_metrics_new(gw->cfg, &gw->router, &gw->metrics) != 0 ||
@@ -798,6 +795,7 @@ static void maybe_closed(struct sl_gateway *gw)
     void *arg = gw->shutdown_arg;
     if (gw->otel) /* every request is over: what is queued goes now (bounded) */
         sl_otel_exporter_close(gw->otel, 1000);
+    sl__gw_req_spares_free(gw);
     sl_gw_router_release_all(&gw->router);
     sl_gw_metrics_free(gw->metrics);
     sl_gw_keyring_free(gw->keys);

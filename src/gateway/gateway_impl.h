@@ -35,6 +35,8 @@ struct sl_gateway {
     struct sl_http_server *server;
     struct sl_http_client *client;
     struct sl_list reqs;
+    struct sl_list spare; /* finished gw_reqs kept for the next ones (gateway.c) */
+    size_t n_spare;
     uint64_t in_flight, max_in_flight;
     struct sl_rng rng;
     struct sl_gw_metrics *metrics;
@@ -149,7 +151,7 @@ struct gw_req {
     uint64_t pick_retry_us;
 
     char *body; /* the client's body, owned */
-    size_t body_len;
+    size_t body_len, body_cap;
     size_t model_at, model_len; /* the "model" value inside body */
     char *up_body;              /* with the deployment's model name, when it has one */
     size_t up_body_len;
@@ -223,6 +225,14 @@ struct gw_req {
     int handles_open, offload_pending;
     struct sl_recorder_item item; /* the row, while the recorder holds it */
 };
+
+/* req_pool.c: a zeroed gw_req with room for a body of body_len bytes (a
+ * spare's when there is one, its buffers kept), or NULL; put takes back a
+ * finished one; spares_free at the gateway's end. */
+#define SL_GW_SPARE_RESP_MAX (4u * 1024) /* a response buffer kept, also while counted */
+struct gw_req *sl__gw_req_get(struct sl_gateway *gw, size_t body_len);
+void sl__gw_req_put(struct sl_gateway *gw, struct gw_req *r);
+void sl__gw_req_spares_free(struct sl_gateway *gw);
 
 /* gateway.c: the one way a request's state changes; asserts the move. */
 void sl__gw_set_state(struct gw_req *r, enum gw_state to);

@@ -1,11 +1,19 @@
 /* The recorder (see recorder.h).
  *
  * Design
- *  - Token counting goes to the thread pool in batches of up to
- *    COUNT_BATCH items, or after COUNT_DELAY_MS: one thread wake-up per
- *    batch, not per request (a wake-up per request cost more than the
- *    counting). At most one batch is out at a time; while it is, the items
- *    in it belong to the pool thread, and new ones wait in `queue`.
+ *  - Token counting goes to the recorder's own thread (core/worker: its
+ *    completions do not make the loop spin, and it shares no lock with
+ *    the loop) in batches of up to COUNT_BATCH items, or after
+ *    COUNT_DELAY_MS: one thread wake-up per batch, not per request (a
+ *    wake-up per request cost more than the counting). At most one batch
+ *    is out at a time; while it is, the items in it belong to the counting
+ *    thread, and new ones wait in `queue`. The thread runs at normal
+ *    priority, as the pool's did: at nice 10 or SCHED_IDLE it fell behind
+ *    a saturated loop, and the finished requests waiting for it cost more
+ *    than its preemptions (docs/benchmarks.md, issue 12). If items pile up
+ *    all the same (COUNTING_BEHIND), a batch goes to the thread pool. The
+ *    same thread prints each row's record and metadata JSON (print_record,
+ *    pure): the loop only numbers it and hands it to the store.
  *  - A record goes straight into the store when nothing waits before it.
  *    The store spools full batches to a file when it falls behind
  *    (store/overflow.c) and says UV_EAGAIN only when that file is at its
@@ -19,8 +27,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/offload.h"
+#include "core/worker.h"
 #include "http/json_scan.h"
 #include "limits/prices.h"
 #include "token/request_tokens.h"
@@ -28,12 +38,8 @@
 #define COUNT_BATCH     256
 #define COUNT_DELAY_MS  10
 #define COUNTING_MAX    (64 * COUNT_BATCH) /* items queued or in a batch */
+#define COUNTING_BEHIND COUNT_BATCH        /* past this, batches go to the pool */
 #define PENDING_INITIAL 1024
-
-struct pending_row {
-    struct sl_record rec;
-    char meta[SL_STORE_METADATA_MAX];
-};
 
 struct sl_recorder {
     uv_loop_t *loop;
@@ -44,10 +50,12 @@ struct sl_recorder {
     struct sl_list queue, batch;
     size_t queued;
     int job_active, eager, delivering;
-    size_t counting;  /* items handed over and not yet delivered */
-    uv_timer_t timer; /* sends a partial batch after COUNT_DELAY_MS */
+    size_t counting;           /* items handed over and not yet delivered */
+    uv_timer_t timer;          /* sends a partial batch after COUNT_DELAY_MS */
+    struct sl_worker *counter; /* the background thread, or NULL: the pool */
+    struct sl_worker_job job;  /* the batch out on it */
     /* records the store cannot take yet, oldest at head */
-    struct pending_row *pending;
+    struct sl_recorder_record *pending;
     size_t pending_head, pending_count, pending_cap;
     const struct sl_price_rule *prices; /* the config's, before the built-in table */
     size_t nprices;
@@ -78,7 +86,7 @@ static void drain_pending(struct sl_store *store, void *arg)
     (void)store;
     struct sl_recorder *rec = arg;
     while (rec->pending_count > 0) {
-        struct pending_row *p = &rec->pending[rec->pending_head];
+        struct sl_recorder_record *p = &rec->pending[rec->pending_head];
         p->rec.metadata = p->meta;
         if (append(rec, &p->rec) == UV_EAGAIN)
             return;
@@ -93,7 +101,7 @@ static void drain_pending(struct sl_store *store, void *arg)
 static void grow_pending(struct sl_recorder *rec)
 {
     size_t cap = rec->pending_cap * 2;
-    struct pending_row *p = malloc(cap * sizeof(*p));
+    struct sl_recorder_record *p = malloc(cap * sizeof(*p));
     if (p == NULL) {
         fprintf(stderr, "sluice serve: out of memory for %zu waiting log rows\n",
                 rec->pending_count);
@@ -107,14 +115,16 @@ static void grow_pending(struct sl_recorder *rec)
     rec->pending_head = 0;
 }
 
-void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row)
+/* The row's record and metadata JSON, all but its request id (the
+ * recorder's sequence, given on the loop). Pure: runs on the counting
+ * thread for counted items. */
+static void print_record(const struct sl_gw_log_row *row, struct sl_recorder_record *p)
 {
-    struct pending_row p;
     char model[300], key[140], dep[140];
     sl_json_escape(model, sizeof(model), row->model);
     sl_json_escape(key, sizeof(key), row->key);
     sl_json_escape(dep, sizeof(dep), row->deployment);
-    int n = snprintf(p.meta, sizeof(p.meta),
+    int n = snprintf(p->meta, sizeof(p->meta),
                      "{\"id\":\"%s\",\"key\":\"%s\",\"model\":\"%s\",\"deployment\":\"%s\","
                      "\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,\"ttfb_ms\":%.3f,"
                      "\"prompt_tokens\":%u,\"completion_tokens\":%u,"
@@ -122,25 +132,25 @@ void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row)
                      row->id, key, model, dep, row->endpoint, row->stream ? "true" : "false",
                      row->status, row->ttfb_ms, row->prompt_tokens, row->completion_tokens,
                      row->prompt_tokens_counted, row->fallbacks);
-    if (n > 0 && (size_t)n < sizeof(p.meta) && row->cost_usd > 0) /* replace the closing } */
-        n += snprintf(p.meta + n - 1, sizeof(p.meta) - (size_t)n + 1, ",\"cost_usd\":%.9g}",
+    if (n > 0 && (size_t)n < sizeof(p->meta) && row->cost_usd > 0) /* replace the closing } */
+        n += snprintf(p->meta + n - 1, sizeof(p->meta) - (size_t)n + 1, ",\"cost_usd\":%.9g}",
                       row->cost_usd) -
              1;
     /* the attempts when they fit (the metadata's bound is the store's) */
     if (n > 0 && row->tries && row->tries[0] &&
-        (size_t)n + strlen(row->tries) + 10 < sizeof(p.meta))
-        n +=
-            snprintf(p.meta + n - 1, sizeof(p.meta) - (size_t)n + 1, ",\"tries\":%s}", row->tries) -
-            1;
-    if (n < 0 || (size_t)n >= sizeof(p.meta))
-        n = snprintf(p.meta, sizeof(p.meta), "{\"id\":\"%s\",\"status\":%d}", row->id, row->status);
+        (size_t)n + strlen(row->tries) + 10 < sizeof(p->meta))
+        n += snprintf(p->meta + n - 1, sizeof(p->meta) - (size_t)n + 1, ",\"tries\":%s}",
+                      row->tries) -
+             1;
+    if (n < 0 || (size_t)n >= sizeof(p->meta))
+        n = snprintf(p->meta, sizeof(p->meta), "{\"id\":\"%s\",\"status\":%d}", row->id,
+                     row->status);
     int64_t queue_us = (int64_t)(row->queue_ms * 1000);
-    p.rec = (struct sl_record){
-        .request_id = ++rec->seq,
+    p->rec = (struct sl_record){
         .created_us = row->started_us,
         .started_us = row->attempts > 0 ? row->started_us + queue_us : 0,
         .finished_us = row->started_us + (int64_t)(row->total_ms * 1000),
-        .metadata = p.meta,
+        .metadata = p->meta,
         .metadata_len = (uint32_t)n,
         .attempts = (uint16_t)(row->attempts > 65535 ? 65535 : row->attempts),
         .status = row->outcome == SL_GW_OK          ? SL_REQ_SUCCEEDED
@@ -148,14 +158,32 @@ void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row)
                                                     : SL_REQ_FAILED,
         .error = (uint8_t)row->error,
     };
+}
+
+/* Into the store now, or behind the rows that wait for it. */
+static void add_printed(struct sl_recorder *rec, const struct sl_recorder_record *printed)
+{
+    struct sl_recorder_record p;
+    p.rec = printed->rec;
+    p.rec.request_id = ++rec->seq;
+    p.rec.metadata = printed->meta;
     if (rec->pending_count == 0 && append(rec, &p.rec) != UV_EAGAIN)
         return;
     if (rec->pending_count == rec->pending_cap)
         grow_pending(rec);
-    struct pending_row *slot =
+    struct sl_recorder_record *slot =
         &rec->pending[(rec->pending_head + rec->pending_count) % rec->pending_cap];
-    *slot = p;
+    slot->rec = p.rec;
+    memcpy(slot->meta, printed->meta, p.rec.metadata_len + 1);
+    slot->rec.metadata = slot->meta;
     rec->pending_count++;
+}
+
+void sl_recorder_add(struct sl_recorder *rec, const struct sl_gw_log_row *row)
+{
+    struct sl_recorder_record p;
+    print_record(row, &p);
+    add_printed(rec, &p);
 }
 
 int sl_recorder_backlogged(const struct sl_recorder *rec)
@@ -192,15 +220,28 @@ static void count_tokens(const struct sl_recorder *rec, struct sl_recorder_item 
         item->row.cost_usd = sl_price_cost(&price, row->prompt_tokens, 0, row->completion_tokens);
 }
 
+/* Counts and prints one item: the CPU work of a row, off the loop. */
+static void count_and_print(const struct sl_recorder *rec, struct sl_recorder_item *item)
+{
+    count_tokens(rec, item);
+    print_record(&item->row, &item->out);
+    item->printed = 1;
+}
+
 /* Runs on a pool thread: the batch list belongs to the job until done. */
 static void count_batch(void *arg)
 {
     struct sl_recorder *rec = arg;
     for (struct sl_list *n = rec->batch.next; n != &rec->batch; n = n->next)
-        count_tokens(rec, sl_container_of(n, struct sl_recorder_item, node));
+        count_and_print(rec, sl_container_of(n, struct sl_recorder_item, node));
 }
 
 static void start_count_job(struct sl_recorder *rec);
+
+static void count_on_worker(struct sl_worker_job *job)
+{
+    count_batch(sl_container_of(job, struct sl_recorder, job));
+}
 
 static void on_count_timer(uv_timer_t *t)
 {
@@ -216,7 +257,10 @@ static void on_batch_counted(void *arg, int status)
     while ((n = sl_list_pop_front(&rec->batch)) != NULL) {
         struct sl_recorder_item *item = sl_container_of(n, struct sl_recorder_item, node);
         rec->counting--;
-        sl_recorder_add(rec, &item->row);
+        if (item->printed)
+            add_printed(rec, &item->out);
+        else
+            sl_recorder_add(rec, &item->row); /* the job never ran */
         item->done(item);
     }
     /* only now: a done() that started the next job would take over the
@@ -225,6 +269,11 @@ static void on_batch_counted(void *arg, int status)
     rec->delivering = 0;
     start_count_job(rec);
     maybe_closed(rec);
+}
+
+static void on_worker_counted(struct sl_worker_job *job)
+{
+    on_batch_counted(sl_container_of(job, struct sl_recorder, job), 0);
 }
 
 static void start_count_job(struct sl_recorder *rec)
@@ -240,12 +289,17 @@ static void start_count_job(struct sl_recorder *rec)
     rec->batch.prev->next = &rec->batch;
     sl_list_init(&rec->queue);
     rec->job_active = 1;
-    if (sl_offload(rec->loop, count_batch, on_batch_counted, rec, NULL) != 0)
+    if (rec->counter && rec->counting <= COUNTING_BEHIND) {
+        rec->job.work = count_on_worker;
+        rec->job.done = on_worker_counted;
+        sl_worker_submit(rec->counter, &rec->job);
+    } else if (sl_offload(rec->loop, count_batch, on_batch_counted, rec, NULL) != 0)
         on_batch_counted(rec, UV_ENOMEM); /* count nothing, but record */
 }
 
 void sl_recorder_count_and_add(struct sl_recorder *rec, struct sl_recorder_item *item)
 {
+    item->printed = 0;
     sl_list_push_back(&rec->queue, &item->node);
     rec->counting++;
     if (++rec->queued >= COUNT_BATCH || rec->eager)
@@ -283,6 +337,8 @@ int sl_recorder_new(uv_loop_t *loop, struct sl_store *store, struct sl_recorder 
     rec->store = store;
     sl_list_init(&rec->queue);
     sl_list_init(&rec->batch);
+    if (sl_worker_new(loop, "sluice-count", SL_THREAD_NORMAL, &rec->counter) != 0)
+        rec->counter = NULL; /* the pool counts */
     uv_timer_init(loop, &rec->timer);
     rec->timer.data = rec;
     sl_store_on_writable(store, drain_pending, rec);
@@ -290,15 +346,24 @@ int sl_recorder_new(uv_loop_t *loop, struct sl_store *store, struct sl_recorder 
     return 0;
 }
 
-static void on_timer_closed(uv_handle_t *handle)
+static void on_counter_closed(void *data)
 {
-    struct sl_recorder *rec = handle->data;
+    struct sl_recorder *rec = data;
     void (*cb)(uint64_t, void *) = rec->close_cb;
     void *arg = rec->close_arg;
     uint64_t rows = rec->rows;
     free(rec->pending);
     free(rec);
     cb(rows, arg);
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    struct sl_recorder *rec = handle->data;
+    if (rec->counter)
+        sl_worker_close(rec->counter, on_counter_closed, rec);
+    else
+        on_counter_closed(rec);
 }
 
 static void maybe_closed(struct sl_recorder *rec)

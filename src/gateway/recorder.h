@@ -47,9 +47,18 @@ struct sl_gw_log_row {
  * request (no allocation per row); the caller keeps it, the row's strings
  * and the body alive until done() is called, after which the recorder
  * never touches it again. */
+/* A row as the store takes it: the record and its metadata JSON. */
+struct sl_recorder_record {
+    struct sl_record rec;
+    char meta[SL_STORE_METADATA_MAX];
+};
+
 struct sl_recorder_item {
     struct sl_list node;
     struct sl_gw_log_row row;
+    /* printed by the counting thread with the count (not on the loop) */
+    struct sl_recorder_record out;
+    int printed;
     const char *body; /* the client's request body */
     size_t body_len;
     int counted; /* row.prompt_tokens_counted is known already (counted for admission) */

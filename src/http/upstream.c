@@ -71,6 +71,39 @@ static void defer(struct sl_upstream_xfer *x)
     uv_idle_start(&p->idle, on_idle);
 }
 
+/* ---- spare xfers --------------------------------------------------------- */
+
+/* A finished xfer whose head fit SPARE_OUT bytes is kept (at most
+ * SPARE_XFERS) for the next request: steady traffic allocates none. */
+#define SPARE_XFERS 1024
+#define SPARE_OUT   2048
+
+static struct sl_upstream_xfer *xfer_get(struct sl_upstream_pool *p, size_t out_len)
+{
+    struct sl_list *n = out_len <= SPARE_OUT ? sl_list_pop_front(&p->spare) : NULL;
+    struct sl_upstream_xfer *x;
+    size_t cap = out_len <= SPARE_OUT ? SPARE_OUT : out_len;
+    if (n) {
+        p->nspare--;
+        x = sl_container_of(n, struct sl_upstream_xfer, node);
+    } else if ((x = malloc(sizeof(*x) + cap)) == NULL) {
+        return NULL;
+    }
+    memset(x, 0, sizeof(*x));
+    x->out_cap = cap;
+    return x;
+}
+
+static void xfer_put(struct sl_upstream_pool *p, struct sl_upstream_xfer *x)
+{
+    if (x->out_cap != SPARE_OUT || p->nspare >= SPARE_XFERS || p->closing) {
+        free(x);
+        return;
+    }
+    sl_list_push_back(&p->spare, &x->node);
+    p->nspare++;
+}
+
 /* Calls on_done and frees the request. Its connection is gone or is no
  * longer its own. */
 void sl__up_finish(struct sl_upstream_xfer *x)
@@ -93,7 +126,7 @@ void sl__up_finish(struct sl_upstream_xfer *x)
     req->on_done(req, &res);
     sl_buf_release(&x->head);
     free(x->held);
-    free(x);
+    xfer_put(x->pool, x);
 }
 
 /* Fails the request: its connection is closed now and on_done follows
@@ -528,10 +561,9 @@ int sl_upstream_start(struct sl_upstream_pool *p, struct sl_http_request *req)
         bad = "request head too large";
         out_len = 0;
     }
-    struct sl_upstream_xfer *x = malloc(sizeof(*x) + out_len);
+    struct sl_upstream_xfer *x = xfer_get(p, out_len);
     if (x == NULL)
         return UV_ENOMEM;
-    memset(x, 0, sizeof(*x));
     x->pool = p;
     x->req = req;
     x->origin = o;
@@ -567,7 +599,7 @@ int sl_upstream_start(struct sl_upstream_pool *p, struct sl_http_request *req)
     if (c == NULL) {
         sl_list_remove(&x->node);
         req->uxfer = NULL;
-        free(x);
+        xfer_put(p, x);
         return UV_ENOMEM;
     }
     c->x = x;

@@ -65,7 +65,8 @@ struct sl_upstream_pool {
     struct sl_list xfers;      /* requests in flight */
     struct sl_list deferred;   /* requests with work for the next loop turn */
     struct sl_list idle_conns; /* every idle connection, the oldest first */
-    unsigned nidle, nconns, ngai;
+    struct sl_list spare;      /* finished xfers kept for the next requests */
+    unsigned nidle, nconns, ngai, nspare;
     unsigned max_idle;
     uint32_t idle_timeout_ms, dns_ttl_ms;
     size_t max_header_bytes;
@@ -94,7 +95,7 @@ struct sl_upstream_xfer {
     int status, addr_tries;
     uint8_t aborting, headers_done, paused, resume_pending, in_body, retried, connected, reused;
     char message[128];
-    size_t out_len;
+    size_t out_len, out_cap;
     char out[]; /* the request head */
 };
 

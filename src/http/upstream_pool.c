@@ -310,6 +310,7 @@ int sl_upstream_new(uv_loop_t *loop, const struct sl_upstream_opts *opts,
     sl_list_init(&p->xfers);
     sl_list_init(&p->deferred);
     sl_list_init(&p->idle_conns);
+    sl_list_init(&p->spare);
     uv_idle_init(loop, &p->idle); /* cannot fail on a live loop */
     p->idle.data = p;
     *out = p;
@@ -322,6 +323,8 @@ static void pool_closed(uv_handle_t *h)
     struct sl_list *n;
     while ((n = sl_list_pop_front(&p->origins)) != NULL)
         free(sl_container_of(n, struct sl_upstream_origin, node));
+    while ((n = sl_list_pop_front(&p->spare)) != NULL)
+        free(sl_container_of(n, struct sl_upstream_xfer, node));
     void (*cb)(void *) = p->close_cb;
     void *arg = p->close_arg;
     free(p);

@@ -3,25 +3,20 @@
  * Design
  *  - store.c (on the loop) batches and orders the operations; this backend
  *    receives batches and calls and hands them to the writer thread, which
- *    owns the sqlite3 connection and the prepared statements. They meet in
- *    two mutex-protected FIFOs of jobs: `todo` (loop -> writer, with a
- *    condition variable) and `done` (writer -> loop, with a uv_async
- *    wake-up).
+ *    owns the sqlite3 connection and the prepared statements. The thread
+ *    is a core/worker: jobs go in order, their completions come back to
+ *    the loop, and the thread runs as background work (the loop first).
  *  - A job is: open the database, write one batch in one transaction, run
  *    a call against the connection (begin/end run, analytics, migrations,
  *    chat history, a flush barrier), or close. Jobs run strictly in order.
  *  - A batch that fails is retried (the transaction rolled back each time);
  *    if it still fails its rows are counted as failed, with the reason kept
  *    for the caller. Nothing is dropped silently.
- *  - Teardown: the close job finalises and closes the connection, the
- *    thread exits, the loop joins it and closes the async handle; the
- *    backend state is freed in that close callback, then store.c frees the
- *    store.
+ *  - Teardown: the close job finalises and closes the connection; its
+ *    completion closes the worker (the thread joined), whose callback frees
+ *    the backend state, then store.c frees the store.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/worker.h"
 #include "store/rows.h"
 #include "store/analytics.h"
 #include "store/conv_page.h"
@@ -38,7 +34,8 @@
 enum job_kind { JOB_OPEN, JOB_BATCH, JOB_CALL, JOB_CLOSE };
 
 struct job {
-    struct job *next;
+    struct sl_worker_job w; /* first: the worker hands it back */
+    struct lite *lite;
     enum job_kind kind;
     struct sl__batch *batch;
     struct sl__call *call;
@@ -50,16 +47,7 @@ struct job {
 struct lite {
     struct sl_store *store;
     char path[4096];
-
-    /* loop thread only */
-    uv_async_t wake;
-
-    /* shared, under mu */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct job *todo_head, **todo_tail;
-    struct job *done_head, **done_tail;
-    uv_thread_t thread;
+    struct sl_worker *writer; /* the thread that owns the connection */
 
     /* writer thread only */
     sqlite3 *db;
@@ -423,8 +411,8 @@ static int do_add_conversations(struct lite *l, struct sl__call *c)
     int rc = sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(l->db,
-                                "INSERT INTO conversations (title, created_us) VALUES (?1, ?2)",
-                                -1, &conv, NULL);
+                                "INSERT INTO conversations (title, created_us) VALUES (?1, ?2)", -1,
+                                &conv, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(l->db,
                                 "INSERT INTO messages (conversation_id, seq, role, content, "
@@ -508,52 +496,29 @@ static void do_close(struct lite *l)
     }
 }
 
-static void writer_main(void *arg)
+/* The writer thread: one job, in submission order (core/worker). */
+static void run_job(struct sl_worker_job *wj)
 {
-    struct lite *l = arg;
-    pthread_setname_np(pthread_self(), "sluice-sqlite");
-    /* Background work: when it shares a core with the event loop, the loop
-     * (requests in flight) goes first. Linux applies nice per thread. A
-     * reader's loop (stats, report) has nothing to do but wait for it. */
-    if (!l->store->opts.read_only)
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-    for (;;) {
-        pthread_mutex_lock(&l->mu);
-        while (l->todo_head == NULL)
-            pthread_cond_wait(&l->cv, &l->mu);
-        struct job *job = l->todo_head;
-        l->todo_head = job->next;
-        if (l->todo_head == NULL)
-            l->todo_tail = &l->todo_head;
-        pthread_mutex_unlock(&l->mu);
-
-        if (job->kind == JOB_OPEN) {
-            job->status = do_open(l, &l->store->opts, job);
-        } else if (job->kind == JOB_CLOSE) {
-            do_close(l);
-        } else if (l->db == NULL) {
-            job->status = UV_EBADF;
-            snprintf(job->call ? job->call->err : job->err, sizeof(job->err),
-                     "database is not open");
-        } else if (job->kind == JOB_BATCH) {
-            job->status = do_batch(l, job);
-        } else {
-            job->status = job->call->status = do_call(l, job->call);
-        }
-
-        job->queries = l->queries;
-        pthread_mutex_lock(&l->mu);
-        job->next = NULL;
-        *l->done_tail = job;
-        l->done_tail = &job->next;
-        pthread_mutex_unlock(&l->mu);
-        uv_async_send(&l->wake);
-        if (job->kind == JOB_CLOSE)
-            return;
+    struct job *job = (struct job *)wj;
+    struct lite *l = job->lite;
+    if (job->kind == JOB_OPEN) {
+        job->status = do_open(l, &l->store->opts, job);
+    } else if (job->kind == JOB_CLOSE) {
+        do_close(l);
+    } else if (l->db == NULL) {
+        job->status = UV_EBADF;
+        snprintf(job->call ? job->call->err : job->err, sizeof(job->err), "database is not open");
+    } else if (job->kind == JOB_BATCH) {
+        job->status = do_batch(l, job);
+    } else {
+        job->status = job->call->status = do_call(l, job->call);
     }
+    job->queries = l->queries;
 }
 
 /* ---- the loop thread ----------------------------------------------------- */
+
+static void complete(struct sl_worker_job *wj);
 
 static void submit(struct lite *l, enum job_kind kind, struct sl__batch *b, struct sl__call *c)
 {
@@ -562,28 +527,27 @@ static void submit(struct lite *l, enum job_kind kind, struct sl__batch *b, stru
         fprintf(stderr, "sluice: out of memory\n");
         abort();
     }
+    job->w.work = run_job;
+    job->w.done = complete;
+    job->lite = l;
     job->kind = kind;
     job->batch = b;
     job->call = c;
-    pthread_mutex_lock(&l->mu);
-    *l->todo_tail = job;
-    l->todo_tail = &job->next;
-    pthread_cond_signal(&l->cv);
-    pthread_mutex_unlock(&l->mu);
+    sl_worker_submit(l->writer, &job->w);
 }
 
-static void free_lite(uv_handle_t *handle)
+static void free_lite(void *arg)
 {
-    struct lite *l = handle->data;
+    struct lite *l = arg;
     struct sl_store *s = l->store;
-    pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->cv);
     free(l);
     sl__store_backend_closed(s);
 }
 
-static void complete(struct lite *l, struct job *job)
+static void complete(struct sl_worker_job *wj)
 {
+    struct job *job = (struct job *)wj;
+    struct lite *l = job->lite;
     struct sl_store *s = l->store;
     if (job->kind != JOB_CLOSE)
         s->queries = job->queries;
@@ -600,26 +564,10 @@ static void complete(struct lite *l, struct job *job)
         sl__store_called(s, job->call);
         break;
     case JOB_CLOSE:
-        uv_thread_join(&l->thread);
-        uv_close((uv_handle_t *)&l->wake, free_lite);
+        sl_worker_close(l->writer, free_lite, l);
         break;
     }
     free(job);
-}
-
-static void on_wake(uv_async_t *async)
-{
-    struct lite *l = async->data;
-    pthread_mutex_lock(&l->mu);
-    struct job *list = l->done_head;
-    l->done_head = NULL;
-    l->done_tail = &l->done_head;
-    pthread_mutex_unlock(&l->mu);
-    while (list) {
-        struct job *next = list->next;
-        complete(l, list);
-        list = next;
-    }
 }
 
 static int lite_open(struct sl_store *s, const char *url, char *err, size_t err_size)
@@ -632,20 +580,15 @@ static int lite_open(struct sl_store *s, const char *url, char *err, size_t err_
     }
     l->store = s;
     snprintf(l->path, sizeof(l->path), "%s", s->path);
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
-    l->todo_tail = &l->todo_head;
-    l->done_tail = &l->done_head;
-    int rc = uv_thread_create(&l->thread, writer_main, l);
+    /* a writer beside a busy loop lets the loop go first; a reader (stats,
+     * report, the dashboard) is what someone is waiting for */
+    int rc = sl_worker_new(s->loop, "sluice-sqlite",
+                           s->opts.read_only ? SL_THREAD_NORMAL : SL_THREAD_BACKGROUND, &l->writer);
     if (rc != 0) {
-        pthread_mutex_destroy(&l->mu);
-        pthread_cond_destroy(&l->cv);
         free(l);
         snprintf(err, err_size, "cannot start the SQLite writer thread: %s", uv_strerror(rc));
         return rc;
     }
-    uv_async_init(s->loop, &l->wake, on_wake);
-    l->wake.data = l;
     s->impl = l;
     submit(l, JOB_OPEN, NULL, NULL);
     return 0;

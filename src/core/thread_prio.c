@@ -1,0 +1,72 @@
+#include "core/thread_prio.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+enum mode { MODE_IDLE, MODE_NICE, MODE_NONE };
+
+static _Thread_local int has_role; /* 0: as created (SL_THREAD_NORMAL) */
+static _Thread_local enum sl_thread_role current;
+
+static int set_nice(int nice)
+{
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+static int set_policy(int policy)
+{
+    struct sched_param p = {0};
+    return sched_setscheduler(0, policy, &p); /* 0: the calling thread */
+}
+
+/* Whether this process may leave SCHED_IDLE again: Linux checks that the
+ * thread could set nice 0 (CAP_SYS_NICE, or RLIMIT_NICE >= 20). */
+static int may_undo_idle(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NICE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 20))
+        return 1;
+    /* try it on this thread: nice 1 and back to 0 needs the same right */
+    if (set_nice(1) != 0)
+        return 0;
+    return set_nice(0) == 0;
+}
+
+static enum mode mode;
+static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
+
+static void decide_mode(void)
+{
+    const char *env = getenv("SLUICE_SCHED");
+    if (env && strcmp(env, "none") == 0)
+        mode = MODE_NONE;
+    else if (env && strcmp(env, "idle") == 0 && may_undo_idle())
+        mode = MODE_IDLE;
+    else
+        mode = MODE_NICE;
+}
+
+void sl_thread_role(enum sl_thread_role role)
+{
+    if (role == (has_role ? current : SL_THREAD_NORMAL))
+        return;
+    pthread_once(&mode_once, decide_mode);
+    if (mode == MODE_NONE)
+        return;
+    if (mode == MODE_NICE) {
+        if (role == SL_THREAD_BACKGROUND)
+            set_nice(10); /* once: nice 10 is kept when the thread falls behind */
+        has_role = 1;
+        current = SL_THREAD_BACKGROUND;
+        return;
+    }
+    if (set_policy(role == SL_THREAD_BACKGROUND ? SCHED_IDLE : SCHED_OTHER) == 0) {
+        has_role = 1;
+        current = role;
+    }
+}

@@ -1,0 +1,33 @@
+/* Scheduling of sluice's own threads: the event loop first.
+ *
+ * Background threads (the SQLite writer, the token counter) share the
+ * loop's core on a small machine; whenever one of them holds the core
+ * while the loop has a request to move, that request waits (measured in
+ * docs/benchmarks.md, issue 12: most of the loop's run-queue waits were
+ * our own threads).
+ *
+ * Background threads run at nice 10: the loop gets about nine tenths of a
+ * shared core when both want it. SCHED_IDLE (the thread runs only when
+ * nothing else wants the core, and a waking loop takes it back at once)
+ * was measured too (docs/benchmarks.md, issue 12): fewer of the loop's
+ * waits were ours at 5,000 requests/s, but with the loop saturating its
+ * core the background threads starved, their work piled up and went to
+ * the thread pool, and serve spent 10 µs more per request at half the
+ * throughput. It stays available with SLUICE_SCHED=idle, used only when
+ * an idle thread that falls behind can come back to normal priority
+ * (Linux allows it with CAP_SYS_NICE or a RLIMIT_NICE of 20). */
+#ifndef SL_THREAD_PRIO_H
+#define SL_THREAD_PRIO_H
+
+enum sl_thread_role {
+    SL_THREAD_NORMAL,     /* as created: what a background thread that fell behind gets */
+    SL_THREAD_BACKGROUND, /* the loop first: nice 10, or SCHED_IDLE (see above) */
+};
+
+/* Applies the role's scheduling to the calling thread; nothing when it
+ * has it already. Best effort: what the kernel refuses is left as it was.
+ * SLUICE_SCHED=idle or =none (no change) in the environment override the
+ * choice, for benchmarks. */
+void sl_thread_role(enum sl_thread_role role);
+
+#endif
