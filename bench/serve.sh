@@ -193,8 +193,9 @@ if [[ $PARTS == *tail* ]]; then
     v=$(load "$(url $SERVE)" -r "$RATE" -c "$c" -d "${DURATION}s"); s1=$(cpu_of "$serve_pid")
     u1=$(upstream_time)
     sleep 0.5 # the rows reach the database within the store's flush interval
-    own=$(sqlite3 "$dir/serve.db" "SELECT finished_us - created_us FROM requests WHERE created_us >= $since" 2>/dev/null | sort -n | tr '\n' ' ')
-    ROUND=$round D="$d" N="$n" V="$v" NC="$c0 $c1" SC="$s0 $s1" UP="$u0 $u1" OWN="$own" python3 - <<'PY'
+    # a file: 50,000 numbers are past what one environment variable may hold
+    sqlite3 "$dir/serve.db" "SELECT finished_us - created_us FROM requests WHERE created_us >= $since" 2>/dev/null | sort -n >"$dir/own.txt"
+    ROUND=$round D="$d" N="$n" V="$v" NC="$c0 $c1" SC="$s0 $s1" UP="$u0 $u1" OWN="$dir/own.txt" python3 - <<'PY'
 import json, os
 e = os.environ
 d, n, v = (json.loads(e[k]) for k in ("D", "N", "V"))
@@ -213,7 +214,7 @@ def row(label, j, base=None, c=None):
 row("direct", d)
 row("nginx", n, d, cpu(e["NC"], n["requests"]))
 row("serve", v, d, cpu(e["SC"], v["requests"]))
-own = [int(x) for x in e["OWN"].split()]
+own = [int(x) for x in open(e["OWN"]).read().split()]
 up = [float(x) for x in e["UP"].split()]  # seconds and count, before and after
 if own and up[3] > up[1]:
     pct = lambda p: own[min(len(own) - 1, int(p * len(own)))] / 1000 - 50
