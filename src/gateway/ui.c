@@ -527,6 +527,20 @@ static void list_requests(struct sl_gateway *gw, struct sl_http_exchange *down, 
         }
         rc |= add(j->sql, sizeof(j->sql), " AND %s = %s", filters[i].column, lit);
     }
+    /* a time window: created at or after since, before until (Unix
+     * microseconds, as the rows' created_us) */
+    static const char *const window[] = {"since", "until"};
+    for (int i = 0; i < 2; i++) {
+        v = param(query, window[i]);
+        if (v.len == 0)
+            continue;
+        long long t = strtoll(v.ptr, NULL, 10);
+        const char *op = i ? "<" : ">=";
+        rc |=
+            kind == SL_STORE_SQLITE
+                ? add(j->sql, sizeof(j->sql), " AND created_us %s %lld", op, t)
+                : add(j->sql, sizeof(j->sql), " AND created_at %s to_timestamp(%lld / 1e6)", op, t);
+    }
     v = param(query, "http");
     if (v.len) {
         long st = strtol(v.ptr, NULL, 10);

@@ -139,6 +139,14 @@
     form.appendChild(f);
   }
   field("status", "select", ["", "succeeded", "failed", "cancelled"]);
+  /* the time window: the last N minutes (the API takes since/until in µs) */
+  var within = el("select");
+  within.name = "within";
+  [["", "any time"], ["5", "last 5 min"], ["15", "last 15 min"], ["60", "last hour"],
+   ["1440", "last day"]].forEach(function (o) {
+    var op = el("option", null, o[1]); op.value = o[0]; within.appendChild(op);
+  });
+  form.appendChild(within);
   field("model");
   field("deployment");
   field("key");
@@ -172,6 +180,7 @@
     Object.keys(inputs).forEach(function (k) {
       if (inputs[k].value) q.push(k + "=" + encodeURIComponent(inputs[k].value));
     });
+    if (within.value) q.push("since=" + (Date.now() - within.value * 60000) * 1000);
     if (before) q.push("before=" + before);
     q.push("limit=50");
     return "/ui/api/requests?" + q.join("&");

@@ -159,6 +159,23 @@ static void browse(void)
     for (const char *p = buf; (p = strstr(p, "\"row\":")) != NULL; p++)
         n++;
     cr_assert_eq(n, 7);
+    /* a time window: all of them since an hour ago, none from an hour on */
+    char window[128];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* the rows' clock: Unix time */
+    long long now_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    snprintf(window, sizeof(window), "/ui/api/requests?limit=50&since=%lld", now_us - 3600000000LL);
+    cr_assert_eq(get(sp, window, bearer), 200, "%s", buf);
+    n = 0;
+    for (const char *p = buf; (p = strstr(p, "\"row\":")) != NULL; p++)
+        n++;
+    cr_assert_eq(n, 8, "%s", buf);
+    snprintf(window, sizeof(window), "/ui/api/requests?since=%lld", now_us + 3600000000LL);
+    cr_assert_eq(get(sp, window, bearer), 200);
+    cr_assert_not_null(strstr(buf, "\"rows\":[]"), "%s", buf);
+    snprintf(window, sizeof(window), "/ui/api/requests?until=%lld", now_us - 3600000000LL);
+    cr_assert_eq(get(sp, window, bearer), 200);
+    cr_assert_not_null(strstr(buf, "\"rows\":[]"), "%s", buf);
     cr_assert_eq(get(sp, "/ui/api/requests?model=x%27%20OR%20%271%27%3D%271", bearer), 200);
     cr_assert_not_null(strstr(buf, "\"rows\":[]"), "a quote is data, not SQL: %s", buf);
     cr_assert_eq(get(sp, "/ui/api/requests?model=%0a", bearer), 400, "%s", buf);
