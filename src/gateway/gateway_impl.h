@@ -320,6 +320,10 @@ void sl__gw_bodies_counters(const struct sl_gw_bodies *b, uint64_t *stored, uint
  * else 0; a finished request's row for the live feed; its life. */
 struct sl_gw_ui;
 int sl__gw_ui_handle(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id);
+/* ui_log.c: the dashboard's API over the log (/ui/api/...): 1 when the
+ * path was its (answered), else 0. */
+int sl__gw_ui_log(struct sl_gateway *gw, struct sl_http_exchange *down, const char *id,
+                  struct sl_str path, struct sl_str query);
 void sl__gw_ui_note(struct sl_gw_ui *ui, const struct sl_gw_log_row *row);
 int sl__gw_ui_new(struct sl_gateway *gw, struct sl_gw_ui **out);
 void sl__gw_ui_close(struct sl_gw_ui *ui, void (*cb)(void *), void *arg);
