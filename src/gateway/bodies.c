@@ -120,6 +120,38 @@ static void content_text(const struct sl_json_value *v, struct sl_buf *scratch)
     }
 }
 
+/* The text of choices[0] of a chat answer (its `inner` object's content:
+ * "message" for a completion, "delta" for a chunk) or of a completions
+ * answer (its text), decoded and appended to out. 0, or -1 when there is
+ * none. */
+static int choice_text(const char *json, size_t len, const char *inner, struct sl_buf *out)
+{
+    struct sl_json_doc d;
+    struct sl_json_pick ch[1] = {{.key = "choices"}};
+    if (sl_json_scan_pick(json, len, &d, ch, 1) != 0 || !ch[0].found)
+        return -1;
+    struct sl_json_walk cw;
+    struct sl_json_value first, arr = {ch[0].m.value.ptr, ch[0].m.value.ptr + ch[0].m.value.len};
+    if (sl_json_enter(&cw, &arr) != 0 || !sl_json_next_item(&cw, &first))
+        return -1;
+    const char *fs = first.start;
+    size_t fl = (size_t)(first.end - first.start);
+    struct sl_json_pick ip[1] = {{.key = inner}}, cp[1] = {{.key = "content"}},
+                        tp[1] = {{.key = "text"}};
+    const struct sl_json_member *got = NULL;
+    if (sl_json_scan_pick(fs, fl, &d, ip, 1) == 0 && ip[0].found &&
+        sl_json_scan_pick(ip[0].m.value.ptr, ip[0].m.value.len, &d, cp, 1) == 0 && cp[0].found &&
+        cp[0].m.type == SL_JSON_STRING)
+        got = &cp[0].m;
+    else if (sl_json_scan_pick(fs, fl, &d, tp, 1) == 0 && tp[0].found &&
+             tp[0].m.type == SL_JSON_STRING)
+        got = &tp[0].m; /* completions */
+    if (got == NULL)
+        return -1;
+    struct sl_json_value sv = {got->value.ptr - 1, got->value.ptr + got->value.len + 1};
+    return sl_json_string(&sv, out) == 0 ? 0 : -1;
+}
+
 /* The request's messages and its answer, redacted and bounded, into c. */
 static int build(struct sl_gw_bodies *b, struct gw_req *r, struct conv *c)
 {
@@ -180,35 +212,10 @@ static int build(struct sl_gw_bodies *b, struct gw_req *r, struct conv *c)
     if (r->stream) {
         answer = r->answer.ptr;
         answer_len = r->answer.len;
-    } else if (r->error == SL_OK && !r->native && r->resp.len) {
-        struct sl_json_doc d;
-        struct sl_json_pick ch[1] = {{.key = "choices"}};
-        if (sl_json_scan_pick(r->resp.ptr, r->resp.len, &d, ch, 1) == 0 && ch[0].found) {
-            struct sl_json_walk cw;
-            struct sl_json_value first,
-                arr = {ch[0].m.value.ptr, ch[0].m.value.ptr + ch[0].m.value.len};
-            struct sl_json_pick mp[1] = {{.key = "message"}}, cp[1] = {{.key = "content"}},
-                                tp[1] = {{.key = "text"}};
-            if (sl_json_enter(&cw, &arr) == 0 && sl_json_next_item(&cw, &first)) {
-                const char *fs = first.start;
-                size_t fl = (size_t)(first.end - first.start);
-                struct sl_json_member *got = NULL;
-                if (sl_json_scan_pick(fs, fl, &d, mp, 1) == 0 && mp[0].found &&
-                    sl_json_scan_pick(mp[0].m.value.ptr, mp[0].m.value.len, &d, cp, 1) == 0 &&
-                    cp[0].found && cp[0].m.type == SL_JSON_STRING)
-                    got = &cp[0].m;
-                else if (sl_json_scan_pick(fs, fl, &d, tp, 1) == 0 && tp[0].found &&
-                         tp[0].m.type == SL_JSON_STRING)
-                    got = &tp[0].m; /* completions */
-                if (got) {
-                    struct sl_json_value sv = {got->value.ptr - 1,
-                                               got->value.ptr + got->value.len + 1};
-                    sl_json_string(&sv, &decoded);
-                    answer = decoded.ptr;
-                    answer_len = decoded.len;
-                }
-            }
-        }
+    } else if (r->error == SL_OK && !r->native && r->resp.len &&
+               choice_text(r->resp.ptr, r->resp.len, "message", &decoded) == 0) {
+        answer = decoded.ptr;
+        answer_len = decoded.len;
     }
     if (answer && n < MAX_MESSAGES + 1) {
         at[n][0] = texts.len;
@@ -248,34 +255,8 @@ void sl__gw_bodies_stream(struct gw_req *r, const char *data, size_t len)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
-        if (le - p > 6 && memcmp(p, "data: ", 6) == 0) {
-            struct sl_json_doc d;
-            struct sl_json_pick ch[1] = {{.key = "choices"}};
-            if (sl_json_scan_pick(p + 6, (size_t)(le - p - 6), &d, ch, 1) == 0 && ch[0].found) {
-                struct sl_json_walk cw;
-                struct sl_json_value first,
-                    arr = {ch[0].m.value.ptr, ch[0].m.value.ptr + ch[0].m.value.len};
-                struct sl_json_pick dp[1] = {{.key = "delta"}}, cp[1] = {{.key = "content"}},
-                                    tp[1] = {{.key = "text"}};
-                if (sl_json_enter(&cw, &arr) == 0 && sl_json_next_item(&cw, &first)) {
-                    const char *fs = first.start;
-                    size_t fl = (size_t)(first.end - first.start);
-                    struct sl_json_member *got = NULL;
-                    if (sl_json_scan_pick(fs, fl, &d, dp, 1) == 0 && dp[0].found &&
-                        sl_json_scan_pick(dp[0].m.value.ptr, dp[0].m.value.len, &d, cp, 1) == 0 &&
-                        cp[0].found && cp[0].m.type == SL_JSON_STRING)
-                        got = &cp[0].m;
-                    else if (sl_json_scan_pick(fs, fl, &d, tp, 1) == 0 && tp[0].found &&
-                             tp[0].m.type == SL_JSON_STRING)
-                        got = &tp[0].m;
-                    if (got) {
-                        struct sl_json_value sv = {got->value.ptr - 1,
-                                                   got->value.ptr + got->value.len + 1};
-                        sl_json_string(&sv, &r->answer); /* bounded: stops at its max */
-                    }
-                }
-            }
-        }
+        if (le - p > 6 && memcmp(p, "data: ", 6) == 0) /* bounded: stops at its max */
+            choice_text(p + 6, (size_t)(le - p - 6), "delta", &r->answer);
         p = le + 1;
     }
 }
@@ -338,7 +319,9 @@ static void json_batch(struct batch *bt)
         sl_jw_end(&w);
     }
     sl_jw_end(&w);
-    sl_jw_finish(&w);
+    if (sl_jw_finish(&w) !=
+        0) /* past its bound: the statement fails and the batch counts as failed */
+        sl_buf_reset(&bt->json);
 }
 
 static void send_pending(struct sl_gw_bodies *b)

@@ -25,7 +25,6 @@
  * cleared). Close ends every live stream and closes the timer. */
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
