@@ -75,6 +75,18 @@ Test(ui, who_may_open_it)
                        "a browser asks for the key: %s", buf);
     cr_assert_eq(get(sp, "/ui", "Authorization: Bearer wrong\r\n"), 401);
     cr_assert_eq(get(sp, "/ui", "Authorization: Basic bWU6d3Jvbmc=\r\n"), 401);
+    /* malformed credentials: refused, never a crash */
+    static const char *const bad[] = {
+        "Authorization: Basic !!!!\r\n", "Authorization: Basic bm9jb2xvbg==\r\n",
+        "Authorization: Basic \r\n",     "Authorization: Basic ====\r\n",
+        "Authorization: basic bWU6\r\n", "Authorization: Bearer\r\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        cr_assert_eq(get(sp, "/ui", bad[i]), 401, "%s", bad[i]);
+    char longauth[2048] = "Authorization: Basic ";
+    memset(longauth + strlen(longauth), 'Q', 1500);
+    strcat(longauth, "\r\n");
+    cr_assert_eq(get(sp, "/ui", longauth), 401);
     cr_assert_eq(get(sp, "/ui", bearer), 200);
     cr_assert_eq(get(sp, "/ui", basic), 200);
     cr_assert_not_null(strstr(buf, "\r\nContent-Type: text/html; charset=utf-8\r\n"), "%s", buf);
