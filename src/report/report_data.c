@@ -14,8 +14,12 @@
  *    which the per-bucket counts and sums of start and finish offsets give
  *    with prefix sums (integrate()). Requests in flight are the ones
  *    between started (admitted: the semaphore taken) and finished.
- *  - Order: stats -> bounds -> the kind's queries -> the page. The first
- *    failure ends the chain; cb gets it.
+ *  - serve runs are read once instead (report/serve_pass.h): their
+ *    figures are in the rows' metadata JSON, which SQL would parse again
+ *    in every query; the rows come in keyset chunks of CHUNK_ROWS.
+ *  - Order: the run -> its stats (simulate) -> bounds -> the kind's
+ *    queries or chunks -> the page. The first failure ends the chain; cb
+ *    gets it.
  * Ownership: the report owns its state and frees it after cb. */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,23 +35,22 @@
 #include "http/json_write.h"
 #include "report/report_sql.h"
 #include "report/run_report.h"
+#include "report/serve_pass.h"
 
 #define MAX_BUCKETS     240 /* time buckets of the timelines */
 #define MAX_PCT_BUCKETS 120 /* buckets of the percentile series (sorts per bucket) */
 #define HIST_BINS       60
 #define MAX_LANES       16 /* deployments and statuses shown apart; the rest is "other" */
 #define DATA_MAX        (64u << 20)
+#define CHUNK_ROWS      40000 /* a serve run's rows per query: 40 MB at the metadata's bound */
 
 enum step {
-    S_STATS,
+    S_RUN,
+    S_STATS, /* simulate */
     S_BOUNDS,
     S_TIMELINE, /* simulate */
     S_HISTS,
-    S_FIN, /* serve */
-    S_START,
-    S_PCT_LAT,
-    S_PCT_TTFT,
-    S_GROUPS,
+    S_SCAN, /* serve: repeated until a chunk is short */
     S_DONE
 };
 
@@ -86,12 +89,18 @@ struct report {
 
     struct sl_buf json;
     struct sl_jw w_json;
+    int64_t want_run;           /* 0: the latest */
+    char *params;               /* the run's, until the serve page's run fields */
+    struct sl_serve_pass *pass; /* serve */
+    int64_t scan_after;         /* the last request id read */
+    int again;                  /* the step runs again (the next chunk) */
     int trace;        /* SLUICE_REPORT_TRACE set: each query's time on stderr (bench/report.sh) */
     uint64_t sent_ns; /* when the step's query went out */
 };
 
 static void next(struct report *r);
 static int write_timeline(struct report *r);
+static int serve_figures(struct report *r);
 
 /* round_up: the smallest of 1, 2, 5 x 10^k that is >= x (x >= 1) */
 static int64_t round_up(double x)
@@ -116,6 +125,8 @@ static void finish(struct report *r, int status)
     for (unsigned i = 0; i < r->n_rates; i++)
         free(r->rates[i].n);
     sl_rows_free(r->rows);
+    sl_serve_pass_free(r->pass);
+    free(r->params);
     r->cb(status, r->err, r->arg);
     sl_buf_release(&r->json);
     free(r->path);
@@ -277,10 +288,17 @@ static int on_bounds(struct report *r)
     r->pw = round_up(ceil((double)span / MAX_PCT_BUCKETS));
     if (r->pw < r->w)
         r->pw = r->w;
-    run_fields(r, sl_rows_cell(rows, 0, 0));
     if (lane_get(r, "") == NULL) /* lanes[0]: the total */
         return UV_ENOMEM;
-    return 0;
+    const char *params = sl_rows_cell(rows, 0, 0);
+    if (!r->serve) {
+        run_fields(r, params);
+        return 0;
+    }
+    /* serve: the run's fields once its rows have given the stats */
+    r->params = strdup(params ? params : "{}");
+    r->pass = sl_serve_pass_new(r->t0, r->w, r->nb, r->pw);
+    return r->params && r->pass ? 0 : UV_ENOMEM;
 }
 
 /* simulate: one row per (finish bucket, start bucket) */
@@ -308,46 +326,28 @@ static int on_timeline(struct report *r)
     return write_timeline(r);
 }
 
-/* serve: by deployment, finish bucket and HTTP status */
-static int on_finishes(struct report *r)
+/* serve: a chunk of the run's rows into the pass; the next chunk, or the
+ * page's figures after the last */
+static int on_chunk(struct report *r)
 {
     struct sl_rows *rows = r->rows;
     for (unsigned i = 0; i < rows->n_rows; i++) {
-        int64_t b = bucket(r, sl_rows_i64(rows, i, 1));
-        struct rate *t = rate_get(r, sl_rows_cell(rows, i, 2));
-        int64_t fc = sl_rows_i64(rows, i, 4), fs = sl_rows_i64(rows, i, 5);
-        if (t == NULL)
-            return UV_ENOMEM;
-        t->n[b] += sl_rows_num(rows, i, 3);
-        if (fc == 0) /* refused before admission: in no deployment */
-            continue;
-        struct lane *l = lane_get(r, sl_rows_cell(rows, i, 0));
-        if (l == NULL)
-            return UV_ENOMEM;
-        l->fc[b] += fc;
-        l->fs[b] += fs;
-        r->lanes[0].fc[b] += fc;
-        r->lanes[0].fs[b] += fs;
+        const char *md = sl_rows_cell(rows, i, 6), *st = sl_rows_cell(rows, i, 5);
+        int rc = sl_serve_pass_add(r->pass, sl_rows_i64(rows, i, 1),
+                                   sl_rows_cell(rows, i, 2) ? sl_rows_i64(rows, i, 2) : -1,
+                                   sl_rows_i64(rows, i, 3), sl_rows_i64(rows, i, 4), st ? st : "",
+                                   md, md ? strlen(md) : 0);
+        if (rc != 0) {
+            snprintf(r->err, sizeof(r->err), "%s", sl_serve_pass_error(r->pass));
+            return rc;
+        }
+        r->scan_after = sl_rows_i64(rows, i, 0);
     }
-    return 0;
-}
-
-/* serve: by deployment and start bucket; then the timeline is complete */
-static int on_starts(struct report *r)
-{
-    struct sl_rows *rows = r->rows;
-    for (unsigned i = 0; i < rows->n_rows; i++) {
-        int64_t b = bucket(r, sl_rows_i64(rows, i, 1));
-        int64_t sc = sl_rows_i64(rows, i, 2), ss = sl_rows_i64(rows, i, 3);
-        struct lane *l = lane_get(r, sl_rows_cell(rows, i, 0));
-        if (l == NULL)
-            return UV_ENOMEM;
-        l->sc[b] += sc;
-        l->ss[b] += ss;
-        r->lanes[0].sc[b] += sc;
-        r->lanes[0].ss[b] += ss;
+    if (rows->n_rows == CHUNK_ROWS) {
+        r->again = 1;
+        return 0;
     }
-    return write_timeline(r);
+    return serve_figures(r);
 }
 
 /* The timeline: in flight per lane, completions per second per status. */
@@ -481,41 +481,71 @@ static int on_hists(struct report *r)
     return write_attempts(r);
 }
 
-static int on_pcts(struct report *r, const char *key)
+/* A percentile series: per bucket t (seconds from t0), n, p50, p95, p99. */
+struct pct_cols {
+    double *v[5];
+    size_t n;
+    int64_t pw;
+};
+
+static void pct_row(void *arg, int64_t b, uint64_t n, double p50, double p95, double p99)
 {
-    struct sl_rows *rows = r->rows;
+    struct pct_cols *c = arg;
+    double row[5] = {(double)(b * c->pw) / 1e6, (double)n, p50, p95, p99};
+    for (unsigned k = 0; k < 5; k++)
+        c->v[k][c->n] = row[k];
+    c->n++;
+}
+
+static int write_pcts(struct report *r, const char *key, int ttft)
+{
     struct sl_jw *w = &r->w_json;
-    double *v = malloc(((size_t)rows->n_rows + 1) * sizeof(double));
-    if (v == NULL)
+    size_t cap = (size_t)((r->t1 - r->t0) / r->pw) + 2; /* buckets of the run's span */
+    struct pct_cols c = {.pw = r->pw};
+    double *mem = malloc(5 * cap * sizeof(double));
+    if (mem == NULL)
         return UV_ENOMEM;
+    for (unsigned k = 0; k < 5; k++)
+        c.v[k] = mem + k * cap;
+    sl_serve_pass_pcts(r->pass, ttft, pct_row, &c);
     sl_jw_key(w, key);
     sl_jw_object(w);
     kv_num(w, "bucket_s", (double)r->pw / 1e6);
     static const char *cols[5] = {"t", "n", "p50", "p95", "p99"};
-    for (unsigned c = 0; c < 5; c++) {
-        for (unsigned i = 0; i < rows->n_rows; i++)
-            v[i] =
-                c == 0 ? (double)(sl_rows_i64(rows, i, 0) * r->pw) / 1e6 : sl_rows_num(rows, i, c);
-        array_of(w, cols[c], v, rows->n_rows);
-    }
+    for (unsigned k = 0; k < 5; k++)
+        array_of(w, cols[k], c.v[k], (int64_t)c.n);
     sl_jw_end(w);
-    free(v);
+    free(mem);
     return 0;
 }
 
-/* A group's row of the (model, deployment, key) answer, for sorting by
- * one of the three names. */
+/* A (model, deployment, key) group of the pass, for sorting by one of
+ * its three names. */
+#define GROUP_VALUES SL_SERVE_PASS_GROUP_VALUES
 struct group_ref {
-    const char *name;
-    unsigned row;
+    const char *name[3];
+    const double *v;
+    unsigned by;
 };
+
+struct group_refs {
+    struct group_ref *ref;
+    size_t n;
+};
+
+static void collect_group(void *arg, const char *model, const char *dep, const char *key,
+                          const double *v)
+{
+    struct group_refs *g = arg;
+    g->ref[g->n++] = (struct group_ref){{model, dep, key}, v, 0};
+}
 
 static int ref_by_name(const void *a, const void *b)
 {
-    return strcmp(((const struct group_ref *)a)->name, ((const struct group_ref *)b)->name);
+    const struct group_ref *x = a, *y = b;
+    return strcmp(x->name[x->by], y->name[y->by]);
 }
 
-#define GROUP_VALUES 10
 struct group_sum {
     const char *name;
     double v[GROUP_VALUES]; /* v[0]: requests */
@@ -531,37 +561,36 @@ static int sum_by_requests(const void *a, const void *b)
 
 /* The tables per model, deployment and key: the (model, deployment, key)
  * groups summed by one name, most requests first. */
-static int on_groups(struct report *r)
+static int write_groups(struct report *r, size_t n_groups)
 {
-    struct sl_rows *rows = r->rows;
     struct sl_jw *w = &r->w_json;
     static const char *grp[3] = {"model", "deployment", "key"};
     static const char *cols[GROUP_VALUES] = {
         "requests",      "succeeded",         "failed",   "cancelled",     "retries", "fallbacks",
         "prompt_tokens", "completion_tokens", "cost_usd", "rows_with_cost"};
-    size_t n = rows->n_rows;
-    struct group_ref *refs = malloc((n + 1) * sizeof(*refs));
-    struct group_sum *sums = malloc((n + 1) * sizeof(*sums));
-    if (refs == NULL || sums == NULL) {
-        free(refs);
+    struct group_refs g = {malloc((n_groups + 1) * sizeof(*g.ref)), 0};
+    struct group_sum *sums = malloc((n_groups + 1) * sizeof(*sums));
+    if (g.ref == NULL || sums == NULL) {
+        free(g.ref);
         free(sums);
         return UV_ENOMEM;
     }
+    sl_serve_pass_groups(r->pass, collect_group, &g);
     sl_jw_key(w, "groups"); /* {grp: [{name, ...}]} */
     sl_jw_object(w);
-    for (unsigned g = 0; g < 3; g++) {
-        for (unsigned i = 0; i < n; i++)
-            refs[i] = (struct group_ref){sl_rows_cell(rows, i, g), i};
-        qsort(refs, n, sizeof(*refs), ref_by_name);
+    for (unsigned k = 0; k < 3; k++) {
+        for (size_t i = 0; i < g.n; i++)
+            g.ref[i].by = k;
+        qsort(g.ref, g.n, sizeof(*g.ref), ref_by_name);
         size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (m == 0 || strcmp(sums[m - 1].name, refs[i].name) != 0)
-                sums[m++] = (struct group_sum){.name = refs[i].name};
+        for (size_t i = 0; i < g.n; i++) {
+            if (m == 0 || strcmp(sums[m - 1].name, g.ref[i].name[k]) != 0)
+                sums[m++] = (struct group_sum){.name = g.ref[i].name[k]};
             for (unsigned c = 0; c < GROUP_VALUES; c++)
-                sums[m - 1].v[c] += sl_rows_num(rows, refs[i].row, 3 + c);
+                sums[m - 1].v[c] += g.ref[i].v[c];
         }
         qsort(sums, m, sizeof(*sums), sum_by_requests);
-        sl_jw_key(w, grp[g]);
+        sl_jw_key(w, grp[k]);
         sl_jw_array(w);
         for (size_t i = 0; i < m; i++) {
             sl_jw_object(w);
@@ -573,31 +602,92 @@ static int on_groups(struct report *r)
         sl_jw_end(w);
     }
     sl_jw_end(w);
-    free(refs);
+    free(g.ref);
     free(sums);
     return 0;
 }
+
+static void count_groups(void *arg, const char *model, const char *dep, const char *key,
+                         const double *v)
+{
+    (void)model, (void)dep, (void)key, (void)v;
+    (*(unsigned *)arg)++;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(**(const char *const *const *)a, **(const char *const *const *)b);
+}
+
+/* serve, after the last chunk: the run's fields and stats, the timeline
+ * (lanes in name order, as lane_get numbers them), percentiles, tables. */
+static int serve_figures(struct report *r)
+{
+    struct sl_serve_pass *p = r->pass;
+    int rc = sl_serve_pass_finish(p);
+    if (rc != 0)
+        return rc;
+    sl_serve_pass_stats(p, &r->stats);
+    run_fields(r, r->params);
+
+    unsigned n = sl_serve_pass_lanes(p), n_groups = 0;
+    const char **names = malloc((n + 1) * sizeof(*names));
+    const char ***refs = malloc((n + 1) * sizeof(*refs));
+    if (names == NULL || refs == NULL) {
+        free(names), free(refs);
+        return UV_ENOMEM;
+    }
+    const int64_t *sc, *ss, *fc, *fs;
+    for (unsigned i = 0; i < n; i++) {
+        names[i] = sl_serve_pass_lane(p, i, &sc, &ss, &fc, &fs);
+        refs[i] = &names[i];
+    }
+    qsort(refs, n, sizeof(*refs), by_name);
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        unsigned k = (unsigned)(refs[i] - names);
+        struct lane *l = lane_get(r, sl_serve_pass_lane(p, k, &sc, &ss, &fc, &fs));
+        if (l == NULL) {
+            rc = UV_ENOMEM;
+            break;
+        }
+        for (int64_t b = 0; b < r->nb; b++) {
+            struct lane *t = &r->lanes[0];
+            l->sc[b] += sc[b], l->ss[b] += ss[b], l->fc[b] += fc[b], l->fs[b] += fs[b];
+            t->sc[b] += sc[b], t->ss[b] += ss[b], t->fc[b] += fc[b], t->fs[b] += fs[b];
+        }
+    }
+    free(names), free(refs);
+    for (unsigned i = 0; i < sl_serve_pass_rates(p) && rc == 0; i++) {
+        const double *cnt;
+        struct rate *t = rate_get(r, sl_serve_pass_rate(p, i, &cnt));
+        if (t == NULL)
+            return UV_ENOMEM;
+        for (int64_t b = 0; b < r->nb; b++)
+            t->n[b] += cnt[b];
+    }
+    sl_serve_pass_groups(p, count_groups, &n_groups);
+    rc = rc ? rc : write_timeline(r);
+    rc = rc ? rc : write_pcts(r, "latency", 0);
+    rc = rc ? rc : write_pcts(r, "ttft", 1);
+    return rc ? rc : write_groups(r, n_groups);
+}
+
+static int on_run(struct report *r);
 
 /* Folds the answer of the step that just ran into the data. */
 static int absorb(struct report *r)
 {
     switch (r->step) {
+    case S_RUN:
+        return on_run(r);
     case S_BOUNDS:
         return on_bounds(r);
     case S_TIMELINE:
         return on_timeline(r);
     case S_HISTS:
         return on_hists(r);
-    case S_FIN:
-        return on_finishes(r);
-    case S_START:
-        return on_starts(r);
-    case S_PCT_LAT:
-        return on_pcts(r, "latency");
-    case S_PCT_TTFT:
-        return on_pcts(r, "ttft");
-    case S_GROUPS:
-        return on_groups(r);
+    case S_SCAN:
+        return on_chunk(r);
     default:
         return 0;
     }
@@ -610,6 +700,8 @@ static int step_sql(struct report *r, enum step s)
     size_t n = sizeof(r->sql);
     int64_t id = r->stats.run_id, pw, pnb, qw, qnb;
     switch (s) {
+    case S_RUN:
+        return sl__rsql_run(b, n, r->want_run);
     case S_BOUNDS:
         return sl__rsql_bounds(b, n, r->kind, id);
     case S_TIMELINE:
@@ -620,16 +712,8 @@ static int step_sql(struct report *r, enum step s)
         hist_range(r->max_proc, r->stats.p99_ms, &pw, &pnb);
         hist_range(r->max_queue, 0, &qw, &qnb);
         return sl__rsql_hists(b, n, r->kind, id, pw, pnb, qw, qnb);
-    case S_FIN:
-        return r->serve ? sl__rsql_serve_finishes(b, n, r->kind, id, r->t0, r->w) : -1;
-    case S_START:
-        return r->serve ? sl__rsql_serve_starts(b, n, r->kind, id, r->t0, r->w) : -1;
-    case S_PCT_LAT:
-    case S_PCT_TTFT:
-        return r->serve ? sl__rsql_serve_pcts(b, n, r->kind, id, s == S_PCT_TTFT, r->t0, r->pw)
-                        : -1;
-    case S_GROUPS:
-        return r->serve ? sl__rsql_serve_groups(b, n, r->kind, id) : -1;
+    case S_SCAN:
+        return r->serve ? sl__rsql_serve_chunk(b, n, r->kind, id, r->scan_after, CHUNK_ROWS) : -1;
     default:
         return -1;
     }
@@ -654,25 +738,30 @@ static int write_page(struct report *r)
     return 0;
 }
 
+/* A step's time, from its query's sending to its answer's folding (a
+ * serve run's chunks counted as one step). */
 static void trace(struct report *r)
 {
-    static const char *names[] = {"stats",  "bounds",  "timeline", "histograms", "finishes",
-                                  "starts", "latency", "ttft",     "groups"};
+    static const char *names[] = {"run", "stats", "bounds", "timeline", "histograms", "scan"};
+    if (r->again)
+        return;
     if (r->trace)
         fprintf(stderr, "report: %-10s %8.1f ms\n", r->step < S_DONE ? names[r->step] : "page",
                 (double)(uv_hrtime() - r->sent_ns) / 1e6);
     r->sent_ns = uv_hrtime();
 }
 
+static void on_stats(struct sl_store *store, int status, void *arg);
+
 static void on_rows(struct sl_store *store, int status, void *arg)
 {
     struct report *r = arg;
-    trace(r);
     if (status != 0) {
         fail(r, status, "%s", sl_store_error(store));
         return;
     }
     status = absorb(r);
+    trace(r);
     sl_rows_free(r->rows);
     r->rows = NULL;
     if (status != 0) {
@@ -681,7 +770,15 @@ static void on_rows(struct sl_store *store, int status, void *arg)
         finish(r, status);
         return;
     }
-    r->step++;
+    if (r->step == S_RUN && !r->serve) { /* simulate: its analytics, as `sluice stats` */
+        r->step = S_STATS;
+        sl_store_query_stats(r->store, r->stats.run_id, &r->stats, on_stats, r);
+        return;
+    }
+    if (r->again)
+        r->again = 0;
+    else
+        r->step = r->step == S_RUN ? S_BOUNDS : r->step + 1;
     next(r);
 }
 
@@ -713,11 +810,35 @@ static void on_stats(struct sl_store *store, int status, void *arg)
         fail(r, status, "%s", sl_store_error(store));
         return;
     }
-    r->serve = strcmp(r->stats.command, "serve") == 0;
-    sl_jw_object(&r->w_json);
-    sl_jw_kv_int(&r->w_json, "version", 1);
     r->step = S_BOUNDS;
     next(r);
+}
+
+/* The run's row: id, requests, concurrency, max in flight, status,
+ * command (see sl__rsql_run). */
+static int on_run(struct report *r)
+{
+    struct sl_rows *rows = r->rows;
+    if (rows->n_rows != 1) {
+        if (r->want_run > 0)
+            snprintf(r->err, sizeof(r->err), "no run %" PRId64 " in this database", r->want_run);
+        else
+            snprintf(r->err, sizeof(r->err), "no runs in this database yet");
+        return UV_ENOENT;
+    }
+    struct sl_stats *s = &r->stats;
+    memset(s, 0, sizeof(*s));
+    s->run_id = sl_rows_i64(rows, 0, 0);
+    s->requests = (uint64_t)sl_rows_i64(rows, 0, 1);
+    s->concurrency = (unsigned)sl_rows_i64(rows, 0, 2);
+    s->max_in_flight = (unsigned)sl_rows_i64(rows, 0, 3);
+    const char *st = sl_rows_cell(rows, 0, 4), *cmd = sl_rows_cell(rows, 0, 5);
+    snprintf(s->run_status, sizeof(s->run_status), "%s", st ? st : "");
+    snprintf(s->command, sizeof(s->command), "%s", cmd ? cmd : "");
+    r->serve = strcmp(s->command, "serve") == 0;
+    sl_jw_object(&r->w_json);
+    sl_jw_kv_int(&r->w_json, "version", 1);
+    return 0;
 }
 
 int sl_run_report(struct sl_store *store, int64_t run_id, const char *path, sl_run_report_cb cb,
@@ -732,11 +853,13 @@ int sl_run_report(struct sl_store *store, int64_t run_id, const char *path, sl_r
     r->kind = sl_store_kind(store);
     r->cb = cb;
     r->arg = arg;
+    r->want_run = run_id;
+    r->scan_after = -1;
     sl_buf_init(&r->json, DATA_MAX);
     sl_jw_init(&r->w_json, &r->json);
-    r->step = S_STATS;
+    r->step = S_RUN;
     r->trace = getenv("SLUICE_REPORT_TRACE") != NULL;
     r->sent_ns = uv_hrtime();
-    sl_store_query_stats(store, run_id, &r->stats, on_stats, r);
+    next(r);
     return 0;
 }

@@ -87,61 +87,36 @@ int sl__rsql_hists(char *buf, size_t size, enum sl_store_kind kind, int64_t run_
         pw, pnb, pnb, pw, qw, qnb, qnb, qw);
 }
 
-#define DEP  "CAST(coalesce(md ->> 'deployment', '') AS text)"
-#define HTTP "CAST(coalesce(md ->> 'status', '0') AS text)"
-
-int sl__rsql_serve_finishes(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
-                            int64_t t0, int64_t w)
+int sl__rsql_run(char *buf, size_t size, int64_t run_id)
 {
-    return query(buf, size, kind, run_id,
-                 "SELECT d, b, http, count(*), count(s), coalesce(sum(CASE WHEN s IS NOT NULL"
-                 " THEN f - %" PRId64 " ELSE 0 END), 0) FROM (SELECT " DEP " AS d, (f - %" PRId64
-                 ") / %" PRId64 " AS b, " HTTP " AS http, s, f FROM r) x"
-                 " GROUP BY d, b, http ORDER BY d, b, http",
-                 t0, t0, w);
+    int n = snprintf(buf, size,
+                     "SELECT id, requests, concurrency, coalesce(max_in_flight, 0), status, command"
+                     " FROM runs WHERE id = %" PRId64,
+                     run_id);
+    if (run_id <= 0)
+        n = snprintf(buf, size,
+                     "SELECT id, requests, concurrency, coalesce(max_in_flight, 0), status,"
+                     " command FROM runs WHERE id = (SELECT max(id) FROM runs)");
+    return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-int sl__rsql_serve_starts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
-                          int64_t t0, int64_t w)
+int sl__rsql_serve_chunk(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
+                         int64_t after, int limit)
 {
-    return query(buf, size, kind, run_id,
-                 "SELECT d, b, count(*), sum(s - %" PRId64 ") FROM (SELECT " DEP
-                 " AS d, (s - %" PRId64 ") / %" PRId64 " AS b, s FROM r WHERE s IS NOT NULL) x"
-                 " GROUP BY d, b ORDER BY d, b",
-                 t0, t0, w);
-}
-
-/* nearest rank: the row whose rank is the smallest integer >= q * n */
-#define RANK(q) "max(CASE WHEN 100 * rn >= " q " * n AND 100 * (rn - 1) < " q " * n THEN v END)"
-
-int sl__rsql_serve_pcts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int ttft,
-                        int64_t t0, int64_t w)
-{
-    const char *v = ttft ? "CAST(md ->> 'ttfb_ms' AS double precision)" : "(f - c) / 1000.0";
-    return query(buf, size, kind, run_id,
-                 "SELECT b, max(n), " RANK("50") ", " RANK("95") ", " RANK(
-                     "99") " FROM"
-                           " (SELECT b, v, row_number() OVER (PARTITION BY b ORDER BY v) AS rn,"
-                           " count(*) OVER (PARTITION BY b) AS n FROM"
-                           " (SELECT (f - %" PRId64 ") / %" PRId64 " AS b, %s AS v FROM r) y"
-                           " WHERE %s) x GROUP BY b ORDER BY b",
-                 t0, w, v, ttft ? "v > 0" : "v IS NOT NULL");
-}
-
-int sl__rsql_serve_groups(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id)
-{
-    return query(buf, size, kind, run_id,
-                 "SELECT model, dep, k, count(*), sum(ok), sum(bad), sum(cxl), sum(rt), sum(fb),"
-                 " sum(pt), sum(ct), coalesce(sum(cost), 0), count(cost) FROM"
-                 " (SELECT CAST(coalesce(md ->> 'model', '') AS text) AS model, " DEP " AS dep,"
-                 " CAST(coalesce(md ->> 'key', '') AS text) AS k,"
-                 " CASE WHEN st = 'succeeded' THEN 1 ELSE 0 END AS ok,"
-                 " CASE WHEN st = 'failed' THEN 1 ELSE 0 END AS bad,"
-                 " CASE WHEN st = 'cancelled' THEN 1 ELSE 0 END AS cxl,"
-                 " CASE WHEN a > 1 THEN a - 1 ELSE 0 END AS rt,"
-                 " CAST(coalesce(md ->> 'fallbacks', '0') AS bigint) AS fb,"
-                 " CAST(coalesce(md ->> 'prompt_tokens', '0') AS bigint) AS pt,"
-                 " CAST(coalesce(md ->> 'completion_tokens', '0') AS bigint) AS ct,"
-                 " CAST(md ->> 'cost_usd' AS double precision) AS cost FROM r) m"
-                 " GROUP BY model, dep, k");
+    int n;
+    if (kind == SL_STORE_POSTGRES)
+        n = snprintf(buf, size,
+                     "SELECT request_id, " US("created_at") ", " US("started_at") ", " US(
+                         "finished_at") ", attempts, status, CAST(metadata AS text) FROM requests"
+                                        " WHERE run_id = %" PRId64 " AND request_id > %" PRId64
+                                        " ORDER BY request_id LIMIT %d",
+                     run_id, after, limit);
+    else /* the rowid's range from the request after `after` to the run's end */
+        n = snprintf(buf, size,
+                     "SELECT id & 4294967295, created_us, started_us, finished_us, attempts,"
+                     " status, metadata FROM requests WHERE id > %" PRId64 " AND id <= %" PRId64
+                     " ORDER BY id LIMIT %d",
+                     (int64_t)((uint64_t)run_id << 32) + after,
+                     (int64_t)(((uint64_t)run_id << 32) | 0xffffffffu), limit);
+    return n > 0 && (size_t)n < size ? 0 : -1;
 }

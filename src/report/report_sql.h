@@ -36,22 +36,14 @@ int sl__rsql_timeline(char *buf, size_t size, enum sl_store_kind kind, int64_t r
 int sl__rsql_hists(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t pw,
                    int64_t pnb, int64_t qw, int64_t qnb);
 
-/* serve, by deployment, bucket of finish time and HTTP status: d, b, http,
- * rows, rows that ran, sum of (f - t0) over the rows that ran. */
-int sl__rsql_serve_finishes(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
-                            int64_t t0, int64_t w);
-/* by deployment and bucket of start time: d, b, rows, sum of (s - t0). */
-int sl__rsql_serve_starts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
-                          int64_t t0, int64_t w);
-/* Nearest-rank percentiles by bucket of finish time: b, n, p50, p95, p99
- * in milliseconds, of latency (f - c; ttft = 0) or of the first byte
- * (metadata ttfb_ms, rows that sent one; ttft = 1). */
-int sl__rsql_serve_pcts(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int ttft,
-                        int64_t t0, int64_t w);
-/* By (model, deployment, key), one sort for the three tables: model,
- * deployment, key, requests, succeeded, failed, cancelled, retries,
- * fallbacks, prompt tokens, completion tokens, cost (sum of the rows that
- * have one), rows with a cost. */
-int sl__rsql_serve_groups(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id);
+/* The run's row: id, requests, concurrency, max in flight, status,
+ * command; of run run_id, or the latest when run_id <= 0 (no row: none). */
+int sl__rsql_run(char *buf, size_t size, int64_t run_id);
+
+/* serve: the run's rows after request id `after` (-1: from the first), in
+ * request id order, at most `limit`: request id, c, s, f, a, st, md (the
+ * report reads them in one pass: report/serve_pass.h). */
+int sl__rsql_serve_chunk(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
+                         int64_t after, int limit);
 
 #endif

@@ -223,27 +223,30 @@ Test(report, bad_input_one_line_and_non_zero)
     cr_assert_neq(system(cmd), 0, "a temporary file was left");
 }
 
-/* A serve run: two upstreams (one flaky), three deployments with limits,
- * streamed and unstreamed requests and refusals; the page against SQL. */
-Test(report, serve_report_matches_sql)
+/* A serve run recorded in db (a path or a PostgreSQL URL): two upstreams
+ * (one flaky), three deployments with limits, streamed and unstreamed
+ * requests and refusals: 245 rows. */
+static void serve_run(const char *db)
 {
     pid_t m1, m2, serve;
     const char *flaky[] = {"--fail-rate", "0.3",    "--error-mix", "500", "--latency-ms",
                            "1-4",         "--seed", "5",           NULL};
     const char *steady[] = {"--latency-ms", "1-4", "--token-ms", "1", NULL};
     int p1 = e2e_start_mock_as("mock1", flaky, &m1), p2 = e2e_start_mock_as("mock2", steady, &m2);
-    int sp = e2e_start_serve_yaml(
-        "report.yaml", NULL, &serve,
-        "models:\n"
-        "  - name: gpt-4o-mini\n"
-        "    deployments:\n"
-        "      - {name: east, url: 'http://127.0.0.1:%d', max_concurrency: 4,\n"
-        "         retry: {max_attempts: 2, backoff: fixed, base_ms: 1}}\n"
-        "      - {name: west, url: 'http://127.0.0.1:%d', max_concurrency: 3}\n"
-        "  - name: gpt-4o\n"
-        "    deployments:\n"
-        "      - {name: big, url: 'http://127.0.0.1:%d', max_concurrency: 2}\n",
-        p1, p2, p2);
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "models:\n"
+             "  - name: gpt-4o-mini\n"
+             "    deployments:\n"
+             "      - {name: east, url: 'http://127.0.0.1:%d', max_concurrency: 4,\n"
+             "         retry: {max_attempts: 2, backoff: fixed, base_ms: 1}}\n"
+             "      - {name: west, url: 'http://127.0.0.1:%d', max_concurrency: 3}\n"
+             "  - name: gpt-4o\n"
+             "    deployments:\n"
+             "      - {name: big, url: 'http://127.0.0.1:%d', max_concurrency: 2}\n",
+             p1, p2, p2);
+    int sp =
+        e2e_start_serve_with("--config", e2e_write_file("report.yaml", yaml), db, NULL, &serve);
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/chat/completions", sp);
     const char *l1[] = {"load", url, "-n", "200", "-c", "6", "--quiet", NULL};
@@ -259,7 +262,32 @@ Test(report, serve_report_matches_sql)
     e2e_stop(serve);
     e2e_stop(m1);
     e2e_stop(m2);
+}
 
+/* The page's stats block is what `sluice stats --json` prints: the
+ * report reads a serve run in one pass of its own (report/serve_pass.c),
+ * `sluice stats` in SQL. */
+static void expect_stats_as_sluice_stats(const json_t *d, const char *db)
+{
+    const char *args[] = {"stats", "--db", db, "--json", NULL};
+    struct e2e_run r = e2e_run(args);
+    cr_assert_eq(r.status, 0, "stats: %s", r.err);
+    json_error_t err;
+    json_t *want = json_loads(r.out, 0, &err);
+    cr_assert_not_null(want, "stats --json: %s", err.text);
+    char *a = json_dumps(json_object_get(d, "stats"), JSON_SORT_KEYS | JSON_COMPACT),
+         *b = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
+    cr_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    json_decref(want);
+    e2e_free(&r);
+}
+
+/* The page against SQL on the same database. */
+Test(report, serve_report_matches_sql)
+{
+    serve_run(NULL);
     const char *db = e2e_path("serve.db"), *page = e2e_path("serve.html");
     const char *args[] = {"report", "--db", db, "-o", page, NULL};
     struct e2e_run r = e2e_run(args);
@@ -337,6 +365,7 @@ Test(report, serve_report_matches_sql)
              (long long)ceil(0.5 * n) - 1);
     double p50 = json_number_value(json_array_get(jget(d, "latency.p50"), best));
     cr_assert_float_eq(p50 * 1000, (double)e2e_sql_int(db, sql), 1e-3, "bucket %lld p50", b);
+    expect_stats_as_sluice_stats(d, db);
     json_decref(d);
 }
 
@@ -382,4 +411,50 @@ Test(report_pg, a_postgresql_run_reads_like_the_sqlite_one)
                  pgt_int(pgt_url, "SELECT count(*) FROM requests WHERE started_at IS NOT NULL"));
     json_decref(a);
     json_decref(b);
+}
+
+/* A serve run recorded in PostgreSQL: its page against SQL there. */
+Test(report_pg, a_serve_run_in_postgresql)
+{
+    serve_run(pgt_url);
+    const char *page = e2e_path("pg-serve.html");
+    const char *args[] = {"report", "--db", pgt_url, "-o", page, NULL};
+    struct e2e_run r = e2e_run(args);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    e2e_free(&r);
+    json_t *d = report_data(page);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "kind")), "serve");
+    cr_assert_eq(jnum(d, "stats.requests"), 245);
+    expect_stats_as_sluice_stats(d, pgt_url);
+
+    double w = jnum(d, "timeline.bucket_s");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)jget(d, "timeline.rate"), key, v)
+    {
+        char sql[200];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM requests WHERE coalesce(metadata ->> 'status', '0') = '%s'",
+                 key);
+        cr_assert_eq(llround(jsum(v) * w), pgt_int(pgt_url, sql), "status %s", key);
+    }
+    json_object_foreach((json_t *)jget(d, "timeline.in_flight"), key, v)
+    {
+        if (strcmp(key, "total") == 0)
+            continue;
+        char sql[300];
+        snprintf(sql, sizeof(sql),
+                 "SELECT CAST(sum(extract(epoch FROM finished_at - started_at) * 1000000) AS"
+                 " bigint) FROM requests WHERE started_at IS NOT NULL AND"
+                 " metadata ->> 'deployment' = '%s'",
+                 key);
+        cr_assert(fabs(jsum(v) * w * 1e6 - (double)pgt_int(pgt_url, sql)) < 1, "%s", key);
+    }
+    long long tokens = pgt_int(pgt_url, "SELECT sum((metadata ->> 'completion_tokens')::bigint)"
+                                        " FROM requests");
+    double got = 0;
+    size_t i;
+    json_array_foreach(jget(d, "groups.key"), i, v) got += jnum(v, "completion_tokens");
+    cr_assert_eq(llround(got), tokens);
+    json_decref(d);
 }
