@@ -284,11 +284,11 @@ static void expect_stats_as_sluice_stats(const json_t *d, const char *db)
     e2e_free(&r);
 }
 
-/* The page against SQL on the same database. */
-Test(report, serve_report_matches_sql)
+/* serve_run into db, then its page's data: a serve page of 245 requests
+ * whose summary is `sluice stats --json`'s. */
+static json_t *serve_report(const char *db, const char *page)
 {
-    serve_run(NULL);
-    const char *db = e2e_path("serve.db"), *page = e2e_path("serve.html");
+    serve_run(db);
     const char *args[] = {"report", "--db", db, "-o", page, NULL};
     struct e2e_run r = e2e_run(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
@@ -296,6 +296,15 @@ Test(report, serve_report_matches_sql)
     json_t *d = report_data(page);
     cr_assert_str_eq(json_string_value(json_object_get(d, "kind")), "serve");
     cr_assert_eq(jnum(d, "stats.requests"), 245);
+    expect_stats_as_sluice_stats(d, db);
+    return d;
+}
+
+/* The page against SQL on the same database. */
+Test(report, serve_report_matches_sql)
+{
+    const char *db = e2e_path("serve.db");
+    json_t *d = serve_report(db, e2e_path("serve.html"));
     cr_assert_eq(jnum(d, "run.params.deployments.east"), 4);
     cr_assert_eq(jnum(d, "run.params.deployments.west"), 3);
     cr_assert_eq(jnum(d, "run.params.deployments.big"), 2);
@@ -365,7 +374,6 @@ Test(report, serve_report_matches_sql)
              (long long)ceil(0.5 * n) - 1);
     double p50 = json_number_value(json_array_get(jget(d, "latency.p50"), best));
     cr_assert_float_eq(p50 * 1000, (double)e2e_sql_int(db, sql), 1e-3, "bucket %lld p50", b);
-    expect_stats_as_sluice_stats(d, db);
     json_decref(d);
 }
 
@@ -416,16 +424,7 @@ Test(report_pg, a_postgresql_run_reads_like_the_sqlite_one)
 /* A serve run recorded in PostgreSQL: its page against SQL there. */
 Test(report_pg, a_serve_run_in_postgresql)
 {
-    serve_run(pgt_url);
-    const char *page = e2e_path("pg-serve.html");
-    const char *args[] = {"report", "--db", pgt_url, "-o", page, NULL};
-    struct e2e_run r = e2e_run(args);
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-    e2e_free(&r);
-    json_t *d = report_data(page);
-    cr_assert_str_eq(json_string_value(json_object_get(d, "kind")), "serve");
-    cr_assert_eq(jnum(d, "stats.requests"), 245);
-    expect_stats_as_sluice_stats(d, pgt_url);
+    json_t *d = serve_report(pgt_url, e2e_path("pg-serve.html"));
 
     double w = jnum(d, "timeline.bucket_s");
     const char *key;
