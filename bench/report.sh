@@ -13,7 +13,8 @@
 #     3 deployments, 5 keys, 2% 500s, 10 minutes), bulk-inserted with the
 #     sqlite3 shell; then `sluice report` (one pass over the rows:
 #     report/serve_pass.h).
-# (c), (d) with PG_URL: (a) and (b) on PostgreSQL ((d) inserted with psql).
+# (c), (d) with PG_URL: (a) and (b) on PostgreSQL ((d) inserted with psql
+#     into the default schema, sluice).
 # Prints each report's wall time, its CPU time (less sensitive than the
 # wall time to other work on a shared machine; for PostgreSQL the server's
 # CPU is not in it), peak RSS, page size and, once, the time of each query
@@ -82,13 +83,13 @@ if [ -n "${PG_URL:-}" ]; then
   report "$PG_URL" simulate-pg
   echo "== (d) serve-shaped run, 1,000,000 rows (PostgreSQL, bulk insert)"
   t0=$(date +%s.%N)
-  run=$(psql -qAt "$PG_URL" <<SQL
+  run=$(PGOPTIONS="-c search_path=sluice" psql -qAt "$PG_URL" <<SQL
 INSERT INTO runs (command, started_at, finished_at, requests, concurrency, max_in_flight, status, params)
 VALUES ('serve', now(), now() + interval '10 minutes', 0, 48, 40, 'completed',
         '{"listen":"127.0.0.1:8080","models":3,"deployments":{"d0":16,"d1":16,"d2":16}}') RETURNING id;
 SQL
 )
-  psql -qAt "$PG_URL" >/dev/null <<SQL
+  PGOPTIONS="-c search_path=sluice" psql -qAt "$PG_URL" >/dev/null <<SQL
 INSERT INTO requests (run_id, request_id, created_at, started_at, finished_at, attempts, status, error, metadata)
 SELECT $run, i, r.t + i * interval '600 us', r.t + i * interval '600 us' + (i % 7) * interval '100 us',
        r.t + i * interval '600 us' + interval '20 ms' + (i * 7919 % 400000) * interval '1 us', 1 + (i % 13 = 0)::int,
@@ -100,7 +101,7 @@ SELECT $run, i, r.t + i * interval '600 us', r.t + i * interval '600 us' + (i % 
                    'ttfb_ms', CASE WHEN i % 50 = 0 THEN 0 ELSE 5 + (i * 31 % 3000) / 10.0 END,
                    'prompt_tokens', 45, 'completion_tokens', 128, 'prompt_tokens_counted', 45,
                    'fallbacks', (i % 97 = 0)::int, 'cost_usd', 0.000083)
-FROM generate_series(1, 1000000) AS i, (SELECT started_at AS t FROM runs WHERE id = $run) r;
+FROM generate_series(1::bigint, 1000000) AS i, (SELECT started_at AS t FROM runs WHERE id = $run) r;
 SQL
   echo "  made in $(python3 -c "print(f'{$(date +%s.%N) - $t0:.1f}')") s: run $run"
   report "$PG_URL" serve-pg "$run"

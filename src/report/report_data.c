@@ -50,7 +50,7 @@ enum step {
     S_BOUNDS,
     S_TIMELINE, /* simulate */
     S_HISTS,
-    S_SCAN, /* serve: repeated until a chunk is short */
+    S_SCAN, /* serve: chunk after chunk until one is short */
     S_DONE
 };
 
@@ -93,12 +93,13 @@ struct report {
     char *params;               /* the run's, until the serve page's run fields */
     struct sl_serve_pass *pass; /* serve */
     int64_t scan_after;         /* the last request id read */
-    int again;                  /* the step runs again (the next chunk) */
+    int scan_status;            /* the first failure of the scan */
     int trace;        /* SLUICE_REPORT_TRACE set: each query's time on stderr (bench/report.sh) */
     uint64_t sent_ns; /* when the step's query went out */
 };
 
 static void next(struct report *r);
+static void on_chunk(struct sl_store *store, int status, void *arg);
 static int write_timeline(struct report *r);
 static int serve_figures(struct report *r);
 
@@ -326,11 +327,9 @@ static int on_timeline(struct report *r)
     return write_timeline(r);
 }
 
-/* serve: a chunk of the run's rows into the pass; the next chunk, or the
- * page's figures after the last */
-static int on_chunk(struct report *r)
+/* serve: a chunk of the run's rows into the pass */
+static int fold_chunk(struct report *r, const struct sl_rows *rows)
 {
-    struct sl_rows *rows = r->rows;
     for (unsigned i = 0; i < rows->n_rows; i++) {
         const char *md = sl_rows_cell(rows, i, 6), *st = sl_rows_cell(rows, i, 5);
         int rc = sl_serve_pass_add(r->pass, sl_rows_i64(rows, i, 1),
@@ -341,13 +340,8 @@ static int on_chunk(struct report *r)
             snprintf(r->err, sizeof(r->err), "%s", sl_serve_pass_error(r->pass));
             return rc;
         }
-        r->scan_after = sl_rows_i64(rows, i, 0);
     }
-    if (rows->n_rows == CHUNK_ROWS) {
-        r->again = 1;
-        return 0;
-    }
-    return serve_figures(r);
+    return 0;
 }
 
 /* The timeline: in flight per lane, completions per second per status. */
@@ -686,8 +680,6 @@ static int absorb(struct report *r)
         return on_timeline(r);
     case S_HISTS:
         return on_hists(r);
-    case S_SCAN:
-        return on_chunk(r);
     default:
         return 0;
     }
@@ -743,8 +735,6 @@ static int write_page(struct report *r)
 static void trace(struct report *r)
 {
     static const char *names[] = {"run", "stats", "bounds", "timeline", "histograms", "scan"};
-    if (r->again)
-        return;
     if (r->trace)
         fprintf(stderr, "report: %-10s %8.1f ms\n", r->step < S_DONE ? names[r->step] : "page",
                 (double)(uv_hrtime() - r->sent_ns) / 1e6);
@@ -775,10 +765,44 @@ static void on_rows(struct sl_store *store, int status, void *arg)
         sl_store_query_stats(r->store, r->stats.run_id, &r->stats, on_stats, r);
         return;
     }
-    if (r->again)
-        r->again = 0;
-    else
-        r->step = r->step == S_RUN ? S_BOUNDS : r->step + 1;
+    r->step = r->step == S_RUN ? S_BOUNDS : r->step + 1;
+    next(r);
+}
+
+/* serve: a chunk came. The next one is asked for before this one is
+ * folded, so that the database (SQLite's thread, PostgreSQL's server)
+ * reads it while the loop folds; a failure waits for the chunk in flight,
+ * then ends the report. */
+static void on_chunk(struct sl_store *store, int status, void *arg)
+{
+    struct report *r = arg;
+    struct sl_rows *rows = r->rows;
+    r->rows = NULL;
+    if (status != 0 && r->scan_status == 0) {
+        snprintf(r->err, sizeof(r->err), "%s", sl_store_error(store));
+        r->scan_status = status;
+    }
+    int more = r->scan_status == 0 && rows->n_rows == CHUNK_ROWS;
+    if (more) {
+        r->scan_after = sl_rows_i64(rows, rows->n_rows - 1, 0);
+        step_sql(r, S_SCAN);
+        sl_store_query_rows(r->store, r->sql, &r->rows, on_chunk, r);
+    }
+    if (r->scan_status == 0)
+        r->scan_status = fold_chunk(r, rows);
+    sl_rows_free(rows);
+    if (more)
+        return;
+    if (r->scan_status == 0)
+        r->scan_status = serve_figures(r);
+    trace(r);
+    if (r->scan_status != 0) {
+        if (r->err[0] == '\0')
+            snprintf(r->err, sizeof(r->err), "report: %s", uv_strerror(r->scan_status));
+        finish(r, r->scan_status);
+        return;
+    }
+    r->step = S_DONE;
     next(r);
 }
 
@@ -787,7 +811,7 @@ static void next(struct report *r)
     while (r->step < S_DONE && step_sql(r, r->step) != 0)
         r->step++;
     if (r->step < S_DONE) {
-        sl_store_query_rows(r->store, r->sql, &r->rows, on_rows, r);
+        sl_store_query_rows(r->store, r->sql, &r->rows, r->step == S_SCAN ? on_chunk : on_rows, r);
         return;
     }
     sl_jw_end(&r->w_json);
