@@ -1,12 +1,15 @@
-/* The report's data (see run_report.h): the run's analytics, then a chain
- * of aggregate queries, each one an sl_store_query_rows() call whose
- * answer is folded into the data JSON before the next one is sent.
+/* The report's data (see run_report.h): the run's row, the bounds of its
+ * times, then one pass over its rows, folded into the data JSON.
  *
  * Design
- *  - The database does the scans: every query is a GROUP BY over the
- *    run's rows that returns at most a few thousand rows (buckets, bins,
- *    groups), so a run of a million rows costs a handful of passes in the
- *    database and almost nothing here.
+ *  - One pass (report/sim_pass.h, report/serve_pass.h): the run's rows
+ *    come in keyset chunks of CHUNK_ROWS (by request id: a range of the
+ *    primary key on both databases), and every figure of the page is
+ *    summed from them as they come; the next chunk is asked for before
+ *    the current one is folded, so that the database reads while the
+ *    loop sums. SQL aggregates were this module's first form: five to
+ *    seven scans and sorts of the rows, and for serve a parse of every
+ *    row's metadata JSON in each (20-30 s for a million rows).
  *  - Time buckets: the run's span (first created to last finished) is cut
  *    into at most MAX_BUCKETS buckets of a round width. In flight is the
  *    time average over each bucket, exact: the integral of the number of
@@ -14,12 +17,8 @@
  *    which the per-bucket counts and sums of start and finish offsets give
  *    with prefix sums (integrate()). Requests in flight are the ones
  *    between started (admitted: the semaphore taken) and finished.
- *  - serve runs are read once instead (report/serve_pass.h): their
- *    figures are in the rows' metadata JSON, which SQL would parse again
- *    in every query; the rows come in keyset chunks of CHUNK_ROWS.
- *  - Order: the run -> its stats (simulate) -> bounds -> the kind's
- *    queries or chunks -> the page. The first failure ends the chain; cb
- *    gets it.
+ *  - Order: the run -> bounds -> the chunks -> the page. The first failure
+ *    ends the chain; cb gets it.
  * Ownership: the report owns its state and frees it after cb. */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,21 +35,19 @@
 #include "report/report_sql.h"
 #include "report/run_report.h"
 #include "report/serve_pass.h"
+#include "report/sim_pass.h"
 
 #define MAX_BUCKETS     240 /* time buckets of the timelines */
 #define MAX_PCT_BUCKETS 120 /* buckets of the percentile series (sorts per bucket) */
 #define HIST_BINS       60
 #define MAX_LANES       16 /* deployments and statuses shown apart; the rest is "other" */
 #define DATA_MAX        (64u << 20)
-#define CHUNK_ROWS      40000 /* a serve run's rows per query: 40 MB at the metadata's bound */
+#define CHUNK_ROWS      40000 /* rows per query: 40 MB at a serve row's metadata bound */
 
 enum step {
     S_RUN,
-    S_STATS, /* simulate */
     S_BOUNDS,
-    S_TIMELINE, /* simulate */
-    S_HISTS,
-    S_SCAN, /* serve: chunk after chunk until one is short */
+    S_SCAN, /* chunk after chunk until one is short */
     S_DONE
 };
 
@@ -90,8 +87,9 @@ struct report {
     struct sl_buf json;
     struct sl_jw w_json;
     int64_t want_run;           /* 0: the latest */
-    char *params;               /* the run's, until the serve page's run fields */
+    char *params;               /* the run's, until the page's run fields */
     struct sl_serve_pass *pass; /* serve */
+    struct sl_sim_pass *sim;    /* simulate */
     int64_t scan_after;         /* the last request id read */
     int scan_status;            /* the first failure of the scan */
     int trace;        /* SLUICE_REPORT_TRACE set: each query's time on stderr (bench/report.sh) */
@@ -127,6 +125,7 @@ static void finish(struct report *r, int status)
         free(r->rates[i].n);
     sl_rows_free(r->rows);
     sl_serve_pass_free(r->pass);
+    sl_sim_pass_free(r->sim);
     free(r->params);
     r->cb(status, r->err, r->arg);
     sl_buf_release(&r->json);
@@ -210,11 +209,6 @@ static int rate_cmp(const void *a, const void *b)
     return strcmp(((const struct rate *)a)->name, ((const struct rate *)b)->name);
 }
 
-static int64_t bucket(struct report *r, int64_t b)
-{
-    return b < 0 ? 0 : b >= r->nb ? r->nb - 1 : b;
-}
-
 /* The time-average in flight over each bucket (see the design note). */
 static void integrate(const struct report *r, const struct lane *l, double *out)
 {
@@ -291,53 +285,30 @@ static int on_bounds(struct report *r)
         r->pw = r->w;
     if (lane_get(r, "") == NULL) /* lanes[0]: the total */
         return UV_ENOMEM;
+    /* the run's fields once its rows have given the stats */
     const char *params = sl_rows_cell(rows, 0, 0);
-    if (!r->serve) {
-        run_fields(r, params);
-        return 0;
-    }
-    /* serve: the run's fields once its rows have given the stats */
     r->params = strdup(params ? params : "{}");
-    r->pass = sl_serve_pass_new(r->t0, r->w, r->nb, r->pw);
-    return r->params && r->pass ? 0 : UV_ENOMEM;
+    if (r->serve)
+        r->pass = sl_serve_pass_new(r->t0, r->w, r->nb, r->pw);
+    else
+        r->sim = sl_sim_pass_new(r->t0, r->w, r->nb);
+    return r->params && (r->pass || r->sim) ? 0 : UV_ENOMEM;
 }
 
-/* simulate: one row per (finish bucket, start bucket) */
-static int on_timeline(struct report *r)
-{
-    struct sl_rows *rows = r->rows;
-    static const char *names[3] = {"succeeded", "failed", "cancelled"};
-    struct lane *l = &r->lanes[0];
-    for (unsigned i = 0; i < rows->n_rows; i++) {
-        int64_t fb = bucket(r, sl_rows_i64(rows, i, 0)), sb = sl_rows_i64(rows, i, 1);
-        for (unsigned k = 0; k < 3; k++) {
-            struct rate *t = rate_get(r, names[k]);
-            if (t == NULL)
-                return UV_ENOMEM;
-            t->n[fb] += sl_rows_num(rows, i, 3 + k);
-        }
-        int64_t ran = sl_rows_i64(rows, i, 6);
-        l->fc[fb] += ran;
-        l->fs[fb] += sl_rows_i64(rows, i, 7);
-        if (sb >= 0) {
-            l->sc[bucket(r, sb)] += ran;
-            l->ss[bucket(r, sb)] += sl_rows_i64(rows, i, 8);
-        }
-    }
-    return write_timeline(r);
-}
-
-/* serve: a chunk of the run's rows into the pass */
+/* A chunk of the run's rows into the pass (columns: sl__rsql_chunk). */
 static int fold_chunk(struct report *r, const struct sl_rows *rows)
 {
     for (unsigned i = 0; i < rows->n_rows; i++) {
-        const char *md = sl_rows_cell(rows, i, 6), *st = sl_rows_cell(rows, i, 5);
-        int rc = sl_serve_pass_add(r->pass, sl_rows_i64(rows, i, 1),
-                                   sl_rows_cell(rows, i, 2) ? sl_rows_i64(rows, i, 2) : -1,
-                                   sl_rows_i64(rows, i, 3), sl_rows_i64(rows, i, 4), st ? st : "",
-                                   md, md ? strlen(md) : 0);
+        const char *st = sl_rows_cell(rows, i, 5), *x = sl_rows_cell(rows, i, 6);
+        int64_t c = sl_rows_i64(rows, i, 1), f = sl_rows_i64(rows, i, 3);
+        int64_t s = sl_rows_cell(rows, i, 2) ? sl_rows_i64(rows, i, 2) : -1;
+        int rc = r->serve
+                     ? sl_serve_pass_add(r->pass, c, s, f, sl_rows_i64(rows, i, 4), st ? st : "", x,
+                                         x ? strlen(x) : 0)
+                     : sl_sim_pass_add(r->sim, c, s, f, sl_rows_i64(rows, i, 4), st ? st : "", x);
         if (rc != 0) {
-            snprintf(r->err, sizeof(r->err), "%s", sl_serve_pass_error(r->pass));
+            snprintf(r->err, sizeof(r->err), "%s",
+                     r->serve ? sl_serve_pass_error(r->pass) : sl_sim_pass_error(r->sim));
             return rc;
         }
     }
@@ -402,77 +373,62 @@ static void write_hist(struct report *r, const char *key, int64_t bin_w, int64_t
     sl_jw_end(w);
 }
 
-/* One (attempts, status, error) row of the attempts table. */
-struct outcome {
-    int64_t attempts, n;
-    const char *status, *error; /* in the rows */
-};
-
-static int outcome_cmp(const void *a, const void *b)
-{
-    const struct outcome *x = a, *y = b;
-    int c = x->attempts < y->attempts ? -1 : x->attempts > y->attempts;
-    if (c == 0)
-        c = strcmp(x->status, y->status);
-    return c ? c : strcmp(x->error, y->error);
-}
-
 /* The attempts table: [attempts, status, error, n], ordered by them. */
-static int write_attempts(struct report *r)
+static void attempts_row(void *arg, int64_t attempts, const char *status, const char *error,
+                         uint64_t n)
 {
-    struct sl_rows *rows = r->rows;
-    struct outcome *o = calloc((size_t)rows->n_rows + 1, sizeof(*o));
-    size_t n = 0;
-    if (o == NULL)
-        return UV_ENOMEM;
-    for (unsigned i = 0; i < rows->n_rows; i++) {
-        struct outcome key = {sl_rows_i64(rows, i, 2), sl_rows_i64(rows, i, 5),
-                              sl_rows_cell(rows, i, 3), sl_rows_cell(rows, i, 4)};
-        size_t k = 0;
-        while (k < n && outcome_cmp(&o[k], &key) != 0)
-            k++;
-        if (k == n)
-            o[n++] = (struct outcome){key.attempts, 0, key.status, key.error};
-        o[k].n += key.n;
-    }
-    qsort(o, n, sizeof(*o), outcome_cmp);
-    struct sl_jw *w = &r->w_json;
-    sl_jw_key(w, "attempts");
+    struct sl_jw *w = arg;
     sl_jw_array(w);
-    for (size_t k = 0; k < n; k++) {
-        sl_jw_array(w);
-        sl_jw_int(w, (long long)o[k].attempts);
-        sl_jw_string(w, o[k].status);
-        sl_jw_string(w, o[k].error);
-        sl_jw_int(w, (long long)o[k].n);
-        sl_jw_end(w);
-    }
+    sl_jw_int(w, (long long)attempts);
+    sl_jw_string(w, status);
+    sl_jw_string(w, error);
+    sl_jw_int(w, (long long)n);
     sl_jw_end(w);
-    free(o);
-    return 0;
 }
 
-static int on_hists(struct report *r)
+/* simulate, after the last chunk: the run's fields and stats, the
+ * timeline, both histograms, the attempts table. */
+static int sim_figures(struct report *r)
 {
-    struct sl_rows *rows = r->rows;
+    struct sl_sim_pass *p = r->sim;
+    int rc = sl_sim_pass_finish(p);
+    if (rc != 0)
+        return rc;
+    sl_sim_pass_stats(p, &r->stats);
+    run_fields(r, r->params);
+    static const char *names[3] = {"succeeded", "failed", "cancelled"};
+    for (unsigned k = 0; k < 3; k++) {
+        struct rate *t = rate_get(r, names[k]);
+        if (t == NULL)
+            return UV_ENOMEM;
+        const double *n = sl_sim_pass_rate(p, k);
+        for (int64_t b = 0; b < r->nb; b++)
+            t->n[b] += n[b];
+    }
+    const int64_t *sc, *ss, *fc, *fs;
+    sl_sim_pass_lane(p, &sc, &ss, &fc, &fs);
+    struct lane *l = &r->lanes[0];
+    for (int64_t b = 0; b < r->nb; b++)
+        l->sc[b] += sc[b], l->ss[b] += ss[b], l->fc[b] += fc[b], l->fs[b] += fs[b];
+    if ((rc = write_timeline(r)) != 0)
+        return rc;
+
     int64_t pw, pnb, qw, qnb;
     hist_range(r->max_proc, r->stats.p99_ms, &pw, &pnb);
     hist_range(r->max_queue, 0, &qw, &qnb);
-    double *p = calloc((size_t)(pnb + qnb + 2), sizeof(double)), *q = p + pnb + 1;
-    if (p == NULL)
+    double *h = malloc((size_t)(pnb + qnb + 2) * sizeof(double));
+    if (h == NULL)
         return UV_ENOMEM;
-    for (unsigned i = 0; i < rows->n_rows; i++) {
-        int64_t pb = sl_rows_i64(rows, i, 0), qb = sl_rows_i64(rows, i, 1);
-        double n = sl_rows_num(rows, i, 5);
-        if (pb < 0) /* never ran */
-            continue;
-        p[pb > pnb ? pnb : pb] += n;
-        q[qb < 0 ? 0 : qb > qnb ? qnb : qb] += n;
-    }
-    write_hist(r, "processing", pw, pnb, p);
-    write_hist(r, "queue", qw, qnb, q);
-    free(p);
-    return write_attempts(r);
+    sl_sim_pass_hist(p, 0, pw, pnb, h);
+    write_hist(r, "processing", pw, pnb, h);
+    sl_sim_pass_hist(p, 1, qw, qnb, h);
+    write_hist(r, "queue", qw, qnb, h);
+    free(h);
+    sl_jw_key(&r->w_json, "attempts");
+    sl_jw_array(&r->w_json);
+    sl_sim_pass_outcomes(p, attempts_row, &r->w_json);
+    sl_jw_end(&r->w_json);
+    return 0;
 }
 
 /* A percentile series: per bucket t (seconds from t0), n, p50, p95, p99. */
@@ -676,10 +632,6 @@ static int absorb(struct report *r)
         return on_run(r);
     case S_BOUNDS:
         return on_bounds(r);
-    case S_TIMELINE:
-        return on_timeline(r);
-    case S_HISTS:
-        return on_hists(r);
     default:
         return 0;
     }
@@ -690,22 +642,14 @@ static int step_sql(struct report *r, enum step s)
 {
     char *b = r->sql;
     size_t n = sizeof(r->sql);
-    int64_t id = r->stats.run_id, pw, pnb, qw, qnb;
+    int64_t id = r->stats.run_id;
     switch (s) {
     case S_RUN:
         return sl__rsql_run(b, n, r->want_run);
     case S_BOUNDS:
         return sl__rsql_bounds(b, n, r->kind, id);
-    case S_TIMELINE:
-        return r->serve ? -1 : sl__rsql_timeline(b, n, r->kind, id, r->t0, r->w);
-    case S_HISTS:
-        if (r->serve)
-            return -1;
-        hist_range(r->max_proc, r->stats.p99_ms, &pw, &pnb);
-        hist_range(r->max_queue, 0, &qw, &qnb);
-        return sl__rsql_hists(b, n, r->kind, id, pw, pnb, qw, qnb);
     case S_SCAN:
-        return r->serve ? sl__rsql_serve_chunk(b, n, r->kind, id, r->scan_after, CHUNK_ROWS) : -1;
+        return sl__rsql_chunk(b, n, r->kind, id, r->serve, r->scan_after, CHUNK_ROWS);
     default:
         return -1;
     }
@@ -734,14 +678,12 @@ static int write_page(struct report *r)
  * serve run's chunks counted as one step). */
 static void trace(struct report *r)
 {
-    static const char *names[] = {"run", "stats", "bounds", "timeline", "histograms", "scan"};
+    static const char *names[] = {"run", "bounds", "scan"};
     if (r->trace)
         fprintf(stderr, "report: %-10s %8.1f ms\n", r->step < S_DONE ? names[r->step] : "page",
                 (double)(uv_hrtime() - r->sent_ns) / 1e6);
     r->sent_ns = uv_hrtime();
 }
-
-static void on_stats(struct sl_store *store, int status, void *arg);
 
 static void on_rows(struct sl_store *store, int status, void *arg)
 {
@@ -760,16 +702,11 @@ static void on_rows(struct sl_store *store, int status, void *arg)
         finish(r, status);
         return;
     }
-    if (r->step == S_RUN && !r->serve) { /* simulate: its analytics, as `sluice stats` */
-        r->step = S_STATS;
-        sl_store_query_stats(r->store, r->stats.run_id, &r->stats, on_stats, r);
-        return;
-    }
-    r->step = r->step == S_RUN ? S_BOUNDS : r->step + 1;
+    r->step++;
     next(r);
 }
 
-/* serve: a chunk came. The next one is asked for before this one is
+/* A chunk came. The next one is asked for before this one is
  * folded, so that the database (SQLite's thread, PostgreSQL's server)
  * reads it while the loop folds; a failure waits for the chunk in flight,
  * then ends the report. */
@@ -794,7 +731,7 @@ static void on_chunk(struct sl_store *store, int status, void *arg)
     if (more)
         return;
     if (r->scan_status == 0)
-        r->scan_status = serve_figures(r);
+        r->scan_status = r->serve ? serve_figures(r) : sim_figures(r);
     trace(r);
     if (r->scan_status != 0) {
         if (r->err[0] == '\0')
@@ -824,18 +761,6 @@ static void next(struct report *r)
     status = write_page(r);
     trace(r);
     finish(r, status);
-}
-
-static void on_stats(struct sl_store *store, int status, void *arg)
-{
-    struct report *r = arg;
-    trace(r);
-    if (status != 0) {
-        fail(r, status, "%s", sl_store_error(store));
-        return;
-    }
-    r->step = S_BOUNDS;
-    next(r);
 }
 
 /* The run's row: id, requests, concurrency, max in flight, status,

@@ -46,45 +46,12 @@ static int query(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id
     return n >= 0 && (size_t)n < size - (size_t)h ? 0 : -1;
 }
 
-#define STATUS_SUMS                                                                                \
-    "sum(CASE WHEN st = 'succeeded' THEN 1 ELSE 0 END),"                                           \
-    " sum(CASE WHEN st = 'failed' THEN 1 ELSE 0 END),"                                             \
-    " sum(CASE WHEN st = 'cancelled' THEN 1 ELSE 0 END)"
-
 int sl__rsql_bounds(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id)
 {
     return query(buf, size, kind, run_id,
                  "SELECT (SELECT CAST(params AS text) FROM runs WHERE id = %" PRId64 "),"
                  " min(c), max(f), max(f - s), max(s - c) FROM r",
                  run_id);
-}
-
-int sl__rsql_timeline(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t t0,
-                      int64_t w)
-{
-    return query(buf, size, kind, run_id,
-                 "SELECT fb, sb, count(*), " STATUS_SUMS ", count(s),"
-                 " coalesce(sum(CASE WHEN s IS NOT NULL THEN f - %" PRId64 " ELSE 0 END), 0),"
-                 " coalesce(sum(s - %" PRId64 "), 0) FROM (SELECT (f - %" PRId64 ") / %" PRId64
-                 " AS fb, CASE WHEN s IS NULL THEN -1 ELSE (s - %" PRId64 ") / %" PRId64
-                 " END AS sb, s, f, st FROM r) x GROUP BY fb, sb",
-                 t0, t0, t0, w, t0, w);
-}
-
-#define BIN(v, w, nb)                                                                              \
-    "CASE WHEN " v " / %" PRId64 " >= %" PRId64 " THEN %" PRId64 " ELSE " v " / %" PRId64 " END"
-
-int sl__rsql_hists(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int64_t pw,
-                   int64_t pnb, int64_t qw, int64_t qnb)
-{
-    return query(
-        buf, size, kind, run_id,
-        "SELECT pb, qb, a, st, coalesce(e, ''), count(*) FROM (SELECT CASE WHEN s IS NULL"
-        " THEN -1 ELSE " BIN("(f - s)", pw, pnb) " END AS pb, CASE WHEN s IS NULL THEN -1"
-                                                 " ELSE " BIN("(s - c)", qw,
-                                                              qnb) " END AS qb, a, st, e FROM r) x"
-                                                                   " GROUP BY pb, qb, a, st, e",
-        pw, pnb, pnb, pw, qw, qnb, qnb, qw);
 }
 
 int sl__rsql_run(char *buf, size_t size, int64_t run_id)
@@ -100,23 +67,23 @@ int sl__rsql_run(char *buf, size_t size, int64_t run_id)
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-int sl__rsql_serve_chunk(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id,
-                         int64_t after, int limit)
+int sl__rsql_chunk(char *buf, size_t size, enum sl_store_kind kind, int64_t run_id, int serve,
+                   int64_t after, int limit)
 {
     int n;
     if (kind == SL_STORE_POSTGRES)
-        n = snprintf(buf, size,
-                     "SELECT request_id, " US("created_at") ", " US("started_at") ", " US(
-                         "finished_at") ", attempts, status, CAST(metadata AS text) FROM requests"
-                                        " WHERE run_id = %" PRId64 " AND request_id > %" PRId64
-                                        " ORDER BY request_id LIMIT %d",
-                     run_id, after, limit);
+        n = snprintf(
+            buf, size,
+            "SELECT request_id, " US("created_at") ", " US("started_at") ", " US(
+                "finished_at") ", attempts, status, %s FROM requests WHERE run_id = %" PRId64
+                               " AND request_id > %" PRId64 " ORDER BY request_id LIMIT %d",
+            serve ? "CAST(metadata AS text)" : "error", run_id, after, limit);
     else /* the rowid's range from the request after `after` to the run's end */
         n = snprintf(buf, size,
                      "SELECT id & 4294967295, created_us, started_us, finished_us, attempts,"
-                     " status, metadata FROM requests WHERE id > %" PRId64 " AND id <= %" PRId64
+                     " status, %s FROM requests WHERE id > %" PRId64 " AND id <= %" PRId64
                      " ORDER BY id LIMIT %d",
-                     (int64_t)((uint64_t)run_id << 32) + after,
+                     serve ? "metadata" : "error", (int64_t)((uint64_t)run_id << 32) + after,
                      (int64_t)(((uint64_t)run_id << 32) | 0xffffffffu), limit);
     return n > 0 && (size_t)n < size ? 0 : -1;
 }

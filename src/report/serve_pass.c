@@ -12,19 +12,10 @@
 #include <uv.h>
 
 #include "http/json_scan.h"
+#include "report/names.h"
 #include "store/analytics.h"
 
 #define NAME_MAX_LEN 256
-
-/* Interned byte strings: name -> index, open addressing on FNV-1a. */
-struct names {
-    char **name;
-    size_t *len;
-    uint32_t *slot; /* index + 1, 0 empty */
-    size_t n_slots;
-    unsigned n, cap;
-    unsigned items_cap; /* of the caller's per-name arrays */
-};
 
 /* Sums of a group or an HTTP status: SL_SERVE_PASS_GROUP_VALUES values. */
 struct sums {
@@ -53,114 +44,16 @@ struct sl_serve_pass {
     uint64_t rows, streamed;
     int64_t min_c, max_f;
 
-    struct names groups; /* "model\0deployment\0key" */
+    struct sl_names groups; /* "model\0deployment\0key" */
     struct sums *group_sums;
-    struct names http; /* the status as recorded ("" when none) */
+    struct sl_names http; /* the status as recorded ("" when none) */
     struct sums *http_sums;
-    double **http_n;   /* per timeline bucket */
-    struct names deps; /* deployments of rows that ran */
+    double **http_n;      /* per timeline bucket */
+    struct sl_names deps; /* deployments of rows that ran */
     struct lane *lanes;
 
     struct series lat, ttft;
 };
-
-/* ---- names -------------------------------------------------------------- */
-
-static uint64_t hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
-static void names_free(struct names *t)
-{
-    for (unsigned i = 0; i < t->n; i++)
-        free(t->name[i]);
-    free(t->name);
-    free(t->len);
-    free(t->slot);
-}
-
-static int names_rehash(struct names *t, size_t n_slots)
-{
-    uint32_t *slot = calloc(n_slots, sizeof(*slot));
-    if (slot == NULL)
-        return UV_ENOMEM;
-    for (unsigned i = 0; i < t->n; i++) {
-        size_t k = hash(t->name[i], t->len[i]) & (n_slots - 1);
-        while (slot[k])
-            k = (k + 1) & (n_slots - 1);
-        slot[k] = i + 1;
-    }
-    free(t->slot);
-    t->slot = slot;
-    t->n_slots = n_slots;
-    return 0;
-}
-
-/* The index of name, added when new (*added set). -1: out of memory or
- * past SL_SERVE_PASS_MAX_NAMES (UV_E2BIG in *rc). */
-static long names_get(struct names *t, const char *s, size_t len, int *added, int *rc)
-{
-    *added = 0;
-    if (t->n_slots == 0 && (*rc = names_rehash(t, 64)) != 0)
-        return -1;
-    size_t k = hash(s, len) & (t->n_slots - 1);
-    for (; t->slot[k]; k = (k + 1) & (t->n_slots - 1)) {
-        unsigned i = t->slot[k] - 1;
-        if (t->len[i] == len && memcmp(t->name[i], s, len) == 0)
-            return i;
-    }
-    if (t->n == SL_SERVE_PASS_MAX_NAMES) {
-        *rc = UV_E2BIG;
-        return -1;
-    }
-    if (t->n == t->cap) {
-        unsigned cap = t->cap ? t->cap * 2 : 16;
-        char **name = realloc(t->name, cap * sizeof(*name));
-        if (name)
-            t->name = name;
-        size_t *l = name ? realloc(t->len, cap * sizeof(*l)) : NULL;
-        if (l == NULL) {
-            *rc = UV_ENOMEM;
-            return -1;
-        }
-        t->len = l;
-        t->cap = cap;
-    }
-    char *copy = malloc(len + 1);
-    if (copy == NULL) {
-        *rc = UV_ENOMEM;
-        return -1;
-    }
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    t->name[t->n] = copy;
-    t->len[t->n] = len;
-    t->slot[k] = ++t->n;
-    *added = 1;
-    if (t->n * 2 > t->n_slots && (*rc = names_rehash(t, t->n_slots * 2)) != 0)
-        return -1;
-    return (long)t->n - 1;
-}
-
-/* Grows an array of per-name items from the table's items_cap to its
- * cap (the caller sets items_cap after its last array), zeroing the new
- * part. */
-static int grow_items(const struct names *t, void **arr, size_t item)
-{
-    unsigned cap_before = t->items_cap, cap = t->cap;
-    if (cap <= cap_before)
-        return 0;
-    void *p = realloc(*arr, cap * item);
-    if (p == NULL)
-        return UV_ENOMEM;
-    memset((char *)p + cap_before * item, 0, (cap - cap_before) * item);
-    *arr = p;
-    return 0;
-}
 
 /* ---- one row ------------------------------------------------------------ */
 
@@ -286,22 +179,23 @@ int sl_serve_pass_add(struct sl_serve_pass *p, int64_t c, int64_t s, int64_t f, 
                                               has_cost};
 
     int rc = 0, added;
-    long g = names_get(&p->groups, key, ml + dl + kl + 2, &added, &rc);
+    long g = sl_names_get(&p->groups, key, ml + dl + kl + 2, SL_SERVE_PASS_MAX_NAMES, &added, &rc);
     if (g < 0)
         return fail(p, rc, "(model, deployment, key) groups");
     if (added) {
-        if ((rc = grow_items(&p->groups, (void **)&p->group_sums, sizeof(*p->group_sums))) != 0)
+        if ((rc = sl_names_grow_items(&p->groups, (void **)&p->group_sums,
+                                      sizeof(*p->group_sums))) != 0)
             return fail(p, rc, "");
         p->groups.items_cap = p->groups.cap;
     }
     sums_add(&p->group_sums[g], row);
 
-    long h = names_get(&p->http, http, hl, &added, &rc);
+    long h = sl_names_get(&p->http, http, hl, SL_SERVE_PASS_MAX_NAMES, &added, &rc);
     if (h < 0)
         return fail(p, rc, "HTTP statuses");
     if (added) {
-        if ((rc = grow_items(&p->http, (void **)&p->http_sums, sizeof(*p->http_sums))) ||
-            (rc = grow_items(&p->http, (void **)&p->http_n, sizeof(*p->http_n))))
+        if ((rc = sl_names_grow_items(&p->http, (void **)&p->http_sums, sizeof(*p->http_sums))) ||
+            (rc = sl_names_grow_items(&p->http, (void **)&p->http_n, sizeof(*p->http_n))))
             return fail(p, rc, "");
         p->http.items_cap = p->http.cap;
         if ((p->http_n[h] = calloc((size_t)p->nb, sizeof(double))) == NULL)
@@ -311,11 +205,11 @@ int sl_serve_pass_add(struct sl_serve_pass *p, int64_t c, int64_t s, int64_t f, 
     p->http_n[h][clamp(p, (f - p->t0) / p->w)] += 1;
 
     if (s >= 0) { /* ran: in its deployment's lane */
-        long d = names_get(&p->deps, key + ml + 1, dl, &added, &rc);
+        long d = sl_names_get(&p->deps, key + ml + 1, dl, SL_SERVE_PASS_MAX_NAMES, &added, &rc);
         if (d < 0)
             return fail(p, rc, "deployments");
         if (added) {
-            if ((rc = grow_items(&p->deps, (void **)&p->lanes, sizeof(*p->lanes))) != 0)
+            if ((rc = sl_names_grow_items(&p->deps, (void **)&p->lanes, sizeof(*p->lanes))) != 0)
                 return fail(p, rc, "");
             p->deps.items_cap = p->deps.cap;
             int64_t *mem = calloc((size_t)p->nb * 4, sizeof(int64_t));
@@ -564,9 +458,9 @@ void sl_serve_pass_free(struct sl_serve_pass *p)
     free(p->http_sums);
     free(p->group_sums);
     free(p->lanes);
-    names_free(&p->groups);
-    names_free(&p->http);
-    names_free(&p->deps);
+    sl_names_free(&p->groups);
+    sl_names_free(&p->http);
+    sl_names_free(&p->deps);
     free(p->lat.val);
     free(p->lat.sorted);
     free(p->ttft.val);

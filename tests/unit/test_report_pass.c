@@ -1,12 +1,14 @@
-/* report/serve_pass: a serve run's figures from its rows, as the SQL they
- * replace gives them (the e2e report tests check whole runs against SQL;
- * these the corners: names as SQL decodes them, rows without metadata,
- * percentiles by nearest rank, the bounds). */
+/* report/serve_pass and report/sim_pass: a run's figures from its rows,
+ * as the SQL they replaced gives them (the e2e report tests check whole
+ * runs against SQL; these the corners: names as SQL decodes them, rows
+ * without metadata, percentiles by nearest rank, histogram overflow,
+ * outcomes' order, the bounds). */
 #include <criterion/criterion.h>
 #include <string.h>
 #include <uv.h>
 
 #include "report/serve_pass.h"
+#include "report/sim_pass.h"
 
 static int add(struct sl_serve_pass *p, int64_t c, int64_t s, int64_t f, const char *st,
                const char *md)
@@ -128,4 +130,60 @@ Test(serve_pass, a_row_past_the_bounds_is_a_clear_error)
     cr_assert_not_null(strstr(sl_serve_pass_error(p), "more than 65536"), "%s",
                        sl_serve_pass_error(p));
     sl_serve_pass_free(p);
+}
+
+struct outcomes {
+    char text[512];
+    size_t len;
+};
+
+static void on_outcome(void *arg, int64_t attempts, const char *status, const char *error,
+                       uint64_t n)
+{
+    struct outcomes *o = arg;
+    o->len += (size_t)snprintf(o->text + o->len, sizeof(o->text) - o->len, "%lld %s %s %llu\n",
+                               (long long)attempts, status, error, (unsigned long long)n);
+}
+
+Test(sim_pass, stats_histograms_and_outcomes_as_sql_gives_them)
+{
+    /* 20 rows that ran, processing 1..20 ms, queue 0.5 ms; 2 never ran */
+    struct sl_sim_pass *p = sl_sim_pass_new(0, 1000, 100);
+    for (int i = 20; i >= 1; i--)
+        cr_assert_eq(sl_sim_pass_add(p, 0, 500, 500 + i * 1000, i % 4 == 0 ? 3 : 1,
+                                     i % 5 == 0 ? "failed" : "succeeded",
+                                     i % 5 == 0 ? "server_error" : NULL),
+                     0);
+    cr_assert_eq(sl_sim_pass_add(p, 0, -1, 30000, 1, "cancelled", "cancelled"), 0);
+    cr_assert_eq(sl_sim_pass_add(p, 0, -1, 30000, 1, "cancelled", "cancelled"), 0);
+    cr_assert_eq(sl_sim_pass_finish(p), 0);
+    struct sl_stats st = {0};
+    st.concurrency = 4;
+    sl_sim_pass_stats(p, &st);
+    cr_assert_eq(st.db_rows, 22);
+    cr_assert_eq(st.succeeded, 16);
+    cr_assert_eq(st.failed, 4);
+    cr_assert_eq(st.cancelled, 2);
+    cr_assert_eq(st.retries, 10, "five rows of 3 attempts");
+    cr_assert_float_eq(st.p50_ms, 10, 1e-9, "rank ceil(0.5 x 20) = 10");
+    cr_assert_float_eq(st.p95_ms, 19, 1e-9);
+    cr_assert_float_eq(st.p99_ms, 20, 1e-9);
+    cr_assert_float_eq(st.avg_processing_ms, 10.5, 1e-9);
+    cr_assert_float_eq(st.avg_queue_ms, 0.5, 1e-9, "over the rows that ran");
+    cr_assert_float_eq(st.makespan_s, 0.03, 1e-9);
+
+    double h[6];
+    sl_sim_pass_hist(p, 0, 4000, 5, h); /* [0,4) [4,8) ... [16,20) ms, then >= 20 */
+    double want[6] = {3, 4, 4, 4, 4, 1};
+    for (int k = 0; k < 6; k++)
+        cr_assert_eq(h[k], want[k], "bin %d: %g", k, h[k]);
+
+    struct outcomes o = {.len = 0};
+    sl_sim_pass_outcomes(p, on_outcome, &o);
+    cr_assert_str_eq(o.text, "1 cancelled cancelled 2\n"
+                             "1 failed server_error 3\n"
+                             "1 succeeded  12\n"
+                             "3 failed server_error 1\n"
+                             "3 succeeded  4\n");
+    sl_sim_pass_free(p);
 }
