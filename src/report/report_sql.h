@@ -1,12 +1,10 @@
 /* The report's queries, as text for either dialect: the run's row, the
  * bounds of its times, and its rows in keyset chunks (the figures are
  * summed from those in C: report/sim_pass.h, report/serve_pass.h).
- *
- * The bounds read the run's rows through a head, `r`, whose columns are
- * the same on both databases: c, s, f (created, started, finished:
- * integer microseconds since the epoch; s NULL when the request never
- * ran), a, st, e, md. The numbers written into the text (run id, the
- * last request id read) are integers the report has, never input. */
+ * Times are integer microseconds since the epoch on both databases:
+ * c, s, f (created, started, finished; s NULL when the request never
+ * ran). The numbers written into the text (run id, the last request id
+ * read) are integers the report has, never input. */
 #ifndef SL_REPORT_SQL_H
 #define SL_REPORT_SQL_H
 

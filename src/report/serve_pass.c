@@ -13,6 +13,7 @@
 
 #include "http/json_scan.h"
 #include "report/names.h"
+#include "report/pass_span.h"
 #include "store/analytics.h"
 
 #define NAME_MAX_LEN 256
@@ -41,8 +42,8 @@ struct series {
 struct sl_serve_pass {
     int64_t t0, w, nb, pw;
     char err[200];
-    uint64_t rows, streamed;
-    int64_t min_c, max_f;
+    struct sl_pass_span span;
+    uint64_t streamed;
 
     struct sl_names groups; /* "model\0deployment\0key" */
     struct sums *group_sums;
@@ -148,10 +149,9 @@ static void sums_add(struct sums *g, const double *row)
 int sl_serve_pass_add(struct sl_serve_pass *p, int64_t c, int64_t s, int64_t f, int64_t attempts,
                       const char *status, const char *md, size_t md_len)
 {
-    if (p->rows == SL_SERVE_PASS_MAX_ROWS) {
-        snprintf(p->err, sizeof(p->err), "the run has more than %u rows", SL_SERVE_PASS_MAX_ROWS);
-        return UV_E2BIG;
-    }
+    int rc = sl_pass_span_add(&p->span, c, f, SL_SERVE_PASS_MAX_ROWS, p->err, sizeof(p->err));
+    if (rc != 0)
+        return rc;
     struct sl_json_pick pk[P_N] = {
         {"model"},         {"deployment"},        {"key"},       {"status"},   {"ttfb_ms"},
         {"prompt_tokens"}, {"completion_tokens"}, {"fallbacks"}, {"cost_usd"}, {"stream"}};
@@ -178,7 +178,7 @@ int sl_serve_pass_add(struct sl_serve_pass *p, int64_t c, int64_t s, int64_t f, 
                                               has_cost ? num_of(&pk[P_COST]) : 0,
                                               has_cost};
 
-    int rc = 0, added;
+    int added;
     long g = sl_names_get(&p->groups, key, ml + dl + kl + 2, SL_SERVE_PASS_MAX_NAMES, &added, &rc);
     if (g < 0)
         return fail(p, rc, "(model, deployment, key) groups");
@@ -236,11 +236,6 @@ int sl_serve_pass_add(struct sl_serve_pass *p, int64_t c, int64_t s, int64_t f, 
         (pk[P_STREAM].m.type == SL_JSON_TRUE ||
          (pk[P_STREAM].m.type == SL_JSON_NUMBER && num_of(&pk[P_STREAM]) == 1)))
         p->streamed++;
-    if (p->rows == 0 || c < p->min_c)
-        p->min_c = c;
-    if (p->rows == 0 || f > p->max_f)
-        p->max_f = f;
-    p->rows++;
     return 0;
 }
 
@@ -373,8 +368,8 @@ void sl_serve_pass_stats(const struct sl_serve_pass *p, struct sl_stats *out)
     double v[SL_SERVE_VALUES] = {0};
     memcpy(v, &total.v[1], 7 * sizeof(double));
     v[7] = (double)p->streamed;
-    v[8] = p->rows ? (double)(p->max_f - p->min_c) / 1e6 : 0;
-    sl_stats_serve_row(out, "total", "", p->rows, v);
+    v[8] = p->span.rows ? (double)(p->span.max_f - p->span.min_c) / 1e6 : 0;
+    sl_stats_serve_row(out, "total", "", p->span.rows, v);
 
     size_t n = p->groups.n > p->http.n ? p->groups.n : p->http.n;
     struct named_sums *g = malloc((n + 1) * sizeof(*g));

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "report/names.h"
+#include "report/pass_span.h"
 #include "store/analytics.h"
 
 static const char *const status_names[3] = {"succeeded", "failed", "cancelled"};
@@ -22,8 +23,8 @@ struct ran {
 struct sl_sim_pass {
     int64_t t0, w, nb;
     char err[160];
-    uint64_t rows, by_status[3], retries;
-    int64_t min_c, max_f;
+    struct sl_pass_span span;
+    uint64_t by_status[3], retries;
     double proc_ms_sum, queue_ms_sum; /* in row order, as SQL's sum() and avg() add them */
 
     double *rate[3];            /* finished per bucket, by status */
@@ -79,12 +80,11 @@ static int outcome(struct sl_sim_pass *p, int64_t attempts, unsigned st, const c
 int sl_sim_pass_add(struct sl_sim_pass *p, int64_t c, int64_t s, int64_t f, int64_t attempts,
                     const char *status, const char *error)
 {
-    if (p->rows == SL_SIM_PASS_MAX_ROWS) {
-        snprintf(p->err, sizeof(p->err), "the run has more than %u rows", SL_SIM_PASS_MAX_ROWS);
-        return UV_E2BIG;
-    }
+    int rc = sl_pass_span_add(&p->span, c, f, SL_SIM_PASS_MAX_ROWS, p->err, sizeof(p->err));
+    if (rc != 0)
+        return rc;
     unsigned st = status_index(status);
-    int rc = outcome(p, attempts, st, error);
+    rc = outcome(p, attempts, st, error);
     if (rc != 0) {
         if (p->err[0] == '\0')
             snprintf(p->err, sizeof(p->err), "report: %s", uv_strerror(rc));
@@ -116,11 +116,6 @@ int sl_sim_pass_add(struct sl_sim_pass *p, int64_t c, int64_t s, int64_t f, int6
         p->fc[fb]++;
         p->fs[fb] += f - p->t0;
     }
-    if (p->rows == 0 || c < p->min_c)
-        p->min_c = c;
-    if (p->rows == 0 || f > p->max_f)
-        p->max_f = f;
-    p->rows++;
     return 0;
 }
 
@@ -150,7 +145,7 @@ int sl_sim_pass_finish(struct sl_sim_pass *p)
 void sl_sim_pass_stats(const struct sl_sim_pass *p, struct sl_stats *out)
 {
     double n = (double)p->n_ran;
-    double v[SL_STATS_TOTALS] = {(double)p->rows,
+    double v[SL_STATS_TOTALS] = {(double)p->span.rows,
                                  (double)p->by_status[0],
                                  (double)p->by_status[1],
                                  (double)p->by_status[2],
@@ -158,7 +153,7 @@ void sl_sim_pass_stats(const struct sl_sim_pass *p, struct sl_stats *out)
                                  p->n_ran ? p->proc_ms_sum / n : 0,
                                  p->n_ran ? p->queue_ms_sum / n : 0,
                                  p->proc_ms_sum,
-                                 p->rows ? (double)(p->max_f - p->min_c) : 0};
+                                 p->span.rows ? (double)(p->span.max_f - p->span.min_c) : 0};
     sl_stats_totals(out, v);
     /* nearest rank as store/analytics.c takes it (SQLite: ceil(q n) in
      * double; PostgreSQL's percentile_disc the same) */
