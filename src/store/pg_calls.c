@@ -224,6 +224,11 @@ static void on_rows(struct sl_pg_conn *c, int status, PGresult *res, void *arg)
     struct sl__rows_builder b;
     int n_rows = PQntuples(res), n_cols = PQnfields(res), rc = 0;
     sl__rows_builder_init(&b, (unsigned)n_cols);
+    size_t text = 0;
+    for (int i = 0; i < n_rows; i++)
+        for (int k = 0; k < n_cols; k++)
+            text += (size_t)PQgetlength(res, i, k) + 1;
+    sl__rows_builder_reserve(&b, (size_t)n_rows * (size_t)n_cols, text);
     for (int i = 0; i < n_rows && rc == 0; i++)
         for (int k = 0; k < n_cols && rc == 0; k++)
             rc = sl__rows_add(&b, PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k),

@@ -52,10 +52,20 @@ int sl__rows_add(struct sl__rows_builder *b, const char *text, size_t len)
     return 0;
 }
 
+void sl__rows_builder_reserve(struct sl__rows_builder *b, size_t cells, size_t text)
+{
+    /* a hint: on failure the adds grow as they go */
+    if (cells > SL__ROWS_MAX_CELLS || text > SL__ROWS_MAX_BYTES)
+        return;
+    grow((void **)&b->offs, &b->cap_cells, cells, sizeof(size_t));
+    grow((void **)&b->text, &b->text_cap, text, 1);
+}
+
+/* The text stays where the builder wrote it (a chunk of the report is
+ * tens of megabytes: not copied again). */
 int sl__rows_finish(struct sl__rows_builder *b, struct sl_rows **out)
 {
-    size_t head = sizeof(struct sl_rows) + b->n_cells * sizeof(const char *);
-    struct sl_rows *r = malloc(head + b->text_len + 1);
+    struct sl_rows *r = malloc(sizeof(*r) + b->n_cells * sizeof(const char *));
     if (r == NULL) {
         sl__rows_builder_release(b);
         return UV_ENOMEM;
@@ -63,11 +73,10 @@ int sl__rows_finish(struct sl__rows_builder *b, struct sl_rows **out)
     r->n_cols = b->n_cols;
     r->n_rows = b->n_cols ? (unsigned)(b->n_cells / b->n_cols) : 0;
     r->cells = (const char **)(r + 1);
-    char *text = (char *)r + head;
-    if (b->text_len)
-        memcpy(text, b->text, b->text_len);
+    r->text = b->text;
     for (size_t i = 0; i < b->n_cells; i++)
-        r->cells[i] = b->offs[i] == SIZE_MAX ? NULL : text + b->offs[i];
+        r->cells[i] = b->offs[i] == SIZE_MAX ? NULL : r->text + b->offs[i];
+    b->text = NULL;
     sl__rows_builder_release(b);
     *out = r;
     return 0;
@@ -75,6 +84,8 @@ int sl__rows_finish(struct sl__rows_builder *b, struct sl_rows **out)
 
 void sl_rows_free(struct sl_rows *rows)
 {
+    if (rows)
+        free(rows->text);
     free(rows);
 }
 

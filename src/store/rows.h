@@ -1,6 +1,5 @@
 /* The result of an ad-hoc read query (sl_store_query_rows): rows of text
- * cells, built by either backend from what its driver returns, laid out
- * in one allocation.
+ * cells, built by either backend from what its driver returns.
  *
  * Bounds: at most SL__ROWS_MAX_CELLS cells and SL__ROWS_MAX_BYTES of text;
  * past them the build fails with UV_E2BIG, so a query that returns more
@@ -27,7 +26,10 @@ void sl__rows_builder_init(struct sl__rows_builder *b, unsigned n_cols);
 void sl__rows_builder_release(struct sl__rows_builder *b);
 /* One cell, in row order; text NULL for SQL NULL. 0 or UV_E2BIG/UV_ENOMEM. */
 int sl__rows_add(struct sl__rows_builder *b, const char *text, size_t len);
-/* Lays the result out in one allocation; releases the builder. */
+/* Room for `cells` cells and `text` bytes of text, when known (the adds
+ * grow as they go otherwise). */
+void sl__rows_builder_reserve(struct sl__rows_builder *b, size_t cells, size_t text);
+/* The result, holding the builder's text; releases the builder. */
 int sl__rows_finish(struct sl__rows_builder *b, struct sl_rows **out);
 
 #endif

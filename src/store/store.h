@@ -237,11 +237,12 @@ struct sl_conv_in {
 void sl_store_add_conversations(struct sl_store *store, const struct sl_conv_in *convs, unsigned n,
                                 const char *json, sl_store_cb cb, void *arg);
 
-/* An ad-hoc read query's result (the report's aggregates): n_rows rows of
- * n_cols text cells, NULL for SQL NULL. One allocation: sl_rows_free. */
+/* An ad-hoc read query's result (the report's chunks): n_rows rows of
+ * n_cols text cells, NULL for SQL NULL. Freed with sl_rows_free. */
 struct sl_rows {
     unsigned n_rows, n_cols;
     const char **cells; /* row-major */
+    char *text;         /* the cells' text (owned) */
 };
 void sl_rows_free(struct sl_rows *rows);
 const char *sl_rows_cell(const struct sl_rows *rows, unsigned row, unsigned col);
