@@ -10,19 +10,25 @@
  * Headers are never stored.
  *
  * Ownership: a request gathers its answer in r->answer (bounded by
- * max_bytes) while it streams; at its end the conversation is built and
- * copied into the gateway's pending batch (this module's: at most
- * PENDING_MAX conversations; past that one is dropped and counted). A
- * batch goes to the store in one call (one transaction) when it holds
- * BATCH_MAX or FLUSH_MS passed, one call at a time; the call's batch is
- * freed when it completes. Close flushes what is pending once; the store
- * outlives the gateway. */
+ * max_bytes) while it streams; at its end its body and answer are copied
+ * into a conversation job (this module's), whose messages are parsed,
+ * redacted and bounded on a worker thread of this module's (regular
+ * expressions over a long prompt would hold the loop for milliseconds),
+ * then put in the last of the queued batches on the loop (a new one when
+ * it is full). At most PENDING_MAX conversations wait (in the worker,
+ * queued or sending); past that one is dropped and counted. The first
+ * batch goes to the store in one call (one transaction) when it is full
+ * or FLUSH_MS passed, one call at a time; the call's batch is freed when
+ * it completes, and the next one goes then. Close lets the worker finish,
+ * then hands every queued batch to the store; the store outlives the
+ * gateway. */
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/worker.h"
 #include "gateway/gateway_impl.h"
 #include "http/json_scan.h"
 #include "http/json_walk.h"
@@ -31,7 +37,19 @@
 
 enum { BATCH_MAX = 64, PENDING_MAX = 1024, FLUSH_MS = 200, MAX_MESSAGES = 64 };
 
+/* What the worker builds a conversation from: copies of the request's. */
+struct raw {
+    char *body, *answer; /* the client's body; the stream's text or the JSON answer */
+    size_t body_len, answer_len;
+    int stream; /* answer is the streamed text (else a chat answer's JSON, or none) */
+    int64_t started_us;
+};
+
 struct conv {
+    struct sl_worker_job job;
+    struct sl_gw_bodies *owner;
+    struct raw raw; /* freed once built */
+    int built;      /* 0 or -1 (nothing to keep) */
     struct sl_conv_in in;
     struct sl_message msgs[MAX_MESSAGES + 1];
     char title[40];
@@ -39,6 +57,7 @@ struct conv {
 };
 
 struct batch {
+    struct batch *next; /* queued after this one */
     struct sl_gw_bodies *owner;
     unsigned n;
     struct conv *convs[BATCH_MAX];
@@ -48,8 +67,13 @@ struct batch {
 
 struct sl_gw_bodies {
     struct sl_gateway *gw;
+    const struct sl_gw_config *cfg; /* read by the worker too: never changes */
+    struct sl_worker *worker;
+    unsigned building; /* conversations in the worker */
     uv_timer_t timer;
-    struct batch *pending, *sending;
+    struct batch *head, *tail; /* the queue: the head goes first, the tail fills */
+    struct batch *sending;
+    unsigned queued; /* conversations in the queue */
     uint64_t stored, dropped, failed;
     int closing;
     void (*closed_cb)(void *);
@@ -152,10 +176,11 @@ static int choice_text(const char *json, size_t len, const char *inner, struct s
     return sl_json_string(&sv, out) == 0 ? 0 : -1;
 }
 
-/* The request's messages and its answer, redacted and bounded, into c. */
-static int build(struct sl_gw_bodies *b, struct gw_req *r, struct conv *c)
+/* The request's messages and its answer, redacted and bounded, into c.
+ * The worker's thread: reads only c->raw and the config. */
+static int build(const struct sl_gw_config *cfg, struct conv *c)
 {
-    const struct sl_gw_config *cfg = b->gw->cfg;
+    const struct raw *r = &c->raw;
     struct sl_buf texts, scratch;
     sl_buf_init(&texts, 8 * cfg->bodies.max_bytes + 64 * 1024);
     sl_buf_init(&scratch, cfg->max_body_bytes + 1);
@@ -210,10 +235,9 @@ static int build(struct sl_gw_bodies *b, struct gw_req *r, struct conv *c)
     struct sl_buf decoded;
     sl_buf_init(&decoded, MAX_RESPONSE_BYTES);
     if (r->stream) {
-        answer = r->answer.ptr;
-        answer_len = r->answer.len;
-    } else if (r->error == SL_OK && !r->native && r->resp.len &&
-               choice_text(r->resp.ptr, r->resp.len, "message", &decoded) == 0) {
+        answer = r->answer;
+        answer_len = r->answer_len;
+    } else if (r->answer_len && choice_text(r->answer, r->answer_len, "message", &decoded) == 0) {
         answer = decoded.ptr;
         answer_len = decoded.len;
     }
@@ -238,7 +262,6 @@ static int build(struct sl_gw_bodies *b, struct gw_req *r, struct conv *c)
                                          .role = c->texts + at[i][0],
                                          .content = c->texts + at[i][1],
                                          .created_us = i + 1 == n && answer ? now : r->started_us};
-    snprintf(c->title, sizeof(c->title), "%s", r->id);
     c->in = (struct sl_conv_in){
         .title = c->title, .created_us = r->started_us, .n_messages = n, .messages = c->msgs};
     return 0;
@@ -263,14 +286,14 @@ void sl__gw_bodies_stream(struct gw_req *r, const char *data, size_t len)
 
 /* ---- batches -------------------------------------------------------------------- */
 
+static void free_conv(struct conv *c);
+
 static void free_batch(struct batch *bt)
 {
     if (bt == NULL)
         return;
-    for (unsigned i = 0; i < bt->n; i++) {
-        free(bt->convs[i]->texts);
-        free(bt->convs[i]);
-    }
+    for (unsigned i = 0; i < bt->n; i++)
+        free_conv(bt->convs[i]);
     sl_buf_release(&bt->json);
     free(bt);
 }
@@ -290,7 +313,7 @@ static void on_stored(struct sl_store *store, int status, void *arg)
         b->sending = NULL;
     }
     free_batch(bt);
-    if (b && b->pending && !b->closing)
+    if (b && !b->closing)
         send_pending(b); /* what gathered meanwhile goes now */
 }
 
@@ -327,10 +350,12 @@ static void json_batch(struct batch *bt)
 static void send_pending(struct sl_gw_bodies *b)
 {
     struct sl_store *store = b->gw->opts.store;
-    if (b->sending || b->pending == NULL || store == NULL)
+    if (b->sending || b->head == NULL || store == NULL)
         return;
-    struct batch *bt = b->pending;
-    b->pending = NULL;
+    struct batch *bt = b->head;
+    if ((b->head = bt->next) == NULL)
+        b->tail = NULL;
+    b->queued -= bt->n;
     b->sending = bt;
     for (unsigned i = 0; i < bt->n; i++)
         bt->in[i] = bt->convs[i]->in;
@@ -345,30 +370,96 @@ static void on_flush(uv_timer_t *t)
     send_pending(t->data);
 }
 
+static void free_conv(struct conv *c)
+{
+    free(c->raw.body);
+    free(c->raw.answer);
+    free(c->texts);
+    free(c);
+}
+
+static void build_on_worker(struct sl_worker_job *job)
+{
+    struct conv *c = sl_container_of(job, struct conv, job);
+    c->built = build(c->owner->cfg, c);
+    free(c->raw.body);
+    free(c->raw.answer);
+    c->raw.body = c->raw.answer = NULL;
+}
+
+/* The loop: a built conversation joins the last queued batch. */
+static void on_built(struct sl_worker_job *job)
+{
+    struct conv *c = sl_container_of(job, struct conv, job);
+    struct sl_gw_bodies *b = c->owner;
+    b->building--;
+    struct batch *t = b->tail;
+    if (c->built == 0 && (t == NULL || t->n == BATCH_MAX) &&
+        (t = calloc(1, sizeof(*t))) != NULL) { /* a new last batch */
+        t->owner = b;
+        if (b->tail)
+            b->tail->next = t;
+        else
+            b->head = t;
+        b->tail = t;
+    }
+    if (c->built != 0 || t == NULL) {
+        b->dropped++;
+        free_conv(c);
+        return;
+    }
+    t->convs[t->n++] = c;
+    b->queued++;
+    if (b->head->n == BATCH_MAX)
+        send_pending(b); /* when one is sending, the next goes after it */
+    else if (b->queued == 1 && !b->closing)
+        uv_timer_start(&b->timer, on_flush, FLUSH_MS, 0);
+}
+
+static char *copy_of(const char *p, size_t len)
+{
+    char *q = malloc(len + 1);
+    if (q) {
+        memcpy(q, p, len);
+        q[len] = '\0';
+    }
+    return q;
+}
+
 void sl__gw_bodies_finish(struct gw_req *r)
 {
     struct sl_gw_bodies *b = r->gw->bodies;
     if (b == NULL || b->closing || r->dep == NULL || r->ep == SL_OAI_EMBEDDINGS)
         return;
-    unsigned waiting = (b->pending ? b->pending->n : 0) + (b->sending ? b->sending->n : 0);
+    unsigned waiting = b->building + b->queued + (b->sending ? b->sending->n : 0);
     struct conv *c = waiting < PENDING_MAX ? calloc(1, sizeof(*c)) : NULL;
-    if (c == NULL || build(b, r, c) != 0) {
-        b->dropped += c != NULL || waiting >= PENDING_MAX;
-        free(c);
-        return;
-    }
-    if (b->pending == NULL && (b->pending = calloc(1, sizeof(*b->pending))) == NULL) {
-        free(c->texts);
-        free(c);
+    if (c == NULL) {
         b->dropped++;
         return;
     }
-    b->pending->owner = b;
-    b->pending->convs[b->pending->n++] = c;
-    if (b->pending->n == BATCH_MAX)
-        send_pending(b); /* when one is sending, the next goes after it */
-    else if (b->pending->n == 1)
-        uv_timer_start(&b->timer, on_flush, FLUSH_MS, 0);
+    /* the answer: what the stream said, or a JSON completion to read */
+    const struct sl_buf *answer = r->stream                         ? &r->answer
+                                  : r->error == SL_OK && !r->native ? &r->resp
+                                                                    : NULL;
+    c->raw = (struct raw){.body = copy_of(r->body ? r->body : "", r->body_len),
+                          .body_len = r->body_len,
+                          .stream = r->stream,
+                          .started_us = r->started_us};
+    if (answer && answer->len) {
+        c->raw.answer = copy_of(answer->ptr, answer->len);
+        c->raw.answer_len = answer->len;
+    }
+    if (c->raw.body == NULL || (answer && answer->len && c->raw.answer == NULL)) {
+        b->dropped++;
+        free_conv(c);
+        return;
+    }
+    snprintf(c->title, sizeof(c->title), "%s", r->id);
+    c->owner = b;
+    c->job.work = build_on_worker;
+    c->job.done = on_built;
+    b->building++;
+    sl_worker_submit(b->worker, &c->job);
 }
 
 /* ---- life --------------------------------------------------------------------------- */
@@ -378,7 +469,13 @@ int sl__gw_bodies_new(struct sl_gateway *gw, struct sl_gw_bodies **out)
     struct sl_gw_bodies *b = calloc(1, sizeof(*b));
     if (b == NULL)
         return UV_ENOMEM;
+    int rc = sl_worker_new(gw->loop, "sluice-bodies", SL_THREAD_BACKGROUND, &b->worker);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
     b->gw = gw;
+    b->cfg = gw->cfg;
     uv_timer_init(gw->loop, &b->timer);
     b->timer.data = b;
     *out = b;
@@ -398,22 +495,33 @@ static void on_bodies_timer_closed(uv_handle_t *h)
     struct sl_gw_bodies *b = h->data;
     void (*cb)(void *) = b->closed_cb;
     void *arg = b->closed_arg;
-    free_batch(b->pending);
     free(b);
     cb(arg);
 }
 
+/* Every conversation the worker held is queued: the queue goes to the
+ * store now, after the batch sending if any (all complete in the store
+ * on their own: it outlives the gateway, and a completion without owner
+ * only frees its batch). */
+static void on_worker_closed(void *arg)
+{
+    struct sl_gw_bodies *b = arg;
+    b->worker = NULL;
+    do {
+        if (b->sending) {
+            b->sending->owner = NULL;
+            b->sending = NULL;
+        }
+        send_pending(b);
+    } while (b->sending);
+    uv_close((uv_handle_t *)&b->timer, on_bodies_timer_closed);
+}
+
 void sl__gw_bodies_close(struct sl_gw_bodies *b, void (*cb)(void *), void *arg)
 {
-    /* what is pending goes to the store now; a batch in the store completes
-     * there (the store outlives the gateway and calls back on its own) */
     b->closing = 1;
     b->closed_cb = cb;
     b->closed_arg = arg;
     uv_timer_stop(&b->timer);
-    if (b->sending == NULL)
-        send_pending(b);
-    if (b->sending)
-        b->sending->owner = NULL; /* its completion only frees it */
-    uv_close((uv_handle_t *)&b->timer, on_bodies_timer_closed);
+    sl_worker_close(b->worker, on_worker_closed, b);
 }

@@ -296,6 +296,27 @@ Test(ui, the_body_log_keeps_each_request_as_a_redacted_conversation)
     bodies();
 }
 
+/* Conversations still in the body log's worker or batch when serve stops
+ * are stored before it exits: one per request that reached the model. */
+Test(ui, the_body_log_keeps_what_waited_when_serve_stops)
+{
+    pid_t mock, serve;
+    int sp = start(NULL, "log_bodies: {redact: ['[0-9]{6,}']}\n", 1, &mock, &serve);
+    char url[96];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/chat/completions", sp);
+    const char *load[] = {"load", url, "-n", "150", "-c", "8", "--model", "gpt", "--quiet", NULL};
+    struct e2e_run r = e2e_run(load);
+    cr_assert_eq(r.status, 0, "load: %s", r.err);
+    e2e_free(&r);
+    e2e_stop(serve); /* at once: a batch of 64 went, the rest waits */
+    e2e_live_serve = 0;
+    const char *db = e2e_path("serve.db");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM conversations"), 150, "stderr: %s",
+                 e2e_all_stderr());
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests"), 150);
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM messages WHERE role = 'assistant'"), 150);
+}
+
 /* The same on PostgreSQL: the same queries in its dialect. */
 static void pg_setup(void)
 {
