@@ -6,15 +6,16 @@
 
 TestSuite(report, .init = e2e_tmpdir, .fini = e2e_rmdir, .timeout = 120);
 
-static void simulate(const char *db, const char *report, const char *seed)
+static void simulate_n(const char *db, const char *report, const char *seed, const char *requests,
+                       const char *latency_ms)
 {
     const char *args[] = {"simulate",
                           "--requests",
-                          "400",
+                          requests,
                           "--concurrency",
                           "8",
                           "--latency-ms",
-                          "1-6",
+                          latency_ms,
                           "--fail-rate",
                           "0.3",
                           "--backoff-base-ms",
@@ -33,6 +34,11 @@ static void simulate(const char *db, const char *report, const char *seed)
     struct e2e_run r = e2e_run(args);
     cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
     e2e_free(&r);
+}
+
+static void simulate(const char *db, const char *report, const char *seed)
+{
+    simulate_n(db, report, seed, "400", "1-6");
 }
 
 /* The numbers of a simulate page, each against the SQL that defines it. */
@@ -173,6 +179,16 @@ Test(report, simulate_report_matches_sql_and_stats)
     simulate(db, NULL, "22");
     report_and_check(db, "1", page2, 1);
     report_and_check(db, NULL, page2, 2);
+}
+
+/* A run of more rows than one of the report's chunks (10,000): read in
+ * two, every figure still SQL's. */
+Test(report, a_run_read_in_several_chunks)
+{
+    const char *db = e2e_path("big.db");
+    simulate_n(db, NULL, "23", "12000", "0-1");
+    cr_assert_eq(e2e_sql_int(db, "SELECT count(*) FROM requests"), 12000);
+    report_and_check(db, NULL, e2e_path("big.html"), 1);
 }
 
 static void expect_error(const char *const *args, int status, const char *needle)
