@@ -22,8 +22,9 @@
 #            the time it added (its rows' total minus the upstream's time).
 #   profile: issue 12, needs perf (root for the malloc probes): serve at RATE
 #            with a 50 ms upstream: per thread, CPU, syscalls, sched_yield,
-#            context switches, page faults and allocations per request; the
-#            loop thread's run-queue waits and who ran meanwhile.
+#            context switches, page faults, allocations, uv timer starts and
+#            stops, handle closes and snprintf calls per request; the loop
+#            thread's run-queue waits and who ran meanwhile.
 # bench/tail.sh runs "cpu tail profile". SLUICE_SCHED=idle in the
 # environment runs serve's SQLite writer at SCHED_IDLE instead of nice 10
 # (src/core/thread_prio.h), to compare.
@@ -55,6 +56,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
   [[ $PARTS == *profile* ]] && perf probe -q -d 'probe_libc:sluice_bench_*' 2>/dev/null || true
+  [[ $PARTS == *profile* ]] && perf probe -q -d 'probe_libuv:sluice_bench_*' 2>/dev/null || true
   sleep 0.3
   rm -rf "$dir"
 }
@@ -243,12 +245,18 @@ if [[ $PARTS == *profile* ]]; then
     sleep 0.3
     v=$(load "$(url $SERVE)" -r "$RATE" -c "$c" -d "${DURATION}s")
     kill -INT "$stat_pid" "$rec_pid"; wait "$stat_pid" "$rec_pid" 2>/dev/null || true
-    # pass 2: allocations (uprobes on libc; each hit costs microseconds, so
-    # this pass's CPU figures are not used)
+    # pass 2: allocations, timer starts and stops, handle closes and
+    # printf-family formatting (uprobes on libc and libuv; each hit costs
+    # microseconds, so this pass's CPU figures are not used)
+    libuv=$(ldd "$bin" | awk '/libuv.so/ {print $3}')
     probes=() events=""
-    for f in malloc calloc realloc; do
-      perf probe -q -x "$libc" -a "sluice_bench_$f=$f" 2>/dev/null && probes+=("sluice_bench_$f") &&
+    for f in malloc calloc realloc __vsnprintf_internal; do
+      perf probe -q -x "$libc" -a "sluice_bench_$f=$f" 2>/dev/null && probes+=("probe_libc:sluice_bench_$f") &&
         events+="${events:+,}probe_libc:sluice_bench_$f"
+    done
+    for f in uv_timer_start uv_timer_stop uv_close; do
+      [ -n "$libuv" ] && perf probe -q -x "$libuv" -a "sluice_bench_$f=$f" 2>/dev/null &&
+        probes+=("probe_libuv:sluice_bench_$f") && events+="${events:+,}probe_libuv:sluice_bench_$f"
     done
     if [ -n "$events" ]; then
       perf stat --per-thread -x, -e "$events" -p "$serve_pid" -o "$dir/alloc.csv" &
@@ -256,7 +264,7 @@ if [[ $PARTS == *profile* ]]; then
       sleep 0.3
       a=$(load "$(url $SERVE)" -r "$RATE" -c "$c" -d "${DURATION}s")
       kill -INT "$stat_pid"; wait "$stat_pid" 2>/dev/null || true
-      for p in "${probes[@]}"; do perf probe -q -d "probe_libc:$p" 2>/dev/null || true; done
+      for p in "${probes[@]}"; do perf probe -q -d "$p" 2>/dev/null || true; done
     else
       echo "  (no malloc probes: perf probe needs root and libc's symbols)"
     fi

@@ -48,7 +48,8 @@
  *
  * Ownership: a gw_req owns a copy of the client's body (the upstream may
  * still read it after the client is gone), the upstream request, a timed
- * admission waiter and a retrier (one timer each), a bounded buffer for a
+ * admission waiter and a retrier (each a deadline in the gateway's one
+ * set, core/deadlines.h: no timer handle per request), a bounded buffer for a
  * non-streamed response and an SSE parser that watches a relayed stream
  * for its usage and its [DONE]. `down` is the client's exchange; it becomes
  * NULL once the answer ended or the client went away, and only respond.c
@@ -65,12 +66,13 @@
  * client saw (499 when nothing reached it).
  *
  * Teardown of a gw_req: finish() unlinks it from gw->reqs, releases the
- * buffers, hands the row to the recorder and closes both timers; the
- * struct (and the body the recorder counts) goes in maybe_free() once
- * both close callbacks ran and the recorder called on_recorded: to the
- * gateway's spares (req_pool.c), or freed. The
- * gateway itself is freed once its server, its client, its drain timer and
- * every gw_req are gone (pending_closes).
+ * buffers, stops its deadlines, hands the row to the recorder and puts it
+ * on gw->finished; the struct (and the body the recorder counts) goes
+ * (req_pool.c) once the loop turned (the reaper: nothing up the stack
+ * still holds it) and the recorder called on_recorded: to the gateway's
+ * spares, or freed. The gateway itself is freed once its server, its
+ * client, its drain timer, its deadlines' timer, its reaper and every
+ * gw_req are gone (pending_closes).
  */
 #include <assert.h>
 #include <stdio.h>
@@ -137,29 +139,11 @@ static double ms_since(uint64_t t_ns)
 
 /* ---- finishing ----------------------------------------------------------- */
 
-static void maybe_free(struct gw_req *r)
+/* req_pool.c: a request's memory went back (pending_closes counted it). */
+void sl__gw_req_gone(struct sl_gateway *gw)
 {
-    assert(r->state == GW_FINISHED);
-    if (r->handles_open > 0 || r->offload_pending)
-        return;
-    struct sl_gateway *gw = r->gw;
-    sl__gw_req_put(gw, r);
     gw->pending_closes--;
     maybe_closed(gw);
-}
-
-static void on_admit_timer_closed(uv_handle_t *handle)
-{
-    struct gw_req *r = handle->data;
-    r->handles_open--;
-    maybe_free(r);
-}
-
-static void on_retry_timer_closed(uv_handle_t *handle)
-{
-    struct gw_req *r = sl_container_of(handle, struct gw_req, retrier.timer);
-    r->handles_open--;
-    maybe_free(r);
 }
 
 static void on_recorded(struct sl_recorder_item *item)
@@ -169,7 +153,7 @@ static void on_recorded(struct sl_recorder_item *item)
     /* priced on the pool with the row: now charged to its key */
     sl__gw_charge(r, &item->row);
     r->offload_pending = 0;
-    maybe_free(r);
+    sl__gw_req_maybe_free(r);
 }
 
 /* The request is over for the client and the upstream: record and tear
@@ -241,8 +225,9 @@ void sl__gw_finish(struct gw_req *r)
     sl__gw_front_release(r);
     if (r->dep && r->dep->glue->release)
         r->dep->glue->release(r);
-    sl_sem_timed_close(&r->admit, on_admit_timer_closed);
-    sl_retrier_close(&r->retrier, on_retry_timer_closed);
+    assert(!r->retrier.sleeping); /* cancel() woke it */
+    sl_sem_timed_release(&r->admit);
+    sl__gw_req_finished(r);
 }
 
 /* ---- upstream attempts --------------------------------------------------- */
@@ -596,11 +581,9 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     sl_buf_init(&r->xlat, 4 * MAX_EVENT_BYTES);
     sl_buf_init(&r->answer, 4 * (size_t)gw->cfg->bodies.max_bytes); /* allocates on first use */
     sl_sse_parser_init(&r->sse, 0, sl__gw_on_sse_event, r);
-    sl_sem_timed_init(gw->loop, &r->admit);
-    sl_retrier_init(gw->loop, &r->retrier);
-    r->admit.timer.data = r; /* the retrier's timer keeps its own data */
+    sl_sem_timed_init_on(&gw->deadlines, &r->admit);
+    sl_retrier_init_on(&gw->deadlines, &r->retrier);
     r->retrier.data = r;
-    r->handles_open = 2;
     gw->pending_closes++;
     sl_list_push_back(&gw->reqs, &r->node);
     if (++gw->in_flight > gw->max_in_flight)
@@ -655,6 +638,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     gw->cfg = opts->cfg;
     sl_list_init(&gw->reqs);
     sl_list_init(&gw->spare);
+    sl_list_init(&gw->finished);
     sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
     int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
     if (rc != 0 || sl_gw_metrics_new(gw->cfg, &gw->router, &gw->metrics) != 0 ||
@@ -723,6 +707,10 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     }
     uv_timer_init(loop, &gw->drain_timer);
     gw->drain_timer.data = gw;
+    sl_deadlines_init(loop, &gw->deadlines, 1);
+    uv_check_init(loop, &gw->reaper);
+    gw->reaper.data = gw;
+    gw->pending_closes += 2; /* the deadlines' timer and the reaper: on_close_parts */
     if ((gw->admin_on || gw->cfg->ui_public) && sl__gw_ui_new(gw, &gw->ui) == 0)
         gw->pending_closes++; /* its timer, closed in on_close_parts */
     if (gw->cfg->bodies.on && gw->opts.store && sl__gw_bodies_new(gw, &gw->bodies) == 0)
@@ -820,6 +808,9 @@ static void on_close_parts(uv_timer_t *t)
 {
     struct sl_gateway *gw = t->data;
     uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
+    sl_deadlines_close(&gw->deadlines, gw, on_timer_closed);
+    sl__gw_req_reap(gw);
+    uv_close((uv_handle_t *)&gw->reaper, on_timer_closed);
     if (gw->ui) { /* its live pages end before the server closes their connections */
         sl__gw_ui_close(gw->ui, on_part_closed, gw);
         gw->ui = NULL;

@@ -83,8 +83,8 @@ static void on_written(uv_write_t *req, int status)
         sl__http_conn_close(c, 0);
         return;
     }
-    if (c->state == C_FLUSHING && uv_is_active((uv_handle_t *)&c->timer))
-        uv_timer_again(&c->timer); /* progress: the flush bound starts again */
+    if (c->state == C_FLUSHING)
+        sl__http_flush_progress(c);
     if (c->pending == 0) {
         if (c->req.on_drain && c->state == C_HANDLING)
             c->req.on_drain(&c->req, c->req.drain_data);
