@@ -161,6 +161,7 @@ static void on_recorded(struct sl_recorder_item *item)
 void sl__gw_finish(struct gw_req *r)
 {
     struct sl_gateway *gw = r->gw;
+    uint64_t finish_ns = uv_hrtime();
     sl__gw_set_state(r, GW_FINISHED);
     /* nobody answered yet: should not happen, but never leave a client hanging */
     sl__gw_down_respond_error(r, 500, "server_error", "internal", "internal error", 0);
@@ -186,7 +187,7 @@ void sl__gw_finish(struct gw_req *r)
     w->fallbacks = served ? (unsigned)__builtin_popcountll(served) - 1 : 0;
     w->queue_ms = (double)r->queue_ns / 1e6;
     w->ttfb_ms = r->first_byte_ns ? (double)(r->first_byte_ns - r->t0_ns) / 1e6 : 0;
-    w->total_ms = ms_since(r->t0_ns);
+    w->total_ms = (double)(finish_ns - r->t0_ns) / 1e6;
     w->status = r->final_status;
     w->error = r->error;
     w->outcome = r->error == SL_OK            ? SL_GW_OK
@@ -211,6 +212,8 @@ void sl__gw_finish(struct gw_req *r)
         r->item.counted = r->counted;
         sl_recorder_count_and_add(gw->opts.recorder, &r->item);
     }
+    sl_gw_metrics_stage(gw->metrics, SL_GW_STAGE_RESPOND, r->up_done_ns, finish_ns);
+    sl_gw_metrics_stage(gw->metrics, SL_GW_STAGE_ROW, finish_ns, uv_hrtime());
     /* what waits for token counting keeps only the row and the client's
      * body (and a small response buffer, for the next request) */
     if (r->resp.cap > SL_GW_SPARE_RESP_MAX)
@@ -303,7 +306,8 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
 {
     struct gw_req *r = up->data;
     struct sl_gateway *gw = r->gw;
-    sl_gw_metrics_attempt(gw->metrics, r->dep, (unsigned)res->resent, (double)res->total_ns / 1e9);
+    sl_gw_metrics_attempt(gw->metrics, r->dep, res);
+    r->up_done_ns = r->attempt_ns + res->total_ns;
     if (committed(r)) {
         /* a relayed stream: its end is the request's end, never a retry;
          * its outcome is this attempt's, whatever the earlier ones were */
@@ -360,6 +364,9 @@ static void start_attempt(struct sl_retrier *rt)
         sl_rate_charge_retry(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
     sl__gw_set_state(r, GW_ATTEMPTING);
     r->attempts++;
+    r->attempt_ns = uv_hrtime();
+    if (r->attempts == 1)
+        sl_gw_metrics_stage(gw->metrics, SL_GW_STAGE_ADMISSION, r->t0_ns, r->attempt_ns);
     sl__gw_trace_attempt(r); /* before the headers: its traceparent */
     sl_buf_reset(&r->resp);
     sl_buf_reset(&r->held);
@@ -396,7 +403,7 @@ static void start_attempt(struct sl_retrier *rt)
     }
     nh = r->n_up_headers;
     int native_responses = r->native && r->front == GW_FRONT_RESPONSES;
-    double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
+    double left_ms = r->model->total_timeout_ms - (double)(r->attempt_ns - r->t0_ns) / 1e6;
     if (left_ms < 1)
         left_ms = 1;
     r->up = (struct sl_http_request){
@@ -575,6 +582,8 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     r->model_at = (size_t)(s->model_name.ptr - s->body.ptr);
     r->model_len = s->model_name.len;
     r->t0_ns = uv_hrtime();
+    sl_gw_metrics_stage(gw->metrics, SL_GW_STAGE_PARSE, sl_http_exchange_started_ns(down),
+                        r->t0_ns);
     r->started_us = sl_wall_us();
     sl_rng_seed(&r->rng, sl_rng_next(&gw->rng), 0);
     sl_buf_init(&r->held, MAX_EVENT_BYTES);

@@ -225,6 +225,7 @@ struct gw_req {
     enum sl_err error;
     int final_status;
     uint64_t t0_ns, admit_start_ns, queue_ns, first_byte_ns;
+    uint64_t attempt_ns, up_done_ns; /* the last attempt's start and end (metrics.h stages) */
     int64_t started_us;
     int reaped; /* the loop turned since finish(): nothing up the stack holds it */
     int offload_pending;

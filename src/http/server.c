@@ -388,6 +388,7 @@ static void process(struct conn *c)
             break;
         if (c->state == C_IDLE) {
             c->state = C_READING;
+            c->req.started_ns = uv_hrtime(); /* the gateway's parse stage starts */
             arm_timer(c);
         }
         if (c->head_len == 0) {

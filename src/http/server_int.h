@@ -25,8 +25,9 @@ struct sl_http_exchange {
     void (*on_drain)(struct sl_http_exchange *, void *);
     void *drain_data;
     int streaming;
-    int head_only; /* HEAD: headers as for GET, not a byte of body */
-    int raw;       /* a stream to an HTTP/1.0 client: no chunk framing */
+    int head_only;       /* HEAD: headers as for GET, not a byte of body */
+    int raw;             /* a stream to an HTTP/1.0 client: no chunk framing */
+    uint64_t started_ns; /* its first byte read (uv_hrtime) */
 };
 
 struct conn {

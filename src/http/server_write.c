@@ -353,6 +353,11 @@ void sl_http_exchange_drop(struct sl_http_exchange *req, int reset)
     sl__http_conn_close(c, reset);
 }
 
+uint64_t sl_http_exchange_started_ns(const struct sl_http_exchange *req)
+{
+    return req->started_ns;
+}
+
 const struct sl_http_head *sl_http_exchange_head(const struct sl_http_exchange *req)
 {
     return &req->head;
