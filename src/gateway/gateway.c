@@ -176,7 +176,7 @@ void sl__gw_finish(struct gw_req *r)
     if (--gw->in_flight == 0 && gw->closing)
         close_parts_soon(gw); /* the last request cancelled by close_all */
     struct sl_gw_log_row *w = &r->item.row;
-    snprintf(w->id, sizeof(w->id), "%s", r->id);
+    sl_str_copy(w->id, sizeof(w->id), r->id);
     w->key = r->key_name;
     w->model = r->model_name;
     w->deployment = r->dep ? r->dep->cfg->name : "";
@@ -555,13 +555,13 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     r->gw = gw;
     r->state = GW_ADMITTING;
     r->down = down;
-    snprintf(r->id, sizeof(r->id), "%s", s->id);
+    sl_str_copy(r->id, sizeof(r->id), s->id);
     r->ep = s->ep;
     r->model = s->model;
     memcpy(r->model_name, s->model_name.ptr, s->model_name.len);
     r->key = s->key;
     if (s->key)
-        snprintf(r->key_name, sizeof(r->key_name), "%s", s->key->s.name);
+        sl_str_copy(r->key_name, sizeof(r->key_name), s->key->s.name);
     r->front = s->front;
     if (s->front_body) /* its bytes are the request's from here */
         r->front_body = sl_buf_take(s->front_body, &r->front_body_len);

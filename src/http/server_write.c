@@ -180,16 +180,8 @@ static void put_str(struct head_writer *w, const char *s)
 
 static void put_uint(struct head_writer *w, unsigned long long v)
 {
-    char digits[24];
-    int k = 0;
-    do {
-        digits[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    char rev[24];
-    for (int i = 0; i < k; i++)
-        rev[i] = digits[k - 1 - i];
-    put(w, rev, (size_t)k);
+    char digits[20];
+    put(w, digits, sl_fmt_uint(digits, v));
 }
 
 enum { LENGTH_CHUNKED = -1, LENGTH_BY_CLOSE = -2 };

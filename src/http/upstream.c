@@ -513,9 +513,10 @@ static size_t format_head(char *out, const struct sl_http_request *req, const ch
     }
     if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
         strcmp(method, "PATCH") == 0) {
-        char cl[48];
-        int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", req->body ? req->body_len : 0);
-        at = put(out, at, cl, (size_t)k);
+        char digits[20];
+        at = put(out, at, "Content-Length: ", 16);
+        at = put(out, at, digits, sl_fmt_uint(digits, req->body ? req->body_len : 0));
+        at = put(out, at, "\r\n", 2);
     }
     return put(out, at, "\r\n", 2);
 }
