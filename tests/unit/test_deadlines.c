@@ -28,6 +28,15 @@ static void start(struct sl_deadlines *set, struct probe *p, uint64_t ms)
     sl_deadline_start(set, &p->d, ms, on_fire);
 }
 
+/* A loop with a set of 1 ms ticks, counting from now. */
+static void open_set(uv_loop_t *loop, struct sl_deadlines *set)
+{
+    cr_assert_eq(uv_loop_init(loop), 0);
+    cr_assert_eq(sl_deadlines_init(loop, set, 1), 0);
+    fired_count = 0;
+    uv_update_time(loop);
+}
+
 static void close_set(uv_loop_t *loop, struct sl_deadlines *set)
 {
     sl_deadlines_close(set, NULL, NULL);
@@ -37,11 +46,8 @@ static void close_set(uv_loop_t *loop, struct sl_deadlines *set)
 Test(deadlines, fire_in_order_never_early_and_free_the_loop)
 {
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
     struct sl_deadlines set;
-    cr_assert_eq(sl_deadlines_init(&loop, &set, 1), 0);
-    fired_count = 0;
-    uv_update_time(&loop);
+    open_set(&loop, &set);
     struct probe p[4] = {0};
     uint64_t ms[4] = {30, 5, 0, 12};
     for (int i = 0; i < 4; i++) {
@@ -66,11 +72,8 @@ Test(deadlines, fire_in_order_never_early_and_free_the_loop)
 Test(deadlines, a_stopped_or_moved_deadline_fires_once_at_its_new_time)
 {
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
     struct sl_deadlines set;
-    cr_assert_eq(sl_deadlines_init(&loop, &set, 1), 0);
-    fired_count = 0;
-    uv_update_time(&loop);
+    open_set(&loop, &set);
     struct probe stopped = {0}, moved = {0}, kept = {0};
     start(&set, &stopped, 5);
     start(&set, &moved, 5);
@@ -93,11 +96,8 @@ Test(deadlines, a_stopped_or_moved_deadline_fires_once_at_its_new_time)
 Test(deadlines, far_deadlines_come_back_into_the_wheel)
 {
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
     struct sl_deadlines set;
-    cr_assert_eq(sl_deadlines_init(&loop, &set, 1), 0);
-    fired_count = 0;
-    uv_update_time(&loop);
+    open_set(&loop, &set);
     struct probe near = {0}, far = {0}, farther = {0}, gone = {0};
     start(&set, &farther, SL_DEADLINE_SLOTS + 300);
     start(&set, &far, SL_DEADLINE_SLOTS + 40);
@@ -134,10 +134,8 @@ static void on_chain(struct sl_deadline *d)
 Test(deadlines, callbacks_may_start_and_stop_deadlines)
 {
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
     struct sl_deadlines set;
-    cr_assert_eq(sl_deadlines_init(&loop, &set, 1), 0);
-    uv_update_time(&loop);
+    open_set(&loop, &set);
     rearms = 0;
     for (int i = 0; i < 3; i++) {
         chain[i] = (struct probe){0};
@@ -156,11 +154,8 @@ Test(deadlines, callbacks_may_start_and_stop_deadlines)
 Test(deadlines, many_deadlines_share_one_timer)
 {
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
     struct sl_deadlines set;
-    cr_assert_eq(sl_deadlines_init(&loop, &set, 1), 0);
-    fired_count = 0;
-    uv_update_time(&loop);
+    open_set(&loop, &set);
     enum { N = 1000 };
     static struct probe p[N];
     for (int i = 0; i < N; i++) {
