@@ -228,8 +228,6 @@ void sl__gw_finish(struct gw_req *r)
     sl__gw_front_release(r);
     if (r->dep && r->dep->glue->release)
         r->dep->glue->release(r);
-    assert(!r->retrier.sleeping); /* cancel() woke it */
-    sl_sem_timed_release(&r->admit);
     sl__gw_req_finished(r);
 }
 

@@ -239,9 +239,9 @@ struct gw_req {
 struct gw_req *sl__gw_req_get(struct sl_gateway *gw, size_t body_len);
 void sl__gw_req_put(struct sl_gateway *gw, struct gw_req *r);
 void sl__gw_req_spares_free(struct sl_gateway *gw);
-/* req_pool.c: a finished request goes once the loop turned and the
- * recorder is done with it (reap: at the end of the turn, or now, when the
- * gateway closes). */
+/* req_pool.c: a finished request's deadlines stop (finished), and it goes
+ * once the loop turned and the recorder is done with it (reap: at the end
+ * of the turn, or now, when the gateway closes). */
 void sl__gw_req_finished(struct gw_req *r);
 void sl__gw_req_maybe_free(struct gw_req *r);
 void sl__gw_req_reap(struct sl_gateway *gw);

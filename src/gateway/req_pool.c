@@ -102,6 +102,9 @@ static void on_reap(uv_check_t *check)
 void sl__gw_req_finished(struct gw_req *r)
 {
     struct sl_gateway *gw = r->gw;
+    assert(!r->retrier.sleeping);       /* cancel() woke it */
+    sl_deadline_stop(&r->retrier.wake); /* whatever a release build missed */
+    sl_sem_timed_release(&r->admit);
     sl_list_push_back(&gw->finished, &r->node);
     if (!uv_is_active((uv_handle_t *)&gw->reaper))
         uv_check_start(&gw->reaper, on_reap);
