@@ -135,6 +135,7 @@ show() { # LABEL JSON [PROXY_PID CPU0]
 import json,os,sys; d=json.loads(sys.argv[1]); e=os.environ
 line=f\"  {e['LABEL']:<22} {d['rps']:9.0f} requests/s  p50 {d['p50_ms']:.3f} ms  p99 {d['p99_ms']:.3f} ms\"
 if 'ttft_p50_ms' in d: line+=f\"  ttft p50 {d['ttft_p50_ms']:.3f} ms p99 {d['ttft_p99_ms']:.3f} ms\"
+if 'ttft_p50_ms' in d and 'gap_p50_ms' in d: line+=f\"  token gap p50 {d['gap_p50_ms']:.3f} p99 {d['gap_p99_ms']:.3f} p99.9 {d['gap_p999_ms']:.3f} ms\"
 if e.get('PID'): line+=f\"  proxy CPU {(float(e['C1'])-float(e['C0']))*1e6/max(d['requests'],1):.1f} us/request\"
 bad=d['requests']-d['status'].get('200',0)
 if bad: line+=f'  ({bad} not 200: {d[\"status\"]}, errors {d[\"errors\"]})'
