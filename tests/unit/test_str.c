@@ -8,8 +8,8 @@
 
 Test(str, fmt_uint_matches_printf)
 {
-    const uint64_t values[] = {0, 1, 9, 10, 99, 100, 12345, 4294967295u, 4294967296u,
-                               UINT64_MAX / 10, UINT64_MAX};
+    const uint64_t values[] = {
+        0, 1, 9, 10, 99, 100, 12345, 4294967295u, 4294967296u, UINT64_MAX / 10, UINT64_MAX};
     for (size_t i = 0; i < sizeof(values) / sizeof(*values); i++) {
         char got[21], want[32];
         size_t n = sl_fmt_uint(got, values[i]);
