@@ -19,11 +19,13 @@
 #   tail:    issue 12: ROUNDS rounds of a 50 ms upstream at RATE (open loop):
 #            p50/p99/p99.9 added by nginx and by serve (minus direct, same
 #            round), each proxy's CPU per request, and serve's own view of
-#            the time it added (its rows' total minus the upstream's time).
+#            the time it added (its rows' total minus the upstream's time,
+#            and the p50/p99 of each stage from its sluice_stage_seconds).
 #   profile: issue 12, needs perf (root for the malloc probes): serve at RATE
 #            with a 50 ms upstream: per thread, CPU, syscalls, sched_yield,
-#            context switches, page faults and allocations per request; the
-#            loop thread's run-queue waits and who ran meanwhile.
+#            context switches, page faults, allocations, uv timer starts and
+#            stops, handle closes and snprintf calls per request; the loop
+#            thread's run-queue waits and who ran meanwhile.
 # bench/tail.sh runs "cpu tail profile". SLUICE_SCHED=idle in the
 # environment runs serve's SQLite writer at SCHED_IDLE instead of nice 10
 # (src/core/thread_prio.h), to compare.
@@ -55,6 +57,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
   [[ $PARTS == *profile* ]] && perf probe -q -d 'probe_libc:sluice_bench_*' 2>/dev/null || true
+  [[ $PARTS == *profile* ]] && perf probe -q -d 'probe_libuv:sluice_bench_*' 2>/dev/null || true
   sleep 0.3
   rm -rf "$dir"
 }
@@ -115,6 +118,8 @@ upstream_time() {
     /^sluice_upstream_latency_seconds_sum/ {s += $2} /^sluice_upstream_latency_seconds_count/ {n += $2}
     END {printf "%.6f %d", s, n}'
 }
+# serve's per-stage histograms (sluice_stage_seconds) from /metrics, to a file
+stage_buckets() { curl -s "http://127.0.0.1:$SERVE/metrics" | grep '^sluice_stage_seconds_bucket' >"$1" || true; }
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.4f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 rss_peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
@@ -130,6 +135,7 @@ show() { # LABEL JSON [PROXY_PID CPU0]
 import json,os,sys; d=json.loads(sys.argv[1]); e=os.environ
 line=f\"  {e['LABEL']:<22} {d['rps']:9.0f} requests/s  p50 {d['p50_ms']:.3f} ms  p99 {d['p99_ms']:.3f} ms\"
 if 'ttft_p50_ms' in d: line+=f\"  ttft p50 {d['ttft_p50_ms']:.3f} ms p99 {d['ttft_p99_ms']:.3f} ms\"
+if 'ttft_p50_ms' in d and 'gap_p50_ms' in d: line+=f\"  token gap p50 {d['gap_p50_ms']:.3f} p99 {d['gap_p99_ms']:.3f} p99.9 {d['gap_p999_ms']:.3f} ms\"
 if e.get('PID'): line+=f\"  proxy CPU {(float(e['C1'])-float(e['C0']))*1e6/max(d['requests'],1):.1f} us/request\"
 bad=d['requests']-d['status'].get('200',0)
 if bad: line+=f'  ({bad} not 200: {d[\"status\"]}, errors {d[\"errors\"]})'
@@ -189,14 +195,15 @@ if [[ $PARTS == *tail* ]]; then
   for round in $(seq "$ROUNDS"); do
     d=$(load "$(url $MOCK)" -r "$RATE" -c "$c" -d "${DURATION}s")
     c0=$(cpu_of "$nginx_pid"); n=$(load "$(url $NGINX)" -r "$RATE" -c "$c" -d "${DURATION}s"); c1=$(cpu_of "$nginx_pid")
-    s0=$(cpu_of "$serve_pid"); since=$(date +%s%6N); u0=$(upstream_time)
+    s0=$(cpu_of "$serve_pid"); since=$(date +%s%6N); u0=$(upstream_time); stage_buckets "$dir/st0.txt"
     v=$(load "$(url $SERVE)" -r "$RATE" -c "$c" -d "${DURATION}s"); s1=$(cpu_of "$serve_pid")
-    u1=$(upstream_time)
+    u1=$(upstream_time); stage_buckets "$dir/st1.txt"
     sleep 0.5 # the rows reach the database within the store's flush interval
     # a file: 50,000 numbers are past what one environment variable may hold
     sqlite3 "$dir/serve.db" "SELECT finished_us - created_us FROM requests WHERE created_us >= $since" 2>/dev/null | sort -n >"$dir/own.txt"
-    ROUND=$round D="$d" N="$n" V="$v" NC="$c0 $c1" SC="$s0 $s1" UP="$u0 $u1" OWN="$dir/own.txt" python3 - <<'PY'
-import json, os
+    ROUND=$round D="$d" N="$n" V="$v" NC="$c0 $c1" SC="$s0 $s1" UP="$u0 $u1" OWN="$dir/own.txt" \
+      ST0="$dir/st0.txt" ST1="$dir/st1.txt" python3 - <<'PY'
+import json, os, re
 e = os.environ
 d, n, v = (json.loads(e[k]) for k in ("D", "N", "V"))
 def cpu(pair, req):
@@ -222,6 +229,32 @@ if own and up[3] > up[1]:
     print(f"  round {e['ROUND']} serve's own timestamps ({len(own)} rows): row total - 50 ms"
           f" p50 {pct(.5):+.3f} p99 {pct(.99):+.3f} p99.9 {pct(.999):+.3f} ms;"
           f" mean in the gateway around the upstream attempt {inside:.3f} ms")
+# the round's share of serve's stage histograms: p50/p99 by linear
+# interpolation inside a bucket (1-2-5 bounds: within a bucket's width)
+def buckets(path):
+    h = {}
+    for line in open(path):
+        m = re.match(r'sluice_stage_seconds_bucket\{stage="(\w+)",le="([^"]+)"\} (\d+)', line)
+        if m:
+            h.setdefault(m[1], []).append((float("inf") if m[2] == "+Inf" else float(m[2]), int(m[3])))
+    return h
+b0, b1 = buckets(e["ST0"]), buckets(e["ST1"])
+def q(cum, p):
+    total = cum[-1][1]
+    lo = lo_c = 0
+    for le, c in cum:
+        if c >= p * total and c > lo_c:
+            return lo if le == float("inf") else lo + (le - lo) * (p * total - lo_c) / (c - lo_c)
+        lo, lo_c = le, c
+    return lo
+parts = []
+for st, after in b1.items():
+    before = b0.get(st, [(le, 0) for le, _ in after])
+    cum = [(le, c1 - c0) for (le, c1), (_, c0) in zip(after, before)]
+    if cum and cum[-1][1] > 0:
+        parts.append(f"{st} {q(cum, .5) * 1e6:.0f}/{q(cum, .99) * 1e6:.0f}")
+if parts:
+    print(f"  round {e['ROUND']} serve's stages, p50/p99 us (sluice_stage_seconds): " + ", ".join(parts))
 PY
   done
 fi
@@ -243,12 +276,18 @@ if [[ $PARTS == *profile* ]]; then
     sleep 0.3
     v=$(load "$(url $SERVE)" -r "$RATE" -c "$c" -d "${DURATION}s")
     kill -INT "$stat_pid" "$rec_pid"; wait "$stat_pid" "$rec_pid" 2>/dev/null || true
-    # pass 2: allocations (uprobes on libc; each hit costs microseconds, so
-    # this pass's CPU figures are not used)
+    # pass 2: allocations, timer starts and stops, handle closes and
+    # printf-family formatting (uprobes on libc and libuv; each hit costs
+    # microseconds, so this pass's CPU figures are not used)
+    libuv=$(ldd "$bin" | awk '/libuv.so/ {print $3}')
     probes=() events=""
-    for f in malloc calloc realloc; do
-      perf probe -q -x "$libc" -a "sluice_bench_$f=$f" 2>/dev/null && probes+=("sluice_bench_$f") &&
+    for f in malloc calloc realloc __vsnprintf_internal; do
+      perf probe -q -x "$libc" -a "sluice_bench_$f=$f" 2>/dev/null && probes+=("probe_libc:sluice_bench_$f") &&
         events+="${events:+,}probe_libc:sluice_bench_$f"
+    done
+    for f in uv_timer_start uv_timer_stop uv_close; do
+      [ -n "$libuv" ] && perf probe -q -x "$libuv" -a "sluice_bench_$f=$f" 2>/dev/null &&
+        probes+=("probe_libuv:sluice_bench_$f") && events+="${events:+,}probe_libuv:sluice_bench_$f"
     done
     if [ -n "$events" ]; then
       perf stat --per-thread -x, -e "$events" -p "$serve_pid" -o "$dir/alloc.csv" &
@@ -256,7 +295,7 @@ if [[ $PARTS == *profile* ]]; then
       sleep 0.3
       a=$(load "$(url $SERVE)" -r "$RATE" -c "$c" -d "${DURATION}s")
       kill -INT "$stat_pid"; wait "$stat_pid" 2>/dev/null || true
-      for p in "${probes[@]}"; do perf probe -q -d "probe_libc:$p" 2>/dev/null || true; done
+      for p in "${probes[@]}"; do perf probe -q -d "$p" 2>/dev/null || true; done
     else
       echo "  (no malloc probes: perf probe needs root and libc's symbols)"
     fi

@@ -2,7 +2,8 @@
 request, and what kept its loop thread waiting for the CPU.
 
 argv: perf-stat CSV (--per-thread -x,) of the counters, another of the
-malloc probes (from a second run: uprobes slow the threads down), `perf
+uprobes (malloc, calloc, realloc, vsnprintf; libuv's timer starts and
+stops and handle closes; from a second run: uprobes slow the threads down), `perf
 script -F tid,time,event,trace` of sched_switch/sched_wakeup on the proxy's
 CPU, the loop thread's id, the other threads' ids (comma-separated).
 REQ and ALLOC_REQ in the environment: the requests of each run.
@@ -28,7 +29,8 @@ for path, n in ((stat_csv, req), (alloc_csv, alloc_req)):
             continue
         comm, tid = f[0].rsplit("-", 1)
         name = "loop" if tid == loop else comm  # pool threads share the process name
-        ev = f[3].replace("probe_libc:sluice_bench_", "").replace("raw_syscalls:sys_enter", "syscalls")
+        ev = re.sub(r"^probe_\w+:sluice_bench_", "", f[3]).replace("raw_syscalls:sys_enter", "syscalls")
+        ev = ev.replace("__vsnprintf_internal", "vsnprintf")
         ev = ev.replace("syscalls:sys_enter_sched_yield", "sched_yield")
         by_name[name][ev] = by_name[name].get(ev, 0) + float(f[1]) / n
 cols = ["task-clock", "syscalls", "sched_yield", "context-switches", "page-faults",
@@ -45,6 +47,12 @@ for name, ev in sorted(by_name.items(), key=lambda kv: -kv[1].get("task-clock", 
         else:
             cells.append(f"{ev[c]:>17.3f}")
     print("  " + f"{name:<14}" + "".join(cells))
+more = ["uv_timer_start", "uv_timer_stop", "uv_close", "vsnprintf"]
+if any(c in ev for ev in by_name.values() for c in more):
+    print("  " + f"{'thread':<14}" + "".join(f"{c:>17}" for c in more))
+    for name, ev in sorted(by_name.items(), key=lambda kv: -kv[1].get("task-clock", 0)):
+        if any(c in ev for c in more):
+            print("  " + f"{name:<14}" + "".join(f"{ev.get(c, 0):>17.3f}" for c in more))
 
 # ---- the loop thread's run-queue waits ------------------------------------
 sw = re.compile(r"prev_comm=(.*?) prev_pid=(\d+) prev_prio=\d+ prev_state=(\S+) ==> "

@@ -30,7 +30,7 @@ shift || true
 # Target name and the sources it links (besides tests/fuzz/fuzz_NAME.c).
 declare -A sources=(
   [http_request]="src/http/parser.c src/http/header.c src/http/chunked.c"
-  [http_server]="src/http/server.c src/http/server_write.c src/http/parser.c src/http/header.c src/http/chunked.c src/http/json_scan.c src/http/openai.c"
+  [http_server]="src/http/server.c src/http/server_write.c src/http/parser.c src/http/header.c src/http/chunked.c src/http/json_scan.c src/http/openai.c src/core/deadlines.c"
   [http_response]="src/http/resp.c src/http/header.c src/http/chunked.c"
   [sse]="src/http/sse.c src/core/buf.c"
   [json]="src/http/json_scan.c src/http/openai.c src/http/parser.c src/http/header.c src/http/chunked.c"

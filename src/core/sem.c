@@ -41,47 +41,86 @@ static int enqueue(struct sl_sem *sem, struct sl_sem_waiter *waiter, sl_sem_cb c
 
 int sl_sem_acquire(struct sl_sem *sem, struct sl_sem_waiter *waiter, sl_sem_cb cb)
 {
-    waiter->timer = NULL;
+    waiter->timed = NULL;
     return enqueue(sem, waiter, cb);
+}
+
+static void stop_timeout(struct sl_sem_waiter *waiter)
+{
+    struct sl_sem_timed_waiter *tw = waiter->timed;
+    if (tw == NULL)
+        return;
+    if (tw->set)
+        sl_deadline_stop(&tw->deadline);
+    else
+        uv_timer_stop(&tw->timer);
 }
 
 static void unlink_waiter(struct sl_sem_waiter *waiter)
 {
     sl_list_remove(&waiter->node);
     waiter->sem->queued--;
-    if (waiter->timer)
-        uv_timer_stop(waiter->timer);
+    stop_timeout(waiter);
 }
 
-static void on_wait_timeout(uv_timer_t *timer)
+static void timed_out(struct sl_sem_timed_waiter *tw)
 {
-    struct sl_sem_timed_waiter *tw = sl_container_of(timer, struct sl_sem_timed_waiter, timer);
     if (!sl_list_linked(&tw->base.node))
         return;
     unlink_waiter(&tw->base);
     tw->base.cb(&tw->base, UV_ETIMEDOUT);
 }
 
+static void on_wait_timeout(uv_timer_t *timer)
+{
+    timed_out(sl_container_of(timer, struct sl_sem_timed_waiter, timer));
+}
+
+static void on_wait_deadline(struct sl_deadline *d)
+{
+    timed_out(sl_container_of(d, struct sl_sem_timed_waiter, deadline));
+}
+
 int sl_sem_timed_init(uv_loop_t *loop, struct sl_sem_timed_waiter *tw)
 {
     tw->base.node.next = tw->base.node.prev = NULL;
-    tw->base.timer = &tw->timer;
+    tw->base.timed = tw;
+    tw->set = NULL;
     return uv_timer_init(loop, &tw->timer);
 }
 
 void sl_sem_timed_close(struct sl_sem_timed_waiter *tw, uv_close_cb close_cb)
 {
+    assert(tw->set == NULL);
     if (sl_list_linked(&tw->base.node))
         unlink_waiter(&tw->base);
     uv_close((uv_handle_t *)&tw->timer, close_cb);
 }
 
+void sl_sem_timed_init_on(struct sl_deadlines *set, struct sl_sem_timed_waiter *tw)
+{
+    tw->base.node.next = tw->base.node.prev = NULL;
+    tw->base.timed = tw;
+    tw->set = set;
+    sl_deadline_init(&tw->deadline);
+}
+
+void sl_sem_timed_release(struct sl_sem_timed_waiter *tw)
+{
+    assert(tw->set != NULL);
+    if (sl_list_linked(&tw->base.node))
+        unlink_waiter(&tw->base);
+    sl_deadline_stop(&tw->deadline);
+}
+
 int sl_sem_acquire_timeout(struct sl_sem *sem, struct sl_sem_timed_waiter *tw, uint64_t timeout_ms,
                            sl_sem_cb cb)
 {
-    tw->base.timer = &tw->timer;
+    tw->base.timed = tw;
     int rc = enqueue(sem, &tw->base, cb);
-    if (rc == 1)
+    if (rc == 1 && tw->set)
+        sl_deadline_start(tw->set, &tw->deadline, timeout_ms, on_wait_deadline);
+    else if (rc == 1)
         uv_timer_start(&tw->timer, on_wait_timeout, timeout_ms, 0);
     return rc;
 }
@@ -106,8 +145,7 @@ void sl_sem_release(struct sl_sem *sem)
      * so `available` does not change. */
     struct sl_sem_waiter *waiter = sl_container_of(node, struct sl_sem_waiter, node);
     sem->queued--;
-    if (waiter->timer)
-        uv_timer_stop(waiter->timer);
+    stop_timeout(waiter);
     waiter->cb(waiter, 0);
 }
 

@@ -12,7 +12,7 @@
  *    waiter and must be released with sl_sem_release(); any other status
  *    (UV_ETIMEDOUT) means no permit was granted.
  *  - Callbacks run synchronously from sl_sem_release() (the hand-over) or
- *    from the waiter's timer. A callback must not release synchronously in
+ *    from the waiter's timer (or deadline). A callback must not release synchronously in
  *    a way that recurses without bound; starting async work is the norm.
  */
 #ifndef SL_SEM_H
@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/deadlines.h"
 #include "core/list.h"
 
 struct sl_sem_waiter;
@@ -34,19 +35,26 @@ struct sl_sem {
     struct sl_list waiters;
 };
 
+struct sl_sem_timed_waiter;
+
 struct sl_sem_waiter {
     struct sl_list node;
     sl_sem_cb cb;
     struct sl_sem *sem;
-    uv_timer_t *timer; /* non-NULL for a timed wait */
+    struct sl_sem_timed_waiter *timed; /* non-NULL for a timed wait */
 };
 
-/* A waiter with its own timer, for acquire-with-timeout. Initialise it once
- * with sl_sem_timed_init(); it can be reused for many acquisitions; close it
- * with sl_sem_timed_close() and free it only from the close callback. */
+/* A waiter with a timeout, for acquire-with-timeout. Either with a timer of
+ * its own: initialise it once with sl_sem_timed_init(), close it with
+ * sl_sem_timed_close() and free it only from the close callback; or with a
+ * deadline in its owner's set (core/deadlines.h, no handle):
+ * sl_sem_timed_init_on(), and sl_sem_timed_release() before it is freed.
+ * Either way it can be reused for many acquisitions. */
 struct sl_sem_timed_waiter {
     struct sl_sem_waiter base;
-    uv_timer_t timer;
+    uv_timer_t timer;         /* sl_sem_timed_init */
+    struct sl_deadlines *set; /* sl_sem_timed_init_on: deadline is in it */
+    struct sl_deadline deadline;
 };
 
 void sl_sem_init(struct sl_sem *sem, unsigned permits);
@@ -66,6 +74,10 @@ int sl_sem_acquire(struct sl_sem *sem, struct sl_sem_waiter *waiter, sl_sem_cb c
 
 int sl_sem_timed_init(uv_loop_t *loop, struct sl_sem_timed_waiter *tw);
 void sl_sem_timed_close(struct sl_sem_timed_waiter *tw, uv_close_cb close_cb);
+void sl_sem_timed_init_on(struct sl_deadlines *set, struct sl_sem_timed_waiter *tw);
+/* Of a waiter made with sl_sem_timed_init_on: leaves the queue if it is in
+ * it; the waiter may then be freed. */
+void sl_sem_timed_release(struct sl_sem_timed_waiter *tw);
 
 /* Like sl_sem_acquire(), but a queued waiter that got no permit within
  * timeout_ms is removed and its cb receives UV_ETIMEDOUT. */

@@ -58,6 +58,13 @@ void sl_thread_role(enum sl_thread_role role)
     pthread_once(&mode_once, decide_mode);
     if (mode == MODE_NONE)
         return;
+    if (role == SL_THREAD_MIDDLE) {
+        if (set_nice(5) == 0) {
+            has_role = 1;
+            current = role;
+        }
+        return;
+    }
     if (mode == MODE_NICE) {
         if (role == SL_THREAD_BACKGROUND)
             set_nice(10); /* once: nice 10 is kept when the thread falls behind */

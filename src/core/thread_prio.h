@@ -15,13 +15,20 @@
  * the thread pool, and serve spent 10 µs more per request at half the
  * throughput. It stays available with SLUICE_SCHED=idle, used only when
  * an idle thread that falls behind can come back to normal priority
- * (Linux allows it with CAP_SYS_NICE or a RLIMIT_NICE of 20). */
+ * (Linux allows it with CAP_SYS_NICE or a RLIMIT_NICE of 20).
+ *
+ * The token counter runs at nice 5 (SL_THREAD_MIDDLE): at normal priority
+ * it was what kept the loop waiting for its core most; at nice 5 it still
+ * keeps up with a saturated loop (docs/benchmarks.md, issue 12). */
 #ifndef SL_THREAD_PRIO_H
 #define SL_THREAD_PRIO_H
 
 enum sl_thread_role {
     SL_THREAD_NORMAL,     /* as created: what a background thread that fell behind gets */
     SL_THREAD_BACKGROUND, /* the loop first: nice 10, or SCHED_IDLE (see above) */
+    SL_THREAD_MIDDLE,     /* nice 5, in either mode: work that must keep up with a
+                           * saturated loop (the token counter), yet not hold the
+                           * loop's core for its whole slice when the loop wakes */
 };
 
 /* Applies the role's scheduling to the calling thread; nothing when it

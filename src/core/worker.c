@@ -89,6 +89,8 @@ static void thread_main(void *arg)
 {
     struct sl_worker *w = arg;
     pthread_setname_np(pthread_self(), w->name);
+    if (w->role == SL_THREAD_MIDDLE)
+        sl_thread_role(SL_THREAD_MIDDLE); /* kept, behind or not */
     for (;;) {
         struct sl_worker_job *job = take_all(&w->todo);
         if (job == NULL) {

@@ -20,7 +20,7 @@
  * answer (`shared_call`), whatever
  * happens meanwhile: a cancel is noted and acted on in the answer (what
  * was taken is given back). A shared permit that is not free is asked for
- * again after a short wait (`shared_wait`, the admit timer), and at once
+ * again after a short wait (`shared_wait`, the admit deadline), and at once
  * when a request of this instance gives one of that deployment back. When
  * Redis cannot answer, fail_open admits on the local limits (each a share:
  * the limit divided by the instances) and fail_closed answers 503.
@@ -277,7 +277,7 @@ static uint64_t tokens_used(const struct gw_req *r)
     return used ? used : r->reserved_tokens;
 }
 
-static void on_shared_retry(uv_timer_t *timer);
+static void on_shared_retry(struct sl_deadline *d);
 
 /* A shared permit of d went back: this instance's first waiter asks now
  * (its call goes after the release on the one connection). */
@@ -285,7 +285,7 @@ static void wake_shared_waiter(struct sl_gw_dep *d)
 {
     if (!sl_list_empty(&d->shared_waiters)) {
         struct gw_req *w = sl_container_of(d->shared_waiters.next, struct gw_req, shared_waiter);
-        uv_timer_start(&w->admit.timer, on_shared_retry, 0, 0);
+        sl_deadline_start(&w->gw->deadlines, &w->admit.deadline, 0, on_shared_retry);
     }
 }
 
@@ -369,9 +369,9 @@ static void shared_unqueue(struct gw_req *r)
     }
 }
 
-static void on_shared_retry(uv_timer_t *timer)
+static void on_shared_retry(struct sl_deadline *d)
 {
-    struct gw_req *r = timer->data;
+    struct gw_req *r = sl_container_of(d, struct gw_req, admit.deadline);
     r->shared_wait = 0;
     sl_list_remove(&r->shared_waiter);
     admit_dep_shared(r);
@@ -385,7 +385,8 @@ static void wait_shared(struct gw_req *r, uint64_t retry_us)
         retry_us = SHARED_RETRY_MAX_US;
     r->shared_wait = 1;
     sl_list_push_back(&r->dep->shared_waiters, &r->shared_waiter);
-    uv_timer_start(&r->admit.timer, on_shared_retry, (retry_us + 999) / 1000, 0);
+    sl_deadline_start(&r->gw->deadlines, &r->admit.deadline, (retry_us + 999) / 1000,
+                      on_shared_retry);
 }
 
 static void on_dep_shared(struct sl_gw_shared_call *call, enum sl_redis_result result, size_t part,
@@ -602,7 +603,7 @@ int sl__gw_cancel_admission(struct gw_req *r)
     if (r->state != GW_QUEUED)
         return 0;
     if (r->shared_wait) {
-        uv_timer_stop(&r->admit.timer);
+        sl_deadline_stop(&r->admit.deadline);
         r->shared_wait = 0;
         sl_list_remove(&r->shared_waiter);
         shared_unqueue(r);

@@ -4,7 +4,7 @@
  * the request state machine (gateway.c) as a gw_req; the other endpoints
  * (/health, /ready, /metrics, /v1/models, the cancel endpoint) are answered
  * here. */
-#include <inttypes.h>
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,9 +15,14 @@
 #include "gateway/log_line.h"
 #include "http/json_scan.h"
 
+/* "req_" and 16 hex digits (out: room for 21). */
 static void new_id(struct sl_gateway *gw, char *out, size_t size)
 {
-    snprintf(out, size, "req_%016" PRIx64, sl_rng_next(&gw->rng));
+    assert(size >= 21);
+    (void)size;
+    memcpy(out, "req_", 4);
+    sl_fmt_hex64(out + 4, sl_rng_next(&gw->rng));
+    out[20] = '\0';
 }
 
 /* Sends a JSON response with x-request-id (and Retry-After when > 0). */

@@ -48,7 +48,8 @@
  *
  * Ownership: a gw_req owns a copy of the client's body (the upstream may
  * still read it after the client is gone), the upstream request, a timed
- * admission waiter and a retrier (one timer each), a bounded buffer for a
+ * admission waiter and a retrier (each a deadline in the gateway's one
+ * set, core/deadlines.h: no timer handle per request), a bounded buffer for a
  * non-streamed response and an SSE parser that watches a relayed stream
  * for its usage and its [DONE]. `down` is the client's exchange; it becomes
  * NULL once the answer ended or the client went away, and only respond.c
@@ -65,12 +66,13 @@
  * client saw (499 when nothing reached it).
  *
  * Teardown of a gw_req: finish() unlinks it from gw->reqs, releases the
- * buffers, hands the row to the recorder and closes both timers; the
- * struct (and the body the recorder counts) goes in maybe_free() once
- * both close callbacks ran and the recorder called on_recorded: to the
- * gateway's spares (req_pool.c), or freed. The
- * gateway itself is freed once its server, its client, its drain timer and
- * every gw_req are gone (pending_closes).
+ * buffers, stops its deadlines, hands the row to the recorder and puts it
+ * on gw->finished; the struct (and the body the recorder counts) goes
+ * (req_pool.c) once the loop turned (the reaper: nothing up the stack
+ * still holds it) and the recorder called on_recorded: to the gateway's
+ * spares, or freed. The gateway itself is freed once its server, its
+ * client, its drain timer, its deadlines' timer, its reaper and every
+ * gw_req are gone (pending_closes).
  */
 #include <assert.h>
 #include <stdio.h>
@@ -137,29 +139,11 @@ static double ms_since(uint64_t t_ns)
 
 /* ---- finishing ----------------------------------------------------------- */
 
-static void maybe_free(struct gw_req *r)
+/* req_pool.c: a request's memory went back (pending_closes counted it). */
+void sl__gw_req_gone(struct sl_gateway *gw)
 {
-    assert(r->state == GW_FINISHED);
-    if (r->handles_open > 0 || r->offload_pending)
-        return;
-    struct sl_gateway *gw = r->gw;
-    sl__gw_req_put(gw, r);
     gw->pending_closes--;
     maybe_closed(gw);
-}
-
-static void on_admit_timer_closed(uv_handle_t *handle)
-{
-    struct gw_req *r = handle->data;
-    r->handles_open--;
-    maybe_free(r);
-}
-
-static void on_retry_timer_closed(uv_handle_t *handle)
-{
-    struct gw_req *r = sl_container_of(handle, struct gw_req, retrier.timer);
-    r->handles_open--;
-    maybe_free(r);
 }
 
 static void on_recorded(struct sl_recorder_item *item)
@@ -169,7 +153,7 @@ static void on_recorded(struct sl_recorder_item *item)
     /* priced on the pool with the row: now charged to its key */
     sl__gw_charge(r, &item->row);
     r->offload_pending = 0;
-    maybe_free(r);
+    sl__gw_req_maybe_free(r);
 }
 
 /* The request is over for the client and the upstream: record and tear
@@ -177,6 +161,7 @@ static void on_recorded(struct sl_recorder_item *item)
 void sl__gw_finish(struct gw_req *r)
 {
     struct sl_gateway *gw = r->gw;
+    uint64_t finish_ns = uv_hrtime();
     sl__gw_set_state(r, GW_FINISHED);
     /* nobody answered yet: should not happen, but never leave a client hanging */
     sl__gw_down_respond_error(r, 500, "server_error", "internal", "internal error", 0);
@@ -191,7 +176,7 @@ void sl__gw_finish(struct gw_req *r)
     if (--gw->in_flight == 0 && gw->closing)
         close_parts_soon(gw); /* the last request cancelled by close_all */
     struct sl_gw_log_row *w = &r->item.row;
-    snprintf(w->id, sizeof(w->id), "%s", r->id);
+    sl_str_copy(w->id, sizeof(w->id), r->id);
     w->key = r->key_name;
     w->model = r->model_name;
     w->deployment = r->dep ? r->dep->cfg->name : "";
@@ -202,7 +187,7 @@ void sl__gw_finish(struct gw_req *r)
     w->fallbacks = served ? (unsigned)__builtin_popcountll(served) - 1 : 0;
     w->queue_ms = (double)r->queue_ns / 1e6;
     w->ttfb_ms = r->first_byte_ns ? (double)(r->first_byte_ns - r->t0_ns) / 1e6 : 0;
-    w->total_ms = ms_since(r->t0_ns);
+    w->total_ms = (double)(finish_ns - r->t0_ns) / 1e6;
     w->status = r->final_status;
     w->error = r->error;
     w->outcome = r->error == SL_OK            ? SL_GW_OK
@@ -227,6 +212,8 @@ void sl__gw_finish(struct gw_req *r)
         r->item.counted = r->counted;
         sl_recorder_count_and_add(gw->opts.recorder, &r->item);
     }
+    sl_gw_metrics_stage(gw->metrics, SL_GW_STAGE_RESPOND, r->up_done_ns, finish_ns);
+    sl_gw_metrics_stage(gw->metrics, SL_GW_STAGE_ROW, finish_ns, uv_hrtime());
     /* what waits for token counting keeps only the row and the client's
      * body (and a small response buffer, for the next request) */
     if (r->resp.cap > SL_GW_SPARE_RESP_MAX)
@@ -241,8 +228,7 @@ void sl__gw_finish(struct gw_req *r)
     sl__gw_front_release(r);
     if (r->dep && r->dep->glue->release)
         r->dep->glue->release(r);
-    sl_sem_timed_close(&r->admit, on_admit_timer_closed);
-    sl_retrier_close(&r->retrier, on_retry_timer_closed);
+    sl__gw_req_finished(r);
 }
 
 /* ---- upstream attempts --------------------------------------------------- */
@@ -318,7 +304,8 @@ static void on_up_done(struct sl_http_request *up, const struct sl_http_result *
 {
     struct gw_req *r = up->data;
     struct sl_gateway *gw = r->gw;
-    sl_gw_metrics_attempt(gw->metrics, r->dep, (unsigned)res->resent, (double)res->total_ns / 1e9);
+    sl_gw_metrics_attempt(gw->metrics, r->dep, res);
+    r->up_done_ns = r->attempt_ns + res->total_ns;
     if (committed(r)) {
         /* a relayed stream: its end is the request's end, never a retry;
          * its outcome is this attempt's, whatever the earlier ones were */
@@ -375,6 +362,9 @@ static void start_attempt(struct sl_retrier *rt)
         sl_rate_charge_retry(&r->dep->rate, (uint64_t)sl_mono_us(), &r->dep_ticket);
     sl__gw_set_state(r, GW_ATTEMPTING);
     r->attempts++;
+    r->attempt_ns = uv_hrtime();
+    if (r->attempts == 1)
+        sl_gw_metrics_stage(gw->metrics, SL_GW_STAGE_ADMISSION, r->t0_ns, r->attempt_ns);
     sl__gw_trace_attempt(r); /* before the headers: its traceparent */
     sl_buf_reset(&r->resp);
     sl_buf_reset(&r->held);
@@ -411,7 +401,7 @@ static void start_attempt(struct sl_retrier *rt)
     }
     nh = r->n_up_headers;
     int native_responses = r->native && r->front == GW_FRONT_RESPONSES;
-    double left_ms = r->model->total_timeout_ms - ms_since(r->t0_ns);
+    double left_ms = r->model->total_timeout_ms - (double)(r->attempt_ns - r->t0_ns) / 1e6;
     if (left_ms < 1)
         left_ms = 1;
     r->up = (struct sl_http_request){
@@ -563,13 +553,13 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     r->gw = gw;
     r->state = GW_ADMITTING;
     r->down = down;
-    snprintf(r->id, sizeof(r->id), "%s", s->id);
+    sl_str_copy(r->id, sizeof(r->id), s->id);
     r->ep = s->ep;
     r->model = s->model;
     memcpy(r->model_name, s->model_name.ptr, s->model_name.len);
     r->key = s->key;
     if (s->key)
-        snprintf(r->key_name, sizeof(r->key_name), "%s", s->key->s.name);
+        sl_str_copy(r->key_name, sizeof(r->key_name), s->key->s.name);
     r->front = s->front;
     if (s->front_body) /* its bytes are the request's from here */
         r->front_body = sl_buf_take(s->front_body, &r->front_body_len);
@@ -590,17 +580,17 @@ int sl__gw_proxy(struct sl_gateway *gw, struct sl_http_exchange *down, const str
     r->model_at = (size_t)(s->model_name.ptr - s->body.ptr);
     r->model_len = s->model_name.len;
     r->t0_ns = uv_hrtime();
+    sl_gw_metrics_stage(gw->metrics, SL_GW_STAGE_PARSE, sl_http_exchange_started_ns(down),
+                        r->t0_ns);
     r->started_us = sl_wall_us();
     sl_rng_seed(&r->rng, sl_rng_next(&gw->rng), 0);
     sl_buf_init(&r->held, MAX_EVENT_BYTES);
     sl_buf_init(&r->xlat, 4 * MAX_EVENT_BYTES);
     sl_buf_init(&r->answer, 4 * (size_t)gw->cfg->bodies.max_bytes); /* allocates on first use */
     sl_sse_parser_init(&r->sse, 0, sl__gw_on_sse_event, r);
-    sl_sem_timed_init(gw->loop, &r->admit);
-    sl_retrier_init(gw->loop, &r->retrier);
-    r->admit.timer.data = r; /* the retrier's timer keeps its own data */
+    sl_sem_timed_init_on(&gw->deadlines, &r->admit);
+    sl_retrier_init_on(&gw->deadlines, &r->retrier);
     r->retrier.data = r;
-    r->handles_open = 2;
     gw->pending_closes++;
     sl_list_push_back(&gw->reqs, &r->node);
     if (++gw->in_flight > gw->max_in_flight)
@@ -655,6 +645,7 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     gw->cfg = opts->cfg;
     sl_list_init(&gw->reqs);
     sl_list_init(&gw->spare);
+    sl_list_init(&gw->finished);
     sl_rng_seed(&gw->rng, opts->seed ? opts->seed : uv_hrtime(), 1);
     int rc = sl_gw_router_init(&gw->router, gw->cfg, sl_rng_next(&gw->rng));
     if (rc != 0 || sl_gw_metrics_new(gw->cfg, &gw->router, &gw->metrics) != 0 ||
@@ -723,6 +714,10 @@ int sl_gateway_new(uv_loop_t *loop, const struct sl_gateway_options *opts, struc
     }
     uv_timer_init(loop, &gw->drain_timer);
     gw->drain_timer.data = gw;
+    sl_deadlines_init(loop, &gw->deadlines, 1);
+    uv_check_init(loop, &gw->reaper);
+    gw->reaper.data = gw;
+    gw->pending_closes += 2; /* the deadlines' timer and the reaper: on_close_parts */
     if ((gw->admin_on || gw->cfg->ui_public) && sl__gw_ui_new(gw, &gw->ui) == 0)
         gw->pending_closes++; /* its timer, closed in on_close_parts */
     if (gw->cfg->bodies.on && gw->opts.store && sl__gw_bodies_new(gw, &gw->bodies) == 0)
@@ -820,6 +815,9 @@ static void on_close_parts(uv_timer_t *t)
 {
     struct sl_gateway *gw = t->data;
     uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
+    sl_deadlines_close(&gw->deadlines, gw, on_timer_closed);
+    sl__gw_req_reap(gw);
+    uv_close((uv_handle_t *)&gw->reaper, on_timer_closed);
     if (gw->ui) { /* its live pages end before the server closes their connections */
         sl__gw_ui_close(gw->ui, on_part_closed, gw);
         gw->ui = NULL;

@@ -25,6 +25,7 @@
 #include "providers/gemini.h"
 #include "retry/retrier.h"
 #include "core/buf.h"
+#include "core/deadlines.h"
 #include "core/sem.h"
 
 struct sl_gateway {
@@ -48,6 +49,9 @@ struct sl_gateway {
     int draining, closing, pending_closes, started, keysync_closing, shared_closing;
     uint64_t drain_deadline_ms;
     uv_timer_t drain_timer;
+    struct sl_deadlines deadlines; /* the requests' queue waits and backoffs */
+    uv_check_t reaper;             /* frees finished requests at the end of a loop turn */
+    struct sl_list finished;       /* finished requests, until the reaper runs */
     void (*shutdown_cb)(void *);
     void *shutdown_arg;
     struct sl_otel_exporter *otel; /* `otel:` given: the trace exporter, else NULL */
@@ -221,8 +225,10 @@ struct gw_req {
     enum sl_err error;
     int final_status;
     uint64_t t0_ns, admit_start_ns, queue_ns, first_byte_ns;
+    uint64_t attempt_ns, up_done_ns; /* the last attempt's start and end (metrics.h stages) */
     int64_t started_us;
-    int handles_open, offload_pending;
+    int reaped; /* the loop turned since finish(): nothing up the stack holds it */
+    int offload_pending;
     struct sl_recorder_item item; /* the row, while the recorder holds it */
 };
 
@@ -233,6 +239,14 @@ struct gw_req {
 struct gw_req *sl__gw_req_get(struct sl_gateway *gw, size_t body_len);
 void sl__gw_req_put(struct sl_gateway *gw, struct gw_req *r);
 void sl__gw_req_spares_free(struct sl_gateway *gw);
+/* req_pool.c: a finished request's deadlines stop (finished), and it goes
+ * once the loop turned and the recorder is done with it (reap: at the end
+ * of the turn, or now, when the gateway closes). */
+void sl__gw_req_finished(struct gw_req *r);
+void sl__gw_req_maybe_free(struct gw_req *r);
+void sl__gw_req_reap(struct sl_gateway *gw);
+/* gateway.c: a request's memory went back (it counted in pending_closes). */
+void sl__gw_req_gone(struct sl_gateway *gw);
 
 /* gateway.c: the one way a request's state changes; asserts the move. */
 void sl__gw_set_state(struct gw_req *r, enum gw_state to);

@@ -44,27 +44,35 @@ void sl_prom_value(struct sl_buf *out, const char *name, const char *labels, dou
         appendf(out, "%s %.17g\n", name, value);
 }
 
-void sl_prom_hist_write(struct sl_buf *out, const char *name, const char *labels,
-                        const struct sl_prom_hist *h)
+void sl_prom_buckets_write(struct sl_buf *out, const char *name, const char *labels,
+                           const double *bounds, size_t nbounds, const uint64_t *buckets,
+                           uint64_t count, double sum)
 {
     const char *sep = labels && *labels ? "," : "";
     uint64_t acc = 0;
-    for (int i = 0; i < SL_PROM_NBUCKETS; i++) {
-        acc += h->buckets[i];
-        if (i < SL_PROM_NBUCKETS - 1)
+    for (size_t i = 0; i <= nbounds; i++) {
+        acc += buckets[i];
+        if (i < nbounds)
             appendf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels ? labels : "", sep,
-                    sl_prom_bounds[i], (unsigned long long)acc);
+                    bounds[i], (unsigned long long)acc);
         else
             appendf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels ? labels : "", sep,
                     (unsigned long long)acc);
     }
     if (labels && *labels) {
-        appendf(out, "%s_sum{%s} %.9g\n", name, labels, h->sum);
-        appendf(out, "%s_count{%s} %llu\n", name, labels, (unsigned long long)h->count);
+        appendf(out, "%s_sum{%s} %.9g\n", name, labels, sum);
+        appendf(out, "%s_count{%s} %llu\n", name, labels, (unsigned long long)count);
     } else {
-        appendf(out, "%s_sum %.9g\n", name, h->sum);
-        appendf(out, "%s_count %llu\n", name, (unsigned long long)h->count);
+        appendf(out, "%s_sum %.9g\n", name, sum);
+        appendf(out, "%s_count %llu\n", name, (unsigned long long)count);
     }
+}
+
+void sl_prom_hist_write(struct sl_buf *out, const char *name, const char *labels,
+                        const struct sl_prom_hist *h)
+{
+    sl_prom_buckets_write(out, name, labels, sl_prom_bounds, SL_PROM_NBUCKETS - 1, h->buckets,
+                          h->count, h->sum);
 }
 
 void sl_prom_escape(char *dst, size_t size, const char *value)
@@ -97,6 +105,22 @@ struct model_metrics {
     uint64_t fallbacks;
 };
 
+/* A stage's histogram: 1 µs to 1 s in 1-2-5 steps, then +Inf. */
+#define STAGE_NBOUNDS 19
+static const uint64_t stage_bounds_ns[STAGE_NBOUNDS] = {
+    1000,     2000,      5000,      10000,     20000,     50000,    100000,
+    200000,   500000,    1000000,   2000000,   5000000,   10000000, 20000000,
+    50000000, 100000000, 200000000, 500000000, 1000000000};
+static const char *const stage_names[SL_GW_STAGE__COUNT] = {
+    [SL_GW_STAGE_PARSE] = "parse",       [SL_GW_STAGE_ADMISSION] = "admission",
+    [SL_GW_STAGE_UPSTREAM] = "upstream", [SL_GW_STAGE_RELAY] = "relay",
+    [SL_GW_STAGE_RESPOND] = "respond",   [SL_GW_STAGE_ROW] = "row"};
+
+struct stage_hist {
+    uint64_t buckets[STAGE_NBOUNDS + 1];
+    uint64_t count, sum_ns;
+};
+
 struct sl_gw_metrics {
     const struct sl_gw_config *cfg;
     const struct sl_gw_router *router;
@@ -104,6 +128,7 @@ struct sl_gw_metrics {
     struct model_metrics *mm; /* one per model, in the config's order */
     uint64_t status_unrouted[600];
     uint64_t cancelled, client_gone;
+    struct stage_hist stage[SL_GW_STAGE__COUNT];
 };
 
 int sl_gw_metrics_new(const struct sl_gw_config *cfg, const struct sl_gw_router *router,
@@ -153,13 +178,33 @@ void sl_gw_metrics_status(struct sl_gw_metrics *m, const struct sl_gw_dep *dep, 
         m->status_unrouted[status]++;
 }
 
-void sl_gw_metrics_attempt(struct sl_gw_metrics *m, const struct sl_gw_dep *dep, unsigned resent,
-                           double seconds)
+void sl_gw_metrics_stage(struct sl_gw_metrics *m, enum sl_gw_stage stage, uint64_t from_ns,
+                         uint64_t to_ns)
+{
+    if (from_ns == 0 || to_ns < from_ns)
+        return;
+    uint64_t ns = to_ns - from_ns;
+    struct stage_hist *h = &m->stage[stage];
+    int i = 0;
+    while (i < STAGE_NBOUNDS && ns > stage_bounds_ns[i])
+        i++;
+    h->buckets[i]++;
+    h->count++;
+    h->sum_ns += ns;
+}
+
+void sl_gw_metrics_attempt(struct sl_gw_metrics *m, const struct sl_gw_dep *dep,
+                           const struct sl_http_result *res)
 {
     struct dep_metrics *dm = dep_of(m, dep);
     dm->attempts++;
-    dm->resent += resent;
-    sl_prom_observe(&dm->upstream_latency, seconds);
+    dm->resent += (unsigned)res->resent;
+    sl_prom_observe(&dm->upstream_latency, (double)res->total_ns / 1e9);
+    /* relative to the attempt's start: observed as spans from 1 ns */
+    if (res->sent_ns)
+        sl_gw_metrics_stage(m, SL_GW_STAGE_UPSTREAM, 1, 1 + res->sent_ns);
+    if (res->first_byte_ns)
+        sl_gw_metrics_stage(m, SL_GW_STAGE_RELAY, 1 + res->first_byte_ns, 1 + res->total_ns);
 }
 
 void sl_gw_metrics_retry(struct sl_gw_metrics *m, const struct sl_gw_dep *dep)
@@ -283,6 +328,17 @@ void sl_gw_metrics_render(const struct sl_gw_metrics *m, struct sl_gw_keyring *k
     }
     if (keys)
         sl_gw_keyring_render_metrics(keys, out);
+    double bounds[STAGE_NBOUNDS];
+    for (int i = 0; i < STAGE_NBOUNDS; i++)
+        bounds[i] = (double)stage_bounds_ns[i] / 1e9;
+    sl_prom_help(out, "sluice_stage_seconds", "histogram",
+                 "Time in each stage of a request inside the gateway (gateway/metrics.h).");
+    for (int s = 0; s < SL_GW_STAGE__COUNT; s++) {
+        const struct stage_hist *h = &m->stage[s];
+        snprintf(labels, sizeof(labels), "stage=\"%s\"", stage_names[s]);
+        sl_prom_buckets_write(out, "sluice_stage_seconds", labels, bounds, STAGE_NBOUNDS,
+                              h->buckets, h->count, (double)h->sum_ns / 1e9);
+    }
     sl_prom_help(out, "sluice_requests_in_flight", "gauge", "Requests being handled.");
     sl_prom_value(out, "sluice_requests_in_flight", "", (double)in_flight);
 }

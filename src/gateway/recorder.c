@@ -7,11 +7,16 @@
  *    COUNT_DELAY_MS: one thread wake-up per batch, not per request (a
  *    wake-up per request cost more than the counting). At most one batch
  *    is out at a time; while it is, the items in it belong to the counting
- *    thread, and new ones wait in `queue`. The thread runs at normal
- *    priority, as the pool's did: at nice 10 or SCHED_IDLE it fell behind
- *    a saturated loop, and the finished requests waiting for it cost more
- *    than its preemptions (docs/benchmarks.md, issue 12). If items pile up
- *    all the same (COUNTING_BEHIND), a batch goes to the thread pool. The
+ *    thread, and new ones wait in `queue`. The thread shares the loop's
+ *    core on a small machine, and a batch at normal priority held it for
+ *    the whole batch (some 250 µs at 5,000 requests/s): it runs at nice 5
+ *    (at nice 10 or SCHED_IDLE it fell behind a saturated loop, and the
+ *    finished requests waiting for it cost more than its preemptions), and
+ *    in a batch smaller than half of COUNT_BATCH (it keeps up) it yields
+ *    the core every COUNT_YIELD_EVERY rows, so a loop that woke meanwhile
+ *    runs first; a larger batch means it is behind, and it runs it out
+ *    (docs/benchmarks.md, issue 12). If items pile up all the same
+ *    (COUNTING_BEHIND), a batch goes to the thread pool. The
  *    same thread prints each row's record and metadata JSON (print_record,
  *    pure): the loop only numbers it and hands it to the store.
  *  - A record goes straight into the store when nothing waits before it.
@@ -25,6 +30,7 @@
  */
 #include "gateway/recorder.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +41,12 @@
 #include "limits/prices.h"
 #include "token/request_tokens.h"
 
-#define COUNT_BATCH     256
-#define COUNT_DELAY_MS  10
-#define COUNTING_MAX    (64 * COUNT_BATCH) /* items queued or in a batch */
-#define COUNTING_BEHIND COUNT_BATCH        /* past this, batches go to the pool */
-#define PENDING_INITIAL 1024
+#define COUNT_BATCH       256
+#define COUNT_DELAY_MS    10
+#define COUNT_YIELD_EVERY 8                  /* rows: about 40 µs of the core */
+#define COUNTING_MAX      (64 * COUNT_BATCH) /* items queued or in a batch */
+#define COUNTING_BEHIND   COUNT_BATCH        /* past this, batches go to the pool */
+#define PENDING_INITIAL   1024
 
 struct sl_recorder {
     uv_loop_t *loop;
@@ -48,7 +55,7 @@ struct sl_recorder {
     /* items waiting for their prompt tokens to be counted, and the batch
      * out on the thread pool */
     struct sl_list queue, batch;
-    size_t queued;
+    size_t queued, batch_n; /* items in queue; in the batch out */
     int job_active, eager, delivering;
     size_t counting;           /* items handed over and not yet delivered */
     uv_timer_t timer;          /* sends a partial batch after COUNT_DELAY_MS */
@@ -232,8 +239,13 @@ static void count_and_print(const struct sl_recorder *rec, struct sl_recorder_it
 static void count_batch(void *arg)
 {
     struct sl_recorder *rec = arg;
-    for (struct sl_list *n = rec->batch.next; n != &rec->batch; n = n->next)
+    int yield = rec->batch_n < COUNT_BATCH / 2;
+    unsigned k = 0;
+    for (struct sl_list *n = rec->batch.next; n != &rec->batch; n = n->next) {
         count_and_print(rec, sl_container_of(n, struct sl_recorder_item, node));
+        if (yield && ++k % COUNT_YIELD_EVERY == 0)
+            sched_yield(); /* a loop waiting for the core gets it now */
+    }
 }
 
 static void start_count_job(struct sl_recorder *rec);
@@ -280,6 +292,7 @@ static void start_count_job(struct sl_recorder *rec)
 {
     if (rec->job_active || sl_list_empty(&rec->queue))
         return;
+    rec->batch_n = rec->queued;
     rec->queued = 0;
     uv_timer_stop(&rec->timer);
     /* move the whole queue into the batch */
@@ -337,7 +350,7 @@ int sl_recorder_new(uv_loop_t *loop, struct sl_store *store, struct sl_recorder 
     rec->store = store;
     sl_list_init(&rec->queue);
     sl_list_init(&rec->batch);
-    if (sl_worker_new(loop, "sluice-count", SL_THREAD_NORMAL, &rec->counter) != 0)
+    if (sl_worker_new(loop, "sluice-count", SL_THREAD_MIDDLE, &rec->counter) != 0)
         rec->counter = NULL; /* the pool counts */
     uv_timer_init(loop, &rec->timer);
     rec->timer.data = rec;

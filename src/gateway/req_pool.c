@@ -4,7 +4,13 @@
  * request takes it: steady traffic allocates no gw_req (about 9 KB, whose
  * calloc with its page faults was 16% of the loop thread's samples:
  * docs/benchmarks.md, issue 12), no body copy and no response buffer.
- * The spares are freed with the gateway. */
+ * The spares are freed with the gateway.
+ *
+ * A finished request waits on gw->finished until the end of the loop turn
+ * (the reaper, a uv_check started only while the list is not empty): what
+ * called finish() may still read it on the way back up the stack, as it
+ * could when the request's timers were closed handles. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,4 +82,41 @@ void sl__gw_req_spares_free(struct sl_gateway *gw)
     while ((n = sl_list_pop_front(&gw->spare)) != NULL)
         req_free(sl_container_of(n, struct gw_req, node));
     gw->n_spare = 0;
+}
+
+void sl__gw_req_maybe_free(struct gw_req *r)
+{
+    assert(r->state == GW_FINISHED);
+    if (!r->reaped || r->offload_pending)
+        return;
+    struct sl_gateway *gw = r->gw;
+    sl__gw_req_put(gw, r);
+    sl__gw_req_gone(gw);
+}
+
+static void on_reap(uv_check_t *check)
+{
+    sl__gw_req_reap(check->data);
+}
+
+void sl__gw_req_finished(struct gw_req *r)
+{
+    struct sl_gateway *gw = r->gw;
+    assert(!r->retrier.sleeping);       /* cancel() woke it */
+    sl_deadline_stop(&r->retrier.wake); /* whatever a release build missed */
+    sl_sem_timed_release(&r->admit);
+    sl_list_push_back(&gw->finished, &r->node);
+    if (!uv_is_active((uv_handle_t *)&gw->reaper))
+        uv_check_start(&gw->reaper, on_reap);
+}
+
+void sl__gw_req_reap(struct sl_gateway *gw)
+{
+    struct sl_list *n;
+    uv_check_stop(&gw->reaper);
+    while ((n = sl_list_pop_front(&gw->finished)) != NULL) {
+        struct gw_req *r = sl_container_of(n, struct gw_req, node);
+        r->reaped = 1;
+        sl__gw_req_maybe_free(r); /* the gateway stays: the reaper counts in it */
+    }
 }

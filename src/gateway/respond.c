@@ -64,6 +64,8 @@ static void down_respond(struct gw_req *r, int status, const char *body, size_t 
 void sl__gw_down_respond_error(struct gw_req *r, int status, const char *type, const char *code,
                                const char *message, int retry_after_s)
 {
+    if (r->down == NULL)
+        return; /* answered already (finish() asks on every request), or the client left */
     char body[1536];
     size_t n = sl_openai_error_body(body, sizeof(body), type, code, message);
     down_respond(r, status, body, n, 1, retry_after_s);

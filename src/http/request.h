@@ -35,6 +35,8 @@ struct sl_http_result {
     int status;             /* the final HTTP status, or 0 when none arrived */
     const char *message;    /* why it failed ("first byte timeout after 200 ms"), or "" */
     uint64_t body_bytes;    /* body bytes delivered to on_body */
+    uint64_t sent_ns;       /* from start to the request handed to a connected socket (the
+                             * lean client; 0 if never, and with libcurl) */
     uint64_t first_byte_ns; /* from start to the first response byte, 0 if none */
     uint64_t total_ns;      /* from start to done */
     int reused;             /* 1 when it ran on a connection kept from an earlier request */

@@ -1,9 +1,12 @@
 /* HTTP/1.1 server.
  *
  * Design
- *  - One struct conn per TCP connection: its socket, one timer (idle or
- *    request timeout, whichever applies), a read buffer, and the request in
- *    progress. Connections sit on the server's list so close can reach all.
+ *  - One struct conn per TCP connection: its socket, one deadline (idle or
+ *    request timeout, whichever applies, or the flush and linger bounds; a
+ *    deadline in the server's one set, core/deadlines.h: moving it per
+ *    request is a list move, not a timer restart), a read buffer, and the
+ *    request in progress. Connections sit on the server's list so close can
+ *    reach all.
  *  - The read buffer holds raw bytes from `pos` (start of the current
  *    request) to `len`. It grows (bounded by header limit + body limit)
  *    while a request is being read, so it MOVES while a body arrives. It
@@ -39,11 +42,12 @@
  *    pipelined request. A response that ends later (from a timer, an
  *    upstream callback, on_drain) never starts the next pipelined request
  *    inside sl_http_respond/sl_http_stream_end: that is deferred to the
- *    loop (a zero timer), so a handler is never re-entered by its own
+ *    loop (a deadline of 0 ms), so a handler is never re-entered by its own
  *    answer.
- *  - Teardown: sl__http_conn_close() closes the socket and the timer; the conn is
- *    freed when both close callbacks ran. on_abort runs before that if a
- *    response was still open.
+ *  - Teardown: sl__http_conn_close() stops the deadline and closes the
+ *    socket; the conn is freed from its close callback. on_abort runs
+ *    before that if a response was still open. The server's deadlines'
+ *    timer closes last (maybe_free_server).
  */
 #include "http/server.h"
 
@@ -82,7 +86,27 @@ static void on_linger_shutdown(uv_shutdown_t *req, int status)
     (void)status;
 }
 
-static void on_timer(uv_timer_t *timer);
+static void on_timer(struct sl_deadline *d);
+
+static void set_deadline(struct conn *c, uint64_t ms)
+{
+    sl_deadline_start(&c->srv->deadlines, &c->deadline, ms, on_timer);
+}
+
+/* FLUSHING: no write progress may last flush_bound_ms. */
+static void flush_bound(struct conn *c, unsigned ms)
+{
+    c->state = C_FLUSHING;
+    c->flush_bound_ms = ms;
+    set_deadline(c, ms);
+}
+
+void sl__http_flush_progress(struct conn *c)
+{
+    assert(c->state == C_FLUSHING);
+    if (sl_deadline_armed(&c->deadline))
+        set_deadline(c, c->flush_bound_ms);
+}
 
 /* FLUSHING: once the last byte is written, close; or, when the client may
  * still be sending bytes we will not read, shut down our side and linger. */
@@ -96,7 +120,7 @@ void sl__http_maybe_close_after_write(struct conn *c)
         return;
     }
     c->state = C_LINGERING;
-    uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+    set_deadline(c, LINGER_MS);
     if (!c->reading)
         conn_resume(c);
 }
@@ -127,8 +151,7 @@ static void flush_then_close(struct conn *c, unsigned ms)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
-    c->state = C_FLUSHING;
-    uv_timer_start(&c->timer, on_timer, ms, 0);
+    flush_bound(c, ms);
     sl__http_maybe_close_after_write(c);
 }
 
@@ -175,8 +198,7 @@ void sl__http_finish_request(struct conn *c)
          * linger so the client reads the answer rather than a reset. */
         c->linger = c->linger || c->len > c->pos;
         c->len = c->pos = 0; /* from here on, what arrives is discarded */
-        c->state = C_FLUSHING;
-        uv_timer_start(&c->timer, on_timer, flush_ms(c), 0);
+        flush_bound(c, flush_ms(c));
         sl__http_maybe_close_after_write(c);
         return;
     }
@@ -192,7 +214,7 @@ void sl__http_finish_request(struct conn *c)
     if (c->len > 0) {
         /* A pipelined request waits: start it from the loop, not from
          * inside the caller of sl_http_respond (see the design note). */
-        uv_timer_start(&c->timer, on_timer, 0, 0);
+        set_deadline(c, 0);
     } else {
         arm_timer(c);
         if (!c->reading && !c->peer_eof)
@@ -205,8 +227,6 @@ void sl__http_finish_request(struct conn *c)
 static void on_conn_handle_closed(uv_handle_t *handle)
 {
     struct conn *c = handle->data;
-    if (--c->handles_open > 0)
-        return;
     struct sl_http_server *srv = c->srv;
     free(c->buf);
     free(c->hbuf);
@@ -215,16 +235,25 @@ static void on_conn_handle_closed(uv_handle_t *handle)
     maybe_free_server(srv);
 }
 
-/* The server goes once closing was asked, the listener is closed and the
- * last connection's handles are closed. */
-static void maybe_free_server(struct sl_http_server *srv)
+static void on_deadlines_closed(uv_handle_t *handle)
 {
-    if (!srv->closing || srv->listening || srv->stats.open_connections > 0 || !srv->close_cb)
-        return;
+    struct sl_http_server *srv = handle->data;
     void (*cb)(void *) = srv->close_cb;
     srv->close_cb = NULL;
     cb(srv->close_arg);
     free(srv);
+}
+
+/* The server goes once closing was asked, the listener is closed, the
+ * last connection's socket is closed (no deadline is armed then), and
+ * then the deadlines' timer. */
+static void maybe_free_server(struct sl_http_server *srv)
+{
+    if (!srv->closing || srv->listening || srv->stats.open_connections > 0 || !srv->close_cb ||
+        srv->deadlines_closing)
+        return;
+    srv->deadlines_closing = 1;
+    sl_deadlines_close(&srv->deadlines, srv, on_deadlines_closed);
 }
 
 void sl__http_conn_close(struct conn *c, int reset)
@@ -239,8 +268,7 @@ void sl__http_conn_close(struct conn *c, int reset)
         c->req.on_abort = NULL;
         cb(&c->req, c->req.abort_data);
     }
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    sl_deadline_stop(&c->deadline);
     if (reset && uv_tcp_close_reset(&c->tcp, on_conn_handle_closed) == 0)
         return;
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
@@ -264,7 +292,7 @@ static void reject(struct conn *c, int status, const char *code, const char *mes
     if (c->head_len == 0)
         memset(&c->req.head, 0, sizeof(c->req.head));
     c->state = C_HANDLING;
-    uv_timer_stop(&c->timer);
+    sl_deadline_stop(&c->deadline);
     c->req.head.keep_alive = 0;
     c->req.on_abort = NULL;
     c->req.head_only = sl_str_eq(c->req.head.method, "HEAD");
@@ -275,9 +303,9 @@ static void reject(struct conn *c, int status, const char *code, const char *mes
     sl_http_respond_error_with(&c->req, status, h, 1, "invalid_request_error", code, message);
 }
 
-static void on_timer(uv_timer_t *timer)
+static void on_timer(struct sl_deadline *d)
 {
-    struct conn *c = timer->data;
+    struct conn *c = sl_container_of(d, struct conn, deadline);
     if (c->state == C_READING)
         reject(c, 408, "request_timeout", "the request did not arrive in time");
     else if (c->state == C_IDLE && c->len > 0)
@@ -293,9 +321,9 @@ static void arm_timer(struct conn *c)
     unsigned ms =
         c->state == C_READING ? c->srv->cfg.request_timeout_ms : c->srv->cfg.idle_timeout_ms;
     if (c->state == C_HANDLING || ms == 0)
-        uv_timer_stop(&c->timer);
+        sl_deadline_stop(&c->deadline);
     else
-        uv_timer_start(&c->timer, on_timer, ms, 0);
+        set_deadline(c, ms);
 }
 
 /* Copies the head's bytes into hbuf and rebases every pointer of the parsed
@@ -332,7 +360,7 @@ static int pin_head(struct conn *c, const char *raw, size_t len)
 static void dispatch(struct conn *c)
 {
     c->state = C_HANDLING;
-    uv_timer_stop(&c->timer);
+    sl_deadline_stop(&c->deadline);
     c->req.conn = c;
     c->req.head_only = sl_str_eq(c->req.head.method, "HEAD");
     c->srv->stats.requests++;
@@ -360,6 +388,7 @@ static void process(struct conn *c)
             break;
         if (c->state == C_IDLE) {
             c->state = C_READING;
+            c->req.started_ns = uv_hrtime(); /* the gateway's parse stage starts */
             arm_timer(c);
         }
         if (c->head_len == 0) {
@@ -516,9 +545,8 @@ static void on_connection(uv_stream_t *listener, int status)
     c->cap = INITIAL_BUF;
     c->req.conn = c;
     uv_tcp_init(srv->loop, &c->tcp);
-    uv_timer_init(srv->loop, &c->timer);
-    c->tcp.data = c->timer.data = c;
-    c->handles_open = 2;
+    sl_deadline_init(&c->deadline);
+    c->tcp.data = c;
     c->state = C_IDLE;
     sl_list_push_back(&srv->conns, &c->node);
     srv->stats.open_connections++;
@@ -558,6 +586,11 @@ int sl_http_server_new(uv_loop_t *loop, const struct sl_http_server_config *cfg,
     srv->data = data;
     sl_rng_seed(&srv->rng, uv_hrtime() ^ (uint64_t)(uintptr_t)srv, 2);
     sl_list_init(&srv->conns);
+    int rc = sl_deadlines_init(loop, &srv->deadlines, 1);
+    if (rc != 0) {
+        free(srv);
+        return rc;
+    }
     *out = srv;
     return 0;
 }

@@ -67,6 +67,9 @@ void sl_http_server_close(struct sl_http_server *srv, void (*cb)(void *arg), voi
 const struct sl_http_head *sl_http_exchange_head(const struct sl_http_exchange *req);
 struct sl_str sl_http_exchange_body(const struct sl_http_exchange *req);
 uv_loop_t *sl_http_exchange_loop(const struct sl_http_exchange *req);
+/* When its first byte was read (uv_hrtime), or 0 for an answer the server
+ * gave on its own. */
+uint64_t sl_http_exchange_started_ns(const struct sl_http_exchange *req);
 
 /* Called once if the connection dies before the response ended. */
 void sl_http_exchange_on_abort(struct sl_http_exchange *req,

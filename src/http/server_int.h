@@ -9,6 +9,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "core/deadlines.h"
 #include "core/list.h"
 #include "core/rng.h"
 #include "http/server.h"
@@ -24,13 +25,15 @@ struct sl_http_exchange {
     void (*on_drain)(struct sl_http_exchange *, void *);
     void *drain_data;
     int streaming;
-    int head_only; /* HEAD: headers as for GET, not a byte of body */
-    int raw;       /* a stream to an HTTP/1.0 client: no chunk framing */
+    int head_only;       /* HEAD: headers as for GET, not a byte of body */
+    int raw;             /* a stream to an HTTP/1.0 client: no chunk framing */
+    uint64_t started_ns; /* its first byte read (uv_hrtime) */
 };
 
 struct conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;
+    struct sl_deadline deadline; /* idle, request, flush or linger: in srv->deadlines */
+    unsigned flush_bound_ms;     /* FLUSHING: what no write progress may last */
     struct sl_http_server *srv;
     struct sl_list node;
     char *buf;
@@ -44,7 +47,7 @@ struct conn {
     struct sl_http_exchange req;
     size_t pending;
     uv_shutdown_t shutdown;
-    int handles_open, reading, in_process, close_after_write, continue_sent;
+    int reading, in_process, close_after_write, continue_sent;
     int linger;   /* unread request bytes may follow: linger before closing */
     int peer_eof; /* the client shut down its side (half-close) */
 };
@@ -55,7 +58,8 @@ struct sl_http_server {
     sl_http_handler handler;
     void *data;
     uv_tcp_t listener;
-    int listening, port, closing;
+    struct sl_deadlines deadlines; /* every connection's timeout, on one timer */
+    int listening, port, closing, deadlines_closing;
     struct sl_list conns;
     struct sl_http_server_stats stats;
     void (*close_cb)(void *);
@@ -75,6 +79,9 @@ void sl__http_finish_request(struct conn *c);
 
 /* server.c: FLUSHING and all written: close, or linger. */
 void sl__http_maybe_close_after_write(struct conn *c);
+
+/* server.c: FLUSHING and a write went out: the bound starts again. */
+void sl__http_flush_progress(struct conn *c);
 
 /* server_write.c: writes the buffers in order; never blocks, never fails
  * silently: a socket error closes the connection (and aborts the request). */

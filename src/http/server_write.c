@@ -83,8 +83,8 @@ static void on_written(uv_write_t *req, int status)
         sl__http_conn_close(c, 0);
         return;
     }
-    if (c->state == C_FLUSHING && uv_is_active((uv_handle_t *)&c->timer))
-        uv_timer_again(&c->timer); /* progress: the flush bound starts again */
+    if (c->state == C_FLUSHING)
+        sl__http_flush_progress(c);
     if (c->pending == 0) {
         if (c->req.on_drain && c->state == C_HANDLING)
             c->req.on_drain(&c->req, c->req.drain_data);
@@ -180,16 +180,8 @@ static void put_str(struct head_writer *w, const char *s)
 
 static void put_uint(struct head_writer *w, unsigned long long v)
 {
-    char digits[24];
-    int k = 0;
-    do {
-        digits[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    char rev[24];
-    for (int i = 0; i < k; i++)
-        rev[i] = digits[k - 1 - i];
-    put(w, rev, (size_t)k);
+    char digits[20];
+    put(w, digits, sl_fmt_uint(digits, v));
 }
 
 enum { LENGTH_CHUNKED = -1, LENGTH_BY_CLOSE = -2 };
@@ -351,6 +343,11 @@ void sl_http_exchange_drop(struct sl_http_exchange *req, int reset)
     struct conn *c = req->conn;
     req->on_abort = NULL;
     sl__http_conn_close(c, reset);
+}
+
+uint64_t sl_http_exchange_started_ns(const struct sl_http_exchange *req)
+{
+    return req->started_ns;
 }
 
 const struct sl_http_head *sl_http_exchange_head(const struct sl_http_exchange *req)

@@ -117,6 +117,7 @@ void sl__up_finish(struct sl_upstream_xfer *x)
         .status = x->headers_done ? x->status : 0,
         .message = x->message,
         .body_bytes = x->body_bytes,
+        .sent_ns = x->sent_ns ? x->sent_ns - x->start_ns : 0,
         .first_byte_ns = x->first_byte_ns ? x->first_byte_ns - x->start_ns : 0,
         .total_ns = uv_hrtime() - x->start_ns,
         .reused = x->reused,
@@ -404,6 +405,7 @@ void sl__up_conn_send(struct conn *c)
     uv_buf_t b[2] = {uv_buf_init(x->out, (unsigned)x->out_len),
                      uv_buf_init((char *)req->body, (unsigned)req->body_len)};
     unsigned nb = req->body_len ? 2 : 1, i = 0;
+    x->sent_ns = uv_hrtime();
     int n = uv_try_write((uv_stream_t *)&c->tcp, b, nb);
     if (n < 0 && n != UV_EAGAIN) {
         send_failed(c, n);
@@ -511,9 +513,10 @@ static size_t format_head(char *out, const struct sl_http_request *req, const ch
     }
     if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
         strcmp(method, "PATCH") == 0) {
-        char cl[48];
-        int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", req->body ? req->body_len : 0);
-        at = put(out, at, cl, (size_t)k);
+        char digits[20];
+        at = put(out, at, "Content-Length: ", 16);
+        at = put(out, at, digits, sl_fmt_uint(digits, req->body ? req->body_len : 0));
+        at = put(out, at, "\r\n", 2);
     }
     return put(out, at, "\r\n", 2);
 }

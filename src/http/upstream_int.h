@@ -89,7 +89,7 @@ struct sl_upstream_xfer {
     size_t head_bytes;
     char *held; /* refused body bytes and what followed them in their read */
     size_t held_len, held_cap;
-    uint64_t start_ns, first_byte_ns, body_bytes;
+    uint64_t start_ns, sent_ns, first_byte_ns, body_bytes;
     uint64_t connect_due, first_byte_due, total_due; /* now_ms; 0: none */
     enum sl_err err;
     int status, addr_tries;

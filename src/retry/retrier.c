@@ -1,5 +1,7 @@
 #include "retry/retrier.h"
 
+#include <assert.h>
+
 int sl_retrier_init(uv_loop_t *loop, struct sl_retrier *r)
 {
     *r = (struct sl_retrier){0};
@@ -10,7 +12,14 @@ int sl_retrier_init(uv_loop_t *loop, struct sl_retrier *r)
 
 void sl_retrier_close(struct sl_retrier *r, uv_close_cb close_cb)
 {
+    assert(r->set == NULL);
     uv_close((uv_handle_t *)&r->timer, close_cb);
+}
+
+void sl_retrier_init_on(struct sl_deadlines *set, struct sl_retrier *r)
+{
+    *r = (struct sl_retrier){.set = set};
+    sl_deadline_init(&r->wake);
 }
 
 void sl_retrier_run(struct sl_retrier *r, const struct sl_retry_policy *policy, struct sl_rng *rng,
@@ -40,12 +49,21 @@ static void finish(struct sl_retrier *r, enum sl_err error, enum sl_retry_verdic
     r->on_done(r);
 }
 
-static void on_wake(uv_timer_t *timer)
+static void wake(struct sl_retrier *r)
 {
-    struct sl_retrier *r = timer->data;
     r->sleeping = 0;
     r->state.attempt++;
     r->attempt(r);
+}
+
+static void on_wake(uv_timer_t *timer)
+{
+    wake(timer->data);
+}
+
+static void on_wake_deadline(struct sl_deadline *d)
+{
+    wake(sl_container_of(d, struct sl_retrier, wake));
 }
 
 void sl_retrier_report(struct sl_retrier *r, enum sl_err error, double retry_after_ms)
@@ -66,8 +84,13 @@ void sl_retrier_report(struct sl_retrier *r, enum sl_err error, double retry_aft
     r->state.prev_wait_ms = d.wait_ms;
     r->outcome.total_wait_ms += d.wait_ms;
     r->sleeping = 1;
-    /* libuv timers have millisecond resolution: round to nearest. */
-    uv_timer_start(&r->timer, on_wake, (uint64_t)(d.wait_ms + 0.5), 0);
+    /* libuv timers (and deadlines) have millisecond resolution: round to
+     * nearest. */
+    uint64_t ms = (uint64_t)(d.wait_ms + 0.5);
+    if (r->set)
+        sl_deadline_start(r->set, &r->wake, ms, on_wake_deadline);
+    else
+        uv_timer_start(&r->timer, on_wake, ms, 0);
 }
 
 int sl_retrier_cancel(struct sl_retrier *r)
@@ -76,7 +99,10 @@ int sl_retrier_cancel(struct sl_retrier *r)
         return 0;
     if (!r->sleeping)
         return UV_EBUSY;
-    uv_timer_stop(&r->timer);
+    if (r->set)
+        sl_deadline_stop(&r->wake);
+    else
+        uv_timer_stop(&r->timer);
     r->sleeping = 0;
     finish(r, SL_E_CANCELLED, SL_RETRY_NOT_RETRYABLE);
     return 0;

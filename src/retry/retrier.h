@@ -1,5 +1,6 @@
 /* Retry driver: runs attempts of an async operation until the policy says
- * stop, sleeping between them on a libuv timer (never a blocking sleep).
+ * stop, sleeping between them on a libuv timer or a deadline (never a
+ * blocking sleep).
  *
  * Flow: sl_retrier_run() calls attempt(); the operation reports each outcome
  * with sl_retrier_report(). On failure the pure policy decides; on a retry
@@ -7,9 +8,12 @@
  * because e"), then the timer waits, then attempt() runs again. on_done()
  * runs exactly once, with r->outcome describing how it ended.
  *
- * Ownership: the caller owns the struct and the operation. The retrier owns
- * its timer: init with sl_retrier_init(), close with sl_retrier_close() and
- * free only from the close callback. A retrier can run many times in turn
+ * Ownership: the caller owns the struct and the operation. The retrier
+ * sleeps either on a timer of its own: init with sl_retrier_init(), close
+ * with sl_retrier_close() and free only from the close callback; or on a
+ * deadline in its owner's set (core/deadlines.h; the gateway's requests,
+ * no handle each): init with sl_retrier_init_on(), and free once it is
+ * not sleeping (cancel it first). A retrier can run many times in turn
  * (the simulate slots reuse theirs). */
 #ifndef SL_RETRIER_H
 #define SL_RETRIER_H
@@ -17,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/deadlines.h"
 #include "retry/policy.h"
 
 /* The final error: how many attempts, the last error, and why it stopped. */
@@ -36,7 +41,9 @@ typedef void (*sl_retrier_done_fn)(struct sl_retrier *r);
 struct sl_retrier {
     const struct sl_retry_policy *policy;
     struct sl_rng *rng;
-    uv_timer_t timer;
+    uv_timer_t timer;         /* sl_retrier_init */
+    struct sl_deadlines *set; /* sl_retrier_init_on: wake is in it */
+    struct sl_deadline wake;
     uint64_t first_start_ns;
     struct sl_retry_state state;
     struct sl_retry_outcome outcome;
@@ -49,6 +56,7 @@ struct sl_retrier {
 
 int sl_retrier_init(uv_loop_t *loop, struct sl_retrier *r);
 void sl_retrier_close(struct sl_retrier *r, uv_close_cb close_cb);
+void sl_retrier_init_on(struct sl_deadlines *set, struct sl_retrier *r);
 
 /* Starts attempt 1 now (synchronously). */
 void sl_retrier_run(struct sl_retrier *r, const struct sl_retry_policy *policy, struct sl_rng *rng,

@@ -297,13 +297,84 @@ Test(serve_front, metrics_parse_with_the_reference_prometheus_parser)
              "/usr/bin/python3 -c \"$(cat <<'EOF'\n%sEOF\n)\" '%s' sluice_requests "
              "sluice_time_to_first_token_seconds sluice_fallbacks sluice_queue_wait_seconds "
              "sluice_upstream_latency_seconds sluice_requests_in_flight "
-             "sluice_otel_traces_exported sluice_otel_traces_failed > '%s' 2>&1",
+             "sluice_otel_traces_exported sluice_otel_traces_failed sluice_stage_seconds "
+             "> '%s' 2>&1",
              prom_check, path, e2e_path("prom.log"));
     int rc = system(cmd);
     char *log = e2e_slurp(e2e_path("prom.log"));
     cr_assert_eq(rc, 0, "the Prometheus parser refused /metrics: %s\n%s", log, text);
     cr_assert_not_null(strstr(log, "families"), "%s", log);
     free(log);
+}
+
+/* The count of one stage of sluice_stage_seconds in a /metrics text,
+ * after checking its histogram: 20 buckets that never decrease, the last
+ * (+Inf) equal to the count. */
+static long stage_count(const char *text, const char *stage)
+{
+    char prefix[128], name[128];
+    snprintf(prefix, sizeof(prefix), "sluice_stage_seconds_bucket{stage=\"%s\",le=", stage);
+    long prev = 0, inf = -1;
+    int n = 0;
+    for (const char *p = strstr(text, prefix); p; p = strstr(p + 1, prefix)) {
+        const char *v = strstr(p, "} ");
+        cr_assert_not_null(v);
+        long x = atol(v + 2);
+        cr_assert_geq(x, prev, "stage %s: a bucket below the one before it\n%s", stage, text);
+        prev = x;
+        n++;
+        if (strncmp(p + strlen(prefix), "\"+Inf\"", 6) == 0)
+            inf = x;
+    }
+    cr_assert_eq(n, 20, "stage %s: %d buckets", stage, n);
+    snprintf(name, sizeof(name), "sluice_stage_seconds_count{stage=\"%s\"} ", stage);
+    const char *c = strstr(text, name);
+    cr_assert_not_null(c, "no count for stage %s", stage);
+    long count = atol(c + strlen(name));
+    cr_assert_eq(inf, count, "stage %s: +Inf bucket %ld, count %ld", stage, inf, count);
+    return count;
+}
+
+/* Every proxied request passes each stage once (one attempt each here);
+ * a request the front refuses is in none. The row stage is the last to
+ * be observed, after the client has its answer: waited for, bounded. */
+Test(serve_front, stage_histograms_count_each_request_once_per_stage)
+{
+    static const char *const stages[] = {"parse", "admission", "upstream",
+                                         "relay", "respond",   "row"};
+    pid_t mock, serve;
+    int mp = e2e_start_mock(NULL, &mock);
+    char local[16384];
+    int sp = e2e_start_serve_yaml(
+        "stages.yaml", NULL, &serve,
+        "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n", mp);
+    long before[6], after[6];
+    cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
+    for (int i = 0; i < 6; i++)
+        before[i] = stage_count(buf, stages[i]);
+    enum { N = 6 };
+    for (int i = 0; i < N; i++) {
+        const char *body = i % 3 == 2 ? "{\"model\":\"gpt-4o-mini\",\"stream\":true,"
+                                        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+                                      : chat;
+        cr_assert_eq(call(sp, "POST", "/v1/chat/completions", NULL, body, local, sizeof(local)),
+                     200, "%s", local);
+    }
+    cr_assert_eq(
+        call(sp, "POST", "/v1/chat/completions", NULL, "{\"model\":", local, sizeof(local)), 400);
+    for (int tries = 0; tries < 200; tries++) {
+        cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
+        if (stage_count(buf, "row") - before[5] >= N)
+            break;
+        usleep(10000);
+    }
+    for (int i = 0; i < 6; i++) {
+        after[i] = stage_count(buf, stages[i]);
+        cr_assert_eq(after[i] - before[i], N, "stage %s counted %ld for %d requests", stages[i],
+                     after[i] - before[i], N);
+    }
+    e2e_stop(serve);
+    e2e_stop(mock);
 }
 
 /* serve (config lines `extra`, then one model) in front of a mock started
