@@ -26,7 +26,8 @@
 #            context switches, page faults, allocations, uv timer starts and
 #            stops, handle closes and snprintf calls per request; the loop
 #            thread's run-queue waits and who ran meanwhile.
-# bench/tail.sh runs "cpu tail profile". SLUICE_SCHED=idle in the
+# bench/tail.sh runs "cpu tail profile". SERVE_DB=postgresql://... logs
+# serve's requests there instead of SQLite. SLUICE_SCHED=idle in the
 # environment runs serve's SQLite writer at SCHED_IDLE instead of nice 10
 # (src/core/thread_prio.h), to compare.
 # Goals (issue 5): serve CPU/request <= 1.25 x nginx's with logging on; added
@@ -109,9 +110,23 @@ models:
 CONF
   rm -f "$dir"/serve.db*
   taskset -c 0 "$bin" serve --config "$dir/serve.yaml" --listen 127.0.0.1:$SERVE \
-    --db "$dir/serve.db" --quiet >/dev/null 2>"$dir/serve.err" &
+    --db "${SERVE_DB:-$dir/serve.db}" --quiet >/dev/null 2>"$dir/serve.err" &
   serve_pid=$!; pids+=("$serve_pid"); sleep 0.4
 }
+# a query on serve's log (SQLite's columns; on PostgreSQL, SERVE_DB=URL,
+# the same names from its timestamps)
+serve_sql() {
+  if [ -n "${SERVE_DB:-}" ]; then
+    local f="(date_part('epoch', finished_at) * 1e6)::bigint"
+    local c="(date_part('epoch', created_at) * 1e6)::bigint"
+    local q=${1//finished_us/$f}
+    q=${q//created_us/$c}
+    PGOPTIONS="-c search_path=sluice" psql -qAt "$SERVE_DB" -c "$q" 2>/dev/null
+  else
+    sqlite3 "$dir/serve.db" "$1" 2>/dev/null
+  fi
+}
+
 # the upstream attempts' total seconds and count, from serve's /metrics
 upstream_time() {
   curl -s "http://127.0.0.1:$SERVE/metrics" | awk '
@@ -200,7 +215,7 @@ if [[ $PARTS == *tail* ]]; then
     u1=$(upstream_time); stage_buckets "$dir/st1.txt"
     sleep 0.5 # the rows reach the database within the store's flush interval
     # a file: 50,000 numbers are past what one environment variable may hold
-    sqlite3 "$dir/serve.db" "SELECT finished_us - created_us FROM requests WHERE created_us >= $since" 2>/dev/null | sort -n >"$dir/own.txt"
+    serve_sql "SELECT finished_us - created_us FROM requests WHERE created_us >= $since" | sort -n >"$dir/own.txt"
     ROUND=$round D="$d" N="$n" V="$v" NC="$c0 $c1" SC="$s0 $s1" UP="$u0 $u1" OWN="$dir/own.txt" \
       ST0="$dir/st0.txt" ST1="$dir/st1.txt" python3 - <<'PY'
 import json, os, re
@@ -308,5 +323,5 @@ if [[ $PARTS == *profile* ]]; then
   fi
 fi
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
-rows=$(sqlite3 "$dir/serve.db" "SELECT count(*) FROM requests" 2>/dev/null || echo "?")
+rows=$(serve_sql "SELECT count(*) FROM requests" || echo "?")
 echo "rows recorded by the last sluice serve: $rows"
