@@ -32,6 +32,7 @@
 #include "core/buf.h"
 #include "http/json_scan.h"
 #include "http/json_write.h"
+#include "report/report_impl.h"
 #include "report/report_sql.h"
 #include "report/run_report.h"
 #include "report/serve_pass.h"
@@ -40,69 +41,15 @@
 #define MAX_BUCKETS     240 /* time buckets of the timelines */
 #define MAX_PCT_BUCKETS 120 /* buckets of the percentile series (sorts per bucket) */
 #define HIST_BINS       60
-#define MAX_LANES       16 /* deployments and statuses shown apart; the rest is "other" */
 #define DATA_MAX        (64u << 20)
 /* rows per query: small enough that PostgreSQL computes the next chunk
  * while the loop sums this one (an answer of a few MB fits in the
  * socket's buffers; 40,000 was slower), 10 MB at a serve row's bound */
 #define CHUNK_ROWS 10000
 
-enum step {
-    S_RUN,
-    S_BOUNDS,
-    S_SCAN, /* chunk after chunk until one is short */
-    S_DONE
-};
-
-/* Sums per time bucket for one deployment (or the whole run). */
-struct lane {
-    char name[64];
-    int64_t *sc, *ss; /* starts: count, sum of (s - t0) */
-    int64_t *fc, *fs; /* finishes of rows that ran: count, sum of (f - t0) */
-};
-
-struct rate {
-    char name[64]; /* a status: "succeeded"... or an HTTP status */
-    double *n;
-};
-
-struct report {
-    struct sl_store *store;
-    enum sl_store_kind kind;
-    int serve;
-    char *path;
-    sl_run_report_cb cb;
-    void *arg;
-    struct sl_stats stats;
-    struct sl_rows *rows;
-    enum step step;
-    char sql[8192];
-    char err[700];
-
-    int64_t t0, t1, max_proc, max_queue; /* microseconds */
-    int64_t w, nb;                       /* bucket width, buckets */
-    int64_t pw;                          /* width of the percentile buckets */
-    struct lane lanes[MAX_LANES + 1];    /* [0] the total */
-    unsigned n_lanes;
-    struct rate rates[MAX_LANES + 1];
-    unsigned n_rates;
-
-    struct sl_buf json;
-    struct sl_jw w_json;
-    int64_t want_run;           /* 0: the latest */
-    char *params;               /* the run's, until the page's run fields */
-    struct sl_serve_pass *pass; /* serve */
-    struct sl_sim_pass *sim;    /* simulate */
-    int64_t scan_after;         /* the last request id read */
-    int scan_status;            /* the first failure of the scan */
-    int trace;        /* SLUICE_REPORT_TRACE set: each query's time on stderr (bench/report.sh) */
-    uint64_t sent_ns; /* when the step's query went out */
-};
-
 static void next(struct report *r);
 static void on_chunk(struct sl_store *store, int status, void *arg);
-static int write_timeline(struct report *r);
-static int serve_figures(struct report *r);
+int sl__report_write_timeline(struct report *r);
 
 /* round_up: the smallest of 1, 2, 5 x 10^k that is >= x (x >= 1) */
 static int64_t round_up(double x)
@@ -152,13 +99,13 @@ static void jnum(struct sl_jw *w, double v)
     sl_jw_raw(w, num, (size_t)n);
 }
 
-static void kv_num(struct sl_jw *w, const char *key, double v)
+void sl__report_kv_num(struct sl_jw *w, const char *key, double v)
 {
     sl_jw_key(w, key);
     jnum(w, v);
 }
 
-static void array_of(struct sl_jw *w, const char *key, const double *v, int64_t n)
+void sl__report_array_of(struct sl_jw *w, const char *key, const double *v, int64_t n)
 {
     sl_jw_key(w, key);
     sl_jw_array(w);
@@ -169,7 +116,7 @@ static void array_of(struct sl_jw *w, const char *key, const double *v, int64_t 
 
 /* ---- lanes (in flight) and rates ---------------------------------------- */
 
-static struct lane *lane_get(struct report *r, const char *name)
+struct lane *sl__report_lane_get(struct report *r, const char *name)
 {
     for (unsigned i = 1; i < r->n_lanes; i++)
         if (strcmp(r->lanes[i].name, name) == 0)
@@ -190,7 +137,19 @@ static struct lane *lane_get(struct report *r, const char *name)
     return l;
 }
 
-static struct rate *rate_get(struct report *r, const char *name)
+/* A pass's per-bucket starts and finishes added to a lane. */
+void sl__report_lane_add(const struct report *r, struct lane *l, const int64_t *sc,
+                         const int64_t *ss, const int64_t *fc, const int64_t *fs)
+{
+    for (int64_t b = 0; b < r->nb; b++) {
+        l->sc[b] += sc[b];
+        l->ss[b] += ss[b];
+        l->fc[b] += fc[b];
+        l->fs[b] += fs[b];
+    }
+}
+
+struct rate *sl__report_rate_get(struct report *r, const char *name)
 {
     for (unsigned i = 0; i < r->n_rates; i++)
         if (strcmp(r->rates[i].name, name) == 0)
@@ -231,7 +190,7 @@ static void integrate(const struct report *r, const struct lane *l, double *out)
 
 /* ---- steps -------------------------------------------------------------- */
 
-static void run_fields(struct report *r, const char *params)
+void sl__report_run_fields(struct report *r, const char *params)
 {
     struct sl_jw *w = &r->w_json;
     const struct sl_stats *s = &r->stats;
@@ -245,7 +204,7 @@ static void run_fields(struct report *r, const char *params)
     sl_jw_kv_int(w, "concurrency", s->concurrency);
     sl_jw_kv_int(w, "max_in_flight", s->max_in_flight);
     sl_jw_kv_int(w, "t0_us", (long long)r->t0);
-    kv_num(w, "span_s", (double)(r->t1 - r->t0) / 1e6);
+    sl__report_kv_num(w, "span_s", (double)(r->t1 - r->t0) / 1e6);
     struct sl_json_doc doc;
     if (params && sl_json_scan(params, strlen(params), &doc) == 0 && doc.type == SL_JSON_OBJECT)
         sl_jw_kv_raw(w, "params", params, strlen(params));
@@ -286,7 +245,7 @@ static int on_bounds(struct report *r)
     r->pw = round_up(ceil((double)span / MAX_PCT_BUCKETS));
     if (r->pw < r->w)
         r->pw = r->w;
-    if (lane_get(r, "") == NULL) /* lanes[0]: the total */
+    if (sl__report_lane_get(r, "") == NULL) /* lanes[0]: the total */
         return UV_ENOMEM;
     /* the run's fields once its rows have given the stats */
     const char *params = sl_rows_cell(rows, 0, 0);
@@ -319,7 +278,7 @@ static int fold_chunk(struct report *r, const struct sl_rows *rows)
 }
 
 /* The timeline: in flight per lane, completions per second per status. */
-static int write_timeline(struct report *r)
+int sl__report_write_timeline(struct report *r)
 {
     struct sl_jw *w = &r->w_json;
     double *v = malloc((size_t)r->nb * sizeof(double));
@@ -327,15 +286,15 @@ static int write_timeline(struct report *r)
         return UV_ENOMEM;
     sl_jw_key(w, "timeline");
     sl_jw_object(w);
-    kv_num(w, "bucket_s", (double)r->w / 1e6);
+    sl__report_kv_num(w, "bucket_s", (double)r->w / 1e6);
     for (int64_t k = 0; k < r->nb; k++)
         v[k] = (double)(k * r->w) / 1e6;
-    array_of(w, "t", v, r->nb);
+    sl__report_array_of(w, "t", v, r->nb);
     sl_jw_key(w, "in_flight");
     sl_jw_object(w);
     for (unsigned i = 0; i < r->n_lanes; i++) {
         integrate(r, &r->lanes[i], v);
-        array_of(w, i == 0 ? "total" : r->lanes[i].name, v, r->nb);
+        sl__report_array_of(w, i == 0 ? "total" : r->lanes[i].name, v, r->nb);
     }
     sl_jw_end(w);
     sl_jw_key(w, "rate"); /* completions per second, by status name */
@@ -344,7 +303,7 @@ static int write_timeline(struct report *r)
     for (unsigned i = 0; i < r->n_rates; i++) {
         for (int64_t k = 0; k < r->nb; k++)
             v[k] = r->rates[i].n[k] / ((double)r->w / 1e6);
-        array_of(w, r->rates[i].name, v, r->nb);
+        sl__report_array_of(w, r->rates[i].name, v, r->nb);
     }
     sl_jw_end(w);
     sl_jw_end(w);
@@ -369,10 +328,10 @@ static void write_hist(struct report *r, const char *key, int64_t bin_w, int64_t
     struct sl_jw *w = &r->w_json;
     sl_jw_key(w, key);
     sl_jw_object(w);
-    kv_num(w, "bin_ms", (double)bin_w / 1000);
-    array_of(w, "counts", counts, nb); /* bins [k w, (k + 1) w) */
-    kv_num(w, "overflow_from_ms", (double)(nb * bin_w) / 1000);
-    kv_num(w, "overflow", counts[nb]);
+    sl__report_kv_num(w, "bin_ms", (double)bin_w / 1000);
+    sl__report_array_of(w, "counts", counts, nb); /* bins [k w, (k + 1) w) */
+    sl__report_kv_num(w, "overflow_from_ms", (double)(nb * bin_w) / 1000);
+    sl__report_kv_num(w, "overflow", counts[nb]);
     sl_jw_end(w);
 }
 
@@ -398,10 +357,10 @@ static int sim_figures(struct report *r)
     if (rc != 0)
         return rc;
     sl_sim_pass_stats(p, &r->stats);
-    run_fields(r, r->params);
+    sl__report_run_fields(r, r->params);
     static const char *names[3] = {"succeeded", "failed", "cancelled"};
     for (unsigned k = 0; k < 3; k++) {
-        struct rate *t = rate_get(r, names[k]);
+        struct rate *t = sl__report_rate_get(r, names[k]);
         if (t == NULL)
             return UV_ENOMEM;
         const double *n = sl_sim_pass_rate(p, k);
@@ -410,10 +369,8 @@ static int sim_figures(struct report *r)
     }
     const int64_t *sc, *ss, *fc, *fs;
     sl_sim_pass_lane(p, &sc, &ss, &fc, &fs);
-    struct lane *l = &r->lanes[0];
-    for (int64_t b = 0; b < r->nb; b++)
-        l->sc[b] += sc[b], l->ss[b] += ss[b], l->fc[b] += fc[b], l->fs[b] += fs[b];
-    if ((rc = write_timeline(r)) != 0)
+    sl__report_lane_add(r, &r->lanes[0], sc, ss, fc, fs);
+    if ((rc = sl__report_write_timeline(r)) != 0)
         return rc;
 
     int64_t pw, pnb, qw, qnb;
@@ -432,197 +389,6 @@ static int sim_figures(struct report *r)
     sl_sim_pass_outcomes(p, attempts_row, &r->w_json);
     sl_jw_end(&r->w_json);
     return 0;
-}
-
-/* A percentile series: per bucket t (seconds from t0), n, p50, p95, p99. */
-struct pct_cols {
-    double *v[5];
-    size_t n;
-    int64_t pw;
-};
-
-static void pct_row(void *arg, int64_t b, uint64_t n, double p50, double p95, double p99)
-{
-    struct pct_cols *c = arg;
-    double row[5] = {(double)(b * c->pw) / 1e6, (double)n, p50, p95, p99};
-    for (unsigned k = 0; k < 5; k++)
-        c->v[k][c->n] = row[k];
-    c->n++;
-}
-
-static int write_pcts(struct report *r, const char *key, int ttft)
-{
-    struct sl_jw *w = &r->w_json;
-    size_t cap = (size_t)((r->t1 - r->t0) / r->pw) + 2; /* buckets of the run's span */
-    struct pct_cols c = {.pw = r->pw};
-    double *mem = malloc(5 * cap * sizeof(double));
-    if (mem == NULL)
-        return UV_ENOMEM;
-    for (unsigned k = 0; k < 5; k++)
-        c.v[k] = mem + k * cap;
-    sl_serve_pass_pcts(r->pass, ttft, pct_row, &c);
-    sl_jw_key(w, key);
-    sl_jw_object(w);
-    kv_num(w, "bucket_s", (double)r->pw / 1e6);
-    static const char *cols[5] = {"t", "n", "p50", "p95", "p99"};
-    for (unsigned k = 0; k < 5; k++)
-        array_of(w, cols[k], c.v[k], (int64_t)c.n);
-    sl_jw_end(w);
-    free(mem);
-    return 0;
-}
-
-/* A (model, deployment, key) group of the pass, for sorting by one of
- * its three names. */
-#define GROUP_VALUES SL_SERVE_PASS_GROUP_VALUES
-struct group_ref {
-    const char *name[3];
-    const double *v;
-    unsigned by;
-};
-
-struct group_refs {
-    struct group_ref *ref;
-    size_t n;
-};
-
-static void collect_group(void *arg, const char *model, const char *dep, const char *key,
-                          const double *v)
-{
-    struct group_refs *g = arg;
-    g->ref[g->n++] = (struct group_ref){{model, dep, key}, v, 0};
-}
-
-static int ref_by_name(const void *a, const void *b)
-{
-    const struct group_ref *x = a, *y = b;
-    return strcmp(x->name[x->by], y->name[y->by]);
-}
-
-struct group_sum {
-    const char *name;
-    double v[GROUP_VALUES]; /* v[0]: requests */
-};
-
-static int sum_by_requests(const void *a, const void *b)
-{
-    const struct group_sum *x = a, *y = b;
-    if (x->v[0] != y->v[0])
-        return x->v[0] > y->v[0] ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-/* The tables per model, deployment and key: the (model, deployment, key)
- * groups summed by one name, most requests first. */
-static int write_groups(struct report *r, size_t n_groups)
-{
-    struct sl_jw *w = &r->w_json;
-    static const char *grp[3] = {"model", "deployment", "key"};
-    static const char *cols[GROUP_VALUES] = {
-        "requests",      "succeeded",         "failed",   "cancelled",     "retries", "fallbacks",
-        "prompt_tokens", "completion_tokens", "cost_usd", "rows_with_cost"};
-    struct group_refs g = {malloc((n_groups + 1) * sizeof(*g.ref)), 0};
-    struct group_sum *sums = malloc((n_groups + 1) * sizeof(*sums));
-    if (g.ref == NULL || sums == NULL) {
-        free(g.ref);
-        free(sums);
-        return UV_ENOMEM;
-    }
-    sl_serve_pass_groups(r->pass, collect_group, &g);
-    sl_jw_key(w, "groups"); /* {grp: [{name, ...}]} */
-    sl_jw_object(w);
-    for (unsigned k = 0; k < 3; k++) {
-        for (size_t i = 0; i < g.n; i++)
-            g.ref[i].by = k;
-        qsort(g.ref, g.n, sizeof(*g.ref), ref_by_name);
-        size_t m = 0;
-        for (size_t i = 0; i < g.n; i++) {
-            if (m == 0 || strcmp(sums[m - 1].name, g.ref[i].name[k]) != 0)
-                sums[m++] = (struct group_sum){.name = g.ref[i].name[k]};
-            for (unsigned c = 0; c < GROUP_VALUES; c++)
-                sums[m - 1].v[c] += g.ref[i].v[c];
-        }
-        qsort(sums, m, sizeof(*sums), sum_by_requests);
-        sl_jw_key(w, grp[k]);
-        sl_jw_array(w);
-        for (size_t i = 0; i < m; i++) {
-            sl_jw_object(w);
-            sl_jw_kv_string(w, "name", sums[i].name);
-            for (unsigned c = 0; c < GROUP_VALUES; c++)
-                kv_num(w, cols[c], sums[i].v[c]);
-            sl_jw_end(w);
-        }
-        sl_jw_end(w);
-    }
-    sl_jw_end(w);
-    free(g.ref);
-    free(sums);
-    return 0;
-}
-
-static void count_groups(void *arg, const char *model, const char *dep, const char *key,
-                         const double *v)
-{
-    (void)model, (void)dep, (void)key, (void)v;
-    (*(unsigned *)arg)++;
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(**(const char *const *const *)a, **(const char *const *const *)b);
-}
-
-/* serve, after the last chunk: the run's fields and stats, the timeline
- * (lanes in name order, as lane_get numbers them), percentiles, tables. */
-static int serve_figures(struct report *r)
-{
-    struct sl_serve_pass *p = r->pass;
-    int rc = sl_serve_pass_finish(p);
-    if (rc != 0)
-        return rc;
-    sl_serve_pass_stats(p, &r->stats);
-    run_fields(r, r->params);
-
-    unsigned n = sl_serve_pass_lanes(p), n_groups = 0;
-    const char **names = malloc((n + 1) * sizeof(*names));
-    const char ***refs = malloc((n + 1) * sizeof(*refs));
-    if (names == NULL || refs == NULL) {
-        free(names), free(refs);
-        return UV_ENOMEM;
-    }
-    const int64_t *sc, *ss, *fc, *fs;
-    for (unsigned i = 0; i < n; i++) {
-        names[i] = sl_serve_pass_lane(p, i, &sc, &ss, &fc, &fs);
-        refs[i] = &names[i];
-    }
-    qsort(refs, n, sizeof(*refs), by_name);
-    for (unsigned i = 0; i < n && rc == 0; i++) {
-        unsigned k = (unsigned)(refs[i] - names);
-        struct lane *l = lane_get(r, sl_serve_pass_lane(p, k, &sc, &ss, &fc, &fs));
-        if (l == NULL) {
-            rc = UV_ENOMEM;
-            break;
-        }
-        for (int64_t b = 0; b < r->nb; b++) {
-            struct lane *t = &r->lanes[0];
-            l->sc[b] += sc[b], l->ss[b] += ss[b], l->fc[b] += fc[b], l->fs[b] += fs[b];
-            t->sc[b] += sc[b], t->ss[b] += ss[b], t->fc[b] += fc[b], t->fs[b] += fs[b];
-        }
-    }
-    free(names), free(refs);
-    for (unsigned i = 0; i < sl_serve_pass_rates(p) && rc == 0; i++) {
-        const double *cnt;
-        struct rate *t = rate_get(r, sl_serve_pass_rate(p, i, &cnt));
-        if (t == NULL)
-            return UV_ENOMEM;
-        for (int64_t b = 0; b < r->nb; b++)
-            t->n[b] += cnt[b];
-    }
-    sl_serve_pass_groups(p, count_groups, &n_groups);
-    rc = rc ? rc : write_timeline(r);
-    rc = rc ? rc : write_pcts(r, "latency", 0);
-    rc = rc ? rc : write_pcts(r, "ttft", 1);
-    return rc ? rc : write_groups(r, n_groups);
 }
 
 static int on_run(struct report *r);
@@ -734,7 +500,7 @@ static void on_chunk(struct sl_store *store, int status, void *arg)
     if (more)
         return;
     if (r->scan_status == 0)
-        r->scan_status = r->serve ? serve_figures(r) : sim_figures(r);
+        r->scan_status = r->serve ? sl__report_serve_figures(r) : sim_figures(r);
     trace(r);
     if (r->scan_status != 0) {
         if (r->err[0] == '\0')

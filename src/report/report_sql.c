@@ -17,9 +17,10 @@ int sl__rsql_bounds(char *buf, size_t size, enum sl_store_kind kind, int64_t run
         n = snprintf(
             buf, size,
             "SELECT (SELECT CAST(params AS text) FROM runs WHERE id = %" PRId64
-            "), " US("min(created_at)") ", " US("max(finished_at)") ", " US("max(finished_at - "
-                                                                            "started_at)") ", " US(
-                "max(started_at - created_at)") " FROM requests WHERE run_id = %" PRId64,
+            "), " US("min(created_at)") ", " US("max(finished_at)") ", " US(
+                "max(finished_at - "
+                "started_at)") ", " US("max(started_at - created_at)") " FROM requests WHERE "
+                                                                       "run_id = %" PRId64,
             run_id, run_id);
     else /* a run's rows are the id range [run << 32, run << 32 | 0xffffffff] */
         n = snprintf(buf, size,
