@@ -12,9 +12,9 @@
 static const char usage[] =
     "usage: sluice report [--db URL] [--run ID] [-o FILE]\n"
     "\n"
-    "Writes one HTML file with the charts and tables of a recorded run, computed in the\n"
-    "database. It is self-contained (scripts, styles and data inline): open it in any\n"
-    "browser, offline, or send it along.\n"
+    "Writes one HTML file with the charts and tables of a recorded run, computed from\n"
+    "its rows in the database (one pass). It is self-contained (scripts, styles and\n"
+    "data inline): open it in any browser, offline, or send it along.\n"
     "  simulate run: in flight over time against the limit, throughput, the\n"
     "    processing-time histogram with p50/p95/p99, queue wait, attempts per request,\n"
     "    error classes, makespan against ideal.\n"
