@@ -26,6 +26,8 @@
 #            context switches, page faults, allocations, uv timer starts and
 #            stops, handle closes and snprintf calls per request; the loop
 #            thread's run-queue waits and who ran meanwhile.
+# NGINX_LOG=1: nginx writes its access log (buffered, 64 KiB, flushed each
+# second) as serve writes its rows; off by default.
 # bench/tail.sh runs "cpu tail profile". SERVE_DB=postgresql://... logs
 # serve's requests there instead of SQLite. SLUICE_SCHED=idle in the
 # environment runs serve's SQLite writer at SCHED_IDLE instead of nice 10
@@ -71,6 +73,8 @@ start_mock() { # ARGS...
   mock_pid=$!; pids+=("$mock_pid"); sleep 0.3
 }
 start_nginx() {
+  local nginx_log=off
+  [ -z "${NGINX_LOG:-}" ] || nginx_log="$dir/access.log combined buffer=64k flush=1s"
   cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
 daemon on;
@@ -79,7 +83,7 @@ error_log $dir/nginx-error.log;
 worker_rlimit_nofile 65536;
 events { worker_connections 65536; }
 http {
-  access_log off;
+  access_log $nginx_log;
   client_body_temp_path $dir/body;
   proxy_temp_path $dir/proxy;
   keepalive_requests 1000000;
