@@ -22,30 +22,7 @@ source "$here/common.sh"
   --seed 42 --quiet --db "$work/sim.db" --report "$out/report-simulate.html" >/dev/null
 
 # serve: a flaky and a steady upstream, three deployments, streamed traffic
-"$bin" mock --listen 127.0.0.1:0 --latency-ms 5-40 --fail-rate 0.2 --error-mix 500,429 \
-  --retry-after 0 --seed 3 >"$work/m1.out" 2>&1 &
-pids+=($!)
-"$bin" mock --listen 127.0.0.1:0 --latency-ms 10-60 --token-ms 2 >"$work/m2.out" 2>&1 &
-pids+=($!)
-p1=$(port_of "$work/m1.out")
-p2=$(port_of "$work/m2.out")
-cat >"$work/serve.yaml" <<YAML
-models:
-  - name: gpt-4o-mini
-    deployments:
-      - {name: east, url: 'http://127.0.0.1:$p1', max_concurrency: 6,
-         retry: {max_attempts: 2, backoff: fixed, base_ms: 5}}
-      - {name: west, url: 'http://127.0.0.1:$p2', max_concurrency: 4}
-  - name: gpt-4o
-    deployments:
-      - {name: big, url: 'http://127.0.0.1:$p2', max_concurrency: 3}
-YAML
-"$bin" serve --config "$work/serve.yaml" --listen 127.0.0.1:0 --db "$work/serve.db" \
-  >"$work/serve.out" 2>&1 &
-serve_pid=$!
-pids+=($serve_pid)
-sp=$(port_of "$work/serve.out")
-url=http://127.0.0.1:$sp/v1/chat/completions
+start_serve "" 2
 "$bin" load "$url" -d 3s -r 150 -c 16 --quiet >/dev/null &
 l1=$!
 "$bin" load "$url" -d 3s -c 3 --stream --model gpt-4o --quiet >/dev/null &

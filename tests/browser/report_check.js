@@ -8,10 +8,7 @@
 // points, are derived from the run's data embedded in the page (expected()).
 // Prints TAP; exit status 1 on any failure.
 "use strict";
-const path = require("path");
-const fs = require("fs");
-const root = path.resolve(__dirname, "../..");
-const { chromium } = require(path.join(root, "tools/node/node_modules/playwright-core"));
+const { fs, path, ok, launch, watch, run } = require("./check_common.js");
 
 const [file, shot, wantKind] = process.argv.slice(2);
 
@@ -37,25 +34,10 @@ function expected(d) {
   }
   return e;
 }
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-let n = 0, failed = 0;
-function ok(cond, what) {
-  n++;
-  if (!cond) failed++;
-  console.log(`${cond ? "ok" : "not ok"} ${n} - ${what}`);
-}
-
-(async () => {
-  if (!fs.existsSync(executablePath)) {
-    console.log(`Bail out! no Chromium at ${executablePath} (scripts/setup.sh installs it)`);
-    process.exit(1);
-  }
-  const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], timeout: 30000 });
+run(async () => {
+  const browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  const problems = [], requests = [];
-  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`); });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith("file:")) requests.push(r.url()); });
+  const { problems, requests } = watch(page, (url) => !url.startsWith("file:"));
   await page.goto("file://" + path.resolve(file), { waitUntil: "load", timeout: 30000 });
   await page.waitForFunction(() => window.sluiceReport && window.sluiceReport.ready, null, { timeout: 10000 });
   const charts = await page.evaluate(() => window.sluiceReport.charts.map((c) => ({
@@ -85,9 +67,4 @@ function ok(cond, what) {
   await page.screenshot({ path: shot, fullPage: true });
   ok(fs.statSync(shot).size > 10000, `screenshot ${shot}`);
   await browser.close();
-  console.log(`1..${n}`);
-  process.exit(failed ? 1 : 0);
-})().catch((e) => {
-  console.log(`Bail out! ${e && e.stack ? e.stack.split("\n")[0] : e}`);
-  process.exit(1);
 });

@@ -17,37 +17,15 @@ docs=${3:-}
 mkdir -p "$out"
 source "$here/common.sh"
 
-"$bin" mock --listen 127.0.0.1:0 --latency-ms 5-30 --fail-rate 0.2 --error-mix 500,429 \
-  --retry-after 0 --seed 5 >"$work/m1.out" 2>&1 &
-pids+=($!)
-"$bin" mock --listen 127.0.0.1:0 --latency-ms 10-40 --token-ms 3 >"$work/m2.out" 2>&1 &
-pids+=($!)
-p1=$(port_of "$work/m1.out")
-p2=$(port_of "$work/m2.out")
-cat >"$work/serve.yaml" <<YAML
-log_bodies: {max_bytes: 4096, redact: ['sk-[A-Za-z0-9]{16,}']}
-models:
-  - name: gpt-4o-mini
-    deployments:
-      - {name: east, url: 'http://127.0.0.1:$p1', max_concurrency: 6,
-         retry: {max_attempts: 3, backoff: fixed, base_ms: 5}}
-      - {name: west, url: 'http://127.0.0.1:$p2', max_concurrency: 4}
-  - name: gpt-4o
-    deployments:
-      - {name: big, url: 'http://127.0.0.1:$p2', max_concurrency: 3}
-YAML
-SLUICE_MASTER_KEY=mk-browser "$bin" serve --config "$work/serve.yaml" --listen 127.0.0.1:0 \
-  --db "$work/serve.db" --quiet >"$work/serve.out" 2>&1 &
-pids+=($!)
-sp=$(port_of "$work/serve.out")
-url=http://127.0.0.1:$sp/v1/chat/completions
+SLUICE_MASTER_KEY=mk-browser start_serve \
+  "log_bodies: {max_bytes: 4096, redact: ['sk-[A-Za-z0-9]{16,}']}" 3
 # traffic for the whole check (bounded in time), and a first batch in the log
 "$bin" load "$url" -d 12s -r 60 -c 8 --quiet >/dev/null &
 pids+=($!)
 "$bin" load "$url" -d 12s -c 2 --stream --model gpt-4o --quiet >/dev/null &
 pids+=($!)
 "$bin" load "$url" -n 40 -c 4 --quiet >/dev/null
-node "$here/ui_check.js" "http://127.0.0.1:$sp" mk-browser "$out/ui.png"
+node "$here/ui_check.js" "$base" mk-browser "$out/ui.png"
 if [ "$docs" = "--docs" ]; then
   mkdir -p "$root/docs/img"
   cp "$out/ui.png" "$root/docs/img/"

@@ -8,25 +8,11 @@
 //   node ui_check.js BASE_URL MASTER_KEY SCREENSHOT.png
 // Prints TAP; exit status 1 on any failure.
 "use strict";
-const path = require("path");
-const fs = require("fs");
-const root = path.resolve(__dirname, "../..");
-const { chromium } = require(path.join(root, "tools/node/node_modules/playwright-core"));
+const { fs, ok, launch, watch, run } = require("./check_common.js");
 
 const [base, key, shot] = process.argv.slice(2);
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-let n = 0, failed = 0;
-function ok(cond, what) {
-  n++;
-  if (!cond) failed++;
-  console.log(`${cond ? "ok" : "not ok"} ${n} - ${what}`);
-}
 
-(async () => {
-  if (!fs.existsSync(executablePath)) {
-    console.log(`Bail out! no Chromium at ${executablePath} (scripts/setup.sh installs it)`);
-    process.exit(1);
-  }
+run(async () => {
   const auth = "Basic " + Buffer.from("admin:" + key).toString("base64");
   // a retried request to look up: from the API, as any client of it
   const api = await fetch(`${base}/ui/api/requests?limit=200`, { headers: { authorization: auth } });
@@ -35,16 +21,13 @@ function ok(cond, what) {
   const retried = listing.rows.find((r) => r.attempts > 1 && r.metadata && r.metadata.tries);
   ok(retried !== undefined, "a retried request is in the log");
 
-  const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], timeout: 30000 });
+  const browser = await launch();
   const context = await browser.newContext({
     viewport: { width: 1240, height: 1000 },
     httpCredentials: { username: "admin", password: key },
   });
   const page = await context.newPage();
-  const problems = [], foreign = [];
-  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`); });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith(base)) foreign.push(r.url()); });
+  const { problems, requests: foreign } = watch(page, (url) => !url.startsWith(base));
   const res = await page.goto(`${base}/ui`, { waitUntil: "load", timeout: 30000 });
   ok(res.status() === 200, `GET /ui answered ${res.status()}`);
   await page.waitForFunction(() => window.sluiceUi && window.sluiceUi.events >= 3 && window.sluiceUi.loaded,
@@ -101,9 +84,4 @@ function ok(cond, what) {
   ok(foreign.length === 0, "nothing fetched from elsewhere" + (foreign.length ? ": " + foreign.join(", ") : ""));
   ok(s.errors.length === 0, "the page's own errors: " + (s.errors.join("; ") || "none"));
   await browser.close();
-  console.log(`1..${n}`);
-  process.exit(failed ? 1 : 0);
-})().catch((e) => {
-  console.log(`Bail out! ${e && e.stack ? e.stack.split("\n")[0] : e}`);
-  process.exit(1);
 });
