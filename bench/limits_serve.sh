@@ -43,18 +43,8 @@ ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-2000}
 BASE=${PORT:-18300}
 bin=$PWD/build/sluice
-for tool in taskset redis-server; do
-  command -v "$tool" >/dev/null || { echo "bench/limits_serve.sh: $tool is not installed" >&2; exit 1; }
-done
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-dir=$(mktemp -d /tmp/sluice-bench-limits-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source bench/lib.sh
+bench_setup limits_serve taskset redis-server
 
 MOCK=$BASE SERVE=$((BASE + 1)) REDIS=$((BASE + 2))
 KEY=sk-bench-limits

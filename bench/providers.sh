@@ -32,16 +32,8 @@ DURATION=${DURATION:-3}
 ROUNDS=${ROUNDS:-3}
 BASE=${PORT:-18400}
 bin=$PWD/build/sluice
-command -v taskset >/dev/null || { echo "bench/providers.sh: taskset is not installed" >&2; exit 1; }
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-dir=$(mktemp -d /tmp/sluice-bench-providers-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source bench/lib.sh
+bench_setup providers taskset
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 export AWS_REGION=us-east-1 SLUICE_BENCH_KEY=sk-bench
 

@@ -50,21 +50,13 @@ STREAMS=${STREAMS:-9500}
 BASE=${PORT:-18100}
 bin=${SLUICE_BIN:-$PWD/build/sluice} # SLUICE_BIN: another build, for a before/after
 command -v nginx >/dev/null || bash "$(dirname "$0")/../scripts/setup.sh" nginx
-for tool in nginx taskset; do
-  command -v "$tool" >/dev/null || { echo "bench/serve.sh: $tool is not installed" >&2; exit 1; }
-done
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-dir=$(mktemp -d /tmp/sluice-bench-serve-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+source bench/lib.sh
+bench_setup serve nginx taskset
+bench_on_exit() {
   [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
   [[ $PARTS == *profile* ]] && perf probe -q -d 'probe_libc:sluice_bench_*' 2>/dev/null || true
   [[ $PARTS == *profile* ]] && perf probe -q -d 'probe_libuv:sluice_bench_*' 2>/dev/null || true
-  sleep 0.3
-  rm -rf "$dir"
 }
-trap cleanup EXIT
 
 MOCK=$BASE NGINX=$((BASE + 1)) SERVE=$((BASE + 2))
 start_mock() { # ARGS...

@@ -10,18 +10,8 @@ CONNS=${CONNS:-32}
 DURATION=${DURATION:-3}
 ROUNDS=${ROUNDS:-3}
 bin=$PWD/build/sluice
-for tool in taskset curl bc; do
-  command -v "$tool" >/dev/null || { echo "bench/$NAME.sh: $tool is not installed" >&2; exit 1; }
-done
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-dir=$(mktemp -d "/tmp/sluice-bench-$NAME-XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source bench/lib.sh
+bench_setup "$NAME" taskset curl bc
 SERVE=$BASE MOCK=$((BASE + 1))
 taskset -c 1 "$bin" mock --listen 127.0.0.1:$MOCK --quiet &
 pids+=($!)
