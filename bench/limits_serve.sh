@@ -78,18 +78,7 @@ models:
         max_concurrency: 20000
         queue_length: 100000
 CONF
-  rm -f "$dir"/serve.db*
-  taskset -c 0 "$bin" serve --config "$dir/serve.yaml" --listen 127.0.0.1:$SERVE \
-    --db "$dir/serve.db" --quiet >/dev/null 2>"$dir/serve.err" &
-  serve_pid=$!; pids+=("$serve_pid")
-  for _ in $(seq 50); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$SERVE/ready" 2>/dev/null && return 0
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "bench/limits_serve.sh: sluice serve did not start for '$1':" >&2
-  cat "$dir/serve.err" >&2
-  return 1
+  bench_serve "'$1'"
 }
 stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; }
 

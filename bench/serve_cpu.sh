@@ -25,15 +25,7 @@ models:
     deployments:
       - {url: 'http://127.0.0.1:$MOCK', max_concurrency: 20000, queue_length: 100000}
 CONF
-  rm -f "$dir"/serve.db*
-  taskset -c 0 "$bin" serve --config "$dir/serve.yaml" --listen 127.0.0.1:$SERVE \
-    --db "$dir/serve.db" --quiet >/dev/null 2>"$dir/serve.err" &
-  serve_pid=$!; pids+=("$serve_pid")
-  for _ in $(seq 50); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$SERVE/ready" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "bench/$NAME.sh: sluice serve did not start:" >&2; cat "$dir/serve.err" >&2; return 1
+  bench_serve "'${1:-(no preamble)}'"
 }
 stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; }
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.4f", ($14 + $15) / hz}' "/proc/$1/stat"; }
