@@ -65,11 +65,13 @@ declare -A sources=(
     src/providers/anthropic_error.c src/providers/xlat.c src/providers/xlat_request.c
     src/http/json_write.c src/http/json_scan.c
     src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c src/core/errclass.c"
+  [report_pass]="src/report/serve_pass.c src/report/sim_pass.c src/report/names.c
+    src/store/analytics.c src/http/json_scan.c"
   [responses_front]="src/providers/responses_request.c src/providers/responses_response.c
     src/providers/responses_stream.c src/http/json_write.c src/http/json_scan.c
     src/http/json_walk.c src/http/openai.c src/http/sse.c src/core/buf.c"
 )
-all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front responses_front bedrock gemini)
+all=(http_request http_server http_response sse json config pg_url spool url tokenizer key_json eventstream anthropic messages_front responses_front bedrock gemini report_pass)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
@@ -80,8 +82,8 @@ extra=${FUZZ_CFLAGS:-}
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
   -Wall -Wextra -Wno-missing-field-initializers -Isrc -Itests/fuzz)
-read -r -a pkg_cflags <<<"$(pkg-config --cflags libuv yaml-0.1 libpq libcrypto)"
-read -r -a pkg_libs <<<"$(pkg-config --libs libuv yaml-0.1 libpq libcrypto)"
+read -r -a pkg_cflags <<<"$(pkg-config --cflags libuv yaml-0.1 libpq libcrypto sqlite3)"
+read -r -a pkg_libs <<<"$(pkg-config --libs libuv yaml-0.1 libpq libcrypto sqlite3)"
 
 # The rank tables are compiled in from data/tokenizer/ (as meson does).
 ranks_asm() {
