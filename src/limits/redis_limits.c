@@ -9,19 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "limits/window.h"
 
 char *sl__redis_u64(char *out, uint64_t v)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
+    out[sl_fmt_uint(out, v)] = '\0';
     return out;
 }
 
