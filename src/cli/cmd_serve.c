@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/listen.h"
+#include "core/thread_prio.h"
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
 #include "store/store.h"
@@ -452,6 +453,7 @@ int sl_cmd_serve(int argc, char **argv)
     if (!drain_given) /* the config's drain_timeout_ms (30000 by default) */
         c.drain_ms = c.cfg.drain_timeout_ms;
 
+    sl_thread_short_slice(); /* before any thread: they all inherit it */
     uv_loop_init(&c.loop);
     uv_signal_init(&c.loop, &c.sigint);
     uv_signal_init(&c.loop, &c.sigterm);

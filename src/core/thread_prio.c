@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -18,10 +19,30 @@ static int set_nice(int nice)
     return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
+/* The kernel's struct sched_attr as first published (48 bytes; glibc
+ * 2.36 has no wrapper, and linux/sched/types.h clashes with sched.h). */
+struct sched_attr_v0 {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+};
+
+#define SHORT_SLICE_US 100 /* Linux's shortest */
+
+/* The calling thread's policy changed, its slice kept (sched_setscheduler
+ * would reset it to the kernel's default). */
 static int set_policy(int policy)
 {
-    struct sched_param p = {0};
-    return sched_setscheduler(0, policy, &p); /* 0: the calling thread */
+    struct sched_attr_v0 a = {.size = sizeof(a)};
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) != 0)
+        return -1;
+    a.size = sizeof(a);
+    a.policy = (uint32_t)policy;
+    a.flags = 0;
+    a.priority = 0;
+    return (int)syscall(SYS_sched_setattr, 0, &a, 0);
 }
 
 /* Whether this process may leave SCHED_IDLE again: Linux checks that the
@@ -49,6 +70,28 @@ static void decide_mode(void)
         mode = MODE_IDLE;
     else
         mode = MODE_NICE;
+}
+
+void sl_thread_short_slice(void)
+{
+    pthread_once(&mode_once, decide_mode);
+    if (mode == MODE_NONE)
+        return;
+    uint64_t us = SHORT_SLICE_US;
+    const char *env = getenv("SLUICE_SLICE_US");
+    if (env && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end == '\0' && v <= 100000)
+            us = v;
+    }
+    struct sched_attr_v0 a = {.size = sizeof(a)};
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) != 0 || a.policy != SCHED_OTHER)
+        return;
+    a.size = sizeof(a);
+    a.flags = 0;
+    a.runtime = us * 1000; /* nice as read: setattr sets it too */
+    syscall(SYS_sched_setattr, 0, &a, 0);
 }
 
 void sl_thread_role(enum sl_thread_role role)

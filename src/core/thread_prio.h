@@ -19,7 +19,20 @@
  *
  * The token counter runs at nice 5 (SL_THREAD_MIDDLE): at normal priority
  * it was what kept the loop waiting for its core most; at nice 5 it still
- * keeps up with a saturated loop (docs/benchmarks.md, issue 12). */
+ * keeps up with a saturated loop (docs/benchmarks.md, issue 12).
+ *
+ * Nice sets how much of the core each thread gets; the scheduler's slice
+ * sets how long a thread may keep it once it runs (Linux's EEVDF, 6.6+:
+ * 1.4 ms by default on this machine; a waking thread that is owed the core
+ * waits out the running one's slice, or the next tick). With the loop
+ * saturating its core and the background threads busy, that wait was the
+ * closed-loop tail: the loop's waits for its core p99 4.0 ms, its
+ * requests' p99 6-7 ms against nginx's 2.5-3. serve gives all its threads
+ * a 100 µs slice (sl_thread_short_slice, the shortest Linux allows): the
+ * background threads hand the core back within 100 µs of the loop waking,
+ * and the loop's waits went to p99 1.2 ms, the requests' p99 to 4.4-4.8 ms
+ * (docs/benchmarks.md, issue 12). Linux 6.12+ reads the slice from
+ * sched_attr.sched_runtime for normal threads; older kernels ignore it. */
 #ifndef SL_THREAD_PRIO_H
 #define SL_THREAD_PRIO_H
 
@@ -36,5 +49,13 @@ enum sl_thread_role {
  * SLUICE_SCHED=idle or =none (no change) in the environment override the
  * choice, for benchmarks. */
 void sl_thread_role(enum sl_thread_role role);
+
+/* A 100 µs scheduler slice for the calling thread, and so for every thread
+ * it creates afterwards (threads inherit it): called by a command before
+ * it starts any thread. Policy and nice are left as they are. Best
+ * effort; SLUICE_SLICE_US in the environment sets another slice (0: the
+ * kernel's default), and SLUICE_SCHED=none leaves it alone, for
+ * benchmarks. */
+void sl_thread_short_slice(void);
 
 #endif
