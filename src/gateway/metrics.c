@@ -111,10 +111,13 @@ static const uint64_t stage_bounds_ns[STAGE_NBOUNDS] = {
     1000,     2000,      5000,      10000,     20000,     50000,    100000,
     200000,   500000,    1000000,   2000000,   5000000,   10000000, 20000000,
     50000000, 100000000, 200000000, 500000000, 1000000000};
-static const char *const stage_names[SL_GW_STAGE__COUNT] = {
-    [SL_GW_STAGE_PARSE] = "parse",       [SL_GW_STAGE_ADMISSION] = "admission",
-    [SL_GW_STAGE_UPSTREAM] = "upstream", [SL_GW_STAGE_RELAY] = "relay",
-    [SL_GW_STAGE_RESPOND] = "respond",   [SL_GW_STAGE_ROW] = "row"};
+static const char *const stage_names[SL_GW_STAGE__COUNT] = {[SL_GW_STAGE_PARSE] = "parse",
+                                                            [SL_GW_STAGE_ADMISSION] = "admission",
+                                                            [SL_GW_STAGE_UPSTREAM] = "upstream",
+                                                            [SL_GW_STAGE_FIRST_BYTE] = "first_byte",
+                                                            [SL_GW_STAGE_RELAY] = "relay",
+                                                            [SL_GW_STAGE_RESPOND] = "respond",
+                                                            [SL_GW_STAGE_ROW] = "row"};
 
 struct stage_hist {
     uint64_t buckets[STAGE_NBOUNDS + 1];
@@ -203,6 +206,8 @@ void sl_gw_metrics_attempt(struct sl_gw_metrics *m, const struct sl_gw_dep *dep,
     /* relative to the attempt's start: observed as spans from 1 ns */
     if (res->sent_ns)
         sl_gw_metrics_stage(m, SL_GW_STAGE_UPSTREAM, 1, 1 + res->sent_ns);
+    if (res->sent_ns && res->first_byte_ns)
+        sl_gw_metrics_stage(m, SL_GW_STAGE_FIRST_BYTE, 1 + res->sent_ns, 1 + res->first_byte_ns);
     if (res->first_byte_ns)
         sl_gw_metrics_stage(m, SL_GW_STAGE_RELAY, 1 + res->first_byte_ns, 1 + res->total_ns);
 }

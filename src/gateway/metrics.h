@@ -66,6 +66,9 @@ void sl_gw_metrics_attempt(struct sl_gw_metrics *m, const struct sl_gw_dep *dep,
  *   upstream   an attempt's start -> the request handed to a connected
  *              socket (a kept connection, or a new one's connect; the lean
  *              client's attempts only)
+ *   first_byte -> the attempt's first response byte read (the upstream's
+ *              time, and the loop's to read it: a wait, not the gateway's
+ *              work; lean client only)
  *   relay      an attempt's first response byte -> its end (read and relayed)
  *   respond    the last attempt's end -> finish() (the answer written)
  *   row        finish() -> the row handed to the recorder
@@ -74,6 +77,7 @@ enum sl_gw_stage {
     SL_GW_STAGE_PARSE,
     SL_GW_STAGE_ADMISSION,
     SL_GW_STAGE_UPSTREAM,
+    SL_GW_STAGE_FIRST_BYTE,
     SL_GW_STAGE_RELAY,
     SL_GW_STAGE_RESPOND,
     SL_GW_STAGE_ROW,

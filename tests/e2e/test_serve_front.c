@@ -335,23 +335,40 @@ static long stage_count(const char *text, const char *stage)
     return count;
 }
 
+/* The sum of one stage's observations, in seconds. */
+static double stage_sum(const char *text, const char *stage)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "sluice_stage_seconds_sum{stage=\"%s\"} ", stage);
+    const char *c = strstr(text, name);
+    cr_assert_not_null(c, "no sum for stage %s", stage);
+    return atof(c + strlen(name));
+}
+
 /* Every proxied request passes each stage once (one attempt each here);
  * a request the front refuses is in none. The row stage is the last to
- * be observed, after the client has its answer: waited for, bounded. */
+ * be observed, after the client has its answer: waited for, bounded.
+ * The upstream answers after 20 ms: that time is first_byte's (request
+ * sent -> first response byte), no other stage's. */
 Test(serve_front, stage_histograms_count_each_request_once_per_stage)
 {
-    static const char *const stages[] = {"parse", "admission", "upstream",
+    static const char *const stages[] = {"parse", "admission", "upstream", "first_byte",
                                          "relay", "respond",   "row"};
+    enum { NSTAGES = sizeof(stages) / sizeof(*stages), FIRST_BYTE = 3 };
     pid_t mock, serve;
-    int mp = e2e_start_mock(NULL, &mock);
+    const char *slow[] = {"--latency-ms", "20", NULL};
+    int mp = e2e_start_mock(slow, &mock);
     char local[16384];
     int sp = e2e_start_serve_yaml(
         "stages.yaml", NULL, &serve,
         "models:\n  - name: gpt-4o-mini\n    deployments: [{url: 'http://127.0.0.1:%d'}]\n", mp);
-    long before[6], after[6];
+    long before[NSTAGES], after[NSTAGES];
+    double sum_before[NSTAGES];
     cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < NSTAGES; i++) {
         before[i] = stage_count(buf, stages[i]);
+        sum_before[i] = stage_sum(buf, stages[i]);
+    }
     enum { N = 6 };
     for (int i = 0; i < N; i++) {
         const char *body = i % 3 == 2 ? "{\"model\":\"gpt-4o-mini\",\"stream\":true,"
@@ -364,14 +381,20 @@ Test(serve_front, stage_histograms_count_each_request_once_per_stage)
         call(sp, "POST", "/v1/chat/completions", NULL, "{\"model\":", local, sizeof(local)), 400);
     for (int tries = 0; tries < 200; tries++) {
         cr_assert_eq(call(sp, "GET", "/metrics", NULL, NULL, buf, sizeof(buf)), 200);
-        if (stage_count(buf, "row") - before[5] >= N)
+        if (stage_count(buf, "row") - before[NSTAGES - 1] >= N)
             break;
         usleep(10000);
     }
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < NSTAGES; i++) {
         after[i] = stage_count(buf, stages[i]);
         cr_assert_eq(after[i] - before[i], N, "stage %s counted %ld for %d requests", stages[i],
                      after[i] - before[i], N);
+        double spent = stage_sum(buf, stages[i]) - sum_before[i];
+        if (i == FIRST_BYTE)
+            cr_assert_geq(spent, N * 0.019, "first_byte: %.4f s for %d 20 ms answers", spent, N);
+        else
+            cr_assert_lt(spent, N * 0.019, "stage %s has the upstream's wait: %.4f s", stages[i],
+                         spent);
     }
     e2e_stop(serve);
     e2e_stop(mock);
