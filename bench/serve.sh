@@ -26,6 +26,12 @@
 #            context switches, page faults, allocations, uv timer starts and
 #            stops, handle closes and snprintf calls per request; the loop
 #            thread's run-queue waits and who ran meanwhile.
+#   saturated: issue 12: the closed loop of `cpu` (zero-latency upstream,
+#            CONNS connections), nginx and serve each round, serve once with
+#            its threads' short scheduler slice (the default) and once with
+#            the kernel's (SLUICE_SLICE_US=0): p50/p99/p99.9, serve's CPU
+#            per request by thread, and (with perf) its loop's waits for
+#            its core and who had the core meanwhile.
 # NGINX_LOG=1: nginx writes its access log (buffered, 64 KiB, flushed each
 # second) as serve writes its rows; off by default.
 # bench/tail.sh runs "cpu tail profile". SERVE_DB=postgresql://... logs
@@ -268,6 +274,56 @@ if parts:
     print(f"  round {e['ROUND']} serve's stages, p50/p99 us (sluice_stage_seconds): " + ", ".join(parts))
 PY
   done
+fi
+if [[ $PARTS == *saturated* ]]; then
+  echo "== saturated: zero-latency upstream, closed loop, $CONNS connections, ${DURATION}s each"
+  start_mock
+  # per thread of PID: "tid name cpu-seconds"
+  thread_cpu() {
+    local t
+    for t in /proc/"$1"/task/*; do
+      echo "${t##*/} $(tr ' ' '_' <"$t/comm") $(cpu_of "$1/task/${t##*/}")"
+    done
+  }
+  perf_ok=$(perf stat -e task-clock true >/dev/null 2>&1 && echo 1 || true)
+  for slice in "" 0; do
+    kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+    SLUICE_SLICE_US=$slice start_serve
+    load "$(url $SERVE)" -c "$CONNS" -d 2s >/dev/null # warm-up: threads started
+    c0=$(cpu_of "$nginx_pid"); j=$(load "$(url $NGINX)" -c "$CONNS" -d "${DURATION}s"); c1=$(cpu_of "$nginx_pid")
+    label="serve, 100 us slices"; [ -z "$slice" ] || label="serve, kernel's slice"
+    thread_cpu "$serve_pid" >"$dir/threads0.txt"
+    [ -n "$perf_ok" ] && { perf record -q -e sched:sched_switch -e sched:sched_wakeup -C 0 -o "$dir/sat.data" 2>/dev/null & rec_pid=$!; sleep 0.3; }
+    v=$(load "$(url $SERVE)" -c "$CONNS" -d "${DURATION}s")
+    [ -n "$perf_ok" ] && { kill -INT "$rec_pid"; wait "$rec_pid" 2>/dev/null || true; }
+    thread_cpu "$serve_pid" >"$dir/threads1.txt"
+    NGINX_J=$j NGINX_CPU0=$c0 NGINX_CPU1=$c1 SERVE_J=$v LABEL=$label LOOP=$serve_pid python3 - "$dir/threads0.txt" "$dir/threads1.txt" <<'PY'
+import json, os, sys
+e = os.environ
+for name, key in (("nginx", "NGINX_J"), (e["LABEL"], "SERVE_J")):
+    d = json.loads(e[key])
+    cpu = f"  CPU {(float(e['NGINX_CPU1']) - float(e['NGINX_CPU0'])) * 1e6 / max(d['requests'], 1):.1f} us/request" if key == "NGINX_J" else ""
+    print(f"  {name:<22} {d['rps']:9.0f} requests/s  p50 {d['p50_ms']:.3f}  p99 {d['p99_ms']:.3f}"
+          f"  p99.9 {d['p999_ms']:.3f}  max {d['max_ms']:.3f} ms{cpu}")
+n = max(json.loads(e["SERVE_J"])["requests"], 1)
+before = {l.split()[0]: float(l.split()[2]) for l in open(sys.argv[1])}
+by = {}
+for l in open(sys.argv[2]):
+    tid, comm, sec = l.split()
+    name = "loop" if tid == e["LOOP"] else ("pool" if comm == "sluice" else comm)
+    by[name] = by.get(name, 0) + float(sec) - before.get(tid, 0)
+print("    serve's CPU per request by thread: " + ", ".join(
+    f"{k} {v * 1e6 / n:.1f} us" for k, v in sorted(by.items(), key=lambda kv: -kv[1])) +
+    f" (total {sum(by.values()) * 1e6 / n:.1f} us)")
+PY
+    if [ -n "$perf_ok" ]; then
+      perf script -i "$dir/sat.data" -F tid,time,event,trace 2>/dev/null >"$dir/sat.txt" || true
+      own=$(ls "/proc/$serve_pid/task" | grep -vx "$serve_pid" | paste -sd,)
+      python3 "$(dirname "$0")/tail_profile.py" /dev/null /dev/null "$dir/sat.txt" "$serve_pid" "$own" | sed 's/^/  /'
+    fi
+  done
+  kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+  start_serve
 fi
 if [[ $PARTS == *profile* ]]; then
   if ! perf stat -e task-clock true >/dev/null 2>&1; then

@@ -9,4 +9,4 @@
 #   bash bench/tail.sh                          # DURATION=10 ROUNDS=3 RATE=5000
 #   SLUICE_SCHED=idle bash bench/tail.sh        # the SQLite writer at SCHED_IDLE
 #   SLUICE_BIN=/path/to/old/sluice bash bench/tail.sh   # a build to compare
-exec env PARTS="${PARTS:-cpu tail profile}" bash "$(dirname "$0")/serve.sh"
+exec env PARTS="${PARTS:-cpu tail saturated profile}" bash "$(dirname "$0")/serve.sh"

@@ -35,8 +35,9 @@ for path, n in ((stat_csv, req), (alloc_csv, alloc_req)):
         by_name[name][ev] = by_name[name].get(ev, 0) + float(f[1]) / n
 cols = ["task-clock", "syscalls", "sched_yield", "context-switches", "page-faults",
         "malloc", "calloc", "realloc"]
-print(f"  per proxied request ({req} requests; allocations from a second run of {alloc_req}):")
-print("  " + f"{'thread':<14}" + "".join(f"{c:>17}" for c in cols))
+if by_name:
+    print(f"  per proxied request ({req} requests; allocations from a second run of {alloc_req}):")
+    print("  " + f"{'thread':<14}" + "".join(f"{c:>17}" for c in cols))
 for name, ev in sorted(by_name.items(), key=lambda kv: -kv[1].get("task-clock", 0)):
     cells = []
     for c in cols:
