@@ -209,17 +209,24 @@ if [[ $PARTS == *tail* ]]; then
   # warm-up: both proxies open their upstream connections first
   load "$(url $NGINX)" -r "$RATE" -c "$c" -d 2s >/dev/null
   load "$(url $SERVE)" -r "$RATE" -c "$c" -d 2s >/dev/null
+  : >"$dir/added.txt"
   for round in $(seq "$ROUNDS"); do
     d=$(load "$(url $MOCK)" -r "$RATE" -c "$c" -d "${DURATION}s")
-    c0=$(cpu_of "$nginx_pid"); n=$(load "$(url $NGINX)" -r "$RATE" -c "$c" -d "${DURATION}s"); c1=$(cpu_of "$nginx_pid")
-    s0=$(cpu_of "$serve_pid"); since=$(date +%s%6N); u0=$(upstream_time); stage_buckets "$dir/st0.txt"
-    v=$(load "$(url $SERVE)" -r "$RATE" -c "$c" -d "${DURATION}s"); s1=$(cpu_of "$serve_pid")
-    u1=$(upstream_time); stage_buckets "$dir/st1.txt"
+    # the two proxies take turns at going first
+    for who in $( ((round % 2)) && echo "nginx serve" || echo "serve nginx"); do
+      if [ "$who" = nginx ]; then
+        c0=$(cpu_of "$nginx_pid"); n=$(load "$(url $NGINX)" -r "$RATE" -c "$c" -d "${DURATION}s"); c1=$(cpu_of "$nginx_pid")
+      else
+        s0=$(cpu_of "$serve_pid"); since=$(date +%s%6N); u0=$(upstream_time); stage_buckets "$dir/st0.txt"
+        v=$(load "$(url $SERVE)" -r "$RATE" -c "$c" -d "${DURATION}s"); s1=$(cpu_of "$serve_pid")
+        u1=$(upstream_time); stage_buckets "$dir/st1.txt"
+      fi
+    done
     sleep 0.5 # the rows reach the database within the store's flush interval
     # a file: 50,000 numbers are past what one environment variable may hold
     serve_sql "SELECT finished_us - created_us FROM requests WHERE created_us >= $since" | sort -n >"$dir/own.txt"
     ROUND=$round D="$d" N="$n" V="$v" NC="$c0 $c1" SC="$s0 $s1" UP="$u0 $u1" OWN="$dir/own.txt" \
-      ST0="$dir/st0.txt" ST1="$dir/st1.txt" python3 - <<'PY'
+      ST0="$dir/st0.txt" ST1="$dir/st1.txt" ADDED="$dir/added.txt" python3 - <<'PY'
 import json, os, re
 e = os.environ
 d, n, v = (json.loads(e[k]) for k in ("D", "N", "V"))
@@ -238,6 +245,9 @@ def row(label, j, base=None, c=None):
 row("direct", d)
 row("nginx", n, d, cpu(e["NC"], n["requests"]))
 row("serve", v, d, cpu(e["SC"], v["requests"]))
+with open(e["ADDED"], "a") as f:
+    for label, j in (("nginx", n), ("serve", v)):
+        print(label, *(f"{j[k] - d[k]:.3f}" for k in ("p50_ms", "p99_ms", "p999_ms")), file=f)
 own = [int(x) for x in open(e["OWN"]).read().split()]
 up = [float(x) for x in e["UP"].split()]  # seconds and count, before and after
 if own and up[3] > up[1]:
@@ -266,6 +276,8 @@ def q(cum, p):
     return lo
 parts = []
 for st, after in b1.items():
+    if st == "first_byte":
+        continue  # the upstream's 50 ms: its buckets (20, 50, 100 ms) are too coarse here
     before = b0.get(st, [(le, 0) for le, _ in after])
     cum = [(le, c1 - c0) for (le, c1), (_, c0) in zip(after, before)]
     if cum and cum[-1][1] > 0:
@@ -274,6 +286,22 @@ if parts:
     print(f"  round {e['ROUND']} serve's stages, p50/p99 us (sluice_stage_seconds): " + ", ".join(parts))
 PY
   done
+  # one round's noise moves a p99 by milliseconds: the medians over the
+  # rounds, and in how many rounds serve added no more than nginx
+  python3 - "$dir/added.txt" <<'PY'
+import statistics, sys
+a = {"nginx": [], "serve": []}
+for line in open(sys.argv[1]):
+    f = line.split()
+    a[f[0]].append([float(x) for x in f[1:]])
+n = len(a["serve"])
+for who in ("nginx", "serve"):
+    m = [statistics.median(r[i] for r in a[who]) for i in range(3)]
+    print(f"  median over {n} rounds, {who}: added p50 {m[0]:+.3f} p99 {m[1]:+.3f} p99.9 {m[2]:+.3f} ms")
+for i, name in enumerate(("p50", "p99", "p99.9")):
+    k = sum(s[i] <= g[i] for s, g in zip(a["serve"], a["nginx"]))
+    print(f"  serve's added {name} <= nginx's in {k} of {n} rounds")
+PY
 fi
 if [[ $PARTS == *saturated* ]]; then
   echo "== saturated: zero-latency upstream, closed loop, $CONNS connections, ${DURATION}s each"
