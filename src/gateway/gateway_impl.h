@@ -254,6 +254,14 @@ void sl__gw_set_state(struct gw_req *r, enum gw_state to);
  * every request (from RESPONDING: the row, the teardown). */
 void sl__gw_start_attempts(struct gw_req *r);
 void sl__gw_finish(struct gw_req *r);
+/* gateway.c: the one way to cancel a request (its queue wait, attempt or
+ * backoff); 1 when it is (now or already) cancelled, 0 when it was
+ * answered already and there is nothing to cancel. */
+int sl__gw_cancel(struct gw_req *r);
+/* lifecycle.c: the gateway freed when closing and nothing is left open;
+ * its parts closed from the loop, once the last request is over. */
+void sl__gw_maybe_closed(struct sl_gateway *gw);
+void sl__gw_close_parts_soon(struct sl_gateway *gw);
 
 /* admission.c (its design note): from the front to the first attempt. */
 void sl__gw_admit(struct gw_req *r);          /* ADMITTING: count, the key's limits, then pick */
