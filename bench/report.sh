@@ -79,7 +79,7 @@ report "$out/serve.db" serve
 if [ -n "${PG_URL:-}" ]; then
   echo "== (c) simulate run, 1,000,000 rows (PostgreSQL)"
   "$bin" simulate --requests 1000000 --concurrency 1000 --latency-ms 0 --fail-rate 0.3 \
-    --backoff none --quiet --json --db "$PG_URL" >/dev/null
+    --backoff none --quiet --json --db "$PG_URL" --spool "$out/spool.bin" >/dev/null
   report "$PG_URL" simulate-pg
   echo "== (d) serve-shaped run, 1,000,000 rows (PostgreSQL, bulk insert)"
   t0=$(date +%s.%N)

@@ -112,7 +112,7 @@ models:
 CONF
   rm -f "$dir"/serve.db*
   taskset -c 0 "$bin" serve --config "$dir/serve.yaml" --listen 127.0.0.1:$SERVE \
-    --db "${SERVE_DB:-$dir/serve.db}" --quiet >/dev/null 2>"$dir/serve.err" &
+    --db "${SERVE_DB:-$dir/serve.db}" --spool "$dir/spool.bin" --quiet >/dev/null 2>"$dir/serve.err" &
   serve_pid=$!; pids+=("$serve_pid"); sleep 0.4
 }
 # a query on serve's log (SQLite's columns; on PostgreSQL, SERVE_DB=URL,
