@@ -34,7 +34,7 @@
 #            its core and who had the core meanwhile.
 # NGINX_LOG=1: nginx writes its access log (buffered, 64 KiB, flushed each
 # second) as serve writes its rows; off by default.
-# bench/tail.sh runs "cpu tail profile". SERVE_DB=postgresql://... logs
+# bench/tail.sh runs "cpu tail saturated profile". SERVE_DB=postgresql://... logs
 # serve's requests there instead of SQLite. SLUICE_SCHED=idle in the
 # environment runs serve's SQLite writer at SCHED_IDLE instead of nice 10
 # (src/core/thread_prio.h), to compare.
@@ -313,7 +313,9 @@ if [[ $PARTS == *saturated* ]]; then
       echo "${t##*/} $(tr ' ' '_' <"$t/comm") $(cpu_of "$1/task/${t##*/}")"
     done
   }
-  perf_ok=$(perf stat -e task-clock true >/dev/null 2>&1 && echo 1 || true)
+  # the scheduler's tracepoints on CPU0 need more than perf stat does
+  perf_ok=$(perf record -q -e sched:sched_switch -C 0 -o "$dir/probe.data" true >/dev/null 2>&1 && echo 1 || true)
+  [ -n "$perf_ok" ] || echo "  (perf cannot record the scheduler here: the loop's waits are left out)"
   for slice in "" 0; do
     kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
     SLUICE_SLICE_US=$slice start_serve
@@ -323,7 +325,7 @@ if [[ $PARTS == *saturated* ]]; then
     thread_cpu "$serve_pid" >"$dir/threads0.txt"
     [ -n "$perf_ok" ] && { perf record -q -e sched:sched_switch -e sched:sched_wakeup -C 0 -o "$dir/sat.data" 2>/dev/null & rec_pid=$!; sleep 0.3; }
     v=$(load "$(url $SERVE)" -c "$CONNS" -d "${DURATION}s")
-    [ -n "$perf_ok" ] && { kill -INT "$rec_pid"; wait "$rec_pid" 2>/dev/null || true; }
+    [ -n "$perf_ok" ] && { kill -INT "$rec_pid" 2>/dev/null || true; wait "$rec_pid" 2>/dev/null || true; }
     thread_cpu "$serve_pid" >"$dir/threads1.txt"
     NGINX_J=$j NGINX_CPU0=$c0 NGINX_CPU1=$c1 SERVE_J=$v LABEL=$label LOOP=$serve_pid python3 - "$dir/threads0.txt" "$dir/threads1.txt" <<'PY'
 import json, os, sys

@@ -7,6 +7,8 @@ stops and handle closes; from a second run: uprobes slow the threads down), `per
 script -F tid,time,event,trace` of sched_switch/sched_wakeup on the proxy's
 CPU, the loop thread's id, the other threads' ids (comma-separated).
 REQ and ALLOC_REQ in the environment: the requests of each run.
+The saturated part passes /dev/null for both CSVs: then only the loop's
+waits are printed.
 """
 import collections
 import os

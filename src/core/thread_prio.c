@@ -31,18 +31,12 @@ struct sched_attr_v0 {
 
 #define SHORT_SLICE_US 100 /* Linux's shortest */
 
-/* The calling thread's policy changed, its slice kept (sched_setscheduler
- * would reset it to the kernel's default). */
+/* The calling thread's policy (a custom slice is kept: Linux 6.12+ carries
+ * it over). */
 static int set_policy(int policy)
 {
-    struct sched_attr_v0 a = {.size = sizeof(a)};
-    if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) != 0)
-        return -1;
-    a.size = sizeof(a);
-    a.policy = (uint32_t)policy;
-    a.flags = 0;
-    a.priority = 0;
-    return (int)syscall(SYS_sched_setattr, 0, &a, 0);
+    struct sched_param p = {0};
+    return sched_setscheduler(0, policy, &p); /* 0: the calling thread */
 }
 
 /* Whether this process may leave SCHED_IDLE again: Linux checks that the
@@ -74,8 +68,10 @@ static void decide_mode(void)
 
 void sl_thread_short_slice(void)
 {
-    pthread_once(&mode_once, decide_mode);
-    if (mode == MODE_NONE)
+    /* not decide_mode(): its SCHED_IDLE probe changes the calling thread's
+     * nice, and this one is the loop, before any other thread exists */
+    const char *sched = getenv("SLUICE_SCHED");
+    if (sched && strcmp(sched, "none") == 0)
         return;
     uint64_t us = SHORT_SLICE_US;
     const char *env = getenv("SLUICE_SLICE_US");

@@ -27,11 +27,12 @@
  * waits out the running one's slice, or the next tick). With the loop
  * saturating its core and the background threads busy, that wait was the
  * closed-loop tail: the loop's waits for its core p99 4.0 ms, its
- * requests' p99 6-7 ms against nginx's 2.5-3. serve gives all its threads
- * a 100 µs slice (sl_thread_short_slice, the shortest Linux allows): the
- * background threads hand the core back within 100 µs of the loop waking,
- * and the loop's waits went to p99 1.2 ms, the requests' p99 to 4.4-4.8 ms
- * (docs/benchmarks.md, issue 12). Linux 6.12+ reads the slice from
+ * requests' p99 5.4-7.5 ms against nginx's 1.9-3.4. serve gives all its
+ * threads a 100 µs slice (sl_thread_short_slice, the shortest Linux
+ * allows): a background thread's turn ends sooner (the scheduler still
+ * acts on it only at a wake-up or a tick), and the loop's waits went to
+ * p99 1.2-1.9 ms, the requests' p99 to 4.0-5.2 ms (docs/benchmarks.md,
+ * issue 12). Linux 6.12+ reads the slice from
  * sched_attr.sched_runtime for normal threads; older kernels ignore it. */
 #ifndef SL_THREAD_PRIO_H
 #define SL_THREAD_PRIO_H

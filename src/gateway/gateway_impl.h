@@ -1,6 +1,6 @@
-/* Internal to the gateway: what gateway.c (the request state machine and
- * the gateway's lifecycle), respond.c (a request's client side) and front.c
- * (the routes) share. The design note is in gateway.c. */
+/* Internal to the gateway: what gateway.c (the request state machine),
+ * lifecycle.c (the gateway's start and end), respond.c (a request's client
+ * side) and front.c (the routes) share. The design note is in gateway.c. */
 #ifndef SL_GATEWAY_IMPL_H
 #define SL_GATEWAY_IMPL_H
 

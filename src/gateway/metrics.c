@@ -337,7 +337,8 @@ void sl_gw_metrics_render(const struct sl_gw_metrics *m, struct sl_gw_keyring *k
     for (int i = 0; i < STAGE_NBOUNDS; i++)
         bounds[i] = (double)stage_bounds_ns[i] / 1e9;
     sl_prom_help(out, "sluice_stage_seconds", "histogram",
-                 "Time in each stage of a request inside the gateway (gateway/metrics.h).");
+                 "Time in each stage of a request in the gateway, the upstream's wait "
+                 "(first_byte) included (gateway/metrics.h).");
     for (int s = 0; s < SL_GW_STAGE__COUNT; s++) {
         const struct stage_hist *h = &m->stage[s];
         snprintf(labels, sizeof(labels), "stage=\"%s\"", stage_names[s]);

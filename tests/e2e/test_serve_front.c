@@ -390,10 +390,12 @@ Test(serve_front, stage_histograms_count_each_request_once_per_stage)
         cr_assert_eq(after[i] - before[i], N, "stage %s counted %ld for %d requests", stages[i],
                      after[i] - before[i], N);
         double spent = stage_sum(buf, stages[i]) - sum_before[i];
+        /* the mock's timer runs on its loop's millisecond clock: it may
+         * answer up to 2 ms early by serve's */
         if (i == FIRST_BYTE)
-            cr_assert_geq(spent, N * 0.019, "first_byte: %.4f s for %d 20 ms answers", spent, N);
+            cr_assert_geq(spent, N * 0.017, "first_byte: %.4f s for %d 20 ms answers", spent, N);
         else
-            cr_assert_lt(spent, N * 0.019, "stage %s has the upstream's wait: %.4f s", stages[i],
+            cr_assert_lt(spent, N * 0.010, "stage %s has the upstream's wait: %.4f s", stages[i],
                          spent);
     }
     e2e_stop(serve);
