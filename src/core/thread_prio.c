@@ -55,10 +55,17 @@ static int may_undo_idle(void)
 static enum mode mode;
 static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
 
+/* SLUICE_SCHED=none: every thread as started, for benchmarks. */
+static int sched_left_alone(void)
+{
+    const char *env = getenv("SLUICE_SCHED");
+    return env && strcmp(env, "none") == 0;
+}
+
 static void decide_mode(void)
 {
     const char *env = getenv("SLUICE_SCHED");
-    if (env && strcmp(env, "none") == 0)
+    if (sched_left_alone())
         mode = MODE_NONE;
     else if (env && strcmp(env, "idle") == 0 && may_undo_idle())
         mode = MODE_IDLE;
@@ -70,8 +77,7 @@ void sl_thread_short_slice(void)
 {
     /* not decide_mode(): its SCHED_IDLE probe changes the calling thread's
      * nice, and this one is the loop, before any other thread exists */
-    const char *sched = getenv("SLUICE_SCHED");
-    if (sched && strcmp(sched, "none") == 0)
+    if (sched_left_alone())
         return;
     uint64_t us = SHORT_SLICE_US;
     const char *env = getenv("SLUICE_SLICE_US");

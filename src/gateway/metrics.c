@@ -111,13 +111,12 @@ static const uint64_t stage_bounds_ns[STAGE_NBOUNDS] = {
     1000,     2000,      5000,      10000,     20000,     50000,    100000,
     200000,   500000,    1000000,   2000000,   5000000,   10000000, 20000000,
     50000000, 100000000, 200000000, 500000000, 1000000000};
-static const char *const stage_names[SL_GW_STAGE__COUNT] = {[SL_GW_STAGE_PARSE] = "parse",
-                                                            [SL_GW_STAGE_ADMISSION] = "admission",
-                                                            [SL_GW_STAGE_UPSTREAM] = "upstream",
-                                                            [SL_GW_STAGE_FIRST_BYTE] = "first_byte",
-                                                            [SL_GW_STAGE_RELAY] = "relay",
-                                                            [SL_GW_STAGE_RESPOND] = "respond",
-                                                            [SL_GW_STAGE_ROW] = "row"};
+static const char *const stage_names[SL_GW_STAGE__COUNT] = {
+    [SL_GW_STAGE_PARSE] = "parse",       [SL_GW_STAGE_ADMISSION] = "admission",
+    [SL_GW_STAGE_UPSTREAM] = "upstream", [SL_GW_STAGE_FIRST_BYTE] = "first_byte",
+    [SL_GW_STAGE_RELAY] = "relay",       [SL_GW_STAGE_RESPOND] = "respond",
+    [SL_GW_STAGE_ROW] = "row",
+};
 
 struct stage_hist {
     uint64_t buckets[STAGE_NBOUNDS + 1];

@@ -72,6 +72,7 @@ Test(gw_metrics, stage_histograms_bucket_and_count_each_observation)
         "sluice_stage_seconds_count{stage=\"row\"} 0\n",
         "sluice_stage_seconds_count{stage=\"admission\"} 0\n",
         "sluice_stage_seconds_count{stage=\"upstream\"} 0\n",
+        "sluice_stage_seconds_count{stage=\"first_byte\"} 0\n",
         "sluice_stage_seconds_count{stage=\"relay\"} 0\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
